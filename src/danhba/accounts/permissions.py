@@ -1,0 +1,109 @@
+"""What a role can do: objects × actions, record scope and sensitive fields.
+
+Kept apart from the models so views, the API and services share one vocabulary.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+VIEW, CREATE, EDIT, DELETE, EXPORT = "view", "create", "edit", "delete", "export"
+ACTIONS = (VIEW, CREATE, EDIT, DELETE, EXPORT)
+ACTION_LABELS = {VIEW: _("view"), CREATE: _("create"), EDIT: _("edit"), DELETE: _("delete"), EXPORT: _("export")}
+
+OBJECTS = {
+    "contact": _("Contacts"),
+    "company": _("Companies"),
+    "timeline": _("Timeline entries"),
+    "tag": _("Tags"),
+    "consent": _("Consent records"),
+    "customfield": _("Custom fields"),
+    "audit": _("Audit log"),
+    "user": _("Users"),
+    "role": _("Roles"),
+    "apikey": _("API keys"),
+}
+
+SCOPE_OWN = "own"  # own contacts and unassigned ones
+SCOPE_TEAM = "team"  # contacts of anyone in the user's team, and unassigned ones
+SCOPE_ALL = "all"
+SCOPES = [
+    (SCOPE_OWN, _("Own and unassigned records")),
+    (SCOPE_TEAM, _("Team's and unassigned records")),
+    (SCOPE_ALL, _("All records")),
+]
+
+ALL_FIELDS = "*"
+# Standard contact fields treated as sensitive personal data: hidden from roles that are not
+# granted them. Custom fields add themselves with their own "sensitive" flag.
+SENSITIVE_STANDARD_FIELDS = {
+    "birthday": _("Birthday"),
+    "gender": _("Gender"),
+    "income_band": _("Income band"),
+    "family": _("Family"),
+    "private_notes": _("Private timeline notes"),
+}
+
+_CRUD = [VIEW, CREATE, EDIT, DELETE]
+_READ = [VIEW]
+
+BUILTIN_ROLES: dict[str, dict] = {
+    "admin": {
+        "name": "Admin",
+        "scope": SCOPE_ALL,
+        "sensitive": [ALL_FIELDS],
+        "permissions": {obj: list(ACTIONS) for obj in OBJECTS},
+    },
+    "marketing": {
+        "name": "Marketing",
+        "scope": SCOPE_ALL,
+        "sensitive": ["birthday", "gender"],
+        "permissions": {
+            "contact": [*_CRUD, EXPORT],
+            "company": [*_CRUD, EXPORT],
+            "timeline": [VIEW, CREATE, EDIT],
+            "tag": _CRUD,
+            "consent": [VIEW, CREATE],
+            "customfield": _READ,
+        },
+    },
+    "sales": {
+        "name": "Sales",
+        "scope": SCOPE_OWN,
+        "sensitive": [],
+        "permissions": {
+            "contact": [VIEW, CREATE, EDIT],
+            "company": [VIEW, CREATE, EDIT],
+            "timeline": [VIEW, CREATE, EDIT],
+            "tag": _READ,
+            "consent": [VIEW, CREATE],
+            "customfield": _READ,
+        },
+    },
+    "support": {
+        "name": "Support",
+        "scope": SCOPE_ALL,
+        "sensitive": [],
+        "permissions": {
+            "contact": [VIEW, EDIT],
+            "company": _READ,
+            "timeline": [VIEW, CREATE, EDIT],
+            "tag": _READ,
+            "consent": [VIEW, CREATE],
+            "customfield": _READ,
+        },
+    },
+    "analyst": {
+        "name": "Analyst",
+        "scope": SCOPE_ALL,
+        "sensitive": [],
+        "permissions": {
+            "contact": [VIEW, EXPORT],
+            "company": [VIEW, EXPORT],
+            "timeline": _READ,
+            "tag": _READ,
+            "consent": _READ,
+            "customfield": _READ,
+        },
+    },
+}

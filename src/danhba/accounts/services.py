@@ -1,0 +1,368 @@
+"""Users, roles, API keys and logins."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from danhba.accounts import permissions as perms
+from danhba.accounts.models import ApiKey, Role, Team, User
+from danhba.core.actor import Actor
+from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from danhba.core.normalize import NormalizationError, clean_text, normalize_email
+from danhba.privacy.models import AuditEvent
+from danhba.privacy.services import audit_event
+
+
+def _require(actor: Actor, obj: str, action: str) -> None:
+    if actor.user is not None and not actor.user.can(obj, action):
+        raise PermissionDenied(f"Your role cannot {action} {obj} records.")
+
+
+def roles_ensure_builtin() -> None:
+    """Create the built-in roles if missing; never overwrite what an admin changed."""
+    for key, spec in perms.BUILTIN_ROLES.items():
+        Role.objects.get_or_create(
+            key=key,
+            defaults={
+                "name": spec["name"],
+                "is_builtin": True,
+                "permissions": spec["permissions"],
+                "record_scope": spec["scope"],
+                "sensitive_fields": spec["sensitive"],
+            },
+        )
+
+
+def user_create(
+    *,
+    actor: Actor,
+    email: str,
+    password: str | None,
+    role: str | Role = "admin",
+    full_name: str = "",
+    team: Team | None = None,
+    language: str = "",
+) -> User:
+    _require(actor, "user", perms.CREATE)
+    errors: dict[str, list[str]] = {}
+    try:
+        address = normalize_email(email)
+    except NormalizationError as exc:
+        errors["email"] = [str(exc)]
+        address = ""
+    role_obj = role if isinstance(role, Role) else Role.objects.filter(key=role).first()
+    if role_obj is None:
+        errors["role"] = [f"unknown role '{role}'"]
+    if address and User.objects.filter(email=address).exists():
+        raise Conflict(f"A user with email {address} already exists.", {"email": ["already exists"]})
+    if password:
+        try:
+            password_validation.validate_password(password, User(email=address, full_name=full_name))
+        except ValidationError as exc:
+            errors["password"] = list(exc.messages)
+    if language and language not in dict(settings.LANGUAGES):
+        errors["language"] = [f"one of {', '.join(dict(settings.LANGUAGES))}"]
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic():
+        user = User.objects.create_user(
+            address, password, role=role_obj, full_name=clean_text(full_name), team=team, language=language
+        )
+        if not password:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.CREATE,
+            object_type="user",
+            object_id=user.pk,
+            object_label=user.email,
+            changes={"email": [None, user.email], "role": [None, role_obj.key if role_obj else None]},
+        )
+    return user
+
+
+def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
+    _require(actor, "user", perms.EDIT)
+    errors: dict[str, list[str]] = {}
+    before = {
+        "full_name": user.full_name,
+        "role": user.role.key,
+        "team": str(user.team or ""),
+        "is_active": user.is_active,
+        "language": user.language,
+        "is_available": user.is_available,
+    }
+    if "full_name" in data:
+        user.full_name = clean_text(data["full_name"])[:200]
+    if "role" in data:
+        role = data["role"] if isinstance(data["role"], Role) else Role.objects.filter(key=data["role"]).first()
+        if role is None:
+            errors["role"] = ["unknown role"]
+        else:
+            user.role = role
+    if "team" in data:
+        user.team = data["team"]
+    if "language" in data:
+        if data["language"] and data["language"] not in dict(settings.LANGUAGES):
+            errors["language"] = ["unknown language"]
+        user.language = data["language"] or ""
+    if "time_zone" in data:
+        user.time_zone = data["time_zone"] or ""
+    for flag in ("is_active", "is_available"):
+        if flag in data:
+            setattr(user, flag, bool(data[flag]))
+    if (
+        actor.user is not None
+        and actor.user.pk == user.pk
+        and (not user.is_active or user.role.key != "admin")
+        and before["role"] == "admin"
+    ):
+        errors["role"] = ["you cannot remove your own admin access"]
+    if errors:
+        raise InvalidInput(errors)
+    losing_admin = before["role"] == "admin" and (user.role.key != "admin" or not user.is_active)
+    if losing_admin and not User.objects.filter(role__key="admin", is_active=True).exclude(pk=user.pk).exists():
+        raise InvalidInput({"role": ["the last active admin cannot lose admin access"]})
+    user.save()
+    after = {
+        "full_name": user.full_name,
+        "role": user.role.key,
+        "team": str(user.team or ""),
+        "is_active": user.is_active,
+        "language": user.language,
+        "is_available": user.is_available,
+    }
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changes:
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            object_type="user",
+            object_id=user.pk,
+            object_label=user.email,
+            changes=changes,
+        )
+    return user
+
+
+def user_set_password(*, actor: Actor, user: User, password: str) -> None:
+    if actor.user is not None and actor.user.pk != user.pk:
+        _require(actor, "user", perms.EDIT)
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput({"password": list(exc.messages)}) from None
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        object_type="user",
+        object_id=user.pk,
+        object_label=user.email,
+        changes={"password": ["***", "***"]},
+    )
+
+
+def user_set_preferences(*, user: User, language: str, time_zone: str) -> None:
+    """A user's own language and time zone (no role needed to change one's own)."""
+    import zoneinfo
+
+    errors: dict[str, list[str]] = {}
+    if language and language not in dict(settings.LANGUAGES):
+        errors["language"] = ["unknown language"]
+    if time_zone:
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            errors["time_zone"] = ["unknown time zone"]
+    if errors:
+        raise InvalidInput(errors)
+    user.language, user.time_zone = language, time_zone
+    user.save(update_fields=["language", "time_zone"])
+
+
+def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
+    creating = role is None
+    _require(actor, "role", perms.CREATE if creating else perms.EDIT)
+    errors: dict[str, list[str]] = {}
+    role = role or Role()
+    name = clean_text(data.get("name", role.name))
+    if not name or len(name) > 120:
+        errors["name"] = ["between 1 and 120 characters"]
+    if creating:
+        key = slugify(data.get("key") or name)[:60]
+        if not key or Role.objects.filter(key=key).exists():
+            errors["key"] = [f"the key '{key}' is taken or empty"]
+        role.key = key
+    permissions = data.get("permissions", role.permissions)
+    if not isinstance(permissions, dict) or any(
+        obj not in perms.OBJECTS or not isinstance(actions, list) or any(a not in perms.ACTIONS for a in actions)
+        for obj, actions in permissions.items()
+    ):
+        errors["permissions"] = ["an object of {object: [actions]} with known objects and actions"]
+    scope = data.get("record_scope", role.record_scope)
+    if scope not in dict(perms.SCOPES):
+        errors["record_scope"] = [f"one of {', '.join(dict(perms.SCOPES))}"]
+    sensitive = data.get("sensitive_fields", role.sensitive_fields)
+    if not isinstance(sensitive, list) or not all(isinstance(s, str) for s in sensitive):
+        errors["sensitive_fields"] = ["a list of field keys"]
+    if role.key == "admin" and not creating:
+        errors["permissions"] = ["the Admin role always has every permission"]
+    if errors:
+        raise InvalidInput(errors)
+    before = (
+        {}
+        if creating
+        else {
+            "name": role.name,
+            "permissions": role.permissions,
+            "record_scope": role.record_scope,
+            "sensitive_fields": role.sensitive_fields,
+        }
+    )
+    role.name, role.record_scope = name, scope
+    role.permissions = {obj: [a for a in perms.ACTIONS if a in acts] for obj, acts in permissions.items() if acts}
+    role.sensitive_fields = sorted(set(sensitive))
+    role.save()
+    after = {
+        "name": role.name,
+        "permissions": role.permissions,
+        "record_scope": role.record_scope,
+        "sensitive_fields": role.sensitive_fields,
+    }
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
+        object_type="role",
+        object_id=role.pk,
+        object_label=role.name,
+        changes={k: [before.get(k), v] for k, v in after.items() if before.get(k) != v},
+    )
+    return role
+
+
+def role_delete(*, actor: Actor, role: Role) -> None:
+    _require(actor, "role", perms.DELETE)
+    if role.is_builtin:
+        raise InvalidInput({"role": ["built-in roles cannot be deleted"]})
+    if role.users.exists():
+        raise Conflict("Move this role's users to another role first.", {"role": ["still has users"]})
+    audit_event(
+        actor=actor, action=AuditEvent.Action.DELETE, object_type="role", object_id=role.pk, object_label=role.name
+    )
+    role.delete()
+
+
+def apikey_create(*, actor: Actor, user: User, name: str) -> tuple[ApiKey, str]:
+    """Create a key for ``user``; returns the key and its raw value, which is never shown again."""
+    if actor.user is not None and actor.user.pk != user.pk:
+        _require(actor, "apikey", perms.CREATE)
+    name = clean_text(name)
+    if not name or len(name) > 120:
+        raise InvalidInput({"name": ["between 1 and 120 characters"]})
+    raw, prefix, key_hash = ApiKey.generate()
+    key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=key_hash)
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.CREATE,
+        object_type="apikey",
+        object_id=key.pk,
+        object_label=f"{name} ({prefix}…) for {user.email}",
+    )
+    return key, raw
+
+
+def apikey_revoke(*, actor: Actor, key: ApiKey) -> None:
+    if actor.user is not None and actor.user.pk != key.user_id:
+        _require(actor, "apikey", perms.DELETE)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.DELETE,
+            object_type="apikey",
+            object_id=key.pk,
+            object_label=f"{key.name} ({key.prefix}…)",
+        )
+
+
+def apikey_authenticate(raw: str) -> ApiKey | None:
+    key = ApiKey.lookup(raw) if raw.startswith(ApiKey.PREFIX) else None
+    if key is not None:
+        now = timezone.now()
+        # One write a minute at most: the last-used time is for people, not for accounting.
+        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
+    return key
+
+
+# --- login throttling -----------------------------------------------------------------------
+
+
+def _throttle_keys(email: str, ip: str | None) -> list[str]:
+    keys = [f"login-fail:email:{email.strip().lower()}"]
+    if ip:
+        keys.append(f"login-fail:ip:{ip}")
+    return keys
+
+
+def login_blocked(email: str, ip: str | None) -> bool:
+    limit = settings.LOGIN_MAX_FAILURES
+    # Per IP the limit is wider: an office shares one address.
+    counts = [cache.get(k, 0) for k in _throttle_keys(email, ip)]
+    return counts[0] >= limit or (len(counts) > 1 and counts[1] >= limit * 4)
+
+
+def login_failed(*, actor: Actor, email: str) -> None:
+    for key in _throttle_keys(email, actor.ip):
+        cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW)
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
+    audit_event(actor=actor, action=AuditEvent.Action.LOGIN_FAILED, object_type="user", object_label=email[:254])
+
+
+def login_succeeded(*, actor: Actor) -> None:
+    assert actor.user is not None
+    cache.delete(_throttle_keys(actor.user.email, None)[0])
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.LOGIN,
+        object_type="user",
+        object_id=actor.user.pk,
+        object_label=actor.user.email,
+    )
+
+
+def first_admin_ensure(email: str, password: str | None) -> tuple[User, str | None]:
+    """The first admin for a new installation. Returns (user, generated password or None)."""
+    roles_ensure_builtin()
+    existing = User.objects.filter(role__key="admin").order_by("pk").first()
+    if existing is not None:
+        return existing, None
+    generated = None
+    if not password:
+        generated = password = secrets.token_urlsafe(12)
+    user = user_create(actor=Actor.system("cli"), email=email, password=password, role="admin", full_name="Admin")
+    return user, generated
+
+
+def user_by_email(email: str) -> User:
+    user = User.objects.filter(email=email.strip().lower()).first()
+    if user is None:
+        raise NotFound(f"No user with email {email}.")
+    return user

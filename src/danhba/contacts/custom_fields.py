@@ -1,0 +1,142 @@
+"""Validation of custom field values: every write path (forms, API, import) goes through here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from django.utils import timezone
+
+from danhba.contacts.models import CustomField
+from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone, parse_date
+
+T = CustomField.Type
+_TRUE = {"1", "true", "yes", "y", "on", "có", "co", "x"}
+_FALSE = {"0", "false", "no", "n", "off", "không", "khong"}
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def clean_value(field: CustomField, value: Any) -> Any:
+    """The stored (JSON) form of ``value`` for ``field``; raises ``ValueError`` with a reason."""
+    t = field.type
+    if t in (T.TEXT, T.LONG_TEXT):
+        text = clean_text(value) if t == T.TEXT else str(value).strip()
+        limit = 255 if t == T.TEXT else 10000
+        if len(text) > limit:
+            raise ValueError(f"at most {limit} characters")
+        return text
+    if t == T.NUMBER:
+        if isinstance(value, bool):
+            raise ValueError("must be a whole number")
+        try:
+            number = Decimal(str(value).strip().replace(" ", ""))
+        except InvalidOperation:
+            raise ValueError("must be a whole number") from None
+        if number != number.to_integral_value() or abs(number) > 10**15:
+            raise ValueError("must be a whole number")
+        return int(number)
+    if t == T.DECIMAL:
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
+        try:
+            number = Decimal(str(value).strip().replace(" ", ""))
+        except InvalidOperation:
+            raise ValueError("must be a number") from None
+        if not number.is_finite():
+            raise ValueError("must be a number")
+        return str(number)
+    if t == T.DATE:
+        try:
+            return parse_date(value).isoformat()
+        except NormalizationError as exc:
+            raise ValueError(str(exc)) from None
+    if t == T.DATETIME:
+        if isinstance(value, dt.datetime):
+            when = value
+        else:
+            try:
+                when = dt.datetime.fromisoformat(str(value).strip())
+            except ValueError:
+                raise ValueError("must be a date and time like 2025-07-01T09:30") from None
+        if timezone.is_naive(when):
+            when = timezone.make_aware(when)
+        return when.astimezone(dt.UTC).isoformat()
+    if t == T.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError("must be yes or no")
+    if t == T.CHOICE:
+        text = clean_text(value)
+        if text not in field.choices:
+            raise ValueError(f"must be one of: {', '.join(map(str, field.choices))}")
+        return text
+    if t == T.MULTI_CHOICE:
+        items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        cleaned = []
+        for item in items:
+            text = clean_text(item)
+            if text and text not in field.choices:
+                raise ValueError(f"'{text}' is not one of: {', '.join(map(str, field.choices))}")
+            if text and text not in cleaned:
+                cleaned.append(text)
+        return cleaned
+    if t == T.URL:
+        text = clean_text(value)
+        try:
+            URLValidator(schemes=["http", "https"])(text)
+        except DjangoValidationError:
+            raise ValueError("must be a web address starting with http:// or https://") from None
+        return text
+    if t == T.EMAIL:
+        try:
+            return normalize_email(value)
+        except NormalizationError as exc:
+            raise ValueError(str(exc)) from None
+    if t == T.PHONE:
+        try:
+            return normalize_phone(value).e164
+        except NormalizationError as exc:
+            raise ValueError(str(exc)) from None
+    raise ValueError(f"unknown field type {t}")
+
+
+def clean_custom_values(
+    entity: str, values: dict[str, Any], existing: dict[str, Any] | None = None, *, creating: bool = False
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Merge ``values`` into ``existing`` after validating each against its definition.
+
+    Returns (merged values, errors keyed ``custom.<key>``). An empty value removes the field.
+    Required fields are enforced on creation and whenever a write tries to empty them, so
+    adding a required field later does not lock every older record.
+    """
+    fields = {f.key: f for f in CustomField.objects.filter(entity=entity, is_active=True)}
+    merged = dict(existing or {})
+    errors: dict[str, list[str]] = {}
+    for key, value in values.items():
+        field = fields.get(key)
+        if field is None:
+            errors[f"custom.{key}"] = ["no such custom field"]
+            continue
+        if _empty(value):
+            merged.pop(key, None)
+            continue
+        try:
+            merged[key] = clean_value(field, value)
+        except ValueError as exc:
+            errors[f"custom.{key}"] = [str(exc)]
+    for key, field in fields.items():
+        touched = creating or key in values
+        if field.required and touched and _empty(merged.get(key)) and f"custom.{key}" not in errors:
+            errors[f"custom.{key}"] = ["this field is required"]
+    return merged, errors

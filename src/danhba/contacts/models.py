@@ -1,0 +1,417 @@
+"""The single customer view: contacts, companies, their identities, custom fields and timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from danhba.core.vn import PROVINCES
+
+
+class LabelledChoice(models.Model):
+    """An admin-configurable choice with an English and a Vietnamese label."""
+
+    key = models.SlugField(_("key"), max_length=60, unique=True)
+    name = models.CharField(_("name (English)"), max_length=120)
+    name_vi = models.CharField(_("name (Vietnamese)"), max_length=120, blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "key"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if (get_language() or "").startswith("vi") and self.name_vi:
+            return self.name_vi
+        return self.name
+
+
+class LifecycleStage(LabelledChoice):
+    class Meta(LabelledChoice.Meta):
+        verbose_name = _("lifecycle stage")
+
+
+class BuyerRole(LabelledChoice):
+    class Meta(LabelledChoice.Meta):
+        verbose_name = _("buyer role")
+
+
+class Source(models.TextChoices):
+    ORDER = "order", _("Order")
+    QUESTIONNAIRE = "questionnaire", _("Questionnaire")
+    REGISTRATION = "registration", _("Registration")
+    CONTEST = "contest", _("Contest")
+    COMPLAINT = "complaint", _("Complaint or inquiry")
+    LOYALTY = "loyalty", _("Loyalty programme")
+    WARRANTY = "warranty", _("Warranty card")
+    SUBSCRIPTION = "subscription", _("Subscription")
+    REVIEW = "review", _("Review")
+    WEB_ANALYTICS = "web_analytics", _("Web analytics")
+    IMPORT = "import", _("Import")
+    API = "api", _("API")
+    FORM = "form", _("Form")
+    OTHER = "other", _("Other")
+
+
+class Gender(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+
+
+class NameOrder(models.TextChoices):
+    VI = "vi", _("Family name first (Vietnamese)")
+    WESTERN = "western", _("Given name first (Western)")
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    name_key = models.CharField(max_length=80, db_index=True)
+    color = models.CharField(_("colour"), max_length=7, default="#64748b")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name_key"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomField(models.Model):
+    """An admin-defined field. Values live in the ``custom`` JSON column: no ALTER TABLE per field."""
+
+    class Entity(models.TextChoices):
+        CONTACT = "contact", _("Contact")
+        COMPANY = "company", _("Company")
+
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        LONG_TEXT = "long_text", _("Long text")
+        NUMBER = "number", _("Whole number")
+        DECIMAL = "decimal", _("Decimal")
+        DATE = "date", _("Date")
+        DATETIME = "datetime", _("Date and time")
+        BOOLEAN = "boolean", _("Yes / no")
+        CHOICE = "choice", _("Choice")
+        MULTI_CHOICE = "multi_choice", _("Multiple choice")
+        URL = "url", _("URL")
+        EMAIL = "email", _("Email")
+        PHONE = "phone", _("Phone")
+
+    entity = models.CharField(_("applies to"), max_length=10, choices=Entity.choices, default=Entity.CONTACT)
+    key = models.SlugField(_("key"), max_length=60)
+    label = models.CharField(_("label"), max_length=120)
+    type = models.CharField(_("type"), max_length=20, choices=Type.choices)
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    required = models.BooleanField(_("required"), default=False)
+    is_sensitive = models.BooleanField(
+        _("sensitive"), default=False, help_text=_("Hidden from roles not granted this field.")
+    )
+    help_text = models.CharField(_("help text"), max_length=240, blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["entity", "position", "label"]
+        constraints = [models.UniqueConstraint(fields=["entity", "key"], name="customfield_entity_key_unique")]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def permission_key(self) -> str:
+        """The key roles use to grant this field when it is sensitive."""
+        return f"custom.{self.key}" if self.entity == self.Entity.CONTACT else f"company_custom.{self.key}"
+
+
+class Company(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    name_key = models.CharField(max_length=200, db_index=True)
+    domain = models.CharField(_("domain"), max_length=200, blank=True, db_index=True)
+    website = models.URLField(_("website"), blank=True)
+    tax_code = models.CharField(_("tax code"), max_length=20, blank=True, db_index=True)
+    industry = models.CharField(_("industry"), max_length=120, blank=True)
+    size = models.CharField(_("size"), max_length=40, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    street = models.CharField(_("street address"), max_length=255, blank=True)
+    ward = models.CharField(_("ward / commune"), max_length=120, blank=True)
+    province = models.CharField(_("province / city"), max_length=40, choices=PROVINCES, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    custom = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name_key", "id"]
+        verbose_name_plural = _("companies")
+        indexes = [models.Index(fields=["name_key", "id"], name="company_name_key_id")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactQuerySet(models.QuerySet["Contact"]):
+    def visible_to(self, user: Any) -> ContactQuerySet:
+        """Only the contacts a user's role may see (record-level visibility)."""
+        from danhba.accounts import permissions as perms
+
+        if not user.can("contact", perms.VIEW):
+            return self.none()
+        scope = user.role.record_scope
+        if scope == perms.SCOPE_ALL:
+            return self
+        if scope == perms.SCOPE_TEAM and user.team_id:
+            return self.filter(models.Q(owner__isnull=True) | models.Q(owner__team_id=user.team_id))
+        return self.filter(models.Q(owner__isnull=True) | models.Q(owner_id=user.pk))
+
+
+class Contact(models.Model):
+    # --- identity -------------------------------------------------------------------------
+    full_name = models.CharField(_("full name"), max_length=200)
+    family_name = models.CharField(_("family name"), max_length=80, blank=True)
+    middle_name = models.CharField(_("middle name"), max_length=120, blank=True)
+    given_name = models.CharField(_("given name"), max_length=80, blank=True)
+    name_order = models.CharField(_("name order"), max_length=10, choices=NameOrder.choices, default=NameOrder.VI)
+    # Folded (lower-case, no diacritics) full name: the sort key of the "name" column.
+    name_key = models.CharField(max_length=200, editable=False)
+    # Primary email and phone, copied from the identity rows so lists need no join.
+    email = models.CharField(_("email"), max_length=254, blank=True, editable=False)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, editable=False)
+    street = models.CharField(_("street address"), max_length=255, blank=True)
+    ward = models.CharField(_("ward / commune"), max_length=120, blank=True)
+    province = models.CharField(_("province / city"), max_length=40, choices=PROVINCES, blank=True)
+    address_raw = models.TextField(_("address as entered"), blank=True)
+    country = models.CharField(_("country"), max_length=2, default="VN")
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True)
+    # --- descriptive ----------------------------------------------------------------------
+    occupation = models.CharField(_("occupation"), max_length=120, blank=True)
+    job_title = models.CharField(_("job title"), max_length=120, blank=True)
+    education = models.CharField(_("education"), max_length=120, blank=True)
+    income_band = models.CharField(_("income band"), max_length=60, blank=True)
+    family = models.TextField(_("family"), blank=True)
+    lifestyle = models.TextField(_("lifestyle"), blank=True)
+    hobbies = models.TextField(_("hobbies"), blank=True)
+    # --- qualitative ----------------------------------------------------------------------
+    preferences = models.TextField(_("preferences"), blank=True)
+    motivations = models.TextField(_("motivations"), blank=True)
+    likes = models.TextField(_("likes"), blank=True)
+    dislikes = models.TextField(_("dislikes"), blank=True)
+    # --- relationship ---------------------------------------------------------------------
+    lifecycle_stage = models.ForeignKey(
+        LifecycleStage, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("lifecycle stage")
+    )
+    buyer_role = models.ForeignKey(
+        BuyerRole,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+        verbose_name=_("buyer role"),
+    )
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.OTHER)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+        verbose_name=_("owner"),
+    )
+    tags: models.ManyToManyField[Tag, Any] = models.ManyToManyField(
+        Tag, through="ContactTag", related_name="contacts", blank=True
+    )
+    companies: models.ManyToManyField[Company, Any] = models.ManyToManyField(
+        Company, through="ContactCompany", related_name="contacts", blank=True
+    )
+    custom = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    # Never null, so it can be a keyset sort column; starts at creation.
+    last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now)
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name_key", "id"]
+        indexes = [
+            # Keyset pagination: one (sort column, id) index per sortable column.
+            models.Index(fields=["name_key", "id"], name="contact_name_key_id"),
+            models.Index(fields=["created_at", "id"], name="contact_created_id"),
+            models.Index(fields=["updated_at", "id"], name="contact_updated_id"),
+            models.Index(fields=["last_activity_at", "id"], name="contact_activity_id"),
+            models.Index(fields=["owner", "name_key", "id"], name="contact_owner_name"),
+            models.Index(fields=["lifecycle_stage", "name_key", "id"], name="contact_stage_name"),
+            models.Index(fields=["province"], name="contact_province"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class ContactEmail(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    email = models.CharField(_("email"), max_length=254, unique=True)
+    label = models.CharField(_("label"), max_length=30, blank=True, default="personal")
+    is_primary = models.BooleanField(_("primary"), default=False)
+
+    class Meta:
+        ordering = ["-is_primary", "id"]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class ContactPhone(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
+    e164 = models.CharField(_("phone"), max_length=20, db_index=True)
+    raw = models.CharField(_("as entered"), max_length=40, blank=True)
+    kind = models.CharField(max_length=10, blank=True)
+    label = models.CharField(_("label"), max_length=30, blank=True, default="mobile")
+    is_primary = models.BooleanField(_("primary"), default=False)
+
+    class Meta:
+        ordering = ["-is_primary", "id"]
+        constraints = [models.UniqueConstraint(fields=["contact", "e164"], name="contactphone_unique")]
+
+    def __str__(self) -> str:
+        return self.e164
+
+
+class ExternalId(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="external_ids")
+    system = models.CharField(_("system"), max_length=60)
+    value = models.CharField(_("id"), max_length=200)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["system", "value"], name="externalid_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.system}:{self.value}"
+
+
+class SocialProfile(models.Model):
+    class Network(models.TextChoices):
+        ZALO = "zalo", "Zalo"
+        FACEBOOK = "facebook", "Facebook"
+        TIKTOK = "tiktok", "TikTok"
+        INSTAGRAM = "instagram", "Instagram"
+        LINKEDIN = "linkedin", "LinkedIn"
+        X = "x", "X"
+        YOUTUBE = "youtube", "YouTube"
+        OTHER = "other", _("Other")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="social_profiles")
+    network = models.CharField(_("network"), max_length=20, choices=Network.choices)
+    handle = models.CharField(_("handle or URL"), max_length=255)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "network", "handle"], name="socialprofile_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.network}:{self.handle}"
+
+
+class ContactTag(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "tag"], name="contacttag_unique")]
+        indexes = [models.Index(fields=["tag", "contact"], name="contacttag_tag_contact")]
+
+
+class ContactCompany(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="company_links")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contact_links")
+    is_primary = models.BooleanField(_("primary"), default=False)
+    job_title = models.CharField(_("job title"), max_length=120, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "company"], name="contactcompany_unique")]
+        indexes = [models.Index(fields=["company", "contact"], name="contactcompany_company")]
+
+
+class SearchKey(models.Model):
+    """Prefix-searchable keys for one contact: folded name suffixes, emails, reversed phone digits,
+    company names. A search is an index range scan over ``key`` whatever the table size."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    key = models.CharField(max_length=254)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["key", "contact"], name="searchkey_key_contact"),
+            models.Index(fields=["contact"], name="searchkey_contact"),
+        ]
+
+
+class TimelineEntry(models.Model):
+    class Kind(models.TextChoices):
+        NOTE = "note", _("Note")
+        CALL = "call", _("Call")
+        MEETING = "meeting", _("Meeting")
+        CHAT = "chat", _("Chat")
+        COMPLAINT = "complaint", _("Complaint")
+        QUESTION = "question", _("Question")
+        REVIEW = "review", _("Review")
+        EMAIL = "email", _("Email")
+        SYSTEM = "system", _("Change")
+
+    class Channel(models.TextChoices):
+        PHONE = "phone", _("Phone")
+        EMAIL = "email", _("Email")
+        ZALO = "zalo", "Zalo"
+        FACEBOOK = "facebook", "Facebook"
+        WEBSITE = "website", _("Website")
+        IN_PERSON = "in_person", _("In person")
+        STORE = "store", _("Store")
+        SMS = "sms", "SMS"
+        OTHER = "other", _("Other")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.NOTE)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, blank=True)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("details"), blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    is_private = models.BooleanField(_("private"), default=False)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name_plural = _("timeline entries")
+        indexes = [models.Index(fields=["contact", "occurred_at", "id"], name="timeline_contact_time")]
+
+    def __str__(self) -> str:
+        return self.subject or self.get_kind_display()

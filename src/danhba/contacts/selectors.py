@@ -1,0 +1,378 @@
+"""Reads of contacts that the list page, the API and exports share: filters, search, keyset
+pages, and the field-level view of one contact for one user."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from danhba.accounts import permissions as perms
+from danhba.accounts.models import User
+from danhba.contacts.models import (
+    Company,
+    Contact,
+    ContactCompany,
+    ContactTag,
+    CustomField,
+    SearchKey,
+    TimelineEntry,
+)
+from danhba.contacts.services import name_keys, phone_key
+from danhba.core.errors import InvalidInput
+from danhba.core.keyset import Page, decode_cursor, encode_cursor, paginate
+from danhba.core.normalize import NormalizationError, clean_text, fold, looks_like_phone, normalize_phone
+
+SORTS = {
+    "name": ("name_key", False),
+    "-name": ("name_key", True),
+    "created": ("created_at", False),
+    "-created": ("created_at", True),
+    "updated": ("updated_at", False),
+    "-updated": ("updated_at", True),
+    "activity": ("last_activity_at", False),
+    "-activity": ("last_activity_at", True),
+}
+MAX_LIMIT = 200
+
+
+@dataclass
+class ContactFilters:
+    q: str = ""
+    lifecycle_stage: str = ""
+    owner: str = ""  # a user id, "me" or "none"
+    tag: str = ""
+    source: str = ""
+    province: str = ""
+    buyer_role: str = ""
+    company: int | None = None
+    has_email: bool | None = None
+    has_phone: bool | None = None
+    created_after: dt.date | None = None
+    created_before: dt.date | None = None
+    custom: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: Any) -> ContactFilters:
+        """Build filters from a QueryDict or dict of strings (list page and API share this)."""
+        errors: dict[str, list[str]] = {}
+
+        def date(name: str) -> dt.date | None:
+            raw = clean_text(params.get(name))
+            if not raw:
+                return None
+            try:
+                return dt.date.fromisoformat(raw)
+            except ValueError:
+                errors[name] = ["a date like 2025-07-01"]
+                return None
+
+        def boolean(name: str) -> bool | None:
+            raw = clean_text(params.get(name)).lower()
+            if raw in ("", "any"):
+                return None
+            if raw in ("1", "true", "yes"):
+                return True
+            if raw in ("0", "false", "no"):
+                return False
+            errors[name] = ["true or false"]
+            return None
+
+        company_raw = clean_text(params.get("company"))
+        company = None
+        if company_raw:
+            if company_raw.isdigit():
+                company = int(company_raw)
+            else:
+                errors["company"] = ["a company id"]
+        owner = clean_text(params.get("owner"))
+        if owner and owner not in ("me", "none") and not owner.isdigit():
+            errors["owner"] = ["a user id, 'me' or 'none'"]
+        custom = {k[7:]: clean_text(v) for k, v in params.items() if k.startswith("custom.") and clean_text(v)}
+        filters = cls(
+            q=clean_text(params.get("q"))[:200],
+            lifecycle_stage=clean_text(params.get("lifecycle_stage")),
+            owner=owner,
+            tag=clean_text(params.get("tag")),
+            source=clean_text(params.get("source")),
+            province=clean_text(params.get("province")),
+            buyer_role=clean_text(params.get("buyer_role")),
+            company=company,
+            has_email=boolean("has_email"),
+            has_phone=boolean("has_phone"),
+            created_after=date("created_after"),
+            created_before=date("created_before"),
+            custom=custom,
+        )
+        if errors:
+            raise InvalidInput(errors, "Some filters are not valid.")
+        return filters
+
+    @property
+    def active(self) -> bool:
+        return any(
+            (
+                self.lifecycle_stage,
+                self.owner,
+                self.tag,
+                self.source,
+                self.province,
+                self.buyer_role,
+                self.company,
+                self.has_email is not None,
+                self.has_phone is not None,
+                self.created_after,
+                self.created_before,
+                self.custom,
+            )
+        )
+
+
+def visibility_q(user: User, prefix: str = "") -> Q | None:
+    """The record-visibility condition of a user's role, or None when they see everything."""
+    if not user.can("contact", perms.VIEW):
+        return Q(pk__in=[])
+    scope = user.role.record_scope
+    if scope == perms.SCOPE_ALL:
+        return None
+    if scope == perms.SCOPE_TEAM and user.team_id:
+        return Q(**{f"{prefix}owner__isnull": True}) | Q(**{f"{prefix}owner__team_id": user.team_id})
+    return Q(**{f"{prefix}owner__isnull": True}) | Q(**{f"{prefix}owner_id": user.pk})
+
+
+def filters_q(filters: ContactFilters, user: User, prefix: str = "") -> Q:
+    """The conditions of ``filters`` on Contact, with field paths under ``prefix`` so the same
+    conditions apply from the search-key table (``prefix="contact__"``)."""
+    p = prefix
+    q = Q()
+    if filters.lifecycle_stage:
+        q &= Q(**{f"{p}lifecycle_stage__key": filters.lifecycle_stage})
+    if filters.owner == "me":
+        q &= Q(**{f"{p}owner_id": user.pk})
+    elif filters.owner == "none":
+        q &= Q(**{f"{p}owner__isnull": True})
+    elif filters.owner:
+        q &= Q(**{f"{p}owner_id": int(filters.owner)})
+    if filters.tag:
+        tag_q = Q(tag_id=int(filters.tag)) if filters.tag.isdigit() else Q(tag__name_key=fold(filters.tag))
+        q &= Q(Exists(ContactTag.objects.filter(tag_q, contact_id=OuterRef(f"{p}pk"))))
+    if filters.company:
+        q &= Q(Exists(ContactCompany.objects.filter(company_id=filters.company, contact_id=OuterRef(f"{p}pk"))))
+    if filters.source:
+        q &= Q(**{f"{p}source": filters.source})
+    if filters.province:
+        q &= Q(**{f"{p}province": filters.province})
+    if filters.buyer_role:
+        q &= Q(**{f"{p}buyer_role__key": filters.buyer_role})
+    if filters.has_email is not None:
+        q &= ~Q(**{f"{p}email": ""}) if filters.has_email else Q(**{f"{p}email": ""})
+    if filters.has_phone is not None:
+        q &= ~Q(**{f"{p}phone": ""}) if filters.has_phone else Q(**{f"{p}phone": ""})
+    if filters.created_after:
+        q &= Q(**{f"{p}created_at__date__gte": filters.created_after})
+    if filters.created_before:
+        q &= Q(**{f"{p}created_at__date__lte": filters.created_before})
+    if filters.custom:
+        fields = {
+            f.key: f for f in CustomField.objects.filter(entity="contact", is_active=True, key__in=list(filters.custom))
+        }
+        for key, value in filters.custom.items():
+            cf = fields.get(key)
+            if cf is None or (cf.is_sensitive and not user.sees_field(cf.permission_key)):
+                raise InvalidInput({f"custom.{key}": ["no such custom field"]}, "Some filters are not valid.")
+            q &= _custom_q(cf, value, p)
+    vis = visibility_q(user, prefix)
+    if vis is not None:
+        q &= vis
+    return q
+
+
+def _custom_q(cf: CustomField, value: str, prefix: str) -> Q:
+    path = f"{prefix}custom__{cf.key}"
+    if cf.type == CustomField.Type.BOOLEAN:
+        return Q(**{path: value.lower() in ("1", "true", "yes")})
+    if cf.type == CustomField.Type.NUMBER and value.lstrip("-").isdigit():
+        return Q(**{path: int(value)})
+    if cf.type == CustomField.Type.MULTI_CHOICE:
+        return Q(**{f"{path}__icontains": value})
+    if cf.type in (CustomField.Type.TEXT, CustomField.Type.LONG_TEXT):
+        return Q(**{f"{path}__icontains": value})
+    return Q(**{path: value})
+
+
+def contact_queryset(user: User, filters: ContactFilters) -> QuerySet[Contact]:
+    return Contact.objects.filter(filters_q(filters, user))
+
+
+def search_key_range(query: str) -> str | None:
+    """The search-key prefix a query looks for: a phone's reversed digits, an email, or a folded name."""
+    text = clean_text(query)
+    if not text:
+        return None
+    if looks_like_phone(text):
+        try:
+            return phone_key(normalize_phone(text).e164)
+        except NormalizationError:
+            # A partial number: the last digits the person remembers.
+            return "#" + "".join(ch for ch in text if ch.isdigit())[::-1]
+    if "@" in text:
+        return text.lower()
+    keys = name_keys(text)
+    return keys[0] if keys else fold(text) or None
+
+
+def contact_page(
+    user: User, filters: ContactFilters, sort: str = "name", cursor: str | None = None, limit: int = 50
+) -> Page[Contact]:
+    """One page of the contacts a user may see. Searches walk the search-key index in key order;
+    plain lists walk the sort column's (value, id) index. Neither reads past the page."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    related = ("lifecycle_stage", "owner", "buyer_role")
+    if filters.q:
+        prefix = search_key_range(filters.q)
+        if prefix is None:
+            return Page([])
+        keys = SearchKey.objects.filter(key__gte=prefix, key__lt=prefix + "\U0010ffff")
+        condition = filters_q(filters, user, prefix="contact__")
+        if condition:
+            keys = keys.filter(condition)
+        if cursor:
+            key, cid = decode_cursor(cursor, 2)
+            keys = keys.filter(Q(key__gt=key) | Q(key=key, contact_id__gt=cid)).filter(key__gte=key)
+        rows = list(keys.order_by("key", "contact_id").values_list("key", "contact_id")[: limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        ids = list(dict.fromkeys(cid for _, cid in rows))
+        by_id = Contact.objects.select_related(*related).in_bulk(ids)
+        next_cursor = encode_cursor(list(rows[-1])) if more and rows else None
+        return Page([by_id[i] for i in ids if i in by_id], next_cursor, {"matched_by": dict((c, k) for k, c in rows)})
+    if sort not in SORTS:
+        raise InvalidInput({"sort": [f"must be one of {', '.join(SORTS)}"]})
+    column, descending = SORTS[sort]
+    qs = contact_queryset(user, filters).select_related(*related)
+    return paginate(qs, column, cursor, limit, descending)
+
+
+def contact_count(user: User, filters: ContactFilters, cap: int = 10_000) -> tuple[int, bool]:
+    """How many contacts match, counted up to ``cap`` (returns (n, capped)) so a count never
+    costs a scan of a million rows on a page load."""
+    if filters.q:
+        prefix = search_key_range(filters.q)
+        if prefix is None:
+            return 0, False
+        keys = SearchKey.objects.filter(key__gte=prefix, key__lt=prefix + "\U0010ffff")
+        condition = filters_q(filters, user, prefix="contact__")
+        if condition:
+            keys = keys.filter(condition)
+        n = keys.values("contact_id")[: cap + 1].count()
+    else:
+        n = contact_queryset(user, filters).values("pk")[: cap + 1].count()
+    return min(n, cap), n > cap
+
+
+# --- field-level view -----------------------------------------------------------------------
+
+
+def hidden_fields(user: User) -> set[str]:
+    """Keys of the sensitive fields this user may not see (standard and custom)."""
+    hidden = {k for k in perms.SENSITIVE_STANDARD_FIELDS if not user.sees_field(k)}
+    for cf in CustomField.objects.filter(is_sensitive=True, is_active=True):
+        if not user.sees_field(cf.permission_key):
+            hidden.add(cf.permission_key)
+    return hidden
+
+
+def visible_custom_fields(user: User, entity: str = "contact") -> list[CustomField]:
+    return [
+        cf
+        for cf in CustomField.objects.filter(entity=entity, is_active=True)
+        if not cf.is_sensitive or user.sees_field(cf.permission_key)
+    ]
+
+
+def contact_data(contact: Contact, user: User, hidden: set[str] | None = None, full: bool = True) -> dict[str, Any]:
+    """A contact as a plain dict for the API and exports, without the fields the user may not see."""
+    hidden = hidden_fields(user) if hidden is None else hidden
+    data: dict[str, Any] = {
+        "id": contact.pk,
+        "full_name": contact.full_name,
+        "family_name": contact.family_name,
+        "middle_name": contact.middle_name,
+        "given_name": contact.given_name,
+        "name_order": contact.name_order,
+        "email": contact.email,
+        "phone": contact.phone,
+        "street": contact.street,
+        "ward": contact.ward,
+        "province": contact.province,
+        "address_raw": contact.address_raw,
+        "country": contact.country,
+        "birthday": contact.birthday,
+        "gender": contact.gender,
+        "occupation": contact.occupation,
+        "job_title": contact.job_title,
+        "education": contact.education,
+        "income_band": contact.income_band,
+        "family": contact.family,
+        "lifestyle": contact.lifestyle,
+        "hobbies": contact.hobbies,
+        "preferences": contact.preferences,
+        "motivations": contact.motivations,
+        "likes": contact.likes,
+        "dislikes": contact.dislikes,
+        "lifecycle_stage": contact.lifecycle_stage.key if contact.lifecycle_stage_id else None,
+        "buyer_role": contact.buyer_role.key if contact.buyer_role else None,
+        "source": contact.source,
+        "owner": contact.owner_id,
+        "created_at": contact.created_at,
+        "updated_at": contact.updated_at,
+        "last_activity_at": contact.last_activity_at,
+        "custom": {k: v for k, v in (contact.custom or {}).items() if f"custom.{k}" not in hidden},
+    }
+    for key in perms.SENSITIVE_STANDARD_FIELDS:
+        if key in hidden:
+            data.pop(key, None)
+    if full:
+        data["emails"] = [
+            {"email": e.email, "label": e.label, "is_primary": e.is_primary} for e in contact.emails.all()
+        ]
+        data["phones"] = [
+            {"phone": p.e164, "raw": p.raw, "kind": p.kind, "label": p.label, "is_primary": p.is_primary}
+            for p in contact.phones.all()
+        ]
+        data["tags"] = sorted(t.name for t in contact.tags.all())
+        data["companies"] = [
+            {
+                "company_id": link.company_id,
+                "name": link.company.name,
+                "is_primary": link.is_primary,
+                "job_title": link.job_title,
+            }
+            for link in contact.company_links.select_related("company")
+        ]
+        data["external_ids"] = [{"system": x.system, "value": x.value} for x in contact.external_ids.all()]
+        data["social_profiles"] = [{"network": s.network, "handle": s.handle} for s in contact.social_profiles.all()]
+    return data
+
+
+def timeline_for(contact: Contact, user: User, kind: str = "", limit: int = 100) -> list[TimelineEntry]:
+    qs = TimelineEntry.objects.filter(contact=contact).select_related("author")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if not user.sees_field("private_notes"):
+        qs = qs.filter(Q(is_private=False) | Q(author_id=user.pk))
+    return list(qs[:limit])
+
+
+def company_page(user: User, q: str = "", cursor: str | None = None, limit: int = 50) -> Page[Company]:
+    qs = Company.objects.all()
+    if q:
+        prefix = fold(q)
+        qs = qs.filter(
+            Q(name_key__gte=prefix, name_key__lt=prefix + "\U0010ffff")
+            | Q(domain__startswith=q.lower())
+            | Q(tax_code=q)
+        )
+    return paginate(qs, "name_key", cursor, max(1, min(limit, MAX_LIMIT)))

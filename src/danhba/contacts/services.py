@@ -1,0 +1,1073 @@
+"""Every write to contacts, companies, tags, custom fields and the timeline.
+
+Views, the API, CLI commands and jobs parse their input into plain dicts and call one of these
+functions with an :class:`~danhba.core.actor.Actor`. Each function normalises through
+:mod:`danhba.core.normalize`, validates, checks the actor's role (object permission, record
+visibility, sensitive fields), writes in one transaction, keeps the search keys current and
+appends to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from danhba.accounts import permissions as perms
+from danhba.accounts.models import User
+from danhba.contacts.custom_fields import clean_custom_values, clean_value
+from danhba.contacts.models import (
+    BuyerRole,
+    Company,
+    Contact,
+    ContactCompany,
+    ContactEmail,
+    ContactPhone,
+    ContactTag,
+    CustomField,
+    ExternalId,
+    Gender,
+    LifecycleStage,
+    NameOrder,
+    SearchKey,
+    SocialProfile,
+    Source,
+    Tag,
+    TimelineEntry,
+)
+from danhba.core.actor import Actor
+from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from danhba.core.normalize import (
+    NormalizationError,
+    clean_text,
+    fold,
+    fold_words,
+    join_name,
+    name_case,
+    normalize_email,
+    normalize_phone,
+    parse_date,
+    split_name,
+)
+from danhba.core.vn import province_key
+from danhba.privacy.models import AuditEvent
+from danhba.privacy.services import audit_event, audit_events_bulk
+
+# Plain text fields a contact write may set directly (after clean_text).
+TEXT_FIELDS = (
+    "street",
+    "ward",
+    "address_raw",
+    "occupation",
+    "job_title",
+    "education",
+    "income_band",
+)
+LONG_TEXT_FIELDS = ("family", "lifestyle", "hobbies", "preferences", "motivations", "likes", "dislikes")
+NAME_FIELDS = ("full_name", "family_name", "middle_name", "given_name")
+CONTACT_FIELDS = (
+    *NAME_FIELDS, "name_order", *TEXT_FIELDS, *LONG_TEXT_FIELDS, "province", "country", "birthday", "gender",
+    "lifecycle_stage", "buyer_role", "source", "owner", "emails", "phones", "tags", "companies",
+    "external_ids", "social_profiles", "custom",
+)  # fmt: skip
+MAX_LENGTHS: dict[str, int] = {
+    f.name: int(getattr(f, "max_length", 0)) for f in Contact._meta.get_fields() if getattr(f, "max_length", None)
+}
+
+
+# --- permission helpers ---------------------------------------------------------------------
+
+
+def require(actor: Actor, obj: str, action: str) -> None:
+    if actor.user is not None and not actor.user.can(obj, action):
+        raise PermissionDenied(f"Your role cannot {action} {obj} records.")
+
+
+def can_see_contact(user: User, contact: Contact) -> bool:
+    return Contact.objects.visible_to(user).filter(pk=contact.pk).exists()
+
+
+def contact_get(*, actor: Actor, pk: int, audit_view: bool = False) -> Contact:
+    """A contact the actor may see, or :class:`NotFound` (never revealing that it exists)."""
+    qs = Contact.objects.select_related("lifecycle_stage", "buyer_role", "owner")
+    if actor.user is not None:
+        qs = qs.visible_to(actor.user)
+    contact = qs.filter(pk=pk).first()
+    if contact is None:
+        raise NotFound("No such contact.")
+    if audit_view:
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.VIEW,
+            object_type="contact",
+            object_id=contact.pk,
+            object_label=contact.full_name,
+            contact_id=contact.pk,
+        )
+    return contact
+
+
+def _check_sensitive(actor: Actor, data: dict[str, Any]) -> None:
+    user = actor.user
+    if user is None:
+        return
+    hidden = [k for k in perms.SENSITIVE_STANDARD_FIELDS if k in data and not user.sees_field(k)]
+    custom = data.get("custom") or {}
+    if custom:
+        sensitive = CustomField.objects.filter(
+            entity=CustomField.Entity.CONTACT, key__in=list(custom), is_sensitive=True
+        )
+        hidden += [f"custom.{f.key}" for f in sensitive if not user.sees_field(f.permission_key)]
+    if hidden:
+        raise PermissionDenied(
+            "Your role cannot change these fields.", {field: ["not permitted for your role"] for field in hidden}
+        )
+
+
+# --- snapshots for the audit log ------------------------------------------------------------
+
+
+def contact_snapshot(contact: Contact) -> dict[str, Any]:
+    """A flat dict of everything about a contact that the audit log compares."""
+    snap: dict[str, Any] = {
+        f: getattr(contact, f)
+        for f in (
+            *NAME_FIELDS,
+            "name_order",
+            *TEXT_FIELDS,
+            *LONG_TEXT_FIELDS,
+            "province",
+            "country",
+            "gender",
+            "source",
+        )
+    }
+    snap["birthday"] = contact.birthday.isoformat() if contact.birthday else None
+    snap["lifecycle_stage"] = contact.lifecycle_stage.key if contact.lifecycle_stage_id else None
+    snap["buyer_role"] = contact.buyer_role.key if contact.buyer_role else None
+    snap["owner"] = contact.owner.email if contact.owner_id and contact.owner else None
+    if contact.pk:
+        snap["emails"] = [e.email for e in contact.emails.all()]
+        snap["phones"] = [p.e164 for p in contact.phones.all()]
+        snap["tags"] = sorted(t.name for t in contact.tags.all())
+        snap["companies"] = [link.company.name for link in contact.company_links.select_related("company")]
+        snap["external_ids"] = sorted(str(x) for x in contact.external_ids.all())
+        snap["social_profiles"] = sorted(str(x) for x in contact.social_profiles.all())
+    for key, value in (contact.custom or {}).items():
+        snap[f"custom.{key}"] = value
+    return snap
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Changed keys as {key: [before, after]}; empty values ("", [], None) count as equal."""
+
+    def norm(value: Any) -> Any:
+        return None if value in ("", [], {}, None) else value
+
+    keys = list(dict.fromkeys([*before, *after]))
+    return {k: [before.get(k), after.get(k)] for k in keys if norm(before.get(k)) != norm(after.get(k))}
+
+
+# --- input cleaning -------------------------------------------------------------------------
+
+
+def _clean_contact(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """Normalise the scalar fields present in ``data``; collection fields are handled apart."""
+    out: dict[str, Any] = {}
+    unknown = [k for k in data if k not in CONTACT_FIELDS]
+    for key in unknown:
+        errors[key] = ["unknown field"]
+    for key in (*TEXT_FIELDS, *LONG_TEXT_FIELDS):
+        if key in data:
+            value = data[key]
+            text = "" if value is None else (clean_text(value) if key in TEXT_FIELDS else str(value).strip())
+            if key in TEXT_FIELDS and len(text) > MAX_LENGTHS.get(key, 10_000):
+                errors[key] = [f"at most {MAX_LENGTHS[key]} characters"]
+            out[key] = text
+    for key in NAME_FIELDS:
+        if key in data:
+            out[key] = name_case(data[key])
+            if len(out[key]) > MAX_LENGTHS[key]:
+                errors[key] = [f"at most {MAX_LENGTHS[key]} characters"]
+    if "name_order" in data:
+        if data["name_order"] not in NameOrder.values:
+            errors["name_order"] = [f"must be one of {', '.join(NameOrder.values)}"]
+        else:
+            out["name_order"] = data["name_order"]
+    if "province" in data:
+        raw = clean_text(data["province"])
+        province = province_key(raw) if raw else ""
+        if province is None:
+            errors["province"] = [f"unknown province '{raw}'"]
+        else:
+            out["province"] = province
+    if "country" in data:
+        country = clean_text(data["country"]).upper() or "VN"
+        if len(country) != 2 or not country.isalpha():
+            errors["country"] = ["must be a two-letter country code"]
+        out["country"] = country
+    if "birthday" in data:
+        if data["birthday"] in (None, ""):
+            out["birthday"] = None
+        else:
+            try:
+                birthday = parse_date(data["birthday"])
+                if birthday > timezone.localdate() or birthday.year < 1900:
+                    errors["birthday"] = ["must be a past date after 1900"]
+                out["birthday"] = birthday
+            except NormalizationError as exc:
+                errors["birthday"] = [str(exc)]
+    if "gender" in data:
+        gender = data["gender"] or ""
+        if gender not in ("", *Gender.values):
+            errors["gender"] = [f"must be one of {', '.join(Gender.values)}"]
+        out["gender"] = gender
+    if "source" in data:
+        if data["source"] not in Source.values:
+            errors["source"] = [f"must be one of {', '.join(Source.values)}"]
+        out["source"] = data["source"]
+    if "lifecycle_stage" in data:
+        stage = LifecycleStage.objects.filter(key=data["lifecycle_stage"]).first()
+        if stage is None:
+            errors["lifecycle_stage"] = [f"unknown lifecycle stage '{data['lifecycle_stage']}'"]
+        out["lifecycle_stage"] = stage
+    if "buyer_role" in data:
+        if data["buyer_role"] in (None, ""):
+            out["buyer_role"] = None
+        else:
+            role = BuyerRole.objects.filter(key=data["buyer_role"]).first()
+            if role is None:
+                errors["buyer_role"] = [f"unknown buyer role '{data['buyer_role']}'"]
+            out["buyer_role"] = role
+    if "owner" in data:
+        if data["owner"] in (None, ""):
+            out["owner"] = None
+        else:
+            owner = (
+                User.objects.filter(pk=data["owner"], is_active=True).first() if str(data["owner"]).isdigit() else None
+            )
+            if owner is None:
+                errors["owner"] = ["no such active user"]
+            out["owner"] = owner
+    return out
+
+
+def _clean_emails(items: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    cleaned: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(_as_list(items, "email")):
+        try:
+            email = normalize_email(item.get("email"))
+        except NormalizationError as exc:
+            errors[f"emails.{i}"] = [str(exc)]
+            continue
+        if email in seen:
+            continue
+        seen.add(email)
+        cleaned.append(
+            {
+                "email": email,
+                "label": clean_text(item.get("label") or "personal")[:30],
+                "is_primary": bool(item.get("is_primary")),
+            }
+        )
+    _one_primary(cleaned)
+    return cleaned
+
+
+def _clean_phones(items: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    cleaned: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(_as_list(items, "phone")):
+        raw = clean_text(item.get("phone") or item.get("e164"))
+        try:
+            phone = normalize_phone(raw)
+        except NormalizationError as exc:
+            errors[f"phones.{i}"] = [f"{raw!r}: {exc}"]
+            continue
+        if phone.e164 in seen:
+            continue
+        seen.add(phone.e164)
+        cleaned.append(
+            {
+                "e164": phone.e164,
+                "raw": raw[:40],
+                "kind": phone.kind,
+                "label": clean_text(item.get("label") or phone.kind)[:30],
+                "is_primary": bool(item.get("is_primary")),
+            }
+        )
+    _one_primary(cleaned)
+    return cleaned
+
+
+def _as_list(items: Any, key: str) -> list[dict[str, Any]]:
+    """Accept ``["a@x.vn"]`` as well as ``[{"email": "a@x.vn", "label": "work"}]``."""
+    if items is None:
+        return []
+    if isinstance(items, (str, dict)):
+        items = [items]
+    return [item if isinstance(item, dict) else {key: item} for item in items]
+
+
+def _one_primary(items: list[dict[str, Any]]) -> None:
+    primaries = [i for i in items if i["is_primary"]]
+    for extra in primaries[1:]:
+        extra["is_primary"] = False
+    if items and not primaries:
+        items[0]["is_primary"] = True
+
+
+def _clean_tags(names: Any, errors: dict[str, list[str]]) -> list[str]:
+    if isinstance(names, str):
+        names = [n for n in names.split(",")]
+    out: list[str] = []
+    for name in names or []:
+        text = clean_text(name)
+        if not text:
+            continue
+        if len(text) > 80:
+            errors["tags"] = ["a tag has at most 80 characters"]
+            continue
+        if fold(text) not in {fold(t) for t in out}:
+            out.append(text)
+    return out
+
+
+def _clean_companies(items: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(_as_list(items, "company")):
+        ref = item.get("company") if "company" in item else item.get("company_id") or item.get("name")
+        company = None
+        if isinstance(ref, Company):
+            company = ref
+        elif isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            company = Company.objects.filter(pk=int(ref)).first()
+        elif isinstance(ref, str) and clean_text(ref):
+            company = Company.objects.filter(name_key=fold(ref)).first() or Company(name=clean_text(ref)[:200])
+        if company is None:
+            errors[f"companies.{i}"] = ["no such company"]
+            continue
+        out.append(
+            {
+                "company": company,
+                "is_primary": bool(item.get("is_primary")),
+                "job_title": clean_text(item.get("job_title"))[:120],
+            }
+        )
+    _one_primary(out)
+    return out
+
+
+def _clean_pairs(
+    items: Any, first: str, second: str, errors: dict[str, list[str]], field: str, allowed: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for i, item in enumerate(items or []):
+        if not isinstance(item, dict):
+            errors[f"{field}.{i}"] = [f"must be an object with '{first}' and '{second}'"]
+            continue
+        a, b = clean_text(item.get(first)), clean_text(item.get(second))
+        if not a or not b:
+            errors[f"{field}.{i}"] = [f"'{first}' and '{second}' are both required"]
+        elif allowed is not None and a not in allowed:
+            errors[f"{field}.{i}"] = [f"'{first}' must be one of {', '.join(allowed)}"]
+        elif len(a) > 60 or len(b) > 200:
+            errors[f"{field}.{i}"] = ["too long"]
+        elif (a, b) not in out:
+            out.append((a, b))
+    return out
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+def _apply_names(contact: Contact, cleaned: dict[str, Any], creating: bool) -> None:
+    order = cleaned.get("name_order", contact.name_order)
+    parts_given = any(k in cleaned for k in ("family_name", "middle_name", "given_name"))
+    if "full_name" in cleaned and not parts_given:
+        parts = split_name(cleaned["full_name"], order)
+        contact.full_name = cleaned["full_name"]
+        contact.family_name, contact.middle_name, contact.given_name = parts.family, parts.middle, parts.given
+    else:
+        for key in NAME_FIELDS:
+            if key in cleaned:
+                setattr(contact, key, cleaned[key])
+        if parts_given and ("full_name" not in cleaned or not cleaned["full_name"]):
+            contact.full_name = join_name(contact.family_name, contact.middle_name, contact.given_name, order)
+    contact.name_key = fold(contact.full_name)[:200]
+
+
+def contact_create(*, actor: Actor, data: dict[str, Any]) -> Contact:
+    require(actor, "contact", perms.CREATE)
+    return _contact_write(actor=actor, contact=None, data=data)
+
+
+def contact_update(*, actor: Actor, contact: Contact, data: dict[str, Any]) -> Contact:
+    require(actor, "contact", perms.EDIT)
+    if actor.user is not None and not can_see_contact(actor.user, contact):
+        raise NotFound("No such contact.")
+    return _contact_write(actor=actor, contact=contact, data=data)
+
+
+def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any]) -> Contact:
+    creating = contact is None
+    _check_sensitive(actor, data)
+    errors: dict[str, list[str]] = {}
+    cleaned = _clean_contact(data, errors)
+    emails = _clean_emails(data["emails"], errors) if "emails" in data else None
+    phones = _clean_phones(data["phones"], errors) if "phones" in data else None
+    tags = _clean_tags(data["tags"], errors) if "tags" in data else None
+    companies = _clean_companies(data["companies"], errors) if "companies" in data else None
+    external_ids = (
+        _clean_pairs(data["external_ids"], "system", "value", errors, "external_ids")
+        if "external_ids" in data
+        else None
+    )
+    socials = (
+        _clean_pairs(
+            data["social_profiles"], "network", "handle", errors, "social_profiles", SocialProfile.Network.values
+        )
+        if "social_profiles" in data
+        else None
+    )
+    custom_in = data.get("custom") or {}
+    if not isinstance(custom_in, dict):
+        errors["custom"] = ["must be an object of field key → value"]
+        custom_in = {}
+    custom, custom_errors = clean_custom_values(
+        CustomField.Entity.CONTACT, custom_in, contact.custom if contact else None, creating=creating
+    )
+    errors.update(custom_errors)
+
+    if creating:
+        contact = Contact(created_at=timezone.now())
+        if not (cleaned.get("full_name") or any(cleaned.get(k) for k in NAME_FIELDS[1:])):
+            if emails or phones:
+                # A contact known only by email or phone still needs a display name.
+                cleaned["full_name"] = emails[0]["email"].split("@")[0] if emails else phones[0]["e164"]  # type: ignore[index]
+            else:
+                errors.setdefault("full_name", ["a name, an email or a phone is required"])
+        if "lifecycle_stage" not in cleaned:
+            cleaned["lifecycle_stage"] = LifecycleStage.objects.filter(is_active=True).order_by("position").first()
+        if "source" not in cleaned:
+            cleaned["source"] = Source.API if actor.via == "api" else Source.OTHER
+        if "owner" not in cleaned and actor.user is not None and actor.user.role.record_scope != perms.SCOPE_ALL:
+            # Sales reps own what they create, or they could not see it afterwards.
+            cleaned["owner"] = actor.user
+    elif "full_name" in cleaned and not cleaned["full_name"] and not any(cleaned.get(k) for k in NAME_FIELDS[1:]):
+        errors["full_name"] = ["cannot be empty"]
+    if errors:
+        raise InvalidInput(errors)
+    assert contact is not None
+
+    before = {} if creating else contact_snapshot(contact)
+    with transaction.atomic():
+        _apply_names(contact, cleaned, creating)
+        for key, value in cleaned.items():
+            if key not in NAME_FIELDS:
+                setattr(contact, key, value)
+        contact.custom = custom
+        contact.updated_at = timezone.now()
+        contact.save()
+        if emails is not None:
+            _replace_emails(contact, emails)
+        if phones is not None:
+            contact.phones.all().delete()
+            ContactPhone.objects.bulk_create([ContactPhone(contact=contact, **p) for p in phones])
+            contact.phone = next((p["e164"] for p in phones if p["is_primary"]), "")
+        if tags is not None:
+            _set_tags(contact, tags)
+        if companies is not None:
+            contact.company_links.all().delete()
+            for link in companies:
+                if link["company"].pk is None:
+                    link["company"] = _company_save_new(actor, link["company"])
+                ContactCompany.objects.create(contact=contact, **link)
+        if external_ids is not None:
+            _replace_external_ids(contact, external_ids)
+        if socials is not None:
+            contact.social_profiles.all().delete()
+            SocialProfile.objects.bulk_create([SocialProfile(contact=contact, network=n, handle=h) for n, h in socials])
+        contact.save(update_fields=["email", "phone"])
+        search_keys_rebuild([contact.pk])
+        after = contact_snapshot(contact)
+        changes = diff(before, after)
+        if creating or changes:
+            audit_event(
+                actor=actor,
+                action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
+                object_type="contact",
+                object_id=contact.pk,
+                object_label=contact.full_name,
+                contact_id=contact.pk,
+                changes=changes,
+            )
+            if not creating:
+                _timeline_change(contact, actor, changes)
+    return contact
+
+
+def _timeline_change(contact: Contact, actor: Actor, changes: dict[str, list[Any]]) -> None:
+    """A change entry on the timeline, naming the fields (values stay in the audit log, which
+    respects sensitive-field permissions)."""
+    TimelineEntry.objects.create(
+        contact=contact,
+        kind=TimelineEntry.Kind.SYSTEM,
+        author=actor.user,
+        subject=", ".join(sorted(changes))[:200],
+        data={"fields": sorted(changes), "via": actor.via},
+    )
+
+
+def _replace_emails(contact: Contact, emails: list[dict[str, Any]]) -> None:
+    taken = ContactEmail.objects.filter(email__in=[e["email"] for e in emails]).exclude(contact=contact)
+    clash = taken.values_list("email", "contact_id").first()
+    if clash:
+        raise Conflict(
+            f"The email {clash[0]} already belongs to another contact.",
+            {"emails": [f"{clash[0]} already belongs to contact {clash[1]}"], "contact_id": clash[1]},
+        )
+    contact.emails.all().delete()
+    try:
+        with transaction.atomic():
+            ContactEmail.objects.bulk_create([ContactEmail(contact=contact, **e) for e in emails])
+    except IntegrityError:
+        # Lost a race with another writer claiming the same address.
+        raise Conflict(
+            "One of these emails was just added to another contact.", {"emails": ["already taken"]}
+        ) from None
+    contact.email = next((e["email"] for e in emails if e["is_primary"]), "")
+
+
+def _replace_external_ids(contact: Contact, pairs: list[tuple[str, str]]) -> None:
+    q = Q()
+    for system, value in pairs:
+        q |= Q(system=system, value=value)
+    if pairs:
+        clash = ExternalId.objects.filter(q).exclude(contact=contact).first()
+        if clash:
+            raise Conflict(
+                f"The external id {clash} already belongs to another contact.",
+                {
+                    "external_ids": [f"{clash} already belongs to contact {clash.contact_id}"],
+                    "contact_id": clash.contact_id,
+                },
+            )
+    contact.external_ids.all().delete()
+    ExternalId.objects.bulk_create([ExternalId(contact=contact, system=s, value=v) for s, v in pairs])
+
+
+def _tags_get_or_create(names: Iterable[str]) -> list[Tag]:
+    tags = []
+    for name in names:
+        tag = Tag.objects.filter(name_key=fold(name)).first()
+        if tag is None:
+            tag, _ = Tag.objects.get_or_create(name=name, defaults={"name_key": fold(name)})
+        tags.append(tag)
+    return tags
+
+
+def _set_tags(contact: Contact, names: list[str]) -> None:
+    tags = _tags_get_or_create(names)
+    ContactTag.objects.filter(contact=contact).exclude(tag__in=tags).delete()
+    existing = set(ContactTag.objects.filter(contact=contact).values_list("tag_id", flat=True))
+    ContactTag.objects.bulk_create([ContactTag(contact=contact, tag=t) for t in tags if t.pk not in existing])
+
+
+def contact_delete(*, actor: Actor, contact: Contact) -> None:
+    require(actor, "contact", perms.DELETE)
+    if actor.user is not None and not can_see_contact(actor.user, contact):
+        raise NotFound("No such contact.")
+    with transaction.atomic():
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.DELETE,
+            object_type="contact",
+            object_id=contact.pk,
+            object_label=contact.full_name,
+            contact_id=contact.pk,
+            changes=diff(contact_snapshot(contact), {}),
+        )
+        contact.delete()
+
+
+def contacts_bulk_update(
+    *,
+    actor: Actor,
+    contact_ids: Sequence[int],
+    add_tags: Sequence[str] = (),
+    remove_tags: Sequence[str] = (),
+    owner: int | str | None = "",
+    lifecycle_stage: str = "",
+) -> int:
+    """Tag, untag, assign or move many contacts in a few queries. Returns how many changed.
+
+    ``owner=""`` leaves owners alone; ``owner=None`` unassigns.
+    """
+    require(actor, "contact", perms.EDIT)
+    qs = Contact.objects.filter(pk__in=list(contact_ids))
+    if actor.user is not None:
+        qs = qs.visible_to(actor.user)
+    ids = list(qs.values_list("pk", flat=True))
+    errors: dict[str, list[str]] = {}
+    updates: dict[str, Any] = {}
+    label_changes: dict[str, list[Any]] = {}
+    if owner != "":
+        owner_obj = None
+        if owner is not None:
+            owner_obj = User.objects.filter(pk=owner, is_active=True).first()
+            if owner_obj is None:
+                errors["owner"] = ["no such active user"]
+        updates["owner"] = owner_obj
+        label_changes["owner"] = [None, owner_obj.email if owner_obj else None]
+    if lifecycle_stage:
+        stage = LifecycleStage.objects.filter(key=lifecycle_stage).first()
+        if stage is None:
+            errors["lifecycle_stage"] = [f"unknown lifecycle stage '{lifecycle_stage}'"]
+        updates["lifecycle_stage"] = stage
+        label_changes["lifecycle_stage"] = [None, lifecycle_stage]
+    add = _clean_tags(add_tags, errors)
+    remove = _clean_tags(remove_tags, errors)
+    if errors:
+        raise InvalidInput(errors)
+    if not ids:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        if updates:
+            Contact.objects.filter(pk__in=ids).update(**updates, updated_at=now)
+        if add:
+            tags = _tags_get_or_create(add)
+            ContactTag.objects.bulk_create(
+                [ContactTag(contact_id=cid, tag=t) for cid in ids for t in tags], ignore_conflicts=True, batch_size=1000
+            )
+            label_changes["tags added"] = [None, add]
+        if remove:
+            ContactTag.objects.filter(contact_id__in=ids, tag__name_key__in=[fold(t) for t in remove]).delete()
+            label_changes["tags removed"] = [None, remove]
+        if add or remove:
+            Contact.objects.filter(pk__in=ids).update(updated_at=now)
+        names = dict(Contact.objects.filter(pk__in=ids).values_list("pk", "full_name"))
+        audit_events_bulk(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            object_type="contact",
+            rows=[(cid, names.get(cid, ""), cid, label_changes) for cid in ids],
+        )
+    return len(ids)
+
+
+# --- search keys ----------------------------------------------------------------------------
+
+
+def name_keys(text: str) -> list[str]:
+    """Every word-suffix of a folded name: "nguyen van duc", "van duc", "duc"."""
+    words = fold_words(text)
+    return [" ".join(words[i:])[:254] for i in range(len(words))]
+
+
+def phone_key(e164_or_digits: str) -> str:
+    """Reversed national digits, so a prefix search on the key is a suffix search on the number:
+    the last digits people remember find the contact."""
+    digits = "".join(ch for ch in e164_or_digits if ch.isdigit())
+    if e164_or_digits.startswith("+84"):
+        digits = "0" + digits[2:]
+    return "#" + digits[::-1]
+
+
+def search_keys_rebuild(contact_ids: Sequence[int]) -> None:
+    """Recompute the search keys of these contacts from their current data."""
+    ids = list(contact_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        keys: dict[int, set[str]] = {cid: set() for cid in chunk}
+        for cid, name in Contact.objects.filter(pk__in=chunk).values_list("pk", "full_name"):
+            keys[cid].update(name_keys(name))
+        for cid, email in ContactEmail.objects.filter(contact_id__in=chunk).values_list("contact_id", "email"):
+            keys[cid].add(email[:254])
+        for cid, e164 in ContactPhone.objects.filter(contact_id__in=chunk).values_list("contact_id", "e164"):
+            keys[cid].add(phone_key(e164))
+        links = ContactCompany.objects.filter(contact_id__in=chunk).values_list("contact_id", "company__name")
+        for cid, company_name in links:
+            keys[cid].update(name_keys(company_name))
+        SearchKey.objects.filter(contact_id__in=chunk).delete()
+        SearchKey.objects.bulk_create(
+            [SearchKey(contact_id=cid, key=k) for cid, ks in keys.items() for k in ks if k], batch_size=2000
+        )
+
+
+# --- companies ------------------------------------------------------------------------------
+
+COMPANY_TEXT_FIELDS = ("name", "industry", "size", "street", "ward", "tax_code")
+
+
+def _company_save_new(actor: Actor, company: Company) -> Company:
+    company.name_key = fold(company.name)[:200]
+    company.save()
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.CREATE,
+        object_type="company",
+        object_id=company.pk,
+        object_label=company.name,
+        changes={"name": [None, company.name]},
+    )
+    return company
+
+
+def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any]) -> Company:
+    creating = company is None
+    require(actor, "company", perms.CREATE if creating else perms.EDIT)
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    allowed = {
+        *COMPANY_TEXT_FIELDS,
+        "domain",
+        "website",
+        "email",
+        "phone",
+        "province",
+        "description",
+        "owner",
+        "custom",
+    }
+    for key in data:
+        if key not in allowed:
+            errors[key] = ["unknown field"]
+    for key in COMPANY_TEXT_FIELDS:
+        if key in data:
+            cleaned[key] = clean_text(data[key])
+            limit = int(getattr(Company._meta.get_field(key), "max_length", 0) or 255)
+            if len(cleaned[key]) > limit:
+                errors[key] = [f"at most {limit} characters"]
+    if "description" in data:
+        cleaned["description"] = str(data["description"] or "").strip()
+    if "domain" in data:
+        cleaned["domain"] = clean_text(data["domain"]).lower().removeprefix("www.")[:200]
+    for key, ftype in (
+        ("website", CustomField.Type.URL),
+        ("email", CustomField.Type.EMAIL),
+        ("phone", CustomField.Type.PHONE),
+    ):
+        if key in data:
+            if not clean_text(data[key]):
+                cleaned[key] = ""
+                continue
+            try:
+                cleaned[key] = clean_value(CustomField(type=ftype), data[key])
+            except ValueError as exc:
+                errors[key] = [str(exc)]
+    if "province" in data:
+        province = province_key(data["province"]) if clean_text(data["province"]) else ""
+        if province is None:
+            errors["province"] = [f"unknown province '{data['province']}'"]
+        cleaned["province"] = province or ""
+    if "owner" in data:
+        cleaned["owner"] = None
+        if data["owner"] not in (None, ""):
+            cleaned["owner"] = (
+                User.objects.filter(pk=data["owner"], is_active=True).first() if str(data["owner"]).isdigit() else None
+            )
+            if cleaned["owner"] is None:
+                errors["owner"] = ["no such active user"]
+    custom_in = data.get("custom") or {}
+    if not isinstance(custom_in, dict):
+        errors["custom"] = ["must be an object of field key → value"]
+        custom_in = {}
+    custom, custom_errors = clean_custom_values(
+        CustomField.Entity.COMPANY, custom_in, company.custom if company else None, creating=creating
+    )
+    errors.update(custom_errors)
+    if creating and not cleaned.get("name"):
+        errors["name"] = ["this field is required"]
+    if not creating and "name" in cleaned and not cleaned["name"]:
+        errors["name"] = ["cannot be empty"]
+    if errors:
+        raise InvalidInput(errors)
+    company = company or Company()
+    before = {} if creating else _company_snapshot(company)
+    renamed = not creating and "name" in cleaned and cleaned["name"] != company.name
+    with transaction.atomic():
+        for key, value in cleaned.items():
+            setattr(company, key, value)
+        company.custom = custom
+        company.name_key = fold(company.name)[:200]
+        company.updated_at = timezone.now()
+        company.save()
+        if renamed:
+            search_keys_rebuild(list(company.contact_links.values_list("contact_id", flat=True)))
+        changes = diff(before, _company_snapshot(company))
+        if creating or changes:
+            audit_event(
+                actor=actor,
+                action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
+                object_type="company",
+                object_id=company.pk,
+                object_label=company.name,
+                changes=changes,
+            )
+    return company
+
+
+def _company_snapshot(company: Company) -> dict[str, Any]:
+    snap = {
+        k: getattr(company, k)
+        for k in (*COMPANY_TEXT_FIELDS, "domain", "website", "email", "phone", "province", "description")
+    }
+    snap["owner"] = company.owner.email if company.owner_id and company.owner else None
+    snap.update({f"custom.{k}": v for k, v in (company.custom or {}).items()})
+    return snap
+
+
+def company_delete(*, actor: Actor, company: Company) -> None:
+    require(actor, "company", perms.DELETE)
+    with transaction.atomic():
+        contact_ids = list(company.contact_links.values_list("contact_id", flat=True))
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.DELETE,
+            object_type="company",
+            object_id=company.pk,
+            object_label=company.name,
+            changes=diff(_company_snapshot(company), {}),
+        )
+        company.delete()
+        search_keys_rebuild(contact_ids)
+
+
+# --- tags -----------------------------------------------------------------------------------
+
+
+def tag_save(*, actor: Actor, tag: Tag | None, name: str, color: str = "") -> Tag:
+    require(actor, "tag", perms.CREATE if tag is None else perms.EDIT)
+    text = clean_text(name)
+    errors: dict[str, list[str]] = {}
+    if not text or len(text) > 80:
+        errors["name"] = ["between 1 and 80 characters"]
+    if color and not (
+        len(color) == 7 and color.startswith("#") and all(c in "0123456789abcdefABCDEF" for c in color[1:])
+    ):
+        errors["color"] = ["a colour like #1d4ed8"]
+    clashes = Tag.objects.filter(name_key=fold(text))
+    clash = (clashes.exclude(pk=tag.pk) if tag else clashes).first()
+    if clash:
+        errors["name"] = [f"the tag '{clash.name}' already exists"]
+    if errors:
+        raise InvalidInput(errors)
+    tag = tag or Tag()
+    before = {"name": tag.name, "color": tag.color}
+    tag.name, tag.name_key = text, fold(text)
+    if color:
+        tag.color = color
+    tag.save()
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE if before["name"] else AuditEvent.Action.CREATE,
+        object_type="tag",
+        object_id=tag.pk,
+        object_label=tag.name,
+        changes=diff(before if before["name"] else {}, {"name": tag.name, "color": tag.color}),
+    )
+    return tag
+
+
+def tag_delete(*, actor: Actor, tag: Tag) -> None:
+    require(actor, "tag", perms.DELETE)
+    audit_event(
+        actor=actor, action=AuditEvent.Action.DELETE, object_type="tag", object_id=tag.pk, object_label=tag.name
+    )
+    tag.delete()
+
+
+# --- custom field definitions ---------------------------------------------------------------
+
+
+def customfield_save(*, actor: Actor, field: CustomField | None, data: dict[str, Any]) -> CustomField:
+    require(actor, "customfield", perms.CREATE if field is None else perms.EDIT)
+    creating = field is None
+    field = field or CustomField()
+    errors: dict[str, list[str]] = {}
+    label = clean_text(data.get("label", field.label))
+    if not label or len(label) > 120:
+        errors["label"] = ["between 1 and 120 characters"]
+    if creating:
+        entity = data.get("entity") or CustomField.Entity.CONTACT
+        if entity not in CustomField.Entity.values:
+            errors["entity"] = [f"must be one of {', '.join(CustomField.Entity.values)}"]
+        ftype = data.get("type")
+        if ftype not in CustomField.Type.values:
+            errors["type"] = [f"must be one of {', '.join(CustomField.Type.values)}"]
+        key = slugify(fold(data.get("key") or label)).replace("-", "_")[:60]
+        if not key:
+            errors["key"] = ["letters, digits and underscores"]
+        elif CustomField.objects.filter(entity=entity, key=key).exists():
+            errors["key"] = [f"a field with key '{key}' already exists"]
+        field.entity, field.type, field.key = entity, ftype or "", key
+    elif "type" in data and data["type"] != field.type:
+        errors["type"] = ["the type of an existing field cannot change; add a new field instead"]
+    choices = data.get("choices", field.choices)
+    if isinstance(choices, str):
+        choices = [c for c in (clean_text(x) for x in choices.replace("\n", ",").split(",")) if c]
+    if field.type in (CustomField.Type.CHOICE, CustomField.Type.MULTI_CHOICE) and not choices:
+        errors["choices"] = ["a choice field needs at least one choice"]
+    if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        errors["choices"] = ["a list of texts"]
+    if errors:
+        raise InvalidInput(errors)
+    before = (
+        {}
+        if creating
+        else {
+            "label": field.label,
+            "choices": field.choices,
+            "required": field.required,
+            "is_sensitive": field.is_sensitive,
+            "is_active": field.is_active,
+        }
+    )
+    field.label = label
+    field.choices = (
+        list(dict.fromkeys(choices)) if field.type in (CustomField.Type.CHOICE, CustomField.Type.MULTI_CHOICE) else []
+    )
+    for flag in ("required", "is_sensitive", "is_active"):
+        if flag in data:
+            setattr(field, flag, bool(data[flag]))
+    if "help_text" in data:
+        field.help_text = clean_text(data["help_text"])[:240]
+    if "position" in data:
+        try:
+            field.position = max(0, min(int(data["position"]), 32000))
+        except (TypeError, ValueError):
+            raise InvalidInput({"position": ["a whole number"]}) from None
+    field.save()
+    after = {
+        "label": field.label,
+        "choices": field.choices,
+        "required": field.required,
+        "is_sensitive": field.is_sensitive,
+        "is_active": field.is_active,
+    }
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
+        object_type="customfield",
+        object_id=field.pk,
+        object_label=field.label,
+        changes=diff(before, after),
+    )
+    return field
+
+
+def customfield_delete(*, actor: Actor, field: CustomField) -> None:
+    """Retire a field: values stay in the JSON column (the audit trail can still explain them)
+    but the field no longer shows, validates or exports."""
+    require(actor, "customfield", perms.DELETE)
+    field.is_active = False
+    field.save(update_fields=["is_active"])
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.DELETE,
+        object_type="customfield",
+        object_id=field.pk,
+        object_label=field.label,
+    )
+
+
+# --- timeline -------------------------------------------------------------------------------
+
+
+def timeline_entry_save(
+    *, actor: Actor, contact: Contact, entry: TimelineEntry | None, data: dict[str, Any]
+) -> TimelineEntry:
+    creating = entry is None
+    require(actor, "timeline", perms.CREATE if creating else perms.EDIT)
+    if actor.user is not None and not can_see_contact(actor.user, contact):
+        raise NotFound("No such contact.")
+    errors: dict[str, list[str]] = {}
+    entry = entry or TimelineEntry(contact=contact, author=actor.user)
+    if not creating and entry.kind == TimelineEntry.Kind.SYSTEM:
+        raise PermissionDenied("Change records on the timeline cannot be edited.")
+    if not creating and entry.is_private and actor.user is not None and not _sees_private(actor.user, entry):
+        raise NotFound("No such timeline entry.")
+    kind = data.get("kind", entry.kind)
+    if kind not in TimelineEntry.Kind.values or kind == TimelineEntry.Kind.SYSTEM:
+        errors["kind"] = ["must be one of " + ", ".join(k for k in TimelineEntry.Kind.values if k != "system")]
+    channel = data.get("channel", entry.channel) or ""
+    if channel and channel not in TimelineEntry.Channel.values:
+        errors["channel"] = [f"must be one of {', '.join(TimelineEntry.Channel.values)}"]
+    subject = clean_text(data.get("subject", entry.subject))
+    if len(subject) > 200:
+        errors["subject"] = ["at most 200 characters"]
+    body = str(data.get("body", entry.body) or "").strip()
+    if not subject and not body:
+        errors["body"] = ["write a subject or some details"]
+    occurred_at = data.get("occurred_at") or entry.occurred_at
+    if isinstance(occurred_at, str):
+        from django.utils.dateparse import parse_datetime
+
+        parsed = parse_datetime(occurred_at)
+        if parsed is None:
+            errors["occurred_at"] = ["a date and time like 2025-07-01T09:30"]
+        occurred_at = parsed or entry.occurred_at
+    if occurred_at and timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at)
+    is_private = bool(data.get("is_private", entry.is_private))
+    if is_private and actor.user is not None and not actor.user.sees_field("private_notes"):
+        errors["is_private"] = ["your role cannot write private notes"]
+    if errors:
+        raise InvalidInput(errors)
+    before = (
+        {}
+        if creating
+        else {
+            "kind": entry.kind,
+            "channel": entry.channel,
+            "subject": entry.subject,
+            "body": entry.body,
+            "is_private": entry.is_private,
+        }
+    )
+    with transaction.atomic():
+        entry.kind, entry.channel, entry.subject, entry.body = kind, channel, subject, body
+        entry.occurred_at, entry.is_private, entry.updated_at = occurred_at, is_private, timezone.now()
+        entry.save()
+        if entry.occurred_at > contact.last_activity_at:
+            Contact.objects.filter(pk=contact.pk, last_activity_at__lt=entry.occurred_at).update(
+                last_activity_at=entry.occurred_at
+            )
+        after = {"kind": kind, "channel": channel, "subject": subject, "body": body, "is_private": is_private}
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
+            object_type="timeline",
+            object_id=entry.pk,
+            object_label=subject or kind,
+            contact_id=contact.pk,
+            changes=diff(before, after),
+        )
+    return entry
+
+
+def _sees_private(user: User, entry: TimelineEntry) -> bool:
+    return user.sees_field("private_notes") or entry.author_id == user.pk
+
+
+def timeline_entry_delete(*, actor: Actor, entry: TimelineEntry) -> None:
+    require(actor, "timeline", perms.DELETE)
+    if entry.kind == TimelineEntry.Kind.SYSTEM:
+        raise PermissionDenied("Change records on the timeline cannot be deleted.")
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.DELETE,
+        object_type="timeline",
+        object_id=entry.pk,
+        object_label=entry.subject or entry.kind,
+        contact_id=entry.contact_id,
+        changes={"subject": [entry.subject, None], "body": [entry.body, None]},
+    )
+    entry.delete()

@@ -1,0 +1,12 @@
+"""``danhba migrate``: Django's migrate, plus the cache table that login throttling uses."""
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.commands.migrate import Command as MigrateCommand
+
+
+class Command(MigrateCommand):
+    def handle(self, *args: Any, **options: Any) -> None:
+        super().handle(*args, **options)
+        call_command("createcachetable", verbosity=0)

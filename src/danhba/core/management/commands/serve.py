@@ -1,0 +1,72 @@
+"""``danhba serve``: the web UI and API (gunicorn) plus a Huey worker, in one command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Serve the web UI and API on HOST:PORT and run a background worker beside it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.getenv("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "8000")))
+        parser.add_argument("--workers", type=int, default=int(os.getenv("WEB_WORKERS", "2")))
+        parser.add_argument("--no-worker", action="store_true", help="do not start the background worker")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "danhba.settings")}
+        bind = f"{opts['host']}:{opts['port']}"
+        web = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "danhba.wsgi:application",
+            "--bind",
+            bind,
+            "--workers",
+            str(opts["workers"]),
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "10",
+            "--log-level",
+            "warning",
+        ]
+        procs = [subprocess.Popen(web, env=env)]
+        if not opts["no_worker"]:
+            worker = [sys.executable, "-m", "danhba.cli", "worker", "--workers", "2"]
+            procs.append(subprocess.Popen(worker, env=env))
+        self.stdout.write(self.style.SUCCESS(f"danhba is running at http://{bind}/  (Ctrl+C to stop)"))
+        stopping = False
+
+        def stop(*_: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping and all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs:
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        failed = [p for p in procs if p.returncode not in (0, -signal.SIGTERM, None)]
+        if failed and not stopping:
+            sys.exit(1)

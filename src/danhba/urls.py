@@ -1,0 +1,12 @@
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from danhba.api import api
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="contacts:list", permanent=False)),
+    path("", include("danhba.accounts.urls")),
+    path("contacts/", include("danhba.contacts.urls")),
+    path("privacy/", include("danhba.privacy.urls")),
+    path("api/", api.urls),
+]
