@@ -7,6 +7,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="contacts:list", permanent=False)),
     path("", include("danhba.accounts.urls")),
     path("contacts/", include("danhba.contacts.urls")),
+    path("settings/", include("danhba.contacts.settings_urls")),
     path("privacy/", include("danhba.privacy.urls")),
     path("api/", api.urls),
 ]
