@@ -124,17 +124,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- background jobs ------------------------------------------------------------------------
 REDIS_URL = os.getenv("REDIS_URL", "")
+HUEY_NAME = os.getenv("HUEY_NAME", "danhba")
 if REDIS_URL:
-    HUEY = {"huey_class": "huey.RedisHuey", "name": "danhba", "url": REDIS_URL, "immediate": False}
+    HUEY = {"huey_class": "huey.RedisHuey", "name": HUEY_NAME, "url": REDIS_URL, "immediate": False}
 else:
     HUEY = {
         "huey_class": "huey.SqliteHuey",
-        "name": "danhba",
+        "name": HUEY_NAME,
         "filename": str(VAR_DIR / "huey.sqlite3"),
         "immediate": False,
     }
 if envbool("HUEY_IMMEDIATE"):
     HUEY["immediate"] = True
+# Re-deriving search keys for more contacts than this (e.g. after a company rename) is left to
+# the worker instead of the request.
+SEARCH_REINDEX_INLINE_MAX = envint("SEARCH_REINDEX_INLINE_MAX", 500)
 
 # --- auth and security ----------------------------------------------------------------------
 PASSWORD_HASHERS = [

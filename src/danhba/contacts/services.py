@@ -701,6 +701,19 @@ def search_keys_rebuild(contact_ids: Sequence[int]) -> None:
         )
 
 
+def search_keys_refresh(contact_ids: Sequence[int]) -> None:
+    """Rebuild keys now for a few contacts, or in the worker (after commit) for many."""
+    from django.conf import settings
+
+    if len(contact_ids) <= settings.SEARCH_REINDEX_INLINE_MAX:
+        search_keys_rebuild(contact_ids)
+        return
+    from danhba.contacts.tasks import search_keys_rebuild_job
+
+    ids = list(contact_ids)
+    transaction.on_commit(lambda: search_keys_rebuild_job(ids))
+
+
 # --- companies ------------------------------------------------------------------------------
 
 COMPANY_TEXT_FIELDS = ("name", "industry", "size", "street", "ward", "tax_code")
@@ -800,7 +813,7 @@ def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any])
         company.updated_at = timezone.now()
         company.save()
         if renamed:
-            search_keys_rebuild(list(company.contact_links.values_list("contact_id", flat=True)))
+            search_keys_refresh(list(company.contact_links.values_list("contact_id", flat=True)))
         changes = diff(before, _company_snapshot(company))
         if creating or changes:
             audit_event(

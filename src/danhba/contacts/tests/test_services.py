@@ -1,0 +1,287 @@
+"""The contact services: normalisation on write, validation, visibility, sensitive fields,
+search keys and the audit trail."""
+
+import unicodedata
+
+import pytest
+
+from danhba.conftest import actor_for
+from danhba.contacts import services
+from danhba.contacts.models import Contact, ContactEmail, CustomField, SearchKey, TimelineEntry
+from danhba.contacts.selectors import ContactFilters, contact_count, contact_data, contact_page
+from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from danhba.privacy.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def names(page):
+    return [c.full_name for c in page.items]
+
+
+def test_create_normalises_names_emails_and_phones(admin):
+    nfd_name = unicodedata.normalize("NFD", "nguyễn  văn đức")
+    contact = services.contact_create(
+        actor=actor_for(admin),
+        data={
+            "full_name": nfd_name,
+            "emails": [" Duc.Nguyen@GMAIL.com ", {"email": "duc@congty.vn", "label": "work", "is_primary": True}],
+            "phones": ["0162 345 6789", "9.12345678E8"],
+            "province": "TP.HCM",
+            "birthday": "05/03/1987",
+        },
+    )
+    contact.refresh_from_db()
+    assert contact.full_name == "Nguyễn Văn Đức"
+    assert unicodedata.is_normalized("NFC", contact.full_name)
+    assert (contact.family_name, contact.middle_name, contact.given_name) == ("Nguyễn", "Văn", "Đức")
+    assert contact.email == "duc@congty.vn"  # the one marked primary
+    assert sorted(e.email for e in contact.emails.all()) == ["duc.nguyen@gmail.com", "duc@congty.vn"]
+    assert [p.e164 for p in contact.phones.all()] == ["+84323456789", "+84912345678"]
+    assert contact.phone == "+84323456789"
+    assert contact.province == "ho-chi-minh"
+    assert contact.birthday.isoformat() == "1987-03-05"
+    assert contact.lifecycle_stage.key == "subscriber"
+
+
+def test_bad_input_is_rejected_whole_with_reasons_per_field(admin):
+    with pytest.raises(InvalidInput) as exc:
+        services.contact_create(
+            actor=actor_for(admin),
+            data={"full_name": "Lê Thị Hoa", "emails": ["not-an-email"], "phones": ["12"], "province": "Atlantis",
+                  "gender": "robot", "birthday": "31/02/2000", "nonsense": 1},
+        )  # fmt: skip
+    details = exc.value.details
+    assert set(details) >= {"emails.0", "phones.0", "province", "gender", "birthday", "nonsense"}
+    assert Contact.objects.count() == 0
+
+
+def test_a_contact_needs_a_name_an_email_or_a_phone(admin):
+    with pytest.raises(InvalidInput) as exc:
+        services.contact_create(actor=actor_for(admin), data={})
+    assert "full_name" in exc.value.details
+    only_email = services.contact_create(actor=actor_for(admin), data={"emails": ["lan.tran@example.vn"]})
+    assert only_email.full_name == "lan.tran"
+
+
+def test_an_email_belongs_to_one_contact(admin, make_contact):
+    first = make_contact(emails=["an@example.vn"])
+    with pytest.raises(Conflict) as exc:
+        make_contact(full_name="Someone Else", emails=["AN@example.vn"])
+    assert exc.value.details["contact_id"] == first.pk
+    assert ContactEmail.objects.filter(email="an@example.vn").count() == 1
+    assert Contact.objects.count() == 1
+
+
+def test_update_changes_only_given_fields_and_audits_before_after(admin, make_contact):
+    contact = make_contact(full_name="Trần Thị Lan", job_title="Kế toán", emails=["lan@example.vn"])
+    services.contact_update(actor=actor_for(admin, "api"), contact=contact, data={"job_title": "Kế toán trưởng"})
+    contact.refresh_from_db()
+    assert contact.job_title == "Kế toán trưởng"
+    assert contact.email == "lan@example.vn"
+    event = AuditEvent.objects.filter(action="update", contact_id=contact.pk).get()
+    assert event.changes == {"job_title": ["Kế toán", "Kế toán trưởng"]}
+    assert event.via == "api" and event.actor == admin
+    change = TimelineEntry.objects.get(contact=contact, kind="system")
+    assert change.data["fields"] == ["job_title"]
+
+
+def test_renaming_resplits_the_name(admin, make_contact):
+    contact = make_contact(full_name="Phạm Minh Tuấn")
+    services.contact_update(actor=actor_for(admin), contact=contact, data={"full_name": "phạm thị minh thư"})
+    contact.refresh_from_db()
+    assert (contact.family_name, contact.middle_name, contact.given_name) == ("Phạm", "Thị Minh", "Thư")
+    assert contact.name_key == "pham thi minh thu"
+
+
+def test_search_finds_people_without_diacritics_by_phone_email_and_company(admin, make_contact):
+    duc = make_contact(
+        full_name="Nguyễn Văn Đức", emails=["duc.nguyen@gmail.com"], phones=["0912 345 678"],
+        companies=[{"name": "Công ty Sữa Việt", "is_primary": True}],
+    )  # fmt: skip
+    make_contact(full_name="Trần Thị Dung", phones=["0987 654 321"])
+    for query in ("nguyen van duc", "NGUYEN VAN DUC", "Nguyễn Văn Đức", "van duc", "duc", "đức",
+                  "0912 345 678", "+84912345678", "84912345678", "345678", "duc.nguyen@", "sua viet"):  # fmt: skip
+        page = contact_page(admin, ContactFilters(q=query))
+        assert [c.pk for c in page.items] == [duc.pk], query
+    assert names(contact_page(admin, ContactFilters(q="nguyen van dung"))) == []
+
+
+def test_keyset_pages_cover_every_contact_once(admin, make_contact):
+    for i in range(23):
+        make_contact(full_name=f"Lê Văn Số {i:02d}")
+    seen, cursor = [], None
+    while True:
+        page = contact_page(admin, ContactFilters(), sort="-created", cursor=cursor, limit=5)
+        seen += [c.pk for c in page.items]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) == 23
+    search_seen, cursor = [], None
+    while True:
+        page = contact_page(admin, ContactFilters(q="le van"), cursor=cursor, limit=4)
+        search_seen += [c.pk for c in page.items]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert sorted(search_seen) == sorted(seen)
+
+
+def test_sales_sees_own_and_unassigned_contacts_only(users, make_contact, make_user):
+    sales, other_rep = users["sales"], make_user("sales")
+    mine = make_contact(full_name="Khách Của Tôi", owner=sales.pk)
+    theirs = make_contact(full_name="Khách Của Người Khác", owner=other_rep.pk)
+    unassigned = make_contact(full_name="Khách Chưa Giao")
+    visible = {c.pk for c in contact_page(sales, ContactFilters(), limit=50).items}
+    assert visible == {mine.pk, unassigned.pk}
+    assert [c.pk for c in contact_page(sales, ContactFilters(q="khach cua")).items] == [mine.pk]
+    with pytest.raises(NotFound):
+        services.contact_get(actor=actor_for(sales), pk=theirs.pk)
+    with pytest.raises(NotFound):
+        services.contact_update(actor=actor_for(sales), contact=theirs, data={"job_title": "x"})
+    assert contact_count(sales, ContactFilters()) == (2, False)
+
+
+def test_team_scope_sees_the_teams_contacts(users, make_contact, make_user):
+    from danhba.accounts.models import Team
+
+    team = Team.objects.create(name="Miền Nam")
+    sales = users["sales"]
+    sales.role.record_scope = "team"
+    sales.role.save()
+    sales.team = team
+    sales.save()
+    teammate, outsider = make_user("sales", team=team), make_user("sales")
+    team_contact = make_contact(full_name="Khách Của Đội", owner=teammate.pk)
+    make_contact(full_name="Khách Đội Khác", owner=outsider.pk)
+    assert [c.pk for c in contact_page(sales, ContactFilters()).items] == [team_contact.pk]
+
+
+def test_a_sales_rep_owns_what_they_create(users):
+    contact = services.contact_create(actor=actor_for(users["sales"]), data={"full_name": "Võ Thị Sáu"})
+    assert contact.owner == users["sales"]
+
+
+def test_roles_without_permission_cannot_write(users, make_contact):
+    contact = make_contact()
+    contact_id = contact.pk
+    with pytest.raises(PermissionDenied):
+        services.contact_create(actor=actor_for(users["analyst"]), data={"full_name": "X"})
+    with pytest.raises(PermissionDenied):
+        services.contact_delete(actor=actor_for(users["support"]), contact=contact)
+    services.contact_delete(actor=actor_for(users["admin"]), contact=contact)
+    assert not Contact.objects.exists()
+    assert AuditEvent.objects.filter(action="delete", contact_id=contact_id).exists()
+
+
+def test_sensitive_fields_are_hidden_and_not_writable(users, make_contact):
+    CustomField.objects.create(key="cccd", label="Số CCCD", type="text", is_sensitive=True)
+    CustomField.objects.create(key="size", label="Cỡ áo", type="choice", choices=["S", "M", "L"])
+    contact = make_contact(birthday="1990-01-02", income_band="20-30tr", custom={"cccd": "079090001234", "size": "M"})
+    admin_view = contact_data(contact, users["admin"])
+    assert admin_view["birthday"].isoformat() == "1990-01-02"
+    assert admin_view["custom"] == {"cccd": "079090001234", "size": "M"}
+    support_view = contact_data(contact, users["support"])
+    assert "birthday" not in support_view and "income_band" not in support_view
+    assert support_view["custom"] == {"size": "M"}
+    with pytest.raises(PermissionDenied):
+        services.contact_update(actor=actor_for(users["support"]), contact=contact, data={"birthday": "1991-01-01"})
+    with pytest.raises(PermissionDenied):
+        services.contact_update(actor=actor_for(users["support"]), contact=contact, data={"custom": {"cccd": "1"}})
+    services.contact_update(actor=actor_for(users["support"]), contact=contact, data={"custom": {"size": "L"}})
+    contact.refresh_from_db()
+    assert contact.custom == {"cccd": "079090001234", "size": "L"}
+
+
+@pytest.mark.parametrize(
+    ("ftype", "extra", "value", "stored"),
+    [
+        ("text", {}, " Xin  chào ", "Xin chào"),
+        ("number", {}, "42", 42),
+        ("decimal", {}, "12.50", "12.50"),
+        ("date", {}, "01/07/2025", "2025-07-01"),
+        ("boolean", {}, "có", True),
+        ("choice", {"choices": ["Vàng", "Bạc"]}, "Vàng", "Vàng"),
+        ("multi_choice", {"choices": ["a", "b", "c"]}, "a, c", ["a", "c"]),
+        ("url", {}, "https://example.vn/x", "https://example.vn/x"),
+        ("email", {}, "A@B.VN", "a@b.vn"),
+        ("phone", {}, "0912345678", "+84912345678"),
+    ],
+)
+def test_custom_fields_are_validated_and_stored_normalised(admin, make_contact, ftype, extra, value, stored):
+    CustomField.objects.create(key="f", label="F", type=ftype, **extra)
+    contact = make_contact(custom={"f": value})
+    contact.refresh_from_db()
+    assert contact.custom["f"] == stored
+
+
+@pytest.mark.parametrize(
+    ("ftype", "extra", "value"),
+    [("number", {}, "4.5"), ("date", {}, "hôm qua"), ("boolean", {}, "maybe"), ("choice", {"choices": ["A"]}, "B"),
+     ("url", {}, "javascript:alert(1)"), ("email", {}, "x@"), ("phone", {}, "123")],
+)  # fmt: skip
+def test_bad_custom_values_are_refused(admin, make_contact, ftype, extra, value):
+    CustomField.objects.create(key="f", label="F", type=ftype, **extra)
+    with pytest.raises(InvalidInput) as exc:
+        make_contact(custom={"f": value})
+    assert "custom.f" in exc.value.details
+
+
+def test_required_custom_field_is_enforced_on_create_only(admin, make_contact):
+    older = make_contact(full_name="Contact Cũ")
+    CustomField.objects.create(key="store", label="Cửa hàng", type="text", required=True)
+    with pytest.raises(InvalidInput):
+        make_contact(full_name="Contact Mới")
+    services.contact_update(actor=actor_for(admin), contact=older, data={"job_title": "Bán hàng"})
+
+
+def test_bulk_update_tags_assigns_and_moves_visible_contacts(users, make_contact):
+    a, b = make_contact(full_name="Một"), make_contact(full_name="Hai")
+    changed = services.contacts_bulk_update(
+        actor=actor_for(users["marketing"]), contact_ids=[a.pk, b.pk], add_tags=["Hội thảo 2025"],
+        owner=users["sales"].pk, lifecycle_stage="lead",
+    )  # fmt: skip
+    assert changed == 2
+    for c in (a, b):
+        c.refresh_from_db()
+        assert [t.name for t in c.tags.all()] == ["Hội thảo 2025"]
+        assert c.owner == users["sales"] and c.lifecycle_stage.key == "lead"
+    assert AuditEvent.objects.filter(action="update", object_type="contact").count() == 2
+    filtered = contact_page(users["admin"], ContactFilters(tag="hoi thao 2025"))
+    assert {c.pk for c in filtered.items} == {a.pk, b.pk}
+
+
+def test_company_rename_updates_contact_search(admin, make_contact):
+    contact = make_contact(companies=[{"name": "Công ty ABC"}])
+    company = contact.companies.get()
+    services.company_save(actor=actor_for(admin), company=company, data={"name": "Tập đoàn Xanh"})
+    assert [c.pk for c in contact_page(admin, ContactFilters(q="tap doan xanh")).items] == [contact.pk]
+    assert not contact_page(admin, ContactFilters(q="cong ty abc")).items
+
+
+def test_deleting_a_contact_removes_its_search_keys(admin, make_contact):
+    contact = make_contact(emails=["x@example.vn"])
+    assert SearchKey.objects.filter(contact_id=contact.pk).exists()
+    services.contact_delete(actor=actor_for(admin), contact=contact)
+    assert not SearchKey.objects.filter(contact_id=contact.pk).exists()
+
+
+def test_timeline_entries_update_last_activity_and_private_notes_stay_private(users, make_contact):
+    contact = make_contact()
+    entry = services.timeline_entry_save(
+        actor=actor_for(users["admin"]), contact=contact, entry=None,
+        data={"kind": "call", "channel": "phone", "subject": "Gọi tư vấn", "body": "Khách hỏi giá", "is_private": True},
+    )  # fmt: skip
+    contact.refresh_from_db()
+    assert contact.last_activity_at >= entry.occurred_at
+    from danhba.contacts.selectors import timeline_for
+
+    assert entry in timeline_for(contact, users["admin"])
+    assert entry not in timeline_for(contact, users["support"])
+    with pytest.raises(InvalidInput):
+        services.timeline_entry_save(actor=actor_for(users["support"]), contact=contact, entry=None,
+                                     data={"kind": "note", "body": "x", "is_private": True})
+    with pytest.raises(InvalidInput):
+        services.timeline_entry_save(actor=actor_for(users["support"]), contact=contact, entry=None,
+                                     data={"kind": "system", "body": "x"})
