@@ -280,8 +280,13 @@ def test_timeline_entries_update_last_activity_and_private_notes_stay_private(us
     assert entry in timeline_for(contact, users["admin"])
     assert entry not in timeline_for(contact, users["support"])
     with pytest.raises(InvalidInput):
-        services.timeline_entry_save(actor=actor_for(users["support"]), contact=contact, entry=None,
-                                     data={"kind": "note", "body": "x", "is_private": True})
+        services.timeline_entry_save(
+            actor=actor_for(users["support"]),
+            contact=contact,
+            entry=None,
+            data={"kind": "note", "body": "x", "is_private": True},
+        )
     with pytest.raises(InvalidInput):
-        services.timeline_entry_save(actor=actor_for(users["support"]), contact=contact, entry=None,
-                                     data={"kind": "system", "body": "x"})
+        services.timeline_entry_save(
+            actor=actor_for(users["support"]), contact=contact, entry=None, data={"kind": "system", "body": "x"}
+        )

@@ -60,7 +60,9 @@ company_save(actor=actor, company=Company.objects.get(), data={"name": "Tập đ
     run(env, "shell", code=setup)
     check = """
 from danhba.contacts.models import SearchKey
-print(SearchKey.objects.filter(key__startswith="tap doan moi").count(), SearchKey.objects.filter(key__startswith="cong ty cu").count())
+new = SearchKey.objects.filter(key__startswith="tap doan moi").count()
+old = SearchKey.objects.filter(key__startswith="cong ty cu").count()
+print(new, old)
 """
     assert run(env, "shell", code=check) == "0 3", "the rename must wait for the worker"
     worker = subprocess.Popen(
