@@ -47,6 +47,16 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language() -> Any:
+    """A request in Vietnamese must not leave the next test speaking Vietnamese."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher.
     ``accounts/tests/test_passwords.py`` checks the real setting."""

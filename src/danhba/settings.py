@@ -47,6 +47,8 @@ SECRET_KEY = _secret_key()
 DEBUG = envbool("DEBUG")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+# Set when a reverse proxy in front of danhba sets X-Forwarded-For; otherwise it is ignored.
+USE_X_FORWARDED_FOR = envbool("USE_X_FORWARDED_FOR")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -56,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",
     "huey.contrib.djhuey",
     "danhba.core",
     "danhba.accounts",
@@ -184,6 +187,7 @@ DEFAULT_PHONE_REGION = os.getenv("DEFAULT_PHONE_REGION", "VN")
 # --- static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -39,7 +39,10 @@ class UserTimezoneMiddleware:
                 timezone.deactivate()
         else:
             timezone.deactivate()
-        if user is not None and user.is_authenticated and user.language:
-            translation.activate(user.language)
-            request.LANGUAGE_CODE = user.language
+        # After AuthenticationMiddleware (LocaleMiddleware runs before it and cannot see the
+        # user): a logged-in user's own language beats the session, cookie and browser.
+        language = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
+        if language in dict(settings.LANGUAGES):
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
         return self.get_response(request)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import secrets
+import zoneinfo
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import ApiKey, Role, Team, User
@@ -24,7 +26,26 @@ from danhba.privacy.services import audit_event
 
 def _require(actor: Actor, obj: str, action: str) -> None:
     if actor.user is not None and not actor.user.can(obj, action):
-        raise PermissionDenied(f"Your role cannot {action} {obj} records.")
+        raise PermissionDenied(
+            _("Your role lacks the permission “%(object)s: %(action)s”.")
+            % {"object": perms.OBJECTS.get(obj, obj), "action": perms.ACTION_LABELS.get(action, action)}
+        )
+
+
+def _may_grant(actor: Actor, role: Role) -> bool:
+    """Only an admin (or the system) hands out the Admin role, or user managers could promote
+    anyone, themselves included, to every permission."""
+    return role.key != "admin" or actor.user is None or actor.user.is_admin
+
+
+def _valid_time_zone(name: str) -> bool:
+    if not name:
+        return True
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def roles_ensure_builtin() -> None:
@@ -61,16 +82,20 @@ def user_create(
         address = ""
     role_obj = role if isinstance(role, Role) else Role.objects.filter(key=role).first()
     if role_obj is None:
-        errors["role"] = [f"unknown role '{role}'"]
+        errors["role"] = [_("unknown role '%(value)s'") % {"value": role}]
+    elif not _may_grant(actor, role_obj):
+        errors["role"] = [_("only an admin can give someone the Admin role")]
     if address and User.objects.filter(email=address).exists():
-        raise Conflict(f"A user with email {address} already exists.", {"email": ["already exists"]})
+        raise Conflict(
+            _("A user with email %(email)s already exists.") % {"email": address}, {"email": [_("already exists")]}
+        )
     if password:
         try:
             password_validation.validate_password(password, User(email=address, full_name=full_name))
         except ValidationError as exc:
             errors["password"] = list(exc.messages)
     if language and language not in dict(settings.LANGUAGES):
-        errors["language"] = [f"one of {', '.join(dict(settings.LANGUAGES))}"]
+        errors["language"] = [_("one of %(choices)s") % {"choices": ", ".join(dict(settings.LANGUAGES))}]
     if errors:
         raise InvalidInput(errors)
     with transaction.atomic():
@@ -93,6 +118,8 @@ def user_create(
 
 def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
     _require(actor, "user", perms.EDIT)
+    if user.role.key == "admin" and not _may_grant(actor, user.role):
+        raise PermissionDenied(_("Only an admin can change an admin's account."))
     errors: dict[str, list[str]] = {}
     before = {
         "full_name": user.full_name,
@@ -107,32 +134,36 @@ def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
     if "role" in data:
         role = data["role"] if isinstance(data["role"], Role) else Role.objects.filter(key=data["role"]).first()
         if role is None:
-            errors["role"] = ["unknown role"]
+            errors["role"] = [_("unknown role")]
+        elif role.key != user.role.key and not _may_grant(actor, role):
+            errors["role"] = [_("only an admin can give someone the Admin role")]
         else:
             user.role = role
     if "team" in data:
         user.team = data["team"]
     if "language" in data:
         if data["language"] and data["language"] not in dict(settings.LANGUAGES):
-            errors["language"] = ["unknown language"]
+            errors["language"] = [_("unknown language")]
         user.language = data["language"] or ""
     if "time_zone" in data:
+        if not _valid_time_zone(data["time_zone"] or ""):
+            errors["time_zone"] = [_("unknown time zone")]
         user.time_zone = data["time_zone"] or ""
     for flag in ("is_active", "is_available"):
         if flag in data:
             setattr(user, flag, bool(data[flag]))
-    if (
-        actor.user is not None
-        and actor.user.pk == user.pk
-        and (not user.is_active or user.role.key != "admin")
-        and before["role"] == "admin"
-    ):
-        errors["role"] = ["you cannot remove your own admin access"]
+    if actor.user is not None and actor.user.pk == user.pk:
+        # Nobody can lock themselves out; the last-admin rule below covers everyone else.
+        if not user.is_active:
+            errors["is_active"] = [_("you cannot deactivate your own account")]
+        if before["role"] == "admin" and user.role.key != "admin":
+            errors["role"] = [_("you cannot remove your own admin access")]
     if errors:
         raise InvalidInput(errors)
     losing_admin = before["role"] == "admin" and (user.role.key != "admin" or not user.is_active)
     if losing_admin and not User.objects.filter(role__key="admin", is_active=True).exclude(pk=user.pk).exists():
-        raise InvalidInput({"role": ["the last active admin cannot lose admin access"]})
+        field = "role" if user.role.key != "admin" else "is_active"
+        raise InvalidInput({field: [_("the last active admin cannot lose admin access")]})
     user.save()
     after = {
         "full_name": user.full_name,
@@ -158,6 +189,9 @@ def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
 def user_set_password(*, actor: Actor, user: User, password: str) -> None:
     if actor.user is not None and actor.user.pk != user.pk:
         _require(actor, "user", perms.EDIT)
+        if not _may_grant(actor, user.role):
+            # Setting an admin's password is taking over the admin's account.
+            raise PermissionDenied(_("Only an admin can set an admin's password."))
     try:
         password_validation.validate_password(password, user)
     except ValidationError as exc:
@@ -174,22 +208,89 @@ def user_set_password(*, actor: Actor, user: User, password: str) -> None:
     )
 
 
-def user_set_preferences(*, user: User, language: str, time_zone: str) -> None:
-    """A user's own language and time zone (no role needed to change one's own)."""
-    import zoneinfo
+def password_change(*, actor: Actor, user: User, current_password: str, new_password: str) -> None:
+    """Someone changing their own password: they must know the current one."""
+    if not user.check_password(current_password):
+        raise InvalidInput({"current_password": [_("this is not your current password")]})
+    user_set_password(actor=actor, user=user, password=new_password)
 
+
+def profile_update(*, actor: Actor, user: User, full_name: str, language: str, time_zone: str) -> User:
+    """A user's own name, language and time zone (no role needed to change one's own)."""
+    if actor.user is not None and actor.user.pk != user.pk:
+        _require(actor, "user", perms.EDIT)
     errors: dict[str, list[str]] = {}
+    name = clean_text(full_name)
+    if len(name) > 200:
+        errors["full_name"] = [_("at most %(n)s characters") % {"n": 200}]
     if language and language not in dict(settings.LANGUAGES):
-        errors["language"] = ["unknown language"]
-    if time_zone:
-        try:
-            zoneinfo.ZoneInfo(time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            errors["time_zone"] = ["unknown time zone"]
+        errors["language"] = [_("unknown language")]
+    if not _valid_time_zone(time_zone):
+        errors["time_zone"] = [_("unknown time zone")]
     if errors:
         raise InvalidInput(errors)
-    user.language, user.time_zone = language, time_zone
-    user.save(update_fields=["language", "time_zone"])
+    before = {"full_name": user.full_name, "language": user.language, "time_zone": user.time_zone}
+    user.full_name, user.language, user.time_zone = name, language, time_zone
+    user.save(update_fields=["full_name", "language", "time_zone"])
+    changes = {k: [v, getattr(user, k)] for k, v in before.items() if v != getattr(user, k)}
+    if changes:
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            object_type="user",
+            object_id=user.pk,
+            object_label=user.email,
+            changes=changes,
+        )
+    return user
+
+
+def user_set_preferences(*, user: User, language: str, time_zone: str) -> None:
+    """A user's own language and time zone (no role needed to change one's own)."""
+    profile_update(
+        actor=Actor.system("ui", user=user),
+        user=user,
+        full_name=user.full_name,
+        language=language,
+        time_zone=time_zone,
+    )
+
+
+def team_save(*, actor: Actor, team: Team | None, name: str) -> Team:
+    """Create or rename a team. Teams decide what "team" record visibility shows."""
+    _require(actor, "role", perms.CREATE if team is None else perms.EDIT)
+    text = clean_text(name)
+    if not text or len(text) > 120:
+        raise InvalidInput({"name": [_("between 1 and 120 characters")]})
+    clash = Team.objects.filter(name__iexact=text)
+    if team is not None:
+        clash = clash.exclude(pk=team.pk)
+    if clash.exists():
+        raise Conflict(
+            _("A team called %(name)s already exists.") % {"name": text},
+            {"name": [_("a team with this name already exists")]},
+        )
+    creating = team is None
+    team = team or Team()
+    before = team.name
+    team.name = text
+    try:
+        with transaction.atomic():
+            team.save()
+    except IntegrityError:
+        raise Conflict(
+            _("A team called %(name)s already exists.") % {"name": text},
+            {"name": [_("a team with this name already exists")]},
+        ) from None
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
+        object_type="team",
+        object_id=team.pk,
+        object_label=team.name,
+        changes={"name": [before or None, team.name]},
+    )
+    return team
 
 
 def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
@@ -199,26 +300,26 @@ def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
     role = role or Role()
     name = clean_text(data.get("name", role.name))
     if not name or len(name) > 120:
-        errors["name"] = ["between 1 and 120 characters"]
+        errors["name"] = [_("between 1 and 120 characters")]
     if creating:
         key = slugify(data.get("key") or name)[:60]
         if not key or Role.objects.filter(key=key).exists():
-            errors["key"] = [f"the key '{key}' is taken or empty"]
+            errors["key"] = [_("the key '%(key)s' is taken or empty") % {"key": key}]
         role.key = key
     permissions = data.get("permissions", role.permissions)
     if not isinstance(permissions, dict) or any(
         obj not in perms.OBJECTS or not isinstance(actions, list) or any(a not in perms.ACTIONS for a in actions)
         for obj, actions in permissions.items()
     ):
-        errors["permissions"] = ["an object of {object: [actions]} with known objects and actions"]
+        errors["permissions"] = [_("an object of {object: [actions]} with known objects and actions")]
     scope = data.get("record_scope", role.record_scope)
     if scope not in dict(perms.SCOPES):
-        errors["record_scope"] = [f"one of {', '.join(dict(perms.SCOPES))}"]
+        errors["record_scope"] = [_("one of %(choices)s") % {"choices": ", ".join(dict(perms.SCOPES))}]
     sensitive = data.get("sensitive_fields", role.sensitive_fields)
     if not isinstance(sensitive, list) or not all(isinstance(s, str) for s in sensitive):
-        errors["sensitive_fields"] = ["a list of field keys"]
+        errors["sensitive_fields"] = [_("a list of field keys")]
     if role.key == "admin" and not creating:
-        errors["permissions"] = ["the Admin role always has every permission"]
+        errors["permissions"] = [_("the Admin role always has every permission")]
     if errors:
         raise InvalidInput(errors)
     before = (
@@ -255,9 +356,9 @@ def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
 def role_delete(*, actor: Actor, role: Role) -> None:
     _require(actor, "role", perms.DELETE)
     if role.is_builtin:
-        raise InvalidInput({"role": ["built-in roles cannot be deleted"]})
+        raise InvalidInput({"role": [_("built-in roles cannot be deleted")]})
     if role.users.exists():
-        raise Conflict("Move this role's users to another role first.", {"role": ["still has users"]})
+        raise Conflict(_("Move this role's users to another role first."), {"role": [_("still has users")]})
     audit_event(
         actor=actor, action=AuditEvent.Action.DELETE, object_type="role", object_id=role.pk, object_label=role.name
     )
@@ -270,7 +371,7 @@ def apikey_create(*, actor: Actor, user: User, name: str) -> tuple[ApiKey, str]:
         _require(actor, "apikey", perms.CREATE)
     name = clean_text(name)
     if not name or len(name) > 120:
-        raise InvalidInput({"name": ["between 1 and 120 characters"]})
+        raise InvalidInput({"name": [_("between 1 and 120 characters")]})
     raw, prefix, key_hash = ApiKey.generate()
     key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=key_hash)
     audit_event(
@@ -348,6 +449,17 @@ def login_succeeded(*, actor: Actor) -> None:
     )
 
 
+def logout_recorded(*, actor: Actor) -> None:
+    if actor.user is not None:
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.LOGOUT,
+            object_type="user",
+            object_id=actor.user.pk,
+            object_label=actor.user.email,
+        )
+
+
 def first_admin_ensure(email: str, password: str | None) -> tuple[User, str | None]:
     """The first admin for a new installation. Returns (user, generated password or None)."""
     roles_ensure_builtin()
@@ -364,5 +476,5 @@ def first_admin_ensure(email: str, password: str | None) -> tuple[User, str | No
 def user_by_email(email: str) -> User:
     user = User.objects.filter(email=email.strip().lower()).first()
     if user is None:
-        raise NotFound(f"No user with email {email}.")
+        raise NotFound(_("No user with email %(email)s.") % {"email": email})
     return user

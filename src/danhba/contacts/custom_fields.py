@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from danhba.contacts.models import CustomField
 from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone, parse_date
@@ -29,27 +30,27 @@ def clean_value(field: CustomField, value: Any) -> Any:
         text = clean_text(value) if t == T.TEXT else str(value).strip()
         limit = 255 if t == T.TEXT else 10000
         if len(text) > limit:
-            raise ValueError(f"at most {limit} characters")
+            raise ValueError(_("at most %(n)s characters") % {"n": limit})
         return text
     if t == T.NUMBER:
         if isinstance(value, bool):
-            raise ValueError("must be a whole number")
+            raise ValueError(_("must be a whole number"))
         try:
             number = Decimal(str(value).strip().replace(" ", ""))
         except InvalidOperation:
-            raise ValueError("must be a whole number") from None
+            raise ValueError(_("must be a whole number")) from None
         if number != number.to_integral_value() or abs(number) > 10**15:
-            raise ValueError("must be a whole number")
+            raise ValueError(_("must be a whole number"))
         return int(number)
     if t == T.DECIMAL:
         if isinstance(value, bool):
-            raise ValueError("must be a number")
+            raise ValueError(_("must be a number"))
         try:
             number = Decimal(str(value).strip().replace(" ", ""))
         except InvalidOperation:
-            raise ValueError("must be a number") from None
+            raise ValueError(_("must be a number")) from None
         if not number.is_finite():
-            raise ValueError("must be a number")
+            raise ValueError(_("must be a number"))
         return str(number)
     if t == T.DATE:
         try:
@@ -63,7 +64,7 @@ def clean_value(field: CustomField, value: Any) -> Any:
             try:
                 when = dt.datetime.fromisoformat(str(value).strip())
             except ValueError:
-                raise ValueError("must be a date and time like 2025-07-01T09:30") from None
+                raise ValueError(_("must be a date and time like 2025-07-01T09:30")) from None
         if timezone.is_naive(when):
             when = timezone.make_aware(when)
         return when.astimezone(dt.UTC).isoformat()
@@ -75,11 +76,11 @@ def clean_value(field: CustomField, value: Any) -> Any:
             return True
         if text in _FALSE:
             return False
-        raise ValueError("must be yes or no")
+        raise ValueError(_("must be yes or no"))
     if t == T.CHOICE:
         text = clean_text(value)
         if text not in field.choices:
-            raise ValueError(f"must be one of: {', '.join(map(str, field.choices))}")
+            raise ValueError(_("must be one of: %(choices)s") % {"choices": ", ".join(map(str, field.choices))})
         return text
     if t == T.MULTI_CHOICE:
         items = value if isinstance(value, (list, tuple)) else str(value).split(",")
@@ -87,7 +88,10 @@ def clean_value(field: CustomField, value: Any) -> Any:
         for item in items:
             text = clean_text(item)
             if text and text not in field.choices:
-                raise ValueError(f"'{text}' is not one of: {', '.join(map(str, field.choices))}")
+                raise ValueError(
+                    _("'%(value)s' is not one of: %(choices)s")
+                    % {"value": text, "choices": ", ".join(map(str, field.choices))}
+                )
             if text and text not in cleaned:
                 cleaned.append(text)
         return cleaned
@@ -96,7 +100,7 @@ def clean_value(field: CustomField, value: Any) -> Any:
         try:
             URLValidator(schemes=["http", "https"])(text)
         except DjangoValidationError:
-            raise ValueError("must be a web address starting with http:// or https://") from None
+            raise ValueError(_("must be a web address starting with http:// or https://")) from None
         return text
     if t == T.EMAIL:
         try:
@@ -108,7 +112,7 @@ def clean_value(field: CustomField, value: Any) -> Any:
             return normalize_phone(value).e164
         except NormalizationError as exc:
             raise ValueError(str(exc)) from None
-    raise ValueError(f"unknown field type {t}")
+    raise ValueError(_("unknown field type %(type)s") % {"type": t})
 
 
 def clean_custom_values(
@@ -126,7 +130,7 @@ def clean_custom_values(
     for key, value in values.items():
         field = fields.get(key)
         if field is None:
-            errors[f"custom.{key}"] = ["no such custom field"]
+            errors[f"custom.{key}"] = [_("no such custom field")]
             continue
         if _empty(value):
             merged.pop(key, None)
@@ -138,5 +142,5 @@ def clean_custom_values(
     for key, field in fields.items():
         touched = creating or key in values
         if field.required and touched and _empty(merged.get(key)) and f"custom.{key}" not in errors:
-            errors[f"custom.{key}"] = ["this field is required"]
+            errors[f"custom.{key}"] = [_("this field is required")]
     return merged, errors

@@ -262,7 +262,7 @@ class Contact(models.Model):
             models.Index(fields=["last_activity_at", "id"], name="contact_activity_id"),
             models.Index(fields=["owner", "name_key", "id"], name="contact_owner_name"),
             models.Index(fields=["lifecycle_stage", "name_key", "id"], name="contact_stage_name"),
-            models.Index(fields=["province"], name="contact_province"),
+            models.Index(fields=["province", "name_key", "id"], name="contact_province_name"),
         ]
 
     def __str__(self) -> str:

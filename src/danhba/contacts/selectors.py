@@ -7,23 +7,33 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
 from danhba.contacts.models import (
+    BuyerRole,
     Company,
     Contact,
     ContactCompany,
+    ContactEmail,
+    ContactPhone,
     ContactTag,
     CustomField,
+    ExternalId,
+    LifecycleStage,
     SearchKey,
+    SocialProfile,
+    Tag,
     TimelineEntry,
 )
 from danhba.contacts.services import name_keys, phone_key
-from danhba.core.errors import InvalidInput
-from danhba.core.keyset import Page, decode_cursor, encode_cursor, paginate
+from danhba.core.errors import InvalidInput, NotFound
+from danhba.core.keyset import MAX_PK, BadCursor, Page, cursor_pk, decode_cursor, encode_cursor, paginate
 from danhba.core.normalize import NormalizationError, clean_text, fold, looks_like_phone, normalize_phone
+from danhba.privacy.models import AuditEvent, ConsentRecord
 
 SORTS = {
     "name": ("name_key", False),
@@ -36,6 +46,12 @@ SORTS = {
     "-activity": ("last_activity_at", True),
 }
 MAX_LIMIT = 200
+
+
+def is_id(text: str) -> bool:
+    """A row id as typed in a URL: ASCII digits (``"²".isdigit()`` is true too) that fit the
+    database's 64-bit key."""
+    return text.isascii() and text.isdigit() and 0 < int(text) <= MAX_PK
 
 
 @dataclass
@@ -83,12 +99,12 @@ class ContactFilters:
         company_raw = clean_text(params.get("company"))
         company = None
         if company_raw:
-            if company_raw.isdigit():
+            if is_id(company_raw):
                 company = int(company_raw)
             else:
                 errors["company"] = ["a company id"]
         owner = clean_text(params.get("owner"))
-        if owner and owner not in ("me", "none") and not owner.isdigit():
+        if owner and owner not in ("me", "none") and not is_id(owner):
             errors["owner"] = ["a user id, 'me' or 'none'"]
         custom = {k[7:]: clean_text(v) for k, v in params.items() if k.startswith("custom.") and clean_text(v)}
         filters = cls(
@@ -156,10 +172,10 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "") -> Q:
     elif filters.owner:
         q &= Q(**{f"{p}owner_id": int(filters.owner)})
     if filters.tag:
-        tag_q = Q(tag_id=int(filters.tag)) if filters.tag.isdigit() else Q(tag__name_key=fold(filters.tag))
-        q &= Q(Exists(ContactTag.objects.filter(tag_q, contact_id=OuterRef(f"{p}pk"))))
+        tag_q = Q(tag_id=int(filters.tag)) if is_id(filters.tag) else Q(tag__name_key=fold(filters.tag))
+        q &= _member_q(ContactTag.objects.filter(tag_q), p)
     if filters.company:
-        q &= Q(Exists(ContactCompany.objects.filter(company_id=filters.company, contact_id=OuterRef(f"{p}pk"))))
+        q &= _member_q(ContactCompany.objects.filter(company_id=filters.company), p)
     if filters.source:
         q &= Q(**{f"{p}source": filters.source})
     if filters.province:
@@ -189,11 +205,25 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "") -> Q:
     return q
 
 
+# A link table (tags, companies) with at most this many contacts for the wanted value is
+# resolved to an id list first; larger ones are checked row by row while walking the sort
+# index. Either way a page costs a bounded amount of work: a rare tag no longer means probing
+# every contact, a common one never means sorting all its members.
+SMALL_MEMBERSHIP = 2000
+
+
+def _member_q(links: QuerySet[Any], prefix: str) -> Q:
+    ids = list(links.values_list("contact_id", flat=True)[: SMALL_MEMBERSHIP + 1])
+    if len(ids) <= SMALL_MEMBERSHIP:
+        return Q(**{f"{prefix}pk__in": ids})
+    return Q(Exists(links.filter(contact_id=OuterRef(f"{prefix}pk"))))
+
+
 def _custom_q(cf: CustomField, value: str, prefix: str) -> Q:
     path = f"{prefix}custom__{cf.key}"
     if cf.type == CustomField.Type.BOOLEAN:
         return Q(**{path: value.lower() in ("1", "true", "yes")})
-    if cf.type == CustomField.Type.NUMBER and value.lstrip("-").isdigit():
+    if cf.type == CustomField.Type.NUMBER and value.lstrip("-").isascii() and value.lstrip("-").isdigit():
         return Q(**{path: int(value)})
     if cf.type == CustomField.Type.MULTI_CHOICE:
         return Q(**{f"{path}__icontains": value})
@@ -204,6 +234,16 @@ def _custom_q(cf: CustomField, value: str, prefix: str) -> Q:
 
 def contact_queryset(user: User, filters: ContactFilters) -> QuerySet[Contact]:
     return Contact.objects.filter(filters_q(filters, user))
+
+
+def _looks_like_email_start(text: str) -> bool:
+    """ "hoa.nguyen87" or "lan_tran" is the start of an email address, not a name."""
+    return (
+        " " not in text
+        and text.isascii()
+        and any(c.isalpha() for c in text)
+        and any(c in "._+" or c.isdigit() for c in text)
+    )
 
 
 def search_key_range(query: str) -> str | None:
@@ -217,7 +257,7 @@ def search_key_range(query: str) -> str | None:
         except NormalizationError:
             # A partial number: the last digits the person remembers.
             return "#" + "".join(ch for ch in text if ch.isdigit())[::-1]
-    if "@" in text:
+    if "@" in text or _looks_like_email_start(text):
         return text.lower()
     keys = name_keys(text)
     return keys[0] if keys else fold(text) or None
@@ -240,6 +280,9 @@ def contact_page(
             keys = keys.filter(condition)
         if cursor:
             key, cid = decode_cursor(cursor, 2)
+            if not isinstance(key, str):
+                raise BadCursor("The cursor is not valid; start again from the first page.")
+            cid = cursor_pk(cid)
             keys = keys.filter(Q(key__gt=key) | Q(key=key, contact_id__gt=cid)).filter(key__gte=key)
         rows = list(keys.order_by("key", "contact_id").values_list("key", "contact_id")[: limit + 1])
         more = len(rows) > limit
@@ -376,3 +419,208 @@ def company_page(user: User, q: str = "", cursor: str | None = None, limit: int 
             | Q(tax_code=q)
         )
     return paginate(qs, "name_key", cursor, max(1, min(limit, MAX_LIMIT)))
+
+
+# --- reads for the web pages ----------------------------------------------------------------
+
+
+@dataclass
+class ContactView:
+    """One contact as a user may see it on its page: related rows loaded once, sensitive fields
+    named in ``hidden`` (templates test ``"birthday" in view.hidden``)."""
+
+    contact: Contact
+    hidden: set[str]
+    emails: list[ContactEmail]
+    phones: list[ContactPhone]
+    tags: list[Tag]
+    company_links: list[ContactCompany]
+    external_ids: list[ExternalId]
+    social_profiles: list[SocialProfile]
+    custom: list[tuple[CustomField, Any]]
+
+
+def contact_view(contact: Contact, user: User) -> ContactView:
+    hidden = hidden_fields(user)
+    values = contact.custom or {}
+    return ContactView(
+        contact=contact,
+        hidden=hidden,
+        emails=list(contact.emails.all()),
+        phones=list(contact.phones.all()),
+        tags=list(contact.tags.all()),
+        company_links=list(contact.company_links.select_related("company")),
+        external_ids=list(contact.external_ids.all()),
+        social_profiles=list(contact.social_profiles.all()),
+        custom=[(cf, values.get(cf.key)) for cf in visible_custom_fields(user)],
+    )
+
+
+def list_rows(contacts: list[Contact]) -> list[Contact]:
+    """Load the tags and companies a list page shows, in two queries for the whole page."""
+    prefetch_related_objects(
+        contacts, "tags", Prefetch("company_links", queryset=ContactCompany.objects.select_related("company"))
+    )
+    return contacts
+
+
+def user_choices() -> list[tuple[str, str]]:
+    """Active users as (id, label) for owner and actor pickers."""
+    return [(str(u.pk), str(u)) for u in User.objects.filter(is_active=True).order_by("full_name", "email")]
+
+
+def stage_choices() -> list[tuple[str, str]]:
+    return [(s.key, s.label) for s in LifecycleStage.objects.filter(is_active=True)]
+
+
+def buyer_role_choices() -> list[tuple[str, str]]:
+    return [(r.key, r.label) for r in BuyerRole.objects.filter(is_active=True)]
+
+
+def tag_choices(limit: int = 500) -> list[Tag]:
+    return list(Tag.objects.all()[:limit])
+
+
+def field_labels() -> dict[str, str]:
+    """Human labels of contact field keys as the audit log and timeline name them."""
+    labels: dict[str, str] = {}
+    for f in Contact._meta.get_fields():
+        verbose = getattr(f, "verbose_name", None)
+        if verbose:
+            labels[f.name] = str(verbose)
+    labels.update(
+        emails=str(_("emails")),
+        phones=str(_("phones")),
+        tags=str(_("tags")),
+        companies=str(_("companies")),
+        external_ids=str(_("external ids")),
+        social_profiles=str(_("social profiles")),
+    )
+    for cf in CustomField.objects.filter(is_active=True):
+        labels[cf.permission_key] = cf.label
+    return labels
+
+
+def timeline_entry_get(contact: Contact, user: User, entry_id: int) -> TimelineEntry:
+    """An entry of this contact's timeline the user may see, or :class:`NotFound`."""
+    qs = TimelineEntry.objects.filter(contact=contact, pk=entry_id).select_related("author")
+    if not user.sees_field("private_notes"):
+        qs = qs.filter(Q(is_private=False) | Q(author_id=user.pk))
+    entry = qs.first()
+    if entry is None:
+        raise NotFound("No such timeline entry.")
+    return entry
+
+
+def timeline_entry_editable(user: User, entry: TimelineEntry) -> bool:
+    """People edit their own entries; admins anyone's. Change records are never edited."""
+    return (
+        entry.kind != TimelineEntry.Kind.SYSTEM
+        and user.can("timeline", perms.EDIT)
+        and (entry.author_id == user.pk or user.is_admin)
+    )
+
+
+def timeline_entry_deletable(user: User, entry: TimelineEntry) -> bool:
+    return (
+        entry.kind != TimelineEntry.Kind.SYSTEM
+        and user.can("timeline", perms.DELETE)
+        and (entry.author_id == user.pk or user.is_admin)
+    )
+
+
+def company_get(pk: int) -> Company:
+    company = Company.objects.select_related("owner").filter(pk=pk).first()
+    if company is None:
+        raise NotFound("No such company.")
+    return company
+
+
+def company_contacts(company: Company, user: User, limit: int = 100) -> list[Contact]:
+    """The contacts linked to a company that the user may see, first ``limit`` by name."""
+    ids = ContactCompany.objects.filter(company=company).values("contact_id")
+    return list(Contact.objects.visible_to(user).filter(pk__in=ids).select_related("lifecycle_stage", "owner")[:limit])
+
+
+def consent_history(contact: Contact, limit: int = 50) -> list[ConsentRecord]:
+    """The newest statements of the contact's consent ledger."""
+    return list(ConsentRecord.objects.filter(contact_id=contact.pk).select_related("purpose", "recorded_by")[:limit])
+
+
+# --- audit log reads (the global audit page and a contact's activity panel) -------------------
+
+
+@dataclass
+class AuditRow:
+    event: AuditEvent
+    changes: list[tuple[str, Any, Any]]
+
+
+MASK = "•••"
+
+
+def audit_rows(events: list[AuditEvent], hidden: set[str]) -> list[AuditRow]:
+    """Events with their changes as (field, before, after), values of fields the viewer may not
+    see replaced by a mask: the audit log must not leak what the pages hide."""
+    rows = []
+    for event in events:
+        changes = []
+        for key, pair in (event.changes or {}).items():
+            before, after = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
+            masked = key in hidden or (
+                event.object_type == "timeline" and key in ("subject", "body") and "private_notes" in hidden
+            )
+            changes.append((key, MASK if masked and before is not None else before, MASK if masked else after))
+        rows.append(AuditRow(event, changes))
+    return rows
+
+
+@dataclass
+class AuditFilters:
+    actor: int | None = None
+    action: str = ""
+    object_type: str = ""
+    via: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    contact: int | None = None
+
+
+def audit_page(filters: AuditFilters, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
+    """Newest first, keyset-paged on (at, id); dates are whole days in the current time zone."""
+    qs = AuditEvent.objects.all()
+    if filters.actor:
+        qs = qs.filter(actor_id=filters.actor)
+    if filters.action:
+        qs = qs.filter(action=filters.action)
+    if filters.object_type:
+        qs = qs.filter(object_type=filters.object_type)
+    if filters.via:
+        qs = qs.filter(via=filters.via)
+    if filters.contact:
+        qs = qs.filter(contact_id=filters.contact)
+    tz = timezone.get_current_timezone()
+    if filters.date_from:
+        qs = qs.filter(at__gte=dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=tz))
+    if filters.date_to:
+        qs = qs.filter(at__lt=dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
+    return paginate(qs.select_related("actor"), "at", cursor, max(1, min(limit, MAX_LIMIT)), descending=True)
+
+
+def contact_audit(contact: Contact, limit: int = 50) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(contact_id=contact.pk).select_related("actor")[:limit])
+
+
+@dataclass
+class TimelineItem:
+    entry: TimelineEntry
+    editable: bool
+    deletable: bool
+
+
+def timeline_items(contact: Contact, user: User, kind: str = "", limit: int = 100) -> list[TimelineItem]:
+    """The timeline as the user may see it, each entry marked with what the user may do to it."""
+    return [
+        TimelineItem(e, timeline_entry_editable(user, e), timeline_entry_deletable(user, e))
+        for e in timeline_for(contact, user, kind=kind, limit=limit)
+    ]

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
@@ -84,7 +85,10 @@ MAX_LENGTHS: dict[str, int] = {
 
 def require(actor: Actor, obj: str, action: str) -> None:
     if actor.user is not None and not actor.user.can(obj, action):
-        raise PermissionDenied(f"Your role cannot {action} {obj} records.")
+        raise PermissionDenied(
+            _("Your role lacks the permission “%(object)s: %(action)s”.")
+            % {"object": perms.OBJECTS.get(obj, obj), "action": perms.ACTION_LABELS.get(action, action)}
+        )
 
 
 def can_see_contact(user: User, contact: Contact) -> bool:
@@ -98,7 +102,7 @@ def contact_get(*, actor: Actor, pk: int, audit_view: bool = False) -> Contact:
         qs = qs.visible_to(actor.user)
     contact = qs.filter(pk=pk).first()
     if contact is None:
-        raise NotFound("No such contact.")
+        raise NotFound(_("No such contact."))
     if audit_view:
         audit_event(
             actor=actor,
@@ -124,7 +128,8 @@ def _check_sensitive(actor: Actor, data: dict[str, Any]) -> None:
         hidden += [f"custom.{f.key}" for f in sensitive if not user.sees_field(f.permission_key)]
     if hidden:
         raise PermissionDenied(
-            "Your role cannot change these fields.", {field: ["not permitted for your role"] for field in hidden}
+            _("Your role cannot change these fields."),
+            {field: [_("not permitted for your role")] for field in hidden},
         )
 
 
@@ -180,35 +185,35 @@ def _clean_contact(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[s
     out: dict[str, Any] = {}
     unknown = [k for k in data if k not in CONTACT_FIELDS]
     for key in unknown:
-        errors[key] = ["unknown field"]
+        errors[key] = [_("unknown field")]
     for key in (*TEXT_FIELDS, *LONG_TEXT_FIELDS):
         if key in data:
             value = data[key]
             text = "" if value is None else (clean_text(value) if key in TEXT_FIELDS else str(value).strip())
             if key in TEXT_FIELDS and len(text) > MAX_LENGTHS.get(key, 10_000):
-                errors[key] = [f"at most {MAX_LENGTHS[key]} characters"]
+                errors[key] = [_("at most %(n)s characters") % {"n": MAX_LENGTHS[key]}]
             out[key] = text
     for key in NAME_FIELDS:
         if key in data:
             out[key] = name_case(data[key])
             if len(out[key]) > MAX_LENGTHS[key]:
-                errors[key] = [f"at most {MAX_LENGTHS[key]} characters"]
+                errors[key] = [_("at most %(n)s characters") % {"n": MAX_LENGTHS[key]}]
     if "name_order" in data:
         if data["name_order"] not in NameOrder.values:
-            errors["name_order"] = [f"must be one of {', '.join(NameOrder.values)}"]
+            errors["name_order"] = [_("must be one of %(choices)s") % {"choices": ", ".join(NameOrder.values)}]
         else:
             out["name_order"] = data["name_order"]
     if "province" in data:
         raw = clean_text(data["province"])
         province = province_key(raw) if raw else ""
         if province is None:
-            errors["province"] = [f"unknown province '{raw}'"]
+            errors["province"] = [_("unknown province '%(value)s'") % {"value": raw}]
         else:
             out["province"] = province
     if "country" in data:
         country = clean_text(data["country"]).upper() or "VN"
         if len(country) != 2 or not country.isalpha():
-            errors["country"] = ["must be a two-letter country code"]
+            errors["country"] = [_("must be a two-letter country code")]
         out["country"] = country
     if "birthday" in data:
         if data["birthday"] in (None, ""):
@@ -217,31 +222,31 @@ def _clean_contact(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[s
             try:
                 birthday = parse_date(data["birthday"])
                 if birthday > timezone.localdate() or birthday.year < 1900:
-                    errors["birthday"] = ["must be a past date after 1900"]
+                    errors["birthday"] = [_("must be a past date after 1900")]
                 out["birthday"] = birthday
             except NormalizationError as exc:
                 errors["birthday"] = [str(exc)]
     if "gender" in data:
         gender = data["gender"] or ""
         if gender not in ("", *Gender.values):
-            errors["gender"] = [f"must be one of {', '.join(Gender.values)}"]
+            errors["gender"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Gender.values)}]
         out["gender"] = gender
     if "source" in data:
         if data["source"] not in Source.values:
-            errors["source"] = [f"must be one of {', '.join(Source.values)}"]
+            errors["source"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Source.values)}]
         out["source"] = data["source"]
     if "lifecycle_stage" in data:
-        stage = LifecycleStage.objects.filter(key=data["lifecycle_stage"]).first()
+        stage = LifecycleStage.objects.filter(key=data["lifecycle_stage"], is_active=True).first()
         if stage is None:
-            errors["lifecycle_stage"] = [f"unknown lifecycle stage '{data['lifecycle_stage']}'"]
+            errors["lifecycle_stage"] = [_("unknown lifecycle stage '%(value)s'") % {"value": data["lifecycle_stage"]}]
         out["lifecycle_stage"] = stage
     if "buyer_role" in data:
         if data["buyer_role"] in (None, ""):
             out["buyer_role"] = None
         else:
-            role = BuyerRole.objects.filter(key=data["buyer_role"]).first()
+            role = BuyerRole.objects.filter(key=data["buyer_role"], is_active=True).first()
             if role is None:
-                errors["buyer_role"] = [f"unknown buyer role '{data['buyer_role']}'"]
+                errors["buyer_role"] = [_("unknown buyer role '%(value)s'") % {"value": data["buyer_role"]}]
             out["buyer_role"] = role
     if "owner" in data:
         if data["owner"] in (None, ""):
@@ -251,7 +256,7 @@ def _clean_contact(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[s
                 User.objects.filter(pk=data["owner"], is_active=True).first() if str(data["owner"]).isdigit() else None
             )
             if owner is None:
-                errors["owner"] = ["no such active user"]
+                errors["owner"] = [_("no such active user")]
             out["owner"] = owner
     return out
 
@@ -331,7 +336,7 @@ def _clean_tags(names: Any, errors: dict[str, list[str]]) -> list[str]:
         if not text:
             continue
         if len(text) > 80:
-            errors["tags"] = ["a tag has at most 80 characters"]
+            errors["tags"] = [_("a tag has at most 80 characters")]
             continue
         if fold(text) not in {fold(t) for t in out}:
             out.append(text)
@@ -350,7 +355,7 @@ def _clean_companies(items: Any, errors: dict[str, list[str]]) -> list[dict[str,
         elif isinstance(ref, str) and clean_text(ref):
             company = Company.objects.filter(name_key=fold(ref)).first() or Company(name=clean_text(ref)[:200])
         if company is None:
-            errors[f"companies.{i}"] = ["no such company"]
+            errors[f"companies.{i}"] = [_("no such company")]
             continue
         out.append(
             {
@@ -369,15 +374,21 @@ def _clean_pairs(
     out: list[tuple[str, str]] = []
     for i, item in enumerate(items or []):
         if not isinstance(item, dict):
-            errors[f"{field}.{i}"] = [f"must be an object with '{first}' and '{second}'"]
+            errors[f"{field}.{i}"] = [
+                _("must be an object with '%(first)s' and '%(second)s'") % {"first": first, "second": second}
+            ]
             continue
         a, b = clean_text(item.get(first)), clean_text(item.get(second))
         if not a or not b:
-            errors[f"{field}.{i}"] = [f"'{first}' and '{second}' are both required"]
+            errors[f"{field}.{i}"] = [
+                _("'%(first)s' and '%(second)s' are both required") % {"first": first, "second": second}
+            ]
         elif allowed is not None and a not in allowed:
-            errors[f"{field}.{i}"] = [f"'{first}' must be one of {', '.join(allowed)}"]
+            errors[f"{field}.{i}"] = [
+                _("'%(first)s' must be one of %(choices)s") % {"first": first, "choices": ", ".join(allowed)}
+            ]
         elif len(a) > 60 or len(b) > 200:
-            errors[f"{field}.{i}"] = ["too long"]
+            errors[f"{field}.{i}"] = [_("too long")]
         elif (a, b) not in out:
             out.append((a, b))
     return out
@@ -410,7 +421,7 @@ def contact_create(*, actor: Actor, data: dict[str, Any]) -> Contact:
 def contact_update(*, actor: Actor, contact: Contact, data: dict[str, Any]) -> Contact:
     require(actor, "contact", perms.EDIT)
     if actor.user is not None and not can_see_contact(actor.user, contact):
-        raise NotFound("No such contact.")
+        raise NotFound(_("No such contact."))
     return _contact_write(actor=actor, contact=contact, data=data)
 
 
@@ -437,7 +448,7 @@ def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any
     )
     custom_in = data.get("custom") or {}
     if not isinstance(custom_in, dict):
-        errors["custom"] = ["must be an object of field key → value"]
+        errors["custom"] = [_("must be an object of field key → value")]
         custom_in = {}
     custom, custom_errors = clean_custom_values(
         CustomField.Entity.CONTACT, custom_in, contact.custom if contact else None, creating=creating
@@ -451,7 +462,7 @@ def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any
                 # A contact known only by email or phone still needs a display name.
                 cleaned["full_name"] = emails[0]["email"].split("@")[0] if emails else phones[0]["e164"]  # type: ignore[index]
             else:
-                errors.setdefault("full_name", ["a name, an email or a phone is required"])
+                errors.setdefault("full_name", [_("a name, an email or a phone is required")])
         if "lifecycle_stage" not in cleaned:
             cleaned["lifecycle_stage"] = LifecycleStage.objects.filter(is_active=True).order_by("position").first()
         if "source" not in cleaned:
@@ -460,7 +471,7 @@ def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any
             # Sales reps own what they create, or they could not see it afterwards.
             cleaned["owner"] = actor.user
     elif "full_name" in cleaned and not cleaned["full_name"] and not any(cleaned.get(k) for k in NAME_FIELDS[1:]):
-        errors["full_name"] = ["cannot be empty"]
+        errors["full_name"] = [_("cannot be empty")]
     if errors:
         raise InvalidInput(errors)
     assert contact is not None
@@ -529,8 +540,11 @@ def _replace_emails(contact: Contact, emails: list[dict[str, Any]]) -> None:
     clash = taken.values_list("email", "contact_id").first()
     if clash:
         raise Conflict(
-            f"The email {clash[0]} already belongs to another contact.",
-            {"emails": [f"{clash[0]} already belongs to contact {clash[1]}"], "contact_id": clash[1]},
+            _("The email %(email)s already belongs to another contact.") % {"email": clash[0]},
+            {
+                "emails": [_("%(email)s already belongs to contact %(id)s") % {"email": clash[0], "id": clash[1]}],
+                "contact_id": clash[1],
+            },
         )
     contact.emails.all().delete()
     try:
@@ -539,7 +553,7 @@ def _replace_emails(contact: Contact, emails: list[dict[str, Any]]) -> None:
     except IntegrityError:
         # Lost a race with another writer claiming the same address.
         raise Conflict(
-            "One of these emails was just added to another contact.", {"emails": ["already taken"]}
+            _("One of these emails was just added to another contact."), {"emails": [_("already taken")]}
         ) from None
     contact.email = next((e["email"] for e in emails if e["is_primary"]), "")
 
@@ -552,9 +566,11 @@ def _replace_external_ids(contact: Contact, pairs: list[tuple[str, str]]) -> Non
         clash = ExternalId.objects.filter(q).exclude(contact=contact).first()
         if clash:
             raise Conflict(
-                f"The external id {clash} already belongs to another contact.",
+                _("The external id %(value)s already belongs to another contact.") % {"value": clash},
                 {
-                    "external_ids": [f"{clash} already belongs to contact {clash.contact_id}"],
+                    "external_ids": [
+                        _("%(value)s already belongs to contact %(id)s") % {"value": clash, "id": clash.contact_id}
+                    ],
                     "contact_id": clash.contact_id,
                 },
             )
@@ -582,7 +598,7 @@ def _set_tags(contact: Contact, names: list[str]) -> None:
 def contact_delete(*, actor: Actor, contact: Contact) -> None:
     require(actor, "contact", perms.DELETE)
     if actor.user is not None and not can_see_contact(actor.user, contact):
-        raise NotFound("No such contact.")
+        raise NotFound(_("No such contact."))
     with transaction.atomic():
         audit_event(
             actor=actor,
@@ -622,13 +638,13 @@ def contacts_bulk_update(
         if owner is not None:
             owner_obj = User.objects.filter(pk=owner, is_active=True).first()
             if owner_obj is None:
-                errors["owner"] = ["no such active user"]
+                errors["owner"] = [_("no such active user")]
         updates["owner"] = owner_obj
         label_changes["owner"] = [None, owner_obj.email if owner_obj else None]
     if lifecycle_stage:
-        stage = LifecycleStage.objects.filter(key=lifecycle_stage).first()
+        stage = LifecycleStage.objects.filter(key=lifecycle_stage, is_active=True).first()
         if stage is None:
-            errors["lifecycle_stage"] = [f"unknown lifecycle stage '{lifecycle_stage}'"]
+            errors["lifecycle_stage"] = [_("unknown lifecycle stage '%(value)s'") % {"value": lifecycle_stage}]
         updates["lifecycle_stage"] = stage
         label_changes["lifecycle_stage"] = [None, lifecycle_stage]
     add = _clean_tags(add_tags, errors)
@@ -751,13 +767,13 @@ def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any])
     }
     for key in data:
         if key not in allowed:
-            errors[key] = ["unknown field"]
+            errors[key] = [_("unknown field")]
     for key in COMPANY_TEXT_FIELDS:
         if key in data:
             cleaned[key] = clean_text(data[key])
             limit = int(getattr(Company._meta.get_field(key), "max_length", 0) or 255)
             if len(cleaned[key]) > limit:
-                errors[key] = [f"at most {limit} characters"]
+                errors[key] = [_("at most %(n)s characters") % {"n": limit}]
     if "description" in data:
         cleaned["description"] = str(data["description"] or "").strip()
     if "domain" in data:
@@ -778,7 +794,7 @@ def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any])
     if "province" in data:
         province = province_key(data["province"]) if clean_text(data["province"]) else ""
         if province is None:
-            errors["province"] = [f"unknown province '{data['province']}'"]
+            errors["province"] = [_("unknown province '%(value)s'") % {"value": data["province"]}]
         cleaned["province"] = province or ""
     if "owner" in data:
         cleaned["owner"] = None
@@ -787,19 +803,19 @@ def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any])
                 User.objects.filter(pk=data["owner"], is_active=True).first() if str(data["owner"]).isdigit() else None
             )
             if cleaned["owner"] is None:
-                errors["owner"] = ["no such active user"]
+                errors["owner"] = [_("no such active user")]
     custom_in = data.get("custom") or {}
     if not isinstance(custom_in, dict):
-        errors["custom"] = ["must be an object of field key → value"]
+        errors["custom"] = [_("must be an object of field key → value")]
         custom_in = {}
     custom, custom_errors = clean_custom_values(
         CustomField.Entity.COMPANY, custom_in, company.custom if company else None, creating=creating
     )
     errors.update(custom_errors)
     if creating and not cleaned.get("name"):
-        errors["name"] = ["this field is required"]
+        errors["name"] = [_("this field is required")]
     if not creating and "name" in cleaned and not cleaned["name"]:
-        errors["name"] = ["cannot be empty"]
+        errors["name"] = [_("cannot be empty")]
     if errors:
         raise InvalidInput(errors)
     company = company or Company()
@@ -861,15 +877,15 @@ def tag_save(*, actor: Actor, tag: Tag | None, name: str, color: str = "") -> Ta
     text = clean_text(name)
     errors: dict[str, list[str]] = {}
     if not text or len(text) > 80:
-        errors["name"] = ["between 1 and 80 characters"]
+        errors["name"] = [_("between 1 and 80 characters")]
     if color and not (
         len(color) == 7 and color.startswith("#") and all(c in "0123456789abcdefABCDEF" for c in color[1:])
     ):
-        errors["color"] = ["a colour like #1d4ed8"]
+        errors["color"] = [_("a colour like #1d4ed8")]
     clashes = Tag.objects.filter(name_key=fold(text))
     clash = (clashes.exclude(pk=tag.pk) if tag else clashes).first()
     if clash:
-        errors["name"] = [f"the tag '{clash.name}' already exists"]
+        errors["name"] = [_("the tag '%(name)s' already exists") % {"name": clash.name}]
     if errors:
         raise InvalidInput(errors)
     tag = tag or Tag()
@@ -907,29 +923,29 @@ def customfield_save(*, actor: Actor, field: CustomField | None, data: dict[str,
     errors: dict[str, list[str]] = {}
     label = clean_text(data.get("label", field.label))
     if not label or len(label) > 120:
-        errors["label"] = ["between 1 and 120 characters"]
+        errors["label"] = [_("between 1 and 120 characters")]
     if creating:
         entity = data.get("entity") or CustomField.Entity.CONTACT
         if entity not in CustomField.Entity.values:
-            errors["entity"] = [f"must be one of {', '.join(CustomField.Entity.values)}"]
+            errors["entity"] = [_("must be one of %(choices)s") % {"choices": ", ".join(CustomField.Entity.values)}]
         ftype = data.get("type")
         if ftype not in CustomField.Type.values:
-            errors["type"] = [f"must be one of {', '.join(CustomField.Type.values)}"]
+            errors["type"] = [_("must be one of %(choices)s") % {"choices": ", ".join(CustomField.Type.values)}]
         key = slugify(fold(data.get("key") or label)).replace("-", "_")[:60]
         if not key:
-            errors["key"] = ["letters, digits and underscores"]
+            errors["key"] = [_("letters, digits and underscores")]
         elif CustomField.objects.filter(entity=entity, key=key).exists():
-            errors["key"] = [f"a field with key '{key}' already exists"]
+            errors["key"] = [_("a field with key '%(key)s' already exists") % {"key": key}]
         field.entity, field.type, field.key = entity, ftype or "", key
     elif "type" in data and data["type"] != field.type:
-        errors["type"] = ["the type of an existing field cannot change; add a new field instead"]
+        errors["type"] = [_("the type of an existing field cannot change; add a new field instead")]
     choices = data.get("choices", field.choices)
     if isinstance(choices, str):
         choices = [c for c in (clean_text(x) for x in choices.replace("\n", ",").split(",")) if c]
     if field.type in (CustomField.Type.CHOICE, CustomField.Type.MULTI_CHOICE) and not choices:
-        errors["choices"] = ["a choice field needs at least one choice"]
+        errors["choices"] = [_("a choice field needs at least one choice")]
     if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
-        errors["choices"] = ["a list of texts"]
+        errors["choices"] = [_("a list of texts")]
     if errors:
         raise InvalidInput(errors)
     before = (
@@ -956,7 +972,7 @@ def customfield_save(*, actor: Actor, field: CustomField | None, data: dict[str,
         try:
             field.position = max(0, min(int(data["position"]), 32000))
         except (TypeError, ValueError):
-            raise InvalidInput({"position": ["a whole number"]}) from None
+            raise InvalidInput({"position": [_("a whole number")]}) from None
     field.save()
     after = {
         "label": field.label,
@@ -1000,38 +1016,43 @@ def timeline_entry_save(
     creating = entry is None
     require(actor, "timeline", perms.CREATE if creating else perms.EDIT)
     if actor.user is not None and not can_see_contact(actor.user, contact):
-        raise NotFound("No such contact.")
+        raise NotFound(_("No such contact."))
     errors: dict[str, list[str]] = {}
     entry = entry or TimelineEntry(contact=contact, author=actor.user)
     if not creating and entry.kind == TimelineEntry.Kind.SYSTEM:
-        raise PermissionDenied("Change records on the timeline cannot be edited.")
+        raise PermissionDenied(_("Change records on the timeline cannot be edited."))
     if not creating and entry.is_private and actor.user is not None and not _sees_private(actor.user, entry):
-        raise NotFound("No such timeline entry.")
+        raise NotFound(_("No such timeline entry."))
+    if not creating and actor.user is not None and not (actor.user.is_admin or entry.author_id == actor.user.pk):
+        raise PermissionDenied(_("Only the author or an admin can change a timeline entry."))
     kind = data.get("kind", entry.kind)
     if kind not in TimelineEntry.Kind.values or kind == TimelineEntry.Kind.SYSTEM:
-        errors["kind"] = ["must be one of " + ", ".join(k for k in TimelineEntry.Kind.values if k != "system")]
+        errors["kind"] = [
+            _("must be one of %(choices)s")
+            % {"choices": ", ".join(k for k in TimelineEntry.Kind.values if k != "system")}
+        ]
     channel = data.get("channel", entry.channel) or ""
     if channel and channel not in TimelineEntry.Channel.values:
-        errors["channel"] = [f"must be one of {', '.join(TimelineEntry.Channel.values)}"]
+        errors["channel"] = [_("must be one of %(choices)s") % {"choices": ", ".join(TimelineEntry.Channel.values)}]
     subject = clean_text(data.get("subject", entry.subject))
     if len(subject) > 200:
-        errors["subject"] = ["at most 200 characters"]
+        errors["subject"] = [_("at most %(n)s characters") % {"n": 200}]
     body = str(data.get("body", entry.body) or "").strip()
     if not subject and not body:
-        errors["body"] = ["write a subject or some details"]
+        errors["body"] = [_("write a subject or some details")]
     occurred_at = data.get("occurred_at") or entry.occurred_at
     if isinstance(occurred_at, str):
         from django.utils.dateparse import parse_datetime
 
         parsed = parse_datetime(occurred_at)
         if parsed is None:
-            errors["occurred_at"] = ["a date and time like 2025-07-01T09:30"]
+            errors["occurred_at"] = [_("a date and time like 2025-07-01T09:30")]
         occurred_at = parsed or entry.occurred_at
     if occurred_at and timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)
     is_private = bool(data.get("is_private", entry.is_private))
     if is_private and actor.user is not None and not actor.user.sees_field("private_notes"):
-        errors["is_private"] = ["your role cannot write private notes"]
+        errors["is_private"] = [_("your role cannot write private notes")]
     if errors:
         raise InvalidInput(errors)
     before = (
@@ -1072,8 +1093,13 @@ def _sees_private(user: User, entry: TimelineEntry) -> bool:
 
 def timeline_entry_delete(*, actor: Actor, entry: TimelineEntry) -> None:
     require(actor, "timeline", perms.DELETE)
+    user = actor.user
+    if user is not None and (
+        not can_see_contact(user, entry.contact) or (entry.is_private and not _sees_private(user, entry))
+    ):
+        raise NotFound(_("No such timeline entry."))
     if entry.kind == TimelineEntry.Kind.SYSTEM:
-        raise PermissionDenied("Change records on the timeline cannot be deleted.")
+        raise PermissionDenied(_("Change records on the timeline cannot be deleted."))
     audit_event(
         actor=actor,
         action=AuditEvent.Action.DELETE,

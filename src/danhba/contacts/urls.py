@@ -1,3 +1,23 @@
+from django.urls import path
+
+from danhba.contacts import views
 
 app_name = "contacts"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.contact_list, name="list"),
+    path("new/", views.contact_create, name="create"),
+    path("bulk/", views.contact_bulk, name="bulk"),
+    path("export.csv", views.contact_export, name="export"),
+    path("<int:pk>/", views.contact_detail, name="detail"),
+    path("<int:pk>/sections/<slug:section>/", views.contact_section, name="section"),
+    path("<int:pk>/delete/", views.contact_delete, name="delete"),
+    path("<int:pk>/activity/", views.contact_activity, name="activity"),
+    path("<int:pk>/timeline/", views.contact_timeline, name="timeline"),
+    path("<int:pk>/timeline/<int:entry_id>/", views.timeline_entry, name="timeline_entry"),
+    path("<int:pk>/timeline/<int:entry_id>/delete/", views.timeline_entry_delete, name="timeline_entry_delete"),
+    path("companies/", views.company_list, name="company_list"),
+    path("companies/new/", views.company_create, name="company_create"),
+    path("companies/<int:pk>/", views.company_detail, name="company_detail"),
+    path("companies/<int:pk>/edit/", views.company_edit, name="company_edit"),
+    path("companies/<int:pk>/delete/", views.company_delete, name="company_delete"),
+]

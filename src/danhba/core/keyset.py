@@ -10,11 +10,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from danhba.core.errors import ServiceError
 
 T = TypeVar("T")
+# Largest value of a 64-bit primary key: a larger id in a cursor would overflow the database.
+MAX_PK = 2**63 - 1
+_INVALID = gettext_noop("The cursor is not valid; start again from the first page.")
 
 
 class BadCursor(ServiceError):
@@ -37,25 +43,62 @@ def encode_cursor(values: list[Any]) -> str:
 
 
 def decode_cursor(cursor: str, size: int) -> list[Any]:
+    """The values of a cursor made by :func:`encode_cursor`, or :class:`BadCursor` for anything a
+    client could have tampered with (cursors travel through URLs)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadCursor("The cursor is not valid; start again from the first page.") from None
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        raise BadCursor(_(_INVALID)) from None
     if not isinstance(values, list) or len(values) != size:
-        raise BadCursor("The cursor is not valid; start again from the first page.")
+        raise BadCursor(_(_INVALID))
     out: list[Any] = []
     for v in values:
         if isinstance(v, dict) and "dt" in v:
             try:
-                out.append(dt.datetime.fromisoformat(str(v["dt"])))
-            except ValueError:
-                raise BadCursor("The cursor is not valid; start again from the first page.") from None
-        elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                when = dt.datetime.fromisoformat(str(v["dt"]))
+                # Aware and representable in UTC, which is how the database compares it.
+                if when.tzinfo is None:
+                    raise ValueError("naive")
+                when.astimezone(dt.UTC)
+            except (ValueError, OverflowError):
+                raise BadCursor(_(_INVALID)) from None
+            out.append(when)
+        elif (isinstance(v, str) and "\x00" not in v) or (isinstance(v, (int, float)) and not isinstance(v, bool)):
             out.append(v)
         else:
-            raise BadCursor("The cursor is not valid; start again from the first page.")
+            raise BadCursor(_(_INVALID))
     return out
+
+
+def cursor_pk(value: Any) -> int:
+    """A primary key taken from a cursor, checked to be one the database can hold."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_PK:
+        raise BadCursor(_(_INVALID))
+    return value
+
+
+def decode_keyset(cursor: str, qs: QuerySet[Any], column: str) -> tuple[Any, int]:
+    """(sort value, id) from a cursor, the value converted by the sort column's field so a
+    tampered cursor is a :class:`BadCursor`, not a database error."""
+    value, pk = decode_cursor(cursor, 2)
+    pk = cursor_pk(pk)
+    try:
+        model_field = qs.model._meta.get_field(column) if "__" not in column else None
+    except FieldDoesNotExist:
+        model_field = None
+    if model_field is not None:
+        try:
+            value = model_field.to_python(value)
+            if isinstance(value, dt.datetime):
+                if value.tzinfo is None:
+                    raise ValueError("naive")
+                value.astimezone(dt.UTC)
+        except (ValidationError, ValueError, TypeError, OverflowError):
+            raise BadCursor(_(_INVALID)) from None
+        if value is None or (isinstance(value, float) and value != value):
+            raise BadCursor(_(_INVALID))
+    return value, pk
 
 
 def after(column: str, value: Any, pk_column: str, pk: Any, descending: bool = False) -> Q:
@@ -76,7 +119,7 @@ def after(column: str, value: Any, pk_column: str, pk: Any, descending: bool = F
 def paginate(qs: QuerySet[Any], column: str, cursor: str | None, limit: int, descending: bool = False) -> Page[Any]:
     """One page of ``qs`` ordered by (column, id), and the cursor of the next one."""
     if cursor:
-        value, pk = decode_cursor(cursor, 2)
+        value, pk = decode_keyset(cursor, qs, column)
         qs = qs.filter(after(column, value, "id", pk, descending))
     prefix = "-" if descending else ""
     rows = list(qs.order_by(f"{prefix}{column}", f"{prefix}id")[: limit + 1])

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
+from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -113,11 +114,13 @@ def normalize_email(value: object) -> str:
     if text.lower().startswith("mailto:"):
         text = text[7:]
     if not text:
-        raise NormalizationError("email is empty")
+        raise NormalizationError(_("email is empty"))
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
-        raise NormalizationError(f"not a valid email address: {exc}") from None
+        # The library's reason is English; a translation may leave it out.
+        # xgettext:no-python-format
+        raise NormalizationError(_("not a valid email address: %(reason)s") % {"reason": exc}) from None
     return result.normalized.lower()
 
 
@@ -188,13 +191,13 @@ def normalize_phone(value: object, region: str | None = None) -> Phone:
     region = str(region or getattr(settings, "DEFAULT_PHONE_REGION", "VN")).upper()
     text = _repair_excel_number(clean_text(value))
     if not text:
-        raise NormalizationError("phone is empty")
+        raise NormalizationError(_("phone is empty"))
     if re.search(r"[A-Za-z]", re.sub(r"(?i)(ext|x)\.?\s*\d+$", "", text)):
-        raise NormalizationError("phone contains letters")
+        raise NormalizationError(_("phone contains letters"))
     has_plus = text.lstrip().startswith("+")
     digits = re.sub(r"\D", "", text)
     if len(digits) < 6:
-        raise NormalizationError("phone is too short")
+        raise NormalizationError(_("phone is too short"))
     if has_plus and not digits.startswith("84"):
         candidate = "+" + digits
     elif region == "VN" or has_plus:
@@ -205,9 +208,10 @@ def normalize_phone(value: object, region: str | None = None) -> Phone:
     try:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException as exc:
-        raise NormalizationError(f"not a phone number: {exc}") from None
+        # xgettext:no-python-format
+        raise NormalizationError(_("not a phone number: %(reason)s") % {"reason": exc}) from None
     if not phonenumbers.is_valid_number(number):
-        raise NormalizationError("not a valid phone number for its country")
+        raise NormalizationError(_("not a valid phone number for its country"))
     ntype = phonenumbers.number_type(number)
     if ntype in (phonenumbers.PhoneNumberType.MOBILE,):
         kind = PHONE_MOBILE
@@ -245,7 +249,7 @@ def parse_date(value: object, day_first: bool = True) -> dt.date:
         return value
     text = clean_text(value)
     if not text:
-        raise NormalizationError("date is empty")
+        raise NormalizationError(_("date is empty"))
     try:
         if m := _YMD.match(text):
             return dt.date(int(m[1]), int(m[2]), int(m[3]))
@@ -258,4 +262,6 @@ def parse_date(value: object, day_first: bool = True) -> dt.date:
             return dt.date(year, month, day)
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise NormalizationError(f"not a valid date: '{text}' (use dd/mm/yyyy or yyyy-mm-dd)") from None
+        raise NormalizationError(
+            _("not a valid date: '%(value)s' (use dd/mm/yyyy or yyyy-mm-dd)") % {"value": text}
+        ) from None

@@ -8,11 +8,12 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
-from danhba.core.errors import InvalidInput, PermissionDenied
+from danhba.core.errors import InvalidInput, NotFound, PermissionDenied
 from danhba.privacy.models import AuditEvent, ConsentPurpose, ConsentRecord, ConsentSource, ConsentState, ConsentStatus
 
 
@@ -91,22 +92,24 @@ def consent_record(
 ) -> ConsentRecord:
     """Append a consent statement and move the contact's current state for that purpose."""
     if actor.user is not None and not actor.user.can("consent", perms.CREATE):
-        raise PermissionDenied("Your role cannot record consent.")
+        raise PermissionDenied(_("Your role cannot record consent."))
+    if actor.user is not None and not Contact.objects.visible_to(actor.user).filter(pk=contact.pk).exists():
+        raise NotFound(_("No such contact."))
     errors: dict[str, list[str]] = {}
     if isinstance(purpose, str):
         found = ConsentPurpose.objects.filter(key=purpose, is_active=True).first()
         if found is None:
-            errors["purpose"] = [f"unknown consent purpose '{purpose}'"]
+            errors["purpose"] = [_("unknown consent purpose '%(value)s'") % {"value": purpose}]
         purpose_obj = found
     else:
         purpose_obj = purpose
     if status not in ConsentStatus.values:
-        errors["status"] = [f"must be one of {', '.join(ConsentStatus.values)}"]
+        errors["status"] = [_("must be one of %(choices)s") % {"choices": ", ".join(ConsentStatus.values)}]
     if source not in ConsentSource.values:
-        errors["source"] = [f"must be one of {', '.join(ConsentSource.values)}"]
+        errors["source"] = [_("must be one of %(choices)s") % {"choices": ", ".join(ConsentSource.values)}]
     when = recorded_at or timezone.now()
     if when > timezone.now() + dt.timedelta(minutes=5):
-        errors["recorded_at"] = ["cannot be in the future"]
+        errors["recorded_at"] = [_("cannot be in the future")]
     if errors or purpose_obj is None:
         raise InvalidInput(errors)
     with transaction.atomic():

@@ -1,3 +1,9 @@
+from django.urls import path
+
+from danhba.privacy import views
 
 app_name = "privacy"
-urlpatterns: list = []
+urlpatterns = [
+    path("audit/", views.audit_log, name="audit"),
+    path("contacts/<int:pk>/consent/", views.consent_record, name="consent_record"),
+]

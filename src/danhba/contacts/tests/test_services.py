@@ -290,3 +290,46 @@ def test_timeline_entries_update_last_activity_and_private_notes_stay_private(us
         services.timeline_entry_save(
             actor=actor_for(users["support"]), contact=contact, entry=None, data={"kind": "system", "body": "x"}
         )
+
+
+def test_only_the_author_or_an_admin_changes_a_timeline_entry(users, make_contact):
+    contact = make_contact()
+    note = services.timeline_entry_save(
+        actor=actor_for(users["support"]), contact=contact, entry=None, data={"kind": "note", "body": "Khách gọi"}
+    )
+    with pytest.raises(PermissionDenied):
+        services.timeline_entry_save(
+            actor=actor_for(users["marketing"]), contact=contact, entry=note, data={"body": "sửa"}
+        )
+    services.timeline_entry_save(actor=actor_for(users["admin"]), contact=contact, entry=note, data={"body": "sửa"})
+    note.refresh_from_db()
+    assert note.body == "sửa"
+
+
+def test_inactive_stages_cannot_be_chosen(admin, make_contact):
+    from danhba.contacts.models import LifecycleStage
+
+    LifecycleStage.objects.filter(key="evangelist").update(is_active=False)
+    with pytest.raises(InvalidInput) as exc:
+        make_contact(lifecycle_stage="evangelist")
+    assert "lifecycle_stage" in exc.value.details
+
+
+def test_email_start_without_the_at_sign_finds_the_contact(admin, make_contact):
+    contact = make_contact(full_name="Lê Thị Hoa", emails=["hoa.nguyen87@example.com"])
+    for query in ("hoa.nguyen87", "hoa.nguyen87@", "HOA.NGUYEN87@EXAMPLE.COM"):
+        assert [c.pk for c in contact_page(admin, ContactFilters(q=query)).items] == [contact.pk], query
+
+
+def test_tag_and_company_filters_work_for_rare_and_common_values(admin, make_contact, monkeypatch):
+    from danhba.contacts import selectors
+
+    tagged = [make_contact(full_name=f"Khách {i}", tags=["Sỉ"], companies=[{"name": "Cty A"}]) for i in range(3)]
+    make_contact(full_name="Không Tag")
+    company_id = tagged[0].companies.get().pk
+    expected = {c.pk for c in tagged}
+    for small in (2000, 1):  # id list for a rare value, row-by-row check for a common one
+        monkeypatch.setattr(selectors, "SMALL_MEMBERSHIP", small)
+        assert {c.pk for c in contact_page(admin, ContactFilters(tag="si")).items} == expected
+        assert {c.pk for c in contact_page(admin, ContactFilters(company=company_id)).items} == expected
+        assert {c.pk for c in contact_page(admin, ContactFilters(q="khach", tag="Sỉ")).items} == expected

@@ -141,3 +141,14 @@ def test_phone_normalisation_either_succeeds_in_e164_or_explains(text):
         assert str(exc)
     else:
         assert phone.e164.startswith("+") and phone.e164[1:].isdigit()
+
+
+def test_client_ip_believes_x_forwarded_for_only_behind_a_declared_proxy(rf, settings):
+    from danhba.core.actor import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="203.0.113.5, 198.51.100.2", REMOTE_ADDR="10.0.0.1")
+    settings.USE_X_FORWARDED_FOR = False
+    assert client_ip(request) == "10.0.0.1"
+    settings.USE_X_FORWARDED_FOR = True
+    assert client_ip(request) == "198.51.100.2"
+    assert client_ip(rf.get("/", HTTP_X_FORWARDED_FOR="junk", REMOTE_ADDR="10.0.0.1")) == "10.0.0.1"

@@ -129,3 +129,13 @@ def test_the_ledger_outlives_a_deleted_contact(admin, make_contact):
     assert not ConsentState.objects.filter(contact_id=contact_id).exists()
     trail = list(AuditEvent.objects.filter(contact_id=contact_id).values_list("action", flat=True))
     assert "delete" in trail and "create" in trail
+
+
+def test_consent_for_a_contact_outside_ones_visibility_is_not_found(users, make_contact, make_user):
+    from danhba.core.errors import NotFound
+
+    other_rep = make_user("sales")
+    contact = make_contact(owner=other_rep.pk)
+    with pytest.raises(NotFound):
+        consent_record(actor=actor_for(users["sales"]), contact=contact, purpose="profiling", status="granted",
+                       source="ui")  # fmt: skip

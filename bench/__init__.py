@@ -1,0 +1,82 @@
+"""danhba's benchmarks: each measures danhba and a baseline in the same run, on data it generates
+from a fixed seed, prints a table and writes ``bench/results/NAME.json``. See ``bench/README.md``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+# Generated databases live under var/, which git ignores.
+DATA_DIR = REPO_DIR / "var" / "bench"
+BENCHMARKS = ("search",)
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    """p50/p95/p99 (nearest rank), mean and max of latencies in milliseconds."""
+    if not samples_ms:
+        return {"n": 0}
+    ordered = sorted(samples_ms)
+
+    def rank(p: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+    return {
+        "n": len(ordered),
+        "p50": round(rank(50), 3),
+        "p95": round(rank(95), 3),
+        "p99": round(rank(99), 3),
+        "mean": round(sum(ordered) / len(ordered), 3),
+        "max": round(ordered[-1], 3),
+    }
+
+
+def memory_total_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict[str, Any]:
+    import django
+
+    info: dict[str, Any] = {
+        "cpu_count": os.cpu_count(),
+        "memory_bytes": memory_total_bytes(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "sqlite": sqlite3.sqlite_version,
+        "django": django.get_version(),
+    }
+    try:
+        import psycopg
+
+        info["psycopg"] = psycopg.__version__
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        pass
+    return info
+
+
+def write_results(name: str, data: dict[str, Any], out_dir: Path | None = None) -> Path:
+    """Write ``NAME.json`` atomically (a ``.tmp`` file renamed into place)."""
+    out = Path(out_dir or RESULTS_DIR)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    data = {"benchmark": name, "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **data}
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,401 @@
+"""REST endpoints for contacts, their timeline, companies, tags and custom field definitions.
+
+Each endpoint parses its input, calls one selector or service with the caller's
+:class:`~danhba.core.actor.Actor`, and renders the result. Permissions, record visibility and
+field-level hiding are the services' and selectors' (the same as in the web pages).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Path, Query, Router, Status
+
+from danhba.accounts import permissions as perms
+from danhba.accounts.api_auth import api_actor, api_user, require
+from danhba.accounts.models import User
+from danhba.contacts import selectors, services
+from danhba.contacts.models import Company, Contact, CustomField, Tag, TimelineEntry
+from danhba.contacts.schemas import (
+    CompanyIn,
+    CompanyOut,
+    CompanyPage,
+    ContactIn,
+    ContactOut,
+    ContactPage,
+    CustomFieldIn,
+    CustomFieldOut,
+    CustomFieldPatch,
+    ErrorOut,
+    TagIn,
+    TagOut,
+    TagPage,
+    TagPatch,
+    TimelineIn,
+    TimelineOut,
+    TimelinePage,
+)
+from danhba.core.errors import Conflict, NotFound, PermissionDenied
+from danhba.core.keyset import MAX_PK, paginate
+
+# Every error is {"code", "message", "details"}; listed once for the OpenAPI document.
+ERRORS: dict[Any, Any] = {frozenset({400, 401, 403, 404, 409, 422}): ErrorOut}
+SORT_HELP = "One of: " + ", ".join(selectors.SORTS) + " (ignored when searching)."
+
+contacts = Router(tags=["contacts"])
+timeline = Router(tags=["timeline"])
+companies = Router(tags=["companies"])
+tags = Router(tags=["tags"])
+custom_fields = Router(tags=["custom fields"])
+
+
+def _id(description: str = "") -> Any:
+    return Path(..., ge=1, le=MAX_PK, description=description)
+
+
+# --- contacts --------------------------------------------------------------------------------
+
+
+@contacts.get("", response={200: ContactPage, **ERRORS}, exclude_unset=True, summary="List and search contacts")
+def contact_list(
+    request: HttpRequest,
+    q: str = Query("", max_length=1000, description="Name (with or without diacritics), email, phone, company."),
+    lifecycle_stage: str = Query("", max_length=60),
+    owner: str = Query("", max_length=30, description="A user id, `me` or `none`."),
+    tag: str = Query("", max_length=80, description="A tag id or name."),
+    source: str = Query("", max_length=30),
+    province: str = Query("", max_length=60),
+    buyer_role: str = Query("", max_length=60),
+    company: int | None = Query(None, ge=1, le=MAX_PK),
+    has_email: bool | None = Query(None),
+    has_phone: bool | None = Query(None),
+    created_after: str = Query("", max_length=10, description="yyyy-mm-dd"),
+    created_before: str = Query("", max_length=10, description="yyyy-mm-dd"),
+    sort: str = Query("name", max_length=20, description=SORT_HELP),
+    cursor: str | None = Query(None, max_length=1000, description="`next_cursor` of the previous page."),
+    limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
+) -> dict[str, Any]:
+    """Contacts the caller may see, one keyset page at a time. Filters take the values of the
+    list page's filters; custom fields filter as `custom.<key>=value`."""
+    user = api_user(request)
+    require(user, "contact", perms.VIEW)
+    # The typed parameters above document and check the filters; the selector reads them (and
+    # any custom.<key>) from the query string exactly as the list page does.
+    filters = selectors.ContactFilters.from_params(request.GET)
+    page = selectors.contact_page(user, filters, sort=sort, cursor=cursor or None, limit=limit)
+    hidden = selectors.hidden_fields(user)
+    return {
+        "items": [selectors.contact_data(c, user, hidden, full=False) for c in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@contacts.post("", response={201: ContactOut, **ERRORS}, exclude_unset=True, summary="Create a contact")
+def contact_create(request: HttpRequest, payload: ContactIn) -> Status[dict[str, Any]]:
+    actor = api_actor(request)
+    try:
+        contact = services.contact_create(actor=actor, data=payload.model_dump(exclude_unset=True))
+    except Conflict as exc:
+        raise _conflict_for(actor.user, exc) from None
+    return Status(201, selectors.contact_data(_reload(contact), api_user(request)))
+
+
+@contacts.get("/{contact_id}", response={200: ContactOut, **ERRORS}, exclude_unset=True, summary="Get a contact")
+def contact_get(request: HttpRequest, contact_id: int = _id()) -> dict[str, Any]:
+    user = api_user(request)
+    require(user, "contact", perms.VIEW)
+    contact = services.contact_get(actor=api_actor(request), pk=contact_id, audit_view=True)
+    return selectors.contact_data(contact, user)
+
+
+@contacts.patch("/{contact_id}", response={200: ContactOut, **ERRORS}, exclude_unset=True, summary="Change a contact")
+def contact_update(request: HttpRequest, payload: ContactIn, contact_id: int = _id()) -> dict[str, Any]:
+    """Only the fields sent change; a list field sent (emails, tags…) replaces the whole list."""
+    actor = api_actor(request)
+    user = api_user(request)
+    require(user, "contact", perms.EDIT)
+    contact = services.contact_get(actor=actor, pk=contact_id)
+    try:
+        contact = services.contact_update(actor=actor, contact=contact, data=payload.model_dump(exclude_unset=True))
+    except Conflict as exc:
+        raise _conflict_for(user, exc) from None
+    return selectors.contact_data(_reload(contact), user)
+
+
+@contacts.delete("/{contact_id}", response={204: None, **ERRORS}, summary="Delete a contact")
+def contact_delete(request: HttpRequest, contact_id: int = _id()) -> Status[None]:
+    actor = api_actor(request)
+    require(api_user(request), "contact", perms.DELETE)
+    services.contact_delete(actor=actor, contact=services.contact_get(actor=actor, pk=contact_id))
+    return Status(204, None)
+
+
+def _reload(contact: Contact) -> Contact:
+    """The contact as stored, with its related rows fresh after a write."""
+    return Contact.objects.select_related("lifecycle_stage", "buyer_role", "owner").get(pk=contact.pk)
+
+
+def _conflict_for(user: User | None, exc: Conflict) -> Conflict:
+    """A conflict names the other contact only to a caller who may see it."""
+    other = exc.details.get("contact_id") if isinstance(exc.details, dict) else None
+    if other is None or user is None or Contact.objects.visible_to(user).filter(pk=other).exists():
+        return exc
+    details = {k: [_("already belongs to another contact")] for k in exc.details if k != "contact_id"}
+    return Conflict(exc.message, details)
+
+
+# --- timeline --------------------------------------------------------------------------------
+
+
+@contacts.get("/{contact_id}/timeline", response={200: TimelinePage, **ERRORS}, summary="A contact's timeline")
+def timeline_list(
+    request: HttpRequest,
+    contact_id: int = _id(),
+    kind: str = Query("", max_length=20, description="Only entries of this kind."),
+    limit: int = Query(100, ge=1, le=500),
+) -> dict[str, Any]:
+    """The newest entries first; private notes only for roles granted them and their authors."""
+    user = api_user(request)
+    require(user, "timeline", perms.VIEW)
+    contact = services.contact_get(actor=api_actor(request), pk=contact_id)
+    return {"items": [_entry_out(e) for e in selectors.timeline_for(contact, user, kind=kind, limit=limit)]}
+
+
+@contacts.post("/{contact_id}/timeline", response={201: TimelineOut, **ERRORS}, summary="Add a timeline entry")
+def timeline_create(request: HttpRequest, payload: TimelineIn, contact_id: int = _id()) -> Status[dict[str, Any]]:
+    actor = api_actor(request)
+    require(api_user(request), "timeline", perms.CREATE)
+    contact = services.contact_get(actor=actor, pk=contact_id)
+    entry = services.timeline_entry_save(
+        actor=actor, contact=contact, entry=None, data=payload.model_dump(exclude_unset=True)
+    )
+    return Status(201, _entry_out(entry))
+
+
+@timeline.patch("/{entry_id}", response={200: TimelineOut, **ERRORS}, summary="Change a timeline entry")
+def timeline_update(request: HttpRequest, payload: TimelineIn, entry_id: int = _id()) -> dict[str, Any]:
+    actor = api_actor(request)
+    user = api_user(request)
+    require(user, "timeline", perms.EDIT)
+    entry = _entry_for(request, entry_id)
+    if not selectors.timeline_entry_editable(user, entry):
+        raise PermissionDenied(_("You can change only your own timeline entries."))
+    entry = services.timeline_entry_save(
+        actor=actor, contact=entry.contact, entry=entry, data=payload.model_dump(exclude_unset=True)
+    )
+    return _entry_out(entry)
+
+
+@timeline.delete("/{entry_id}", response={204: None, **ERRORS}, summary="Delete a timeline entry")
+def timeline_delete(request: HttpRequest, entry_id: int = _id()) -> Status[None]:
+    user = api_user(request)
+    require(user, "timeline", perms.DELETE)
+    entry = _entry_for(request, entry_id)
+    if not selectors.timeline_entry_deletable(user, entry):
+        raise PermissionDenied(_("You can delete only your own timeline entries."))
+    services.timeline_entry_delete(actor=api_actor(request), entry=entry)
+    return Status(204, None)
+
+
+def _entry_for(request: HttpRequest, entry_id: int) -> TimelineEntry:
+    """An entry on a contact the caller may see, which they may see too, or 404."""
+    contact_id = TimelineEntry.objects.filter(pk=entry_id).values_list("contact_id", flat=True).first()
+    if contact_id is None:
+        raise NotFound(_("No such timeline entry."))
+    contact = services.contact_get(actor=api_actor(request), pk=contact_id)
+    entry = selectors.timeline_entry_get(contact, api_user(request), entry_id)
+    entry.contact = contact
+    return entry
+
+
+def _entry_out(entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "id": entry.pk,
+        "contact_id": entry.contact_id,
+        "kind": entry.kind,
+        "channel": entry.channel,
+        "subject": entry.subject,
+        "body": entry.body,
+        "author_id": entry.author_id,
+        "author": str(entry.author) if entry.author else None,
+        "occurred_at": entry.occurred_at,
+        "is_private": entry.is_private,
+        "data": entry.data or {},
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+    }
+
+
+# --- companies -------------------------------------------------------------------------------
+
+
+@companies.get("", response={200: CompanyPage, **ERRORS}, summary="List and search companies")
+def company_list(
+    request: HttpRequest,
+    q: str = Query("", max_length=200, description="Start of the name (diacritics optional), domain or tax code."),
+    cursor: str | None = Query(None, max_length=1000),
+    limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
+) -> dict[str, Any]:
+    user = api_user(request)
+    require(user, "company", perms.VIEW)
+    page = selectors.company_page(user, q=q.strip(), cursor=cursor or None, limit=limit)
+    hidden = selectors.hidden_fields(user)
+    return {"items": [_company_out(c, hidden) for c in page.items], "next_cursor": page.next_cursor}
+
+
+@companies.post("", response={201: CompanyOut, **ERRORS}, summary="Create a company")
+def company_create(request: HttpRequest, payload: CompanyIn) -> Status[dict[str, Any]]:
+    user = api_user(request)
+    company = services.company_save(actor=api_actor(request), company=None, data=payload.model_dump(exclude_unset=True))
+    return Status(201, _company_out(company, selectors.hidden_fields(user)))
+
+
+@companies.get("/{company_id}", response={200: CompanyOut, **ERRORS}, summary="Get a company")
+def company_get(request: HttpRequest, company_id: int = _id()) -> dict[str, Any]:
+    user = api_user(request)
+    require(user, "company", perms.VIEW)
+    return _company_out(selectors.company_get(company_id), selectors.hidden_fields(user))
+
+
+@companies.patch("/{company_id}", response={200: CompanyOut, **ERRORS}, summary="Change a company")
+def company_update(request: HttpRequest, payload: CompanyIn, company_id: int = _id()) -> dict[str, Any]:
+    user = api_user(request)
+    require(user, "company", perms.EDIT)
+    company = services.company_save(
+        actor=api_actor(request),
+        company=selectors.company_get(company_id),
+        data=payload.model_dump(exclude_unset=True),
+    )
+    return _company_out(company, selectors.hidden_fields(user))
+
+
+@companies.delete("/{company_id}", response={204: None, **ERRORS}, summary="Delete a company")
+def company_delete(request: HttpRequest, company_id: int = _id()) -> Status[None]:
+    require(api_user(request), "company", perms.DELETE)
+    services.company_delete(actor=api_actor(request), company=selectors.company_get(company_id))
+    return Status(204, None)
+
+
+def _company_out(company: Company, hidden: set[str]) -> dict[str, Any]:
+    return {
+        "id": company.pk,
+        "name": company.name,
+        "domain": company.domain,
+        "website": company.website,
+        "tax_code": company.tax_code,
+        "industry": company.industry,
+        "size": company.size,
+        "email": company.email,
+        "phone": company.phone,
+        "street": company.street,
+        "ward": company.ward,
+        "province": company.province,
+        "description": company.description,
+        "owner": company.owner_id,
+        "custom": {k: v for k, v in (company.custom or {}).items() if f"company_custom.{k}" not in hidden},
+        "created_at": company.created_at,
+        "updated_at": company.updated_at,
+    }
+
+
+# --- tags ------------------------------------------------------------------------------------
+
+
+@tags.get("", response={200: TagPage, **ERRORS}, summary="List tags")
+def tag_list(
+    request: HttpRequest,
+    cursor: str | None = Query(None, max_length=1000),
+    limit: int = Query(200, ge=1, le=selectors.MAX_LIMIT),
+) -> dict[str, Any]:
+    require(api_user(request), "tag", perms.VIEW)
+    page = paginate(Tag.objects.all(), "name_key", cursor or None, limit)
+    return {"items": [_tag_out(t) for t in page.items], "next_cursor": page.next_cursor}
+
+
+@tags.post("", response={201: TagOut, **ERRORS}, summary="Create a tag")
+def tag_create(request: HttpRequest, payload: TagIn) -> Status[dict[str, Any]]:
+    tag = services.tag_save(actor=api_actor(request), tag=None, name=payload.name, color=payload.color or "")
+    return Status(201, _tag_out(tag))
+
+
+@tags.patch("/{tag_id}", response={200: TagOut, **ERRORS}, summary="Rename or recolour a tag")
+def tag_update(request: HttpRequest, payload: TagPatch, tag_id: int = _id()) -> dict[str, Any]:
+    require(api_user(request), "tag", perms.EDIT)
+    tag = _tag_get(tag_id)
+    tag = services.tag_save(actor=api_actor(request), tag=tag, name=payload.name or tag.name, color=payload.color or "")
+    return _tag_out(tag)
+
+
+@tags.delete("/{tag_id}", response={204: None, **ERRORS}, summary="Delete a tag")
+def tag_delete(request: HttpRequest, tag_id: int = _id()) -> Status[None]:
+    require(api_user(request), "tag", perms.DELETE)
+    services.tag_delete(actor=api_actor(request), tag=_tag_get(tag_id))
+    return Status(204, None)
+
+
+def _tag_get(tag_id: int) -> Tag:
+    tag = Tag.objects.filter(pk=tag_id).first()
+    if tag is None:
+        raise NotFound(_("No such tag."))
+    return tag
+
+
+def _tag_out(tag: Tag) -> dict[str, Any]:
+    return {"id": tag.pk, "name": tag.name, "color": tag.color}
+
+
+# --- custom field definitions ----------------------------------------------------------------
+
+
+@custom_fields.get("", response={200: list[CustomFieldOut], **ERRORS}, summary="List custom fields")
+def customfield_list(
+    request: HttpRequest,
+    entity: Annotated[CustomField.Entity | None, Query(description="Only fields of contacts or of companies.")] = None,
+) -> list[CustomField]:
+    """Active fields, without the sensitive ones the caller's role may not see."""
+    user = api_user(request)
+    require(user, "customfield", perms.VIEW)
+    entities: list[str] = [entity] if entity else list(CustomField.Entity.values)
+    return [cf for e in entities for cf in selectors.visible_custom_fields(user, e)]
+
+
+@custom_fields.post("", response={201: CustomFieldOut, **ERRORS}, summary="Define a custom field")
+def customfield_create(request: HttpRequest, payload: CustomFieldIn) -> Status[CustomField]:
+    field = services.customfield_save(actor=api_actor(request), field=None, data=payload.model_dump(exclude_unset=True))
+    return Status(201, field)
+
+
+@custom_fields.get("/{field_id}", response={200: CustomFieldOut, **ERRORS}, summary="Get a custom field")
+def customfield_get(request: HttpRequest, field_id: int = _id()) -> CustomField:
+    user = api_user(request)
+    require(user, "customfield", perms.VIEW)
+    return _field_get(user, field_id)
+
+
+@custom_fields.patch("/{field_id}", response={200: CustomFieldOut, **ERRORS}, summary="Change a custom field")
+def customfield_update(request: HttpRequest, payload: CustomFieldPatch, field_id: int = _id()) -> CustomField:
+    """The type and key of a field never change; add a new field instead."""
+    user = api_user(request)
+    require(user, "customfield", perms.EDIT)
+    return services.customfield_save(
+        actor=api_actor(request), field=_field_get(user, field_id), data=payload.model_dump(exclude_unset=True)
+    )
+
+
+@custom_fields.delete("/{field_id}", response={204: None, **ERRORS}, summary="Retire a custom field")
+def customfield_delete(request: HttpRequest, field_id: int = _id()) -> Status[None]:
+    """The field stops showing, validating and exporting; stored values stay for the audit trail."""
+    user = api_user(request)
+    require(user, "customfield", perms.DELETE)
+    services.customfield_delete(actor=api_actor(request), field=_field_get(user, field_id))
+    return Status(204, None)
+
+
+def _field_get(user: User, field_id: int) -> CustomField:
+    """A definition the user may know of: a sensitive field they are not granted is a 404."""
+    field = CustomField.objects.filter(pk=field_id).first()
+    if field is None or (field.is_sensitive and not user.sees_field(field.permission_key)):
+        raise NotFound(_("No such custom field."))
+    return field

@@ -1,0 +1,460 @@
+"""Typed shapes of the REST API's requests and responses (they make the OpenAPI document).
+
+Input schemas only check types and sizes and refuse unknown fields; the services normalise and
+validate the values (a bad phone is the service's 422, not pydantic's). Every input field is
+optional so the same schema serves create and partial update: the endpoints pass
+``payload.model_dump(exclude_unset=True)``, so only the fields a client sent are written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from django.utils import timezone
+from ninja import Schema
+from pydantic import AfterValidator, ConfigDict, Field, IPvAnyAddress
+
+from danhba.contacts.models import CustomField, Gender, NameOrder, SocialProfile, Source, TimelineEntry
+from danhba.core.keyset import MAX_PK
+from danhba.privacy.models import ConsentSource, ConsentStatus
+
+Id = Annotated[int, Field(ge=1, le=MAX_PK, description="A record id.")]
+Text = Annotated[str, Field(max_length=255)]
+LongText = Annotated[str, Field(max_length=20_000)]
+
+
+def _sane_datetime(value: dt.datetime) -> dt.datetime:
+    """Aware (a time without offset is in the server's time zone) and within years a contact
+    history can hold, so it converts to UTC without overflowing."""
+    if not 1900 <= value.year <= 2200:
+        raise ValueError("must be between the years 1900 and 2200")
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+When = Annotated[dt.datetime, AfterValidator(_sane_datetime)]
+
+
+class In(Schema):
+    """Request bodies: unknown fields are a 422 rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable(description: str | None = None, examples: list[Any] | None = None) -> Any:
+    """A field a client may leave out (absent: leave it as it is) but may not send as null."""
+    return Field(None, description=description, examples=examples, json_schema_extra=_no_default)
+
+
+# --- errors and pages ------------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    code: str = Field(description="Stable machine-readable code, e.g. `invalid`, `not_found`, `conflict`.")
+    message: str
+    details: Any = Field(
+        description="For service validation errors: {field: [messages]}; for request validation "
+        "errors: [{loc, msg}]; else an object with more facts (e.g. `contact_id` on a conflict)."
+    )
+
+
+# --- contacts --------------------------------------------------------------------------------
+
+
+class EmailIn(In):
+    email: Annotated[str, Field(max_length=320, examples=["lan.nguyen@example.vn"])]
+    label: Annotated[str, Field(max_length=30, examples=["work"])] | None = None
+    is_primary: bool = False
+
+
+class PhoneIn(In):
+    phone: Annotated[
+        str, Field(max_length=40, description="As people type it: 0912 345 678, +84…, 0162…", examples=["0912 345 678"])
+    ]
+    label: Annotated[str, Field(max_length=30)] | None = None
+    is_primary: bool = False
+
+
+class CompanyLinkIn(In):
+    company_id: Id | None = Field(None, description="An existing company; or give `name`.")
+    name: Annotated[str, Field(max_length=200)] | None = Field(
+        None, description="A company name: an existing company with this name, or a new one."
+    )
+    is_primary: bool = False
+    job_title: Annotated[str, Field(max_length=120)] | None = None
+
+
+class ExternalIdIn(In):
+    system: Annotated[str, Field(max_length=60)]
+    value: Annotated[str, Field(max_length=200)]
+
+
+class SocialProfileIn(In):
+    network: SocialProfile.Network
+    handle: Annotated[str, Field(max_length=200)]
+
+
+class ContactIn(In):
+    """A contact to create, or the fields to change (PATCH changes only the fields sent; null
+    clears a field that may be empty).
+
+    Sensitive fields the caller's role may not see cannot be written either (403).
+    """
+
+    full_name: Annotated[str, Field(max_length=200)] = omittable(
+        "Split into family/middle/given by `name_order` unless the parts are sent.", ["Nguyễn Thị Lan"]
+    )
+    family_name: Annotated[str, Field(max_length=80)] = omittable()
+    middle_name: Annotated[str, Field(max_length=120)] = omittable()
+    given_name: Annotated[str, Field(max_length=80)] = omittable()
+    name_order: NameOrder = omittable()
+    emails: Annotated[list[Annotated[str, Field(max_length=320)] | EmailIn], Field(max_length=20)] = omittable(
+        "Replaces all emails. Strings or objects; the first is primary unless one says so.",
+        [["lan.nguyen@example.vn"]],
+    )
+    phones: Annotated[list[Annotated[str, Field(max_length=40)] | PhoneIn], Field(max_length=20)] = omittable(
+        "Replaces all phones, in any format; stored as E.164.", [["0912 345 678"]]
+    )
+    tags: Annotated[list[Annotated[str, Field(max_length=80)]], Field(max_length=200)] = omittable(
+        "Tag names; replaces all tags, creating new tags as needed.", [["VIP"]]
+    )
+    companies: Annotated[list[CompanyLinkIn], Field(max_length=20)] = omittable("Replaces all company links.")
+    external_ids: Annotated[list[ExternalIdIn], Field(max_length=50)] = omittable()
+    social_profiles: Annotated[list[SocialProfileIn], Field(max_length=50)] = omittable()
+    lifecycle_stage: Annotated[str, Field(max_length=60)] = omittable("A lifecycle stage key.", ["lead"])
+    buyer_role: Annotated[str, Field(max_length=60)] | None = Field(
+        None, description="A buyer role key, or null.", examples=["decision_maker"]
+    )
+    source: Source = omittable()
+    owner: Id | None = Field(None, description="The owning user's id, or null for unassigned.")
+    custom: Annotated[dict[Annotated[str, Field(max_length=60)], Any], Field(max_length=200)] = omittable(
+        "Custom field values by key; an empty value or null removes the field."
+    )
+    street: Text | None = None
+    ward: Annotated[str, Field(max_length=120)] | None = None
+    province: Annotated[str, Field(max_length=60)] | None = Field(
+        None, description="A province key or name.", examples=["ha-noi"]
+    )
+    address_raw: Annotated[str, Field(max_length=2000)] | None = None
+    country: Annotated[str, Field(max_length=2)] | None = Field(
+        None, description="ISO 3166 two-letter code.", examples=["VN"]
+    )
+    birthday: Annotated[str, Field(max_length=40)] | None = Field(
+        None, description="yyyy-mm-dd or dd/mm/yyyy.", examples=["05/03/1987"]
+    )
+    gender: Gender | None = None
+    occupation: Annotated[str, Field(max_length=120)] | None = None
+    job_title: Annotated[str, Field(max_length=120)] | None = None
+    education: Annotated[str, Field(max_length=120)] | None = None
+    income_band: Annotated[str, Field(max_length=60)] | None = None
+    family: LongText | None = None
+    lifestyle: LongText | None = None
+    hobbies: LongText | None = None
+    preferences: LongText | None = None
+    motivations: LongText | None = None
+    likes: LongText | None = None
+    dislikes: LongText | None = None
+
+
+class EmailOut(Schema):
+    email: str
+    label: str
+    is_primary: bool
+
+
+class PhoneOut(Schema):
+    phone: str = Field(description="E.164")
+    raw: str
+    kind: str
+    label: str
+    is_primary: bool
+
+
+class CompanyLinkOut(Schema):
+    company_id: int
+    name: str
+    is_primary: bool
+    job_title: str
+
+
+class ExternalIdOut(Schema):
+    system: str
+    value: str
+
+
+class SocialProfileOut(Schema):
+    network: str
+    handle: str
+
+
+class ContactOut(Schema):
+    """A contact as the caller's role may see it: sensitive fields the role is not granted
+    (birthday, gender, income_band, family, sensitive custom fields) are absent, not null."""
+
+    id: int
+    full_name: str
+    family_name: str
+    middle_name: str
+    given_name: str
+    name_order: str
+    email: str = Field(description="The primary email.")
+    phone: str = Field(description="The primary phone, E.164.")
+    street: str
+    ward: str
+    province: str
+    address_raw: str
+    country: str
+    birthday: dt.date | None = None
+    gender: str | None = None
+    occupation: str
+    job_title: str
+    education: str
+    income_band: str | None = None
+    family: str | None = None
+    lifestyle: str
+    hobbies: str
+    preferences: str
+    motivations: str
+    likes: str
+    dislikes: str
+    lifecycle_stage: str | None
+    buyer_role: str | None
+    source: str
+    owner: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_activity_at: dt.datetime
+    custom: dict[str, Any]
+    # Only on single-contact responses, not in lists.
+    emails: list[EmailOut] | None = None
+    phones: list[PhoneOut] | None = None
+    tags: list[str] | None = None
+    companies: list[CompanyLinkOut] | None = None
+    external_ids: list[ExternalIdOut] | None = None
+    social_profiles: list[SocialProfileOut] | None = None
+
+
+class ContactPage(Schema):
+    items: list[ContactOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+# --- timeline --------------------------------------------------------------------------------
+
+
+class TimelineIn(In):
+    kind: TimelineEntry.Kind = omittable("Not `system`: change records are written by danhba.", ["call"])
+    channel: TimelineEntry.Channel | None = None
+    subject: Annotated[str, Field(max_length=200, examples=["Gọi tư vấn gói cước"])] | None = None
+    body: Annotated[str, Field(max_length=100_000, examples=["Khách hẹn gọi lại thứ Hai."])] | None = None
+    occurred_at: When | None = Field(None, description="Defaults to now; without an offset, server time zone.")
+    is_private: bool | None = Field(None, description="Only roles granted private notes may write private entries.")
+
+
+class TimelineOut(Schema):
+    id: int
+    contact_id: int
+    kind: str
+    channel: str
+    subject: str
+    body: str
+    author_id: int | None
+    author: str | None
+    occurred_at: dt.datetime
+    is_private: bool
+    data: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class TimelinePage(Schema):
+    items: list[TimelineOut]
+
+
+# --- companies -------------------------------------------------------------------------------
+
+
+class CompanyIn(In):
+    name: Annotated[str, Field(max_length=200)] = omittable(examples=["Công ty Sao Mai"])
+    domain: Annotated[str, Field(max_length=200, examples=["saomai.vn"])] | None = None
+    website: Annotated[str, Field(max_length=200, examples=["https://saomai.vn"])] | None = None
+    tax_code: Annotated[str, Field(max_length=20, examples=["0101234567"])] | None = None
+    industry: Annotated[str, Field(max_length=120)] | None = None
+    size: Annotated[str, Field(max_length=40)] | None = None
+    email: Annotated[str, Field(max_length=254, examples=["lienhe@saomai.vn"])] | None = None
+    phone: Annotated[str, Field(max_length=40, examples=["024 3825 1234"])] | None = None
+    street: Text | None = None
+    ward: Annotated[str, Field(max_length=120)] | None = None
+    province: Annotated[str, Field(max_length=60, examples=["ha-noi"])] | None = None
+    description: Annotated[str, Field(max_length=20_000)] | None = None
+    owner: Id | None = None
+    custom: Annotated[dict[Annotated[str, Field(max_length=60)], Any], Field(max_length=200)] | None = None
+
+
+class CompanyOut(Schema):
+    id: int
+    name: str
+    domain: str
+    website: str
+    tax_code: str
+    industry: str
+    size: str
+    email: str
+    phone: str
+    street: str
+    ward: str
+    province: str
+    description: str
+    owner: int | None
+    custom: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CompanyPage(Schema):
+    items: list[CompanyOut]
+    next_cursor: str | None
+
+
+# --- tags ------------------------------------------------------------------------------------
+
+
+class TagIn(In):
+    name: Annotated[str, Field(min_length=1, max_length=80, examples=["VIP"])]
+    color: Annotated[str, Field(max_length=7)] = omittable("Like #1d4ed8.", ["#1d4ed8"])
+
+
+class TagPatch(In):
+    name: Annotated[str, Field(min_length=1, max_length=80)] = omittable(examples=["VIP"])
+    color: Annotated[str, Field(max_length=7)] = omittable("Like #1d4ed8.", ["#1d4ed8"])
+
+
+class TagOut(Schema):
+    id: int
+    name: str
+    color: str
+
+
+class TagPage(Schema):
+    items: list[TagOut]
+    next_cursor: str | None
+
+
+# --- custom field definitions ----------------------------------------------------------------
+
+Choices = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=500)]
+
+
+class CustomFieldIn(In):
+    entity: CustomField.Entity = omittable("Defaults to contact.")
+    key: Annotated[str, Field(max_length=60)] = omittable("Defaults to a slug of the label.", ["shoe_size"])
+    label: Annotated[str, Field(min_length=1, max_length=120, examples=["Shoe size"])]
+    type: CustomField.Type
+    choices: Choices = omittable("For choice and multi_choice fields.", [["38", "39", "40"]])
+    required: bool = omittable()
+    is_sensitive: bool = omittable("Hidden from roles not granted `custom.<key>`.")
+    help_text: Annotated[str, Field(max_length=240)] = omittable()
+    position: Annotated[int, Field(ge=0, le=32000)] = omittable()
+    is_active: bool = omittable()
+
+
+class CustomFieldPatch(In):
+    """The type and key of a field never change; add a new field instead."""
+
+    label: Annotated[str, Field(min_length=1, max_length=120)] = omittable()
+    choices: Choices = omittable()
+    required: bool = omittable()
+    is_sensitive: bool = omittable()
+    help_text: Annotated[str, Field(max_length=240)] = omittable()
+    position: Annotated[int, Field(ge=0, le=32000)] = omittable()
+    is_active: bool = omittable()
+
+
+class CustomFieldOut(Schema):
+    id: int
+    entity: str
+    key: str
+    label: str
+    type: str
+    choices: list[Any]
+    required: bool
+    is_sensitive: bool
+    help_text: str
+    position: int
+    is_active: bool
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+
+class ConsentIn(In):
+    purpose: Annotated[
+        str, Field(min_length=1, max_length=60, description="A consent purpose key.", examples=["email_marketing"])
+    ]
+    status: ConsentStatus
+    source: ConsentSource = ConsentSource.API
+    proof: Annotated[str, Field(max_length=10_000)] = Field("", description="Form URL, file name, note of a call…")
+    text_version: Annotated[str, Field(max_length=60)] = ""
+    recorded_at: When | None = Field(None, description="When the person said it; defaults to now.")
+    ip_address: IPvAnyAddress | None = Field(
+        None, description="The address of the person giving consent; defaults to the caller's address."
+    )
+
+
+class ConsentStateOut(Schema):
+    purpose: str
+    label: str
+    status: str | None = Field(description="null when the contact never said anything for this purpose.")
+    granted: bool
+    since: dt.datetime | None
+
+
+class ConsentRecordOut(Schema):
+    id: int
+    purpose: str
+    status: str
+    source: str
+    recorded_at: dt.datetime
+    proof: str
+    text_version: str
+    ip_address: str | None
+    recorded_by: int | None
+
+
+class ConsentOut(Schema):
+    current: list[ConsentStateOut]
+    ledger: list[ConsentRecordOut] = Field(description="The newest statements first.")
+
+
+class ConsentPurposeOut(Schema):
+    key: str
+    name: str
+    name_vi: str
+    description: str
+
+
+# --- the caller ------------------------------------------------------------------------------
+
+
+class RoleOut(Schema):
+    key: str
+    name: str
+    record_scope: str
+    permissions: dict[str, list[str]]
+
+
+class MeOut(Schema):
+    id: int
+    email: str
+    full_name: str
+    role: RoleOut
+    team: str | None
+    language: str
+    hidden_fields: list[str] = Field(description="Sensitive fields this user may neither see nor write.")
+    auth: str = Field(description="`api_key` or `session`.")

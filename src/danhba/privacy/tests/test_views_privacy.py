@@ -1,0 +1,161 @@
+"""The consent panel of a contact page and the global audit log page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from danhba.conftest import actor_for
+from danhba.contacts.models import Contact
+from danhba.contacts.services import contact_update
+from danhba.privacy.models import AuditEvent, ConsentRecord, ConsentState
+from danhba.privacy.services import audit_event
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def contact(make_contact: Any) -> Contact:
+    return make_contact(full_name="Phan Thị Đồng Ý", emails=["dongy@example.vn"])
+
+
+def consent_status(body: str, purpose: str) -> str:
+    match = re.search(rf'data-purpose="{purpose}">.*?<span class="badge[^"]*">([^<]+)</span>', body, re.S)
+    assert match, purpose
+    return match.group(1)
+
+
+def test_consent_panel_says_not_given_without_a_statement(client_for: Any, admin: Any, contact: Contact) -> None:
+    body = client_for(admin).get(reverse("contacts:detail", kwargs={"pk": contact.pk})).content.decode()
+    for purpose in ("email_marketing", "sms_marketing", "phone_calls", "profiling", "partner_sharing"):
+        assert consent_status(body, purpose) == "Not given"
+    # Nothing is pre-ticked in the form.
+    form = body[body.index('id="consent"') :]
+    assert "checked" not in form.split("</form>")[0]
+
+
+def test_record_consent_granted_then_withdrawn(client_for: Any, users: Any, contact: Contact) -> None:
+    client = client_for(users["support"])
+    url = reverse("privacy:consent_record", kwargs={"pk": contact.pk})
+    response = client.post(
+        url,
+        {"purpose": "email_marketing", "status": "granted", "source": "verbal", "proof": "Cuộc gọi 09:30",
+         "text_version": "v2"},
+        REMOTE_ADDR="203.0.113.9",
+        **HTMX,
+    )  # fmt: skip
+    assert response.status_code == 200 and "contact-changed" in response["HX-Trigger"]
+    body = response.content.decode()
+    assert consent_status(body, "email_marketing") == "Granted"
+    assert consent_status(body, "sms_marketing") == "Not given"
+    assert "Cuộc gọi 09:30" in body and "Consent statement recorded" in body
+    record = ConsentRecord.objects.get()
+    assert (record.status, record.source, record.proof, record.text_version) == (
+        "granted",
+        "verbal",
+        "Cuộc gọi 09:30",
+        "v2",
+    )
+    assert (record.ip_address, record.recorded_by) == ("203.0.113.9", users["support"])
+
+    client.post(url, {"purpose": "email_marketing", "status": "withdrawn", "source": "email"}, **HTMX)
+    assert ConsentState.objects.get(contact=contact).status == "withdrawn"
+    page = client.get(reverse("contacts:detail", kwargs={"pk": contact.pk})).content.decode()
+    assert consent_status(page, "email_marketing") == "Withdrawn"
+    assert "Ledger (2 statements)" in page
+    assert AuditEvent.objects.filter(object_type="consent", contact_id=contact.pk).count() == 2
+
+
+def test_record_consent_needs_a_statement(client_for: Any, admin: Any, contact: Contact) -> None:
+    url = reverse("privacy:consent_record", kwargs={"pk": contact.pk})
+    response = client_for(admin).post(url, {"purpose": "email_marketing", "source": "ui"}, **HTMX)
+    assert response.status_code == 422 and "This field is required" in response.content.decode()
+    bad = client_for(admin).post(url, {"purpose": "nope", "status": "granted", "source": "ui"}, follow=True)
+    assert "was not recorded" in bad.content.decode()
+    assert not ConsentRecord.objects.exists()
+
+
+def test_record_consent_without_htmx_redirects_to_panel(client_for: Any, admin: Any, contact: Contact) -> None:
+    url = reverse("privacy:consent_record", kwargs={"pk": contact.pk})
+    response = client_for(admin).post(url, {"purpose": "profiling", "status": "granted", "source": "ui"})
+    assert response.status_code == 302 and response.url.endswith("#consent")
+    assert ConsentRecord.objects.get().purpose.key == "profiling"
+
+
+# --- audit log ------------------------------------------------------------------------------
+
+
+def rows(response: Any) -> int:
+    return response.content.decode().count("<time datetime=")
+
+
+def test_audit_page_lists_events_read_only(client_for: Any, admin: Any, contact: Contact) -> None:
+    contact_update(actor=actor_for(admin), contact=contact, data={"occupation": "Bác sĩ"})
+    response = client_for(admin).get(reverse("privacy:audit"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Phan Thị Đồng Ý" in body and "Bác sĩ" in body and "admin@example.vn" in body
+    # Never editable: no forms posting anywhere, no edit or delete controls.
+    assert 'method="post"' not in body.split('id="audit-results"')[1]
+    assert "Delete" not in body.split('id="audit-results"')[1] and "Edit" not in body.split('id="audit-results"')[1]
+
+
+def test_audit_filters(client_for: Any, users: Any, contact: Contact) -> None:
+    admin, marketing = users["admin"], users["marketing"]
+    contact_update(actor=actor_for(marketing), contact=contact, data={"occupation": "Luật sư"})
+    audit_event(actor=actor_for(admin, via="api"), action="export", object_type="contact", object_label="API export")
+    audit_event(actor=actor_for(admin, via="cli"), action="view", object_type="company", object_label="Công ty X")
+    client = client_for(admin)
+    url = reverse("privacy:audit")
+    by_actor = client.get(url, {"actor": str(marketing.pk)}).content.decode()
+    assert "Luật sư" in by_actor and "API export" not in by_actor
+    assert "API export" in client.get(url, {"action": "export"}).content.decode()
+    assert "Công ty X" in client.get(url, {"object_type": "company"}).content.decode()
+    assert "Công ty X" not in client.get(url, {"object_type": "contact"}).content.decode()
+    via_api = client.get(url, {"via": "api"}).content.decode()
+    assert "API export" in via_api and "Công ty X" not in via_api
+    today = timezone.localdate()
+    assert (
+        rows(client.get(url, {"date_from": today.isoformat(), "date_to": today.isoformat()}))
+        == AuditEvent.objects.count()
+    )
+    assert rows(client.get(url, {"date_to": (today - dt.timedelta(days=1)).isoformat()})) == 0
+    one_contact = client.get(url, {"contact": contact.pk}).content.decode()
+    assert "Luật sư" in one_contact and "Công ty X" not in one_contact
+    bad = client.get(url, {"date_from": "hôm qua"})
+    assert bad.status_code == 200 and "Enter a valid date" in bad.content.decode()
+
+
+def test_audit_keyset_pages_newest_first(client_for: Any, admin: Any) -> None:
+    now = timezone.now()
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(at=now - dt.timedelta(minutes=i), via="cli", action="view", object_type="contact",
+                       object_label=f"event {i:03d}", actor_label="script")
+            for i in range(70)
+        ]
+    )  # fmt: skip
+    client = client_for(admin)
+    first = client.get(reverse("privacy:audit"), {"via": "cli"}).content.decode()
+    labels = re.findall(r"event (\d{3})", first)
+    assert labels == [f"{i:03d}" for i in range(50)]
+    link = re.search(r'rel="next" href="(/privacy/audit/\?[^"]+)"', first)
+    assert link and "via=cli" in link.group(1)
+    second = client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert re.findall(r"event (\d{3})", second) == [f"{i:03d}" for i in range(50, 70)]
+    assert 'rel="next"' not in second
+    partial = client.get(link.group(1).replace("&amp;", "&"), **HTMX).content.decode()
+    assert partial.lstrip().startswith('<div id="audit-results"')
+
+
+def test_audit_page_only_for_roles_with_audit_view(client_for: Any, users: Any) -> None:
+    for role in ("marketing", "sales", "support", "analyst"):
+        assert client_for(users[role]).get(reverse("privacy:audit")).status_code == 403
+    assert client_for(users["admin"]).get(reverse("privacy:audit")).status_code == 200
+    assert client_for(users["admin"]).post(reverse("privacy:audit")).status_code == 405
