@@ -5,7 +5,13 @@ Kept apart from the models so views, the API and services share one vocabulary.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from danhba.core.actor import Actor
 
 VIEW, CREATE, EDIT, DELETE, EXPORT = "view", "create", "edit", "delete", "export"
 ACTIONS = (VIEW, CREATE, EDIT, DELETE, EXPORT)
@@ -107,3 +113,15 @@ BUILTIN_ROLES: dict[str, dict] = {
         },
     },
 }
+
+
+def require(actor: Actor, obj: str, action: str) -> None:
+    """Raise PermissionDenied unless the actor's role allows ``action`` on ``obj``. The system
+    (an actor without a user: CLI, jobs) may do anything."""
+    from danhba.core.errors import PermissionDenied
+
+    if actor.user is not None and not actor.user.can(obj, action):
+        raise PermissionDenied(
+            gettext("Your role lacks the permission “%(object)s: %(action)s”.")
+            % {"object": OBJECTS.get(obj, obj), "action": ACTION_LABELS.get(action, action)}
+        )

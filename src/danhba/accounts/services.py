@@ -24,14 +24,6 @@ from danhba.privacy.models import AuditEvent
 from danhba.privacy.services import audit_event
 
 
-def _require(actor: Actor, obj: str, action: str) -> None:
-    if actor.user is not None and not actor.user.can(obj, action):
-        raise PermissionDenied(
-            _("Your role lacks the permission “%(object)s: %(action)s”.")
-            % {"object": perms.OBJECTS.get(obj, obj), "action": perms.ACTION_LABELS.get(action, action)}
-        )
-
-
 def _may_grant(actor: Actor, role: Role) -> bool:
     """Only an admin (or the system) hands out the Admin role, or user managers could promote
     anyone, themselves included, to every permission."""
@@ -73,7 +65,7 @@ def user_create(
     team: Team | None = None,
     language: str = "",
 ) -> User:
-    _require(actor, "user", perms.CREATE)
+    perms.require(actor, "user", perms.CREATE)
     errors: dict[str, list[str]] = {}
     try:
         address = normalize_email(email)
@@ -117,7 +109,7 @@ def user_create(
 
 
 def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
-    _require(actor, "user", perms.EDIT)
+    perms.require(actor, "user", perms.EDIT)
     if user.role.key == "admin" and not _may_grant(actor, user.role):
         raise PermissionDenied(_("Only an admin can change an admin's account."))
     errors: dict[str, list[str]] = {}
@@ -188,7 +180,7 @@ def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
 
 def user_set_password(*, actor: Actor, user: User, password: str) -> None:
     if actor.user is not None and actor.user.pk != user.pk:
-        _require(actor, "user", perms.EDIT)
+        perms.require(actor, "user", perms.EDIT)
         if not _may_grant(actor, user.role):
             # Setting an admin's password is taking over the admin's account.
             raise PermissionDenied(_("Only an admin can set an admin's password."))
@@ -218,7 +210,7 @@ def password_change(*, actor: Actor, user: User, current_password: str, new_pass
 def profile_update(*, actor: Actor, user: User, full_name: str, language: str, time_zone: str) -> User:
     """A user's own name, language and time zone (no role needed to change one's own)."""
     if actor.user is not None and actor.user.pk != user.pk:
-        _require(actor, "user", perms.EDIT)
+        perms.require(actor, "user", perms.EDIT)
     errors: dict[str, list[str]] = {}
     name = clean_text(full_name)
     if len(name) > 200:
@@ -258,7 +250,7 @@ def user_set_preferences(*, user: User, language: str, time_zone: str) -> None:
 
 def team_save(*, actor: Actor, team: Team | None, name: str) -> Team:
     """Create or rename a team. Teams decide what "team" record visibility shows."""
-    _require(actor, "role", perms.CREATE if team is None else perms.EDIT)
+    perms.require(actor, "role", perms.CREATE if team is None else perms.EDIT)
     text = clean_text(name)
     if not text or len(text) > 120:
         raise InvalidInput({"name": [_("between 1 and 120 characters")]})
@@ -295,7 +287,7 @@ def team_save(*, actor: Actor, team: Team | None, name: str) -> Team:
 
 def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
     creating = role is None
-    _require(actor, "role", perms.CREATE if creating else perms.EDIT)
+    perms.require(actor, "role", perms.CREATE if creating else perms.EDIT)
     errors: dict[str, list[str]] = {}
     role = role or Role()
     name = clean_text(data.get("name", role.name))
@@ -354,7 +346,7 @@ def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
 
 
 def role_delete(*, actor: Actor, role: Role) -> None:
-    _require(actor, "role", perms.DELETE)
+    perms.require(actor, "role", perms.DELETE)
     if role.is_builtin:
         raise InvalidInput({"role": [_("built-in roles cannot be deleted")]})
     if role.users.exists():
@@ -368,7 +360,7 @@ def role_delete(*, actor: Actor, role: Role) -> None:
 def apikey_create(*, actor: Actor, user: User, name: str) -> tuple[ApiKey, str]:
     """Create a key for ``user``; returns the key and its raw value, which is never shown again."""
     if actor.user is not None and actor.user.pk != user.pk:
-        _require(actor, "apikey", perms.CREATE)
+        perms.require(actor, "apikey", perms.CREATE)
     name = clean_text(name)
     if not name or len(name) > 120:
         raise InvalidInput({"name": [_("between 1 and 120 characters")]})
@@ -386,7 +378,7 @@ def apikey_create(*, actor: Actor, user: User, name: str) -> tuple[ApiKey, str]:
 
 def apikey_revoke(*, actor: Actor, key: ApiKey) -> None:
     if actor.user is not None and actor.user.pk != key.user_id:
-        _require(actor, "apikey", perms.DELETE)
+        perms.require(actor, "apikey", perms.DELETE)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])

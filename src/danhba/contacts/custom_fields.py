@@ -8,11 +8,17 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from danhba.contacts.models import CustomField
-from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone, parse_date
+from danhba.core.normalize import (
+    NormalizationError,
+    clean_text,
+    normalize_email,
+    normalize_phone,
+    parse_date,
+    parse_datetime,
+)
 
 T = CustomField.Type
 _TRUE = {"1", "true", "yes", "y", "on", "có", "co", "x"}
@@ -58,16 +64,10 @@ def clean_value(field: CustomField, value: Any) -> Any:
         except NormalizationError as exc:
             raise ValueError(str(exc)) from None
     if t == T.DATETIME:
-        if isinstance(value, dt.datetime):
-            when = value
-        else:
-            try:
-                when = dt.datetime.fromisoformat(str(value).strip())
-            except ValueError:
-                raise ValueError(_("must be a date and time like 2025-07-01T09:30")) from None
-        if timezone.is_naive(when):
-            when = timezone.make_aware(when)
-        return when.astimezone(dt.UTC).isoformat()
+        try:
+            return parse_datetime(value).astimezone(dt.UTC).isoformat()
+        except NormalizationError as exc:
+            raise ValueError(str(exc)) from None
     if t == T.BOOLEAN:
         if isinstance(value, bool):
             return value

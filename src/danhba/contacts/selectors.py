@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from danhba.accounts import permissions as perms
@@ -82,7 +83,7 @@ class ContactFilters:
             try:
                 return dt.date.fromisoformat(raw)
             except ValueError:
-                errors[name] = ["a date like 2025-07-01"]
+                errors[name] = [gettext("a date like 2025-07-01")]
                 return None
 
         def boolean(name: str) -> bool | None:
@@ -93,7 +94,7 @@ class ContactFilters:
                 return True
             if raw in ("0", "false", "no"):
                 return False
-            errors[name] = ["true or false"]
+            errors[name] = [gettext("true or false")]
             return None
 
         company_raw = clean_text(params.get("company"))
@@ -102,10 +103,10 @@ class ContactFilters:
             if is_id(company_raw):
                 company = int(company_raw)
             else:
-                errors["company"] = ["a company id"]
+                errors["company"] = [gettext("a company id")]
         owner = clean_text(params.get("owner"))
         if owner and owner not in ("me", "none") and not is_id(owner):
-            errors["owner"] = ["a user id, 'me' or 'none'"]
+            errors["owner"] = [gettext("a user id, 'me' or 'none'")]
         custom = {k[7:]: clean_text(v) for k, v in params.items() if k.startswith("custom.") and clean_text(v)}
         filters = cls(
             q=clean_text(params.get("q"))[:200],
@@ -123,7 +124,7 @@ class ContactFilters:
             custom=custom,
         )
         if errors:
-            raise InvalidInput(errors, "Some filters are not valid.")
+            raise InvalidInput(errors, gettext("Some filters are not valid."))
         return filters
 
     @property
@@ -197,7 +198,9 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "") -> Q:
         for key, value in filters.custom.items():
             cf = fields.get(key)
             if cf is None or (cf.is_sensitive and not user.sees_field(cf.permission_key)):
-                raise InvalidInput({f"custom.{key}": ["no such custom field"]}, "Some filters are not valid.")
+                raise InvalidInput(
+                    {f"custom.{key}": [gettext("no such custom field")]}, gettext("Some filters are not valid.")
+                )
             q &= _custom_q(cf, value, p)
     vis = visibility_q(user, prefix)
     if vis is not None:
@@ -281,7 +284,7 @@ def contact_page(
         if cursor:
             key, cid = decode_cursor(cursor, 2)
             if not isinstance(key, str):
-                raise BadCursor("The cursor is not valid; start again from the first page.")
+                raise BadCursor(gettext("The cursor is not valid; start again from the first page."))
             cid = cursor_pk(cid)
             keys = keys.filter(Q(key__gt=key) | Q(key=key, contact_id__gt=cid)).filter(key__gte=key)
         rows = list(keys.order_by("key", "contact_id").values_list("key", "contact_id")[: limit + 1])
@@ -292,7 +295,7 @@ def contact_page(
         next_cursor = encode_cursor(list(rows[-1])) if more and rows else None
         return Page([by_id[i] for i in ids if i in by_id], next_cursor, {"matched_by": dict((c, k) for k, c in rows)})
     if sort not in SORTS:
-        raise InvalidInput({"sort": [f"must be one of {', '.join(SORTS)}"]})
+        raise InvalidInput({"sort": [gettext("must be one of %(choices)s") % {"choices": ", ".join(SORTS)}]})
     column, descending = SORTS[sort]
     qs = contact_queryset(user, filters).select_related(*related)
     return paginate(qs, column, cursor, limit, descending)
@@ -508,7 +511,7 @@ def timeline_entry_get(contact: Contact, user: User, entry_id: int) -> TimelineE
         qs = qs.filter(Q(is_private=False) | Q(author_id=user.pk))
     entry = qs.first()
     if entry is None:
-        raise NotFound("No such timeline entry.")
+        raise NotFound(gettext("No such timeline entry."))
     return entry
 
 
@@ -532,7 +535,7 @@ def timeline_entry_deletable(user: User, entry: TimelineEntry) -> bool:
 def company_get(pk: int) -> Company:
     company = Company.objects.select_related("owner").filter(pk=pk).first()
     if company is None:
-        raise NotFound("No such company.")
+        raise NotFound(gettext("No such company."))
     return company
 
 

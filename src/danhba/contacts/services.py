@@ -52,6 +52,7 @@ from danhba.core.normalize import (
     normalize_email,
     normalize_phone,
     parse_date,
+    parse_datetime,
     split_name,
 )
 from danhba.core.vn import province_key
@@ -83,12 +84,7 @@ MAX_LENGTHS: dict[str, int] = {
 # --- permission helpers ---------------------------------------------------------------------
 
 
-def require(actor: Actor, obj: str, action: str) -> None:
-    if actor.user is not None and not actor.user.can(obj, action):
-        raise PermissionDenied(
-            _("Your role lacks the permission “%(object)s: %(action)s”.")
-            % {"object": perms.OBJECTS.get(obj, obj), "action": perms.ACTION_LABELS.get(action, action)}
-        )
+require = perms.require
 
 
 def can_see_contact(user: User, contact: Contact) -> bool:
@@ -791,6 +787,10 @@ def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any])
                 cleaned[key] = clean_value(CustomField(type=ftype), data[key])
             except ValueError as exc:
                 errors[key] = [str(exc)]
+                continue
+            limit = int(getattr(Company._meta.get_field(key), "max_length", 0) or 255)
+            if len(cleaned[key]) > limit:
+                errors[key] = [_("at most %(n)s characters") % {"n": limit}]
     if "province" in data:
         province = province_key(data["province"]) if clean_text(data["province"]) else ""
         if province is None:
@@ -808,6 +808,16 @@ def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any])
     if not isinstance(custom_in, dict):
         errors["custom"] = [_("must be an object of field key → value")]
         custom_in = {}
+    if custom_in and actor.user is not None:
+        user = actor.user
+        sensitive = CustomField.objects.filter(
+            entity=CustomField.Entity.COMPANY, key__in=list(custom_in), is_sensitive=True
+        )
+        hidden = [f"custom.{f.key}" for f in sensitive if not user.sees_field(f.permission_key)]
+        if hidden:
+            raise PermissionDenied(
+                _("Your role cannot change these fields."), {k: [_("not permitted for your role")] for k in hidden}
+            )
     custom, custom_errors = clean_custom_values(
         CustomField.Entity.COMPANY, custom_in, company.custom if company else None, creating=creating
     )
@@ -1041,15 +1051,11 @@ def timeline_entry_save(
     if not subject and not body:
         errors["body"] = [_("write a subject or some details")]
     occurred_at = data.get("occurred_at") or entry.occurred_at
-    if isinstance(occurred_at, str):
-        from django.utils.dateparse import parse_datetime
-
-        parsed = parse_datetime(occurred_at)
-        if parsed is None:
-            errors["occurred_at"] = [_("a date and time like 2025-07-01T09:30")]
-        occurred_at = parsed or entry.occurred_at
-    if occurred_at and timezone.is_naive(occurred_at):
-        occurred_at = timezone.make_aware(occurred_at)
+    try:
+        occurred_at = parse_datetime(occurred_at)
+    except NormalizationError as exc:
+        errors["occurred_at"] = [str(exc)]
+        occurred_at = entry.occurred_at
     is_private = bool(data.get("is_private", entry.is_private))
     if is_private and actor.user is not None and not actor.user.sees_field("private_notes"):
         errors["is_private"] = [_("your role cannot write private notes")]

@@ -22,8 +22,10 @@ class InvalidInput(ServiceError):
     status = 422
     code = "invalid"
 
-    def __init__(self, details: dict[str, list[str]], message: str = "Some fields are not valid.") -> None:
-        super().__init__(message, details)
+    def __init__(self, details: dict[str, list[str]], message: str | None = None) -> None:
+        from django.utils.translation import gettext
+
+        super().__init__(message or gettext("Some fields are not valid."), details)
 
 
 class PermissionDenied(ServiceError):

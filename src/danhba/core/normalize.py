@@ -265,3 +265,28 @@ def parse_date(value: object, day_first: bool = True) -> dt.date:
         raise NormalizationError(
             _("not a valid date: '%(value)s' (use dd/mm/yyyy or yyyy-mm-dd)") % {"value": text}
         ) from None
+
+
+def parse_datetime(value: object) -> dt.datetime:
+    """An aware date and time from ISO text or a datetime; a naive one is taken in the current
+    time zone. Years outside 1900–2200 are refused (they overflow time-zone arithmetic and are
+    never what a person meant)."""
+    from django.utils import timezone
+
+    if isinstance(value, dt.datetime):
+        when = value
+    else:
+        text = clean_text(value).replace(" ", "T", 1) if clean_text(value).count(" ") == 1 else clean_text(value)
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise NormalizationError(_("must be a date and time like 2025-07-01T09:30")) from None
+    if not 1900 <= when.year <= 2200:
+        raise NormalizationError(_("must be a date and time like 2025-07-01T09:30"))
+    try:
+        if timezone.is_naive(when):
+            when = timezone.make_aware(when)
+        when.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise NormalizationError(_("must be a date and time like 2025-07-01T09:30")) from None
+    return when

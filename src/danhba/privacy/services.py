@@ -107,6 +107,8 @@ def consent_record(
         errors["status"] = [_("must be one of %(choices)s") % {"choices": ", ".join(ConsentStatus.values)}]
     if source not in ConsentSource.values:
         errors["source"] = [_("must be one of %(choices)s") % {"choices": ", ".join(ConsentSource.values)}]
+    if len(text_version) > 60:
+        errors["text_version"] = [_("at most %(n)s characters") % {"n": 60}]
     when = recorded_at or timezone.now()
     if when > timezone.now() + dt.timedelta(minutes=5):
         errors["recorded_at"] = [_("cannot be in the future")]

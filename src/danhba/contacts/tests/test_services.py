@@ -333,3 +333,31 @@ def test_tag_and_company_filters_work_for_rare_and_common_values(admin, make_con
         assert {c.pk for c in contact_page(admin, ContactFilters(tag="si")).items} == expected
         assert {c.pk for c in contact_page(admin, ContactFilters(company=company_id)).items} == expected
         assert {c.pk for c in contact_page(admin, ContactFilters(q="khach", tag="Sỉ")).items} == expected
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00", "9999-12-31T23:59-05:00", "2025-13-01T00:00", "hôm nay"])
+def test_impossible_datetimes_are_refused_not_crashed(admin, make_contact, value):
+    CustomField.objects.create(key="hen", label="Hẹn", type="datetime")
+    with pytest.raises(InvalidInput) as exc:
+        make_contact(custom={"hen": value})
+    assert "custom.hen" in exc.value.details
+    contact = make_contact(full_name="Có Hẹn")
+    with pytest.raises(InvalidInput) as exc:
+        services.timeline_entry_save(
+            actor=actor_for(admin), contact=contact, entry=None, data={"body": "x", "occurred_at": value}
+        )
+    assert "occurred_at" in exc.value.details
+
+
+def test_company_limits_and_sensitive_custom_fields(users):
+    with pytest.raises(InvalidInput) as exc:
+        services.company_save(
+            actor=actor_for(users["admin"]), company=None,
+            data={"name": "Cty", "website": "https://example.vn/" + "a" * 300},
+        )  # fmt: skip
+    assert "website" in exc.value.details
+    CustomField.objects.create(entity="company", key="revenue", label="Doanh thu", type="number", is_sensitive=True)
+    with pytest.raises(PermissionDenied):
+        services.company_save(
+            actor=actor_for(users["marketing"]), company=None, data={"name": "Cty", "custom": {"revenue": 5}}
+        )
