@@ -31,7 +31,7 @@ run: install
 
 ## make test: lint, types, migrations check and the whole suite (SQLite; PostgreSQL too when reachable)
 test: install-dev check test-sqlite
-	@if $(BIN)/python -c 'import psycopg,sys; psycopg.connect("$(PG_TEST_URL)", connect_timeout=2).close()' 2>/dev/null; then \
+	@if $(BIN)/python -c 'import sys, psycopg; from psycopg.conninfo import conninfo_to_dict as d, make_conninfo as m; psycopg.connect(m(**{**d(sys.argv[1]), "dbname": "postgres"}), connect_timeout=3).close()' "$(PG_TEST_URL)"; then \
 		$(MAKE) --no-print-directory test-postgres; \
 	elif [ -n "$$DANHBA_REQUIRE_SERVICES" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is required (DANHBA_REQUIRE_SERVICES is set) but not reachable"; exit 1; \

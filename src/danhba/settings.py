@@ -200,5 +200,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    # The worker (run_huey) gives the "huey" logger its own handler; not propagating avoids
+    # every worker line printed twice.
+    "loggers": {"django.server": {"level": "WARNING"}, "huey": {"propagate": False}},
 }

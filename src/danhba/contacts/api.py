@@ -86,8 +86,9 @@ def contact_list(
     filters = selectors.ContactFilters.from_params(request.GET)
     page = selectors.contact_page(user, filters, sort=sort, cursor=cursor or None, limit=limit)
     hidden = selectors.hidden_fields(user)
+    active = selectors.active_custom_keys("contact")
     return {
-        "items": [selectors.contact_data(c, user, hidden, full=False) for c in page.items],
+        "items": [selectors.contact_data(c, user, hidden, full=False, active=active) for c in page.items],
         "next_cursor": page.next_cursor,
     }
 
@@ -294,7 +295,7 @@ def _company_out(company: Company, hidden: set[str]) -> dict[str, Any]:
         "province": company.province,
         "description": company.description,
         "owner": company.owner_id,
-        "custom": {k: v for k, v in (company.custom or {}).items() if f"company_custom.{k}" not in hidden},
+        "custom": selectors.visible_custom_values(company.custom, "company", hidden),
         "created_at": company.created_at,
         "updated_at": company.updated_at,
     }

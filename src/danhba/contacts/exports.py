@@ -111,6 +111,17 @@ def _row(c: Contact, hidden: set[str]) -> dict[str, Any]:
     return row
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (``=HYPERLINK(…)`` typed into a form) gets a
+    leading apostrophe, which Excel and LibreOffice show as plain text."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def contacts_export_csv(*, actor: Actor, filters: ContactFilters) -> Iterator[str]:
     """CSV text chunks (UTF-8 with BOM when encoded, so Excel opens Vietnamese correctly).
 
@@ -131,7 +142,7 @@ def contacts_export_csv(*, actor: Actor, filters: ContactFilters) -> Iterator[st
         yield "\ufeff"
         writer.writeheader()
         for n, row in enumerate(export_rows(user, filters), 1):
-            writer.writerow(row)
+            writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
             if n % 200 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

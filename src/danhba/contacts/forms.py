@@ -424,9 +424,19 @@ class ContactFilterForm(forms.Form):
     created_after = forms.DateField(label=_("Created from"), required=False, widget=DATE_INPUT)
     created_before = forms.DateField(label=_("Created until"), required=False, widget=DATE_INPUT)
 
-    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, data: Mapping[str, Any] | None = None, user: Any = None) -> None:
         super().__init__(data)
         f = self.fields
+        self.custom_names: list[str] = []
+        for cf in selectors.visible_custom_fields(user) if user is not None else []:
+            name = f"custom.{cf.key}"
+            if cf.type in (CustomField.Type.CHOICE, CustomField.Type.MULTI_CHOICE):
+                f[name] = _choice([(c, c) for c in cf.choices], cf.label)
+            elif cf.type == CustomField.Type.BOOLEAN:
+                f[name] = _choice([("true", _("Yes")), ("false", _("No"))], cf.label)
+            else:
+                f[name] = forms.CharField(label=cf.label, required=False, max_length=200)
+            self.custom_names.append(name)
         f["lifecycle_stage"].choices = [*BLANK, *selectors.stage_choices()]  # type: ignore[attr-defined]
         f["owner"].choices = [  # type: ignore[attr-defined]
             *BLANK,
@@ -436,6 +446,9 @@ class ContactFilterForm(forms.Form):
         ]
         f["tag"].choices = [*BLANK, *((str(t.pk), t.name) for t in selectors.tag_choices())]  # type: ignore[attr-defined]
         f["buyer_role"].choices = [*BLANK, *selectors.buyer_role_choices()]  # type: ignore[attr-defined]
+
+    def custom_fields(self) -> list[Any]:
+        return [self[name] for name in self.custom_names]
 
 
 class BulkActionForm(forms.Form):

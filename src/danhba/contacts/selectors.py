@@ -322,12 +322,27 @@ def contact_count(user: User, filters: ContactFilters, cap: int = 10_000) -> tup
 
 
 def hidden_fields(user: User) -> set[str]:
-    """Keys of the sensitive fields this user may not see (standard and custom)."""
+    """Keys of the sensitive fields this user may not see (standard and custom, retired custom
+    fields included: retiring a field must not publish its values)."""
     hidden = {k for k in perms.SENSITIVE_STANDARD_FIELDS if not user.sees_field(k)}
-    for cf in CustomField.objects.filter(is_sensitive=True, is_active=True):
+    for cf in CustomField.objects.filter(is_sensitive=True):
         if not user.sees_field(cf.permission_key):
             hidden.add(cf.permission_key)
     return hidden
+
+
+def active_custom_keys(entity: str) -> set[str]:
+    return set(CustomField.objects.filter(entity=entity, is_active=True).values_list("key", flat=True))
+
+
+def visible_custom_values(
+    values: dict[str, Any] | None, entity: str, hidden: set[str], active: set[str] | None = None
+) -> dict[str, Any]:
+    """The values of active custom fields the reader may see (an allow-list: values of retired
+    or unknown fields stay in storage but are not shown)."""
+    prefix = "custom." if entity == "contact" else "company_custom."
+    active = active_custom_keys(entity) if active is None else active
+    return {k: v for k, v in (values or {}).items() if k in active and f"{prefix}{k}" not in hidden}
 
 
 def visible_custom_fields(user: User, entity: str = "contact") -> list[CustomField]:
@@ -338,8 +353,11 @@ def visible_custom_fields(user: User, entity: str = "contact") -> list[CustomFie
     ]
 
 
-def contact_data(contact: Contact, user: User, hidden: set[str] | None = None, full: bool = True) -> dict[str, Any]:
-    """A contact as a plain dict for the API and exports, without the fields the user may not see."""
+def contact_data(
+    contact: Contact, user: User, hidden: set[str] | None = None, full: bool = True, active: set[str] | None = None
+) -> dict[str, Any]:
+    """A contact as a plain dict for the API and exports, without the fields the user may not see.
+    Callers rendering many contacts pass ``hidden`` and ``active`` (custom keys) computed once."""
     hidden = hidden_fields(user) if hidden is None else hidden
     data: dict[str, Any] = {
         "id": contact.pk,
@@ -375,7 +393,7 @@ def contact_data(contact: Contact, user: User, hidden: set[str] | None = None, f
         "created_at": contact.created_at,
         "updated_at": contact.updated_at,
         "last_activity_at": contact.last_activity_at,
-        "custom": {k: v for k, v in (contact.custom or {}).items() if f"custom.{k}" not in hidden},
+        "custom": visible_custom_values(contact.custom, "contact", hidden, active),
     }
     for key in perms.SENSITIVE_STANDARD_FIELDS:
         if key in hidden:

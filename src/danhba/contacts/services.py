@@ -859,7 +859,7 @@ def _company_snapshot(company: Company) -> dict[str, Any]:
         for k in (*COMPANY_TEXT_FIELDS, "domain", "website", "email", "phone", "province", "description")
     }
     snap["owner"] = company.owner.email if company.owner_id and company.owner else None
-    snap.update({f"custom.{k}": v for k, v in (company.custom or {}).items()})
+    snap.update({f"company_custom.{k}": v for k, v in (company.custom or {}).items()})
     return snap
 
 

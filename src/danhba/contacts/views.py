@@ -128,7 +128,7 @@ def contact_list(request: AuthedRequest) -> HttpResponse:
     }
     if request.htmx:  # live search and paging swap the results only
         return render(request, "contacts/_list_results.html", context)
-    context["filter_form"] = ContactFilterForm(request.GET)
+    context["filter_form"] = ContactFilterForm(request.GET, user=user)
     context["bulk_form"] = BulkActionForm() if context["can_bulk"] else None
     return render(request, "contacts/list.html", context)
 

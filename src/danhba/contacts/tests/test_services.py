@@ -361,3 +361,21 @@ def test_company_limits_and_sensitive_custom_fields(users):
         services.company_save(
             actor=actor_for(users["marketing"]), company=None, data={"name": "Cty", "custom": {"revenue": 5}}
         )
+
+
+def test_csv_export_neutralises_formulas(admin, make_contact):
+    from danhba.contacts.exports import contacts_export_csv
+
+    make_contact(full_name="Khách Hàng", occupation='=HYPERLINK("http://evil.example","x")', phones=["0912345678"])
+    text = "".join(contacts_export_csv(actor=actor_for(admin), filters=ContactFilters()))
+    assert "'=HYPERLINK" in text
+    assert "'+84912345678" in text
+    assert ",=HYPERLINK" not in text
+
+
+def test_retired_sensitive_custom_field_stays_hidden(users, make_contact):
+    field = CustomField.objects.create(key="health", label="Sức khỏe", type="text", is_sensitive=True)
+    contact = make_contact(custom={"health": "bí mật"})
+    services.customfield_delete(actor=actor_for(users["admin"]), field=field)
+    for role in ("sales", "support", "analyst", "admin"):
+        assert contact_data(contact, users[role])["custom"] == {}, role

@@ -280,3 +280,19 @@ def test_stylesheet_and_script_are_served(client_for: Any, admin: Any) -> None:
         response = client_for(admin).get(path)
         assert response.status_code == 200, f"{path} is not served"
     assert "/static/danhba/app.css" in page and "/static/danhba/app.js" in page
+
+
+def test_custom_fields_are_filters_on_the_list(client_for: Any, users: Any, make_contact: Any) -> None:
+    from danhba.contacts.models import CustomField
+
+    CustomField.objects.create(key="size", label="Cỡ áo", type="choice", choices=["S", "M", "L"])
+    CustomField.objects.create(key="cccd", label="Số CCCD", type="text", is_sensitive=True)
+    make_contact(full_name="Áo Cỡ M", custom={"size": "M"})
+    make_contact(full_name="Áo Cỡ L", custom={"size": "L"})
+    admin_page = client_for(users["admin"]).get(LIST, {"custom.size": "M"})
+    assert names(admin_page) == ["Áo Cỡ M"]
+    assert 'name="custom.size"' in admin_page.content.decode()
+    assert 'name="custom.cccd"' in admin_page.content.decode()
+    support_page = client_for(users["support"]).get(LIST)
+    assert 'name="custom.size"' in support_page.content.decode()
+    assert 'name="custom.cccd"' not in support_page.content.decode()
