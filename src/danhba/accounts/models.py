@@ -141,3 +141,12 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class LoginCounter(models.Model):
+    """Failed-login counters per email and per IP address, incremented atomically in the
+    database before a password is checked, so parallel guesses cannot slip past the limit."""
+
+    key = models.CharField(max_length=300, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import zoneinfo
 from typing import Any
@@ -11,23 +12,42 @@ from django.contrib.auth import password_validation
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
-from danhba.accounts.models import ApiKey, Role, Team, User
+from danhba.accounts.models import ApiKey, LoginCounter, Role, Team, User
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from danhba.core.normalize import NormalizationError, clean_text, normalize_email
 from danhba.privacy.models import AuditEvent
 from danhba.privacy.services import audit_event
 
+_SCOPE_RANK = {perms.SCOPE_OWN: 0, perms.SCOPE_TEAM: 1, perms.SCOPE_ALL: 2}
+
+
+def _within(actor: Actor, permissions: dict[str, list[str]], scope: str, sensitive: list[str]) -> bool:
+    """Whether a set of rights is no wider than the actor's own role: a user manager who is not
+    an admin must not hand out (to others or, through their own role, to themselves) more than
+    they hold."""
+    if actor.user is None or actor.user.is_admin:
+        return True
+    own = actor.user.role
+    if any(not own.allows(obj, action) for obj, actions in permissions.items() for action in actions):
+        return False
+    if _SCOPE_RANK.get(scope, 2) > _SCOPE_RANK.get(own.record_scope, 0):
+        return False
+    return all(own.sees_field(key) for key in sensitive)
+
 
 def _may_grant(actor: Actor, role: Role) -> bool:
-    """Only an admin (or the system) hands out the Admin role, or user managers could promote
-    anyone, themselves included, to every permission."""
-    return role.key != "admin" or actor.user is None or actor.user.is_admin
+    """Only an admin (or the system) hands out the Admin role, and nobody hands out a role wider
+    than their own."""
+    if role.key == "admin":
+        return actor.user is None or actor.user.is_admin
+    return _within(actor, role.permissions, role.record_scope, role.sensitive_fields)
 
 
 def _valid_time_zone(name: str) -> bool:
@@ -310,6 +330,14 @@ def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
     sensitive = data.get("sensitive_fields", role.sensitive_fields)
     if not isinstance(sensitive, list) or not all(isinstance(s, str) for s in sensitive):
         errors["sensitive_fields"] = [_("a list of field keys")]
+    if not creating and actor.user is not None and not actor.user.is_admin and role.pk == actor.user.role_id:
+        errors["permissions"] = [_("you cannot change your own role")]
+    elif (
+        "permissions" not in errors
+        and "sensitive_fields" not in errors
+        and not _within(actor, permissions, scope, sensitive)
+    ):
+        errors["permissions"] = [_("you cannot grant more than your own role allows")]
     if role.key == "admin" and not creating:
         errors["permissions"] = [_("the Admin role always has every permission")]
     if errors:
@@ -406,27 +434,45 @@ def apikey_authenticate(raw: str) -> ApiKey | None:
 
 
 def _throttle_keys(email: str, ip: str | None) -> list[str]:
-    keys = [f"login-fail:email:{email.strip().lower()}"]
+    keys = [f"email:{email.strip().lower()[:254]}"]
     if ip:
-        keys.append(f"login-fail:ip:{ip}")
+        keys.append(f"ip:{ip}")
     return keys
 
 
-def login_blocked(email: str, ip: str | None) -> bool:
+def _count_attempt(keys: list[str]) -> list[int]:
+    """Add one attempt to each counter (restarting expired windows) and return the new counts."""
+    now = timezone.now()
+    window = dt.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
+    counts = []
+    with transaction.atomic():
+        for key in keys:
+            LoginCounter.objects.filter(key=key, expires_at__lte=now).delete()
+            LoginCounter.objects.get_or_create(key=key, defaults={"expires_at": now + window})
+            LoginCounter.objects.filter(key=key).update(count=F("count") + 1)
+            counts.append(LoginCounter.objects.get(key=key).count)
+    return counts
+
+
+def login_attempt(*, actor: Actor, email: str, password: str) -> tuple[User | None, bool]:
+    """Check a login. Returns (user, blocked): the attempt is counted before the password is
+    checked; a success clears the email's counter and gives the IP its attempt back."""
+    from django.contrib.auth import authenticate
+
     limit = settings.LOGIN_MAX_FAILURES
+    keys = _throttle_keys(email, actor.ip)
+    counts = _count_attempt(keys)
     # Per IP the limit is wider: an office shares one address.
-    counts = [cache.get(k, 0) for k in _throttle_keys(email, ip)]
-    return counts[0] >= limit or (len(counts) > 1 and counts[1] >= limit * 4)
-
-
-def login_failed(*, actor: Actor, email: str) -> None:
-    for key in _throttle_keys(email, actor.ip):
-        cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW)
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
-    audit_event(actor=actor, action=AuditEvent.Action.LOGIN_FAILED, object_type="user", object_label=email[:254])
+    if counts[0] > limit or (len(counts) > 1 and counts[1] > limit * 4):
+        return None, True
+    user = authenticate(None, email=email, password=password)
+    if user is None:
+        audit_event(actor=actor, action=AuditEvent.Action.LOGIN_FAILED, object_type="user", object_label=email[:254])
+        return None, False
+    LoginCounter.objects.filter(key=keys[0]).delete()
+    if len(keys) > 1:
+        LoginCounter.objects.filter(key=keys[1], count__gt=0).update(count=F("count") - 1)
+    return user, False
 
 
 def login_succeeded(*, actor: Actor) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -120,20 +120,16 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         email, password = form.cleaned_data["email"], form.cleaned_data["password"]
-        actor = Actor.from_request(request)
-        if services.login_blocked(email, actor.ip):
+        user, blocked = services.login_attempt(actor=Actor.from_request(request), email=email, password=password)
+        if blocked:
             # The same answer whether or not the email belongs to anyone.
             form.add_error(None, _("Too many failed attempts. Wait a few minutes, then try again."))
+        elif user is None:
+            form.add_error(None, _("That email and password do not match an active account."))
         else:
-            # Django's ModelBackend refuses inactive users and hashes even for unknown emails.
-            user = authenticate(request, email=email, password=password)
-            if user is None:
-                services.login_failed(actor=actor, email=email)
-                form.add_error(None, _("That email and password do not match an active account."))
-            else:
-                login(request, user)  # rotates the session key
-                services.login_succeeded(actor=Actor.from_request(request))
-                return redirect(target)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # rotates the session key
+            services.login_succeeded(actor=Actor.from_request(request))
+            return redirect(target)
     next_value = request.POST.get("next") or request.GET.get("next") or ""
     return render(
         request,

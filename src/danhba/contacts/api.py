@@ -37,7 +37,7 @@ from danhba.contacts.schemas import (
     TimelineOut,
     TimelinePage,
 )
-from danhba.core.errors import Conflict, NotFound, PermissionDenied
+from danhba.core.errors import NotFound, PermissionDenied
 from danhba.core.keyset import MAX_PK, paginate
 
 # Every error is {"code", "message", "details"}; listed once for the OpenAPI document.
@@ -96,10 +96,7 @@ def contact_list(
 @contacts.post("", response={201: ContactOut, **ERRORS}, exclude_unset=True, summary="Create a contact")
 def contact_create(request: HttpRequest, payload: ContactIn) -> Status[dict[str, Any]]:
     actor = api_actor(request)
-    try:
-        contact = services.contact_create(actor=actor, data=payload.model_dump(exclude_unset=True))
-    except Conflict as exc:
-        raise _conflict_for(actor.user, exc) from None
+    contact = services.contact_create(actor=actor, data=payload.model_dump(exclude_unset=True))
     return Status(201, selectors.contact_data(_reload(contact), api_user(request)))
 
 
@@ -118,10 +115,7 @@ def contact_update(request: HttpRequest, payload: ContactIn, contact_id: int = _
     user = api_user(request)
     require(user, "contact", perms.EDIT)
     contact = services.contact_get(actor=actor, pk=contact_id)
-    try:
-        contact = services.contact_update(actor=actor, contact=contact, data=payload.model_dump(exclude_unset=True))
-    except Conflict as exc:
-        raise _conflict_for(user, exc) from None
+    contact = services.contact_update(actor=actor, contact=contact, data=payload.model_dump(exclude_unset=True))
     return selectors.contact_data(_reload(contact), user)
 
 
@@ -136,15 +130,6 @@ def contact_delete(request: HttpRequest, contact_id: int = _id()) -> Status[None
 def _reload(contact: Contact) -> Contact:
     """The contact as stored, with its related rows fresh after a write."""
     return Contact.objects.select_related("lifecycle_stage", "buyer_role", "owner").get(pk=contact.pk)
-
-
-def _conflict_for(user: User | None, exc: Conflict) -> Conflict:
-    """A conflict names the other contact only to a caller who may see it."""
-    other = exc.details.get("contact_id") if isinstance(exc.details, dict) else None
-    if other is None or user is None or Contact.objects.visible_to(user).filter(pk=other).exists():
-        return exc
-    details = {k: [_("already belongs to another contact")] for k in exc.details if k != "contact_id"}
-    return Conflict(exc.message, details)
 
 
 # --- timeline --------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ class NameOrder(models.TextChoices):
 
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=80, unique=True)
-    name_key = models.CharField(max_length=80, db_index=True)
+    name_key = models.CharField(max_length=80, unique=True)
     color = models.CharField(_("colour"), max_length=7, default="#64748b")
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -621,9 +621,10 @@ def audit_page(filters: AuditFilters, cursor: str | None = None, limit: int = 50
     if filters.contact:
         qs = qs.filter(contact_id=filters.contact)
     tz = timezone.get_current_timezone()
-    if filters.date_from:
+    # Dates beyond what time-zone arithmetic can hold select everything / nothing.
+    if filters.date_from and filters.date_from.year > 1:
         qs = qs.filter(at__gte=dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=tz))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < dt.date(9999, 12, 1):
         qs = qs.filter(at__lt=dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
     return paginate(qs.select_related("actor"), "at", cursor, max(1, min(limit, MAX_LIMIT)), descending=True)
 

@@ -42,6 +42,7 @@ from danhba.contacts.models import (
 )
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from danhba.core.keyset import MAX_PK
 from danhba.core.normalize import (
     NormalizationError,
     clean_text,
@@ -339,20 +340,56 @@ def _clean_tags(names: Any, errors: dict[str, list[str]]) -> list[str]:
     return out
 
 
-def _clean_companies(items: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+def _clean_companies(
+    items: Any, errors: dict[str, list[str]], actor: Actor, contact: Contact | None
+) -> list[dict[str, Any]]:
+    """Company links from ids (``company_id``) or names. A name picks the company already linked
+    to this contact under that name, else the one company with that name, else a new company
+    (for roles that may create companies); a name several companies share must be given by id."""
+    linked = (
+        {link.company.name_key: link.company for link in contact.company_links.select_related("company")}
+        if contact is not None and contact.pk
+        else {}
+    )
+    may_create = actor.user is None or actor.user.can("company", perms.CREATE)
     out: list[dict[str, Any]] = []
     for i, item in enumerate(_as_list(items, "company")):
-        ref = item.get("company") if "company" in item else item.get("company_id") or item.get("name")
-        company = None
+        company: Company | None = None
+        ref = item.get("company")
+        company_id = item.get("company_id")
         if isinstance(ref, Company):
             company = ref
-        elif isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            company = Company.objects.filter(pk=int(ref)).first()
-        elif isinstance(ref, str) and clean_text(ref):
-            company = Company.objects.filter(name_key=fold(ref)).first() or Company(name=clean_text(ref)[:200])
-        if company is None:
-            errors[f"companies.{i}"] = [_("no such company")]
-            continue
+        elif company_id not in (None, ""):
+            if isinstance(company_id, int) and not isinstance(company_id, bool) and 0 < company_id <= MAX_PK:
+                company = Company.objects.filter(pk=company_id).first()
+            elif isinstance(company_id, str) and company_id.isascii() and company_id.isdigit() and len(company_id) < 19:
+                company = Company.objects.filter(pk=int(company_id)).first()
+            if company is None:
+                errors[f"companies.{i}"] = [_("no such company")]
+                continue
+        else:
+            name = clean_text(ref if isinstance(ref, str) else item.get("name"))[:200]
+            if not name:
+                errors[f"companies.{i}"] = [_("no such company")]
+                continue
+            key = fold(name)[:200]
+            company = linked.get(key)
+            if company is None:
+                matches = list(Company.objects.filter(name_key=key)[:2])
+                if len(matches) > 1:
+                    errors[f"companies.{i}"] = [
+                        _("several companies are called “%(name)s”; choose one by its id") % {"name": name}
+                    ]
+                    continue
+                if matches:
+                    company = matches[0]
+                elif may_create:
+                    company = Company(name=name)
+                else:
+                    errors[f"companies.{i}"] = [
+                        _("no company is called “%(name)s”, and your role cannot create companies") % {"name": name}
+                    ]
+                    continue
         out.append(
             {
                 "company": company,
@@ -362,6 +399,16 @@ def _clean_companies(items: Any, errors: dict[str, list[str]]) -> list[dict[str,
         )
     _one_primary(out)
     return out
+
+
+def _check_new_tags(actor: Actor, names: list[str], errors: dict[str, list[str]], field: str = "tags") -> None:
+    """Tags that do not exist yet are created on the fly only for roles that may create tags."""
+    if not names or actor.user is None or actor.user.can("tag", perms.CREATE):
+        return
+    known = set(Tag.objects.filter(name_key__in=[fold(n) for n in names]).values_list("name_key", flat=True))
+    unknown = [n for n in names if fold(n) not in known]
+    if unknown:
+        errors[field] = [_("unknown tags: %(names)s (your role cannot create tags)") % {"names": ", ".join(unknown)}]
 
 
 def _clean_pairs(
@@ -429,7 +476,8 @@ def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any
     emails = _clean_emails(data["emails"], errors) if "emails" in data else None
     phones = _clean_phones(data["phones"], errors) if "phones" in data else None
     tags = _clean_tags(data["tags"], errors) if "tags" in data else None
-    companies = _clean_companies(data["companies"], errors) if "companies" in data else None
+    _check_new_tags(actor, tags or [], errors)
+    companies = _clean_companies(data["companies"], errors, actor, contact) if "companies" in data else None
     external_ids = (
         _clean_pairs(data["external_ids"], "system", "value", errors, "external_ids")
         if "external_ids" in data
@@ -472,8 +520,49 @@ def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any
         raise InvalidInput(errors)
     assert contact is not None
 
-    before = {} if creating else contact_snapshot(contact)
+    try:
+        return _contact_save(actor, contact, creating, cleaned, custom, set(custom_in), emails, phones, tags,
+                             companies, external_ids, socials)  # fmt: skip
+    except Conflict as exc:
+        raise _conflict_for(actor, exc) from None
+
+
+def _conflict_for(actor: Actor, exc: Conflict) -> Conflict:
+    """A conflict names the other contact only to a caller who may see it."""
+    other = exc.details.get("contact_id") if isinstance(exc.details, dict) else None
+    if other is None or actor.user is None or Contact.objects.visible_to(actor.user).filter(pk=other).exists():
+        return exc
+    details = {k: [_("already belongs to another contact")] for k in exc.details if k != "contact_id"}
+    return Conflict(exc.message, details)
+
+
+def _contact_save(
+    actor: Actor,
+    contact: Contact,
+    creating: bool,
+    cleaned: dict[str, Any],
+    custom: dict[str, Any],
+    custom_touched: set[str],
+    emails: list[dict[str, Any]] | None,
+    phones: list[dict[str, Any]] | None,
+    tags: list[str] | None,
+    companies: list[dict[str, Any]] | None,
+    external_ids: list[tuple[str, str]] | None,
+    socials: list[tuple[str, str]] | None,
+) -> Contact:
     with transaction.atomic():
+        if not creating:
+            # Re-read under a row lock: two people saving different sections at once must not
+            # overwrite each other with stale copies, and "before" must be what was stored.
+            contact = Contact.objects.select_for_update().get(pk=contact.pk)
+            stored = dict(contact.custom or {})
+            for key in custom_touched:
+                if key in custom:
+                    stored[key] = custom[key]
+                else:
+                    stored.pop(key, None)
+            custom = stored
+        before = {} if creating else contact_snapshot(contact)
         _apply_names(contact, cleaned, creating)
         for key, value in cleaned.items():
             if key not in NAME_FIELDS:
@@ -488,7 +577,7 @@ def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any
             ContactPhone.objects.bulk_create([ContactPhone(contact=contact, **p) for p in phones])
             contact.phone = next((p["e164"] for p in phones if p["is_primary"]), "")
         if tags is not None:
-            _set_tags(contact, tags)
+            _set_tags(actor, contact, tags)
         if companies is not None:
             contact.company_links.all().delete()
             for link in companies:
@@ -521,13 +610,20 @@ def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any
 
 def _timeline_change(contact: Contact, actor: Actor, changes: dict[str, list[Any]]) -> None:
     """A change entry on the timeline, naming the fields (values stay in the audit log, which
-    respects sensitive-field permissions)."""
+    respects sensitive-field permissions). Sensitive fields are only counted: the timeline is
+    read by roles that may not even know such a field changed."""
+    sensitive = set(perms.SENSITIVE_STANDARD_FIELDS) | {
+        f"custom.{key}"
+        for key in CustomField.objects.filter(entity="contact", is_sensitive=True).values_list("key", flat=True)
+    }
+    shown = sorted(k for k in changes if k not in sensitive)
+    protected = len(changes) - len(shown)
     TimelineEntry.objects.create(
         contact=contact,
         kind=TimelineEntry.Kind.SYSTEM,
         author=actor.user,
-        subject=", ".join(sorted(changes))[:200],
-        data={"fields": sorted(changes), "via": actor.via},
+        subject=", ".join(shown)[:200],
+        data={"fields": shown, "protected_fields": protected, "via": actor.via},
     )
 
 
@@ -574,18 +670,21 @@ def _replace_external_ids(contact: Contact, pairs: list[tuple[str, str]]) -> Non
     ExternalId.objects.bulk_create([ExternalId(contact=contact, system=s, value=v) for s, v in pairs])
 
 
-def _tags_get_or_create(names: Iterable[str]) -> list[Tag]:
+def _tags_get_or_create(actor: Actor, names: Iterable[str]) -> list[Tag]:
     tags = []
     for name in names:
-        tag = Tag.objects.filter(name_key=fold(name)).first()
-        if tag is None:
-            tag, _ = Tag.objects.get_or_create(name=name, defaults={"name_key": fold(name)})
+        tag, created = Tag.objects.get_or_create(name_key=fold(name)[:80], defaults={"name": name})
+        if created:
+            audit_event(
+                actor=actor, action=AuditEvent.Action.CREATE, object_type="tag", object_id=tag.pk,
+                object_label=tag.name, changes={"name": [None, tag.name]},
+            )  # fmt: skip
         tags.append(tag)
     return tags
 
 
-def _set_tags(contact: Contact, names: list[str]) -> None:
-    tags = _tags_get_or_create(names)
+def _set_tags(actor: Actor, contact: Contact, names: list[str]) -> None:
+    tags = _tags_get_or_create(actor, names)
     ContactTag.objects.filter(contact=contact).exclude(tag__in=tags).delete()
     existing = set(ContactTag.objects.filter(contact=contact).values_list("tag_id", flat=True))
     ContactTag.objects.bulk_create([ContactTag(contact=contact, tag=t) for t in tags if t.pk not in existing])
@@ -644,6 +743,7 @@ def contacts_bulk_update(
         updates["lifecycle_stage"] = stage
         label_changes["lifecycle_stage"] = [None, lifecycle_stage]
     add = _clean_tags(add_tags, errors)
+    _check_new_tags(actor, add, errors, "add_tags")
     remove = _clean_tags(remove_tags, errors)
     if errors:
         raise InvalidInput(errors)
@@ -654,7 +754,7 @@ def contacts_bulk_update(
         if updates:
             Contact.objects.filter(pk__in=ids).update(**updates, updated_at=now)
         if add:
-            tags = _tags_get_or_create(add)
+            tags = _tags_get_or_create(actor, add)
             ContactTag.objects.bulk_create(
                 [ContactTag(contact_id=cid, tag=t) for cid in ids for t in tags], ignore_conflicts=True, batch_size=1000
             )
@@ -941,7 +1041,10 @@ def customfield_save(*, actor: Actor, field: CustomField | None, data: dict[str,
         ftype = data.get("type")
         if ftype not in CustomField.Type.values:
             errors["type"] = [_("must be one of %(choices)s") % {"choices": ", ".join(CustomField.Type.values)}]
-        key = slugify(fold(data.get("key") or label)).replace("-", "_")[:60]
+        key = slugify(fold(data.get("key") or label)).replace("-", "_")[:54]
+        if key in _reserved_custom_keys():
+            # "contains", "in", "gt"… would be read as query lookups in filters on the JSON column.
+            key = f"{key}_field"
         if not key:
             errors["key"] = [_("letters, digits and underscores")]
         elif CustomField.objects.filter(entity=entity, key=key).exists():
@@ -1000,6 +1103,12 @@ def customfield_save(*, actor: Actor, field: CustomField | None, data: dict[str,
         changes=diff(before, after),
     )
     return field
+
+
+def _reserved_custom_keys() -> set[str]:
+    from django.db.models import JSONField
+
+    return {name.lower() for name in JSONField.get_lookups()} | {"pk", "id"}
 
 
 def customfield_delete(*, actor: Actor, field: CustomField) -> None:

@@ -179,9 +179,15 @@ def test_only_admins_hand_out_the_admin_role(client_for: Any, users: dict[str, A
     created = client.post(reverse("accounts:user_create"), {"email": "evil@example.vn", "role": "admin"})
     assert created.status_code == 422
     assert not User.objects.filter(email="evil@example.vn").exists()
-    # Ordinary roles are fine.
+    # A role no wider than the manager's own is fine; a wider one is not.
     sales = users["sales"]
     response = client.post(reverse("accounts:user_edit", args=[sales.pk]), edit_data(sales, role="support"))
+    assert response.status_code == 422
+    role_save(
+        actor=actor_for(users["admin"]), role=None,
+        data={"name": "Viewers", "record_scope": "own", "permissions": {"user": ["view"]}},
+    )  # fmt: skip
+    response = client.post(reverse("accounts:user_edit", args=[sales.pk]), edit_data(sales, role="viewers"))
     assert response.status_code == 302
 
 

@@ -379,3 +379,72 @@ def test_retired_sensitive_custom_field_stays_hidden(users, make_contact):
     services.customfield_delete(actor=actor_for(users["admin"]), field=field)
     for role in ("sales", "support", "analyst", "admin"):
         assert contact_data(contact, users[role])["custom"] == {}, role
+
+
+def test_roles_that_cannot_create_tags_or_companies_cannot_do_it_through_a_contact(users, make_contact):
+    from danhba.contacts.models import Company, Tag
+
+    Tag.objects.create(name="VIP", name_key="vip")
+    contact = services.contact_create(actor=actor_for(users["sales"]), data={"full_name": "A", "tags": ["vip"]})
+    assert [t.name for t in contact.tags.all()] == ["VIP"]
+    with pytest.raises(InvalidInput) as exc:
+        services.contact_update(actor=actor_for(users["sales"]), contact=contact, data={"tags": ["Sales-made"]})
+    assert "tags" in exc.value.details
+    with pytest.raises(InvalidInput) as exc:
+        services.contact_update(
+            actor=actor_for(users["support"]), contact=contact, data={"companies": [{"name": "Support Co"}]}
+        )
+    assert "companies.0" in exc.value.details
+    assert not Tag.objects.filter(name="Sales-made").exists() and not Company.objects.exists()
+
+
+def test_saving_company_links_by_name_keeps_the_linked_company(admin, make_contact):
+    from danhba.contacts.models import Company
+
+    first = Company.objects.create(name="Minh Long", name_key="minh long")
+    Company.objects.create(name="Minh Long", name_key="minh long")
+    one = Company.objects.create(name="1", name_key="1")
+    contact = make_contact(companies=[{"company_id": first.pk}, {"company_id": one.pk}])
+    services.contact_update(
+        actor=actor_for(admin), contact=contact, data={"companies": [{"name": "Minh Long"}, {"name": "1"}]}
+    )
+    assert sorted(contact.company_links.values_list("company_id", flat=True)) == sorted([first.pk, one.pk])
+    other = make_contact(full_name="Khác")
+    with pytest.raises(InvalidInput) as exc:
+        services.contact_update(actor=actor_for(admin), contact=other, data={"companies": [{"name": "Minh Long"}]})
+    assert "companies.0" in exc.value.details
+
+
+def test_an_email_conflict_names_the_other_contact_only_to_those_who_see_it(users, make_contact, make_user):
+    other_rep = make_user("sales")
+    make_contact(full_name="Của người khác", owner=other_rep.pk, emails=["x@example.vn"])
+    with pytest.raises(Conflict) as exc:
+        services.contact_create(actor=actor_for(users["sales"]), data={"full_name": "B", "emails": ["x@example.vn"]})
+    assert "contact_id" not in exc.value.details
+    with pytest.raises(Conflict) as exc:
+        services.contact_create(actor=actor_for(users["admin"]), data={"full_name": "B", "emails": ["x@example.vn"]})
+    assert "contact_id" in exc.value.details
+
+
+def test_two_stale_copies_saving_different_fields_both_stick(admin, make_contact):
+    contact = make_contact(occupation="Giáo viên", street="1 Lê Lợi", custom={})
+    copy1, copy2 = Contact.objects.get(pk=contact.pk), Contact.objects.get(pk=contact.pk)
+    services.contact_update(actor=actor_for(admin), contact=copy1, data={"occupation": "Kỹ sư"})
+    services.contact_update(actor=actor_for(admin), contact=copy2, data={"street": "2 Lê Lợi"})
+    contact.refresh_from_db()
+    assert (contact.occupation, contact.street) == ("Kỹ sư", "2 Lê Lợi")
+    last = AuditEvent.objects.filter(action="update", contact_id=contact.pk).order_by("-id").first()
+    assert last.changes == {"street": ["1 Lê Lợi", "2 Lê Lợi"]}
+
+
+def test_change_entries_on_the_timeline_do_not_name_sensitive_fields(admin, make_contact):
+    CustomField.objects.create(key="health", label="Sức khỏe", type="text", is_sensitive=True)
+    contact = make_contact()
+    services.contact_update(
+        actor=actor_for(admin),
+        contact=contact,
+        data={"birthday": "1990-01-01", "custom": {"health": "x"}, "hobbies": "cờ"},
+    )
+    entry = TimelineEntry.objects.get(contact=contact, kind="system")
+    assert entry.data["fields"] == ["hobbies"] and entry.data["protected_fields"] == 2
+    assert "birthday" not in entry.subject and "health" not in entry.subject

@@ -1,4 +1,4 @@
-"""``danhba migrate``: Django's migrate, plus the cache table that login throttling uses."""
+"""``danhba migrate``: Django's migrate, plus the cache table (Django's DatabaseCache)."""
 
 from typing import Any
 
