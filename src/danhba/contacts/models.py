@@ -260,7 +260,11 @@ class Contact(models.Model):
             models.Index(fields=["created_at", "id"], name="contact_created_id"),
             models.Index(fields=["updated_at", "id"], name="contact_updated_id"),
             models.Index(fields=["last_activity_at", "id"], name="contact_activity_id"),
+            # Record visibility walks each owner's rows in sort order (selectors.contact_page).
             models.Index(fields=["owner", "name_key", "id"], name="contact_owner_name"),
+            models.Index(fields=["owner", "created_at", "id"], name="contact_owner_created"),
+            models.Index(fields=["owner", "updated_at", "id"], name="contact_owner_updated"),
+            models.Index(fields=["owner", "last_activity_at", "id"], name="contact_owner_activity"),
             models.Index(fields=["lifecycle_stage", "name_key", "id"], name="contact_stage_name"),
             models.Index(fields=["province", "name_key", "id"], name="contact_province_name"),
         ]

@@ -159,9 +159,10 @@ def visibility_q(user: User, prefix: str = "") -> Q | None:
     return Q(**{f"{prefix}owner__isnull": True}) | Q(**{f"{prefix}owner_id": user.pk})
 
 
-def filters_q(filters: ContactFilters, user: User, prefix: str = "") -> Q:
+def filters_q(filters: ContactFilters, user: User, prefix: str = "", visibility: bool = True) -> Q:
     """The conditions of ``filters`` on Contact, with field paths under ``prefix`` so the same
-    conditions apply from the search-key table (``prefix="contact__"``)."""
+    conditions apply from the search-key table (``prefix="contact__"``). ``visibility=False``
+    leaves out the role's record visibility (for callers that apply it branch by branch)."""
     p = prefix
     q = Q()
     if filters.lifecycle_stage:
@@ -202,10 +203,29 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "") -> Q:
                     {f"custom.{key}": [gettext("no such custom field")]}, gettext("Some filters are not valid.")
                 )
             q &= _custom_q(cf, value, p)
-    vis = visibility_q(user, prefix)
+    vis = visibility_q(user, prefix) if visibility else None
     if vis is not None:
         q &= vis
     return q
+
+
+# A team larger than this is listed with one OR query instead of one index walk per member.
+MAX_BRANCHES = 25
+
+
+def visibility_branches(user: User) -> list[Q] | None:
+    """Record visibility as a few owner conditions, each served in sort order by an
+    (owner, sort column, id) index, or None when one query is as good (scope "all", or a team too
+    big to walk member by member). An OR of them would make the database sort every visible row."""
+    scope = user.role.record_scope
+    if scope == perms.SCOPE_ALL or not user.can("contact", perms.VIEW):
+        return None
+    if scope == perms.SCOPE_TEAM and user.team_id:
+        members = list(User.objects.filter(team_id=user.team_id).values_list("pk", flat=True)[: MAX_BRANCHES + 1])
+        if len(members) > MAX_BRANCHES:
+            return None
+        return [Q(owner__isnull=True), *(Q(owner_id=pk) for pk in members)]
+    return [Q(owner__isnull=True), Q(owner_id=user.pk)]
 
 
 # A link table (tags, companies) with at most this many contacts for the wanted value is
@@ -297,8 +317,20 @@ def contact_page(
     if sort not in SORTS:
         raise InvalidInput({"sort": [gettext("must be one of %(choices)s") % {"choices": ", ".join(SORTS)}]})
     column, descending = SORTS[sort]
-    qs = contact_queryset(user, filters).select_related(*related)
-    return paginate(qs, column, cursor, limit, descending)
+    branches = visibility_branches(user)
+    if branches is None:
+        qs = contact_queryset(user, filters).select_related(*related)
+        return paginate(qs, column, cursor, limit, descending)
+    # Merge the first page of each owner branch: together they hold the first page overall.
+    base = Contact.objects.filter(filters_q(filters, user, visibility=False)).select_related(*related)
+    pages = [paginate(base.filter(branch), column, cursor, limit, descending) for branch in branches]
+    merged = sorted(
+        (c for page in pages for c in page.items), key=lambda c: (getattr(c, column), c.pk), reverse=descending
+    )
+    more = len(merged) > limit or any(page.next_cursor for page in pages)
+    items = merged[:limit]
+    next_cursor = encode_cursor([getattr(items[-1], column), items[-1].pk]) if more and items else None
+    return Page(items, next_cursor)
 
 
 def contact_count(user: User, filters: ContactFilters, cap: int = 10_000) -> tuple[int, bool]:
@@ -314,7 +346,7 @@ def contact_count(user: User, filters: ContactFilters, cap: int = 10_000) -> tup
             keys = keys.filter(condition)
         n = keys.values("contact_id")[: cap + 1].count()
     else:
-        n = contact_queryset(user, filters).values("pk")[: cap + 1].count()
+        n = contact_queryset(user, filters).order_by().values("pk")[: cap + 1].count()
     return min(n, cap), n > cap
 
 

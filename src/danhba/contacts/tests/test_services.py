@@ -448,3 +448,25 @@ def test_change_entries_on_the_timeline_do_not_name_sensitive_fields(admin, make
     entry = TimelineEntry.objects.get(contact=contact, kind="system")
     assert entry.data["fields"] == ["hobbies"] and entry.data["protected_fields"] == 2
     assert "birthday" not in entry.subject and "health" not in entry.subject
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "created"])
+def test_a_sales_rep_pages_through_own_and_unassigned_contacts_in_order(users, make_contact, make_user, sort):
+    sales, other = users["sales"], make_user("sales")
+    expected = set()
+    for i in range(14):
+        owner = (sales.pk, None, other.pk)[i % 3]
+        contact = make_contact(full_name=f"Khách {chr(65 + (i * 7) % 26)}{i}", owner=owner)
+        if owner != other.pk:
+            expected.add(contact.pk)
+    seen, cursor, keys = [], None, []
+    while True:
+        page = contact_page(sales, ContactFilters(), sort=sort, cursor=cursor, limit=3)
+        seen += [c.pk for c in page.items]
+        keys += [(c.name_key, c.pk) for c in page.items]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) and set(seen) == expected
+    if sort in ("name", "-name"):
+        assert keys == sorted(keys, reverse=sort.startswith("-"))
