@@ -656,8 +656,12 @@ class Baseline:
         return self._nk
 
     def search_page(self, prefix: str, after: tuple[str, int] | None) -> tuple[list[Any], tuple[str, int] | None]:
-        sql = "SELECT key, contact_id FROM contacts_searchkey WHERE key >= ? AND key < ?"
-        args: list[Any] = [prefix, prefix + "\U0010ffff"]
+        # One row per contact, at its first matching key (what danhba lists).
+        sql = (
+            "SELECT key, contact_id FROM contacts_searchkey k WHERE key >= ? AND key < ? AND NOT EXISTS "
+            "(SELECT 1 FROM contacts_searchkey e WHERE e.contact_id = k.contact_id AND e.key >= ? AND e.key < k.key)"
+        )
+        args: list[Any] = [prefix, prefix + "\U0010ffff", prefix]
         if after is not None:
             sql += " AND (key, contact_id) > (?, ?)"
             args += list(after)

@@ -257,17 +257,6 @@ def profile_update(*, actor: Actor, user: User, full_name: str, language: str, t
     return user
 
 
-def user_set_preferences(*, user: User, language: str, time_zone: str) -> None:
-    """A user's own language and time zone (no role needed to change one's own)."""
-    profile_update(
-        actor=Actor.system("ui", user=user),
-        user=user,
-        full_name=user.full_name,
-        language=language,
-        time_zone=time_zone,
-    )
-
-
 def team_save(*, actor: Actor, team: Team | None, name: str) -> Team:
     """Create or rename a team. Teams decide what "team" record visibility shows."""
     perms.require(actor, "role", perms.CREATE if team is None else perms.EDIT)

@@ -366,7 +366,7 @@ class SearchKey(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["key", "contact"], name="searchkey_key_contact"),
-            models.Index(fields=["contact"], name="searchkey_contact"),
+            models.Index(fields=["contact", "key"], name="searchkey_contact_key"),
         ]
 
 

@@ -286,6 +286,16 @@ def search_key_range(query: str) -> str | None:
     return keys[0] if keys else fold(text) or None
 
 
+def matching_keys(prefix: str, condition: Q) -> QuerySet[SearchKey]:
+    """Search keys starting with ``prefix``, one per contact: a contact matching through several
+    keys (its name and its company's) counts at its first matching key only, so it appears once
+    in results, pages and counts. The (contact, key) index answers the "no earlier key" check."""
+    end = prefix + "\U0010ffff"
+    earlier = SearchKey.objects.filter(contact_id=OuterRef("contact_id"), key__gte=prefix, key__lt=OuterRef("key"))
+    keys = SearchKey.objects.filter(key__gte=prefix, key__lt=end).filter(~Exists(earlier))
+    return keys.filter(condition) if condition else keys
+
+
 def contact_page(
     user: User, filters: ContactFilters, sort: str = "name", cursor: str | None = None, limit: int = 50
 ) -> Page[Contact]:
@@ -297,10 +307,7 @@ def contact_page(
         prefix = search_key_range(filters.q)
         if prefix is None:
             return Page([])
-        keys = SearchKey.objects.filter(key__gte=prefix, key__lt=prefix + "\U0010ffff")
-        condition = filters_q(filters, user, prefix="contact__")
-        if condition:
-            keys = keys.filter(condition)
+        keys = matching_keys(prefix, filters_q(filters, user, prefix="contact__"))
         if cursor:
             key, cid = decode_cursor(cursor, 2)
             if not isinstance(key, str):
@@ -313,7 +320,7 @@ def contact_page(
         ids = list(dict.fromkeys(cid for _, cid in rows))
         by_id = Contact.objects.select_related(*related).in_bulk(ids)
         next_cursor = encode_cursor(list(rows[-1])) if more and rows else None
-        return Page([by_id[i] for i in ids if i in by_id], next_cursor, {"matched_by": dict((c, k) for k, c in rows)})
+        return Page([by_id[i] for i in ids if i in by_id], next_cursor)
     if sort not in SORTS:
         raise InvalidInput({"sort": [gettext("must be one of %(choices)s") % {"choices": ", ".join(SORTS)}]})
     column, descending = SORTS[sort]
@@ -340,11 +347,8 @@ def contact_count(user: User, filters: ContactFilters, cap: int = 10_000) -> tup
         prefix = search_key_range(filters.q)
         if prefix is None:
             return 0, False
-        keys = SearchKey.objects.filter(key__gte=prefix, key__lt=prefix + "\U0010ffff")
-        condition = filters_q(filters, user, prefix="contact__")
-        if condition:
-            keys = keys.filter(condition)
-        n = keys.values("contact_id")[: cap + 1].count()
+        keys = matching_keys(prefix, filters_q(filters, user, prefix="contact__"))
+        n = keys.order_by().values("contact_id")[: cap + 1].count()
     else:
         n = contact_queryset(user, filters).order_by().values("pk")[: cap + 1].count()
     return min(n, cap), n > cap

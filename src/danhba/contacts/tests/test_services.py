@@ -470,3 +470,17 @@ def test_a_sales_rep_pages_through_own_and_unassigned_contacts_in_order(users, m
     assert len(seen) == len(set(seen)) and set(seen) == expected
     if sort in ("name", "-name"):
         assert keys == sorted(keys, reverse=sort.startswith("-"))
+
+
+def test_a_contact_matching_through_several_keys_is_listed_and_counted_once(admin, make_contact):
+    for i in range(4):
+        make_contact(full_name=f"Nguyễn Văn {i}", companies=[{"name": "Nguyễn Gia"}], emails=[f"nguyen{i}@x.vn"])
+    seen, cursor = [], None
+    while True:
+        page = contact_page(admin, ContactFilters(q="nguyen"), cursor=cursor, limit=2)
+        seen += [c.pk for c in page.items]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) == 4
+    assert contact_count(admin, ContactFilters(q="nguyen")) == (4, False)
