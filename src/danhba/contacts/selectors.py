@@ -611,6 +611,7 @@ def consent_history(contact: Contact, limit: int = 50) -> list[ConsentRecord]:
 class AuditRow:
     event: AuditEvent
     changes: list[tuple[str, Any, Any]]
+    label: str = ""
 
 
 MASK = "•••"
@@ -628,7 +629,10 @@ def audit_rows(events: list[AuditEvent], hidden: set[str]) -> list[AuditRow]:
                 event.object_type == "timeline" and key in ("subject", "body") and "private_notes" in hidden
             )
             changes.append((key, MASK if masked and before is not None else before, MASK if masked else after))
-        rows.append(AuditRow(event, changes))
+        # A timeline entry's label is its subject, which a private note must not show.
+        private_note = event.object_type == "timeline" and "private_notes" in hidden
+        label = MASK if private_note and event.object_label else event.object_label
+        rows.append(AuditRow(event, changes, label))
     return rows
 
 
@@ -643,9 +647,15 @@ class AuditFilters:
     contact: int | None = None
 
 
-def audit_page(filters: AuditFilters, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
-    """Newest first, keyset-paged on (at, id); dates are whole days in the current time zone."""
+def audit_page(
+    filters: AuditFilters, cursor: str | None = None, limit: int = 50, user: User | None = None
+) -> Page[AuditEvent]:
+    """Newest first, keyset-paged on (at, id); dates are whole days in the current time zone.
+    With ``user``, events about contacts outside the user's record visibility are left out."""
     qs = AuditEvent.objects.all()
+    vis = visibility_q(user) if user is not None else None
+    if vis is not None:
+        qs = qs.filter(Q(contact_id__isnull=True) | Q(contact_id__in=Contact.objects.filter(vis).values("pk")))
     if filters.actor:
         qs = qs.filter(actor_id=filters.actor)
     if filters.action:

@@ -667,7 +667,14 @@ def _replace_external_ids(contact: Contact, pairs: list[tuple[str, str]]) -> Non
                 },
             )
     contact.external_ids.all().delete()
-    ExternalId.objects.bulk_create([ExternalId(contact=contact, system=s, value=v) for s, v in pairs])
+    try:
+        with transaction.atomic():
+            ExternalId.objects.bulk_create([ExternalId(contact=contact, system=s, value=v) for s, v in pairs])
+    except IntegrityError:
+        # Lost a race with another writer claiming the same id.
+        raise Conflict(
+            _("One of these external ids was just added to another contact."), {"external_ids": [_("already taken")]}
+        ) from None
 
 
 def _tags_get_or_create(actor: Actor, names: Iterable[str]) -> list[Tag]:
@@ -1003,7 +1010,11 @@ def tag_save(*, actor: Actor, tag: Tag | None, name: str, color: str = "") -> Ta
     tag.name, tag.name_key = text, fold(text)
     if color:
         tag.color = color
-    tag.save()
+    try:
+        with transaction.atomic():
+            tag.save()
+    except IntegrityError:
+        raise InvalidInput({"name": [_("this tag already exists")]}) from None
     audit_event(
         actor=actor,
         action=AuditEvent.Action.UPDATE if before["name"] else AuditEvent.Action.CREATE,

@@ -126,12 +126,14 @@ def consent_record(
             recorded_at=when,
             recorded_by=actor.user,
         )
-        state = ConsentState.objects.select_for_update().filter(contact=contact, purpose=purpose_obj).first()
+        # get_or_create survives a concurrent first statement (unique contact+purpose).
+        state, created = ConsentState.objects.get_or_create(
+            contact=contact, purpose=purpose_obj, defaults={"status": status, "since": when, "record": record}
+        )
+        state = ConsentState.objects.select_for_update().get(pk=state.pk)
         # A statement back-dated before the current one is kept in the ledger but does not
         # override a newer statement.
-        if state is None:
-            ConsentState.objects.create(contact=contact, purpose=purpose_obj, status=status, since=when, record=record)
-        elif when >= state.since:
+        if not created and when >= state.since:
             state.status, state.since, state.record = status, when, record
             state.save(update_fields=["status", "since", "record"])
         audit_event(

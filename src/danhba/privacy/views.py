@@ -83,7 +83,7 @@ def audit_log(request: AuthedRequest) -> HttpResponse:
     error = ""
     if form.is_valid():
         try:
-            page = selectors.audit_page(form.filters(), cursor=request.GET.get("cursor") or None)
+            page = selectors.audit_page(form.filters(), cursor=request.GET.get("cursor") or None, user=request.user)
         except ServiceError as exc:
             error = exc.message
     context = {

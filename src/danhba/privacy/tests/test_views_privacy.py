@@ -159,3 +159,29 @@ def test_audit_page_only_for_roles_with_audit_view(client_for: Any, users: Any) 
         assert client_for(users[role]).get(reverse("privacy:audit")).status_code == 403
     assert client_for(users["admin"]).get(reverse("privacy:audit")).status_code == 200
     assert client_for(users["admin"]).post(reverse("privacy:audit")).status_code == 405
+
+
+def test_audit_log_respects_record_visibility_and_private_notes(
+    client_for: Any, users: Any, make_contact: Any, make_user: Any
+) -> None:
+    from danhba.accounts.models import Role
+    from danhba.conftest import actor_for
+    from danhba.contacts.services import timeline_entry_save
+
+    auditor_role = Role.objects.create(
+        key="auditor", name="Auditor", record_scope="own", sensitive_fields=[],
+        permissions={"audit": ["view"], "contact": ["view"]},
+    )  # fmt: skip
+    auditor = make_user("auditor")
+    assert auditor.role == auditor_role
+    other_rep = make_user("sales")
+    hidden = make_contact(full_name="Khách Người Khác", owner=other_rep.pk)
+    visible = make_contact(full_name="Khách Chưa Giao")
+    timeline_entry_save(
+        actor=actor_for(users["admin"]), contact=visible, entry=None,
+        data={"kind": "note", "subject": "PRIVATE divorce", "body": "x", "is_private": True},
+    )  # fmt: skip
+    page = client_for(auditor).get("/privacy/audit/").content.decode()
+    assert "Khách Chưa Giao" in page
+    assert "Khách Người Khác" not in page and f"/contacts/{hidden.pk}/" not in page
+    assert "PRIVATE divorce" not in page
