@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "danhba.accounts",
     "danhba.contacts",
     "danhba.privacy",
+    "danhba.ingest",
 ]
 
 MIDDLEWARE = [
