@@ -758,6 +758,13 @@ def contacts_bulk_update(
         return 0
     now = timezone.now()
     with transaction.atomic():
+        # What each contact held before, so every audit row says "from what to what".
+        previous = {
+            row["pk"]: row
+            for row in Contact.objects.select_for_update()
+            .filter(pk__in=ids)
+            .values("pk", "full_name", "owner__email", "lifecycle_stage__key")
+        }
         if updates:
             Contact.objects.filter(pk__in=ids).update(**updates, updated_at=now)
         if add:
@@ -771,13 +778,18 @@ def contacts_bulk_update(
             label_changes["tags removed"] = [None, remove]
         if add or remove:
             Contact.objects.filter(pk__in=ids).update(updated_at=now)
-        names = dict(Contact.objects.filter(pk__in=ids).values_list("pk", "full_name"))
-        audit_events_bulk(
-            actor=actor,
-            action=AuditEvent.Action.UPDATE,
-            object_type="contact",
-            rows=[(cid, names.get(cid, ""), cid, label_changes) for cid in ids],
-        )
+        rows = []
+        for cid in ids:
+            before: dict[str, Any] = dict(previous.get(cid) or {})
+            changes = dict(label_changes)
+            if "owner" in changes:
+                changes["owner"] = [before.get("owner__email"), label_changes["owner"][1]]
+            if "lifecycle_stage" in changes:
+                changes["lifecycle_stage"] = [before.get("lifecycle_stage__key"), lifecycle_stage]
+            changes = {k: v for k, v in changes.items() if k.startswith("tags") or v[0] != v[1]}
+            if changes:
+                rows.append((cid, before.get("full_name", ""), cid, changes))
+        audit_events_bulk(actor=actor, action=AuditEvent.Action.UPDATE, object_type="contact", rows=rows)
     return len(ids)
 
 

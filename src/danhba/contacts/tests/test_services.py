@@ -484,3 +484,11 @@ def test_a_contact_matching_through_several_keys_is_listed_and_counted_once(admi
         cursor = page.next_cursor
     assert len(seen) == len(set(seen)) == 4
     assert contact_count(admin, ContactFilters(q="nguyen")) == (4, False)
+
+
+def test_bulk_update_audits_each_contacts_previous_values(users, make_contact):
+    a = make_contact(full_name="Một", lifecycle_stage="lead")
+    b = make_contact(full_name="Hai", lifecycle_stage="customer")
+    services.contacts_bulk_update(actor=actor_for(users["admin"]), contact_ids=[a.pk, b.pk], lifecycle_stage="customer")
+    changes = {e.contact_id: e.changes for e in AuditEvent.objects.filter(action="update", object_type="contact")}
+    assert changes == {a.pk: {"lifecycle_stage": ["lead", "customer"]}}
