@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -88,16 +89,40 @@ def _deliberate_caps(word: str) -> bool:
     return len(letters) > 2 and letters[0].isupper() and any(c.islower() for c in letters) and not letters[1:].islower()
 
 
-def split_name(full_name: object, order: str = NAME_ORDER_VI) -> NameParts:
-    """Split a full name into family / middle / given parts."""
-    words = name_case(full_name).split()
+def split_name(full_name: object, order: str = NAME_ORDER_VI, *, given_words: int = 1) -> NameParts:
+    """Split a full name into family / middle / given parts.
+
+    The rule: in Vietnamese order the first word is the family name, the last word the given
+    name and the words between the middle name (Western order: first word given, last word
+    family). ``given_words=2`` keeps the last two words together as a compound given name
+    (``"Nguyễn Thị Minh Khai"`` → family ``Nguyễn``, middle ``Thị``, given ``Minh Khai``).
+    Which names are compound cannot be told from the words, so the importer asks.
+
+    A comma marks the inverted form address books export: in Vietnamese order
+    ``"Tên, Họ Đệm"`` (``"Đức, Nguyễn Văn"``), in Western order ``"Family, Given Middle"``
+    (``"Smith, John Paul"``). ALL-CAPS input is re-capitalised (``"NGUYỄN VĂN ĐỨC"``).
+    """
+    if given_words < 1:
+        raise ValueError("given_words must be at least 1")
+    text = clean_text(full_name)
+    if text.count(",") == 1:
+        before, after = (name_case(p).split() for p in text.split(","))
+        if before and after:
+            if order == NAME_ORDER_WESTERN:
+                # "Smith, John Paul": family first, then given and middle names.
+                return NameParts(" ".join(before), " ".join(after[1:]), after[0])
+            # "Đức, Nguyễn Văn": given name first, then family and middle names.
+            return NameParts(after[0], " ".join(after[1:]), " ".join(before))
+        text = " ".join(before or after)
+    words = name_case(text.replace(",", " ")).split()
     if not words:
         return NameParts("", "", "")
     if len(words) == 1:
         return NameParts("", "", words[0])
     if order == NAME_ORDER_WESTERN:
         return NameParts(words[-1], " ".join(words[1:-1]), words[0])
-    return NameParts(words[0], " ".join(words[1:-1]), words[-1])
+    count = min(given_words, len(words) - 1)
+    return NameParts(words[0], " ".join(words[1:-count]), " ".join(words[-count:]))
 
 
 def join_name(family: str, middle: str, given: str, order: str = NAME_ORDER_VI) -> str:
@@ -290,3 +315,354 @@ def parse_datetime(value: object) -> dt.datetime:
     except (OverflowError, ValueError):
         raise NormalizationError(_("must be a date and time like 2025-07-01T09:30")) from None
     return when
+
+
+# === import helpers =========================================================================
+#
+# What files from Excel, phones, other CRMs and old Vietnamese software need on top of the
+# functions above. Nothing here changes a value silently that a person might have meant:
+# email typos are *suggested*, ambiguous dates and genders are *refused with a reason*.
+
+# --- names from import columns --------------------------------------------------------------
+
+
+def join_name_columns(family: object, middle: object, given: object, order: str = NAME_ORDER_VI) -> str:
+    """A full name from separate family / middle / given columns (any may be empty).
+
+    Parts are cleaned and capitalised like :func:`name_case`. A column that only repeats the
+    end of what is already there is skipped, so files whose "Họ" column holds ``"Nguyễn Văn"``
+    and whose "Tên đệm" column also holds ``"Văn"`` give ``"Nguyễn Văn Đức"``, not a doubled word.
+    """
+    parts = [family, middle, given] if order != NAME_ORDER_WESTERN else [given, middle, family]
+    words: list[str] = []
+    for part in parts:
+        new = name_case(part).split()
+        if not new:
+            continue
+        have = [fold(w) for w in words]
+        folded_new = [fold(w) for w in new]
+        if len(folded_new) <= len(have) and have[-len(folded_new) :] == folded_new:
+            continue
+        words.extend(new)
+    return " ".join(words)
+
+
+# --- email domain typos ---------------------------------------------------------------------
+
+# Mail providers most Vietnamese contact lists are full of. A domain one or two keystrokes away
+# from one of these is very likely a typo.
+COMMON_EMAIL_DOMAINS: tuple[str, ...] = (
+    "gmail.com", "yahoo.com", "yahoo.com.vn", "hotmail.com", "outlook.com", "outlook.com.vn",
+    "icloud.com", "fpt.vn", "vnn.vn", "googlemail.com",
+)  # fmt: skip
+
+# Real domains that happen to sit close to a common one; never "corrected".
+_REAL_LOOKALIKE_DOMAINS = frozenset(
+    {
+        "gmx.com", "gmx.net", "gmx.de", "ymail.com", "mail.com", "email.com",
+        "me.com", "mac.com", "msn.com", "aol.com", "vnu.vn", "fpt.com.vn", "fpt.edu.vn",
+        "hotmail.fr", "hotmail.co.uk", "yahoo.co.uk", "yahoo.fr", "yahoo.co.jp", "yahoo.com.sg",
+        "yahoo.com.au", "outlook.fr", "live.com", "live.fr", "icloud.net",
+    }
+)  # fmt: skip
+
+# Top-level parts that are real country codes but are, after an address at a big provider,
+# nearly always a slip of the finger (".co" for ".com", ".vm" for ".vn").
+_TYPO_TLDS = frozenset({"co", "cm", "om", "vm", "nv", "con", "cmo", "ocm", "comm", "coom", "cpm", "xom", "vom"})
+_REAL_SUFFIX = re.compile(r"^(?:(?:com|co|net|org|edu|gov|ac)\.)?(?:[a-z]{2}|com|net|org|edu|gov|biz|info|int)$")
+
+
+def _bare_address(value: object) -> str:
+    """``"Lan <mailto:lan@gmail.com>"`` → ``"lan@gmail.com"``: the address without display
+    name, angle brackets or ``mailto:``."""
+    text = clean_text(value)
+    if (m := re.search(r"<([^<>]*)>", text)) and "@" in m[1]:
+        text = m[1]
+    text = text.strip("<>").strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:]
+    return text.strip()
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Damerau–Levenshtein distance (optimal string alignment): insertions, deletions,
+    substitutions and swaps of two neighbouring letters each cost 1."""
+    if a == b:
+        return 0
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def _plausible_suffix(suffix: str) -> bool:
+    return bool(_REAL_SUFFIX.match(suffix)) and suffix.rsplit(".", 1)[-1] not in _TYPO_TLDS
+
+
+def _label_close(label: str, known: str) -> int | None:
+    """The edit distance between two domain labels when it is small enough to be a typo."""
+    distance = _edit_distance(label, known)
+    if distance == 0:
+        return 0
+    if len(known) <= 3:
+        # "fpt" / "vnn": only a swap of letters is safe; one changed letter is another company.
+        return distance if distance == 1 and sorted(label) == sorted(known) else None
+    limit = 1 if len(known) <= 5 else 2
+    return distance if distance <= limit else None
+
+
+def suggest_email_domain(email: object) -> str | None:
+    """The common mail domain an address probably meant, or ``None``.
+
+    ``suggest_email_domain("lan@gmial.com") == "gmail.com"``; the address itself is never
+    changed — callers show the suggestion and let a person decide. Domains that are real and
+    merely look alike (``gmx.com``, ``ymail.com``, ``congty.vn``) get no suggestion.
+    """
+    text = _bare_address(email).lower()
+    if "@" not in text:
+        return None
+    domain = text.rsplit("@", 1)[1].strip().rstrip(".")
+    if not domain or domain in COMMON_EMAIL_DOMAINS or domain in _REAL_LOOKALIKE_DOMAINS:
+        return None
+    if "." not in domain:
+        # "gmailcom": the dot went missing.
+        return next((known for known in COMMON_EMAIL_DOMAINS if known.replace(".", "") == domain), None)
+    label, _dot, suffix = domain.partition(".")
+    best: tuple[int, str] | None = None
+    for known in COMMON_EMAIL_DOMAINS:
+        known_label, _dot, known_suffix = known.partition(".")
+        label_distance = _label_close(label, known_label)
+        if label_distance is None:
+            continue
+        if suffix == known_suffix:
+            suffix_distance = 0
+        elif not _plausible_suffix(suffix) and _edit_distance(suffix, known_suffix) <= 1:
+            suffix_distance = 1
+        else:
+            continue
+        total = label_distance + suffix_distance
+        if total and (best is None or total < best[0]):
+            best = (total, known)
+    return best[1] if best else None
+
+
+def email_typo_warning(email: object) -> str | None:
+    """A message fit to show a user when :func:`suggest_email_domain` has a suggestion."""
+    suggestion = suggest_email_domain(email)
+    if suggestion is None:
+        return None
+    local = _bare_address(email).rsplit("@", 1)[0]
+    return _("the email domain looks mistyped: did you mean %(suggestion)s?") % {"suggestion": f"{local}@{suggestion}"}
+
+
+# --- dates in imported files ----------------------------------------------------------------
+
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+_EXCEL_SERIAL_TEXT = re.compile(r"^\d{5}(?:\.\d+)?$")
+_COMPACT_YMD = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_TRAILING_TIME = re.compile(
+    r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*(?:am|pm|sa|ch))?(?:z|[+-]\d{2}:?\d{2})?)$", re.I
+)
+_NUM_DMY = re.compile(r"^(\d{1,2})\s*([/.\-])\s*(\d{1,2})\s*\2\s*(\d{4}|\d{2})$")
+_NUM_YMD = re.compile(r"^(\d{4})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{1,2})$")
+_VI_WORDS = re.compile(r"^(?:ngay\s*)?(\d{1,2})\s*thang\s*(\d{1,2})\s*(?:nam|,|/|-)?\s*(\d{4}|\d{2})$")
+_MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
+    "jul": 7, "aug": 8, "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+_MONTH_WORD = r"(?P<mon>[a-z]{3,9}|thg\s*\d{1,2})"
+_DAY_MON_YEAR = re.compile(
+    r"^(?P<day>\d{1,2})(?:st|nd|rd|th)?[\s\-/.,]*" + _MONTH_WORD + r"[\s\-/.,]*(?P<year>\d{4}|\d{2})$"
+)
+_MON_DAY_YEAR = re.compile(
+    _MONTH_WORD[:-1] + r")[\s\-/.]*(?P<day>\d{1,2})(?:st|nd|rd|th)?[\s,\-/.]+(?P<year>\d{4}|\d{2})$"
+)
+
+
+def excel_serial_date(serial: float) -> dt.date:
+    """The date an Excel serial number stands for (1900 date system, the one Windows Excel
+    uses): 1 is 1900-01-01 and 31778 is 1987-01-01. Excel counts a 29 February 1900 that never
+    was (serial 60), so serials from 61 on are one day ahead of a plain count; that day itself
+    is refused. The fraction (time of day) is dropped."""
+    if not 1 <= serial < 2958466:  # also NaN and infinities
+        raise NormalizationError(_("'%(value)s' is not an Excel date number") % {"value": f"{serial:g}"})
+    whole = int(serial)
+    if whole == 60:
+        raise NormalizationError(_("'%(value)s' is 29/02/1900, a day that does not exist") % {"value": f"{serial:g}"})
+    if whole < 60:
+        return _EXCEL_EPOCH + dt.timedelta(days=whole + 1)
+    return _EXCEL_EPOCH + dt.timedelta(days=whole)
+
+
+def _full_year(year_text: str, two_digit_pivot: int | None) -> int:
+    year = int(year_text)
+    if len(year_text) != 2:
+        return year
+    if two_digit_pivot is not None:
+        return 2000 + year if 2000 + year <= two_digit_pivot else 1900 + year
+    return 2000 + year if 2000 + year <= dt.date.today().year else 1900 + year
+
+
+def _make_date(year_text: str, month: int, day: int, two_digit_pivot: int | None, text: str) -> dt.date:
+    year = _full_year(year_text, two_digit_pivot)
+    try:
+        result = dt.date(year, month, day)
+    except ValueError:
+        raise NormalizationError(
+            _("'%(value)s' is not a real date: the day or month is out of range") % {"value": text}
+        ) from None
+    if len(year_text) == 2 and two_digit_pivot is None and result > dt.date.today():
+        # A two-digit year is never read as a day still to come: "05/12/26" seen in
+        # November 2026 is 1926, the way a birthday would be meant.
+        result = result.replace(year=result.year - 100)
+    return result
+
+
+def parse_import_date(value: object, *, day_first: bool = True, two_digit_pivot: int | None = None) -> dt.date:
+    """A date from an imported file, in any of the forms Vietnamese files hold it.
+
+    * ``date``/``datetime`` objects as spreadsheet readers give them;
+    * Excel serial numbers: numbers (``31778``, ``31778.5``) and five-digit text (``"31778"``);
+    * ``dd/mm/yyyy``, ``d/m/yy``, ``dd.mm.yyyy``, ``dd-mm-yyyy`` (month first when
+      ``day_first=False``), ``yyyy-mm-dd``, ``yyyy/mm/dd``, ``yyyymmdd``, with or without a
+      trailing time of day (``05/03/1987 00:00:00``, ``1987-03-05T00:00:00``);
+    * Vietnamese words: ``5 tháng 3 năm 1987``, ``ngày 05 tháng 03 năm 1987``, ``05 thg 3 1987``;
+    * month names: ``05-Mar-1987``, ``5 March 1987``, ``March 5, 1987``.
+
+    Two-digit years: by default ``yy`` is 20yy unless that would be in the future, so a
+    birthday is never read as a date still to come. Give ``two_digit_pivot=2040`` (a year)
+    for other dates: ``yy`` is then 20yy up to that year and 19yy after it.
+
+    Raises :class:`NormalizationError` with the reason when the value is not a date.
+    """
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return excel_serial_date(float(value))
+    text = clean_text(value)
+    if not text:
+        raise NormalizationError(_("date is empty"))
+    if _EXCEL_SERIAL_TEXT.match(text):
+        return excel_serial_date(float(text))
+    folded = fold(text)
+    core = _TRAILING_TIME.sub("", folded).strip() if any(c.isdigit() for c in folded) else folded
+    if m := _COMPACT_YMD.match(core):
+        return _make_date(m[1], int(m[2]), int(m[3]), two_digit_pivot, text)
+    if m := _NUM_YMD.match(core):
+        return _make_date(m[1], int(m[2]), int(m[3]), two_digit_pivot, text)
+    if m := _NUM_DMY.match(core):
+        first, second = int(m[1]), int(m[3])
+        day, month = (first, second) if day_first else (second, first)
+        return _make_date(m[4], month, day, two_digit_pivot, text)
+    if m := _VI_WORDS.match(core):
+        return _make_date(m[3], int(m[2]), int(m[1]), two_digit_pivot, text)
+    for pattern in (_DAY_MON_YEAR, _MON_DAY_YEAR):
+        if (m := pattern.match(core)) and (named_month := _month_number(m["mon"])):
+            return _make_date(m["year"], named_month, int(m["day"]), two_digit_pivot, text)
+    raise NormalizationError(_("not a valid date: '%(value)s' (use dd/mm/yyyy or yyyy-mm-dd)") % {"value": text})
+
+
+def _month_number(word: str) -> int | None:
+    if word.startswith("thg"):
+        month = int(word[3:].strip())
+        return month if 1 <= month <= 12 else None
+    if len(word) > 3 and not any(full.startswith(word) for full in _FULL_MONTHS):
+        return None
+    return _MONTHS.get(word[:4] if word.startswith("sept") else word[:3])
+
+
+_FULL_MONTHS = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+
+
+# --- gender ---------------------------------------------------------------------------------
+
+GENDER_FEMALE = "female"
+GENDER_MALE = "male"
+GENDER_OTHER = "other"
+GENDER_UNKNOWN = ""
+
+# Folded words people and systems use. "1"/"0" follow the common Vietnamese HR convention
+# (1 = Nam, 0 = Nữ); pass ``mapping={"1": "female", "0": "male"}`` for files that do it the
+# other way round. Forms of address count: Anh/Ông/Chú are men, Chị/Bà women ("Cô" is left
+# out: without diacritics it is "có", yes).
+DEFAULT_GENDER_MAP: dict[str, str] = {
+    "nam": GENDER_MALE, "nam gioi": GENDER_MALE, "trai": GENDER_MALE, "con trai": GENDER_MALE,
+    "male": GENDER_MALE, "m": GENDER_MALE, "man": GENDER_MALE, "boy": GENDER_MALE, "mr": GENDER_MALE,
+    "anh": GENDER_MALE, "ong": GENDER_MALE, "chu": GENDER_MALE, "1": GENDER_MALE,
+    "nu": GENDER_FEMALE, "nu gioi": GENDER_FEMALE, "gai": GENDER_FEMALE, "con gai": GENDER_FEMALE,
+    "female": GENDER_FEMALE, "f": GENDER_FEMALE, "w": GENDER_FEMALE, "woman": GENDER_FEMALE,
+    "girl": GENDER_FEMALE, "mrs": GENDER_FEMALE, "ms": GENDER_FEMALE, "miss": GENDER_FEMALE,
+    "chi": GENDER_FEMALE, "ba": GENDER_FEMALE, "0": GENDER_FEMALE,
+    "khac": GENDER_OTHER, "other": GENDER_OTHER, "o": GENDER_OTHER, "x": GENDER_OTHER,
+    "non binary": GENDER_OTHER, "nonbinary": GENDER_OTHER,
+    "khong ro": GENDER_UNKNOWN, "chua ro": GENDER_UNKNOWN, "khong xac dinh": GENDER_UNKNOWN,
+    "unknown": GENDER_UNKNOWN, "n a": GENDER_UNKNOWN, "na": GENDER_UNKNOWN, "u": GENDER_UNKNOWN,
+}  # fmt: skip
+_GENDERS = (GENDER_FEMALE, GENDER_MALE, GENDER_OTHER, GENDER_UNKNOWN)
+
+
+def parse_gender(value: object, mapping: Mapping[str, str] | None = None) -> str:
+    """``"female"``, ``"male"``, ``"other"`` or ``""`` (not given) from what a file holds.
+
+    Case, diacritics and punctuation do not matter (``"Nữ"``, ``"nu"``, ``"NỮ"``, ``"Mr."``).
+    ``mapping`` adds to or overrides :data:`DEFAULT_GENDER_MAP`; its keys are matched the same
+    way. A value nobody mapped raises :class:`NormalizationError` naming it.
+    """
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\.0+\s*", value):
+        value = value.strip().split(".")[0]  # "1.0": Excel made the code a number
+    key = " ".join(fold_words(value))
+    if not key:
+        return GENDER_UNKNOWN
+    table = DEFAULT_GENDER_MAP
+    if mapping:
+        table = dict(DEFAULT_GENDER_MAP)
+        for raw, gender in mapping.items():
+            if gender not in _GENDERS:
+                raise ValueError(f"gender mapping value must be one of {_GENDERS}, not {gender!r}")
+            table[" ".join(fold_words(raw))] = gender
+    if key in table:
+        return table[key]
+    raise NormalizationError(
+        _("unknown gender '%(value)s' (use Nam / Nữ / Khác, Male / Female / Other)") % {"value": clean_text(value)}
+    )
+
+
+# --- tags -----------------------------------------------------------------------------------
+
+
+def split_tags(value: object, delimiters: str = ",;|") -> list[str]:
+    """Tags from one delimited cell (``"VIP; khách sỉ | Hà Nội"``) or a list of them.
+
+    Each tag is cleaned (NFC, spaces); empty ones are dropped; tags that differ only in case
+    or diacritics (``"Khách VIP"``, ``"khach vip"``) are one tag, spelt the way it first came.
+    """
+    if value is None:
+        return []
+    items = [str(v) for v in value] if isinstance(value, (list, tuple, set, frozenset)) else [str(value)]
+    splitter = re.compile("|".join(re.escape(d) for d in delimiters)) if delimiters else None
+    tags: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        for piece in splitter.split(item) if splitter else [item]:
+            tag = clean_text(piece)
+            key = " ".join(fold(tag).split())
+            if tag and key not in seen:
+                seen.add(key)
+                tags.append(tag)
+    return tags
