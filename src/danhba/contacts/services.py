@@ -761,7 +761,7 @@ def contacts_bulk_update(
         # What each contact held before, so every audit row says "from what to what".
         previous = {
             row["pk"]: row
-            for row in Contact.objects.select_for_update()
+            for row in Contact.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
             .values("pk", "full_name", "owner__email", "lifecycle_stage__key")
         }
