@@ -128,6 +128,7 @@ def user_create(
     return user
 
 
+@transaction.atomic
 def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
     perms.require(actor, "user", perms.EDIT)
     if user.role.key == "admin" and not _may_grant(actor, user.role):
@@ -173,7 +174,9 @@ def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
     if errors:
         raise InvalidInput(errors)
     losing_admin = before["role"] == "admin" and (user.role.key != "admin" or not user.is_active)
-    if losing_admin and not User.objects.filter(role__key="admin", is_active=True).exclude(pk=user.pk).exists():
+    # Locked, so two admins demoting each other at once cannot both pass this check.
+    other_admins = User.objects.select_for_update().filter(role__key="admin", is_active=True).exclude(pk=user.pk)
+    if losing_admin and not other_admins.exists():
         field = "role" if user.role.key != "admin" else "is_active"
         raise InvalidInput({field: [_("the last active admin cannot lose admin access")]})
     user.save()
@@ -198,6 +201,7 @@ def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
     return user
 
 
+@transaction.atomic
 def user_set_password(*, actor: Actor, user: User, password: str) -> None:
     if actor.user is not None and actor.user.pk != user.pk:
         perms.require(actor, "user", perms.EDIT)
@@ -227,6 +231,7 @@ def password_change(*, actor: Actor, user: User, current_password: str, new_pass
     user_set_password(actor=actor, user=user, password=new_password)
 
 
+@transaction.atomic
 def profile_update(*, actor: Actor, user: User, full_name: str, language: str, time_zone: str) -> User:
     """A user's own name, language and time zone (no role needed to change one's own)."""
     if actor.user is not None and actor.user.pk != user.pk:
@@ -294,6 +299,7 @@ def team_save(*, actor: Actor, team: Team | None, name: str) -> Team:
     return team
 
 
+@transaction.atomic
 def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
     creating = role is None
     perms.require(actor, "role", perms.CREATE if creating else perms.EDIT)
@@ -362,6 +368,7 @@ def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
     return role
 
 
+@transaction.atomic
 def role_delete(*, actor: Actor, role: Role) -> None:
     perms.require(actor, "role", perms.DELETE)
     if role.is_builtin:
@@ -374,6 +381,7 @@ def role_delete(*, actor: Actor, role: Role) -> None:
     role.delete()
 
 
+@transaction.atomic
 def apikey_create(*, actor: Actor, user: User, name: str) -> tuple[ApiKey, str]:
     """Create a key for ``user``; returns the key and its raw value, which is never shown again."""
     if actor.user is not None and actor.user.pk != user.pk:
@@ -393,6 +401,7 @@ def apikey_create(*, actor: Actor, user: User, name: str) -> tuple[ApiKey, str]:
     return key, raw
 
 
+@transaction.atomic
 def apikey_revoke(*, actor: Actor, key: ApiKey) -> None:
     if actor.user is not None and actor.user.pk != key.user_id:
         perms.require(actor, "apikey", perms.DELETE)
