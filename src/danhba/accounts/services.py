@@ -23,7 +23,7 @@ from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from danhba.core.normalize import NormalizationError, clean_text, normalize_email
 from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event
+from danhba.privacy.services import audit_event, changes_between
 
 _SCOPE_RANK = {perms.SCOPE_OWN: 0, perms.SCOPE_TEAM: 1, perms.SCOPE_ALL: 2}
 
@@ -128,20 +128,39 @@ def user_create(
     return user
 
 
+def _user_snapshot(user: User) -> dict[str, Any]:
+    """What the audit log compares when a user account changes."""
+    return {
+        "full_name": user.full_name,
+        "role": user.role.key,
+        "team": str(user.team or ""),
+        "is_active": user.is_active,
+        "language": user.language,
+        "time_zone": user.time_zone,
+        "is_available": user.is_available,
+    }
+
+
+def _audit_user_change(actor: Actor, user: User, before: dict[str, Any]) -> None:
+    changes = changes_between(before, _user_snapshot(user))
+    if changes:
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            object_type="user",
+            object_id=user.pk,
+            object_label=user.email,
+            changes=changes,
+        )
+
+
 @transaction.atomic
 def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
     perms.require(actor, "user", perms.EDIT)
     if user.role.key == "admin" and not _may_grant(actor, user.role):
         raise PermissionDenied(_("Only an admin can change an admin's account."))
     errors: dict[str, list[str]] = {}
-    before = {
-        "full_name": user.full_name,
-        "role": user.role.key,
-        "team": str(user.team or ""),
-        "is_active": user.is_active,
-        "language": user.language,
-        "is_available": user.is_available,
-    }
+    before = _user_snapshot(user)
     if "full_name" in data:
         user.full_name = clean_text(data["full_name"])[:200]
     if "role" in data:
@@ -180,24 +199,7 @@ def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
         field = "role" if user.role.key != "admin" else "is_active"
         raise InvalidInput({field: [_("the last active admin cannot lose admin access")]})
     user.save()
-    after = {
-        "full_name": user.full_name,
-        "role": user.role.key,
-        "team": str(user.team or ""),
-        "is_active": user.is_active,
-        "language": user.language,
-        "is_available": user.is_available,
-    }
-    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
-    if changes:
-        audit_event(
-            actor=actor,
-            action=AuditEvent.Action.UPDATE,
-            object_type="user",
-            object_id=user.pk,
-            object_label=user.email,
-            changes=changes,
-        )
+    _audit_user_change(actor, user, before)
     return user
 
 
@@ -246,19 +248,10 @@ def profile_update(*, actor: Actor, user: User, full_name: str, language: str, t
         errors["time_zone"] = [_("unknown time zone")]
     if errors:
         raise InvalidInput(errors)
-    before = {"full_name": user.full_name, "language": user.language, "time_zone": user.time_zone}
+    before = _user_snapshot(user)
     user.full_name, user.language, user.time_zone = name, language, time_zone
     user.save(update_fields=["full_name", "language", "time_zone"])
-    changes = {k: [v, getattr(user, k)] for k, v in before.items() if v != getattr(user, k)}
-    if changes:
-        audit_event(
-            actor=actor,
-            action=AuditEvent.Action.UPDATE,
-            object_type="user",
-            object_id=user.pk,
-            object_label=user.email,
-            changes=changes,
-        )
+    _audit_user_change(actor, user, before)
     return user
 
 

@@ -58,7 +58,7 @@ from danhba.core.normalize import (
 )
 from danhba.core.vn import province_key
 from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event, audit_events_bulk
+from danhba.privacy.services import audit_event, audit_events_bulk, changes_between
 
 # Plain text fields a contact write may set directly (after clean_text).
 TEXT_FIELDS = (
@@ -164,14 +164,7 @@ def contact_snapshot(contact: Contact) -> dict[str, Any]:
     return snap
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    """Changed keys as {key: [before, after]}; empty values ("", [], None) count as equal."""
-
-    def norm(value: Any) -> Any:
-        return None if value in ("", [], {}, None) else value
-
-    keys = list(dict.fromkeys([*before, *after]))
-    return {k: [before.get(k), after.get(k)] for k in keys if norm(before.get(k)) != norm(after.get(k))}
+diff = changes_between
 
 
 # --- input cleaning -------------------------------------------------------------------------

@@ -29,6 +29,17 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Changed keys as {key: [before, after]} for an audit row; empty values ("", [], None)
+    count as equal."""
+
+    def norm(value: Any) -> Any:
+        return None if value in ("", [], {}, None) else value
+
+    keys = list(dict.fromkeys([*before, *after]))
+    return {k: [before.get(k), after.get(k)] for k in keys if norm(before.get(k)) != norm(after.get(k))}
+
+
 def audit_event(
     *,
     actor: Actor,
