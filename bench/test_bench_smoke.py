@@ -40,3 +40,118 @@ def test_search_benchmark_end_to_end(tmp_path: Path) -> None:
         assert kind["rows"]["danhba"] == kind["rows"]["baseline"] > 0, name
     assert result["overall"]["ratio_p95"] > 0
     assert not db.exists(), "without --keep the generated database is removed"
+
+
+@pytest.mark.slow
+def test_import_benchmark_end_to_end(tmp_path: Path) -> None:
+    db = tmp_path / "import.sqlite3"
+    cmd = [
+        sys.executable, "-m", "bench", "import", "--rows", "300", "--database-url", f"sqlite:///{db}",
+        "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path),
+    ]  # fmt: skip
+    run = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((tmp_path / "import.json").read_text())
+    assert result["benchmark"] == "import"
+    ds = result["dataset"]
+    assert ds["rows"] == 300 and (ds["unique_people"], ds["duplicates"], ds["invalid"]) == (279, 15, 6)
+    assert [(f["encoding"], f["rows"]) for f in ds["files"]] == [("utf-8-sig", 210), ("cp1258", 90)]
+    assert result["baseline"]["rows"] == 300 and result["baseline"]["seconds"] > 0
+    danhba = result["danhba"]
+    assert danhba["rows"] == 300 and len(danhba["files"]) == 2
+    assert 0 < danhba["peak_rss_mib"] < 1024 and danhba["seconds"] > 0
+    assert result["ratio"] > 0 and set(result["meets"]) == {"seconds", "ratio_to_baseline", "peak_rss_mib"}
+    # The import found the people the generator wrote: every one once, every invalid row rejected.
+    summary = danhba["summary"]
+    assert summary["created"] == ds["unique_people"] == result["checks"]["contacts"]
+    assert summary["rejected"] == ds["invalid"]
+    handled = ("created", "updated", "unchanged", "merged", "skipped", "rejected")
+    assert sum(summary[k] for k in handled) == 300
+    assert summary["updated"] + summary["unchanged"] + summary["merged"] == ds["duplicates"]
+    assert result["checks"]["import_issues"] >= ds["invalid"]
+    assert result["machine"]["cpu_count"] >= 1
+    assert not db.exists(), "without --keep the database is removed"
+    assert not list((tmp_path / "data").glob("*.csv")), "without --keep the generated files are removed"
+
+
+def test_import_generator_rows_are_what_it_counts(tmp_path: Path) -> None:
+    """Every row the import benchmark writes is what its counts say: new people with unique identities,
+    duplicates that repeat an earlier person's email or phone in another spelling, invalid rows that
+    danhba's normalisers refuse; and the files read back in the encodings Excel writes."""
+    import csv
+    import unicodedata
+
+    from bench.import_bench import HEADERS, MAPPING, MessyCsv, dataset_files
+    from danhba.core.normalize import (
+        NormalizationError,
+        fold,
+        normalize_email,
+        normalize_phone,
+        parse_gender,
+        parse_import_date,
+    )
+    from danhba.core.vn import province_from_text
+    from danhba.ingest.extract import detect_encoding
+    from danhba.ingest.fields import suggest_columns
+
+    # The mapping the benchmark passes is the one a user would be offered for these headers.
+    assert MAPPING["columns"] == suggest_columns(list(HEADERS))
+    files = dataset_files(tmp_path, 3000)
+    truth: list = []
+    meta = MessyCsv(7).write(files, lambda message: None, truth)
+    assert (meta["unique_people"], meta["duplicates"], meta["invalid"]) == (2790, 150, 60)
+    assert [f["rows"] for f in meta["files"]] == [2100, 900]
+    assert meta["unencodable_in_cp1258"] == {}
+    assert detect_encoding(files[0][0].read_bytes()[:65536]).name == "utf-8-sig"
+    assert detect_encoding(files[1][0].read_bytes()[:65536]).name == "cp1258"
+
+    rows = []
+    for path, encoding, _ in files:
+        with open(path, encoding=encoding, newline="") as fh:
+            reader = csv.reader(fh)
+            assert [unicodedata.normalize("NFC", h) for h in next(reader)] == list(HEADERS)
+            rows += [[unicodedata.normalize("NFC", v) for v in row] for row in reader]
+    assert len(rows) == len(truth) == 3000
+
+    seen: set[int] = set()
+    emails: set[str] = set()
+    phones: set[str] = set()
+    kinds: dict[str, int] = {}
+    for row, (kind, person) in zip(rows, truth, strict=True):
+        kinds[kind] = kinds.get(kind, 0) + 1
+        name, email, phone, birthday, gender, _address, province = row[:7]
+        if kind in ("new", "duplicate"):
+            assert fold(name) == fold(person.name)
+            assert email.strip() or phone, "a valid row has an email or a phone"
+            if email.strip():
+                assert normalize_email(email) == person.email
+            if phone:
+                assert normalize_phone(phone).e164 == "+84" + person.national[1:], phone
+            if birthday:
+                assert parse_import_date(birthday) == person.birthday, birthday
+            assert parse_gender(gender) == person.gender
+            if province:
+                match = province_from_text(province)
+                assert match is not None and match.key == person.province, province
+        if kind == "new":
+            seen.add(id(person))
+            assert person.email not in emails and person.national not in phones
+            emails.add(person.email) if person.email else None
+            phones.add(person.national) if person.national else None
+        elif kind == "duplicate":
+            assert id(person) in seen, "a duplicate repeats someone earlier in the files"
+        elif kind == "note_only":
+            assert not any(row[:10]) and row[10]
+        else:
+            field = {"bad_email": (normalize_email, email), "short_phone": (normalize_phone, phone),
+                     "impossible_date": (parse_import_date, birthday)}[kind]  # fmt: skip
+            with pytest.raises(NormalizationError):
+                field[0](field[1])
+    assert kinds["new"] == 2790 and kinds["duplicate"] == 150
+    assert kinds["bad_email"] + kinds["short_phone"] + kinds["impossible_date"] + kinds["note_only"] == 60
+    # Messy the way real files are: old 11-digit mobiles, lost leading zeros, Excel numbers, old provinces.
+    detail = meta["detail"]
+    assert sum(v for k, v in detail["phone"].items() if k.startswith("old 11-digit")) > 100
+    assert detail["phone"]["9.12345678E8 (Excel)"] > 50 and detail["birthday"]["Excel serial"] > 50
+    assert detail["province"]["pre-2025 name"] > 50 and detail["email"]["typo domain"] > 0
+    assert detail["duplicate_of"]["other file"] > 0 and detail["duplicate"]["same phone"] > 0

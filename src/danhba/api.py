@@ -31,6 +31,7 @@ from danhba.accounts.api import router as me_router
 from danhba.accounts.api_auth import AUTH, docs_access
 from danhba.contacts import api as contacts_api
 from danhba.core.errors import ServiceError
+from danhba.ingest.api import router as ingest_router
 from danhba.privacy.api import router as privacy_router
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ api.add_router("/tags", contacts_api.tags)
 api.add_router("/custom-fields", contacts_api.custom_fields)
 api.add_router("", privacy_router)
 api.add_router("", me_router)
+api.add_router("", ingest_router)
 
 
 # --- exception handlers: every error is {"code", "message", "details"} -----------------------

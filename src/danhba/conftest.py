@@ -7,7 +7,7 @@ PostgreSQL, Redis and Chromium tests skip with a reason when the service is miss
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -61,6 +61,25 @@ def _fast_password_hashing(settings: Any) -> None:
     """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher.
     ``accounts/tests/test_passwords.py`` checks the real setting."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def media(settings: Any, tmp_path: Any) -> Any:
+    """Uploaded import files and export files go to the test's own folder, never to var/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return tmp_path / "media"
+
+
+@pytest.fixture
+def huey_immediate() -> Iterator[None]:
+    """Jobs run as soon as they are queued (after the commit), in this process."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
+    try:
+        yield
+    finally:
+        HUEY.immediate = False
 
 
 @pytest.fixture

@@ -143,6 +143,15 @@ if envbool("HUEY_IMMEDIATE"):
 # Re-deriving search keys for more contacts than this (e.g. after a company rename) is left to
 # the worker instead of the request.
 SEARCH_REINDEX_INLINE_MAX = envint("SEARCH_REINDEX_INLINE_MAX", 500)
+# Contact exports of more rows than this are written by the worker into MEDIA_ROOT/exports/.
+EXPORT_INLINE_MAX = envint("EXPORT_INLINE_MAX", 5000)
+# Uploaded import files and generated exports; never served directly (views check the owner).
+MEDIA_ROOT = Path(os.getenv("DANHBA_MEDIA_ROOT", VAR_DIR / "media")).resolve()
+# Imports: rows per committed batch (a restarted job resumes after the last one), and how long a
+# running import may go without a heartbeat before a worker takes it over.
+IMPORT_BATCH_ROWS = envint("IMPORT_BATCH_ROWS", 2000)
+IMPORT_STALE_SECONDS = envint("IMPORT_STALE_SECONDS", 120)
+IMPORT_MAX_UPLOAD_MB = envint("IMPORT_MAX_UPLOAD_MB", 500)
 
 # --- auth and security ----------------------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -9,5 +9,6 @@ urlpatterns = [
     path("contacts/", include("danhba.contacts.urls")),
     path("settings/", include("danhba.contacts.settings_urls")),
     path("privacy/", include("danhba.privacy.urls")),
+    path("imports/", include("danhba.ingest.urls")),
     path("api/", api.urls),
 ]

@@ -28,6 +28,7 @@ OBJECTS = {
     "user": _("Users"),
     "role": _("Roles"),
     "apikey": _("API keys"),
+    "import": _("Imports"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -71,6 +72,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             "tag": _CRUD,
             "consent": [VIEW, CREATE],
             "customfield": _READ,
+            "import": [VIEW, CREATE, DELETE],
         },
     },
     "sales": {
@@ -84,6 +86,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             "tag": _READ,
             "consent": [VIEW, CREATE],
             "customfield": _READ,
+            "import": [VIEW, CREATE],
         },
     },
     "support": {
@@ -110,6 +113,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             "tag": _READ,
             "consent": _READ,
             "customfield": _READ,
+            "import": _READ,
         },
     },
 }

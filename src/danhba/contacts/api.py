@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Status
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.accounts.models import User
-from danhba.contacts import selectors, services
-from danhba.contacts.models import Company, Contact, CustomField, Tag, TimelineEntry
+from danhba.contacts import exports, selectors, services
+from danhba.contacts.models import Company, Contact, CustomField, ExportJob, Tag, TimelineEntry
 from danhba.contacts.schemas import (
     CompanyIn,
     CompanyOut,
@@ -29,6 +31,8 @@ from danhba.contacts.schemas import (
     CustomFieldOut,
     CustomFieldPatch,
     ErrorOut,
+    ExportIn,
+    ExportJobOut,
     TagIn,
     TagOut,
     TagPage,
@@ -37,7 +41,7 @@ from danhba.contacts.schemas import (
     TimelineOut,
     TimelinePage,
 )
-from danhba.core.errors import NotFound, PermissionDenied
+from danhba.core.errors import Conflict, NotFound, PermissionDenied
 from danhba.core.keyset import MAX_PK, paginate
 
 # Every error is {"code", "message", "details"}; listed once for the OpenAPI document.
@@ -100,7 +104,7 @@ def contact_create(request: HttpRequest, payload: ContactIn) -> Status[dict[str,
     return Status(201, selectors.contact_data(_reload(contact), api_user(request)))
 
 
-@contacts.get("/{contact_id}", response={200: ContactOut, **ERRORS}, exclude_unset=True, summary="Get a contact")
+@contacts.get("/{int:contact_id}", response={200: ContactOut, **ERRORS}, exclude_unset=True, summary="Get a contact")
 def contact_get(request: HttpRequest, contact_id: int = _id()) -> dict[str, Any]:
     user = api_user(request)
     require(user, "contact", perms.VIEW)
@@ -108,7 +112,9 @@ def contact_get(request: HttpRequest, contact_id: int = _id()) -> dict[str, Any]
     return selectors.contact_data(contact, user)
 
 
-@contacts.patch("/{contact_id}", response={200: ContactOut, **ERRORS}, exclude_unset=True, summary="Change a contact")
+@contacts.patch(
+    "/{int:contact_id}", response={200: ContactOut, **ERRORS}, exclude_unset=True, summary="Change a contact"
+)
 def contact_update(request: HttpRequest, payload: ContactIn, contact_id: int = _id()) -> dict[str, Any]:
     """Only the fields sent change; a list field sent (emails, tags…) replaces the whole list."""
     actor = api_actor(request)
@@ -119,7 +125,7 @@ def contact_update(request: HttpRequest, payload: ContactIn, contact_id: int = _
     return selectors.contact_data(_reload(contact), user)
 
 
-@contacts.delete("/{contact_id}", response={204: None, **ERRORS}, summary="Delete a contact")
+@contacts.delete("/{int:contact_id}", response={204: None, **ERRORS}, summary="Delete a contact")
 def contact_delete(request: HttpRequest, contact_id: int = _id()) -> Status[None]:
     actor = api_actor(request)
     require(api_user(request), "contact", perms.DELETE)
@@ -385,3 +391,70 @@ def _field_get(user: User, field_id: int) -> CustomField:
     if field is None or (field.is_sensitive and not user.sees_field(field.permission_key)):
         raise NotFound(_("No such custom field."))
     return field
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+@contacts.post("/exports", response={202: ExportJobOut, **ERRORS}, summary="Export contacts to a file")
+def export_create(request: HttpRequest, payload: ExportIn) -> Status[dict[str, Any]]:
+    """Starts an export of the contacts the caller may see under `filters` (without the fields
+    their role may not see) and answers at once with the job; poll it until `status` is `done`,
+    then GET its `download_url`. Files are kept for a week and only their requester may fetch them."""
+    job = exports.export_job_create(actor=api_actor(request), fmt=payload.format, params=payload.filters, strict=True)
+    return Status(202, _export_out(job))
+
+
+@contacts.get("/exports/{job_id}", response={200: ExportJobOut, **ERRORS}, summary="An export's progress")
+def export_get(request: HttpRequest, job_id: int = _id()) -> dict[str, Any]:
+    user = api_user(request)
+    require(user, "contact", perms.EXPORT)
+    return _export_out(exports.export_job_get(user, job_id))
+
+
+@contacts.get(
+    "/exports/{job_id}/download",
+    response={200: None, **ERRORS},
+    summary="Download an export's file",
+    url_name="contact_export_download",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The file, as an attachment.",
+                "content": {spec.content_type.split(";")[0]: {} for spec in exports.FORMATS.values()},
+            }
+        }
+    },
+)
+def export_download(request: HttpRequest, job_id: int = _id()) -> FileResponse:
+    """409 while the export is not done (or failed, or was cancelled); 404 once its file is deleted."""
+    user = api_user(request)
+    require(user, "contact", perms.EXPORT)
+    job = exports.export_job_get(user, job_id)
+    if job.status != ExportJob.Status.DONE:
+        raise Conflict(_("The export is not ready: its status is %(status)s.") % {"status": job.get_status_display()})
+    path = exports.export_file_path(job)
+    if path is None:
+        raise NotFound(_("The file of this export has been deleted; export again."))
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=exports.export_filename(job.format, timezone.localdate(job.created_at)),
+        content_type=exports.export_format(job.format).content_type,
+    )
+
+
+def _export_out(job: ExportJob) -> dict[str, Any]:
+    done = job.status == ExportJob.Status.DONE
+    return {
+        "id": job.pk,
+        "format": job.format,
+        "status": job.status,
+        "filters": job.filters or {},
+        "rows_total": job.rows_total,
+        "rows_done": job.rows_done,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "error": job.error,
+        "download_url": reverse("api:contact_export_download", kwargs={"job_id": job.pk}) if done else None,
+    }

@@ -419,3 +419,71 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return self.subject or self.get_kind_display()
+
+
+class ExportJob(models.Model):
+    """A contact export too large for the request, written to a file by the worker.
+
+    The row is the truth: the job claims it (queued → running), writes ``rows_done`` and
+    ``updated_at`` after every page (cancelling is setting the status; the next progress write
+    notices), and only a finished file is downloadable, by the person who asked for it.
+    """
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", _("Excel (XLSX)")
+        JSON = "json", "JSON"
+        VCARD = "vcard", "vCard"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The door and address of the request, for the audit row written when the file is done.
+    via = models.CharField(max_length=5, default="ui")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)  # heartbeat while running
+    format = models.CharField(_("format"), max_length=10, choices=Format.choices)
+    filters = models.JSONField(_("filters"), default=dict, blank=True)  # list query parameters
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)  # an estimate until the job counts
+    rows_done = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="exports/", max_length=200, blank=True)  # under MEDIA_ROOT
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["requested_by", "created_at"], name="exportjob_user_created"),
+            models.Index(fields=["status", "created_at"], name="exportjob_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.format} #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def query(self) -> str:
+        """The filters as the list page's query string (a link back to the list exported)."""
+        from urllib.parse import urlencode
+
+        return urlencode(self.filters or {})
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)

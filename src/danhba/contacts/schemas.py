@@ -9,7 +9,7 @@ optional so the same schema serves create and partial update: the endpoints pass
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from ninja import Schema
@@ -458,3 +458,34 @@ class MeOut(Schema):
     language: str
     hidden_fields: list[str] = Field(description="Sensitive fields this user may neither see nor write.")
     auth: str = Field(description="`api_key` or `session`.")
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+FilterValue = Annotated[str, Field(max_length=200)] | int | bool | None
+
+
+class ExportIn(In):
+    format: Literal["csv", "xlsx", "json", "vcard"] = Field(
+        description="csv (UTF-8 with BOM), xlsx, json (an array of objects) or vcard (vCard 4.0).", examples=["xlsx"]
+    )
+    filters: Annotated[dict[Annotated[str, Field(max_length=80)], FilterValue], Field(max_length=50)] = Field(
+        default_factory=dict,
+        description="The contact list's query parameters: q, lifecycle_stage, owner, tag, source, province, "
+        "buyer_role, company, has_email, has_phone, created_after, created_before, custom.<key>. "
+        "Empty: every contact the caller may see.",
+        examples=[{"lifecycle_stage": "lead", "province": "ha-noi"}],
+    )
+
+
+class ExportJobOut(Schema):
+    id: int
+    format: str
+    status: str = Field(description="queued, running, done, failed or cancelled.")
+    filters: dict[str, str]
+    rows_total: int = Field(description="An estimate while queued; the count once running.")
+    rows_done: int
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    error: str = Field(description="Why the export failed, when it did.")
+    download_url: str | None = Field(description="Where to GET the file once the export is done.")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.contacts import views
+from danhba.contacts import export_views, views
 
 app_name = "contacts"
 urlpatterns = [
@@ -8,6 +8,13 @@ urlpatterns = [
     path("new/", views.contact_create, name="create"),
     path("bulk/", views.contact_bulk, name="bulk"),
     path("export.csv", views.contact_export, name="export"),
+    path("export.xlsx", views.contact_export, {"fmt": "xlsx"}, name="export_xlsx"),
+    path("export.json", views.contact_export, {"fmt": "json"}, name="export_json"),
+    path("export.vcf", views.contact_export, {"fmt": "vcard"}, name="export_vcard"),
+    path("exports/", export_views.export_list, name="export_list"),
+    path("exports/<int:pk>/", export_views.export_job, name="export_job"),
+    path("exports/<int:pk>/cancel/", export_views.export_cancel, name="export_cancel"),
+    path("exports/<int:pk>/download/", export_views.export_download, name="export_download"),
     path("<int:pk>/", views.contact_detail, name="detail"),
     path("<int:pk>/sections/<slug:section>/", views.contact_section, name="section"),
     path("<int:pk>/delete/", views.contact_delete, name="delete"),

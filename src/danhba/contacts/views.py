@@ -19,7 +19,6 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -37,7 +36,7 @@ from danhba.contacts.forms import (
     ContactFilterForm,
     TimelineEntryForm,
 )
-from danhba.contacts.models import Contact, TimelineEntry
+from danhba.contacts.models import Contact, ExportJob, TimelineEntry
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
 from danhba.core.keyset import Page
@@ -154,17 +153,19 @@ def contact_bulk(request: AuthedRequest) -> HttpResponse:
 
 @require_http_methods(["GET"])
 @role_required("contact", "export")
-def contact_export(request: AuthedRequest) -> HttpResponseBase:
+def contact_export(request: AuthedRequest, fmt: str = "csv") -> HttpResponseBase:
+    """The list as it is filtered, in ``fmt``: downloaded at once when small, else an export
+    job whose progress page the browser is sent to."""
     try:
-        filters = selectors.ContactFilters.from_params(request.GET)
-        chunks = exports.contacts_export_csv(actor=_actor(request), filters=filters)
+        result = exports.contacts_export(actor=_actor(request), fmt=fmt, params=request.GET)
     except ServiceError as exc:
         messages.error(request, _error_text(exc))
         return redirect(reverse("contacts:list") + "?" + request.GET.urlencode())
-    response = StreamingHttpResponse(
-        (chunk.encode("utf-8") for chunk in chunks), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="contacts-{timezone.localdate():%Y-%m-%d}.csv"'
+    if isinstance(result, ExportJob):
+        messages.info(request, _("This export is large, so it is prepared in the background; you can leave this page."))
+        return redirect("contacts:export_job", pk=result.pk)
+    response = StreamingHttpResponse(result.chunks, content_type=result.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
     return response
 
 

@@ -13,6 +13,7 @@ typed anywhere ends up stored, searched and de-duplicated the same way. Vietname
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -32,11 +33,13 @@ _SPACES = re.compile(r"\s+", re.UNICODE)
 
 
 def clean_text(value: object) -> str:
-    """NFC, non-breaking and other odd spaces collapsed, trimmed. ``None`` becomes ``""``."""
+    """NFC, non-breaking and other odd spaces collapsed, NUL dropped, trimmed. ``None`` becomes ``""``."""
     if value is None:
         return ""
     text = unicodedata.normalize("NFC", str(value))
-    text = text.replace("\u200b", "").replace("\ufeff", "")
+    # Zero-width spaces and BOMs are invisible; NUL (a file read in the wrong encoding) cannot
+    # even be stored by PostgreSQL.
+    text = text.replace("\u200b", "").replace("\ufeff", "").replace("\x00", "")
     return _SPACES.sub(" ", text).strip()
 
 
@@ -46,9 +49,14 @@ def fold(value: object) -> str:
     ``fold("Nguyễn Văn Đức") == "nguyen van duc"``.
     """
     text = clean_text(value).lower().replace("đ", "d")
-    decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():
+        return text
+    stripped = unicodedata.normalize("NFD", text).translate(_DROP_COMBINING)
     return unicodedata.normalize("NFC", stripped)
+
+
+# Every combining mark (what unicodedata.combining() calls non-zero), for str.translate.
+_DROP_COMBINING = dict.fromkeys(cp for cp in range(0x110000) if unicodedata.combining(chr(cp)))
 
 
 def fold_words(value: object) -> list[str]:
@@ -133,6 +141,13 @@ def join_name(family: str, middle: str, given: str, order: str = NAME_ORDER_VI) 
 # --- emails ---------------------------------------------------------------------------------
 
 
+_PLAIN_EMAIL = re.compile(
+    r"^[A-Za-z0-9_%+\-]+(?:\.[A-Za-z0-9_%+\-]+)*@"  # dot-atoms: no leading, trailing or double dots
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$"
+)
+_SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+
+
 def normalize_email(value: object) -> str:
     """A trimmed, lower-cased, syntax-checked email address, or :class:`NormalizationError`."""
     text = clean_text(value).strip("<>").strip()
@@ -140,6 +155,14 @@ def normalize_email(value: object) -> str:
         text = text[7:]
     if not text:
         raise NormalizationError(_("email is empty"))
+    if (
+        _PLAIN_EMAIL.match(text)
+        and len(text) <= 254
+        and "--" not in text.rsplit("@", 1)[1]
+        and text.rsplit(".", 1)[1].lower() not in _SPECIAL_TLDS
+    ):
+        # The everyday ASCII address, which the full validator would accept unchanged: skip it.
+        return text.lower()
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
@@ -230,6 +253,30 @@ def normalize_phone(value: object, region: str | None = None) -> Phone:
         candidate = "+84" + national[1:] if national.startswith("0") else "+" + digits
     else:
         candidate = digits
+    fast = candidate.startswith("+84") and len(candidate) in (12, 13) and candidate[1:].isdigit()
+    if fast and (key := (candidate[3:7], len(candidate))) in _VN_KINDS:
+        # Whether a Vietnamese number is valid, and its kind, depends only on its first four
+        # digits and its length (checked against libphonenumber's metadata for every such
+        # prefix): the slow full parse runs once per prefix, not once per number.
+        kind = _VN_KINDS[key]
+        if kind is None:
+            raise NormalizationError(_("not a valid phone number for its country"))
+        return Phone(candidate, kind)
+    try:
+        phone = _parse_phone(candidate, region)
+    except NormalizationError:
+        if fast:
+            _VN_KINDS[(candidate[3:7], len(candidate))] = None
+        raise
+    if fast and phone.e164 == candidate:
+        _VN_KINDS[(candidate[3:7], len(candidate))] = phone.kind
+    return phone
+
+
+_VN_KINDS: dict[tuple[str, int], str | None] = {}
+
+
+def _parse_phone(candidate: str, region: str) -> Phone:
     try:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException as exc:
@@ -428,7 +475,12 @@ def suggest_email_domain(email: object) -> str | None:
     text = _bare_address(email).lower()
     if "@" not in text:
         return None
-    domain = text.rsplit("@", 1)[1].strip().rstrip(".")
+    return _domain_suggestion(text.rsplit("@", 1)[1].strip().rstrip("."))
+
+
+@functools.lru_cache(maxsize=65536)
+def _domain_suggestion(domain: str) -> str | None:
+    """The suggestion for one domain: a file of a million addresses holds a few thousand."""
     if not domain or domain in COMMON_EMAIL_DOMAINS or domain in _REAL_LOOKALIKE_DOMAINS:
         return None
     if "." not in domain:

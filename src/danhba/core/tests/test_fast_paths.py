@@ -1,0 +1,60 @@
+"""The import's fast paths must agree exactly with the full validators they stand in for."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from danhba.core import normalize
+from danhba.core.normalize import NormalizationError, normalize_email, normalize_phone
+
+
+def _full_email(text: str) -> str | None:
+    try:
+        return validate_email(text, check_deliverability=False, allow_smtputf8=True).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=string.ascii_letters + string.digits + "._%+-@", min_size=3, max_size=40))
+def test_plain_email_shortcut_accepts_only_what_the_validator_accepts(text: str) -> None:
+    try:
+        ours: str | None = normalize_email(text)
+    except NormalizationError:
+        ours = None
+    assert ours == _full_email(text)
+
+
+@pytest.mark.parametrize("address", ["a@xn--80ak6aa92e.vn", "a@x.localhost", "a@00--0.aa", "a..b@x.vn"])
+def test_plain_email_shortcut_leaves_the_odd_cases_to_the_validator(address: str) -> None:
+    expected = _full_email(address)
+    if expected is None:
+        with pytest.raises(NormalizationError):
+            normalize_email(address)
+    else:
+        assert normalize_email(address) == expected
+
+
+def _full_phone(candidate: str) -> tuple[str, str] | None:
+    try:
+        phone = normalize._parse_phone(candidate, "VN")
+    except NormalizationError:
+        return None
+    return phone.e164, phone.kind
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from("235789"), st.integers(min_value=0, max_value=10**10 - 1), st.sampled_from([9, 10]))
+def test_vietnamese_prefix_cache_agrees_with_libphonenumber(first: str, rest: int, length: int) -> None:
+    candidate = "+84" + (first + f"{rest:010d}")[:length]
+    try:
+        phone = normalize_phone(candidate)
+        got: tuple[str, str] | None = (phone.e164, phone.kind)
+    except NormalizationError:
+        got = None
+    assert got == _full_phone(candidate)

@@ -1,0 +1,710 @@
+"""Imports from upload to undo: every entry point (wizard, CLI, API, worker) goes through here.
+
+Life of an import: :func:`import_create` stores the file and detects what it is (draft) →
+:func:`import_configure` sets the mapping and options, validated by compiling a
+:class:`~danhba.ingest.transform.Plan` → :func:`import_start` queues it → :func:`import_execute`
+(the worker, or the CLI in-process) streams the rows through transform and load, one committed
+batch at a time → done, cancelled or failed → :func:`import_undo` within 30 days.
+
+A running import holds a claim (``run_token``) and beats a heartbeat with every batch. A worker
+that finds an import whose heartbeat stopped (the process was killed) takes it over and carries
+on after ``line_done``, the last line whose batch committed — so a crash never duplicates nor
+loses a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from danhba.accounts import permissions as perms
+from danhba.contacts.models import (
+    Contact,
+    ContactCompany,
+    ContactEmail,
+    ContactPhone,
+    ContactTag,
+    ExternalId,
+    SocialProfile,
+    Source,
+    TimelineEntry,
+)
+from danhba.contacts.services import search_keys_rebuild
+from danhba.core.actor import Actor
+from danhba.core.errors import Conflict, InvalidInput, NotFound
+from danhba.ingest import extract
+from danhba.ingest.fields import PRESETS, detect_preset, suggest_columns
+from danhba.ingest.load import Loader
+from danhba.ingest.models import (
+    DEFAULT_MATCH_KEYS,
+    Import,
+    ImportChange,
+    ImportIssue,
+    LegalBasis,
+    MatchKey,
+    Mode,
+    UpdatePolicy,
+    import_proof,
+)
+from danhba.ingest.transform import Plan, PlanError, Prepared, Rejected
+from danhba.privacy.models import AuditEvent, ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
+from danhba.privacy.services import audit_event, audit_events_bulk
+
+require = perms.require
+Status = Import.Status
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def visible_imports(user: Any) -> Any:
+    """Imports a user may see: everyone's for roles that see all records, otherwise their own."""
+    if not user.can("import", perms.VIEW):
+        return Import.objects.none()
+    if user.role.record_scope == perms.SCOPE_ALL:
+        return Import.objects.all()
+    return Import.objects.filter(created_by=user)
+
+
+def import_get(*, actor: Actor, pk: int) -> Import:
+    require(actor, "import", perms.VIEW)
+    qs = visible_imports(actor.user) if actor.user is not None else Import.objects.all()
+    run = qs.filter(pk=pk).select_related("created_by").first()
+    if run is None:
+        raise NotFound(_("No such import."))
+    return run
+
+
+def _reader(run: Import, binary: IO[bytes]) -> extract.RowReader:
+    return extract.RowReader(
+        binary,
+        format=run.format or None,
+        encoding=run.encoding or None,
+        sheet=run.sheet or None,
+        delimiter=run.delimiter or None,
+    )
+
+
+def import_preview(run: Import, n: int = 20) -> extract.Preview:
+    with run.file.open("rb") as handle:
+        return extract.preview(
+            handle,
+            n,
+            format=run.format or None,
+            encoding=run.encoding or None,
+            sheet=run.sheet or None,
+            delimiter=run.delimiter or None,
+        )
+
+
+def preview_prepared(run: Import, n: int = 10) -> list[Prepared | Rejected | None]:
+    """The first rows as they would load under the import's current mapping: for the wizard."""
+    plan = Plan(run.columns, run.options, run.headers)
+    return [plan.prepare(row) for row in import_preview(run, n).rows]
+
+
+def _estimate_rows(run: Import) -> int | None:
+    """Rows in the file, near enough for a progress bar: newlines for text files, the sheet's
+    dimension for XLSX, cards for vCard."""
+    fmt = run.format
+    with run.file.open("rb") as handle:
+        if fmt in ("csv", "tsv", "jsonl", "vcard"):
+            count = 0
+            needle = b"BEGIN:VCARD" if fmt == "vcard" else b"\n"
+            while chunk := handle.read(1 << 20):
+                count += chunk.upper().count(needle) if fmt == "vcard" else chunk.count(needle)
+            if run.encoding.lower().startswith("utf-16") or run.detected_encoding.lower().startswith("utf-16"):
+                count = count  # UTF-16 newlines are b"\n\x00": still one byte 0x0a each
+            return max(count - (1 if fmt in ("csv", "tsv") else 0), 0)
+        if fmt == "xlsx":
+            from openpyxl import load_workbook
+
+            workbook = load_workbook(handle, read_only=True)
+            try:
+                sheet = workbook[run.sheet] if run.sheet in workbook.sheetnames else workbook.worksheets[0]
+                return max((sheet.max_row or 1) - 1, 0)
+            finally:
+                workbook.close()
+    return None
+
+
+# --- create and configure --------------------------------------------------------------------
+
+
+def import_create(
+    *,
+    actor: Actor,
+    file: IO[bytes] | bytes | str | Path,
+    file_name: str = "",
+    encoding: str = "",
+    sheet: str = "",
+    format: str = "",
+) -> Import:
+    """Store an uploaded file and detect its format, encoding, sheets and headers (a draft)."""
+    require(actor, "import", perms.CREATE)
+    if encoding:
+        try:
+            extract._canonical_encoding(encoding)
+        except (LookupError, ValueError):
+            raise InvalidInput({"encoding": [_("unknown encoding '%(value)s'") % {"value": encoding}]}) from None
+    if isinstance(file, (str, Path)):
+        path = Path(file)
+        file_name = file_name or path.name
+        content: File[Any] = File(path.open("rb"), name=path.name)
+    elif isinstance(file, bytes):
+        content = ContentFile(file, name=file_name or "import.csv")
+    else:
+        content = File(file, name=file_name or getattr(file, "name", "") or "import.csv")
+    file_name = Path(file_name or content.name or "import").name[:255]
+    size = content.size or 0
+    if size > settings.IMPORT_MAX_UPLOAD_MB * 1024 * 1024:
+        raise InvalidInput({"file": [_("larger than %(n)s MB") % {"n": settings.IMPORT_MAX_UPLOAD_MB}]})
+    if size == 0:
+        raise InvalidInput({"file": [_("the file is empty")]})
+    run = Import(
+        created_by=actor.user, via=actor.via, file_name=file_name, file_size=size, encoding=encoding,
+        sheet=sheet, format=format, match_keys=list(DEFAULT_MATCH_KEYS),
+    )  # fmt: skip
+    run.file.save(f"{uuid.uuid4().hex}{Path(file_name).suffix.lower()[:10]}", content, save=False)
+    if isinstance(file, (str, Path)):
+        content.close()
+    try:
+        _detect(run)
+    except (ValueError, UnicodeError, OSError, KeyError, zipfile.BadZipFile) as exc:
+        run.file.delete(save=False)
+        raise InvalidInput({"file": [_("cannot read this file: %(reason)s") % {"reason": exc}]}) from None
+    run.save()
+    audit_event(actor=actor, action=AuditEvent.Action.CREATE, object_type="import", object_id=run.pk,
+                object_label=run.file_name, changes={"file": [None, run.file_name]})  # fmt: skip
+    return run
+
+
+def _detect(run: Import) -> None:
+    """Fill format/encoding/sheet/headers from the file, and suggest a mapping for the headers."""
+    preview = import_preview(run, 5)
+    if not preview.headers:
+        raise ValueError(_("no columns found"))
+    run.format = preview.format
+    run.detected_encoding = preview.encoding.name if preview.encoding else ""
+    run.delimiter = run.delimiter or (preview.delimiter or "")
+    if preview.sheets:
+        run.sheet = preview.sheet or preview.sheets[0]
+    run.headers = preview.headers
+    preset = detect_preset(preview.headers)
+    run.columns = suggest_columns(preview.headers, preset)
+    if preset:
+        run.options = {**preset.options, "preset": preset.key}
+
+
+def import_configure(
+    *,
+    actor: Actor,
+    run: Import,
+    columns: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
+    mode: str | None = None,
+    update_policy: str | None = None,
+    match_keys: list[str] | None = None,
+    source: str | None = None,
+    source_detail: str | None = None,
+    legal_basis: str | None = None,
+    consent_purposes: list[str] | None = None,
+    consent_proof: str | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    dry_run: bool | None = None,
+    preset: str | None = None,
+) -> Import:
+    """Set what to do with a draft. Everything is checked now, so a started import cannot fail on
+    its settings halfway through."""
+    require(actor, "import", perms.CREATE)
+    if run.status != Status.DRAFT:
+        raise Conflict(_("This import has already started."))
+    errors: dict[str, list[str]] = {}
+    reread = False
+    if encoding is not None and encoding != run.encoding:
+        try:
+            extract._canonical_encoding(encoding) if encoding else None
+        except (LookupError, ValueError):
+            errors["encoding"] = [_("unknown encoding '%(value)s'") % {"value": encoding}]
+        run.encoding, reread = encoding, True
+    if sheet is not None and sheet != run.sheet:
+        run.sheet, reread = sheet, True
+    if reread and not errors:
+        try:
+            old_headers, old_columns, old_options = run.headers, run.columns, run.options
+            _detect(run)
+            if old_headers == run.headers:
+                # Same columns read another way: keep what the user mapped so far.
+                run.columns, run.options = old_columns, old_options
+        except (ValueError, UnicodeError, KeyError, OSError, zipfile.BadZipFile) as exc:
+            errors["file"] = [_("cannot read this file: %(reason)s") % {"reason": exc}]
+    if preset is not None:
+        if preset and preset not in PRESETS:
+            errors["preset"] = [_("unknown preset '%(value)s'") % {"value": preset}]
+        elif preset:
+            chosen = PRESETS[preset]
+            run.columns = suggest_columns(run.headers, chosen)
+            run.options = {**run.options, **chosen.options, "preset": preset}
+    if columns is not None:
+        unknown = [h for h in columns if h not in run.headers]
+        if unknown:
+            errors["columns"] = [_("no column '%(value)s' in the file") % {"value": h} for h in unknown]
+        run.columns = {h: (columns.get(h) or "") for h in run.headers}
+    if options is not None:
+        run.options = {**run.options, **options}
+    if mode is not None:
+        if mode not in Mode.values:
+            errors["mode"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Mode.values)}]
+        run.mode = mode
+    if update_policy is not None:
+        if update_policy not in UpdatePolicy.values:
+            errors["update_policy"] = [_("must be one of %(choices)s") % {"choices": ", ".join(UpdatePolicy.values)}]
+        run.update_policy = update_policy
+    if match_keys is not None:
+        keys = list(dict.fromkeys(k for k in match_keys if k))
+        if not keys or any(k not in MatchKey.values for k in keys):
+            errors["match_keys"] = [_("choose from %(choices)s") % {"choices": ", ".join(MatchKey.values)}]
+        run.match_keys = keys
+    if source is not None:
+        if source not in Source.values:
+            errors["source"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Source.values)}]
+        run.source = source
+    if source_detail is not None:
+        run.source_detail = source_detail.strip()[:255]
+    if legal_basis is not None:
+        if legal_basis not in LegalBasis.values:
+            errors["legal_basis"] = [_("must be one of %(choices)s") % {"choices": ", ".join(LegalBasis.values)}]
+        run.legal_basis = legal_basis
+    if consent_proof is not None:
+        run.consent_proof = consent_proof.strip()[:255]
+    if dry_run is not None:
+        run.dry_run = bool(dry_run)
+    purposes: list[ConsentPurpose] | None = None
+    if consent_purposes is not None:
+        found = {p.key: p for p in ConsentPurpose.objects.filter(key__in=consent_purposes, is_active=True)}
+        missing = [k for k in consent_purposes if k not in found]
+        if missing:
+            errors["consent_purposes"] = [_("unknown consent purpose '%(value)s'") % {"value": k} for k in missing]
+        purposes = list(found.values())
+    try:
+        Plan(run.columns, run.options, run.headers)
+    except PlanError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic():
+        run.save()
+        if purposes is not None:
+            run.consent_purposes.set(purposes)
+    return run
+
+
+# --- start, run, cancel ---------------------------------------------------------------------
+
+
+def import_start(*, actor: Actor, run: Import, enqueue: bool = True) -> Import:
+    """Check the import can run and queue it for the worker (after this transaction commits)."""
+    require(actor, "import", perms.CREATE)
+    if run.mode != Mode.UPDATE_ONLY:
+        require(actor, "contact", perms.CREATE)
+    if run.mode != Mode.CREATE_ONLY:
+        require(actor, "contact", perms.EDIT)
+    if run.status != Status.DRAFT:
+        raise Conflict(_("This import has already started."))
+    errors: dict[str, list[str]] = {}
+    targets = set(run.columns.values())
+    if not targets & {"full_name", "family_name", "given_name", "email", "phone", "external_id"}:
+        errors["columns"] = [_("map at least one column to a name, an email, a phone or an external id")]
+    if not run.source:
+        errors["source"] = [_("say where the data came from")]
+    if run.legal_basis == LegalBasis.CONSENT and not (
+        run.consent_purposes.exists() or any(t.startswith("consent.") for t in targets) or run.consent_proof
+    ):
+        errors["legal_basis"] = [
+            _("with consent as the legal basis, name the purposes consented to, map a consent column or give the proof")
+        ]
+    try:
+        Plan(run.columns, run.options, run.headers)
+    except PlanError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
+    run.rows_estimate = _estimate_rows(run)
+    run.status = Status.QUEUED
+    run.save(update_fields=["rows_estimate", "status"])
+    audit_event(actor=actor, action=AuditEvent.Action.UPDATE, object_type="import", object_id=run.pk,
+                object_label=run.file_name, changes={"status": [Status.DRAFT, Status.QUEUED]})  # fmt: skip
+    if enqueue:
+        from danhba.ingest.tasks import import_job
+
+        pk = run.pk
+        transaction.on_commit(lambda: import_job(pk))
+    return run
+
+
+def _claim(pk: int, statuses: tuple[str, ...], running: str) -> str | None:
+    """Take an import for this process unless a live runner holds it; the token proves the claim."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.IMPORT_STALE_SECONDS)
+    claimed = (
+        Import.objects.filter(pk=pk, status__in=statuses)
+        .filter(Q(run_token="") | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale))
+        .update(status=running, run_token=token, heartbeat_at=now, started_at=Coalesce(F("started_at"), now))
+    )
+    return token if claimed else None
+
+
+class LostClaim(Exception):
+    """Another runner took the import over (this one was thought dead): stop without writing."""
+
+
+def import_execute(
+    pk: int, *, via: str = "job", progress: Callable[[Import], None] | None = None, takeover: bool = False
+) -> Import:
+    """Run (or resume) an import to its end. Safe to call twice: the second call finds the claim
+    held and returns; after a crash, the next call carries on where the last commit left off."""
+    if takeover:
+        Import.objects.filter(pk=pk, status__in=[Status.QUEUED, Status.RUNNING]).update(run_token="")
+    token = _claim(pk, (Status.QUEUED, Status.RUNNING), Status.RUNNING)
+    run = Import.objects.select_related("created_by").get(pk=pk)
+    if token is None:
+        return run
+    actor = Actor(user=run.created_by, via=via)
+    try:
+        plan = Plan(run.columns, run.options, run.headers)
+    except PlanError as exc:
+        return _finish(run, token, Status.FAILED, str(exc))
+    loader = Loader(
+        run, actor, default_stage=plan.default_stage, default_owner=plan.default_owner, add_tags=plan.add_tags,
+        name_order=plan.name_order,
+    )  # fmt: skip
+    batch_size = max(1, settings.IMPORT_BATCH_ROWS)
+    batch: list[Prepared | Rejected | None] = []
+    last_line = run.line_done
+    try:
+        with run.file.open("rb") as handle:
+            rows = (row for row in _reader(run, handle) if row.line > run.line_done)
+            for row in rows:
+                batch.append(plan.prepare(row))
+                last_line = row.line
+                if len(batch) >= batch_size:
+                    _commit(run, token, loader, batch, last_line)
+                    batch = []
+                    if progress:
+                        progress(run)
+                    if _cancel_requested(run):
+                        return _finish(run, token, Status.CANCELLED)
+            if batch:
+                _commit(run, token, loader, batch, last_line)
+                if progress:
+                    progress(run)
+    except LostClaim:
+        run.refresh_from_db()
+        return run
+    except (ValueError, UnicodeError, OSError, KeyError, zipfile.BadZipFile) as exc:
+        # The file itself broke (truncated zip, bytes undecodable in the chosen encoding).
+        return _finish(run, token, Status.FAILED, _("stopped at line %(line)s: %(reason)s") % {
+            "line": last_line + 1, "reason": exc})  # fmt: skip
+    return _finish(run, token, Status.DONE)
+
+
+def _commit(run: Import, token: str, loader: Loader, batch: list[Prepared | Rejected | None], last_line: int) -> None:
+    with transaction.atomic():
+        outcome = loader.load(batch, last_line)
+        c = outcome.counts
+        updated = Import.objects.filter(pk=run.pk, run_token=token).update(
+            line_done=last_line,
+            rows_done=F("rows_done") + len(batch),
+            created=F("created") + c["created"],
+            updated=F("updated") + c["updated"],
+            unchanged=F("unchanged") + c["unchanged"],
+            merged=F("merged") + c["merged"],
+            skipped=F("skipped") + c["skipped"],
+            rejected=F("rejected") + c["rejected"],
+            warned=F("warned") + c["warned"],
+            heartbeat_at=timezone.now(),
+        )
+        if not updated:
+            raise LostClaim
+    run.refresh_from_db()
+
+
+def _cancel_requested(run: Import) -> bool:
+    return run.status == Status.CANCELLING
+
+
+def _finish(run: Import, token: str, status: str, error: str = "") -> Import:
+    now = timezone.now()
+    Import.objects.filter(pk=run.pk, run_token=token).update(
+        status=status, finished_at=now, error=error, run_token="", heartbeat_at=now
+    )
+    run.refresh_from_db()
+    actor = Actor(user=run.created_by, via="job")
+    audit_event(
+        actor=actor, action=AuditEvent.Action.UPDATE, object_type="import", object_id=run.pk,
+        object_label=run.file_name,
+        changes={"status": [Status.RUNNING, status], "created": [None, run.created], "updated": [None, run.updated],
+                 "rejected": [None, run.rejected]},
+    )  # fmt: skip
+    return run
+
+
+def import_cancel(*, actor: Actor, run: Import) -> Import:
+    """Stop a queued or running import after its current batch; what it loaded stays (undo it
+    to remove that too)."""
+    require(actor, "import", perms.CREATE)
+    _check_owner_or_admin(actor, run)
+    if run.status == Status.QUEUED and Import.objects.filter(pk=run.pk, status=Status.QUEUED, run_token="").update(
+        status=Status.CANCELLED, finished_at=timezone.now()
+    ):
+        pass
+    elif not Import.objects.filter(pk=run.pk, status=Status.RUNNING).update(status=Status.CANCELLING):
+        run.refresh_from_db()
+        if run.status not in (Status.CANCELLING, Status.CANCELLED):
+            raise Conflict(_("This import is not running."))
+    run.refresh_from_db()
+    audit_event(actor=actor, action=AuditEvent.Action.UPDATE, object_type="import", object_id=run.pk,
+                object_label=run.file_name, changes={"status": [None, run.status]})  # fmt: skip
+    return run
+
+
+def _check_owner_or_admin(actor: Actor, run: Import) -> None:
+    user = actor.user
+    if user is not None and run.created_by_id != user.pk and user.role.record_scope != perms.SCOPE_ALL:
+        raise NotFound(_("No such import."))
+
+
+def stale_imports() -> list[tuple[int, str]]:
+    """Active imports and undos whose runner stopped beating (killed, machine restarted)."""
+    stale = timezone.now() - dt.timedelta(seconds=settings.IMPORT_STALE_SECONDS)
+    dead = Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, created_at__lt=stale)
+    return list(Import.objects.filter(dead, status__in=Import.ACTIVE).order_by("pk").values_list("pk", "status"))
+
+
+def imports_resume_stale() -> list[int]:
+    """Queue the stale imports and undos again. Called when a worker starts and every minute."""
+    from danhba.ingest.tasks import import_job, undo_job
+
+    resumed = []
+    for pk, status in stale_imports():
+        if status == Status.CANCELLING:
+            Import.objects.filter(pk=pk, status=Status.CANCELLING).update(
+                status=Status.CANCELLED, finished_at=timezone.now(), run_token=""
+            )
+        elif status == Status.UNDOING:
+            undo_job(pk)
+        else:
+            import_job(pk)
+        resumed.append(pk)
+    return resumed
+
+
+# --- undo -----------------------------------------------------------------------------------
+
+
+def import_undo(*, actor: Actor, run: Import, enqueue: bool = True) -> Import:
+    """Remove the contacts an import created and put back the values it overwrote (30 days)."""
+    require(actor, "import", perms.DELETE)
+    _check_owner_or_admin(actor, run)
+    if not run.can_undo:
+        raise Conflict(_("This import can no longer be undone."))
+    if not Import.objects.filter(pk=run.pk, status=run.status).update(status=Status.UNDOING, run_token=""):
+        raise Conflict(_("This import changed state; reload and try again."))
+    run.refresh_from_db()
+    audit_event(actor=actor, action=AuditEvent.Action.UPDATE, object_type="import", object_id=run.pk,
+                object_label=run.file_name, changes={"status": [None, Status.UNDOING]})  # fmt: skip
+    if enqueue:
+        from danhba.ingest.tasks import undo_job
+
+        pk = run.pk
+        transaction.on_commit(lambda: undo_job(pk))
+    return run
+
+
+def undo_execute(pk: int, *, via: str = "job", progress: Callable[[int], None] | None = None) -> Import:
+    """Undo in batches; each batch deletes its ImportChange rows as it commits, so a restart
+    carries on with what is left."""
+    token = _claim(pk, (Status.UNDOING,), Status.UNDOING)
+    run = Import.objects.select_related("created_by").get(pk=pk)
+    if token is None:
+        return run
+    actor = Actor(user=run.created_by, via=via)
+    report = dict(run.options.get("undo_report") or {"deleted": 0, "restored": 0, "kept": 0})
+    while True:
+        with transaction.atomic():
+            changes = list(ImportChange.objects.filter(run=run).order_by("pk")[:500])
+            if not changes:
+                break
+            _undo_batch(run, actor, changes, report)
+            ImportChange.objects.filter(pk__in=[c.pk for c in changes]).delete()
+            if not Import.objects.filter(pk=pk, run_token=token).update(heartbeat_at=timezone.now()):
+                raise LostClaim
+        if progress:
+            progress(len(changes))
+    TimelineEntry.objects.filter(data__import=run.pk).delete()
+    now = timezone.now()
+    Import.objects.filter(pk=pk, run_token=token).update(
+        status=Status.UNDONE, undone_at=now, run_token="", options={**run.options, "undo_report": report}
+    )
+    run.refresh_from_db()
+    audit_event(actor=actor, action=AuditEvent.Action.UPDATE, object_type="import", object_id=run.pk,
+                object_label=run.file_name, changes={"status": [Status.UNDOING, Status.UNDONE], **{
+                    k: [None, v] for k, v in report.items()}})  # fmt: skip
+    return run
+
+
+def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: dict[str, int]) -> None:
+    created = [c.contact_id for c in changes if c.action == ImportChange.Action.CREATED]
+    if created:
+        labels = dict(Contact.objects.filter(pk__in=created).values_list("pk", "full_name"))
+        Contact.objects.filter(pk__in=created).delete()
+        rows = [(cid, label, cid, {"import": [run.pk, None]}) for cid, label in labels.items()]
+        audit_events_bulk(actor=actor, action=AuditEvent.Action.DELETE, object_type="contact", rows=rows)
+        report["deleted"] += len(labels)
+    updated = [c for c in changes if c.action == ImportChange.Action.UPDATED]
+    contacts = Contact.objects.in_bulk([c.contact_id for c in updated])
+    reindex = []
+    audits = []
+    for change in updated:
+        contact = contacts.get(change.contact_id)
+        if contact is None:
+            continue
+        restored: dict[str, list[Any]] = {}
+        for key, old in change.before.items():
+            new = change.after.get(key)
+            if key.startswith("custom."):
+                current = (contact.custom or {}).get(key[7:])
+            else:
+                current = getattr(contact, key)
+                current = current.isoformat() if isinstance(current, dt.date) else current
+            if current != new:
+                report["kept"] += 1  # changed again since the import: the later value stays
+                continue
+            if key.startswith("custom."):
+                custom = dict(contact.custom or {})
+                if old in (None, ""):
+                    custom.pop(key[7:], None)
+                else:
+                    custom[key[7:]] = old
+                contact.custom = custom
+            elif key == "birthday":
+                contact.birthday = dt.date.fromisoformat(old) if old else None
+            else:
+                setattr(contact, key, old)
+            restored[key] = [current, old]
+        added = change.added
+        cid = contact.pk
+        ContactEmail.objects.filter(contact_id=cid, email__in=added.get("emails", [])).delete()
+        ContactPhone.objects.filter(contact_id=cid, e164__in=added.get("phones", [])).delete()
+        ContactTag.objects.filter(contact_id=cid, tag_id__in=added.get("tags", [])).delete()
+        ContactCompany.objects.filter(contact_id=cid, company_id__in=added.get("companies", [])).delete()
+        for system, value in added.get("external_ids", []):
+            ExternalId.objects.filter(contact_id=cid, system=system, value=value).delete()
+        for network, handle in added.get("social_profiles", []):
+            SocialProfile.objects.filter(contact_id=cid, network=network, handle=handle).delete()
+        for purpose, previous in (added.get("consents") or {}).items():
+            _undo_consent(run, actor, cid, int(purpose), previous)
+        if restored or set(added) - {"consents"}:
+            if any(k in restored for k in ("full_name", "family_name", "middle_name", "given_name")):
+                from danhba.core.normalize import fold
+
+                contact.name_key = fold(contact.full_name)[:200]
+            contact.email = ContactEmail.objects.filter(contact_id=cid).order_by("-is_primary", "pk").values_list(
+                "email", flat=True).first() or ""  # fmt: skip
+            contact.phone = ContactPhone.objects.filter(contact_id=cid).order_by("-is_primary", "pk").values_list(
+                "e164", flat=True).first() or ""  # fmt: skip
+            contact.updated_at = timezone.now()
+            contact.save()
+            reindex.append(cid)
+            removed = {k: [v, None] for k, v in added.items() if k != "consents"}
+            audits.append((cid, contact.full_name, cid, {**restored, **removed, "import": [run.pk, None]}))
+            report["restored"] += 1
+    if audits:
+        audit_events_bulk(actor=actor, action=AuditEvent.Action.UPDATE, object_type="contact", rows=audits)
+    if reindex:
+        search_keys_rebuild(reindex)
+
+
+def _undo_consent(run: Import, actor: Actor, contact_id: int, purpose_id: int, previous: str | None) -> None:
+    """The ledger is never edited: undo appends a statement restoring the earlier status, unless
+    a newer statement than the import's has been made since."""
+    state = ConsentState.objects.filter(contact_id=contact_id, purpose_id=purpose_id).first()
+    record = ConsentRecord.objects.filter(pk=state.record_id).first() if state else None
+    started, finished = run.started_at or run.created_at, run.finished_at or timezone.now()
+    if (
+        state is None
+        or record is None
+        or record.source != ConsentSource.IMPORT
+        or record.proof != import_proof(run)
+        or not started <= record.recorded_at <= finished
+    ):
+        return
+    status = previous or "withdrawn"
+    now = timezone.now()
+    new = ConsentRecord.objects.create(
+        contact_id=contact_id, purpose_id=purpose_id, status=status, recorded_at=now, source=ConsentSource.IMPORT,
+        proof=_("Undo of import #%(id)s") % {"id": run.pk}, recorded_by=actor.user,
+    )  # fmt: skip
+    ConsentState.objects.filter(pk=state.pk).update(status=status, since=now, record=new)
+
+
+# --- the error report -----------------------------------------------------------------------
+
+
+def issues_csv(run: Import, *, actor: Actor | None = None) -> Iterator[str]:
+    """The rejected rows as the file had them, plus line and reason columns: fix and re-import.
+    UTF-8 with a BOM so Excel opens Vietnamese text right. The rows are personal data leaving
+    danhba, so the download is an export in the audit log."""
+    if actor is not None:
+        audit_event(actor=actor, action=AuditEvent.Action.EXPORT, object_type="import", object_id=run.pk,
+                    object_label=run.file_name, changes={"rejected rows": [None, run.rejected]})  # fmt: skip
+    headers = list(run.headers)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_("line"), _("problems"), *headers])
+    yield "\ufeff" + out.getvalue()
+    current: tuple[int, list[str], dict[str, str] | None] | None = None
+    query = run.issues.filter(severity=ImportIssue.Severity.ERROR).order_by("line", "pk")
+    for issue in query.iterator(chunk_size=2000):
+        if current and current[0] != issue.line:
+            yield _issue_line(current, headers)
+            current = None
+        reason = f"{issue.column}: {issue.reason}" if issue.column else issue.reason
+        if current is None:
+            current = (issue.line, [reason], issue.row)
+        else:
+            current[1].append(reason)
+    if current:
+        yield _issue_line(current, headers)
+
+
+def _issue_line(item: tuple[int, list[str], dict[str, str] | None], headers: list[str]) -> str:
+    line, reasons, row = item
+    out = io.StringIO()
+    csv.writer(out).writerow([line, "; ".join(reasons), *(_safe((row or {}).get(h, "")) for h in headers)])
+    return out.getvalue()
+
+
+def _safe(value: str) -> str:
+    """A cell Excel would run as a formula (=, @, or +/- not followed by a digit) gets a leading
+    apostrophe; phone numbers like +84… stay as they were so the fixed file re-imports."""
+    text = str(value)
+    if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in ("+", "-") and not text[1:2].isdigit() and text[1:2] != " "):
+        return "'" + text
+    return text

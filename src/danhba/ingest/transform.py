@@ -1,0 +1,417 @@
+"""Transform: one source row → a clean candidate contact, or the reasons it cannot be one.
+
+Pure Python, no writes: a :class:`Plan` is compiled once per import from its column mapping and
+options (lookups of stages, owners, custom fields done up front), then :meth:`Plan.prepare`
+runs per row. Every value goes through ``core.normalize``, the module the forms, the API and the
+event collector use. Errors reject the whole row; warnings (a likely email typo, a province
+that could not be recognised) let it load and are reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from danhba.contacts.custom_fields import clean_value
+from danhba.contacts.models import BuyerRole, Contact, CustomField, LifecycleStage, SocialProfile
+from danhba.core.normalize import (
+    NAME_ORDER_VI,
+    NAME_ORDER_WESTERN,
+    NormalizationError,
+    clean_text,
+    email_typo_warning,
+    fold,
+    join_name,
+    join_name_columns,
+    name_case,
+    normalize_email,
+    normalize_phone,
+    parse_gender,
+    parse_import_date,
+    split_name,
+    split_tags,
+)
+from danhba.core.vn import province_from_text
+from danhba.ingest.extract import Row
+
+MAX_LENGTHS: dict[str, int] = {
+    f.attname: int(getattr(f, "max_length", 0) or 0)
+    for f in Contact._meta.concrete_fields
+    if getattr(f, "max_length", None)
+}
+SHORT_TEXT = ("street", "ward", "occupation", "job_title", "education", "income_band", "country")
+LONG_TEXT = ("family", "lifestyle", "hobbies", "preferences", "motivations", "likes", "dislikes")
+NAME_PARTS = ("family_name", "middle_name", "given_name")
+_YES = {
+    "1",
+    "true",
+    "yes",
+    "y",
+    "x",
+    "co",
+    "dong y",
+    "granted",
+    "ok",
+    "v",
+    "\u2713",
+    "\u2714",
+    "da dong y",
+    "co dong y",
+}
+_NO = {"0", "false", "no", "n", "khong", "tu choi", "khong dong y", "withdrawn", "refused", "chua"}
+_WARD = re.compile(r"^(phuong|xa|thi tran|dac khu|ward|commune|p\.?|x\.?)\s", re.IGNORECASE)
+_DISTRICT = re.compile(r"^(quan|huyen|thi xa|district|q\.?|h\.?)\s*\d*\b", re.IGNORECASE)
+_PHONE_SPLIT = re.compile(r"[;,/|\n]| - ")
+_EMAIL_SPLIT = re.compile(r"[;,\s]+")
+_NO_DATE = {"0/0/00", "0/0/0000", "00/00/0000", "00/00/00", "0000-00-00"}  # Outlook's and MySQL's "none"
+_NO_YEAR = re.compile(r"^--\d{1,2}-?\d{1,2}$")  # vCard / Google birthday without a year
+
+
+@dataclass(slots=True)
+class Issue:
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A row ready to load: contact columns, its identities and collections, warnings."""
+
+    line: int
+    raw: dict[str, str]
+    fields: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    emails: list[str] = field(default_factory=list)
+    phones: list[tuple[str, str, str]] = field(default_factory=list)  # (e164, as typed, kind)
+    tags: list[str] = field(default_factory=list)
+    company: str = ""
+    external_ids: list[tuple[str, str]] = field(default_factory=list)
+    socials: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    consents: dict[int, str] = field(default_factory=dict)  # purpose id → granted / withdrawn
+    warnings: list[Issue] = field(default_factory=list)
+
+    @property
+    def has_identity(self) -> bool:
+        return bool(self.fields.get("full_name") or self.emails or self.phones or self.external_ids)
+
+
+@dataclass(slots=True)
+class Rejected:
+    line: int
+    raw: dict[str, str]
+    errors: list[Issue]
+
+
+class PlanError(ValueError):
+    """The mapping or options cannot work (unknown target, unknown stage…): nothing is imported."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _choice_index(model: type[LifecycleStage] | type[BuyerRole]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for obj in model.objects.filter(is_active=True):
+        for text in (obj.key, obj.name, obj.name_vi):
+            if text:
+                index[" ".join(fold(text).replace("_", " ").replace("-", " ").split())] = obj.pk
+    return index
+
+
+class Plan:
+    """Compiled column mapping + options of one import."""
+
+    def __init__(
+        self, columns: Mapping[str, str], options: Mapping[str, Any], headers: list[str] | None = None
+    ) -> None:
+        from danhba.accounts.models import User
+        from danhba.privacy.models import ConsentPurpose
+
+        # In the file's column order (a JSON column on PostgreSQL does not keep key order).
+        order = {h: i for i, h in enumerate(headers or [])}
+        self.columns = {h: t for h, t in sorted(columns.items(), key=lambda item: order.get(item[0], len(order))) if t}
+        self.options = dict(options)
+        errors: dict[str, list[str]] = {}
+        self.name_order = self.options.get("name_order") or NAME_ORDER_VI
+        if self.name_order not in (NAME_ORDER_VI, NAME_ORDER_WESTERN):
+            errors["name_order"] = [_("must be one of %(choices)s") % {"choices": "vi, western"}]
+        given_words = self.options.get("given_words") or 1
+        self.given_words = int(given_words) if str(given_words) in ("1", "2", "3") else 1
+        if str(given_words) not in ("1", "2", "3"):
+            errors["given_words"] = [_("must be 1, 2 or 3")]
+        day_first = self.options.get("day_first", True)
+        self.day_first = day_first if isinstance(day_first, bool) else str(day_first).lower() in ("1", "true", "yes")
+        if not isinstance(day_first, bool) and str(day_first).lower() not in ("1", "0", "true", "false", "yes", "no"):
+            errors["day_first"] = [_("must be true or false")]
+        self.gender_map = self.options.get("gender_map") or None
+        if self.gender_map is not None and not (
+            isinstance(self.gender_map, dict)
+            and all(isinstance(k, str) and v in ("female", "male", "other", "") for k, v in self.gender_map.items())
+        ):
+            errors["gender_map"] = [_("must map values to female, male, other or nothing")]
+            self.gender_map = None
+        self.tag_delimiters = str(self.options.get("tag_delimiters") or ",;|")
+        self.tag_ignore = {fold(t) for t in self.options.get("tag_ignore") or []}
+        self.multi_separator = self.options.get("multi_value_separator") or ""
+        self.external_system = clean_text(self.options.get("external_id_system") or "import")[:60]
+        self.stages = _choice_index(LifecycleStage)
+        self.roles = _choice_index(BuyerRole)
+        self.users = {email.lower(): pk for pk, email in User.objects.filter(is_active=True).values_list("pk", "email")}
+        self.custom_fields = {
+            f.key: f for f in CustomField.objects.filter(entity=CustomField.Entity.CONTACT, is_active=True)
+        }
+        self.purposes = dict(ConsentPurpose.objects.filter(is_active=True).values_list("key", "pk"))
+        networks = set(SocialProfile.Network.values)
+        from danhba.ingest.fields import STANDARD_KEYS
+
+        for header, target in self.columns.items():
+            kind, _dot, key = target.partition(".")
+            ok = (
+                target in STANDARD_KEYS
+                or (kind == "custom" and key in self.custom_fields)
+                or (kind == "social" and key in networks)
+                or (kind == "consent" and key in self.purposes)
+            )
+            if not ok:
+                errors.setdefault("columns", []).append(
+                    _("column '%(column)s': unknown target '%(target)s'") % {"column": header, "target": target}
+                )
+        singles: dict[str, str] = {}
+        from danhba.ingest.fields import is_multi
+
+        for header, target in self.columns.items():
+            if not is_multi(target) and target in singles:
+                errors.setdefault("columns", []).append(
+                    _("'%(a)s' and '%(b)s' both go into %(target)s")
+                    % {"a": singles[target], "b": header, "target": target}
+                )
+            singles.setdefault(target, header)
+        self.default_stage: int | None = None
+        if stage := self.options.get("lifecycle_stage"):
+            self.default_stage = self.stages.get(" ".join(fold(stage).replace("_", " ").split()))
+            if self.default_stage is None:
+                errors["lifecycle_stage"] = [_("unknown lifecycle stage '%(value)s'") % {"value": stage}]
+        self.default_owner: int | None = None
+        if owner := self.options.get("owner"):
+            self.default_owner = self.users.get(str(owner).lower()) or (
+                int(owner) if str(owner).isdigit() and int(owner) in self.users.values() else None
+            )
+            if self.default_owner is None:
+                errors["owner"] = [_("no such active user")]
+        self.add_tags = split_tags(self.options.get("add_tags") or [])
+        if errors:
+            raise PlanError(errors)
+        self.required_custom = [k for k, f in self.custom_fields.items() if f.required]
+        self.today = timezone.localdate()
+
+    # --- per row ------------------------------------------------------------------------------
+
+    def prepare(self, row: Row) -> Prepared | Rejected | None:
+        """The candidate of one row; ``None`` for a row with nothing in its mapped columns."""
+        values = row.values
+        out = Prepared(row.line, values)
+        errors: list[Issue] = []
+        names: dict[str, str] = {}
+        address = ""
+        address_column = ""
+        province_text = ""
+        province_column = ""
+        empty = True
+        for header, target in self.columns.items():
+            value = values.get(header, "")
+            if not value or not value.strip():
+                continue
+            empty = False
+            try:
+                if target == "full_name" or target in NAME_PARTS:
+                    names[target] = value
+                elif target == "email":
+                    for item in self._multi(value, "email"):
+                        email = normalize_email(item)
+                        if email not in out.emails:
+                            out.emails.append(email)
+                        if hint := email_typo_warning(email):
+                            out.warnings.append(Issue(header, item, hint))
+                elif target == "phone":
+                    for item in self._multi(value, "phone"):
+                        phone = normalize_phone(item)
+                        if all(p[0] != phone.e164 for p in out.phones):
+                            out.phones.append((phone.e164, clean_text(item)[:40], phone.kind))
+                elif target == "address":
+                    address, address_column = clean_text(value), header
+                elif target == "province":
+                    province_text, province_column = clean_text(value), header
+                elif target in SHORT_TEXT:
+                    out.fields[target] = self._short(target, value)
+                elif target in LONG_TEXT:
+                    out.fields[target] = str(value).strip()
+                elif target == "birthday":
+                    if _NO_YEAR.match(value.strip()):
+                        out.warnings.append(Issue(header, value, _("a birthday without a year cannot be stored")))
+                    elif value.strip() not in _NO_DATE:
+                        out.fields["birthday"] = self._birthday(value, header, out)
+                elif target == "gender":
+                    out.fields["gender"] = parse_gender(value, self.gender_map)
+                elif target == "company":
+                    out.company = clean_text(value)[:200]
+                elif target == "lifecycle_stage":
+                    out.fields["lifecycle_stage_id"] = self._lookup(self.stages, value, _("unknown lifecycle stage"))
+                elif target == "buyer_role":
+                    out.fields["buyer_role_id"] = self._lookup(self.roles, value, _("unknown buyer role"))
+                elif target == "owner":
+                    owner = self.users.get(clean_text(value).lower())
+                    if owner is None:
+                        raise NormalizationError(_("no active user with this email"))
+                    out.fields["owner_id"] = owner
+                elif target == "tags":
+                    for tag in split_tags(self._multi(value, "tags"), self.tag_delimiters):
+                        if fold(tag) not in self.tag_ignore and tag not in out.tags:
+                            out.tags.append(tag[:80])
+                elif target == "note":
+                    out.notes.append(str(value).strip())
+                elif target == "external_id":
+                    out.external_ids.append((self.external_system, clean_text(value)[:200]))
+                elif target.startswith("social."):
+                    out.socials.append((target[7:], clean_text(value)[:255]))
+                elif target.startswith("custom."):
+                    out.custom[target[7:]] = self._custom(target[7:], value)
+                elif target.startswith("consent."):
+                    out.consents[self.purposes[target[8:]]] = self._consent(value)
+            except (NormalizationError, ValueError) as exc:
+                errors.append(Issue(header, value, str(exc)))
+        if empty:
+            return None
+        self._names(out, names, errors)
+        self._address(out, address, address_column, province_text, province_column)
+        if not errors and not out.has_identity:
+            errors.append(Issue("", "", _("a name, an email, a phone or an external id is required")))
+        if errors:
+            return Rejected(row.line, values, errors)
+        return out
+
+    def _multi(self, value: str, kind: str) -> list[str]:
+        """Several values in one cell: the file's own separator (Google's " ::: "), else the
+        separators people type between phone numbers or email addresses."""
+        if self.multi_separator and self.multi_separator in value:
+            parts = value.split(self.multi_separator)
+        elif kind == "phone" and _PHONE_SPLIT.search(value):
+            parts = _PHONE_SPLIT.split(value)
+        elif kind == "email" and value.count("@") > 1:
+            parts = _EMAIL_SPLIT.split(value)
+        else:
+            parts = [value]
+        return [p.strip() for p in parts if p.strip()]
+
+    def _short(self, target: str, value: str) -> str:
+        text = clean_text(value)
+        if target == "country":
+            text = text.upper()
+            if text in ("VIET NAM", "VIỆT NAM", "VIETNAM"):
+                text = "VN"
+            if len(text) != 2 or not text.isalpha():
+                raise NormalizationError(_("must be a two-letter country code"))
+        limit = MAX_LENGTHS.get(target, 10_000)
+        if len(text) > limit:
+            raise NormalizationError(_("at most %(n)s characters") % {"n": limit})
+        return text
+
+    def _birthday(self, value: str, header: str, out: Prepared) -> dt.date:
+        try:
+            date = parse_import_date(value, day_first=self.day_first)
+        except NormalizationError:
+            # "12/31/1978" cannot be day first: read it month first, and say so.
+            try:
+                date = parse_import_date(value, day_first=not self.day_first)
+            except NormalizationError:
+                raise NormalizationError(
+                    _("'%(value)s' is not a real date (dates are read as %(order)s)")
+                    % {"value": clean_text(value), "order": "dd/mm/yyyy" if self.day_first else "mm/dd/yyyy"}
+                ) from None
+            out.warnings.append(Issue(header, value, _("read as month/day/year") if self.day_first
+                                      else _("read as day/month/year")))  # fmt: skip
+        if date > self.today or date.year < 1900:
+            raise NormalizationError(_("must be a past date after 1900"))
+        return date
+
+    @staticmethod
+    def _lookup(index: dict[str, int], value: str, reason: str) -> int:
+        key = " ".join(fold(value).replace("_", " ").replace("-", " ").split())
+        if key not in index:
+            raise NormalizationError(f"{reason} '{clean_text(value)}'")
+        return index[key]
+
+    def _custom(self, key: str, value: str) -> Any:
+        return clean_value(self.custom_fields[key], value)
+
+    @staticmethod
+    def _consent(value: str) -> str:
+        key = " ".join(fold(value).replace(".", " ").split())
+        if key in _YES:
+            return "granted"
+        if key in _NO:
+            return "withdrawn"
+        raise NormalizationError(_("not a yes/no answer (use Có / Không)"))
+
+    def _names(self, out: Prepared, names: dict[str, str], errors: list[Issue]) -> None:
+        full = names.get("full_name", "")
+        if any(names.get(k) for k in NAME_PARTS):  # separate columns; a full-name column wins for display
+            family = name_case(names.get("family_name", ""))
+            middle = name_case(names.get("middle_name", ""))
+            given = name_case(names.get("given_name", ""))
+            if family and " " in family and "middle_name" not in self.columns.values():
+                # A "Họ đệm" column: "Nguyễn Văn" is family Nguyễn, middle Văn.
+                family, _sp, rest = family.partition(" ")
+                middle = rest
+            full = name_case(full) if full else join_name_columns(family, middle, given, self.name_order)
+        elif full:
+            parts = split_name(full, self.name_order, given_words=self.given_words)
+            family, middle, given = parts.family, parts.middle, parts.given
+            full = join_name(family, middle, given, self.name_order) if "," in full else name_case(full)
+        else:
+            return
+        for key, text in (("full_name", full), ("family_name", family), ("middle_name", middle), ("given_name", given)):
+            if len(text) > MAX_LENGTHS[key]:
+                column = next((h for h, t in self.columns.items() if t in (key, "full_name")), "")
+                errors.append(Issue(column, text, _("at most %(n)s characters") % {"n": MAX_LENGTHS[key]}))
+                return
+        out.fields.update(full_name=full, family_name=family, middle_name=middle, given_name=given)
+
+    def _address(self, out: Prepared, address: str, address_column: str, province: str, province_column: str) -> None:
+        """Province from its own column or from the end of a full address; ward and street from
+        the address's other parts. What cannot be recognised is kept as typed in ``address_raw``."""
+        match = province_from_text(province) if province else None
+        if province and match is None:
+            out.warnings.append(Issue(province_column, province, _("province not recognised; kept in the address")))
+        if address:
+            segments = [s.strip() for s in address.split(",") if s.strip()]
+            if match is None and segments:
+                match = province_from_text(segments[-1])
+                if match is not None:
+                    segments = segments[:-1]
+            elif match is not None and segments and province_from_text(segments[-1]):
+                segments = segments[:-1]
+            street_parts = []
+            for segment in segments:
+                folded = fold(segment)
+                if _WARD.match(folded) and "ward" not in out.fields:
+                    out.fields["ward"] = segment[:120]
+                elif not _DISTRICT.match(folded):
+                    street_parts.append(segment)
+            if street_parts and "street" not in out.fields:
+                out.fields["street"] = ", ".join(street_parts)[:255]
+        if match is not None:
+            out.fields["province"] = match.key
+        raw = [address] if address else []
+        if province and not (address and fold(province) in fold(address)):
+            raw.append(province)
+        if raw:
+            out.fields["address_raw"] = ", ".join(raw)
