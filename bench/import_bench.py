@@ -21,10 +21,12 @@ import argparse
 import codecs
 import csv
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -1010,6 +1012,7 @@ def report(
             "row": "import: 1M-row messy CSV → normalised, validated, upserted contacts + error report",
         },
         "machine": machine_info(),
+        "code": code_version(),
         "database": {"vendor": target.vendor, "baseline_vendor": "sqlite"},
         "dataset": {
             "rows": args.rows,
@@ -1049,6 +1052,20 @@ def report(
     if target.vendor == "sqlite":
         result["database"]["size_bytes"] = checks.get("database_bytes")
     return result
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether src/ had uncommitted changes (then the figures are of those)."""
+    git = shutil.which("git")
+    if git is None:
+        return {}
+    try:
+        run = functools.partial(subprocess.run, cwd=REPO_DIR, capture_output=True, text=True, timeout=10, check=True)
+        commit = run([git, "rev-parse", "HEAD"]).stdout.strip()
+        status = run([git, "status", "--porcelain", "src"]).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": commit, "uncommitted_changes_in_src": bool(status.strip())}
 
 
 def print_table(result: dict[str, Any], console: Any) -> None:

