@@ -870,6 +870,7 @@ def run_danhba(
         if args.explicit_encoding:
             cmd += ["--encoding", encoding]
         say(f"danhba import {path.name} ({rows:,} rows, {encoding})")
+        code = code_version()
         run = run_child(cmd, env, logs, f"danhba-{index + 1}")
         if run.returncode:
             raise SystemExit(
@@ -883,7 +884,7 @@ def run_danhba(
             {"file": path.name, "encoding": encoding, "rows": rows, "seconds": round(run.seconds, 3),
              "cpu_seconds": round(run.cpu_seconds, 3), "rows_per_s": round(rows / run.seconds),
              "peak_rss_mib": round(run.peak_mib, 1), "peak_process_rss_mib": round(run.peak_rss_mib, 1),
-             "peak_tree_rss_mib": round(run.peak_tree_rss_mib, 1), "summary": summary}
+             "peak_tree_rss_mib": round(run.peak_tree_rss_mib, 1), "code": code, "summary": summary}
         )  # fmt: skip
     seconds = sum(f["seconds"] for f in per_file)
     rows = sum(f["rows"] for f in per_file)
@@ -894,6 +895,8 @@ def run_danhba(
         "rows_per_s": round(rows / seconds),
         "peak_rss_mib": max(f["peak_rss_mib"] for f in per_file),
         "migrate_seconds": round(migrate.seconds, 2),
+        # True when src/ changed between the imports: the figures then mix two versions of the code.
+        "code_changed_during_run": len({f["code"]["src_digest"] for f in per_file}) > 1,
         "files": per_file,
         "summary": summed([f["summary"] for f in per_file]),
     }
@@ -1055,17 +1058,22 @@ def report(
 
 
 def code_version() -> dict[str, Any]:
-    """The commit measured, and whether src/ had uncommitted changes (then the figures are of those)."""
+    """The commit measured, whether src/ had uncommitted changes, and a digest of the Python source
+    under src/ (two imports in one run with different digests ran different code)."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO_DIR / "src").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO_DIR)).encode() + b"\0" + path.read_bytes())
+    out: dict[str, Any] = {"src_digest": digest.hexdigest()[:16]}
     git = shutil.which("git")
     if git is None:
-        return {}
+        return out
     try:
         run = functools.partial(subprocess.run, cwd=REPO_DIR, capture_output=True, text=True, timeout=10, check=True)
-        commit = run([git, "rev-parse", "HEAD"]).stdout.strip()
-        status = run([git, "status", "--porcelain", "src"]).stdout
+        out["commit"] = run([git, "rev-parse", "HEAD"]).stdout.strip()
+        out["uncommitted_changes_in_src"] = bool(run([git, "status", "--porcelain", "src"]).stdout.strip())
     except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"commit": commit, "uncommitted_changes_in_src": bool(status.strip())}
+        pass
+    return out
 
 
 def print_table(result: dict[str, Any], console: Any) -> None:
@@ -1104,6 +1112,8 @@ def print_table(result: dict[str, Any], console: Any) -> None:
         table.add_row("peak RSS", "", "", "", f"{dan['peak_rss_mib']:.0f}", f"≤ {TARGET_RSS_MIB:.0f} MiB",
                       verdict(meets["peak_rss_mib"]))  # fmt: skip
     console.print(table)
+    if dan and dan.get("code_changed_during_run"):
+        console.print("[yellow]the source under src/ changed between the imports: the figures mix two versions[/]")
     if dan:
         exp, s, chk = result["expected"], dan["summary"], result["checks"]
         console.print(

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "danhba.contacts",
     "danhba.privacy",
     "danhba.ingest",
+    "danhba.tracking",
 ]
 
 MIDDLEWARE = [
@@ -153,6 +154,9 @@ IMPORT_BATCH_ROWS = envint("IMPORT_BATCH_ROWS", 5000)
 IMPORT_STALE_SECONDS = envint("IMPORT_STALE_SECONDS", 120)
 IMPORT_MAX_UPLOAD_MB = envint("IMPORT_MAX_UPLOAD_MB", 500)
 IMPORT_SQLITE_CACHE_MB = envint("IMPORT_SQLITE_CACHE_MB", 384)  # page cache of the importing connection
+# Files of at least this many rows are read and normalised by a second process while the first
+# loads (0: never).
+IMPORT_PIPELINE_MIN_ROWS = envint("IMPORT_PIPELINE_MIN_ROWS", 50000)
 
 # --- auth and security ----------------------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -7,8 +7,10 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="contacts:list", permanent=False)),
     path("", include("danhba.accounts.urls")),
     path("contacts/", include("danhba.contacts.urls")),
+    path("settings/sources/", include("danhba.tracking.urls")),
     path("settings/", include("danhba.contacts.settings_urls")),
     path("privacy/", include("danhba.privacy.urls")),
     path("imports/", include("danhba.ingest.urls")),
     path("api/", api.urls),
+    path("v1/", include("danhba.tracking.urls_v1")),
 ]

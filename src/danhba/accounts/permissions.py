@@ -29,6 +29,7 @@ OBJECTS = {
     "role": _("Roles"),
     "apikey": _("API keys"),
     "import": _("Imports"),
+    "source": _("Event sources"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones

@@ -57,6 +57,7 @@ SCALARS = (
 )  # fmt: skip
 NAMES = ("full_name", "family_name", "middle_name", "given_name")
 CHUNK = 900  # values per IN (...) list: well under SQLite's variable limit
+CACHE_MAX = 100_000  # tag and company ids remembered across batches
 
 
 def _empty(value: Any) -> bool:
@@ -463,6 +464,8 @@ class Loader:
 
     def _tag_ids(self, names: Iterable[str]) -> dict[str, int]:
         wanted = {fold(n)[:80]: n for n in names}
+        if len(self.tag_ids) > CACHE_MAX:
+            self.tag_ids.clear()  # a file of millions of distinct values must not grow memory for ever
         missing = [k for k in wanted if k not in self.tag_ids]
         if missing:
             for chunk in _chunks(missing):
@@ -479,6 +482,8 @@ class Loader:
 
     def _company_ids(self, names: Iterable[str]) -> dict[str, int]:
         wanted = {fold(n)[:200]: n for n in names if n}
+        if len(self.company_ids) > CACHE_MAX:
+            self.company_ids.clear()
         missing = [k for k in wanted if k not in self.company_ids]
         if missing:
             for chunk in _chunks(missing):

@@ -46,7 +46,7 @@ from danhba.contacts.models import (
 from danhba.contacts.services import search_keys_rebuild
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
-from danhba.ingest import extract
+from danhba.ingest import extract, pipeline
 from danhba.ingest.fields import PRESETS, detect_preset, suggest_columns
 from danhba.ingest.load import Loader
 from danhba.ingest.models import (
@@ -403,32 +403,22 @@ def import_execute(
             cursor.execute(f"PRAGMA cache_size = -{settings.IMPORT_SQLITE_CACHE_MB * 1024}")
             cursor.execute("PRAGMA wal_autocheckpoint = 20000")
     batch_size = max(1, settings.IMPORT_BATCH_ROWS)
-    batch: list[Prepared | Rejected | None] = []
     last_line = run.line_done
     try:
-        with run.file.open("rb") as handle:
-            rows = (row for row in _reader(run, handle) if row.line > run.line_done)
-            for row in rows:
-                batch.append(plan.prepare(row))
-                last_line = row.line
-                if len(batch) >= batch_size:
-                    _commit(run, token, loader, batch, last_line)
-                    batch = []
-                    if progress:
-                        progress(run)
-                    if _cancel_requested(run):
-                        return _finish(run, token, Status.CANCELLED)
-            if batch:
-                _commit(run, token, loader, batch, last_line)
-                if progress:
-                    progress(run)
+        for last, batch in pipeline.batches(run, plan, batch_size):
+            _commit(run, token, loader, batch, last)
+            last_line = last
+            if progress:
+                progress(run)
+            if _cancel_requested(run):
+                return _finish(run, token, Status.CANCELLED)
     except LostClaim:
         run.refresh_from_db()
         return run
     except (ValueError, UnicodeError, OSError, KeyError, zipfile.BadZipFile) as exc:
         # The file itself broke (truncated zip, bytes undecodable in the chosen encoding).
-        return _finish(run, token, Status.FAILED, _("stopped at line %(line)s: %(reason)s") % {
-            "line": last_line + 1, "reason": exc})  # fmt: skip
+        return _finish(run, token, Status.FAILED, _("stopped after line %(line)s: %(reason)s") % {
+            "line": last_line, "reason": exc})  # fmt: skip
     return _finish(run, token, Status.DONE)
 
 

@@ -1,0 +1,126 @@
+"""Rows of an import, normalised, in batches — for a big file in a second process.
+
+Reading and normalising a row costs about as much as loading it, so for a big file (and a
+machine with a second core) a child process reads and transforms while this one loads: the
+child sends batches of prepared rows through a bounded queue (a few batches ahead, so memory
+stays flat), in file order. Small files are done in-process: starting a process costs a second.
+
+Kept free of Django imports at module level: the spawned child imports this module before it
+sets Django up.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from collections.abc import Iterator
+from typing import Any
+
+AHEAD = 3  # batches the child may run ahead of the loader
+
+
+class PipelineError(ValueError):
+    """The child could not read the file (the same errors the in-process path raises)."""
+
+
+def batches(run: Any, plan: Any, batch_size: int) -> Iterator[tuple[int, list[Any]]]:
+    """``(last line, prepared rows)`` for every batch after ``run.line_done``, in file order."""
+    from django.conf import settings
+
+    big = (run.rows_estimate or 0) >= settings.IMPORT_PIPELINE_MIN_ROWS
+    if not big or (os.cpu_count() or 1) < 2 or settings.IMPORT_PIPELINE_MIN_ROWS <= 0:
+        with run.file.open("rb") as handle:
+            yield from _batches(_rows(run, handle), plan, batch_size)
+        return
+    context = multiprocessing.get_context("spawn")  # never fork a process holding DB connections
+    channel: Any = context.Queue(maxsize=AHEAD)
+    child = context.Process(
+        target=produce,
+        args=(run.file.path, _reader_options(run), run.columns, run.options, run.headers, run.line_done,
+              batch_size, channel, os.getpid()),
+        daemon=True,
+    )  # fmt: skip
+    child.start()
+    try:
+        while True:
+            try:
+                message = channel.get(timeout=2)
+            except queue.Empty:
+                if not child.is_alive():
+                    raise PipelineError("the process reading the file stopped unexpectedly") from None
+                continue
+            if message is None:
+                return
+            if message[0] == "error":
+                raise PipelineError(message[1])
+            yield message[1], message[2]
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(10)
+
+
+def _reader_options(run: Any) -> dict[str, Any]:
+    return {
+        "format": run.format or None,
+        "encoding": run.encoding or None,
+        "sheet": run.sheet or None,
+        "delimiter": run.delimiter or None,
+    }
+
+
+def _rows(run: Any, handle: Any) -> Iterator[Any]:
+    from danhba.ingest.extract import RowReader
+
+    return (row for row in RowReader(handle, **_reader_options(run)) if row.line > run.line_done)
+
+
+def _batches(rows: Iterator[Any], plan: Any, batch_size: int) -> Iterator[tuple[int, list[Any]]]:
+    batch: list[Any] = []
+    last = 0
+    for row in rows:
+        batch.append(plan.prepare(row))
+        last = row.line
+        if len(batch) >= batch_size:
+            yield last, batch
+            batch = []
+    if batch:
+        yield last, batch
+
+
+def produce(
+    path: str, reader: dict[str, Any], columns: dict[str, str], options: dict[str, Any], headers: list[str],
+    line_done: int, batch_size: int, channel: Any, parent: int,
+) -> None:  # fmt: skip
+    """The child: set Django up, compile the plan, stream batches until the file ends."""
+    import zipfile
+
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    from danhba.ingest.extract import RowReader
+    from danhba.ingest.transform import Plan
+
+    def send(message: Any) -> None:
+        while True:
+            try:
+                channel.put(message, timeout=1)
+                return
+            except queue.Full:
+                if os.getppid() != parent:  # the loader died: nobody will read this
+                    os._exit(0)
+
+    plan = Plan(columns, options, headers)
+    connections.close_all()  # the plan is compiled; the child needs no database
+    try:
+        with open(path, "rb") as handle:
+            rows = (row for row in RowReader(handle, **reader) if row.line > line_done)
+            for last, batch in _batches(rows, plan, batch_size):
+                send(("batch", last, batch))
+    except (ValueError, UnicodeError, OSError, KeyError, zipfile.BadZipFile) as exc:
+        send(("error", str(exc)))
+        return
+    send(None)

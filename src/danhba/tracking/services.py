@@ -1,0 +1,606 @@
+"""Writes of the tracking app: sources and their write keys, storing Segment events, and
+resolving who an event belongs to (identity resolution).
+
+The HTTP layer (``views.py``) authenticates, decompresses and parses; everything about what a
+message means is here, so the event API, a future JS-snippet endpoint and a replay command share it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from danhba.accounts import permissions as perms
+from danhba.contacts.models import Contact, ContactEmail, ContactPhone, ExternalId
+from danhba.contacts.models import Source as ContactSource
+from danhba.contacts.services import contact_create, contact_update
+from danhba.core.actor import Actor
+from danhba.core.errors import InvalidInput, ServiceError
+from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone
+from danhba.privacy.models import AuditEvent
+from danhba.privacy.services import audit_event
+from danhba.tracking.models import AnonymousIdentity, Event, Source, SuspectedDuplicate
+
+# Segment's documented limits (https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/).
+MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_ID_LENGTH = 200
+MAX_NAME_LENGTH = 200
+# Segment user ids live in one namespace per workspace, whatever source sends them: a user id from
+# the website and from the backend is the same person. So one external-id system for all sources.
+USER_ID_SYSTEM = "segment"
+
+# Identifiers that broken integrations send for everyone; matching on them would merge strangers.
+JUNK_IDS = frozenset(
+    {
+        "", "null", "nil", "none", "undefined", "anonymous", "anon", "unknown", "guest", "user",
+        "0", "-1", "nan", "true", "false", "[object object]", "{}", "[]", "n/a", "na", "test",
+        "00000000-0000-0000-0000-000000000000", "id", "userid", "user_id", "anonymousid",
+    }
+)  # fmt: skip
+JUNK_EMAILS = frozenset(
+    {
+        "test@test.com", "test@example.com", "example@example.com", "email@example.com",
+        "user@example.com", "a@a.com", "abc@abc.com", "no@email.com", "noemail@noemail.com",
+        "none@none.com", "null@null.com", "test@gmail.com", "asd@asd.com", "admin@admin.com",
+    }
+)  # fmt: skip
+# Phone numbers typed to get past a required field, as digits typed (before normalisation, which
+# would turn some of them into plausible numbers); plus any run of one repeated digit.
+JUNK_PHONE_DIGITS = frozenset({"0123456789", "1234567890", "123456789", "0987654321", "9876543210", "12345678"})
+_JUNK_DIGITS = re.compile(r"^(\d)\1+$")
+TYPES = {t.value for t in Event.Type}
+# Characters PostgreSQL refuses inside text or jsonb: NUL, and UTF-16 halves that pair with nothing.
+_UNSTORABLE = re.compile(rb"\\u(0000|[dD][89abcdefABCDEF])")
+
+
+def is_junk_id(value: str) -> bool:
+    return value.strip().lower() in JUNK_IDS
+
+
+# --- sources --------------------------------------------------------------------------------
+
+
+def source_create(*, actor: Actor, name: str, kind: str = Source.Kind.SERVER) -> tuple[Source, str]:
+    """Create a source; returns it and its raw write key, which is never shown again."""
+    perms.require(actor, "source", perms.CREATE)
+    name = clean_text(name)
+    errors: dict[str, list[str]] = {}
+    if not name or len(name) > 120:
+        errors["name"] = [_("between 1 and 120 characters")]
+    if kind not in Source.Kind.values:
+        errors["kind"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Source.Kind.values)}]
+    if errors:
+        raise InvalidInput(errors)
+    raw, prefix, key_hash = Source.generate_key()
+    with transaction.atomic():
+        source = Source.objects.create(
+            name=name, kind=kind, key_prefix=prefix, key_hash=key_hash, created_by=actor.user
+        )
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.CREATE,
+            object_type="source",
+            object_id=source.pk,
+            object_label=str(source),
+        )
+    return source, raw
+
+
+def source_disable(*, actor: Actor, source: Source) -> Source:
+    """Stop accepting events with the source's key (at once: keys are checked on every request)."""
+    perms.require(actor, "source", perms.EDIT)
+    with transaction.atomic():
+        updated = Source.objects.filter(pk=source.pk, disabled_at__isnull=True).update(disabled_at=timezone.now())
+        source.refresh_from_db(fields=["disabled_at"])
+        if updated:
+            audit_event(
+                actor=actor,
+                action=AuditEvent.Action.UPDATE,
+                object_type="source",
+                object_id=source.pk,
+                object_label=str(source),
+                changes={"disabled_at": [None, source.disabled_at.isoformat() if source.disabled_at else None]},
+            )
+    return source
+
+
+# --- parsing one message --------------------------------------------------------------------
+
+
+class Rejected(Exception):
+    """One message that cannot be stored; ``code`` and ``message`` go back to the sender."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Message:
+    index: int
+    type: str
+    message_id: str
+    name: str
+    user_id: str
+    anonymous_id: str
+    previous_id: str
+    timestamp: datetime
+    original_timestamp: datetime | None
+    sent_at: datetime | None
+    properties: dict[str, Any]
+    context: dict[str, Any]
+    traits: dict[str, Any]
+    contact_id: int | None = None
+
+
+def _id(raw: dict[str, Any], key: str) -> str:
+    value = raw.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise Rejected("invalid_type", _("%(field)s must be a string") % {"field": key})
+    text = str(value).strip()
+    if len(text) > MAX_ID_LENGTH:
+        raise Rejected("too_long", _("%(field)s is longer than %(n)s characters") % {"field": key, "n": MAX_ID_LENGTH})
+    return text
+
+
+def _object(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Rejected("invalid_type", _("%(field)s must be an object") % {"field": key})
+    return value
+
+
+def message_time(raw: dict[str, Any], key: str) -> datetime | None:
+    value = raw.get(key)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise Rejected("invalid_type", _("%(field)s must be an ISO 8601 date and time") % {"field": key})
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise Rejected("invalid_timestamp", _("%(field)s must be an ISO 8601 date and time") % {"field": key}) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def corrected_timestamp(original: datetime | None, sent_at: datetime | None, received_at: datetime) -> datetime:
+    """When the event happened by the server's clock: the sender's time shifted by how far its
+    clock is off, measured as (received at − sent at); Segment's rule."""
+    if original is None:
+        return received_at
+    if sent_at is None:
+        return original
+    return original + (received_at - sent_at)
+
+
+def parse_message(
+    raw: Any,
+    *,
+    index: int,
+    received_at: datetime,
+    forced_type: str | None = None,
+    batch_sent_at: datetime | None = None,
+    batch_context: dict[str, Any] | None = None,
+    check_size: bool = False,
+) -> Message:
+    """Validate one Segment message into a :class:`Message`, or raise :class:`Rejected`."""
+    if not isinstance(raw, dict):
+        raise Rejected("invalid_type", _("an event must be a JSON object"))
+    if check_size and len(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()) > MAX_EVENT_BYTES:
+        raise Rejected("too_large", _("the event is larger than %(n)s KB") % {"n": MAX_EVENT_BYTES // 1024})
+    kind = forced_type or raw.get("type")
+    if not isinstance(kind, str) or kind not in TYPES:
+        raise Rejected("invalid_type", _("type must be one of %(types)s") % {"types": ", ".join(sorted(TYPES))})
+    user_id, anonymous_id = _id(raw, "userId"), _id(raw, "anonymousId")
+    if not user_id and not anonymous_id:
+        raise Rejected("missing_id", _("userId or anonymousId is required"))
+    message_id = _id(raw, "messageId") or f"danhba-{uuid.uuid4()}"
+    properties, context, traits = _object(raw, "properties"), _object(raw, "context"), _object(raw, "traits")
+    _object(raw, "integrations")
+    if batch_context:
+        context = {**batch_context, **context}
+    context_traits = context.get("traits")
+    if context_traits is not None and not isinstance(context_traits, dict):
+        raise Rejected("invalid_type", _("%(field)s must be an object") % {"field": "context.traits"})
+    name, previous_id = "", ""
+    if kind == Event.Type.TRACK:
+        name = raw.get("event")  # type: ignore[assignment]
+        if not isinstance(name, str) or not name.strip():
+            raise Rejected("missing_event", _("event (the event name) is required for track"))
+    elif kind in (Event.Type.PAGE, Event.Type.SCREEN):
+        name = raw.get("name") or ""
+        if not isinstance(name, str):
+            raise Rejected("invalid_type", _("%(field)s must be a string") % {"field": "name"})
+    elif kind == Event.Type.GROUP:
+        name = _id(raw, "groupId")
+        if not name:
+            raise Rejected("missing_id", _("groupId is required for group"))
+    elif kind == Event.Type.ALIAS:
+        previous_id = _id(raw, "previousId")
+        if not previous_id or not user_id:
+            raise Rejected("missing_id", _("previousId and userId are required for alias"))
+        properties = {**properties, "previousId": previous_id}
+    name = clean_text(name)
+    if len(name) > MAX_NAME_LENGTH:
+        raise Rejected(
+            "too_long", _("%(field)s is longer than %(n)s characters") % {"field": "name", "n": MAX_NAME_LENGTH}
+        )
+    if kind == Event.Type.IDENTIFY:
+        # RudderStack sends identify traits under context.traits, Segment at the top level.
+        traits = {**(context_traits or {}), **traits}
+    original = message_time(raw, "timestamp") or message_time(raw, "originalTimestamp")
+    sent_at = message_time(raw, "sentAt") or batch_sent_at
+    try:
+        timestamp = corrected_timestamp(original, sent_at, received_at)
+    except OverflowError:
+        raise Rejected("invalid_timestamp", _("timestamp is out of range")) from None
+    return Message(
+        index=index, type=kind, message_id=message_id, name=name, user_id=user_id, anonymous_id=anonymous_id,
+        previous_id=previous_id, timestamp=timestamp, original_timestamp=original, sent_at=sent_at,
+        properties=properties, context=context, traits=traits,
+    )  # fmt: skip
+
+
+def storable(body: bytes, data: Any) -> Any:
+    """``data`` without NUL characters and unpaired surrogates (only walked when the raw body
+    contains such escapes): PostgreSQL rejects both in text and jsonb."""
+    if not _UNSTORABLE.search(body):
+        return data
+    return _clean_value(data)
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_clean_value(k): _clean_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_value(v) for v in value]
+    return value
+
+
+# --- storing --------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"success": True, "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def events_ingest(
+    *,
+    source: Source,
+    messages: list[Message],
+    rejected: Iterable[dict[str, Any]] = (),
+    received_at: datetime | None = None,
+) -> IngestResult:
+    """Store valid messages of one request, resolving their contacts in order (an identify early
+    in a batch attaches the batch's later anonymous events). A messageId already stored for the
+    source, or repeated in the batch, counts as a duplicate and changes nothing."""
+    result = IngestResult(rejected=list(rejected))
+    seen: set[str] = set()
+    fresh: list[Message] = []
+    for message in messages:
+        if message.message_id in seen:
+            result.duplicates += 1
+            continue
+        seen.add(message.message_id)
+        fresh.append(message)
+    if fresh:
+        stored = set(
+            Event.objects.filter(source=source, message_id__in=[m.message_id for m in fresh]).values_list(
+                "message_id", flat=True
+            )
+        )
+        result.duplicates += len(stored)
+        fresh = [m for m in fresh if m.message_id not in stored]
+    if not fresh:
+        return result
+    resolver = Resolver(source)
+    with transaction.atomic():
+        resolver.prefetch(fresh)
+        for message in fresh:
+            message.contact_id = resolver.resolve(message)
+        for message in fresh:
+            # Anonymous events before the identify that named their device, in this batch.
+            if message.contact_id is None and message.anonymous_id:
+                message.contact_id = resolver.anonymous.get(message.anonymous_id)
+        received_at = received_at or timezone.now()
+        Event.objects.bulk_create(
+            [
+                Event(
+                    source=source,
+                    message_id=m.message_id,
+                    type=m.type,
+                    name=m.name,
+                    contact_id=m.contact_id,
+                    anonymous_id=m.anonymous_id,
+                    user_id=m.user_id,
+                    timestamp=m.timestamp,
+                    original_timestamp=m.original_timestamp,
+                    sent_at=m.sent_at,
+                    received_at=received_at,
+                    properties=m.properties,
+                    context=m.context,
+                    traits=m.traits,
+                )
+                for m in fresh
+            ],
+            batch_size=500,
+            ignore_conflicts=True,
+        )
+        # A device identified by a concurrent request after our lookup: attach what we just wrote.
+        unmapped = {m.anonymous_id for m in fresh if m.contact_id is None and m.anonymous_id}
+        for link in AnonymousIdentity.objects.filter(anonymous_id__in=unmapped):
+            _move_anonymous_events(link.anonymous_id, link.contact_id)
+    result.accepted = len(fresh)
+    return result
+
+
+def _move_anonymous_events(anonymous_id: str, contact_id: int) -> int:
+    return Event.objects.filter(anonymous_id=anonymous_id, contact__isnull=True).update(contact_id=contact_id)
+
+
+# --- identity resolution --------------------------------------------------------------------
+
+
+@dataclass
+class Identity:
+    user_id: str = ""
+    email: str = ""
+    phone: str = ""
+    phone_raw: str = ""
+    anonymous_id: str = ""
+    previous_id: str = ""
+    traits: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def identified(self) -> bool:
+        return bool(self.user_id or self.email or self.phone)
+
+
+class Resolver:
+    """Finds (or creates) the contact of each message of one request. Caches what it learns, so a
+    batch of 100 page views from one visitor costs one lookup."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.actor = Actor.system("api")
+        self.anonymous: dict[str, int] = {}
+        self.users: dict[str, int | None] = {}
+
+    def prefetch(self, messages: list[Message]) -> None:
+        anonymous = {m.anonymous_id for m in messages if m.anonymous_id and not is_junk_id(m.anonymous_id)}
+        self.anonymous.update(
+            AnonymousIdentity.objects.filter(anonymous_id__in=anonymous).values_list("anonymous_id", "contact_id")
+        )
+        users = {m.user_id for m in messages if m.user_id and not is_junk_id(m.user_id)}
+        self.users.update(dict.fromkeys(users))
+        self.users.update(
+            ExternalId.objects.filter(system=USER_ID_SYSTEM, value__in=users).values_list("value", "contact_id")
+        )
+
+    def resolve(self, message: Message) -> int | None:
+        identity = self.identity(message)
+        if not identity.identified and message.type != Event.Type.ALIAS:
+            return self.anonymous.get(identity.anonymous_id) if identity.anonymous_id else None
+        for attempt in range(2):
+            try:
+                with transaction.atomic():
+                    return self._resolve_identified(identity, message)
+            except (ServiceError, Contact.DoesNotExist):
+                # A race lost to a concurrent request creating the same person (its contact is
+                # committed by now, so a second look finds it), or a contact deleted meanwhile.
+                self.users.pop(identity.user_id, None)
+                if attempt:
+                    break
+        # Still nothing: the event is stored unattached rather than lost.
+        return self.anonymous.get(identity.anonymous_id) if identity.anonymous_id else None
+
+    @staticmethod
+    def identity(message: Message) -> Identity:
+        # Segment lets any call carry the user's traits in context.traits; group traits
+        # describe the company, never the person.
+        traits = message.traits if message.type == Event.Type.IDENTIFY else message.context.get("traits") or {}
+        identity = Identity(traits=traits)
+        if message.user_id and not is_junk_id(message.user_id):
+            identity.user_id = message.user_id
+        if message.anonymous_id and not is_junk_id(message.anonymous_id):
+            identity.anonymous_id = message.anonymous_id
+        if message.previous_id and not is_junk_id(message.previous_id):
+            identity.previous_id = message.previous_id
+        email = traits.get("email")
+        if isinstance(email, str) and email.strip():
+            try:
+                normalized = normalize_email(email)
+            except NormalizationError:
+                normalized = ""
+            if normalized and normalized not in JUNK_EMAILS and not is_junk_id(normalized.split("@")[0]):
+                identity.email = normalized
+        phone = traits.get("phone")
+        if isinstance(phone, (str, int)) and not isinstance(phone, bool) and str(phone).strip():
+            try:
+                e164 = normalize_phone(str(phone)).e164
+            except NormalizationError:
+                e164 = ""
+            digits = "".join(ch for ch in str(phone) if ch.isdigit())
+            if e164 and not _JUNK_DIGITS.match(digits) and digits not in JUNK_PHONE_DIGITS:
+                identity.phone, identity.phone_raw = e164, clean_text(phone)[:40]
+        return identity
+
+    def _user_contact(self, user_id: str) -> int | None:
+        if user_id not in self.users:
+            self.users[user_id] = (
+                ExternalId.objects.filter(system=USER_ID_SYSTEM, value=user_id)
+                .values_list("contact_id", flat=True)
+                .first()
+            )
+        return self.users[user_id]
+
+    def _resolve_identified(self, identity: Identity, message: Message) -> int | None:
+        by_user = self._user_contact(identity.user_id) if identity.user_id else None
+        by_email = (
+            ContactEmail.objects.filter(email=identity.email).values_list("contact_id", flat=True).first()
+            if identity.email
+            else None
+        )
+        by_phone = (
+            ContactPhone.objects.filter(e164=identity.phone)
+            .order_by("contact_id")
+            .values_list("contact_id", flat=True)
+            .first()
+            if identity.phone
+            else None
+        )
+        by_anonymous = self.anonymous.get(identity.anonymous_id) if identity.anonymous_id else None
+        by_previous = None
+        if identity.previous_id:
+            by_previous = self._user_contact(identity.previous_id) or (
+                AnonymousIdentity.objects.filter(anonymous_id=identity.previous_id)
+                .values_list("contact_id", flat=True)
+                .first()
+            )
+
+        contact_id = by_user or by_email or by_phone
+        if contact_id is None and by_previous is not None:
+            contact_id = by_previous  # alias: the new user id continues the previous identity
+        # This device belongs to a known contact. A different user id is a different person (a
+        # shared computer); anything else is the same person telling us more.
+        if contact_id is None and by_anonymous is not None and not (identity.user_id and _has_user_id(by_anonymous)):
+            contact_id = by_anonymous
+        if contact_id is None:
+            contact_id = self._create(identity).pk
+        else:
+            self._attach(contact_id, identity, by_user, by_email, by_phone)
+
+        details = {"message_id": message.message_id, "source": self.source.pk}
+        if by_email and by_email != contact_id:
+            _suspect(contact_id, by_email, SuspectedDuplicate.Reason.EMAIL, {**details, "email": identity.email})
+        if by_phone and by_phone not in (contact_id, by_email):
+            _suspect(contact_id, by_phone, SuspectedDuplicate.Reason.PHONE, {**details, "phone": identity.phone})
+        if by_previous and by_previous != contact_id:
+            _suspect(
+                contact_id,
+                by_previous,
+                SuspectedDuplicate.Reason.ALIAS,
+                {**details, "previous_id": identity.previous_id},
+            )
+        if by_anonymous and by_anonymous != contact_id and not (identity.user_id and _has_user_id(by_anonymous)):
+            _suspect(
+                contact_id, by_anonymous, SuspectedDuplicate.Reason.ANONYMOUS_ID,
+                {**details, "anonymous_id": identity.anonymous_id},
+            )  # fmt: skip
+
+        if identity.user_id:
+            self.users[identity.user_id] = self.users.get(identity.user_id) or contact_id
+        if identity.anonymous_id and by_anonymous is None:
+            self._link_anonymous(identity.anonymous_id, contact_id)
+        if identity.previous_id and by_previous is None:
+            self._link_anonymous(identity.previous_id, contact_id)
+        return contact_id
+
+    def _create(self, identity: Identity) -> Contact:
+        traits = identity.traits
+        data: dict[str, Any] = {
+            "source": ContactSource.WEB_ANALYTICS if self.source.kind == Source.Kind.WEBSITE else ContactSource.API
+        }
+        name = traits.get("name")
+        first, last = (
+            traits.get("firstName") or traits.get("first_name"),
+            traits.get("lastName") or traits.get("last_name"),
+        )
+        if isinstance(name, str) and name.strip():
+            data["full_name"] = clean_text(name)[:200]
+        elif isinstance(first, str) or isinstance(last, str):
+            data["given_name"] = clean_text(first if isinstance(first, str) else "")[:80]
+            data["family_name"] = clean_text(last if isinstance(last, str) else "")[:80]
+        if identity.email:
+            data["emails"] = [{"email": identity.email, "is_primary": True}]
+        if identity.phone:
+            data["phones"] = [{"phone": identity.phone_raw or identity.phone, "is_primary": True}]
+        if identity.user_id:
+            data["external_ids"] = [{"system": USER_ID_SYSTEM, "value": identity.user_id}]
+        if not any(data.get(k) for k in ("full_name", "given_name", "family_name", "emails", "phones")):
+            # Known only by the sender's user id: that is the best name there is.
+            data["full_name"] = identity.user_id[:200]
+        try:
+            return contact_create(actor=self.actor, data=data)
+        except InvalidInput:
+            # A name the contact model refuses must not cost us the identity.
+            for key in ("full_name", "given_name", "family_name"):
+                data.pop(key, None)
+            if not data.get("emails") and not data.get("phones"):
+                data["full_name"] = identity.user_id[:200]
+            return contact_create(actor=self.actor, data=data)
+
+    def _attach(
+        self, contact_id: int, identity: Identity, by_user: int | None, by_email: int | None, by_phone: int | None
+    ) -> None:
+        """Add the identifiers nobody has yet to the contact, through the contact service (audit
+        log, search keys, timeline). Nothing to add — the usual case — costs no write."""
+        add_user = bool(identity.user_id) and by_user is None
+        add_email = bool(identity.email) and by_email is None
+        add_phone = bool(identity.phone) and by_phone is None
+        if not (add_user or add_email or add_phone):
+            return
+        contact = Contact.objects.get(pk=contact_id)
+        data: dict[str, Any] = {}
+        if add_user:
+            data["external_ids"] = [
+                *({"system": x.system, "value": x.value} for x in contact.external_ids.all()),
+                {"system": USER_ID_SYSTEM, "value": identity.user_id},
+            ]
+        if add_email:
+            emails = [{"email": e.email, "label": e.label, "is_primary": e.is_primary} for e in contact.emails.all()]
+            data["emails"] = [*emails, {"email": identity.email, "is_primary": not emails}]
+        if add_phone:
+            phones = [
+                {"phone": p.raw or p.e164, "label": p.label, "is_primary": p.is_primary} for p in contact.phones.all()
+            ]
+            data["phones"] = [*phones, {"phone": identity.phone_raw or identity.phone, "is_primary": not phones}]
+        contact_update(actor=self.actor, contact=contact, data=data)
+
+    def _link_anonymous(self, anonymous_id: str, contact_id: int) -> None:
+        try:
+            with transaction.atomic():
+                AnonymousIdentity.objects.create(anonymous_id=anonymous_id, contact_id=contact_id, source=self.source)
+        except IntegrityError:
+            # Another request linked it first; the first identified visitor keeps the device.
+            linked = (
+                AnonymousIdentity.objects.filter(anonymous_id=anonymous_id).values_list("contact_id", flat=True).first()
+            )
+            self.anonymous[anonymous_id] = linked or contact_id
+            return
+        self.anonymous[anonymous_id] = contact_id
+        _move_anonymous_events(anonymous_id, contact_id)
+
+
+def _has_user_id(contact_id: int) -> bool:
+    return ExternalId.objects.filter(contact_id=contact_id, system=USER_ID_SYSTEM).exists()
+
+
+def _suspect(one: int, other: int, reason: str, details: dict[str, Any]) -> None:
+    a, b = sorted((one, other))
+    SuspectedDuplicate.objects.get_or_create(
+        contact_a_id=a, contact_b_id=b, reason=reason, defaults={"details": details}
+    )
