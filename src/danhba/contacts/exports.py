@@ -394,6 +394,12 @@ def _xlsx_discard(wb: Workbook) -> None:
     """Delete the temporary files of an abandoned write-only workbook (a cancelled or failed
     export); openpyxl removes them only when the process exits, and a worker lives long."""
     for ws in wb.worksheets:
+        rows = getattr(ws, "_rows", None)
+        if rows is not None:
+            # Finish the sheet's row generator while its file is still open; left to the
+            # garbage collector it writes into a closed file.
+            with contextlib.suppress(Exception):
+                rows.close()
         writer = getattr(ws, "_writer", None)
         if writer is not None:
             with contextlib.suppress(Exception):

@@ -29,7 +29,9 @@ def batches(run: Any, plan: Any, batch_size: int) -> Iterator[tuple[int, list[An
     from django.conf import settings
 
     big = (run.rows_estimate or 0) >= settings.IMPORT_PIPELINE_MIN_ROWS
-    if not big or (os.cpu_count() or 1) < 2 or settings.IMPORT_PIPELINE_MIN_ROWS <= 0:
+    # A daemonic process (a Huey worker started with `-k process`) may not start children.
+    can_fork = (os.cpu_count() or 1) >= 2 and not multiprocessing.current_process().daemon
+    if not big or not can_fork or settings.IMPORT_PIPELINE_MIN_ROWS <= 0:
         with run.file.open("rb") as handle:
             yield from _batches(_rows(run, handle), plan, batch_size)
         return

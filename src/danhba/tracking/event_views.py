@@ -3,6 +3,10 @@
 Plain Django views rather than django-ninja: the Segment wire format (Basic auth with the write
 key, gzip bodies, partial success in a batch, ``{"code","message"}`` errors) is fixed by the SDKs,
 not described by our schemas, and every request is on the hot path.
+
+Browsers post here too (the tracking script, ``browser_views``): the body is read as JSON
+whatever its Content-Type, so ``text/plain`` posts and ``navigator.sendBeacon`` need no CORS
+preflight, and every answer carries ``Access-Control-Allow-Origin: *``.
 """
 
 from __future__ import annotations
@@ -98,11 +102,12 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
     return data
 
 
-def _reject_constant(value: str) -> Any:
+def parse_constant(value: str) -> Any:
+    """Refuse NaN and Infinity, which JSON columns cannot store (also used by the pixel)."""
     raise ValueError(value)
 
 
-def _parse_float(text: str) -> float:
+def parse_float(text: str) -> float:
     number = float(text)
     if number in (float("inf"), float("-inf")):
         raise ValueError(text)  # JSON columns cannot store infinities
@@ -111,7 +116,7 @@ def _parse_float(text: str) -> float:
 
 def _parse_json(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body, parse_constant=_reject_constant, parse_float=_parse_float)
+        data = json.loads(body, parse_constant=parse_constant, parse_float=parse_float)
     except (ValueError, RecursionError) as exc:
         detail = str(exc)[:200] if isinstance(exc, json.JSONDecodeError) else ""
         raise HttpError(400, "invalid_json", _("The body is not valid JSON."), {"error": detail}) from None
@@ -191,10 +196,24 @@ def _batch(
     return JsonResponse(result.as_json())
 
 
+def _preflight() -> HttpResponse:
+    response = HttpResponse(status=204)
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    # Listed by name: a "*" would not cover Authorization.
+    response["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Content-Encoding"
+    response["Access-Control-Max-Age"] = "86400"
+    return response
+
+
 def endpoint(kind: str | None) -> Callable[[HttpRequest], HttpResponse]:
     @csrf_exempt
     def view(request: HttpRequest) -> HttpResponse:
-        return _handle(request, kind)
+        # CORS for browsers on the customer's own site (the tracking script). Any origin may
+        # post: the write key, not the origin, authenticates, and no cookie is ever read here,
+        # so "*" (which browsers never combine with credentials) gives a page nothing more.
+        response = _preflight() if request.method == "OPTIONS" else _handle(request, kind)
+        response["Access-Control-Allow-Origin"] = "*"
+        return response
 
     view.__name__ = f"v1_{kind or 'batch'}"
     return view

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -16,17 +15,30 @@ from danhba.accounts.views import can, permission_required
 from danhba.core.actor import Actor
 from danhba.core.errors import PermissionDenied, ServiceError
 from danhba.tracking import services
+from danhba.tracking.browser_views import KEY_PLACEHOLDER, website_snippet
 from danhba.tracking.forms import SourceForm
 from danhba.tracking.models import Source
 
 
-def _page(request: HttpRequest, form: SourceForm | None = None, **extra: Any) -> HttpResponse:
+def _page(
+    request: HttpRequest, form: SourceForm | None = None, new_key: str = "", new_source: Source | None = None
+) -> HttpResponse:
+    script_url = request.build_absolute_uri(reverse("tracking_v1:script"))
     context = {
         "nav": "sources",
         "sources": Source.objects.select_related("created_by"),
         "form": form or SourceForm(),
         "batch_url": request.build_absolute_uri("/v1/batch"),
-        **extra,
+        "pixel_url": request.build_absolute_uri(reverse("tracking_v1:pixel")),
+        "new_key": new_key,
+        "new_source": new_source,
+        # Only a hash of a write key is stored, so the full snippet exists only in the response
+        # that creates the source; afterwards the list shows it with a placeholder.
+        "new_snippet": website_snippet(script_url, new_key)
+        if new_source is not None and new_source.kind == Source.Kind.WEBSITE
+        else "",
+        "snippet_template": website_snippet(script_url),
+        "key_placeholder": KEY_PLACEHOLDER,
     }
     return render(request, "tracking/source_list.html", context, status=400 if form and form.errors else 200)
 
