@@ -51,6 +51,7 @@ from danhba.ingest.fields import PRESETS, detect_preset, suggest_columns
 from danhba.ingest.load import Loader
 from danhba.ingest.models import (
     DEFAULT_MATCH_KEYS,
+    UNDO_DAYS,
     Import,
     ImportChange,
     ImportIssue,
@@ -511,6 +512,34 @@ def imports_resume_stale() -> list[int]:
             import_job(pk)
         resumed.append(pk)
     return resumed
+
+
+# --- housekeeping ---------------------------------------------------------------------------
+
+DRAFT_KEEP = dt.timedelta(days=7)
+
+
+def imports_purge(*, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Uploaded files are personal data: delete drafts nobody started within a week (with their
+    file), and the files of imports that ended more than the undo window ago (the import, its
+    report and its changes stay; nothing needs the file any more). Returns (drafts deleted,
+    files deleted)."""
+    now = now or timezone.now()
+    drafts = Import.objects.filter(status=Status.DRAFT, created_at__lt=now - DRAFT_KEEP)
+    files = 0
+    for run in drafts:
+        run.file.delete(save=False)
+    deleted = drafts.count()
+    drafts.delete()
+    ended = Import.objects.filter(
+        status__in=[Status.DONE, Status.CANCELLED, Status.FAILED, Status.UNDONE],
+        finished_at__lt=now - dt.timedelta(days=UNDO_DAYS),
+    ).exclude(file="")
+    for run in ended:
+        run.file.delete(save=False)
+        Import.objects.filter(pk=run.pk).update(file="")
+        files += 1
+    return deleted, files
 
 
 # --- undo -----------------------------------------------------------------------------------

@@ -24,6 +24,11 @@ def imports_resume_stale_job() -> list[int]:
     return services.imports_resume_stale()
 
 
+@db_periodic_task(crontab(hour="3", minute="17"))
+def imports_purge_job() -> tuple[int, int]:
+    return services.imports_purge()
+
+
 @HUEY.on_startup()
 def _resume_on_startup() -> None:
     # A worker that starts after a crash picks up what the dead one was doing.

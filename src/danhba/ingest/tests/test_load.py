@@ -387,3 +387,19 @@ def test_reading_the_file_in_another_encoding_keeps_the_mapping_when_the_columns
     run = services.import_configure(actor=actor, run=run, columns={**run.columns, "Email": ""})
     run = services.import_configure(actor=actor, run=run, encoding="cp1258")
     assert run.columns["Email"] == ""
+
+
+def test_old_drafts_and_files_of_long_finished_imports_are_deleted() -> None:
+    actor = Actor.system("cli")
+    draft = services.import_create(actor=actor, file=(CSV + "An,an@example.vn,,,,\n").encode(), file_name="a.csv")
+    fresh_draft = services.import_create(actor=actor, file=(CSV + "Bé,be@example.vn,,,,\n").encode(), file_name="b.csv")
+    old = run_import((CSV + "Chi,chi@example.vn,,,,\n").encode())
+    recent = run_import((CSV + "Dũng,dung@example.vn,,,,\n").encode())
+    Import.objects.filter(pk=draft.pk).update(created_at=timezone.now() - dt.timedelta(days=8))
+    Import.objects.filter(pk=old.pk).update(finished_at=timezone.now() - dt.timedelta(days=31))
+    paths = {run.pk: Path(run.file.path) for run in (draft, fresh_draft, old, recent)}
+    assert services.imports_purge() == (1, 1)
+    assert not Import.objects.filter(pk=draft.pk).exists() and not paths[draft.pk].exists()
+    assert Import.objects.get(pk=old.pk).file.name == "" and not paths[old.pk].exists()
+    assert Import.objects.get(pk=old.pk).created == 1  # the import and its report stay
+    assert paths[fresh_draft.pk].exists() and paths[recent.pk].exists()
