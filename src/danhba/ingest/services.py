@@ -46,6 +46,7 @@ from danhba.contacts.models import (
 from danhba.contacts.services import search_keys_rebuild
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
+from danhba.core.normalize import fold
 from danhba.ingest import extract, pipeline
 from danhba.ingest.fields import PRESETS, detect_preset, suggest_columns
 from danhba.ingest.load import Loader
@@ -128,8 +129,7 @@ def _estimate_rows(run: Import) -> int | None:
             needle = b"BEGIN:VCARD" if fmt == "vcard" else b"\n"
             while chunk := handle.read(1 << 20):
                 count += chunk.upper().count(needle) if fmt == "vcard" else chunk.count(needle)
-            if run.encoding.lower().startswith("utf-16") or run.detected_encoding.lower().startswith("utf-16"):
-                count = count  # UTF-16 newlines are b"\n\x00": still one byte 0x0a each
+            # (UTF-16 newlines are b"\n\x00" or b"\x00\n": still one 0x0a byte each.)
             return max(count - (1 if fmt in ("csv", "tsv") else 0), 0)
         if fmt == "xlsx":
             from openpyxl import load_workbook
@@ -262,35 +262,29 @@ def import_configure(
             run.columns = suggest_columns(run.headers, chosen)
             run.options = {**run.options, **chosen.options, "preset": preset}
     if columns is not None:
-        unknown = [h for h in columns if h not in run.headers]
-        if unknown:
-            errors["columns"] = [_("no column '%(value)s' in the file") % {"value": h} for h in unknown]
-        run.columns = {h: (columns.get(h) or "") for h in run.headers}
+        if not isinstance(columns, dict) or not all(isinstance(t, str) for t in columns.values()):
+            errors["columns"] = [_("must map column names to targets")]
+        else:
+            unknown = [h for h in columns if h not in run.headers]
+            if unknown:
+                errors["columns"] = [_("no column '%(value)s' in the file") % {"value": h} for h in unknown]
+            run.columns = {h: (columns.get(h) or "") for h in run.headers}
     if options is not None:
-        run.options = {**run.options, **options}
-    if mode is not None:
-        if mode not in Mode.values:
-            errors["mode"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Mode.values)}]
-        run.mode = mode
-    if update_policy is not None:
-        if update_policy not in UpdatePolicy.values:
-            errors["update_policy"] = [_("must be one of %(choices)s") % {"choices": ", ".join(UpdatePolicy.values)}]
-        run.update_policy = update_policy
+        if isinstance(options, dict):
+            run.options = {**run.options, **options}
+        else:
+            errors["options"] = [_("must be a JSON object")]
+    run.mode = _choice(errors, "mode", mode, Mode.values, run.mode)
+    run.update_policy = _choice(errors, "update_policy", update_policy, UpdatePolicy.values, run.update_policy)
     if match_keys is not None:
         keys = list(dict.fromkeys(k for k in match_keys if k))
         if not keys or any(k not in MatchKey.values for k in keys):
             errors["match_keys"] = [_("choose from %(choices)s") % {"choices": ", ".join(MatchKey.values)}]
         run.match_keys = keys
-    if source is not None:
-        if source not in Source.values:
-            errors["source"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Source.values)}]
-        run.source = source
+    run.source = _choice(errors, "source", source, Source.values, run.source)
     if source_detail is not None:
         run.source_detail = source_detail.strip()[:255]
-    if legal_basis is not None:
-        if legal_basis not in LegalBasis.values:
-            errors["legal_basis"] = [_("must be one of %(choices)s") % {"choices": ", ".join(LegalBasis.values)}]
-        run.legal_basis = legal_basis
+    run.legal_basis = _choice(errors, "legal_basis", legal_basis, LegalBasis.values, run.legal_basis)
     if consent_proof is not None:
         run.consent_proof = consent_proof.strip()[:255]
     if dry_run is not None:
@@ -307,12 +301,22 @@ def import_configure(
     except PlanError as exc:
         errors.update(exc.errors)
     if errors:
+        run.refresh_from_db()  # a refused change leaves the draft as it was, in memory too
         raise InvalidInput(errors)
     with transaction.atomic():
         run.save()
         if purposes is not None:
             run.consent_purposes.set(purposes)
     return run
+
+
+def _choice(errors: dict[str, list[str]], key: str, value: str | None, choices: list[str], current: str) -> str:
+    """``value`` when given and valid; an error under ``key`` when given and not."""
+    if value is None:
+        return current
+    if value not in choices:
+        errors[key] = [_("must be one of %(choices)s") % {"choices": ", ".join(choices)}]
+    return value
 
 
 # --- start, run, cancel ---------------------------------------------------------------------
@@ -649,8 +653,6 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
             _undo_consent(run, actor, cid, int(purpose), previous)
         if restored or set(added) - {"consents"}:
             if any(k in restored for k in ("full_name", "family_name", "middle_name", "given_name")):
-                from danhba.core.normalize import fold
-
                 contact.name_key = fold(contact.full_name)[:200]
             contact.email = ContactEmail.objects.filter(contact_id=cid).order_by("-is_primary", "pk").values_list(
                 "email", flat=True).first() or ""  # fmt: skip

@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from danhba.contacts.custom_fields import clean_value
-from danhba.contacts.models import BuyerRole, Contact, CustomField, LifecycleStage, SocialProfile
+from danhba.contacts.models import BuyerRole, CustomField, LifecycleStage, SocialProfile
+from danhba.contacts.services import MAX_LENGTHS
 from danhba.core.normalize import (
     NAME_ORDER_VI,
     NAME_ORDER_WESTERN,
@@ -40,11 +41,6 @@ from danhba.core.normalize import (
 from danhba.core.vn import province_from_text
 from danhba.ingest.extract import Row
 
-MAX_LENGTHS: dict[str, int] = {
-    f.attname: int(getattr(f, "max_length", 0) or 0)
-    for f in Contact._meta.concrete_fields
-    if getattr(f, "max_length", None)
-}
 SHORT_TEXT = ("street", "ward", "occupation", "job_title", "education", "income_band", "country")
 LONG_TEXT = ("family", "lifestyle", "hobbies", "preferences", "motivations", "likes", "dislikes")
 NAME_PARTS = ("family_name", "middle_name", "given_name")
@@ -118,12 +114,17 @@ class PlanError(ValueError):
         self.errors = errors
 
 
+def _choice_key(text: str) -> str:
+    """Stages and roles are found by key, English or Vietnamese name: "Khách hàng", "customer"."""
+    return " ".join(fold(text).replace("_", " ").replace("-", " ").split())
+
+
 def _choice_index(model: type[LifecycleStage] | type[BuyerRole]) -> dict[str, int]:
     index: dict[str, int] = {}
     for obj in model.objects.filter(is_active=True):
         for text in (obj.key, obj.name, obj.name_vi):
             if text:
-                index[" ".join(fold(text).replace("_", " ").replace("-", " ").split())] = obj.pk
+                index[_choice_key(text)] = obj.pk
     return index
 
 
@@ -197,7 +198,7 @@ class Plan:
             singles.setdefault(target, header)
         self.default_stage: int | None = None
         if stage := self.options.get("lifecycle_stage"):
-            self.default_stage = self.stages.get(" ".join(fold(stage).replace("_", " ").split()))
+            self.default_stage = self.stages.get(_choice_key(stage))
             if self.default_stage is None:
                 errors["lifecycle_stage"] = [_("unknown lifecycle stage '%(value)s'") % {"value": stage}]
         self.default_owner: int | None = None
@@ -344,7 +345,7 @@ class Plan:
 
     @staticmethod
     def _lookup(index: dict[str, int], value: str, reason: str) -> int:
-        key = " ".join(fold(value).replace("_", " ").replace("-", " ").split())
+        key = _choice_key(value)
         if key not in index:
             raise NormalizationError(f"{reason} '{clean_text(value)}'")
         return index[key]

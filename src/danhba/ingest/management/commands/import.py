@@ -143,7 +143,7 @@ class Command(BaseCommand):
             self.stderr.write(f"  {header!s:>30} → {target}")
 
     def _execute(self, run: Import, quiet: bool) -> Import:
-        if quiet or (not sys.stderr.isatty() and not _force_progress()):
+        if quiet or not sys.stderr.isatty():
             return services.import_execute(run.pk, via="cli", takeover=True)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -189,12 +189,6 @@ class Command(BaseCommand):
             self.stdout.write(
                 "the rejected rows, with the reasons: run again with --errors FILE, or download them from the web page"
             )
-
-
-def _force_progress() -> bool:
-    import os
-
-    return bool(os.environ.get("DANHBA_PROGRESS"))
 
 
 def _load_mapping(value: str) -> tuple[dict[str, str], dict[str, Any]]:
