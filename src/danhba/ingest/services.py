@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
+import operator
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -610,6 +612,21 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
         report["deleted"] += len(labels)
     updated = [c for c in changes if c.action == ImportChange.Action.UPDATED]
     contacts = Contact.objects.in_bulk([c.contact_id for c in updated])
+    _remove_added(updated)
+    emails_left: dict[int, str] = {}
+    phones_left: dict[int, str] = {}
+    for cid, email in (
+        ContactEmail.objects.filter(contact_id__in=contacts)
+        .order_by("contact_id", "-is_primary", "pk")
+        .values_list("contact_id", "email")
+    ):
+        emails_left.setdefault(cid, email)
+    for cid, e164 in (
+        ContactPhone.objects.filter(contact_id__in=contacts)
+        .order_by("contact_id", "-is_primary", "pk")
+        .values_list("contact_id", "e164")
+    ):
+        phones_left.setdefault(cid, e164)
     reindex = []
     audits = []
     for change in updated:
@@ -641,23 +658,13 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
             restored[key] = [current, old]
         added = change.added
         cid = contact.pk
-        ContactEmail.objects.filter(contact_id=cid, email__in=added.get("emails", [])).delete()
-        ContactPhone.objects.filter(contact_id=cid, e164__in=added.get("phones", [])).delete()
-        ContactTag.objects.filter(contact_id=cid, tag_id__in=added.get("tags", [])).delete()
-        ContactCompany.objects.filter(contact_id=cid, company_id__in=added.get("companies", [])).delete()
-        for system, value in added.get("external_ids", []):
-            ExternalId.objects.filter(contact_id=cid, system=system, value=value).delete()
-        for network, handle in added.get("social_profiles", []):
-            SocialProfile.objects.filter(contact_id=cid, network=network, handle=handle).delete()
         for purpose, previous in (added.get("consents") or {}).items():
             _undo_consent(run, actor, cid, int(purpose), previous)
         if restored or set(added) - {"consents"}:
             if any(k in restored for k in ("full_name", "family_name", "middle_name", "given_name")):
                 contact.name_key = fold(contact.full_name)[:200]
-            contact.email = ContactEmail.objects.filter(contact_id=cid).order_by("-is_primary", "pk").values_list(
-                "email", flat=True).first() or ""  # fmt: skip
-            contact.phone = ContactPhone.objects.filter(contact_id=cid).order_by("-is_primary", "pk").values_list(
-                "e164", flat=True).first() or ""  # fmt: skip
+            contact.email = emails_left.get(cid, "")
+            contact.phone = phones_left.get(cid, "")
             contact.updated_at = timezone.now()
             contact.save()
             reindex.append(cid)
@@ -668,6 +675,26 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
         audit_events_bulk(actor=actor, action=AuditEvent.Action.UPDATE, object_type="contact", rows=audits)
     if reindex:
         search_keys_rebuild(reindex)
+
+
+def _remove_added(changes: list[ImportChange]) -> None:
+    """Delete what the import added to these contacts: one statement per kind, not per contact."""
+    kinds: list[tuple[type[Any], str, Callable[[int, Any], Q]]] = [
+        (ContactEmail, "emails", lambda cid, v: Q(contact_id=cid, email__in=v)),
+        (ContactPhone, "phones", lambda cid, v: Q(contact_id=cid, e164__in=v)),
+        (ContactTag, "tags", lambda cid, v: Q(contact_id=cid, tag_id__in=v)),
+        (ContactCompany, "companies", lambda cid, v: Q(contact_id=cid, company_id__in=v)),
+        (ExternalId, "external_ids", lambda cid, v: _pairs(cid, "system", "value", v)),
+        (SocialProfile, "social_profiles", lambda cid, v: _pairs(cid, "network", "handle", v)),
+    ]
+    for model, kind, condition in kinds:
+        clauses = [condition(c.contact_id, c.added[kind]) for c in changes if c.added.get(kind)]
+        if clauses:
+            model.objects.filter(functools.reduce(operator.or_, clauses)).delete()
+
+
+def _pairs(contact_id: int, first: str, second: str, pairs: list[list[str]]) -> Q:
+    return functools.reduce(operator.or_, (Q(contact_id=contact_id, **{first: a, second: b}) for a, b in pairs))
 
 
 def _undo_consent(run: Import, actor: Actor, contact_id: int, purpose_id: int, previous: str | None) -> None:

@@ -407,3 +407,20 @@ def test_old_drafts_and_files_of_long_finished_imports_are_deleted() -> None:
     assert Import.objects.get(pk=old.pk).file.name == "" and not paths[old.pk].exists()
     assert Import.objects.get(pk=old.pk).created == 1  # the import and its report stay
     assert paths[fresh_draft.pk].exists() and paths[recent.pk].exists()
+
+
+def test_undo_removes_the_identities_an_import_added_and_keeps_the_others() -> None:
+    from danhba.contacts.models import ExternalId
+
+    run_import((CSV + "An,an@example.vn,0912000001,,,\nBình,binh@example.vn,,,,\n").encode())
+    head = "Họ và tên,Email,SĐT,Mã khách hàng\n"
+    data = head + "An,an@example.vn,0987000002,KH-1\nBình,binh@example.vn,0987000003,KH-2\n"
+    run = run_import(data.encode())
+    assert ContactPhone.objects.count() == 3 and ExternalId.objects.count() == 2
+    services.import_undo(actor=Actor.system("cli"), run=run, enqueue=False)
+    services.undo_execute(run.pk)
+    an = contact_by_email("an@example.vn")
+    assert list(an.phones.values_list("e164", flat=True)) == ["+84912000001"] and an.phone == "+84912000001"
+    assert contact_by_email("binh@example.vn").phone == ""
+    assert not ExternalId.objects.exists()
+    assert sorted(ContactEmail.objects.values_list("email", flat=True)) == ["an@example.vn", "binh@example.vn"]
