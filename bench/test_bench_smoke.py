@@ -155,3 +155,25 @@ def test_import_generator_rows_are_what_it_counts(tmp_path: Path) -> None:
     assert detail["phone"]["9.12345678E8 (Excel)"] > 50 and detail["birthday"]["Excel serial"] > 50
     assert detail["province"]["pre-2025 name"] > 50 and detail["email"]["typo domain"] > 0
     assert detail["duplicate_of"]["other file"] > 0 and detail["duplicate"]["same phone"] > 0
+
+
+@pytest.mark.slow
+def test_ingest_benchmark_end_to_end(tmp_path: Path) -> None:
+    db = tmp_path / "ingest.sqlite3"
+    cmd = [
+        sys.executable, "-m", "bench", "ingest", "--events", "2000", "--clients", "2", "--devices", "300",
+        "--users", "100", "--database-url", f"sqlite:///{db}", "--out", str(tmp_path), "--drain-timeout", "240",
+    ]  # fmt: skip
+    run = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((tmp_path / "ingest.json").read_text())
+    assert result["benchmark"] == "ingest"
+    danhba = result["danhba"]
+    # 20 batches and the one retried batch: every request answered, every event stored once.
+    assert danhba["requests"] == 21 and danhba["errors"] == 0
+    assert danhba["accepted"] + danhba["duplicates"] == 2100
+    assert danhba["stored"] == 2000 and result["checks"]["every_event_stored_once"]
+    assert result["processing"]["drained"] and result["processing"]["contacts_created"] > 0
+    assert 0 < danhba["latency_ms"]["p50"] <= danhba["latency_ms"]["p99"]
+    assert result["baseline"]["events"] == 2000 and result["baseline"]["events_per_second"] > 0
+    assert not db.exists(), "without --keep the generated database is removed"

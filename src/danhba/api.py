@@ -33,6 +33,8 @@ from danhba.contacts import api as contacts_api
 from danhba.core.errors import ServiceError
 from danhba.ingest.api import router as ingest_router
 from danhba.privacy.api import router as privacy_router
+from danhba.tracking import order_api
+from danhba.webhooks.api import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +117,8 @@ class DanhbaAPI(NinjaAPI):
                     pattern = path("", api_root, name="api-root")
                 pattern.callback = _json_errors(pattern.callback)
             urls.append(pattern)
-        urls.append(re_path(r"^.*$", _json_errors(not_found), name="not-found"))
+        # [\s\S], not ".": a path holding a newline (%0A in a text id) is a JSON 404 too.
+        urls.append(re_path(r"^[\s\S]*$", _json_errors(not_found), name="not-found"))
         return urls
 
 
@@ -174,6 +177,10 @@ api.add_router("/custom-fields", contacts_api.custom_fields)
 api.add_router("", privacy_router)
 api.add_router("", me_router)
 api.add_router("", ingest_router)
+api.add_router("", webhooks_router)
+api.add_router("/orders", order_api.orders)
+api.add_router("/products", order_api.products)
+api.add_router("/purchase-stats", order_api.purchase_stats)
 
 
 # --- exception handlers: every error is {"code", "message", "details"} -----------------------

@@ -70,6 +70,15 @@ def media(settings: Any, tmp_path: Any) -> Any:
     return tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _events_inline(settings: Any, tmp_path: Any) -> None:
+    """The event API processes what it accepts before answering, so a test sees an event's
+    effects when the request returns. ``tracking/tests/test_inbox.py`` tests the worker path.
+    The inbox file (SQLite runs) is the test's own."""
+    settings.EVENTS_PROCESS_INLINE = True
+    settings.EVENT_INBOX_PATH = tmp_path / "event-inbox.sqlite3"
+
+
 @pytest.fixture
 def huey_immediate() -> Iterator[None]:
     """Jobs run as soon as they are queued (after the commit), in this process."""

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "danhba.privacy",
     "danhba.ingest",
     "danhba.tracking",
+    "danhba.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -157,6 +158,29 @@ IMPORT_SQLITE_CACHE_MB = envint("IMPORT_SQLITE_CACHE_MB", 384)  # page cache of 
 # Files of at least this many rows are read and normalised by a second process while the first
 # loads (0: never).
 IMPORT_PIPELINE_MIN_ROWS = envint("IMPORT_PIPELINE_MIN_ROWS", 50000)
+# Events: how long a messageId is remembered so a retry is not stored twice (Segment: 24 hours),
+# how many months of partitions PostgreSQL keeps ready ahead of today, and rows per purge batch.
+EVENT_DEDUPE_DAYS = envint("EVENT_DEDUPE_DAYS", 7)
+# The event API stores accepted requests in the event inbox and the worker processes them
+# (tracking/inbox.py); True processes them in the request instead (a site without a worker).
+EVENTS_PROCESS_INLINE = envbool("EVENTS_PROCESS_INLINE")
+# On SQLite the inbox is a file of its own, so accepting never waits for the worker's writes.
+EVENT_INBOX_PATH = Path(os.getenv("EVENT_INBOX_PATH", str(VAR_DIR / "event-inbox.sqlite3")))
+EVENT_PARTITIONS_AHEAD = envint("EVENT_PARTITIONS_AHEAD", 3)
+EVENT_PURGE_BATCH = envint("EVENT_PURGE_BATCH", 5000)
+# Outbound webhooks (webhooks app). WEBHOOKS_ALLOW_PRIVATE lets endpoints on loopback and private
+# networks receive them (off by default: the server would otherwise be a proxy into its own
+# network); the rest: seconds per attempt and for the "Send test" button, sends in parallel, when
+# an endpoint is disabled (this many failures in a row AND no success for this many hours), days
+# the delivery log is kept, and how long a process trusts its cached list of subscribed topics.
+WEBHOOKS_ALLOW_PRIVATE = envbool("WEBHOOKS_ALLOW_PRIVATE")
+WEBHOOKS_TIMEOUT = envint("WEBHOOKS_TIMEOUT", 10)
+WEBHOOKS_TEST_TIMEOUT = envint("WEBHOOKS_TEST_TIMEOUT", 5)
+WEBHOOKS_SEND_CONCURRENCY = envint("WEBHOOKS_SEND_CONCURRENCY", 8)
+WEBHOOKS_DISABLE_AFTER_FAILURES = envint("WEBHOOKS_DISABLE_AFTER_FAILURES", 15)
+WEBHOOKS_DISABLE_AFTER_HOURS = envint("WEBHOOKS_DISABLE_AFTER_HOURS", 24)
+WEBHOOKS_RETENTION_DAYS = envint("WEBHOOKS_RETENTION_DAYS", 30)
+WEBHOOKS_TOPICS_CACHE_SECONDS = envint("WEBHOOKS_TOPICS_CACHE_SECONDS", 2)
 
 # --- auth and security ----------------------------------------------------------------------
 PASSWORD_HASHERS = [
@@ -198,6 +222,9 @@ USE_I18N = True
 USE_TZ = True
 # Region assumed for phone numbers typed without a country code.
 DEFAULT_PHONE_REGION = os.getenv("DEFAULT_PHONE_REGION", "VN")
+# The shop's currency (ISO 4217): orders without one are in it, and only money in it counts in
+# purchase metrics (spend, average order value).
+SHOP_CURRENCY = os.getenv("SHOP_CURRENCY", "VND").strip().upper()
 
 # --- static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -30,6 +30,9 @@ OBJECTS = {
     "apikey": _("API keys"),
     "import": _("Imports"),
     "source": _("Event sources"),
+    "event": _("Events"),
+    "order": _("Orders and products"),
+    "webhook": _("Webhooks"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -74,6 +77,8 @@ BUILTIN_ROLES: dict[str, dict] = {
             "consent": [VIEW, CREATE],
             "customfield": _READ,
             "import": [VIEW, CREATE, DELETE],
+            "event": _READ,
+            "order": [VIEW, EXPORT],
         },
     },
     "sales": {
@@ -88,6 +93,8 @@ BUILTIN_ROLES: dict[str, dict] = {
             "consent": [VIEW, CREATE],
             "customfield": _READ,
             "import": [VIEW, CREATE],
+            "event": _READ,
+            "order": _READ,
         },
     },
     "support": {
@@ -101,6 +108,8 @@ BUILTIN_ROLES: dict[str, dict] = {
             "tag": _READ,
             "consent": [VIEW, CREATE],
             "customfield": _READ,
+            "event": _READ,
+            "order": _READ,
         },
     },
     "analyst": {
@@ -115,6 +124,8 @@ BUILTIN_ROLES: dict[str, dict] = {
             "consent": _READ,
             "customfield": _READ,
             "import": _READ,
+            "event": [VIEW, EXPORT],
+            "order": [VIEW, EXPORT],
         },
     },
 }

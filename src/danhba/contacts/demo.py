@@ -519,6 +519,7 @@ def demo_load(*, contacts: int = 3000, seed: int = SEED, progress: ProgressFn | 
                 progress(done, contacts)
         counts.update(totals)
         counts["users"] = len(users)
+        counts["orders"] = _demo_orders(contacts, seed, now)
         audit_event(
             actor=Actor.system("cli"),
             action=AuditEvent.Action.CREATE,
@@ -527,6 +528,14 @@ def demo_load(*, contacts: int = 3000, seed: int = SEED, progress: ProgressFn | 
             changes={key: [None, value] for key, value in counts.items()},
         )
     return {**counts, "seed": seed, "password": password, "user_emails": [u.email for u in users]}
+
+
+def _demo_orders(contacts: int, seed: int, now: dt.datetime) -> int:
+    """Orders, products and purchase metrics for a share of the contacts just loaded."""
+    from danhba.tracking.demo_orders import demo_orders_load
+
+    new_ids = sorted(Contact.objects.order_by("-id").values_list("id", flat=True)[:contacts])
+    return demo_orders_load(contact_ids=new_ids, seed=seed, now=now)
 
 
 def _demo_users() -> tuple[str | None, list[User]]:

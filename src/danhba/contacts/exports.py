@@ -23,6 +23,7 @@ import tempfile
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -55,6 +56,7 @@ from danhba.core.errors import Conflict, InvalidInput, NotFound, ServiceError
 from danhba.core.keyset import MAX_PK
 from danhba.privacy.models import AuditEvent
 from danhba.privacy.services import audit_event
+from danhba.tracking.models import PurchaseStats
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +67,19 @@ BASE_COLUMNS = [
     "dislikes", "lifecycle_stage", "buyer_role", "source", "owner", "tags", "companies", "created_at",
     "updated_at", "last_activity_at",
 ]  # fmt: skip
+# Purchase metrics (tracking.PurchaseStats), for roles that may see orders. Money is in
+# settings.SHOP_CURRENCY and counts only orders in it.
+PURCHASE_COLUMNS = [
+    "order_count", "total_spent", "average_order_value", "first_order_at", "last_order_at",
+    "purchase_frequency_days", "favourite_category",
+]  # fmt: skip
 # contact_page caps a page at MAX_LIMIT; asking for more would only be cut down.
 PAGE = MAX_LIMIT
 # The list query's filters an export keeps (paging and sorting are left out), plus custom.<key>.
 FILTER_KEYS = (
     "q", "lifecycle_stage", "owner", "tag", "source", "province", "buyer_role", "company", "has_email",
-    "has_phone", "created_after", "created_before",
+    "has_phone", "created_after", "created_before", "orders_min", "orders_max", "spent_min", "spent_max",
+    "last_order_after", "last_order_before", "favourite_category",
 )  # fmt: skip
 KEEP = dt.timedelta(days=7)  # finished exports (rows and files) are deleted after this
 STALE = dt.timedelta(minutes=30)  # a running job silent this long died with its worker
@@ -129,6 +138,8 @@ def export_columns(user: Any) -> list[str]:
     hidden = hidden_fields(user)
     columns = [c for c in BASE_COLUMNS if c not in hidden]
     columns += [f"custom.{cf.key}" for cf in visible_custom_fields(user)]
+    if user.can("order", perms.VIEW):
+        columns += PURCHASE_COLUMNS
     return columns
 
 
@@ -139,6 +150,7 @@ def export_rows(
     values (lists, dates, datetimes); each writer flattens them its own way. ``on_page`` is
     called with the number of rows so far after each page (a job's progress)."""
     hidden = hidden_fields(user)
+    purchases = user.can("order", perms.VIEW)
     cursor: str | None = None
     done = 0
     while True:
@@ -150,10 +162,16 @@ def export_rows(
         phones = _grouped(ContactPhone.objects.filter(contact_id__in=ids), "e164")
         tags = _grouped(ContactTag.objects.filter(contact_id__in=ids).order_by("tag__name"), "tag__name")
         companies = _grouped(ContactCompany.objects.filter(contact_id__in=ids), "company__name")
+        stats_rows = PurchaseStats.objects.filter(contact_id__in=ids).values("contact_id", *PURCHASE_COLUMNS)
+        stats = {s["contact_id"]: s for s in stats_rows} if purchases else {}
         for contact in page.items:
             pk = contact.pk
             done += 1
-            yield _row(contact, hidden, emails.get(pk, []), phones.get(pk, []), tags.get(pk, []), companies.get(pk, []))
+            row = _row(contact, hidden, emails.get(pk, []), phones.get(pk, []), tags.get(pk, []), companies.get(pk, []))
+            if purchases:
+                bought = stats.get(pk) or {"order_count": 0}
+                row.update({key: bought.get(key) for key in PURCHASE_COLUMNS})
+            yield row
         if on_page is not None:
             on_page(done)
         if not page.next_cursor:
@@ -410,7 +428,7 @@ def _xlsx_discard(wb: Workbook) -> None:
 def _xlsx_cell(ws: Any, column: str, value: Any, tz: dt.tzinfo) -> Any:
     if value is None or value == "" or value == []:
         return None
-    if isinstance(value, bool | float) or (isinstance(value, int) and column not in XLSX_TEXT_COLUMNS):
+    if isinstance(value, bool | float | Decimal) or (isinstance(value, int) and column not in XLSX_TEXT_COLUMNS):
         return value
     if isinstance(value, dt.datetime):
         cell = WriteOnlyCell(ws, value=timezone.localtime(value, tz).replace(tzinfo=None))

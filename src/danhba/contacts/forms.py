@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from danhba.accounts.models import User
@@ -423,6 +425,14 @@ class ContactFilterForm(forms.Form):
     has_phone = _choice([("true", _("With phone")), ("false", _("Without phone"))], _("Phone"))
     created_after = forms.DateField(label=_("Created from"), required=False, widget=DATE_INPUT)
     created_before = forms.DateField(label=_("Created until"), required=False, widget=DATE_INPUT)
+    # Purchase metrics; shown to roles that may see orders.
+    orders_min = forms.IntegerField(label=_("Orders, at least"), required=False, min_value=0)
+    orders_max = forms.IntegerField(label=_("Orders, at most"), required=False, min_value=0)
+    spent_min = forms.DecimalField(label=_("Total spent, at least"), required=False, min_value=0)
+    spent_max = forms.DecimalField(label=_("Total spent, at most"), required=False, min_value=0)
+    last_order_after = forms.DateField(label=_("Last order from"), required=False, widget=DATE_INPUT)
+    last_order_before = forms.DateField(label=_("Last order until"), required=False, widget=DATE_INPUT)
+    favourite_category = forms.ChoiceField(label=_("Favourite category"), required=False)
 
     def __init__(self, data: Mapping[str, Any] | None = None, user: Any = None) -> None:
         super().__init__(data)
@@ -446,6 +456,12 @@ class ContactFilterForm(forms.Form):
         ]
         f["tag"].choices = [*BLANK, *((str(t.pk), t.name) for t in selectors.tag_choices())]  # type: ignore[attr-defined]
         f["buyer_role"].choices = [*BLANK, *selectors.buyer_role_choices()]  # type: ignore[attr-defined]
+        if user is not None and user.can("order", "view"):
+            from danhba.tracking.order_selectors import product_categories
+
+            f["favourite_category"].choices = [*BLANK, *((c, c) for c in product_categories())]  # type: ignore[attr-defined]
+            # Only money in the shop currency counts (tracking/orders.py).
+            f["spent_min"].help_text = gettext("in %(currency)s") % {"currency": settings.SHOP_CURRENCY}
 
     def custom_fields(self) -> list[Any]:
         return [self[name] for name in self.custom_names]

@@ -472,7 +472,8 @@ class ExportIn(In):
     filters: Annotated[dict[Annotated[str, Field(max_length=80)], FilterValue], Field(max_length=50)] = Field(
         default_factory=dict,
         description="The contact list's query parameters: q, lifecycle_stage, owner, tag, source, province, "
-        "buyer_role, company, has_email, has_phone, created_after, created_before, custom.<key>. "
+        "buyer_role, company, has_email, has_phone, created_after, created_before, orders_min, orders_max, "
+        "spent_min, spent_max, last_order_after, last_order_before, favourite_category, custom.<key>. "
         "Empty: every contact the caller may see.",
         examples=[{"lifecycle_stage": "lead", "province": "ha-noi"}],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
@@ -70,6 +71,14 @@ class ContactFilters:
     created_after: dt.date | None = None
     created_before: dt.date | None = None
     custom: dict[str, str] = field(default_factory=dict)
+    # Purchase metrics (tracking.PurchaseStats); a contact without orders has 0 orders and 0 spent.
+    orders_min: int | None = None
+    orders_max: int | None = None
+    spent_min: Decimal | None = None
+    spent_max: Decimal | None = None
+    last_order_after: dt.date | None = None
+    last_order_before: dt.date | None = None
+    favourite_category: str = ""
 
     @classmethod
     def from_params(cls, params: Any) -> ContactFilters:
@@ -97,6 +106,28 @@ class ContactFilters:
             errors[name] = [gettext("true or false")]
             return None
 
+        def count(name: str) -> int | None:
+            raw = clean_text(params.get(name))
+            if not raw:
+                return None
+            if not (raw.isascii() and raw.isdigit() and int(raw) < 2**31):
+                errors[name] = [gettext("a whole number, 0 or more")]
+                return None
+            return int(raw)
+
+        def amount(name: str) -> Decimal | None:
+            raw = clean_text(params.get(name)).replace(" ", "")
+            if not raw:
+                return None
+            try:
+                value = Decimal(raw)
+            except InvalidOperation:
+                value = Decimal(-1)
+            if not value.is_finite() or not 0 <= value < Decimal("1e16"):
+                errors[name] = [gettext("an amount, 0 or more")]
+                return None
+            return value
+
         company_raw = clean_text(params.get("company"))
         company = None
         if company_raw:
@@ -122,10 +153,31 @@ class ContactFilters:
             created_after=date("created_after"),
             created_before=date("created_before"),
             custom=custom,
+            orders_min=count("orders_min"),
+            orders_max=count("orders_max"),
+            spent_min=amount("spent_min"),
+            spent_max=amount("spent_max"),
+            last_order_after=date("last_order_after"),
+            last_order_before=date("last_order_before"),
+            favourite_category=clean_text(params.get("favourite_category"))[:200],
         )
         if errors:
             raise InvalidInput(errors, gettext("Some filters are not valid."))
         return filters
+
+    @property
+    def purchase_filters(self) -> bool:
+        return any(
+            (
+                self.orders_min is not None,
+                self.orders_max is not None,
+                self.spent_min is not None,
+                self.spent_max is not None,
+                self.last_order_after,
+                self.last_order_before,
+                self.favourite_category,
+            )
+        )
 
     @property
     def active(self) -> bool:
@@ -143,6 +195,7 @@ class ContactFilters:
                 self.created_after,
                 self.created_before,
                 self.custom,
+                self.purchase_filters,
             )
         )
 
@@ -192,6 +245,8 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "", visibility:
         q &= Q(**{f"{p}created_at__date__gte": filters.created_after})
     if filters.created_before:
         q &= Q(**{f"{p}created_at__date__lte": filters.created_before})
+    if filters.purchase_filters:
+        q &= _purchase_q(filters, user, p)
     if filters.custom:
         fields = {
             f.key: f for f in CustomField.objects.filter(entity="contact", is_active=True, key__in=list(filters.custom))
@@ -206,6 +261,35 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "", visibility:
     vis = visibility_q(user, prefix) if visibility else None
     if vis is not None:
         q &= vis
+    return q
+
+
+def _purchase_q(filters: ContactFilters, user: User, p: str) -> Q:
+    """Conditions on the contact's purchase metrics (one row per contact, indexed columns). A
+    contact with no metrics row has bought nothing: it passes "at most" filters only."""
+    if not user.can("order", perms.VIEW):
+        raise InvalidInput(
+            {"orders_min": [gettext("your role may not see orders")]}, gettext("Some filters are not valid.")
+        )
+    s = f"{p}purchase_stats__"
+    none = Q(**{f"{s}isnull": True})
+    q = Q()
+    if filters.orders_min:
+        q &= Q(**{f"{s}order_count__gte": filters.orders_min})
+    if filters.orders_max is not None:
+        q &= Q(**{f"{s}order_count__lte": filters.orders_max}) | none
+    if filters.spent_min:
+        q &= Q(**{f"{s}total_spent__gte": filters.spent_min})
+    if filters.spent_max is not None:
+        q &= Q(**{f"{s}total_spent__lte": filters.spent_max}) | none
+    if filters.last_order_after:
+        start = timezone.make_aware(dt.datetime.combine(filters.last_order_after, dt.time.min))
+        q &= Q(**{f"{s}last_order_at__gte": start})
+    if filters.last_order_before:
+        end = timezone.make_aware(dt.datetime.combine(filters.last_order_before + dt.timedelta(days=1), dt.time.min))
+        q &= Q(**{f"{s}last_order_at__lt": end})
+    if filters.favourite_category:
+        q &= Q(**{f"{s}favourite_category": filters.favourite_category})
     return q
 
 
@@ -457,8 +541,13 @@ def contact_data(
     return data
 
 
-def timeline_for(contact: Contact, user: User, kind: str = "", limit: int = 100) -> list[TimelineEntry]:
+def timeline_for(
+    contact: Contact, user: User, kind: str = "", limit: int = 100, where: Q | None = None
+) -> list[TimelineEntry]:
+    """``where``: an extra condition (the keyset of the merged timeline's next page)."""
     qs = TimelineEntry.objects.filter(contact=contact).select_related("author")
+    if where is not None:
+        qs = qs.filter(where)
     if kind:
         qs = qs.filter(kind=kind)
     if not user.sees_field("private_notes"):

@@ -59,6 +59,7 @@ from danhba.core.normalize import (
 from danhba.core.vn import province_key
 from danhba.privacy.models import AuditEvent
 from danhba.privacy.services import audit_event, audit_events_bulk, changes_between
+from danhba.webhooks import services as webhooks
 
 # Plain text fields a contact write may set directly (after clean_text).
 TEXT_FIELDS = (
@@ -133,8 +134,9 @@ def _check_sensitive(actor: Actor, data: dict[str, Any]) -> None:
 # --- snapshots for the audit log ------------------------------------------------------------
 
 
-def contact_snapshot(contact: Contact) -> dict[str, Any]:
-    """A flat dict of everything about a contact that the audit log compares."""
+def contact_snapshot(contact: Contact, related: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """A flat dict of everything about a contact that the audit log compares. ``related`` gives
+    the emails, phones… of a contact just created, instead of reading them back."""
     snap: dict[str, Any] = {
         f: getattr(contact, f)
         for f in (
@@ -152,7 +154,9 @@ def contact_snapshot(contact: Contact) -> dict[str, Any]:
     snap["lifecycle_stage"] = contact.lifecycle_stage.key if contact.lifecycle_stage_id else None
     snap["buyer_role"] = contact.buyer_role.key if contact.buyer_role else None
     snap["owner"] = contact.owner.email if contact.owner_id and contact.owner else None
-    if contact.pk:
+    if related is not None:
+        snap.update(related)
+    elif contact.pk:
         snap["emails"] = [e.email for e in contact.emails.all()]
         snap["phones"] = [p.e164 for p in contact.phones.all()]
         snap["tags"] = sorted(t.name for t in contact.tags.all())
@@ -564,27 +568,44 @@ def _contact_save(
         contact.updated_at = timezone.now()
         contact.save()
         if emails is not None:
-            _replace_emails(contact, emails)
+            _replace_emails(contact, emails, creating)
         if phones is not None:
-            contact.phones.all().delete()
+            if not creating:
+                contact.phones.all().delete()
             ContactPhone.objects.bulk_create([ContactPhone(contact=contact, **p) for p in phones])
             contact.phone = next((p["e164"] for p in phones if p["is_primary"]), "")
         if tags is not None:
             _set_tags(actor, contact, tags)
-        if companies is not None:
+        if companies is not None and not creating:
             contact.company_links.all().delete()
+        if companies is not None:
             for link in companies:
                 if link["company"].pk is None:
                     link["company"] = _company_save_new(actor, link["company"])
                 ContactCompany.objects.create(contact=contact, **link)
         if external_ids is not None:
-            _replace_external_ids(contact, external_ids)
-        if socials is not None:
+            _replace_external_ids(contact, external_ids, creating)
+        if socials is not None and not creating:
             contact.social_profiles.all().delete()
+        if socials is not None:
             SocialProfile.objects.bulk_create([SocialProfile(contact=contact, network=n, handle=h) for n, h in socials])
         contact.save(update_fields=["email", "phone"])
         search_keys_rebuild([contact.pk])
-        after = contact_snapshot(contact)
+        # A new contact's related rows are exactly what was just written (tags excepted: an
+        # existing tag keeps its own spelling).
+        related = (
+            {
+                "emails": [e["email"] for e in emails or ()],
+                "phones": [p["e164"] for p in phones or ()],
+                "tags": sorted(t.name for t in contact.tags.all()) if tags else [],
+                "companies": [link["company"].name for link in companies or ()],
+                "external_ids": sorted(str(ExternalId(system=s, value=v)) for s, v in external_ids or ()),
+                "social_profiles": sorted(str(SocialProfile(network=n, handle=h)) for n, h in socials or ()),
+            }
+            if creating
+            else None
+        )
+        after = contact_snapshot(contact, related)
         changes = diff(before, after)
         if creating or changes:
             audit_event(
@@ -598,6 +619,7 @@ def _contact_save(
             )
             if not creating:
                 _timeline_change(contact, actor, changes)
+            webhooks.contact_written(contact.pk, created=creating, changed_fields=changes)
     return contact
 
 
@@ -620,7 +642,7 @@ def _timeline_change(contact: Contact, actor: Actor, changes: dict[str, list[Any
     )
 
 
-def _replace_emails(contact: Contact, emails: list[dict[str, Any]]) -> None:
+def _replace_emails(contact: Contact, emails: list[dict[str, Any]], creating: bool = False) -> None:
     taken = ContactEmail.objects.filter(email__in=[e["email"] for e in emails]).exclude(contact=contact)
     clash = taken.values_list("email", "contact_id").first()
     if clash:
@@ -631,7 +653,8 @@ def _replace_emails(contact: Contact, emails: list[dict[str, Any]]) -> None:
                 "contact_id": clash[1],
             },
         )
-    contact.emails.all().delete()
+    if not creating:
+        contact.emails.all().delete()
     try:
         with transaction.atomic():
             ContactEmail.objects.bulk_create([ContactEmail(contact=contact, **e) for e in emails])
@@ -643,7 +666,7 @@ def _replace_emails(contact: Contact, emails: list[dict[str, Any]]) -> None:
     contact.email = next((e["email"] for e in emails if e["is_primary"]), "")
 
 
-def _replace_external_ids(contact: Contact, pairs: list[tuple[str, str]]) -> None:
+def _replace_external_ids(contact: Contact, pairs: list[tuple[str, str]], creating: bool = False) -> None:
     q = Q()
     for system, value in pairs:
         q |= Q(system=system, value=value)
@@ -659,7 +682,8 @@ def _replace_external_ids(contact: Contact, pairs: list[tuple[str, str]]) -> Non
                     "contact_id": clash.contact_id,
                 },
             )
-    contact.external_ids.all().delete()
+    if not creating:
+        contact.external_ids.all().delete()
     try:
         with transaction.atomic():
             ExternalId.objects.bulk_create([ExternalId(contact=contact, system=s, value=v) for s, v in pairs])
@@ -783,6 +807,7 @@ def contacts_bulk_update(
             if changes:
                 rows.append((cid, before.get("full_name", ""), cid, changes))
         audit_events_bulk(actor=actor, action=AuditEvent.Action.UPDATE, object_type="contact", rows=rows)
+        webhooks.contacts_changed(updated={cid: list(changes) for cid, _label, _cid, changes in rows})
     return len(ids)
 
 

@@ -36,10 +36,10 @@ from danhba.contacts.forms import (
     ContactFilterForm,
     TimelineEntryForm,
 )
-from danhba.contacts.models import Contact, ExportJob, TimelineEntry
+from danhba.contacts.models import Contact, ExportJob
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
-from danhba.core.keyset import Page
+from danhba.core.keyset import BadCursor, Page
 
 CHANGED = "contact-changed"  # htmx event: panels showing derived data refresh themselves
 PAGE_SIZE = 50
@@ -211,6 +211,7 @@ def _detail_context(
     timeline_form: TimelineEntryForm | None = None,
 ) -> dict[str, Any]:
     from danhba.privacy.views import consent_panel_context
+    from danhba.tracking.order_selectors import purchases_panel
 
     user = request.user
     view = selectors.contact_view(contact, user)
@@ -237,6 +238,7 @@ def _detail_context(
         context.update(consent_panel_context(request, contact))
     if user.can("audit", "view"):
         context["activity"] = selectors.audit_rows(selectors.contact_audit(contact), view.hidden)
+    context.update(purchases_panel(user, contact))  # tracking/_purchases_panel.html
     return context
 
 
@@ -323,13 +325,24 @@ def contact_activity(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 def _timeline_context(
-    request: AuthedRequest, contact: Contact, *, form: TimelineEntryForm | None = None, kind: str = ""
+    request: AuthedRequest,
+    contact: Contact,
+    *,
+    form: TimelineEntryForm | None = None,
+    kind: str = "",
+    cursor: str = "",
 ) -> dict[str, Any]:
+    from danhba.tracking import selectors as tracking  # events and orders join the timeline
+
     user = request.user
+    kind = tracking.timeline_kind(user, kind)
+    page = tracking.contact_timeline(contact, user, kind=kind, cursor=cursor)
     return {
-        "timeline": selectors.timeline_items(contact, user, kind=kind),
+        "timeline": page.items,
+        "timeline_next": page.next_cursor,
+        "timeline_more": bool(cursor),
         "timeline_kind": kind,
-        "timeline_kinds": TimelineEntry.Kind.choices,
+        "timeline_kinds": tracking.timeline_kinds(user),
         "labels": selectors.field_labels(),
         "timeline_form": form or (TimelineEntryForm.for_user(user) if user.can("timeline", "create") else None),
     }
@@ -358,12 +371,13 @@ def contact_timeline(request: AuthedRequest, pk: int) -> HttpResponse:
             context = _detail_context(request, contact, timeline_form=form)
             return render(request, "contacts/detail.html", context, status=422)
         return render(request, "contacts/_timeline_form.html", {"contact": contact, "timeline_form": form}, status=422)
-    kind = request.GET.get("kind", "")
-    if kind not in TimelineEntry.Kind.values:
-        kind = ""
     if not request.htmx:
         return redirect(reverse("contacts:detail", kwargs={"pk": pk}) + "#timeline")
-    context = {"contact": contact, **_timeline_context(request, contact, kind=kind)}
+    kind, cursor = request.GET.get("kind", ""), request.GET.get("cursor", "")
+    try:
+        context = {"contact": contact, **_timeline_context(request, contact, kind=kind, cursor=cursor)}
+    except BadCursor as exc:
+        return HttpResponse(exc.message, status=400)
     return render(request, "contacts/_timeline_list.html", context)
 
 

@@ -47,6 +47,7 @@ from danhba.core.normalize import fold
 from danhba.ingest.models import Import, ImportChange, ImportIssue, Mode, UpdatePolicy, import_proof
 from danhba.ingest.transform import Issue, Prepared, Rejected
 from danhba.privacy.models import AuditEvent, ConsentRecord, ConsentSource, ConsentState
+from danhba.webhooks import services as webhooks
 
 # Contact columns an import may set; the rest are derived (name_key, email, phone) or fixed.
 SCALARS = (
@@ -592,6 +593,7 @@ class Loader:
         self.tables["change"].insert(changes)
         self._write_consents(consents, {}, now)
         self._audit_rows("create", "contact", audits)
+        webhooks.contacts_changed(created=ids)
 
     def _consents(self, target: Target) -> dict[int, str]:
         statuses = dict.fromkeys(self.purposes, "granted")
@@ -836,6 +838,7 @@ class Loader:
                 )
         self._write_consents(consents, states, now)
         self._audit_rows("update", "contact", audits)
+        webhooks.contacts_changed(updated={cid: list(changes) for cid, _name, _cid, changes in audits})
         if reindex:
             search_keys_rebuild(reindex)
 

@@ -22,8 +22,9 @@ from django.views.decorators.http import require_safe
 
 from danhba.core.actor import client_ip
 from danhba.tracking.event_views import parse_constant, parse_float
+from danhba.tracking.inbox import events_accept
 from danhba.tracking.models import Event, Source
-from danhba.tracking.services import MAX_EVENT_BYTES, Rejected, events_ingest, parse_message, storable
+from danhba.tracking.services import MAX_EVENT_BYTES, Rejected, parse_message, storable
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def pixel(request: HttpRequest) -> HttpResponse:
     except (ValueError, RecursionError, Rejected):
         return _gif()
     try:
-        events_ingest(source=source, messages=[message], received_at=received_at)
+        events_accept(source=source, messages=[message], received_at=received_at)
     except Exception:
         # An error page would be a broken image in someone's email, and would tell a prober the
         # key is valid: log it for us, answer the same GIF.

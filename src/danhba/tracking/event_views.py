@@ -24,12 +24,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from danhba.tracking.inbox import events_accept
 from danhba.tracking.models import Source
 from danhba.tracking.services import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
     Rejected,
-    events_ingest,
     message_time,
     parse_message,
     storable,
@@ -143,7 +143,7 @@ def _handle(request: HttpRequest, kind: str | None) -> JsonResponse:
                 message = parse_message(data, index=0, received_at=received_at, forced_type=kind)
             except Rejected as exc:
                 raise HttpError(400, exc.code, exc.message) from None
-            result = events_ingest(source=source, messages=[message], received_at=received_at)
+            result = events_accept(source=source, messages=[message], received_at=received_at)
             return JsonResponse(result.as_json())
         try:
             sent_at = message_time(data, "sentAt")
@@ -192,7 +192,7 @@ def _batch(
             )
     # Exactly 200 even with rejects: RudderStack SDKs count anything else as a failed batch
     # and would resend the valid events too.
-    result = events_ingest(source=source, messages=messages, rejected=rejected, received_at=received_at)
+    result = events_accept(source=source, messages=messages, rejected=rejected, received_at=received_at)
     return JsonResponse(result.as_json())
 
 

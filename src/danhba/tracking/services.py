@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,10 +25,20 @@ from danhba.contacts.models import Source as ContactSource
 from danhba.contacts.services import contact_create, contact_update
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, ServiceError
-from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone
+from danhba.core.normalize import (
+    NormalizationError,
+    clean_text,
+    normalize_email,
+    normalize_phone,
+    parse_date,
+    parse_gender,
+)
+from danhba.core.vn import province_key
 from danhba.privacy.models import AuditEvent
 from danhba.privacy.services import audit_event
-from danhba.tracking.models import AnonymousIdentity, Event, Source, SuspectedDuplicate
+from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Source, SuspectedDuplicate
+from danhba.tracking.orders import orders_attach_anonymous, orders_from_messages
+from danhba.webhooks import services as webhooks
 
 # Segment's documented limits (https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/).
 MAX_EVENT_BYTES = 32 * 1024
@@ -282,9 +292,12 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Stored events whose order could not be applied (tracking/orders.py); absent when none.
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"success": True, "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+        body = {"success": True, "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+        return {**body, "warnings": self.warnings} if self.warnings else body
 
 
 def events_ingest(
@@ -296,7 +309,8 @@ def events_ingest(
 ) -> IngestResult:
     """Store valid messages of one request, resolving their contacts in order (an identify early
     in a batch attaches the batch's later anonymous events). A messageId already stored for the
-    source, or repeated in the batch, counts as a duplicate and changes nothing."""
+    source (within ``EVENT_DEDUPE_DAYS``), or repeated in the batch, counts as a duplicate and
+    changes nothing."""
     result = IngestResult(rejected=list(rejected))
     seen: set[str] = set()
     fresh: list[Message] = []
@@ -306,18 +320,18 @@ def events_ingest(
             continue
         seen.add(message.message_id)
         fresh.append(message)
-    if fresh:
-        stored = set(
-            Event.objects.filter(source=source, message_id__in=[m.message_id for m in fresh]).values_list(
-                "message_id", flat=True
-            )
-        )
-        result.duplicates += len(stored)
-        fresh = [m for m in fresh if m.message_id not in stored]
     if not fresh:
         return result
+    received_at = received_at or timezone.now()
     resolver = Resolver(source)
     with transaction.atomic():
+        # Claimed first, so a duplicate creates no contact; a concurrent request holding the same
+        # messageId makes this wait for its commit, then lose (or win, if it rolled back).
+        claimed = _claim_message_ids(source, [m.message_id for m in fresh], received_at)
+        result.duplicates += len(fresh) - len(claimed)
+        fresh = [m for m in fresh if m.message_id in claimed]
+        if not fresh:
+            return result
         resolver.prefetch(fresh)
         for message in fresh:
             message.contact_id = resolver.resolve(message)
@@ -325,7 +339,6 @@ def events_ingest(
             # Anonymous events before the identify that named their device, in this batch.
             if message.contact_id is None and message.anonymous_id:
                 message.contact_id = resolver.anonymous.get(message.anonymous_id)
-        received_at = received_at or timezone.now()
         Event.objects.bulk_create(
             [
                 Event(
@@ -347,17 +360,41 @@ def events_ingest(
                 for m in fresh
             ],
             batch_size=500,
-            ignore_conflicts=True,
         )
         # A device identified by a concurrent request after our lookup: attach what we just wrote.
         unmapped = {m.anonymous_id for m in fresh if m.contact_id is None and m.anonymous_id}
         for link in AnonymousIdentity.objects.filter(anonymous_id__in=unmapped):
             _move_anonymous_events(link.anonymous_id, link.contact_id)
+        # Orders from e-commerce events, each in a savepoint: a bad order never costs its event.
+        result.warnings = orders_from_messages(source=source, messages=fresh)
+        webhooks.events_received(source=source, message_ids=[m.message_id for m in fresh], received_at=received_at)
     result.accepted = len(fresh)
     return result
 
 
+def _claim_message_ids(source: Source, message_ids: list[str], received_at: datetime) -> set[str]:
+    """Record the messageIds in EventMessage and return the ones this transaction inserted: the
+    others were stored before (or are being stored by a concurrent request). Sorted, so two
+    overlapping batches lock their rows in one order and cannot deadlock."""
+    table = connection.ops.quote_name(EventMessage._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(received_at)
+    claimed: set[str] = set()
+    ordered = sorted(message_ids)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (source_id, message_id, received_at) VALUES {values} "  # noqa: S608
+                "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id",
+                [value for message_id in chunk for value in (source.pk, message_id, stamp)],
+            )
+            claimed.update(row[0] for row in cursor.fetchall())
+    return claimed
+
+
 def _move_anonymous_events(anonymous_id: str, contact_id: int) -> int:
+    orders_attach_anonymous(anonymous_id=anonymous_id, contact_id=contact_id)
     return Event.objects.filter(anonymous_id=anonymous_id, contact__isnull=True).update(contact_id=contact_id)
 
 
@@ -540,6 +577,7 @@ class Resolver:
             data["phones"] = [{"phone": identity.phone_raw or identity.phone, "is_primary": True}]
         if identity.user_id:
             data["external_ids"] = [{"system": USER_ID_SYSTEM, "value": identity.user_id}]
+        data.update(contact_fields_from_traits(traits))
         if not any(data.get(k) for k in ("full_name", "given_name", "family_name", "emails", "phones")):
             # Known only by the sender's user id: that is the best name there is.
             data["full_name"] = identity.user_id[:200]
@@ -593,6 +631,47 @@ class Resolver:
             return
         self.anonymous[anonymous_id] = contact_id
         _move_anonymous_events(anonymous_id, contact_id)
+
+
+def contact_fields_from_traits(traits: dict[str, Any]) -> dict[str, Any]:
+    """Contact fields from Segment's reserved identify traits beyond name, email and phone:
+    birthday, gender, title, address (street, city or state as the province, country). Each is
+    taken only if it normalises; a trait danhba cannot read is left in the event, never a reason
+    to lose the contact."""
+    out: dict[str, Any] = {}
+    birthday = traits.get("birthday")
+    if isinstance(birthday, str) and birthday.strip():
+        try:
+            day = parse_date(birthday.strip()[:10])
+        except NormalizationError:
+            day = None
+        if day is not None and day.year >= 1900 and day <= timezone.localdate():
+            out["birthday"] = day.isoformat()
+    gender = traits.get("gender")
+    if isinstance(gender, str) and gender.strip():
+        try:
+            out["gender"] = parse_gender(gender)
+        except NormalizationError:
+            pass
+        if not out.get("gender"):
+            out.pop("gender", None)
+    title = traits.get("title")
+    if isinstance(title, str) and clean_text(title):
+        out["job_title"] = clean_text(title)[:120]
+    address = traits.get("address")
+    if isinstance(address, dict):
+        street = address.get("street")
+        if isinstance(street, str) and clean_text(street):
+            out["street"] = clean_text(street)[:255]
+        for key in ("city", "state"):
+            value = address.get(key)
+            if isinstance(value, str) and (province := province_key(value)):
+                out["province"] = province
+                break
+        country = address.get("country")
+        if isinstance(country, str) and len(country.strip()) == 2 and country.strip().isalpha():
+            out["country"] = country.strip().upper()
+    return out
 
 
 def _has_user_id(contact_id: int) -> bool:

@@ -17,6 +17,7 @@ from danhba.core.errors import PermissionDenied, ServiceError
 from danhba.tracking import services
 from danhba.tracking.browser_views import KEY_PLACEHOLDER, website_snippet
 from danhba.tracking.forms import SourceForm
+from danhba.tracking.inbox import inbox_status
 from danhba.tracking.models import Source
 
 
@@ -39,6 +40,7 @@ def _page(
         else "",
         "snippet_template": website_snippet(script_url),
         "key_placeholder": KEY_PLACEHOLDER,
+        "inbox": inbox_status(),
     }
     return render(request, "tracking/source_list.html", context, status=400 if form and form.errors else 200)
 

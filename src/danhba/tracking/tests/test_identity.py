@@ -193,3 +193,24 @@ def test_group_traits_describe_the_company_not_the_person(post: Any) -> None:
     post("/v1/group", {"userId": "u-g", "groupId": "acme", "traits": {"email": "sales@acme.vn"}, "messageId": "g1"})
     contact = contact_by_user_id("u-g")
     assert not contact.emails.exists()
+
+
+def test_identify_maps_segment_reserved_traits_and_ignores_unreadable_ones(post: Any) -> None:
+    traits = {
+        "email": "lan@example.vn",
+        "name": "Phạm Thị Lan",
+        "birthday": "1990-05-12T00:00:00.000Z",
+        "gender": "Nữ",
+        "title": "Trưởng phòng kinh doanh",
+        "address": {"street": "12 Lý Thường Kiệt", "city": "TP.HCM", "country": "vn"},
+    }
+    post("/v1/identify", {"userId": "u-lan", "messageId": "t1", "traits": traits})
+    lan = contact_by_user_id("u-lan")
+    assert (lan.birthday.isoformat(), lan.gender, lan.job_title) == ("1990-05-12", "female", "Trưởng phòng kinh doanh")
+    assert (lan.street, lan.province, lan.country) == ("12 Lý Thường Kiệt", "ho-chi-minh", "VN")
+
+    odd = {"email": "odd@example.vn", "birthday": "not a date", "gender": "robot", "address": {"city": "Atlantis"}}
+    post("/v1/identify", {"userId": "u-odd", "messageId": "t2", "traits": odd})
+    contact = contact_by_user_id("u-odd")
+    assert contact.email == "odd@example.vn" and contact.birthday is None and contact.gender == ""
+    assert contact.province == ""

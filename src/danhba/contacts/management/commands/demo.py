@@ -25,6 +25,7 @@ LABELS = {
     "timeline_entries": "timeline entries",
     "consent_records": "consent records",
     "search_keys": "search keys",
+    "orders": "orders",
     "users": "demo users",
 }
 

@@ -37,6 +37,10 @@ class Command(BaseCommand):
             "4",
             "--access-logfile",
             "-",
+            # Gunicorn's default format logs the Basic-auth user name, which for the event API is
+            # the source's write key: log without it.
+            "--access-logformat",
+            '%(h)s "%(r)s" %(s)s %(b)s %(L)ss "%(a)s"',
             "--graceful-timeout",
             "10",
             "--log-level",

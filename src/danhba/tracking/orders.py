@@ -1,0 +1,966 @@
+"""Orders, the product catalogue and each contact's purchase metrics.
+
+Orders come from Segment e-commerce events ("Order Completed", "Order Updated", "Order Refunded",
+"Order Cancelled", stored by ``services.events_ingest`` and handed here) and from the REST API.
+Every write is an upsert by the sender's ``order_id``, so a replayed order is one order.
+
+Purchase metrics (``PurchaseStats``) are kept current incrementally: a write computes what the
+order contributed before and after (:func:`contribution`) and applies the difference to the
+contact's row, locked for the update. Nothing rescans a contact's orders on the hot path; the
+only reads are index seeks on (contact, placed_at) when the first or last order is removed.
+:func:`purchase_stats_recompute` derives the same row from the orders, for recovery.
+
+Money in another currency than ``settings.SHOP_CURRENCY``: such an order counts as an order
+(number of orders, first/last order, frequency, categories' order counts) but adds no money (total
+spent, average order value, categories' amounts), because amounts in different currencies cannot
+be added without an exchange rate the shop has not given us.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from danhba.accounts import permissions as perms
+from danhba.contacts.models import Contact, ContactEmail, ContactPhone, ExternalId
+from danhba.core.actor import Actor
+from danhba.core.errors import Conflict, InvalidInput, NotFound, ServiceError
+from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone
+from danhba.privacy.models import AuditEvent
+from danhba.privacy.services import audit_event
+from danhba.tracking.models import AnonymousIdentity, Order, OrderLine, Product, PurchaseStats, Source
+from danhba.webhooks import services as webhooks
+
+if TYPE_CHECKING:
+    from danhba.tracking.services import Message
+
+logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+MAX_MONEY = Decimal("9999999999999999.99")  # 18 digits, 2 after the point
+MAX_QUANTITY = 1_000_000
+MAX_LINES = 1000
+_NUMBER = re.compile(r"^\d{1,16}(\.\d{1,6})?$")
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+
+# Segment's e-commerce spec (https://segment.com/docs/connections/spec/ecommerce/v2/), by the
+# lower-cased event name.
+ORDER_COMPLETED = "order completed"
+ORDER_UPDATED = "order updated"
+ORDER_REFUNDED = "order refunded"
+ORDER_CANCELLED = "order cancelled"
+ORDER_EVENTS = frozenset({ORDER_COMPLETED, ORDER_UPDATED, ORDER_REFUNDED, ORDER_CANCELLED})
+# Properties of an order event that become order columns; the rest is kept in Order.properties.
+_SEGMENT_MAPPED = {
+    "order_id", "orderId", "total", "revenue", "subtotal", "shipping", "tax", "discount", "currency",
+    "products", "channel", "store", "affiliation",
+}  # fmt: skip
+
+
+# --- input ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LineData:
+    product_id: str
+    name: str
+    category: str
+    quantity: int
+    price: Decimal
+    discount: Decimal
+    total: Decimal
+
+
+@dataclass
+class OrderData:
+    order_id: str
+    placed_at: dt.datetime | None  # None: keep the stored order's, else the default
+    channel: str
+    store: str
+    currency: str
+    subtotal: Decimal
+    discount: Decimal
+    shipping: Decimal
+    tax: Decimal
+    total: Decimal
+    lines: list[LineData]
+    properties: dict[str, Any]
+
+
+def _money(value: Any, key: str, errors: dict[str, list[str]]) -> Decimal | None:
+    """A non-negative amount from a JSON number or a plain numeric string, rounded to cents."""
+    if value is None or value == "":
+        return None
+    amount: Decimal | None = None
+    if isinstance(value, bool):
+        amount = None
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        amount = Decimal(repr(value)) if value == value and abs(value) != float("inf") else None
+    elif isinstance(value, Decimal):
+        amount = value if value.is_finite() else None
+    elif isinstance(value, str) and _NUMBER.match(value.strip()):
+        amount = Decimal(value.strip())
+    if amount is None:
+        errors[key] = [_("must be a number")]
+        return None
+    if amount < 0 or amount > MAX_MONEY:
+        errors[key] = [_("must be between 0 and %(max)s") % {"max": MAX_MONEY}]
+        return None
+    return amount.quantize(CENT, ROUND_HALF_UP)
+
+
+def _quantity(value: Any, key: str, errors: dict[str, list[str]], default: int = 1) -> int:
+    if value is None or value == "":
+        return default
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not 0 < number <= MAX_QUANTITY:
+        errors[key] = [_("must be a whole number between 1 and %(max)s") % {"max": MAX_QUANTITY}]
+        return default
+    return number
+
+
+def _text(value: Any, key: str, errors: dict[str, list[str]], max_length: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        errors[key] = [_("must be text")]
+        return ""
+    text = clean_text(value)
+    if len(text) > max_length:
+        errors[key] = [_("at most %(n)s characters") % {"n": max_length}]
+        return ""
+    return text
+
+
+def _when(value: Any, key: str, errors: dict[str, list[str]]) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    when: dt.datetime | None = None
+    if isinstance(value, dt.datetime):
+        when = value
+    elif isinstance(value, str) and len(value) <= 40:
+        try:
+            when = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            when = None
+    if when is None or not 1900 <= when.year <= 2200:
+        errors[key] = [_("must be an ISO 8601 date and time")]
+        return None
+    return when if timezone.is_aware(when) else timezone.make_aware(when)
+
+
+def order_clean(data: dict[str, Any]) -> OrderData:
+    """Validate and normalise an order; :class:`InvalidInput` with a reason per field (lines as
+    ``lines.<n>.<field>``) if anything is wrong."""
+    errors: dict[str, list[str]] = {}
+    order_id = _text(data.get("order_id"), "order_id", errors, 200)
+    if not order_id and "order_id" not in errors:
+        errors["order_id"] = [_("required")]
+    placed_at = _when(data.get("placed_at"), "placed_at", errors)
+    channel = clean_text(data.get("channel") or Order.Channel.ONLINE).lower()
+    if channel not in Order.Channel.values:
+        errors["channel"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Order.Channel.values)}]
+    store = _text(data.get("store"), "store", errors, 200)
+    currency = data.get("currency") or settings.SHOP_CURRENCY
+    if not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
+        errors["currency"] = [_("a three-letter currency code such as VND")]
+        currency = settings.SHOP_CURRENCY
+    currency = currency.strip().upper()
+
+    raw_lines = data.get("lines")
+    if raw_lines is None:
+        raw_lines = []
+    if not isinstance(raw_lines, list):
+        errors["lines"] = [_("must be a list")]
+        raw_lines = []
+    elif len(raw_lines) > MAX_LINES:
+        errors["lines"] = [_("at most %(n)s lines") % {"n": MAX_LINES}]
+        raw_lines = []
+    lines: list[LineData] = []
+    for i, raw in enumerate(raw_lines):
+        key = f"lines.{i}"
+        if not isinstance(raw, dict):
+            errors[key] = [_("must be an object")]
+            continue
+        product_id = _text(raw.get("product_id"), f"{key}.product_id", errors, 200)
+        quantity = _quantity(raw.get("quantity"), f"{key}.quantity", errors)
+        price = _money(raw.get("price"), f"{key}.price", errors) or Decimal("0.00")
+        discount = _money(raw.get("discount"), f"{key}.discount", errors) or Decimal("0.00")
+        total = price * quantity - discount
+        if total < 0:
+            errors[f"{key}.discount"] = [_("larger than the line's price × quantity")]
+        elif total > MAX_MONEY:
+            errors[f"{key}.price"] = [_("price × quantity is too large")]
+        lines.append(
+            LineData(
+                product_id=product_id,
+                name=_text(raw.get("name"), f"{key}.name", errors, 300),
+                category=_text(raw.get("category"), f"{key}.category", errors, 200),
+                quantity=quantity,
+                price=price,
+                discount=discount,
+                total=total,
+            )
+        )
+
+    amounts = {k: _money(data.get(k), k, errors) for k in ("subtotal", "discount", "shipping", "tax", "total")}
+    properties = data.get("properties") or {}
+    if not isinstance(properties, dict):
+        errors["properties"] = [_("must be an object")]
+        properties = {}
+    if errors:
+        raise InvalidInput(errors)
+    subtotal = (
+        amounts["subtotal"] if amounts["subtotal"] is not None else sum((x.total for x in lines), Decimal("0.00"))
+    )
+    discount = amounts["discount"] or Decimal("0.00")
+    shipping = amounts["shipping"] or Decimal("0.00")
+    tax = amounts["tax"] or Decimal("0.00")
+    given_total = amounts["total"]
+    total = given_total if given_total is not None else max(subtotal - discount + shipping + tax, Decimal("0.00"))
+    if max(subtotal, total) > MAX_MONEY:
+        raise InvalidInput({"total": [_("must be between 0 and %(max)s") % {"max": MAX_MONEY}]})
+    return OrderData(
+        order_id=order_id, placed_at=placed_at, channel=channel, store=store, currency=currency,
+        subtotal=subtotal, discount=discount, shipping=shipping, tax=tax, total=total, lines=lines,
+        properties=properties,
+    )  # fmt: skip
+
+
+# --- purchase metrics -------------------------------------------------------------------------
+
+
+@dataclass
+class Contribution:
+    """What one order adds to its contact's metrics (nothing unless it counts as a purchase)."""
+
+    contact_id: int
+    placed_at: dt.datetime
+    money: bool  # in the shop currency
+    spent: Decimal
+    categories: dict[str, Decimal] = field(default_factory=dict)  # category → amount
+
+
+def contribution(order: Order, lines: Iterable[OrderLine]) -> Contribution | None:
+    if order.contact_id is None or order.status not in Order.COUNTED:
+        return None
+    money = order.currency == settings.SHOP_CURRENCY
+    zero = Decimal("0.00")
+    categories: dict[str, Decimal] = {}
+    for line in lines:
+        if line.category:
+            amount = Decimal(line.total) - line.refunded_total if money else zero
+            categories[line.category] = categories.get(line.category, zero) + amount
+    spent = Decimal(order.total) - Decimal(order.refunded_amount) if money else zero
+    return Contribution(order.contact_id, order.placed_at, money, spent, categories)
+
+
+def _add(stats: PurchaseStats, c: Contribution, sign: int) -> None:
+    stats.order_count += sign
+    stats.money_order_count += sign if c.money else 0
+    stats.total_spent = Decimal(stats.total_spent) + sign * c.spent
+    categories = dict(stats.categories or {})
+    for name, amount in c.categories.items():
+        entry = categories.get(name) or {"amount": "0.00", "count": 0}
+        count = int(entry["count"]) + sign
+        if count <= 0:
+            categories.pop(name, None)
+            continue
+        categories[name] = {"amount": str((Decimal(entry["amount"]) + sign * amount).quantize(CENT)), "count": count}
+    stats.categories = categories
+
+
+def _derive(stats: PurchaseStats) -> None:
+    """The columns that follow from the counters and bounds."""
+    stats.total_spent = Decimal(stats.total_spent).quantize(CENT)
+    stats.average_order_value = (
+        (stats.total_spent / stats.money_order_count).quantize(CENT, ROUND_HALF_UP)
+        if stats.money_order_count
+        else Decimal("0.00")
+    )
+    if stats.order_count >= 2 and stats.first_order_at and stats.last_order_at:
+        days = (stats.last_order_at - stats.first_order_at).total_seconds() / 86400
+        stats.purchase_frequency_days = round(days / (stats.order_count - 1), 2)
+    else:
+        stats.purchase_frequency_days = None
+    ranked = sorted(
+        (stats.categories or {}).items(), key=lambda kv: (-Decimal(kv[1]["amount"]), -int(kv[1]["count"]), kv[0])
+    )
+    stats.favourite_category = ranked[0][0][:200] if ranked else ""
+    stats.updated_at = timezone.now()
+
+
+def _bounds(contact_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """First and last counted order: two seeks on the (contact, placed_at) index."""
+    counted = Order.objects.filter(contact_id=contact_id, status__in=Order.COUNTED)
+    first = counted.order_by("placed_at").values_list("placed_at", flat=True).first()
+    last = counted.order_by("-placed_at").values_list("placed_at", flat=True).first()
+    return first, last
+
+
+def _stats_apply(remove: Sequence[Contribution | None], add: Sequence[Contribution | None]) -> None:
+    """Apply contributions removed and added (the order rows are already written). Contacts are
+    locked in id order so two writers never wait on each other in a circle."""
+    changes: dict[int, tuple[list[Contribution], list[Contribution]]] = defaultdict(lambda: ([], []))
+    for c in remove:
+        if c is not None:
+            changes[c.contact_id][0].append(c)
+    for c in add:
+        if c is not None:
+            changes[c.contact_id][1].append(c)
+    for contact_id in sorted(changes):
+        removed, added = changes[contact_id]
+        stats, _created = PurchaseStats.objects.select_for_update().get_or_create(contact_id=contact_id)
+        bounds_lost = False
+        for c in removed:
+            _add(stats, c, -1)
+            bounds_lost = bounds_lost or c.placed_at in (stats.first_order_at, stats.last_order_at)
+        for c in added:
+            _add(stats, c, +1)
+            if stats.first_order_at is None or c.placed_at < stats.first_order_at:
+                stats.first_order_at = c.placed_at
+            if stats.last_order_at is None or c.placed_at > stats.last_order_at:
+                stats.last_order_at = c.placed_at
+        if stats.order_count <= 0:
+            stats.order_count = stats.money_order_count = 0
+            stats.first_order_at = stats.last_order_at = None
+        elif bounds_lost:
+            stats.first_order_at, stats.last_order_at = _bounds(contact_id)
+        _derive(stats)
+        stats.save()
+
+
+def purchase_stats_recompute(*, contact_id: int) -> PurchaseStats | None:
+    """Derive a contact's metrics from all its orders (recovery and checks; not the hot path).
+    None if the contact no longer exists."""
+    with transaction.atomic():
+        if not Contact.objects.filter(pk=contact_id).exists():
+            return None
+        stats, _created = PurchaseStats.objects.select_for_update().get_or_create(contact_id=contact_id)
+        stats.order_count = stats.money_order_count = 0
+        stats.total_spent = Decimal("0.00")
+        stats.categories = {}
+        orders = (
+            Order.objects.filter(contact_id=contact_id, status__in=Order.COUNTED)
+            .order_by("placed_at", "id")
+            .prefetch_related("lines")
+        )
+        for order in orders.iterator(chunk_size=500):
+            c = contribution(order, order.lines.all())
+            if c is not None:
+                _add(stats, c, +1)
+        stats.first_order_at, stats.last_order_at = _bounds(contact_id) if stats.order_count else (None, None)
+        _derive(stats)
+        stats.save()
+        return stats
+
+
+def purchase_stats_recompute_all(*, batch: int = 1000) -> int:
+    """Recompute every contact that has orders or metrics, in contact id order; returns how many."""
+    done = 0
+    last = 0
+    while True:
+        with_orders = (
+            Order.objects.filter(contact_id__gt=last, contact__isnull=False)
+            .order_by("contact_id")
+            .values_list("contact_id", flat=True)
+            .distinct()[:batch]
+        )
+        with_stats = (
+            PurchaseStats.objects.filter(contact_id__gt=last)
+            .order_by("contact_id")
+            .values_list("contact_id", flat=True)
+        )[:batch]
+        ids = sorted({*with_orders, *with_stats})[:batch]
+        if not ids:
+            return done
+        for contact_id in ids:
+            if purchase_stats_recompute(contact_id=contact_id) is None:
+                PurchaseStats.objects.filter(contact_id=contact_id).delete()
+            done += 1
+        last = ids[-1]
+
+
+# --- products -------------------------------------------------------------------------------
+
+
+def products_upsert(lines: Sequence[LineData], *, currency: str, seen_at: dt.datetime) -> None:
+    """Create the products named by ``lines`` that are new, and update name, category and price
+    of those whose latest order this is: one SELECT, one INSERT and one UPDATE per batch."""
+    latest: dict[str, LineData] = {}
+    for line in lines:
+        if line.product_id:
+            latest[line.product_id] = line
+    if not latest:
+        return
+    now = timezone.now()
+    existing = Product.objects.in_bulk(list(latest), field_name="product_id")
+    new = [
+        Product(
+            product_id=pid, name=line.name, category=line.category, price=line.price, currency=currency,
+            last_ordered_at=seen_at, created_at=now, updated_at=now,
+        )
+        for pid, line in latest.items()
+        if pid not in existing
+    ]  # fmt: skip
+    if new:
+        # A concurrent writer may create one of them first; theirs stands, ours updates below.
+        Product.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
+    changed: list[Product] = []
+    for pid, product in existing.items():
+        line = latest[pid]
+        if product.last_ordered_at and product.last_ordered_at > seen_at:
+            continue
+        values = {
+            "name": line.name or product.name,
+            "category": line.category or product.category,
+            "price": line.price,
+            "currency": currency,
+            "last_ordered_at": seen_at,
+        }
+        if any(getattr(product, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(product, k, v)
+            product.updated_at = now
+            changed.append(product)
+    if changed:
+        Product.objects.bulk_update(
+            changed, ["name", "category", "price", "currency", "last_ordered_at", "updated_at"], batch_size=500
+        )
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+def _visible(actor: Actor, contact_id: int | None) -> bool:
+    if actor.user is None or contact_id is None:
+        return True
+    return Contact.objects.visible_to(actor.user).filter(pk=contact_id).exists()
+
+
+def order_contact_resolve(*, actor: Actor, ref: Any) -> int:
+    """The id of the contact an API client names by ``{"id"}``, ``{"email"}``, ``{"phone"}``,
+    ``{"user_id"}`` (the Segment user id) or ``{"external_id": {"system", "value"}}``; the
+    first key present decides. A contact outside the caller's records is as unknown as a
+    missing one."""
+    errors = {"contact": [_("no contact matches; create the contact first")]}
+    if not isinstance(ref, dict) or not ref:
+        raise InvalidInput({"contact": [_("give one of id, email, phone, user_id or external_id")]})
+    contact_id: int | None = None
+    if ref.get("id") is not None:
+        raw = ref["id"]
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw < 2**63:
+            raise InvalidInput({"contact.id": [_("a contact id")]})
+        contact_id = Contact.objects.filter(pk=raw).values_list("pk", flat=True).first()
+    elif ref.get("email"):
+        try:
+            email = normalize_email(str(ref["email"]))
+        except NormalizationError as exc:
+            raise InvalidInput({"contact.email": [str(exc)]}) from None
+        contact_id = ContactEmail.objects.filter(email=email).values_list("contact_id", flat=True).first()
+    elif ref.get("phone"):
+        try:
+            e164 = normalize_phone(str(ref["phone"])).e164
+        except NormalizationError as exc:
+            raise InvalidInput({"contact.phone": [str(exc)]}) from None
+        contact_id = (
+            ContactPhone.objects.filter(e164=e164).order_by("contact_id").values_list("contact_id", flat=True).first()
+        )
+    elif ref.get("user_id"):
+        from danhba.tracking.services import USER_ID_SYSTEM
+
+        contact_id = (
+            ExternalId.objects.filter(system=USER_ID_SYSTEM, value=clean_text(ref["user_id"]))
+            .values_list("contact_id", flat=True)
+            .first()
+        )
+    elif isinstance(ref.get("external_id"), dict):
+        system, value = clean_text(ref["external_id"].get("system")), clean_text(ref["external_id"].get("value"))
+        if not system or not value:
+            raise InvalidInput({"contact.external_id": [_("'system' and 'value' are both required")]})
+        contact_id = ExternalId.objects.filter(system=system, value=value).values_list("contact_id", flat=True).first()
+    else:
+        raise InvalidInput({"contact": [_("give one of id, email, phone, user_id or external_id")]})
+    if contact_id is None or not _visible(actor, contact_id):
+        raise InvalidInput(errors)
+    return contact_id
+
+
+def _line_key(line: OrderLine | LineData) -> str:
+    return line.product_id or f"name:{line.name}"
+
+
+def _same(order: Order, lines: list[OrderLine], data: OrderData, contact_id: int | None) -> bool:
+    """Whether ``data`` says nothing new about a stored order (a replay): no write then."""
+    mine = (
+        order.contact_id, order.placed_at, order.channel, order.store, order.currency, order.subtotal,
+        order.discount, order.shipping, order.tax, order.total, order.properties,
+    )  # fmt: skip
+    theirs = (
+        contact_id, data.placed_at, data.channel, data.store, data.currency, data.subtotal,
+        data.discount, data.shipping, data.tax, data.total, data.properties,
+    )  # fmt: skip
+    if mine != theirs or len(lines) != len(data.lines):
+        return False
+    return all(
+        (a.product_id or "", a.name, a.category, a.quantity, a.price, a.discount, a.total)
+        == (b.product_id, b.name, b.category, b.quantity, b.price, b.discount, b.total)
+        for a, b in zip(lines, data.lines, strict=True)
+    )
+
+
+def _status_after_refund(order: Order) -> str:
+    if order.status == Order.Status.CANCELLED:
+        return order.status
+    if order.refunded_amount <= 0:
+        return Order.Status.COMPLETED
+    return Order.Status.REFUNDED if order.refunded_amount >= order.total else Order.Status.PARTIALLY_REFUNDED
+
+
+def order_record(
+    *,
+    actor: Actor,
+    data: dict[str, Any],
+    contact_id: int | None = None,
+    anonymous_id: str = "",
+    source: Source | None = None,
+    default_placed_at: dt.datetime | None = None,
+) -> tuple[Order, bool]:
+    """Create or replace the order ``data["order_id"]``; returns (order, created).
+
+    The contact is ``contact_id`` (already resolved, e.g. by the event resolver), else
+    ``data["contact"]`` (see :func:`order_contact_resolve`), else the contact the anonymous id
+    belongs to, else none yet (moved to the contact when the device is identified). An update
+    replaces the lines and keeps refunds and cancellation: refunded quantities carry over to the
+    new lines of the same product. The contact's metrics change by the difference.
+    """
+    perms.require(actor, "order", perms.CREATE)
+    cleaned = order_clean(data)
+    anonymous_id = clean_text(data.get("anonymous_id") or anonymous_id)[:200]
+    if contact_id is None and data.get("contact") is not None:
+        contact_id = order_contact_resolve(actor=actor, ref=data["contact"])
+    if contact_id is None and anonymous_id:
+        contact_id = (
+            AnonymousIdentity.objects.filter(anonymous_id=anonymous_id).values_list("contact_id", flat=True).first()
+        )
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _order_write(actor, cleaned, contact_id, anonymous_id, source, default_placed_at)
+        except IntegrityError:
+            # Another request created the same order id between our lookup and insert: the
+            # second attempt finds it and updates it.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _order_write(
+    actor: Actor,
+    data: OrderData,
+    contact_id: int | None,
+    anonymous_id: str,
+    source: Source | None,
+    default_placed_at: dt.datetime | None,
+) -> tuple[Order, bool]:
+    existing = Order.objects.select_for_update().filter(order_id=data.order_id).first()
+    # An update that gives no time (a replay, "Order Updated") does not move the order in time.
+    data.placed_at = data.placed_at or (existing.placed_at if existing else None) or default_placed_at or timezone.now()
+    old_lines: list[OrderLine] = []
+    old: Contribution | None = None
+    if existing is not None:
+        if not _visible(actor, existing.contact_id):
+            raise Conflict(_("An order with this id exists outside your records."), {"order_id": data.order_id})
+        perms.require(actor, "order", perms.EDIT)
+        old_lines = list(existing.lines.order_by("position", "id"))
+        if contact_id is None:
+            contact_id = existing.contact_id
+        if _same(existing, old_lines, data, contact_id):
+            return existing, False
+        old = contribution(existing, old_lines)
+    now = timezone.now()
+    order = existing or Order(order_id=data.order_id, created_at=now)
+    before = _snapshot(order) if existing else {}
+    order.contact_id = contact_id
+    order.anonymous_id = anonymous_id or order.anonymous_id
+    if source is not None:
+        order.source = source
+    for name in ("placed_at", "channel", "store", "currency", "subtotal", "discount", "shipping", "tax", "total"):
+        setattr(order, name, getattr(data, name))
+    order.properties = data.properties
+    order.refunded_amount = min(Decimal(order.refunded_amount or 0), data.total)
+    order.status = _status_after_refund(order)
+    order.updated_at = now
+    if existing is None:
+        with transaction.atomic():
+            order.save(force_insert=True)
+    else:
+        order.save()
+    products_upsert(data.lines, currency=data.currency, seen_at=order.placed_at)
+    refunded: dict[str, int] = defaultdict(int)
+    for old_line in old_lines:
+        refunded[_line_key(old_line)] += old_line.refunded_quantity
+    if existing is not None:
+        OrderLine.objects.filter(order=order).delete()
+    new_lines = []
+    for position, line in enumerate(data.lines):
+        carried = min(refunded[_line_key(line)], line.quantity)
+        refunded[_line_key(line)] -= carried
+        new_lines.append(
+            OrderLine(
+                order=order, product_id=line.product_id or None, position=position, name=line.name,
+                category=line.category, quantity=line.quantity, price=line.price, discount=line.discount,
+                total=line.total, refunded_quantity=carried,
+            )
+        )  # fmt: skip
+    OrderLine.objects.bulk_create(new_lines, batch_size=500)
+    _stats_apply([old], [contribution(order, new_lines)])
+    if existing is None:
+        webhooks.order_created(order, new_lines)
+    if actor.user is not None:
+        # Orders from events are recorded by the event itself; people and API keys are audited.
+        after = _snapshot(order)
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE if existing else AuditEvent.Action.CREATE,
+            object_type="order",
+            object_id=order.pk,
+            object_label=order.order_id,
+            contact_id=order.contact_id,
+            changes={k: [before.get(k), v] for k, v in after.items() if before.get(k) != v} if existing else None,
+        )
+    return order, existing is None
+
+
+def _snapshot(order: Order) -> dict[str, Any]:
+    return {
+        "contact": order.contact_id,
+        "placed_at": order.placed_at.isoformat() if order.placed_at else None,
+        "channel": order.channel,
+        "store": order.store,
+        "currency": order.currency,
+        "total": str(order.total),
+        "refunded_amount": str(order.refunded_amount),
+        "status": order.status,
+    }
+
+
+def _order_for_update(actor: Actor, order_id: str) -> Order:
+    order = Order.objects.select_for_update().filter(order_id=clean_text(order_id)).first()
+    if order is None or not _visible(actor, order.contact_id):
+        raise NotFound(_("No such order."))
+    return order
+
+
+def order_refund(
+    *,
+    actor: Actor,
+    order_id: str,
+    amount: Any = None,
+    lines: Any = None,
+    refund_id: str = "",
+    at: dt.datetime | None = None,
+) -> Order:
+    """Refund an order: ``lines`` (``[{"product_id", "quantity"}]``) gives back those units,
+    ``amount`` that much money (else the lines' share of their totals); neither refunds what is
+    left of the order. A ``refund_id`` already applied changes nothing."""
+    perms.require(actor, "order", perms.EDIT)
+    refund_id = clean_text(refund_id)[:200]
+    errors: dict[str, list[str]] = {}
+    money = _money(amount, "amount", errors)
+    if money is not None and money <= 0:
+        errors["amount"] = [_("must be more than 0")]
+    wanted: dict[str, int] = {}
+    positions: dict[str, int] = {}
+    if lines is not None:
+        if not isinstance(lines, list) or len(lines) > MAX_LINES:
+            errors["lines"] = [_("must be a list")]
+        else:
+            for i, raw in enumerate(lines):
+                if not isinstance(raw, dict):
+                    errors[f"lines.{i}"] = [_("must be an object")]
+                    continue
+                pid = _text(raw.get("product_id"), f"lines.{i}.product_id", errors, 200)
+                if not pid and f"lines.{i}.product_id" not in errors:
+                    errors[f"lines.{i}.product_id"] = [_("required")]
+                qty = _quantity(raw.get("quantity"), f"lines.{i}.quantity", errors)
+                if pid:
+                    wanted[pid] = wanted.get(pid, 0) + qty
+                    positions.setdefault(pid, i)
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic():
+        order = _order_for_update(actor, order_id)
+        if refund_id and any(r.get("id") == refund_id for r in order.refunds or []):
+            return order
+        if order.status == Order.Status.CANCELLED:
+            raise Conflict(_("This order is cancelled; there is nothing to refund."))
+        if order.status == Order.Status.REFUNDED and money is None and not wanted:
+            return order  # refunding all of a fully refunded order again
+        order_lines = list(order.lines.order_by("position", "id"))
+        old = contribution(order, order_lines)
+        remaining = Decimal(order.total) - Decimal(order.refunded_amount)
+        changed: list[OrderLine] = []
+        if wanted:
+            by_product: dict[str, list[OrderLine]] = defaultdict(list)
+            for line in order_lines:
+                by_product[line.product_id or ""].append(line)
+            share = Decimal("0.00")
+            for pid, qty in wanted.items():
+                left = sum(x.quantity - x.refunded_quantity for x in by_product.get(pid, []))
+                if qty > left:
+                    errors[f"lines.{positions[pid]}.quantity"] = [
+                        _("only %(n)s of %(product)s left to refund") % {"n": left, "product": pid}
+                    ]
+                    continue
+                for line in by_product[pid]:
+                    take = min(qty, line.quantity - line.refunded_quantity)
+                    if take <= 0:
+                        continue
+                    before = line.refunded_total
+                    line.refunded_quantity += take
+                    share += line.refunded_total - before
+                    qty -= take
+                    changed.append(line)
+            if errors:
+                raise InvalidInput(errors)
+            refund = money if money is not None else min(share, remaining)
+        elif money is not None:
+            refund = money
+        else:
+            refund = remaining
+            for line in order_lines:
+                if line.refunded_quantity < line.quantity:
+                    line.refunded_quantity = line.quantity
+                    changed.append(line)
+        if refund > remaining:
+            raise InvalidInput({"amount": [_("more than the %(left)s left to refund") % {"left": remaining}]})
+        order.refunded_amount = Decimal(order.refunded_amount) + refund
+        order.status = _status_after_refund(order)
+        order.refunds = [
+            *(order.refunds or []),
+            {
+                "id": refund_id,
+                "amount": str(refund),
+                "at": (at or timezone.now()).isoformat(),
+                "lines": wanted,
+            },
+        ]
+        order.updated_at = timezone.now()
+        order.save(update_fields=["refunded_amount", "status", "refunds", "updated_at"])
+        if changed:
+            OrderLine.objects.bulk_update(changed, ["refunded_quantity"])
+        _stats_apply([old], [contribution(order, order_lines)])
+        if actor.user is not None:
+            audit_event(
+                actor=actor, action=AuditEvent.Action.UPDATE, object_type="order", object_id=order.pk,
+                object_label=order.order_id, contact_id=order.contact_id,
+                changes={"refunded_amount": [str(order.refunded_amount - refund), str(order.refunded_amount)]},
+            )  # fmt: skip
+    return order
+
+
+def order_cancel(*, actor: Actor, order_id: str) -> Order:
+    """Cancel an order: it stays listed but no longer counts as a purchase. Cancelling twice
+    changes nothing."""
+    perms.require(actor, "order", perms.EDIT)
+    with transaction.atomic():
+        order = _order_for_update(actor, order_id)
+        if order.status == Order.Status.CANCELLED:
+            return order
+        old = contribution(order, order.lines.all())
+        previous = order.status
+        order.status = Order.Status.CANCELLED
+        order.updated_at = timezone.now()
+        order.save(update_fields=["status", "updated_at"])
+        _stats_apply([old], [])
+        if actor.user is not None:
+            audit_event(
+                actor=actor, action=AuditEvent.Action.UPDATE, object_type="order", object_id=order.pk,
+                object_label=order.order_id, contact_id=order.contact_id,
+                changes={"status": [previous, order.status]},
+            )  # fmt: skip
+    return order
+
+
+def orders_attach_anonymous(*, anonymous_id: str, contact_id: int) -> int:
+    """Give the orders of an anonymous visitor to the contact the device turned out to be (called
+    where its events move); returns how many moved."""
+    if not anonymous_id:
+        return 0
+    with transaction.atomic():
+        orders = list(
+            Order.objects.select_for_update()
+            .filter(anonymous_id=anonymous_id, contact__isnull=True)
+            .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("position", "id")))
+        )
+        if not orders:
+            return 0
+        Order.objects.filter(pk__in=[o.pk for o in orders]).update(contact_id=contact_id, updated_at=timezone.now())
+        for order in orders:
+            order.contact_id = contact_id
+        _stats_apply([], [contribution(o, o.lines.all()) for o in orders])
+    return len(orders)
+
+
+# --- Segment e-commerce events --------------------------------------------------------------
+
+
+def segment_order_data(properties: dict[str, Any]) -> dict[str, Any]:
+    """An "Order Completed"/"Order Updated" event's properties as :func:`order_record` data.
+    ``total`` is what was charged; without it, ``revenue`` (which the spec counts without
+    shipping and tax) plus shipping and tax."""
+    data: dict[str, Any] = {
+        "order_id": properties.get("order_id", properties.get("orderId")),
+        "subtotal": properties.get("subtotal"),
+        "shipping": properties.get("shipping"),
+        "tax": properties.get("tax"),
+        "discount": properties.get("discount"),
+        "currency": properties.get("currency"),
+        "store": properties.get("store", properties.get("affiliation")),
+        "channel": properties.get("channel"),
+        "properties": {k: v for k, v in properties.items() if k not in _SEGMENT_MAPPED},
+    }
+    if isinstance(data["order_id"], int) and not isinstance(data["order_id"], bool):
+        data["order_id"] = str(data["order_id"])
+    total = properties.get("total")
+    if total in (None, "") and properties.get("revenue") not in (None, ""):
+        errors: dict[str, list[str]] = {}
+        parts = [_money(properties.get(k), k, errors) for k in ("revenue", "shipping", "tax")]
+        if errors:
+            raise InvalidInput(errors)
+        total = sum((p or Decimal(0) for p in parts), Decimal(0))
+    data["total"] = total
+    if isinstance(data["channel"], str) and data["channel"].strip().lower() not in Order.Channel.values:
+        data["channel"] = None  # a channel name of the sender's own, kept in properties
+        data["properties"]["channel"] = properties["channel"]
+    products = properties.get("products")
+    if products is not None and not isinstance(products, list):
+        raise InvalidInput({"products": [_("must be a list")]})
+    lines = []
+    for product in products or []:
+        if not isinstance(product, dict):
+            lines.append(product)  # order_clean reports it with its position
+            continue
+        pid = product.get("product_id", product.get("sku", product.get("id")))
+        if isinstance(pid, int) and not isinstance(pid, bool):
+            pid = str(pid)
+        lines.append(
+            {
+                "product_id": pid,
+                "name": product.get("name"),
+                "category": product.get("category"),
+                "quantity": product.get("quantity"),
+                "price": product.get("price"),
+                "discount": product.get("discount"),
+            }
+        )
+    data["lines"] = lines
+    return data
+
+
+def _segment_refund_lines(properties: dict[str, Any]) -> list[dict[str, Any]] | None:
+    products = properties.get("products")
+    if not isinstance(products, list) or not products:
+        return None
+    out = []
+    for product in products:
+        if isinstance(product, dict):
+            pid = product.get("product_id", product.get("sku", product.get("id")))
+            out.append({"product_id": str(pid) if isinstance(pid, int) else pid, "quantity": product.get("quantity")})
+        else:
+            out.append(product)
+    return out
+
+
+def orders_from_messages(*, source: Source, messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """Apply the order events among freshly stored messages, each in its own savepoint. An order
+    the data does not allow (a missing order id, a negative price, a refund of an unknown order)
+    never costs the event, which is already stored: it comes back as a warning for the sender
+    (``{"index", "messageId", "code", "message", "details"}``) and is logged."""
+    warnings: list[dict[str, Any]] = []
+    actor = Actor.system("api")
+    for message in messages:
+        if message.type != "track" or message.name.strip().lower() not in ORDER_EVENTS:
+            continue
+        kind = message.name.strip().lower()
+        props = message.properties
+        try:
+            with transaction.atomic():
+                if kind in (ORDER_COMPLETED, ORDER_UPDATED):
+                    order_record(
+                        actor=actor,
+                        data=segment_order_data(props),
+                        contact_id=message.contact_id,
+                        anonymous_id=message.anonymous_id,
+                        source=source,
+                        default_placed_at=message.timestamp,
+                    )
+                else:
+                    order_id = props.get("order_id", props.get("orderId"))
+                    if isinstance(order_id, int) and not isinstance(order_id, bool):
+                        order_id = str(order_id)
+                    if not isinstance(order_id, str) or not order_id.strip():
+                        raise InvalidInput({"order_id": [_("required")]})
+                    if kind == ORDER_REFUNDED:
+                        order_refund(
+                            actor=actor,
+                            order_id=order_id,
+                            amount=props.get("total", props.get("revenue")),
+                            lines=_segment_refund_lines(props),
+                            refund_id=f"event:{message.message_id}",
+                            at=message.timestamp,
+                        )
+                    else:
+                        order_cancel(actor=actor, order_id=order_id)
+        except OperationalError:
+            # A lock or statement timeout: not the order's fault. Raised, so the whole request
+            # is retried later instead of its order being dropped for good.
+            raise
+        except DatabaseError:
+            # Validation should have caught it; the savepoint is gone, the event stays.
+            logger.exception("order event %s of source %s failed in the database", message.message_id, source.pk)
+            warnings.append(
+                {
+                    "index": message.index,
+                    "messageId": message.message_id,
+                    "code": "order_error",
+                    "message": _("The order could not be stored."),
+                    "details": {},
+                }
+            )
+        except ServiceError as exc:
+            logger.warning(
+                "order event %s (%s) of source %s not applied: %s %s",
+                message.message_id, message.name, source.pk, exc.message, exc.details,
+            )  # fmt: skip
+            warnings.append(
+                {
+                    "index": message.index,
+                    "messageId": message.message_id,
+                    "code": "order_" + exc.code,
+                    "message": exc.message,
+                    "details": exc.details,
+                }
+            )
+    return warnings

@@ -1,0 +1,663 @@
+"""Reads of events and orders: the contact timeline (notes and calls, events and orders merged),
+and the event explorer (filters, counts over time, matching events, the people behind them).
+
+Every query here is bounded: the timeline takes at most one page plus one row from each source
+through its (contact, time) index and merges them in Python; the explorer's counts are one
+GROUP BY over the filtered range, its lists are keyset pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, TextField
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Cast, TruncDay, TruncHour, TruncWeek
+from django.urls import NoReverseMatch, reverse
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from danhba.accounts import permissions as perms
+from danhba.contacts.models import Contact, TimelineEntry
+from danhba.contacts.selectors import (
+    TimelineItem,
+    hidden_fields,
+    is_id,
+    timeline_entry_deletable,
+    timeline_entry_editable,
+    timeline_for,
+)
+from danhba.core.charts import format_number
+from danhba.core.errors import InvalidInput, NotFound
+from danhba.core.keyset import BadCursor, Page, after, cursor_pk, decode_cursor, encode_cursor, paginate
+from danhba.tracking.models import Event, Order, OrderLine, Source
+
+if TYPE_CHECKING:
+    from danhba.accounts.models import User
+
+# --- visibility -------------------------------------------------------------------------------
+
+
+def visible_events(user: User) -> QuerySet[Event]:
+    """The events a user may see: every event for a role that sees all contacts (anonymous
+    visitors included); otherwise only the events of the contacts in the user's records."""
+    if not user.can("event", perms.VIEW):
+        return Event.objects.none()
+    if user.can("contact", perms.VIEW) and user.role.record_scope == perms.SCOPE_ALL:
+        return Event.objects.all()
+    return Event.objects.filter(contact__in=Contact.objects.visible_to(user).values("pk"))
+
+
+# --- one-line descriptions ----------------------------------------------------------------------
+
+PAGE_TYPES = (Event.Type.PAGE, Event.Type.SCREEN)
+_SHOWN_PROPERTIES = 3
+_VALUE_CHARS = 60
+
+
+@dataclass
+class EventLine:
+    """An event told in one line: what (title) and a few particulars (detail)."""
+
+    title: str
+    detail: str = ""
+
+
+def _short(value: Any, limit: int = _VALUE_CHARS) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def event_line(event: Event, hidden: set[str] | frozenset[str] = frozenset()) -> EventLine:
+    """Page: its title and URL path; track: the event name and a few scalar properties;
+    identify: which traits it set (names only: values may be sensitive). Keys named like a
+    sensitive field the user may not see are left out."""
+    props = event.properties if isinstance(event.properties, dict) else {}
+    if event.type in PAGE_TYPES:
+        url = str(props.get("url") or "")
+        path = str(props.get("path") or "") or (urlsplit(url).path if url else "")
+        title = str(props.get("title") or event.name or path or url or _("(untitled page)"))
+        return EventLine(_short(title, 120), _short(path, 120) if path != title else "")
+    if event.type == Event.Type.IDENTIFY:
+        traits = event.traits if isinstance(event.traits, dict) else {}
+        keys = sorted(k for k in traits if k not in hidden)
+        detail = ", ".join(keys[:8]) + (" …" if len(keys) > 8 else "")
+        return EventLine(_("Identified"), _("Traits: %(keys)s") % {"keys": detail} if keys else "")
+    if event.type == Event.Type.GROUP:
+        return EventLine(_("Joined group %(group)s") % {"group": event.name} if event.name else _("Joined a group"))
+    if event.type == Event.Type.ALIAS:
+        return EventLine(_("Linked another identity (alias)"))
+    shown = []
+    for key, value in props.items():
+        if key in hidden or isinstance(value, (dict, list)) or value is None or value == "":
+            continue
+        shown.append(f"{key}: {_short(value)}")
+        if len(shown) == _SHOWN_PROPERTIES:
+            break
+    return EventLine(event.name or event.get_type_display(), " · ".join(shown))
+
+
+# --- the contact timeline -----------------------------------------------------------------------
+
+KIND_PAGES, KIND_EVENTS, KIND_ORDERS = "pages", "events", "orders"
+TIMELINE_PAGE_SIZE = 50
+# Position of each source among rows of the same instant: the merge order is (time, rank, id),
+# newest first, so a page boundary inside one instant is still exact.
+_RANK_ENTRY, _RANK_EVENT, _RANK_ORDER = 0, 1, 2
+
+
+@dataclass
+class EventItem:
+    event: Event
+    line: EventLine
+    source: str = "event"
+
+    @property
+    def at(self) -> dt.datetime:
+        return self.event.timestamp
+
+    @property
+    def is_page(self) -> bool:
+        return self.event.type in PAGE_TYPES
+
+
+@dataclass
+class OrderItem:
+    order: Order
+    item_count: int
+    url: str
+    source: str = "order"
+
+    @property
+    def at(self) -> dt.datetime:
+        return self.order.placed_at
+
+
+def timeline_kinds(user: User) -> list[tuple[str, str]]:
+    """The choices of the timeline's "show only" filter for this user."""
+    kinds: list[tuple[str, str]] = [(str(v), str(label)) for v, label in TimelineEntry.Kind.choices]
+    if user.can("event", perms.VIEW):
+        kinds += [(KIND_PAGES, _("Page views")), (KIND_EVENTS, _("Other events"))]
+    if user.can("order", perms.VIEW):
+        kinds.append((KIND_ORDERS, _("Orders")))
+    return kinds
+
+
+def timeline_kind(user: User, kind: str) -> str:
+    """``kind`` if it is a choice of :func:`timeline_kinds` for this user, else "" (everything)."""
+    return kind if kind in {k for k, _label in timeline_kinds(user)} else ""
+
+
+# Items of an order, as a subquery: a join and GROUP BY would group by every order column.
+_ITEM_COUNT = OrderLine.objects.filter(order=OuterRef("pk")).values("order").annotate(n=Sum("quantity")).values("n")[:1]
+
+
+def order_url(order: Order) -> str:
+    """The order's page, when the orders pages are installed."""
+    try:
+        return reverse("orders:detail", kwargs={"order_id": order.order_id})
+    except NoReverseMatch:
+        return ""
+
+
+def _before(column: str, rank: int, cursor: tuple[dt.datetime, int, int] | None) -> Q:
+    """Rows of one source that come after the cursor in (time, rank, id) order, newest first."""
+    if cursor is None:
+        return Q()
+    at, c_rank, pk = cursor
+    if rank < c_rank:
+        return Q(**{f"{column}__lte": at})
+    if rank > c_rank:
+        return Q(**{f"{column}__lt": at})
+    return after(column, at, "id", pk, descending=True)
+
+
+def _timeline_cursor(cursor: str) -> tuple[dt.datetime, int, int] | None:
+    if not cursor:
+        return None
+    at, rank, pk = decode_cursor(cursor, 3)
+    if not isinstance(at, dt.datetime) or rank not in (_RANK_ENTRY, _RANK_EVENT, _RANK_ORDER):
+        raise BadCursor(_("The cursor is not valid; start again from the first page."))
+    return at, rank, cursor_pk(pk)
+
+
+def contact_timeline(
+    contact: Contact, user: User, *, kind: str = "", cursor: str = "", limit: int = TIMELINE_PAGE_SIZE
+) -> Page[Any]:
+    """One page of the contact's timeline as ``user`` may see it: timeline entries (private
+    notes as ``contacts.selectors.timeline_for`` decides), events (role with event:view) and
+    orders (order:view), newest first. Items are ``contacts.selectors.TimelineItem``,
+    :class:`EventItem` or :class:`OrderItem`; ``next_cursor`` continues after the last one.
+    The caller has checked the contact is in the user's records."""
+    kind = timeline_kind(user, kind)
+    position = _timeline_cursor(cursor)
+    sources: list[list[tuple[tuple[dt.datetime, int, int], Any]]] = []
+    if kind not in (KIND_PAGES, KIND_EVENTS, KIND_ORDERS):
+        where = _before("occurred_at", _RANK_ENTRY, position)
+        entries = timeline_for(contact, user, kind=kind, limit=limit + 1, where=where)
+        sources.append(
+            [
+                (
+                    (e.occurred_at, _RANK_ENTRY, e.pk),
+                    TimelineItem(e, timeline_entry_editable(user, e), timeline_entry_deletable(user, e)),
+                )
+                for e in entries
+            ]
+        )
+    if kind in ("", KIND_PAGES, KIND_EVENTS) and user.can("event", perms.VIEW):
+        events = Event.objects.filter(contact=contact).filter(_before("timestamp", _RANK_EVENT, position))
+        if kind == KIND_PAGES:
+            events = events.filter(type__in=PAGE_TYPES)
+        elif kind == KIND_EVENTS:
+            events = events.exclude(type__in=PAGE_TYPES)
+        rows = list(events.defer("context").order_by("-timestamp", "-id")[: limit + 1])
+        hidden = hidden_fields(user) if rows else set()
+        sources.append([((e.timestamp, _RANK_EVENT, e.pk), EventItem(e, event_line(e, hidden))) for e in rows])
+    if kind in ("", KIND_ORDERS) and user.can("order", perms.VIEW):
+        orders = (
+            Order.objects.filter(contact=contact)
+            .filter(_before("placed_at", _RANK_ORDER, position))
+            .annotate(item_count=Subquery(_ITEM_COUNT))
+            .order_by("-placed_at", "-id")[: limit + 1]
+        )
+        sources.append(
+            [((o.placed_at, _RANK_ORDER, o.pk), OrderItem(o, o.item_count or 0, order_url(o))) for o in orders]
+        )
+    merged = list(heapq.merge(*sources, key=lambda pair: pair[0], reverse=True))
+    next_cursor = None
+    if len(merged) > limit:
+        merged = merged[:limit]
+        at, rank, pk = merged[-1][0]
+        next_cursor = encode_cursor([at, rank, pk])
+    return Page([item for _key, item in merged], next_cursor)
+
+
+# --- explorer filters -----------------------------------------------------------------------------
+
+RANGES: dict[str, tuple[Any, dt.timedelta]] = {
+    "24h": (gettext_lazy("Last 24 hours"), dt.timedelta(hours=24)),
+    "7d": (gettext_lazy("Last 7 days"), dt.timedelta(days=7)),
+    "30d": (gettext_lazy("Last 30 days"), dt.timedelta(days=30)),
+    "90d": (gettext_lazy("Last 90 days"), dt.timedelta(days=90)),
+}
+CUSTOM = "custom"
+DEFAULT_RANGE = "7d"
+BUCKETS = {"hour": gettext_lazy("Hour"), "day": gettext_lazy("Day"), "week": gettext_lazy("Week")}
+_TRUNC = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
+# A chart of more bars than this says nothing and costs a long GROUP BY.
+MAX_BUCKETS = 800
+PROPERTY_OPS = {
+    "eq": gettext_lazy("equals"),
+    "contains": gettext_lazy("contains"),
+    "exists": gettext_lazy("is present"),
+}
+_KEY_RE = re.compile(r"^[^\x00-\x1f]{1,100}$")
+_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d{1,3})?$")
+_EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_LATEST_YEAR = 2200
+
+
+def _parse_when(text: str, tz: dt.tzinfo, *, end: bool) -> dt.datetime:
+    """``YYYY-MM-DD`` (a whole day: an end date includes it) or ``YYYY-MM-DDTHH:MM`` in ``tz``."""
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        day = dt.date.fromisoformat(text)
+        if end:
+            day += dt.timedelta(days=1)
+        return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?", text):
+        raise ValueError(text)
+    return dt.datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=tz)
+
+
+def local_input(when: dt.datetime, tz: dt.tzinfo) -> str:
+    """A moment as a ``datetime-local`` input shows it."""
+    return when.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def default_bucket(span: dt.timedelta) -> str:
+    if span <= dt.timedelta(days=2):
+        return "hour"
+    if span <= dt.timedelta(days=92):
+        return "day"
+    return "week"
+
+
+@dataclass
+class EventFilters:
+    """The explorer's query: which events, over which time range, counted per which bucket.
+    Built by :meth:`from_params` from the page's query string (the same for the CSV export)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    tz: dt.tzinfo
+    range: str = DEFAULT_RANGE
+    bucket: str = "day"
+    name: str = ""
+    type: str = ""
+    source: int | None = None
+    contact: int | None = None
+    prop_key: str = ""
+    prop_op: str = "eq"
+    prop_value: str = ""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str], *, tz: dt.tzinfo, now: dt.datetime | None = None) -> EventFilters:
+        """Parse the query string; every mistake is reported at once as :class:`InvalidInput`
+        with a message per field."""
+        now = now or timezone.now()
+        errors: dict[str, list[str]] = {}
+
+        def get(key: str) -> str:
+            value = params.get(key, "")
+            return value.strip() if isinstance(value, str) else ""
+
+        range_key = get("range") or DEFAULT_RANGE
+        start = end = now
+        if range_key in RANGES:
+            start = now - RANGES[range_key][1]
+        elif range_key == CUSTOM:
+            start, end = now - RANGES[DEFAULT_RANGE][1], now
+            for key, is_end in (("from", False), ("to", True)):
+                text = get(key)
+                if not text:
+                    if not is_end:
+                        errors["from"] = [_("Enter the start of the range.")]
+                    continue
+                try:
+                    when = _parse_when(text, tz, end=is_end)
+                    if not _EARLIEST <= when <= dt.datetime(_LATEST_YEAR, 1, 1, tzinfo=dt.UTC):
+                        raise ValueError(text)
+                except ValueError:
+                    errors[key] = [_("Enter a date as YYYY-MM-DD or a date and time as YYYY-MM-DD HH:MM.")]
+                    continue
+                if is_end:
+                    end = when
+                else:
+                    start = when
+            if "from" not in errors and "to" not in errors and start >= end:
+                errors["to"] = [_("The end of the range must be after its start.")]
+        else:
+            errors["range"] = [_("Choose one of the offered time ranges.")]
+        bucket = get("bucket") or default_bucket(end - start)
+        if bucket not in BUCKETS:
+            errors["bucket"] = [_("Group by hour, day or week.")]
+        elif not errors and _bucket_count(start, end, bucket, tz) > MAX_BUCKETS:
+            errors["bucket"] = [
+                _("That makes more than %(n)d bars; group by a longer period or shorten the range.")
+                % {"n": MAX_BUCKETS}
+            ]
+        event_type = get("type")
+        if event_type and event_type not in Event.Type.values:
+            errors["type"] = [_("Unknown event type.")]
+        name = get("name")
+        if len(name) > 200:
+            errors["name"] = [_("An event name has at most 200 characters.")]
+        source: int | None = None
+        contact: int | None = None
+        for key in ("source", "contact"):
+            text = get(key)
+            if not text:
+                continue
+            if not is_id(text):
+                errors[key] = [_("Not a valid choice.")]
+            elif key == "source":
+                source = int(text)
+            else:
+                contact = int(text)
+        prop_key, prop_op, prop_value = get("prop"), get("op") or "eq", get("value")
+        if prop_key:
+            if not _KEY_RE.match(prop_key):
+                errors["prop"] = [_("A property name has 1 to 100 characters.")]
+            if prop_op not in PROPERTY_OPS:
+                errors["op"] = [_("Choose equals, contains or is present.")]
+            elif prop_op != "exists" and not prop_value:
+                errors["value"] = [_("Enter the value to compare the property with.")]
+            if len(prop_value) > 500:
+                errors["value"] = [_("A value has at most 500 characters.")]
+        if errors:
+            raise InvalidInput(errors, _("Some filters are not valid."))
+        return cls(
+            start=start,
+            end=end,
+            tz=tz,
+            range=range_key,
+            bucket=bucket,
+            name=name,
+            type=event_type,
+            source=source,
+            contact=contact,
+            prop_key=prop_key,
+            prop_op=prop_op,
+            prop_value=prop_value if prop_key and prop_op != "exists" else "",
+        )
+
+    def params(self, **override: str) -> dict[str, str]:
+        """The query string that gives these filters back (what links and exports carry)."""
+        out = {
+            "range": self.range,
+            "name": self.name,
+            "type": self.type,
+            "source": str(self.source or ""),
+            "contact": str(self.contact or ""),
+            "prop": self.prop_key,
+            "op": self.prop_op if self.prop_key else "",
+            "value": self.prop_value,
+            "bucket": self.bucket,
+        }
+        if self.range == CUSTOM:
+            out["from"] = local_input(self.start, self.tz)
+            out["to"] = local_input(self.end, self.tz)
+        out.update(override)
+        return {k: v for k, v in out.items() if v}
+
+
+def _property_q(qs: QuerySet[Event], key: str, op: str, value: str) -> QuerySet[Event]:
+    """A condition on one property (``a.b`` reaches into nested objects), written with JSON
+    key transforms that SQLite and PostgreSQL both compile. "equals" compares as JSON, so
+    ``42`` finds the number 42 and the text "42", ``true`` the boolean."""
+    parts = key.split(".")
+    node: Any = "properties"
+    for part in parts[:-1]:
+        node = KeyTransform(part, node)
+    last = parts[-1]
+    if op == "exists":
+        if isinstance(node, str):
+            return qs.filter(properties__has_key=last)
+        return qs.alias(_p_parent=node).filter(_p_parent__has_key=last)
+    if op == "contains":
+        return qs.alias(_p_text=Cast(KeyTextTransform(last, node), TextField())).filter(_p_text__icontains=value)
+    candidates: list[Any] = [value]
+    # Only plain, finite numbers of at most 15 digits also match as numbers: "NaN" or a
+    # 30-digit integer is not JSON every backend takes, so it is compared as text only.
+    if _NUMBER_RE.match(value) and sum(c.isdigit() for c in value) <= 15:
+        number = float(value)
+        if math.isfinite(number):
+            candidates.append(int(value) if re.fullmatch(r"-?\d+", value) else number)
+    if value in ("true", "false"):
+        candidates.append(value == "true")
+    condition = Q()
+    for candidate in candidates:
+        condition |= Q(_p_value=candidate)
+    return qs.alias(_p_value=KeyTransform(last, node)).filter(condition)
+
+
+def filtered_events(user: User, filters: EventFilters) -> QuerySet[Event]:
+    """The events of the filters the user may see. A contact outside the user's records is
+    :class:`NotFound`, as everywhere."""
+    qs = visible_events(user).filter(timestamp__gte=filters.start, timestamp__lt=filters.end)
+    if filters.contact is not None:
+        if not Contact.objects.visible_to(user).filter(pk=filters.contact).exists():
+            raise NotFound(_("No such contact."))
+        qs = qs.filter(contact_id=filters.contact)
+    if filters.name:
+        qs = qs.filter(name=filters.name)
+    if filters.type:
+        qs = qs.filter(type=filters.type)
+    if filters.source is not None:
+        qs = qs.filter(source_id=filters.source)
+    if filters.prop_key:
+        qs = _property_q(qs, filters.prop_key, filters.prop_op, filters.prop_value)
+    return qs
+
+
+# --- counts over time -------------------------------------------------------------------------------
+
+
+def _floor(when: dt.datetime, bucket: str, tz: dt.tzinfo) -> dt.datetime:
+    local = when.astimezone(tz)
+    if bucket == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.date()
+    if bucket == "week":
+        day -= dt.timedelta(days=day.weekday())  # weeks start on Monday, like TruncWeek
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def _next(start: dt.datetime, bucket: str, tz: dt.tzinfo) -> dt.datetime:
+    if bucket == "hour":
+        return (start.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(tz)
+    days = 7 if bucket == "week" else 1
+    return dt.datetime.combine(start.date() + dt.timedelta(days=days), dt.time.min, tzinfo=tz)
+
+
+def bucket_starts(start: dt.datetime, end: dt.datetime, bucket: str, tz: dt.tzinfo) -> Iterator[dt.datetime]:
+    """The start of every bucket overlapping [start, end), in ``tz``."""
+    cur = _floor(start, bucket, tz)
+    while cur < end:
+        yield cur
+        cur = _next(cur, bucket, tz)
+
+
+def _bucket_count(start: dt.datetime, end: dt.datetime, bucket: str, tz: dt.tzinfo) -> int:
+    span = end - start
+    per = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1), "week": dt.timedelta(days=7)}[bucket]
+    return int(span / per) + 2
+
+
+@dataclass
+class Bucket:
+    start: dt.datetime
+    end: dt.datetime
+    count: int
+
+
+def event_counts(user: User, filters: EventFilters) -> list[Bucket]:
+    """Matching events per bucket, empty buckets included. The database truncates the
+    timestamps in the user's time zone (one GROUP BY); Python fills the gaps with zeros."""
+    trunc = _TRUNC[filters.bucket]("timestamp", tzinfo=filters.tz)
+    rows = (
+        filtered_events(user, filters)
+        .annotate(bucket=trunc)
+        .values("bucket")
+        .annotate(n=Count("id"))
+        .order_by("bucket")
+    )
+    counts: dict[dt.datetime, int] = {}
+    for row in rows:
+        if row["bucket"] is not None:
+            counts[row["bucket"]] = counts.get(row["bucket"], 0) + row["n"]
+    starts = list(bucket_starts(filters.start, filters.end, filters.bucket, filters.tz))
+    return [
+        Bucket(start, starts[i + 1] if i + 1 < len(starts) else _next(start, filters.bucket, filters.tz),
+               counts.get(start, 0))
+        for i, start in enumerate(starts)
+    ]  # fmt: skip
+
+
+def bucket_label(start: dt.datetime, bucket: str, tz: dt.tzinfo) -> tuple[str, str]:
+    """(short axis label, full label) of a bucket, in the active language."""
+    local = start.astimezone(tz)
+    if bucket == "hour":
+        short = dateformat.format(local, "H:i") if local.hour else dateformat.format(local, "j/n")
+        return short, dateformat.format(local, "j/n/Y H:i")
+    if bucket == "week":
+        return dateformat.format(local, "j/n"), _("Week of %(date)s") % {"date": dateformat.format(local, "j/n/Y")}
+    return dateformat.format(local, "j/n"), dateformat.format(local, "D j/n/Y")
+
+
+def events_label(n: int) -> str:
+    return ngettext("%(n)s event", "%(n)s events", n) % {"n": format_number(n)}
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+EVENT_PAGE_SIZE = 50
+PEOPLE_PAGE_SIZE = 50
+NAME_SAMPLE = 20000
+
+
+def event_page(user: User, filters: EventFilters, cursor: str | None = None, limit: int = EVENT_PAGE_SIZE) -> Page[Any]:
+    """The newest matching events first, keyset-paginated on (timestamp, id); items are
+    (event, line) pairs."""
+    qs = filtered_events(user, filters).select_related("contact", "source").defer("context")
+    page = paginate(qs, "timestamp", cursor, limit, descending=True)
+    hidden = hidden_fields(user) if page.items else set()
+    page.items = [(e, event_line(e, hidden)) for e in page.items]
+    return page
+
+
+@dataclass
+class Person:
+    contact: Contact
+    events: int
+    first_at: dt.datetime
+    last_at: dt.datetime
+
+
+def _people_rows(user: User, filters: EventFilters) -> QuerySet[Any]:
+    return (
+        filtered_events(user, filters)
+        .filter(contact__isnull=False)
+        .values("contact")
+        .annotate(events=Count("id"), first_at=Min("timestamp"), last_at=Max("timestamp"))
+    )
+
+
+def people_page(
+    user: User, filters: EventFilters, cursor: str | None = None, limit: int = PEOPLE_PAGE_SIZE
+) -> Page[Person]:
+    """The contacts behind the matching events, the most recently active first, with how many
+    matching events each did: keyset-paginated on (last time, contact id)."""
+    rows = _people_rows(user, filters)
+    if cursor:
+        last, pk = decode_cursor(cursor, 2)
+        if not isinstance(last, dt.datetime):
+            raise BadCursor(_("The cursor is not valid; start again from the first page."))
+        rows = rows.filter(Q(last_at__lt=last) | Q(last_at=last, contact__lt=cursor_pk(pk)))
+    found = list(rows.order_by("-last_at", "-contact")[: limit + 1])
+    next_cursor = None
+    if len(found) > limit:
+        found = found[:limit]
+        next_cursor = encode_cursor([found[-1]["last_at"], found[-1]["contact"]])
+    contacts = Contact.objects.in_bulk([r["contact"] for r in found])
+    people = [
+        Person(contacts[r["contact"]], r["events"], r["first_at"], r["last_at"])
+        for r in found
+        if r["contact"] in contacts
+    ]
+    return Page(people, next_cursor)
+
+
+def people_count(user: User, filters: EventFilters) -> int:
+    return filtered_events(user, filters).filter(contact__isnull=False).values("contact").distinct().count()
+
+
+def people_export_rows(user: User, filters: EventFilters) -> Iterator[dict[str, Any]]:
+    """Every contact behind the matching events, for the CSV export: streamed from one query,
+    never held in memory."""
+    rows = (
+        _people_rows(user, filters)
+        .annotate(full_name=F("contact__full_name"), email=F("contact__email"), phone=F("contact__phone"))
+        .order_by("-last_at", "-contact")
+    )
+    for row in rows.iterator(chunk_size=2000):
+        yield {
+            "contact_id": row["contact"],
+            "full_name": row["full_name"],
+            "email": row["email"],
+            "phone": row["phone"],
+            "events": row["events"],
+            "first_at": row["first_at"].astimezone(filters.tz),
+            "last_at": row["last_at"].astimezone(filters.tz),
+        }
+
+
+PEOPLE_EXPORT_COLUMNS = ["contact_id", "full_name", "email", "phone", "events", "first_at", "last_at"]
+
+
+@dataclass
+class KnownName:
+    name: str
+    count: int
+
+
+@dataclass
+class Choices:
+    names: list[KnownName] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+
+
+def explorer_choices() -> Choices:
+    """The event names seen among the latest events, most frequent first (a bounded sample:
+    counting names over the whole table would read every row), and the sources."""
+    recent = Event.objects.order_by("-id").values("id")[:NAME_SAMPLE]
+    names = (
+        Event.objects.filter(id__in=Subquery(recent))
+        .exclude(name="")
+        .values("name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "name")[:200]
+    )
+    return Choices(
+        names=[KnownName(r["name"], r["n"]) for r in names],
+        sources=list(Source.objects.all()),
+    )

@@ -1,0 +1,182 @@
+"""The event inbox with a worker (``EVENTS_PROCESS_INLINE`` off, as in production): the API answers
+after one write, the worker stores the events, a retry is stored once, a failing request is kept
+with its error and does not hold back the ones after it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from danhba.contacts.models import ExternalId
+from danhba.tracking import inbox, tasks
+from danhba.tracking.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def worker_mode(settings: Any, monkeypatch: Any) -> list[int]:
+    """Production mode; wake-ups are recorded instead of queued, the tests run the worker."""
+    settings.EVENTS_PROCESS_INLINE = False
+    woken: list[int] = []
+    monkeypatch.setattr(inbox, "_last_wake", 0.0)
+    monkeypatch.setattr(tasks, "process_event_inbox", lambda: woken.append(1))
+    return woken
+
+
+def batch(*messages: dict[str, Any]) -> dict[str, Any]:
+    return {"batch": list(messages)}
+
+
+def page(message_id: str, anonymous_id: str = "dev-1") -> dict[str, Any]:
+    return {"type": "page", "messageId": message_id, "anonymousId": anonymous_id, "name": "home"}
+
+
+def identify(message_id: str, user_id: str, anonymous_id: str = "dev-1") -> dict[str, Any]:
+    return {
+        "type": "identify",
+        "messageId": message_id,
+        "userId": user_id,
+        "anonymousId": anonymous_id,
+        "traits": {"email": f"{user_id}@example.vn", "name": "Trần Thị Mai"},
+    }
+
+
+def test_accepted_events_wait_in_the_inbox_until_the_worker_stores_them(
+    post: Any, django_capture_on_commit_callbacks: Any, worker_mode: list[int]
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post("/v1/batch", batch(page("p1"), page("p2"), identify("i1", "u-7")))
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "accepted": 3, "duplicates": 0, "rejected": []}
+    assert worker_mode == [1], "the commit wakes the worker"
+    assert Event.objects.count() == 0 and [r["count"] for r in inbox.store().rows()] == [3]
+
+    assert inbox.inbox_process() == 3
+    assert inbox.store().rows() == []
+    contact = ExternalId.objects.get(system="segment", value="u-7").contact
+    # The identify, and the page views of the device it named, belong to the new contact.
+    assert set(Event.objects.filter(contact=contact).values_list("message_id", flat=True)) == {"p1", "p2", "i1"}
+    assert contact.email == "u-7@example.vn" and contact.full_name == "Trần Thị Mai"
+
+
+def test_a_retry_accepted_while_the_first_copy_waits_is_stored_once(post: Any) -> None:
+    first = post("/v1/batch", batch(page("p1"), page("p2")))
+    retry = post("/v1/batch", batch(page("p1"), page("p2"), page("p3")))
+    # The first copy is not stored yet: the API cannot tell, the worker can.
+    assert (first.json()["accepted"], retry.json()["accepted"]) == (2, 3)
+    inbox.inbox_process()
+    assert sorted(Event.objects.values_list("message_id", flat=True)) == ["p1", "p2", "p3"]
+    # Once stored, a retry is answered as a duplicate at once.
+    again = post("/v1/batch", batch(page("p1"), page("p4")))
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (1, 1)
+
+
+def test_timestamps_and_payload_survive_the_inbox(post: Any) -> None:
+    message = {
+        "type": "track",
+        "event": "Đã xem sản phẩm",
+        "messageId": "t1",
+        "anonymousId": "dev-9",
+        "timestamp": "2026-11-20T08:30:00+07:00",
+        "sentAt": "2026-11-20T08:30:05+07:00",
+        "properties": {"giá": 199000, "nested": {"list": [1, "hai", None]}},
+        "context": {"page": {"url": "https://shop.example.vn/áo"}},
+    }
+    post("/v1/track", message)
+    inbox.inbox_process()
+    event = Event.objects.get(message_id="t1")
+    assert event.name == "Đã xem sản phẩm"
+    assert event.properties == {"giá": 199000, "nested": {"list": [1, "hai", None]}}
+    assert event.context["page"] == {"url": "https://shop.example.vn/áo"}
+    assert event.original_timestamp is not None and event.original_timestamp.isoformat() == "2026-11-20T01:30:00+00:00"
+
+
+def test_a_failing_request_is_kept_with_its_error_and_does_not_block_the_next(post: Any, monkeypatch: Any) -> None:
+    post("/v1/batch", batch(page("bad-1")))
+    post("/v1/batch", batch(page("good-1")))
+    real = inbox.events_store
+
+    def store(*, source: Any, messages: list[Any], received_at: Any) -> Any:
+        if messages[0].message_id == "bad-1":
+            raise ValueError("broken")
+        return real(source=source, messages=messages, received_at=received_at)
+
+    monkeypatch.setattr(inbox, "events_store", store)
+    inbox.inbox_process()
+    assert list(Event.objects.values_list("message_id", flat=True)) == ["good-1"]
+    # Tried once; the next try waits (10 s, then 20, 40, 80).
+    (waiting,) = inbox.store().rows()
+    assert waiting["attempts"] == 1 and waiting["failed_at"] is None
+    assert inbox.inbox_process() == 0 and inbox.store().rows()[0]["attempts"] == 1
+    # As if each wait had passed.
+    monkeypatch.setattr(inbox, "retry_delay", lambda attempts: -1.0)
+    inbox.store().release(waiting["id"])
+    inbox.inbox_process()
+    (failed,) = inbox.store().rows()
+    assert failed["failed_at"] is not None and failed["attempts"] == inbox.MAX_ATTEMPTS
+    assert failed["error"] == "ValueError: broken"
+    # Nothing pending: the worker is not stuck retrying it.
+    assert inbox.inbox_status()["pending_requests"] == 0 and inbox.inbox_status()["failed_requests"] == 1
+    # Once the cause is fixed, `danhba events inbox --retry-failed` puts it back in line.
+    monkeypatch.setattr(inbox, "events_store", real)
+    assert inbox.inbox_retry_failed() == 1
+    inbox.inbox_process()
+    assert set(Event.objects.values_list("message_id", flat=True)) == {"good-1", "bad-1"}
+    assert inbox.store().rows() == []
+
+
+def test_a_database_timeout_is_retried_later_not_raised(post: Any, monkeypatch: Any) -> None:
+    from django.db import OperationalError
+
+    post("/v1/batch", batch(page("p1")))
+    post("/v1/batch", batch(page("p2")))
+    real = inbox.events_store
+
+    def store(*, source: Any, messages: list[Any], received_at: Any) -> Any:
+        if messages[0].message_id == "p1":
+            raise OperationalError("canceling statement due to statement timeout")
+        return real(source=source, messages=messages, received_at=received_at)
+
+    monkeypatch.setattr(inbox, "events_store", store)
+    inbox.inbox_process()
+    # The request after it was stored; the one that timed out waits for its next try.
+    assert list(Event.objects.values_list("message_id", flat=True)) == ["p2"]
+    assert [r["attempts"] for r in inbox.store().rows()] == [1]
+
+
+def test_a_claimed_request_is_not_taken_twice_and_is_processed_once_released(post: Any) -> None:
+    post("/v1/batch", batch(page("p1")))
+    claimed = inbox.store().claim(None)
+    assert claimed is not None and inbox.store().claim(None) is None  # leased: no one else takes it
+    assert inbox.inbox_process() == 0
+    inbox.store().release(claimed.pk)
+    assert inbox.inbox_process() == 1 and Event.objects.filter(message_id="p1").exists()
+
+
+def test_storing_a_request_twice_stores_its_events_once(post: Any) -> None:
+    """The worker died after storing but before removing the request from the inbox."""
+    post("/v1/batch", batch(page("p1"), page("p2")))
+    row = inbox.store().claim(None)
+    assert row is not None
+    source = inbox.Source.objects.get(pk=row.source_id)
+    messages = [inbox.message_from_json(d) for d in inbox.json.loads(row.messages)]
+    inbox.events_store(source=source, messages=messages, received_at=row.received_at)
+    inbox.store().release(row.pk)
+    assert inbox.inbox_process() == 2  # both counted as duplicates the second time
+    assert Event.objects.count() == 2 and inbox.store().rows() == []
+
+
+def test_wake_ups_are_throttled_per_process(monkeypatch: Any, worker_mode: list[int]) -> None:
+    clock = iter([100.0, 100.1, 100.2, 100.5])
+    monkeypatch.setattr(inbox.time, "monotonic", lambda: next(clock))
+    for _ in range(4):
+        inbox.wake()
+    assert len(worker_mode) == 2  # at 100.0 and at 100.5
+
+
+def test_the_minutely_sweep_processes_what_a_lost_wake_up_left(post: Any) -> None:
+    post("/v1/batch", batch(page("p1")))
+    tasks.process_event_inbox_sweep.call_local()
+    assert Event.objects.filter(message_id="p1").exists() and inbox.store().rows() == []
