@@ -650,11 +650,11 @@ def contact_fields_from_traits(traits: dict[str, Any]) -> dict[str, Any]:
     gender = traits.get("gender")
     if isinstance(gender, str) and gender.strip():
         try:
-            out["gender"] = parse_gender(gender)
+            parsed = parse_gender(gender)
         except NormalizationError:
-            pass
-        if not out.get("gender"):
-            out.pop("gender", None)
+            parsed = ""
+        if parsed:
+            out["gender"] = parsed
     title = traits.get("title")
     if isinstance(title, str) and clean_text(title):
         out["job_title"] = clean_text(title)[:120]
