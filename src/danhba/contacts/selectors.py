@@ -56,6 +56,18 @@ def is_id(text: str) -> bool:
     return text.isascii() and text.isdigit() and 0 < int(text) <= MAX_PK
 
 
+def param_date(params: Any, name: str, errors: dict[str, list[str]]) -> dt.date | None:
+    """A YYYY-MM-DD query parameter, or None when absent; a bad one is added to ``errors``."""
+    raw = clean_text(params.get(name))
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = [gettext("a date like 2025-07-01")]
+        return None
+
+
 @dataclass
 class ContactFilters:
     q: str = ""
@@ -86,14 +98,7 @@ class ContactFilters:
         errors: dict[str, list[str]] = {}
 
         def date(name: str) -> dt.date | None:
-            raw = clean_text(params.get(name))
-            if not raw:
-                return None
-            try:
-                return dt.date.fromisoformat(raw)
-            except ValueError:
-                errors[name] = [gettext("a date like 2025-07-01")]
-                return None
+            return param_date(params, name, errors)
 
         def boolean(name: str) -> bool | None:
             raw = clean_text(params.get(name)).lower()

@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
 from danhba.contacts.models import Contact
-from danhba.contacts.selectors import is_id, visibility_q
+from danhba.contacts.selectors import is_id, param_date, visibility_q
 from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import Page, paginate
 from danhba.core.normalize import clean_text
@@ -38,14 +38,7 @@ class OrderFilters:
         errors: dict[str, list[str]] = {}
 
         def date(name: str) -> dt.date | None:
-            raw = clean_text(params.get(name))
-            if not raw:
-                return None
-            try:
-                return dt.date.fromisoformat(raw)
-            except ValueError:
-                errors[name] = [gettext("a date like 2025-07-01")]
-                return None
+            return param_date(params, name, errors)
 
         contact_raw = clean_text(params.get("contact"))
         contact = None
