@@ -177,3 +177,34 @@ def test_ingest_benchmark_end_to_end(tmp_path: Path) -> None:
     assert 0 < danhba["latency_ms"]["p50"] <= danhba["latency_ms"]["p99"]
     assert result["baseline"]["events"] == 2000 and result["baseline"]["events_per_second"] > 0
     assert not db.exists(), "without --keep the generated database is removed"
+
+
+@pytest.mark.slow
+def test_segments_benchmark_end_to_end(tmp_path: Path) -> None:
+    db = tmp_path / "segments.sqlite3"
+    cmd = [
+        sys.executable, "-m", "bench", "segments", "--quick", "--runs", "2", "--trials", "2",
+        "--database-url", f"sqlite:///{db}", "--out", str(tmp_path),
+    ]  # fmt: skip
+    run = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((tmp_path / "segments.json").read_text())
+    assert result["benchmark"] == "segments"
+    ds = result["dataset"]
+    assert ds["contacts"] == 2000 and ds["events"] > 15_000 and ds["order_lines"] > 2_000
+    # One "Order Completed" event per order, and purchase metrics for the buyers only.
+    assert ds["order_events"] == ds["orders"] and 0 < ds["purchase_stats"] < ds["contacts"]
+    assert result["database"]["vendor"] == "sqlite" and result["database"]["size_bytes"] > 0
+    count = result["count"]
+    # danhba's compiler and the hand-written SQL found the same contacts, and some.
+    assert count["danhba"]["count"] == count["baseline"]["count"] > 0
+    assert count["danhba"]["warm_seconds"]["n"] == 2 and count["danhba"]["cold_seconds"] > 0
+    assert count["plans"]["danhba"] and count["plans"]["baseline"]
+    refresh = result["refresh"]
+    assert refresh["first"]["entered"] == refresh["first"]["size"] == count["danhba"]["count"]
+    assert (refresh["second"]["entered"], refresh["second"]["left"]) == (0, 0)
+    latency = result["latency"]
+    assert len(latency["trials"]) == 2 and latency["every_trial_entered"]
+    assert all(t["contacts_processed"] >= 1 for t in latency["trials"])
+    assert all(result["checks"].values()) and set(result["meets"]) == {"count", "refresh", "event_to_membership"}
+    assert not db.exists(), "without --keep the generated database is removed"

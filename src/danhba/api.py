@@ -33,6 +33,7 @@ from danhba.contacts import api as contacts_api
 from danhba.core.errors import ServiceError
 from danhba.ingest.api import router as ingest_router
 from danhba.privacy.api import router as privacy_router
+from danhba.segments.api import router as segments_router
 from danhba.tracking import order_api
 from danhba.webhooks.api import router as webhooks_router
 
@@ -181,6 +182,7 @@ api.add_router("", webhooks_router)
 api.add_router("/orders", order_api.orders)
 api.add_router("/products", order_api.products)
 api.add_router("/purchase-stats", order_api.purchase_stats)
+api.add_router("/segments", segments_router)
 
 
 # --- exception handlers: every error is {"code", "message", "details"} -----------------------

@@ -79,6 +79,13 @@ def _events_inline(settings: Any, tmp_path: Any) -> None:
     settings.EVENT_INBOX_PATH = tmp_path / "event-inbox.sqlite3"
 
 
+@pytest.fixture(autouse=True)
+def _segments_inline(settings: Any) -> None:
+    """Segment membership is recomputed before a request returns (the worker path has its own
+    tests in ``segments/tests/test_membership.py``)."""
+    settings.SEGMENTS_REFRESH_INLINE = True
+
+
 @pytest.fixture
 def huey_immediate() -> Iterator[None]:
     """Jobs run as soon as they are queued (after the commit), in this process."""

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "danhba.ingest",
     "danhba.tracking",
     "danhba.webhooks",
+    "danhba.segments",
 ]
 
 MIDDLEWARE = [
@@ -164,9 +165,18 @@ EVENT_DEDUPE_DAYS = envint("EVENT_DEDUPE_DAYS", 7)
 # The event API stores accepted requests in the event inbox and the worker processes them
 # (tracking/inbox.py); True processes them in the request instead (a site without a worker).
 EVENTS_PROCESS_INLINE = envbool("EVENTS_PROCESS_INLINE")
+# Segments: recompute membership inside the request instead of in the worker (sites without a
+# worker; the tests), and how often segments whose conditions move with time are recomputed.
+SEGMENTS_REFRESH_INLINE = envbool("SEGMENTS_REFRESH_INLINE")
+SEGMENTS_TIME_REFRESH_MINUTES = envint("SEGMENTS_TIME_REFRESH_MINUTES", 15)
 # On SQLite the inbox is a file of its own, so accepting never waits for the worker's writes.
 EVENT_INBOX_PATH = Path(os.getenv("EVENT_INBOX_PATH", str(VAR_DIR / "event-inbox.sqlite3")))
 EVENT_PARTITIONS_AHEAD = envint("EVENT_PARTITIONS_AHEAD", 3)
+# Events per second each source may send to /v1/* (a token bucket per write key, in each web
+# process: N processes let N times as many through), with bursts of up to EVENTS_RATE_LIMIT_BURST
+# events. Over it: 429 with Retry-After (the pixel drops silently). 0 turns the limit off.
+EVENTS_RATE_LIMIT_PER_SECOND = envint("EVENTS_RATE_LIMIT_PER_SECOND", 25000)
+EVENTS_RATE_LIMIT_BURST = envint("EVENTS_RATE_LIMIT_BURST", 50000)
 EVENT_PURGE_BATCH = envint("EVENT_PURGE_BATCH", 5000)
 # Outbound webhooks (webhooks app). WEBHOOKS_ALLOW_PRIVATE lets endpoints on loopback and private
 # networks receive them (off by default: the server would otherwise be a proxy into its own

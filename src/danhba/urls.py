@@ -14,6 +14,7 @@ urlpatterns = [
     path("privacy/", include("danhba.privacy.urls")),
     path("imports/", include("danhba.ingest.urls")),
     path("events/", include("danhba.tracking.explorer_urls")),
+    path("segments/", include("danhba.segments.urls")),
     path("", include("danhba.tracking.order_urls")),  # /orders/, /products/
     path("api/", api.urls),
     path("v1/", include("danhba.tracking.urls_v1")),

@@ -33,6 +33,7 @@ OBJECTS = {
     "event": _("Events"),
     "order": _("Orders and products"),
     "webhook": _("Webhooks"),
+    "segment": _("Segments and lists"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -79,6 +80,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             "import": [VIEW, CREATE, DELETE],
             "event": _READ,
             "order": [VIEW, EXPORT],
+            "segment": [*_CRUD, EXPORT],
         },
     },
     "sales": {
@@ -95,6 +97,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             "import": [VIEW, CREATE],
             "event": _READ,
             "order": _READ,
+            "segment": _READ,
         },
     },
     "support": {
@@ -110,6 +113,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             "customfield": _READ,
             "event": _READ,
             "order": _READ,
+            "segment": _READ,
         },
     },
     "analyst": {
@@ -126,6 +130,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             "import": _READ,
             "event": [VIEW, EXPORT],
             "order": [VIEW, EXPORT],
+            "segment": [VIEW, EXPORT],
         },
     },
 }

@@ -73,6 +73,7 @@ def contact_list(
     province: str = Query("", max_length=60),
     buyer_role: str = Query("", max_length=60),
     company: int | None = Query(None, ge=1, le=MAX_PK),
+    segment: int | None = Query(None, ge=1, le=MAX_PK, description="Members of this segment or list."),
     has_email: bool | None = Query(None),
     has_phone: bool | None = Query(None),
     created_after: str = Query("", max_length=10, description="yyyy-mm-dd"),

@@ -520,6 +520,9 @@ def demo_load(*, contacts: int = 3000, seed: int = SEED, progress: ProgressFn | 
         counts.update(totals)
         counts["users"] = len(users)
         counts["orders"] = _demo_orders(contacts, seed, now)
+        from danhba.segments.demo import demo_segments_load
+
+        counts["segments"] = demo_segments_load()
         audit_event(
             actor=Actor.system("cli"),
             action=AuditEvent.Action.CREATE,

@@ -77,7 +77,7 @@ PURCHASE_COLUMNS = [
 PAGE = MAX_LIMIT
 # The list query's filters an export keeps (paging and sorting are left out), plus custom.<key>.
 FILTER_KEYS = (
-    "q", "lifecycle_stage", "owner", "tag", "source", "province", "buyer_role", "company", "has_email",
+    "q", "lifecycle_stage", "owner", "tag", "source", "province", "buyer_role", "company", "segment", "has_email",
     "has_phone", "created_after", "created_before", "orders_min", "orders_max", "spent_min", "spent_max",
     "last_order_after", "last_order_before", "favourite_category",
 )  # fmt: skip
@@ -493,6 +493,12 @@ def _audit_export(actor: Actor, fmt: str, params: dict[str, str], rows: int, job
     )  # fmt: skip
 
 
+def _require_segment_export(actor: Actor, filters: ContactFilters) -> None:
+    """Exporting the members of a segment or list takes "segment: export" as well."""
+    if filters.segment:
+        require(actor, "segment", perms.EXPORT)
+
+
 def contacts_export(*, actor: Actor, fmt: str, params: Mapping[str, Any]) -> InlineExport | ExportJob:
     """Export the contacts of a list query: streamed now when there are at most
     ``EXPORT_INLINE_MAX`` of them, else an export job for the worker (returned)."""
@@ -501,6 +507,7 @@ def contacts_export(*, actor: Actor, fmt: str, params: Mapping[str, Any]) -> Inl
     spec = export_format(fmt)
     kept = export_params(params)
     filters = ContactFilters.from_params(kept)
+    _require_segment_export(actor, filters)
     user = actor.user
     count, capped = contact_count(user, filters, cap=settings.EXPORT_INLINE_MAX)
     if capped:
@@ -529,6 +536,7 @@ def contacts_export_csv(*, actor: Actor, filters: ContactFilters) -> Iterator[st
     callers that already hold filters). The audit row is written before the first row leaves."""
     assert actor.user is not None
     require(actor, "contact", perms.EXPORT)
+    _require_segment_export(actor, filters)
     user = actor.user
     params = {k: str(v) for k, v in vars(filters).items() if v not in ("", None, {}, [])}
     count, _ = contact_count(user, filters, cap=10**9)
@@ -551,6 +559,7 @@ def export_job_create(*, actor: Actor, fmt: str, params: Mapping[str, Any], stri
     spec = export_format(fmt)
     kept = export_params(params, strict=strict)
     filters = ContactFilters.from_params(kept)
+    _require_segment_export(actor, filters)
     estimate, _ = contact_count(actor.user, filters, cap=settings.EXPORT_INLINE_MAX)
     return _job_create(actor, spec, kept, estimate)
 

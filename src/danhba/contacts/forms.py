@@ -433,6 +433,8 @@ class ContactFilterForm(forms.Form):
     last_order_after = forms.DateField(label=_("Last order from"), required=False, widget=DATE_INPUT)
     last_order_before = forms.DateField(label=_("Last order until"), required=False, widget=DATE_INPUT)
     favourite_category = forms.ChoiceField(label=_("Favourite category"), required=False)
+    # Members of a segment or list; shown to roles that may see segments.
+    segment = forms.ChoiceField(label=_("Segment or list"), required=False)
 
     def __init__(self, data: Mapping[str, Any] | None = None, user: Any = None) -> None:
         super().__init__(data)
@@ -456,6 +458,12 @@ class ContactFilterForm(forms.Form):
         ]
         f["tag"].choices = [*BLANK, *((str(t.pk), t.name) for t in selectors.tag_choices())]  # type: ignore[attr-defined]
         f["buyer_role"].choices = [*BLANK, *selectors.buyer_role_choices()]  # type: ignore[attr-defined]
+        if user is not None and user.can("segment", "view"):
+            from danhba.segments.selectors import segment_choices
+
+            f["segment"].choices = [*BLANK, *segment_choices()]  # type: ignore[attr-defined]
+        else:
+            del f["segment"]
         if user is not None and user.can("order", "view"):
             from danhba.tracking.order_selectors import product_categories
 

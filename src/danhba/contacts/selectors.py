@@ -78,6 +78,8 @@ class ContactFilters:
     province: str = ""
     buyer_role: str = ""
     company: int | None = None
+    # Members of a segment or static list (segments app), by id.
+    segment: int | None = None
     has_email: bool | None = None
     has_phone: bool | None = None
     created_after: dt.date | None = None
@@ -140,6 +142,13 @@ class ContactFilters:
                 company = int(company_raw)
             else:
                 errors["company"] = [gettext("a company id")]
+        segment_raw = clean_text(params.get("segment"))
+        segment = None
+        if segment_raw:
+            if is_id(segment_raw):
+                segment = int(segment_raw)
+            else:
+                errors["segment"] = [gettext("a segment or list id")]
         owner = clean_text(params.get("owner"))
         if owner and owner not in ("me", "none") and not is_id(owner):
             errors["owner"] = [gettext("a user id, 'me' or 'none'")]
@@ -153,6 +162,7 @@ class ContactFilters:
             province=clean_text(params.get("province")),
             buyer_role=clean_text(params.get("buyer_role")),
             company=company,
+            segment=segment,
             has_email=boolean("has_email"),
             has_phone=boolean("has_phone"),
             created_after=date("created_after"),
@@ -195,6 +205,7 @@ class ContactFilters:
                 self.province,
                 self.buyer_role,
                 self.company,
+                self.segment,
                 self.has_email is not None,
                 self.has_phone is not None,
                 self.created_after,
@@ -236,6 +247,8 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "", visibility:
         q &= _member_q(ContactTag.objects.filter(tag_q), p)
     if filters.company:
         q &= _member_q(ContactCompany.objects.filter(company_id=filters.company), p)
+    if filters.segment:
+        q &= _segment_q(filters.segment, user, p)
     if filters.source:
         q &= Q(**{f"{p}source": filters.source})
     if filters.province:
@@ -267,6 +280,19 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "", visibility:
     if vis is not None:
         q &= vis
     return q
+
+
+def _segment_q(segment_id: int, user: User, p: str) -> Q:
+    """Members of a segment or static list, for roles that may see segments."""
+    from danhba.segments.models import Segment, SegmentMember
+
+    if not user.can("segment", perms.VIEW):
+        raise InvalidInput(
+            {"segment": [gettext("your role may not see segments")]}, gettext("Some filters are not valid.")
+        )
+    if not Segment.objects.filter(pk=segment_id).exists():
+        raise InvalidInput({"segment": [gettext("no such segment or list")]}, gettext("Some filters are not valid."))
+    return _member_q(SegmentMember.objects.filter(segment_id=segment_id), p)
 
 
 def _purchase_q(filters: ContactFilters, user: User, p: str) -> Q:

@@ -29,7 +29,7 @@ ENCODINGS: list[tuple[str, Any]] = [
 ]
 MATCH_SLOTS = 3
 # Options the form owns; the others (a preset's separators, external id system…) stay as set.
-FORM_OPTIONS = ("name_order", "given_words", "day_first", "add_tags", "owner", "lifecycle_stage")
+FORM_OPTIONS = ("name_order", "given_words", "day_first", "add_tags", "owner", "lifecycle_stage", "add_to_list")
 
 
 def headers_signature(headers: list[str]) -> str:
@@ -78,6 +78,9 @@ class WizardForm(forms.Form):
         label=_("Tags to add"), required=False, max_length=500, help_text=_("Comma separated; added to every contact.")
     )
     owner = forms.ChoiceField(label=_("Owner of new contacts"), required=False)
+    add_to_list = forms.ChoiceField(
+        label=_("Add to a static list"), required=False, help_text=_("Every contact the import creates or updates.")
+    )
     lifecycle_stage = forms.ChoiceField(label=_("Lifecycle stage of new contacts"), required=False)
     # --- provenance -----------------------------------------------------------------------------
     source = forms.ChoiceField(label=_("Data source"), choices=Source.choices)
@@ -125,6 +128,12 @@ class WizardForm(forms.Form):
         self._set_choices("owner", [("", _("Nobody (you, if your role sees only your own contacts)")), *owners])
         stages = [(stage.key, stage.label) for stage in LifecycleStage.objects.filter(is_active=True)]
         self._set_choices("lifecycle_stage", [("", _("The first stage")), *stages])
+        from danhba.segments.models import Segment
+
+        lists = [(str(pk), name) for pk, name in Segment.objects.filter(kind="static").values_list("pk", "name")]
+        if run.created_by is not None and not run.created_by.can("segment", "edit"):
+            lists = []
+        self._set_choices("add_to_list", [("", "—"), *lists])
         self._set_choices("consent_purposes", [(p.key, p.label) for p in ConsentPurpose.objects.filter(is_active=True)])
         key_choices = [("", "—"), *MatchKey.choices]
         for slot in range(1, MATCH_SLOTS + 1):
@@ -157,6 +166,7 @@ class WizardForm(forms.Form):
             "add_tags": ", ".join(tags) if isinstance(tags, list) else str(tags),
             "owner": options.get("owner", ""),
             "lifecycle_stage": options.get("lifecycle_stage", ""),
+            "add_to_list": str(options.get("add_to_list") or ""),
             "source": run.source,
             "source_detail": run.source_detail,
             "legal_basis": run.legal_basis,
@@ -201,6 +211,7 @@ class WizardForm(forms.Form):
             "add_tags": split_tags(self._value("add_tags") or ""),
             "owner": self._value("owner") or "",
             "lifecycle_stage": self._value("lifecycle_stage") or "",
+            "add_to_list": int(self._value("add_to_list")) if str(self._value("add_to_list") or "").isdigit() else None,
         }
 
     def match_keys(self) -> list[str]:

@@ -187,7 +187,7 @@ class Loader:
 
     def __init__(self, run: Import, actor: Actor, *, default_stage: int | None = None,
                  default_owner: int | None = None, add_tags: list[str] | None = None,
-                 name_order: str = "vi") -> None:  # fmt: skip
+                 name_order: str = "vi", add_to_list: int | None = None) -> None:  # fmt: skip
         self.run = run
         self.actor = actor
         self.overwrite = run.update_policy == UpdatePolicy.OVERWRITE
@@ -204,6 +204,7 @@ class Loader:
         if default_owner is None and user is not None and user.role.record_scope != perms.SCOPE_ALL:
             self.default_owner = user.pk  # like a form: a sales rep owns what they add, or loses sight of it
         self.add_tags = add_tags or []
+        self.add_to_list = add_to_list
         self.purposes = list(run.consent_purposes.values_list("pk", flat=True)) if run.pk else []
         self.proof = import_proof(run)
         self.tag_ids: dict[str, int] = {}
@@ -447,8 +448,16 @@ class Loader:
             outcome.counts["created"] += 1
             outcome.counts["merged"] += len(t.rows) - 1
         if write:
-            self._create(new, now)
+            created = self._create(new, now)
             self._update(old, now, outcome)
+            from danhba.segments.services import EVERYTHING, contacts_changed
+
+            touched = created + [t.contact_id for t in old if t.contact_id]
+            if self.add_to_list is not None:
+                from danhba.segments.services import members_add
+
+                members_add(segment_id=self.add_to_list, contact_ids=touched, via="import")
+            contacts_changed(contact_ids=touched, reasons=[EVERYTHING])
         else:
             for t in old:
                 first = 0 if t.touched_before else 1
@@ -509,9 +518,9 @@ class Loader:
             for oid, label, cid, changes in rows
         )  # fmt: skip
 
-    def _create(self, targets: list[Target], now: dt.datetime) -> None:
+    def _create(self, targets: list[Target], now: dt.datetime) -> list[int]:
         if not targets:
-            return
+            return []
         ids = allocate_ids(Contact, len(targets))
         contact_rows = []
         emails: list[Any] = []
@@ -594,6 +603,7 @@ class Loader:
         self._write_consents(consents, {}, now)
         self._audit_rows("create", "contact", audits)
         webhooks.contacts_changed(created=ids)
+        return ids
 
     def _consents(self, target: Target) -> dict[int, str]:
         statuses = dict.fromkeys(self.purposes, "granted")

@@ -44,6 +44,7 @@ class ImportOptionsIn(In):
         "that see only their own contacts)."
     )
     lifecycle_stage: Short = omittable("Lifecycle stage key of new contacts; empty: the first stage.", ["lead"])
+    add_to_list: int | None = omittable("Id of a static list every contact the import creates or updates joins.", [7])
     multi_value_separator: Annotated[str, Field(max_length=10)] = omittable(
         "Separator of several values in one cell (Google Contacts: `:::`)."
     )

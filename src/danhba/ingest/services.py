@@ -274,6 +274,8 @@ def import_configure(
     if options is not None:
         if isinstance(options, dict):
             run.options = {**run.options, **options}
+            if options.get("add_to_list") and actor.user is not None and not actor.user.can("segment", perms.EDIT):
+                errors["add_to_list"] = [_("your role may not change lists")]
         else:
             errors["options"] = [_("must be a JSON object")]
     run.mode = _choice(errors, "mode", mode, Mode.values, run.mode)
@@ -399,7 +401,7 @@ def import_execute(
         return _finish(run, token, Status.FAILED, str(exc))
     loader = Loader(
         run, actor, default_stage=plan.default_stage, default_owner=plan.default_owner, add_tags=plan.add_tags,
-        name_order=plan.name_order,
+        name_order=plan.name_order, add_to_list=plan.add_to_list,
     )  # fmt: skip
     if connection.vendor == "sqlite":
         # A large import inserts all over big indexes (names, search keys): give this connection

@@ -209,6 +209,14 @@ class Plan:
             if self.default_owner is None:
                 errors["owner"] = [_("no such active user")]
         self.add_tags = split_tags(self.options.get("add_tags") or [])
+        self.add_to_list: int | None = None
+        if target_list := self.options.get("add_to_list"):
+            from danhba.segments.models import Segment
+
+            found = Segment.objects.filter(pk=int(target_list) if str(target_list).isdigit() else 0, kind="static")
+            self.add_to_list = found.values_list("pk", flat=True).first()
+            if self.add_to_list is None:
+                errors["add_to_list"] = [_("no such static list")]
         if errors:
             raise PlanError(errors)
         self.required_custom = [k for k, f in self.custom_fields.items() if f.required]

@@ -156,6 +156,9 @@ def consent_record(
             contact_id=contact.pk,
             changes={"purpose": [None, purpose_obj.key], "status": [None, status], "source": [None, source]},
         )
+        from danhba.segments.services import contacts_changed
+
+        contacts_changed(contact_ids=[contact.pk], reasons=["consent"])
     return record
 
 

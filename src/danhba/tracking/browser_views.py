@@ -24,6 +24,7 @@ from danhba.core.actor import client_ip
 from danhba.tracking.event_views import parse_constant, parse_float
 from danhba.tracking.inbox import events_accept
 from danhba.tracking.models import Event, Source
+from danhba.tracking.ratelimit import source_limit
 from danhba.tracking.services import MAX_EVENT_BYTES, Rejected, parse_message, storable
 
 logger = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def pixel(request: HttpRequest) -> HttpResponse:
     if not pixel_rate.allow(f"{client_ip(request) or ''} {key[:16]}"):
         return _gif()
     source = Source.lookup(key)
-    if source is None:
+    if source is None or source_limit(source.pk, 1):
         return _gif()
     received_at = timezone.now()
     try:

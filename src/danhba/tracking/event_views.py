@@ -14,11 +14,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import zlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from json.scanner import make_scanner
+from typing import Any, cast
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from danhba.tracking.inbox import events_accept
 from danhba.tracking.models import Source
+from danhba.tracking.ratelimit import source_limit
 from danhba.tracking.services import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
@@ -44,6 +48,19 @@ class HttpError(Exception):
 
 def error(status: int, code: str, message: str, details: Any = None) -> JsonResponse:
     return JsonResponse({"code": code, "message": message, "details": details or {}}, status=status)
+
+
+def _rate_limit(source: Source, cost: int) -> None:
+    """Refuse the whole request (nothing of it is stored) when the source is over its limit."""
+    wait = source_limit(source.pk, cost)
+    if wait:
+        raise HttpError(
+            429,
+            "too_many_requests",
+            _("This source sends more than %(rate)s events per second. Retry after %(seconds)s s.")
+            % {"rate": settings.EVENTS_RATE_LIMIT_PER_SECOND, "seconds": wait},
+            {"retry_after": wait},
+        )
 
 
 def _basic_write_key(request: HttpRequest) -> str | None:
@@ -114,6 +131,64 @@ def parse_float(text: str) -> float:
     return number
 
 
+# The C scanner json.loads uses, with the same hooks (typeshed types its argument wrongly).
+_SCAN = make_scanner(cast(Any, json.JSONDecoder(parse_constant=parse_constant, parse_float=parse_float)))
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, i: int) -> int:
+    """The index of the first non-blank character at or after ``i``."""
+    match = _WHITESPACE.match(text, i)
+    return match.end() if match else i
+
+
+# Re-encoding JSON compactly never lengthens a string, a key or an integer; only a float can grow,
+# at most 4.5 times ("1e15" → "1000000000000000.0"). So an event that takes at most this many
+# bytes in the body cannot be over MAX_EVENT_BYTES once re-encoded, and needs no measuring.
+_SURELY_SMALL = MAX_EVENT_BYTES * 2 // 9
+
+
+def _event_sizes(body: bytes) -> list[int] | None:
+    """The bytes (UTF-8) each element of the body's top-level ``batch`` array takes as sent, in
+    order, from a second pass of the C scanner over a body ``json.loads`` already accepted; None
+    if anything is unexpected (then every event is measured by re-encoding it)."""
+    try:
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+        ascii_only = text.isascii()
+        scan = _SCAN
+        sizes: list[int] | None = None
+        i = _skip(text, 0)
+        if text[i] != "{":
+            return None
+        i = _skip(text, i + 1)
+        while text[i] != "}":
+            key, i = scan(text, i)
+            i = _skip(text, i)
+            if text[i] != ":":
+                return None
+            i = _skip(text, i + 1)
+            if key == "batch" and text[i] == "[":
+                sizes = []  # a repeated key: the last one wins, as in json.loads
+                i = _skip(text, i + 1)
+                while text[i] != "]":
+                    start = i
+                    _value, i = scan(text, i)
+                    chunk = text[start:i]
+                    sizes.append(len(chunk) if ascii_only else len(chunk.encode("utf-8", "surrogatepass")))
+                    i = _skip(text, i)
+                    if text[i] == ",":
+                        i = _skip(text, i + 1)
+                i += 1
+            else:
+                _value, i = scan(text, i)
+            i = _skip(text, i)
+            if text[i] == ",":
+                i = _skip(text, i + 1)
+        return sizes
+    except (StopIteration, IndexError, ValueError, RecursionError):
+        return None
+
+
 def _parse_json(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body, parse_constant=parse_constant, parse_float=parse_float)
@@ -139,6 +214,7 @@ def _handle(request: HttpRequest, kind: str | None) -> JsonResponse:
         if source is None:
             source = _authenticate(key_in_body)
         if kind is not None:
+            _rate_limit(source, 1)
             try:
                 message = parse_message(data, index=0, received_at=received_at, forced_type=kind)
             except Rejected as exc:
@@ -151,7 +227,10 @@ def _handle(request: HttpRequest, kind: str | None) -> JsonResponse:
             raise HttpError(400, exc.code, exc.message) from None
         return _batch(data, source, body, received_at, sent_at)
     except HttpError as exc:
-        return error(exc.status, exc.code, exc.message, exc.details)
+        response = error(exc.status, exc.code, exc.message, exc.details)
+        if exc.status == 429:
+            response["Retry-After"] = str(exc.details["retry_after"])
+        return response
     except RecursionError:
         return error(400, "invalid_json", _("The body is nested too deeply."))
 
@@ -165,10 +244,15 @@ def _batch(
     context = data.get("context")
     if context is not None and not isinstance(context, dict):
         raise HttpError(400, "invalid_payload", _("context must be an object."))
+    _rate_limit(source, len(batch))
     messages, rejected = [], []
-    # No event can be over the per-event limit if the whole body is not.
-    check_size = len(body) > MAX_EVENT_BYTES
+    # No event can be over the per-event limit if the whole body is not; else only the events
+    # that take enough room in the body are re-encoded and measured.
+    sizes = _event_sizes(body) if len(body) > MAX_EVENT_BYTES else [0] * len(batch)
+    if sizes is None or len(sizes) != len(batch):
+        sizes = [MAX_EVENT_BYTES] * len(batch)
     for index, raw in enumerate(batch):
+        check_size = sizes[index] > _SURELY_SMALL
         try:
             messages.append(
                 parse_message(

@@ -348,6 +348,10 @@ def _stats_apply(remove: Sequence[Contribution | None], add: Sequence[Contributi
             stats.first_order_at, stats.last_order_at = _bounds(contact_id)
         _derive(stats)
         stats.save()
+    if changes:
+        from danhba.segments.services import contacts_changed
+
+        contacts_changed(contact_ids=list(changes), reasons=["orders"])
 
 
 def purchase_stats_recompute(*, contact_id: int) -> PurchaseStats | None:

@@ -8,8 +8,10 @@ message means is here, so the event API, a future JS-snippet endpoint and a repl
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ from django.utils.translation import gettext as _
 from danhba.accounts import permissions as perms
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, ExternalId
 from danhba.contacts.models import Source as ContactSource
-from danhba.contacts.services import contact_create, contact_update
+from danhba.contacts.services import ContactsBulk, contact_create, contact_update
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, ServiceError
 from danhba.core.normalize import (
@@ -34,11 +36,15 @@ from danhba.core.normalize import (
     parse_gender,
 )
 from danhba.core.vn import province_key
+from danhba.ingest.load import Table
 from danhba.privacy.models import AuditEvent
 from danhba.privacy.services import audit_event
-from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Source, SuspectedDuplicate
+from danhba.segments import services as segments
+from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Order, Source, SuspectedDuplicate
 from danhba.tracking.orders import orders_attach_anonymous, orders_from_messages
 from danhba.webhooks import services as webhooks
+
+logger = logging.getLogger(__name__)
 
 # Segment's documented limits (https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/).
 MAX_EVENT_BYTES = 32 * 1024
@@ -69,6 +75,10 @@ JUNK_EMAILS = frozenset(
 JUNK_PHONE_DIGITS = frozenset({"0123456789", "1234567890", "123456789", "0987654321", "9876543210", "12345678"})
 _JUNK_DIGITS = re.compile(r"^(\d)\1+$")
 TYPES = {t.value for t in Event.Type}
+EVENT_COLUMNS = [
+    "source_id", "message_id", "type", "name", "contact_id", "anonymous_id", "user_id", "timestamp",
+    "original_timestamp", "sent_at", "received_at", "properties", "context", "traits",
+]  # fmt: skip
 # Characters PostgreSQL refuses inside text or jsonb: NUL, and UTF-16 halves that pair with nothing.
 _UNSTORABLE = re.compile(rb"\\u(0000|[dD][89abcdefABCDEF])")
 
@@ -311,65 +321,90 @@ def events_ingest(
     in a batch attaches the batch's later anonymous events). A messageId already stored for the
     source (within ``EVENT_DEDUPE_DAYS``), or repeated in the batch, counts as a duplicate and
     changes nothing."""
-    result = IngestResult(rejected=list(rejected))
-    seen: set[str] = set()
-    fresh: list[Message] = []
-    for message in messages:
-        if message.message_id in seen:
-            result.duplicates += 1
-            continue
-        seen.add(message.message_id)
-        fresh.append(message)
-    if not fresh:
-        return result
-    received_at = received_at or timezone.now()
-    resolver = Resolver(source)
+    result = events_ingest_many(source=source, requests=[(messages, received_at or timezone.now())])[0]
+    result.rejected = list(rejected)
+    return result
+
+
+def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], datetime]]) -> list[IngestResult]:
+    """Store several requests of one source — (messages, received at) each, in the order they
+    were accepted — in one transaction, as storing them one after another would (the worker
+    takes the inbox a few requests at a time: one commit, and one identity pass, for them all).
+    Returns each request's result."""
+    results: list[IngestResult] = []
+    batches: list[tuple[list[Message], datetime]] = []
+    for messages, received_at in requests:
+        result = IngestResult()
+        seen: set[str] = set()
+        fresh: list[Message] = []
+        for message in messages:
+            if message.message_id in seen:
+                result.duplicates += 1
+                continue
+            seen.add(message.message_id)
+            fresh.append(message)
+        results.append(result)
+        batches.append((fresh, received_at))
+    if not any(fresh for fresh, _ in batches):
+        return results
     with transaction.atomic():
         # Claimed first, so a duplicate creates no contact; a concurrent request holding the same
         # messageId makes this wait for its commit, then lose (or win, if it rolled back).
-        claimed = _claim_message_ids(source, [m.message_id for m in fresh], received_at)
-        result.duplicates += len(fresh) - len(claimed)
-        fresh = [m for m in fresh if m.message_id in claimed]
-        if not fresh:
-            return result
-        resolver.prefetch(fresh)
-        for message in fresh:
-            message.contact_id = resolver.resolve(message)
-        for message in fresh:
-            # Anonymous events before the identify that named their device, in this batch.
+        for i, (fresh, received_at) in enumerate(batches):
+            claimed = _claim_message_ids(source, [m.message_id for m in fresh], received_at) if fresh else set()
+            results[i].duplicates += len(fresh) - len(claimed)
+            batches[i] = ([m for m in fresh if m.message_id in claimed], received_at)
+        every = [m for fresh, _ in batches for m in fresh]
+        if not every:
+            return results
+        anonymous = _resolve_contacts(source, every)
+        for message in every:
+            # Anonymous events before the identify that named their device, in these requests.
             if message.contact_id is None and message.anonymous_id:
-                message.contact_id = resolver.anonymous.get(message.anonymous_id)
-        Event.objects.bulk_create(
+                message.contact_id = anonymous.get(message.anonymous_id)
+        # Raw multi-row INSERT (the importer's Table): the ORM's bulk_create costs more than SQL here.
+        Table(Event, EVENT_COLUMNS).insert(
             [
-                Event(
-                    source=source,
-                    message_id=m.message_id,
-                    type=m.type,
-                    name=m.name,
-                    contact_id=m.contact_id,
-                    anonymous_id=m.anonymous_id,
-                    user_id=m.user_id,
-                    timestamp=m.timestamp,
-                    original_timestamp=m.original_timestamp,
-                    sent_at=m.sent_at,
-                    received_at=received_at,
-                    properties=m.properties,
-                    context=m.context,
-                    traits=m.traits,
-                )
+                (source.pk, m.message_id, m.type, m.name, m.contact_id, m.anonymous_id, m.user_id, m.timestamp,
+                 m.original_timestamp, m.sent_at, received_at, m.properties, m.context, m.traits)
+                for fresh, received_at in batches
                 for m in fresh
-            ],
-            batch_size=500,
-        )
+            ]
+        )  # fmt: skip
         # A device identified by a concurrent request after our lookup: attach what we just wrote.
-        unmapped = {m.anonymous_id for m in fresh if m.contact_id is None and m.anonymous_id}
+        unmapped = {m.anonymous_id for m in every if m.contact_id is None and m.anonymous_id}
         for link in AnonymousIdentity.objects.filter(anonymous_id__in=unmapped):
             _move_anonymous_events(link.anonymous_id, link.contact_id)
-        # Orders from e-commerce events, each in a savepoint: a bad order never costs its event.
-        result.warnings = orders_from_messages(source=source, messages=fresh)
-        webhooks.events_received(source=source, message_ids=[m.message_id for m in fresh], received_at=received_at)
-    result.accepted = len(fresh)
-    return result
+        # Segments on behaviour re-read the contacts that did something, for each event name.
+        by_name: dict[str, set[int]] = defaultdict(set)
+        for m in every:
+            if m.contact_id is not None:
+                by_name[m.name].add(m.contact_id)
+        for name, contact_ids in by_name.items():
+            segments.contacts_changed(contact_ids=contact_ids, reasons=[f"event:{name}"])
+        for result, (fresh, received_at) in zip(results, batches, strict=True):
+            # Orders from e-commerce events, each in a savepoint: a bad order never costs its event.
+            result.warnings = orders_from_messages(source=source, messages=fresh)
+            webhooks.events_received(source=source, message_ids=[m.message_id for m in fresh], received_at=received_at)
+            result.accepted = len(fresh)
+    return results
+
+
+def _resolve_contacts(source: Source, messages: list[Message]) -> dict[str, int]:
+    """Set each message's contact (the batch way, else one message at a time); returns the
+    device ids known to belong to a contact afterwards."""
+    try:
+        with transaction.atomic():
+            return BatchResolver(source).resolve_all(messages)
+    except (ServiceError, IntegrityError, Contact.DoesNotExist):
+        # A concurrent writer took an identifier, or a value only the one-at-a-time path knows
+        # how to skip: that path decides, message by message, with its own retries.
+        logger.info("event batch of source %s resolved one message at a time", source.pk, exc_info=True)
+    resolver = Resolver(source)
+    resolver.prefetch(messages)
+    for message in messages:
+        message.contact_id = resolver.resolve(message)
+    return resolver.anonymous
 
 
 def _claim_message_ids(source: Source, message_ids: list[str], received_at: datetime) -> set[str]:
@@ -395,7 +430,30 @@ def _claim_message_ids(source: Source, message_ids: list[str], received_at: date
 
 def _move_anonymous_events(anonymous_id: str, contact_id: int) -> int:
     orders_attach_anonymous(anonymous_id=anonymous_id, contact_id=contact_id)
-    return Event.objects.filter(anonymous_id=anonymous_id, contact__isnull=True).update(contact_id=contact_id)
+    return move_anonymous_events({anonymous_id: contact_id})
+
+
+def move_anonymous_events(moves: dict[str, int]) -> int:
+    """Attach the unattached events of each device id to its contact, one UPDATE per 500 ids.
+    Raw SQL: SQLite must be told to use the partial index on unattached events' device ids;
+    left alone it walks every unattached event through the (contact, timestamp) index."""
+    table = connection.ops.quote_name(Event._meta.db_table)
+    hint = " INDEXED BY event_anon_unassigned" if connection.vendor == "sqlite" else ""
+    moved = 0
+    with connection.cursor() as cursor:
+        for chunk in _chunks(list(moves), 500):
+            cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"UPDATE {table}{hint} SET contact_id = CASE anonymous_id {cases} END "  # noqa: S608
+                f"WHERE anonymous_id IN ({marks}) AND contact_id IS NULL",
+                [*(v for d in chunk for v in (d, moves[d])), *chunk],
+            )
+            moved += cursor.rowcount
+    if moved:
+        # Which events moved is not known here: segments on any event re-read these contacts.
+        segments.contacts_changed(contact_ids=set(moves.values()), reasons=[segments.ANY_EVENT])
+    return moved
 
 
 # --- identity resolution --------------------------------------------------------------------
@@ -557,39 +615,12 @@ class Resolver:
         return contact_id
 
     def _create(self, identity: Identity) -> Contact:
-        traits = identity.traits
-        data: dict[str, Any] = {
-            "source": ContactSource.WEB_ANALYTICS if self.source.kind == Source.Kind.WEBSITE else ContactSource.API
-        }
-        name = traits.get("name")
-        first, last = (
-            traits.get("firstName") or traits.get("first_name"),
-            traits.get("lastName") or traits.get("last_name"),
-        )
-        if isinstance(name, str) and name.strip():
-            data["full_name"] = clean_text(name)[:200]
-        elif isinstance(first, str) or isinstance(last, str):
-            data["given_name"] = clean_text(first if isinstance(first, str) else "")[:80]
-            data["family_name"] = clean_text(last if isinstance(last, str) else "")[:80]
-        if identity.email:
-            data["emails"] = [{"email": identity.email, "is_primary": True}]
-        if identity.phone:
-            data["phones"] = [{"phone": identity.phone_raw or identity.phone, "is_primary": True}]
-        if identity.user_id:
-            data["external_ids"] = [{"system": USER_ID_SYSTEM, "value": identity.user_id}]
-        data.update(contact_fields_from_traits(traits))
-        if not any(data.get(k) for k in ("full_name", "given_name", "family_name", "emails", "phones")):
-            # Known only by the sender's user id: that is the best name there is.
-            data["full_name"] = identity.user_id[:200]
+        data = new_contact_data(identity, self.source)
         try:
             return contact_create(actor=self.actor, data=data)
         except InvalidInput:
             # A name the contact model refuses must not cost us the identity.
-            for key in ("full_name", "given_name", "family_name"):
-                data.pop(key, None)
-            if not data.get("emails") and not data.get("phones"):
-                data["full_name"] = identity.user_id[:200]
-            return contact_create(actor=self.actor, data=data)
+            return contact_create(actor=self.actor, data=without_names(data, identity))
 
     def _attach(
         self, contact_id: int, identity: Identity, by_user: int | None, by_email: int | None, by_phone: int | None
@@ -631,6 +662,304 @@ class Resolver:
             return
         self.anonymous[anonymous_id] = contact_id
         _move_anonymous_events(anonymous_id, contact_id)
+
+
+class _New:
+    """A contact the batch creates: its ``contact_create`` data, and its id once written."""
+
+    __slots__ = ("data", "draft", "has_user", "pk")
+
+    def __init__(self, data: dict[str, Any], draft: Any, has_user: bool) -> None:
+        self.data = data
+        self.draft = draft  # ContactsBulk.draft(data); None once data changed
+        self.pk: int | None = None
+        self.has_user = has_user
+
+
+Ref = int | _New
+
+
+def _pk(ref: Ref | None) -> int | None:
+    return ref.pk if isinstance(ref, _New) else ref
+
+
+class BatchResolver:
+    """The :class:`Resolver`'s decisions for a whole request, taken in memory in message order
+    and then written with a few multi-row statements. Identities are looked up with one ``IN``
+    query per kind (user ids, emails, phones, device ids); new contacts are created and existing
+    ones extended through ``contacts.services.ContactsBulk`` (validation, search keys, audit,
+    timeline and webhooks as one at a time); device links, moved events and suspected duplicates
+    go in at once. A contact created and extended within one request is written once, with
+    everything. Anything unexpected while writing (an identifier a concurrent writer just took)
+    raises, and the caller resolves the request with the Resolver instead."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.actor = Actor.system("api")
+        self.bulk = ContactsBulk(self.actor)
+        self.users: dict[str, Ref | None] = {}
+        self.emails: dict[str, Ref | None] = {}
+        self.phones: dict[str, Ref | None] = {}
+        self.links: dict[str, Ref] = {}  # device id → contact (AnonymousIdentity)
+        self.with_user: set[int] = set()  # existing contacts that have a user id
+        self.new: list[_New] = []
+        self.additions: dict[int, dict[str, list[Any]]] = {}
+        self.new_links: list[tuple[str, Ref]] = []
+        self.suspects: list[tuple[Ref, Ref, str, dict[str, Any]]] = []
+
+    def resolve_all(self, messages: list[Message]) -> dict[str, int]:
+        """Set ``contact_id`` on each message; returns the device → contact links afterwards."""
+        pairs = [(m, Resolver.identity(m)) for m in messages]
+        self._prefetch([identity for _, identity in pairs])
+        refs: list[Ref | None] = []
+        for message, identity in pairs:
+            if not identity.identified and message.type != Event.Type.ALIAS:
+                refs.append(self.links.get(identity.anonymous_id) if identity.anonymous_id else None)
+            else:
+                refs.append(self._resolve_identified(identity, message))
+        self._write()
+        for message, ref in zip(messages, refs, strict=True):
+            message.contact_id = _pk(ref)
+        return {device: pk for device, ref in self.links.items() if (pk := _pk(ref)) is not None}
+
+    def _prefetch(self, identities: list[Identity]) -> None:
+        users = {i.user_id for i in identities if i.user_id} | {i.previous_id for i in identities if i.previous_id}
+        emails = {i.email for i in identities if i.email}
+        phones = {i.phone for i in identities if i.phone}
+        devices = {i.anonymous_id for i in identities if i.anonymous_id} | {
+            i.previous_id for i in identities if i.previous_id
+        }
+        self.users.update(dict.fromkeys(users))
+        self.emails.update(dict.fromkeys(emails))
+        self.phones.update(dict.fromkeys(phones))
+        for chunk in _chunks(users):
+            self.users.update(
+                ExternalId.objects.filter(system=USER_ID_SYSTEM, value__in=chunk).values_list("value", "contact_id")
+            )
+        for chunk in _chunks(emails):
+            self.emails.update(ContactEmail.objects.filter(email__in=chunk).values_list("email", "contact_id"))
+        for chunk in _chunks(phones):
+            rows = ContactPhone.objects.filter(e164__in=chunk).order_by("-contact_id").values_list("e164", "contact_id")
+            self.phones.update(rows)  # the lowest contact id last, so it wins, as in the Resolver
+        for chunk in _chunks(devices):
+            self.links.update(
+                AnonymousIdentity.objects.filter(anonymous_id__in=chunk).values_list("anonymous_id", "contact_id")
+            )
+        known = {c for c in (*self.emails.values(), *self.phones.values(), *self.links.values()) if isinstance(c, int)}
+        self.with_user.update(c for c in self.users.values() if isinstance(c, int))
+        for chunk in _chunks(sorted(known - self.with_user)):
+            self.with_user.update(
+                ExternalId.objects.filter(system=USER_ID_SYSTEM, contact_id__in=chunk).values_list(
+                    "contact_id", flat=True
+                )
+            )
+
+    def _has_user(self, ref: Ref) -> bool:
+        return ref.has_user if isinstance(ref, _New) else ref in self.with_user
+
+    def _resolve_identified(self, identity: Identity, message: Message) -> Ref | None:
+        # The same decisions as Resolver._resolve_identified, against the maps.
+        by_user = self.users.get(identity.user_id) if identity.user_id else None
+        by_email = self.emails.get(identity.email) if identity.email else None
+        by_phone = self.phones.get(identity.phone) if identity.phone else None
+        by_anonymous = self.links.get(identity.anonymous_id) if identity.anonymous_id else None
+        by_previous = (
+            (self.users.get(identity.previous_id) or self.links.get(identity.previous_id))
+            if identity.previous_id
+            else None
+        )
+        other_person = by_anonymous is not None and bool(identity.user_id) and self._has_user(by_anonymous)
+        contact = by_user or by_email or by_phone
+        if contact is None and by_previous is not None:
+            contact = by_previous
+        if contact is None and by_anonymous is not None and not other_person:
+            contact = by_anonymous
+        if contact is None:
+            contact = self._create(identity)
+            if contact is None:
+                return self.links.get(identity.anonymous_id) if identity.anonymous_id else None
+        else:
+            self._attach(contact, identity, by_user, by_email, by_phone)
+
+        details = {"message_id": message.message_id, "source": self.source.pk}
+        if by_email and by_email != contact:
+            self.suspects.append(
+                (contact, by_email, SuspectedDuplicate.Reason.EMAIL, {**details, "email": identity.email})
+            )
+        if by_phone and by_phone not in (contact, by_email):
+            self.suspects.append(
+                (contact, by_phone, SuspectedDuplicate.Reason.PHONE, {**details, "phone": identity.phone})
+            )
+        if by_previous and by_previous != contact:
+            self.suspects.append(
+                (
+                    contact,
+                    by_previous,
+                    SuspectedDuplicate.Reason.ALIAS,
+                    {**details, "previous_id": identity.previous_id},
+                )
+            )
+        if by_anonymous and by_anonymous != contact and not other_person:
+            self.suspects.append(
+                (contact, by_anonymous, SuspectedDuplicate.Reason.ANONYMOUS_ID,
+                 {**details, "anonymous_id": identity.anonymous_id})
+            )  # fmt: skip
+
+        if identity.user_id:
+            self.users[identity.user_id] = self.users.get(identity.user_id) or contact
+        if identity.anonymous_id and by_anonymous is None:
+            self._link(identity.anonymous_id, contact)
+        if identity.previous_id and by_previous is None:
+            self._link(identity.previous_id, contact)
+        return contact
+
+    def _create(self, identity: Identity) -> _New | None:
+        data = new_contact_data(identity, self.source)
+        try:
+            draft = self.bulk.draft(data)
+        except InvalidInput:
+            data = without_names(data, identity)
+            try:
+                draft = self.bulk.draft(data)
+            except InvalidInput:
+                return None  # as the Resolver: the message stays unattached
+        new = _New(data, draft, has_user=bool(identity.user_id))
+        self.new.append(new)
+        if identity.email:
+            self.emails[identity.email] = new
+        if identity.phone:
+            self.phones[identity.phone] = new
+        return new
+
+    def _attach(
+        self, contact: Ref, identity: Identity, by_user: Ref | None, by_email: Ref | None, by_phone: Ref | None
+    ) -> None:
+        add_user = bool(identity.user_id) and by_user is None
+        add_email = bool(identity.email) and by_email is None
+        add_phone = bool(identity.phone) and by_phone is None
+        phone = identity.phone_raw or identity.phone
+        if not (add_user or add_email or add_phone):
+            return
+        if isinstance(contact, _New):
+            data = contact.data
+            contact.draft = None  # validated again when written
+            if add_user:
+                data["external_ids"] = [
+                    *data.get("external_ids", []),
+                    {"system": USER_ID_SYSTEM, "value": identity.user_id},
+                ]
+                contact.has_user = True
+            if add_email:
+                data["emails"] = [
+                    *data.get("emails", []),
+                    {"email": identity.email, "is_primary": not data.get("emails")},
+                ]
+            if add_phone:
+                data["phones"] = [*data.get("phones", []), {"phone": phone, "is_primary": not data.get("phones")}]
+        else:
+            additions = self.additions.setdefault(contact, {"emails": [], "phones": [], "external_ids": []})
+            if add_user:
+                additions["external_ids"].append((USER_ID_SYSTEM, identity.user_id))
+                self.with_user.add(contact)
+            if add_email:
+                additions["emails"].append(identity.email)
+            if add_phone:
+                additions["phones"].append(phone)
+        if add_email:
+            self.emails[identity.email] = contact
+        if add_phone:
+            self.phones[identity.phone] = contact
+
+    def _link(self, device: str, contact: Ref) -> None:
+        self.links[device] = contact
+        self.new_links.append((device, contact))
+
+    def _write(self) -> None:
+        ids = self.bulk.create([n.draft or n.data for n in self.new])
+        for new, new_id in zip(self.new, ids, strict=True):
+            new.pk = new_id
+        self.bulk.add_identifiers(self.additions)
+        moves: dict[str, int] = {}
+        for device, ref in self.new_links:
+            pk = _pk(ref)
+            assert pk is not None
+            moves[device] = pk
+        if moves:
+            AnonymousIdentity.objects.bulk_create(
+                [AnonymousIdentity(anonymous_id=d, contact_id=c, source=self.source) for d, c in moves.items()]
+            )
+            for device in _devices_with_anonymous_orders(list(moves)):
+                orders_attach_anonymous(anonymous_id=device, contact_id=moves[device])
+            move_anonymous_events(moves)
+        rows: dict[tuple[int, int, str], dict[str, Any]] = {}
+        for one, other, reason, details in self.suspects:
+            a, b = sorted((_pk(one) or 0, _pk(other) or 0))
+            rows.setdefault((a, b, reason), details)
+        SuspectedDuplicate.objects.bulk_create(
+            [SuspectedDuplicate(contact_a_id=a, contact_b_id=b, reason=r, details=d) for (a, b, r), d in rows.items()],
+            ignore_conflicts=True,
+        )
+
+
+def _devices_with_anonymous_orders(devices: list[str]) -> list[str]:
+    """Which of these device ids have orders not yet given to a contact (usually none). Raw SQL
+    for the same reason as ``move_anonymous_events``: SQLite must be pointed at the partial index."""
+    table = connection.ops.quote_name(Order._meta.db_table)
+    hint = " INDEXED BY order_anon_unassigned" if connection.vendor == "sqlite" else ""
+    found: set[str] = set()
+    with connection.cursor() as cursor:
+        for chunk in _chunks(devices, 500):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT DISTINCT anonymous_id FROM {table}{hint} "  # noqa: S608
+                f"WHERE anonymous_id IN ({marks}) AND contact_id IS NULL",
+                chunk,
+            )
+            found.update(row[0] for row in cursor.fetchall())
+    return sorted(found)
+
+
+def _chunks(items: Iterable[Any], size: int = 900) -> Iterable[list[Any]]:
+    values = list(items)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def new_contact_data(identity: Identity, source: Source) -> dict[str, Any]:
+    """``contact_create`` data for the person an identified message names for the first time."""
+    traits = identity.traits
+    data: dict[str, Any] = {
+        "source": ContactSource.WEB_ANALYTICS if source.kind == Source.Kind.WEBSITE else ContactSource.API
+    }
+    name = traits.get("name")
+    first, last = (
+        traits.get("firstName") or traits.get("first_name"),
+        traits.get("lastName") or traits.get("last_name"),
+    )
+    if isinstance(name, str) and name.strip():
+        data["full_name"] = clean_text(name)[:200]
+    elif isinstance(first, str) or isinstance(last, str):
+        data["given_name"] = clean_text(first if isinstance(first, str) else "")[:80]
+        data["family_name"] = clean_text(last if isinstance(last, str) else "")[:80]
+    if identity.email:
+        data["emails"] = [{"email": identity.email, "is_primary": True}]
+    if identity.phone:
+        data["phones"] = [{"phone": identity.phone_raw or identity.phone, "is_primary": True}]
+    if identity.user_id:
+        data["external_ids"] = [{"system": USER_ID_SYSTEM, "value": identity.user_id}]
+    data.update(contact_fields_from_traits(traits))
+    if not any(data.get(k) for k in ("full_name", "given_name", "family_name", "emails", "phones")):
+        # Known only by the sender's user id: that is the best name there is.
+        data["full_name"] = identity.user_id[:200]
+    return data
+
+
+def without_names(data: dict[str, Any], identity: Identity) -> dict[str, Any]:
+    """``data`` without the names the contact model refused (the second try of a creation)."""
+    data = {k: v for k, v in data.items() if k not in ("full_name", "given_name", "family_name")}
+    if not data.get("emails") and not data.get("phones"):
+        data["full_name"] = identity.user_id[:200]
+    return data
 
 
 def contact_fields_from_traits(traits: dict[str, Any]) -> dict[str, Any]:

@@ -73,7 +73,21 @@ def test_counts_match_the_summary(loaded: dict[str, Any]) -> None:
     for cid, last_activity in Contact.objects.values_list("pk", "last_activity_at"):
         assert last_activity == latest[cid]
     # One summary line in the audit log, not one per row.
-    assert list(AuditEvent.objects.values_list("object_type", "via", "action")) == [("demo", "cli", "create")]
+    assert list(AuditEvent.objects.exclude(object_type="segment").values_list("object_type", "via", "action")) == [
+        ("demo", "cli", "create")
+    ]
+
+
+def test_demo_segments_hold_what_their_conditions_match(loaded: dict[str, Any]) -> None:
+    from danhba.segments.compiler import matching
+    from danhba.segments.models import Segment
+
+    assert loaded["segments"] == Segment.objects.count() == 5
+    for segment in Segment.objects.filter(kind="dynamic"):
+        expected = set(matching(segment.conditions).values_list("pk", flat=True))
+        assert set(segment.members.values_list("contact_id", flat=True)) == expected
+        assert segment.member_count == len(expected)
+    assert Segment.objects.get(kind="static").member_count > 0
 
 
 def test_text_is_normalised_and_denormalised_columns_match(loaded: dict[str, Any]) -> None:

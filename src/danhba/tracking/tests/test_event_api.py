@@ -215,3 +215,37 @@ def test_timestamps_are_corrected_for_the_senders_clock(post: Any) -> None:
 def test_batch_context_applies_to_each_event(post: Any) -> None:
     post("/v1/batch", {"context": {"app": "pos"}, "batch": [track("c1", context={"ip": "1.2.3.4"})]})
     assert Event.objects.get().context == {"app": "pos", "ip": "1.2.3.4"}
+
+
+def test_an_event_over_32_kb_in_a_batch_is_rejected_and_the_rest_stored(post: Any) -> None:
+    big = track("big", properties={"blob": "ệ" * 11_500})  # ~34 KB of UTF-8
+    response = post("/v1/batch", {"batch": [track("s1"), big, track("s2")]})
+    body = response.json()
+    assert response.status_code == 200 and body["accepted"] == 2
+    assert [(r["index"], r["messageId"], r["code"], r["message"]) for r in body["rejected"]] == [
+        (1, "big", "too_large", "the event is larger than 32 KB")
+    ]
+    assert sorted(Event.objects.values_list("message_id", flat=True)) == ["s1", "s2"]
+
+
+def test_an_event_that_only_grows_over_32_kb_once_re_encoded_is_rejected(post: Any) -> None:
+    # 2,000 × "1e15" is about 10 KB as sent and 38 KB as stored ("1000000000000000.0").
+    numbers = ",".join(["1e15"] * 2000)
+    small = json.dumps({"type": "track", "event": "E", "anonymousId": "a", "messageId": "ok"})
+    head = '"type": "track", "event": "E", "anonymousId": "a", "messageId": "grows"'
+    raw = f'{{{head}, "properties": {{"n": [{numbers}]}}}}'
+    body = f'{{"batch": [{small}, {raw}], "pad": "{"x" * 30_000}"}}'.encode()
+    answer = post("/v1/batch", body).json()
+    assert answer["accepted"] == 1
+    assert [(r["messageId"], r["code"]) for r in answer["rejected"]] == [("grows", "too_large")]
+
+
+def test_event_sizes_are_measured_from_the_body_as_sent() -> None:
+    from danhba.tracking.event_views import _event_sizes
+
+    events = ['{"a": 1}', '{ "b" : "ệ\\u00e9" }', "[1, 2]", '"x"']
+    body = ('{"sentAt": null, "batch": [], "context": {"k": [1, {"batch": [9]}]},\n "batch" : [ '
+            + " ,\n".join(events) + " ] }").encode()  # fmt: skip
+    assert _event_sizes(body) == [len(e.encode()) for e in events]
+    assert _event_sizes(b'{"batch": 1}') is None
+    assert _event_sizes(b"[1]") is None

@@ -93,17 +93,44 @@ def test_timestamps_and_payload_survive_the_inbox(post: Any) -> None:
     assert event.original_timestamp is not None and event.original_timestamp.isoformat() == "2026-11-20T01:30:00+00:00"
 
 
+def break_request(monkeypatch: Any, message_id: str, error: Exception) -> None:
+    """Storing the request whose first message is ``message_id`` raises ``error``: alone, or in
+    a group of requests (which are then stored one by one)."""
+    real, real_many = inbox.events_store, inbox.events_store_many
+
+    def store(*, source: Any, messages: list[Any], received_at: Any) -> Any:
+        if messages[0].message_id == message_id:
+            raise error
+        return real(source=source, messages=messages, received_at=received_at)
+
+    def store_many(*, source: Any, requests: list[Any]) -> Any:
+        if any(messages[0].message_id == message_id for messages, _ in requests):
+            raise error
+        return real_many(source=source, requests=requests)
+
+    monkeypatch.setattr(inbox, "events_store", store)
+    monkeypatch.setattr(inbox, "events_store_many", store_many)
+
+
+def test_pending_requests_of_a_source_are_stored_together(post: Any, monkeypatch: Any) -> None:
+    post("/v1/batch", batch(page("g1"), page("g2")))
+    post("/v1/batch", batch(page("g2"), page("g3")))  # a retry overlapping the first
+    post("/v1/batch", batch(page("g4")))
+
+    def alone(**kwargs: Any) -> Any:
+        raise AssertionError("stored one request at a time")
+
+    monkeypatch.setattr(inbox, "events_store", alone)
+    assert inbox.inbox_process() == 5  # 4 stored + 1 duplicate
+    assert sorted(Event.objects.values_list("message_id", flat=True)) == ["g1", "g2", "g3", "g4"]
+    assert inbox.store().rows() == []
+
+
 def test_a_failing_request_is_kept_with_its_error_and_does_not_block_the_next(post: Any, monkeypatch: Any) -> None:
     post("/v1/batch", batch(page("bad-1")))
     post("/v1/batch", batch(page("good-1")))
     real = inbox.events_store
-
-    def store(*, source: Any, messages: list[Any], received_at: Any) -> Any:
-        if messages[0].message_id == "bad-1":
-            raise ValueError("broken")
-        return real(source=source, messages=messages, received_at=received_at)
-
-    monkeypatch.setattr(inbox, "events_store", store)
+    break_request(monkeypatch, "bad-1", ValueError("broken"))
     inbox.inbox_process()
     assert list(Event.objects.values_list("message_id", flat=True)) == ["good-1"]
     # Tried once; the next try waits (10 s, then 20, 40, 80).
@@ -132,14 +159,7 @@ def test_a_database_timeout_is_retried_later_not_raised(post: Any, monkeypatch: 
 
     post("/v1/batch", batch(page("p1")))
     post("/v1/batch", batch(page("p2")))
-    real = inbox.events_store
-
-    def store(*, source: Any, messages: list[Any], received_at: Any) -> Any:
-        if messages[0].message_id == "p1":
-            raise OperationalError("canceling statement due to statement timeout")
-        return real(source=source, messages=messages, received_at=received_at)
-
-    monkeypatch.setattr(inbox, "events_store", store)
+    break_request(monkeypatch, "p1", OperationalError("canceling statement due to statement timeout"))
     inbox.inbox_process()
     # The request after it was stored; the one that timed out waits for its next try.
     assert list(Event.objects.values_list("message_id", flat=True)) == ["p2"]

@@ -69,7 +69,7 @@ def test_the_events_table_is_partitioned_by_month_with_a_default_partition() -> 
         assert cursor.fetchone()[0] == 0
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'tracking_event'")
         indexes = {row[0] for row in cursor.fetchall()}
-    assert {"event_contact_time", "event_name_time", "event_anon_unassigned", "tracking_event_pkey"} <= indexes
+    assert {"event_contact_time", "event_name_time_contact", "event_anon_unassigned", "tracking_event_pkey"} <= indexes
 
 
 @pytest.mark.postgres

@@ -1,0 +1,589 @@
+"""Writes of the segments app: segments and lists, and keeping their membership current.
+
+How membership stays current:
+
+1. Every write that can change what a segment sees about a contact — contact fields, tags,
+   companies, consent, events, orders — calls :func:`contacts_changed` in its own transaction with
+   the contact ids and *why* (``field:province``, ``tags``, ``event:Order Completed``, ``orders``…).
+   That inserts :class:`DirtyContact` rows (one per contact and reason, duplicates ignored) and,
+   after the commit, wakes the worker. The rows are the work: a lost wake-up only delays it.
+2. :func:`dirty_process` (the worker job, a minutely sweep, or inline with
+   ``SEGMENTS_REFRESH_INLINE``) takes a batch of dirty rows, finds the dynamic segments whose
+   dependencies (``Segment.depends_on``) meet the reasons, re-evaluates only those contacts against
+   only those segments — one SQL query per segment with ``id IN (batch)`` — and writes the
+   differences to :class:`SegmentMember` and the history :class:`SegmentChange`.
+3. Conditions that depend on the passing of time ("in the last 30 days", birthdays) are
+   re-evaluated by :func:`segments_refresh_due` on a schedule (``SEGMENTS_TIME_REFRESH_MINUTES``),
+   and every segment gets a nightly full refresh as a safety net. :func:`segment_refresh`
+   (also ``danhba segments refresh``) recomputes one segment from scratch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from danhba.accounts import permissions as perms
+from danhba.contacts.models import Contact
+from danhba.core.actor import Actor
+from danhba.core.errors import Conflict, InvalidInput, NotFound
+from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone
+from danhba.privacy.models import AuditEvent
+from danhba.privacy.services import audit_event
+from danhba.segments import compiler
+from danhba.segments import conditions as C
+from danhba.segments.models import DirtyContact, Segment, SegmentChange, SegmentMember, SegmentSize, empty_tree
+
+log = logging.getLogger(__name__)
+
+CHUNK = 5000
+# Contacts re-evaluated per query by dirty_process.
+DIRTY_BATCH = 2000
+# The reason of a change that can affect any segment (a new contact, a merge).
+EVERYTHING = "*"
+# The reason of events of any name arriving for a contact (an anonymous visitor's history joining
+# it on identify).
+ANY_EVENT = "event:*"
+
+
+@dataclass
+class RefreshResult:
+    entered: int
+    left: int
+    size: int
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+def _clean_name(name: Any, errors: dict[str, list[str]]) -> str:
+    text = clean_text(name)
+    if not text:
+        errors.setdefault("name", []).append(_("A name is required."))
+    elif len(text) > 200:
+        errors.setdefault("name", []).append(_("At most 200 characters."))
+    return text
+
+
+def _apply_conditions(segment: Segment, tree: Any, actor: Actor) -> None:
+    cleaned = C.clean(tree, user=actor.user, segment_id=segment.pk)
+    segment.conditions = cleaned
+    reasons, timed = C.dependencies(cleaned)
+    segment.depends_on = {"reasons": reasons}
+    segment.time_dependent = timed
+
+
+def segment_create(
+    *,
+    actor: Actor,
+    name: str,
+    conditions: Any = None,
+    kind: str = Segment.Kind.DYNAMIC,
+    description: str = "",
+) -> Segment:
+    perms.require(actor, "segment", perms.CREATE)
+    errors: dict[str, list[str]] = {}
+    segment = Segment(
+        name=_clean_name(name, errors),
+        description=str(description or "").strip()[:5000],
+        kind=kind,
+        created_by=actor.user,
+    )
+    if kind not in Segment.Kind.values:
+        errors.setdefault("kind", []).append(_("Must be dynamic or static."))
+    if errors:
+        raise InvalidInput(errors)
+    if segment.kind == Segment.Kind.DYNAMIC:
+        _apply_conditions(segment, conditions or empty_tree(), actor)
+    with transaction.atomic():
+        segment.save()
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.CREATE,
+            object_type="segment",
+            object_id=segment.pk,
+            object_label=segment.name,
+            changes={"name": [None, segment.name], "conditions": [None, C.describe(segment.conditions)]},
+        )
+        if segment.kind == Segment.Kind.DYNAMIC:
+            _request_refresh(segment)
+    return segment
+
+
+def segment_update(*, actor: Actor, segment: Segment, data: dict[str, Any]) -> Segment:
+    perms.require(actor, "segment", perms.EDIT)
+    errors: dict[str, list[str]] = {}
+    before = {"name": segment.name, "description": segment.description, "conditions": C.describe(segment.conditions)}
+    if "name" in data:
+        segment.name = _clean_name(data["name"], errors)
+    if "description" in data:
+        segment.description = str(data["description"] or "").strip()[:5000]
+    if errors:
+        raise InvalidInput(errors)
+    old_tree = segment.conditions
+    if "conditions" in data:
+        if segment.is_static:
+            raise InvalidInput({"conditions": [_("A static list has no conditions.")]})
+        _apply_conditions(segment, data["conditions"], actor)
+    after = {"name": segment.name, "description": segment.description, "conditions": C.describe(segment.conditions)}
+    with transaction.atomic():
+        segment.updated_at = timezone.now()
+        segment.save()
+        changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+        if changes:
+            audit_event(
+                actor=actor,
+                action=AuditEvent.Action.UPDATE,
+                object_type="segment",
+                object_id=segment.pk,
+                object_label=segment.name,
+                changes=changes,
+            )
+        if segment.conditions != old_tree:
+            _request_refresh(segment)
+            # Segments built on this one change with it.
+            for dependent in dependents(segment):
+                _request_refresh(dependent)
+    return segment
+
+
+def dependents(segment: Segment) -> list[Segment]:
+    """Dynamic segments that refer to ``segment``, directly or through others."""
+    found: list[Segment] = []
+    for other in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exclude(pk=segment.pk):
+        if segment.pk in C.referenced_segments(other.pk):
+            found.append(other)
+    return found
+
+
+def segment_delete(*, actor: Actor, segment: Segment) -> None:
+    perms.require(actor, "segment", perms.DELETE)
+    users = dependents(segment)
+    if users:
+        raise Conflict(
+            _("Segments use this one: %(names)s. Change them first.") % {"names": ", ".join(s.name for s in users)}
+        )
+    with transaction.atomic():
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.DELETE,
+            object_type="segment",
+            object_id=segment.pk,
+            object_label=segment.name,
+            changes={"name": [segment.name, None]},
+        )
+        # Members and history go with it, in chunks the database handles well.
+        while SegmentMember.objects.filter(segment=segment).exists():
+            ids = list(SegmentMember.objects.filter(segment=segment).values_list("pk", flat=True)[:CHUNK])
+            SegmentMember.objects.filter(pk__in=ids).delete()
+        segment.delete()
+
+
+def _request_refresh(segment: Segment) -> None:
+    """Recompute the membership now (small sites, tests) or in the worker (the page shows it)."""
+    Segment.objects.filter(pk=segment.pk).update(refresh_requested_at=timezone.now(), refresh_error="")
+    segment.refresh_requested_at = timezone.now()
+    if settings.SEGMENTS_REFRESH_INLINE:
+        result = segment_refresh(segment=segment)
+        segment.refresh_from_db()
+        del result
+        return
+    from danhba.segments.tasks import segment_refresh_job
+
+    pk = segment.pk
+    transaction.on_commit(lambda: segment_refresh_job(pk))
+
+
+def segment_refresh_request(*, actor: Actor, segment: Segment) -> Segment:
+    perms.require(actor, "segment", perms.VIEW)
+    if segment.is_static:
+        raise InvalidInput({"segment": [_("A static list is kept by hand; there is nothing to refresh.")]})
+    with transaction.atomic():
+        _request_refresh(segment)
+    return segment
+
+
+def segment_refresh(
+    *, segment: Segment, via: str = SegmentChange.Via.REFRESH, now: dt.datetime | None = None
+) -> RefreshResult:
+    """Recompute a dynamic segment from scratch and record who entered and left.
+
+    The matching ids are read outside the write transaction (a refresh of a large segment must
+    not hold the write lock for its whole query). A contact re-evaluated live meanwhile (it has
+    a history row newer than the start) keeps its live state: it is the fresher one."""
+    if segment.is_static:
+        return RefreshResult(0, 0, SegmentMember.objects.filter(segment=segment).count())
+    started = timezone.now()
+    now = now or started
+    try:
+        matched = set(compiler.matching(segment.conditions, now=now).values_list("pk", flat=True).iterator(CHUNK))
+    except Exception as exc:
+        Segment.objects.filter(pk=segment.pk).update(refresh_error=str(exc)[:2000], refresh_requested_at=None)
+        raise
+    with transaction.atomic():
+        current = set(
+            SegmentMember.objects.filter(segment=segment).values_list("contact_id", flat=True).iterator(CHUNK)
+        )
+        touched = set(
+            SegmentChange.objects.filter(segment=segment, at__gte=started).values_list("contact_id", flat=True)
+        )
+        entered = (matched - current) - touched
+        left = (current - matched) - touched
+        _write_changes(segment.pk, entered, left, via=via, at=now)
+        size = SegmentMember.objects.filter(segment=segment).count()
+        Segment.objects.filter(pk=segment.pk).update(
+            member_count=size, refreshed_at=timezone.now(), refresh_requested_at=None, refresh_error=""
+        )
+        _size_record(segment.pk, size)
+    segment.member_count = size
+    return RefreshResult(len(entered), len(left), size)
+
+
+def _write_changes(segment_id: int, entered: Iterable[int], left: Iterable[int], *, via: str, at: dt.datetime) -> None:
+    entered, left = sorted(entered), sorted(left)
+    for i in range(0, len(entered), CHUNK):
+        chunk = entered[i : i + CHUNK]
+        SegmentMember.objects.bulk_create(
+            [SegmentMember(segment_id=segment_id, contact_id=c, since=at) for c in chunk], ignore_conflicts=True
+        )
+    for i in range(0, len(left), CHUNK):
+        SegmentMember.objects.filter(segment_id=segment_id, contact_id__in=left[i : i + CHUNK]).delete()
+    SegmentChange.objects.bulk_create(
+        [SegmentChange(segment_id=segment_id, contact_id=c, entered=True, at=at, via=via) for c in entered]
+        + [SegmentChange(segment_id=segment_id, contact_id=c, entered=False, at=at, via=via) for c in left],
+        batch_size=CHUNK,
+    )
+
+
+def _size_record(segment_id: int, size: int) -> None:
+    SegmentSize.objects.update_or_create(segment_id=segment_id, day=timezone.localdate(), defaults={"size": size})
+
+
+def segments_refresh_all(*, time_dependent_only: bool = False, via: str = SegmentChange.Via.SCHEDULE) -> int:
+    """Full refresh of every dynamic segment (or only those that time can change). Segments are
+    independent (references are compiled inline), so the order does not matter."""
+    segments = Segment.objects.filter(kind=Segment.Kind.DYNAMIC)
+    if time_dependent_only:
+        segments = segments.filter(time_dependent=True)
+    done = 0
+    for segment in segments.iterator():
+        try:
+            segment_refresh(segment=segment, via=via)
+            done += 1
+        except Exception:
+            log.exception("refresh of segment %s failed", segment.pk)
+    return done
+
+
+def segments_refresh_requested() -> int:
+    """Run the refreshes people asked for whose job was lost (the minutely sweep)."""
+    stale = timezone.now() - dt.timedelta(minutes=2)
+    done = 0
+    for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC, refresh_requested_at__lt=stale).iterator():
+        segment_refresh(segment=segment)
+        done += 1
+    return done
+
+
+# --- live membership -------------------------------------------------------------------------
+
+
+def contacts_changed(*, contact_ids: Iterable[int], reasons: Iterable[str]) -> None:
+    """Tell the segments that these contacts changed, and why. Call it inside the writing
+    transaction: a rolled-back write leaves nothing to do."""
+    ids = sorted({int(c) for c in contact_ids if c})
+    why = sorted({str(r)[:220] for r in reasons})
+    if not ids or not why or not _any_dynamic_segment():
+        return
+    if settings.SEGMENTS_REFRESH_INLINE:
+        # Re-evaluate now, inside the writer's transaction: it sees its own writes, and a
+        # rollback undoes the membership change with them.
+        segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC))
+        _evaluate(segments, {c: set(why) for c in ids}, now=timezone.now())
+        return
+    now = timezone.now()
+    rows = [DirtyContact(contact_id=c, reason=r, marked_at=now) for c in ids for r in why]
+    DirtyContact.objects.bulk_create(rows, batch_size=CHUNK, ignore_conflicts=True)
+    transaction.on_commit(_wake)
+
+
+# Keys of the audit snapshot (contacts.services.contact_snapshot) that are not field names.
+_SNAPSHOT_REASONS = {"emails": "field:email", "phones": "field:phone", "tags": "tags", "companies": "company"}
+
+
+def reasons_for_changes(changes: Iterable[str]) -> list[str]:
+    """The change reasons of a contact write, from the keys of its audit diff."""
+    reasons = {_SNAPSHOT_REASONS.get(key, f"field:{key}") for key in changes}
+    if any(key.startswith("tags") for key in changes):
+        reasons.add("tags")
+    return sorted(reasons | {"field:updated_at"})
+
+
+def contacts_deleting(*, contact_ids: Sequence[int]) -> None:
+    """Before contacts are deleted: take them out of their segments and lists so the sizes stay
+    right (the history rows go with the contacts: they are personal data)."""
+    ids = sorted(set(contact_ids))
+    segment_ids = set(SegmentMember.objects.filter(contact_id__in=ids).values_list("segment_id", flat=True).distinct())
+    if not segment_ids:
+        return
+    SegmentMember.objects.filter(contact_id__in=ids).delete()
+    for segment_id in segment_ids:
+        size = SegmentMember.objects.filter(segment_id=segment_id).count()
+        Segment.objects.filter(pk=segment_id).update(member_count=size)
+        _size_record(segment_id, size)
+
+
+def _any_dynamic_segment() -> bool:
+    return Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exists()
+
+
+_last_wake = 0.0
+
+
+def _wake() -> None:
+    """Queue the worker, at most every 0.25 s per process: a burst of writes needs one job."""
+    import time
+
+    global _last_wake
+    now = time.monotonic()
+    if now - _last_wake < 0.25:
+        return
+    _last_wake = now
+    from danhba.segments.tasks import process_dirty_contacts
+
+    process_dirty_contacts()
+
+
+def _affected(segments: Sequence[Segment], reasons: set[str]) -> list[Segment]:
+    if EVERYTHING in reasons:
+        return list(segments)
+    any_event = ANY_EVENT in reasons
+    out = []
+    for segment in segments:
+        needs = set((segment.depends_on or {}).get("reasons", []))
+        if needs & reasons or (any_event and any(n.startswith("event:") for n in needs)):
+            out.append(segment)
+    return out
+
+
+def dirty_process(*, now: dt.datetime | None = None, max_batches: int | None = None) -> int:
+    """Re-evaluate dirty contacts against the segments their changes can affect. Returns the
+    number of contacts processed."""
+    done = 0
+    batches = 0
+    segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC))
+    while max_batches is None or batches < max_batches:
+        rows = list(DirtyContact.objects.order_by("id").values_list("id", "contact_id", "reason")[:DIRTY_BATCH])
+        if not rows:
+            break
+        batches += 1
+        reasons_of: dict[int, set[str]] = defaultdict(set)
+        for _pk, contact_id, reason in rows:
+            reasons_of[contact_id].add(reason)
+        _evaluate(segments, reasons_of, now=now or timezone.now())
+        DirtyContact.objects.filter(pk__in=[r[0] for r in rows]).delete()
+        done += len(reasons_of)
+    return done
+
+
+def _evaluate(segments: Sequence[Segment], reasons_of: dict[int, set[str]], *, now: dt.datetime) -> None:
+    # Group contacts by the segments they can affect, so each segment runs one query.
+    per_segment: dict[int, list[int]] = defaultdict(list)
+    by_pk = {s.pk: s for s in segments}
+    for contact_id, reasons in reasons_of.items():
+        for segment in _affected(segments, reasons):
+            per_segment[segment.pk].append(contact_id)
+    for segment_pk, ids in per_segment.items():
+        segment = by_pk[segment_pk]
+        try:
+            matched = set(compiler.matching(segment.conditions, now=now, among=ids).values_list("pk", flat=True))
+        except Exception:
+            log.exception("segment %s could not be evaluated", segment_pk)
+            continue
+        with transaction.atomic():
+            current = set(
+                SegmentMember.objects.filter(segment_id=segment_pk, contact_id__in=ids).values_list(
+                    "contact_id", flat=True
+                )
+            )
+            # A deleted contact leaves through the cascade, not here.
+            existing = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            entered = (matched - current) & existing
+            left = current - matched
+            if not entered and not left:
+                continue
+            _write_changes(segment_pk, entered, left, via=SegmentChange.Via.LIVE, at=timezone.now())
+            size = SegmentMember.objects.filter(segment_id=segment_pk).count()
+            Segment.objects.filter(pk=segment_pk).update(member_count=size)
+            _size_record(segment_pk, size)
+
+
+# --- static lists ----------------------------------------------------------------------------
+
+
+def _static(segment: Segment) -> None:
+    if not segment.is_static:
+        raise InvalidInput({"segment": [_("Members can be added and removed only in a static list.")]})
+
+
+def _visible_ids(actor: Actor, contact_ids: Iterable[Any]) -> list[int]:
+    ids: set[int] = set()
+    bad: list[str] = []
+    for value in contact_ids:
+        if isinstance(value, bool):
+            bad.append(str(value))
+            continue
+        try:
+            ids.add(int(value))
+        except (TypeError, ValueError):
+            bad.append(str(value))
+    if bad:
+        raise InvalidInput({"contact_ids": [_("Not contact ids: %s") % ", ".join(bad[:10])]})
+    qs = Contact.objects.filter(pk__in=sorted(ids))
+    if actor.user is not None:
+        qs = qs.visible_to(actor.user)
+    found = set(qs.values_list("pk", flat=True))
+    missing = ids - found
+    if missing:
+        raise NotFound(_("No such contacts: %s") % ", ".join(str(m) for m in sorted(missing)[:10]))
+    return sorted(found)
+
+
+def list_add(*, actor: Actor, segment: Segment, contact_ids: Iterable[Any], via: str = SegmentChange.Via.MANUAL) -> int:
+    """Add contacts to a static list; returns how many were not already in it."""
+    perms.require(actor, "segment", perms.EDIT)
+    _static(segment)
+    ids = _visible_ids(actor, contact_ids)
+    with transaction.atomic():
+        present = set(
+            SegmentMember.objects.filter(segment=segment, contact_id__in=ids).values_list("contact_id", flat=True)
+        )
+        new = [c for c in ids if c not in present]
+        _write_changes(segment.pk, new, [], via=via, at=timezone.now())
+        _after_list_change(segment, new)
+    return len(new)
+
+
+def list_remove(
+    *, actor: Actor, segment: Segment, contact_ids: Iterable[Any], via: str = SegmentChange.Via.MANUAL
+) -> int:
+    perms.require(actor, "segment", perms.EDIT)
+    _static(segment)
+    ids = _visible_ids(actor, contact_ids)
+    with transaction.atomic():
+        present = sorted(
+            SegmentMember.objects.filter(segment=segment, contact_id__in=ids).values_list("contact_id", flat=True)
+        )
+        _write_changes(segment.pk, [], present, via=via, at=timezone.now())
+        _after_list_change(segment, present)
+    return len(present)
+
+
+def _after_list_change(segment: Segment, contact_ids: Sequence[int]) -> None:
+    size = SegmentMember.objects.filter(segment=segment).count()
+    Segment.objects.filter(pk=segment.pk).update(member_count=size, updated_at=timezone.now())
+    segment.member_count = size
+    _size_record(segment.pk, size)
+    # Segments that use this list see its change like any other.
+    contacts_changed(contact_ids=contact_ids, reasons=[f"list:{segment.pk}"])
+
+
+def members_add(*, segment_id: int, contact_ids: Sequence[int], via: str) -> int:
+    """Add contacts to a static list for a caller that checked the permission (an import)."""
+    present = set(
+        SegmentMember.objects.filter(segment_id=segment_id, contact_id__in=list(contact_ids)).values_list(
+            "contact_id", flat=True
+        )
+    )
+    new = [c for c in contact_ids if c not in present]
+    if new:
+        _write_changes(segment_id, new, [], via=via, at=timezone.now())
+        segment = Segment.objects.get(pk=segment_id)
+        _after_list_change(segment, new)
+    return len(new)
+
+
+def list_add_by_keys(*, actor: Actor, segment: Segment, lines: Sequence[str]) -> tuple[int, list[tuple[int, str, str]]]:
+    """Add the contacts named one per line by email, phone or contact id. Returns the number added
+    and, for each line that matched nobody, (line number, value, reason)."""
+    from danhba.contacts.models import ContactEmail, ContactPhone
+
+    perms.require(actor, "segment", perms.EDIT)
+    _static(segment)
+    if len(lines) > 100_000:
+        raise InvalidInput({"file": [_("At most 100,000 lines at a time.")]})
+    visible = Contact.objects.all() if actor.user is None else Contact.objects.visible_to(actor.user)
+    found: set[int] = set()
+    unmatched: list[tuple[int, str, str]] = []
+    for number, raw in enumerate(lines, start=1):
+        value = clean_text(raw).strip(",;\"'")
+        if not value:
+            continue
+        ids: list[int] = []
+        if value.isdigit() and len(value) < 10:
+            ids = list(visible.filter(pk=int(value)).values_list("pk", flat=True))
+        elif "@" in value:
+            try:
+                email = normalize_email(value)
+            except NormalizationError as exc:
+                unmatched.append((number, value, str(exc)))
+                continue
+            ids = list(
+                ContactEmail.objects.filter(email=email, contact__in=visible).values_list("contact_id", flat=True)
+            )
+        else:
+            try:
+                phone = normalize_phone(value).e164
+            except NormalizationError as exc:
+                unmatched.append((number, value, str(exc)))
+                continue
+            ids = list(
+                ContactPhone.objects.filter(e164=phone, contact__in=visible).values_list("contact_id", flat=True)
+            )
+        if not ids:
+            unmatched.append((number, value, _("no contact you can see has it")))
+        found.update(ids)
+    added = (
+        list_add(actor=actor, segment=segment, contact_ids=sorted(found), via=SegmentChange.Via.IMPORT) if found else 0
+    )
+    return added, unmatched
+
+
+def list_snapshot(*, actor: Actor, segment: Segment, name: str) -> Segment:
+    """A new static list holding the segment's current members."""
+    perms.require(actor, "segment", perms.CREATE)
+    with transaction.atomic():
+        target = segment_create(
+            actor=actor,
+            name=name,
+            kind=Segment.Kind.STATIC,
+            description=_("Snapshot of “%(name)s” taken %(when)s")
+            % {"name": segment.name, "when": timezone.localtime().strftime("%Y-%m-%d %H:%M")},
+        )
+        members = SegmentMember.objects.filter(segment=segment)
+        if actor.user is not None:
+            from danhba.contacts.selectors import visibility_q
+
+            vis = visibility_q(actor.user, "contact__")
+            if vis is not None:
+                members = members.filter(vis)
+        ids = list(members.values_list("contact_id", flat=True).iterator(CHUNK))
+        _write_changes(target.pk, ids, [], via=SegmentChange.Via.SNAPSHOT, at=timezone.now())
+        size = len(ids)
+        Segment.objects.filter(pk=target.pk).update(member_count=size, refreshed_at=timezone.now())
+        target.member_count = size
+        _size_record(target.pk, size)
+    return target
+
+
+def is_member(*, segment: Segment, contact_id: int) -> bool:
+    return SegmentMember.objects.filter(segment=segment, contact_id=contact_id).exists()
