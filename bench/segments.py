@@ -702,6 +702,10 @@ def ensure_dataset(args: argparse.Namespace, target: Target, say: Callable[[str]
             from danhba.segments.models import DirtyContact, Segment
 
             call_command("migrate", verbosity=0, interactive=False)
+            if connection.vendor == "sqlite":
+                # A migration may have added an index: the planner needs its statistics.
+                with connection.cursor() as cur:
+                    cur.execute("ANALYZE")
             Segment.objects.all().delete()
             DirtyContact.objects.all().delete()
             # The events an earlier run's latency trials added (ids after the generated ones).

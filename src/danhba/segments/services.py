@@ -230,6 +230,8 @@ def segment_refresh(
         Segment.objects.filter(pk=segment.pk).update(refresh_error=str(exc)[:2000], refresh_requested_at=None)
         raise
     with transaction.atomic():
+        # One writer per segment at a time (PostgreSQL; SQLite writers queue anyway).
+        Segment.objects.select_for_update().filter(pk=segment.pk).first()
         current = set(
             SegmentMember.objects.filter(segment=segment).values_list("contact_id", flat=True).iterator(CHUNK)
         )
@@ -410,6 +412,9 @@ def _evaluate(segments: Sequence[Segment], reasons_of: dict[int, set[str]], *, n
             log.exception("segment %s could not be evaluated", segment_pk)
             continue
         with transaction.atomic():
+            # One writer per segment at a time, so two workers re-evaluating one contact never
+            # both record its entry.
+            Segment.objects.select_for_update().filter(pk=segment_pk).first()
             current = set(
                 SegmentMember.objects.filter(segment_id=segment_pk, contact_id__in=ids).values_list(
                     "contact_id", flat=True

@@ -4,6 +4,8 @@ does no harm, and a lost one is caught by the next sweep."""
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
@@ -11,11 +13,30 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from danhba.segments import services
 from danhba.segments.models import Segment, SegmentChange
 
+# After the queue runs dry the job waits this long for more: wake-ups are throttled per web
+# process (services._wake), so a write right after a wake-up is left to the job already woken.
+LINGER_SECONDS = 1.5
+
 
 @db_task()
-def process_dirty_contacts() -> int:
+def process_dirty_contacts(linger: float = LINGER_SECONDS, max_seconds: float = 300) -> int:
     """Re-evaluate the contacts whose data changed (woken after each writing commit)."""
-    return services.dirty_process()
+    started = time.monotonic()
+    idle_since: float | None = None
+    done = 0
+    while time.monotonic() - started < max_seconds:
+        n = services.dirty_process()
+        done += n
+        if n:
+            idle_since = None
+            continue
+        now = time.monotonic()
+        if idle_since is None:
+            idle_since = now
+        elif now - idle_since >= linger:
+            break
+        time.sleep(0.2)
+    return done
 
 
 @db_task()

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from danhba.accounts.services import first_admin_ensure
+from danhba.core.maintenance import database_statistics_refresh
 
 
 class Command(BaseCommand):
@@ -28,6 +29,8 @@ class Command(BaseCommand):
             if not Contact.objects.exists():
                 call_command("demo", contacts=opts["demo_contacts"])
             marker.write_text("loaded\n")
+        # Fresh statistics for SQLite's query planner on every start (seconds at most).
+        database_statistics_refresh()
         self.stdout.write("")
         if generated:
             self.stdout.write(self.style.SUCCESS("First admin created — this password is shown only once:"))
