@@ -67,6 +67,7 @@ from danhba.ingest.models import (
 from danhba.ingest.transform import Plan, PlanError, Prepared, Rejected
 from danhba.privacy.models import AuditEvent, ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
 from danhba.privacy.services import audit_event, audit_events_bulk
+from danhba.segments import services as segments
 
 require = perms.require
 Status = Import.Status
@@ -608,6 +609,7 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
     created = [c.contact_id for c in changes if c.action == ImportChange.Action.CREATED]
     if created:
         labels = dict(Contact.objects.filter(pk__in=created).values_list("pk", "full_name"))
+        segments.contacts_deleting(contact_ids=created)
         Contact.objects.filter(pk__in=created).delete()
         rows = [(cid, label, cid, {"import": [run.pk, None]}) for cid, label in labels.items()]
         audit_events_bulk(actor=actor, action=AuditEvent.Action.DELETE, object_type="contact", rows=rows)
@@ -677,6 +679,8 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
         audit_events_bulk(actor=actor, action=AuditEvent.Action.UPDATE, object_type="contact", rows=audits)
     if reindex:
         search_keys_rebuild(reindex)
+    # Restored fields, removed tags and consents: segments look at these contacts again.
+    segments.contacts_changed(contact_ids=list(contacts), reasons=[segments.EVERYTHING])
 
 
 def _remove_added(changes: list[ImportChange]) -> None:

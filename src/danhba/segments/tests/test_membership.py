@@ -455,3 +455,24 @@ def test_an_anonymous_history_joining_a_contact_counts(client: Any, admin: Any) 
     }
     assert _post_batch(client, key, [login]).status_code == 200
     assert members(segment) == {Contact.objects.get(emails__email="an@example.vn").pk}
+
+
+def test_undoing_an_import_takes_its_contacts_back_out(admin: Any, make_contact: Any) -> None:
+    from danhba.ingest import services as ingest
+    from danhba.ingest.tests.test_load import run_import
+
+    actor = actor_for(admin)
+    old = make_contact(full_name="Cũ", emails=["cu@example.vn"])
+    vip = S.segment_create(
+        actor=actor,
+        name="VIP",
+        conditions={"op": "all", "conditions": [{"kind": "tag", "operator": "any", "tags": ["VIP"]}]},
+    )
+    csv = b"Name,Email\nNguyen An,an@example.vn\nCu,cu@example.vn\n"
+    run = run_import(csv, actor, columns={"Name": "full_name", "Email": "email"}, options={"add_tags": ["VIP"]})
+    new = Contact.objects.get(emails__email="an@example.vn")
+    assert members(vip) == {new.pk, old.pk}
+    ingest.import_undo(actor=actor, run=run, enqueue=False)
+    ingest.undo_execute(run.pk, via="cli")
+    vip.refresh_from_db()
+    assert members(vip) == set() and vip.member_count == 0
