@@ -290,8 +290,16 @@ def _segment_q(segment_id: int, user: User, p: str) -> Q:
         raise InvalidInput(
             {"segment": [gettext("your role may not see segments")]}, gettext("Some filters are not valid.")
         )
-    if not Segment.objects.filter(pk=segment_id).exists():
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None:
         raise InvalidInput({"segment": [gettext("no such segment or list")]}, gettext("Some filters are not valid."))
+    from danhba.segments.conditions import hidden_from
+
+    if not segment.is_static and hidden_from(segment.conditions, user):
+        raise InvalidInput(
+            {"segment": [gettext("This segment uses data your role may not see.")]},
+            gettext("Some filters are not valid."),
+        )
     return _member_q(SegmentMember.objects.filter(segment_id=segment_id), p)
 
 

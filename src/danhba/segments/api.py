@@ -47,7 +47,7 @@ def _id(description: str = "") -> Any:
 
 def _get(user: User, segment_id: int) -> Segment:
     require(user, "segment", perms.VIEW)
-    return selectors.segment_get(segment_id)
+    return selectors.segment_get(segment_id, user)
 
 
 def segment_out(segment: Segment, user: User) -> dict[str, Any]:
@@ -78,7 +78,8 @@ def segment_list(
     user = api_user(request)
     require(user, "segment", perms.VIEW)
     page = selectors.segment_page(cursor=cursor, limit=limit, kind=kind)
-    return {"items": [segment_out(s, user) for s in page.items], "next_cursor": page.next_cursor}
+    items = selectors.visible_segments(page.items, user)
+    return {"items": [segment_out(s, user) for s in items], "next_cursor": page.next_cursor}
 
 
 @router.post("", response={201: SegmentOut, **ERRORS}, summary="Create a segment or a static list")

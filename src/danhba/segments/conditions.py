@@ -121,6 +121,10 @@ OPERATOR_LABELS = {
 # Operators on event properties (always compared as text, or as numbers for gt/gte/lt/lte).
 PROPERTY_OPERATORS = ["eq", "ne", "contains", "gt", "gte", "lt", "lte", "exists", "not_exists"]
 COUNT_OPERATORS = ["gte", "lte", "eq"]
+# Operators of the conditions outside the field-type table.
+EVENT_TIME_OPERATORS = ["before", "after", "between", "within_last", "over_days_ago"]
+PURCHASE_NUMBER_OPERATORS = ["eq", "ne", "gt", "gte", "lt", "lte", "between"]
+PURCHASE_DATE_OPERATORS = ["before", "after", "between", "within_last", "over_days_ago", "empty", "not_empty"]
 PURCHASE_METRICS = {
     "total_spent": (NUMBER, gettext_lazy("total spent")),
     "order_count": (NUMBER, gettext_lazy("number of orders")),
@@ -265,6 +269,13 @@ def custom_field(cf: CustomField) -> Field:
     )
 
 
+def field_operators(f: Field) -> list[str]:
+    """The operators a field accepts: its type's, less "changed" where the audit log does not
+    record changes."""
+    ops = OPERATORS[f.type]
+    return [op for op in ops if op != "changed"] if f.key in UNTRACKED else ops
+
+
 def fields(user: User | None = None) -> dict[str, Field]:
     """Every field a condition may use (for ``user``: leaving out the sensitive ones they may not
     see), by key."""
@@ -292,11 +303,14 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _date(value: Any) -> dt.date | None:
+    """A day YYYY-MM-DD, within years 1000–9000: the compiler adds and subtracts days and
+    time zones, which must not step outside what Python's dates hold."""
     if isinstance(value, str) and _DATE_RE.match(value):
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             return None
+        return day if 1000 <= day.year <= 9000 else None
     return None
 
 
@@ -398,10 +412,7 @@ class Checker:
         if f is None:
             self.errors.add(f"{path}.field", _("unknown field"))
             return {"field": key, "operator": node.get("operator")}
-        operators = OPERATORS[f.type]
-        if f.key in UNTRACKED:
-            operators = [op for op in operators if op != "changed"]
-        return {"field": f.key, **self._operand(f.type, node, path, choices=f.choices, operators=operators)}
+        return {"field": f.key, **self._operand(f.type, node, path, choices=f.choices, operators=field_operators(f))}
 
     def _operand(
         self,
@@ -581,7 +592,7 @@ class Checker:
         which = node.get("which")
         if which not in ("first", "last"):
             self.errors.add(f"{path}.which", _("must be first or last"))
-        operators = ["before", "after", "between", "within_last", "over_days_ago"]
+        operators = EVENT_TIME_OPERATORS
         return {
             "name": self._event_name(node, path),
             "which": which,
@@ -595,9 +606,9 @@ class Checker:
             self.errors.add(f"{path}.metric", _("must be one of: %s") % ", ".join(PURCHASE_METRICS))
             return {"metric": metric}
         type_ = PURCHASE_METRICS[metric][0]
-        operators = ["eq", "ne", "gt", "gte", "lt", "lte", "between"] if type_ == NUMBER else None
+        operators = PURCHASE_NUMBER_OPERATORS if type_ == NUMBER else None
         if type_ == DATETIME:
-            operators = ["before", "after", "between", "within_last", "over_days_ago", "empty", "not_empty"]
+            operators = PURCHASE_DATE_OPERATORS
         out = {"metric": metric, **self._operand(type_, node, path, operators=operators)}
         period = self._period(node, path)
         if period is not None:
@@ -675,6 +686,31 @@ def referenced_segments(segment_id: int, _seen: set[int] | None = None) -> set[i
             seen.add(ref)
             referenced_segments(ref, seen)
     return seen
+
+
+# What a role must be allowed to view to see a condition of each kind.
+_KIND_OBJECTS = {"consent": "consent", "event": "event", "event_time": "event", "purchase": "order", "bought": "order"}
+
+
+def hidden_from(tree: dict[str, Any], user: User, visible: dict[str, Field] | None = None, depth: int = 0) -> bool:
+    """Whether the tree uses anything ``user`` may not see (a sensitive field, events, orders,
+    consent), directly or through a segment it refers to. Such a segment's conditions and its
+    members would tell them what they may not see."""
+    from danhba.segments.models import Segment
+
+    visible = fields(user) if visible is None else visible
+    for leaf in leaves(tree):
+        kind = leaf.get("kind")
+        if kind == "field" and leaf.get("field") not in visible:
+            return True
+        if kind in _KIND_OBJECTS and not user.can(_KIND_OBJECTS[str(kind)], "view"):
+            return True
+        if kind == "segment" and depth < MAX_DEPTH:
+            ref = Segment.objects.filter(pk=leaf["segment"], kind="dynamic").values_list("conditions", flat=True)
+            inner = ref.first()
+            if inner and hidden_from(inner, user, visible, depth + 1):
+                return True
+    return False
 
 
 def dependencies(tree: dict[str, Any]) -> tuple[list[str], bool]:

@@ -25,11 +25,6 @@ from danhba.core.normalize import clean_text
 from danhba.segments import conditions as C
 from danhba.segments.models import Segment
 
-# Operators the checker allows outside the field-type table (conditions.Checker._event_time and
-# _purchase): the builder offers the same.
-EVENT_TIME_OPERATORS = ["before", "after", "between", "within_last", "over_days_ago"]
-PURCHASE_NUMBER_OPERATORS = ["eq", "ne", "gt", "gte", "lt", "lte", "between"]
-PURCHASE_DATE_OPERATORS = ["before", "after", "between", "within_last", "over_days_ago", "empty", "not_empty"]
 COUNT_LABELS = {"gte": _("at least"), "lte": _("at most"), "eq": _("exactly")}
 KIND_LABELS = {
     "field": _("Contact field"),
@@ -244,7 +239,13 @@ def apply_action(tree: dict[str, Any], action: str, user: User | None = None) ->
             del parent["conditions"][path[-1]]
     elif verb == "add_where" and node.get("kind") == "event":
         node.setdefault("where", []).append({"property": "", "operator": "eq", "value": ""})
-    elif verb == "remove_where" and node.get("kind") == "event" and extra.isdigit():
+    elif (
+        verb == "remove_where"
+        and node.get("kind") == "event"
+        and extra.isascii()
+        and extra.isdigit()
+        and len(extra) < 4
+    ):
         where = node.get("where") or []
         if int(extra) < len(where):
             del where[int(extra)]
@@ -292,12 +293,12 @@ def operators_for(node: dict[str, Any], fields: dict[str, C.Field]) -> list[tupl
     ops: list[str] = []
     if kind == "field":
         f = fields.get(str(node.get("field")))
-        ops = C.OPERATORS[f.type] if f else []
+        ops = C.field_operators(f) if f else []
     elif kind == "event_time":
-        ops = EVENT_TIME_OPERATORS
+        ops = C.EVENT_TIME_OPERATORS
     elif kind == "purchase":
         metric = C.PURCHASE_METRICS.get(str(node.get("metric")))
-        ops = PURCHASE_DATE_OPERATORS if metric and metric[0] == C.DATETIME else PURCHASE_NUMBER_OPERATORS
+        ops = C.PURCHASE_DATE_OPERATORS if metric and metric[0] == C.DATETIME else C.PURCHASE_NUMBER_OPERATORS
     return [(op, str(C.OPERATOR_LABELS.get(op, op))) for op in ops]
 
 

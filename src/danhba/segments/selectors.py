@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from danhba.accounts.models import User
 from danhba.contacts.models import Contact
 from danhba.contacts.selectors import visibility_q
-from danhba.core.errors import NotFound
+from danhba.core.errors import NotFound, PermissionDenied
 from danhba.core.keyset import Page, paginate
 from danhba.segments import compiler
 from danhba.segments import conditions as C
@@ -28,11 +28,20 @@ COUNT_CAP = 100_000
 SAMPLE = 10
 
 
-def segment_get(pk: int) -> Segment:
+def segment_get(pk: int, user: User | None = None) -> Segment:
+    """A segment, for ``user`` only if its conditions use nothing their role may not see."""
     segment = Segment.objects.filter(pk=pk).select_related("created_by").first()
     if segment is None:
         raise NotFound(_("No such segment or list."))
+    if user is not None and not segment.is_static and C.hidden_from(segment.conditions, user):
+        raise PermissionDenied(_("This segment uses data your role may not see."))
     return segment
+
+
+def visible_segments(segments: list[Segment], user: User) -> list[Segment]:
+    """The segments of a page that ``user`` may see (see :func:`segment_get`)."""
+    shown = C.fields(user)
+    return [s for s in segments if s.is_static or not C.hidden_from(s.conditions, user, shown)]
 
 
 def segment_page(cursor: str | None = None, limit: int = 50, kind: str = "") -> Page[Segment]:

@@ -36,6 +36,7 @@ from danhba.accounts import permissions as perms
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
+from danhba.core.keyset import MAX_PK
 from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone
 from danhba.privacy.models import AuditEvent
 from danhba.privacy.services import audit_event
@@ -302,18 +303,24 @@ def segments_refresh_requested() -> int:
 def contacts_changed(*, contact_ids: Iterable[int], reasons: Iterable[str]) -> None:
     """Tell the segments that these contacts changed, and why. Call it inside the writing
     transaction: a rolled-back write leaves nothing to do."""
-    ids = sorted({int(c) for c in contact_ids if c})
-    why = sorted({str(r)[:220] for r in reasons})
-    if not ids or not why or not _any_dynamic_segment():
+    why = {str(r)[:220] for r in reasons}
+    contacts_changed_by(changes={int(c): why for c in contact_ids if c})
+
+
+def contacts_changed_by(*, changes: dict[int, set[str]]) -> None:
+    """:func:`contacts_changed` for contacts that changed for different reasons (the events of
+    one request, by name): one check, one insert."""
+    changes = {c: set(r) for c, r in changes.items() if c and r}
+    if not changes or not _any_dynamic_segment():
         return
     if settings.SEGMENTS_REFRESH_INLINE:
         # Re-evaluate now, inside the writer's transaction: it sees its own writes, and a
         # rollback undoes the membership change with them.
         segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC))
-        _evaluate(segments, {c: set(why) for c in ids}, now=timezone.now())
+        _evaluate(segments, changes, now=timezone.now())
         return
     now = timezone.now()
-    rows = [DirtyContact(contact_id=c, reason=r, marked_at=now) for c in ids for r in why]
+    rows = [DirtyContact(contact_id=c, reason=r, marked_at=now) for c in sorted(changes) for r in sorted(changes[c])]
     DirtyContact.objects.bulk_create(rows, batch_size=CHUNK, ignore_conflicts=True)
     transaction.on_commit(_wake)
 
@@ -448,9 +455,14 @@ def _visible_ids(actor: Actor, contact_ids: Iterable[Any]) -> list[int]:
             bad.append(str(value))
             continue
         try:
-            ids.add(int(value))
+            number = int(value)
         except (TypeError, ValueError):
-            bad.append(str(value))
+            bad.append(str(value)[:40])
+            continue
+        if 1 <= number <= MAX_PK:
+            ids.add(number)
+        else:
+            bad.append(str(value)[:40])
     if bad:
         raise InvalidInput({"contact_ids": [_("Not contact ids: %s") % ", ".join(bad[:10])]})
     qs = Contact.objects.filter(pk__in=sorted(ids))
@@ -527,36 +539,46 @@ def list_add_by_keys(*, actor: Actor, segment: Segment, lines: Sequence[str]) ->
     if len(lines) > 100_000:
         raise InvalidInput({"file": [_("At most 100,000 lines at a time.")]})
     visible = Contact.objects.all() if actor.user is None else Contact.objects.visible_to(actor.user)
-    found: set[int] = set()
     unmatched: list[tuple[int, str, str]] = []
+    # Each line's key, then one IN query per kind and chunk: a 100,000-line file is a few
+    # dozen queries, not 100,000.
+    keyed: list[tuple[int, str, str, Any]] = []  # (line, value, kind, key)
     for number, raw in enumerate(lines, start=1):
         value = clean_text(raw).strip(",;\"'")
         if not value:
             continue
-        ids: list[int] = []
-        if value.isdigit() and len(value) < 10:
-            ids = list(visible.filter(pk=int(value)).values_list("pk", flat=True))
-        elif "@" in value:
-            try:
-                email = normalize_email(value)
-            except NormalizationError as exc:
-                unmatched.append((number, value, str(exc)))
-                continue
-            ids = list(
-                ContactEmail.objects.filter(email=email, contact__in=visible).values_list("contact_id", flat=True)
-            )
+        try:
+            if value.isdigit() and len(value) < 10:
+                keyed.append((number, value, "id", int(value)))
+            elif "@" in value:
+                keyed.append((number, value, "email", normalize_email(value)))
+            else:
+                keyed.append((number, value, "phone", normalize_phone(value).e164))
+        except NormalizationError as exc:
+            unmatched.append((number, value, str(exc)))
+    owners: dict[tuple[str, Any], set[int]] = defaultdict(set)
+    lookups = {
+        "id": lambda keys: visible.filter(pk__in=keys).values_list("pk", "pk"),
+        "email": lambda keys: ContactEmail.objects.filter(email__in=keys, contact__in=visible).values_list(
+            "email", "contact_id"
+        ),
+        "phone": lambda keys: ContactPhone.objects.filter(e164__in=keys, contact__in=visible).values_list(
+            "e164", "contact_id"
+        ),
+    }
+    for kind, lookup in lookups.items():
+        keys = sorted({key for _n, _v, k, key in keyed if k == kind})
+        for i in range(0, len(keys), 500):
+            for key, contact_id in lookup(keys[i : i + 500]):
+                owners[(kind, key)].add(contact_id)
+    found: set[int] = set()
+    for number, value, kind, key in keyed:
+        ids = owners.get((kind, key))
+        if ids:
+            found.update(ids)
         else:
-            try:
-                phone = normalize_phone(value).e164
-            except NormalizationError as exc:
-                unmatched.append((number, value, str(exc)))
-                continue
-            ids = list(
-                ContactPhone.objects.filter(e164=phone, contact__in=visible).values_list("contact_id", flat=True)
-            )
-        if not ids:
             unmatched.append((number, value, _("no contact you can see has it")))
-        found.update(ids)
+    unmatched.sort()
     added = (
         list_add(actor=actor, segment=segment, contact_ids=sorted(found), via=SegmentChange.Via.IMPORT) if found else 0
     )

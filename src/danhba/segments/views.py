@@ -22,11 +22,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from danhba.accounts import permissions as perms
+from danhba.accounts.models import User
 from danhba.contacts import selectors as contact_selectors
 from danhba.contacts.views import AuthedRequest, role_required
 from danhba.core.actor import Actor
 from danhba.core.charts import Bar
 from danhba.core.errors import InvalidInput, NotFound, ServiceError
+from danhba.core.errors import PermissionDenied as ServicePermissionDenied
 from danhba.core.keyset import BadCursor
 from danhba.segments import conditions as C
 from danhba.segments import forms as F
@@ -45,11 +47,13 @@ def _require(request: AuthedRequest, action: str) -> None:
         raise DjangoPermissionDenied
 
 
-def _segment(pk: int) -> Segment:
+def _segment(pk: int, user: User) -> Segment:
     try:
-        return selectors.segment_get(pk)
+        return selectors.segment_get(pk, user)
     except NotFound as exc:
         raise Http404(exc.message) from None
+    except ServicePermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from None
 
 
 def _error_text(exc: ServiceError) -> str:
@@ -70,7 +74,7 @@ def segment_list(request: AuthedRequest) -> HttpResponse:
     except BadCursor as exc:
         messages.error(request, exc.message)
         return redirect("segments:list")
-    segments = page.items
+    segments = selectors.visible_segments(page.items, user)
     counts = selectors.visible_counts(segments, user)
     series = selectors.size_series([s.pk for s in segments], days=30)
     rows = [
@@ -250,7 +254,7 @@ def segment_create(request: AuthedRequest) -> HttpResponse:
 
 @role_required("segment", perms.EDIT)
 def segment_edit(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _save_builder(request, _segment(pk))
+    return _save_builder(request, _segment(pk, request.user))
 
 
 # --- one segment ------------------------------------------------------------------------------
@@ -276,7 +280,7 @@ def _tab_context(request: AuthedRequest, segment: Segment, tab: str) -> dict[str
 @role_required("segment", perms.VIEW)
 def segment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     user = request.user
-    segment = _segment(pk)
+    segment = _segment(pk, request.user)
     tab = "history" if request.GET.get("tab") == "history" else "members"
     try:
         tab_context = _tab_context(request, segment, tab)
@@ -309,7 +313,7 @@ def segment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 @role_required("segment", perms.VIEW)
 def segment_status(request: AuthedRequest, pk: int) -> HttpResponse:
     """The refresh status line, polled while a refresh is under way."""
-    return _status(request, _segment(pk))
+    return _status(request, _segment(pk, request.user))
 
 
 def _status(request: AuthedRequest, segment: Segment) -> HttpResponse:
@@ -321,7 +325,7 @@ def _status(request: AuthedRequest, segment: Segment) -> HttpResponse:
 @require_POST
 @role_required("segment", perms.VIEW)
 def segment_refresh(request: AuthedRequest, pk: int) -> HttpResponse:
-    segment = _segment(pk)
+    segment = _segment(pk, request.user)
     try:
         segment = services.segment_refresh_request(actor=_actor(request), segment=segment)
     except ServiceError as exc:
@@ -341,7 +345,7 @@ def segment_refresh(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 @role_required("segment", perms.CREATE)
 def segment_snapshot(request: AuthedRequest, pk: int) -> HttpResponse:
-    segment = _segment(pk)
+    segment = _segment(pk, request.user)
     form = F.SnapshotForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
@@ -363,7 +367,7 @@ def segment_snapshot(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @role_required("segment", perms.DELETE)
 def segment_delete(request: AuthedRequest, pk: int) -> HttpResponse:
-    segment = _segment(pk)
+    segment = _segment(pk, request.user)
     if request.method == "POST":
         try:
             services.segment_delete(actor=_actor(request), segment=segment)
@@ -382,7 +386,7 @@ def segment_delete(request: AuthedRequest, pk: int) -> HttpResponse:
 @role_required("segment", perms.EDIT)
 def list_search(request: AuthedRequest, pk: int) -> HttpResponse:
     """Contacts to add to a list: the contact search, each marked when already in the list."""
-    segment = _segment(pk)
+    segment = _segment(pk, request.user)
     q = (request.GET.get("q") or "").strip()[:200]
     contacts: list[Any] = []
     if q:
@@ -396,7 +400,7 @@ def list_search(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 @role_required("segment", perms.EDIT)
 def list_add(request: AuthedRequest, pk: int) -> HttpResponse:
-    segment = _segment(pk)
+    segment = _segment(pk, request.user)
     ids = F.ListAddForm().contact_ids(request.POST)
     if not ids:
         messages.error(request, _("Tick or type the contacts to add."))
@@ -413,7 +417,7 @@ def list_add(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 @role_required("segment", perms.EDIT)
 def list_remove(request: AuthedRequest, pk: int) -> HttpResponse:
-    segment = _segment(pk)
+    segment = _segment(pk, request.user)
     ids = F.ListAddForm().contact_ids(request.POST)
     if not ids:
         messages.error(request, _("Tick the members to remove."))
@@ -432,7 +436,7 @@ def list_remove(request: AuthedRequest, pk: int) -> HttpResponse:
 def list_import(request: AuthedRequest, pk: int) -> HttpResponse:
     """Add the contacts named one per line (pasted or a file); lines that matched nobody are
     listed with their line numbers."""
-    segment = _segment(pk)
+    segment = _segment(pk, request.user)
     form = F.ListImportForm(request.POST, request.FILES)
     unmatched: list[tuple[int, str, str]] = []
     added = None

@@ -376,12 +376,11 @@ def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], da
         for link in AnonymousIdentity.objects.filter(anonymous_id__in=unmapped):
             _move_anonymous_events(link.anonymous_id, link.contact_id)
         # Segments on behaviour re-read the contacts that did something, for each event name.
-        by_name: dict[str, set[int]] = defaultdict(set)
+        by_contact: dict[int, set[str]] = defaultdict(set)
         for m in every:
             if m.contact_id is not None:
-                by_name[m.name].add(m.contact_id)
-        for name, contact_ids in by_name.items():
-            segments.contacts_changed(contact_ids=contact_ids, reasons=[f"event:{name}"])
+                by_contact[m.contact_id].add(f"event:{m.name}")
+        segments.contacts_changed_by(changes=by_contact)
         for result, (fresh, received_at) in zip(results, batches, strict=True):
             # Orders from e-commerce events, each in a savepoint: a bad order never costs its event.
             result.warnings = orders_from_messages(source=source, messages=fresh)

@@ -476,3 +476,16 @@ def test_undoing_an_import_takes_its_contacts_back_out(admin: Any, make_contact:
     ingest.undo_execute(run.pk, via="cli")
     vip.refresh_from_db()
     assert members(vip) == set() and vip.member_count == 0
+
+
+def test_adding_a_long_file_to_a_list_takes_a_few_queries(
+    admin: Any, make_contact: Any, django_assert_max_num_queries: Any
+) -> None:
+    actor = actor_for(admin)
+    people = [make_contact(full_name=f"Người {i}", emails=[f"p{i}@example.vn"]) for i in range(30)]
+    lst = S.segment_create(actor=actor, name="Khách mời", kind=Segment.Kind.STATIC)
+    lines = [f"p{i}@example.vn" for i in range(30)] + [str(p.pk) for p in people] + ["0912 000 111"] * 40
+    with django_assert_max_num_queries(20):
+        added, unmatched = S.list_add_by_keys(actor=actor, segment=lst, lines=lines)
+    assert added == 30 and members(lst) == {p.pk for p in people}
+    assert len(unmatched) == 40 and unmatched[0][0] == 61
