@@ -11,9 +11,21 @@ from danhba.core.errors import InvalidInput
 from danhba.segments import conditions as C
 from danhba.segments import services as S
 from danhba.segments.models import Segment
-from danhba.segments.tests.test_api import api_for  # noqa: F401 - a fixture
+from danhba.segments.tests.test_api import Api
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api_for(client: Any) -> Any:
+    from danhba.accounts.services import apikey_create
+
+    def make(user: Any) -> Api:
+        _key, raw = apikey_create(actor=actor_for(user), user=user, name="tests")
+        return Api(client, raw)
+
+    return make
+
 
 INCOME = {"op": "all", "conditions": [{"kind": "field", "field": "income_band", "operator": "eq", "value": "top"}]}
 
@@ -23,7 +35,7 @@ def test_a_segment_on_a_field_a_role_may_not_see_is_hidden_from_it(
     users: dict[str, Any],
     make_contact: Any,
     api_for: Any,
-    client_for: Any,  # noqa: F811
+    client_for: Any,
 ) -> None:
     make_contact(full_name="An", income_band="top")
     secret = S.segment_create(actor=actor_for(admin), name="Top earners", conditions=INCOME)
