@@ -91,10 +91,10 @@ def log_in(page: Any, base: str, email: str, password: str = PASSWORD) -> None:
     page.fill("input[name=password]", password)
     page.locator("form:has(input[name=password]) button[type=submit]").click()
     page.wait_for_load_state()
-    page.wait_for_function("!location.pathname.startsWith('/login/')")
+    page.wait_for_function("() => !location.pathname.startsWith('/login/')")
 
 
 def settle(page: Any) -> None:
     """Wait until the page has loaded and htmx has nothing in flight."""
     page.wait_for_load_state("load")
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
