@@ -33,7 +33,18 @@ from danhba.contacts.models import (
 )
 from danhba.contacts.services import name_keys, phone_key
 from danhba.core.errors import InvalidInput, NotFound
-from danhba.core.keyset import MAX_PK, BadCursor, Page, cursor_pk, decode_cursor, encode_cursor, paginate
+from danhba.core.keyset import (
+    MAX_PK,
+    BadCursor,
+    Page,
+    after,
+    cursor_pk,
+    decode_cursor,
+    page_of,
+    paginate,
+    seek,
+    split_cursor,
+)
 from danhba.core.normalize import NormalizationError, clean_text, fold, looks_like_phone, normalize_phone
 from danhba.privacy.models import AuditEvent, ConsentRecord
 
@@ -419,48 +430,57 @@ def matching_keys(prefix: str, condition: Q) -> QuerySet[SearchKey]:
     return keys.filter(condition) if condition else keys
 
 
+CONTACT_RELATED = ("lifecycle_stage", "owner", "buyer_role")
+
+
 def contact_page(
     user: User, filters: ContactFilters, sort: str = "name", cursor: str | None = None, limit: int = 50
 ) -> Page[Contact]:
     """One page of the contacts a user may see. Searches walk the search-key index in key order;
     plain lists walk the sort column's (value, id) index. Neither reads past the page."""
     limit = max(1, min(limit, MAX_LIMIT))
-    related = ("lifecycle_stage", "owner", "buyer_role")
     if filters.q:
-        prefix = search_key_range(filters.q)
-        if prefix is None:
-            return Page([])
-        keys = matching_keys(prefix, filters_q(filters, user, prefix="contact__"))
-        if cursor:
-            key, cid = decode_cursor(cursor, 2)
-            if not isinstance(key, str):
-                raise BadCursor(gettext("The cursor is not valid; start again from the first page."))
-            cid = cursor_pk(cid)
-            keys = keys.filter(Q(key__gt=key) | Q(key=key, contact_id__gt=cid)).filter(key__gte=key)
-        rows = list(keys.order_by("key", "contact_id").values_list("key", "contact_id")[: limit + 1])
-        more = len(rows) > limit
-        rows = rows[:limit]
-        ids = list(dict.fromkeys(cid for _, cid in rows))
-        by_id = Contact.objects.select_related(*related).in_bulk(ids)
-        next_cursor = encode_cursor(list(rows[-1])) if more and rows else None
-        return Page([by_id[i] for i in ids if i in by_id], next_cursor)
+        return _search_page(user, filters, cursor, limit)
     if sort not in SORTS:
         raise InvalidInput({"sort": [gettext("must be one of %(choices)s") % {"choices": ", ".join(SORTS)}]})
     column, descending = SORTS[sort]
     branches = visibility_branches(user)
     if branches is None:
-        qs = contact_queryset(user, filters).select_related(*related)
+        qs = contact_queryset(user, filters).select_related(*CONTACT_RELATED)
         return paginate(qs, column, cursor, limit, descending)
-    # Merge the first page of each owner branch: together they hold the first page overall.
-    base = Contact.objects.filter(filters_q(filters, user, visibility=False)).select_related(*related)
-    pages = [paginate(base.filter(branch), column, cursor, limit, descending) for branch in branches]
-    merged = sorted(
-        (c for page in pages for c in page.items), key=lambda c: (getattr(c, column), c.pk), reverse=descending
-    )
-    more = len(merged) > limit or any(page.next_cursor for page in pages)
-    items = merged[:limit]
-    next_cursor = encode_cursor([getattr(items[-1], column), items[-1].pk]) if more and items else None
-    return Page(items, next_cursor)
+    # Merge each owner branch's rows next to the cursor: together they hold the page overall.
+    base = Contact.objects.filter(filters_q(filters, user, visibility=False)).select_related(*CONTACT_RELATED)
+    backwards = had_cursor = False
+    rows: list[Contact] = []
+    for branch in branches:
+        branch_rows, backwards, had_cursor = seek(base.filter(branch), column, cursor, limit, descending)
+        rows += branch_rows
+    rows.sort(key=lambda c: (getattr(c, column), c.pk), reverse=descending)
+    page = page_of(rows, limit, backwards, had_cursor, lambda c: [getattr(c, column), c.pk])
+    return page if page is not None else contact_page(user, filters, sort, None, limit)
+
+
+def _search_page(user: User, filters: ContactFilters, cursor: str | None, limit: int) -> Page[Contact]:
+    """A page of search results: the search-key index walked in (key, contact) order from the
+    cursor, forwards or (for the previous page) backwards."""
+    prefix = search_key_range(filters.q)
+    if prefix is None:
+        return Page([])
+    keys = matching_keys(prefix, filters_q(filters, user, prefix="contact__"))
+    raw, backwards = split_cursor(cursor)
+    if raw:
+        key, cid = decode_cursor(raw, 2)
+        if not isinstance(key, str):
+            raise BadCursor(gettext("The cursor is not valid; start again from the first page."))
+        keys = keys.filter(after("key", key, "contact_id", cursor_pk(cid), descending=backwards))
+    order = ("-key", "-contact_id") if backwards else ("key", "contact_id")
+    rows = list(keys.order_by(*order).values_list("key", "contact_id")[: limit + 1])
+    keyed = page_of(rows[::-1] if backwards else rows, limit, backwards, bool(raw), list)
+    if keyed is None:
+        return _search_page(user, filters, None, limit)
+    ids = list(dict.fromkeys(cid for _, cid in keyed.items))
+    by_id = Contact.objects.select_related(*CONTACT_RELATED).in_bulk(ids)
+    return Page([by_id[i] for i in ids if i in by_id], keyed.next_cursor, prev_cursor=keyed.prev_cursor)
 
 
 def contact_count(user: User, filters: ContactFilters, cap: int = 10_000) -> tuple[int, bool]:

@@ -96,8 +96,7 @@ def column_chart(
     parts: list[str] = [
         format_html(
             '<svg class="chart" viewBox="0 0 {} {}" width="100%" role="img" aria-labelledby="{}-title"'
-            ' preserveAspectRatio="xMidYMid meet" style="display:block;height:auto;max-width:100%;'
-            'font:11px system-ui,sans-serif">',
+            ' preserveAspectRatio="xMidYMid meet">',
             width,
             height,
             chart_id,
@@ -109,9 +108,9 @@ def column_chart(
         y = _TOP + plot_h - (tick / top) * plot_h
         parts.append(
             format_html(
-                '<line x1="{}" x2="{}" y1="{}" y2="{}" style="stroke:var(--line,#e5e7eb)" stroke-width="1"/>'
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-grid" stroke="#e5e7eb" stroke-width="1"/>'
                 '<text x="{}" y="{}" text-anchor="end" dominant-baseline="middle"'
-                ' style="fill:var(--muted,#6b7280)" aria-hidden="true">{}</text>',
+                ' class="chart-label" fill="#6b7280" aria-hidden="true">{}</text>',
                 _LEFT,
                 width - _RIGHT,
                 f"{y:.1f}",
@@ -133,7 +132,7 @@ def column_chart(
             group = format_html(
                 '<g class="bar"><title>{}</title>'
                 '<rect x="{}" y="{}" width="{}" height="{}" fill="transparent"/>'
-                '<rect x="{}" y="{}" width="{}" height="{}" rx="1.5" style="fill:var(--brand,#0f766e)"/></g>',
+                '<rect x="{}" y="{}" width="{}" height="{}" rx="1.5" class="chart-bar" fill="#0f766e"/></g>',
                 text,
                 f"{x:.2f}",
                 _TOP,
@@ -150,7 +149,7 @@ def column_chart(
             if i % every == 0:
                 parts.append(
                     format_html(
-                        '<text x="{}" y="{}" text-anchor="middle" style="fill:var(--muted,#6b7280)"'
+                        '<text x="{}" y="{}" text-anchor="middle" class="chart-label" fill="#6b7280"'
                         ' aria-hidden="true">{}</text>',
                         f"{x + slot / 2:.2f}",
                         height - _BOTTOM + 16,
@@ -159,7 +158,7 @@ def column_chart(
                 )
     parts.append(
         format_html(
-            '<line x1="{}" x2="{}" y1="{}" y2="{}" style="stroke:var(--muted,#6b7280)" stroke-width="1"/>',
+            '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-axis" stroke="#6b7280" stroke-width="1"/>',
             _LEFT,
             width - _RIGHT,
             _TOP + plot_h,

@@ -1,5 +1,7 @@
-"""Keyset (seek) pagination: the next page starts after the last row's (sort value, id), so
-page 1,000 costs what page 1 costs. Cursors are opaque base64 JSON."""
+"""Keyset (seek) pagination: the next page starts after the last row's (sort value, id), the
+previous one ends before the first row's (the same index walked backwards), so page 1,000 costs
+what page 1 costs. Cursors are opaque base64 JSON; a cursor for the page *before* its row starts
+with ``~`` (not a base64url character)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ T = TypeVar("T")
 # Largest value of a 64-bit primary key: a larger id in a cursor would overflow the database.
 MAX_PK = 2**63 - 1
 _INVALID = gettext_noop("The cursor is not valid; start again from the first page.")
+BEFORE = "~"
 
 
 class BadCursor(ServiceError):
@@ -32,14 +35,25 @@ class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The page before this one; None on the first page.
+    prev_cursor: str | None = None
 
 
-def encode_cursor(values: list[Any]) -> str:
+def encode_cursor(values: list[Any], before: bool = False) -> str:
+    """A cursor for the page after these values, or with ``before`` the page before them."""
+
     def conv(v: Any) -> Any:
         return {"dt": v.isoformat()} if isinstance(v, dt.datetime) else v
 
     raw = json.dumps([conv(v) for v in values], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return (BEFORE if before else "") + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def split_cursor(cursor: str | None) -> tuple[str | None, bool]:
+    """(the cursor without its direction mark, whether it asks for the page before)."""
+    if cursor and cursor.startswith(BEFORE):
+        return cursor[len(BEFORE) :], True
+    return cursor, False
 
 
 def decode_cursor(cursor: str, size: int) -> list[Any]:
@@ -116,19 +130,41 @@ def after(column: str, value: Any, pk_column: str, pk: Any, descending: bool = F
     )
 
 
+def seek(
+    qs: QuerySet[Any], column: str, cursor: str | None, limit: int, descending: bool = False, pk_column: str = "id"
+) -> tuple[list[Any], bool, bool]:
+    """Up to ``limit + 1`` rows of ``qs`` in (column, pk) order next to a cursor: after it, or
+    before it for a "before" cursor (read backwards from the cursor, returned in page order).
+    Returns (rows, backwards, had_cursor); more than ``limit`` rows means there are more."""
+    raw, backwards = split_cursor(cursor)
+    if raw:
+        value, pk = decode_keyset(raw, qs, column)
+        qs = qs.filter(after(column, value, pk_column, pk, descending != backwards))
+    prefix = "-" if descending != backwards else ""
+    rows = list(qs.order_by(f"{prefix}{column}", f"{prefix}{pk_column}")[: limit + 1])
+    return (rows[::-1] if backwards else rows), backwards, bool(raw)
+
+
+def page_of(rows: list[Any], limit: int, backwards: bool, had_cursor: bool, key: Any) -> Page[Any] | None:
+    """The page made of rows from :func:`seek` (``key(row)`` gives its cursor values), or None
+    when a backward read found no more than a page: that is the first page, which the caller
+    reads afresh (rows may have come or gone since)."""
+    if backwards:
+        if len(rows) <= limit:
+            return None
+        items = rows[-limit:]
+        return Page(items, encode_cursor(key(items[-1])), prev_cursor=encode_cursor(key(items[0]), before=True))
+    items = rows[:limit]
+    next_cursor = encode_cursor(key(items[-1])) if len(rows) > limit else None
+    prev_cursor = encode_cursor(key(items[0]), before=True) if had_cursor and items else None
+    return Page(items, next_cursor, prev_cursor=prev_cursor)
+
+
 def paginate(qs: QuerySet[Any], column: str, cursor: str | None, limit: int, descending: bool = False) -> Page[Any]:
-    """One page of ``qs`` ordered by (column, id), and the cursor of the next one."""
-    if cursor:
-        value, pk = decode_keyset(cursor, qs, column)
-        qs = qs.filter(after(column, value, "id", pk, descending))
-    prefix = "-" if descending else ""
-    rows = list(qs.order_by(f"{prefix}{column}", f"{prefix}id")[: limit + 1])
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor([_attr(last, column), last.pk])
-    return Page(rows, next_cursor)
+    """One page of ``qs`` ordered by (column, id), and the cursors of the pages after and before it."""
+    rows, backwards, had_cursor = seek(qs, column, cursor, limit, descending)
+    page = page_of(rows, limit, backwards, had_cursor, lambda row: [_attr(row, column), row.pk])
+    return page if page is not None else paginate(qs, column, None, limit, descending)
 
 
 def _attr(obj: Any, path: str) -> Any:

@@ -458,6 +458,9 @@ def list_import(request: AuthedRequest, pk: int) -> HttpResponse:
     context = {"segment": segment, "import_form": form, "added": added, "unmatched": unmatched[:1000],
                "unmatched_total": len(unmatched)}  # fmt: skip
     if request.htmx:
+        if added:  # the size and the members behind the form changed too: swap them in (OOB)
+            count, capped = selectors.visible_count(segment, request.user)
+            context.update(_tab_context(request, segment, "members"), count=count, capped=capped, oob=True)
         return render(request, "segments/_import.html", context, status=status)
     if added is not None:
         messages.success(request, ngettext("%(n)d contact added.", "%(n)d contacts added.", added) % {"n": added})

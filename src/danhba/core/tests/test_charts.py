@@ -51,7 +51,9 @@ def test_a_chart_is_accessible_svg_with_a_title_per_bar() -> None:
     assert [b.find(f"{SVG}title").text for b in bars] == ["Mon: 3", "Tue: 0", "Wed: 12"]
     heights = [float(b.findall(f"{SVG}rect")[1].get("height")) for b in bars]
     assert heights[1] == 0 and heights[2] > heights[0] > 0
-    assert "var(--brand" in svg  # colours come from the stylesheet
+    # Colours come from the stylesheet by class; no style attribute, which the CSP would block.
+    assert "style=" not in svg
+    assert {b.findall(f"{SVG}rect")[1].get("class") for b in bars} == {"chart-bar"}
 
 
 def test_labels_and_titles_are_escaped_and_links_wrap_bars() -> None:

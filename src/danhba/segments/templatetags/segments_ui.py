@@ -26,7 +26,7 @@ def sparkline(points: Sequence[Any], title: str = "", width: int = 120, height: 
     label = f"{title}: {format_number(values[0])} → {format_number(values[-1])}"
     return format_html(
         '<svg class="sparkline" viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{}">'
-        '<title>{}</title><polyline points="{}" fill="none" style="stroke:var(--brand,#0f766e)" stroke-width="1.5"/>'
+        '<title>{}</title><polyline points="{}" fill="none" stroke="#0f766e" stroke-width="1.5"/>'
         "</svg>",
         width, height, width, height, label, label, coords,
     )  # fmt: skip

@@ -38,7 +38,7 @@ def settle(page: Any) -> None:
     """Wait until htmx has swapped in what it asked for: after a change of field or operator the
     tree is rendered again, and a value typed into the old inputs would be lost (a person sees
     the new row before typing)."""
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
 
 
 def structural(page: Any, act: Any) -> None:

@@ -111,7 +111,7 @@ def test_page_view_then_identify_joins_the_visitor_to_the_contact(
     assert not live_server.url.startswith(origin)  # another origin: cross-site, as in real life
 
     page.goto(f"{origin}/ao-dai?utm_source=zalo&utm_medium=social&utm_campaign=tet-2027&color=do")
-    page.wait_for_function("window.danhba && window.danhba.initialized === true")
+    page.wait_for_function("() => window.danhba && window.danhba.initialized === true")
     assert page.evaluate("danhba.flush().then(() => true)") is True
 
     # The page view (queued by the snippet before the script loaded) arrived, then the custom
@@ -154,7 +154,7 @@ def test_page_view_then_identify_joins_the_visitor_to_the_contact(
 
     # A later visit keeps the same anonymous id (cookie) and the user id (localStorage).
     page.goto(f"{origin}/gio-hang")
-    page.wait_for_function("window.danhba && window.danhba.initialized === true")
+    page.wait_for_function("() => window.danhba && window.danhba.initialized === true")
     page.evaluate("danhba.flush().then(() => true)")
     second = wait_for(
         lambda: Event.objects.filter(source=source, type="page", properties__path="/gio-hang").first(),
@@ -172,7 +172,7 @@ def test_a_call_retried_after_a_network_error_is_stored_once(
     source, key = make_source("Cửa hàng Lan", "website")
     origin = demo_site(DEMO_PAGE.format(snippet=website_snippet(f"{live_server.url}/v1/danhba.js", key)))
     page.goto(f"{origin}/")
-    page.wait_for_function("window.danhba && window.danhba.initialized === true")
+    page.wait_for_function("() => window.danhba && window.danhba.initialized === true")
     page.evaluate("danhba.flush().then(() => true)")
     wait_for(lambda: Event.objects.filter(source=source).count() == 2, "the first events")
 

@@ -1,0 +1,83 @@
+"""Keyset pagination backwards: every page has a way back to the page before it, which reads
+the same index from the other end, so going back from page 1,000 costs what page 1 costs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from danhba.contacts.models import Tag
+from danhba.contacts.selectors import ContactFilters, contact_page
+from danhba.core.keyset import BadCursor, paginate
+
+pytestmark = pytest.mark.django_db
+
+
+def walk(fetch: Any) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The pages forwards by next_cursor, then backwards by prev_cursor from the last one."""
+    forwards, page = [], fetch(None)
+    assert page.prev_cursor is None
+    forwards.append(page.items)
+    while page.next_cursor:
+        page = fetch(page.next_cursor)
+        forwards.append(page.items)
+    backwards = [page.items]
+    while page.prev_cursor:
+        page = fetch(page.prev_cursor)
+        backwards.append(page.items)
+    return forwards, backwards[::-1]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_previous_pages_are_the_pages_walked_forwards(descending: bool) -> None:
+    Tag.objects.bulk_create(Tag(name=f"Thẻ {n:03}", name_key=f"the {n:03}") for n in range(47))
+    forwards, backwards = walk(lambda cursor: paginate(Tag.objects.all(), "name_key", cursor, 10, descending))
+    assert [len(items) for items in forwards] == [10, 10, 10, 10, 7]
+    assert backwards == forwards
+
+
+def test_going_back_is_one_bounded_index_read() -> None:
+    Tag.objects.bulk_create(Tag(name=f"Thẻ {n:03}", name_key=f"the {n:03}") for n in range(300))
+    page = paginate(Tag.objects.all(), "name_key", None, 10)
+    for _ in range(25):
+        page = paginate(Tag.objects.all(), "name_key", page.next_cursor, 10)
+    with CaptureQueriesContext(connection) as queries:
+        before = paginate(Tag.objects.all(), "name_key", page.prev_cursor, 10)
+    assert len(queries) == 1
+    sql = queries[0]["sql"]
+    assert "LIMIT 11" in sql and '"name_key" <=' in sql and "ORDER BY" in sql and "DESC" in sql
+    assert [t.name for t in before.items] == [f"Thẻ {n:03}" for n in range(240, 250)]
+
+
+def test_a_tampered_previous_cursor_is_refused() -> None:
+    with pytest.raises(BadCursor):
+        paginate(Tag.objects.all(), "name_key", "~not-a-cursor", 10)
+
+
+def test_contact_list_goes_back_for_own_records_and_for_searches(make_contact: Any, users: Any) -> None:
+    sales = users["sales"]
+    for n in range(23):  # the sales rep's own and unassigned ones: two owner branches merged
+        make_contact(full_name=f"Nguyễn Văn Khách {n:02}", owner=sales.pk if n % 2 else None)
+    make_contact(full_name="Nguyễn Văn Khách khác", owner=users["admin"].pk)  # not the rep's
+    for user, filters in ((sales, ContactFilters()), (users["admin"], ContactFilters(q="nguyen van khach"))):
+        forwards, backwards = walk(lambda cursor, u=user, f=filters: contact_page(u, f, "name", cursor, limit=5))
+        assert sum(len(items) for items in forwards) == (23 if user == sales else 24)
+        assert backwards == forwards
+
+
+def test_list_pages_link_the_previous_and_the_first_page(client: Any, admin: Any, make_contact: Any) -> None:
+    for n in range(12):
+        make_contact(full_name=f"Lê Thị Hoa {n:02}")
+    client.force_login(admin)
+    url = reverse("contacts:list")
+    first = client.get(url, {"sort": "name"})
+    assert "Previous page" not in first.content.decode()
+    page = contact_page(admin, ContactFilters(), "name", None, limit=50)
+    assert page.next_cursor is None  # one page of 12: nothing before or after
+    second_cursor = contact_page(admin, ContactFilters(), "name", None, limit=5).next_cursor
+    html = client.get(url, {"sort": "name", "cursor": second_cursor}).content.decode()
+    assert "Previous page" in html and "First page" in html
