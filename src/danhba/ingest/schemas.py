@@ -180,7 +180,10 @@ class PreviewRow(Schema):
     outcome: Literal["ok", "rejected", "empty"]
     contact: dict[str, Any] = Field(description="The normalised values it would load (ok rows).")
     errors: list[PreviewIssue]
-    warnings: list[PreviewIssue]
+    warnings: list[PreviewIssue] = Field(description="Values left out (the row loads without them) and other warnings.")
+    same_as_line: int | None = Field(
+        None, description="The earlier line of the file this row shares an email, phone or external id with: merged."
+    )
 
 
 class PreviewOut(Schema):

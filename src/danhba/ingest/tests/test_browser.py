@@ -123,7 +123,7 @@ def test_upload_map_run_and_download_the_error_report(
     expect(status.locator('[data-count="created"]')).to_have_text("5")
     expect(status.locator('[data-count="rejected"]')).to_have_text("1")
     bad_line = status.locator('#issues tr[data-line="7"]')
-    expect(bad_line).to_have_count(2)  # one issue per column: the phone and the email
+    expect(bad_line).to_have_count(3)  # one issue per column (the phone, the email), and no identity left
     expect(bad_line.filter(has_text="Số điện thoại")).to_contain_text("phone is too short")
 
     # Download the rejected rows, fix them and re-import: the line and the reasons are in it.
@@ -145,3 +145,4 @@ def test_upload_map_run_and_download_the_error_report(
     expect(row).to_contain_text("excel_cp1258.csv")
     expect(row).to_contain_text("Finished")
     expect(row).to_contain_text(user.full_name)
+
