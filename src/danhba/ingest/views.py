@@ -235,6 +235,7 @@ def _wizard(request: AuthedRequest, run: Import) -> HttpResponseBase:
         messages.warning(request, _("The file's columns changed; check the mapping again."))
         return _render_wizard(request, run, None)
     status = 200
+    refused = False
     try:
         if action in ("reread", "preset", "apply_mapping"):
             return _reread(request, run, form, action)
@@ -274,10 +275,11 @@ def _wizard(request: AuthedRequest, run: Import) -> HttpResponseBase:
         if not exc.details or not isinstance(exc.details, dict):
             form.add_error(None, exc.message)
         status = 422
+        refused = action == "run"
     else:
         form = _form(run, data)
         form.is_valid()
-    return _render_wizard(request, run, form, status=status)
+    return _render_wizard(request, run, form, status=status, run_refused=refused)
 
 
 def _form(run: Import, data: Any) -> WizardForm:
@@ -397,7 +399,11 @@ def _read(run: Import) -> _Read:
     return result
 
 
-def _render_wizard(request: AuthedRequest, run: Import, form: WizardForm | None, status: int = 200) -> HttpResponse:
+def _render_wizard(
+    request: AuthedRequest, run: Import, form: WizardForm | None, status: int = 200, run_refused: bool = False
+) -> HttpResponse:
+    """The wizard; ``run_refused``: Run was pressed and refused, so every reason is listed at
+    the top of the page (which reloads there), each linking to its field further down."""
     if form is None:
         form = _form(run, None)
     read = _read(run)
@@ -412,6 +418,7 @@ def _render_wizard(request: AuthedRequest, run: Import, form: WizardForm | None,
             (line, [view.value(h, v) for h, v in zip(run.headers, cells, strict=False)]) for line, cells in read.rows
         ],
         "oob_messages": bool(request.htmx),
+        "run_refused": run_refused,
         **prepared,
     }
     template = "ingest/_wizard.html" if request.htmx else "ingest/wizard.html"
