@@ -103,7 +103,7 @@ NO_KEY_LEFT = gettext_noop(
     "no valid email, phone or external id is left to recognise this person by; fix the row and import it again"
 )
 NO_IDENTITY = gettext_noop("a name, an email, a phone or an external id is required")
-LEFT_OUT = gettext_noop("%(reason)s; imported without this value")
+LEFT_OUT = gettext_noop("%(reason)s; the row is imported without this value")
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ ROWS = (
     "Đỗ Văn Khoa,khoa@example.vn,,31/02/1990,\n"  # 8: an impossible birthday
     "Vũ Thị Lan,lan@example.vn,,,có lẽ\n"  # 9: consent that cannot be read
 )
-LEFT_OUT = "imported without this value"
+LEFT_OUT = "the row is imported without this value"
 
 
 def start(data: bytes, actor: Actor | None = None, **config: Any) -> Import:

@@ -66,7 +66,7 @@ def test_the_report_page_gives_the_reasons_in_the_readers_language(
 ) -> None:
     page = client_for(vi_admin).get(reverse("ingest:detail", kwargs={"pk": report.pk})).content.decode()
     assert "số điện thoại quá ngắn" in page
-    assert "không phải địa chỉ email hợp lệ; đã nhập dòng này nhưng bỏ giá trị này" in page
+    assert "không phải địa chỉ email hợp lệ; dòng vẫn được nhập, không có giá trị này" in page
     assert "không còn email, số điện thoại hay mã định danh ngoài hợp lệ nào" in page
     for english in ("phone is too short", "not a valid email address", "imported without this value"):
         assert english not in page
@@ -80,6 +80,11 @@ def test_the_api_gives_the_reasons_in_the_clients_language(client: Any, admin: A
     assert [i["reason"] for i in vi if i["column"] == "SĐT"] == ["số điện thoại quá ngắn"]
     assert [i["reason"] for i in en if i["column"] == "SĐT"] == ["phone is too short"]
     assert [(i["line"], i["severity"]) for i in vi] == [(i["line"], i["severity"]) for i in en]
+    # Without Accept-Language, in the key's user's language.
+    admin.language = "vi"
+    admin.save(update_fields=["language"])
+    own = client.get(url, headers={"Authorization": f"Bearer {raw}"}).json()["items"]
+    assert [i["reason"] for i in own if i["column"] == "SĐT"] == ["số điện thoại quá ngắn"]
 
 
 def test_the_rejected_rows_csv_gives_the_reasons_in_the_downloaders_language(
@@ -109,10 +114,10 @@ def test_reasons_are_stored_untranslated_even_by_a_vietnamese_worker() -> None:
     with translation.override("vi"):
         run = run_file((HEAD + "Lê Văn Cường,sai@,0912345678\n").encode())
     [issue] = run.issues.all()
-    assert issue.message["msgid"] == "%(reason)s; imported without this value"
+    assert issue.message["msgid"] == "%(reason)s; the row is imported without this value"
     assert issue.message["params"]["reason"]["msgid"] == "not a valid email address: %(reason)s"
     assert issue.reason.startswith("not a valid email address: There must be something after the @-sign.")
-    assert issue.reason.endswith("; imported without this value") and "%(" not in issue.reason
+    assert issue.reason.endswith("; the row is imported without this value") and "%(" not in issue.reason
     with translation.override("en"):
         assert str(issue.why) == issue.reason
 
@@ -150,8 +155,8 @@ def test_known_lists_every_message_the_shared_normalisers_refuse_a_value_with() 
 
 def test_a_reason_round_trips_and_hides_its_values() -> None:
     inner = Reason.of("'32/13/2000' is not an Excel date number")
-    why = reason("%(reason)s; imported without this value", reason=inner)
+    why = reason("%(reason)s; the row is imported without this value", reason=inner)
     assert Reason.from_json(why.to_json()) == why
-    assert why.masked().untranslated() == "'…' is not an Excel date number; imported without this value"
+    assert why.masked().untranslated() == "'…' is not an Excel date number; the row is imported without this value"
     with translation.override("vi"):
         assert "32/13/2000" in str(why) and "imported" not in str(why)
