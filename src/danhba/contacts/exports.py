@@ -52,6 +52,7 @@ from danhba.contacts.selectors import (
 )
 from danhba.contacts.services import require
 from danhba.core.actor import Actor
+from danhba.core.csvsafe import FORMULA_START, csv_cell
 from danhba.core.errors import Conflict, InvalidInput, NotFound, ServiceError
 from danhba.core.keyset import MAX_PK
 from danhba.privacy.models import AuditEvent
@@ -240,31 +241,9 @@ def _row(
 
 # --- writers ---------------------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula (``=HYPERLINK(…)`` typed into a form) gets a
-    leading apostrophe, which Excel and LibreOffice show as plain text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
 
 def _joined(value: list[Any]) -> str:
     return "; ".join(map(str, value))
-
-
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return spreadsheet_safe(_joined(value))
-    if isinstance(value, dt.date):  # datetimes too
-        return value.isoformat()
-    if isinstance(value, dict):
-        return spreadsheet_safe(json.dumps(value, ensure_ascii=False))
-    return spreadsheet_safe(value)
 
 
 def csv_chunks(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
@@ -274,7 +253,7 @@ def csv_chunks(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[s
     yield "\ufeff"
     writer.writeheader()
     for n, row in enumerate(rows, 1):
-        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
         if n % 200 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -443,13 +422,13 @@ def _xlsx_cell(ws: Any, column: str, value: Any, tz: dt.tzinfo) -> Any:
     elif isinstance(value, dict):
         value = json.dumps(value, ensure_ascii=False)
     text = ILLEGAL_CHARACTERS_RE.sub("", str(value))[:XLSX_MAX_TEXT]
-    if column not in XLSX_TEXT_COLUMNS and not text.startswith(_FORMULA_START):
+    if column not in XLSX_TEXT_COLUMNS and not text.startswith(FORMULA_START):
         return text
     cell = WriteOnlyCell(ws, value=text)
     cell.data_type = "s"  # never a formula, whatever the text starts with
     if column in XLSX_TEXT_COLUMNS:
         cell.number_format = "@"
-    if text.startswith(_FORMULA_START):
+    if text.startswith(FORMULA_START):
         # What Excel stores for text typed with a leading apostrophe: shown as typed, and it
         # stays text when the cell is edited.
         cell.quotePrefix = True

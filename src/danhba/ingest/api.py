@@ -30,7 +30,7 @@ from danhba.core.keyset import MAX_PK, paginate
 from danhba.ingest import mapping_services, services
 from danhba.ingest.fields import PRESETS, is_multi, target_choices
 from danhba.ingest.forms import ENCODINGS
-from danhba.ingest.models import Import, ImportIssue, LegalBasis, MatchKey, Mode, UpdatePolicy
+from danhba.ingest.models import Import, LegalBasis, MatchKey, Mode, UpdatePolicy
 from danhba.ingest.schemas import (
     ImportConfigIn,
     ImportFieldsOut,
@@ -40,6 +40,7 @@ from danhba.ingest.schemas import (
     IssuePage,
     PreviewOut,
 )
+from danhba.ingest.selectors import ShownIssue, row_view, same_person, shown_issue, shown_item
 from danhba.ingest.transform import PlanError, Prepared, Rejected
 from danhba.privacy.models import ConsentPurpose
 
@@ -194,9 +195,14 @@ def import_preview(request: HttpRequest, import_id: int = _id(), rows: int = Que
         raise InvalidInput(exc.errors) from None
     except (ValueError, UnicodeError, OSError, KeyError) as exc:
         raise InvalidInput({"file": [_("cannot read this file: %(reason)s") % {"reason": exc}]}) from None
+    view = row_view(api_user(request), run)
+    same = same_person(prepared, list(run.match_keys or []))
     return {
         "headers": list(run.headers),
-        "rows": [_preview_row(row.line, row.values, item) for row, item in zip(read, prepared, strict=False)],
+        "rows": [
+            _preview_row(row.line, view.values(row.values), shown_item(item, view), same.get(row.line))
+            for row, item in zip(read, prepared, strict=False)
+        ],
     }
 
 
@@ -216,7 +222,8 @@ def import_issues(
     run = _get(request, import_id)
     issues = run.issues.filter(severity=severity) if severity else run.issues.all()
     page = paginate(issues, "line", cursor or None, limit)
-    return {"items": [_issue(issue) for issue in page.items], "next_cursor": page.next_cursor}
+    view = row_view(api_user(request), run)
+    return {"items": [_issue(shown_issue(issue, view)) for issue in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get(
@@ -348,7 +355,7 @@ def _out(run: Import) -> dict[str, Any]:
     }
 
 
-def _issue(issue: ImportIssue) -> dict[str, Any]:
+def _issue(issue: ShownIssue) -> dict[str, Any]:
     return {
         "line": issue.line,
         "severity": issue.severity,
@@ -362,15 +369,18 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def _preview_row(line: int, values: dict[str, str], item: Prepared | Rejected | None) -> dict[str, Any]:
+def _preview_row(
+    line: int, values: dict[str, str], item: Prepared | Rejected | None, same_as: int | None
+) -> dict[str, Any]:
     def issues(items: Any) -> list[dict[str, str]]:
-        return [{"column": i.column, "value": i.value, "reason": i.reason} for i in items]
+        return [{"column": i.column, "value": i.value, "reason": str(i.reason)} for i in items]
 
     if item is None:
-        return {"line": line, "values": values, "outcome": "empty", "contact": {}, "errors": [], "warnings": []}
+        return {"line": line, "values": values, "outcome": "empty", "contact": {}, "errors": [], "warnings": [],
+                "same_as_line": None}  # fmt: skip
     if isinstance(item, Rejected):
         return {"line": line, "values": values, "outcome": "rejected", "contact": {},
-                "errors": issues(item.errors), "warnings": []}  # fmt: skip
+                "errors": issues(item.errors), "warnings": [], "same_as_line": None}  # fmt: skip
     contact: dict[str, Any] = {key: _plain(value) for key, value in item.fields.items()}
     contact.update(
         emails=item.emails, phones=[e164 for e164, _raw, _kind in item.phones], tags=item.tags,
@@ -379,4 +389,4 @@ def _preview_row(line: int, values: dict[str, str], item: Prepared | Rejected | 
         notes=item.notes,
     )  # fmt: skip
     return {"line": line, "values": values, "outcome": "ok", "contact": contact, "errors": [],
-            "warnings": issues(item.warnings)}  # fmt: skip
+            "warnings": issues(item.warnings), "same_as_line": same_as}  # fmt: skip

@@ -2,7 +2,8 @@
 
 Formats: CSV/TSV (delimiter sniffed), XLSX (any sheet), JSON (array of objects), JSON Lines, vCard 3.0/4.0.
 Encodings: UTF-8 (with or without BOM), UTF-16 LE/BE, cp1258, and the legacy TCVN3 and VNI encodings.
-Every value comes out as NFC text with Excel damage repaired (``9.12345678E8`` → ``"912345678"``).
+Every value comes out as NFC text with Excel damage repaired (``9.12345678E8`` → ``"912345678"``);
+what the file itself had, where that differs, is kept beside it for the rejected-rows report.
 
 Rows are streamed: text files are read line by line, XLSX in openpyxl's read-only mode, so a file of
 millions of rows never sits in memory. Bad rows are returned like good ones — validation is a later layer —
@@ -24,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
+from danhba.core.csvsafe import unwrap_excel_text
 from danhba.core.normalize import clean_text
 from danhba.ingest import legacy_vn
 
@@ -45,10 +47,20 @@ class EncodingGuess:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One source row: its 1-based line (or record) number and its values by column header."""
+    """One source row: its 1-based line (or record) number and its values by column header.
+
+    ``original`` holds, for the few cells where it differs, the text as the file had it (before
+    spaces were trimmed and Excel damage repaired): ``"9.88776655E8"`` where the value reads
+    ``"988776655"``. Someone fixing the rejected rows must see what their file says."""
 
     line: int
     values: dict[str, str]
+    original: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def as_read(self) -> dict[str, str]:
+        """The row as the file had it, by header."""
+        return {**self.values, **self.original} if self.original else self.values
 
 
 # --- Excel damage ---------------------------------------------------------------------------------
@@ -78,6 +90,12 @@ def repair_number(value: str) -> str:
 def clean_value(value: object) -> str:
     """A cell as clean NFC text: spaces (incl. non-breaking) trimmed and collapsed, Excel numbers repaired."""
     return repair_number(clean_text(value))
+
+
+def file_text(value: object) -> str:
+    """A cell's text as the file had it; only NUL, which no database can store, is dropped."""
+    text = value if isinstance(value, str) else cell_text(value)
+    return text.replace("\x00", "")
 
 
 def cell_text(value: object) -> str:
@@ -278,12 +296,17 @@ def _unique_headers(raw: list[str]) -> list[str]:
     return headers
 
 
-def _zip_row(headers: list[str], cells: list[str]) -> dict[str, str]:
-    values = {header: "" for header in headers}
-    for index, cell in enumerate(cells):
+def _cells_row(line: int, headers: list[str], cells: list[Any], texts: list[str]) -> Row:
+    """A row from its cells as read and their clean ``texts``; the text of the cells cleaning
+    changed is kept as the file had it."""
+    values = dict.fromkeys(headers, "")
+    original: dict[str, str] = {}
+    for index, (cell, text) in enumerate(zip(cells, texts, strict=True)):
         key = headers[index] if index < len(headers) else f"column_{index + 1}"
-        values[key] = cell
-    return values
+        values[key] = text
+        if cell != text and (as_read := file_text(cell)) != text:
+            original[key] = as_read
+    return Row(line, values, original)
 
 
 # --- the reader -----------------------------------------------------------------------------------
@@ -382,7 +405,8 @@ class RowReader:
                 self.headers = _unique_headers(cells)
                 header_seen = True
                 continue
-            yield Row(start, _zip_row(self.headers, [clean_value(cell) for cell in cells]))
+            cells = [unwrap_excel_text(cell) for cell in cells]
+            yield _cells_row(start, self.headers, cells, [clean_value(cell) for cell in cells])
 
     # XLSX
     def _xlsx(self, binary: IO[bytes]) -> Iterator[Row]:
@@ -405,7 +429,7 @@ class RowReader:
                     self.headers = _unique_headers(texts)
                     header_seen = True
                     continue
-                yield Row(int(line or 0), _zip_row(self.headers, texts))
+                yield _cells_row(int(line or 0), self.headers, [getattr(c, "value", None) for c in cells], texts)
         finally:
             workbook.close()
 
@@ -436,20 +460,22 @@ class RowReader:
                     continue
                 record += 1
                 buffer = buffer[end:]
-                yield Row(record, self._object_values(value))
+                yield self._object_row(record, value)
                 if len(buffer) < SAMPLE_SIZE // 2:
                     buffer += wrapper.read(SAMPLE_SIZE)
         finally:
             wrapper.detach()
 
-    def _object_values(self, value: Any) -> dict[str, str]:
+    def _object_row(self, record: int, value: Any) -> Row:
         if not isinstance(value, dict):
-            return {"_error": f"not an object: {cell_text(value)[:80]}"}
-        values = {clean_text(key): cell_text(item) for key, item in value.items()}
-        for key in values:
+            return Row(record, {"_error": f"not an object: {cell_text(value)[:80]}"})
+        keys = [clean_text(key) for key in value]
+        cells = list(value.values())
+        row = _cells_row(record, keys, cells, [cell_text(item) for item in cells])
+        for key in row.values:
             if key not in self.headers:
                 self.headers.append(key)
-        return values
+        return row
 
     # JSON Lines
     def _jsonl(self, binary: IO[bytes], encoding: str) -> Iterator[Row]:
@@ -461,7 +487,7 @@ class RowReader:
             except json.JSONDecodeError as exc:
                 yield Row(number, {"_error": f"invalid JSON: {exc.msg}"})
                 continue
-            yield Row(number, self._object_values(value))
+            yield self._object_row(number, value)
 
     # vCard
     def _vcard(self, binary: IO[bytes], encoding: str) -> Iterator[Row]:

@@ -24,6 +24,7 @@ from typing import Any
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from danhba.accounts import permissions as perms
 from danhba.contacts.models import (
@@ -45,6 +46,7 @@ from danhba.contacts.services import name_keys, phone_key, search_keys_rebuild
 from danhba.core.actor import Actor
 from danhba.core.normalize import fold
 from danhba.ingest.models import Import, ImportChange, ImportIssue, Mode, UpdatePolicy, import_proof
+from danhba.ingest.reasons import Reason, reason
 from danhba.ingest.transform import Issue, Prepared, Rejected
 from danhba.privacy.models import AuditEvent, ConsentRecord, ConsentSource, ConsentState
 from danhba.webhooks import services as webhooks
@@ -178,7 +180,7 @@ class Target:
 @dataclass
 class Outcome:
     counts: Counter[str] = field(default_factory=Counter)
-    issues: list[tuple[int, str, str, str, str, dict[str, str] | None]] = field(default_factory=list)
+    issues: list[tuple[int, str, str, str, Reason, dict[str, str] | None]] = field(default_factory=list)
     last_line: int = 0
 
 
@@ -228,7 +230,7 @@ class Loader:
             "change": Table(ImportChange, ["run_id", "contact_id", "action", "before", "after", "added"]),
             "audit": Table(AuditEvent, ["at", "actor_id", "actor_label", "via", "action", "object_type", "object_id",
                                         "object_label", "contact_id", "changes", "ip_address", "user_agent"]),
-            "issue": Table(ImportIssue, ["run_id", "line", "severity", "column", "value", "reason", "row"]),
+            "issue": Table(ImportIssue, ["run_id", "line", "severity", "column", "value", "reason", "message", "row"]),
         }  # fmt: skip
         self.sensitive = {*perms.SENSITIVE_STANDARD_FIELDS, "owner_id", "lifecycle_stage_id", "buyer_role_id"} | {
             f"custom.{key}"
@@ -279,9 +281,8 @@ class Loader:
             except DatabaseError as exc:
                 self.tag_ids.clear()
                 self.company_ids.clear()
-                self._reject(
-                    keep, row.line, row.raw, [Issue("", "", _("the database refused the row: %(e)s") % {"e": exc})]
-                )
+                refused = reason(gettext_noop("the database refused the row: %(e)s"), e=str(exc))
+                self._reject(keep, row.line, row.raw, [Issue("", "", refused)])
                 continue
             keep.counts.update(single.counts)
             keep.issues.extend(single.issues)
@@ -295,9 +296,11 @@ class Loader:
             )
 
     def _write_issues(self, outcome: Outcome) -> None:
+        # The reason is kept untranslated (``message``) and in English (``reason``, for readers
+        # that predate ``message``): the report is shown later, in each reader's language.
         self.tables["issue"].insert(
-            (self.run.pk, line, sev, col[:255], str(val)[:2000], reason, raw)
-            for line, sev, col, val, reason, raw in outcome.issues
+            (self.run.pk, line, sev, col[:255], str(val)[:2000], why.untranslated(), why.to_json(), raw)
+            for line, sev, col, val, why, raw in outcome.issues
         )
 
     # --- identity resolution ---------------------------------------------------------------------
@@ -368,7 +371,8 @@ class Loader:
                 targets.append(target)
             elif target.contact_id in hidden:
                 # Someone else's contact the importer may not see: neither change nor reveal it.
-                self._reject(outcome, row.line, row.raw, [Issue("", "", _("matches a contact outside your records"))])
+                outside = reason(gettext_noop("matches a contact outside your records"))
+                self._reject(outcome, row.line, row.raw, [Issue("", "", outside)])
                 continue
             elif target.contact_id is not None and not target.rows:
                 # The first row of this batch for a contact that already exists.
@@ -390,22 +394,21 @@ class Loader:
     @staticmethod
     def _drop_identity(row: Prepared, key: tuple[str, ...], owner: Target, hidden: bool) -> None:
         if owner.contact_id is None:
-            who = _("another row of this file")
+            who = reason(gettext_noop("another row of this file"))
         elif hidden:
-            who = _("another contact")
+            who = reason(gettext_noop("another contact"))
         else:
-            who = _("contact #%(id)s") % {"id": owner.contact_id}
+            who = reason(gettext_noop("contact #%(id)s"), id=str(owner.contact_id))
         if key[0] == "e":
             row.emails.remove(key[1])
-            row.warnings.append(Issue("", key[1], _("email already belongs to %(who)s; not added") % {"who": who}))
+            taken = reason(gettext_noop("email already belongs to %(who)s; not added"), who=who)
         elif key[0] == "p":
             row.phones = [p for p in row.phones if p[0] != key[1]]
-            row.warnings.append(Issue("", key[1], _("phone already belongs to %(who)s; not added") % {"who": who}))
+            taken = reason(gettext_noop("phone already belongs to %(who)s; not added"), who=who)
         else:
             row.external_ids.remove((key[1], key[2]))
-            row.warnings.append(
-                Issue("", key[2], _("external id already belongs to %(who)s; not added") % {"who": who})
-            )
+            taken = reason(gettext_noop("external id already belongs to %(who)s; not added"), who=who)
+        row.warnings.append(Issue("", key[-1], taken))
 
     # --- merging rows into a target -----------------------------------------------------------------
 

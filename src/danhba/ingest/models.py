@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from danhba.contacts.models import Source
+from danhba.ingest.reasons import Reason
 from danhba.privacy.models import ConsentPurpose
 
 UNDO_DAYS = 30
@@ -191,13 +192,21 @@ class ImportIssue(models.Model):
     severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices)
     column = models.CharField(_("column"), max_length=255, blank=True)
     value = models.TextField(_("value"), blank=True)
-    reason = models.TextField(_("reason"))
+    reason = models.TextField(_("reason"))  # in English, as the catalogue's msgids are
+    # The reason untranslated ({"msgid", "params"}), translated when shown; null on issues
+    # stored before it existed, whose English ``reason`` is read instead.
+    message = models.JSONField(null=True, blank=True)
     # The whole source row of a rejected line, for the error-report CSV to fix and re-import.
     row = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["line", "id"]
         indexes = [models.Index(fields=["run", "severity", "line"], name="importissue_run_line")]
+
+    @property
+    def why(self) -> Reason:
+        """The reason, to show with ``str()`` in the reader's language."""
+        return Reason.from_json(self.message) if self.message else Reason.of(self.reason)
 
 
 class ImportChange(models.Model):

@@ -102,6 +102,7 @@ def produce(
 
     django.setup()
     from django.db import connections
+    from django.utils import translation
 
     from danhba.ingest.extract import RowReader
     from danhba.ingest.transform import Plan
@@ -118,7 +119,7 @@ def produce(
     plan = Plan(columns, options, headers)
     connections.close_all()  # the plan is compiled; the child needs no database
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb") as handle, translation.override("en"):  # as the loader (import_execute)
             rows = (row for row in RowReader(handle, **reader) if row.line > line_done)
             for last, batch in _batches(rows, plan, batch_size):
                 send(("batch", last, batch))

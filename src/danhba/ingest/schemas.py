@@ -159,8 +159,8 @@ class IssueOut(Schema):
     line: int = Field(description="Line (record, for JSON and vCard; row, for XLSX) in the file.")
     severity: Literal["error", "warning"] = Field(description="error: the row was rejected; warning: loaded.")
     column: str
-    value: str
-    reason: str
+    value: str = Field(description="As read; `…` in a column of a field the caller may not see.")
+    reason: str = Field(description="In the caller's language (Accept-Language, or the user's).")
 
 
 class IssuePage(Schema):
@@ -176,11 +176,16 @@ class PreviewIssue(Schema):
 
 class PreviewRow(Schema):
     line: int
-    values: dict[str, str] = Field(description="The row as read, by header.")
+    values: dict[str, str] = Field(
+        description="The row as read, by header; the columns of fields the caller may not see are left out."
+    )
     outcome: Literal["ok", "rejected", "empty"]
     contact: dict[str, Any] = Field(description="The normalised values it would load (ok rows).")
     errors: list[PreviewIssue]
-    warnings: list[PreviewIssue]
+    warnings: list[PreviewIssue] = Field(description="Values left out (the row loads without them) and other warnings.")
+    same_as_line: int | None = Field(
+        None, description="The earlier line of the file this row shares an email, phone or external id with: merged."
+    )
 
 
 class PreviewOut(Schema):

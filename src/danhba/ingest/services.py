@@ -30,7 +30,7 @@ from django.core.files.base import ContentFile, File
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
@@ -47,6 +47,7 @@ from danhba.contacts.models import (
 )
 from danhba.contacts.services import search_keys_rebuild
 from danhba.core.actor import Actor
+from danhba.core.csvsafe import csv_cell
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.core.normalize import fold
 from danhba.ingest import extract, pipeline
@@ -64,6 +65,7 @@ from danhba.ingest.models import (
     UpdatePolicy,
     import_proof,
 )
+from danhba.ingest.selectors import RowView, row_view
 from danhba.ingest.transform import Plan, PlanError, Prepared, Rejected
 from danhba.privacy.models import AuditEvent, ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
 from danhba.privacy.services import audit_event, audit_events_bulk
@@ -415,13 +417,18 @@ def import_execute(
     batch_size = max(1, settings.IMPORT_BATCH_ROWS)
     last_line = run.line_done
     try:
-        for last, batch in pipeline.batches(run, plan, batch_size):
-            _commit(run, token, loader, batch, last)
-            last_line = last
-            if progress:
-                progress(run)
-            if _cancel_requested(run):
-                return _finish(run, token, Status.CANCELLED)
+        # Reasons are stored untranslated and read in the reader's language: the shared
+        # normalisers' messages are recognised best in the catalogue's own (English).
+        with translation.override("en"):
+            for last, batch in pipeline.batches(run, plan, batch_size):
+                _commit(run, token, loader, batch, last)
+                last_line = last
+                if progress:
+                    progress(run)
+                if _cancel_requested(run):
+                    break
+        if _cancel_requested(run):
+            return _finish(run, token, Status.CANCELLED)
     except LostClaim:
         run.refresh_from_db()
         return run
@@ -731,42 +738,45 @@ def _undo_consent(run: Import, actor: Actor, contact_id: int, purpose_id: int, p
 
 def issues_csv(run: Import, *, actor: Actor | None = None) -> Iterator[str]:
     """The rejected rows as the file had them, plus line and reason columns: fix and re-import.
-    UTF-8 with a BOM so Excel opens Vietnamese text right. The rows are personal data leaving
-    danhba, so the download is an export in the audit log."""
+    UTF-8 with a BOM so Excel opens Vietnamese text right; every cell through the one CSV guard
+    (``core.csvsafe``). The reasons are in the language active now (the downloader's), and the
+    columns of fields the downloader may not see are left empty. The rows are personal data
+    leaving danhba, so the download is an export in the audit log."""
     if actor is not None:
         audit_event(actor=actor, action=AuditEvent.Action.EXPORT, object_type="import", object_id=run.pk,
                     object_label=run.file_name, changes={"rejected rows": [None, run.rejected]})  # fmt: skip
+    view = row_view(actor.user if actor is not None else None, run)
+    # The response streams after the view has returned: keep the reader's language for it.
+    return _issues_csv_lines(run, view, translation.get_language())
+
+
+def _issues_csv_lines(run: Import, view: RowView, language: str | None) -> Iterator[str]:
     headers = list(run.headers)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([_("line"), _("problems"), *headers])
-    yield "\ufeff" + out.getvalue()
-    current: tuple[int, list[str], dict[str, str] | None] | None = None
-    query = run.issues.filter(severity=ImportIssue.Severity.ERROR).order_by("line", "pk")
-    for issue in query.iterator(chunk_size=2000):
-        if current and current[0] != issue.line:
-            yield _issue_line(current, headers)
-            current = None
-        reason = f"{issue.column}: {issue.reason}" if issue.column else issue.reason
-        if current is None:
-            current = (issue.line, [reason], issue.row)
-        else:
-            current[1].append(reason)
-    if current:
-        yield _issue_line(current, headers)
+    with translation.override(language):
+        yield "\ufeff" + _csv_line([_("line"), _("problems"), *headers])
+        current: tuple[int, list[str], dict[str, str] | None] | None = None
+        query = run.issues.filter(severity=ImportIssue.Severity.ERROR).order_by("line", "pk")
+        for issue in query.iterator(chunk_size=2000):
+            if current and current[0] != issue.line:
+                yield _issue_line(current, headers, view)
+                current = None
+            why = str(view.reason(issue.column, issue.why))
+            text = f"{issue.column}: {why}" if issue.column else why
+            if current is None:
+                current = (issue.line, [text], issue.row)
+            else:
+                current[1].append(text)
+        if current:
+            yield _issue_line(current, headers, view)
 
 
-def _issue_line(item: tuple[int, list[str], dict[str, str] | None], headers: list[str]) -> str:
+def _issue_line(item: tuple[int, list[str], dict[str, str] | None], headers: list[str], view: RowView) -> str:
     line, reasons, row = item
+    shown = view.values(row or {})
+    return _csv_line([line, "; ".join(reasons), *(shown.get(h, "") for h in headers)])
+
+
+def _csv_line(cells: list[Any]) -> str:
     out = io.StringIO()
-    csv.writer(out).writerow([line, "; ".join(reasons), *(_safe((row or {}).get(h, "")) for h in headers)])
+    csv.writer(out).writerow([csv_cell(cell) for cell in cells])
     return out.getvalue()
-
-
-def _safe(value: str) -> str:
-    """A cell Excel would run as a formula (=, @, or +/- not followed by a digit) gets a leading
-    apostrophe; phone numbers like +84… stay as they were so the fixed file re-imports."""
-    text = str(value)
-    if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in ("+", "-") and not text[1:2].isdigit() and text[1:2] != " "):
-        return "'" + text
-    return text

@@ -3,8 +3,14 @@
 Pure Python, no writes: a :class:`Plan` is compiled once per import from its column mapping and
 options (lookups of stages, owners, custom fields done up front), then :meth:`Plan.prepare`
 runs per row. Every value goes through ``core.normalize``, the module the forms, the API and the
-event collector use. Errors reject the whole row; warnings (a likely email typo, a province
-that could not be recognised) let it load and are reported.
+event collector use.
+
+A value that cannot be read (an email without its @, a phone too short, a date that does not
+exist) is left out and the row loads without it, with a warning saying what was left out and
+why. A row is rejected only when it has no usable identity (:meth:`Prepared.identity_problem`)
+or says something about consent that cannot be read. Other warnings (a likely email typo, a
+province that could not be recognised) let the row load as it is. Reasons are kept untranslated
+(:mod:`danhba.ingest.reasons`): the report is read later, in the reader's language.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from danhba.contacts.custom_fields import clean_value
 from danhba.contacts.models import BuyerRole, CustomField, LifecycleStage, SocialProfile
@@ -40,6 +47,7 @@ from danhba.core.normalize import (
 )
 from danhba.core.vn import province_from_text
 from danhba.ingest.extract import Row
+from danhba.ingest.reasons import Reason, reason
 
 SHORT_TEXT = ("street", "ward", "occupation", "job_title", "education", "income_band", "country")
 LONG_TEXT = ("family", "lifestyle", "hobbies", "preferences", "motivations", "likes", "dislikes")
@@ -73,7 +81,29 @@ _NO_YEAR = re.compile(r"^--\d{1,2}-?\d{1,2}$")  # vCard / Google birthday withou
 class Issue:
     column: str
     value: str
-    reason: str
+    reason: Reason
+
+
+class ValueRefused(ValueError):
+    """A value this module cannot read, with the untranslated reason."""
+
+    def __init__(self, why: Reason) -> None:
+        super().__init__(why.untranslated())
+        self.reason = why
+
+
+def refusal(exc: ValueError) -> Reason:
+    """The reason of a refused value, untranslated whichever module refused it."""
+    return exc.reason if isinstance(exc, ValueRefused) else Reason.of(str(exc))
+
+
+# A row with a name but whose every email and phone was refused: loading it would make a
+# contact that the corrected file could never be matched to (names are not identity keys).
+NO_KEY_LEFT = gettext_noop(
+    "no valid email, phone or external id is left to recognise this person by; fix the row and import it again"
+)
+NO_IDENTITY = gettext_noop("a name, an email, a phone or an external id is required")
+LEFT_OUT = gettext_noop("%(reason)s; the row is imported without this value")
 
 
 @dataclass(slots=True)
@@ -94,9 +124,15 @@ class Prepared:
     consents: dict[int, str] = field(default_factory=dict)  # purpose id → granted / withdrawn
     warnings: list[Issue] = field(default_factory=list)
 
-    @property
-    def has_identity(self) -> bool:
-        return bool(self.fields.get("full_name") or self.emails or self.phones or self.external_ids)
+    def identity_problem(self, lost_key: bool) -> str:
+        """Why this row has no usable identity, or ``""``. Usable: a valid email, a valid phone or
+        an external id (the keys an import finds a contact by); or, failing those, a name — but
+        only when no email or phone of the row was left out as invalid (``lost_key``)."""
+        if self.emails or self.phones or self.external_ids:
+            return ""
+        if lost_key:
+            return NO_KEY_LEFT
+        return "" if self.fields.get("full_name") else NO_IDENTITY
 
 
 @dataclass(slots=True)
@@ -227,8 +263,9 @@ class Plan:
     def prepare(self, row: Row) -> Prepared | Rejected | None:
         """The candidate of one row; ``None`` for a row with nothing in its mapped columns."""
         values = row.values
-        out = Prepared(row.line, values)
-        errors: list[Issue] = []
+        out = Prepared(row.line, row.as_read)
+        left_out: list[Issue] = []  # values that could not be read: the row loads without them
+        errors: list[Issue] = []  # problems that reject the row whatever else it has
         names: dict[str, str] = {}
         address = ""
         address_column = ""
@@ -244,17 +281,9 @@ class Plan:
                 if target == "full_name" or target in NAME_PARTS:
                     names[target] = value
                 elif target == "email":
-                    for item in self._multi(value, "email"):
-                        email = normalize_email(item)
-                        if email not in out.emails:
-                            out.emails.append(email)
-                        if hint := email_typo_warning(email):
-                            out.warnings.append(Issue(header, item, hint))
+                    self._emails(out, header, value, left_out)
                 elif target == "phone":
-                    for item in self._multi(value, "phone"):
-                        phone = normalize_phone(item)
-                        if all(p[0] != phone.e164 for p in out.phones):
-                            out.phones.append((phone.e164, clean_text(item)[:40], phone.kind))
+                    self._phones(out, header, value, left_out)
                 elif target == "address":
                     address, address_column = clean_text(value), header
                 elif target == "province":
@@ -265,7 +294,9 @@ class Plan:
                     out.fields[target] = str(value).strip()
                 elif target == "birthday":
                     if _NO_YEAR.match(value.strip()):
-                        out.warnings.append(Issue(header, value, _("a birthday without a year cannot be stored")))
+                        out.warnings.append(
+                            Issue(header, value, reason(gettext_noop("a birthday without a year cannot be stored")))
+                        )
                     elif value.strip() not in _NO_DATE:
                         out.fields["birthday"] = self._birthday(value, header, out)
                 elif target == "gender":
@@ -273,13 +304,17 @@ class Plan:
                 elif target == "company":
                     out.company = clean_text(value)[:200]
                 elif target == "lifecycle_stage":
-                    out.fields["lifecycle_stage_id"] = self._lookup(self.stages, value, _("unknown lifecycle stage"))
+                    out.fields["lifecycle_stage_id"] = self._lookup(
+                        self.stages, value, gettext_noop("unknown lifecycle stage '%(value)s'")
+                    )
                 elif target == "buyer_role":
-                    out.fields["buyer_role_id"] = self._lookup(self.roles, value, _("unknown buyer role"))
+                    out.fields["buyer_role_id"] = self._lookup(
+                        self.roles, value, gettext_noop("unknown buyer role '%(value)s'")
+                    )
                 elif target == "owner":
                     owner = self.users.get(clean_text(value).lower())
                     if owner is None:
-                        raise NormalizationError(_("no active user with this email"))
+                        raise ValueRefused(reason(gettext_noop("no active user with this email")))
                     out.fields["owner_id"] = owner
                 elif target == "tags":
                     for tag in split_tags(self._multi(value, "tags"), self.tag_delimiters):
@@ -295,17 +330,44 @@ class Plan:
                     out.custom[target[7:]] = self._custom(target[7:], value)
                 elif target.startswith("consent."):
                     out.consents[self.purposes[target[8:]]] = self._consent(value)
-            except (NormalizationError, ValueError) as exc:
-                errors.append(Issue(header, value, str(exc)))
+            except ValueError as exc:
+                # An unreadable answer about consent is never guessed at, nor left out while the
+                # import's own consent statement would still be recorded for this person.
+                (errors if target.startswith("consent.") else left_out).append(Issue(header, value, refusal(exc)))
         if empty:
             return None
-        self._names(out, names, errors)
+        self._names(out, names, left_out)
         self._address(out, address, address_column, province_text, province_column)
-        if not errors and not out.has_identity:
-            errors.append(Issue("", "", _("a name, an email, a phone or an external id is required")))
+        lost_key = any(self.columns.get(issue.column) in ("email", "phone") for issue in left_out)
+        if problem := out.identity_problem(lost_key):
+            errors.append(Issue("", "", reason(problem)))
         if errors:
-            return Rejected(row.line, values, errors)
+            return Rejected(row.line, out.raw, [*left_out, *errors])
+        out.warnings[:0] = [Issue(i.column, i.value, reason(LEFT_OUT, reason=i.reason)) for i in left_out]
         return out
+
+    def _emails(self, out: Prepared, header: str, value: str, left_out: list[Issue]) -> None:
+        """Each address of the cell on its own: one bad address does not lose the good ones."""
+        for item in self._multi(value, "email"):
+            try:
+                email = normalize_email(item)
+            except NormalizationError as exc:
+                left_out.append(Issue(header, item, refusal(exc)))
+                continue
+            if email not in out.emails:
+                out.emails.append(email)
+            if hint := email_typo_warning(email):
+                out.warnings.append(Issue(header, item, Reason.of(hint)))
+
+    def _phones(self, out: Prepared, header: str, value: str, left_out: list[Issue]) -> None:
+        for item in self._multi(value, "phone"):
+            try:
+                phone = normalize_phone(item)
+            except NormalizationError as exc:
+                left_out.append(Issue(header, item, refusal(exc)))
+                continue
+            if all(p[0] != phone.e164 for p in out.phones):
+                out.phones.append((phone.e164, clean_text(item)[:40], phone.kind))
 
     def _multi(self, value: str, kind: str) -> list[str]:
         """Several values in one cell: the file's own separator (Google's " ::: "), else the
@@ -327,10 +389,10 @@ class Plan:
             if text in ("VIET NAM", "VIỆT NAM", "VIETNAM"):
                 text = "VN"
             if len(text) != 2 or not text.isalpha():
-                raise NormalizationError(_("must be a two-letter country code"))
+                raise ValueRefused(reason(gettext_noop("must be a two-letter country code")))
         limit = MAX_LENGTHS.get(target, 10_000)
         if len(text) > limit:
-            raise NormalizationError(_("at most %(n)s characters") % {"n": limit})
+            raise ValueRefused(reason(gettext_noop("at most %(n)s characters"), n=str(limit)))
         return text
 
     def _birthday(self, value: str, header: str, out: Prepared) -> dt.date:
@@ -341,21 +403,24 @@ class Plan:
             try:
                 date = parse_import_date(value, day_first=not self.day_first)
             except NormalizationError:
-                raise NormalizationError(
-                    _("'%(value)s' is not a real date (dates are read as %(order)s)")
-                    % {"value": clean_text(value), "order": "dd/mm/yyyy" if self.day_first else "mm/dd/yyyy"}
-                ) from None
-            out.warnings.append(Issue(header, value, _("read as month/day/year") if self.day_first
-                                      else _("read as day/month/year")))  # fmt: skip
+                order = "dd/mm/yyyy" if self.day_first else "mm/dd/yyyy"
+                raise ValueRefused(
+                    reason(gettext_noop("'%(value)s' is not a real date (dates are read as %(order)s)"),
+                           value=clean_text(value), order=order)
+                ) from None  # fmt: skip
+            read_as = gettext_noop("read as day/month/year")
+            if self.day_first:
+                read_as = gettext_noop("read as month/day/year")
+            out.warnings.append(Issue(header, value, reason(read_as)))
         if date > self.today or date.year < 1900:
-            raise NormalizationError(_("must be a past date after 1900"))
+            raise ValueRefused(reason(gettext_noop("must be a past date after 1900")))
         return date
 
     @staticmethod
-    def _lookup(index: dict[str, int], value: str, reason: str) -> int:
+    def _lookup(index: dict[str, int], value: str, msgid: str) -> int:
         key = _choice_key(value)
         if key not in index:
-            raise NormalizationError(f"{reason} '{clean_text(value)}'")
+            raise ValueRefused(reason(msgid, value=clean_text(value)))
         return index[key]
 
     def _custom(self, key: str, value: str) -> Any:
@@ -368,9 +433,9 @@ class Plan:
             return "granted"
         if key in _NO:
             return "withdrawn"
-        raise NormalizationError(_("not a yes/no answer (use Có / Không)"))
+        raise ValueRefused(reason(gettext_noop("not a yes/no answer (use Có / Không)")))
 
-    def _names(self, out: Prepared, names: dict[str, str], errors: list[Issue]) -> None:
+    def _names(self, out: Prepared, names: dict[str, str], left_out: list[Issue]) -> None:
         full = names.get("full_name", "")
         if any(names.get(k) for k in NAME_PARTS):  # separate columns; a full-name column wins for display
             family = name_case(names.get("family_name", ""))
@@ -390,7 +455,8 @@ class Plan:
         for key, text in (("full_name", full), ("family_name", family), ("middle_name", middle), ("given_name", given)):
             if len(text) > MAX_LENGTHS[key]:
                 column = next((h for h, t in self.columns.items() if t in (key, "full_name")), "")
-                errors.append(Issue(column, text, _("at most %(n)s characters") % {"n": MAX_LENGTHS[key]}))
+                too_long = reason(gettext_noop("at most %(n)s characters"), n=str(MAX_LENGTHS[key]))
+                left_out.append(Issue(column, text, too_long))
                 return
         out.fields.update(full_name=full, family_name=family, middle_name=middle, given_name=given)
 
@@ -399,7 +465,9 @@ class Plan:
         the address's other parts. What cannot be recognised is kept as typed in ``address_raw``."""
         match = province_from_text(province) if province else None
         if province and match is None:
-            out.warnings.append(Issue(province_column, province, _("province not recognised; kept in the address")))
+            out.warnings.append(
+                Issue(province_column, province, reason(gettext_noop("province not recognised; kept in the address")))
+            )
         if address:
             segments = [s.strip() for s in address.split(",") if s.strip()]
             if match is None and segments:

@@ -34,6 +34,7 @@ from danhba.ingest import mapping_services, services
 from danhba.ingest.fields import STANDARD_TARGETS, target_choices
 from danhba.ingest.forms import FORM_OPTIONS, UploadForm, WizardForm, headers_signature
 from danhba.ingest.models import Import, ImportIssue
+from danhba.ingest.selectors import row_view, same_person, shown_issue, shown_item
 from danhba.ingest.transform import Issue, PlanError, Prepared, Rejected
 from danhba.privacy.models import AuditEvent
 
@@ -198,11 +199,13 @@ def _report_context(request: AuthedRequest, run: Import) -> dict[str, Any]:
     except ServiceError as exc:
         issues_error = exc.message
         page = paginate(issues, "line", None, ISSUES_PAGE)
+    view = row_view(user, run)
     return {
         "nav": "imports",
         "run": run,
         "purposes": list(run.consent_purposes.all()),
         "issues": page,
+        "shown_issues": [shown_issue(issue, view) for issue in page.items],
         "issues_error": issues_error,
         "severity": severity,
         "severities": ImportIssue.Severity.choices,
@@ -226,12 +229,13 @@ def _wizard(request: AuthedRequest, run: Import) -> HttpResponseBase:
     form = _form(run, data)
     form.is_valid()
     if action == "preview":
-        return render(request, "ingest/_prepared.html", _prepared_context(run, form))
+        return render(request, "ingest/_prepared.html", _prepared_context(request, run, form))
     if form.headers_changed():
         # Posted for other headers (the file was read again in another tab): start from the draft.
         messages.warning(request, _("The file's columns changed; check the mapping again."))
         return _render_wizard(request, run, None)
     status = 200
+    refused = False
     try:
         if action in ("reread", "preset", "apply_mapping"):
             return _reread(request, run, form, action)
@@ -271,10 +275,11 @@ def _wizard(request: AuthedRequest, run: Import) -> HttpResponseBase:
         if not exc.details or not isinstance(exc.details, dict):
             form.add_error(None, exc.message)
         status = 422
+        refused = action == "run"
     else:
         form = _form(run, data)
         form.is_valid()
-    return _render_wizard(request, run, form, status=status)
+    return _render_wizard(request, run, form, status=status, run_refused=refused)
 
 
 def _form(run: Import, data: Any) -> WizardForm:
@@ -394,17 +399,27 @@ def _read(run: Import) -> _Read:
     return result
 
 
-def _render_wizard(request: AuthedRequest, run: Import, form: WizardForm | None, status: int = 200) -> HttpResponse:
+def _render_wizard(
+    request: AuthedRequest, run: Import, form: WizardForm | None, status: int = 200, run_refused: bool = False
+) -> HttpResponse:
+    """The wizard; ``run_refused``: Run was pressed and refused, so every reason is listed at
+    the top of the page (which reloads there), each linking to its field further down."""
     if form is None:
         form = _form(run, None)
     read = _read(run)
+    prepared = _prepared_context(request, run, form)  # sets the form's mapping on run, unsaved
+    view = row_view(request.user, run)
     context = {
         "nav": "imports",
         "run": run,
         "form": form,
         "read": read,
+        "rows": [
+            (line, [view.value(h, v) for h, v in zip(run.headers, cells, strict=False)]) for line, cells in read.rows
+        ],
         "oob_messages": bool(request.htmx),
-        **_prepared_context(run, form),
+        "run_refused": run_refused,
+        **prepared,
     }
     template = "ingest/_wizard.html" if request.htmx else "ingest/wizard.html"
     return render(request, template, context, status=status)
@@ -417,6 +432,7 @@ def _render_wizard(request: AuthedRequest, run: Import, form: WizardForm | None,
 class PreparedRow:
     line: int
     state: str  # "ok", "rejected" or "empty"
+    same_as: int | None = None  # merges into this earlier line of the file (same person)
     name: str = ""
     name_parts: list[tuple[str, str]] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
@@ -427,7 +443,7 @@ class PreparedRow:
     warnings: list[Issue] = field(default_factory=list)
 
 
-def _prepared_context(run: Import, form: WizardForm) -> dict[str, Any]:
+def _prepared_context(request: AuthedRequest, run: Import, form: WizardForm) -> dict[str, Any]:
     """Run the first rows through the mapping as the form has it, without saving the draft."""
     run.columns = form.columns()
     run.options = {**(run.options or {}), **form.options()}
@@ -437,7 +453,12 @@ def _prepared_context(run: Import, form: WizardForm) -> dict[str, Any]:
         return {"prepared": [], "prepared_errors": [t for texts in exc.errors.values() for t in texts]}
     except (ValueError, UnicodeError, OSError, KeyError) as exc:
         return {"prepared": [], "prepared_errors": [str(exc)]}
-    return {"prepared": _present(items, _read(run).lines), "prepared_errors": []}
+    same = same_person(items, form.match_keys() or list(run.match_keys or []))
+    view = row_view(request.user, run)
+    rows = _present([shown_item(item, view) for item in items], _read(run).lines)
+    for row in rows:
+        row.same_as = same.get(row.line)
+    return {"prepared": rows, "prepared_errors": []}
 
 
 def _present(items: list[Prepared | Rejected | None], lines: list[int]) -> list[PreparedRow]:

@@ -123,7 +123,7 @@ def test_upload_map_run_and_download_the_error_report(
     expect(status.locator('[data-count="created"]')).to_have_text("5")
     expect(status.locator('[data-count="rejected"]')).to_have_text("1")
     bad_line = status.locator('#issues tr[data-line="7"]')
-    expect(bad_line).to_have_count(2)  # one issue per column: the phone and the email
+    expect(bad_line).to_have_count(3)  # one issue per column (the phone, the email), and no identity left
     expect(bad_line.filter(has_text="Số điện thoại")).to_contain_text("phone is too short")
 
     # Download the rejected rows, fix them and re-import: the line and the reasons are in it.
@@ -145,3 +145,43 @@ def test_upload_map_run_and_download_the_error_report(
     expect(row).to_contain_text("excel_cp1258.csv")
     expect(row).to_contain_text("Finished")
     expect(row).to_contain_text(user.full_name)
+
+
+def _login(page: Any, base: str, user: Any) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form:has(input[name=password]) button[type=submit]").click()
+    page.wait_for_url(f"{base}/contacts/")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_refused_run_shows_why_at_the_top_of_the_page_and_focuses_it(
+    live_server: Any, users: Any, page: Any, queued: list[int]
+) -> None:
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    _login(page, base, users["marketing"])
+    page.goto(f"{base}/imports/new/")
+    page.set_input_files("input[name=file]", str(FIXTURES / "excel_cp1258.csv"))
+    page.get_by_role("button", name="Upload and preview").click()
+    page.wait_for_url(re.compile(r"/imports/\d+/$"))
+
+    # Consent as the legal basis (the default), but no purpose, no consent column, no proof.
+    page.select_option("select[name=legal_basis]", "consent")
+    page.get_by_role("button", name="Run the import").click()
+    page.wait_for_load_state()
+
+    # The reason is where the eye is when the page comes back: at the top, in view, focused.
+    summary = page.locator("#run-errors")
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("The import was not started")
+    expect(summary).to_contain_text("with consent as the legal basis")
+    expect(summary).to_be_in_viewport()
+    expect(summary).to_be_focused()
+    assert queued == []
+    # Its link leads to the field to fix, further down.
+    summary.get_by_role("link", name="Legal basis").click()
+    expect(page.locator("select[name=legal_basis]")).to_be_in_viewport()

@@ -137,7 +137,7 @@ def test_upload_map_run_report_and_error_csv(
 
 
 def test_issue_filter_and_pages(client_for: Any, admin: Any, settings: Any) -> None:
-    # 120 bad rows: three pages of 50; warnings only: none.
+    # 120 bad rows, two issues each (the email, and no identity left): five pages of 50.
     body = "Họ tên,Email\n" + "".join(f",bad{i}\n" for i in range(120))
     run = services.import_create(actor=actor_for(admin), file=body.encode(), file_name="bad.csv")
     run = services.import_configure(actor=actor_for(admin), run=run, consent_proof="x")
@@ -151,7 +151,7 @@ def test_issue_filter_and_pages(client_for: Any, admin: Any, settings: Any) -> N
     assert html.count('class="issue"') == 50 and 'data-line="2"' in html
     cursor = first.context["issues"].next_cursor
     second = client.get(url, {"severity": "error", "cursor": cursor}, **HTMX).content.decode()
-    assert 'data-line="52"' in second and 'data-line="2"' not in second
+    assert 'data-line="27"' in second and 'data-line="2"' not in second
     assert "No problems found" in client.get(url, {"severity": "warning"}, **HTMX).content.decode()
     # A tampered cursor is a message, not a 500.
     assert client.get(url, {"cursor": "!!!"}, **HTMX).status_code == 200

@@ -1,0 +1,152 @@
+"""Why a row or a value of an import was refused, kept untranslated and translated when shown.
+
+An import runs in the worker, in no reader's language, and its report is read later by people
+in English or Vietnamese. So an issue's reason is stored as a catalogue msgid and its
+parameters (:class:`Reason`), and becomes text only when shown: ``str(reason)`` in the active
+language — the page's, the API client's, the CSV downloader's.
+
+Reasons made here in ingest are built from their msgid directly. Reasons that arrive as text
+from the shared normalisers (``core.normalize``, custom fields) are recognised by
+:meth:`Reason.of` from the messages listed in :data:`KNOWN`, in English or in the active
+language; anything else is kept as the text it is. Issues stored before reasons were kept this
+way hold English text only: :meth:`Reason.of` reads them the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from django.utils.translation import get_language, gettext
+
+# Messages of core.normalize and contacts.custom_fields that reach an import's issues (a test
+# checks this list against those modules).
+KNOWN = (
+    "the email domain looks mistyped: did you mean %(suggestion)s?",
+    "email is empty",
+    "phone is empty",
+    "phone contains letters",
+    "phone is too short",
+    "not a valid phone number for its country",
+    "date is empty",
+    "must be a date and time like 2025-07-01T09:30",
+    "not a valid date: '%(value)s' (use dd/mm/yyyy or yyyy-mm-dd)",
+    "unknown gender '%(value)s' (use Nam / Nữ / Khác, Male / Female / Other)",
+    "'%(value)s' is not an Excel date number",
+    "'%(value)s' is 29/02/1900, a day that does not exist",
+    "not a valid email address: %(reason)s",
+    "not a phone number: %(reason)s",
+    "'%(value)s' is not a real date: the day or month is out of range",
+    "must be yes or no",
+    "unknown field type %(type)s",
+    "must be a whole number",
+    "must be a number",
+    "no such custom field",
+    "this field is required",
+    "at most %(n)s characters",
+    "must be one of: %(choices)s",
+    "must be a web address starting with http:// or https://",
+    "'%(value)s' is not one of: %(choices)s",
+)
+HIDDEN = "…"  # what a parameter the reader may not see is shown as
+
+Param = Union[str, "Reason"]
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A catalogue msgid and its parameters (text, or reasons themselves)."""
+
+    msgid: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        """The reason in the active language."""
+        text = gettext(self.msgid) if self.msgid else ""
+        return self._fill(text, {k: str(v) for k, v in self.params.items()})
+
+    def untranslated(self) -> str:
+        """The reason in English (the catalogue's source language), as stored for old readers."""
+        values = {k: v.untranslated() if isinstance(v, Reason) else v for k, v in self.params.items()}
+        return self._fill(self.msgid, values)
+
+    def _fill(self, text: str, values: dict[str, str]) -> str:
+        if not values:
+            return text
+        for template in (text, self.msgid):  # a translation that lost a placeholder: the msgid
+            try:
+                return template % values
+            except (KeyError, ValueError, TypeError):
+                continue
+        return self.msgid
+
+    def masked(self) -> Reason:
+        """The same reason with its values hidden: for a column the reader may not see."""
+        return Reason(self.msgid, {k: v.masked() if isinstance(v, Reason) else HIDDEN for k, v in self.params.items()})
+
+    def to_json(self) -> dict[str, Any]:
+        params = {k: v.to_json() if isinstance(v, Reason) else v for k, v in self.params.items()}
+        return {"msgid": self.msgid, "params": params} if params else {"msgid": self.msgid}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Reason:
+        params = data.get("params") or {}
+        return cls(
+            str(data.get("msgid", "")),
+            {str(k): cls.from_json(v) if isinstance(v, dict) else str(v) for k, v in params.items()},
+        )
+
+    @classmethod
+    def of(cls, text: str) -> Reason:
+        """A reason from its text in English or the active language: a known message with its
+        values, or the text itself."""
+        for language in dict.fromkeys(("en", get_language() or "en")):
+            exact, patterns = _known(language)
+            if text in exact:
+                return cls(exact[text])
+            for pattern, msgid in patterns:
+                if match := pattern.fullmatch(text):
+                    return cls(msgid, match.groupdict())
+        return cls(text)
+
+
+def reason(msgid: str, **params: Param) -> Reason:
+    """Shorthand: ``reason(gettext_noop("at most %(n)s characters"), n="80")``."""
+    return Reason(msgid, params)
+
+
+@functools.cache
+def _known(language: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
+    """For one language: the known messages without values by their text, and a pattern for
+    each message with values (most specific first), both giving the msgid."""
+    from django.utils import translation
+
+    exact: dict[str, str] = {}
+    texts: list[tuple[str, str]] = []
+    with translation.override(language):
+        for msgid in KNOWN:
+            text = msgid if language == "en" else gettext(msgid)
+            if _PLACEHOLDER.search(text):
+                texts.append((text, msgid))
+            else:
+                exact[text] = msgid
+    texts.sort(key=lambda item: -len(_PLACEHOLDER.sub("", item[0])))
+    return exact, [(_pattern(text), msgid) for text, msgid in texts]
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    seen: set[str] = set()
+    position = 0
+    for match in _PLACEHOLDER.finditer(text):
+        parts.append(re.escape(text[position : match.start()]))
+        name = match[1]
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        position = match.end()
+    parts.append(re.escape(text[position:]))
+    return re.compile("".join(parts), re.DOTALL)
