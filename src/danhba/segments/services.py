@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.contacts.models import Contact
+from danhba.core import formatting
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.core.keyset import MAX_PK
@@ -594,7 +595,7 @@ def list_snapshot(*, actor: Actor, segment: Segment, name: str) -> Segment:
             name=name,
             kind=Segment.Kind.STATIC,
             description=_("Snapshot of “%(name)s” taken %(when)s")
-            % {"name": segment.name, "when": timezone.localtime().strftime("%Y-%m-%d %H:%M")},
+            % {"name": segment.name, "when": formatting.moment(timezone.now())},
         )
         members = SegmentMember.objects.filter(segment=segment)
         if actor.user is not None:

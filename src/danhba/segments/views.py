@@ -25,6 +25,7 @@ from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
 from danhba.contacts import selectors as contact_selectors
 from danhba.contacts.views import AuthedRequest, role_required
+from danhba.core import formatting as fmt
 from danhba.core.actor import Actor
 from danhba.core.charts import Bar
 from danhba.core.errors import InvalidInput, NotFound, ServiceError
@@ -262,7 +263,7 @@ def segment_edit(request: AuthedRequest, pk: int) -> HttpResponse:
 
 def _chart(segment: Segment) -> list[Bar]:
     points = selectors.size_series([segment.pk], days=90)[segment.pk]
-    return [Bar(p.day.strftime("%d/%m"), p.size, title=f"{p.day:%Y-%m-%d}: {p.size}") for p in points]
+    return [Bar(fmt.day_month(p.day), p.size, title=f"{fmt.day(p.day)}: {fmt.number(p.size)}") for p in points]
 
 
 def _tab_context(request: AuthedRequest, segment: Segment, tab: str) -> dict[str, Any]:
@@ -302,7 +303,7 @@ def segment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         bars=_chart(segment),
         can_export=user.can("segment", perms.EXPORT) and user.can("contact", perms.EXPORT),
         snapshot_form=F.SnapshotForm(
-            initial={"name": _("%(name)s, %(day)s") % {"name": segment.name, "day": timezone.localdate().isoformat()}}
+            initial={"name": _("%(name)s, %(day)s") % {"name": segment.name, "day": fmt.day(timezone.localdate())}}
         ),
         import_form=F.ListImportForm(),
     )
