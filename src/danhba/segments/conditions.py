@@ -48,6 +48,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from danhba.contacts.models import CustomField, Gender, NameOrder, Source
+from danhba.core import formatting
 from danhba.core.errors import InvalidInput
 from danhba.core.vn import PROVINCES
 
@@ -767,6 +768,23 @@ def dependencies(tree: dict[str, Any]) -> tuple[list[str], bool]:
 # --- reading --------------------------------------------------------------------------------
 
 
+def _as_date(value: Any) -> str:
+    when = formatting.parse_moment(value)
+    if isinstance(when, dt.datetime):
+        return formatting.moment(when)
+    return formatting.day(when) if when is not None else str(value)
+
+
+# How the sentence writes a value of each type, in the reader's formats ("> 11.360.000 ₫").
+SHOW: dict[str, Callable[[Any], str]] = {
+    NUMBER: formatting.number,
+    DATE: _as_date,
+    DATETIME: _as_date,
+    "money": formatting.money,
+}
+MONEY_METRICS = {"total_spent", "average_order_value"}
+
+
 class Describer:
     """The tree as a sentence: ``Lifecycle stage is Lead AND (did “Order Completed” ≥ 3 times in
     the last 90 days OR tag is VIP)``."""
@@ -820,8 +838,11 @@ class Describer:
         if not period:
             return ""
         if period.get("last_days"):
-            return _(" in the last %(n)s days") % {"n": period["last_days"]}
-        return _(" between %(start)s and %(end)s") % {"start": period.get("from"), "end": period.get("to")}
+            return _(" in the last %(n)s days") % {"n": formatting.number(period["last_days"])}
+        return _(" between %(start)s and %(end)s") % {
+            "start": _as_date(period.get("from")),
+            "end": _as_date(period.get("to")),
+        }
 
     def leaf(self, node: dict[str, Any]) -> str:
         kind = node.get("kind")
@@ -830,8 +851,8 @@ class Describer:
             label = str(f.label) if f else str(node.get("field"))
             label = label[:1].upper() + label[1:]
             show: Callable[[Any], str] = (lambda v: self._choice(f, v)) if f else (lambda v: f"“{v}”")
-            if f and f.type in (NUMBER, DATE, DATETIME):
-                show = str
+            if f and f.type in SHOW:
+                show = SHOW[f.type]
             return self._operand(label, str(node.get("operator")), node, show)
         if kind == "tag":
             names = node.get("tags", [])
@@ -860,12 +881,14 @@ class Describer:
         if kind == "event_time":
             which = _("first") if node.get("which") == "first" else _("last")
             label = _("%(which)s time “%(name)s”") % {"which": which, "name": node.get("name")}
-            return self._operand(label, str(node.get("operator")), node, str)
+            return self._operand(label, str(node.get("operator")), node, _as_date)
         if kind == "purchase":
             metric = PURCHASE_METRICS.get(str(node.get("metric")))
             label = str(metric[1]) if metric else str(node.get("metric"))
             label = label[:1].upper() + label[1:]
-            return self._operand(label, str(node.get("operator")), node, str) + self._period(node.get("period"))
+            kind = "money" if node.get("metric") in MONEY_METRICS else metric[0] if metric else ""
+            show = SHOW.get(kind, str)
+            return self._operand(label, str(node.get("operator")), node, show) + self._period(node.get("period"))
         if kind == "bought":
             what = (
                 _("product “%s”") % node["product"]
