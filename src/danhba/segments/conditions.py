@@ -819,9 +819,10 @@ class Describer:
         if op in NO_VALUE:
             return f"{label} {op_label}"
         if op in DAYS_VALUE:
+            days = formatting.number(node.get("days"))
             if op == "over_days_ago":
-                return _("%(field)s is more than %(n)s days ago") % {"field": label, "n": node.get("days")}
-            return _("%(field)s %(op)s %(n)s days") % {"field": label, "op": op_label, "n": node.get("days")}
+                return _("%(field)s is more than %(n)s days ago") % {"field": label, "n": days}
+            return _("%(field)s %(op)s %(n)s days") % {"field": label, "op": op_label, "n": days}
         value = node.get("value")
         if op in LIST_VALUE:
             return f"{label} {op_label} " + ", ".join(show(v) for v in value or [])
@@ -916,7 +917,7 @@ class Describer:
             text = _("did “%(name)s”") % {"name": name}
         else:
             sign = {"gte": "≥", "lte": "≤", "eq": "="}.get(str(op), "?")
-            text = _("did “%(name)s” %(sign)s %(n)s times") % {"name": name, "sign": sign, "n": n}
+            text = _("did “%(name)s” %(sign)s %(n)s times") % {"name": name, "sign": sign, "n": formatting.number(n)}
         where = [
             f"{p.get('property')} {OPERATOR_LABELS.get(str(p.get('operator')), p.get('operator'))}"
             + (f" “{p['value']}”" if "value" in p else "")

@@ -39,6 +39,14 @@ from danhba.segments.models import Segment
 PAGE_SIZE = 50
 
 
+def _n(n: int) -> dict[str, str]:
+    return {"n": fmt.number(n)}
+
+
+def _added(n: int) -> str:
+    return ngettext("%(n)s contact added.", "%(n)s contacts added.", n) % _n(n)
+
+
 def _actor(request: AuthedRequest) -> Actor:
     return Actor.from_request(request)
 
@@ -359,9 +367,9 @@ def segment_snapshot(request: AuthedRequest, pk: int) -> HttpResponse:
     messages.success(
         request,
         ngettext(
-            "List “%(name)s” made with %(n)d contact.", "List “%(name)s” made with %(n)d contacts.", target.member_count
+            "List “%(name)s” made with %(n)s contact.", "List “%(name)s” made with %(n)s contacts.", target.member_count
         )
-        % {"name": target.name, "n": target.member_count},
+        % {"name": target.name, "n": fmt.number(target.member_count)},
     )
     return redirect("segments:detail", pk=target.pk)
 
@@ -411,7 +419,7 @@ def list_add(request: AuthedRequest, pk: int) -> HttpResponse:
         except ServiceError as exc:
             messages.error(request, _error_text(exc))
         else:
-            messages.success(request, ngettext("%(n)d contact added.", "%(n)d contacts added.", n) % {"n": n})
+            messages.success(request, _added(n))
     return redirect("segments:detail", pk=pk)
 
 
@@ -428,7 +436,7 @@ def list_remove(request: AuthedRequest, pk: int) -> HttpResponse:
         except ServiceError as exc:
             messages.error(request, _error_text(exc))
         else:
-            messages.success(request, ngettext("%(n)d contact removed.", "%(n)d contacts removed.", n) % {"n": n})
+            messages.success(request, ngettext("%(n)s contact removed.", "%(n)s contacts removed.", n) % _n(n))
     return redirect("segments:detail", pk=pk)
 
 
@@ -461,7 +469,7 @@ def list_import(request: AuthedRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "segments/_import.html", context, status=status)
     if added is not None:
-        messages.success(request, ngettext("%(n)d contact added.", "%(n)d contacts added.", added) % {"n": added})
+        messages.success(request, _added(added))
         if not unmatched:
             return redirect("segments:detail", pk=pk)
     return render(request, "segments/import_result.html", {"nav": "segments", **context}, status=status)
