@@ -44,7 +44,9 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 class VisibleText(HTMLParser):
     """The text a reader sees or hears: text nodes outside script/style, and the attributes
     browsers show (placeholder, tooltip) or read out (aria-label, alt). Elements marked
-    ``translate="no"`` hold data as it came (an event's name and properties) and are left out."""
+    ``translate="no"`` hold data as it came (an event's name and properties, a code) and those
+    with a ``lang`` other than Vietnamese say what language they are in (a stage's English
+    name, the switch to English): both are left out."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -55,7 +57,9 @@ class VisibleText(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _VOID and self._raw_depth:
             return
-        if self._raw_depth or dict(attrs).get("translate") == "no":
+        marks = dict(attrs)
+        foreign = bool(marks.get("lang")) and not str(marks.get("lang")).startswith("vi")
+        if self._raw_depth or marks.get("translate") == "no" or foreign:
             self._raw_depth += tag not in _VOID
             return
         if tag in ("script", "style", "template"):
@@ -251,10 +255,12 @@ def vi_site(users: dict[str, Any]) -> dict[str, Any]:
 
 
 def menu_links(html: str) -> list[str]:
-    """The pages the sidebar links to (its menu and its foot: the profile)."""
-    sidebar = html[html.index('class="sidebar"') :]
-    sidebar = sidebar[: sidebar.index("</aside>")]
-    return list(dict.fromkeys(re.findall(r'<a href="(/[^"#?]*)"', sidebar)))
+    """The pages the main menu links to (the sidebar's menu and its foot: the profile); the API's
+    own documentation page is the API's business."""
+    start = html.find("<aside")
+    menu = html[start : html.index("</aside>", start)] if start >= 0 else html[html.index("<nav") :]
+    links = re.findall(r'<a\b[^>]*\bhref="(/[^"#?]*)"', menu)
+    return [link for link in dict.fromkeys(links) if not link.startswith(("/api/", "/static/"))]
 
 
 def pages(client: Any, site: dict[str, Any]) -> list[str]:
@@ -270,6 +276,14 @@ def pages(client: Any, site: dict[str, Any]) -> list[str]:
         reverse("segments:detail", args=[site["list"].pk]),
         reverse("ingest:detail", args=[site["import"].pk]),
         reverse("orders:detail", args=[site["order"].order_id]),
+        # The forms and tabs those pages lead to.
+        reverse("contacts:create"),
+        reverse("contacts:export_list"),
+        reverse("ingest:new"),
+        reverse("orders:products"),
+        reverse("accounts:user_edit", args=[site["admin"].pk]),
+        reverse("accounts:role_edit", args=[site["admin"].role_id]),
+        *(f"{reverse('settings:index')}?tab={tab}" for tab in ("fields", "stages", "tags", "purposes")),
     ]
 
 
@@ -310,6 +324,7 @@ def test_the_check_finds_english_words_phrases_and_formats() -> None:
     assert "Log out" not in found  # a script is no visible text
     raw = visible('<p>Sự kiện</p><div translate="no"><b>Order Completed</b><br>total: 11360000</div><p>Hết</p>')
     assert raw == ["Sự kiện", "Hết"]  # data as it came is no message
+    assert visible('<td><span lang="en">Customer</span></td><td>Khách hàng</td>') == ["Khách hàng"]
     assert english_on(visible("<h1>Liên hệ</h1><th>Người phụ trách</th><td>Trần Thị Bình</td>"), words, phrases) == []
     assert misformatted(["3005 liên hệ", "11360000 VND", "Dec. 6, 2026", "7:05 a.m."]) == [
         "3005 liên hệ", "11360000 VND", "Dec. 6, 2026", "7:05 a.m.",
