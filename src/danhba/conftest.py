@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 @pytest.fixture(autouse=True, scope="session")
 def _english_site_default() -> Iterator[None]:
     """A new install speaks Vietnamese; the suite's requests without Accept-Language get
-    English, which most tests assert. ``core/tests/test_i18n.py`` checks the real default."""
+    English, which most tests assert. ``core/tests/test_formatting.py`` checks the real default."""
     from django.test import override_settings
 
     with override_settings(LANGUAGE_CODE="en"):
