@@ -46,6 +46,16 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _english_site_default() -> Iterator[None]:
+    """A new install speaks Vietnamese; the suite's requests without Accept-Language get
+    English, which most tests assert. ``core/tests/test_formatting.py`` checks the real default."""
+    from django.test import override_settings
+
+    with override_settings(LANGUAGE_CODE="en"):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _default_language() -> Any:
     """A request in Vietnamese must not leave the next test speaking Vietnamese."""

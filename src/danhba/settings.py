@@ -238,9 +238,15 @@ LOGIN_FAILURE_WINDOW = envint("LOGIN_FAILURE_WINDOW", 15 * 60)
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "danhba_cache"}}
 
 # --- i18n -----------------------------------------------------------------------------------
-LANGUAGE_CODE = os.getenv("LANGUAGE_CODE", "en")
+# Vietnamese unless the browser or the user asks for English (the login page and the sidebar
+# switch between them).
+LANGUAGE_CODE = os.getenv("LANGUAGE_CODE", "vi")
 LANGUAGES = [("en", _("English")), ("vi", _("Tiếng Việt"))]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+# One date format per language and numbers grouped by thousands (danhba/formats/<lang>/). Numbers
+# are grouped by the ``num``/``money`` filters, not USE_THOUSAND_SEPARATOR, which would also
+# group the ids that templates write into links and form values.
+FORMAT_MODULE_PATH = ["danhba.formats"]
 TIME_ZONE = os.getenv("TIME_ZONE", "Asia/Ho_Chi_Minh")
 USE_I18N = True
 USE_TZ = True

@@ -17,9 +17,33 @@ from danhba.core.errors import ServiceError
 LANGUAGE_CHOICES = [("", _("Browser default")), *settings.LANGUAGES]
 
 
+# Where danhba's users are: Vietnam first, whatever zone the site or the user is in.
+HOME_ZONE = "Asia/Ho_Chi_Minh"
+
+
 @cache
-def time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+def _all_zones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def _zone_choice(name: str) -> tuple[str, str]:
+    return (name, name.replace("_", " "))
+
+
+def time_zone_choices(current: str = "") -> list[tuple[Any, list[tuple[str, str]]]]:
+    """The zones in three groups, so nobody scrolls from "Africa/Abidjan": Vietnam, the current
+    and the site's zone; the other zones of the current zone's region (Asia/… for Vietnam);
+    then all the rest. Each zone appears once."""
+    zones = _all_zones()
+    first = [z for z in dict.fromkeys((HOME_ZONE, current, settings.TIME_ZONE)) if z in zones]
+    region = (current if current in zones else HOME_ZONE).split("/")[0] + "/"
+    nearby = [z for z in zones if z.startswith(region) and z not in first]
+    shown = {*first, *nearby}
+    return [
+        (_("Suggested"), [_zone_choice(z) for z in first]),
+        (_("Same region"), [_zone_choice(z) for z in nearby]),
+        (_("All time zones"), [_zone_choice(z) for z in zones if z not in shown]),
+    ]
 
 
 def apply_service_error(form: forms.Form, exc: ServiceError, rename: dict[str, str] | None = None) -> None:
@@ -60,6 +84,13 @@ class ProfileForm(forms.Form):
     full_name = forms.CharField(label=_("Name"), max_length=200, required=False)
     language = forms.ChoiceField(label=_("Language"), choices=LANGUAGE_CHOICES, required=False)
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = str(self.data.get("time_zone") or self.initial.get("time_zone") or "")
+        field = self.fields["time_zone"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = time_zone_choices(current)
 
 
 class PasswordChangeForm(forms.Form):

@@ -34,7 +34,10 @@ from danhba.core.normalize import clean_text
 from danhba.core.vn import PROVINCES
 
 BLANK = [("", "—")]
-DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+# <input type="date"> takes and sends ISO dates whatever the page's language (the browser shows
+# them the reader's way); the format modules' first input format would be dd/mm/yyyy.
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
 
 
@@ -141,7 +144,7 @@ def custom_form_field(cf: CustomField) -> forms.Field:
     if cf.type == T.DATE:
         return forms.CharField(widget=DATE_INPUT, **common)
     if cf.type == T.DATETIME:
-        return forms.CharField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), **common)
+        return forms.CharField(widget=DATETIME_INPUT, **common)
     if cf.type == T.BOOLEAN:
         return forms.ChoiceField(choices=[*BLANK, ("true", _("Yes")), ("false", _("No"))], **common)
     if cf.type == T.CHOICE:
@@ -539,7 +542,7 @@ class TimelineEntryForm(ServiceForm):
     occurred_at = forms.CharField(
         label=_("When"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=DATETIME_INPUT,
         help_text=_("Leave empty for now."),
     )
     is_private = forms.BooleanField(label=_("Private"), required=False)

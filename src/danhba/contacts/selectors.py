@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
+from danhba.contacts.audit_display import MASK, AuditVocabulary, Change
 from danhba.contacts.models import (
     BuyerRole,
     Company,
@@ -758,20 +759,19 @@ def consent_history(contact: Contact, limit: int = 50) -> list[ConsentRecord]:
 @dataclass
 class AuditRow:
     event: AuditEvent
-    changes: list[tuple[str, Any, Any]]
+    changes: list[Change]
     label: str = ""
 
 
-MASK = "•••"
-
-
 def audit_rows(events: list[AuditEvent], hidden: set[str]) -> list[AuditRow]:
-    """Events with their changes as (field, before, after), values of fields the viewer may not
+    """Events with their changes named and shown in the reader's language (field names, the
+    labels of codes, dates and numbers: ``audit_display``), values of fields the viewer may not
     see replaced by a mask: the audit log must not leak what the pages hide."""
+    vocabulary = AuditVocabulary(events)
     rows = []
     for event in events:
         changes = []
-        for key, pair in (event.changes or {}).items():
+        for key, pair in vocabulary.stored_changes(event).items():
             before, after = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
             masked = key in hidden or (
                 event.object_type == "timeline" and key in ("subject", "body") and "private_notes" in hidden
@@ -779,8 +779,8 @@ def audit_rows(events: list[AuditEvent], hidden: set[str]) -> list[AuditRow]:
             changes.append((key, MASK if masked and before is not None else before, MASK if masked else after))
         # A timeline entry's label is its subject, which a private note must not show.
         private_note = event.object_type == "timeline" and "private_notes" in hidden
-        label = MASK if private_note and event.object_label else event.object_label
-        rows.append(AuditRow(event, changes, label))
+        label = MASK if private_note and event.object_label else vocabulary.label(event, event.object_label)
+        rows.append(AuditRow(event, vocabulary.changes(event.object_type, changes), label))
     return rows
 
 

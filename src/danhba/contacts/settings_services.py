@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 from danhba.contacts.models import BuyerRole, LabelledChoice, LifecycleStage
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, PermissionDenied
+from danhba.core.formatting import number
 from danhba.core.normalize import clean_text, fold
 from danhba.privacy.models import AuditEvent
 from danhba.privacy.services import audit_event
@@ -122,7 +123,7 @@ def _delete_unused(*, actor: Actor, item: LabelledChoice, object_type: str, in_u
                 "%(n)s contacts use '%(name)s'; deactivate it instead, or move them first.",
                 in_use,
             )
-            % {"n": in_use, "name": item.label},
+            % {"n": number(in_use), "name": item.label},
             {
                 "item": [
                     ngettext(
@@ -130,7 +131,7 @@ def _delete_unused(*, actor: Actor, item: LabelledChoice, object_type: str, in_u
                         "in use by %(n)s contacts: deactivate it instead",
                         in_use,
                     )
-                    % {"n": in_use}
+                    % {"n": number(in_use)}
                 ]
             },
         )

@@ -39,6 +39,7 @@ from danhba.contacts.forms import (
 from danhba.contacts.models import Contact, ExportJob
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
+from danhba.core.formatting import number
 from danhba.core.keyset import BadCursor, Page
 
 CHANGED = "contact-changed"  # htmx event: panels showing derived data refresh themselves
@@ -143,7 +144,7 @@ def contact_bulk(request: AuthedRequest) -> HttpResponse:
             messages.error(request, _error_text(exc))
         else:
             messages.success(
-                request, ngettext("%(n)d contact updated.", "%(n)d contacts updated.", changed) % {"n": changed}
+                request, ngettext("%(n)s contact updated.", "%(n)s contacts updated.", changed) % {"n": number(changed)}
             )
     else:
         texts = [str(e) for errors in form.errors.values() for e in errors]

@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.utils import numberformat
-from django.utils.formats import get_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+
+from danhba.core.formatting import number
 
 # Layout of the viewBox, in SVG units; the chart is stretched to its container's width.
 _LEFT, _RIGHT, _TOP, _BOTTOM = 52, 8, 10, 30
@@ -35,18 +35,8 @@ class Bar:
 
 
 def format_number(value: float) -> str:
-    """A value as the active language writes it: 12,345 in English, 12.345 in Vietnamese.
-    Grouped by thousands in every language (Django's Vietnamese formats do not group)."""
-    value = round(float(value), 2)
-    whole = value.is_integer()
-    return numberformat.format(
-        int(value) if whole else value,
-        get_format("DECIMAL_SEPARATOR"),
-        None if whole else (1 if (value * 10).is_integer() else 2),
-        3,
-        get_format("THOUSAND_SEPARATOR"),
-        force_grouping=True,
-    )
+    """A value as the active language writes it: 12,345 in English, 12.345 in Vietnamese."""
+    return number(value)
 
 
 def nice_ticks(maximum: float, count: int = 4, *, integer: bool = False) -> list[float]:

@@ -48,7 +48,7 @@ from danhba.core.normalize import fold
 from danhba.ingest.models import Import, ImportChange, ImportIssue, Mode, UpdatePolicy, import_proof
 from danhba.ingest.reasons import Reason, reason
 from danhba.ingest.transform import Issue, Prepared, Rejected
-from danhba.privacy.models import AuditEvent, ConsentRecord, ConsentSource, ConsentState
+from danhba.privacy.models import AuditEvent, ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
 from danhba.webhooks import services as webhooks
 
 # Contact columns an import may set; the rest are derived (name_key, email, phone) or fixed.
@@ -638,10 +638,13 @@ class Loader:
             table = connection.ops.quote_name(ConsentState._meta.db_table)
             with connection.cursor() as cursor:
                 cursor.executemany(f"UPDATE {table} SET status = %s, since = %s, record_id = %s WHERE id = %s", moved)  # noqa: S608
+        # The same row as consent_record writes from the UI: the purpose by its key, not its id.
+        keys = dict(ConsentPurpose.objects.filter(pk__in={p for _c, p, _s in consents}).values_list("pk", "key"))
         self._audit_rows(
             "create",
             "consent",
-            [(rid, f"{purpose}: {status}", cid, {"status": [None, status], "source": [None, "import"]})
+            [(rid, f"{keys.get(purpose, purpose)}: {status}", cid,
+              {"purpose": [None, keys.get(purpose, purpose)], "status": [None, status], "source": [None, "import"]})
              for rid, (cid, purpose, status) in zip(ids, consents, strict=True)],
         )  # fmt: skip
 

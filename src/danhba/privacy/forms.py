@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
+from danhba.contacts.forms import DATE_INPUT
 from danhba.contacts.selectors import AuditFilters
 from danhba.core.keyset import MAX_PK
 from danhba.privacy.models import AuditEvent, ConsentPurpose, ConsentSource, ConsentStatus
@@ -47,8 +48,8 @@ class AuditFilterForm(forms.Form):
         label=_("Object"), required=False, choices=[*BLANK, *perms.OBJECTS.items(), ("settings", _("Settings"))]
     )
     via = forms.ChoiceField(label=_("Via"), required=False, choices=[*BLANK, *AuditEvent.Via.choices])
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("From"), required=False, widget=DATE_INPUT)
+    date_to = forms.DateField(label=_("Until"), required=False, widget=DATE_INPUT)
     contact = forms.IntegerField(required=False, min_value=1, max_value=MAX_PK, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

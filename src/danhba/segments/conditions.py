@@ -48,6 +48,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from danhba.contacts.models import CustomField, Gender, NameOrder, Source
+from danhba.core import formatting
 from danhba.core.errors import InvalidInput
 from danhba.core.vn import PROVINCES
 
@@ -197,44 +198,54 @@ def _text(key: str, label: Any, **kw: Any) -> Field:
 
 def standard_fields() -> list[Field]:
     """The contact and company fields a condition may use, in the order the builder lists them."""
-    L = gettext_lazy
     return [
-        Field("full_name", L("full name"), TEXT, path="name_key", folded=True),
-        _text("family_name", L("family name")),
-        _text("given_name", L("given name")),
-        _text("email", L("email")),
-        _text("phone", L("phone")),
-        Field("lifecycle_stage", L("lifecycle stage"), CHOICE, path="lifecycle_stage__key", choices=_stages),
-        Field("buyer_role", L("buyer role"), CHOICE, path="buyer_role__key", nullable=True, choices=_buyer_roles),
-        Field("source", L("source"), CHOICE, path="source", choices=_static(Source.choices)),
-        Field("owner", L("owner"), CHOICE, path="owner_id", nullable=True, choices=_users),
-        Field("owner_team", L("owner's team"), CHOICE, path="owner__team_id", nullable=True, choices=_teams),
-        Field("province", L("province / city"), CHOICE, path="province", choices=_static(PROVINCES)),
-        _text("ward", L("ward / commune")),
-        _text("street", L("street address")),
-        _text("country", L("country")),
-        Field("birthday", L("birthday"), DATE, path="birthday", nullable=True, sensitive="birthday"),
-        Field("gender", L("gender"), CHOICE, path="gender", sensitive="gender", choices=_static(Gender.choices)),
-        Field("name_order", L("name order"), CHOICE, path="name_order", choices=_static(NameOrder.choices)),
-        _text("occupation", L("occupation")),
-        _text("job_title", L("job title")),
-        _text("education", L("education")),
-        _text("income_band", L("income band"), sensitive="income_band"),
-        _text("family", L("family"), sensitive="family"),
-        _text("lifestyle", L("lifestyle")),
-        _text("hobbies", L("hobbies")),
-        _text("preferences", L("preferences")),
-        _text("motivations", L("motivations")),
-        _text("likes", L("likes")),
-        _text("dislikes", L("dislikes")),
-        Field("created_at", L("created"), DATETIME, path="created_at"),
-        Field("updated_at", L("updated"), DATETIME, path="updated_at"),
-        Field("last_activity_at", L("last activity"), DATETIME, path="last_activity_at"),
-        Field("company.name", L("company name"), TEXT, path="name"),
-        Field("company.industry", L("company industry"), TEXT, path="industry"),
-        Field("company.size", L("company size"), TEXT, path="size"),
-        Field("company.domain", L("company domain"), TEXT, path="domain"),
-        Field("company.province", L("company province"), CHOICE, path="province", choices=_static(PROVINCES)),
+        Field("full_name", gettext_lazy("full name"), TEXT, path="name_key", folded=True),
+        _text("family_name", gettext_lazy("family name")),
+        _text("given_name", gettext_lazy("given name")),
+        _text("email", gettext_lazy("email")),
+        _text("phone", gettext_lazy("phone")),
+        Field("lifecycle_stage", gettext_lazy("lifecycle stage"), CHOICE, path="lifecycle_stage__key", choices=_stages),
+        Field(
+            "buyer_role",
+            gettext_lazy("buyer role"),
+            CHOICE,
+            path="buyer_role__key",
+            nullable=True,
+            choices=_buyer_roles,
+        ),
+        Field("source", gettext_lazy("source"), CHOICE, path="source", choices=_static(Source.choices)),
+        Field("owner", gettext_lazy("owner"), CHOICE, path="owner_id", nullable=True, choices=_users),
+        Field("owner_team", gettext_lazy("owner's team"), CHOICE, path="owner__team_id", nullable=True, choices=_teams),
+        Field("province", gettext_lazy("province / city"), CHOICE, path="province", choices=_static(PROVINCES)),
+        _text("ward", gettext_lazy("ward / commune")),
+        _text("street", gettext_lazy("street address")),
+        _text("country", gettext_lazy("country")),
+        Field("birthday", gettext_lazy("birthday"), DATE, path="birthday", nullable=True, sensitive="birthday"),
+        Field(
+            "gender", gettext_lazy("gender"), CHOICE, path="gender", sensitive="gender", choices=_static(Gender.choices)
+        ),
+        Field("name_order", gettext_lazy("name order"), CHOICE, path="name_order", choices=_static(NameOrder.choices)),
+        _text("occupation", gettext_lazy("occupation")),
+        _text("job_title", gettext_lazy("job title")),
+        _text("education", gettext_lazy("education")),
+        _text("income_band", gettext_lazy("income band"), sensitive="income_band"),
+        _text("family", gettext_lazy("family"), sensitive="family"),
+        _text("lifestyle", gettext_lazy("lifestyle")),
+        _text("hobbies", gettext_lazy("hobbies")),
+        _text("preferences", gettext_lazy("preferences")),
+        _text("motivations", gettext_lazy("motivations")),
+        _text("likes", gettext_lazy("likes")),
+        _text("dislikes", gettext_lazy("dislikes")),
+        Field("created_at", gettext_lazy("created"), DATETIME, path="created_at"),
+        Field("updated_at", gettext_lazy("updated"), DATETIME, path="updated_at"),
+        Field("last_activity_at", gettext_lazy("last activity"), DATETIME, path="last_activity_at"),
+        Field("company.name", gettext_lazy("company name"), TEXT, path="name"),
+        Field("company.industry", gettext_lazy("company industry"), TEXT, path="industry"),
+        Field("company.size", gettext_lazy("company size"), TEXT, path="size"),
+        Field("company.domain", gettext_lazy("company domain"), TEXT, path="domain"),
+        Field(
+            "company.province", gettext_lazy("company province"), CHOICE, path="province", choices=_static(PROVINCES)
+        ),
     ]
 
 
@@ -757,6 +768,23 @@ def dependencies(tree: dict[str, Any]) -> tuple[list[str], bool]:
 # --- reading --------------------------------------------------------------------------------
 
 
+def _as_date(value: Any) -> str:
+    when = formatting.parse_moment(value)
+    if isinstance(when, dt.datetime):
+        return formatting.moment(when)
+    return formatting.day(when) if when is not None else str(value)
+
+
+# How the sentence writes a value of each type, in the reader's formats ("> 11.360.000 ₫").
+SHOW: dict[str, Callable[[Any], str]] = {
+    NUMBER: formatting.number,
+    DATE: _as_date,
+    DATETIME: _as_date,
+    "money": formatting.money,
+}
+MONEY_METRICS = {"total_spent", "average_order_value"}
+
+
 class Describer:
     """The tree as a sentence: ``Lifecycle stage is Lead AND (did “Order Completed” ≥ 3 times in
     the last 90 days OR tag is VIP)``."""
@@ -791,9 +819,10 @@ class Describer:
         if op in NO_VALUE:
             return f"{label} {op_label}"
         if op in DAYS_VALUE:
+            days = formatting.number(node.get("days"))
             if op == "over_days_ago":
-                return _("%(field)s is more than %(n)s days ago") % {"field": label, "n": node.get("days")}
-            return _("%(field)s %(op)s %(n)s days") % {"field": label, "op": op_label, "n": node.get("days")}
+                return _("%(field)s is more than %(n)s days ago") % {"field": label, "n": days}
+            return _("%(field)s %(op)s %(n)s days") % {"field": label, "op": op_label, "n": days}
         value = node.get("value")
         if op in LIST_VALUE:
             return f"{label} {op_label} " + ", ".join(show(v) for v in value or [])
@@ -810,8 +839,11 @@ class Describer:
         if not period:
             return ""
         if period.get("last_days"):
-            return _(" in the last %(n)s days") % {"n": period["last_days"]}
-        return _(" between %(start)s and %(end)s") % {"start": period.get("from"), "end": period.get("to")}
+            return _(" in the last %(n)s days") % {"n": formatting.number(period["last_days"])}
+        return _(" between %(start)s and %(end)s") % {
+            "start": _as_date(period.get("from")),
+            "end": _as_date(period.get("to")),
+        }
 
     def leaf(self, node: dict[str, Any]) -> str:
         kind = node.get("kind")
@@ -820,8 +852,8 @@ class Describer:
             label = str(f.label) if f else str(node.get("field"))
             label = label[:1].upper() + label[1:]
             show: Callable[[Any], str] = (lambda v: self._choice(f, v)) if f else (lambda v: f"“{v}”")
-            if f and f.type in (NUMBER, DATE, DATETIME):
-                show = str
+            if f and f.type in SHOW:
+                show = SHOW[f.type]
             return self._operand(label, str(node.get("operator")), node, show)
         if kind == "tag":
             names = node.get("tags", [])
@@ -850,12 +882,14 @@ class Describer:
         if kind == "event_time":
             which = _("first") if node.get("which") == "first" else _("last")
             label = _("%(which)s time “%(name)s”") % {"which": which, "name": node.get("name")}
-            return self._operand(label, str(node.get("operator")), node, str)
+            return self._operand(label, str(node.get("operator")), node, _as_date)
         if kind == "purchase":
             metric = PURCHASE_METRICS.get(str(node.get("metric")))
             label = str(metric[1]) if metric else str(node.get("metric"))
             label = label[:1].upper() + label[1:]
-            return self._operand(label, str(node.get("operator")), node, str) + self._period(node.get("period"))
+            kind = "money" if node.get("metric") in MONEY_METRICS else metric[0] if metric else ""
+            show = SHOW.get(kind, str)
+            return self._operand(label, str(node.get("operator")), node, show) + self._period(node.get("period"))
         if kind == "bought":
             what = (
                 _("product “%s”") % node["product"]
@@ -883,7 +917,7 @@ class Describer:
             text = _("did “%(name)s”") % {"name": name}
         else:
             sign = {"gte": "≥", "lte": "≤", "eq": "="}.get(str(op), "?")
-            text = _("did “%(name)s” %(sign)s %(n)s times") % {"name": name, "sign": sign, "n": n}
+            text = _("did “%(name)s” %(sign)s %(n)s times") % {"name": name, "sign": sign, "n": formatting.number(n)}
         where = [
             f"{p.get('property')} {OPERATOR_LABELS.get(str(p.get('operator')), p.get('operator'))}"
             + (f" “{p['value']}”" if "value" in p else "")

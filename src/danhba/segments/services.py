@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.contacts.models import Contact
+from danhba.core import formatting
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.core.keyset import MAX_PK
@@ -113,17 +114,24 @@ def segment_create(
             object_type="segment",
             object_id=segment.pk,
             object_label=segment.name,
-            changes={"name": [None, segment.name], "conditions": [None, C.describe(segment.conditions)]},
+            changes={"name": [None, segment.name]} | _conditions_change(None, segment),
         )
         if segment.kind == Segment.Kind.DYNAMIC:
             _request_refresh(segment)
     return segment
 
 
+def _conditions_change(before: Any, segment: Segment) -> dict[str, list[Any]]:
+    """The conditions of a new dynamic segment for its audit row, as the tree (the audit log
+    says it as a sentence in the reader's language: ``apps.py``); a static list has none."""
+    return {} if segment.is_static else {"conditions": [before, segment.conditions]}
+
+
 def segment_update(*, actor: Actor, segment: Segment, data: dict[str, Any]) -> Segment:
     perms.require(actor, "segment", perms.EDIT)
     errors: dict[str, list[str]] = {}
-    before = {"name": segment.name, "description": segment.description, "conditions": C.describe(segment.conditions)}
+    # The tree, not its sentence: the audit log says it in each reader's language (apps.py).
+    before = {"name": segment.name, "description": segment.description, "conditions": segment.conditions}
     if "name" in data:
         segment.name = _clean_name(data["name"], errors)
     if "description" in data:
@@ -135,7 +143,7 @@ def segment_update(*, actor: Actor, segment: Segment, data: dict[str, Any]) -> S
         if segment.is_static:
             raise InvalidInput({"conditions": [_("A static list has no conditions.")]})
         _apply_conditions(segment, data["conditions"], actor)
-    after = {"name": segment.name, "description": segment.description, "conditions": C.describe(segment.conditions)}
+    after = {"name": segment.name, "description": segment.description, "conditions": segment.conditions}
     with transaction.atomic():
         segment.updated_at = timezone.now()
         segment.save()
@@ -594,7 +602,7 @@ def list_snapshot(*, actor: Actor, segment: Segment, name: str) -> Segment:
             name=name,
             kind=Segment.Kind.STATIC,
             description=_("Snapshot of “%(name)s” taken %(when)s")
-            % {"name": segment.name, "when": timezone.localtime().strftime("%Y-%m-%d %H:%M")},
+            % {"name": segment.name, "when": formatting.moment(timezone.now())},
         )
         members = SegmentMember.objects.filter(segment=segment)
         if actor.user is not None:

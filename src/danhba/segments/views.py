@@ -25,6 +25,7 @@ from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
 from danhba.contacts import selectors as contact_selectors
 from danhba.contacts.views import AuthedRequest, role_required
+from danhba.core import formatting as fmt
 from danhba.core.actor import Actor
 from danhba.core.charts import Bar
 from danhba.core.errors import InvalidInput, NotFound, ServiceError
@@ -36,6 +37,14 @@ from danhba.segments import selectors, services
 from danhba.segments.models import Segment
 
 PAGE_SIZE = 50
+
+
+def _n(n: int) -> dict[str, str]:
+    return {"n": fmt.number(n)}
+
+
+def _added(n: int) -> str:
+    return ngettext("%(n)s contact added.", "%(n)s contacts added.", n) % _n(n)
 
 
 def _actor(request: AuthedRequest) -> Actor:
@@ -262,7 +271,7 @@ def segment_edit(request: AuthedRequest, pk: int) -> HttpResponse:
 
 def _chart(segment: Segment) -> list[Bar]:
     points = selectors.size_series([segment.pk], days=90)[segment.pk]
-    return [Bar(p.day.strftime("%d/%m"), p.size, title=f"{p.day:%Y-%m-%d}: {p.size}") for p in points]
+    return [Bar(fmt.day_month(p.day), p.size, title=f"{fmt.day(p.day)}: {fmt.number(p.size)}") for p in points]
 
 
 def _tab_context(request: AuthedRequest, segment: Segment, tab: str) -> dict[str, Any]:
@@ -302,7 +311,7 @@ def segment_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         bars=_chart(segment),
         can_export=user.can("segment", perms.EXPORT) and user.can("contact", perms.EXPORT),
         snapshot_form=F.SnapshotForm(
-            initial={"name": _("%(name)s, %(day)s") % {"name": segment.name, "day": timezone.localdate().isoformat()}}
+            initial={"name": _("%(name)s, %(day)s") % {"name": segment.name, "day": fmt.day(timezone.localdate())}}
         ),
         import_form=F.ListImportForm(),
     )
@@ -358,9 +367,9 @@ def segment_snapshot(request: AuthedRequest, pk: int) -> HttpResponse:
     messages.success(
         request,
         ngettext(
-            "List “%(name)s” made with %(n)d contact.", "List “%(name)s” made with %(n)d contacts.", target.member_count
+            "List “%(name)s” made with %(n)s contact.", "List “%(name)s” made with %(n)s contacts.", target.member_count
         )
-        % {"name": target.name, "n": target.member_count},
+        % {"name": target.name, "n": fmt.number(target.member_count)},
     )
     return redirect("segments:detail", pk=target.pk)
 
@@ -410,7 +419,7 @@ def list_add(request: AuthedRequest, pk: int) -> HttpResponse:
         except ServiceError as exc:
             messages.error(request, _error_text(exc))
         else:
-            messages.success(request, ngettext("%(n)d contact added.", "%(n)d contacts added.", n) % {"n": n})
+            messages.success(request, _added(n))
     return redirect("segments:detail", pk=pk)
 
 
@@ -427,7 +436,7 @@ def list_remove(request: AuthedRequest, pk: int) -> HttpResponse:
         except ServiceError as exc:
             messages.error(request, _error_text(exc))
         else:
-            messages.success(request, ngettext("%(n)d contact removed.", "%(n)d contacts removed.", n) % {"n": n})
+            messages.success(request, ngettext("%(n)s contact removed.", "%(n)s contacts removed.", n) % _n(n))
     return redirect("segments:detail", pk=pk)
 
 
@@ -463,7 +472,7 @@ def list_import(request: AuthedRequest, pk: int) -> HttpResponse:
             context.update(_tab_context(request, segment, "members"), count=count, capped=capped, oob=True)
         return render(request, "segments/_import.html", context, status=status)
     if added is not None:
-        messages.success(request, ngettext("%(n)d contact added.", "%(n)d contacts added.", added) % {"n": added})
+        messages.success(request, _added(added))
         if not unmatched:
             return redirect("segments:detail", pk=pk)
     return render(request, "segments/import_result.html", {"nav": "segments", **context}, status=status)

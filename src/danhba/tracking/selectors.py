@@ -21,7 +21,7 @@ from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, TruncDay, TruncHour, TruncWeek
 from django.urls import NoReverseMatch, reverse
-from django.utils import dateformat, timezone
+from django.utils import dateformat, formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -35,6 +35,7 @@ from danhba.contacts.selectors import (
     timeline_entry_editable,
     timeline_for,
 )
+from danhba.core import formatting
 from danhba.core.charts import format_number
 from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import BadCursor, Page, after, cursor_pk, decode_cursor, encode_cursor, paginate
@@ -537,11 +538,12 @@ def bucket_label(start: dt.datetime, bucket: str, tz: dt.tzinfo) -> tuple[str, s
     """(short axis label, full label) of a bucket, in the active language."""
     local = start.astimezone(tz)
     if bucket == "hour":
-        short = dateformat.format(local, "H:i") if local.hour else dateformat.format(local, "j/n")
-        return short, dateformat.format(local, "j/n/Y H:i")
+        short = formats.time_format(local) if local.hour else formatting.day_month(local)
+        return short, formats.date_format(local, "SHORT_DATETIME_FORMAT")
+    day = formats.date_format(local, "SHORT_DATE_FORMAT")
     if bucket == "week":
-        return dateformat.format(local, "j/n"), _("Week of %(date)s") % {"date": dateformat.format(local, "j/n/Y")}
-    return dateformat.format(local, "j/n"), dateformat.format(local, "D j/n/Y")
+        return formatting.day_month(local), _("Week of %(date)s") % {"date": day}
+    return formatting.day_month(local), f"{dateformat.format(local, 'D')} {day}"
 
 
 def events_label(n: int) -> str:

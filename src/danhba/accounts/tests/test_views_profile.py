@@ -46,9 +46,9 @@ def test_time_zone_of_the_user_is_used_for_times(client_for: Any, users: dict[st
     key, _raw = apikey_create(actor=actor_for(user), user=user, name="Clock")
     ApiKey.objects.filter(pk=key.pk).update(created_at=dt.datetime(2025, 7, 1, 12, 0, tzinfo=dt.UTC))
     client = client_for(user)
-    assert "7 p.m." in client.get(PROFILE).content.decode()  # Asia/Ho_Chi_Minh, the default
+    assert "1 Jul 2025, 19:00" in client.get(PROFILE).content.decode()  # Asia/Ho_Chi_Minh, the default
     User.objects.filter(pk=user.pk).update(time_zone="Europe/London")
-    assert "1 p.m." in client.get(PROFILE).content.decode()
+    assert "1 Jul 2025, 13:00" in client.get(PROFILE).content.decode()
 
 
 def test_password_change(client_for: Any, users: dict[str, Any]) -> None:

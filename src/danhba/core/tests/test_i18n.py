@@ -182,12 +182,26 @@ _CALLS = {
 }
 
 
+def _aliases(tree: ast.AST) -> dict[str, str]:
+    """Other names the gettext functions go by in a module: ``L = gettext_lazy``, ``from
+    django.utils.translation import gettext_lazy as L`` (xgettext misses them, this check must not)."""
+    aliases = {name: name for name in _CALLS}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "django.utils.translation":
+            aliases.update({a.asname: a.name for a in node.names if a.asname and a.name in _CALLS})
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            aliases.update({t.id: aliases[node.value.id] for t in node.targets if isinstance(t, ast.Name)})
+    return aliases
+
+
 def _marked_in_python(source: str) -> set[tuple[str | None, str]]:
     found: set[tuple[str | None, str]] = set()
-    for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.func.id not in _CALLS:
+    tree = ast.parse(source)
+    aliases = _aliases(tree)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.func.id not in aliases:
             continue
-        names = _CALLS[node.func.id]
+        names = _CALLS[aliases[node.func.id]]
         texts = [a.value for a in node.args[: len(names)] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
         if len(texts) < len(names):
             continue  # e.g. ``_(_INVALID)``: the constant is marked where it is defined

@@ -511,9 +511,9 @@ def test_describe_nested_and_every_kind(users: dict[str, Any], custom: Any) -> N
         " OR has none of the tags “spam”, “test”"
         " OR consent to Email marketing is not asked"
         " OR did not do “Login”"
-        " OR did “Viewed” where url contains “/sale” between 2025-01-01 and 2025-01-31"
+        " OR did “Viewed” where url contains “/sale” between 1 Jan 2025 and 31 Jan 2025"
         " OR last time “Login” is within the last 7 days"
-        " OR Total spent ≥ 500000"
+        " OR Total spent ≥ 500,000 ₫"
         " OR did not buy category “Tea” in the last 30 days"
         " OR not in “Hà Nội buyers”"
     )

@@ -154,7 +154,7 @@ def test_the_page_shows_chart_table_and_filters(client_for: Any, admin: Any, sho
     assert response.status_code == 200
     html = response.content.decode()
     assert '<svg class="chart"' in html and "Matching events per hour" in html
-    assert "10/3/2025 10:00: 2 events" in html and "10/3/2025 11:00: 1 event" in html
+    assert "10 Mar 2025, 10:00: 2 events" in html and "10 Mar 2025, 11:00: 1 event" in html
     assert "total: 450000" in html and shop["binh"].full_name in html
     assert 'value="Order Completed"' in html  # the known names, for the name field
     # A bar drills into its hour.

@@ -80,7 +80,7 @@ def test_the_timeline_merges_notes_events_and_orders_newest_first(client_for: An
         html, f"Order {order.order_id}", "Product Added", "Áo dài mùa xuân", "Gọi điện tư vấn"
     )
     assert order_at < track_at < page_at < note_at
-    assert "450,000 VND · 3 items" in html
+    assert "450,000 ₫ · 3 items" in html
     assert f'href="/orders/{order.order_id}/"' in html  # the order's page
     assert "sku: AD-01" in html and "price: 450000" in html
     assert "/ao-dai" in html  # the page's path, without the query string
