@@ -183,7 +183,7 @@ class PreviewRow(Schema):
     warnings: list[PreviewIssue]
 
 
-class PreviewOut(Schema):
+class ImportPreviewOut(Schema):
     headers: list[str]
     rows: list[PreviewRow]
 

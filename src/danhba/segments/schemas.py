@@ -79,7 +79,7 @@ class PreviewIn(Schema):
     conditions: Tree
 
 
-class PreviewOut(Schema):
+class SegmentPreviewOut(Schema):
     count: int
     capped: bool = Field(description="The count stopped at its cap: there are more.")
     text: str
