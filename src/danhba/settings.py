@@ -250,9 +250,16 @@ WHITENOISE_USE_FINDERS = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"one_line_403": {"()": "danhba.core.log.OneLineForbidden"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
     # The worker (run_huey) gives the "huey" logger its own handler; not propagating avoids
     # every worker line printed twice.
-    "loggers": {"django.server": {"level": "WARNING"}, "huey": {"propagate": False}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "huey": {"propagate": False},
+        # A 403 is one line (method, path, user, reason), not a traceback.
+        "django.request": {"filters": ["one_line_403"]},
+        "django.security.csrf": {"filters": ["one_line_403"]},
+    },
 }

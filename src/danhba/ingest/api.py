@@ -36,9 +36,9 @@ from danhba.ingest.schemas import (
     ImportFieldsOut,
     ImportOut,
     ImportPage,
+    ImportPreviewOut,
     ImportUploadForm,
     IssuePage,
-    ImportPreviewOut,
 )
 from danhba.ingest.transform import PlanError, Prepared, Rejected
 from danhba.privacy.models import ConsentPurpose

@@ -29,11 +29,11 @@ from danhba.segments.schemas import (
     MembersIn,
     MembersOut,
     PreviewIn,
-    SegmentPreviewOut,
     SegmentIn,
     SegmentOut,
     SegmentPage,
     SegmentPatch,
+    SegmentPreviewOut,
 )
 
 ERRORS: dict[Any, Any] = {frozenset({400, 401, 403, 404, 409, 422}): ErrorOut}

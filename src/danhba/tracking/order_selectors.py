@@ -52,7 +52,8 @@ class OrderFilters:
             errors["status"] = [gettext("must be one of %(choices)s") % {"choices": ", ".join(Order.Status.values)}]
         channel = clean_text(params.get("channel"))
         if channel and channel not in Order.SalesChannel.values:
-            errors["channel"] = [gettext("must be one of %(choices)s") % {"choices": ", ".join(Order.SalesChannel.values)}]
+            choices = ", ".join(Order.SalesChannel.values)
+            errors["channel"] = [gettext("must be one of %(choices)s") % {"choices": choices}]
         filters = cls(
             contact=contact,
             status=status,
