@@ -20,6 +20,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.urls import URLPattern, URLResolver, path, re_path
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -246,6 +247,12 @@ def _forbidden(request: HttpRequest, exc: DjangoPermissionDenied) -> HttpRespons
 @api.exception_handler(RequestDataTooBig)
 def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return error_response(413, _("The request body is too large."))
+
+
+@api.exception_handler(MultiPartParserError)
+def _bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    # A multipart body without a boundary, or cut short: the client's request, not our fault.
+    return error_response(400, _("The multipart body is not valid."), {"reason": str(exc)}, code="bad_multipart")
 
 
 @api.exception_handler(SuspiciousOperation)

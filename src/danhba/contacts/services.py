@@ -343,7 +343,8 @@ def _clean_companies(
 ) -> list[dict[str, Any]]:
     """Company links from ids (``company_id``) or names. A name picks the company already linked
     to this contact under that name, else the one company with that name, else a new company
-    (for roles that may create companies); a name several companies share must be given by id."""
+    (for roles that may create companies); a name several companies share must be given by id.
+    One company listed twice is refused: a contact is linked to a company once."""
     linked = (
         {link.company.name_key: link.company for link in contact.company_links.select_related("company")}
         if contact is not None and contact.pk
@@ -351,43 +352,18 @@ def _clean_companies(
     )
     may_create = actor.user is None or actor.user.can("company", perms.CREATE)
     out: list[dict[str, Any]] = []
+    seen: set[Any] = set()
     for i, item in enumerate(_as_list(items, "company")):
-        company: Company | None = None
-        ref = item.get("company")
-        company_id = item.get("company_id")
-        if isinstance(ref, Company):
-            company = ref
-        elif company_id not in (None, ""):
-            if isinstance(company_id, int) and not isinstance(company_id, bool) and 0 < company_id <= MAX_PK:
-                company = Company.objects.filter(pk=company_id).first()
-            elif isinstance(company_id, str) and company_id.isascii() and company_id.isdigit() and len(company_id) < 19:
-                company = Company.objects.filter(pk=int(company_id)).first()
-            if company is None:
-                errors[f"companies.{i}"] = [_("no such company")]
-                continue
-        else:
-            name = clean_text(ref if isinstance(ref, str) else item.get("name"))[:200]
-            if not name:
-                errors[f"companies.{i}"] = [_("no such company")]
-                continue
-            key = fold(name)[:200]
-            company = linked.get(key)
-            if company is None:
-                matches = list(Company.objects.filter(name_key=key)[:2])
-                if len(matches) > 1:
-                    errors[f"companies.{i}"] = [
-                        _("several companies are called “%(name)s”; choose one by its id") % {"name": name}
-                    ]
-                    continue
-                if matches:
-                    company = matches[0]
-                elif may_create:
-                    company = Company(name=name)
-                else:
-                    errors[f"companies.{i}"] = [
-                        _("no company is called “%(name)s”, and your role cannot create companies") % {"name": name}
-                    ]
-                    continue
+        company, error = _company_for(item, linked, may_create)
+        if company is None:
+            errors[f"companies.{i}"] = [error]
+            continue
+        # A new company is known by its name only: two links to one new name are one company.
+        identity = company.pk or ("new", fold(company.name))
+        if identity in seen:
+            errors[f"companies.{i}"] = [_("this company is already listed")]
+            continue
+        seen.add(identity)
         out.append(
             {
                 "company": company,
@@ -397,6 +373,35 @@ def _clean_companies(
         )
     _one_primary(out)
     return out
+
+
+def _company_for(item: dict[str, Any], linked: dict[str, Company], may_create: bool) -> tuple[Company | None, str]:
+    """The company one link names (unsaved when it is to be created), or None and why not."""
+    ref = item.get("company")
+    company_id = item.get("company_id")
+    if isinstance(ref, Company):
+        return ref, ""
+    if company_id not in (None, ""):
+        company: Company | None = None
+        if isinstance(company_id, int) and not isinstance(company_id, bool) and 0 < company_id <= MAX_PK:
+            company = Company.objects.filter(pk=company_id).first()
+        elif isinstance(company_id, str) and company_id.isascii() and company_id.isdigit() and len(company_id) < 19:
+            company = Company.objects.filter(pk=int(company_id)).first()
+        return company, "" if company else _("no such company")
+    name = clean_text(ref if isinstance(ref, str) else item.get("name"))[:200]
+    if not name:
+        return None, _("no such company")
+    key = fold(name)[:200]
+    if key in linked:
+        return linked[key], ""
+    matches = list(Company.objects.filter(name_key=key)[:2])
+    if len(matches) > 1:
+        return None, _("several companies are called “%(name)s”; choose one by its id") % {"name": name}
+    if matches:
+        return matches[0], ""
+    if may_create:
+        return Company(name=name), ""
+    return None, _("no company is called “%(name)s”, and your role cannot create companies") % {"name": name}
 
 
 def _check_new_tags(actor: Actor, names: list[str], errors: dict[str, list[str]], field: str = "tags") -> None:
