@@ -39,6 +39,7 @@ from danhba.contacts.models import (
     Source,
     Tag,
     TimelineEntry,
+    anonymous_label,
 )
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -108,7 +109,7 @@ def contact_get(*, actor: Actor, pk: int, audit_view: bool = False) -> Contact:
             action=AuditEvent.Action.VIEW,
             object_type="contact",
             object_id=contact.pk,
-            object_label=contact.full_name,
+            object_label=contact.display_name,
             contact_id=contact.pk,
         )
     return contact
@@ -443,6 +444,25 @@ def _clean_pairs(
 # --- contacts -------------------------------------------------------------------------------
 
 
+def _name_or_identity(
+    cleaned: dict[str, Any],
+    emails: list[dict[str, Any]],
+    phones: list[dict[str, Any]],
+    external_ids: list[dict[str, Any]],
+    errors: dict[str, list[str]],
+) -> None:
+    """A new contact needs a name or something that identifies it. Known only by email or
+    phone, it is named after it; known only by an external id (an event's userId), it stays
+    without a name and shows as "Anonymous #id" (``Contact.display_name``): the id is the
+    sender's key, not what anyone is called."""
+    if cleaned.get("full_name") or any(cleaned.get(k) for k in NAME_FIELDS[1:]):
+        return
+    if emails or phones:
+        cleaned["full_name"] = emails[0]["email"].split("@")[0] if emails else phones[0]["e164"]
+    elif not external_ids:
+        errors.setdefault("full_name", [_("a name, an email, a phone or an external id is required")])
+
+
 def _apply_names(contact: Contact, cleaned: dict[str, Any], creating: bool) -> None:
     order = cleaned.get("name_order", contact.name_order)
     parts_given = any(k in cleaned for k in ("family_name", "middle_name", "given_name"))
@@ -504,12 +524,7 @@ def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any
 
     if creating:
         contact = Contact(created_at=timezone.now())
-        if not (cleaned.get("full_name") or any(cleaned.get(k) for k in NAME_FIELDS[1:])):
-            if emails or phones:
-                # A contact known only by email or phone still needs a display name.
-                cleaned["full_name"] = emails[0]["email"].split("@")[0] if emails else phones[0]["e164"]  # type: ignore[index]
-            else:
-                errors.setdefault("full_name", [_("a name, an email or a phone is required")])
+        _name_or_identity(cleaned, emails or [], phones or [], external_ids or [], errors)
         if "lifecycle_stage" not in cleaned:
             cleaned["lifecycle_stage"] = LifecycleStage.objects.filter(is_active=True).order_by("position").first()
         if "source" not in cleaned:
@@ -619,7 +634,7 @@ def _contact_save(
                 action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
                 object_type="contact",
                 object_id=contact.pk,
-                object_label=contact.full_name,
+                object_label=contact.display_name,
                 contact_id=contact.pk,
                 changes=changes,
             )
@@ -734,7 +749,7 @@ def contact_delete(*, actor: Actor, contact: Contact) -> None:
             action=AuditEvent.Action.DELETE,
             object_type="contact",
             object_id=contact.pk,
-            object_label=contact.full_name,
+            object_label=contact.display_name,
             contact_id=contact.pk,
             changes=diff(contact_snapshot(contact), {}),
         )
@@ -1325,11 +1340,7 @@ class ContactsBulk:
             else []
         )
         errors.update(self.custom_errors)
-        if not (cleaned.get("full_name") or any(cleaned.get(k) for k in NAME_FIELDS[1:])):
-            if emails or phones:
-                cleaned["full_name"] = emails[0]["email"].split("@")[0] if emails else phones[0]["e164"]
-            else:
-                errors.setdefault("full_name", [_("a name, an email or a phone is required")])
+        _name_or_identity(cleaned, emails, phones, external_ids, errors)
         if "lifecycle_stage" not in cleaned:
             cleaned["lifecycle_stage"] = self.stage
         if "source" not in cleaned:
@@ -1392,7 +1403,8 @@ class ContactsBulk:
             changes = _jsonable(diff({}, contact_snapshot(contact, related)))
             audits.append(
                 (now, actor.user.pk if actor.user else None, actor.label, actor.via, AuditEvent.Action.CREATE,
-                 "contact", str(cid), contact.full_name[:254], cid, changes, actor.ip, actor.user_agent)
+                 "contact", str(cid), (contact.full_name or anonymous_label(cid))[:254], cid, changes, actor.ip,
+                 actor.user_agent)
             )  # fmt: skip
         Table(Contact, attnames).insert(rows)
         Table(ContactEmail, ["contact_id", "email", "label", "is_primary"]).insert(emails)
@@ -1459,7 +1471,7 @@ class ContactsBulk:
             actor=self.actor,
             action=AuditEvent.Action.UPDATE,
             object_type="contact",
-            rows=[(cid, contacts[cid].full_name, cid, changes[cid]) for cid in changed],
+            rows=[(cid, contacts[cid].full_name or anonymous_label(cid), cid, changes[cid]) for cid in changed],
         )
         sensitive = set(perms.SENSITIVE_STANDARD_FIELDS) | {
             f"custom.{key}"

@@ -162,6 +162,7 @@ def segment_members(
     items = [
         {
             "id": c.pk,
+            "display_name": c.display_name,
             "full_name": c.full_name,
             "email": c.email,
             "phone": c.phone,

@@ -50,6 +50,7 @@ class CountOut(Schema):
 
 class MemberOut(Schema):
     id: int
+    display_name: str
     full_name: str
     email: str
     phone: str

@@ -619,7 +619,7 @@ class Resolver:
             return contact_create(actor=self.actor, data=data)
         except InvalidInput:
             # A name the contact model refuses must not cost us the identity.
-            return contact_create(actor=self.actor, data=without_names(data, identity))
+            return contact_create(actor=self.actor, data=without_names(data))
 
     def _attach(
         self, contact_id: int, identity: Identity, by_user: int | None, by_email: int | None, by_phone: int | None
@@ -817,7 +817,7 @@ class BatchResolver:
         try:
             draft = self.bulk.draft(data)
         except InvalidInput:
-            data = without_names(data, identity)
+            data = without_names(data)
             try:
                 draft = self.bulk.draft(data)
             except InvalidInput:
@@ -946,19 +946,14 @@ def new_contact_data(identity: Identity, source: Source) -> dict[str, Any]:
         data["phones"] = [{"phone": identity.phone_raw or identity.phone, "is_primary": True}]
     if identity.user_id:
         data["external_ids"] = [{"system": USER_ID_SYSTEM, "value": identity.user_id}]
+    # Known only by the sender's user id, the contact has no name: it shows as "Anonymous #id".
     data.update(contact_fields_from_traits(traits))
-    if not any(data.get(k) for k in ("full_name", "given_name", "family_name", "emails", "phones")):
-        # Known only by the sender's user id: that is the best name there is.
-        data["full_name"] = identity.user_id[:200]
     return data
 
 
-def without_names(data: dict[str, Any], identity: Identity) -> dict[str, Any]:
+def without_names(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` without the names the contact model refused (the second try of a creation)."""
-    data = {k: v for k, v in data.items() if k not in ("full_name", "given_name", "family_name")}
-    if not data.get("emails") and not data.get("phones"):
-        data["full_name"] = identity.user_id[:200]
-    return data
+    return {k: v for k, v in data.items() if k not in ("full_name", "given_name", "family_name")}
 
 
 def contact_fields_from_traits(traits: dict[str, Any]) -> dict[str, Any]:
