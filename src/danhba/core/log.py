@@ -1,4 +1,5 @@
-"""Log records danhba shapes: a refused request (403) is one line, not a traceback."""
+"""Log records danhba shapes: a refused request (403) is one line, not a traceback, and other
+client errors are left to the access log."""
 
 from __future__ import annotations
 
@@ -56,3 +57,13 @@ class OneLineForbidden(logging.Filter):
         record.exc_info = None
         record.exc_text = None
         return True
+
+
+class SkipClientErrors(logging.Filter):
+    """On django.request: 4xx answers other than 403 are dropped — the access log (gunicorn's,
+    or runserver's) has a line for each request already, so "Not Found: /x" would be a second
+    one. 403 (who was refused what) and 5xx (with their traceback) stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        return not (isinstance(status, int) and 400 <= status < 500 and status != 403)

@@ -1,5 +1,5 @@
 """What the schemathesis runs share: the check every API answer must pass beyond "not a 5xx",
-and a real danhba served in a subprocess for the run over HTTP.
+and the command line run over HTTP against a live server (``live.py``).
 
 Used by ``test_api_schemathesis.py`` (in-process, every operation) and
 ``test_api_schemathesis_live.py`` (schemathesis' command line against the live server, with
@@ -10,26 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import schemathesis
 
+from danhba.core.tests.live import LiveServer
+
 ERROR_KEYS = {"code", "message", "details"}
-ADMIN_EMAIL = "fuzz@example.vn"
-ADMIN_PASSWORD = "correct-horse-battery-9"
-DANHBA = [sys.executable, "-m", "danhba.cli"]
 
 
 @schemathesis.check
@@ -43,92 +33,6 @@ def errors_are_json(ctx: schemathesis.CheckContext, response: schemathesis.Respo
         raise AssertionError(f"{response.status_code} is not JSON: {response.content[:200]!r}") from None
     if not isinstance(body, dict) or set(body) != ERROR_KEYS:
         raise AssertionError(f"{response.status_code} body is not {{code, message, details}}: {body!r}"[:300])
-
-
-@dataclass
-class LiveServer:
-    url: str
-    api_key: str
-    log: Path
-
-    def problems(self, limit: int = 60) -> str:
-        """The server's tracebacks and error lines, for a failure message."""
-        lines = self.log.read_text(errors="replace").splitlines()
-        keep = [i for i, line in enumerate(lines) if re.search(r"Traceback|Error|ERROR|Internal Server", line)]
-        wanted = sorted({j for i in keep for j in range(i, min(i + 12, len(lines)))})
-        return "\n".join(lines[j] for j in wanted[:limit])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _run(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run([*DANHBA, *args], env=env, capture_output=True, text=True, timeout=180, check=False)
-    if done.returncode:
-        raise RuntimeError(f"danhba {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"danhba serve exited with {server.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(url + "/api/", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.3)
-    raise RuntimeError(f"danhba serve did not answer within {timeout} s:\n{log.read_text(errors='replace')}")
-
-
-@contextmanager
-def live_server(var_dir: Path, database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
-    """``danhba serve`` (gunicorn, no worker) on a free port, on a freshly migrated database with
-    an admin and an API key, its files under ``var_dir``. Writes re-evaluate segments and events
-    inline, as a site without a worker does."""
-    var_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "danhba.settings",
-        "DANHBA_VAR_DIR": str(var_dir),
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "live-fuzz-not-secret",
-        "DANHBA_DEMO": "0",
-        "SEGMENTS_REFRESH_INLINE": "1",
-        "EVENTS_PROCESS_INLINE": "1",
-        "REDIS_URL": "",
-        **(extra_env or {}),
-    }
-    env.pop("DANHBA_MEDIA_ROOT", None)
-    env.pop("EVENT_INBOX_PATH", None)
-    _run(["migrate", "-v", "0"], env)
-    _run(["createadmin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD], env)
-    api_key = _run(["apikey", "create", "--user", ADMIN_EMAIL, "--name", "fuzz"], env).split()[-1]
-    port = free_port()
-    log = var_dir / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [*DANHBA, "serve", "--port", str(port), "--workers", "2", "--no-worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, server, log)
-        yield LiveServer(url=url, api_key=api_key, log=log)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def schemathesis_cli() -> list[str]:

@@ -22,7 +22,8 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 
-from danhba.core.tests.fuzzing import LiveServer, live_server, ndjson_events, run_schemathesis
+from danhba.core.tests.fuzzing import ndjson_events, run_schemathesis
+from danhba.core.tests.live import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 
