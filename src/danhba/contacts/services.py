@@ -46,6 +46,7 @@ from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenie
 from danhba.core.keyset import MAX_PK
 from danhba.core.normalize import (
     NormalizationError,
+    clean_long_text,
     clean_text,
     fold,
     fold_words,
@@ -185,7 +186,7 @@ def _clean_contact(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[s
     for key in (*TEXT_FIELDS, *LONG_TEXT_FIELDS):
         if key in data:
             value = data[key]
-            text = "" if value is None else (clean_text(value) if key in TEXT_FIELDS else str(value).strip())
+            text = clean_text(value) if key in TEXT_FIELDS else clean_long_text(value)
             if key in TEXT_FIELDS and len(text) > MAX_LENGTHS.get(key, 10_000):
                 errors[key] = [_("at most %(n)s characters") % {"n": MAX_LENGTHS[key]}]
             out[key] = text
@@ -937,7 +938,7 @@ def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any])
             if len(cleaned[key]) > limit:
                 errors[key] = [_("at most %(n)s characters") % {"n": limit}]
     if "description" in data:
-        cleaned["description"] = str(data["description"] or "").strip()
+        cleaned["description"] = clean_long_text(data["description"])
     if "domain" in data:
         cleaned["domain"] = clean_text(data["domain"]).lower().removeprefix("www.")[:200]
     for key, ftype in (
@@ -1230,7 +1231,7 @@ def timeline_entry_save(
     subject = clean_text(data.get("subject", entry.subject))
     if len(subject) > 200:
         errors["subject"] = [_("at most %(n)s characters") % {"n": 200}]
-    body = str(data.get("body", entry.body) or "").strip()
+    body = clean_long_text(data.get("body", entry.body))
     if not subject and not body:
         errors["body"] = [_("write a subject or some details")]
     occurred_at = data.get("occurred_at") or entry.occurred_at

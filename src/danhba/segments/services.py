@@ -37,7 +37,7 @@ from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.core.keyset import MAX_PK
-from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone
+from danhba.core.normalize import NormalizationError, clean_long_text, clean_text, normalize_email, normalize_phone
 from danhba.privacy.models import AuditEvent
 from danhba.privacy.services import audit_event
 from danhba.segments import compiler
@@ -95,7 +95,7 @@ def segment_create(
     errors: dict[str, list[str]] = {}
     segment = Segment(
         name=_clean_name(name, errors),
-        description=str(description or "").strip()[:5000],
+        description=clean_long_text(description)[:5000],
         kind=kind,
         created_by=actor.user,
     )
@@ -127,7 +127,7 @@ def segment_update(*, actor: Actor, segment: Segment, data: dict[str, Any]) -> S
     if "name" in data:
         segment.name = _clean_name(data["name"], errors)
     if "description" in data:
-        segment.description = str(data["description"] or "").strip()[:5000]
+        segment.description = clean_long_text(data["description"])[:5000]
     if errors:
         raise InvalidInput(errors)
     old_tree = segment.conditions

@@ -28,12 +28,14 @@ from danhba.contacts.services import ContactsBulk, contact_create, contact_updat
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, ServiceError
 from danhba.core.normalize import (
+    SANE_YEARS,
     NormalizationError,
     clean_text,
     normalize_email,
     normalize_phone,
     parse_date,
     parse_gender,
+    sane_moment,
 )
 from danhba.core.vn import province_key
 from danhba.ingest.load import Table
@@ -195,6 +197,14 @@ def message_time(raw: dict[str, Any], key: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise Rejected("invalid_timestamp", _("%(field)s must be an ISO 8601 date and time") % {"field": key}) from None
+    if not sane_moment(parsed):
+        # Refused like any other bad event (a batch lists it among the rejected), as every other
+        # date danhba takes in is: never stored in year 1 or 9999.
+        raise Rejected(
+            "invalid_timestamp",
+            _("%(field)s must be between the years %(first)s and %(last)s")
+            % {"field": key, "first": SANE_YEARS[0], "last": SANE_YEARS[1]},
+        )
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -269,6 +279,8 @@ def parse_message(
         timestamp = corrected_timestamp(original, sent_at, received_at)
     except OverflowError:
         raise Rejected("invalid_timestamp", _("timestamp is out of range")) from None
+    if not sane_moment(timestamp):  # sane times, but a clock correction that lands outside them
+        raise Rejected("invalid_timestamp", _("timestamp is out of range"))
     return Message(
         index=index, type=kind, message_id=message_id, name=name, user_id=user_id, anonymous_id=anonymous_id,
         previous_id=previous_id, timestamp=timestamp, original_timestamp=original, sent_at=sent_at,
