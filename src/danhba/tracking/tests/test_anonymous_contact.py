@@ -86,3 +86,10 @@ def test_the_api_gives_the_display_name(client: Any, admin: Any, anonymous: Cont
     assert body["full_name"] == "" and body["display_name"] == f"Anonymous #{anonymous.pk}"
     listed = client.get("/api/contacts", headers=headers).json()["items"]
     assert [c["display_name"] for c in listed] == [f"Anonymous #{anonymous.pk}"]
+
+
+def test_in_vietnamese_it_is_an_an_danh(client: Any, admin: Any, anonymous: Contact) -> None:
+    admin.language = "vi"
+    admin.save(update_fields=["language"])
+    client.force_login(admin)
+    assert f"Ẩn danh #{anonymous.pk}" in client.get("/contacts/").content.decode()
