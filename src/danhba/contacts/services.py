@@ -449,7 +449,7 @@ def _name_or_identity(
     cleaned: dict[str, Any],
     emails: list[dict[str, Any]],
     phones: list[dict[str, Any]],
-    external_ids: list[dict[str, Any]],
+    external_ids: list[tuple[str, str]],
     errors: dict[str, list[str]],
 ) -> None:
     """A new contact needs a name or something that identifies it. Known only by email or

@@ -25,7 +25,7 @@ def _escaped(value: Any) -> str:
 def _user(request: HttpRequest | None) -> str:
     # An API key's user is request.auth (ninja); a page's is request.user.
     for user in (getattr(request, "auth", None), getattr(request, "user", None)):
-        if getattr(user, "is_authenticated", False):
+        if user is not None and getattr(user, "is_authenticated", False):
             return f"{user.email} (#{user.pk})"
     return "anonymous"
 
