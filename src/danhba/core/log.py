@@ -47,8 +47,11 @@ class OneLineForbidden(logging.Filter):
     a page their role does not allow are not a fault of the site; the line says who and why."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "status_code", None) != 403:
+        # Once per record, even if the logging configuration was applied twice (each time adds
+        # the filter again).
+        if getattr(record, "status_code", None) != 403 or getattr(record, "_one_line", False):
             return True
+        record._one_line = True
         request = getattr(record, "request", None)
         reason = _reason(record, request)
         record.msg = "Forbidden: %s %s user=%s reason=%s"
