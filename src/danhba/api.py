@@ -20,7 +20,9 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.urls import URLPattern, URLResolver, path, re_path
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
@@ -31,6 +33,7 @@ from danhba.accounts.api import router as me_router
 from danhba.accounts.api_auth import AUTH, docs_access
 from danhba.contacts import api as contacts_api
 from danhba.core.errors import ServiceError
+from danhba.core.log import note_forbidden
 from danhba.ingest.api import router as ingest_router
 from danhba.privacy.api import router as privacy_router
 from danhba.segments.api import router as segments_router
@@ -126,24 +129,31 @@ class DanhbaAPI(NinjaAPI):
 def _json_errors(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        try:
-            bad = [key for key, values in request.GET.lists() if _bad_text(key) or any(_bad_text(v) for v in values)]
-        except SuspiciousOperation:
-            return error_response(400, _("The query string is not valid."))
-        if bad:
-            details = [{"loc": ["query", key], "msg": _("must not contain NUL characters")} for key in bad]
-            return error_response(422, _("The request is not valid."), details)
-        response = view(request, *args, **kwargs)
-        if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
-            return error_response(
-                405,
-                _("This method is not allowed here."),
-                {"allowed": response.get("Allow", "")},
-                headers={"Allow": response.get("Allow", "")},
-            )
+        response = _answer(view, request, *args, **kwargs)
+        # API answers carry personal data (errors echo input too): no browser or proxy keeps one.
+        add_never_cache_headers(response)
         return response
 
     return csrf_exempt(wrapped)
+
+
+def _answer(view: Callable[..., HttpResponseBase], request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    try:
+        bad = [key for key, values in request.GET.lists() if _bad_text(key) or any(_bad_text(v) for v in values)]
+    except SuspiciousOperation:
+        return error_response(400, _("The query string is not valid."))
+    if bad:
+        details = [{"loc": ["query", key], "msg": _("must not contain NUL characters")} for key in bad]
+        return error_response(422, _("The request is not valid."), details)
+    response = view(request, *args, **kwargs)
+    if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
+        return error_response(
+            405,
+            _("This method is not allowed here."),
+            {"allowed": response.get("Allow", "")},
+            headers={"Allow": response.get("Allow", "")},
+        )
+    return response
 
 
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -190,6 +200,8 @@ api.add_router("/segments", segments_router)
 
 @api.exception_handler(ServiceError)
 def _service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    if exc.status == 403:
+        note_forbidden(request, exc.message)
     return error_response(exc.status, exc.message, exc.details, code=exc.code)
 
 
@@ -215,6 +227,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         if message == "Unauthorized":  # ninja's word when no credentials came at all
             message = _("Authentication required: send an API key or log in.")
         return error_response(401, message, headers={"WWW-Authenticate": 'Bearer realm="danhba"'})
+    if exc.status_code == 403:
+        note_forbidden(request, exc.message)
     return error_response(exc.status_code, exc.message)
 
 
@@ -225,12 +239,20 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(DjangoPermissionDenied)
 def _forbidden(request: HttpRequest, exc: DjangoPermissionDenied) -> HttpResponse:
-    return error_response(403, str(exc) or _("Your role does not allow this."))
+    message = str(exc) or _("Your role does not allow this.")
+    note_forbidden(request, message)
+    return error_response(403, message)
 
 
 @api.exception_handler(RequestDataTooBig)
 def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return error_response(413, _("The request body is too large."))
+
+
+@api.exception_handler(MultiPartParserError)
+def _bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    # A multipart body without a boundary, or cut short: the client's request, not our fault.
+    return error_response(400, _("The multipart body is not valid."), {"reason": str(exc)}, code="bad_multipart")
 
 
 @api.exception_handler(SuspiciousOperation)

@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> None:
             return
     command = args[0]
     rest = args[1:]
+    if command == "worker":
+        # Read by settings: the worker logs at WORKER_LOG_LEVEL (WARNING unless asked).
+        os.environ["DANHBA_WORKER_PROCESS"] = "1"
     if command in ALIASES:
         args = ALIASES[command] + rest
     from django.core.management import execute_from_command_line

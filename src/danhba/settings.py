@@ -269,12 +269,32 @@ WHITENOISE_USE_FINDERS = True
 # Files browsers ask for at the site's root (/favicon.ico).
 WHITENOISE_ROOT = PACKAGE_DIR / "static" / "root"
 
+# The worker (`danhba worker`, which `danhba serve` starts; the command sets
+# DANHBA_WORKER_PROCESS) logs at WORKER_LOG_LEVEL, WARNING by default: at INFO every job of every
+# minute is a line. The web process logs at LOG_LEVEL.
+LOG_LEVEL = (
+    os.getenv("WORKER_LOG_LEVEL", "WARNING") if envbool("DANHBA_WORKER_PROCESS") else os.getenv("LOG_LEVEL", "INFO")
+).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    # The worker (run_huey) gives the "huey" logger its own handler; not propagating avoids
-    # every worker line printed twice.
-    "loggers": {"django.server": {"level": "WARNING"}, "huey": {"propagate": False}},
+    "filters": {
+        "one_line_403": {"()": "danhba.core.log.OneLineForbidden"},
+        "no_4xx_twice": {"()": "danhba.core.log.SkipClientErrors"},
+    },
+    "formatters": {"huey": {"format": "[%(asctime)s] %(levelname)s:%(name)s:%(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "huey_console": {"class": "logging.StreamHandler", "formatter": "huey"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        # A handler of its own, so the worker (run_huey) adds none and keeps this level.
+        "huey": {"handlers": ["huey_console"], "level": LOG_LEVEL, "propagate": False},
+        # A 403 is one line (method, path, user, reason), not a traceback; other 4xx are in the
+        # access log already.
+        "django.request": {"filters": ["one_line_403", "no_4xx_twice"]},
+        "django.security.csrf": {"filters": ["one_line_403"]},
+    },
 }

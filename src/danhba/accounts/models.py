@@ -144,9 +144,13 @@ class ApiKey(models.Model):
 
 
 class LoginCounter(models.Model):
-    """Failed-login counters per email and per IP address, incremented atomically in the
-    database before a password is checked, so parallel guesses cannot slip past the limit."""
+    """Failed-login counters per (email, IP address) pair and per IP address, incremented
+    atomically in the database before a password is checked, so parallel guesses cannot slip
+    past the limit. A pair that reaches the limit is locked until ``locked_until``, each lock
+    in a row twice as long as the one before (``lockouts``)."""
 
     key = models.CharField(max_length=300, unique=True)
     count = models.PositiveIntegerField(default=0)
-    expires_at = models.DateTimeField()
+    expires_at = models.DateTimeField()  # end of the window the count is for
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lockouts = models.PositiveSmallIntegerField(default=0)

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -422,53 +421,121 @@ def apikey_authenticate(raw: str) -> ApiKey | None:
 
 
 # --- login throttling -----------------------------------------------------------------------
+# Failures count per (email, IP) pair: someone elsewhere guessing the admin's password locks
+# only themselves out, not the admin. LOGIN_MAX_FAILURES failures in LOGIN_FAILURE_WINDOW lock
+# the pair for LOGIN_FAILURE_WINDOW, each further lock in a row twice as long (up to a day);
+# a day without failures forgets the pair. Per IP, four times as many attempts are allowed in
+# a window (an office shares one address), whatever the email. `danhba unlock` lifts a lock.
+
+LOCK_MAX = dt.timedelta(days=1)
+FORGET_AFTER = dt.timedelta(days=1)
 
 
-def _throttle_keys(email: str, ip: str | None) -> list[str]:
-    keys = [f"email:{email.strip().lower()[:254]}"]
-    if ip:
-        keys.append(f"ip:{ip}")
-    return keys
+def _pair_key(email: str, ip: str | None) -> str:
+    # 5 + 240 + 1 + 45 (the longest IPv6 text) fits the key's 300 characters.
+    return f"pair:{email.strip().lower()[:240]}|{(ip or '')[:45]}"
 
 
-def _count_attempt(keys: list[str]) -> list[int]:
-    """Add one attempt to each counter (restarting expired windows) and return the new counts."""
-    now = timezone.now()
+def _ip_key(ip: str) -> str:
+    return f"ip:{ip}"
+
+
+def _count_attempt(key: str, now: dt.datetime) -> int:
+    """Add one attempt to a counter (a window that ended starts again) and return the count."""
     window = dt.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
-    counts = []
     with transaction.atomic():
-        for key in keys:
-            LoginCounter.objects.filter(key=key, expires_at__lte=now).delete()
-            LoginCounter.objects.get_or_create(key=key, defaults={"expires_at": now + window})
-            LoginCounter.objects.filter(key=key).update(count=F("count") + 1)
-            counts.append(LoginCounter.objects.get(key=key).count)
-    return counts
+        LoginCounter.objects.get_or_create(key=key, defaults={"expires_at": now + window})
+        LoginCounter.objects.filter(key=key, expires_at__lte=now).update(count=0, expires_at=now + window)
+        LoginCounter.objects.filter(key=key).update(count=F("count") + 1)
+        return LoginCounter.objects.get(key=key).count
+
+
+def _is_locked(key: str, now: dt.datetime) -> bool:
+    return LoginCounter.objects.filter(key=key, locked_until__gt=now).exists()
+
+
+def _lock(key: str, now: dt.datetime) -> None:
+    """Lock the pair, for twice as long as its previous lock in a row."""
+    first = dt.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
+    with transaction.atomic():
+        row = LoginCounter.objects.select_for_update().filter(key=key).first()
+        if row is None:
+            return
+        row.locked_until = now + min(first * 2 ** min(row.lockouts, 16), LOCK_MAX)
+        row.lockouts += 1
+        row.count = 0
+        row.save(update_fields=["locked_until", "lockouts", "count"])
+
+
+def _forget_stale(now: dt.datetime) -> None:
+    """Counters quiet for a day go, lock history included (the table stays small)."""
+    stale = now - FORGET_AFTER
+    LoginCounter.objects.filter(expires_at__lt=stale).exclude(locked_until__gte=stale).delete()
 
 
 def login_attempt(*, actor: Actor, email: str, password: str) -> tuple[User | None, bool]:
     """Check a login. Returns (user, blocked): the attempt is counted before the password is
-    checked; a success clears the email's counter and gives the IP its attempt back."""
+    checked; a success clears the pair's counter and gives the IP its attempt back. A blocked
+    attempt looks the same whether or not the email belongs to anyone."""
     from django.contrib.auth import authenticate
 
     limit = settings.LOGIN_MAX_FAILURES
-    keys = _throttle_keys(email, actor.ip)
-    counts = _count_attempt(keys)
-    # Per IP the limit is wider: an office shares one address.
-    if counts[0] > limit or (len(counts) > 1 and counts[1] > limit * 4):
+    now = timezone.now()
+    pair = _pair_key(email, actor.ip)
+    if actor.ip and _count_attempt(_ip_key(actor.ip), now) > limit * 4:
+        return None, True
+    if _is_locked(pair, now) or _count_attempt(pair, now) > limit:
         return None, True
     user = authenticate(None, email=email, password=password)
     if user is None:
         audit_event(actor=actor, action=AuditEvent.Action.LOGIN_FAILED, object_type="user", object_label=email[:254])
+        if LoginCounter.objects.filter(key=pair, count__gte=limit).exists():
+            _lock(pair, now)
+        _forget_stale(now)
         return None, False
-    LoginCounter.objects.filter(key=keys[0]).delete()
-    if len(keys) > 1:
-        LoginCounter.objects.filter(key=keys[1], count__gt=0).update(count=F("count") - 1)
+    LoginCounter.objects.filter(key=pair).delete()
+    if actor.ip:
+        LoginCounter.objects.filter(key=_ip_key(actor.ip), count__gt=0).update(count=F("count") - 1)
     return user, False
+
+
+def login_locks() -> list[LoginCounter]:
+    """The (email, IP) pairs locked now, then the addresses over their own limit."""
+    now = timezone.now()
+    pairs = LoginCounter.objects.filter(key__startswith="pair:", locked_until__gt=now).order_by("key")
+    over = settings.LOGIN_MAX_FAILURES * 4
+    ips = LoginCounter.objects.filter(key__startswith="ip:", count__gt=over, expires_at__gt=now).order_by("key")
+    return [*pairs, *ips]
+
+
+def login_unlock(*, actor: Actor, email: str | None = None, ip: str | None = None) -> int:
+    """Lift login locks: an email's (from every address, or from ``ip``), or every lock of an
+    address and its own limit. Forgets their lock history too. Returns the counters removed."""
+    if not email and not ip:
+        raise InvalidInput({"email": [_("Give an email, an IP address, or both.")]})
+    rows = LoginCounter.objects.none()
+    if email:
+        rows = LoginCounter.objects.filter(key__startswith=_pair_key(email, None))
+        if ip:
+            rows = rows.filter(key=_pair_key(email, ip))
+    elif ip:
+        rows = LoginCounter.objects.filter(key__startswith="pair:", key__endswith=f"|{ip}")
+    with transaction.atomic():
+        removed, _detail = rows.delete()
+        if ip:
+            removed += LoginCounter.objects.filter(key=_ip_key(ip)).delete()[0]
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.DELETE,
+            object_type="login_lock",
+            object_label=f"{email or '*'} @ {ip or '*'}"[:254],
+            changes={"email": [email or "", None], "ip": [ip or "", None]},
+        )
+    return removed
 
 
 def login_succeeded(*, actor: Actor) -> None:
     assert actor.user is not None
-    cache.delete(_throttle_keys(actor.user.email, None)[0])
     audit_event(
         actor=actor,
         action=AuditEvent.Action.LOGIN,

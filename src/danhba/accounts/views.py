@@ -46,6 +46,7 @@ from danhba.accounts.models import ApiKey, Role, Team, User
 from danhba.contacts.models import CustomField
 from danhba.core.actor import Actor
 from danhba.core.errors import NotFound, PermissionDenied, ServiceError
+from danhba.core.log import note_forbidden
 
 View = Callable[..., HttpResponseBase]
 # A form sent back with its errors; base.html tells htmx to swap it in like a 200.
@@ -62,6 +63,7 @@ def current_user(request: HttpRequest) -> User:
 
 
 def forbidden(request: HttpRequest, message: str = "") -> HttpResponse:
+    note_forbidden(request, message or "role check")
     return render(request, "accounts/forbidden.html", {"message": message}, status=403)
 
 

@@ -425,9 +425,10 @@ def export_get(request: HttpRequest, job_id: int = _id()) -> dict[str, Any]:
     response={200: None, **ERRORS},
     summary="Download an export's file",
     url_name="contact_export_download",
+    # 200 as an int, as ninja keys its own responses: "200" would be a second key in the JSON.
     openapi_extra={
         "responses": {
-            "200": {
+            200: {
                 "description": "The file, as an attachment.",
                 "content": {spec.content_type.split(";")[0]: {} for spec in exports.FORMATS.values()},
             }

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from danhba.contacts.models import CustomField
 from danhba.core.normalize import (
     NormalizationError,
+    clean_long_text,
     clean_text,
     normalize_email,
     normalize_phone,
@@ -33,7 +34,7 @@ def clean_value(field: CustomField, value: Any) -> Any:
     """The stored (JSON) form of ``value`` for ``field``; raises ``ValueError`` with a reason."""
     t = field.type
     if t in (T.TEXT, T.LONG_TEXT):
-        text = clean_text(value) if t == T.TEXT else str(value).strip()
+        text = clean_text(value) if t == T.TEXT else clean_long_text(value)
         limit = 255 if t == T.TEXT else 10000
         if len(text) > limit:
             raise ValueError(_("at most %(n)s characters") % {"n": limit})

@@ -41,7 +41,15 @@ from openpyxl.utils import get_column_letter
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
-from danhba.contacts.models import Contact, ContactCompany, ContactEmail, ContactPhone, ContactTag, ExportJob
+from danhba.contacts.models import (
+    Contact,
+    ContactCompany,
+    ContactEmail,
+    ContactPhone,
+    ContactTag,
+    ExportJob,
+    anonymous_label,
+)
 from danhba.contacts.selectors import (
     MAX_LIMIT,
     ContactFilters,
@@ -288,7 +296,8 @@ def vcard_text(row: dict[str, Any]) -> str:
     card = vobject.vCard()
     card.add("version").value = "4.0"
     card.add("prodid").value = "-//danhba//contacts export//EN"
-    card.add("fn").value = row["full_name"] or row.get("email") or row.get("phone") or str(row["id"])
+    # The display name as danhba shows it: a contact known only by an identifier is anonymous.
+    card.add("fn").value = row["full_name"] or row.get("email") or row.get("phone") or anonymous_label(row["id"])
     card.add("n").value = vobject.vcard.Name(
         family=row.get("family_name", ""), given=row.get("given_name", ""), additional=row.get("middle_name", "")
     )

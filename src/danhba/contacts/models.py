@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from danhba.core.vn import PROVINCES
@@ -270,7 +270,18 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.full_name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """How the contact is shown everywhere (pages, lists, exports' display name, the API):
+        its name, or for a contact known only by an identifier (an event's userId) that has
+        none, "Anonymous #id"."""
+        return self.full_name or anonymous_label(self.pk)
+
+
+def anonymous_label(contact_id: Any) -> str:
+    return gettext("Anonymous #%(id)s") % {"id": contact_id}
 
 
 class ContactEmail(models.Model):

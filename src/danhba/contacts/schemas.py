@@ -198,6 +198,7 @@ class ContactOut(Schema):
     (birthday, gender, income_band, family, sensitive custom fields) are absent, not null."""
 
     id: int
+    display_name: str = Field(description='What to show: `full_name`, or "Anonymous #id" for a contact without one.')
     full_name: str
     family_name: str
     middle_name: str

@@ -541,6 +541,7 @@ def contact_data(
     hidden = hidden_fields(user) if hidden is None else hidden
     data: dict[str, Any] = {
         "id": contact.pk,
+        "display_name": contact.display_name,
         "full_name": contact.full_name,
         "family_name": contact.family_name,
         "middle_name": contact.middle_name,

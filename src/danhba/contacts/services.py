@@ -39,12 +39,14 @@ from danhba.contacts.models import (
     Source,
     Tag,
     TimelineEntry,
+    anonymous_label,
 )
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from danhba.core.keyset import MAX_PK
 from danhba.core.normalize import (
     NormalizationError,
+    clean_long_text,
     clean_text,
     fold,
     fold_words,
@@ -108,7 +110,7 @@ def contact_get(*, actor: Actor, pk: int, audit_view: bool = False) -> Contact:
             action=AuditEvent.Action.VIEW,
             object_type="contact",
             object_id=contact.pk,
-            object_label=contact.full_name,
+            object_label=contact.display_name,
             contact_id=contact.pk,
         )
     return contact
@@ -184,7 +186,7 @@ def _clean_contact(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[s
     for key in (*TEXT_FIELDS, *LONG_TEXT_FIELDS):
         if key in data:
             value = data[key]
-            text = "" if value is None else (clean_text(value) if key in TEXT_FIELDS else str(value).strip())
+            text = clean_text(value) if key in TEXT_FIELDS else clean_long_text(value)
             if key in TEXT_FIELDS and len(text) > MAX_LENGTHS.get(key, 10_000):
                 errors[key] = [_("at most %(n)s characters") % {"n": MAX_LENGTHS[key]}]
             out[key] = text
@@ -343,7 +345,8 @@ def _clean_companies(
 ) -> list[dict[str, Any]]:
     """Company links from ids (``company_id``) or names. A name picks the company already linked
     to this contact under that name, else the one company with that name, else a new company
-    (for roles that may create companies); a name several companies share must be given by id."""
+    (for roles that may create companies); a name several companies share must be given by id.
+    One company listed twice is refused: a contact is linked to a company once."""
     linked = (
         {link.company.name_key: link.company for link in contact.company_links.select_related("company")}
         if contact is not None and contact.pk
@@ -351,43 +354,18 @@ def _clean_companies(
     )
     may_create = actor.user is None or actor.user.can("company", perms.CREATE)
     out: list[dict[str, Any]] = []
+    seen: set[Any] = set()
     for i, item in enumerate(_as_list(items, "company")):
-        company: Company | None = None
-        ref = item.get("company")
-        company_id = item.get("company_id")
-        if isinstance(ref, Company):
-            company = ref
-        elif company_id not in (None, ""):
-            if isinstance(company_id, int) and not isinstance(company_id, bool) and 0 < company_id <= MAX_PK:
-                company = Company.objects.filter(pk=company_id).first()
-            elif isinstance(company_id, str) and company_id.isascii() and company_id.isdigit() and len(company_id) < 19:
-                company = Company.objects.filter(pk=int(company_id)).first()
-            if company is None:
-                errors[f"companies.{i}"] = [_("no such company")]
-                continue
-        else:
-            name = clean_text(ref if isinstance(ref, str) else item.get("name"))[:200]
-            if not name:
-                errors[f"companies.{i}"] = [_("no such company")]
-                continue
-            key = fold(name)[:200]
-            company = linked.get(key)
-            if company is None:
-                matches = list(Company.objects.filter(name_key=key)[:2])
-                if len(matches) > 1:
-                    errors[f"companies.{i}"] = [
-                        _("several companies are called “%(name)s”; choose one by its id") % {"name": name}
-                    ]
-                    continue
-                if matches:
-                    company = matches[0]
-                elif may_create:
-                    company = Company(name=name)
-                else:
-                    errors[f"companies.{i}"] = [
-                        _("no company is called “%(name)s”, and your role cannot create companies") % {"name": name}
-                    ]
-                    continue
+        company, error = _company_for(item, linked, may_create)
+        if company is None:
+            errors[f"companies.{i}"] = [error]
+            continue
+        # A new company is known by its name only: two links to one new name are one company.
+        identity = company.pk or ("new", fold(company.name))
+        if identity in seen:
+            errors[f"companies.{i}"] = [_("this company is already listed")]
+            continue
+        seen.add(identity)
         out.append(
             {
                 "company": company,
@@ -397,6 +375,35 @@ def _clean_companies(
         )
     _one_primary(out)
     return out
+
+
+def _company_for(item: dict[str, Any], linked: dict[str, Company], may_create: bool) -> tuple[Company | None, str]:
+    """The company one link names (unsaved when it is to be created), or None and why not."""
+    ref = item.get("company")
+    company_id = item.get("company_id")
+    if isinstance(ref, Company):
+        return ref, ""
+    if company_id not in (None, ""):
+        company: Company | None = None
+        if isinstance(company_id, int) and not isinstance(company_id, bool) and 0 < company_id <= MAX_PK:
+            company = Company.objects.filter(pk=company_id).first()
+        elif isinstance(company_id, str) and company_id.isascii() and company_id.isdigit() and len(company_id) < 19:
+            company = Company.objects.filter(pk=int(company_id)).first()
+        return company, "" if company else _("no such company")
+    name = clean_text(ref if isinstance(ref, str) else item.get("name"))[:200]
+    if not name:
+        return None, _("no such company")
+    key = fold(name)[:200]
+    if key in linked:
+        return linked[key], ""
+    matches = list(Company.objects.filter(name_key=key)[:2])
+    if len(matches) > 1:
+        return None, _("several companies are called “%(name)s”; choose one by its id") % {"name": name}
+    if matches:
+        return matches[0], ""
+    if may_create:
+        return Company(name=name), ""
+    return None, _("no company is called “%(name)s”, and your role cannot create companies") % {"name": name}
 
 
 def _check_new_tags(actor: Actor, names: list[str], errors: dict[str, list[str]], field: str = "tags") -> None:
@@ -436,6 +443,25 @@ def _clean_pairs(
 
 
 # --- contacts -------------------------------------------------------------------------------
+
+
+def _name_or_identity(
+    cleaned: dict[str, Any],
+    emails: list[dict[str, Any]],
+    phones: list[dict[str, Any]],
+    external_ids: list[tuple[str, str]],
+    errors: dict[str, list[str]],
+) -> None:
+    """A new contact needs a name or something that identifies it. Known only by email or
+    phone, it is named after it; known only by an external id (an event's userId), it stays
+    without a name and shows as "Anonymous #id" (``Contact.display_name``): the id is the
+    sender's key, not what anyone is called."""
+    if cleaned.get("full_name") or any(cleaned.get(k) for k in NAME_FIELDS[1:]):
+        return
+    if emails or phones:
+        cleaned["full_name"] = emails[0]["email"].split("@")[0] if emails else phones[0]["e164"]
+    elif not external_ids:
+        errors.setdefault("full_name", [_("a name, an email, a phone or an external id is required")])
 
 
 def _apply_names(contact: Contact, cleaned: dict[str, Any], creating: bool) -> None:
@@ -499,12 +525,7 @@ def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any
 
     if creating:
         contact = Contact(created_at=timezone.now())
-        if not (cleaned.get("full_name") or any(cleaned.get(k) for k in NAME_FIELDS[1:])):
-            if emails or phones:
-                # A contact known only by email or phone still needs a display name.
-                cleaned["full_name"] = emails[0]["email"].split("@")[0] if emails else phones[0]["e164"]  # type: ignore[index]
-            else:
-                errors.setdefault("full_name", [_("a name, an email or a phone is required")])
+        _name_or_identity(cleaned, emails or [], phones or [], external_ids or [], errors)
         if "lifecycle_stage" not in cleaned:
             cleaned["lifecycle_stage"] = LifecycleStage.objects.filter(is_active=True).order_by("position").first()
         if "source" not in cleaned:
@@ -614,7 +635,7 @@ def _contact_save(
                 action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
                 object_type="contact",
                 object_id=contact.pk,
-                object_label=contact.full_name,
+                object_label=contact.display_name,
                 contact_id=contact.pk,
                 changes=changes,
             )
@@ -729,7 +750,7 @@ def contact_delete(*, actor: Actor, contact: Contact) -> None:
             action=AuditEvent.Action.DELETE,
             object_type="contact",
             object_id=contact.pk,
-            object_label=contact.full_name,
+            object_label=contact.display_name,
             contact_id=contact.pk,
             changes=diff(contact_snapshot(contact), {}),
         )
@@ -917,7 +938,7 @@ def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any])
             if len(cleaned[key]) > limit:
                 errors[key] = [_("at most %(n)s characters") % {"n": limit}]
     if "description" in data:
-        cleaned["description"] = str(data["description"] or "").strip()
+        cleaned["description"] = clean_long_text(data["description"])
     if "domain" in data:
         cleaned["domain"] = clean_text(data["domain"]).lower().removeprefix("www.")[:200]
     for key, ftype in (
@@ -1210,7 +1231,7 @@ def timeline_entry_save(
     subject = clean_text(data.get("subject", entry.subject))
     if len(subject) > 200:
         errors["subject"] = [_("at most %(n)s characters") % {"n": 200}]
-    body = str(data.get("body", entry.body) or "").strip()
+    body = clean_long_text(data.get("body", entry.body))
     if not subject and not body:
         errors["body"] = [_("write a subject or some details")]
     occurred_at = data.get("occurred_at") or entry.occurred_at
@@ -1320,11 +1341,7 @@ class ContactsBulk:
             else []
         )
         errors.update(self.custom_errors)
-        if not (cleaned.get("full_name") or any(cleaned.get(k) for k in NAME_FIELDS[1:])):
-            if emails or phones:
-                cleaned["full_name"] = emails[0]["email"].split("@")[0] if emails else phones[0]["e164"]
-            else:
-                errors.setdefault("full_name", [_("a name, an email or a phone is required")])
+        _name_or_identity(cleaned, emails, phones, external_ids, errors)
         if "lifecycle_stage" not in cleaned:
             cleaned["lifecycle_stage"] = self.stage
         if "source" not in cleaned:
@@ -1387,7 +1404,8 @@ class ContactsBulk:
             changes = _jsonable(diff({}, contact_snapshot(contact, related)))
             audits.append(
                 (now, actor.user.pk if actor.user else None, actor.label, actor.via, AuditEvent.Action.CREATE,
-                 "contact", str(cid), contact.full_name[:254], cid, changes, actor.ip, actor.user_agent)
+                 "contact", str(cid), (contact.full_name or anonymous_label(cid))[:254], cid, changes, actor.ip,
+                 actor.user_agent)
             )  # fmt: skip
         Table(Contact, attnames).insert(rows)
         Table(ContactEmail, ["contact_id", "email", "label", "is_primary"]).insert(emails)
@@ -1454,7 +1472,7 @@ class ContactsBulk:
             actor=self.actor,
             action=AuditEvent.Action.UPDATE,
             object_type="contact",
-            rows=[(cid, contacts[cid].full_name, cid, changes[cid]) for cid in changed],
+            rows=[(cid, contacts[cid].full_name or anonymous_label(cid), cid, changes[cid]) for cid in changed],
         )
         sensitive = set(perms.SENSITIVE_STANDARD_FIELDS) | {
             f"custom.{key}"

@@ -193,7 +193,7 @@ def contact_create(request: AuthedRequest) -> HttpResponse:
         except InvalidInput as exc:
             form.apply_errors(exc.details)
         else:
-            messages.success(request, _("Contact “%(name)s” created.") % {"name": contact.full_name})
+            messages.success(request, _("Contact “%(name)s” created.") % {"name": contact.display_name})
             return redirect("contacts:detail", pk=contact.pk)
     failed = form.is_bound and (bool(form.errors) or bool(form.row_errors))
     context = {"nav": "contacts", "form": form, "conflict_id": conflict_id}
@@ -307,7 +307,7 @@ def contact_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     contact = services.contact_get(actor=actor, pk=pk)
     if request.method == "POST":
-        name = contact.full_name
+        name = contact.display_name
         services.contact_delete(actor=actor, contact=contact)
         messages.success(request, _("Contact “%(name)s” deleted.") % {"name": name})
         return redirect("contacts:list")

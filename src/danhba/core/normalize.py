@@ -3,7 +3,11 @@
 Every write path (web forms, the REST API, imports, events) calls these functions so a value
 typed anywhere ends up stored, searched and de-duplicated the same way. Vietnamese rules:
 
-* text is NFC (Vietnamese has several NFD/composed spellings of the same letter);
+* text is NFC (Vietnamese has several NFD/composed spellings of the same letter), without
+  control characters or the invisible marks that reorder or hide text (a bell, a
+  right-to-left override that shows "evil.exe" as "exe.live");
+* emails are NFKC first: a fullwidth ``ｔｅｓｔ＠probe.vn`` typed on an East Asian keyboard is
+  ``test@probe.vn``;
 * search keys fold case and diacritics, and ``đ`` to ``d`` (it is a letter, not an accent,
   so Unicode decomposition alone leaves it);
 * phones default to region VN, map the 2018 11→10-digit mobile prefixes and repair what
@@ -33,11 +37,33 @@ _SPACES = re.compile(r"\s+", re.UNICODE)
 _WORD = re.compile(r"\w+")
 
 
+# Marks that change how text around them displays without showing themselves: the bidirectional
+# embeddings, overrides, isolates and marks, zero-width space, word joiner and BOM. (The joiners
+# U+200C/U+200D stay: scripts and emoji need them.)
+_INVISIBLE = (0x061C, 0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF)
+_CONTROLS = (*range(0x00, 0x20), *range(0x7F, 0xA0))
+# One line: control characters that are whitespace become a space (then collapsed), others go.
+_LINE_TABLE = {cp: (" " if chr(cp).isspace() else None) for cp in _CONTROLS} | dict.fromkeys(_INVISIBLE)
+# Several lines: newlines and tabs stay, other whitespace controls become a space.
+_LINES_TABLE = _LINE_TABLE | {ord("\n"): "\n", ord("\t"): "\t"}
+
+
 def clean_text(value: object) -> str:
-    """NFC, non-breaking and other odd spaces collapsed, NUL dropped, trimmed. ``None`` becomes ``""``."""
+    """One line of text: NFC, control characters and invisible direction marks taken out,
+    non-breaking and other odd spaces collapsed, trimmed. ``None`` becomes ``""``."""
     if value is None:
         return ""
     return _clean_str(value if isinstance(value, str) else str(value))
+
+
+def clean_long_text(value: object) -> str:
+    """Text of several lines (notes, descriptions, "hobbies"): as :func:`clean_text`, but line
+    breaks (any convention, read as ``\\n``) and tabs stay. ``None`` becomes ``""``."""
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFC", value if isinstance(value, str) else str(value))
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    return text.translate(_LINES_TABLE).strip()
 
 
 # The normalisers below are pure, and an import calls them many times over on the same few
@@ -45,10 +71,9 @@ def clean_text(value: object) -> str:
 # ward names repeat row after row): small caches take that cost away.
 @functools.lru_cache(maxsize=16384)
 def _clean_str(value: str) -> str:
-    text = unicodedata.normalize("NFC", value)
-    # Zero-width spaces and BOMs are invisible; NUL (a file read in the wrong encoding) cannot
-    # even be stored by PostgreSQL.
-    text = text.replace("\u200b", "").replace("\ufeff", "").replace("\x00", "")
+    # NUL (a file read in the wrong encoding) cannot even be stored by PostgreSQL; a bell or a
+    # direction override in a name is never meant.
+    text = unicodedata.normalize("NFC", value).translate(_LINE_TABLE)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -167,8 +192,10 @@ _SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "te
 
 
 def normalize_email(value: object) -> str:
-    """A trimmed, lower-cased, syntax-checked email address, or :class:`NormalizationError`."""
-    text = clean_text(value).strip("<>").strip()
+    """A trimmed, lower-cased, syntax-checked email address, or :class:`NormalizationError`.
+    NFKC first, so the fullwidth letters and ＠ of East Asian keyboards are the ASCII address
+    they look like (one person, one address), as domain names are read anyway."""
+    text = unicodedata.normalize("NFKC", clean_text(value)).strip("<>").strip()
     if text.lower().startswith("mailto:"):
         text = text[7:]
     if not text:
@@ -360,6 +387,15 @@ def parse_date(value: object, day_first: bool = True) -> dt.date:
         ) from None
 
 
+# The years a date or time may fall in, wherever it enters (dates, order and event times):
+# beyond them time-zone arithmetic overflows, and no one meant year 1 or 9999.
+SANE_YEARS = (1900, 2200)
+
+
+def sane_moment(when: dt.date) -> bool:
+    return SANE_YEARS[0] <= when.year <= SANE_YEARS[1]
+
+
 def parse_datetime(value: object) -> dt.datetime:
     """An aware date and time from ISO text or a datetime; a naive one is taken in the current
     time zone. Years outside 1900–2200 are refused (they overflow time-zone arithmetic and are
@@ -374,7 +410,7 @@ def parse_datetime(value: object) -> dt.datetime:
             when = dt.datetime.fromisoformat(text)
         except ValueError:
             raise NormalizationError(_("must be a date and time like 2025-07-01T09:30")) from None
-    if not 1900 <= when.year <= 2200:
+    if not sane_moment(when):
         raise NormalizationError(_("must be a date and time like 2025-07-01T09:30"))
     try:
         if timezone.is_naive(when):

@@ -36,9 +36,9 @@ from danhba.ingest.schemas import (
     ImportFieldsOut,
     ImportOut,
     ImportPage,
+    ImportPreviewOut,
     ImportUploadForm,
     IssuePage,
-    PreviewOut,
 )
 from danhba.ingest.selectors import ShownIssue, row_view, same_person, shown_issue, shown_item
 from danhba.ingest.transform import PlanError, Prepared, Rejected
@@ -180,7 +180,7 @@ def import_get(request: HttpRequest, import_id: int = _id()) -> dict[str, Any]:
 
 @router.get(
     "/imports/{import_id}/preview",
-    response={200: PreviewOut, **ERRORS},
+    response={200: ImportPreviewOut, **ERRORS},
     summary="The first rows as they would load",
     url_name="import_preview",
 )
@@ -231,7 +231,8 @@ def import_issues(
     response={200: None, **ERRORS},
     summary="The rejected rows as CSV, to fix and import again",
     url_name="import_errors_csv",
-    openapi_extra={"responses": {"200": {"description": "UTF-8 CSV with a BOM.", "content": {"text/csv": {}}}}},
+    # 200 as an int, as ninja keys its own responses: "200" would be a second key in the JSON.
+    openapi_extra={"responses": {200: {"description": "UTF-8 CSV with a BOM.", "content": {"text/csv": {}}}}},
 )
 def import_errors_csv(request: HttpRequest, import_id: int = _id()) -> StreamingHttpResponse:
     """Each rejected row as the file had it, after a `line` and a `problems` column."""

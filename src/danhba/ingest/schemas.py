@@ -188,7 +188,7 @@ class PreviewRow(Schema):
     )
 
 
-class PreviewOut(Schema):
+class ImportPreviewOut(Schema):
     headers: list[str]
     rows: list[PreviewRow]
 

@@ -32,6 +32,7 @@ from danhba.core.normalize import (
     NAME_ORDER_VI,
     NAME_ORDER_WESTERN,
     NormalizationError,
+    clean_long_text,
     clean_text,
     email_typo_warning,
     fold,
@@ -291,7 +292,7 @@ class Plan:
                 elif target in SHORT_TEXT:
                     out.fields[target] = self._short(target, value)
                 elif target in LONG_TEXT:
-                    out.fields[target] = str(value).strip()
+                    out.fields[target] = clean_long_text(value)
                 elif target == "birthday":
                     if _NO_YEAR.match(value.strip()):
                         out.warnings.append(
@@ -321,7 +322,7 @@ class Plan:
                         if fold(tag) not in self.tag_ignore and tag not in out.tags:
                             out.tags.append(tag[:80])
                 elif target == "note":
-                    out.notes.append(str(value).strip())
+                    out.notes.append(clean_long_text(value))
                 elif target == "external_id":
                     out.external_ids.append((self.external_system, clean_text(value)[:200]))
                 elif target.startswith("social."):

@@ -29,11 +29,11 @@ from danhba.segments.schemas import (
     MembersIn,
     MembersOut,
     PreviewIn,
-    PreviewOut,
     SegmentIn,
     SegmentOut,
     SegmentPage,
     SegmentPatch,
+    SegmentPreviewOut,
 )
 
 ERRORS: dict[Any, Any] = {frozenset({400, 401, 403, 404, 409, 422}): ErrorOut}
@@ -96,7 +96,7 @@ def segment_create(request: HttpRequest, payload: SegmentIn) -> Status[dict[str,
     return Status(201, segment_out(segment, api_user(request)))
 
 
-@router.post("/preview", response={200: PreviewOut, **ERRORS}, summary="What a condition tree matches now")
+@router.post("/preview", response={200: SegmentPreviewOut, **ERRORS}, summary="What a condition tree matches now")
 def segment_preview(request: HttpRequest, payload: PreviewIn) -> dict[str, Any]:
     """Checks the tree (422 with the problems by path) and counts the contacts it matches among
     those the caller may see, with the sentence it reads as and a sample."""
@@ -162,6 +162,7 @@ def segment_members(
     items = [
         {
             "id": c.pk,
+            "display_name": c.display_name,
             "full_name": c.full_name,
             "email": c.email,
             "phone": c.phone,

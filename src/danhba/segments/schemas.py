@@ -50,6 +50,7 @@ class CountOut(Schema):
 
 class MemberOut(Schema):
     id: int
+    display_name: str
     full_name: str
     email: str
     phone: str
@@ -79,7 +80,7 @@ class PreviewIn(Schema):
     conditions: Tree
 
 
-class PreviewOut(Schema):
+class SegmentPreviewOut(Schema):
     count: int
     capped: bool = Field(description="The count stopped at its cap: there are more.")
     text: str

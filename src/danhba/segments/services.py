@@ -38,7 +38,7 @@ from danhba.core import formatting
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.core.keyset import MAX_PK
-from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone
+from danhba.core.normalize import NormalizationError, clean_long_text, clean_text, normalize_email, normalize_phone
 from danhba.privacy.models import AuditEvent
 from danhba.privacy.services import audit_event
 from danhba.segments import compiler
@@ -96,7 +96,7 @@ def segment_create(
     errors: dict[str, list[str]] = {}
     segment = Segment(
         name=_clean_name(name, errors),
-        description=str(description or "").strip()[:5000],
+        description=clean_long_text(description)[:5000],
         kind=kind,
         created_by=actor.user,
     )
@@ -135,7 +135,7 @@ def segment_update(*, actor: Actor, segment: Segment, data: dict[str, Any]) -> S
     if "name" in data:
         segment.name = _clean_name(data["name"], errors)
     if "description" in data:
-        segment.description = str(data["description"] or "").strip()[:5000]
+        segment.description = clean_long_text(data["description"])[:5000]
     if errors:
         raise InvalidInput(errors)
     old_tree = segment.conditions
@@ -182,6 +182,9 @@ def segment_delete(*, actor: Actor, segment: Segment) -> None:
             _("Segments use this one: %(names)s. Change them first.") % {"names": ", ".join(s.name for s in users)}
         )
     with transaction.atomic():
+        # Wait for a refresh writing this segment to commit (PostgreSQL), so the rows it wrote
+        # are among those deleted; a refresh that comes after finds the segment gone (_lock).
+        _lock(segment.pk)
         audit_event(
             actor=actor,
             action=AuditEvent.Action.DELETE,
@@ -240,7 +243,8 @@ def segment_refresh(
         raise
     with transaction.atomic():
         # One writer per segment at a time (PostgreSQL; SQLite writers queue anyway).
-        Segment.objects.select_for_update().filter(pk=segment.pk).first()
+        if not _lock(segment.pk):
+            return RefreshResult(0, 0, 0)
         current = set(
             SegmentMember.objects.filter(segment=segment).values_list("contact_id", flat=True).iterator(CHUNK)
         )
@@ -257,6 +261,16 @@ def segment_refresh(
         _size_record(segment.pk, size)
     segment.member_count = size
     return RefreshResult(len(entered), len(left), size)
+
+
+def _lock(segment_id: int) -> bool:
+    """Lock the segment's row for this transaction; False if it was deleted since the job read
+    it (a refresh then DELETE a moment later): the job then writes nothing for it, as its
+    members and history went with it."""
+    if Segment.objects.select_for_update().filter(pk=segment_id).values_list("pk", flat=True).first() is not None:
+        return True
+    log.info("segment %s was deleted while being recomputed; nothing to write", segment_id)
+    return False
 
 
 def _write_changes(segment_id: int, entered: Iterable[int], left: Iterable[int], *, via: str, at: dt.datetime) -> None:
@@ -429,7 +443,8 @@ def _evaluate(segments: Sequence[Segment], reasons_of: dict[int, set[str]], *, n
         with transaction.atomic():
             # One writer per segment at a time, so two workers re-evaluating one contact never
             # both record its entry.
-            Segment.objects.select_for_update().filter(pk=segment_pk).first()
+            if not _lock(segment_pk):
+                continue
             current = set(
                 SegmentMember.objects.filter(segment_id=segment_pk, contact_id__in=ids).values_list(
                     "contact_id", flat=True

@@ -295,7 +295,12 @@ def endpoint(kind: str | None) -> Callable[[HttpRequest], HttpResponse]:
         # CORS for browsers on the customer's own site (the tracking script). Any origin may
         # post: the write key, not the origin, authenticates, and no cookie is ever read here,
         # so "*" (which browsers never combine with credentials) gives a page nothing more.
-        response = _preflight() if request.method == "OPTIONS" else _handle(request, kind)
+        if request.method == "OPTIONS":
+            response = _preflight()
+        else:
+            response = _handle(request, kind)
+            # Answers echo message ids and rejections of personal data: nobody keeps a copy.
+            response["Cache-Control"] = "no-store"
         response["Access-Control-Allow-Origin"] = "*"
         return response
 

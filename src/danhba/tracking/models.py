@@ -295,7 +295,7 @@ class Order(models.Model):
     ``order_id``. Money is in ``currency``; ``total`` is what was charged, ``refunded_amount``
     what was given back."""
 
-    class Channel(models.TextChoices):
+    class SalesChannel(models.TextChoices):  # not "Channel": the API documents enums by class name
         ONLINE = "online", _("Online")
         STORE = "store", _("Store")
         MARKETPLACE = "marketplace", _("Marketplace")
@@ -318,7 +318,7 @@ class Order(models.Model):
     anonymous_id = models.CharField(max_length=200, blank=True)
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     placed_at = models.DateTimeField(_("placed"))
-    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices, default=Channel.ONLINE)
+    channel = models.CharField(_("channel"), max_length=12, choices=SalesChannel.choices, default=SalesChannel.ONLINE)
     store = models.CharField(_("store"), max_length=200, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default=shop_currency)
     subtotal = models.DecimalField(_("subtotal"), default=0, max_digits=18, decimal_places=2)

@@ -58,7 +58,7 @@ class OrderIn(In):
         None, description="A website visitor's anonymous id: the order moves to the contact once identified."
     )
     placed_at: When | None = Field(None, description="Default: now (or unchanged on an update).")
-    channel: Order.Channel = Order.Channel.ONLINE
+    channel: Order.SalesChannel = Order.SalesChannel.ONLINE
     store: Annotated[str, Field(max_length=200)] | None = None
     currency: Annotated[str, Field(min_length=3, max_length=3, description="ISO 4217; default the shop's.")] | None = (
         None

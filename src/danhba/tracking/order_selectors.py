@@ -51,8 +51,9 @@ class OrderFilters:
         if status and status not in Order.Status.values:
             errors["status"] = [gettext("must be one of %(choices)s") % {"choices": ", ".join(Order.Status.values)}]
         channel = clean_text(params.get("channel"))
-        if channel and channel not in Order.Channel.values:
-            errors["channel"] = [gettext("must be one of %(choices)s") % {"choices": ", ".join(Order.Channel.values)}]
+        if channel and channel not in Order.SalesChannel.values:
+            choices = ", ".join(Order.SalesChannel.values)
+            errors["channel"] = [gettext("must be one of %(choices)s") % {"choices": choices}]
         filters = cls(
             contact=contact,
             status=status,

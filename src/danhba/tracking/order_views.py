@@ -24,7 +24,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "nav": "orders",
         "statuses": Order.Status.choices,
-        "channels": Order.Channel.choices,
+        "channels": Order.SalesChannel.choices,
         "params": request.GET,
         "shop_currency": settings.SHOP_CURRENCY,
     }

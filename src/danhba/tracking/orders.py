@@ -177,9 +177,9 @@ def order_clean(data: dict[str, Any]) -> OrderData:
     if not order_id and "order_id" not in errors:
         errors["order_id"] = [_("required")]
     placed_at = _when(data.get("placed_at"), "placed_at", errors)
-    channel = clean_text(data.get("channel") or Order.Channel.ONLINE).lower()
-    if channel not in Order.Channel.values:
-        errors["channel"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Order.Channel.values)}]
+    channel = clean_text(data.get("channel") or Order.SalesChannel.ONLINE).lower()
+    if channel not in Order.SalesChannel.values:
+        errors["channel"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Order.SalesChannel.values)}]
     store = _text(data.get("store"), "store", errors, 200)
     currency = data.get("currency") or settings.SHOP_CURRENCY
     if not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
@@ -855,7 +855,7 @@ def segment_order_data(properties: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(errors)
         total = sum((p or Decimal(0) for p in parts), Decimal(0))
     data["total"] = total
-    if isinstance(data["channel"], str) and data["channel"].strip().lower() not in Order.Channel.values:
+    if isinstance(data["channel"], str) and data["channel"].strip().lower() not in Order.SalesChannel.values:
         data["channel"] = None  # a channel name of the sender's own, kept in properties
         data["properties"]["channel"] = properties["channel"]
     products = properties.get("products")

@@ -28,12 +28,14 @@ from danhba.contacts.services import ContactsBulk, contact_create, contact_updat
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, ServiceError
 from danhba.core.normalize import (
+    SANE_YEARS,
     NormalizationError,
     clean_text,
     normalize_email,
     normalize_phone,
     parse_date,
     parse_gender,
+    sane_moment,
 )
 from danhba.core.vn import province_key
 from danhba.ingest.load import Table
@@ -195,6 +197,14 @@ def message_time(raw: dict[str, Any], key: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise Rejected("invalid_timestamp", _("%(field)s must be an ISO 8601 date and time") % {"field": key}) from None
+    if not sane_moment(parsed):
+        # Refused like any other bad event (a batch lists it among the rejected), as every other
+        # date danhba takes in is: never stored in year 1 or 9999.
+        raise Rejected(
+            "invalid_timestamp",
+            _("%(field)s must be between the years %(first)s and %(last)s")
+            % {"field": key, "first": SANE_YEARS[0], "last": SANE_YEARS[1]},
+        )
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -269,6 +279,8 @@ def parse_message(
         timestamp = corrected_timestamp(original, sent_at, received_at)
     except OverflowError:
         raise Rejected("invalid_timestamp", _("timestamp is out of range")) from None
+    if not sane_moment(timestamp):  # sane times, but a clock correction that lands outside them
+        raise Rejected("invalid_timestamp", _("timestamp is out of range"))
     return Message(
         index=index, type=kind, message_id=message_id, name=name, user_id=user_id, anonymous_id=anonymous_id,
         previous_id=previous_id, timestamp=timestamp, original_timestamp=original, sent_at=sent_at,
@@ -619,7 +631,7 @@ class Resolver:
             return contact_create(actor=self.actor, data=data)
         except InvalidInput:
             # A name the contact model refuses must not cost us the identity.
-            return contact_create(actor=self.actor, data=without_names(data, identity))
+            return contact_create(actor=self.actor, data=without_names(data))
 
     def _attach(
         self, contact_id: int, identity: Identity, by_user: int | None, by_email: int | None, by_phone: int | None
@@ -817,7 +829,7 @@ class BatchResolver:
         try:
             draft = self.bulk.draft(data)
         except InvalidInput:
-            data = without_names(data, identity)
+            data = without_names(data)
             try:
                 draft = self.bulk.draft(data)
             except InvalidInput:
@@ -946,19 +958,14 @@ def new_contact_data(identity: Identity, source: Source) -> dict[str, Any]:
         data["phones"] = [{"phone": identity.phone_raw or identity.phone, "is_primary": True}]
     if identity.user_id:
         data["external_ids"] = [{"system": USER_ID_SYSTEM, "value": identity.user_id}]
+    # Known only by the sender's user id, the contact has no name: it shows as "Anonymous #id".
     data.update(contact_fields_from_traits(traits))
-    if not any(data.get(k) for k in ("full_name", "given_name", "family_name", "emails", "phones")):
-        # Known only by the sender's user id: that is the best name there is.
-        data["full_name"] = identity.user_id[:200]
     return data
 
 
-def without_names(data: dict[str, Any], identity: Identity) -> dict[str, Any]:
+def without_names(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` without the names the contact model refused (the second try of a creation)."""
-    data = {k: v for k, v in data.items() if k not in ("full_name", "given_name", "family_name")}
-    if not data.get("emails") and not data.get("phones"):
-        data["full_name"] = identity.user_id[:200]
-    return data
+    return {k: v for k, v in data.items() if k not in ("full_name", "given_name", "family_name")}
 
 
 def contact_fields_from_traits(traits: dict[str, Any]) -> dict[str, Any]:

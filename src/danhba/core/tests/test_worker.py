@@ -43,6 +43,7 @@ def test_redis_worker_runs_a_queued_job_after_commit(tmp_path: Path) -> None:
         "REDIS_URL": "redis://127.0.0.1:6379/15",
         "HUEY_NAME": f"danhba-test-{uuid.uuid4().hex[:8]}",
         "SEARCH_REINDEX_INLINE_MAX": "0",  # every reindex goes to the worker
+        "WORKER_LOG_LEVEL": "INFO",  # the worker says which jobs it ran (quiet by default)
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     run(env, "migrate", "-v", "0")

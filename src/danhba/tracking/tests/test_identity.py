@@ -185,7 +185,7 @@ def test_a_shared_computer_keeps_two_users_apart(post: Any) -> None:
 def test_track_with_an_unknown_user_id_creates_a_contact(post: Any) -> None:
     post("/v1/track", {"userId": "backend-42", "event": "Subscription Started", "messageId": "t1"})
     contact = contact_by_user_id("backend-42")
-    assert contact.full_name.lower() == "backend-42"
+    assert contact.full_name == "" and str(contact) == f"Anonymous #{contact.pk}"
     assert events_of(contact) == {"t1"}
 
 
