@@ -519,13 +519,42 @@ class ListAddForm(forms.Form):
         return [v for item in raw for v in _split(item)]
 
 
+# Headers of a file's column that holds contact ids (only there is a bare number an id).
+ID_HEADERS = frozenset({"id", "contact id", "contact_id", "mã liên hệ"})
+
+
+def _cells(line: str) -> list[str]:
+    for sep in (",", ";", "\t"):
+        if sep in line:
+            return [cell.strip().strip("\"'") for cell in line.split(sep)]
+    return [line.strip()]
+
+
+def file_lines(text: str) -> list[str]:
+    """One key per line of an uploaded file: the column named id, each value written ``#id``,
+    or else the first column. The header line becomes empty, so line numbers stay the file's."""
+    rows = text.splitlines()
+    header = [cell.casefold() for cell in _cells(rows[0])] if rows else []
+    column = next((i for i, cell in enumerate(header) if cell in ID_HEADERS), None)
+    if column is None:
+        return [_cells(row)[0] for row in rows]
+    keys = [""]
+    for row in rows[1:]:
+        cells = _cells(row)
+        value = cells[column] if column < len(cells) else ""
+        keys.append(f"#{value}" if value else "")
+    return keys
+
+
 class ListImportForm(forms.Form):
     text = forms.CharField(
-        label=_("Emails, phone numbers or contact ids, one per line"),
+        label=_("Emails, phone numbers or contact ids written #123, one per line"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 5}),
     )
-    file = forms.FileField(label=_("…or a text or CSV file with one per line"), required=False)
+    file = forms.FileField(
+        label=_("…or a text or CSV file with one per line (a column named id holds contact ids)"), required=False
+    )
 
     MAX_BYTES = 10 * 1024 * 1024
 
@@ -543,7 +572,7 @@ class ListImportForm(forms.Form):
 
                 best = from_bytes(raw).best()
                 text = str(best) if best is not None else raw.decode("latin-1")
-            return [line.split(",")[0].split(";")[0].split("\t")[0] for line in text.splitlines()]
+            return file_lines(text)
         return (self.cleaned_data.get("text") or "").splitlines()
 
 

@@ -353,3 +353,28 @@ def test_export_of_a_segment_needs_segment_export(client_for: Any, users: Any, m
 
     with pytest.raises(PermissionDenied):
         export_job_create(actor=actor_for(exporter), fmt="csv", params={"segment": str(segment.pk)})
+
+
+def test_pasted_short_numbers_are_never_contact_ids(client_for: Any, users: Any, hanoi: Any) -> None:
+    """"0999" pasted into a list used to add contact #999: a line of digits is a phone number
+    (or nothing); a contact id needs its explicit form, ``#999`` or a column named id."""
+    client = client_for(users["marketing"])
+    lst = static(users["marketing"])
+    target = hanoi[0]
+    text = f"0{target.pk}\n{target.pk}\n00{target.pk}\n"
+    response = client.post(f"/segments/{lst.pk}/members/import", {"text": text}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert not lst.members.exists()
+    assert "3 lines matched nobody" in html and f"#{target.pk}" in html  # the hint shows the form
+    response = client.post(f"/segments/{lst.pk}/members/import", {"text": f"#{target.pk}\n# x\n"},
+                           HTTP_HX_REQUEST="true")  # fmt: skip
+    assert set(lst.members.values_list("contact_id", flat=True)) == {target.pk}
+    assert "1 line matched nobody" in response.content.decode()
+    # A file: a column named id holds ids; other columns of digits stay phones.
+    other = hanoi[1]
+    upload = SimpleUploadedFile("list.csv", f"Name;ID\nBình;{other.pk}\n".encode(), content_type="text/csv")
+    client.post(f"/segments/{lst.pk}/members/import", {"file": upload}, HTTP_HX_REQUEST="true")
+    assert set(lst.members.values_list("contact_id", flat=True)) == {target.pk, other.pk}
+    upload = SimpleUploadedFile("list.csv", f"0{other.pk},x\n".encode(), content_type="text/csv")
+    client.post(f"/segments/{lst.pk}/members/import", {"file": upload}, HTTP_HX_REQUEST="true")
+    assert lst.members.count() == 2
