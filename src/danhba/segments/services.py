@@ -544,9 +544,8 @@ def _line_key(value: str) -> tuple[str, Any]:
     except NormalizationError as exc:
         if value.isdigit():
             # Most likely a contact id typed bare: say how to write one.
-            raise NormalizationError(
-                _("%(reason)s; a contact id is written #%(value)s") % {"reason": exc, "value": value.lstrip("0") or value}
-            ) from exc
+            hint = {"reason": exc, "value": value.lstrip("0") or value}
+            raise NormalizationError(_("%(reason)s; a contact id is written #%(value)s") % hint) from exc
         raise
 
 
