@@ -11,7 +11,7 @@ the page needs htmx only to avoid full reloads.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,11 @@ Path = tuple[int, ...]
 
 def node_name(path: Path) -> str:
     return "n" + "".join(f"-{i}" for i in path)
+
+
+def is_node_name(text: str) -> bool:
+    """``n``, ``n-0``, ``n-1-2``… as :func:`node_name` writes them."""
+    return _NAME.match(f"{text}__name") is not None
 
 
 def _split(text: str) -> list[str]:
@@ -317,6 +322,9 @@ class NodeView:
     input_type: str = "text"
     choices: list[tuple[str, str]] | None = None
     where: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # Event conditions: property names seen on the event, and whether its name was never seen.
+    properties: list[str] = field(default_factory=list)
+    unseen: bool = False
 
     @property
     def name(self) -> str:
@@ -420,6 +428,56 @@ def _operand_view(view: NodeView, type_: str, choices: Any) -> None:
     if choices is not None and type_ in (C.CHOICE, C.MULTI) and view.value_mode in ("single", "list"):
         view.choices = choices()
         view.input_type = "select"
+
+
+# What a person fills in, per kind of condition: while it is empty the condition is not wrong,
+# just not written yet (a fresh builder must not open saying its conditions are not valid).
+_OPERANDS = {
+    "field": ("value",), "tag": ("tags",), "consent": ("purpose",), "event": ("name",), "event_time": ("name",),
+    "purchase": ("value",), "bought": ("product", "category"), "segment": ("segment",),
+}  # fmt: skip
+
+
+def _empty(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_empty(v) for v in value)
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def is_blank(node: Mapping[str, Any]) -> bool:
+    """A condition whose operand nobody has filled in yet."""
+    operands = _OPERANDS.get(str(node.get("kind")), ())
+    return bool(operands) and all(_empty(node.get(key)) for key in operands)
+
+
+def without_blank(tree: dict[str, Any], errors: Mapping[Path, list[str]]) -> dict[Path, list[str]]:
+    """``errors`` less those of conditions not filled in yet."""
+    return {path: messages for path, messages in errors.items() if not _blank_at(tree, path)}
+
+
+def _blank_at(tree: dict[str, Any], path: Path) -> bool:
+    node = _node_at(tree, path)
+    return node is not None and "op" not in node and is_blank(node)
+
+
+def event_nodes(view: NodeView) -> Iterator[NodeView]:
+    """The event and event-time conditions of a rendered tree."""
+    if view.is_group:
+        for child in view.children:
+            yield from event_nodes(child)
+    elif view.kind in ("event", "event_time"):
+        yield view
+
+
+def event_names_in(tree: Mapping[str, Any]) -> list[str]:
+    """The event names a (checked) tree uses, in order, once each."""
+    names: list[str] = []
+    for child in tree.get("conditions", []):
+        if "op" in child:
+            names.extend(n for n in event_names_in(child) if n not in names)
+        elif child.get("kind") in ("event", "event_time") and child.get("name") and child["name"] not in names:
+            names.append(child["name"])
+    return names
 
 
 def errors_by_node(details: Mapping[str, Any]) -> dict[Path, list[str]]:
