@@ -433,8 +433,9 @@ def _operand_view(view: NodeView, type_: str, choices: Any) -> None:
 # What a person fills in, per kind of condition: while it is empty the condition is not wrong,
 # just not written yet (a fresh builder must not open saying its conditions are not valid).
 _OPERANDS = {
-    "field": ("value",), "tag": ("tags",), "consent": ("purpose",), "event": ("name",), "event_time": ("name",),
-    "purchase": ("value",), "bought": ("product", "category"), "segment": ("segment",),
+    "field": ("value", "days"), "tag": ("tags",), "consent": ("purpose",), "event": ("name",),
+    "event_time": ("name",), "purchase": ("value", "days"), "bought": ("product", "category"),
+    "segment": ("segment",),
 }  # fmt: skip
 
 
