@@ -1,6 +1,6 @@
 """Reads of the home page: the numbers of the last days that matter to a person today, limited to
-what their role may see (permissions, and record visibility: a sales rep counts their own and
-unassigned contacts only), recent activity, and shortcuts to the common jobs.
+what their role may see (permissions, and record visibility: a sales rep counts the contacts they
+own, see :func:`mine`), recent activity, and shortcuts to the common jobs.
 
 Every number reads a time range through an index and is bounded at any size:
 
@@ -30,21 +30,13 @@ from django.utils.translation import gettext as _
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
 from danhba.contacts.models import Contact, Source, TimelineEntry
-from danhba.contacts.selectors import (
-    AuditFilters,
-    AuditRow,
-    ContactFilters,
-    audit_page,
-    audit_rows,
-    contact_page,
-    hidden_fields,
-    visibility_q,
-)
+from danhba.contacts.selectors import AuditFilters, AuditRow, audit_page, audit_rows, hidden_fields, visibility_branches
 from danhba.ingest.models import Import
 from danhba.ingest.services import visible_imports
 from danhba.privacy.models import ConsentPurpose, ConsentRecord
 from danhba.segments.models import Segment, SegmentChange
 from danhba.segments.selectors import visible_segments
+from danhba.tracking.models import Event
 from danhba.tracking.selectors import known_event_names, visible_events
 
 DAYS = 7
@@ -83,6 +75,27 @@ def window(tz: dt.tzinfo, now: dt.datetime | None = None, days: int = DAYS) -> W
     )  # fmt: skip
 
 
+def mine(user: User) -> QuerySet[Contact]:
+    """The contacts whose numbers a viewer's home page counts: all those the role may see when it
+    sees every record; otherwise only the contacts the viewer (or their team) owns. The unassigned
+    contacts such a role may also open are everyone's pool: counting what they did would read a
+    range of the whole database for each viewer, where owned contacts are a range of an index."""
+    contacts = Contact.objects.visible_to(user)
+    scope = user.role.record_scope
+    if scope == perms.SCOPE_ALL:
+        return contacts
+    if scope == perms.SCOPE_TEAM and user.team_id:
+        return contacts.filter(owner__team_id=user.team_id)
+    return contacts.filter(owner_id=user.pk)
+
+
+def _of_mine(qs: QuerySet[Any], user: User) -> QuerySet[Any]:
+    """``qs`` (rows with a contact) limited to the viewer's contacts (see :func:`mine`)."""
+    if user.role.record_scope == perms.SCOPE_ALL and user.can("contact", perms.VIEW):
+        return qs
+    return qs.filter(contact_id__in=mine(user).values("pk"))
+
+
 @dataclass
 class DayCount:
     day: dt.date
@@ -102,7 +115,8 @@ class Tally:
 
 def tally(qs: QuerySet[Any], time_field: str, keys: Sequence[str], w: Window) -> Tally:
     """Count ``qs`` (already limited to the window) per day and per ``keys``."""
-    rows = list(qs.order_by().values_list(time_field, *keys)[: ROWS + 1])
+    qs = qs.order_by()
+    rows = list(qs.values_list(time_field, *keys)[: ROWS + 1])
     if len(rows) <= ROWS:
         days = Counter(w.day_of(row[0]) for row in rows)
         by_key: Counter[Hashable] = Counter(row[1] if len(keys) == 1 else tuple(row[1:]) for row in rows)
@@ -110,7 +124,7 @@ def tally(qs: QuerySet[Any], time_field: str, keys: Sequence[str], w: Window) ->
     by_day = []
     for day in w.days:
         in_day = qs.filter(**{f"{time_field}__gte": w.day_start(day), f"{time_field}__lt": w.day_end(day)})
-        n = in_day.order_by().values(time_field)[: DAY_CAP + 1].count()
+        n = in_day.values(time_field)[: DAY_CAP + 1].count()
         by_day.append(DayCount(day, min(n, DAY_CAP), n > DAY_CAP))
     return Tally(sum(d.count for d in by_day), any(d.capped for d in by_day), by_day, None)
 
@@ -135,7 +149,7 @@ def new_contacts(user: User, w: Window) -> ContactNumbers | None:
     """Contacts created in the window that the user may see, by source."""
     if not user.can("contact", perms.VIEW):
         return None
-    qs = Contact.objects.visible_to(user).filter(created_at__gte=w.start, created_at__lt=w.end)
+    qs = mine(user).filter(created_at__gte=w.start, created_at__lt=w.end)
     t = tally(qs, "created_at", ["source"], w)
     labels = dict(Source.choices)
     by_source = None
@@ -157,7 +171,8 @@ def events_received(user: User, w: Window) -> EventNumbers | None:
         return None
     # The names lead the (name, timestamp, contact) index: one range per name, read from it alone.
     names = [*known_event_names(EVENT_NAMES), ""]
-    qs = visible_events(user).filter(name__in=names, timestamp__gte=w.start, timestamp__lt=w.end)
+    events = visible_events(user) if user.role.record_scope == perms.SCOPE_ALL else _of_mine(Event.objects.all(), user)
+    qs = events.filter(name__in=names, timestamp__gte=w.start, timestamp__lt=w.end)
     t = tally(qs, "timestamp", ["name"], w)
     by_name = None
     if t.by_key is not None:
@@ -185,10 +200,7 @@ def segment_changes(user: User, w: Window) -> SegmentNumbers | None:
     if not user.can("segment", perms.VIEW):
         return None
     segments = {s.pk: s for s in visible_segments(list(Segment.objects.order_by("name")[:MAX_SEGMENTS]), user)}
-    qs = SegmentChange.objects.filter(segment_id__in=list(segments), at__gte=w.start, at__lt=w.end)
-    vis = visibility_q(user, "contact__")
-    if vis is not None:
-        qs = qs.filter(vis)
+    qs = _of_mine(SegmentChange.objects.filter(segment_id__in=list(segments), at__gte=w.start, at__lt=w.end), user)
     t = tally(qs, "at", ["segment_id", "entered"], w)
     if t.by_key is None:
         return SegmentNumbers(t, None, None, None)
@@ -222,10 +234,7 @@ def consent_changes(user: User, w: Window) -> ConsentNumbers | None:
     """Statements of the consent ledger recorded in the window, of contacts the user may see."""
     if not (user.can("consent", perms.VIEW) and user.can("contact", perms.VIEW)):
         return None
-    qs = ConsentRecord.objects.filter(recorded_at__gte=w.start, recorded_at__lt=w.end)
-    vis = visibility_q(user, "contact__")
-    if vis is not None:
-        qs = qs.filter(vis)
+    qs = _of_mine(ConsentRecord.objects.filter(recorded_at__gte=w.start, recorded_at__lt=w.end), user)
     t = tally(qs, "recorded_at", ["purpose_id", "status"], w)
     if t.by_key is None:
         return ConsentNumbers(t, None, None, None)
@@ -282,11 +291,23 @@ def recent_activity(user: User, limit: int = RECENT) -> list[TimelineEntry]:
     contact page shows them."""
     if not (user.can("contact", perms.VIEW) and user.can("timeline", perms.VIEW)):
         return []
-    recent = contact_page(user, ContactFilters(), sort="-activity", limit=limit * 2)
-    qs = TimelineEntry.objects.filter(contact_id__in=[c.pk for c in recent.items]).select_related("contact", "author")
+    qs = TimelineEntry.objects.filter(contact_id__in=_recently_active(user, limit * 2))
+    qs = qs.select_related("contact", "author")
     if not user.sees_field("private_notes"):
         qs = qs.filter(Q(is_private=False) | Q(author_id=user.pk))
     return list(qs.order_by("-occurred_at", "-id")[:limit])
+
+
+def _recently_active(user: User, n: int) -> list[int]:
+    """The ``n`` contacts the user may see that were active last: a walk down the last-activity
+    index, per owner for a role that sees its own or its team's records (an OR of owners would
+    make the database sort them all)."""
+    branches = visibility_branches(user) or [Q()]
+    rows: list[tuple[Any, int]] = []
+    for branch in branches:
+        visible = Contact.objects.visible_to(user).filter(branch).exclude(last_activity_at__isnull=True)
+        rows += visible.order_by("-last_activity_at", "-id").values_list("last_activity_at", "id")[:n]
+    return [pk for _at, pk in sorted(rows, reverse=True)[:n]]
 
 
 def recent_changes(user: User, limit: int = 8) -> list[AuditRow] | None:

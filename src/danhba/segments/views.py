@@ -122,6 +122,8 @@ def _tree_view(tree: dict[str, Any], user: User, errors: dict[F.Path, list[str]]
     """The tree to render, its event conditions with their hints (property names seen, a name
     never seen)."""
     root = F.tree_view(tree, user, errors)
+    if not user.can("event", perms.VIEW):
+        return root
     for node in F.event_nodes(root):
         name = str(node.node.get("name") or "").strip()
         if name:
@@ -168,7 +170,8 @@ def _preview(request: AuthedRequest, tree: dict[str, Any], segment_id: int | Non
         errors = F.without_blank(tree, F.errors_by_node(exc.details))
         return {"ok": False, "errors": errors, "message": exc.message, "incomplete": not errors}
     result = selectors.preview(cleaned, request.user)
-    unseen = [name for name in F.event_names_in(cleaned) if not event_name_seen(name)]
+    names = F.event_names_in(cleaned) if request.user.can("event", perms.VIEW) else []
+    unseen = [name for name in names if not event_name_seen(name)]
     return {"ok": True, "errors": {}, "result": result, "unseen": unseen}
 
 

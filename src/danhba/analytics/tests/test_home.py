@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from danhba.accounts.models import Role
+from danhba.accounts.models import Role, Team, User
 from danhba.accounts.services import apikey_create
 from danhba.analytics import selectors
 from danhba.conftest import PASSWORD, actor_for
@@ -105,11 +105,12 @@ def test_numbers_follow_the_role_and_record_visibility(client_for: Any, users: A
     assert number(marketing, "total", "home-events") == 7  # anonymous visitors' included
     assert number(marketing, "entered") == 3 and number(marketing, "left") == 1
     assert number(marketing, "granted") == 2 and number(marketing, "withdrawn") == 1
-    # A sales rep: their own and unassigned contacts, and only what those did.
+    # A sales rep counts the contacts they own, and what those did; their recent activity is
+    # on the contacts they may open.
     sales = page(client_for, users["sales"])
-    assert number(sales, "total", "home-contacts") == 2
-    assert number(sales, "total", "home-events") == 3
-    assert number(sales, "entered") == 2 and number(sales, "left") == 0
+    assert number(sales, "total", "home-contacts") == 1
+    assert number(sales, "total", "home-events") == 2
+    assert number(sales, "entered") == 1 and number(sales, "left") == 0
     assert number(sales, "granted") == 1 and number(sales, "withdrawn") == 0
     assert "Gọi tư vấn trà sen" in sales and "Ghi chú của marketing" not in sales
     assert "Khách Của Marketing" not in sales
@@ -117,6 +118,17 @@ def test_numbers_follow_the_role_and_record_visibility(client_for: Any, users: A
     assert 'id="home-imports"' in sales and 'id="home-imports"' not in page(client_for, users["support"])
     # Only a role with the audit log sees its latest rows.
     assert 'id="home-changes"' in page(client_for, users["admin"]) and 'id="home-changes"' not in sales
+
+
+def test_a_team_role_counts_the_teams_contacts(client_for: Any, users: Any, make_user: Any, shop: Any) -> None:
+    team = Team.objects.create(name="Miền Bắc")
+    Role.objects.create(key="teamsales", name="Team sales", permissions={"contact": ["view"], "event": ["view"]},
+                        record_scope="team")  # fmt: skip
+    lead = make_user("teamsales", team=team)
+    User.objects.filter(pk=users["sales"].pk).update(team=team)  # the owner of "Khách Của Sales"
+    html = page(client_for, lead)
+    assert number(html, "total", "home-contacts") == 1 and number(html, "total", "home-events") == 2
+    assert 'id="home-segments"' not in html  # no permission on segments
 
 
 def test_a_role_without_permissions_gets_an_empty_home_not_an_error(client_for: Any, make_user: Any) -> None:
@@ -160,12 +172,12 @@ def test_api_home_gives_the_page_numbers_with_the_same_role_checks(
     assert client.get("/api/home").status_code == 401
     body = api_home(client, users["sales"]).json()
     html = page(client_for, users["sales"])
-    assert body["contacts"]["total"] == number(html, "total", "home-contacts") == 2
-    assert body["events"]["total"] == number(html, "total", "home-events")
+    assert body["contacts"]["total"] == number(html, "total", "home-contacts") == 1
+    assert body["events"]["total"] == number(html, "total", "home-events") == 2
     days = body["contacts"]["by_day"]
-    assert len(days) == 7 and days[-1]["day"] == timezone.localdate().isoformat() and days[-1]["count"] == 2
+    assert len(days) == 7 and days[-1]["day"] == timezone.localdate().isoformat() and days[-1]["count"] == 1
     assert {r["key"] for r in body["contacts"]["by_source"]} == {"form"}
-    assert (body["segments"]["entered"], body["segments"]["left"]) == (2, 0)
+    assert (body["segments"]["entered"], body["segments"]["left"]) == (1, 0)
     assert (body["consent"]["granted"], body["consent"]["withdrawn"]) == (1, 0)
     assert [a["subject"] for a in body["activity"]] == ["Gọi tư vấn trà sen"]
     assert body["shortcuts"][0]["key"] == "new_contact"
