@@ -31,6 +31,7 @@ from ninja.parser import Parser
 
 from danhba.accounts.api import router as me_router
 from danhba.accounts.api_auth import AUTH, docs_access
+from danhba.analytics.api import router as analytics_router
 from danhba.contacts import api as contacts_api
 from danhba.core.errors import ServiceError
 from danhba.core.log import note_forbidden
@@ -193,6 +194,7 @@ api.add_router("/orders", order_api.orders)
 api.add_router("/products", order_api.products)
 api.add_router("/purchase-stats", order_api.purchase_stats)
 api.add_router("/segments", segments_router)
+api.add_router("/home", analytics_router)
 
 
 # --- exception handlers: every error is {"code", "message", "details"} -----------------------

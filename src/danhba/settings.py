@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "danhba.tracking",
     "danhba.webhooks",
     "danhba.segments",
+    "danhba.analytics",
 ]
 
 MIDDLEWARE = [
@@ -90,7 +91,7 @@ ROOT_URLCONF = "danhba.urls"
 WSGI_APPLICATION = "danhba.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "contacts:list"
+LOGIN_REDIRECT_URL = "analytics:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 TEMPLATES = [

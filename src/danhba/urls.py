@@ -1,10 +1,9 @@
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from danhba.api import api
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="contacts:list", permanent=False)),
+    path("", include("danhba.analytics.urls")),
     path("", include("danhba.accounts.urls")),
     path("contacts/", include("danhba.contacts.urls")),
     path("settings/sources/", include("danhba.tracking.urls")),

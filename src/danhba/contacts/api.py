@@ -7,9 +7,9 @@ field-level hiding are the services' and selectors' (the same as in the web page
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +24,7 @@ from danhba.contacts.schemas import (
     CompanyIn,
     CompanyOut,
     CompanyPage,
+    CompanyQuery,
     ContactIn,
     ContactOut,
     ContactPage,
@@ -231,18 +232,51 @@ def _entry_out(entry: TimelineEntry) -> dict[str, Any]:
 # --- companies -------------------------------------------------------------------------------
 
 
+def _company_filters(query: CompanyQuery) -> selectors.CompanyFilters:
+    return selectors.CompanyFilters.from_params(query.model_dump(exclude_none=True))
+
+
 @companies.get("", response={200: CompanyPage, **ERRORS}, summary="List and search companies")
 def company_list(
     request: HttpRequest,
-    q: str = Query("", max_length=200, description="Start of the name (diacritics optional), domain or tax code."),
+    query: Query[CompanyQuery],
     cursor: str | None = Query(None, max_length=1000),
     limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
 ) -> dict[str, Any]:
+    """Companies by name, each with `contact_count`: how many of its contacts the caller's role
+    may see."""
     user = api_user(request)
     require(user, "company", perms.VIEW)
-    page = selectors.company_page(user, q=q.strip(), cursor=cursor or None, limit=limit)
+    page = selectors.company_page(user, filters=_company_filters(query), cursor=cursor or None, limit=limit)
     hidden = selectors.hidden_fields(user)
     return {"items": [_company_out(c, hidden) for c in page.items], "next_cursor": page.next_cursor}
+
+
+@companies.get(
+    "/export",
+    response={**ERRORS},
+    summary="Export companies to a file",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The file, as an attachment.",
+                "content": {exports.FORMATS[key].content_type.split(";")[0]: {} for key in exports.COMPANY_FORMATS},
+            }
+        }
+    },
+)
+def company_export(
+    request: HttpRequest,
+    query: Query[CompanyQuery],
+    format: Literal["csv", "xlsx", "json"] = Query("csv"),
+) -> StreamingHttpResponse:
+    """The companies under the filters, streamed as CSV, XLSX or JSON, with `contact_count` and
+    the custom fields the caller may see; needs "company: export" and is written to the audit log."""
+    params = query.model_dump(exclude_none=True)
+    result = exports.companies_export(actor=api_actor(request), fmt=format, params=params)
+    response = StreamingHttpResponse(result.chunks, content_type=result.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    return response
 
 
 @companies.post("", response={201: CompanyOut, **ERRORS}, summary="Create a company")
@@ -294,6 +328,7 @@ def _company_out(company: Company, hidden: set[str]) -> dict[str, Any]:
         "province": company.province,
         "description": company.description,
         "owner": company.owner_id,
+        "contact_count": getattr(company, "contact_count", None),
         "custom": selectors.visible_custom_values(company.custom, "company", hidden),
         "created_at": company.created_at,
         "updated_at": company.updated_at,

@@ -519,7 +519,7 @@ def demo_load(*, contacts: int = 3000, seed: int = SEED, progress: ProgressFn | 
                 progress(done, contacts)
         counts.update(totals)
         counts["users"] = len(users)
-        counts["orders"] = _demo_orders(contacts, seed, now)
+        counts.update(_demo_orders(contacts, seed, now))
         from danhba.segments.demo import demo_segments_load
 
         counts["segments"] = demo_segments_load()
@@ -533,8 +533,9 @@ def demo_load(*, contacts: int = 3000, seed: int = SEED, progress: ProgressFn | 
     return {**counts, "seed": seed, "password": password, "user_emails": [u.email for u in users]}
 
 
-def _demo_orders(contacts: int, seed: int, now: dt.datetime) -> int:
-    """Orders, products and purchase metrics for a share of the contacts just loaded."""
+def _demo_orders(contacts: int, seed: int, now: dt.datetime) -> dict[str, int]:
+    """Orders, products and purchase metrics for a share of the contacts just loaded, and the
+    website and order events since the shop's tracking started."""
     from danhba.tracking.demo_orders import demo_orders_load
 
     new_ids = sorted(Contact.objects.order_by("-id").values_list("id", flat=True)[:contacts])

@@ -413,6 +413,16 @@ SECTIONS: dict[str, tuple[Any, type[SectionForm]]] = {
 # --- contact list ---------------------------------------------------------------------------
 
 
+class CompanyFilterForm(forms.Form):
+    """Renders the companies list's filters; parsing is :meth:`selectors.CompanyFilters.from_params`."""
+
+    industry = forms.CharField(
+        label=_("Industry"), required=False, max_length=120, widget=forms.TextInput(attrs={"list": "industries"})
+    )
+    province = _choice(PROVINCES, _("Province / city"))
+    has_contacts = _choice([("true", _("With contacts")), ("false", _("Without contacts"))], _("Contacts"))
+
+
 class ContactFilterForm(forms.Form):
     """Renders the list filters with their current values; parsing is
     :meth:`selectors.ContactFilters.from_params`, shared with the API and exports."""

@@ -313,9 +313,21 @@ class CompanyOut(Schema):
     province: str
     description: str
     owner: int | None
+    contact_count: int | None = Field(
+        None, description="Contacts the caller may see; in the list only (null on a single company)."
+    )
     custom: dict[str, Any]
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class CompanyQuery(Schema):
+    """The companies list's filters (the same as the page's and its exports')."""
+
+    q: str = Field("", max_length=200, description="Start of the name (diacritics optional), domain or tax code.")
+    industry: str = Field("", max_length=120, description="Industry, ignoring case.")
+    province: str = Field("", max_length=60, description="A province or city: its key (`ha-noi`) or name.")
+    has_contacts: bool | None = Field(None, description="Has (or has not) contacts the caller may see.")
 
 
 class CompanyPage(Schema):

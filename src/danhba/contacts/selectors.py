@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.core.cache import cache
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +48,7 @@ from danhba.core.keyset import (
     split_cursor,
 )
 from danhba.core.normalize import NormalizationError, clean_text, fold, looks_like_phone, normalize_phone
+from danhba.core.vn import province_key
 from danhba.privacy.models import AuditEvent, ConsentRecord
 
 SORTS = {
@@ -115,15 +117,7 @@ class ContactFilters:
             return param_date(params, name, errors)
 
         def boolean(name: str) -> bool | None:
-            raw = clean_text(params.get(name)).lower()
-            if raw in ("", "any"):
-                return None
-            if raw in ("1", "true", "yes"):
-                return True
-            if raw in ("0", "false", "no"):
-                return False
-            errors[name] = [gettext("true or false")]
-            return None
+            return param_bool(params, name, errors)
 
         def count(name: str) -> int | None:
             raw = clean_text(params.get(name))
@@ -616,16 +610,122 @@ def timeline_for(
     return list(qs[:limit])
 
 
-def company_page(user: User, q: str = "", cursor: str | None = None, limit: int = 50) -> Page[Company]:
+def param_bool(params: Any, name: str, errors: dict[str, list[str]]) -> bool | None:
+    """A yes/no query parameter (``true``/``1``/``yes``), or None when absent or "any"."""
+    raw = clean_text(params.get(name)).lower()
+    if raw in ("", "any"):
+        return None
+    if raw in ("1", "true", "yes"):
+        return True
+    if raw in ("0", "false", "no"):
+        return False
+    errors[name] = [gettext("true or false")]
+    return None
+
+
+@dataclass(frozen=True)
+class CompanyFilters:
+    """The companies list's filters; the page, the API and exports parse them here."""
+
+    q: str = ""
+    industry: str = ""
+    province: str = ""  # a province key
+    has_contacts: bool | None = None  # has contacts the viewer may see
+
+    KEYS = ("q", "industry", "province", "has_contacts")
+
+    @classmethod
+    def from_params(cls, params: Any) -> CompanyFilters:
+        errors: dict[str, list[str]] = {}
+        province_raw = clean_text(params.get("province"))
+        province = ""
+        if province_raw:
+            province = province_key(province_raw) or ""
+            if not province:
+                errors["province"] = [gettext("not a province or city of Việt Nam")]
+        filters = cls(
+            q=clean_text(params.get("q"))[:200],
+            industry=clean_text(params.get("industry"))[:120],
+            province=province,
+            has_contacts=param_bool(params, "has_contacts", errors),
+        )
+        if errors:
+            raise InvalidInput(errors, gettext("Some filters are not valid."))
+        return filters
+
+    def as_params(self) -> dict[str, str]:
+        """The filters set, as query parameters (the audit row of an export keeps these)."""
+        values = {"q": self.q, "industry": self.industry, "province": self.province}
+        if self.has_contacts is not None:
+            values["has_contacts"] = "true" if self.has_contacts else "false"
+        return {k: v for k, v in values.items() if v}
+
+
+def _linked_contacts(user: User) -> QuerySet[ContactCompany]:
+    """Links from companies to the contacts the user may see."""
+    links = ContactCompany.objects.all()
+    vis = visibility_q(user, "contact__")
+    return links if vis is None else links.filter(vis)
+
+
+def companies_filtered(user: User, filters: CompanyFilters) -> QuerySet[Company]:
     qs = Company.objects.all()
-    if q:
-        prefix = fold(q)
+    if filters.q:
+        prefix = fold(filters.q)
         qs = qs.filter(
             Q(name_key__gte=prefix, name_key__lt=prefix + "\U0010ffff")
-            | Q(domain__startswith=q.lower())
-            | Q(tax_code=q)
+            | Q(domain__startswith=filters.q.lower())
+            | Q(tax_code=filters.q)
         )
-    return paginate(qs, "name_key", cursor, max(1, min(limit, MAX_LIMIT)))
+    if filters.industry:
+        qs = qs.filter(industry__iexact=filters.industry)
+    if filters.province:
+        qs = qs.filter(province=filters.province)
+    if filters.has_contacts is not None:
+        # One probe of the (company, contact) index per company walked.
+        linked = Exists(_linked_contacts(user).filter(company_id=OuterRef("pk")))
+        qs = qs.filter(linked if filters.has_contacts else ~linked)
+    return qs
+
+
+def company_page(
+    user: User, q: str = "", cursor: str | None = None, limit: int = 50, filters: CompanyFilters | None = None
+) -> Page[Company]:
+    """A keyset page of companies by name, each with ``contact_count``: how many of its contacts
+    the user may see."""
+    qs = companies_filtered(user, filters or CompanyFilters(q=q))
+    page = paginate(qs.select_related("owner"), "name_key", cursor, max(1, min(limit, MAX_LIMIT)))
+    counts = company_contact_counts(user, [c.pk for c in page.items])
+    for company in page.items:
+        company.contact_count = counts.get(company.pk, 0)
+    return page
+
+
+def company_contact_counts(user: User, company_ids: list[int]) -> dict[int, int]:
+    """Contacts per company that the user may see: one grouped query over the (company, contact)
+    index for a page of companies."""
+    if not company_ids:
+        return {}
+    rows = (
+        _linked_contacts(user)
+        .filter(company_id__in=company_ids)
+        .values("company_id")
+        .annotate(n=Count("contact_id"))
+        .values_list("company_id", "n")
+    )
+    return dict(rows)
+
+
+def industry_choices(limit: int = 200) -> list[str]:
+    """The industries companies have, for the filter's suggestions; cached, as it reads the
+    whole companies table."""
+    key = "contacts:industries"
+    found = cache.get(key)
+    if found is None:
+        names = Company.objects.exclude(industry="").values_list("industry", flat=True).distinct()
+        found = sorted(set(names.order_by("industry")[: limit * 2]), key=fold)[:limit]
+        cache.set(key, found, 600)
+    return list(found)
 
 
 # --- reads for the web pages ----------------------------------------------------------------

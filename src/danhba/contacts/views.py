@@ -31,6 +31,7 @@ from danhba.contacts import exports, selectors, services
 from danhba.contacts.forms import (
     SECTIONS,
     BulkActionForm,
+    CompanyFilterForm,
     CompanyForm,
     ContactCreateForm,
     ContactFilterForm,
@@ -452,12 +453,37 @@ def company_list(request: AuthedRequest) -> HttpResponse:
     error = ""
     page: Page[Any] = Page([])
     try:
-        page = selectors.company_page(request.user, q=q, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
+        filters = selectors.CompanyFilters.from_params(request.GET)
+        page = selectors.company_page(
+            request.user, filters=filters, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE
+        )
     except ServiceError as exc:
-        error = exc.message
-    context = {"nav": "companies", "page": page, "q": q, "error": error}
+        error = _error_text(exc)
+    context = {
+        "nav": "companies",
+        "page": page,
+        "q": q,
+        "error": error,
+        "industries": selectors.industry_choices(),
+        "filter_form": CompanyFilterForm(request.GET),
+        "filters_active": any(request.GET.get(k) for k in ("industry", "province", "has_contacts")),
+    }
     template = "contacts/_company_results.html" if request.htmx else "contacts/company_list.html"
     return render(request, template, context)
+
+
+@require_http_methods(["GET"])
+@role_required("company", "export")
+def company_export(request: AuthedRequest, fmt: str = "csv") -> HttpResponseBase:
+    """The companies list as it is filtered, streamed in ``fmt``."""
+    try:
+        result = exports.companies_export(actor=_actor(request), fmt=fmt, params=request.GET)
+    except ServiceError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect(reverse("contacts:company_list") + "?" + request.GET.urlencode())
+    response = StreamingHttpResponse(result.chunks, content_type=result.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    return response
 
 
 @role_required("company", "create")

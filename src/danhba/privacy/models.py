@@ -88,7 +88,11 @@ class ConsentRecord(InsertOnlyModel):
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
-        indexes = [models.Index(fields=["contact", "purpose", "recorded_at"], name="consent_contact_purpose")]
+        indexes = [
+            models.Index(fields=["contact", "purpose", "recorded_at"], name="consent_contact_purpose"),
+            # "Consent given or withdrawn in the last days" (the home page) reads a time range.
+            models.Index(fields=["recorded_at", "id"], name="consent_recorded_at"),
+        ]
 
 
 class ConsentState(models.Model):

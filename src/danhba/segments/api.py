@@ -24,6 +24,7 @@ from danhba.segments.models import Segment
 from danhba.segments.schemas import (
     ChangePage,
     CountOut,
+    EventNamesOut,
     MemberPage,
     MembershipOut,
     MembersIn,
@@ -35,6 +36,7 @@ from danhba.segments.schemas import (
     SegmentPatch,
     SegmentPreviewOut,
 )
+from danhba.tracking.selectors import event_name_seen, event_property_names, known_event_names
 
 ERRORS: dict[Any, Any] = {frozenset({400, 401, 403, 404, 409, 422}): ErrorOut}
 
@@ -109,6 +111,24 @@ def segment_preview(request: HttpRequest, payload: PreviewIn) -> dict[str, Any]:
         "capped": result.capped,
         "text": result.text,
         "sample": [c.pk for c in result.sample],
+    }
+
+
+@router.get("/event-names", response={200: EventNamesOut, **ERRORS}, summary="Event and property names to suggest")
+def event_names(
+    request: HttpRequest, name: str = Query("", max_length=200, description="An event name to check.")
+) -> dict[str, Any]:
+    """The event names received so far and, for `name`, its property names and whether it was
+    ever received: a condition on a name never seen is allowed (the events may be still to
+    come) but is most often a typo. Needs "event: view"."""
+    user = api_user(request)
+    require(user, "segment", perms.VIEW)
+    require(user, "event", perms.VIEW)
+    name = name.strip()
+    return {
+        "names": known_event_names(),
+        "properties": event_property_names(name),
+        "seen": event_name_seen(name) if name else None,
     }
 
 

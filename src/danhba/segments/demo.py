@@ -8,6 +8,18 @@ from danhba.core.actor import Actor
 from danhba.segments import services
 from danhba.segments.models import Segment
 
+
+def _event(name: str, operator: str, count: int, last_days: int | None) -> dict[str, Any]:
+    period = {"last_days": last_days} if last_days else None
+    return {"kind": "event", "name": name, "count": {"operator": operator, "value": count}, "period": period}
+
+
+def _from_facebook(page: str) -> dict[str, Any]:
+    """Landed on ``page`` from a link of the Facebook campaign (its UTM parameters in the URL)."""
+    where = [{"property": "url", "operator": "contains", "value": "utm_source=facebook"}]
+    return {**_event(page, "gte", 1, None), "event_type": "page", "where": where}
+
+
 DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     (
         "Khách VIP ở Hà Nội hoặc TP.HCM",
@@ -60,17 +72,117 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
             ],
         },
     ),
+    (
+        "Mua từ 3 lần trong 90 ngày",
+        "The README's example: did Order Completed at least 3 times in the last 90 days.",
+        {"op": "all", "conditions": [_event("Order Completed", "gte", 3, 90)]},
+    ),
+    (
+        "Bỏ quên giỏ hàng tuần này",
+        "Opened the cart page in the last 7 days but did not complete an order since.",
+        {
+            "op": "all",
+            "conditions": [
+                {**_event("Giỏ hàng", "gte", 1, 7), "event_type": "page"},
+                _event("Order Completed", "eq", 0, 7),
+            ],
+        },
+    ),
+    (
+        "Xem trà sen nhưng chưa mua",
+        "Looked at the Tây Hồ lotus tea twice or more in 30 days and never bought it.",
+        {
+            "op": "all",
+            "conditions": [
+                {**_event("Product Viewed", "gte", 2, 30),
+                 "where": [{"property": "product_id", "operator": "eq", "value": "TRA-SEN"}]},
+                {"kind": "bought", "product": "TRA-SEN", "period": None, "negate": True},
+            ],
+        },
+    ),
+    (
+        "Đến từ quảng cáo Facebook, đã mua trên 500.000 ₫",
+        "Came to the website from the Facebook campaign and placed an order over 500,000 ₫ (paid by any means "
+        "but cash on delivery).",
+        {
+            "op": "all",
+            "conditions": [
+                {"op": "any", "conditions": [_from_facebook(page) for page in ("Trang chủ", "Khuyến mãi", "Blog")]},
+                {**_event("Order Completed", "gte", 1, None),
+                 "where": [{"property": "total", "operator": "gt", "value": 500000},
+                           {"property": "payment_method", "operator": "ne", "value": "cod"}]},
+            ],
+        },
+    ),
+    (
+        "Nhận email, ở hai thành phố lớn, lâu chưa mua",
+        "Agreed to marketing email, live in Hà Nội or TP.HCM (or a company there), and have not ordered for "
+        "60 days — or never have.",
+        {
+            "op": "all",
+            "conditions": [
+                {"kind": "consent", "purpose": "email_marketing", "status": "granted"},
+                {
+                    "op": "any",
+                    "conditions": [
+                        {"kind": "field", "field": "province", "operator": "in", "value": ["ha-noi", "ho-chi-minh"]},
+                        {"kind": "field", "field": "company.province", "operator": "in",
+                         "value": ["ha-noi", "ho-chi-minh"]},
+                    ],
+                },
+                {
+                    "op": "none",
+                    "conditions": [
+                        {"kind": "purchase", "metric": "last_order_at", "operator": "within_last", "days": 60}
+                    ],
+                },
+            ],
+        },
+    ),
+    (
+        "Khách mới đăng ký trên web 30 ngày qua",
+        "Signed up on the website in the last 30 days and not tagged as wholesale.",
+        {
+            "op": "all",
+            "conditions": [
+                {"kind": "event_time", "name": "Signed Up", "which": "first", "operator": "within_last", "days": 30},
+                {"kind": "tag", "operator": "none", "tags": ["Khách sỉ", "Đại lý"]},
+            ],
+        },
+    ),
+    (
+        "VIP lâu chưa quay lại",
+        "In the VIP segment above, and their last order is more than 60 days old.",
+        {
+            "op": "all",
+            "conditions": [
+                {"kind": "segment", "segment": "@Khách VIP ở Hà Nội hoặc TP.HCM", "operator": "in"},
+                {"kind": "purchase", "metric": "last_order_at", "operator": "over_days_ago", "days": 60},
+            ],
+        },
+    ),
 )
 
 
+def _resolved(node: dict[str, Any]) -> dict[str, Any]:
+    """The tree with ``"@name"`` references to other demo segments replaced by their ids."""
+    if "op" in node:
+        return {**node, "conditions": [_resolved(c) for c in node["conditions"]]}
+    ref = node.get("segment")
+    if node.get("kind") == "segment" and isinstance(ref, str) and ref.startswith("@"):
+        return {**node, "segment": Segment.objects.filter(name=ref[1:]).values_list("pk", flat=True).first()}
+    return node
+
+
 def demo_segments_load() -> int:
-    """Create the demo segments (skipping names that exist) and compute their membership now."""
+    """Create the demo segments and lists (skipping names that exist) and compute their
+    membership now."""
     actor = Actor.system("cli")
     made = 0
     for name, description, tree in DEMO_SEGMENTS:
         if Segment.objects.filter(name=name).exists():
             continue
-        segment = services.segment_create(actor=actor, name=name, description=description, conditions=tree)
+        segment = services.segment_create(actor=actor, name=name, description=description, conditions=_resolved(tree))
         services.segment_refresh(segment=segment)
         made += 1
     if not Segment.objects.filter(name="Khách mời hội thảo").exists():
@@ -79,5 +191,17 @@ def demo_segments_load() -> int:
 
         ids = ContactTag.objects.filter(tag__name="Hội thảo 2025").values_list("contact_id", flat=True)[:200]
         services.list_add(actor=actor, segment=guests, contact_ids=list(ids))
+        made += 1
+    if not Segment.objects.filter(name="Gọi lại khách cũ").exists():
+        # A list filled from a pasted file, as a sales rep would: emails and #ids.
+        calls = services.segment_create(
+            actor=actor, name="Gọi lại khách cũ", kind=Segment.Kind.STATIC,
+            description="Old customers to call back about the Tết catalogue (pasted from a spreadsheet).",
+        )  # fmt: skip
+        from danhba.contacts.models import Contact
+
+        old = Contact.objects.filter(tags__name="Khách cũ").order_by("pk")
+        lines = [c.email or f"#{c.pk}" for c in old[:40]]
+        services.list_add_by_keys(actor=actor, segment=calls, lines=lines)
         made += 1
     return made

@@ -11,7 +11,7 @@ the page needs htmx only to avoid full reloads.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,11 @@ Path = tuple[int, ...]
 
 def node_name(path: Path) -> str:
     return "n" + "".join(f"-{i}" for i in path)
+
+
+def is_node_name(text: str) -> bool:
+    """``n``, ``n-0``, ``n-1-2``… as :func:`node_name` writes them."""
+    return _NAME.match(f"{text}__name") is not None
 
 
 def _split(text: str) -> list[str]:
@@ -317,6 +322,9 @@ class NodeView:
     input_type: str = "text"
     choices: list[tuple[str, str]] | None = None
     where: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # Event conditions: property names seen on the event, and whether its name was never seen.
+    properties: list[str] = field(default_factory=list)
+    unseen: bool = False
 
     @property
     def name(self) -> str:
@@ -422,6 +430,57 @@ def _operand_view(view: NodeView, type_: str, choices: Any) -> None:
         view.input_type = "select"
 
 
+# What a person fills in, per kind of condition: while it is empty the condition is not wrong,
+# just not written yet (a fresh builder must not open saying its conditions are not valid).
+_OPERANDS = {
+    "field": ("value", "days"), "tag": ("tags",), "consent": ("purpose",), "event": ("name",),
+    "event_time": ("name",), "purchase": ("value", "days"), "bought": ("product", "category"),
+    "segment": ("segment",),
+}  # fmt: skip
+
+
+def _empty(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_empty(v) for v in value)
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def is_blank(node: Mapping[str, Any]) -> bool:
+    """A condition whose operand nobody has filled in yet."""
+    operands = _OPERANDS.get(str(node.get("kind")), ())
+    return bool(operands) and all(_empty(node.get(key)) for key in operands)
+
+
+def without_blank(tree: dict[str, Any], errors: Mapping[Path, list[str]]) -> dict[Path, list[str]]:
+    """``errors`` less those of conditions not filled in yet."""
+    return {path: messages for path, messages in errors.items() if not _blank_at(tree, path)}
+
+
+def _blank_at(tree: dict[str, Any], path: Path) -> bool:
+    node = _node_at(tree, path)
+    return node is not None and "op" not in node and is_blank(node)
+
+
+def event_nodes(view: NodeView) -> Iterator[NodeView]:
+    """The event and event-time conditions of a rendered tree."""
+    if view.is_group:
+        for child in view.children:
+            yield from event_nodes(child)
+    elif view.kind in ("event", "event_time"):
+        yield view
+
+
+def event_names_in(tree: Mapping[str, Any]) -> list[str]:
+    """The event names a (checked) tree uses, in order, once each."""
+    names: list[str] = []
+    for child in tree.get("conditions", []):
+        if "op" in child:
+            names.extend(n for n in event_names_in(child) if n not in names)
+        elif child.get("kind") in ("event", "event_time") and child.get("name") and child["name"] not in names:
+            names.append(child["name"])
+    return names
+
+
 def errors_by_node(details: Mapping[str, Any]) -> dict[Path, list[str]]:
     """Error messages of :func:`conditions.clean` (keyed ``conditions.0.1.value``) by node path."""
     out: dict[Path, list[str]] = {}
@@ -519,13 +578,42 @@ class ListAddForm(forms.Form):
         return [v for item in raw for v in _split(item)]
 
 
+# Headers of a file's column that holds contact ids (only there is a bare number an id).
+ID_HEADERS = frozenset({"id", "contact id", "contact_id", "mã liên hệ"})
+
+
+def _cells(line: str) -> list[str]:
+    for sep in (",", ";", "\t"):
+        if sep in line:
+            return [cell.strip().strip("\"'") for cell in line.split(sep)]
+    return [line.strip()]
+
+
+def file_lines(text: str) -> list[str]:
+    """One key per line of an uploaded file: the column named id, each value written ``#id``,
+    or else the first column. The header line becomes empty, so line numbers stay the file's."""
+    rows = text.splitlines()
+    header = [cell.casefold() for cell in _cells(rows[0])] if rows else []
+    column = next((i for i, cell in enumerate(header) if cell in ID_HEADERS), None)
+    if column is None:
+        return [_cells(row)[0] for row in rows]
+    keys = [""]
+    for row in rows[1:]:
+        cells = _cells(row)
+        value = cells[column] if column < len(cells) else ""
+        keys.append(f"#{value}" if value else "")
+    return keys
+
+
 class ListImportForm(forms.Form):
     text = forms.CharField(
-        label=_("Emails, phone numbers or contact ids, one per line"),
+        label=_("Emails, phone numbers or contact ids written #123, one per line"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 5}),
     )
-    file = forms.FileField(label=_("…or a text or CSV file with one per line"), required=False)
+    file = forms.FileField(
+        label=_("…or a text or CSV file with one per line (a column named id holds contact ids)"), required=False
+    )
 
     MAX_BYTES = 10 * 1024 * 1024
 
@@ -543,7 +631,7 @@ class ListImportForm(forms.Form):
 
                 best = from_bytes(raw).best()
                 text = str(best) if best is not None else raw.decode("latin-1")
-            return [line.split(",")[0].split(";")[0].split("\t")[0] for line in text.splitlines()]
+            return file_lines(text)
         return (self.cleaned_data.get("text") or "").splitlines()
 
 

@@ -87,6 +87,14 @@ class SegmentPreviewOut(Schema):
     sample: list[int] = Field(description="Ids of up to 10 matching contacts, by name.")
 
 
+class EventNamesOut(Schema):
+    """What the builder suggests for event conditions."""
+
+    names: list[str] = Field(description="Event names received so far, in name order (at most 500).")
+    properties: list[str] = Field(description="Property names of the latest events named `name`, most used first.")
+    seen: bool | None = Field(description="Whether an event named `name` was ever received (null without `name`).")
+
+
 class ChangeOut(Schema):
     contact_id: int
     entered: bool

@@ -552,9 +552,29 @@ def members_add(*, segment_id: int, contact_ids: Sequence[int], via: str) -> int
     return len(new)
 
 
+def _line_key(value: str) -> tuple[str, Any]:
+    """(kind, key) of one pasted line. A contact id must be written ``#999``: a bare number is
+    a phone number (pasted "0999" once silently added contact #999). Raises NormalizationError."""
+    if value.startswith("#"):
+        digits = value[1:].strip()
+        if digits.isascii() and digits.isdigit() and 0 < int(digits) <= MAX_PK:
+            return "id", int(digits)
+        raise NormalizationError(_("not a contact id (write it as #999)"))
+    if "@" in value:
+        return "email", normalize_email(value)
+    try:
+        return "phone", normalize_phone(value).e164
+    except NormalizationError as exc:
+        if value.isdigit():
+            # Most likely a contact id typed bare: say how to write one.
+            hint = {"reason": exc, "value": value.lstrip("0") or value}
+            raise NormalizationError(_("%(reason)s; a contact id is written #%(value)s") % hint) from exc
+        raise
+
+
 def list_add_by_keys(*, actor: Actor, segment: Segment, lines: Sequence[str]) -> tuple[int, list[tuple[int, str, str]]]:
-    """Add the contacts named one per line by email, phone or contact id. Returns the number added
-    and, for each line that matched nobody, (line number, value, reason)."""
+    """Add the contacts named one per line by email, phone or contact id (``#999``). Returns the
+    number added and, for each line that matched nobody, (line number, value, reason)."""
     from danhba.contacts.models import ContactEmail, ContactPhone
 
     perms.require(actor, "segment", perms.EDIT)
@@ -571,12 +591,7 @@ def list_add_by_keys(*, actor: Actor, segment: Segment, lines: Sequence[str]) ->
         if not value:
             continue
         try:
-            if value.isdigit() and len(value) < 10:
-                keyed.append((number, value, "id", int(value)))
-            elif "@" in value:
-                keyed.append((number, value, "email", normalize_email(value)))
-            else:
-                keyed.append((number, value, "phone", normalize_phone(value).e164))
+            keyed.append((number, value, *_line_key(value)))
         except NormalizationError as exc:
             unmatched.append((number, value, str(exc)))
     owners: dict[tuple[str, Any], set[int]] = defaultdict(set)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("new", views.segment_create, name="create"),
     path("builder/preview", views.builder_preview, name="preview"),
     path("builder/tree", views.builder_tree, name="builder"),
+    path("builder/event-hints", views.builder_event_hints, name="event_hints"),
     path("<int:pk>/", views.segment_detail, name="detail"),
     path("<int:pk>/edit", views.segment_edit, name="edit"),
     path("<int:pk>/status", views.segment_status, name="status"),

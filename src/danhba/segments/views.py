@@ -35,6 +35,7 @@ from danhba.segments import conditions as C
 from danhba.segments import forms as F
 from danhba.segments import selectors, services
 from danhba.segments.models import Segment
+from danhba.tracking.selectors import event_name_seen, event_property_names, known_event_names
 
 PAGE_SIZE = 50
 
@@ -120,10 +121,24 @@ def _builder_context(
         "segment": segment,
         "kind": kind,
         "form": form,
-        "root": F.tree_view(tree, user, errors),
+        "root": _tree_view(tree, user, errors),
         "preview": preview if preview is not None else {},
         **_builder_options(request),
     }
+
+
+def _tree_view(tree: dict[str, Any], user: User, errors: dict[F.Path, list[str]] | None) -> F.NodeView:
+    """The tree to render, its event conditions with their hints (property names seen, a name
+    never seen)."""
+    root = F.tree_view(tree, user, errors)
+    if not user.can("event", perms.VIEW):
+        return root
+    for node in F.event_nodes(root):
+        name = str(node.node.get("name") or "").strip()
+        if name:
+            node.unseen = not event_name_seen(name)
+            node.properties = event_property_names(name) if node.kind == "event" else []
+    return root
 
 
 def _builder_options(request: AuthedRequest) -> dict[str, Any]:
@@ -148,19 +163,25 @@ def _builder_options(request: AuthedRequest) -> dict[str, Any]:
         "event_types": list(Event.Type.choices),
         "segment_choices": selectors.segment_choices(),
         "tag_names": list(Tag.objects.values_list("name", flat=True)[:500]),
+        "event_names": known_event_names() if user.can("event", perms.VIEW) else [],
         "preview_url": reverse("segments:preview"),
         "builder_url": builder_url,
     }
 
 
 def _preview(request: AuthedRequest, tree: dict[str, Any], segment_id: int | None) -> dict[str, Any]:
-    """Check the tree and, when it is valid, what it matches now; errors by node otherwise."""
+    """Check the tree and, when it is valid, what it matches now, with warnings (event names
+    never received); errors by node otherwise, except on conditions not filled in yet: those
+    only make the preview wait."""
     try:
         cleaned = C.clean(tree, user=request.user, segment_id=segment_id)
     except InvalidInput as exc:
-        return {"ok": False, "errors": F.errors_by_node(exc.details), "message": exc.message}
+        errors = F.without_blank(tree, F.errors_by_node(exc.details))
+        return {"ok": False, "errors": errors, "message": exc.message, "incomplete": not errors}
     result = selectors.preview(cleaned, request.user)
-    return {"ok": True, "errors": {}, "result": result}
+    names = F.event_names_in(cleaned) if request.user.can("event", perms.VIEW) else []
+    unseen = [name for name in names if not event_name_seen(name)]
+    return {"ok": True, "errors": {}, "result": result, "unseen": unseen}
 
 
 def _paths(view: F.NodeView) -> list[F.NodeView]:
@@ -186,6 +207,26 @@ def builder_preview(request: AuthedRequest) -> HttpResponse:
     return render(request, "segments/_preview.html", {"preview": preview, "nodes": nodes, "oob_errors": True})
 
 
+@require_GET
+@role_required("segment", perms.VIEW)
+def builder_event_hints(request: AuthedRequest) -> HttpResponse:
+    """The hints of one event condition as its name changes: the property names seen on that
+    event (a datalist for its property filters) and a warning when no such event was received."""
+    if not request.user.can("event", perms.VIEW):
+        raise DjangoPermissionDenied
+    node = request.GET.get("node", "")
+    if not F.is_node_name(node):
+        return HttpResponse(status=400)
+    name = (request.GET.get(f"{node}__name") or "").strip()[:200]
+    context = {
+        "name": node,
+        "event_name": name,
+        "properties": event_property_names(name),
+        "unseen": bool(name) and not event_name_seen(name),
+    }
+    return render(request, "segments/_event_hints.html", context)
+
+
 @require_POST
 @role_required("segment", perms.VIEW)
 def builder_tree(request: AuthedRequest) -> HttpResponse:
@@ -198,7 +239,7 @@ def builder_tree(request: AuthedRequest) -> HttpResponse:
         tree = F.apply_action(tree, action, user)
     tree = F.normalize_choices(tree, user, request.headers.get("HX-Trigger-Name", ""))
     preview = _preview(request, tree, _segment_id(request))
-    context = {"root": F.tree_view(tree, user, preview["errors"]), "preview": preview, **_builder_options(request)}
+    context = {"root": _tree_view(tree, user, preview["errors"]), "preview": preview, **_builder_options(request)}
     return render(request, "segments/_builder_tree.html", context)
 
 

@@ -1,18 +1,27 @@
 """Demo orders for the demo dataset (``contacts.demo.demo_load``): about a third of the
-contacts bought something in the last two years, from a small Vietnamese catalogue, with the
-odd refund and cancellation. Written with ``bulk_create`` (a few thousand orders in well under
-a second); the purchase metrics are derived with the same functions the services use."""
+contacts bought something since they became contacts (over the last two years at most), from a
+small Vietnamese catalogue, with the odd refund and cancellation, and a few regulars who buy
+every few weeks.
+
+The shop's event tracking started :data:`~danhba.tracking.demo_events.TRACKING_DAYS` ago: orders
+from before it were imported, and are written here with ``bulk_create`` (a few thousand in well
+under a second; the purchase metrics derived with the same functions the services use). Orders
+since then arrive as "Order Completed" events through the real event intake
+(:mod:`danhba.tracking.demo_events`), which creates them as it creates any shop's orders.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
 
+from danhba.contacts.models import Contact
 from danhba.tracking.models import Order, OrderLine, Product, PurchaseStats
 from danhba.tracking.orders import Contribution, _add, _derive, contribution
 
@@ -31,67 +40,165 @@ CATALOGUE = (
     ("SACH-TRUYEN-KIEU", "Truyện Kiều (bìa cứng)", "Sách", 150000),
     ("TAI-NGHE", "Tai nghe không dây", "Điện tử", 790000),
 )
+# What regulars buy again and again: everyday goods.
+EVERYDAY = tuple(p for p in CATALOGUE if p[2] in ("Đồ uống", "Thực phẩm", "Mỹ phẩm"))
 CHANNELS = (("online", 55), ("store", 25), ("marketplace", 15), ("phone", 5))
 STORES: dict[str, tuple[str, ...]] = {
     "store": ("Quận 1", "Hoàn Kiếm", "Hải Châu"),
     "marketplace": ("Shopee", "Lazada", "Tiki"),
 }
+BUYER_SHARE = 0.35
+REGULAR_SHARE = 0.07  # of buyers: an order every one to five weeks lately
+HISTORY_DAYS = 730
 
 
-def demo_orders_load(*, contact_ids: Sequence[int], seed: int, now: dt.datetime | None = None) -> int:
-    """Create demo orders for a share of ``contact_ids``; returns how many orders."""
+@dataclass
+class PlannedOrder:
+    """One demo order before it is written (in bulk) or sent (as events)."""
+
+    order_id: str
+    contact_id: int
+    placed_at: dt.datetime
+    channel: str
+    store: str
+    # (product id, name, category, price, quantity)
+    lines: list[tuple[str, str, str, int, int]]
+    shipping: int
+    fate: str = ""  # "", "cancelled" or "refunded" (the first line given back)
+    refund_at: dt.datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def subtotal(self) -> int:
+        return sum(price * qty for _pid, _name, _cat, price, qty in self.lines)
+
+    @property
+    def total(self) -> int:
+        return self.subtotal + self.shipping
+
+
+def plan_orders(
+    *, contacts: Sequence[tuple[int, dt.datetime]], seed: int, now: dt.datetime
+) -> list[PlannedOrder]:
+    """Orders for a share of ``contacts`` ((id, created at) pairs), each placed after its
+    contact was created; sorted by time."""
     rng = random.Random(seed)
+    taken = set(Order.objects.filter(order_id__startswith="DEMO-").values_list("order_id", flat=True))
+    planned: list[PlannedOrder] = []
+    for contact_id, created_at in contacts:
+        if rng.random() > BUYER_SHARE:
+            continue
+        start = max(created_at, now - dt.timedelta(days=HISTORY_DAYS))
+        span = max((now - start).total_seconds(), 3600.0)
+        regular = rng.random() < REGULAR_SHARE
+        if regular:
+            times = _regular_times(rng, start, now)
+        else:
+            # As many orders as before for a customer of two years; fewer for a newer one.
+            count = min(1 + int(rng.expovariate(0.6) * span / (HISTORY_DAYS * 86400)), 12)
+            times = sorted(start + dt.timedelta(seconds=rng.uniform(0, span)) for _ in range(count))
+        for placed in times:
+            order_id = f"DEMO-{seed}-{len(planned) + len(taken) + 1:06d}"
+            while order_id in taken:
+                order_id += "x"
+            planned.append(_order(rng, order_id, contact_id, placed, now, everyday=regular))
+    planned.sort(key=lambda o: (o.placed_at, o.order_id))
+    return planned
+
+
+def _regular_times(rng: random.Random, start: dt.datetime, now: dt.datetime) -> list[dt.datetime]:
+    """Every one to four weeks over the last five months (or since the contact was created)."""
+    when = max(start, now - dt.timedelta(days=150)) + dt.timedelta(days=rng.uniform(0, 10))
+    times = []
+    while when < now - dt.timedelta(hours=2):
+        times.append(when)
+        when += dt.timedelta(days=rng.uniform(7, 35), minutes=rng.randint(0, 600))
+    return times or [now - dt.timedelta(days=rng.uniform(1, 5))]
+
+
+def _order(
+    rng: random.Random, order_id: str, contact_id: int, placed: dt.datetime, now: dt.datetime, *, everyday: bool
+) -> PlannedOrder:
+    channel = rng.choices([c for c, _w in CHANNELS], weights=[w for _c, w in CHANNELS])[0]
+    stores = STORES.get(channel) or ("",)
+    pool = EVERYDAY if everyday else CATALOGUE
+    lines = [
+        (pid, name, cat, price, rng.choice((1, 1, 1, 2, 3)))
+        for pid, name, cat, price in rng.sample(pool, rng.randint(1, min(3, len(pool))))
+    ]
+    subtotal = sum(price * qty for _p, _n, _c, price, qty in lines)
+    order = PlannedOrder(
+        order_id=order_id, contact_id=contact_id, placed_at=placed, channel=channel, store=rng.choice(stores),
+        lines=lines, shipping=0 if channel == "store" or subtotal >= 500000 else 30000,
+    )  # fmt: skip
+    roll = rng.random()
+    if roll < 0.04:
+        order.fate = "cancelled"
+    elif roll < 0.08:
+        order.fate = "refunded"
+    if order.fate:
+        order.refund_at = min(placed + dt.timedelta(days=rng.uniform(0.5, 6)), now - dt.timedelta(minutes=5))
+    return order
+
+
+def demo_orders_load(*, contact_ids: Sequence[int], seed: int, now: dt.datetime | None = None) -> dict[str, int]:
+    """Create demo orders for a share of ``contact_ids``: the ones from before event tracking
+    started written here, the later ones (and the website's traffic around them) sent through
+    the event intake. Returns the number of orders and of events."""
+    from danhba.tracking.demo_events import TRACKING_DAYS, demo_events_load
+
     now = now or timezone.now()
-    currency = settings.SHOP_CURRENCY
+    _catalogue(now)
+    contacts = list(Contact.objects.filter(pk__in=contact_ids).order_by("pk").values_list("pk", "created_at"))
+    planned = plan_orders(contacts=contacts, seed=seed, now=now)
+    since = now - dt.timedelta(days=TRACKING_DAYS)
+    imported = [o for o in planned if o.placed_at < since]
+    _bulk_write(imported, now)
+    recent = [o for o in planned if o.placed_at >= since]
+    events = demo_events_load(contact_ids=contact_ids, orders=recent, seed=seed, now=now)
+    return {"orders": Order.objects.filter(order_id__in=[o.order_id for o in planned]).count(), "events": events}
+
+
+def _catalogue(now: dt.datetime) -> None:
     Product.objects.bulk_create(
         [
             Product(
-                product_id=pid, name=name, category=cat, price=Decimal(price), currency=currency, last_ordered_at=now
+                product_id=pid, name=name, category=cat, price=Decimal(price), currency=settings.SHOP_CURRENCY,
+                last_ordered_at=now,
             )
             for pid, name, cat, price in CATALOGUE
         ],
         ignore_conflicts=True,
-    )
-    taken = set(Order.objects.filter(order_id__startswith="DEMO-").values_list("order_id", flat=True))
+    )  # fmt: skip
+
+
+def _bulk_write(planned: Sequence[PlannedOrder], now: dt.datetime) -> None:
+    """The imported orders, their lines and the purchase metrics they make."""
+    currency = settings.SHOP_CURRENCY
     orders: list[Order] = []
     lines_of: list[list[OrderLine]] = []
-    for contact_id in contact_ids:
-        if rng.random() > 0.35:
-            continue
-        for _ in range(min(1 + int(rng.expovariate(0.6)), 12)):
-            order_id = f"DEMO-{seed}-{len(orders) + len(taken) + 1:06d}"
-            while order_id in taken:
-                order_id += "x"
-            channel = rng.choices([c for c, _w in CHANNELS], weights=[w for _c, w in CHANNELS])[0]
-            stores = STORES.get(channel) or ("",)
-            placed = now - dt.timedelta(days=rng.uniform(1, 730), minutes=rng.randint(0, 1440))
-            lines = []
-            for position, (pid, name, cat, price) in enumerate(rng.sample(CATALOGUE, rng.randint(1, 3))):
-                qty = rng.choice((1, 1, 1, 2, 3))
-                total = Decimal(price * qty)
-                lines.append(
-                    OrderLine(
-                        product_id=pid, position=position, name=name, category=cat, quantity=qty,
-                        price=Decimal(price), total=total,
-                    )
-                )  # fmt: skip
-            subtotal = sum((x.total for x in lines), Decimal(0))
-            shipping = Decimal(0 if channel == "store" or subtotal >= 500000 else 30000)
-            order = Order(
-                order_id=order_id, contact_id=contact_id, placed_at=placed, channel=channel,
-                store=rng.choice(stores), currency=currency,
-                subtotal=subtotal, shipping=shipping, total=subtotal + shipping, created_at=now, updated_at=now,
-            )  # fmt: skip
-            roll = rng.random()
-            if roll < 0.04:
-                order.status = Order.Status.CANCELLED
-            elif roll < 0.08:
-                lines[0].refunded_quantity = lines[0].quantity
-                order.refunded_amount = lines[0].total
-                order.status = _refund_status(order)
-                order.refunds = [{"id": "", "amount": str(lines[0].total), "at": now.isoformat(), "lines": {}}]
-            orders.append(order)
-            lines_of.append(lines)
+    for p in planned:
+        lines = [
+            OrderLine(
+                product_id=pid, position=position, name=name, category=cat, quantity=qty, price=Decimal(price),
+                total=Decimal(price * qty),
+            )
+            for position, (pid, name, cat, price, qty) in enumerate(p.lines)
+        ]  # fmt: skip
+        order = Order(
+            order_id=p.order_id, contact_id=p.contact_id, placed_at=p.placed_at, channel=p.channel, store=p.store,
+            currency=currency, subtotal=Decimal(p.subtotal), shipping=Decimal(p.shipping), total=Decimal(p.total),
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        if p.fate == "cancelled":
+            order.status = Order.Status.CANCELLED
+        elif p.fate == "refunded":
+            lines[0].refunded_quantity = lines[0].quantity
+            order.refunded_amount = lines[0].total
+            order.status = _refund_status(order)
+            order.refunds = [{"id": "", "amount": str(lines[0].total), "at": now.isoformat(), "lines": {}}]
+        orders.append(order)
+        lines_of.append(lines)
     Order.objects.bulk_create(orders, batch_size=500)
     for order, lines in zip(orders, lines_of, strict=True):
         for line in lines:
@@ -110,7 +217,6 @@ def demo_orders_load(*, contact_ids: Sequence[int], seed: int, now: dt.datetime 
     for s in stats.values():
         _derive(s)
     PurchaseStats.objects.bulk_create(list(stats.values()), batch_size=500, ignore_conflicts=True)
-    return len(orders)
 
 
 def _refund_status(order: Order) -> str:

@@ -663,3 +663,47 @@ def explorer_choices() -> Choices:
         names=[KnownName(r["name"], r["n"]) for r in names],
         sources=list(Source.objects.all()),
     )
+
+
+# --- names seen, for suggestions (the segment builder) ----------------------------------------
+
+# Distinct names by a skip scan of the (name, timestamp, contact) index: each step is one seek
+# to the next name greater than the last, so the cost follows the number of names, not events.
+_NAMES_SQL = """
+WITH RECURSIVE names(name) AS (
+    SELECT MIN(name) FROM {table} WHERE name > ''
+    UNION ALL
+    SELECT (SELECT MIN(e.name) FROM {table} e WHERE e.name > names.name)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names WHERE name IS NOT NULL LIMIT %s
+"""
+PROPERTY_SAMPLE = 200  # latest events of a name whose property names are suggested
+
+
+def known_event_names(limit: int = 500) -> list[str]:
+    """Event names received so far (any type), in name order: ``limit`` index seeks at most,
+    a few milliseconds, so not cached (a name is suggested as soon as its first event is in)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_NAMES_SQL.format(table=connection.ops.quote_name(Event._meta.db_table)), [limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def event_name_seen(name: str) -> bool:
+    """Whether any event of this name was received (one seek of the name index)."""
+    return bool(name) and Event.objects.filter(name=name).exists()
+
+
+def event_property_names(name: str, limit: int = 100) -> list[str]:
+    """The property names of the latest events of ``name`` (read backwards along the name index),
+    most used first."""
+    if not name:
+        return []
+    counts: dict[str, int] = {}
+    latest = Event.objects.filter(name=name).order_by("-timestamp").values_list("properties", flat=True)
+    for properties in latest[:PROPERTY_SAMPLE]:
+        for prop in properties if isinstance(properties, dict) else ():
+            counts[prop] = counts.get(prop, 0) + 1
+    return sorted(counts, key=lambda prop: (-counts[prop], prop))[:limit]

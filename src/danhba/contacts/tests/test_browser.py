@@ -60,12 +60,13 @@ def test_create_search_edit_inline_and_see_it_audited(live_server: Any, users: A
     page.fill("input[name=email]", admin.email)
     page.fill("input[name=password]", PASSWORD)
     page.locator("form:has(input[name=password]) button[type=submit]").click()
-    page.wait_for_url(f"{base}/contacts/")
+    page.wait_for_url(f"{base}/")  # the home page
+    assert page.locator("#home-contacts").is_visible()
     # The stylesheet is served and applied (the sidebar is laid out by app.css).
     assert page.evaluate("getComputedStyle(document.querySelector('.sidebar')).display") == "flex"
 
     # Create a contact.
-    page.get_by_role("link", name="New contact").click()
+    page.get_by_role("link", name="New contact", exact=True).click()
     page.fill("input[name=full_name]", "Nguyễn Văn Đức")
     page.fill("input[name=email]", "duc.nguyen@example.vn")
     page.fill("input[name=phone]", "0912 345 678")

@@ -72,22 +72,24 @@ def test_counts_match_the_summary(loaded: dict[str, Any]) -> None:
     assert len(latest) == N
     for cid, last_activity in Contact.objects.values_list("pk", "last_activity_at"):
         assert last_activity == latest[cid]
-    # One summary line in the audit log, not one per row.
-    assert list(AuditEvent.objects.exclude(object_type="segment").values_list("object_type", "via", "action")) == [
-        ("demo", "cli", "create")
-    ]
+    # One summary line in the audit log, not one per row (besides the demo segments and the two
+    # event sources, created through their services).
+    rows = AuditEvent.objects.exclude(object_type__in=("segment", "source"))
+    assert list(rows.values_list("object_type", "via", "action")) == [("demo", "cli", "create")]
+    assert AuditEvent.objects.filter(object_type="source").count() == 2
 
 
 def test_demo_segments_hold_what_their_conditions_match(loaded: dict[str, Any]) -> None:
     from danhba.segments.compiler import matching
+    from danhba.segments.demo import DEMO_SEGMENTS
     from danhba.segments.models import Segment
 
-    assert loaded["segments"] == Segment.objects.count() == 5
+    assert loaded["segments"] == Segment.objects.count() == len(DEMO_SEGMENTS) + 2
     for segment in Segment.objects.filter(kind="dynamic"):
         expected = set(matching(segment.conditions).values_list("pk", flat=True))
         assert set(segment.members.values_list("contact_id", flat=True)) == expected
         assert segment.member_count == len(expected)
-    assert Segment.objects.get(kind="static").member_count > 0
+    assert all(s.member_count > 0 for s in Segment.objects.filter(kind="static"))
 
 
 def test_text_is_normalised_and_denormalised_columns_match(loaded: dict[str, Any]) -> None:

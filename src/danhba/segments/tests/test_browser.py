@@ -64,7 +64,7 @@ def test_build_a_nested_segment_and_see_its_members(live_server: Any, users: Any
     page.fill("input[name=email]", users["marketing"].email)
     page.fill("input[name=password]", PASSWORD)
     page.locator("form:has(input[name=password]) button[type=submit]").click()
-    page.wait_for_url(f"{base}/contacts/")
+    page.wait_for_url(f"{base}/")  # the home page
 
     page.get_by_role("link", name="Segments", exact=True).click()
     page.wait_for_url(f"{base}/segments/")
@@ -113,3 +113,50 @@ def test_build_a_nested_segment_and_see_its_members(live_server: Any, users: Any
     page.get_by_role("link", name="Edit conditions").click()
     expect(page.locator("select[name='n-1__op']")).to_have_value("any")
     expect(page.locator("input[name='n-1-1__value']")).to_have_value("binh")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_fresh_builder_previews_before_the_name_and_suggests_event_names(
+    live_server: Any, users: Any, make_contact: Any, page: Any
+) -> None:
+    """A new segment opens without errors; its preview follows the conditions before the segment
+    has a name (the browser's check of the required name used to stop every preview); an event
+    condition offers the names received and warns about one never received."""
+    from playwright.sync_api import expect
+
+    from danhba.conftest import actor_for
+    from danhba.tracking.models import Event
+    from danhba.tracking.services import source_create
+
+    buyer = make_contact(full_name="Khách Mua Trà", province="Hà Nội")
+    source, _key = source_create(actor=actor_for(users["admin"]), name="Web")
+    from django.utils import timezone
+
+    Event.objects.create(source=source, message_id="m1", type="track", name="Order Completed", contact=buyer,
+                         timestamp=timezone.now(), received_at=timezone.now(), properties={"total": 5})  # fmt: skip
+    base = live_server.url
+    page.goto(f"{base}/login/")
+    page.fill("input[name=email]", users["marketing"].email)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form:has(input[name=password]) button[type=submit]").click()
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/segments/new")
+    expect(page.locator("#preview-hint")).to_be_visible()
+    expect(page.locator("#preview")).not_to_contain_text("not valid")
+
+    choose(page, "select[name='n-0__kind']", "event")
+    expect(page.locator("#event-names option[value='Order Completed']")).to_have_count(1)
+    name = page.locator("input[name='n-0__name']")
+    with page.expect_response(lambda r: "/segments/builder/event-hints" in r.url):
+        name.fill("Order Complete")
+        name.press("Tab")
+    expect(page.locator("#hints-n-0")).to_contain_text("has been received yet")
+    expect(page.locator("#preview-count")).to_have_text("0 contacts")  # a preview, name still empty
+    expect(page.locator("#preview-warnings")).to_be_visible()
+    with page.expect_response(lambda r: "/segments/builder/event-hints" in r.url):
+        name.fill("Order Completed")
+        name.press("Tab")
+    expect(page.locator("#preview-count")).to_have_text("1 contact")
+    expect(page.locator("#hints-n-0")).not_to_contain_text("has been received yet")
+    expect(page.locator("#props-n-0 option[value='total']")).to_have_count(1)

@@ -484,7 +484,7 @@ def test_adding_a_long_file_to_a_list_takes_a_few_queries(
     actor = actor_for(admin)
     people = [make_contact(full_name=f"Người {i}", emails=[f"p{i}@example.vn"]) for i in range(30)]
     lst = S.segment_create(actor=actor, name="Khách mời", kind=Segment.Kind.STATIC)
-    lines = [f"p{i}@example.vn" for i in range(30)] + [str(p.pk) for p in people] + ["0912 000 111"] * 40
+    lines = [f"p{i}@example.vn" for i in range(30)] + [f"#{p.pk}" for p in people] + ["0912 000 111"] * 40
     with django_assert_max_num_queries(20):
         added, unmatched = S.list_add_by_keys(actor=actor, segment=lst, lines=lines)
     assert added == 30 and members(lst) == {p.pk for p in people}

@@ -353,3 +353,133 @@ def test_export_of_a_segment_needs_segment_export(client_for: Any, users: Any, m
 
     with pytest.raises(PermissionDenied):
         export_job_create(actor=actor_for(exporter), fmt="csv", params={"segment": str(segment.pk)})
+
+
+def test_pasted_short_numbers_are_never_contact_ids(client_for: Any, users: Any, hanoi: Any) -> None:
+    """"0999" pasted into a list used to add contact #999: a line of digits is a phone number
+    (or nothing); a contact id needs its explicit form, ``#999`` or a column named id."""
+    client = client_for(users["marketing"])
+    lst = static(users["marketing"])
+    target = hanoi[0]
+    text = f"0{target.pk}\n{target.pk}\n00{target.pk}\n"
+    response = client.post(f"/segments/{lst.pk}/members/import", {"text": text}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert not lst.members.exists()
+    assert "3 lines matched nobody" in html and f"#{target.pk}" in html  # the hint shows the form
+    response = client.post(f"/segments/{lst.pk}/members/import", {"text": f"#{target.pk}\n# x\n"},
+                           HTTP_HX_REQUEST="true")  # fmt: skip
+    assert set(lst.members.values_list("contact_id", flat=True)) == {target.pk}
+    assert "1 line matched nobody" in response.content.decode()
+    # A file: a column named id holds ids; other columns of digits stay phones.
+    other = hanoi[1]
+    upload = SimpleUploadedFile("list.csv", f"Name;ID\nBình;{other.pk}\n".encode(), content_type="text/csv")
+    client.post(f"/segments/{lst.pk}/members/import", {"file": upload}, HTTP_HX_REQUEST="true")
+    assert set(lst.members.values_list("contact_id", flat=True)) == {target.pk, other.pk}
+    upload = SimpleUploadedFile("list.csv", f"0{other.pk},x\n".encode(), content_type="text/csv")
+    client.post(f"/segments/{lst.pk}/members/import", {"file": upload}, HTTP_HX_REQUEST="true")
+    assert lst.members.count() == 2
+
+
+# --- the builder's suggestions and first impression ----------------------------------------------
+
+
+def test_a_fresh_builder_does_not_open_in_error(client_for: Any, users: Any, hanoi: Any) -> None:
+    client = client_for(users["marketing"])
+    html = client.get("/segments/new").content.decode()
+    assert "not valid" not in html and "need a look" not in html
+    assert 'id="preview-hint"' in html  # says what to do instead
+    # A condition just added to a working tree is not an error either.
+    html = client.post(
+        "/segments/builder/tree", builder_post(action="add_condition:"), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'name="n-1__kind"' in html and "need a look" not in html and "<li>" not in html.split('id="err-n-1"')[1][:60]
+    # Once a condition is filled in wrongly, it is marked.
+    bad = builder_post(**{"n-0__field": "created_at", "n-0__operator": "after", "n-0__value": "yesterday"})
+    html = client.post("/segments/builder/preview", bad, HTTP_HX_REQUEST="true").content.decode()
+    assert "need a look" in html
+    # Saving an untouched condition still says why not.
+    response = client.post("/segments/new", {**builder_post(), "n-0__value": ""})
+    assert response.status_code == 422
+
+
+@pytest.fixture
+def events(make_contact: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from danhba.tracking.models import Event
+    from danhba.tracking.services import source_create
+
+    source, _key = source_create(actor=actor_for(None), name="Shop")
+    buyer = make_contact(full_name="Khách Mua", province="Hà Nội")
+    now = timezone.now()
+    rows = [
+        ("Order Completed", {"total": 350000, "coupon": "TET", "products": [{"product_id": "p1"}]}),
+        ("Order Completed", {"total": 90000}),
+        ("Product Viewed", {"product_id": "p1", "category": "Áo"}),
+        ("Signed Up", {}),
+    ]
+    for i, (name, props) in enumerate(rows):
+        when = now - dt.timedelta(days=i)
+        Event.objects.create(source=source, message_id=f"m{i}", type="track", name=name, contact=buyer,
+                             timestamp=when, received_at=when, properties=props)  # fmt: skip
+
+
+def test_builder_suggests_event_and_property_names_and_warns_on_unknown_ones(
+    client_for: Any, users: Any, events: Any
+) -> None:
+    client = client_for(users["marketing"])
+    html = client.get("/segments/new").content.decode()
+    datalist = html.split('<datalist id="event-names">')[1].split("</datalist>")[0]
+    assert [n for n in ("Order Completed", "Product Viewed", "Signed Up") if f'value="{n}"' in datalist] == [
+        "Order Completed",
+        "Product Viewed",
+        "Signed Up",
+    ]
+    # The property names of an event, for its property filters; an unseen name is a warning.
+    def hints_for(name: str) -> str:
+        return client.get("/segments/builder/event-hints", {"node": "n-0", "n-0__name": name}).content.decode()
+
+    hints = hints_for("Order Completed")
+    assert 'id="props-n-0"' in hints and 'value="total"' in hints and 'value="coupon"' in hints
+    assert "received yet" not in hints
+    hints = hints_for("Order Complete")
+    assert "No event named “Order Complete” has been received yet" in hints
+    # The preview warns too, and still counts (a name can be used before its first event).
+    data = {
+        "name": "x", "kind": "dynamic", "n__op": "all", "n-0__kind": "event", "n-0__name": "Order Complete",
+        "n-0__count_op": "gte", "n-0__count_value": "1", "n-0__period": "",
+    }  # fmt: skip
+    html = client.post("/segments/builder/preview", data, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-count="0"' in html and "has been received yet" in html
+    # An edited segment's event conditions open with their hints.
+    data["n-0__name"] = "Order Completed"
+    client.post("/segments/new", {**data, "n-0__where-0-property": "total", "n-0__where-0-operator": "gt",
+                                  "n-0__where-0-value": "100000"})  # fmt: skip
+    segment = Segment.objects.get(name="x")
+    assert segment.member_count == 1
+    html = client.get(f"/segments/{segment.pk}/edit").content.decode()
+    assert 'list="props-n-0"' in html and '<datalist id="props-n-0">' in html
+
+
+def test_event_name_suggestions_through_the_api(client: Any, users: Any, events: Any) -> None:
+    from danhba.accounts.services import apikey_create
+
+    _key, raw = apikey_create(actor=actor_for(users["marketing"]), user=users["marketing"], name="t")
+    headers = {"Authorization": f"Bearer {raw}"}
+    body = client.get("/api/segments/event-names", headers=headers).json()
+    assert {"Order Completed", "Product Viewed", "Signed Up"} <= set(body["names"])
+    body = client.get("/api/segments/event-names", {"name": "Product Viewed"}, headers=headers).json()
+    assert body["seen"] is True and {"product_id", "category"} <= set(body["properties"])
+    body = client.get("/api/segments/event-names", {"name": "Nope"}, headers=headers).json()
+    assert body["seen"] is False and body["properties"] == []
+    # A role that may not see events gets nothing of them.
+    Role.objects.create(key="noevents", name="No events", permissions={"segment": ["view"], "contact": ["view"]},
+                        record_scope="all")  # fmt: skip
+    from danhba.accounts.models import User
+
+    user = User.objects.create_user("ne@example.vn", "pw-123456789", role=Role.objects.get(key="noevents"))
+    _key, raw = apikey_create(actor=actor_for(user), user=user, name="t")
+    response = client.get("/api/segments/event-names", headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 403

@@ -26,6 +26,7 @@ LABELS = {
     "consent_records": "consent records",
     "search_keys": "search keys",
     "orders": "orders",
+    "events": "events",
     "users": "demo users",
 }
 
