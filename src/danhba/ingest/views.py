@@ -20,7 +20,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from danhba.accounts.forms import apply_service_error
@@ -43,8 +43,8 @@ ISSUES_PAGE = 50
 PREVIEW_ROWS = 20
 PREPARED_ROWS = 10
 SEVERITIES = ImportIssue.Severity.values
-UNSTORABLE_FILE = _lazy("cannot read this file: it holds characters no database can store; is it a text file?")
-UNSTORABLE = _lazy(
+UNSTORABLE_FILE = gettext_lazy("cannot read this file: it holds characters no database can store; is it a text file?")
+UNSTORABLE = gettext_lazy(
     "cannot read this file in this encoding: it gives characters no database can store; choose another encoding"
 )
 

@@ -18,6 +18,7 @@ from danhba.accounts.services import apikey_create
 from danhba.conftest import actor_for
 from danhba.contacts.models import Company
 from danhba.contacts.services import company_save
+from danhba.core.csvsafe import unwrap_excel_text
 from danhba.privacy.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +90,7 @@ def test_company_export_csv_and_xlsx_respect_filters_and_are_audited(
     table = list(csv.DictReader(io.StringIO(body)))
     assert [(r["name"], r["contact_count"]) for r in table] == [("Hòa Phát", "3"), ("Trống Đồng", "0")]
     # (How a phone is guarded against spreadsheet formulas is the contact exports' rule.)
-    assert table[1]["phone"].lstrip("'") == "+842438251234" and table[0]["industry"] == "Thép"
+    assert unwrap_excel_text(table[1]["phone"]) == "+842438251234" and table[0]["industry"] == "Thép"
     audit = AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT, object_type="company").get()
     assert audit.actor_id == users["analyst"].pk
     assert audit.changes["rows"] == [None, 2] and audit.changes["filters"][1] == {"industry": "Thép"}

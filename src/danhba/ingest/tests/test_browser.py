@@ -152,7 +152,7 @@ def _login(page: Any, base: str, user: Any) -> None:
     page.fill("input[name=email]", user.email)
     page.fill("input[name=password]", PASSWORD)
     page.locator("form:has(input[name=password]) button[type=submit]").click()
-    page.wait_for_url(f"{base}/contacts/")
+    page.wait_for_url(f"{base}/")  # the home page
 
 
 @pytest.mark.browser
