@@ -171,8 +171,9 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
     from django.utils import timezone
 
     from danhba.accounts.models import Role, User
-    from danhba.contacts.demo import TAGS, PeopleGenerator, search_keys_of
+    from danhba.contacts.demo import TAGS, PeopleGenerator
     from danhba.contacts.models import Company, Contact, LifecycleStage, Tag
+    from danhba.contacts.search import contact_search_keys as search_keys_of
     from danhba.core.normalize import fold
 
     started = time.perf_counter()
@@ -674,7 +675,7 @@ class Baseline:
 
 
 def run_baseline(base: Baseline, kind: Kind, warmup: int) -> None:
-    from danhba.contacts.selectors import search_key_range
+    from danhba.contacts.search import search_prefix as search_key_range
     from danhba.core.keyset import decode_cursor
 
     def page(params: dict[str, str], after: tuple[str, int] | None) -> tuple[float, int, tuple[str, int] | None]:

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "danhba.core",
     "danhba.accounts",
+    "danhba.audit",
     "danhba.contacts",
     "danhba.privacy",
     "danhba.ingest",

@@ -10,6 +10,7 @@ urlpatterns = [
     path("settings/event-retention/", include("danhba.tracking.retention_urls")),
     path("settings/webhooks/", include("danhba.webhooks.urls")),
     path("settings/", include("danhba.contacts.settings_urls")),
+    path("privacy/audit/", include("danhba.audit.urls")),
     path("privacy/", include("danhba.privacy.urls")),
     path("imports/", include("danhba.ingest.urls")),
     path("events/", include("danhba.tracking.explorer_urls")),

@@ -8,8 +8,9 @@ from django.http import HttpRequest
 from ninja import Router
 
 from danhba.accounts.api_auth import api_user
-from danhba.contacts.schemas import ErrorOut, MeOut
-from danhba.contacts.selectors import hidden_fields
+from danhba.accounts.hooks import hidden_fields
+from danhba.accounts.schemas import MeOut
+from danhba.core.schemas import ErrorOut
 
 router = Router(tags=["me"])
 

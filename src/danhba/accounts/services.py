@@ -18,11 +18,11 @@ from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import ApiKey, LoginCounter, Role, Team, User
+from danhba.core import audit
 from danhba.core.actor import Actor
+from danhba.core.audit import changes_between
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from danhba.core.normalize import NormalizationError, clean_text, normalize_email
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event, changes_between
 
 _SCOPE_RANK = {perms.SCOPE_OWN: 0, perms.SCOPE_TEAM: 1, perms.SCOPE_ALL: 2}
 
@@ -116,9 +116,9 @@ def user_create(
         if not password:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        audit_event(
+        audit.record(
             actor=actor,
-            action=AuditEvent.Action.CREATE,
+            action=audit.CREATE,
             object_type="user",
             object_id=user.pk,
             object_label=user.email,
@@ -143,9 +143,9 @@ def _user_snapshot(user: User) -> dict[str, Any]:
 def _audit_user_change(actor: Actor, user: User, before: dict[str, Any]) -> None:
     changes = changes_between(before, _user_snapshot(user))
     if changes:
-        audit_event(
+        audit.record(
             actor=actor,
-            action=AuditEvent.Action.UPDATE,
+            action=audit.UPDATE,
             object_type="user",
             object_id=user.pk,
             object_label=user.email,
@@ -215,9 +215,9 @@ def user_set_password(*, actor: Actor, user: User, password: str) -> None:
         raise InvalidInput({"password": list(exc.messages)}) from None
     user.set_password(password)
     user.save(update_fields=["password"])
-    audit_event(
+    audit.record(
         actor=actor,
-        action=AuditEvent.Action.UPDATE,
+        action=audit.UPDATE,
         object_type="user",
         object_id=user.pk,
         object_label=user.email,
@@ -280,9 +280,9 @@ def team_save(*, actor: Actor, team: Team | None, name: str) -> Team:
             _("A team called %(name)s already exists.") % {"name": text},
             {"name": [_("a team with this name already exists")]},
         ) from None
-    audit_event(
+    audit.record(
         actor=actor,
-        action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
+        action=audit.CREATE if creating else audit.UPDATE,
         object_type="team",
         object_id=team.pk,
         object_label=team.name,
@@ -349,9 +349,9 @@ def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
         "record_scope": role.record_scope,
         "sensitive_fields": role.sensitive_fields,
     }
-    audit_event(
+    audit.record(
         actor=actor,
-        action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
+        action=audit.CREATE if creating else audit.UPDATE,
         object_type="role",
         object_id=role.pk,
         object_label=role.name,
@@ -367,8 +367,8 @@ def role_delete(*, actor: Actor, role: Role) -> None:
         raise InvalidInput({"role": [_("built-in roles cannot be deleted")]})
     if role.users.exists():
         raise Conflict(_("Move this role's users to another role first."), {"role": [_("still has users")]})
-    audit_event(
-        actor=actor, action=AuditEvent.Action.DELETE, object_type="role", object_id=role.pk, object_label=role.name
+    audit.record(
+        actor=actor, action=audit.DELETE, object_type="role", object_id=role.pk, object_label=role.name
     )
     role.delete()
 
@@ -383,9 +383,9 @@ def apikey_create(*, actor: Actor, user: User, name: str) -> tuple[ApiKey, str]:
         raise InvalidInput({"name": [_("between 1 and 120 characters")]})
     raw, prefix, key_hash = ApiKey.generate()
     key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=key_hash)
-    audit_event(
+    audit.record(
         actor=actor,
-        action=AuditEvent.Action.CREATE,
+        action=audit.CREATE,
         object_type="apikey",
         object_id=key.pk,
         object_label=f"{name} ({prefix}…) for {user.email}",
@@ -400,9 +400,9 @@ def apikey_revoke(*, actor: Actor, key: ApiKey) -> None:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        audit_event(
+        audit.record(
             actor=actor,
-            action=AuditEvent.Action.DELETE,
+            action=audit.DELETE,
             object_type="apikey",
             object_id=key.pk,
             object_label=f"{key.name} ({key.prefix}…)",
@@ -488,7 +488,7 @@ def login_attempt(*, actor: Actor, email: str, password: str) -> tuple[User | No
         return None, True
     user = authenticate(None, email=email, password=password)
     if user is None:
-        audit_event(actor=actor, action=AuditEvent.Action.LOGIN_FAILED, object_type="user", object_label=email[:254])
+        audit.record(actor=actor, action=audit.LOGIN_FAILED, object_type="user", object_label=email[:254])
         if LoginCounter.objects.filter(key=pair, count__gte=limit).exists():
             _lock(pair, now)
         _forget_stale(now)
@@ -524,9 +524,9 @@ def login_unlock(*, actor: Actor, email: str | None = None, ip: str | None = Non
         removed, _detail = rows.delete()
         if ip:
             removed += LoginCounter.objects.filter(key=_ip_key(ip)).delete()[0]
-        audit_event(
+        audit.record(
             actor=actor,
-            action=AuditEvent.Action.DELETE,
+            action=audit.DELETE,
             object_type="login_lock",
             object_label=f"{email or '*'} @ {ip or '*'}"[:254],
             changes={"email": [email or "", None], "ip": [ip or "", None]},
@@ -536,9 +536,9 @@ def login_unlock(*, actor: Actor, email: str | None = None, ip: str | None = Non
 
 def login_succeeded(*, actor: Actor) -> None:
     assert actor.user is not None
-    audit_event(
+    audit.record(
         actor=actor,
-        action=AuditEvent.Action.LOGIN,
+        action=audit.LOGIN,
         object_type="user",
         object_id=actor.user.pk,
         object_label=actor.user.email,
@@ -547,9 +547,9 @@ def login_succeeded(*, actor: Actor) -> None:
 
 def logout_recorded(*, actor: Actor) -> None:
     if actor.user is not None:
-        audit_event(
+        audit.record(
             actor=actor,
-            action=AuditEvent.Action.LOGOUT,
+            action=audit.LOGOUT,
             object_type="user",
             object_id=actor.user.pk,
             object_label=actor.user.email,

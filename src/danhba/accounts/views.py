@@ -41,9 +41,9 @@ from danhba.accounts.forms import (
     UserEditForm,
     apply_service_error,
 )
+from danhba.accounts.hooks import sensitive_field_choices
 from danhba.accounts.middleware import LANGUAGE_SESSION_KEY
 from danhba.accounts.models import ApiKey, Role, Team, User
-from danhba.contacts.models import CustomField
 from danhba.core.actor import Actor
 from danhba.core.errors import NotFound, PermissionDenied, ServiceError
 from danhba.core.log import note_forbidden
@@ -473,11 +473,7 @@ def role_list(request: HttpRequest) -> HttpResponse:
 def _sensitive_choices(role: Role | None) -> list[tuple[str, str]]:
     """Every field a role can be granted: the standard sensitive ones, every custom field
     marked sensitive, and whatever the role holds already (so saving never drops a grant)."""
-    choices: list[tuple[str, str]] = [(k, str(label)) for k, label in perms.SENSITIVE_STANDARD_FIELDS.items()]
-    for cf in CustomField.objects.filter(is_sensitive=True).order_by("entity", "position", "label"):
-        where = _("company") if cf.entity == CustomField.Entity.COMPANY else _("contact")
-        label = f"{cf.label} ({where})" if cf.is_active else f"{cf.label} ({where}, {_('retired')})"
-        choices.append((cf.permission_key, label))
+    choices = sensitive_field_choices(role)
     known = {key for key, _label in choices}
     for key in role.sensitive_fields if role else []:
         if key not in known and key != perms.ALL_FIELDS:

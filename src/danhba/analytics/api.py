@@ -12,7 +12,7 @@ from danhba.accounts.api_auth import api_user
 from danhba.analytics import selectors
 from danhba.analytics.schemas import HomeOut
 from danhba.contacts.models import TimelineEntry
-from danhba.contacts.schemas import ErrorOut
+from danhba.core.schemas import ErrorOut
 from danhba.ingest.models import Import
 
 ERRORS: dict[Any, Any] = {frozenset({400, 401, 403, 404, 409, 422}): ErrorOut}

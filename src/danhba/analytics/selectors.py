@@ -29,8 +29,9 @@ from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
+from danhba.audit.selectors import AuditFilters, AuditRow, audit_page, audit_rows
 from danhba.contacts.models import Contact, Source, TimelineEntry
-from danhba.contacts.selectors import AuditFilters, AuditRow, audit_page, audit_rows, hidden_fields, visibility_branches
+from danhba.contacts.selectors import hidden_fields, visibility_branches
 from danhba.ingest.models import Import
 from danhba.ingest.services import visible_imports
 from danhba.privacy.models import ConsentPurpose, ConsentRecord
@@ -336,7 +337,7 @@ def shortcuts(user: User) -> list[Shortcut]:
         ("events", _("Explore events"), reverse("events:explorer"), ("event", perms.VIEW)),
         ("orders", _("Orders"), reverse("orders:list"), ("order", perms.VIEW)),
         ("exports", _("My exports"), reverse("contacts:export_list"), ("contact", perms.EXPORT)),
-        ("audit", _("Audit log"), reverse("privacy:audit"), ("audit", perms.VIEW)),
+        ("audit", _("Audit log"), reverse("audit:log"), ("audit", perms.VIEW)),
         ("new_user", _("New user"), reverse("accounts:user_create"), ("user", perms.CREATE)),
         ("sources", _("Event sources"), reverse("tracking:source_list"), ("source", perms.VIEW)),
     ]

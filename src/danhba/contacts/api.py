@@ -31,7 +31,6 @@ from danhba.contacts.schemas import (
     CustomFieldIn,
     CustomFieldOut,
     CustomFieldPatch,
-    ErrorOut,
     ExportIn,
     ExportJobOut,
     TagIn,
@@ -44,6 +43,7 @@ from danhba.contacts.schemas import (
 )
 from danhba.core.errors import Conflict, NotFound, PermissionDenied
 from danhba.core.keyset import MAX_PK, paginate
+from danhba.core.schemas import ErrorOut
 
 # Every error is {"code", "message", "details"}; listed once for the OpenAPI document.
 ERRORS: dict[Any, Any] = {frozenset({400, 401, 403, 404, 409, 422}): ErrorOut}

@@ -4,3 +4,17 @@ from django.apps import AppConfig
 class ContactsConfig(AppConfig):
     name = "danhba.contacts"
     label = "contacts"
+
+    def ready(self) -> None:
+        from danhba.accounts.hooks import HIDDEN_FIELDS, SENSITIVE_FIELDS
+        from danhba.audit.display import AUDIT_VISIBLE, AUDIT_VOCABULARY
+        from danhba.contacts.audit_display import AuditVocabulary, audit_visible_rows
+        from danhba.contacts.selectors import hidden_custom_fields, sensitive_custom_field_choices
+
+        # Roles (accounts) can be denied the custom fields marked sensitive.
+        HIDDEN_FIELDS.connect(hidden_custom_fields)
+        SENSITIVE_FIELDS.connect(sensitive_custom_field_choices)
+        # The audit log (below contacts) learns from contacts how to name fields and values, and
+        # which rows are about contacts a reader may not open.
+        AUDIT_VOCABULARY.connect(AuditVocabulary)
+        AUDIT_VISIBLE.connect(audit_visible_rows)

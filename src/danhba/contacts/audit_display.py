@@ -12,18 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.db.models import Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from danhba.accounts.models import Role
-from danhba.contacts.models import BuyerRole, Company, CustomField, LifecycleStage, Tag, TimelineEntry
+from danhba.accounts.models import Role, User
+from danhba.audit.display import MASK, Change
+from danhba.contacts.models import BuyerRole, Company, Contact, CustomField, LifecycleStage, Tag, TimelineEntry
 from danhba.core import formatting
 
 # The model whose fields an object type's changes name ("app_label.Model").
@@ -93,7 +94,6 @@ KEY_LABELS: dict[str, Any] = {
 ID_KEYS = {"import", "export_job", "id", "resent"}
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-MASK = "•••"
 # Values an app keeps as data in its audit rows and names only when they are shown, by (object
 # type, key): filled in the apps' AppConfig.ready(), since contacts imports no app above it.
 VALUE_NAMERS: dict[tuple[str, str], Callable[[Any], str]] = {}
@@ -102,15 +102,6 @@ VALUE_NAMERS: dict[tuple[str, str], Callable[[Any], str]] = {}
 def register_value_namer(object_type: str, key: str, namer: Callable[[dict[str, Any]], str]) -> None:
     """``namer`` says a structured value (a dict) of ``key`` in ``object_type`` rows as text."""
     VALUE_NAMERS[(object_type, key)] = namer
-
-
-@dataclass(frozen=True)
-class Change:
-    """One changed field of an audit row, ready to show."""
-
-    field: str
-    before: str
-    after: str
 
 
 def _model(object_type: str) -> type[models.Model] | None:
@@ -273,4 +264,14 @@ class AuditVocabulary:
         ]
 
 
-__all__ = ["MASK", "AuditVocabulary", "Change"]
+def audit_visible_rows(user: User) -> Q | None:
+    """The audit rows a reader may see: none about contacts outside their records."""
+    from danhba.contacts.selectors import visibility_q
+
+    vis = visibility_q(user)
+    if vis is None:
+        return None
+    return Q(contact_id__isnull=True) | Q(contact_id__in=Contact.objects.filter(vis).values("pk"))
+
+
+__all__ = ["MASK", "AuditVocabulary", "Change", "audit_visible_rows"]

@@ -8,15 +8,15 @@ lower-case emails, E.164 phones — and the same generator feeds the ``bench/`` 
 :func:`demo_load` writes them with ``bulk_create`` instead of one service call per contact
 (3,000 contacts in a few seconds rather than a minute) and therefore fills the denormalised
 columns itself, exactly as the services do: ``name_key``, the primary ``email``/``phone``,
-``last_activity_at``, the consent state, and the search keys (:func:`search_keys_of`, which a
-test holds equal to :func:`~danhba.contacts.services.search_keys_rebuild`).
+``last_activity_at``, the consent state, and the search keys (``search.contact_search_keys``, which a test holds
+equal to what ``search.search_index`` stores).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,9 @@ from faker import Faker
 from faker.providers.person.vi_VN import Provider as ViPersonProvider
 
 from danhba.accounts.models import Role, Team, User
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
+from danhba.contacts.keys import company_key, name_key, tag_key
 from danhba.contacts.models import (
     BuyerRole,
     Company,
@@ -43,7 +46,7 @@ from danhba.contacts.models import (
     Tag,
     TimelineEntry,
 )
-from danhba.contacts.services import name_keys, phone_key
+from danhba.contacts.search import contact_search_keys
 from danhba.core.actor import Actor
 from danhba.core.normalize import (
     OLD_MOBILE_PREFIXES,
@@ -55,8 +58,7 @@ from danhba.core.normalize import (
     split_name,
 )
 from danhba.core.vn import PROVINCE_NAMES, PROVINCES
-from danhba.privacy.models import AuditEvent, ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
-from danhba.privacy.services import audit_event
+from danhba.privacy.models import ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
 
 SEED = 2025
 BATCH = 500
@@ -458,19 +460,6 @@ class PeopleGenerator:
         return sorted(out, key=lambda row: row[4])
 
 
-def search_keys_of(
-    full_name: str, emails: Iterable[str], e164s: Iterable[str], company_names: Iterable[str]
-) -> set[str]:
-    """The search keys :func:`~danhba.contacts.services.search_keys_rebuild` stores for a contact
-    with these values, computed without reading the database."""
-    keys = set(name_keys(full_name))
-    keys.update(email[:254] for email in emails)
-    keys.update(phone_key(e164) for e164 in e164s)
-    for company in company_names:
-        keys.update(name_keys(company))
-    return {k for k in keys if k}
-
-
 ProgressFn = Callable[[int, int], None]
 
 
@@ -569,18 +558,18 @@ def _demo_users() -> tuple[str | None, list[User]]:
 
 
 def _demo_tags() -> dict[str, Tag]:
-    existing = {t.name_key: t for t in Tag.objects.filter(name_key__in=[fold(n) for n, _, _ in TAGS])}
-    new = [Tag(name=n, name_key=fold(n), color=c) for n, c, _ in TAGS if fold(n) not in existing]
+    existing = {t.name_key: t for t in Tag.objects.filter(name_key__in=[tag_key(n) for n, _, _ in TAGS])}
+    new = [Tag(name=n, name_key=tag_key(n), color=c) for n, c, _ in TAGS if tag_key(n) not in existing]
     Tag.objects.bulk_create(new)
-    existing.update({t.name_key: t for t in Tag.objects.filter(name_key__in=[fold(n) for n, _, _ in TAGS])})
-    return {n: existing[fold(n)] for n, _, _ in TAGS}
+    existing.update({t.name_key: t for t in Tag.objects.filter(name_key__in=[tag_key(n) for n, _, _ in TAGS])})
+    return {n: existing[tag_key(n)] for n, _, _ in TAGS}
 
 
 def _demo_companies(gen: PeopleGenerator) -> list[Company]:
     rows = [
         Company(
             name=c.name,
-            name_key=fold(c.name)[:200],
+            name_key=company_key(c.name),
             domain=c.domain,
             website=f"https://{c.domain}",
             tax_code=c.tax_code,
@@ -632,7 +621,7 @@ def _load_batch(
                 family_name=p.family_name,
                 middle_name=p.middle_name,
                 given_name=p.given_name,
-                name_key=fold(p.full_name)[:200],
+                name_key=name_key(p.full_name),
                 email=emails[0] if emails else "",
                 phone=phones[0].e164 if phones else "",
                 street=p.street,
@@ -727,7 +716,7 @@ def _load_batch(
         consent += _consent_for(gen, cid, p, emails, phones, purposes)
         keys += [
             SearchKey(contact_id=cid, key=k)
-            for k in sorted(search_keys_of(p.full_name, emails, [ph.e164 for ph in phones], company_names))
+            for k in sorted(contact_search_keys(p.full_name, emails, [ph.e164 for ph in phones], company_names))
         ]
     ContactEmail.objects.bulk_create(email_rows, batch_size=BATCH)
     ContactPhone.objects.bulk_create(phone_rows, batch_size=BATCH)

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from danhba.contacts import exports
-from danhba.contacts.views import AuthedRequest, role_required
 from danhba.core.actor import Actor
+from danhba.core.views import AuthedRequest, role_required
 
 
 @require_GET

@@ -41,6 +41,8 @@ from openpyxl.utils import get_column_letter
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
 from danhba.contacts.models import (
     Contact,
     ContactCompany,
@@ -68,8 +70,6 @@ from danhba.core.actor import Actor
 from danhba.core.csvsafe import FORMULA_START, csv_cell
 from danhba.core.errors import Conflict, InvalidInput, NotFound, ServiceError
 from danhba.core.keyset import MAX_PK
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event
 from danhba.tracking.models import PurchaseStats
 
 logger = logging.getLogger(__name__)

@@ -13,11 +13,10 @@ from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, IPvAnyAddress
+from pydantic import AfterValidator, ConfigDict, Field
 
 from danhba.contacts.models import CustomField, Gender, NameOrder, SocialProfile, Source, TimelineEntry
 from danhba.core.keyset import MAX_PK
-from danhba.privacy.models import ConsentSource, ConsentStatus
 
 Id = Annotated[int, Field(ge=1, le=MAX_PK, description="A record id.")]
 Text = Annotated[str, Field(max_length=255)]
@@ -50,18 +49,6 @@ def _no_default(schema: dict[str, Any]) -> None:
 def omittable(description: str | None = None, examples: list[Any] | None = None) -> Any:
     """A field a client may leave out (absent: leave it as it is) but may not send as null."""
     return Field(None, description=description, examples=examples, json_schema_extra=_no_default)
-
-
-# --- errors and pages ------------------------------------------------------------------------
-
-
-class ErrorOut(Schema):
-    code: str = Field(description="Stable machine-readable code, e.g. `invalid`, `not_found`, `conflict`.")
-    message: str
-    details: Any = Field(
-        description="For service validation errors: {field: [messages]}; for request validation "
-        "errors: [{loc, msg}]; else an object with more facts (e.g. `contact_id` on a conflict)."
-    )
 
 
 # --- contacts --------------------------------------------------------------------------------
@@ -401,76 +388,6 @@ class CustomFieldOut(Schema):
     help_text: str
     position: int
     is_active: bool
-
-
-# --- consent ---------------------------------------------------------------------------------
-
-
-class ConsentIn(In):
-    purpose: Annotated[
-        str, Field(min_length=1, max_length=60, description="A consent purpose key.", examples=["email_marketing"])
-    ]
-    status: ConsentStatus
-    source: ConsentSource = ConsentSource.API
-    proof: Annotated[str, Field(max_length=10_000)] = Field("", description="Form URL, file name, note of a call…")
-    text_version: Annotated[str, Field(max_length=60)] = ""
-    recorded_at: When | None = Field(None, description="When the person said it; defaults to now.")
-    ip_address: IPvAnyAddress | None = Field(
-        None, description="The address of the person giving consent; defaults to the caller's address."
-    )
-
-
-class ConsentStateOut(Schema):
-    purpose: str
-    label: str
-    status: str | None = Field(description="null when the contact never said anything for this purpose.")
-    granted: bool
-    since: dt.datetime | None
-
-
-class ConsentRecordOut(Schema):
-    id: int
-    purpose: str
-    status: str
-    source: str
-    recorded_at: dt.datetime
-    proof: str
-    text_version: str
-    ip_address: str | None
-    recorded_by: int | None
-
-
-class ConsentOut(Schema):
-    current: list[ConsentStateOut]
-    ledger: list[ConsentRecordOut] = Field(description="The newest statements first.")
-
-
-class ConsentPurposeOut(Schema):
-    key: str
-    name: str
-    name_vi: str
-    description: str
-
-
-# --- the caller ------------------------------------------------------------------------------
-
-
-class RoleOut(Schema):
-    key: str
-    name: str
-    record_scope: str
-    permissions: dict[str, list[str]]
-
-
-class MeOut(Schema):
-    id: int
-    email: str
-    full_name: str
-    role: RoleOut
-    team: str | None
-    language: str
-    hidden_fields: list[str] = Field(description="Sensitive fields this user may neither see nor write.")
-    auth: str = Field(description="`api_key` or `session`.")
 
 
 # --- exports ---------------------------------------------------------------------------------

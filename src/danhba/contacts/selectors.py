@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
-from danhba.contacts.audit_display import MASK, AuditVocabulary, Change
 from danhba.contacts.models import (
     BuyerRole,
     Company,
@@ -28,12 +27,11 @@ from danhba.contacts.models import (
     CustomField,
     ExternalId,
     LifecycleStage,
-    SearchKey,
     SocialProfile,
     Tag,
     TimelineEntry,
 )
-from danhba.contacts.services import name_keys, phone_key
+from danhba.contacts.search import search_matches, search_prefix
 from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import (
     MAX_PK,
@@ -47,9 +45,8 @@ from danhba.core.keyset import (
     seek,
     split_cursor,
 )
-from danhba.core.normalize import NormalizationError, clean_text, fold, looks_like_phone, normalize_phone
+from danhba.core.normalize import clean_text, fold
 from danhba.core.vn import province_key
-from danhba.privacy.models import AuditEvent, ConsentRecord
 
 SORTS = {
     "name": ("name_key", False),
@@ -388,43 +385,6 @@ def contact_queryset(user: User, filters: ContactFilters) -> QuerySet[Contact]:
     return Contact.objects.filter(filters_q(filters, user))
 
 
-def _looks_like_email_start(text: str) -> bool:
-    """ "hoa.nguyen87" or "lan_tran" is the start of an email address, not a name."""
-    return (
-        " " not in text
-        and text.isascii()
-        and any(c.isalpha() for c in text)
-        and any(c in "._+" or c.isdigit() for c in text)
-    )
-
-
-def search_key_range(query: str) -> str | None:
-    """The search-key prefix a query looks for: a phone's reversed digits, an email, or a folded name."""
-    text = clean_text(query)
-    if not text:
-        return None
-    if looks_like_phone(text):
-        try:
-            return phone_key(normalize_phone(text).e164)
-        except NormalizationError:
-            # A partial number: the last digits the person remembers.
-            return "#" + "".join(ch for ch in text if ch.isdigit())[::-1]
-    if "@" in text or _looks_like_email_start(text):
-        return text.lower()
-    keys = name_keys(text)
-    return keys[0] if keys else fold(text) or None
-
-
-def matching_keys(prefix: str, condition: Q) -> QuerySet[SearchKey]:
-    """Search keys starting with ``prefix``, one per contact: a contact matching through several
-    keys (its name and its company's) counts at its first matching key only, so it appears once
-    in results, pages and counts. The (contact, key) index answers the "no earlier key" check."""
-    end = prefix + "\U0010ffff"
-    earlier = SearchKey.objects.filter(contact_id=OuterRef("contact_id"), key__gte=prefix, key__lt=OuterRef("key"))
-    keys = SearchKey.objects.filter(key__gte=prefix, key__lt=end).filter(~Exists(earlier))
-    return keys.filter(condition) if condition else keys
-
-
 CONTACT_RELATED = ("lifecycle_stage", "owner", "buyer_role")
 
 
@@ -458,10 +418,10 @@ def contact_page(
 def _search_page(user: User, filters: ContactFilters, cursor: str | None, limit: int) -> Page[Contact]:
     """A page of search results: the search-key index walked in (key, contact) order from the
     cursor, forwards or (for the previous page) backwards."""
-    prefix = search_key_range(filters.q)
+    prefix = search_prefix(filters.q)
     if prefix is None:
         return Page([])
-    keys = matching_keys(prefix, filters_q(filters, user, prefix="contact__"))
+    keys = search_matches(prefix, filters_q(filters, user, prefix="contact__"))
     raw, backwards = split_cursor(cursor)
     if raw:
         key, cid = decode_cursor(raw, 2)
@@ -482,10 +442,10 @@ def contact_count(user: User, filters: ContactFilters, cap: int = 10_000) -> tup
     """How many contacts match, counted up to ``cap`` (returns (n, capped)) so a count never
     costs a scan of a million rows on a page load."""
     if filters.q:
-        prefix = search_key_range(filters.q)
+        prefix = search_prefix(filters.q)
         if prefix is None:
             return 0, False
-        keys = matching_keys(prefix, filters_q(filters, user, prefix="contact__"))
+        keys = search_matches(prefix, filters_q(filters, user, prefix="contact__"))
         n = keys.order_by().values("contact_id")[: cap + 1].count()
     else:
         n = contact_queryset(user, filters).order_by().values("pk")[: cap + 1].count()
@@ -493,6 +453,22 @@ def contact_count(user: User, filters: ContactFilters, cap: int = 10_000) -> tup
 
 
 # --- field-level view -----------------------------------------------------------------------
+
+
+def hidden_custom_fields(user: User) -> set[str]:
+    """Keys of the sensitive custom fields this user may not see (retired ones included)."""
+    fields = CustomField.objects.filter(is_sensitive=True)
+    return {cf.permission_key for cf in fields if not user.sees_field(cf.permission_key)}
+
+
+def sensitive_custom_field_choices(role: Any = None) -> list[tuple[str, str]]:
+    """Every custom field marked sensitive, as a role's form offers it (retired ones named so)."""
+    choices = []
+    for cf in CustomField.objects.filter(is_sensitive=True).order_by("entity", "position", "label"):
+        where = gettext("company") if cf.entity == CustomField.Entity.COMPANY else gettext("contact")
+        label = f"{cf.label} ({where})" if cf.is_active else f"{cf.label} ({where}, {gettext('retired')})"
+        choices.append((cf.permission_key, label))
+    return choices
 
 
 def hidden_fields(user: User) -> set[str]:
@@ -847,85 +823,6 @@ def company_contacts(company: Company, user: User, limit: int = 100) -> list[Con
     """The contacts linked to a company that the user may see, first ``limit`` by name."""
     ids = ContactCompany.objects.filter(company=company).values("contact_id")
     return list(Contact.objects.visible_to(user).filter(pk__in=ids).select_related("lifecycle_stage", "owner")[:limit])
-
-
-def consent_history(contact: Contact, limit: int = 50) -> list[ConsentRecord]:
-    """The newest statements of the contact's consent ledger."""
-    return list(ConsentRecord.objects.filter(contact_id=contact.pk).select_related("purpose", "recorded_by")[:limit])
-
-
-# --- audit log reads (the global audit page and a contact's activity panel) -------------------
-
-
-@dataclass
-class AuditRow:
-    event: AuditEvent
-    changes: list[Change]
-    label: str = ""
-
-
-def audit_rows(events: list[AuditEvent], hidden: set[str]) -> list[AuditRow]:
-    """Events with their changes named and shown in the reader's language (field names, the
-    labels of codes, dates and numbers: ``audit_display``), values of fields the viewer may not
-    see replaced by a mask: the audit log must not leak what the pages hide."""
-    vocabulary = AuditVocabulary(events)
-    rows = []
-    for event in events:
-        changes = []
-        for key, pair in vocabulary.stored_changes(event).items():
-            before, after = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
-            masked = key in hidden or (
-                event.object_type == "timeline" and key in ("subject", "body") and "private_notes" in hidden
-            )
-            changes.append((key, MASK if masked and before is not None else before, MASK if masked else after))
-        # A timeline entry's label is its subject, which a private note must not show.
-        private_note = event.object_type == "timeline" and "private_notes" in hidden
-        label = MASK if private_note and event.object_label else vocabulary.label(event, event.object_label)
-        rows.append(AuditRow(event, vocabulary.changes(event.object_type, changes), label))
-    return rows
-
-
-@dataclass
-class AuditFilters:
-    actor: int | None = None
-    action: str = ""
-    object_type: str = ""
-    via: str = ""
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    contact: int | None = None
-
-
-def audit_page(
-    filters: AuditFilters, cursor: str | None = None, limit: int = 50, user: User | None = None
-) -> Page[AuditEvent]:
-    """Newest first, keyset-paged on (at, id); dates are whole days in the current time zone.
-    With ``user``, events about contacts outside the user's record visibility are left out."""
-    qs = AuditEvent.objects.all()
-    vis = visibility_q(user) if user is not None else None
-    if vis is not None:
-        qs = qs.filter(Q(contact_id__isnull=True) | Q(contact_id__in=Contact.objects.filter(vis).values("pk")))
-    if filters.actor:
-        qs = qs.filter(actor_id=filters.actor)
-    if filters.action:
-        qs = qs.filter(action=filters.action)
-    if filters.object_type:
-        qs = qs.filter(object_type=filters.object_type)
-    if filters.via:
-        qs = qs.filter(via=filters.via)
-    if filters.contact:
-        qs = qs.filter(contact_id=filters.contact)
-    tz = timezone.get_current_timezone()
-    # Dates beyond what time-zone arithmetic can hold select everything / nothing.
-    if filters.date_from and filters.date_from.year > 1:
-        qs = qs.filter(at__gte=dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=tz))
-    if filters.date_to and filters.date_to < dt.date(9999, 12, 1):
-        qs = qs.filter(at__lt=dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
-    return paginate(qs.select_related("actor"), "at", cursor, max(1, min(limit, MAX_LIMIT)), descending=True)
-
-
-def contact_audit(contact: Contact, limit: int = 50) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(contact_id=contact.pk).select_related("actor")[:limit])
 
 
 @dataclass

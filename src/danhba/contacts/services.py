@@ -20,7 +20,10 @@ from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event, audit_events_bulk
 from danhba.contacts.custom_fields import clean_custom_values, clean_value
+from danhba.contacts.keys import company_key, email_key, name_key, name_keys, phone_key, tag_key
 from danhba.contacts.models import (
     BuyerRole,
     Company,
@@ -41,7 +44,10 @@ from danhba.contacts.models import (
     TimelineEntry,
     anonymous_label,
 )
+from danhba.contacts.search import search_index, search_index_soon
 from danhba.core.actor import Actor
+from danhba.core.audit import changes_between, jsonable
+from danhba.core.bulk import Table, allocate_ids
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from danhba.core.keyset import MAX_PK
 from danhba.core.normalize import (
@@ -49,7 +55,6 @@ from danhba.core.normalize import (
     clean_long_text,
     clean_text,
     fold,
-    fold_words,
     join_name,
     name_case,
     normalize_email,
@@ -59,8 +64,6 @@ from danhba.core.normalize import (
     split_name,
 )
 from danhba.core.vn import province_key
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import _jsonable, audit_event, audit_events_bulk, changes_between
 from danhba.segments import services as segments
 from danhba.webhooks import services as webhooks
 
@@ -393,7 +396,7 @@ def _company_for(item: dict[str, Any], linked: dict[str, Company], may_create: b
     name = clean_text(ref if isinstance(ref, str) else item.get("name"))[:200]
     if not name:
         return None, _("no such company")
-    key = fold(name)[:200]
+    key = company_key(name)
     if key in linked:
         return linked[key], ""
     matches = list(Company.objects.filter(name_key=key)[:2])
@@ -410,8 +413,8 @@ def _check_new_tags(actor: Actor, names: list[str], errors: dict[str, list[str]]
     """Tags that do not exist yet are created on the fly only for roles that may create tags."""
     if not names or actor.user is None or actor.user.can("tag", perms.CREATE):
         return
-    known = set(Tag.objects.filter(name_key__in=[fold(n) for n in names]).values_list("name_key", flat=True))
-    unknown = [n for n in names if fold(n) not in known]
+    known = set(Tag.objects.filter(name_key__in=[tag_key(n) for n in names]).values_list("name_key", flat=True))
+    unknown = [n for n in names if tag_key(n) not in known]
     if unknown:
         errors[field] = [_("unknown tags: %(names)s (your role cannot create tags)") % {"names": ", ".join(unknown)}]
 
@@ -477,7 +480,7 @@ def _apply_names(contact: Contact, cleaned: dict[str, Any], creating: bool) -> N
                 setattr(contact, key, cleaned[key])
         if parts_given and ("full_name" not in cleaned or not cleaned["full_name"]):
             contact.full_name = join_name(contact.family_name, contact.middle_name, contact.given_name, order)
-    contact.name_key = fold(contact.full_name)[:200]
+    contact.name_key = name_key(contact.full_name)
 
 
 def contact_create(*, actor: Actor, data: dict[str, Any]) -> Contact:
@@ -612,7 +615,7 @@ def _contact_save(
         if socials is not None:
             SocialProfile.objects.bulk_create([SocialProfile(contact=contact, network=n, handle=h) for n, h in socials])
         contact.save(update_fields=["email", "phone"])
-        search_keys_rebuild([contact.pk])
+        search_index([contact.pk])
         # A new contact's related rows are exactly what was just written (tags excepted: an
         # existing tag keeps its own spelling).
         related = (
@@ -723,7 +726,7 @@ def _replace_external_ids(contact: Contact, pairs: list[tuple[str, str]], creati
 def _tags_get_or_create(actor: Actor, names: Iterable[str]) -> list[Tag]:
     tags = []
     for name in names:
-        tag, created = Tag.objects.get_or_create(name_key=fold(name)[:80], defaults={"name": name})
+        tag, created = Tag.objects.get_or_create(name_key=tag_key(name), defaults={"name": name})
         if created:
             audit_event(
                 actor=actor, action=AuditEvent.Action.CREATE, object_type="tag", object_id=tag.pk,
@@ -818,7 +821,7 @@ def contacts_bulk_update(
             )
             label_changes["tags added"] = [None, add]
         if remove:
-            ContactTag.objects.filter(contact_id__in=ids, tag__name_key__in=[fold(t) for t in remove]).delete()
+            ContactTag.objects.filter(contact_id__in=ids, tag__name_key__in=[tag_key(t) for t in remove]).delete()
             label_changes["tags removed"] = [None, remove]
         if add or remove:
             Contact.objects.filter(pk__in=ids).update(updated_at=now)
@@ -841,65 +844,13 @@ def contacts_bulk_update(
     return len(ids)
 
 
-# --- search keys ----------------------------------------------------------------------------
-
-
-def name_keys(text: str) -> list[str]:
-    """Every word-suffix of a folded name: "nguyen van duc", "van duc", "duc"."""
-    words = fold_words(text)
-    return [" ".join(words[i:])[:254] for i in range(len(words))]
-
-
-def phone_key(e164_or_digits: str) -> str:
-    """Reversed national digits, so a prefix search on the key is a suffix search on the number:
-    the last digits people remember find the contact."""
-    digits = "".join(ch for ch in e164_or_digits if ch.isdigit())
-    if e164_or_digits.startswith("+84"):
-        digits = "0" + digits[2:]
-    return "#" + digits[::-1]
-
-
-def search_keys_rebuild(contact_ids: Sequence[int]) -> None:
-    """Recompute the search keys of these contacts from their current data."""
-    ids = list(contact_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        keys: dict[int, set[str]] = {cid: set() for cid in chunk}
-        for cid, name in Contact.objects.filter(pk__in=chunk).values_list("pk", "full_name"):
-            keys[cid].update(name_keys(name))
-        for cid, email in ContactEmail.objects.filter(contact_id__in=chunk).values_list("contact_id", "email"):
-            keys[cid].add(email[:254])
-        for cid, e164 in ContactPhone.objects.filter(contact_id__in=chunk).values_list("contact_id", "e164"):
-            keys[cid].add(phone_key(e164))
-        links = ContactCompany.objects.filter(contact_id__in=chunk).values_list("contact_id", "company__name")
-        for cid, company_name in links:
-            keys[cid].update(name_keys(company_name))
-        SearchKey.objects.filter(contact_id__in=chunk).delete()
-        SearchKey.objects.bulk_create(
-            [SearchKey(contact_id=cid, key=k) for cid, ks in keys.items() for k in ks if k], batch_size=2000
-        )
-
-
-def search_keys_refresh(contact_ids: Sequence[int]) -> None:
-    """Rebuild keys now for a few contacts, or in the worker (after commit) for many."""
-    from django.conf import settings
-
-    if len(contact_ids) <= settings.SEARCH_REINDEX_INLINE_MAX:
-        search_keys_rebuild(contact_ids)
-        return
-    from danhba.contacts.tasks import search_keys_rebuild_job
-
-    ids = list(contact_ids)
-    transaction.on_commit(lambda: search_keys_rebuild_job(ids))
-
-
 # --- companies ------------------------------------------------------------------------------
 
 COMPANY_TEXT_FIELDS = ("name", "industry", "size", "street", "ward", "tax_code")
 
 
 def _company_save_new(actor: Actor, company: Company) -> Company:
-    company.name_key = fold(company.name)[:200]
+    company.name_key = company_key(company.name)
     company.save()
     audit_event(
         actor=actor,
@@ -1002,11 +953,11 @@ def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any])
         for key, value in cleaned.items():
             setattr(company, key, value)
         company.custom = custom
-        company.name_key = fold(company.name)[:200]
+        company.name_key = company_key(company.name)
         company.updated_at = timezone.now()
         company.save()
         if renamed:
-            search_keys_refresh(list(company.contact_links.values_list("contact_id", flat=True)))
+            search_index_soon(list(company.contact_links.values_list("contact_id", flat=True)))
         changes = diff(before, _company_snapshot(company))
         if creating or changes:
             audit_event(
@@ -1047,7 +998,7 @@ def company_delete(*, actor: Actor, company: Company) -> None:
             changes=diff(_company_snapshot(company), {}),
         )
         company.delete()
-        search_keys_rebuild(contact_ids)
+        search_index(contact_ids)
 
 
 # --- tags -----------------------------------------------------------------------------------
@@ -1063,7 +1014,7 @@ def tag_save(*, actor: Actor, tag: Tag | None, name: str, color: str = "") -> Ta
         len(color) == 7 and color.startswith("#") and all(c in "0123456789abcdefABCDEF" for c in color[1:])
     ):
         errors["color"] = [_("a colour like #1d4ed8")]
-    clashes = Tag.objects.filter(name_key=fold(text))
+    clashes = Tag.objects.filter(name_key=tag_key(text))
     clash = (clashes.exclude(pk=tag.pk) if tag else clashes).first()
     if clash:
         errors["name"] = [_("the tag '%(name)s' already exists") % {"name": clash.name}]
@@ -1071,7 +1022,7 @@ def tag_save(*, actor: Actor, tag: Tag | None, name: str, color: str = "") -> Ta
         raise InvalidInput(errors)
     tag = tag or Tag()
     before = {"name": tag.name, "color": tag.color}
-    tag.name, tag.name_key = text, fold(text)
+    tag.name, tag.name_key = text, tag_key(text)
     if color:
         tag.color = color
     try:
@@ -1367,10 +1318,8 @@ class ContactsBulk:
         """Create a contact from each of ``items`` (``contact_create`` data, or what ``draft``
         made of it); returns their ids in order. Raises InvalidInput (nothing written then) if
         any item is not valid."""
-        # The importer's raw multi-row inserts (ids allocated up front, values adapted as the ORM
-        # would): the ORM's bulk_create spends more time preparing 40 columns than SQL takes.
-        from danhba.ingest.load import Table, allocate_ids
-
+        # Raw multi-row inserts (ids allocated up front, values adapted as the ORM would): the
+        # ORM's bulk_create spends more time preparing 40 columns than SQL takes.
         drafts = [item if isinstance(item, tuple) else self.draft(item) for item in items]
         if not drafts:
             return []
@@ -1390,7 +1339,7 @@ class ContactsBulk:
             emails += [(cid, e["email"], e["label"], e["is_primary"]) for e in contact_emails]
             phones += [(cid, p["e164"], p["raw"], p["kind"], p["label"], p["is_primary"]) for p in contact_phones]
             externals += [(cid, s, v) for s, v in pairs]
-            contact_keys = {*name_keys(contact.full_name), *(e["email"][:254] for e in contact_emails)}
+            contact_keys = {*name_keys(contact.full_name), *(email_key(e["email"]) for e in contact_emails)}
             contact_keys.update(phone_key(p["e164"]) for p in contact_phones)
             keys += [(cid, k) for k in contact_keys if k]
             related = {
@@ -1401,7 +1350,7 @@ class ContactsBulk:
                 "external_ids": sorted(str(ExternalId(system=s, value=v)) for s, v in pairs),
                 "social_profiles": [],
             }
-            changes = _jsonable(diff({}, contact_snapshot(contact, related)))
+            changes = jsonable(diff({}, contact_snapshot(contact, related)))
             audits.append(
                 (now, actor.user.pk if actor.user else None, actor.label, actor.via, AuditEvent.Action.CREATE,
                  "contact", str(cid), (contact.full_name or anonymous_label(cid))[:254], cid, changes, actor.ip,
@@ -1464,7 +1413,7 @@ class ContactsBulk:
         ContactPhone.objects.bulk_create(phones)
         ExternalId.objects.bulk_create(externals)
         Contact.objects.bulk_update(list(contacts.values()), ["email", "phone", "updated_at"])
-        search_keys_rebuild(ids)
+        search_index(ids)
         after = self._identities(ids)
         changes = {cid: diff(before[cid], after[cid]) for cid in ids}
         changed = [cid for cid in ids if changes[cid]]

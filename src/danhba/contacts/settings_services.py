@@ -15,13 +15,13 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
 from danhba.contacts.models import BuyerRole, LabelledChoice, LifecycleStage
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, PermissionDenied
 from danhba.core.formatting import number
 from danhba.core.normalize import clean_text, fold
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event
 
 C = TypeVar("C", bound=LabelledChoice)
 MAX_POSITION = 32000

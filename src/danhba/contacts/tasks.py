@@ -7,12 +7,12 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from danhba.contacts.exports import export_job_run, export_jobs_purge
-from danhba.contacts.services import search_keys_rebuild
+from danhba.contacts.search import search_index
 
 
 @db_task(retries=3, retry_delay=10)
 def search_keys_rebuild_job(contact_ids: list[int]) -> int:
-    search_keys_rebuild(contact_ids)
+    search_index(contact_ids)
     return len(contact_ids)
 
 

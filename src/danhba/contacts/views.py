@@ -8,25 +8,19 @@ does not reveal that the record exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
-from django_htmx.middleware import HtmxDetails
 
-from danhba.accounts.models import User
+from danhba.audit.selectors import audit_rows, contact_audit
 from danhba.contacts import exports, selectors, services
 from danhba.contacts.forms import (
     SECTIONS,
@@ -39,61 +33,21 @@ from danhba.contacts.forms import (
 )
 from danhba.contacts.models import Contact, ExportJob
 from danhba.core.actor import Actor
-from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
+from danhba.core.errors import Conflict, InvalidInput, ServiceError
 from danhba.core.formatting import number
 from danhba.core.keyset import BadCursor, Page
+from danhba.core.views import AuthedRequest, changed, next_url, require, role_required
 
-CHANGED = "contact-changed"  # htmx event: panels showing derived data refresh themselves
 PAGE_SIZE = 50
-
-
-class AuthedRequest(HttpRequest):
-    user: User
-    htmx: HtmxDetails
-
-
-View = Callable[..., HttpResponseBase]
-
-
-def role_required(obj: str, action: str) -> Callable[[View], View]:
-    """Login, then the role's object permission (403); services' NotFound becomes a 404 and
-    their PermissionDenied a 403."""
-
-    def decorator(view: View) -> View:
-        @wraps(view)
-        def wrapper(request: AuthedRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if not request.user.can(obj, action):
-                raise DjangoPermissionDenied
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as exc:
-                raise Http404(exc.message) from None
-            except PermissionDenied:
-                raise DjangoPermissionDenied from None
-
-        return login_required(wrapper)
-
-    return decorator
 
 
 def _actor(request: HttpRequest) -> Actor:
     return Actor.from_request(request)
 
 
-def _require(request: AuthedRequest, obj: str, action: str) -> None:
-    if not request.user.can(obj, action):
-        raise DjangoPermissionDenied
-
-
-def _next_url(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return default
-
-
-def _changed(response: HttpResponse) -> HttpResponse:
-    return trigger_client_event(response, CHANGED)
+_require = require
+_next_url = next_url
+_changed = changed
 
 
 # --- contact list ---------------------------------------------------------------------------
@@ -239,7 +193,7 @@ def _detail_context(
     if user.can("consent", "view"):
         context.update(consent_panel_context(request, contact))
     if user.can("audit", "view"):
-        context["activity"] = selectors.audit_rows(selectors.contact_audit(contact), view.hidden)
+        context["activity"] = audit_rows(contact_audit(contact.pk), view.hidden)
     context.update(purchases_panel(user, contact))  # tracking/_purchases_panel.html
     return context
 
@@ -318,7 +272,7 @@ def contact_delete(request: AuthedRequest, pk: int) -> HttpResponse:
 @role_required("audit", "view")
 def contact_activity(request: AuthedRequest, pk: int) -> HttpResponse:
     contact = services.contact_get(actor=_actor(request), pk=pk)
-    rows = selectors.audit_rows(selectors.contact_audit(contact), selectors.hidden_fields(request.user))
+    rows = audit_rows(contact_audit(contact.pk), selectors.hidden_fields(request.user))
     context = {"contact": contact, "activity": rows, "labels": selectors.field_labels()}
     return render(request, "contacts/_activity.html", context)
 

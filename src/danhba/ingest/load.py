@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.contacts.keys import company_key, email_key, name_key, name_keys, phone_key, tag_key
 from danhba.contacts.models import (
     Company,
     Contact,
@@ -42,13 +44,14 @@ from danhba.contacts.models import (
     Tag,
     TimelineEntry,
 )
-from danhba.contacts.services import name_keys, phone_key, search_keys_rebuild
+from danhba.contacts.search import search_index
 from danhba.core.actor import Actor
-from danhba.core.normalize import fold
+from danhba.core.audit import jsonable
+from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter
 from danhba.ingest.models import Import, ImportChange, ImportIssue, Mode, UpdatePolicy, import_proof
 from danhba.ingest.reasons import Reason, reason
 from danhba.ingest.transform import Issue, Prepared, Rejected
-from danhba.privacy.models import AuditEvent, ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
+from danhba.privacy.models import ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
 from danhba.webhooks import services as webhooks
 
 # Contact columns an import may set; the rest are derived (name_key, email, phone) or fixed.
@@ -59,110 +62,11 @@ SCALARS = (
     "buyer_role_id", "owner_id",
 )  # fmt: skip
 NAMES = ("full_name", "family_name", "middle_name", "given_name")
-CHUNK = 900  # values per IN (...) list: well under SQLite's variable limit
 CACHE_MAX = 100_000  # tag and company ids remembered across batches
 
 
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-# --- raw bulk writes ------------------------------------------------------------------------
-
-
-class Table:
-    """``INSERT`` of many rows into one model's table through the connection's cursor, values
-    adapted the way the ORM would (datetimes, dates, JSON), with ``executemany``."""
-
-    def __init__(self, model: type[models.Model], attnames: Sequence[str]) -> None:
-        self.model = model
-        by_attname = {f.attname: f for f in model._meta.concrete_fields}
-        fields = [by_attname[a] for a in attnames]
-        ops = connection.ops
-        self.adapters: list[Callable[[Any], Any] | None] = []
-        for f in fields:
-            if isinstance(f, models.DateTimeField):
-                self.adapters.append(_Memo(ops.adapt_datetimefield_value))
-            elif isinstance(f, models.DateField):
-                self.adapters.append(ops.adapt_datefield_value)
-            elif isinstance(f, models.JSONField):
-                self.adapters.append(_json_adapter(f))
-            elif isinstance(f, models.GenericIPAddressField):
-                self.adapters.append(lambda v: v or None)
-            else:
-                self.adapters.append(None)
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        marks = ", ".join(["%s"] * len(fields))
-        self.sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-        self.adapted = [i for i, a in enumerate(self.adapters) if a is not None]
-
-    def insert(self, rows: Iterable[Sequence[Any]]) -> None:
-        if self.adapted:
-            adapters = self.adapters
-            idx = self.adapted
-            out: list[Any] = []
-            for row in rows:
-                values = list(row)
-                for i in idx:
-                    values[i] = adapters[i](values[i])  # type: ignore[misc]
-                out.append(values)
-        else:
-            out = rows if isinstance(rows, list) else list(rows)
-        if out:
-            with connection.cursor() as cursor:
-                cursor.executemany(self.sql, out)
-
-
-class _Memo:
-    """An adapter that remembers its last answer: a batch stamps thousands of rows with one
-    ``now``, which then is converted once, not once per row."""
-
-    def __init__(self, adapt: Callable[[Any], Any]) -> None:
-        self.adapt = adapt
-        self.last: Any = object()
-        self.result: Any = None
-
-    def __call__(self, value: Any) -> Any:
-        if value is not self.last:
-            self.last, self.result = value, self.adapt(value)
-        return self.result
-
-
-def _json_adapter(f: models.JSONField) -> Callable[[Any], Any]:
-    encoder = f.encoder
-    adapt = connection.ops.adapt_json_value
-    if connection.vendor == "sqlite":
-        return lambda value: "{}" if value == {} else adapt(value, encoder)  # most rows: nothing
-    return lambda value: adapt(value, encoder)
-
-
-def allocate_ids(model: type[models.Model], count: int) -> list[int]:
-    """Primary keys for ``count`` new rows, taken from the table's sequence so nothing else can
-    get them. SQLite: the caller holds the write lock (transactions start IMMEDIATE), and ids are
-    never reused because the tables are AUTOINCREMENT (sqlite_sequence remembers the highest)."""
-    if count == 0:
-        return []
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            sequence = connection.introspection.get_sequences(cursor, table)[0]["name"]
-            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
-            return [r[0] for r in cursor.fetchall()]
-        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-        found = cursor.fetchone()
-        cursor.execute(f"SELECT MAX(id) FROM {connection.ops.quote_name(table)}")  # noqa: S608
-        top = max(found[0] if found else 0, cursor.fetchone()[0] or 0)
-        if found:
-            cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [top + count, table])
-        else:
-            cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, top + count])
-    return list(range(top + 1, top + count + 1))
 
 
 # --- the batch ------------------------------------------------------------------------------
@@ -320,16 +224,16 @@ class Loader:
         emails = list({e for r in rows for e in r.emails})
         phones = list({p[0] for r in rows for p in r.phones})
         values = list({v for _s, v in externals})
-        for chunk in _chunks(values):
+        for chunk in chunks(values):
             for system, value, cid in ExternalId.objects.filter(value__in=chunk).values_list(
                 "system", "value", "contact_id"
             ):
                 if (system, value) in externals:
                     owners[("x", system, value)] = cid
-        for chunk in _chunks(emails):
+        for chunk in chunks(emails):
             for email, cid in ContactEmail.objects.filter(email__in=chunk).values_list("email", "contact_id"):
                 owners[("e", email)] = cid
-        for chunk in _chunks(phones):
+        for chunk in chunks(phones):
             found = ContactPhone.objects.filter(e164__in=chunk).order_by("contact_id").values_list("e164", "contact_id")
             for e164, cid in found:
                 owners.setdefault(("p", e164), cid)
@@ -339,7 +243,7 @@ class Loader:
         owners = self._owners(rows)
         known = {cid for cid in owners.values()}
         touched: set[int] = set()
-        for chunk in _chunks(list(known)):
+        for chunk in chunks(list(known)):
             touched.update(
                 ImportChange.objects.filter(run=self.run, contact_id__in=chunk).values_list("contact_id", flat=True)
             )
@@ -347,7 +251,7 @@ class Loader:
         user = self.actor.user
         if user is not None and user.role.record_scope != perms.SCOPE_ALL and known:
             visible: set[int] = set()
-            for chunk in _chunks(list(known)):
+            for chunk in chunks(list(known)):
                 visible.update(Contact.objects.visible_to(user).filter(pk__in=chunk).values_list("pk", flat=True))
             hidden = known - visible
         targets: list[Target] = []
@@ -476,17 +380,17 @@ class Loader:
                         )
 
     def _tag_ids(self, names: Iterable[str]) -> dict[str, int]:
-        wanted = {fold(n)[:80]: n for n in names}
+        wanted = {tag_key(n): n for n in names}
         if len(self.tag_ids) > CACHE_MAX:
             self.tag_ids.clear()  # a file of millions of distinct values must not grow memory for ever
         missing = [k for k in wanted if k not in self.tag_ids]
         if missing:
-            for chunk in _chunks(missing):
+            for chunk in chunks(missing):
                 self.tag_ids.update(Tag.objects.filter(name_key__in=chunk).values_list("name_key", "pk"))
             absent = [k for k in missing if k not in self.tag_ids]
             if absent:
                 Tag.objects.bulk_create([Tag(name=wanted[k][:80], name_key=k) for k in absent], ignore_conflicts=True)
-                for chunk in _chunks(absent):
+                for chunk in chunks(absent):
                     self.tag_ids.update(Tag.objects.filter(name_key__in=chunk).values_list("name_key", "pk"))
                 self._audit_rows(
                     "create", "tag", [(self.tag_ids[k], wanted[k], None, {"name": [None, wanted[k]]}) for k in absent]
@@ -494,12 +398,12 @@ class Loader:
         return {k: self.tag_ids[k] for k in wanted}
 
     def _company_ids(self, names: Iterable[str]) -> dict[str, int]:
-        wanted = {fold(n)[:200]: n for n in names if n}
+        wanted = {company_key(n): n for n in names if n}
         if len(self.company_ids) > CACHE_MAX:
             self.company_ids.clear()
         missing = [k for k in wanted if k not in self.company_ids]
         if missing:
-            for chunk in _chunks(missing):
+            for chunk in chunks(missing):
                 for key, pk in Company.objects.filter(name_key__in=chunk).order_by("-pk").values_list("name_key", "pk"):
                     self.company_ids[key] = pk  # the oldest company of that name wins
             absent = [k for k in missing if k not in self.company_ids]
@@ -560,7 +464,7 @@ class Loader:
             values.pop("custom", None)
             values["id"] = cid
             values["custom"] = state.get("custom") or {}
-            values["name_key"] = fold(state["full_name"])[:200]
+            values["name_key"] = name_key(state["full_name"])
             values["email"] = email_list[0] if email_list else ""
             values["phone"] = phone_list[0][0] if phone_list else ""
             values["source"] = self.run.source
@@ -571,18 +475,18 @@ class Loader:
             contact_rows.append([values[a] for a in attnames])
             for i, email in enumerate(email_list):
                 emails.append((cid, email, "personal", i == 0))
-                keys.append((cid, email[:254]))
+                keys.append((cid, email_key(email)))
             for i, (e164, raw, kind) in enumerate(phone_list):
                 phones.append((cid, e164, raw, kind, "mobile" if kind == "mobile" else "home", i == 0))
                 keys.append((cid, phone_key(e164)))
             externals.extend((cid, s, v) for s, v in dict.fromkeys(x for r in target.rows for x in r.external_ids))
             socials.extend((cid, n, h) for n, h in dict.fromkeys(x for r in target.rows for x in r.socials))
             names = list(dict.fromkeys([*(t for r in target.rows for t in r.tags), *self.add_tags]))
-            tag_keys = dict.fromkeys(fold(n)[:80] for n in names)
+            tag_keys = dict.fromkeys(tag_key(n) for n in names)
             tags.extend((cid, tag_ids[k]) for k in tag_keys)
             company = next((r.company for r in target.rows if r.company), "")
             if company:
-                links.append((cid, company_ids[fold(company)[:200]], True, state.get("job_title", "")))
+                links.append((cid, company_ids[company_key(company)], True, state.get("job_title", "")))
                 keys.extend((cid, k) for k in name_keys(company))
             keys.extend((cid, k) for k in name_keys(state["full_name"]))
             for r in target.rows:
@@ -653,7 +557,7 @@ class Loader:
             return
         ids = [t.contact_id for t in targets if t.contact_id is not None]
         current: dict[int, dict[str, Any]] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for values in Contact.objects.filter(pk__in=chunk).values("id", "email", "phone", "custom", *SCALARS):
                 current[values["id"]] = values
         have_emails: dict[int, list[str]] = {cid: [] for cid in ids}
@@ -662,7 +566,7 @@ class Loader:
         have_companies: dict[int, set[int]] = {cid: set() for cid in ids}
         have_external: dict[int, set[tuple[str, str]]] = {cid: set() for cid in ids}
         have_social: dict[int, set[tuple[str, str]]] = {cid: set() for cid in ids}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for cid, email in ContactEmail.objects.filter(contact_id__in=chunk).values_list("contact_id", "email"):
                 have_emails[cid].append(email)
             for cid, e164 in ContactPhone.objects.filter(contact_id__in=chunk).values_list("contact_id", "e164"):
@@ -681,7 +585,7 @@ class Loader:
                 have_social[cid].add((n, h))
         states = {
             (s.contact_id, s.purpose_id): s
-            for chunk in _chunks(ids)
+            for chunk in chunks(ids)
             for s in ConsentState.objects.filter(contact_id__in=chunk, purpose_id__in=self._all_purposes(targets))
         }
         all_tags = {t for target in targets for row in target.rows for t in row.tags} | set(self.add_tags)
@@ -703,7 +607,7 @@ class Loader:
         updates: dict[tuple[str, ...], list[list[Any]]] = {}
         earlier: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
         touched_ids = [t.contact_id for t in targets if t.touched_before and t.contact_id is not None]
-        for chunk in _chunks(touched_ids):
+        for chunk in chunks(touched_ids):
             for ch in ImportChange.objects.filter(run=self.run, contact_id__in=chunk):
                 earlier[ch.contact_id] = (ch.before, ch.after, ch.added)
         for target in targets:
@@ -736,13 +640,13 @@ class Loader:
             ]
             socials.extend((cid, n, h) for n, h in new_social)
             names = list(dict.fromkeys([*(t for r in target.rows for t in r.tags), *self.add_tags]))
-            new_tags = [n for n in dict.fromkeys(fold(n)[:80] for n in names) if tag_ids[n] not in have_tags[cid]]
+            new_tags = [n for n in dict.fromkeys(tag_key(n) for n in names) if tag_ids[n] not in have_tags[cid]]
             tags.extend((cid, tag_ids[k]) for k in new_tags)
             company = next((r.company for r in target.rows if r.company), "")
-            new_company = company and company_ids[fold(company)[:200]] not in have_companies[cid]
+            new_company = company and company_ids[company_key(company)] not in have_companies[cid]
             if new_company:
                 links.append(
-                    (cid, company_ids[fold(company)[:200]], not have_companies[cid], state.get("job_title") or "")
+                    (cid, company_ids[company_key(company)], not have_companies[cid], state.get("job_title") or "")
                 )
             for r in target.rows:
                 for body in r.notes:
@@ -762,7 +666,7 @@ class Loader:
             if new_tags:
                 added["tags"] = [tag_ids[k] for k in new_tags]
             if new_company:
-                added["companies"] = [company_ids[fold(company)[:200]]]
+                added["companies"] = [company_ids[company_key(company)]]
             has_notes = any(r.notes for r in target.rows)
             if stated:
                 added["consents"] = {str(p): (states[(cid, p)].status if (cid, p) in states else None) for p in stated}
@@ -780,7 +684,7 @@ class Loader:
                 columns.append("custom")
             if set(before) & set(NAMES):
                 columns.append("name_key")
-                state["name_key"] = fold(state["full_name"])[:200]
+                state["name_key"] = name_key(state["full_name"])
             if new_emails and not state["email"]:
                 state["email"] = new_emails[0]
                 columns.append("email")
@@ -804,15 +708,15 @@ class Loader:
                     else:
                         merged_added[kind] = _union(old_added.get(kind, []), added.get(kind, []))
                 change_updates.append(
-                    [_jsonable({**before, **old_before}), _jsonable({**old_after, **after}), merged_added, cid]
+                    [jsonable({**before, **old_before}), jsonable({**old_after, **after}), merged_added, cid]
                 )
             else:
                 new_changes.append(
-                    (self.run.pk, cid, ImportChange.Action.UPDATED, _jsonable(before), _jsonable(after), added)
+                    (self.run.pk, cid, ImportChange.Action.UPDATED, jsonable(before), jsonable(after), added)
                 )
             if before or added.keys() - {"consents"}:
                 audits.append(
-                    (cid, state["full_name"], cid, _jsonable({**audit_changes, "import": [None, self.run.pk]}))
+                    (cid, state["full_name"], cid, jsonable({**audit_changes, "import": [None, self.run.pk]}))
                 )
                 fields = [*before, *(k for k in added if k != "consents")]
                 shown = sorted(k for k in fields if k not in self.sensitive)
@@ -841,7 +745,7 @@ class Loader:
         self.tables["note"].insert([*notes, *timeline])
         self.tables["change"].insert(new_changes)
         if change_updates:
-            json_value = _json_adapter(ImportChange._meta.get_field("before"))
+            json_value = json_adapter(ImportChange._meta.get_field("before"))
             quote = connection.ops.quote_name
             with connection.cursor() as cursor:
                 cursor.executemany(
@@ -856,7 +760,7 @@ class Loader:
         self._audit_rows("update", "contact", audits)
         webhooks.contacts_changed(updated={cid: list(changes) for cid, _name, _cid, changes in audits})
         if reindex:
-            search_keys_rebuild(reindex)
+            search_index(reindex)
 
     def _adapter(self, column: str) -> Callable[[Any], Any] | None:
         f = next(f for f in Contact._meta.concrete_fields if f.attname == column)
@@ -865,7 +769,7 @@ class Loader:
         if isinstance(f, models.DateField):
             return connection.ops.adapt_datefield_value
         if isinstance(f, models.JSONField):
-            return _json_adapter(f)
+            return json_adapter(f)
         return None
 
     def _all_purposes(self, targets: list[Target]) -> list[int]:
@@ -882,13 +786,3 @@ def _union(first: list[Any], second: list[Any]) -> list[Any]:
             seen.add(key)
             out.append(item)
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value

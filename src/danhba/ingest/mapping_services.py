@@ -14,14 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.core.normalize import clean_text
 from danhba.ingest.fields import header_key, valid_target
 from danhba.ingest.models import Import, SavedMapping
 from danhba.ingest.services import import_configure
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event
 
 # The options that describe a file layout (kept with a mapping); the rest belong to one import.
 MAPPING_OPTIONS = frozenset(

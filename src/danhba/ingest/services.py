@@ -34,6 +34,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event, audit_events_bulk
+from danhba.contacts.keys import name_key
 from danhba.contacts.models import (
     Contact,
     ContactCompany,
@@ -45,11 +48,10 @@ from danhba.contacts.models import (
     Source,
     TimelineEntry,
 )
-from danhba.contacts.services import search_keys_rebuild
+from danhba.contacts.search import search_index
 from danhba.core.actor import Actor
 from danhba.core.csvsafe import csv_cell
 from danhba.core.errors import Conflict, InvalidInput, NotFound
-from danhba.core.normalize import fold
 from danhba.ingest import extract, pipeline
 from danhba.ingest.fields import PRESETS, detect_preset, suggest_columns
 from danhba.ingest.load import Loader
@@ -67,8 +69,7 @@ from danhba.ingest.models import (
 )
 from danhba.ingest.selectors import RowView, row_view
 from danhba.ingest.transform import Plan, PlanError, Prepared, Rejected
-from danhba.privacy.models import AuditEvent, ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
-from danhba.privacy.services import audit_event, audit_events_bulk
+from danhba.privacy.models import ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
 from danhba.segments import services as segments
 
 require = perms.require
@@ -673,7 +674,7 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
             _undo_consent(run, actor, cid, int(purpose), previous)
         if restored or set(added) - {"consents"}:
             if any(k in restored for k in ("full_name", "family_name", "middle_name", "given_name")):
-                contact.name_key = fold(contact.full_name)[:200]
+                contact.name_key = name_key(contact.full_name)
             contact.email = emails_left.get(cid, "")
             contact.phone = phones_left.get(cid, "")
             contact.updated_at = timezone.now()
@@ -685,7 +686,7 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
     if audits:
         audit_events_bulk(actor=actor, action=AuditEvent.Action.UPDATE, object_type="contact", rows=audits)
     if reindex:
-        search_keys_rebuild(reindex)
+        search_index(reindex)
     # Restored fields, removed tags and consents: segments look at these contacts again.
     segments.contacts_changed(contact_ids=list(contacts), reasons=[segments.EVERYTHING])
 

@@ -24,11 +24,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from danhba.accounts.forms import apply_service_error
+from danhba.audit.models import AuditEvent
 from danhba.contacts.models import BuyerRole, LifecycleStage
-from danhba.contacts.views import AuthedRequest, role_required
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, ServiceError
 from danhba.core.keyset import Page, paginate
+from danhba.core.views import AuthedRequest, role_required
 from danhba.core.vn import PROVINCE_NAMES
 from danhba.ingest import mapping_services, services
 from danhba.ingest.fields import STANDARD_TARGETS, target_choices
@@ -36,7 +37,6 @@ from danhba.ingest.forms import FORM_OPTIONS, UploadForm, WizardForm, headers_si
 from danhba.ingest.models import Import, ImportIssue
 from danhba.ingest.selectors import row_view, same_person, shown_issue, shown_item
 from danhba.ingest.transform import Issue, PlanError, Prepared, Rejected
-from danhba.privacy.models import AuditEvent
 
 PAGE_SIZE = 50
 ISSUES_PAGE = 50

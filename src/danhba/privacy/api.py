@@ -9,11 +9,12 @@ from ninja import Path, Query, Router, Status
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
-from danhba.contacts import selectors
-from danhba.contacts.schemas import ConsentIn, ConsentOut, ConsentPurposeOut, ConsentRecordOut, ErrorOut
 from danhba.contacts.services import contact_get
 from danhba.core.keyset import MAX_PK
+from danhba.core.schemas import ErrorOut
+from danhba.privacy import selectors
 from danhba.privacy.models import ConsentPurpose, ConsentRecord
+from danhba.privacy.schemas import ConsentIn, ConsentOut, ConsentPurposeOut, ConsentRecordOut
 from danhba.privacy.services import consent_record, consent_summary
 
 ERRORS: dict[Any, Any] = {frozenset({400, 401, 403, 404, 409, 422}): ErrorOut}

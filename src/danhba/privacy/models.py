@@ -1,11 +1,10 @@
-"""Consent ledger and audit log. Both are insert-only: the ORM refuses to change or delete their
-rows, and the database refuses too (triggers in the migrations: UPDATE and DELETE on
-PostgreSQL; UPDATE on SQLite, whose test-database flush must still be able to empty tables),
-so a record once written is proof."""
+"""The consent ledger and the current consent state. The ledger is insert-only: the ORM refuses
+to change or delete its rows, and the database refuses too (triggers in migration 0002: UPDATE
+and DELETE on PostgreSQL; UPDATE on SQLite, whose test-database flush must still be able to
+empty tables), so a record once written is proof. (The audit log, insert-only the same way, is
+the ``audit`` app's.)"""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -13,33 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from danhba.contacts.models import Contact, LabelledChoice
-
-
-class ImmutableRowError(Exception):
-    pass
-
-
-class InsertOnlyQuerySet(models.QuerySet[Any]):
-    def update(self, **kwargs: Any) -> int:
-        raise ImmutableRowError("insert-only rows cannot be changed")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise ImmutableRowError("insert-only rows cannot be deleted")
-
-
-class InsertOnlyModel(models.Model):
-    objects = InsertOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise ImmutableRowError(f"{type(self).__name__} rows cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise ImmutableRowError(f"{type(self).__name__} rows cannot be deleted")
+from danhba.core.models import InsertOnlyModel
 
 
 class ConsentPurpose(LabelledChoice):
@@ -108,51 +81,3 @@ class ConsentState(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contact", "purpose"], name="consentstate_unique")]
         indexes = [models.Index(fields=["purpose", "status"], name="consentstate_purpose_status")]
-
-
-class AuditEvent(InsertOnlyModel):
-    class Action(models.TextChoices):
-        CREATE = "create", _("created")
-        UPDATE = "update", _("changed")
-        DELETE = "delete", _("deleted")
-        VIEW = "view", _("opened")
-        EXPORT = "export", _("exported")
-        LOGIN = "login", _("logged in")
-        LOGIN_FAILED = "login_failed", _("failed to log in")
-        LOGOUT = "logout", _("logged out")
-
-    class Via(models.TextChoices):
-        UI = "ui", _("Web UI")
-        API = "api", "API"
-        CLI = "cli", _("Command line")
-        JOB = "job", _("Background job")
-
-    at = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
-    # Who it was at the time, kept if the user is later deleted.
-    actor_label = models.CharField(max_length=254, blank=True)
-    via = models.CharField(max_length=5, choices=Via.choices)
-    action = models.CharField(max_length=20, choices=Action.choices)
-    object_type = models.CharField(max_length=40)
-    object_id = models.CharField(max_length=64, blank=True)
-    object_label = models.CharField(max_length=254, blank=True)
-    # Not a foreign key: the trail must outlive the contact it is about.
-    contact_id = models.BigIntegerField(null=True, blank=True)
-    changes = models.JSONField(default=dict, blank=True)  # {"field": [before, after]}
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=255, blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        indexes = [
-            models.Index(fields=["contact_id", "at"], name="audit_contact_at"),
-            models.Index(fields=["at", "id"], name="audit_at_id"),
-            models.Index(fields=["actor", "at"], name="audit_actor_at"),
-        ]

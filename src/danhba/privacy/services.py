@@ -1,9 +1,8 @@
-"""Writes to the consent ledger and the audit log. Only these functions append to them."""
+"""Writes to the consent ledger. Only these functions append to it."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -11,82 +10,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, NotFound, PermissionDenied
-from danhba.privacy.models import AuditEvent, ConsentPurpose, ConsentRecord, ConsentSource, ConsentState, ConsentStatus
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
-def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    """Changed keys as {key: [before, after]} for an audit row; empty values ("", [], None)
-    count as equal."""
-
-    def norm(value: Any) -> Any:
-        return None if value in ("", [], {}, None) else value
-
-    keys = list(dict.fromkeys([*before, *after]))
-    return {k: [before.get(k), after.get(k)] for k in keys if norm(before.get(k)) != norm(after.get(k))}
-
-
-def audit_event(
-    *,
-    actor: Actor,
-    action: str,
-    object_type: str,
-    object_id: Any = "",
-    object_label: str = "",
-    contact_id: int | None = None,
-    changes: dict[str, Any] | None = None,
-) -> AuditEvent:
-    return AuditEvent.objects.create(
-        **_audit_fields(actor, action, object_type, object_id, object_label, contact_id, changes)
-    )
-
-
-def audit_events_bulk(
-    *, actor: Actor, action: str, object_type: str, rows: Iterable[tuple[Any, str, int | None, dict]]
-) -> None:
-    """Many audit rows at once: ``rows`` holds (object_id, label, contact_id, changes)."""
-    AuditEvent.objects.bulk_create(
-        [AuditEvent(**_audit_fields(actor, action, object_type, oid, label, cid, ch)) for oid, label, cid, ch in rows],
-        batch_size=500,
-    )
-
-
-def _audit_fields(
-    actor: Actor,
-    action: str,
-    object_type: str,
-    object_id: Any,
-    object_label: str,
-    contact_id: int | None,
-    changes: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "actor": actor.user,
-        "actor_label": actor.label,
-        "via": actor.via,
-        "action": action,
-        "object_type": object_type,
-        "object_id": str(object_id or ""),
-        "object_label": object_label[:254],
-        "contact_id": contact_id,
-        "changes": _jsonable(changes or {}),
-        "ip_address": actor.ip,
-        "user_agent": actor.user_agent,
-    }
+from danhba.privacy.models import ConsentPurpose, ConsentRecord, ConsentSource, ConsentState, ConsentStatus
 
 
 def consent_record(

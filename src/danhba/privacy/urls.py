@@ -4,6 +4,5 @@ from danhba.privacy import views
 
 app_name = "privacy"
 urlpatterns = [
-    path("audit/", views.audit_log, name="audit"),
     path("contacts/<int:pk>/consent/", views.consent_record, name="consent_record"),
 ]

@@ -1,4 +1,4 @@
-"""Privacy pages: the global audit log (read-only, always) and recording consent."""
+"""Privacy pages: recording consent (the consent panel of a contact page)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
-from danhba.contacts import selectors
 from danhba.contacts import services as contact_services
 from danhba.contacts.models import Contact
-from danhba.contacts.views import CHANGED, AuthedRequest, role_required
 from danhba.core.actor import Actor
-from danhba.core.errors import InvalidInput, ServiceError
-from danhba.core.keyset import Page
-from danhba.privacy import services
-from danhba.privacy.forms import AuditFilterForm, ConsentForm
+from danhba.core.errors import InvalidInput
+from danhba.core.views import CHANGED, AuthedRequest, role_required
+from danhba.privacy import selectors, services
+from danhba.privacy.forms import ConsentForm
 
 
 def consent_panel_context(request: HttpRequest, contact: Contact, form: ConsentForm | None = None) -> dict[str, Any]:
@@ -73,26 +71,3 @@ def consent_record(request: AuthedRequest, pk: int) -> HttpResponse:
     }
     response = render(request, "privacy/_consent_panel.html", context, status=status)
     return trigger_client_event(response, CHANGED) if status == 200 else response
-
-
-@require_http_methods(["GET"])
-@role_required("audit", "view")
-def audit_log(request: AuthedRequest) -> HttpResponse:
-    form = AuditFilterForm(request.GET)
-    page: Page[Any] = Page([])
-    error = ""
-    if form.is_valid():
-        try:
-            page = selectors.audit_page(form.filters(), cursor=request.GET.get("cursor") or None, user=request.user)
-        except ServiceError as exc:
-            error = exc.message
-    context = {
-        "nav": "audit",
-        "form": form,
-        "page": page,
-        "rows": selectors.audit_rows(page.items, selectors.hidden_fields(request.user)),
-        "labels": selectors.field_labels(),
-        "error": error,
-    }
-    template = "privacy/_audit_results.html" if request.htmx else "privacy/audit.html"
-    return render(request, template, context)

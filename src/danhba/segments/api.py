@@ -16,8 +16,8 @@ from ninja import Path, Query, Router, Status
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.accounts.models import User
-from danhba.contacts.schemas import ErrorOut
 from danhba.core.keyset import MAX_PK
+from danhba.core.schemas import ErrorOut
 from danhba.segments import conditions as C
 from danhba.segments import selectors, services
 from danhba.segments.models import Segment

@@ -447,7 +447,7 @@ class Compiler:
         raise ValueError(f"operator {op}")
 
     def _changed(self, f: C.Field, days: int) -> Q:
-        from danhba.privacy.models import AuditEvent
+        from danhba.audit.models import AuditEvent
 
         # The keys of the audit log's snapshot (contacts.services.contact_snapshot).
         key = {"owner_team": "owner", "email": "emails", "phone": "phones"}.get(f.key, f.key)

@@ -33,14 +33,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
 from danhba.contacts.models import Contact
 from danhba.core import formatting
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.core.keyset import MAX_PK
 from danhba.core.normalize import NormalizationError, clean_long_text, clean_text, normalize_email, normalize_phone
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event
 from danhba.segments import compiler
 from danhba.segments import conditions as C
 from danhba.segments.models import DirtyContact, Segment, SegmentChange, SegmentMember, SegmentSize, empty_tree

@@ -24,13 +24,13 @@ from django.views.decorators.http import require_GET, require_POST
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
 from danhba.contacts import selectors as contact_selectors
-from danhba.contacts.views import AuthedRequest, role_required
 from danhba.core import formatting as fmt
 from danhba.core.actor import Actor
 from danhba.core.charts import Bar
 from danhba.core.errors import InvalidInput, NotFound, ServiceError
 from danhba.core.errors import PermissionDenied as ServicePermissionDenied
 from danhba.core.keyset import BadCursor
+from danhba.core.views import AuthedRequest, role_required
 from danhba.segments import conditions as C
 from danhba.segments import forms as F
 from danhba.segments import selectors, services

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
 from danhba.contacts.exports import csv_chunks
 from danhba.core.actor import Actor
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event
 from danhba.tracking.selectors import PEOPLE_EXPORT_COLUMNS, EventFilters, people_count, people_export_rows
 
 

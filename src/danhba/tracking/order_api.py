@@ -12,9 +12,9 @@ from ninja import Path, Query, Router, Status
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
-from danhba.contacts.schemas import ErrorOut
 from danhba.contacts.services import contact_get
 from danhba.core.keyset import MAX_PK
+from danhba.core.schemas import ErrorOut
 from danhba.tracking import order_selectors as selectors
 from danhba.tracking import orders as services
 from danhba.tracking.models import Order, PurchaseStats

@@ -34,12 +34,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, ExternalId
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound, ServiceError
 from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event
 from danhba.tracking.models import AnonymousIdentity, Order, OrderLine, Product, PurchaseStats, Source
 from danhba.webhooks import services as webhooks
 

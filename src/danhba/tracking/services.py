@@ -22,10 +22,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, ExternalId
 from danhba.contacts.models import Source as ContactSource
 from danhba.contacts.services import ContactsBulk, contact_create, contact_update
 from danhba.core.actor import Actor
+from danhba.core.bulk import Table, chunks
 from danhba.core.errors import InvalidInput, ServiceError
 from danhba.core.normalize import (
     SANE_YEARS,
@@ -38,9 +41,6 @@ from danhba.core.normalize import (
     sane_moment,
 )
 from danhba.core.vn import province_key
-from danhba.ingest.load import Table
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event
 from danhba.segments import services as segments
 from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Order, Source, SuspectedDuplicate
 from danhba.tracking.orders import orders_attach_anonymous, orders_from_messages
@@ -374,7 +374,7 @@ def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], da
             # Anonymous events before the identify that named their device, in these requests.
             if message.contact_id is None and message.anonymous_id:
                 message.contact_id = anonymous.get(message.anonymous_id)
-        # Raw multi-row INSERT (the importer's Table): the ORM's bulk_create costs more than SQL here.
+        # Raw multi-row INSERT (core.bulk.Table): the ORM's bulk_create costs more than SQL here.
         Table(Event, EVENT_COLUMNS).insert(
             [
                 (source.pk, m.message_id, m.type, m.name, m.contact_id, m.anonymous_id, m.user_id, m.timestamp,
@@ -452,7 +452,7 @@ def move_anonymous_events(moves: dict[str, int]) -> int:
     hint = " INDEXED BY event_anon_unassigned" if connection.vendor == "sqlite" else ""
     moved = 0
     with connection.cursor() as cursor:
-        for chunk in _chunks(list(moves), 500):
+        for chunk in chunks(list(moves), 500):
             cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
             marks = ", ".join(["%s"] * len(chunk))
             cursor.execute(
@@ -743,24 +743,24 @@ class BatchResolver:
         self.users.update(dict.fromkeys(users))
         self.emails.update(dict.fromkeys(emails))
         self.phones.update(dict.fromkeys(phones))
-        for chunk in _chunks(users):
+        for chunk in chunks(users):
             self.users.update(
                 ExternalId.objects.filter(system=USER_ID_SYSTEM, value__in=chunk).values_list("value", "contact_id")
             )
-        for chunk in _chunks(emails):
+        for chunk in chunks(emails):
             self.emails.update(ContactEmail.objects.filter(email__in=chunk).values_list("email", "contact_id"))
-        for chunk in _chunks(phones):
+        for chunk in chunks(phones):
             rows = ContactPhone.objects.filter(e164__in=chunk).order_by("-contact_id").values_list("e164", "contact_id")
             self.phones.update(rows)  # the lowest contact id last, so it wins, as in the Resolver
-        for chunk in _chunks(devices):
+        for chunk in chunks(devices):
             self.links.update(
                 AnonymousIdentity.objects.filter(anonymous_id__in=chunk).values_list("anonymous_id", "contact_id")
             )
         known = {c for c in (*self.emails.values(), *self.phones.values(), *self.links.values()) if isinstance(c, int)}
         self.with_user.update(c for c in self.users.values() if isinstance(c, int))
-        for chunk in _chunks(sorted(known - self.with_user)):
+        for id_chunk in chunks(sorted(known - self.with_user)):
             self.with_user.update(
-                ExternalId.objects.filter(system=USER_ID_SYSTEM, contact_id__in=chunk).values_list(
+                ExternalId.objects.filter(system=USER_ID_SYSTEM, contact_id__in=id_chunk).values_list(
                     "contact_id", flat=True
                 )
             )
@@ -919,7 +919,7 @@ def _devices_with_anonymous_orders(devices: list[str]) -> list[str]:
     hint = " INDEXED BY order_anon_unassigned" if connection.vendor == "sqlite" else ""
     found: set[str] = set()
     with connection.cursor() as cursor:
-        for chunk in _chunks(devices, 500):
+        for chunk in chunks(devices, 500):
             marks = ", ".join(["%s"] * len(chunk))
             cursor.execute(
                 f"SELECT DISTINCT anonymous_id FROM {table}{hint} "  # noqa: S608
@@ -928,12 +928,6 @@ def _devices_with_anonymous_orders(devices: list[str]) -> list[str]:
             )
             found.update(row[0] for row in cursor.fetchall())
     return sorted(found)
-
-
-def _chunks(items: Iterable[Any], size: int = 900) -> Iterable[list[Any]]:
-    values = list(items)
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def new_contact_data(identity: Identity, source: Source) -> dict[str, Any]:

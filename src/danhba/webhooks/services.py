@@ -43,11 +43,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput
 from danhba.core.normalize import clean_text
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event
 from danhba.webhooks import signing, transport
 from danhba.webhooks.models import (
     PING,

@@ -14,8 +14,8 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from danhba.accounts.models import LoginCounter
+from danhba.audit.models import AuditEvent
 from danhba.conftest import PASSWORD
-from danhba.privacy.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.shortcuts import resolve_url
 from django.urls import reverse
 
+from danhba.audit.models import AuditEvent
 from danhba.conftest import PASSWORD
-from danhba.privacy.models import AuditEvent
 
 LOGIN = "/login/"
 

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from danhba.accounts.models import ApiKey, User
 from danhba.accounts.services import apikey_authenticate, apikey_create
+from danhba.audit.models import AuditEvent
 from danhba.conftest import PASSWORD, actor_for
-from danhba.privacy.models import AuditEvent
 
 PROFILE = "/profile/"
 NEW_PASSWORD = "a-much-better-secret-42"

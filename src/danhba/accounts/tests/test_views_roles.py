@@ -8,12 +8,12 @@ import pytest
 from django.urls import reverse
 
 from danhba.accounts.models import Role, Team, User
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact, CustomField
 from danhba.contacts.selectors import contact_data, hidden_fields
 from danhba.contacts.services import contact_delete, customfield_save
 from danhba.core.errors import PermissionDenied
-from danhba.privacy.models import AuditEvent
 
 
 def role_form(role: Role, **changes: Any) -> dict[str, Any]:

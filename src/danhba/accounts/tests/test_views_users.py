@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from danhba.accounts.models import Role, Team, User
 from danhba.accounts.services import role_save
+from danhba.audit.models import AuditEvent
 from danhba.conftest import PASSWORD, actor_for
-from danhba.privacy.models import AuditEvent
 
 USERS = "/users/"
 

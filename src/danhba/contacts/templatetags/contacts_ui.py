@@ -103,6 +103,6 @@ def collection_errors(form: Any, key: str) -> list[str]:
 @register.filter
 def via_label(via: str) -> str:
     """``"ui"`` → ``"Web UI"``: the door a change came through, as the audit log names it."""
-    from danhba.privacy.models import AuditEvent
+    from danhba.audit.models import AuditEvent
 
     return str(dict(AuditEvent.Via.choices).get(via, via))

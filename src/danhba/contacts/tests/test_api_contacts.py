@@ -6,10 +6,10 @@ import json
 import pytest
 
 from danhba.accounts.services import apikey_create
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact, CustomField, Tag, TimelineEntry
 from danhba.contacts.services import customfield_save
-from danhba.privacy.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

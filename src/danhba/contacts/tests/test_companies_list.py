@@ -15,11 +15,11 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from danhba.accounts.services import apikey_create
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts.models import Company
 from danhba.contacts.services import company_save
 from danhba.core.csvsafe import unwrap_excel_text
-from danhba.privacy.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

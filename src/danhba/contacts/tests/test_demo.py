@@ -12,8 +12,9 @@ from django.core.management import call_command
 from django.db.models import Max
 
 from danhba.accounts.models import User
+from danhba.audit.models import AuditEvent
 from danhba.contacts import selectors
-from danhba.contacts.demo import PeopleGenerator, demo_load, search_keys_of
+from danhba.contacts.demo import PeopleGenerator, demo_load
 from danhba.contacts.models import (
     Company,
     Contact,
@@ -24,9 +25,10 @@ from danhba.contacts.models import (
     SearchKey,
     TimelineEntry,
 )
-from danhba.contacts.services import search_keys_rebuild
+from danhba.contacts.search import contact_search_keys as search_keys_of
+from danhba.contacts.search import search_index as search_keys_rebuild
 from danhba.core.normalize import fold, normalize_email, normalize_phone
-from danhba.privacy.models import AuditEvent, ConsentRecord, ConsentState
+from danhba.privacy.models import ConsentRecord, ConsentState
 
 N = 200
 

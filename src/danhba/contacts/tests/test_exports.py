@@ -21,12 +21,12 @@ from django.utils import timezone
 
 from danhba.accounts.models import Role
 from danhba.accounts.services import apikey_create
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts import exports
 from danhba.contacts.models import Contact, CustomField, ExportJob
 from danhba.contacts.services import contact_create, customfield_delete
 from danhba.core.errors import Conflict
-from danhba.privacy.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -5,12 +5,12 @@ import unicodedata
 
 import pytest
 
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts import services
 from danhba.contacts.models import Contact, ContactEmail, CustomField, SearchKey, TimelineEntry
 from danhba.contacts.selectors import ContactFilters, contact_count, contact_data, contact_page
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from danhba.privacy.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

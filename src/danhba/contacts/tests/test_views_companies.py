@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts.models import Company
 from danhba.contacts.services import company_save
-from danhba.privacy.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from danhba.audit.models import AuditEvent
 from danhba.contacts.models import Contact, LifecycleStage, Tag
-from danhba.privacy.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -127,7 +127,7 @@ def test_keyset_next_page(client_for: Any, admin: Any) -> None:
 
 def test_search_pages_keep_the_query(client_for: Any, admin: Any) -> None:
     stage = LifecycleStage.objects.first()
-    from danhba.contacts.services import search_keys_rebuild
+    from danhba.contacts.search import search_index as search_keys_rebuild
 
     Contact.objects.bulk_create(
         [Contact(full_name=f"Hoa {i:03d}", name_key=f"hoa {i:03d}", lifecycle_stage=stage) for i in range(60)]

@@ -44,7 +44,7 @@ def url_of(page: str, records: dict[str, Contact]) -> tuple[str, str, dict[str, 
         "delete": ("get", reverse("contacts:delete", kwargs={"pk": u}), {}),
         "delete_others": ("get", reverse("contacts:delete", kwargs={"pk": o}), {}),
         "export": ("get", reverse("contacts:export"), {}),
-        "audit": ("get", reverse("privacy:audit"), {}),
+        "audit": ("get", reverse("audit:log"), {}),
         "activity": ("get", reverse("contacts:activity", kwargs={"pk": u}), {}),
         "timeline_add": ("post", reverse("contacts:timeline", kwargs={"pk": u}), {"kind": "note", "subject": "x"}),
         "timeline_add_others": (
@@ -232,9 +232,9 @@ def test_audit_values_of_hidden_fields_are_masked(client_for: Any, users: Any, s
     )
     auditor = users["admin"].__class__.objects.create_user("auditor@example.vn", "x" * 12, role=auditor_role)
     client = client_for(auditor)
-    for url in (reverse("privacy:audit"), reverse("contacts:activity", kwargs={"pk": sensitive_contact.pk})):
+    for url in (reverse("audit:log"), reverse("contacts:activity", kwargs={"pk": sensitive_contact.pk})):
         body = client.get(url).content.decode()
         assert "•••" in body
         assert "9 Mar 1985" not in body and "10 Apr 1986" not in body and "87654321" not in body
-    admin_body = client_for(users["admin"]).get(reverse("privacy:audit")).content.decode()
+    admin_body = client_for(users["admin"]).get(reverse("audit:log")).content.decode()
     assert "9 Mar 1985" in admin_body and "10 Apr 1986" in admin_body  # dates as the page writes them

@@ -60,7 +60,7 @@ def load_demo(admin: Any, contacts: int = 60) -> dict[str, Any]:
         reverse("contacts:company_list"), reverse("ingest:list"), reverse("ingest:detail", args=[run.pk]),
         reverse("events:explorer"), reverse("segments:list"), reverse("segments:detail", args=[dynamic.pk]),
         reverse("segments:edit", args=[dynamic.pk]), reverse("segments:create"), reverse("orders:list"),
-        reverse("orders:products"), reverse("privacy:audit"),
+        reverse("orders:products"), reverse("audit:log"),
         reverse("accounts:user_list"), reverse("accounts:role_list"), reverse("accounts:role_edit", args=[1]),
         reverse("settings:index"), reverse("tracking:source_list"), reverse("tracking_retention:list"),
         reverse("webhooks:list"), reverse("accounts:profile"),

@@ -355,6 +355,6 @@ def test_api_errors_in_vietnamese_for_a_vietnamese_client(client: Any, admin: An
 
 def test_audit_log_names_actions_and_objects_in_vietnamese(client_for: Any, vi_admin: Any) -> None:
     company_save(actor=actor_for(vi_admin), company=None, data={"name": "Công ty Hoa Sen"})
-    page = client_for(vi_admin).get(reverse("privacy:audit")).content.decode()
+    page = client_for(vi_admin).get(reverse("audit:log")).content.decode()
     assert "<h1>Nhật ký kiểm tra</h1>" in page and "Công ty Hoa Sen" in page
     assert "đã tạo" in page and ">công ty<" in page

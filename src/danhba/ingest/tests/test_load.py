@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from danhba.audit.models import AuditEvent
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, SearchKey, Tag, TimelineEntry
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, PermissionDenied
 from danhba.ingest import services
 from danhba.ingest.models import Import, ImportChange, ImportIssue
-from danhba.privacy.models import AuditEvent, ConsentRecord, ConsentState
+from danhba.privacy.models import ConsentRecord, ConsentState
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent / "fixtures"

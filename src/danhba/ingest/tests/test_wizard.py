@@ -13,12 +13,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact
 from danhba.ingest import services
 from danhba.ingest.forms import WizardForm
 from danhba.ingest.models import Import, SavedMapping
-from danhba.privacy.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

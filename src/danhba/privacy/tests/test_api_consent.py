@@ -5,8 +5,9 @@ import json
 import pytest
 
 from danhba.accounts.services import apikey_create
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
-from danhba.privacy.models import AuditEvent, ConsentRecord, ConsentState
+from danhba.privacy.models import ConsentRecord, ConsentState
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,11 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.core.errors import InvalidInput, PermissionDenied
-from danhba.privacy.models import AuditEvent, ConsentRecord, ConsentState, ImmutableRowError
+from danhba.core.models import ImmutableRowError
+from danhba.privacy.models import ConsentRecord, ConsentState
 from danhba.privacy.services import consent_record, consent_summary
 
 pytestmark = pytest.mark.django_db

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
+from danhba.audit.models import AuditEvent
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
-from danhba.privacy.models import AuditEvent
 from danhba.tracking import services
 from danhba.tracking.models import AnonymousIdentity, Event, SuspectedDuplicate
 from danhba.tracking.services import events_ingest, parse_message, source_create

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from danhba.privacy.models import AuditEvent
+from danhba.audit.models import AuditEvent
 from danhba.tracking.models import Event, Source
 from danhba.tracking.selectors import EventFilters, event_counts, event_page, people_page
 

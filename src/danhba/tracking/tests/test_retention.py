@@ -12,8 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from danhba.audit.models import AuditEvent
 from danhba.core.actor import Actor
-from danhba.privacy.models import AuditEvent
 from danhba.tracking import retention, tasks
 from danhba.tracking.models import Event, EventPurge, EventRetention, Source
 from danhba.tracking.partitions import add_months

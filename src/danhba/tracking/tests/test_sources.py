@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from danhba.accounts.models import Role
-from danhba.privacy.models import AuditEvent
+from danhba.audit.models import AuditEvent
 from danhba.tracking.models import Source, hash_write_key
 
 pytestmark = pytest.mark.django_db

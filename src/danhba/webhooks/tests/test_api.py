@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
-from danhba.privacy.models import AuditEvent
 from danhba.webhooks import services, signing
 from danhba.webhooks.models import WebhookDelivery, WebhookEndpoint
 

@@ -12,9 +12,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.core.errors import InvalidInput
-from danhba.privacy.models import AuditEvent
 from danhba.webhooks import services, signing
 from danhba.webhooks.models import WebhookDelivery, WebhookEndpoint
 

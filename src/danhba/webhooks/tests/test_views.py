@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from danhba.privacy.models import AuditEvent
+from danhba.audit.models import AuditEvent
 from danhba.webhooks import services, signing
 from danhba.webhooks.models import WebhookDelivery, WebhookEndpoint
 

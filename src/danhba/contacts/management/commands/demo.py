@@ -39,11 +39,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=SEED, help=f"random seed; the same seed gives the same data (default {SEED})"
         )
+        parser.add_argument("--if-empty", action="store_true", help="load nothing if there are contacts already")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         n = int(opts["contacts"])
         if n < 1 or n > 2_000_000:
             raise CommandError("--contacts must be between 1 and 2,000,000")
+        if opts.get("if_empty"):
+            from danhba.contacts.models import Contact
+
+            if Contact.objects.exists():
+                return
         console = Console(file=getattr(self.stdout, "_out", sys.stdout), highlight=False)
         quiet = int(opts.get("verbosity", 1)) == 0
         started = time.perf_counter()

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact
 from danhba.contacts.services import contact_update, timeline_entry_save
 from danhba.core.actor import Actor
 from danhba.ingest import services as imports
-from danhba.privacy.models import AuditEvent
-from danhba.privacy.services import audit_event, consent_record
+from danhba.privacy.services import consent_record
 from danhba.segments.services import segment_create
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +52,7 @@ def contact(make_contact: Any) -> Contact:
 
 
 def audit_page(client: Any, **params: Any) -> str:
-    return client.get(reverse("privacy:audit"), params).content.decode()
+    return client.get(reverse("audit:log"), params).content.decode()
 
 
 def test_timeline_and_contact_changes_read_as_the_page_names_them(

@@ -1,0 +1,49 @@
+"""How contacts, companies and tags are keyed: pure functions of text, no database, no services.
+
+Every writer (the contact services, the import loader, the event worker, the demo) and every
+reader (search, filters) makes its keys here, so a key written one way is always found the
+same way.
+"""
+
+from __future__ import annotations
+
+from danhba.core.normalize import fold, fold_words
+
+NAME_KEY_LENGTH = 200  # Contact.name_key and Company.name_key
+TAG_KEY_LENGTH = 80  # Tag.name_key
+SEARCH_KEY_LENGTH = 254  # SearchKey.key
+
+
+def name_key(text: str) -> str:
+    """The sort and match key of a contact's or a company's name: folded, at most 200 characters."""
+    return fold(text)[:NAME_KEY_LENGTH]
+
+
+def company_key(name: str) -> str:
+    """The key a company is found by its name with (``Company.name_key``)."""
+    return name_key(name)
+
+
+def tag_key(name: str) -> str:
+    """The key that makes a tag unique whatever its case and accents (``Tag.name_key``)."""
+    return fold(name)[:TAG_KEY_LENGTH]
+
+
+def name_keys(text: str) -> list[str]:
+    """Every word-suffix of a folded name: "nguyen van duc", "van duc", "duc"."""
+    words = fold_words(text)
+    return [" ".join(words[i:])[:SEARCH_KEY_LENGTH] for i in range(len(words))]
+
+
+def email_key(email: str) -> str:
+    """The search key of a (normalised) email address."""
+    return email[:SEARCH_KEY_LENGTH]
+
+
+def phone_key(e164_or_digits: str) -> str:
+    """Reversed national digits, so a prefix search on the key is a suffix search on the number:
+    the last digits people remember find the contact."""
+    digits = "".join(ch for ch in e164_or_digits if ch.isdigit())
+    if e164_or_digits.startswith("+84"):
+        digits = "0" + digits[2:]
+    return "#" + digits[::-1]
