@@ -274,7 +274,7 @@ class Catalogue:
 
     @classmethod
     def build(cls, rng: random.Random) -> Catalogue:
-        from danhba.tracking.demo_orders import CATALOGUE
+        from danhba.tracking.demo import CATALOGUE
 
         products = [(pid, name, cat, price) for pid, name, cat, price in CATALOGUE]
         # Variants widen the catalogue to a shop's size: sizes, colours, packs.
@@ -303,7 +303,7 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
     from danhba.contacts.demo import STAGE_WEIGHTS, TAGS, PeopleGenerator
     from danhba.contacts.models import Contact, LifecycleStage, Tag
     from danhba.core.normalize import fold
-    from danhba.tracking.models import Product
+    from danhba.orders.models import Product
     from danhba.tracking.models import Source as EventSource
 
     phases: dict[str, float] = {}
@@ -368,7 +368,7 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
         "original_timestamp", "sent_at", "received_at", "properties", "context", "traits",
     ]  # fmt: skip
     _check_columns("tracking_event", event_cols)
-    from danhba.tracking.models import Order, PurchaseStats
+    from danhba.orders.models import Order, PurchaseStats
 
     order_defaults = _column_defaults(Order, clock)
     order_cols = ["id", *order_defaults]

@@ -36,9 +36,9 @@ from danhba.contacts import api as contacts_api
 from danhba.core.errors import ServiceError
 from danhba.core.log import note_forbidden
 from danhba.ingest.api import router as ingest_router
+from danhba.orders import api as orders_api
 from danhba.privacy.api import router as privacy_router
 from danhba.segments.api import router as segments_router
-from danhba.tracking import order_api
 from danhba.webhooks.api import router as webhooks_router
 
 logger = logging.getLogger(__name__)
@@ -190,9 +190,9 @@ api.add_router("", privacy_router)
 api.add_router("", me_router)
 api.add_router("", ingest_router)
 api.add_router("", webhooks_router)
-api.add_router("/orders", order_api.orders)
-api.add_router("/products", order_api.products)
-api.add_router("/purchase-stats", order_api.purchase_stats)
+api.add_router("/orders", orders_api.orders)
+api.add_router("/products", orders_api.products)
+api.add_router("/purchase-stats", orders_api.purchase_stats)
 api.add_router("/segments", segments_router)
 api.add_router("/home", analytics_router)
 

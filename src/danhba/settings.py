@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "danhba.privacy",
     "danhba.ingest",
     "danhba.tracking",
+    "danhba.orders",
     "danhba.webhooks",
     "danhba.segments",
     "danhba.analytics",

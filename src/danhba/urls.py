@@ -15,7 +15,7 @@ urlpatterns = [
     path("imports/", include("danhba.ingest.urls")),
     path("events/", include("danhba.tracking.explorer_urls")),
     path("segments/", include("danhba.segments.urls")),
-    path("", include("danhba.tracking.order_urls")),  # /orders/, /products/
+    path("", include("danhba.orders.urls")),  # /orders/, /products/
     path("api/", api.urls),
     path("v1/", include("danhba.tracking.urls_v1")),
 ]

@@ -8,8 +8,10 @@ class ContactsConfig(AppConfig):
     def ready(self) -> None:
         from danhba.accounts.hooks import HIDDEN_FIELDS, SENSITIVE_FIELDS
         from danhba.audit.display import AUDIT_VISIBLE, AUDIT_VOCABULARY
+        from danhba.contacts import demo
         from danhba.contacts.audit_display import AuditVocabulary, audit_visible_rows
         from danhba.contacts.selectors import hidden_custom_fields, sensitive_custom_field_choices
+        from danhba.core.demo import DemoPart, demo_part_add
 
         # Roles (accounts) can be denied the custom fields marked sensitive.
         HIDDEN_FIELDS.connect(hidden_custom_fields)
@@ -18,3 +20,10 @@ class ContactsConfig(AppConfig):
         # which rows are about contacts a reader may not open.
         AUDIT_VOCABULARY.connect(AuditVocabulary)
         AUDIT_VISIBLE.connect(audit_visible_rows)
+        # People, companies, identities, tags, timeline and the demo users of `danhba demo`.
+        demo_part_add(
+            "contacts",
+            DemoPart(
+                floor=3, load=demo.demo_contacts_load, present=demo.demo_contacts_present, labels=demo.DEMO_LABELS
+            ),
+        )

@@ -5,30 +5,27 @@ weighted Vietnamese name lists: a third of Vietnamese people are called Nguyễn
 what the services would store — NFC text, names split by :func:`~danhba.core.normalize.split_name`,
 lower-case emails, E.164 phones — and the same generator feeds the ``bench/`` data.
 
-:func:`demo_load` writes them with ``bulk_create`` instead of one service call per contact
-(3,000 contacts in a few seconds rather than a minute) and therefore fills the denormalised
-columns itself, exactly as the services do: ``name_key``, the primary ``email``/``phone``,
-``last_activity_at``, the consent state, and the search keys (``search.contact_search_keys``, which a test holds
-equal to what ``search.search_index`` stores).
+:func:`demo_contacts_load`, the contacts part of ``danhba demo`` (``core/demo.py``), writes
+them with ``bulk_create`` instead of one service call per contact (3,000 contacts in a few
+seconds rather than a minute) and therefore fills the denormalised columns itself, exactly as
+the services do: ``name_key``, the primary ``email``/``phone``, ``last_activity_at``, and the
+search keys (``search.contact_search_keys``, which a test holds equal to what
+``search.search_index`` stores). Consent, orders, events and segments are the other apps' parts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 from faker.providers.person.vi_VN import Provider as ViPersonProvider
 
 from danhba.accounts.models import Role, Team, User
-from danhba.audit.models import AuditEvent
-from danhba.audit.services import audit_event
 from danhba.contacts.keys import company_key, name_key, tag_key
 from danhba.contacts.models import (
     BuyerRole,
@@ -47,7 +44,8 @@ from danhba.contacts.models import (
     TimelineEntry,
 )
 from danhba.contacts.search import contact_search_keys
-from danhba.core.actor import Actor
+from danhba.core.demo import SEED as DEMO_SEED
+from danhba.core.demo import DemoRun
 from danhba.core.normalize import (
     OLD_MOBILE_PREFIXES,
     clean_text,
@@ -58,9 +56,8 @@ from danhba.core.normalize import (
     split_name,
 )
 from danhba.core.vn import PROVINCE_NAMES, PROVINCES
-from danhba.privacy.models import ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
 
-SEED = 2025
+SEED = DEMO_SEED
 BATCH = 500
 # Reserved example domains (RFC 2606): a campaign sent to demo contacts reaches nobody.
 FREE_MAIL = (("example.com", 6), ("example.net", 3), ("example.org", 1))
@@ -460,75 +457,61 @@ class PeopleGenerator:
         return sorted(out, key=lambda row: row[4])
 
 
-ProgressFn = Callable[[int, int], None]
+def demo_contacts_load(run: DemoRun) -> None:
+    """The contacts part of the demo (``core/demo.py``): ``run.contacts`` generated contacts
+    with companies, identities, tags, timeline, and one demo user per built-in role; leaves the
+    new contacts' ids in ``run.contact_ids``.
 
-
-def demo_load(*, contacts: int = 3000, seed: int = SEED, progress: ProgressFn | None = None) -> dict[str, Any]:
-    """Load ``contacts`` generated contacts with companies, identities, tags, timeline, consent
-    and one demo user per built-in role. Returns counts and the demo users' password.
-
-    Runs in one transaction; safe to run on a database that already holds data (generated
-    emails, external ids and tax codes avoid the ones already stored).
+    Safe to run on a database that already holds data (generated emails, external ids and tax
+    codes avoid the ones already stored).
     """
-    now = timezone.now()
-    gen = PeopleGenerator(seed=seed, now=now, n_companies=max(5, contacts // 20))
+    contacts, now = run.contacts, run.now
+    gen = PeopleGenerator(seed=run.seed, now=now, n_companies=max(5, contacts // 20))
     gen.emails_taken.update(ContactEmail.objects.values_list("email", flat=True))
     stages = {s.key: s for s in LifecycleStage.objects.all()}
     fallback_stage = LifecycleStage.objects.filter(is_active=True).order_by("position").first()
     if fallback_stage is None:
         raise RuntimeError("no lifecycle stages: run migrations first")
     buyer_roles = list(BuyerRole.objects.filter(is_active=True))
-    purposes = {p.key: p for p in ConsentPurpose.objects.filter(is_active=True)}
-    counts: dict[str, int] = {}
-
-    with transaction.atomic():
-        password, users = _demo_users()
-        sales = [u for u in users if u.role.key == "sales"]
-        sales = sales or list(User.objects.filter(role__key="sales", is_active=True))
-        support = next((u for u in users if u.role.key == "support"), None)
-        tags = _demo_tags()
-        companies = _demo_companies(gen)
-        counts["companies"] = len(companies)
-        ext_taken = set(ExternalId.objects.values_list("system", "value"))
-        done = 0
-        totals = dict.fromkeys(
-            ("contacts", "emails", "phones", "tag_links", "company_links", "external_ids", "social_profiles",
-             "timeline_entries", "consent_records", "search_keys"), 0,
-        )  # fmt: skip
-        while done < contacts:
-            size = min(BATCH, contacts - done)
-            people = [gen.person() for _ in range(size)]
-            batch_counts = _load_batch(
-                gen, people, companies, stages, fallback_stage, buyer_roles, sales, support, tags, purposes, ext_taken
-            )
-            for key, value in batch_counts.items():
-                totals[key] += value
-            done += size
-            if progress:
-                progress(done, contacts)
-        counts.update(totals)
-        counts["users"] = len(users)
-        counts.update(_demo_orders(contacts, seed, now))
-        from danhba.segments.demo import demo_segments_load
-
-        counts["segments"] = demo_segments_load()
-        audit_event(
-            actor=Actor.system("cli"),
-            action=AuditEvent.Action.CREATE,
-            object_type="demo",
-            object_label=f"demo dataset: {contacts} contacts (seed {seed})",
-            changes={key: [None, value] for key, value in counts.items()},
-        )
-    return {**counts, "seed": seed, "password": password, "user_emails": [u.email for u in users]}
+    password, users = _demo_users()
+    sales = [u for u in users if u.role.key == "sales"]
+    sales = sales or list(User.objects.filter(role__key="sales", is_active=True))
+    support = next((u for u in users if u.role.key == "support"), None)
+    tags = _demo_tags()
+    companies = _demo_companies(gen)
+    run.counts["companies"] = len(companies)
+    ext_taken = set(ExternalId.objects.values_list("system", "value"))
+    done = 0
+    totals = dict.fromkeys(
+        ("contacts", "emails", "phones", "tag_links", "company_links", "external_ids", "social_profiles",
+         "timeline_entries", "search_keys"), 0,
+    )  # fmt: skip
+    while done < contacts:
+        size = min(BATCH, contacts - done)
+        people = [gen.person() for _ in range(size)]
+        batch_counts = _load_batch(gen, people, companies, stages, fallback_stage, buyer_roles, sales, support, tags,
+                                   ext_taken)  # fmt: skip
+        for key, value in batch_counts.items():
+            totals[key] += value
+        done += size
+        if run.progress:
+            run.progress(done, contacts)
+    run.counts.update(totals)
+    run.counts["users"] = len(users)
+    run.password, run.user_emails = password, [u.email for u in users]
+    run.contact_ids = sorted(Contact.objects.order_by("-id").values_list("id", flat=True)[:contacts])
 
 
-def _demo_orders(contacts: int, seed: int, now: dt.datetime) -> dict[str, int]:
-    """Orders, products and purchase metrics for a share of the contacts just loaded, and the
-    website and order events since the shop's tracking started."""
-    from danhba.tracking.demo_orders import demo_orders_load
+def demo_contacts_present() -> bool:
+    return Contact.objects.exists()
 
-    new_ids = sorted(Contact.objects.order_by("-id").values_list("id", flat=True)[:contacts])
-    return demo_orders_load(contact_ids=new_ids, seed=seed, now=now)
+
+DEMO_LABELS = (
+    ("contacts", "contacts"), ("companies", "companies"), ("emails", "emails"), ("phones", "phones"),
+    ("tag_links", "tags on contacts"), ("company_links", "contact–company links"), ("external_ids", "external ids"),
+    ("social_profiles", "social profiles"), ("timeline_entries", "timeline entries"), ("search_keys", "search keys"),
+    ("users", "demo users"),
+)  # fmt: skip
 
 
 def _demo_users() -> tuple[str | None, list[User]]:
@@ -599,7 +582,6 @@ def _load_batch(
     sales: Sequence[User],
     support: User | None,
     tags: dict[str, Tag],
-    purposes: dict[str, ConsentPurpose],
     ext_taken: set[tuple[str, str]],
 ) -> dict[str, int]:
     rng = gen.rng
@@ -660,7 +642,6 @@ def _load_batch(
         [],
         [],
     )
-    consent: list[tuple[int, ConsentRecord]] = []
     for contact, p, emails, phones, (entries, owner) in zip(rows, people, emails_of, phones_of, timelines, strict=True):
         cid = contact.pk
         email_rows += [
@@ -713,7 +694,6 @@ def _load_batch(
                     updated_at=when,
                 )
             )
-        consent += _consent_for(gen, cid, p, emails, phones, purposes)
         keys += [
             SearchKey(contact_id=cid, key=k)
             for k in sorted(contact_search_keys(p.full_name, emails, [ph.e164 for ph in phones], company_names))
@@ -726,20 +706,6 @@ def _load_batch(
     SocialProfile.objects.bulk_create(social_rows, batch_size=BATCH)
     TimelineEntry.objects.bulk_create(entry_rows, batch_size=BATCH)
     SearchKey.objects.bulk_create(keys, batch_size=2000)
-    records = ConsentRecord.objects.bulk_create([r for _, r in consent], batch_size=BATCH)
-    # The state is the latest statement per contact and purpose, as consent_record keeps it.
-    latest: dict[tuple[int, int], ConsentRecord] = {}
-    for record in records:
-        key = (record.contact_id, record.purpose_id)
-        if key not in latest or record.recorded_at >= latest[key].recorded_at:
-            latest[key] = record
-    ConsentState.objects.bulk_create(
-        [
-            ConsentState(contact_id=cid, purpose_id=pid, status=r.status, since=r.recorded_at, record=r)
-            for (cid, pid), r in latest.items()
-        ],
-        batch_size=BATCH,
-    )
     return {
         "contacts": len(rows),
         "emails": len(email_rows),
@@ -749,54 +715,5 @@ def _load_batch(
         "external_ids": len(ext_rows),
         "social_profiles": len(social_rows),
         "timeline_entries": len(entry_rows),
-        "consent_records": len(records),
         "search_keys": len(keys),
     }
-
-
-def _consent_for(
-    gen: PeopleGenerator,
-    cid: int,
-    person: Person,
-    emails: Sequence[str],
-    phones: Sequence[PhoneRow],
-    purposes: dict[str, ConsentPurpose],
-) -> list[tuple[int, ConsentRecord]]:
-    """Some statements per contact: email marketing granted on a form and sometimes withdrawn
-    later through the email link; SMS and call consent from imports and calls."""
-    rng = gen.rng
-    out: list[tuple[int, ConsentRecord]] = []
-
-    def add(purpose: str, status: str, source: str, when: dt.datetime, proof: str, ip: str | None = None) -> None:
-        if purpose in purposes:
-            out.append(
-                (
-                    cid,
-                    ConsentRecord(
-                        contact_id=cid,
-                        purpose=purposes[purpose],
-                        status=status,
-                        source=source,
-                        recorded_at=when,
-                        proof=proof,
-                        text_version="2025-01",
-                        ip_address=ip,
-                    ),
-                )
-            )
-
-    span = max(1, int((gen.now - person.created_at).total_seconds()))
-    if emails and rng.random() < 0.5:
-        granted = person.created_at + dt.timedelta(seconds=rng.randrange(min(span, 86400)))
-        ip = f"113.{rng.randrange(160, 191)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-        add("email_marketing", "granted", ConsentSource.FORM, granted, "Form đăng ký bản tin trên website", ip)
-        if rng.random() < 0.15:
-            later = granted + dt.timedelta(seconds=rng.randrange(max(1, int((gen.now - granted).total_seconds()))))
-            add("email_marketing", "withdrawn", ConsentSource.EMAIL, later, "Liên kết hủy đăng ký trong email")
-    if phones and rng.random() < 0.2:
-        add("sms_marketing", "granted", ConsentSource.IMPORT, person.created_at, "Tệp nhập khach-hang-2024.xlsx")
-    if phones and rng.random() < 0.1:
-        when = person.created_at + dt.timedelta(seconds=rng.randrange(span))
-        status = "granted" if rng.random() < 0.7 else "withdrawn"
-        add("phone_calls", status, ConsentSource.VERBAL, when, "Khách đồng ý qua điện thoại với nhân viên")
-    return out

@@ -43,6 +43,7 @@ from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
+from danhba.contacts.extensions import CONTACT_EXPORT_COLUMNS, CONTACT_LIST_FILTERS
 from danhba.contacts.models import (
     Contact,
     ContactCompany,
@@ -70,7 +71,6 @@ from danhba.core.actor import Actor
 from danhba.core.csvsafe import FORMULA_START, csv_cell
 from danhba.core.errors import Conflict, InvalidInput, NotFound, ServiceError
 from danhba.core.keyset import MAX_PK
-from danhba.tracking.models import PurchaseStats
 
 logger = logging.getLogger(__name__)
 
@@ -81,20 +81,18 @@ BASE_COLUMNS = [
     "dislikes", "lifecycle_stage", "buyer_role", "source", "owner", "tags", "companies", "created_at",
     "updated_at", "last_activity_at",
 ]  # fmt: skip
-# Purchase metrics (tracking.PurchaseStats), for roles that may see orders. Money is in
-# settings.SHOP_CURRENCY and counts only orders in it.
-PURCHASE_COLUMNS = [
-    "order_count", "total_spent", "average_order_value", "first_order_at", "last_order_at",
-    "purchase_frequency_days", "favourite_category",
-]  # fmt: skip
 # contact_page caps a page at MAX_LIMIT; asking for more would only be cut down.
 PAGE = MAX_LIMIT
-# The list query's filters an export keeps (paging and sorting are left out), plus custom.<key>.
+# The list query's filters an export keeps (paging and sorting are left out), plus custom.<key>
+# and the parameters of the filters other apps own (extensions.CONTACT_LIST_FILTERS).
 FILTER_KEYS = (
-    "q", "lifecycle_stage", "owner", "tag", "source", "province", "buyer_role", "company", "segment", "has_email",
-    "has_phone", "created_after", "created_before", "orders_min", "orders_max", "spent_min", "spent_max",
-    "last_order_after", "last_order_before", "favourite_category",
+    "q", "lifecycle_stage", "owner", "tag", "source", "province", "buyer_role", "company", "has_email",
+    "has_phone", "created_after", "created_before",
 )  # fmt: skip
+
+
+def filter_keys() -> set[str]:
+    return {*FILTER_KEYS, *(param for f in CONTACT_LIST_FILTERS for param in f.params)}
 KEEP = dt.timedelta(days=7)  # finished exports (rows and files) are deleted after this
 STALE = dt.timedelta(minutes=30)  # a running job silent this long died with its worker
 MAX_ACTIVE_JOBS = 3  # queued or running exports per person
@@ -134,9 +132,10 @@ def export_params(params: Mapping[str, Any], *, strict: bool = False) -> dict[st
     ``strict`` (the API) refuses unknown keys, so a misspelt filter never exports everything."""
     kept: dict[str, str] = {}
     unknown: dict[str, list[str]] = {}
+    known = filter_keys()
     for key in params:
         value = params[key]
-        if key not in FILTER_KEYS and not (key.startswith("custom.") and len(key) > 7):
+        if key not in known and not (key.startswith("custom.") and len(key) > 7):
             if strict:
                 unknown[f"filters.{key}"] = [gettext("not a filter of the contact list")]
             continue
@@ -152,8 +151,8 @@ def export_columns(user: Any) -> list[str]:
     hidden = hidden_fields(user)
     columns = [c for c in BASE_COLUMNS if c not in hidden]
     columns += [f"custom.{cf.key}" for cf in visible_custom_fields(user)]
-    if user.can("order", perms.VIEW):
-        columns += PURCHASE_COLUMNS
+    for extension in CONTACT_EXPORT_COLUMNS:
+        columns += extension.columns(user)
     return columns
 
 
@@ -164,7 +163,8 @@ def export_rows(
     values (lists, dates, datetimes); each writer flattens them its own way. ``on_page`` is
     called with the number of rows so far after each page (a job's progress)."""
     hidden = hidden_fields(user)
-    purchases = user.can("order", perms.VIEW)
+    extensions = [(e, e.columns(user)) for e in CONTACT_EXPORT_COLUMNS]
+    extensions = [(e, columns) for e, columns in extensions if columns]
     cursor: str | None = None
     done = 0
     while True:
@@ -176,15 +176,14 @@ def export_rows(
         phones = _grouped(ContactPhone.objects.filter(contact_id__in=ids), "e164")
         tags = _grouped(ContactTag.objects.filter(contact_id__in=ids).order_by("tag__name"), "tag__name")
         companies = _grouped(ContactCompany.objects.filter(contact_id__in=ids), "company__name")
-        stats_rows = PurchaseStats.objects.filter(contact_id__in=ids).values("contact_id", *PURCHASE_COLUMNS)
-        stats = {s["contact_id"]: s for s in stats_rows} if purchases else {}
+        added = [(e.values(ids), e.missing, columns) for e, columns in extensions]
         for contact in page.items:
             pk = contact.pk
             done += 1
             row = _row(contact, hidden, emails.get(pk, []), phones.get(pk, []), tags.get(pk, []), companies.get(pk, []))
-            if purchases:
-                bought = stats.get(pk) or {"order_count": 0}
-                row.update({key: bought.get(key) for key in PURCHASE_COLUMNS})
+            for values, missing, columns in added:
+                found = values.get(pk) or missing
+                row.update({key: found.get(key) for key in columns})
             yield row
         if on_page is not None:
             on_page(done)
@@ -493,10 +492,13 @@ def _audit_export(
     )  # fmt: skip
 
 
-def _require_segment_export(actor: Actor, filters: ContactFilters) -> None:
-    """Exporting the members of a segment or list takes "segment: export" as well."""
-    if filters.segment:
-        require(actor, "segment", perms.EXPORT)
+def _require_filter_exports(actor: Actor, filters: ContactFilters) -> None:
+    """Exporting with a filter another app owns may take its permission as well (the members of
+    a segment or list: "segment: export")."""
+    for key in filters.extra:
+        list_filter = CONTACT_LIST_FILTERS.get(key)
+        if list_filter is not None and list_filter.export_permission is not None:
+            require(actor, *list_filter.export_permission)
 
 
 def contacts_export(*, actor: Actor, fmt: str, params: Mapping[str, Any]) -> InlineExport | ExportJob:
@@ -507,7 +509,7 @@ def contacts_export(*, actor: Actor, fmt: str, params: Mapping[str, Any]) -> Inl
     spec = export_format(fmt)
     kept = export_params(params)
     filters = ContactFilters.from_params(kept)
-    _require_segment_export(actor, filters)
+    _require_filter_exports(actor, filters)
     user = actor.user
     count, capped = contact_count(user, filters, cap=settings.EXPORT_INLINE_MAX)
     if capped:
@@ -538,7 +540,7 @@ def contacts_export_csv(*, actor: Actor, filters: ContactFilters) -> Iterator[st
     callers that already hold filters). The audit row is written before the first row leaves."""
     assert actor.user is not None
     require(actor, "contact", perms.EXPORT)
-    _require_segment_export(actor, filters)
+    _require_filter_exports(actor, filters)
     user = actor.user
     params = {k: str(v) for k, v in vars(filters).items() if v not in ("", None, {}, [])}
     count, _ = contact_count(user, filters, cap=10**9)
@@ -619,7 +621,7 @@ def export_job_create(*, actor: Actor, fmt: str, params: Mapping[str, Any], stri
     spec = export_format(fmt)
     kept = export_params(params, strict=strict)
     filters = ContactFilters.from_params(kept)
-    _require_segment_export(actor, filters)
+    _require_filter_exports(actor, filters)
     estimate, _ = contact_count(actor.user, filters, cap=settings.EXPORT_INLINE_MAX)
     return _job_create(actor, spec, kept, estimate)
 

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from danhba.accounts.models import User
 from danhba.contacts import selectors
+from danhba.contacts.extensions import CONTACT_LIST_FILTERS
 from danhba.contacts.models import (
     Contact,
     CustomField,
@@ -438,16 +437,12 @@ class ContactFilterForm(forms.Form):
     has_phone = _choice([("true", _("With phone")), ("false", _("Without phone"))], _("Phone"))
     created_after = forms.DateField(label=_("Created from"), required=False, widget=DATE_INPUT)
     created_before = forms.DateField(label=_("Created until"), required=False, widget=DATE_INPUT)
-    # Purchase metrics; shown to roles that may see orders.
-    orders_min = forms.IntegerField(label=_("Orders, at least"), required=False, min_value=0)
-    orders_max = forms.IntegerField(label=_("Orders, at most"), required=False, min_value=0)
-    spent_min = forms.DecimalField(label=_("Total spent, at least"), required=False, min_value=0)
-    spent_max = forms.DecimalField(label=_("Total spent, at most"), required=False, min_value=0)
-    last_order_after = forms.DateField(label=_("Last order from"), required=False, widget=DATE_INPUT)
-    last_order_before = forms.DateField(label=_("Last order until"), required=False, widget=DATE_INPUT)
-    favourite_category = forms.ChoiceField(label=_("Favourite category"), required=False)
-    # Members of a segment or list; shown to roles that may see segments.
-    segment = forms.ChoiceField(label=_("Segment or list"), required=False)
+    # The filters other apps own (segment, purchase metrics) come from
+    # extensions.CONTACT_LIST_FILTERS, for the roles that may use them.
+    GRID = (
+        "lifecycle_stage", "owner", "tag", "source", "province", "buyer_role", "has_email", "has_phone",
+        "created_after", "created_before",
+    )  # fmt: skip
 
     def __init__(self, data: Mapping[str, Any] | None = None, user: Any = None) -> None:
         super().__init__(data)
@@ -471,18 +466,20 @@ class ContactFilterForm(forms.Form):
         ]
         f["tag"].choices = [*BLANK, *((str(t.pk), t.name) for t in selectors.tag_choices())]  # type: ignore[attr-defined]
         f["buyer_role"].choices = [*BLANK, *selectors.buyer_role_choices()]  # type: ignore[attr-defined]
-        if user is not None and user.can("segment", "view"):
-            from danhba.segments.selectors import segment_choices
+        self.grid_names = list(self.GRID)
+        for list_filter in CONTACT_LIST_FILTERS:
+            added = list_filter.fields(user)
+            f.update(added)
+            at = self.grid_names.index(list_filter.after) + 1 if list_filter.after in self.grid_names else None
+            for offset, name in enumerate(added):
+                if at is None:
+                    self.grid_names.append(name)
+                else:
+                    self.grid_names.insert(at + offset, name)
 
-            f["segment"].choices = [*BLANK, *segment_choices()]  # type: ignore[attr-defined]
-        else:
-            del f["segment"]
-        if user is not None and user.can("order", "view"):
-            from danhba.tracking.order_selectors import product_categories
-
-            f["favourite_category"].choices = [*BLANK, *((c, c) for c in product_categories())]  # type: ignore[attr-defined]
-            # Only money in the shop currency counts (tracking/orders.py).
-            f["spent_min"].help_text = gettext("in %(currency)s") % {"currency": settings.SHOP_CURRENCY}
+    def grid(self) -> list[Any]:
+        """The filter fields in the order the list page shows them (custom fields apart)."""
+        return [self[name] for name in self.grid_names]
 
     def custom_fields(self) -> list[Any]:
         return [self[name] for name in self.custom_names]

@@ -4,18 +4,19 @@ pages, and the field-level view of one contact for one user."""
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
-from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
+from danhba.contacts.extensions import CONTACT_LIST_FILTERS, TIMELINE_SOURCES, TimelineKey, TimelineSource
 from danhba.contacts.models import (
     BuyerRole,
     Company,
@@ -40,6 +41,7 @@ from danhba.core.keyset import (
     after,
     cursor_pk,
     decode_cursor,
+    encode_cursor,
     page_of,
     paginate,
     seek,
@@ -89,21 +91,14 @@ class ContactFilters:
     province: str = ""
     buyer_role: str = ""
     company: int | None = None
-    # Members of a segment or static list (segments app), by id.
-    segment: int | None = None
     has_email: bool | None = None
     has_phone: bool | None = None
     created_after: dt.date | None = None
     created_before: dt.date | None = None
     custom: dict[str, str] = field(default_factory=dict)
-    # Purchase metrics (tracking.PurchaseStats); a contact without orders has 0 orders and 0 spent.
-    orders_min: int | None = None
-    orders_max: int | None = None
-    spent_min: Decimal | None = None
-    spent_max: Decimal | None = None
-    last_order_after: dt.date | None = None
-    last_order_before: dt.date | None = None
-    favourite_category: str = ""
+    # The values of the filters other apps own (extensions.CONTACT_LIST_FILTERS), by their key:
+    # members of a segment, purchase metrics…
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, params: Any) -> ContactFilters:
@@ -116,28 +111,6 @@ class ContactFilters:
         def boolean(name: str) -> bool | None:
             return param_bool(params, name, errors)
 
-        def count(name: str) -> int | None:
-            raw = clean_text(params.get(name))
-            if not raw:
-                return None
-            if not (raw.isascii() and raw.isdigit() and int(raw) < 2**31):
-                errors[name] = [gettext("a whole number, 0 or more")]
-                return None
-            return int(raw)
-
-        def amount(name: str) -> Decimal | None:
-            raw = clean_text(params.get(name)).replace(" ", "")
-            if not raw:
-                return None
-            try:
-                value = Decimal(raw)
-            except InvalidOperation:
-                value = Decimal(-1)
-            if not value.is_finite() or not 0 <= value < Decimal("1e16"):
-                errors[name] = [gettext("an amount, 0 or more")]
-                return None
-            return value
-
         company_raw = clean_text(params.get("company"))
         company = None
         if company_raw:
@@ -145,17 +118,15 @@ class ContactFilters:
                 company = int(company_raw)
             else:
                 errors["company"] = [gettext("a company id")]
-        segment_raw = clean_text(params.get("segment"))
-        segment = None
-        if segment_raw:
-            if is_id(segment_raw):
-                segment = int(segment_raw)
-            else:
-                errors["segment"] = [gettext("a segment or list id")]
         owner = clean_text(params.get("owner"))
         if owner and owner not in ("me", "none") and not is_id(owner):
             errors["owner"] = [gettext("a user id, 'me' or 'none'")]
         custom = {k[7:]: clean_text(v) for k, v in params.items() if k.startswith("custom.") and clean_text(v)}
+        extra = {}
+        for key, list_filter in CONTACT_LIST_FILTERS.items():
+            value = list_filter.parse(params, errors)
+            if value is not None:
+                extra[key] = value
         filters = cls(
             q=clean_text(params.get("q"))[:200],
             lifecycle_stage=clean_text(params.get("lifecycle_stage")),
@@ -165,37 +136,16 @@ class ContactFilters:
             province=clean_text(params.get("province")),
             buyer_role=clean_text(params.get("buyer_role")),
             company=company,
-            segment=segment,
             has_email=boolean("has_email"),
             has_phone=boolean("has_phone"),
             created_after=date("created_after"),
             created_before=date("created_before"),
             custom=custom,
-            orders_min=count("orders_min"),
-            orders_max=count("orders_max"),
-            spent_min=amount("spent_min"),
-            spent_max=amount("spent_max"),
-            last_order_after=date("last_order_after"),
-            last_order_before=date("last_order_before"),
-            favourite_category=clean_text(params.get("favourite_category"))[:200],
+            extra=extra,
         )
         if errors:
             raise InvalidInput(errors, gettext("Some filters are not valid."))
         return filters
-
-    @property
-    def purchase_filters(self) -> bool:
-        return any(
-            (
-                self.orders_min is not None,
-                self.orders_max is not None,
-                self.spent_min is not None,
-                self.spent_max is not None,
-                self.last_order_after,
-                self.last_order_before,
-                self.favourite_category,
-            )
-        )
 
     @property
     def active(self) -> bool:
@@ -208,13 +158,12 @@ class ContactFilters:
                 self.province,
                 self.buyer_role,
                 self.company,
-                self.segment,
                 self.has_email is not None,
                 self.has_phone is not None,
                 self.created_after,
                 self.created_before,
                 self.custom,
-                self.purchase_filters,
+                self.extra,
             )
         )
 
@@ -247,11 +196,9 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "", visibility:
         q &= Q(**{f"{p}owner_id": int(filters.owner)})
     if filters.tag:
         tag_q = Q(tag_id=int(filters.tag)) if is_id(filters.tag) else Q(tag__name_key=fold(filters.tag))
-        q &= _member_q(ContactTag.objects.filter(tag_q), p)
+        q &= member_q(ContactTag.objects.filter(tag_q), p)
     if filters.company:
-        q &= _member_q(ContactCompany.objects.filter(company_id=filters.company), p)
-    if filters.segment:
-        q &= _segment_q(filters.segment, user, p)
+        q &= member_q(ContactCompany.objects.filter(company_id=filters.company), p)
     if filters.source:
         q &= Q(**{f"{p}source": filters.source})
     if filters.province:
@@ -266,8 +213,10 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "", visibility:
         q &= Q(**{f"{p}created_at__date__gte": filters.created_after})
     if filters.created_before:
         q &= Q(**{f"{p}created_at__date__lte": filters.created_before})
-    if filters.purchase_filters:
-        q &= _purchase_q(filters, user, p)
+    for key, value in filters.extra.items():
+        list_filter = CONTACT_LIST_FILTERS.get(key)
+        if list_filter is not None:
+            q &= list_filter.condition(value, user, p)
     if filters.custom:
         fields = {
             f.key: f for f in CustomField.objects.filter(entity="contact", is_active=True, key__in=list(filters.custom))
@@ -282,56 +231,6 @@ def filters_q(filters: ContactFilters, user: User, prefix: str = "", visibility:
     vis = visibility_q(user, prefix) if visibility else None
     if vis is not None:
         q &= vis
-    return q
-
-
-def _segment_q(segment_id: int, user: User, p: str) -> Q:
-    """Members of a segment or static list, for roles that may see segments."""
-    from danhba.segments.models import Segment, SegmentMember
-
-    if not user.can("segment", perms.VIEW):
-        raise InvalidInput(
-            {"segment": [gettext("your role may not see segments")]}, gettext("Some filters are not valid.")
-        )
-    segment = Segment.objects.filter(pk=segment_id).first()
-    if segment is None:
-        raise InvalidInput({"segment": [gettext("no such segment or list")]}, gettext("Some filters are not valid."))
-    from danhba.segments.conditions import hidden_from
-
-    if not segment.is_static and hidden_from(segment.conditions, user):
-        raise InvalidInput(
-            {"segment": [gettext("This segment uses data your role may not see.")]},
-            gettext("Some filters are not valid."),
-        )
-    return _member_q(SegmentMember.objects.filter(segment_id=segment_id), p)
-
-
-def _purchase_q(filters: ContactFilters, user: User, p: str) -> Q:
-    """Conditions on the contact's purchase metrics (one row per contact, indexed columns). A
-    contact with no metrics row has bought nothing: it passes "at most" filters only."""
-    if not user.can("order", perms.VIEW):
-        raise InvalidInput(
-            {"orders_min": [gettext("your role may not see orders")]}, gettext("Some filters are not valid.")
-        )
-    s = f"{p}purchase_stats__"
-    none = Q(**{f"{s}isnull": True})
-    q = Q()
-    if filters.orders_min:
-        q &= Q(**{f"{s}order_count__gte": filters.orders_min})
-    if filters.orders_max is not None:
-        q &= Q(**{f"{s}order_count__lte": filters.orders_max}) | none
-    if filters.spent_min:
-        q &= Q(**{f"{s}total_spent__gte": filters.spent_min})
-    if filters.spent_max is not None:
-        q &= Q(**{f"{s}total_spent__lte": filters.spent_max}) | none
-    if filters.last_order_after:
-        start = timezone.make_aware(dt.datetime.combine(filters.last_order_after, dt.time.min))
-        q &= Q(**{f"{s}last_order_at__gte": start})
-    if filters.last_order_before:
-        end = timezone.make_aware(dt.datetime.combine(filters.last_order_before + dt.timedelta(days=1), dt.time.min))
-        q &= Q(**{f"{s}last_order_at__lt": end})
-    if filters.favourite_category:
-        q &= Q(**{f"{s}favourite_category": filters.favourite_category})
     return q
 
 
@@ -361,7 +260,9 @@ def visibility_branches(user: User) -> list[Q] | None:
 SMALL_MEMBERSHIP = 2000
 
 
-def _member_q(links: QuerySet[Any], prefix: str) -> Q:
+def member_q(links: QuerySet[Any], prefix: str) -> Q:
+    """Contacts linked through ``links`` (rows with a ``contact_id``): an id list when they are
+    few, else a correlated EXISTS checked row by row."""
     ids = list(links.values_list("contact_id", flat=True)[: SMALL_MEMBERSHIP + 1])
     if len(ids) <= SMALL_MEMBERSHIP:
         return Q(**{f"{prefix}pk__in": ids})
@@ -838,3 +739,97 @@ def timeline_items(contact: Contact, user: User, kind: str = "", limit: int = 10
         TimelineItem(e, timeline_entry_editable(user, e), timeline_entry_deletable(user, e))
         for e in timeline_for(contact, user, kind=kind, limit=limit)
     ]
+
+
+# --- the merged timeline (entries, and the rows other apps add: extensions.TIMELINE_SOURCES) ----
+
+TIMELINE_PAGE_SIZE = 50
+ENTRY_RANK = 0  # timeline entries come first among rows of the same instant
+
+
+def _timeline_sources(user: User) -> list[TimelineSource]:
+    return sorted(
+        (s for s in TIMELINE_SOURCES if user.can(*s.permission)), key=lambda s: s.rank
+    )
+
+
+def timeline_kinds(user: User) -> list[tuple[str, str]]:
+    """The choices of the timeline's "show only" filter for this user."""
+    kinds: list[tuple[str, str]] = [(str(v), str(label)) for v, label in TimelineEntry.Kind.choices]
+    for source in _timeline_sources(user):
+        kinds += [(str(value), str(label)) for value, label in source.kinds]
+    return kinds
+
+
+def timeline_kind(user: User, kind: str) -> str:
+    """``kind`` if it is a choice of :func:`timeline_kinds` for this user, else "" (everything)."""
+    return kind if kind in {k for k, _label in timeline_kinds(user)} else ""
+
+
+def timeline_footers(user: User) -> list[str]:
+    """Templates the timeline's sources show under the list (links to more), for this user."""
+    return [s.footer for s in _timeline_sources(user) if s.footer]
+
+
+def _before(cursor: TimelineKey | None, rank: int) -> Callable[[str], Q]:
+    """The condition on one source's time column that keeps the rows after the cursor in
+    (time, rank, id) order, newest first."""
+
+    def condition(column: str) -> Q:
+        if cursor is None:
+            return Q()
+        at, c_rank, pk = cursor
+        if rank < c_rank:
+            return Q(**{f"{column}__lte": at})
+        if rank > c_rank:
+            return Q(**{f"{column}__lt": at})
+        return after(column, at, "id", pk, descending=True)
+
+    return condition
+
+
+def _timeline_cursor(cursor: str, ranks: set[int]) -> TimelineKey | None:
+    if not cursor:
+        return None
+    at, rank, pk = decode_cursor(cursor, 3)
+    if not isinstance(at, dt.datetime) or rank not in ranks:
+        raise BadCursor(gettext("The cursor is not valid; start again from the first page."))
+    return at, rank, cursor_pk(pk)
+
+
+def contact_timeline(
+    contact: Contact, user: User, *, kind: str = "", cursor: str = "", limit: int = TIMELINE_PAGE_SIZE
+) -> Page[Any]:
+    """One page of the contact's timeline as ``user`` may see it: timeline entries (private
+    notes as :func:`timeline_for` decides) and the rows of the registered sources the user may
+    see (events, orders), newest first. Each source reads at most a page plus one row through
+    its (contact, time) index; the pages are merged here. Items are :class:`TimelineItem` or the
+    sources' items; ``next_cursor`` continues after the last one. The caller has checked the
+    contact is in the user's records."""
+    kind = timeline_kind(user, kind)
+    sources = _timeline_sources(user)
+    position = _timeline_cursor(cursor, {ENTRY_RANK} | {s.rank for s in TIMELINE_SOURCES})
+    source_kinds = {value for s in sources for value, _label in s.kinds}
+    pages: list[list[tuple[TimelineKey, Any]]] = []
+    if kind not in source_kinds:
+        where = _before(position, ENTRY_RANK)("occurred_at")
+        entries = timeline_for(contact, user, kind=kind, limit=limit + 1, where=where)
+        pages.append(
+            [
+                (
+                    (e.occurred_at, ENTRY_RANK, e.pk),
+                    TimelineItem(e, timeline_entry_editable(user, e), timeline_entry_deletable(user, e)),
+                )
+                for e in entries
+            ]
+        )
+    for source in sources:
+        if kind == "" or kind in {value for value, _label in source.kinds}:
+            pages.append(source.rows(contact, user, kind, _before(position, source.rank), limit + 1))
+    merged = list(heapq.merge(*pages, key=lambda pair: pair[0], reverse=True))
+    next_cursor = None
+    if len(merged) > limit:
+        merged = merged[:limit]
+        at, rank, pk = merged[-1][0]
+        next_cursor = encode_cursor([at, rank, pk])
+    return Page([item for _key, item in merged], next_cursor)

@@ -22,6 +22,7 @@ from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event, audit_events_bulk
+from danhba.contacts.changes import contacts_changed, reasons_for_changes
 from danhba.contacts.custom_fields import clean_custom_values, clean_value
 from danhba.contacts.keys import company_key, email_key, name_key, name_keys, phone_key, tag_key
 from danhba.contacts.models import (
@@ -64,8 +65,6 @@ from danhba.core.normalize import (
     split_name,
 )
 from danhba.core.vn import province_key
-from danhba.segments import services as segments
-from danhba.webhooks import services as webhooks
 
 # Plain text fields a contact write may set directly (after clean_text).
 TEXT_FIELDS = (
@@ -644,11 +643,10 @@ def _contact_save(
             )
             if not creating:
                 _timeline_change(contact, actor, changes)
-            webhooks.contact_written(contact.pk, created=creating, changed_fields=changes)
-            segments.contacts_changed(
-                contact_ids=[contact.pk],
-                reasons=[segments.EVERYTHING] if creating else segments.reasons_for_changes(changes),
-            )
+            if creating:
+                contacts_changed(created=[contact.pk])
+            else:
+                contacts_changed(updated={contact.pk: list(changes)})
     return contact
 
 
@@ -757,7 +755,7 @@ def contact_delete(*, actor: Actor, contact: Contact) -> None:
             contact_id=contact.pk,
             changes=diff(contact_snapshot(contact), {}),
         )
-        segments.contacts_deleting(contact_ids=[contact.pk])
+        contacts_changed(deleted=[contact.pk])
         contact.delete()
 
 
@@ -837,9 +835,11 @@ def contacts_bulk_update(
             if changes:
                 rows.append((cid, before.get("full_name", ""), cid, changes))
         audit_events_bulk(actor=actor, action=AuditEvent.Action.UPDATE, object_type="contact", rows=rows)
-        webhooks.contacts_changed(updated={cid: list(changes) for cid, _label, _cid, changes in rows})
-        segments.contacts_changed(
-            contact_ids=[cid for cid, *_rest in rows], reasons=segments.reasons_for_changes(label_changes)
+        # Segments hear the bulk edit's reasons for every changed contact, as one edit.
+        why = reasons_for_changes(label_changes)
+        contacts_changed(
+            updated={cid: list(changes) for cid, _label, _cid, changes in rows},
+            reasons={cid: why for cid, *_rest in rows},
         )
     return len(ids)
 
@@ -969,8 +969,8 @@ def company_save(*, actor: Actor, company: Company | None, data: dict[str, Any])
                 changes=changes,
             )
         if changes and not creating:
-            segments.contacts_changed(
-                contact_ids=company.contact_links.values_list("contact_id", flat=True), reasons=["company"]
+            contacts_changed(
+                reasons={cid: ["company"] for cid in company.contact_links.values_list("contact_id", flat=True)}
             )
     return company
 
@@ -1364,8 +1364,7 @@ class ContactsBulk:
         audit_columns = ["at", "actor_id", "actor_label", "via", "action", "object_type", "object_id",
                          "object_label", "contact_id", "changes", "ip_address", "user_agent"]  # fmt: skip
         Table(AuditEvent, audit_columns).insert(audits)
-        webhooks.contacts_changed(created=ids)
-        segments.contacts_changed(contact_ids=ids, reasons=[segments.EVERYTHING])  # as _contact_save
+        contacts_changed(created=ids)  # as _contact_save
         return ids
 
     def add_identifiers(self, additions: dict[int, dict[str, list[Any]]]) -> None:
@@ -1440,10 +1439,9 @@ class ContactsBulk:
                 )
             )
         TimelineEntry.objects.bulk_create(entries)
-        webhooks.contacts_changed(updated={cid: list(changes[cid]) for cid in changed})
-        segments.contacts_changed(
-            contact_ids=changed, reasons=segments.reasons_for_changes({k for cid in changed for k in changes[cid]})
-        )
+        # Segments hear the reasons of the whole batch for each changed contact.
+        why = reasons_for_changes({k for cid in changed for k in changes[cid]})
+        contacts_changed(updated={cid: list(changes[cid]) for cid in changed}, reasons=dict.fromkeys(changed, why))
 
     @staticmethod
     def _identities(ids: list[int]) -> dict[int, dict[str, list[str]]]:

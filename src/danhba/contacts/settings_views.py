@@ -1,6 +1,8 @@
-"""The "Fields and stages" settings: custom fields, lifecycle stages, buyer roles, tags and
-consent purposes. Each view parses a form, calls one service, and renders; rows of the short
-lists are edited in place with htmx and work as plain pages without it."""
+"""The "Fields and stages" settings: custom fields, lifecycle stages, buyer roles, tags, and the
+short lists of other apps (privacy's consent purposes), which they add to ``SETTINGS_TABS`` and
+``SETTINGS_LISTS`` in their ``AppConfig.ready()``. Each view parses a form, calls one service,
+and renders; rows of the short lists are edited in place with htmx and work as plain pages
+without it."""
 
 from __future__ import annotations
 
@@ -26,8 +28,7 @@ from danhba.contacts import settings_services as choices
 from danhba.contacts.models import BuyerRole, CustomField, LabelledChoice, LifecycleStage, Tag
 from danhba.core.actor import Actor
 from danhba.core.errors import PermissionDenied, ServiceError
-from danhba.privacy.models import ConsentPurpose
-from danhba.privacy.purposes import consent_purpose_save
+from danhba.core.hooks import Registry
 
 # --- who may see which tab ------------------------------------------------------------------
 
@@ -44,16 +45,17 @@ def is_admin(user: User) -> bool:
     return user.is_active and user.is_admin
 
 
-TABS: list[tuple[str, Any, Callable[[User], bool]]] = [
-    ("fields", gettext_lazy("Custom fields"), may_edit_fields),
-    ("stages", gettext_lazy("Stages and buyer roles"), is_admin),
-    ("tags", gettext_lazy("Tags"), may_edit_tags),
-    ("purposes", gettext_lazy("Consent purposes"), is_admin),
-]
+# The tabs of the settings page: (label, who may open it), by key, in position order.
+SETTINGS_TABS: Registry[tuple[Any, Callable[[User], bool]]] = Registry(
+    "contacts.settings_tabs", doc="Tabs of the Fields and stages settings page (other apps add theirs)."
+)
+SETTINGS_TABS.add("fields", (gettext_lazy("Custom fields"), may_edit_fields), position=10)
+SETTINGS_TABS.add("stages", (gettext_lazy("Stages and buyer roles"), is_admin), position=20)
+SETTINGS_TABS.add("tags", (gettext_lazy("Tags"), may_edit_tags), position=30)
 
 
 def allowed_tabs(user: User) -> list[tuple[str, Any]]:
-    return [(key, label) for key, label, test in TABS if test(user)]
+    return [(key, label) for key, (label, test) in SETTINGS_TABS.items() if test(user)]
 
 
 def may_open_settings(user: User) -> bool:
@@ -121,10 +123,6 @@ class ChoiceForm(forms.Form):
         return data
 
 
-class PurposeForm(ChoiceForm):
-    description = forms.CharField(label=gettext_lazy("Description"), required=False, max_length=2000, widget=_TEXTAREA)
-
-
 class TagForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=80)
     color = forms.CharField(
@@ -156,6 +154,10 @@ class ChoiceKind:
         return qs.annotate(usage=Count("contacts")) if self.counts_contacts else qs
 
 
+# The short lists the settings page edits, by slug (other apps add theirs).
+SETTINGS_LISTS: Registry[ChoiceKind] = Registry(
+    "contacts.settings_lists", doc="Short lists edited on the settings page (stages, buyer roles, consent purposes…)."
+)
 KINDS = {
     "stages": ChoiceKind(
         slug="stages",
@@ -175,22 +177,16 @@ KINDS = {
         save=lambda actor, item, data: choices.buyer_role_save(actor=actor, buyer_role=item, data=data),
         delete=lambda actor, item: choices.buyer_role_delete(actor=actor, buyer_role=item),
     ),
-    "purposes": ChoiceKind(
-        slug="purposes",
-        tab="purposes",
-        title=gettext_lazy("Consent purposes"),
-        model=ConsentPurpose,
-        form=PurposeForm,
-        save=lambda actor, item, data: consent_purpose_save(actor=actor, purpose=item, data=data),
-        counts_contacts=False,
-    ),
 }
+for _slug, _list in KINDS.items():
+    SETTINGS_LISTS.add(_slug, _list)
 
 
 def _kind(slug: str) -> ChoiceKind:
-    if slug not in KINDS:
+    kind = SETTINGS_LISTS.get(slug)
+    if kind is None:
         raise Http404("No such list.")
-    return KINDS[slug]
+    return kind
 
 
 def _index_url(tab: str) -> str:
@@ -222,7 +218,7 @@ def _index_page(request: HttpRequest, tab: str, add_forms: dict[str, forms.Form]
                 "rows": kind.rows(),
                 "form": add_forms.get(kind.slug) or kind.form(initial={"is_active": True}),
             }
-            for kind in KINDS.values()
+            for kind in SETTINGS_LISTS
             if kind.tab == tab
         ]
     failed = any(form.errors for form in add_forms.values())

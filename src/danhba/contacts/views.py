@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from danhba.audit.selectors import audit_rows, contact_audit
 from danhba.contacts import exports, selectors, services
+from danhba.contacts.extensions import panels_context
 from danhba.contacts.forms import (
     SECTIONS,
     BulkActionForm,
@@ -166,9 +167,6 @@ def _detail_context(
     section_form: Any = None,
     timeline_form: TimelineEntryForm | None = None,
 ) -> dict[str, Any]:
-    from danhba.privacy.views import consent_panel_context
-    from danhba.tracking.order_selectors import purchases_panel
-
     user = request.user
     view = selectors.contact_view(contact, user)
     can_edit = user.can("contact", "edit")
@@ -190,11 +188,10 @@ def _detail_context(
     }
     if user.can("timeline", "view"):
         context.update(_timeline_context(request, contact, form=timeline_form))
-    if user.can("consent", "view"):
-        context.update(consent_panel_context(request, contact))
+    # Panels of the apps above contacts (purchases, consent, imports): extensions.CONTACT_PANELS.
+    context.update(panels_context(request, contact))
     if user.can("audit", "view"):
         context["activity"] = audit_rows(contact_audit(contact.pk), view.hidden)
-    context.update(purchases_panel(user, contact))  # tracking/_purchases_panel.html
     return context
 
 
@@ -288,17 +285,17 @@ def _timeline_context(
     kind: str = "",
     cursor: str = "",
 ) -> dict[str, Any]:
-    from danhba.tracking import selectors as tracking  # events and orders join the timeline
-
     user = request.user
-    kind = tracking.timeline_kind(user, kind)
-    page = tracking.contact_timeline(contact, user, kind=kind, cursor=cursor)
+    kind = selectors.timeline_kind(user, kind)
+    # Events and orders join the timeline through extensions.TIMELINE_SOURCES.
+    page = selectors.contact_timeline(contact, user, kind=kind, cursor=cursor)
     return {
         "timeline": page.items,
         "timeline_next": page.next_cursor,
         "timeline_more": bool(cursor),
         "timeline_kind": kind,
-        "timeline_kinds": tracking.timeline_kinds(user),
+        "timeline_kinds": selectors.timeline_kinds(user),
+        "timeline_footers": selectors.timeline_footers(user),
         "labels": selectors.field_labels(),
         "timeline_form": form or (TimelineEntryForm.for_user(user) if user.can("timeline", "create") else None),
     }

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_noop
 
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
+from danhba.contacts.changes import EVERYTHING, contacts_changed
 from danhba.contacts.keys import company_key, email_key, name_key, name_keys, phone_key, tag_key
 from danhba.contacts.models import (
     Company,
@@ -52,7 +53,6 @@ from danhba.ingest.models import Import, ImportChange, ImportIssue, Mode, Update
 from danhba.ingest.reasons import Reason, reason
 from danhba.ingest.transform import Issue, Prepared, Rejected
 from danhba.privacy.models import ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
-from danhba.webhooks import services as webhooks
 
 # Contact columns an import may set; the rest are derived (name_key, email, phone) or fixed.
 SCALARS = (
@@ -356,15 +356,14 @@ class Loader:
             outcome.counts["merged"] += len(t.rows) - 1
         if write:
             created = self._create(new, now)
-            self._update(old, now, outcome)
-            from danhba.segments.services import EVERYTHING, contacts_changed
-
+            updated = self._update(old, now, outcome)
             touched = created + [t.contact_id for t in old if t.contact_id]
             if self.add_to_list is not None:
                 from danhba.segments.services import members_add
 
                 members_add(segment_id=self.add_to_list, contact_ids=touched, via="import")
-            contacts_changed(contact_ids=touched, reasons=[EVERYTHING])
+            # Webhooks for what was created and changed; every segment may care about the batch.
+            contacts_changed(created=created, updated=updated, reasons=dict.fromkeys(touched, (EVERYTHING,)))
         else:
             for t in old:
                 first = 0 if t.touched_before else 1
@@ -509,7 +508,6 @@ class Loader:
         self.tables["change"].insert(changes)
         self._write_consents(consents, {}, now)
         self._audit_rows("create", "contact", audits)
-        webhooks.contacts_changed(created=ids)
         return ids
 
     def _consents(self, target: Target) -> dict[int, str]:
@@ -552,9 +550,10 @@ class Loader:
              for rid, (cid, purpose, status) in zip(ids, consents, strict=True)],
         )  # fmt: skip
 
-    def _update(self, targets: list[Target], now: dt.datetime, outcome: Outcome) -> None:
+    def _update(self, targets: list[Target], now: dt.datetime, outcome: Outcome) -> dict[int, list[str]]:
+        """Apply the rows to existing contacts; returns contact id → changed fields."""
         if not targets:
-            return
+            return {}
         ids = [t.contact_id for t in targets if t.contact_id is not None]
         current: dict[int, dict[str, Any]] = {}
         for chunk in chunks(ids):
@@ -758,9 +757,9 @@ class Loader:
                 )
         self._write_consents(consents, states, now)
         self._audit_rows("update", "contact", audits)
-        webhooks.contacts_changed(updated={cid: list(changes) for cid, _name, _cid, changes in audits})
         if reindex:
             search_index(reindex)
+        return {cid: list(changes) for cid, _name, _cid, changes in audits}
 
     def _adapter(self, column: str) -> Callable[[Any], Any] | None:
         f = next(f for f in Contact._meta.concrete_fields if f.attname == column)

@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event, audit_events_bulk
+from danhba.contacts.changes import EVERYTHING, contacts_changed
 from danhba.contacts.keys import name_key
 from danhba.contacts.models import (
     Contact,
@@ -70,7 +71,6 @@ from danhba.ingest.models import (
 from danhba.ingest.selectors import RowView, row_view
 from danhba.ingest.transform import Plan, PlanError, Prepared, Rejected
 from danhba.privacy.models import ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
-from danhba.segments import services as segments
 
 require = perms.require
 Status = Import.Status
@@ -617,7 +617,7 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
     created = [c.contact_id for c in changes if c.action == ImportChange.Action.CREATED]
     if created:
         labels = dict(Contact.objects.filter(pk__in=created).values_list("pk", "full_name"))
-        segments.contacts_deleting(contact_ids=created)
+        contacts_changed(deleted=created)
         Contact.objects.filter(pk__in=created).delete()
         rows = [(cid, label, cid, {"import": [run.pk, None]}) for cid, label in labels.items()]
         audit_events_bulk(actor=actor, action=AuditEvent.Action.DELETE, object_type="contact", rows=rows)
@@ -688,7 +688,7 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
     if reindex:
         search_index(reindex)
     # Restored fields, removed tags and consents: segments look at these contacts again.
-    segments.contacts_changed(contact_ids=list(contacts), reasons=[segments.EVERYTHING])
+    contacts_changed(reasons=dict.fromkeys(contacts, (EVERYTHING,)))
 
 
 def _remove_added(changes: list[ImportChange]) -> None:

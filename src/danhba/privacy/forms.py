@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from danhba.contacts.settings_views import ChoiceForm
 from danhba.privacy.models import ConsentPurpose, ConsentSource, ConsentStatus
 
 BLANK = [("", "—")]
@@ -34,3 +35,11 @@ class ConsentForm(forms.Form):
     def apply_errors(self, details: dict[str, Any]) -> None:
         for key, texts in details.items():
             self.add_error(key if key in self.fields else None, [str(t) for t in texts])
+
+
+class PurposeForm(ChoiceForm):
+    """A consent purpose on the settings page (``contacts.settings_views.SETTINGS_LISTS``)."""
+
+    description = forms.CharField(
+        label=_("Description"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
+    )

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
+from danhba.contacts.changes import contacts_changed
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, NotFound, PermissionDenied
@@ -85,9 +86,7 @@ def consent_record(
             contact_id=contact.pk,
             changes={"purpose": [None, purpose_obj.key], "status": [None, status], "source": [None, source]},
         )
-        from danhba.segments.services import contacts_changed
-
-        contacts_changed(contact_ids=[contact.pk], reasons=["consent"])
+        contacts_changed(reasons={contact.pk: ["consent"]})
     return record
 
 

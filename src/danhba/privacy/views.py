@@ -21,6 +21,13 @@ from danhba.privacy import selectors, services
 from danhba.privacy.forms import ConsentForm
 
 
+def consent_panel(request: HttpRequest, contact: Contact) -> dict[str, Any] | None:
+    """The consent panel of a contact page (``contacts.extensions.CONTACT_PANELS``), for roles
+    that may see consent."""
+    user: Any = request.user
+    return consent_panel_context(request, contact) if user.can("consent", "view") else None
+
+
 def consent_panel_context(request: HttpRequest, contact: Contact, form: ConsentForm | None = None) -> dict[str, Any]:
     """What the consent panel of a contact page shows: every purpose and its status (no
     statement means not given), the ledger, and the form for those who may record."""

@@ -525,7 +525,7 @@ class Compiler:
         return Q(pk__in=grouped.filter(self._dated("t", C.DATETIME, node["operator"], node)).values("contact_id"))
 
     def _purchase(self, node: dict[str, Any]) -> Q:
-        from danhba.tracking.models import Order, PurchaseStats
+        from danhba.orders.models import Order, PurchaseStats
 
         metric, op = node["metric"], node["operator"]
         if C.PURCHASE_METRICS[metric][0] == C.DATETIME:
@@ -562,7 +562,7 @@ class Compiler:
         return Q(pk__in=rows.filter(cond).values("contact_id"))
 
     def _bought(self, node: dict[str, Any]) -> Q:
-        from danhba.tracking.models import Order, OrderLine
+        from danhba.orders.models import Order, OrderLine
 
         lines = self._only(
             OrderLine.objects.filter(order__contact_id__isnull=False, order__status__in=Order.COUNTED),

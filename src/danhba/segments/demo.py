@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from danhba.core.actor import Actor
+from danhba.core.demo import DemoRun
 from danhba.segments import services
 from danhba.segments.models import Segment
 
@@ -205,3 +206,8 @@ def demo_segments_load() -> int:
         services.list_add_by_keys(actor=actor, segment=calls, lines=lines)
         made += 1
     return made
+
+
+def demo_segments_part(run: DemoRun) -> None:
+    """The segments part of the demo (``core/demo.py``): the segments and lists above."""
+    run.counts["segments"] = demo_segments_load()

@@ -5,19 +5,23 @@ visibility), a live preview of a condition tree, and the size over time for the 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django import forms
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
 from danhba.contacts.models import Contact
-from danhba.contacts.selectors import visibility_q
-from danhba.core.errors import NotFound, PermissionDenied
+from danhba.contacts.selectors import is_id, member_q, visibility_q
+from danhba.core.errors import InvalidInput, NotFound, PermissionDenied
 from danhba.core.keyset import Page, paginate
+from danhba.core.normalize import clean_text
 from danhba.segments import compiler
 from danhba.segments import conditions as C
 from danhba.segments.models import Segment, SegmentChange, SegmentMember, SegmentSize
@@ -180,3 +184,40 @@ def segment_choices() -> list[tuple[str, str]]:
         suffix = _("list") if kind == Segment.Kind.STATIC else _("segment")
         out.append((str(pk), f"{name} ({suffix})"))
     return out
+
+
+# --- the contact list's segment filter (contacts.extensions.CONTACT_LIST_FILTERS) ----------
+
+
+def segment_filter_parse(params: Mapping[str, Any], errors: dict[str, list[str]]) -> int | None:
+    """``segment``: the id of a segment or list whose members the list shows."""
+    raw = clean_text(params.get("segment"))
+    if not raw:
+        return None
+    if is_id(raw):
+        return int(raw)
+    errors["segment"] = [_("a segment or list id")]
+    return None
+
+
+def segment_filter_q(segment_id: int, user: User, prefix: str) -> Q:
+    """Members of a segment or static list, for roles that may see segments."""
+    if not user.can("segment", perms.VIEW):
+        raise InvalidInput({"segment": [_("your role may not see segments")]}, _("Some filters are not valid."))
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None:
+        raise InvalidInput({"segment": [_("no such segment or list")]}, _("Some filters are not valid."))
+    if not segment.is_static and C.hidden_from(segment.conditions, user):
+        raise InvalidInput(
+            {"segment": [_("This segment uses data your role may not see.")]}, _("Some filters are not valid.")
+        )
+    return member_q(SegmentMember.objects.filter(segment_id=segment_id), prefix)
+
+
+def segment_filter_fields(user: User | None) -> dict[str, forms.Field]:
+    """The filter form's segment picker, for roles that may see segments."""
+    if user is None or not user.can("segment", "view"):
+        return {}
+    field = forms.ChoiceField(label=gettext_lazy("Segment or list"), required=False)
+    field.choices = [("", "—"), *segment_choices()]
+    return {"segment": field}

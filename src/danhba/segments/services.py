@@ -3,10 +3,12 @@
 How membership stays current:
 
 1. Every write that can change what a segment sees about a contact — contact fields, tags,
-   companies, consent, events, orders — calls :func:`contacts_changed` in its own transaction with
-   the contact ids and *why* (``field:province``, ``tags``, ``event:Order Completed``, ``orders``…).
-   That inserts :class:`DirtyContact` rows (one per contact and reason, duplicates ignored) and,
-   after the commit, wakes the worker. The rows are the work: a lost wake-up only delays it.
+   companies, consent, events, orders — ends in ``contacts.changes.contacts_changed`` in its own
+   transaction with the contact ids and *why* (``field:province``, ``tags``, ``event:Order
+   Completed``, ``orders``…); :func:`on_contacts_changed` listens (``apps.py``) and calls
+   :func:`contacts_changed_by`. That inserts :class:`DirtyContact` rows (one per contact and
+   reason, duplicates ignored) and, after the commit, wakes the worker. The rows are the work: a
+   lost wake-up only delays it.
 2. :func:`dirty_process` (the worker job, a minutely sweep, or inline with
    ``SEGMENTS_REFRESH_INLINE``) takes a batch of dirty rows, finds the dynamic segments whose
    dependencies (``Segment.depends_on``) meet the reasons, re-evaluates only those contacts against
@@ -35,6 +37,7 @@ from django.utils.translation import gettext as _
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
+from danhba.contacts.changes import ANY_EVENT, EVERYTHING, ContactsChange
 from danhba.contacts.models import Contact
 from danhba.core import formatting
 from danhba.core.actor import Actor
@@ -50,11 +53,6 @@ log = logging.getLogger(__name__)
 CHUNK = 5000
 # Contacts re-evaluated per query by dirty_process.
 DIRTY_BATCH = 2000
-# The reason of a change that can affect any segment (a new contact, a merge).
-EVERYTHING = "*"
-# The reason of events of any name arriving for a contact (an anonymous visitor's history joining
-# it on identify).
-ANY_EVENT = "event:*"
 
 
 @dataclass
@@ -347,16 +345,13 @@ def contacts_changed_by(*, changes: dict[int, set[str]]) -> None:
     transaction.on_commit(_wake)
 
 
-# Keys of the audit snapshot (contacts.services.contact_snapshot) that are not field names.
-_SNAPSHOT_REASONS = {"emails": "field:email", "phones": "field:phone", "tags": "tags", "companies": "company"}
-
-
-def reasons_for_changes(changes: Iterable[str]) -> list[str]:
-    """The change reasons of a contact write, from the keys of its audit diff."""
-    reasons = {_SNAPSHOT_REASONS.get(key, f"field:{key}") for key in changes}
-    if any(key.startswith("tags") for key in changes):
-        reasons.add("tags")
-    return sorted(reasons | {"field:updated_at"})
+def on_contacts_changed(change: ContactsChange) -> None:
+    """Listener of ``contacts.changed`` (``apps.py``): contacts about to be deleted leave their
+    segments and lists; changed ones are re-evaluated for their reasons."""
+    if change.deleted:
+        contacts_deleting(contact_ids=change.deleted)
+    if change.reasons:
+        contacts_changed_by(changes={cid: set(why) for cid, why in change.reasons.items()})
 
 
 def contacts_deleting(*, contact_ids: Sequence[int]) -> None:

@@ -1,6 +1,27 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TrackingConfig(AppConfig):
     name = "danhba.tracking"
     label = "tracking"
+
+    def ready(self) -> None:
+        from danhba.contacts.extensions import TIMELINE_SOURCES, TimelineSource
+        from danhba.core.demo import DemoPart, demo_part_add
+        from danhba.tracking import demo, hooks, selectors
+
+        del hooks  # declared on import, so `danhba hooks` lists them even without listeners
+        part = DemoPart(floor=5, order=20, load=demo.demo_events_part, labels=(("events", "events"),))
+        demo_part_add("events", part)
+        # A contact's events join its timeline (selectors.timeline_events).
+        TIMELINE_SOURCES.add(
+            "events",
+            TimelineSource(
+                rank=selectors.EVENT_RANK,
+                permission=("event", "view"),
+                kinds=((selectors.KIND_PAGES, _("Page views")), (selectors.KIND_EVENTS, _("Other events"))),
+                rows=selectors.timeline_events,
+                footer="tracking/_timeline_footer.html",
+            ),
+        )

@@ -38,7 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from danhba.core.errors import ServiceError
+from danhba.tracking.hooks import EVENTS_ACCEPTING, warnings_of
 from danhba.tracking.models import EventInbox, EventMessage, Source
 from danhba.tracking.services import IngestResult, Message
 from danhba.tracking.services import events_ingest as events_store
@@ -149,7 +149,7 @@ def events_accept(
             fresh = [m for m in fresh if m.message_id not in stored]
     if not fresh:
         return result
-    result.warnings = order_warnings(fresh)
+    result.warnings = warnings_of(EVENTS_ACCEPTING(fresh))
     payload = json.dumps([message_to_json(m) for m in fresh], ensure_ascii=False, separators=(",", ":"))
     pk = store().add(source.pk, received_at, payload, len(fresh))
     if settings.EVENTS_PROCESS_INLINE:
@@ -164,26 +164,6 @@ def events_accept(
         transaction.on_commit(wake)
     result.accepted = len(fresh)
     return result
-
-
-def order_warnings(messages: list[Message]) -> list[dict[str, Any]]:
-    """Order events whose order data is not valid: the event is accepted all the same, and the
-    sender learns at once why no order will come of it (the batch answer's ``warnings``). What
-    depends on stored data (a refund of an unknown order) is found by the worker and logged."""
-    from danhba.tracking.orders import ORDER_COMPLETED, ORDER_UPDATED, order_clean, segment_order_data
-
-    warnings = []
-    for m in messages:
-        if m.type != "track" or m.name.strip().lower() not in (ORDER_COMPLETED, ORDER_UPDATED):
-            continue
-        try:
-            order_clean(segment_order_data(m.properties))
-        except ServiceError as exc:
-            warnings.append(
-                {"index": m.index, "messageId": m.message_id, "code": "order_" + exc.code, "message": exc.message,
-                 "details": exc.details}
-            )  # fmt: skip
-    return warnings
 
 
 def wake() -> None:

@@ -1,45 +1,39 @@
-"""Reads of events and orders: the contact timeline (notes and calls, events and orders merged),
+"""Reads of events: a contact's events on its timeline (merged there by ``contacts.selectors``),
 and the event explorer (filters, counts over time, matching events, the people behind them).
 
-Every query here is bounded: the timeline takes at most one page plus one row from each source
-through its (contact, time) index and merges them in Python; the explorer's counts are one
-GROUP BY over the filtered range, its lists are keyset pages.
+Every query here is bounded: the timeline takes at most one page plus one row through the
+(contact, time) index; the explorer's counts are one GROUP BY over the filtered range, its
+lists are keyset pages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, TextField
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Subquery, TextField
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, TruncDay, TruncHour, TruncWeek
-from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from danhba.accounts import permissions as perms
-from danhba.contacts.models import Contact, TimelineEntry
+from danhba.contacts.models import Contact
 from danhba.contacts.selectors import (
-    TimelineItem,
     hidden_fields,
     is_id,
-    timeline_entry_deletable,
-    timeline_entry_editable,
-    timeline_for,
 )
 from danhba.core import formatting
 from danhba.core.charts import format_number
 from danhba.core.errors import InvalidInput, NotFound
-from danhba.core.keyset import BadCursor, Page, after, cursor_pk, decode_cursor, encode_cursor, paginate
-from danhba.tracking.models import Event, Order, OrderLine, Source
+from danhba.core.keyset import BadCursor, Page, cursor_pk, decode_cursor, encode_cursor, paginate
+from danhba.tracking.models import Event, Source
 
 if TYPE_CHECKING:
     from danhba.accounts.models import User
@@ -106,13 +100,12 @@ def event_line(event: Event, hidden: set[str] | frozenset[str] = frozenset()) ->
     return EventLine(event.name or event.get_type_display(), " · ".join(shown))
 
 
-# --- the contact timeline -----------------------------------------------------------------------
+# --- events on the contact timeline (contacts.extensions.TIMELINE_SOURCES) ----------------------
 
-KIND_PAGES, KIND_EVENTS, KIND_ORDERS = "pages", "events", "orders"
-TIMELINE_PAGE_SIZE = 50
-# Position of each source among rows of the same instant: the merge order is (time, rank, id),
-# newest first, so a page boundary inside one instant is still exact.
-_RANK_ENTRY, _RANK_EVENT, _RANK_ORDER = 0, 1, 2
+KIND_PAGES, KIND_EVENTS = "pages", "events"
+# Among timeline rows of the same instant, events come after the contact's own entries (rank 0)
+# and before orders.
+EVENT_RANK = 1
 
 
 @dataclass
@@ -120,6 +113,7 @@ class EventItem:
     event: Event
     line: EventLine
     source: str = "event"
+    template: str = "tracking/_timeline_event.html"
 
     @property
     def at(self) -> dt.datetime:
@@ -130,115 +124,18 @@ class EventItem:
         return self.event.type in PAGE_TYPES
 
 
-@dataclass
-class OrderItem:
-    order: Order
-    item_count: int
-    url: str
-    source: str = "order"
-
-    @property
-    def at(self) -> dt.datetime:
-        return self.order.placed_at
-
-
-def timeline_kinds(user: User) -> list[tuple[str, str]]:
-    """The choices of the timeline's "show only" filter for this user."""
-    kinds: list[tuple[str, str]] = [(str(v), str(label)) for v, label in TimelineEntry.Kind.choices]
-    if user.can("event", perms.VIEW):
-        kinds += [(KIND_PAGES, _("Page views")), (KIND_EVENTS, _("Other events"))]
-    if user.can("order", perms.VIEW):
-        kinds.append((KIND_ORDERS, _("Orders")))
-    return kinds
-
-
-def timeline_kind(user: User, kind: str) -> str:
-    """``kind`` if it is a choice of :func:`timeline_kinds` for this user, else "" (everything)."""
-    return kind if kind in {k for k, _label in timeline_kinds(user)} else ""
-
-
-# Items of an order, as a subquery: a join and GROUP BY would group by every order column.
-_ITEM_COUNT = OrderLine.objects.filter(order=OuterRef("pk")).values("order").annotate(n=Sum("quantity")).values("n")[:1]
-
-
-def order_url(order: Order) -> str:
-    """The order's page, when the orders pages are installed."""
-    try:
-        return reverse("orders:detail", kwargs={"order_id": order.order_id})
-    except NoReverseMatch:
-        return ""
-
-
-def _before(column: str, rank: int, cursor: tuple[dt.datetime, int, int] | None) -> Q:
-    """Rows of one source that come after the cursor in (time, rank, id) order, newest first."""
-    if cursor is None:
-        return Q()
-    at, c_rank, pk = cursor
-    if rank < c_rank:
-        return Q(**{f"{column}__lte": at})
-    if rank > c_rank:
-        return Q(**{f"{column}__lt": at})
-    return after(column, at, "id", pk, descending=True)
-
-
-def _timeline_cursor(cursor: str) -> tuple[dt.datetime, int, int] | None:
-    if not cursor:
-        return None
-    at, rank, pk = decode_cursor(cursor, 3)
-    if not isinstance(at, dt.datetime) or rank not in (_RANK_ENTRY, _RANK_EVENT, _RANK_ORDER):
-        raise BadCursor(_("The cursor is not valid; start again from the first page."))
-    return at, rank, cursor_pk(pk)
-
-
-def contact_timeline(
-    contact: Contact, user: User, *, kind: str = "", cursor: str = "", limit: int = TIMELINE_PAGE_SIZE
-) -> Page[Any]:
-    """One page of the contact's timeline as ``user`` may see it: timeline entries (private
-    notes as ``contacts.selectors.timeline_for`` decides), events (role with event:view) and
-    orders (order:view), newest first. Items are ``contacts.selectors.TimelineItem``,
-    :class:`EventItem` or :class:`OrderItem`; ``next_cursor`` continues after the last one.
-    The caller has checked the contact is in the user's records."""
-    kind = timeline_kind(user, kind)
-    position = _timeline_cursor(cursor)
-    sources: list[list[tuple[tuple[dt.datetime, int, int], Any]]] = []
-    if kind not in (KIND_PAGES, KIND_EVENTS, KIND_ORDERS):
-        where = _before("occurred_at", _RANK_ENTRY, position)
-        entries = timeline_for(contact, user, kind=kind, limit=limit + 1, where=where)
-        sources.append(
-            [
-                (
-                    (e.occurred_at, _RANK_ENTRY, e.pk),
-                    TimelineItem(e, timeline_entry_editable(user, e), timeline_entry_deletable(user, e)),
-                )
-                for e in entries
-            ]
-        )
-    if kind in ("", KIND_PAGES, KIND_EVENTS) and user.can("event", perms.VIEW):
-        events = Event.objects.filter(contact=contact).filter(_before("timestamp", _RANK_EVENT, position))
-        if kind == KIND_PAGES:
-            events = events.filter(type__in=PAGE_TYPES)
-        elif kind == KIND_EVENTS:
-            events = events.exclude(type__in=PAGE_TYPES)
-        rows = list(events.defer("context").order_by("-timestamp", "-id")[: limit + 1])
-        hidden = hidden_fields(user) if rows else set()
-        sources.append([((e.timestamp, _RANK_EVENT, e.pk), EventItem(e, event_line(e, hidden))) for e in rows])
-    if kind in ("", KIND_ORDERS) and user.can("order", perms.VIEW):
-        orders = (
-            Order.objects.filter(contact=contact)
-            .filter(_before("placed_at", _RANK_ORDER, position))
-            .annotate(item_count=Subquery(_ITEM_COUNT))
-            .order_by("-placed_at", "-id")[: limit + 1]
-        )
-        sources.append(
-            [((o.placed_at, _RANK_ORDER, o.pk), OrderItem(o, o.item_count or 0, order_url(o))) for o in orders]
-        )
-    merged = list(heapq.merge(*sources, key=lambda pair: pair[0], reverse=True))
-    next_cursor = None
-    if len(merged) > limit:
-        merged = merged[:limit]
-        at, rank, pk = merged[-1][0]
-        next_cursor = encode_cursor([at, rank, pk])
-    return Page([item for _key, item in merged], next_cursor)
+def timeline_events(
+    contact: Contact, user: User, kind: str, before: Callable[[str], Q], limit: int
+) -> list[tuple[tuple[dt.datetime, int, int], EventItem]]:
+    """The contact's events for its timeline, newest first: page views, other events or both."""
+    events = Event.objects.filter(contact=contact).filter(before("timestamp"))
+    if kind == KIND_PAGES:
+        events = events.filter(type__in=PAGE_TYPES)
+    elif kind == KIND_EVENTS:
+        events = events.exclude(type__in=PAGE_TYPES)
+    rows = list(events.defer("context").order_by("-timestamp", "-id")[:limit])
+    hidden = hidden_fields(user) if rows else set()
+    return [((e.timestamp, EVENT_RANK, e.pk), EventItem(e, event_line(e, hidden))) for e in rows]
 
 
 # --- explorer filters -----------------------------------------------------------------------------

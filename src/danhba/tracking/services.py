@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
+from danhba.contacts.changes import ANY_EVENT, contacts_changed
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, ExternalId
 from danhba.contacts.models import Source as ContactSource
 from danhba.contacts.services import ContactsBulk, contact_create, contact_update
@@ -41,10 +42,8 @@ from danhba.core.normalize import (
     sane_moment,
 )
 from danhba.core.vn import province_key
-from danhba.segments import services as segments
-from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Order, Source, SuspectedDuplicate
-from danhba.tracking.orders import orders_attach_anonymous, orders_from_messages
-from danhba.webhooks import services as webhooks
+from danhba.tracking.hooks import DEVICES_IDENTIFIED, EVENTS_STORED, StoredEvents, warnings_of
+from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Source, SuspectedDuplicate
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +313,7 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    # Stored events whose order could not be applied (tracking/orders.py); absent when none.
+    # Warnings of the apps that act on stored events (orders: an order not applied); absent when none.
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -392,11 +391,11 @@ def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], da
         for m in every:
             if m.contact_id is not None:
                 by_contact[m.contact_id].add(f"event:{m.name}")
-        segments.contacts_changed_by(changes=by_contact)
+        contacts_changed(reasons=by_contact)
         for result, (fresh, received_at) in zip(results, batches, strict=True):
-            # Orders from e-commerce events, each in a savepoint: a bad order never costs its event.
-            result.warnings = orders_from_messages(source=source, messages=fresh)
-            webhooks.events_received(source=source, message_ids=[m.message_id for m in fresh], received_at=received_at)
+            # What acts on stored events (orders from e-commerce events, event.received webhooks)
+            # listens to this hook; a bad order never costs its event.
+            result.warnings = warnings_of(EVENTS_STORED(StoredEvents(source, fresh, received_at)))
             result.accepted = len(fresh)
     return results
 
@@ -440,7 +439,7 @@ def _claim_message_ids(source: Source, message_ids: list[str], received_at: date
 
 
 def _move_anonymous_events(anonymous_id: str, contact_id: int) -> int:
-    orders_attach_anonymous(anonymous_id=anonymous_id, contact_id=contact_id)
+    DEVICES_IDENTIFIED({anonymous_id: contact_id})
     return move_anonymous_events({anonymous_id: contact_id})
 
 
@@ -463,7 +462,7 @@ def move_anonymous_events(moves: dict[str, int]) -> int:
             moved += cursor.rowcount
     if moved:
         # Which events moved is not known here: segments on any event re-read these contacts.
-        segments.contacts_changed(contact_ids=set(moves.values()), reasons=[segments.ANY_EVENT])
+        contacts_changed(reasons=dict.fromkeys(set(moves.values()), (ANY_EVENT,)))
     return moved
 
 
@@ -899,8 +898,7 @@ class BatchResolver:
             AnonymousIdentity.objects.bulk_create(
                 [AnonymousIdentity(anonymous_id=d, contact_id=c, source=self.source) for d, c in moves.items()]
             )
-            for device in _devices_with_anonymous_orders(list(moves)):
-                orders_attach_anonymous(anonymous_id=device, contact_id=moves[device])
+            DEVICES_IDENTIFIED(moves)
             move_anonymous_events(moves)
         rows: dict[tuple[int, int, str], dict[str, Any]] = {}
         for one, other, reason, details in self.suspects:
@@ -910,24 +908,6 @@ class BatchResolver:
             [SuspectedDuplicate(contact_a_id=a, contact_b_id=b, reason=r, details=d) for (a, b, r), d in rows.items()],
             ignore_conflicts=True,
         )
-
-
-def _devices_with_anonymous_orders(devices: list[str]) -> list[str]:
-    """Which of these device ids have orders not yet given to a contact (usually none). Raw SQL
-    for the same reason as ``move_anonymous_events``: SQLite must be pointed at the partial index."""
-    table = connection.ops.quote_name(Order._meta.db_table)
-    hint = " INDEXED BY order_anon_unassigned" if connection.vendor == "sqlite" else ""
-    found: set[str] = set()
-    with connection.cursor() as cursor:
-        for chunk in chunks(devices, 500):
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"SELECT DISTINCT anonymous_id FROM {table}{hint} "  # noqa: S608
-                f"WHERE anonymous_id IN ({marks}) AND contact_id IS NULL",
-                chunk,
-            )
-            found.update(row[0] for row in cursor.fetchall())
-    return sorted(found)
 
 
 def new_contact_data(identity: Identity, source: Source) -> dict[str, Any]:

@@ -45,9 +45,11 @@ from django.utils.translation import gettext as _
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
+from danhba.contacts.changes import ContactsChange
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput
 from danhba.core.normalize import clean_text
+from danhba.tracking.hooks import StoredEvents
 from danhba.webhooks import signing, transport
 from danhba.webhooks.models import (
     PING,
@@ -261,11 +263,10 @@ def contacts_changed(*, created: Iterable[int] = (), updated: Mapping[int, Itera
     return count + emit_many(Topic.CONTACT_UPDATED, items)
 
 
-def contact_written(contact_id: int, *, created: bool, changed_fields: Iterable[str] = ()) -> int:
-    """One contact saved through ``contacts.services``: created, or changed in these fields."""
-    if created:
-        return contacts_changed(created=[contact_id])
-    return contacts_changed(updated={contact_id: list(changed_fields)})
+def on_contacts_changed(change: ContactsChange) -> None:
+    """Listener of ``contacts.changed`` (``apps.py``): ``contact.created`` and ``contact.updated``."""
+    if change.created or change.updated:
+        contacts_changed(created=change.created, updated=change.updated)
 
 
 def contact_merged(survivor: Any, merged_ids: Sequence[int]) -> int:
@@ -309,8 +310,21 @@ def events_received(*, source: Any, message_ids: Sequence[str], received_at: dat
     return emit_many(Topic.EVENT_RECEIVED, items)
 
 
+def on_events_stored(stored: StoredEvents) -> list[dict[str, Any]]:
+    """Listener of ``tracking.events_stored``: ``event.received`` for a request's fresh events."""
+    events_received(
+        source=stored.source, message_ids=[m.message_id for m in stored.messages], received_at=stored.received_at
+    )
+    return []
+
+
+def on_order_created(order: Any, lines: Sequence[Any]) -> None:
+    """Listener of ``orders.order_created``."""
+    order_created(order, lines)
+
+
 def order_created(order: Any, lines: Iterable[Any]) -> int:
-    """``order.created`` for a new order (``tracking.Order``) and its lines; money as strings
+    """``order.created`` for a new order (``orders.Order``) and its lines; money as strings
     (exact decimals, in ``currency``)."""
     if not wants(Topic.ORDER_CREATED):
         return 0

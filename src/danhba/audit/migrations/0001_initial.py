@@ -33,13 +33,23 @@ class Migration(migrations.Migration):
                 migrations.CreateModel(
                     name="AuditEvent",
                     fields=[
-                        ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
                         ("at", models.DateTimeField(default=django.utils.timezone.now)),
                         ("actor_label", models.CharField(blank=True, max_length=254)),
                         (
                             "via",
                             models.CharField(
-                                choices=[("ui", "Web UI"), ("api", "API"), ("cli", "Command line"), ("job", "Background job")],
+                                choices=[
+                                    ("ui", "Web UI"),
+                                    ("api", "API"),
+                                    ("cli", "Command line"),
+                                    ("job", "Background job"),
+                                ],
                                 max_length=5,
                             ),
                         ),

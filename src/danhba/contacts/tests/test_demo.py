@@ -14,7 +14,7 @@ from django.db.models import Max
 from danhba.accounts.models import User
 from danhba.audit.models import AuditEvent
 from danhba.contacts import selectors
-from danhba.contacts.demo import PeopleGenerator, demo_load
+from danhba.contacts.demo import PeopleGenerator
 from danhba.contacts.models import (
     Company,
     Contact,
@@ -27,6 +27,7 @@ from danhba.contacts.models import (
 )
 from danhba.contacts.search import contact_search_keys as search_keys_of
 from danhba.contacts.search import search_index as search_keys_rebuild
+from danhba.core.demo import demo_run as demo_load
 from danhba.core.normalize import fold, normalize_email, normalize_phone
 from danhba.privacy.models import ConsentRecord, ConsentState
 

@@ -20,8 +20,8 @@ def load_demo(admin: Any, contacts: int = 60) -> dict[str, Any]:
 
     Returns the pages the sweep must reach (``must_see``) and those it cannot find by
     following links below the menu (``extra_pages``)."""
-    from danhba.contacts.demo import demo_load
     from danhba.contacts.models import Contact
+    from danhba.core.demo import demo_run as demo_load
     from danhba.ingest import services as imports
     from danhba.segments.models import Segment
     from danhba.segments.services import list_add

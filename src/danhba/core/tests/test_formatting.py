@@ -16,9 +16,9 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from danhba.audit.forms import AuditFilterForm
 from danhba.contacts.forms import DATE_INPUT
 from danhba.core import formatting
-from danhba.privacy.forms import AuditFilterForm
 
 SAIGON = dt.timezone(dt.timedelta(hours=7))
 MOMENT = dt.datetime(2026, 12, 6, 7, 5, tzinfo=SAIGON)

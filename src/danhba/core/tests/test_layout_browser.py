@@ -141,7 +141,7 @@ def test_contact_list_fits_a_1366_screen(
 def test_purchases_chips_show_and_checkbox_columns_align(
     live_server: Any, admin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from danhba.tracking.models import PurchaseStats
+    from danhba.orders.models import PurchaseStats
 
     demo = load_demo(admin, contacts=30)
     buyer = PurchaseStats.objects.filter(order_count__gt=0).order_by("contact_id").first()

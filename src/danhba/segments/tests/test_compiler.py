@@ -592,7 +592,7 @@ def test_event_time(shoppers: None) -> None:
 
 @pytest.fixture
 def buyers(make_contact: Callable[..., Any]) -> None:
-    from danhba.tracking.orders import order_cancel, order_record, order_refund
+    from danhba.orders.services import order_cancel, order_record, order_refund
 
     big = make_contact(full_name="Big")
     small = make_contact(full_name="Small")

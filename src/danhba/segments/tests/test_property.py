@@ -357,8 +357,8 @@ def _resolve(node: Any, refs: dict[str, int]) -> Any:
 @pytest.fixture
 def fixed(make_user: Any) -> dict[str, Any]:
     from danhba.accounts.models import Team
+    from danhba.orders.models import Product
     from danhba.privacy.models import ConsentPurpose
-    from danhba.tracking.models import Product
     from danhba.tracking.services import source_create
 
     team = Team.objects.create(name="North")
@@ -383,8 +383,9 @@ def fixed(make_user: Any) -> dict[str, Any]:
 
 def _build(fixed: dict[str, Any], s: dict[str, Any]) -> tuple[R.World, dict[str, int]]:
     """Write the scenario's rows; return the same world for the reference, and the placeholders."""
+    from danhba.orders.models import Order, OrderLine, PurchaseStats
     from danhba.privacy.models import ConsentState
-    from danhba.tracking.models import Event, Order, OrderLine, PurchaseStats
+    from danhba.tracking.models import Event
 
     now = s["now"]
     users = fixed["users"]

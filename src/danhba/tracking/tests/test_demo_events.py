@@ -13,11 +13,12 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
-from danhba.contacts.demo import demo_load
 from danhba.contacts.models import Contact, ExternalId
+from danhba.core.demo import demo_run as demo_load
+from danhba.orders.models import Order
 from danhba.segments.compiler import matching
-from danhba.tracking.demo_events import SITE, TRACKING_DAYS
-from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Order
+from danhba.tracking.demo import SITE, TRACKING_DAYS
+from danhba.tracking.models import AnonymousIdentity, Event, EventMessage
 
 pytestmark = pytest.mark.django_db
 

@@ -221,7 +221,7 @@ def test_the_page_lists_recent_purges(client_for: Any, admin: Any, add: Any) -> 
 
 
 def test_purging_events_leaves_orders_and_purchase_stats_alone(post: Any) -> None:
-    from danhba.tracking.models import Order, PurchaseStats
+    from danhba.orders.models import Order, PurchaseStats
 
     rule("track", "", 1)
     body = {

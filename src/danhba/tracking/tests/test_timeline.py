@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from danhba.contacts.models import TimelineEntry
-from danhba.tracking.models import Event, Order, OrderLine, Source
-from danhba.tracking.selectors import contact_timeline
+from danhba.contacts.selectors import contact_timeline
+from danhba.orders.models import Order, OrderLine
+from danhba.tracking.models import Event, Source
 
 pytestmark = pytest.mark.django_db
 

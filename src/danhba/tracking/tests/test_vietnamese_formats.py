@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from danhba.tracking.models import Event, Order, OrderLine
+from danhba.orders.models import Order, OrderLine
+from danhba.tracking.models import Event
 
 pytestmark = pytest.mark.django_db
 

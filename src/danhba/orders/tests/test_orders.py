@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
-from danhba.tracking import orders
-from danhba.tracking.models import AnonymousIdentity, Event, Order, OrderLine, Product, PurchaseStats
+from danhba.orders import services as orders
+from danhba.orders import stats as order_stats
+from danhba.orders.models import Order, OrderLine, Product, PurchaseStats
+from danhba.tracking.models import AnonymousIdentity, Event
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("cli")
@@ -300,7 +302,7 @@ def test_incremental_stats_equal_a_recompute(make_contact: Any, ops: list[tuple[
     ]  # fmt: skip
     incremental = {s.contact_id: [getattr(s, f) for f in fields] for s in PurchaseStats.objects.all()}
     for contact_id in contacts:
-        orders.purchase_stats_recompute(contact_id=contact_id)
+        order_stats.purchase_stats_recompute(contact_id=contact_id)
     recomputed = {s.contact_id: [getattr(s, f) for f in fields] for s in PurchaseStats.objects.all()}
     for contact_id, values in recomputed.items():
         if contact_id not in incremental:
@@ -322,7 +324,7 @@ def test_recompute_all_command_restores_damaged_stats(make_contact: Any) -> None
 
 
 def test_demo_data_has_orders_with_consistent_metrics() -> None:
-    from danhba.contacts.demo import demo_load
+    from danhba.core.demo import demo_run as demo_load
 
     result = demo_load(contacts=60, seed=3)
     assert result["orders"] == Order.objects.count() > 0
@@ -330,5 +332,5 @@ def test_demo_data_has_orders_with_consistent_metrics() -> None:
     fields = ["order_count", "total_spent", "average_order_value", "first_order_at", "last_order_at", "categories"]
     for stats in PurchaseStats.objects.all():
         before = [getattr(stats, f) for f in fields]
-        after = orders.purchase_stats_recompute(contact_id=stats.contact_id)
+        after = order_stats.purchase_stats_recompute(contact_id=stats.contact_id)
         assert after is not None and before == [getattr(after, f) for f in fields]

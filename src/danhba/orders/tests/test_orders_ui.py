@@ -8,7 +8,7 @@ import pytest
 
 from danhba.accounts.models import Role
 from danhba.core.actor import Actor
-from danhba.tracking.orders import order_record
+from danhba.orders.services import order_record
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("cli")

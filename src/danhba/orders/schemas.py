@@ -14,7 +14,7 @@ from pydantic import Field
 
 from danhba.contacts.schemas import In, When
 from danhba.core.keyset import MAX_PK
-from danhba.tracking.models import Order
+from danhba.orders.models import Order
 
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999999999.99"), examples=[150000])]
 Quantity = Annotated[int, Field(ge=1, le=1_000_000)]

@@ -24,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -34,12 +34,55 @@ from django.utils import timezone
 from danhba.contacts.models import Contact, ExternalId
 from danhba.contacts.models import Source as ContactSource
 from danhba.core.actor import Actor
+from danhba.core.demo import DemoRun
 from danhba.core.normalize import fold
-from danhba.tracking.demo_orders import CATALOGUE, PlannedOrder, _bulk_write
 from danhba.tracking.models import Source
 from danhba.tracking.services import USER_ID_SYSTEM, events_ingest_many, parse_message, source_create
 
 TRACKING_DAYS = 180
+
+# (product id, name, category, price in VND)
+CATALOGUE = (
+    ("CF-SUA-DA", "Cà phê sữa đá đóng lon", "Đồ uống", 15000),
+    ("TRA-SEN", "Trà sen Tây Hồ 100 g", "Đồ uống", 120000),
+    ("NUOC-MAM", "Nước mắm Phú Quốc 500 ml", "Thực phẩm", 85000),
+    ("GAO-ST25", "Gạo ST25 túi 5 kg", "Thực phẩm", 190000),
+    ("BANH-PIA", "Bánh pía Sóc Trăng", "Thực phẩm", 65000),
+    ("AO-DAI", "Áo dài lụa", "Thời trang", 1250000),
+    ("NON-LA", "Nón lá Huế", "Thời trang", 90000),
+    ("NOI-CHIEN", "Nồi chiên không dầu 6 lít", "Gia dụng", 1890000),
+    ("LOC-NUOC", "Máy lọc nước RO", "Gia dụng", 5490000),
+    ("KEM-CHONG-NANG", "Kem chống nắng SPF50", "Mỹ phẩm", 320000),
+    ("SACH-TRUYEN-KIEU", "Truyện Kiều (bìa cứng)", "Sách", 150000),
+    ("TAI-NGHE", "Tai nghe không dây", "Điện tử", 790000),
+)
+
+
+@dataclass
+class PlannedOrder:
+    """One demo order before it is written (in bulk) or sent (as events)."""
+
+    order_id: str
+    contact_id: int
+    placed_at: dt.datetime
+    channel: str
+    store: str
+    # (product id, name, category, price, quantity)
+    lines: list[tuple[str, str, str, int, int]]
+    shipping: int
+    fate: str = ""  # "", "cancelled" or "refunded" (the first line given back)
+    refund_at: dt.datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def subtotal(self) -> int:
+        return sum(price * qty for _pid, _name, _cat, price, qty in self.lines)
+
+    @property
+    def total(self) -> int:
+        return self.subtotal + self.shipping
+
+
 SITE = "https://shop.example.vn"
 WEBSITE_SOURCE = "Website shop.example.vn"
 SERVER_SOURCE = "Hệ thống bán hàng (máy chủ)"
@@ -369,7 +412,12 @@ def _send(source: Source, items: list[tuple[dt.datetime, dict[str, Any]]]) -> in
 
 
 def demo_events_load(
-    *, contact_ids: Sequence[int], orders: Sequence[PlannedOrder], seed: int, now: dt.datetime | None = None
+    *,
+    contact_ids: Sequence[int],
+    orders: Sequence[PlannedOrder],
+    seed: int,
+    now: dt.datetime | None = None,
+    write_orders: Callable[[Sequence[PlannedOrder], dt.datetime], None] | None = None,
 ) -> int:
     """Send the demo shop's website and order events since tracking started (``orders``: the
     orders placed since then). Returns the number of events stored."""
@@ -383,10 +431,25 @@ def demo_events_load(
     known = {m.contact_id for m in members}
     # A buyer whose account id another contact already holds (never in a fresh demo): their
     # orders are imported like the older ones, not sent under someone else's id.
-    _bulk_write([o for o in orders if o.contact_id not in known], now)
+    unsent = [o for o in orders if o.contact_id not in known]
+    if unsent and write_orders is not None:
+        write_orders(unsent, now)
     for member in members:
         traffic.member_visits(member, by_contact.get(member.contact_id, []))
     traffic.strangers(max(1, len(contact_ids) // 2))
     website = _source(WEBSITE_SOURCE, Source.Kind.WEBSITE)
     server = _source(SERVER_SOURCE, Source.Kind.SERVER)
     return _send(website, traffic.web) + _send(server, traffic.server)
+
+
+def demo_events_part(run: DemoRun) -> None:
+    """The tracking part of the demo (``core/demo.py``): the shop's website and order events
+    since its tracking started, for the orders the orders part planned (``run.shared["shop.orders"]``,
+    written by ``run.shared["shop.write_orders"]`` when they cannot be sent)."""
+    run.counts["events"] = demo_events_load(
+        contact_ids=run.contact_ids,
+        orders=run.shared.get("shop.orders", []),
+        seed=run.seed,
+        now=run.now,
+        write_orders=run.shared.get("shop.write_orders"),
+    )

@@ -1,4 +1,4 @@
-"""``danhba demo``: load the Vietnamese demo dataset (contacts, companies, timeline, consent, users)."""
+"""``danhba demo``: load the Vietnamese demo dataset, every app's part of it (``core/demo.py``)."""
 
 from __future__ import annotations
 
@@ -11,28 +11,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from danhba.contacts.demo import SEED, demo_load
-
-LABELS = {
-    "contacts": "contacts",
-    "companies": "companies",
-    "emails": "emails",
-    "phones": "phones",
-    "tag_links": "tags on contacts",
-    "company_links": "contact–company links",
-    "external_ids": "external ids",
-    "social_profiles": "social profiles",
-    "timeline_entries": "timeline entries",
-    "consent_records": "consent records",
-    "search_keys": "search keys",
-    "orders": "orders",
-    "events": "events",
-    "users": "demo users",
-}
+from danhba.core.demo import SEED, demo_labels, demo_present, demo_run
 
 
 class Command(BaseCommand):
-    help = "Load a realistic Vietnamese demo dataset: contacts, companies, timeline, consent and one user per role."
+    help = (
+        "Load a realistic Vietnamese demo dataset: contacts, companies, timeline, consent, orders, events, "
+        "segments and one user per role."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--contacts", type=int, default=3000, help="how many contacts (default 3000)")
@@ -45,11 +31,8 @@ class Command(BaseCommand):
         n = int(opts["contacts"])
         if n < 1 or n > 2_000_000:
             raise CommandError("--contacts must be between 1 and 2,000,000")
-        if opts.get("if_empty"):
-            from danhba.contacts.models import Contact
-
-            if Contact.objects.exists():
-                return
+        if opts.get("if_empty") and demo_present():
+            return
         console = Console(file=getattr(self.stdout, "_out", sys.stdout), highlight=False)
         quiet = int(opts.get("verbosity", 1)) == 0
         started = time.perf_counter()
@@ -63,7 +46,7 @@ class Command(BaseCommand):
             transient=False,
         ) as bar:
             task = bar.add_task("contacts", total=n)
-            result = demo_load(
+            result = demo_run(
                 contacts=n, seed=opts["seed"], progress=lambda done, total: bar.update(task, completed=done)
             )
         elapsed = time.perf_counter() - started
@@ -71,7 +54,7 @@ class Command(BaseCommand):
             return
         console.print(f"Demo dataset loaded in {elapsed:.1f} s (seed {result['seed']}):")
         table = Table(show_header=False)
-        for key, label in LABELS.items():
+        for key, label in demo_labels():
             if key in result:
                 table.add_row(label, f"{result[key]:,}")
         console.print(table)

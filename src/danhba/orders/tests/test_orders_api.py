@@ -11,7 +11,7 @@ import pytest
 from danhba.accounts.models import Role
 from danhba.accounts.services import apikey_create
 from danhba.conftest import actor_for
-from danhba.tracking.models import Order, PurchaseStats
+from danhba.orders.models import Order, PurchaseStats
 
 pytestmark = pytest.mark.django_db
 

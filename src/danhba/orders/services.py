@@ -1,19 +1,9 @@
-"""Orders, the product catalogue and each contact's purchase metrics.
+"""Writes of orders and the product catalogue.
 
 Orders come from Segment e-commerce events ("Order Completed", "Order Updated", "Order Refunded",
-"Order Cancelled", stored by ``services.events_ingest`` and handed here) and from the REST API.
-Every write is an upsert by the sender's ``order_id``, so a replayed order is one order.
-
-Purchase metrics (``PurchaseStats``) are kept current incrementally: a write computes what the
-order contributed before and after (:func:`contribution`) and applies the difference to the
-contact's row, locked for the update. Nothing rescans a contact's orders on the hot path; the
-only reads are index seeks on (contact, placed_at) when the first or last order is removed.
-:func:`purchase_stats_recompute` derives the same row from the orders, for recovery.
-
-Money in another currency than ``settings.SHOP_CURRENCY``: such an order counts as an order
-(number of orders, first/last order, frequency, categories' order counts) but adds no money (total
-spent, average order value, categories' amounts), because amounts in different currencies cannot
-be added without an exchange rate the shop has not given us.
+"Order Cancelled", stored by the event intake and handed over by ``intake.py``) and from the
+REST API. Every write is an upsert by the sender's ``order_id``, so a replayed order is one order.
+Each write moves the contact's purchase metrics by the difference it makes (``stats.py``).
 """
 
 from __future__ import annotations
@@ -22,13 +12,13 @@ import datetime as dt
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,36 +28,20 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, ExternalId
 from danhba.core.actor import Actor
-from danhba.core.errors import Conflict, InvalidInput, NotFound, ServiceError
+from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.core.normalize import NormalizationError, clean_text, normalize_email, normalize_phone
-from danhba.tracking.models import AnonymousIdentity, Order, OrderLine, Product, PurchaseStats, Source
-from danhba.webhooks import services as webhooks
-
-if TYPE_CHECKING:
-    from danhba.tracking.services import Message
+from danhba.orders.hooks import ORDER_CREATED
+from danhba.orders.models import Order, OrderLine, Product
+from danhba.orders.stats import CENT, Contribution, contribution, stats_apply
+from danhba.tracking.models import AnonymousIdentity, Source
 
 logger = logging.getLogger(__name__)
 
-CENT = Decimal("0.01")
 MAX_MONEY = Decimal("9999999999999999.99")  # 18 digits, 2 after the point
 MAX_QUANTITY = 1_000_000
 MAX_LINES = 1000
 _NUMBER = re.compile(r"^\d{1,16}(\.\d{1,6})?$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
-
-# Segment's e-commerce spec (https://segment.com/docs/connections/spec/ecommerce/v2/), by the
-# lower-cased event name.
-ORDER_COMPLETED = "order completed"
-ORDER_UPDATED = "order updated"
-ORDER_REFUNDED = "order refunded"
-ORDER_CANCELLED = "order cancelled"
-ORDER_EVENTS = frozenset({ORDER_COMPLETED, ORDER_UPDATED, ORDER_REFUNDED, ORDER_CANCELLED})
-# Properties of an order event that become order columns; the rest is kept in Order.properties.
-_SEGMENT_MAPPED = {
-    "order_id", "orderId", "total", "revenue", "subtotal", "shipping", "tax", "discount", "currency",
-    "products", "channel", "store", "affiliation",
-}  # fmt: skip
-
 
 # --- input ----------------------------------------------------------------------------------
 
@@ -99,7 +73,7 @@ class OrderData:
     properties: dict[str, Any]
 
 
-def _money(value: Any, key: str, errors: dict[str, list[str]]) -> Decimal | None:
+def parse_money(value: Any, key: str, errors: dict[str, list[str]]) -> Decimal | None:
     """A non-negative amount from a JSON number or a plain numeric string, rounded to cents."""
     if value is None or value == "":
         return None
@@ -204,8 +178,8 @@ def order_clean(data: dict[str, Any]) -> OrderData:
             continue
         product_id = _text(raw.get("product_id"), f"{key}.product_id", errors, 200)
         quantity = _quantity(raw.get("quantity"), f"{key}.quantity", errors)
-        price = _money(raw.get("price"), f"{key}.price", errors) or Decimal("0.00")
-        discount = _money(raw.get("discount"), f"{key}.discount", errors) or Decimal("0.00")
+        price = parse_money(raw.get("price"), f"{key}.price", errors) or Decimal("0.00")
+        discount = parse_money(raw.get("discount"), f"{key}.discount", errors) or Decimal("0.00")
         total = price * quantity - discount
         if total < 0:
             errors[f"{key}.discount"] = [_("larger than the line's price × quantity")]
@@ -223,7 +197,7 @@ def order_clean(data: dict[str, Any]) -> OrderData:
             )
         )
 
-    amounts = {k: _money(data.get(k), k, errors) for k in ("subtotal", "discount", "shipping", "tax", "total")}
+    amounts = {k: parse_money(data.get(k), k, errors) for k in ("subtotal", "discount", "shipping", "tax", "total")}
     properties = data.get("properties") or {}
     if not isinstance(properties, dict):
         errors["properties"] = [_("must be an object")]
@@ -245,164 +219,6 @@ def order_clean(data: dict[str, Any]) -> OrderData:
         subtotal=subtotal, discount=discount, shipping=shipping, tax=tax, total=total, lines=lines,
         properties=properties,
     )  # fmt: skip
-
-
-# --- purchase metrics -------------------------------------------------------------------------
-
-
-@dataclass
-class Contribution:
-    """What one order adds to its contact's metrics (nothing unless it counts as a purchase)."""
-
-    contact_id: int
-    placed_at: dt.datetime
-    money: bool  # in the shop currency
-    spent: Decimal
-    categories: dict[str, Decimal] = field(default_factory=dict)  # category → amount
-
-
-def contribution(order: Order, lines: Iterable[OrderLine]) -> Contribution | None:
-    if order.contact_id is None or order.status not in Order.COUNTED:
-        return None
-    money = order.currency == settings.SHOP_CURRENCY
-    zero = Decimal("0.00")
-    categories: dict[str, Decimal] = {}
-    for line in lines:
-        if line.category:
-            amount = Decimal(line.total) - line.refunded_total if money else zero
-            categories[line.category] = categories.get(line.category, zero) + amount
-    spent = Decimal(order.total) - Decimal(order.refunded_amount) if money else zero
-    return Contribution(order.contact_id, order.placed_at, money, spent, categories)
-
-
-def _add(stats: PurchaseStats, c: Contribution, sign: int) -> None:
-    stats.order_count += sign
-    stats.money_order_count += sign if c.money else 0
-    stats.total_spent = Decimal(stats.total_spent) + sign * c.spent
-    categories = dict(stats.categories or {})
-    for name, amount in c.categories.items():
-        entry = categories.get(name) or {"amount": "0.00", "count": 0}
-        count = int(entry["count"]) + sign
-        if count <= 0:
-            categories.pop(name, None)
-            continue
-        categories[name] = {"amount": str((Decimal(entry["amount"]) + sign * amount).quantize(CENT)), "count": count}
-    stats.categories = categories
-
-
-def _derive(stats: PurchaseStats) -> None:
-    """The columns that follow from the counters and bounds."""
-    stats.total_spent = Decimal(stats.total_spent).quantize(CENT)
-    stats.average_order_value = (
-        (stats.total_spent / stats.money_order_count).quantize(CENT, ROUND_HALF_UP)
-        if stats.money_order_count
-        else Decimal("0.00")
-    )
-    if stats.order_count >= 2 and stats.first_order_at and stats.last_order_at:
-        days = (stats.last_order_at - stats.first_order_at).total_seconds() / 86400
-        stats.purchase_frequency_days = round(days / (stats.order_count - 1), 2)
-    else:
-        stats.purchase_frequency_days = None
-    ranked = sorted(
-        (stats.categories or {}).items(), key=lambda kv: (-Decimal(kv[1]["amount"]), -int(kv[1]["count"]), kv[0])
-    )
-    stats.favourite_category = ranked[0][0][:200] if ranked else ""
-    stats.updated_at = timezone.now()
-
-
-def _bounds(contact_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """First and last counted order: two seeks on the (contact, placed_at) index."""
-    counted = Order.objects.filter(contact_id=contact_id, status__in=Order.COUNTED)
-    first = counted.order_by("placed_at").values_list("placed_at", flat=True).first()
-    last = counted.order_by("-placed_at").values_list("placed_at", flat=True).first()
-    return first, last
-
-
-def _stats_apply(remove: Sequence[Contribution | None], add: Sequence[Contribution | None]) -> None:
-    """Apply contributions removed and added (the order rows are already written). Contacts are
-    locked in id order so two writers never wait on each other in a circle."""
-    changes: dict[int, tuple[list[Contribution], list[Contribution]]] = defaultdict(lambda: ([], []))
-    for c in remove:
-        if c is not None:
-            changes[c.contact_id][0].append(c)
-    for c in add:
-        if c is not None:
-            changes[c.contact_id][1].append(c)
-    for contact_id in sorted(changes):
-        removed, added = changes[contact_id]
-        stats, _created = PurchaseStats.objects.select_for_update().get_or_create(contact_id=contact_id)
-        bounds_lost = False
-        for c in removed:
-            _add(stats, c, -1)
-            bounds_lost = bounds_lost or c.placed_at in (stats.first_order_at, stats.last_order_at)
-        for c in added:
-            _add(stats, c, +1)
-            if stats.first_order_at is None or c.placed_at < stats.first_order_at:
-                stats.first_order_at = c.placed_at
-            if stats.last_order_at is None or c.placed_at > stats.last_order_at:
-                stats.last_order_at = c.placed_at
-        if stats.order_count <= 0:
-            stats.order_count = stats.money_order_count = 0
-            stats.first_order_at = stats.last_order_at = None
-        elif bounds_lost:
-            stats.first_order_at, stats.last_order_at = _bounds(contact_id)
-        _derive(stats)
-        stats.save()
-    if changes:
-        from danhba.segments.services import contacts_changed
-
-        contacts_changed(contact_ids=list(changes), reasons=["orders"])
-
-
-def purchase_stats_recompute(*, contact_id: int) -> PurchaseStats | None:
-    """Derive a contact's metrics from all its orders (recovery and checks; not the hot path).
-    None if the contact no longer exists."""
-    with transaction.atomic():
-        if not Contact.objects.filter(pk=contact_id).exists():
-            return None
-        stats, _created = PurchaseStats.objects.select_for_update().get_or_create(contact_id=contact_id)
-        stats.order_count = stats.money_order_count = 0
-        stats.total_spent = Decimal("0.00")
-        stats.categories = {}
-        orders = (
-            Order.objects.filter(contact_id=contact_id, status__in=Order.COUNTED)
-            .order_by("placed_at", "id")
-            .prefetch_related("lines")
-        )
-        for order in orders.iterator(chunk_size=500):
-            c = contribution(order, order.lines.all())
-            if c is not None:
-                _add(stats, c, +1)
-        stats.first_order_at, stats.last_order_at = _bounds(contact_id) if stats.order_count else (None, None)
-        _derive(stats)
-        stats.save()
-        return stats
-
-
-def purchase_stats_recompute_all(*, batch: int = 1000) -> int:
-    """Recompute every contact that has orders or metrics, in contact id order; returns how many."""
-    done = 0
-    last = 0
-    while True:
-        with_orders = (
-            Order.objects.filter(contact_id__gt=last, contact__isnull=False)
-            .order_by("contact_id")
-            .values_list("contact_id", flat=True)
-            .distinct()[:batch]
-        )
-        with_stats = (
-            PurchaseStats.objects.filter(contact_id__gt=last)
-            .order_by("contact_id")
-            .values_list("contact_id", flat=True)
-        )[:batch]
-        ids = sorted({*with_orders, *with_stats})[:batch]
-        if not ids:
-            return done
-        for contact_id in ids:
-            if purchase_stats_recompute(contact_id=contact_id) is None:
-                PurchaseStats.objects.filter(contact_id=contact_id).delete()
-            done += 1
-        last = ids[-1]
 
 
 # --- products -------------------------------------------------------------------------------
@@ -638,9 +454,9 @@ def _order_write(
             )
         )  # fmt: skip
     OrderLine.objects.bulk_create(new_lines, batch_size=500)
-    _stats_apply([old], [contribution(order, new_lines)])
+    stats_apply([old], [contribution(order, new_lines)])
     if existing is None:
-        webhooks.order_created(order, new_lines)
+        ORDER_CREATED(order, new_lines)
     if actor.user is not None:
         # Orders from events are recorded by the event itself; people and API keys are audited.
         after = _snapshot(order)
@@ -691,7 +507,7 @@ def order_refund(
     perms.require(actor, "order", perms.EDIT)
     refund_id = clean_text(refund_id)[:200]
     errors: dict[str, list[str]] = {}
-    money = _money(amount, "amount", errors)
+    money = parse_money(amount, "amount", errors)
     if money is not None and money <= 0:
         errors["amount"] = [_("must be more than 0")]
     wanted: dict[str, int] = {}
@@ -774,7 +590,7 @@ def order_refund(
         order.save(update_fields=["refunded_amount", "status", "refunds", "updated_at"])
         if changed:
             OrderLine.objects.bulk_update(changed, ["refunded_quantity"])
-        _stats_apply([old], [contribution(order, order_lines)])
+        stats_apply([old], [contribution(order, order_lines)])
         if actor.user is not None:
             audit_event(
                 actor=actor, action=AuditEvent.Action.UPDATE, object_type="order", object_id=order.pk,
@@ -797,7 +613,7 @@ def order_cancel(*, actor: Actor, order_id: str) -> Order:
         order.status = Order.Status.CANCELLED
         order.updated_at = timezone.now()
         order.save(update_fields=["status", "updated_at"])
-        _stats_apply([old], [])
+        stats_apply([old], [])
         if actor.user is not None:
             audit_event(
                 actor=actor, action=AuditEvent.Action.UPDATE, object_type="order", object_id=order.pk,
@@ -823,148 +639,5 @@ def orders_attach_anonymous(*, anonymous_id: str, contact_id: int) -> int:
         Order.objects.filter(pk__in=[o.pk for o in orders]).update(contact_id=contact_id, updated_at=timezone.now())
         for order in orders:
             order.contact_id = contact_id
-        _stats_apply([], [contribution(o, o.lines.all()) for o in orders])
+        stats_apply([], [contribution(o, o.lines.all()) for o in orders])
     return len(orders)
-
-
-# --- Segment e-commerce events --------------------------------------------------------------
-
-
-def segment_order_data(properties: dict[str, Any]) -> dict[str, Any]:
-    """An "Order Completed"/"Order Updated" event's properties as :func:`order_record` data.
-    ``total`` is what was charged; without it, ``revenue`` (which the spec counts without
-    shipping and tax) plus shipping and tax."""
-    data: dict[str, Any] = {
-        "order_id": properties.get("order_id", properties.get("orderId")),
-        "subtotal": properties.get("subtotal"),
-        "shipping": properties.get("shipping"),
-        "tax": properties.get("tax"),
-        "discount": properties.get("discount"),
-        "currency": properties.get("currency"),
-        "store": properties.get("store", properties.get("affiliation")),
-        "channel": properties.get("channel"),
-        "properties": {k: v for k, v in properties.items() if k not in _SEGMENT_MAPPED},
-    }
-    if isinstance(data["order_id"], int) and not isinstance(data["order_id"], bool):
-        data["order_id"] = str(data["order_id"])
-    total = properties.get("total")
-    if total in (None, "") and properties.get("revenue") not in (None, ""):
-        errors: dict[str, list[str]] = {}
-        parts = [_money(properties.get(k), k, errors) for k in ("revenue", "shipping", "tax")]
-        if errors:
-            raise InvalidInput(errors)
-        total = sum((p or Decimal(0) for p in parts), Decimal(0))
-    data["total"] = total
-    if isinstance(data["channel"], str) and data["channel"].strip().lower() not in Order.SalesChannel.values:
-        data["channel"] = None  # a channel name of the sender's own, kept in properties
-        data["properties"]["channel"] = properties["channel"]
-    products = properties.get("products")
-    if products is not None and not isinstance(products, list):
-        raise InvalidInput({"products": [_("must be a list")]})
-    lines = []
-    for product in products or []:
-        if not isinstance(product, dict):
-            lines.append(product)  # order_clean reports it with its position
-            continue
-        pid = product.get("product_id", product.get("sku", product.get("id")))
-        if isinstance(pid, int) and not isinstance(pid, bool):
-            pid = str(pid)
-        lines.append(
-            {
-                "product_id": pid,
-                "name": product.get("name"),
-                "category": product.get("category"),
-                "quantity": product.get("quantity"),
-                "price": product.get("price"),
-                "discount": product.get("discount"),
-            }
-        )
-    data["lines"] = lines
-    return data
-
-
-def _segment_refund_lines(properties: dict[str, Any]) -> list[dict[str, Any]] | None:
-    products = properties.get("products")
-    if not isinstance(products, list) or not products:
-        return None
-    out = []
-    for product in products:
-        if isinstance(product, dict):
-            pid = product.get("product_id", product.get("sku", product.get("id")))
-            out.append({"product_id": str(pid) if isinstance(pid, int) else pid, "quantity": product.get("quantity")})
-        else:
-            out.append(product)
-    return out
-
-
-def orders_from_messages(*, source: Source, messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """Apply the order events among freshly stored messages, each in its own savepoint. An order
-    the data does not allow (a missing order id, a negative price, a refund of an unknown order)
-    never costs the event, which is already stored: it comes back as a warning for the sender
-    (``{"index", "messageId", "code", "message", "details"}``) and is logged."""
-    warnings: list[dict[str, Any]] = []
-    actor = Actor.system("api")
-    for message in messages:
-        if message.type != "track" or message.name.strip().lower() not in ORDER_EVENTS:
-            continue
-        kind = message.name.strip().lower()
-        props = message.properties
-        try:
-            with transaction.atomic():
-                if kind in (ORDER_COMPLETED, ORDER_UPDATED):
-                    order_record(
-                        actor=actor,
-                        data=segment_order_data(props),
-                        contact_id=message.contact_id,
-                        anonymous_id=message.anonymous_id,
-                        source=source,
-                        default_placed_at=message.timestamp,
-                    )
-                else:
-                    order_id = props.get("order_id", props.get("orderId"))
-                    if isinstance(order_id, int) and not isinstance(order_id, bool):
-                        order_id = str(order_id)
-                    if not isinstance(order_id, str) or not order_id.strip():
-                        raise InvalidInput({"order_id": [_("required")]})
-                    if kind == ORDER_REFUNDED:
-                        order_refund(
-                            actor=actor,
-                            order_id=order_id,
-                            amount=props.get("total", props.get("revenue")),
-                            lines=_segment_refund_lines(props),
-                            refund_id=f"event:{message.message_id}",
-                            at=message.timestamp,
-                        )
-                    else:
-                        order_cancel(actor=actor, order_id=order_id)
-        except OperationalError:
-            # A lock or statement timeout: not the order's fault. Raised, so the whole request
-            # is retried later instead of its order being dropped for good.
-            raise
-        except DatabaseError:
-            # Validation should have caught it; the savepoint is gone, the event stays.
-            logger.exception("order event %s of source %s failed in the database", message.message_id, source.pk)
-            warnings.append(
-                {
-                    "index": message.index,
-                    "messageId": message.message_id,
-                    "code": "order_error",
-                    "message": _("The order could not be stored."),
-                    "details": {},
-                }
-            )
-        except ServiceError as exc:
-            logger.warning(
-                "order event %s (%s) of source %s not applied: %s %s",
-                message.message_id, message.name, source.pk, exc.message, exc.details,
-            )  # fmt: skip
-            warnings.append(
-                {
-                    "index": message.index,
-                    "messageId": message.message_id,
-                    "code": "order_" + exc.code,
-                    "message": exc.message,
-                    "details": exc.details,
-                }
-            )
-    return warnings

@@ -1,13 +1,14 @@
-"""Demo orders for the demo dataset (``contacts.demo.demo_load``): about a third of the
-contacts bought something since they became contacts (over the last two years at most), from a
-small Vietnamese catalogue, with the odd refund and cancellation, and a few regulars who buy
-every few weeks.
+"""The orders part of the demo dataset (``core/demo.py``): about a third of the contacts bought
+something since they became contacts (over the last two years at most), from the demo shop's
+small Vietnamese catalogue (``tracking.demo.CATALOGUE``), with the odd refund and cancellation,
+and a few regulars who buy every few weeks.
 
-The shop's event tracking started :data:`~danhba.tracking.demo_events.TRACKING_DAYS` ago: orders
-from before it were imported, and are written here with ``bulk_create`` (a few thousand in well
-under a second; the purchase metrics derived with the same functions the services use). Orders
-since then arrive as "Order Completed" events through the real event intake
-(:mod:`danhba.tracking.demo_events`), which creates them as it creates any shop's orders.
+The shop's event tracking started :data:`~danhba.tracking.demo.TRACKING_DAYS` ago: orders from
+before it were imported, and are written here with ``bulk_create`` (a few thousand in well under
+a second; the purchase metrics derived with the same functions the services use). Orders since
+then arrive as "Order Completed" events through the real event intake: this part leaves them to
+the tracking part (``run.shared["shop.orders"]``), whose events create them as any shop's orders
+are created.
 """
 
 from __future__ import annotations
@@ -15,31 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils import timezone
 
 from danhba.contacts.models import Contact
-from danhba.tracking.models import Order, OrderLine, Product, PurchaseStats
-from danhba.tracking.orders import Contribution, _add, _derive, contribution
+from danhba.core.demo import DemoRun
+from danhba.orders.models import Order, OrderLine, Product, PurchaseStats
+from danhba.orders.stats import Contribution, contribution, contribution_add, metrics_derive
+from danhba.tracking.demo import CATALOGUE, TRACKING_DAYS, PlannedOrder
 
-# (product id, name, category, price in VND)
-CATALOGUE = (
-    ("CF-SUA-DA", "Cà phê sữa đá đóng lon", "Đồ uống", 15000),
-    ("TRA-SEN", "Trà sen Tây Hồ 100 g", "Đồ uống", 120000),
-    ("NUOC-MAM", "Nước mắm Phú Quốc 500 ml", "Thực phẩm", 85000),
-    ("GAO-ST25", "Gạo ST25 túi 5 kg", "Thực phẩm", 190000),
-    ("BANH-PIA", "Bánh pía Sóc Trăng", "Thực phẩm", 65000),
-    ("AO-DAI", "Áo dài lụa", "Thời trang", 1250000),
-    ("NON-LA", "Nón lá Huế", "Thời trang", 90000),
-    ("NOI-CHIEN", "Nồi chiên không dầu 6 lít", "Gia dụng", 1890000),
-    ("LOC-NUOC", "Máy lọc nước RO", "Gia dụng", 5490000),
-    ("KEM-CHONG-NANG", "Kem chống nắng SPF50", "Mỹ phẩm", 320000),
-    ("SACH-TRUYEN-KIEU", "Truyện Kiều (bìa cứng)", "Sách", 150000),
-    ("TAI-NGHE", "Tai nghe không dây", "Điện tử", 790000),
-)
 # What regulars buy again and again: everyday goods.
 EVERYDAY = tuple(p for p in CATALOGUE if p[2] in ("Đồ uống", "Thực phẩm", "Mỹ phẩm"))
 CHANNELS = (("online", 55), ("store", 25), ("marketplace", 15), ("phone", 5))
@@ -50,31 +36,6 @@ STORES: dict[str, tuple[str, ...]] = {
 BUYER_SHARE = 0.35
 REGULAR_SHARE = 0.07  # of buyers: an order every one to five weeks lately
 HISTORY_DAYS = 730
-
-
-@dataclass
-class PlannedOrder:
-    """One demo order before it is written (in bulk) or sent (as events)."""
-
-    order_id: str
-    contact_id: int
-    placed_at: dt.datetime
-    channel: str
-    store: str
-    # (product id, name, category, price, quantity)
-    lines: list[tuple[str, str, str, int, int]]
-    shipping: int
-    fate: str = ""  # "", "cancelled" or "refunded" (the first line given back)
-    refund_at: dt.datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def subtotal(self) -> int:
-        return sum(price * qty for _pid, _name, _cat, price, qty in self.lines)
-
-    @property
-    def total(self) -> int:
-        return self.subtotal + self.shipping
 
 
 def plan_orders(
@@ -141,22 +102,22 @@ def _order(
     return order
 
 
-def demo_orders_load(*, contact_ids: Sequence[int], seed: int, now: dt.datetime | None = None) -> dict[str, int]:
-    """Create demo orders for a share of ``contact_ids``: the ones from before event tracking
-    started written here, the later ones (and the website's traffic around them) sent through
-    the event intake. Returns the number of orders and of events."""
-    from danhba.tracking.demo_events import TRACKING_DAYS, demo_events_load
-
-    now = now or timezone.now()
+def demo_orders_part(run: DemoRun) -> None:
+    """Plan orders for a share of the new contacts: the ones from before event tracking started
+    are written here; the later ones go to the tracking part (``run.shared["shop.orders"]``),
+    which sends them with the website's traffic around them, and writes here
+    (``run.shared["shop.write_orders"]``) those it cannot send. The count of orders is read
+    when every part has run."""
+    now = run.now
     _catalogue(now)
-    contacts = list(Contact.objects.filter(pk__in=contact_ids).order_by("pk").values_list("pk", "created_at"))
-    planned = plan_orders(contacts=contacts, seed=seed, now=now)
+    contacts = list(Contact.objects.filter(pk__in=run.contact_ids).order_by("pk").values_list("pk", "created_at"))
+    planned = plan_orders(contacts=contacts, seed=run.seed, now=now)
     since = now - dt.timedelta(days=TRACKING_DAYS)
-    imported = [o for o in planned if o.placed_at < since]
-    _bulk_write(imported, now)
-    recent = [o for o in planned if o.placed_at >= since]
-    events = demo_events_load(contact_ids=contact_ids, orders=recent, seed=seed, now=now)
-    return {"orders": Order.objects.filter(order_id__in=[o.order_id for o in planned]).count(), "events": events}
+    _bulk_write([o for o in planned if o.placed_at < since], now)
+    run.shared["shop.orders"] = [o for o in planned if o.placed_at >= since]
+    run.shared["shop.write_orders"] = _bulk_write
+    order_ids = [o.order_id for o in planned]
+    run.counts["orders"] = lambda: Order.objects.filter(order_id__in=order_ids).count()
 
 
 def _catalogue(now: dt.datetime) -> None:
@@ -211,11 +172,11 @@ def _bulk_write(planned: Sequence[PlannedOrder], now: dt.datetime) -> None:
         if c is None:
             continue
         s = stats.setdefault(c.contact_id, PurchaseStats(contact_id=c.contact_id, categories={}))
-        _add(s, c, +1)
+        contribution_add(s, c, +1)
         s.first_order_at = min(s.first_order_at or c.placed_at, c.placed_at)
         s.last_order_at = max(s.last_order_at or c.placed_at, c.placed_at)
     for s in stats.values():
-        _derive(s)
+        metrics_derive(s)
     PurchaseStats.objects.bulk_create(list(stats.values()), batch_size=500, ignore_conflicts=True)
 
 

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from danhba.tracking.orders import purchase_stats_recompute, purchase_stats_recompute_all
+from danhba.orders.stats import purchase_stats_recompute, purchase_stats_recompute_all
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from danhba.accounts.models import Role
 from danhba.accounts.services import apikey_create
 from danhba.conftest import actor_for
 from danhba.core.actor import Actor
-from danhba.tracking.orders import order_record
+from danhba.orders.services import order_record
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("cli")

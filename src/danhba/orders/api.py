@@ -1,6 +1,6 @@
 """REST endpoints for orders, products and contacts' purchase metrics (``/api/orders``,
 ``/api/products``, ``/api/purchase-stats``). Each parses, calls one service or selector of
-``orders.py`` / ``order_selectors.py`` with the caller's actor, and renders."""
+``services.py`` / ``selectors.py`` with the caller's actor, and renders."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.contacts.services import contact_get
 from danhba.core.keyset import MAX_PK
 from danhba.core.schemas import ErrorOut
-from danhba.tracking import order_selectors as selectors
-from danhba.tracking import orders as services
-from danhba.tracking.models import Order, PurchaseStats
-from danhba.tracking.order_schemas import (
+from danhba.orders import selectors, services
+from danhba.orders.models import Order, PurchaseStats
+from danhba.orders.schemas import (
     OrderIn,
     OrderOut,
     OrderPage,

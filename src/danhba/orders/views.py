@@ -11,11 +11,12 @@ from django.shortcuts import render
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.views import can, current_user, permission_required
+from danhba.contacts.models import Contact
 from danhba.core.errors import InvalidInput
 from danhba.core.keyset import BadCursor, Page
 from danhba.core.normalize import clean_text
-from danhba.tracking import order_selectors as selectors
-from danhba.tracking.models import Order
+from danhba.orders import selectors
+from danhba.orders.models import Order
 
 
 @permission_required(can("order", perms.VIEW))
@@ -37,7 +38,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         context["page"] = Page([])
         context["errors"] = exc.details or {"cursor": [exc.message]}
         status = 400
-    template = "tracking/_order_results.html" if request.htmx else "tracking/order_list.html"  # type: ignore[attr-defined]
+    template = "orders/_order_results.html" if request.htmx else "orders/order_list.html"  # type: ignore[attr-defined]
     return render(request, template, context, status=status)
 
 
@@ -47,7 +48,7 @@ def order_detail(request: HttpRequest, order_id: str) -> HttpResponse:
     lines = list(order.lines.all())
     return render(
         request,
-        "tracking/order_detail.html",
+        "orders/order_detail.html",
         {"nav": "orders", "order": order, "lines": lines, "shop_currency": settings.SHOP_CURRENCY},
     )
 
@@ -67,4 +68,9 @@ def product_list(request: HttpRequest) -> HttpResponse:
         "category": category,
         "categories": selectors.product_categories(),
     }
-    return render(request, "tracking/product_list.html", context)
+    return render(request, "orders/product_list.html", context)
+
+
+def purchases_panel(request: HttpRequest, contact: Contact) -> dict[str, Any]:
+    """The purchases panel of a contact page (``contacts.extensions.CONTACT_PANELS``)."""
+    return selectors.purchases_panel(current_user(request), contact)

@@ -1,0 +1,128 @@
+"""What the apps above contacts add to the contact pages, the list and the exports.
+
+Contacts shows a contact's purchases, consent, imports, events and orders, filters its list by
+segment and purchase metrics, and exports purchase metrics — without importing the apps that
+own them (the floor plan in shared/STYLE.md). Each of those apps adds its part to a registry
+here in its ``AppConfig.ready()``; contacts walks the registries. ``danhba hooks`` lists what
+each holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q
+
+from danhba.core.hooks import Registry
+
+if TYPE_CHECKING:
+    from django import forms
+    from django.http import HttpRequest
+
+    from danhba.accounts.models import User
+    from danhba.contacts.models import Contact
+
+# --- the contact page ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A panel of the contact page. ``context(request, contact)`` gives the template's context
+    (merged into the page's), or None when the panel is not for this reader."""
+
+    template: str
+    context: Callable[[HttpRequest, Contact], dict[str, Any] | None]
+    column: str = "side"  # "main": under the contact's sections; "side": under the timeline
+
+
+CONTACT_PANELS: Registry[Panel] = Registry(
+    "contacts.panels",
+    doc="Panels of the contact page (purchases, consent, imports…), in position order per column.",
+)
+
+
+def panels_context(request: HttpRequest, contact: Contact) -> dict[str, Any]:
+    """The registered panels a reader gets on a contact page: their templates by column (as
+    ``panels_main`` and ``panels_side``) and their context, merged."""
+    context: dict[str, Any] = {"panels_main": [], "panels_side": []}
+    for panel in CONTACT_PANELS:
+        values = panel.context(request, contact)
+        if values is None:
+            continue
+        context.update(values)
+        context["panels_main" if panel.column == "main" else "panels_side"].append(panel.template)
+    return context
+
+
+# --- the merged timeline ------------------------------------------------------------------
+
+# A row's place in the merged timeline: (time, source rank, id), newest first.
+TimelineKey = tuple[dt.datetime, int, int]
+
+
+@dataclass(frozen=True)
+class TimelineSource:
+    """Rows of another app on a contact's timeline (events, orders). The timeline entries are
+    rank 0; a source ranks its rows among those of the same instant. ``rows(contact, user,
+    kind, before, limit)`` returns up to ``limit`` (key, item) pairs newest first, where
+    ``before(column)`` is the condition that keeps the rows after the page's cursor; ``kind`` is
+    "" (everything) or one of the source's ``kinds``. An item carries the ``template`` that
+    shows it."""
+
+    rank: int
+    permission: tuple[str, str]  # (object, action) a reader needs to see the rows
+    kinds: tuple[tuple[str, Any], ...]  # the "show only" choices the source adds: (value, label)
+    rows: Callable[[Contact, User, str, Callable[[str], Q], int], list[tuple[TimelineKey, Any]]]
+    footer: str = ""  # a template under the list (a link to more), for readers who may see the rows
+
+
+TIMELINE_SOURCES: Registry[TimelineSource] = Registry(
+    "contacts.timeline_sources",
+    doc="Rows of other apps merged into a contact's timeline (events, orders), by rank.",
+)
+
+
+# --- the contact list ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A filter of the contact list, the API's list and exports. ``parse(params, errors)``
+    reads its query parameters (reasons go to ``errors`` by parameter) and returns its value, or
+    None when it is not set; ``condition(value, user, prefix)`` is the condition on Contact with
+    field paths under ``prefix`` (as ``selectors.filters_q``). ``fields(user)`` are the filter
+    form's fields for this user (none when the role may not use the filter), shown after the
+    form field ``after``. Exporting with the filter set needs ``export_permission`` too."""
+
+    params: tuple[str, ...]
+    parse: Callable[[Mapping[str, Any], dict[str, list[str]]], Any]
+    condition: Callable[[Any, User, str], Q]
+    fields: Callable[[User | None], dict[str, forms.Field]] = field(default=lambda user: {})
+    after: str = ""
+    export_permission: tuple[str, str] | None = None
+
+
+CONTACT_LIST_FILTERS: Registry[ListFilter] = Registry(
+    "contacts.list_filters",
+    doc="Filters of the contact list, API and exports that other apps own (segment, purchases).",
+)
+
+
+@dataclass(frozen=True)
+class ExportColumns:
+    """Columns other apps add to contact exports. ``columns(user)`` are the ones this user gets
+    (none without the permission); ``values(contact_ids)`` reads them for one page of contacts;
+    a contact without values gets ``missing``."""
+
+    columns: Callable[[User], list[str]]
+    values: Callable[[list[int]], dict[int, dict[str, Any]]]
+    missing: Mapping[str, Any] = field(default_factory=dict)
+
+
+CONTACT_EXPORT_COLUMNS: Registry[ExportColumns] = Registry(
+    "contacts.export_columns",
+    doc="Columns other apps add to contact exports (purchase metrics).",
+)

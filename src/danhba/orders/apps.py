@@ -1,0 +1,61 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OrdersConfig(AppConfig):
+    name = "danhba.orders"
+    label = "orders"
+    verbose_name = _("Orders")
+
+    def ready(self) -> None:
+        from danhba.contacts.extensions import (
+            CONTACT_EXPORT_COLUMNS,
+            CONTACT_LIST_FILTERS,
+            CONTACT_PANELS,
+            TIMELINE_SOURCES,
+            ExportColumns,
+            ListFilter,
+            Panel,
+            TimelineSource,
+        )
+        from danhba.core.demo import DemoPart, demo_part_add
+        from danhba.orders import demo, intake, selectors, views
+        from danhba.tracking.hooks import DEVICES_IDENTIFIED, EVENTS_ACCEPTING, EVENTS_STORED
+
+        # Before the tracking part, which sends the orders placed since the shop's tracking began.
+        part = DemoPart(floor=5, order=10, load=demo.demo_orders_part, labels=(("orders", "orders"),))
+        demo_part_add("orders", part)
+        # Orders from the event intake (intake.py).
+        EVENTS_ACCEPTING.connect(intake.order_warnings)
+        EVENTS_STORED.connect(intake.on_events_stored)
+        DEVICES_IDENTIFIED.connect(intake.on_devices_identified)
+        # The contact page, list and exports show purchases (selectors.py).
+        CONTACT_PANELS.add(
+            "purchases",
+            Panel("orders/_purchases_panel.html", views.purchases_panel, "main"),
+        )
+        TIMELINE_SOURCES.add(
+            "orders",
+            TimelineSource(
+                rank=selectors.ORDER_RANK,
+                permission=("order", "view"),
+                kinds=((selectors.KIND_ORDERS, _("Orders")),),
+                rows=selectors.timeline_orders,
+            ),
+        )
+        CONTACT_LIST_FILTERS.add(
+            "purchases",
+            ListFilter(
+                params=selectors.PURCHASE_PARAMS,
+                parse=selectors.purchase_filters_parse,
+                condition=selectors.purchase_filters_q,
+                fields=selectors.purchase_filter_fields,
+                after="created_before",
+            ),
+        )
+        CONTACT_EXPORT_COLUMNS.add(
+            "purchases",
+            ExportColumns(
+                columns=selectors.purchase_columns, values=selectors.purchase_values, missing={"order_count": 0}
+            ),
+        )

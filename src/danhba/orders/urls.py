@@ -1,0 +1,10 @@
+from django.urls import path
+
+from danhba.orders import views
+
+app_name = "orders"
+urlpatterns = [
+    path("orders/", views.order_list, name="list"),
+    path("orders/<path:order_id>/", views.order_detail, name="detail"),
+    path("products/", views.product_list, name="products"),
+]
