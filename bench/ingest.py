@@ -138,7 +138,7 @@ def prepare(target: Target) -> str:
     code = (
         "import django; django.setup()\n"
         "from danhba.core.actor import Actor\n"
-        "from danhba.tracking.services import source_create\n"
+        "from danhba.tracking.services.sources import source_create\n"
         "_, raw = source_create(actor=Actor.system('cli'), name='bench')\n"
         "print(raw)\n"
     )

@@ -139,7 +139,7 @@ def actor_for(user: Any, via: str = "ui") -> Actor:
 
 @pytest.fixture
 def make_contact(admin: Any) -> Callable[..., Any]:
-    from danhba.contacts.services import contact_create
+    from danhba.contacts.services.contacts import contact_create
 
     def make(actor_user: Any = None, **data: Any) -> Any:
         data.setdefault("full_name", "Nguyễn Văn An")

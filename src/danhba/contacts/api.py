@@ -18,7 +18,7 @@ from ninja import Path, Query, Router, Status
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.accounts.models import User
-from danhba.contacts import exports, selectors, services
+from danhba.contacts import exports, selectors
 from danhba.contacts.models import Company, Contact, CustomField, ExportJob, Tag, TimelineEntry
 from danhba.contacts.schemas import (
     CompanyIn,
@@ -41,6 +41,11 @@ from danhba.contacts.schemas import (
     TimelineOut,
     TimelinePage,
 )
+from danhba.contacts.services import companies as company_services
+from danhba.contacts.services import contacts as contact_services
+from danhba.contacts.services import fields as field_services
+from danhba.contacts.services import tags as tag_services
+from danhba.contacts.services import timeline as timeline_services
 from danhba.core.errors import Conflict, NotFound, PermissionDenied
 from danhba.core.keyset import MAX_PK, paginate
 from danhba.core.schemas import ErrorOut
@@ -109,7 +114,7 @@ def contact_list(
 @contacts.post("", response={201: ContactOut, **ERRORS}, exclude_unset=True, summary="Create a contact")
 def contact_create(request: HttpRequest, payload: ContactIn) -> Status[dict[str, Any]]:
     actor = api_actor(request)
-    contact = services.contact_create(actor=actor, data=payload.model_dump(exclude_unset=True))
+    contact = contact_services.contact_create(actor=actor, data=payload.model_dump(exclude_unset=True))
     return Status(201, selectors.contact_data(_reload(contact), api_user(request)))
 
 
@@ -117,7 +122,7 @@ def contact_create(request: HttpRequest, payload: ContactIn) -> Status[dict[str,
 def contact_get(request: HttpRequest, contact_id: int = _id()) -> dict[str, Any]:
     user = api_user(request)
     require(user, "contact", perms.VIEW)
-    contact = services.contact_get(actor=api_actor(request), pk=contact_id, audit_view=True)
+    contact = contact_services.contact_get(actor=api_actor(request), pk=contact_id, audit_view=True)
     return selectors.contact_data(contact, user)
 
 
@@ -129,8 +134,8 @@ def contact_update(request: HttpRequest, payload: ContactIn, contact_id: int = _
     actor = api_actor(request)
     user = api_user(request)
     require(user, "contact", perms.EDIT)
-    contact = services.contact_get(actor=actor, pk=contact_id)
-    contact = services.contact_update(actor=actor, contact=contact, data=payload.model_dump(exclude_unset=True))
+    contact = contact_services.contact_get(actor=actor, pk=contact_id)
+    contact = contact_services.contact_update(actor=actor, contact=contact, data=payload.model_dump(exclude_unset=True))
     return selectors.contact_data(_reload(contact), user)
 
 
@@ -138,7 +143,7 @@ def contact_update(request: HttpRequest, payload: ContactIn, contact_id: int = _
 def contact_delete(request: HttpRequest, contact_id: int = _id()) -> Status[None]:
     actor = api_actor(request)
     require(api_user(request), "contact", perms.DELETE)
-    services.contact_delete(actor=actor, contact=services.contact_get(actor=actor, pk=contact_id))
+    contact_services.contact_delete(actor=actor, contact=contact_services.contact_get(actor=actor, pk=contact_id))
     return Status(204, None)
 
 
@@ -160,7 +165,7 @@ def timeline_list(
     """The newest entries first; private notes only for roles granted them and their authors."""
     user = api_user(request)
     require(user, "timeline", perms.VIEW)
-    contact = services.contact_get(actor=api_actor(request), pk=contact_id)
+    contact = contact_services.contact_get(actor=api_actor(request), pk=contact_id)
     return {"items": [_entry_out(e) for e in selectors.timeline_for(contact, user, kind=kind, limit=limit)]}
 
 
@@ -168,8 +173,8 @@ def timeline_list(
 def timeline_create(request: HttpRequest, payload: TimelineIn, contact_id: int = _id()) -> Status[dict[str, Any]]:
     actor = api_actor(request)
     require(api_user(request), "timeline", perms.CREATE)
-    contact = services.contact_get(actor=actor, pk=contact_id)
-    entry = services.timeline_entry_save(
+    contact = contact_services.contact_get(actor=actor, pk=contact_id)
+    entry = timeline_services.timeline_entry_save(
         actor=actor, contact=contact, entry=None, data=payload.model_dump(exclude_unset=True)
     )
     return Status(201, _entry_out(entry))
@@ -183,7 +188,7 @@ def timeline_update(request: HttpRequest, payload: TimelineIn, entry_id: int = _
     entry = _entry_for(request, entry_id)
     if not selectors.timeline_entry_editable(user, entry):
         raise PermissionDenied(_("You can change only your own timeline entries."))
-    entry = services.timeline_entry_save(
+    entry = timeline_services.timeline_entry_save(
         actor=actor, contact=entry.contact, entry=entry, data=payload.model_dump(exclude_unset=True)
     )
     return _entry_out(entry)
@@ -196,7 +201,7 @@ def timeline_delete(request: HttpRequest, entry_id: int = _id()) -> Status[None]
     entry = _entry_for(request, entry_id)
     if not selectors.timeline_entry_deletable(user, entry):
         raise PermissionDenied(_("You can delete only your own timeline entries."))
-    services.timeline_entry_delete(actor=api_actor(request), entry=entry)
+    timeline_services.timeline_entry_delete(actor=api_actor(request), entry=entry)
     return Status(204, None)
 
 
@@ -205,7 +210,7 @@ def _entry_for(request: HttpRequest, entry_id: int) -> TimelineEntry:
     contact_id = TimelineEntry.objects.filter(pk=entry_id).values_list("contact_id", flat=True).first()
     if contact_id is None:
         raise NotFound(_("No such timeline entry."))
-    contact = services.contact_get(actor=api_actor(request), pk=contact_id)
+    contact = contact_services.contact_get(actor=api_actor(request), pk=contact_id)
     entry = selectors.timeline_entry_get(contact, api_user(request), entry_id)
     entry.contact = contact
     return entry
@@ -282,7 +287,9 @@ def company_export(
 @companies.post("", response={201: CompanyOut, **ERRORS}, summary="Create a company")
 def company_create(request: HttpRequest, payload: CompanyIn) -> Status[dict[str, Any]]:
     user = api_user(request)
-    company = services.company_save(actor=api_actor(request), company=None, data=payload.model_dump(exclude_unset=True))
+    company = company_services.company_save(
+        actor=api_actor(request), company=None, data=payload.model_dump(exclude_unset=True)
+    )
     return Status(201, _company_out(company, selectors.hidden_fields(user)))
 
 
@@ -297,7 +304,7 @@ def company_get(request: HttpRequest, company_id: int = _id()) -> dict[str, Any]
 def company_update(request: HttpRequest, payload: CompanyIn, company_id: int = _id()) -> dict[str, Any]:
     user = api_user(request)
     require(user, "company", perms.EDIT)
-    company = services.company_save(
+    company = company_services.company_save(
         actor=api_actor(request),
         company=selectors.company_get(company_id),
         data=payload.model_dump(exclude_unset=True),
@@ -308,7 +315,7 @@ def company_update(request: HttpRequest, payload: CompanyIn, company_id: int = _
 @companies.delete("/{company_id}", response={204: None, **ERRORS}, summary="Delete a company")
 def company_delete(request: HttpRequest, company_id: int = _id()) -> Status[None]:
     require(api_user(request), "company", perms.DELETE)
-    services.company_delete(actor=api_actor(request), company=selectors.company_get(company_id))
+    company_services.company_delete(actor=api_actor(request), company=selectors.company_get(company_id))
     return Status(204, None)
 
 
@@ -351,7 +358,7 @@ def tag_list(
 
 @tags.post("", response={201: TagOut, **ERRORS}, summary="Create a tag")
 def tag_create(request: HttpRequest, payload: TagIn) -> Status[dict[str, Any]]:
-    tag = services.tag_save(actor=api_actor(request), tag=None, name=payload.name, color=payload.color or "")
+    tag = tag_services.tag_save(actor=api_actor(request), tag=None, name=payload.name, color=payload.color or "")
     return Status(201, _tag_out(tag))
 
 
@@ -359,14 +366,16 @@ def tag_create(request: HttpRequest, payload: TagIn) -> Status[dict[str, Any]]:
 def tag_update(request: HttpRequest, payload: TagPatch, tag_id: int = _id()) -> dict[str, Any]:
     require(api_user(request), "tag", perms.EDIT)
     tag = _tag_get(tag_id)
-    tag = services.tag_save(actor=api_actor(request), tag=tag, name=payload.name or tag.name, color=payload.color or "")
+    tag = tag_services.tag_save(
+        actor=api_actor(request), tag=tag, name=payload.name or tag.name, color=payload.color or ""
+    )
     return _tag_out(tag)
 
 
 @tags.delete("/{tag_id}", response={204: None, **ERRORS}, summary="Delete a tag")
 def tag_delete(request: HttpRequest, tag_id: int = _id()) -> Status[None]:
     require(api_user(request), "tag", perms.DELETE)
-    services.tag_delete(actor=api_actor(request), tag=_tag_get(tag_id))
+    tag_services.tag_delete(actor=api_actor(request), tag=_tag_get(tag_id))
     return Status(204, None)
 
 
@@ -398,7 +407,9 @@ def customfield_list(
 
 @custom_fields.post("", response={201: CustomFieldOut, **ERRORS}, summary="Define a custom field")
 def customfield_create(request: HttpRequest, payload: CustomFieldIn) -> Status[CustomField]:
-    field = services.customfield_save(actor=api_actor(request), field=None, data=payload.model_dump(exclude_unset=True))
+    field = field_services.customfield_save(
+        actor=api_actor(request), field=None, data=payload.model_dump(exclude_unset=True)
+    )
     return Status(201, field)
 
 
@@ -414,7 +425,7 @@ def customfield_update(request: HttpRequest, payload: CustomFieldPatch, field_id
     """The type and key of a field never change; add a new field instead."""
     user = api_user(request)
     require(user, "customfield", perms.EDIT)
-    return services.customfield_save(
+    return field_services.customfield_save(
         actor=api_actor(request), field=_field_get(user, field_id), data=payload.model_dump(exclude_unset=True)
     )
 
@@ -424,7 +435,7 @@ def customfield_delete(request: HttpRequest, field_id: int = _id()) -> Status[No
     """The field stops showing, validating and exporting; stored values stay for the audit trail."""
     user = api_user(request)
     require(user, "customfield", perms.DELETE)
-    services.customfield_delete(actor=api_actor(request), field=_field_get(user, field_id))
+    field_services.customfield_delete(actor=api_actor(request), field=_field_get(user, field_id))
     return Status(204, None)
 
 

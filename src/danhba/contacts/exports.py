@@ -41,6 +41,7 @@ from openpyxl.utils import get_column_letter
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
+from danhba.accounts.permissions import require
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.contacts.extensions import CONTACT_EXPORT_COLUMNS, CONTACT_LIST_FILTERS
@@ -66,7 +67,6 @@ from danhba.contacts.selectors import (
     visible_custom_fields,
     visible_custom_values,
 )
-from danhba.contacts.services import require
 from danhba.core.actor import Actor
 from danhba.core.csvsafe import FORMULA_START, csv_cell
 from danhba.core.errors import Conflict, InvalidInput, NotFound, ServiceError

@@ -27,7 +27,7 @@ from danhba.contacts.models import Source
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import MAX_PK, paginate
-from danhba.ingest import mapping_services, services
+from danhba.ingest import mappings, services
 from danhba.ingest.fields import PRESETS, is_multi, target_choices
 from danhba.ingest.forms import ENCODINGS
 from danhba.ingest.models import Import, LegalBasis, MatchKey, Mode, UpdatePolicy
@@ -140,10 +140,10 @@ def _configure(actor: Actor, run: Import, config: ImportConfigIn) -> Import:
     if "mapping" in data:
         name = data.pop("mapping")
         try:
-            mapping = mapping_services.saved_mapping_get(actor=actor, name=name)
+            mapping = mappings.saved_mapping_get(actor=actor, name=name)
         except NotFound:
             raise InvalidInput({"mapping": [_("no saved mapping '%(value)s'") % {"value": name}]}) from None
-        run = mapping_services.saved_mapping_apply(actor=actor, run=run, mapping=mapping)
+        run = mappings.saved_mapping_apply(actor=actor, run=run, mapping=mapping)
     if "preset" in data:
         run = services.import_configure(actor=actor, run=run, preset=data.pop("preset"))
     if "columns" in data:

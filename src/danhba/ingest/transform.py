@@ -27,7 +27,7 @@ from django.utils.translation import gettext_noop
 
 from danhba.contacts.custom_fields import clean_value
 from danhba.contacts.models import BuyerRole, CustomField, LifecycleStage, SocialProfile
-from danhba.contacts.services import MAX_LENGTHS
+from danhba.contacts.services.cleaning import MAX_LENGTHS
 from danhba.core.normalize import (
     NAME_ORDER_VI,
     NAME_ORDER_WESTERN,

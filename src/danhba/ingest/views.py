@@ -3,7 +3,7 @@ run), then on the same address the progress and report of a started import, with
 and the error report.
 
 Each view parses a form, calls one service from :mod:`danhba.ingest.services` (or
-:mod:`~danhba.ingest.mapping_services`) and renders; htmx requests get the partial the page
+:mod:`~danhba.ingest.mappings`) and renders; htmx requests get the partial the page
 swaps in. Permissions: the role's "import" object (view: history and reports, create: upload
 and run, delete: undo); someone else's import outside the user's visibility is a 404.
 """
@@ -31,7 +31,7 @@ from danhba.core.errors import InvalidInput, ServiceError
 from danhba.core.keyset import Page, paginate
 from danhba.core.views import AuthedRequest, role_required
 from danhba.core.vn import PROVINCE_NAMES
-from danhba.ingest import mapping_services, services
+from danhba.ingest import mappings, services
 from danhba.ingest.fields import STANDARD_TARGETS, target_choices
 from danhba.ingest.forms import FORM_OPTIONS, UploadForm, WizardForm, headers_signature
 from danhba.ingest.models import Import, ImportIssue
@@ -240,7 +240,7 @@ def _wizard(request: AuthedRequest, run: Import) -> HttpResponseBase:
         if action in ("reread", "preset", "apply_mapping"):
             return _reread(request, run, form, action)
         if action == "save_mapping":
-            mapping = mapping_services.saved_mapping_save(
+            mapping = mappings.saved_mapping_save(
                 actor=actor,
                 name=form.cleaned_data.get("mapping_name") or "",
                 columns=form.columns(),
@@ -250,8 +250,8 @@ def _wizard(request: AuthedRequest, run: Import) -> HttpResponseBase:
             data["saved_mapping"] = str(mapping.pk)
             data["mapping_name"] = ""
         elif action == "delete_mapping":
-            mapping = mapping_services.saved_mapping_get(actor=actor, pk=_int(data.get("saved_mapping")))
-            mapping_services.saved_mapping_delete(actor=actor, mapping=mapping)
+            mapping = mappings.saved_mapping_get(actor=actor, pk=_int(data.get("saved_mapping")))
+            mappings.saved_mapping_delete(actor=actor, mapping=mapping)
             messages.success(request, _("Mapping “%(name)s” deleted.") % {"name": mapping.name})
             data["saved_mapping"] = ""
         elif action == "run":
@@ -346,8 +346,8 @@ def _apply_file_control(request: AuthedRequest, run: Import, form: WizardForm, a
         options = None if preset else {"preset": ""}
         return services.import_configure(actor=actor, run=run, preset=preset, options=options), not preset
     if action == "apply_mapping":
-        mapping = mapping_services.saved_mapping_get(actor=actor, pk=_int(form.data.get("saved_mapping")))
-        run = mapping_services.saved_mapping_apply(actor=actor, run=run, mapping=mapping)
+        mapping = mappings.saved_mapping_get(actor=actor, pk=_int(form.data.get("saved_mapping")))
+        run = mappings.saved_mapping_apply(actor=actor, run=run, mapping=mapping)
         messages.success(request, _("Mapping “%(name)s” applied.") % {"name": mapping.name})
         return run, False
     kwargs: dict[str, Any] = {}

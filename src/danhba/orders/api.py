@@ -12,7 +12,7 @@ from ninja import Path, Query, Router, Status
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
-from danhba.contacts.services import contact_get
+from danhba.contacts.services.contacts import contact_get
 from danhba.core.keyset import MAX_PK
 from danhba.core.schemas import ErrorOut
 from danhba.orders import selectors, services
@@ -27,6 +27,9 @@ from danhba.orders.schemas import (
     RefundIn,
 )
 
+# The operation ids the API document gave these endpoints when they were tracking's (order_api.py):
+# clients generated from it keep their method names.
+OLD_OPERATION_ID = "danhba_tracking_order_api_"
 ERRORS: dict[Any, Any] = {frozenset({400, 401, 403, 404, 409, 422}): ErrorOut}
 
 orders = Router(tags=["orders"])
@@ -60,7 +63,12 @@ def order_out(order: Order, with_lines: bool = False) -> dict[str, Any]:
     return data
 
 
-@orders.post("", response={200: OrderOut, 201: OrderOut, **ERRORS}, summary="Create or replace an order")
+@orders.post(
+    "",
+    response={200: OrderOut, 201: OrderOut, **ERRORS},
+    summary="Create or replace an order",
+    operation_id=OLD_OPERATION_ID + "order_upsert",
+)
 def order_upsert(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]]:
     """Upsert by `order_id`: sending the same order twice stores it once (200 the second time)."""
     data = payload.model_dump(exclude_none=True, mode="python")
@@ -68,7 +76,9 @@ def order_upsert(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any
     return Status(201 if created else 200, order_out(selectors.order_get(api_user(request), order.order_id), True))
 
 
-@orders.get("", response={200: OrderPage, **ERRORS}, summary="List orders")
+@orders.get(
+    "", response={200: OrderPage, **ERRORS}, summary="List orders", operation_id=OLD_OPERATION_ID + "order_list"
+)
 def order_list(
     request: HttpRequest,
     contact: int | None = Query(None, ge=1, le=MAX_PK, description="Only this contact's orders."),
@@ -90,7 +100,12 @@ def order_list(
 
 # Order ids may hold "/" (e.g. "2026/01/0042"): the routes with a suffix come before the
 # plain one, whose pattern would match them too.
-@orders.post("/{path:order_id}/refund", response={200: OrderOut, **ERRORS}, summary="Refund an order, whole or in part")
+@orders.post(
+    "/{path:order_id}/refund",
+    response={200: OrderOut, **ERRORS},
+    summary="Refund an order, whole or in part",
+    operation_id=OLD_OPERATION_ID + "order_refund",
+)
 def order_refund(request: HttpRequest, payload: RefundIn, order_id: str = Path(..., max_length=200)) -> dict[str, Any]:
     user = api_user(request)
     require(user, "order", perms.VIEW)
@@ -106,7 +121,12 @@ def order_refund(request: HttpRequest, payload: RefundIn, order_id: str = Path(.
     return order_out(selectors.order_get(user, order_id), True)
 
 
-@orders.post("/{path:order_id}/cancel", response={200: OrderOut, **ERRORS}, summary="Cancel an order")
+@orders.post(
+    "/{path:order_id}/cancel",
+    response={200: OrderOut, **ERRORS},
+    summary="Cancel an order",
+    operation_id=OLD_OPERATION_ID + "order_cancel",
+)
 def order_cancel(request: HttpRequest, order_id: str = Path(..., max_length=200)) -> dict[str, Any]:
     """The order stays, marked cancelled, and no longer counts in the contact's metrics."""
     user = api_user(request)
@@ -116,14 +136,21 @@ def order_cancel(request: HttpRequest, order_id: str = Path(..., max_length=200)
     return order_out(selectors.order_get(user, order_id), True)
 
 
-@orders.get("/{path:order_id}", response={200: OrderOut, **ERRORS}, summary="Get an order with its lines")
+@orders.get(
+    "/{path:order_id}",
+    response={200: OrderOut, **ERRORS},
+    summary="Get an order with its lines",
+    operation_id=OLD_OPERATION_ID + "order_detail",
+)
 def order_detail(request: HttpRequest, order_id: str = Path(..., max_length=200)) -> dict[str, Any]:
     user = api_user(request)
     require(user, "order", perms.VIEW)
     return order_out(selectors.order_get(user, order_id), True)
 
 
-@products.get("", response={200: ProductPage, **ERRORS}, summary="List products")
+@products.get(
+    "", response={200: ProductPage, **ERRORS}, summary="List products", operation_id=OLD_OPERATION_ID + "product_list"
+)
 def product_list(
     request: HttpRequest,
     q: str = Query("", max_length=200, description="Start of a product id, or part of a name."),
@@ -142,7 +169,10 @@ def product_list(
 
 
 @purchase_stats.get(
-    "/{int:contact_id}", response={200: PurchaseStatsOut, **ERRORS}, summary="A contact's purchase metrics"
+    "/{int:contact_id}",
+    response={200: PurchaseStatsOut, **ERRORS},
+    summary="A contact's purchase metrics",
+    operation_id=OLD_OPERATION_ID + "purchase_stats_get",
 )
 def purchase_stats_get(request: HttpRequest, contact_id: int = Path(..., ge=1, le=MAX_PK)) -> dict[str, Any]:
     user = api_user(request)

@@ -30,7 +30,7 @@ from danhba.tracking.hooks import StoredEvents, Warning
 
 if TYPE_CHECKING:
     from danhba.tracking.models import Source
-    from danhba.tracking.services import Message
+    from danhba.tracking.services.messages import Message
 
 logger = logging.getLogger(__name__)
 

@@ -307,7 +307,7 @@ def order_contact_resolve(*, actor: Actor, ref: Any) -> int:
             ContactPhone.objects.filter(e164=e164).order_by("contact_id").values_list("contact_id", flat=True).first()
         )
     elif ref.get("user_id"):
-        from danhba.tracking.services import USER_ID_SYSTEM
+        from danhba.tracking.services.identity import USER_ID_SYSTEM
 
         contact_id = (
             ExternalId.objects.filter(system=USER_ID_SYSTEM, value=clean_text(ref["user_id"]))

@@ -9,7 +9,7 @@ from ninja import Path, Query, Router, Status
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
-from danhba.contacts.services import contact_get
+from danhba.contacts.services.contacts import contact_get
 from danhba.core.keyset import MAX_PK
 from danhba.core.schemas import ErrorOut
 from danhba.privacy import selectors

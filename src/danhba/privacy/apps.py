@@ -8,7 +8,7 @@ class PrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         from danhba.contacts.extensions import CONTACT_PANELS, Panel
-        from danhba.contacts.settings_views import SETTINGS_LISTS, SETTINGS_TABS, ChoiceKind, is_admin
+        from danhba.contacts.views.settings import SETTINGS_LISTS, SETTINGS_TABS, ChoiceKind, is_admin
         from danhba.core.demo import DemoPart, demo_part_add
         from danhba.privacy.demo import demo_consent_load
         from danhba.privacy.forms import PurposeForm

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from danhba.contacts.settings_views import ChoiceForm
+from danhba.contacts.views.settings import ChoiceForm
 from danhba.privacy.models import ConsentPurpose, ConsentSource, ConsentStatus
 
 BLANK = [("", "—")]
@@ -38,7 +38,7 @@ class ConsentForm(forms.Form):
 
 
 class PurposeForm(ChoiceForm):
-    """A consent purpose on the settings page (``contacts.settings_views.SETTINGS_LISTS``)."""
+    """A consent purpose on the settings page (``contacts.views.settings.SETTINGS_LISTS``)."""
 
     description = forms.CharField(
         label=_("Description"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 4})

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from danhba.contacts.settings_services import labelled_choice_save, require_admin
+from danhba.contacts.services.choices import labelled_choice_save, require_admin
 from danhba.core.actor import Actor
 from danhba.privacy.models import ConsentPurpose
 

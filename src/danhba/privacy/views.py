@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
-from danhba.contacts import services as contact_services
 from danhba.contacts.models import Contact
+from danhba.contacts.services import contacts as contact_services
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput
 from danhba.core.views import CHANGED, AuthedRequest, role_required

@@ -37,7 +37,10 @@ from danhba.core.actor import Actor
 from danhba.core.demo import DemoRun
 from danhba.core.normalize import fold
 from danhba.tracking.models import Source
-from danhba.tracking.services import USER_ID_SYSTEM, events_ingest_many, parse_message, source_create
+from danhba.tracking.services.identity import USER_ID_SYSTEM
+from danhba.tracking.services.intake import events_ingest_many
+from danhba.tracking.services.messages import parse_message
+from danhba.tracking.services.sources import source_create
 
 TRACKING_DAYS = 180
 

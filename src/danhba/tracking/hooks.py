@@ -12,7 +12,7 @@ from danhba.core.hooks import Hook
 
 if TYPE_CHECKING:
     from danhba.tracking.models import Source
-    from danhba.tracking.services import Message
+    from danhba.tracking.services.messages import Message
 
 # A warning for the sender of an event: {"index", "messageId", "code", "message", "details"}.
 Warning = dict[str, Any]

@@ -40,9 +40,10 @@ from django.utils.dateparse import parse_datetime
 
 from danhba.tracking.hooks import EVENTS_ACCEPTING, warnings_of
 from danhba.tracking.models import EventInbox, EventMessage, Source
-from danhba.tracking.services import IngestResult, Message
-from danhba.tracking.services import events_ingest as events_store
-from danhba.tracking.services import events_ingest_many as events_store_many
+from danhba.tracking.services.intake import IngestResult
+from danhba.tracking.services.intake import events_ingest as events_store
+from danhba.tracking.services.intake import events_ingest_many as events_store_many
+from danhba.tracking.services.messages import Message
 
 logger = logging.getLogger(__name__)
 

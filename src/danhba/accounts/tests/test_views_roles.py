@@ -12,7 +12,8 @@ from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact, CustomField
 from danhba.contacts.selectors import contact_data, hidden_fields
-from danhba.contacts.services import contact_delete, customfield_save
+from danhba.contacts.services.contacts import contact_delete
+from danhba.contacts.services.fields import customfield_save
 from danhba.core.errors import PermissionDenied
 
 

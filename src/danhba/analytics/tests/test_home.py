@@ -18,7 +18,8 @@ from danhba.accounts.services import apikey_create
 from danhba.analytics import selectors
 from danhba.conftest import PASSWORD, actor_for
 from danhba.contacts.models import Contact
-from danhba.contacts.services import contact_update, timeline_entry_save
+from danhba.contacts.services.contacts import contact_update
+from danhba.contacts.services.timeline import timeline_entry_save
 from danhba.privacy.models import ConsentPurpose
 from danhba.privacy.services import consent_record
 from danhba.segments import services as segments

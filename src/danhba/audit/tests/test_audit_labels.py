@@ -15,7 +15,8 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact
-from danhba.contacts.services import contact_update, timeline_entry_save
+from danhba.contacts.services.contacts import contact_update
+from danhba.contacts.services.timeline import timeline_entry_save
 from danhba.core.actor import Actor
 from danhba.ingest import services as imports
 from danhba.privacy.services import consent_record

@@ -14,7 +14,7 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact
-from danhba.contacts.services import contact_update
+from danhba.contacts.services.contacts import contact_update
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -100,7 +100,7 @@ def test_audit_log_respects_record_visibility_and_private_notes(
 ) -> None:
     from danhba.accounts.models import Role
     from danhba.conftest import actor_for
-    from danhba.contacts.services import timeline_entry_save
+    from danhba.contacts.services.timeline import timeline_entry_save
 
     auditor_role = Role.objects.create(
         key="auditor", name="Auditor", record_scope="own", sensitive_fields=[],

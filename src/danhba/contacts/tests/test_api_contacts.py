@@ -9,7 +9,7 @@ from danhba.accounts.services import apikey_create
 from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact, CustomField, Tag, TimelineEntry
-from danhba.contacts.services import customfield_save
+from danhba.contacts.services.fields import customfield_save
 
 pytestmark = pytest.mark.django_db
 

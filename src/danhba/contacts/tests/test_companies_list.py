@@ -18,7 +18,7 @@ from danhba.accounts.services import apikey_create
 from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts.models import Company
-from danhba.contacts.services import company_save
+from danhba.contacts.services.companies import company_save
 from danhba.core.csvsafe import unwrap_excel_text
 
 pytestmark = pytest.mark.django_db

@@ -25,7 +25,8 @@ from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts import exports
 from danhba.contacts.models import Contact, CustomField, ExportJob
-from danhba.contacts.services import contact_create, customfield_delete
+from danhba.contacts.services.contacts import contact_create
+from danhba.contacts.services.fields import customfield_delete
 from danhba.core.errors import Conflict
 
 pytestmark = pytest.mark.django_db

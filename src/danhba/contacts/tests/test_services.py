@@ -7,9 +7,12 @@ import pytest
 
 from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
-from danhba.contacts import services
 from danhba.contacts.models import Contact, ContactEmail, CustomField, SearchKey, TimelineEntry
 from danhba.contacts.selectors import ContactFilters, contact_count, contact_data, contact_page
+from danhba.contacts.services import companies as company_services
+from danhba.contacts.services import contacts as contact_services
+from danhba.contacts.services import fields as field_services
+from danhba.contacts.services import timeline as timeline_services
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +24,7 @@ def names(page):
 
 def test_create_normalises_names_emails_and_phones(admin):
     nfd_name = unicodedata.normalize("NFD", "nguyễn  văn đức")
-    contact = services.contact_create(
+    contact = contact_services.contact_create(
         actor=actor_for(admin),
         data={
             "full_name": nfd_name,
@@ -46,7 +49,7 @@ def test_create_normalises_names_emails_and_phones(admin):
 
 def test_bad_input_is_rejected_whole_with_reasons_per_field(admin):
     with pytest.raises(InvalidInput) as exc:
-        services.contact_create(
+        contact_services.contact_create(
             actor=actor_for(admin),
             data={"full_name": "Lê Thị Hoa", "emails": ["not-an-email"], "phones": ["12"], "province": "Atlantis",
                   "gender": "robot", "birthday": "31/02/2000", "nonsense": 1},
@@ -58,9 +61,9 @@ def test_bad_input_is_rejected_whole_with_reasons_per_field(admin):
 
 def test_a_contact_needs_a_name_an_email_or_a_phone(admin):
     with pytest.raises(InvalidInput) as exc:
-        services.contact_create(actor=actor_for(admin), data={})
+        contact_services.contact_create(actor=actor_for(admin), data={})
     assert "full_name" in exc.value.details
-    only_email = services.contact_create(actor=actor_for(admin), data={"emails": ["lan.tran@example.vn"]})
+    only_email = contact_services.contact_create(actor=actor_for(admin), data={"emails": ["lan.tran@example.vn"]})
     assert only_email.full_name == "lan.tran"
 
 
@@ -75,7 +78,9 @@ def test_an_email_belongs_to_one_contact(admin, make_contact):
 
 def test_update_changes_only_given_fields_and_audits_before_after(admin, make_contact):
     contact = make_contact(full_name="Trần Thị Lan", job_title="Kế toán", emails=["lan@example.vn"])
-    services.contact_update(actor=actor_for(admin, "api"), contact=contact, data={"job_title": "Kế toán trưởng"})
+    contact_services.contact_update(
+        actor=actor_for(admin, "api"), contact=contact, data={"job_title": "Kế toán trưởng"}
+    )
     contact.refresh_from_db()
     assert contact.job_title == "Kế toán trưởng"
     assert contact.email == "lan@example.vn"
@@ -88,7 +93,7 @@ def test_update_changes_only_given_fields_and_audits_before_after(admin, make_co
 
 def test_renaming_resplits_the_name(admin, make_contact):
     contact = make_contact(full_name="Phạm Minh Tuấn")
-    services.contact_update(actor=actor_for(admin), contact=contact, data={"full_name": "phạm thị minh thư"})
+    contact_services.contact_update(actor=actor_for(admin), contact=contact, data={"full_name": "phạm thị minh thư"})
     contact.refresh_from_db()
     assert (contact.family_name, contact.middle_name, contact.given_name) == ("Phạm", "Thị Minh", "Thư")
     assert contact.name_key == "pham thi minh thu"
@@ -137,9 +142,9 @@ def test_sales_sees_own_and_unassigned_contacts_only(users, make_contact, make_u
     assert visible == {mine.pk, unassigned.pk}
     assert [c.pk for c in contact_page(sales, ContactFilters(q="khach cua")).items] == [mine.pk]
     with pytest.raises(NotFound):
-        services.contact_get(actor=actor_for(sales), pk=theirs.pk)
+        contact_services.contact_get(actor=actor_for(sales), pk=theirs.pk)
     with pytest.raises(NotFound):
-        services.contact_update(actor=actor_for(sales), contact=theirs, data={"job_title": "x"})
+        contact_services.contact_update(actor=actor_for(sales), contact=theirs, data={"job_title": "x"})
     assert contact_count(sales, ContactFilters()) == (2, False)
 
 
@@ -159,7 +164,7 @@ def test_team_scope_sees_the_teams_contacts(users, make_contact, make_user):
 
 
 def test_a_sales_rep_owns_what_they_create(users):
-    contact = services.contact_create(actor=actor_for(users["sales"]), data={"full_name": "Võ Thị Sáu"})
+    contact = contact_services.contact_create(actor=actor_for(users["sales"]), data={"full_name": "Võ Thị Sáu"})
     assert contact.owner == users["sales"]
 
 
@@ -167,10 +172,10 @@ def test_roles_without_permission_cannot_write(users, make_contact):
     contact = make_contact()
     contact_id = contact.pk
     with pytest.raises(PermissionDenied):
-        services.contact_create(actor=actor_for(users["analyst"]), data={"full_name": "X"})
+        contact_services.contact_create(actor=actor_for(users["analyst"]), data={"full_name": "X"})
     with pytest.raises(PermissionDenied):
-        services.contact_delete(actor=actor_for(users["support"]), contact=contact)
-    services.contact_delete(actor=actor_for(users["admin"]), contact=contact)
+        contact_services.contact_delete(actor=actor_for(users["support"]), contact=contact)
+    contact_services.contact_delete(actor=actor_for(users["admin"]), contact=contact)
     assert not Contact.objects.exists()
     assert AuditEvent.objects.filter(action="delete", contact_id=contact_id).exists()
 
@@ -186,10 +191,14 @@ def test_sensitive_fields_are_hidden_and_not_writable(users, make_contact):
     assert "birthday" not in support_view and "income_band" not in support_view
     assert support_view["custom"] == {"size": "M"}
     with pytest.raises(PermissionDenied):
-        services.contact_update(actor=actor_for(users["support"]), contact=contact, data={"birthday": "1991-01-01"})
+        contact_services.contact_update(
+            actor=actor_for(users["support"]), contact=contact, data={"birthday": "1991-01-01"}
+        )
     with pytest.raises(PermissionDenied):
-        services.contact_update(actor=actor_for(users["support"]), contact=contact, data={"custom": {"cccd": "1"}})
-    services.contact_update(actor=actor_for(users["support"]), contact=contact, data={"custom": {"size": "L"}})
+        contact_services.contact_update(
+            actor=actor_for(users["support"]), contact=contact, data={"custom": {"cccd": "1"}}
+        )
+    contact_services.contact_update(actor=actor_for(users["support"]), contact=contact, data={"custom": {"size": "L"}})
     contact.refresh_from_db()
     assert contact.custom == {"cccd": "079090001234", "size": "L"}
 
@@ -233,12 +242,12 @@ def test_required_custom_field_is_enforced_on_create_only(admin, make_contact):
     CustomField.objects.create(key="store", label="Cửa hàng", type="text", required=True)
     with pytest.raises(InvalidInput):
         make_contact(full_name="Contact Mới")
-    services.contact_update(actor=actor_for(admin), contact=older, data={"job_title": "Bán hàng"})
+    contact_services.contact_update(actor=actor_for(admin), contact=older, data={"job_title": "Bán hàng"})
 
 
 def test_bulk_update_tags_assigns_and_moves_visible_contacts(users, make_contact):
     a, b = make_contact(full_name="Một"), make_contact(full_name="Hai")
-    changed = services.contacts_bulk_update(
+    changed = contact_services.contacts_bulk_update(
         actor=actor_for(users["marketing"]), contact_ids=[a.pk, b.pk], add_tags=["Hội thảo 2025"],
         owner=users["sales"].pk, lifecycle_stage="lead",
     )  # fmt: skip
@@ -255,7 +264,7 @@ def test_bulk_update_tags_assigns_and_moves_visible_contacts(users, make_contact
 def test_company_rename_updates_contact_search(admin, make_contact):
     contact = make_contact(companies=[{"name": "Công ty ABC"}])
     company = contact.companies.get()
-    services.company_save(actor=actor_for(admin), company=company, data={"name": "Tập đoàn Xanh"})
+    company_services.company_save(actor=actor_for(admin), company=company, data={"name": "Tập đoàn Xanh"})
     assert [c.pk for c in contact_page(admin, ContactFilters(q="tap doan xanh")).items] == [contact.pk]
     assert not contact_page(admin, ContactFilters(q="cong ty abc")).items
 
@@ -263,13 +272,13 @@ def test_company_rename_updates_contact_search(admin, make_contact):
 def test_deleting_a_contact_removes_its_search_keys(admin, make_contact):
     contact = make_contact(emails=["x@example.vn"])
     assert SearchKey.objects.filter(contact_id=contact.pk).exists()
-    services.contact_delete(actor=actor_for(admin), contact=contact)
+    contact_services.contact_delete(actor=actor_for(admin), contact=contact)
     assert not SearchKey.objects.filter(contact_id=contact.pk).exists()
 
 
 def test_timeline_entries_update_last_activity_and_private_notes_stay_private(users, make_contact):
     contact = make_contact()
-    entry = services.timeline_entry_save(
+    entry = timeline_services.timeline_entry_save(
         actor=actor_for(users["admin"]), contact=contact, entry=None,
         data={"kind": "call", "channel": "phone", "subject": "Gọi tư vấn", "body": "Khách hỏi giá", "is_private": True},
     )  # fmt: skip
@@ -280,28 +289,30 @@ def test_timeline_entries_update_last_activity_and_private_notes_stay_private(us
     assert entry in timeline_for(contact, users["admin"])
     assert entry not in timeline_for(contact, users["support"])
     with pytest.raises(InvalidInput):
-        services.timeline_entry_save(
+        timeline_services.timeline_entry_save(
             actor=actor_for(users["support"]),
             contact=contact,
             entry=None,
             data={"kind": "note", "body": "x", "is_private": True},
         )
     with pytest.raises(InvalidInput):
-        services.timeline_entry_save(
+        timeline_services.timeline_entry_save(
             actor=actor_for(users["support"]), contact=contact, entry=None, data={"kind": "system", "body": "x"}
         )
 
 
 def test_only_the_author_or_an_admin_changes_a_timeline_entry(users, make_contact):
     contact = make_contact()
-    note = services.timeline_entry_save(
+    note = timeline_services.timeline_entry_save(
         actor=actor_for(users["support"]), contact=contact, entry=None, data={"kind": "note", "body": "Khách gọi"}
     )
     with pytest.raises(PermissionDenied):
-        services.timeline_entry_save(
+        timeline_services.timeline_entry_save(
             actor=actor_for(users["marketing"]), contact=contact, entry=note, data={"body": "sửa"}
         )
-    services.timeline_entry_save(actor=actor_for(users["admin"]), contact=contact, entry=note, data={"body": "sửa"})
+    timeline_services.timeline_entry_save(
+        actor=actor_for(users["admin"]), contact=contact, entry=note, data={"body": "sửa"}
+    )
     note.refresh_from_db()
     assert note.body == "sửa"
 
@@ -343,7 +354,7 @@ def test_impossible_datetimes_are_refused_not_crashed(admin, make_contact, value
     assert "custom.hen" in exc.value.details
     contact = make_contact(full_name="Có Hẹn")
     with pytest.raises(InvalidInput) as exc:
-        services.timeline_entry_save(
+        timeline_services.timeline_entry_save(
             actor=actor_for(admin), contact=contact, entry=None, data={"body": "x", "occurred_at": value}
         )
     assert "occurred_at" in exc.value.details
@@ -351,14 +362,14 @@ def test_impossible_datetimes_are_refused_not_crashed(admin, make_contact, value
 
 def test_company_limits_and_sensitive_custom_fields(users):
     with pytest.raises(InvalidInput) as exc:
-        services.company_save(
+        company_services.company_save(
             actor=actor_for(users["admin"]), company=None,
             data={"name": "Cty", "website": "https://example.vn/" + "a" * 300},
         )  # fmt: skip
     assert "website" in exc.value.details
     CustomField.objects.create(entity="company", key="revenue", label="Doanh thu", type="number", is_sensitive=True)
     with pytest.raises(PermissionDenied):
-        services.company_save(
+        company_services.company_save(
             actor=actor_for(users["marketing"]), company=None, data={"name": "Cty", "custom": {"revenue": 5}}
         )
 
@@ -376,7 +387,7 @@ def test_csv_export_neutralises_formulas(admin, make_contact):
 def test_retired_sensitive_custom_field_stays_hidden(users, make_contact):
     field = CustomField.objects.create(key="health", label="Sức khỏe", type="text", is_sensitive=True)
     contact = make_contact(custom={"health": "bí mật"})
-    services.customfield_delete(actor=actor_for(users["admin"]), field=field)
+    field_services.customfield_delete(actor=actor_for(users["admin"]), field=field)
     for role in ("sales", "support", "analyst", "admin"):
         assert contact_data(contact, users[role])["custom"] == {}, role
 
@@ -385,13 +396,13 @@ def test_roles_that_cannot_create_tags_or_companies_cannot_do_it_through_a_conta
     from danhba.contacts.models import Company, Tag
 
     Tag.objects.create(name="VIP", name_key="vip")
-    contact = services.contact_create(actor=actor_for(users["sales"]), data={"full_name": "A", "tags": ["vip"]})
+    contact = contact_services.contact_create(actor=actor_for(users["sales"]), data={"full_name": "A", "tags": ["vip"]})
     assert [t.name for t in contact.tags.all()] == ["VIP"]
     with pytest.raises(InvalidInput) as exc:
-        services.contact_update(actor=actor_for(users["sales"]), contact=contact, data={"tags": ["Sales-made"]})
+        contact_services.contact_update(actor=actor_for(users["sales"]), contact=contact, data={"tags": ["Sales-made"]})
     assert "tags" in exc.value.details
     with pytest.raises(InvalidInput) as exc:
-        services.contact_update(
+        contact_services.contact_update(
             actor=actor_for(users["support"]), contact=contact, data={"companies": [{"name": "Support Co"}]}
         )
     assert "companies.0" in exc.value.details
@@ -405,13 +416,15 @@ def test_saving_company_links_by_name_keeps_the_linked_company(admin, make_conta
     Company.objects.create(name="Minh Long", name_key="minh long")
     one = Company.objects.create(name="1", name_key="1")
     contact = make_contact(companies=[{"company_id": first.pk}, {"company_id": one.pk}])
-    services.contact_update(
+    contact_services.contact_update(
         actor=actor_for(admin), contact=contact, data={"companies": [{"name": "Minh Long"}, {"name": "1"}]}
     )
     assert sorted(contact.company_links.values_list("company_id", flat=True)) == sorted([first.pk, one.pk])
     other = make_contact(full_name="Khác")
     with pytest.raises(InvalidInput) as exc:
-        services.contact_update(actor=actor_for(admin), contact=other, data={"companies": [{"name": "Minh Long"}]})
+        contact_services.contact_update(
+            actor=actor_for(admin), contact=other, data={"companies": [{"name": "Minh Long"}]}
+        )
     assert "companies.0" in exc.value.details
 
 
@@ -419,18 +432,22 @@ def test_an_email_conflict_names_the_other_contact_only_to_those_who_see_it(user
     other_rep = make_user("sales")
     make_contact(full_name="Của người khác", owner=other_rep.pk, emails=["x@example.vn"])
     with pytest.raises(Conflict) as exc:
-        services.contact_create(actor=actor_for(users["sales"]), data={"full_name": "B", "emails": ["x@example.vn"]})
+        contact_services.contact_create(
+            actor=actor_for(users["sales"]), data={"full_name": "B", "emails": ["x@example.vn"]}
+        )
     assert "contact_id" not in exc.value.details
     with pytest.raises(Conflict) as exc:
-        services.contact_create(actor=actor_for(users["admin"]), data={"full_name": "B", "emails": ["x@example.vn"]})
+        contact_services.contact_create(
+            actor=actor_for(users["admin"]), data={"full_name": "B", "emails": ["x@example.vn"]}
+        )
     assert "contact_id" in exc.value.details
 
 
 def test_two_stale_copies_saving_different_fields_both_stick(admin, make_contact):
     contact = make_contact(occupation="Giáo viên", street="1 Lê Lợi", custom={})
     copy1, copy2 = Contact.objects.get(pk=contact.pk), Contact.objects.get(pk=contact.pk)
-    services.contact_update(actor=actor_for(admin), contact=copy1, data={"occupation": "Kỹ sư"})
-    services.contact_update(actor=actor_for(admin), contact=copy2, data={"street": "2 Lê Lợi"})
+    contact_services.contact_update(actor=actor_for(admin), contact=copy1, data={"occupation": "Kỹ sư"})
+    contact_services.contact_update(actor=actor_for(admin), contact=copy2, data={"street": "2 Lê Lợi"})
     contact.refresh_from_db()
     assert (contact.occupation, contact.street) == ("Kỹ sư", "2 Lê Lợi")
     last = AuditEvent.objects.filter(action="update", contact_id=contact.pk).order_by("-id").first()
@@ -440,7 +457,7 @@ def test_two_stale_copies_saving_different_fields_both_stick(admin, make_contact
 def test_change_entries_on_the_timeline_do_not_name_sensitive_fields(admin, make_contact):
     CustomField.objects.create(key="health", label="Sức khỏe", type="text", is_sensitive=True)
     contact = make_contact()
-    services.contact_update(
+    contact_services.contact_update(
         actor=actor_for(admin),
         contact=contact,
         data={"birthday": "1990-01-01", "custom": {"health": "x"}, "hobbies": "cờ"},
@@ -489,6 +506,8 @@ def test_a_contact_matching_through_several_keys_is_listed_and_counted_once(admi
 def test_bulk_update_audits_each_contacts_previous_values(users, make_contact):
     a = make_contact(full_name="Một", lifecycle_stage="lead")
     b = make_contact(full_name="Hai", lifecycle_stage="customer")
-    services.contacts_bulk_update(actor=actor_for(users["admin"]), contact_ids=[a.pk, b.pk], lifecycle_stage="customer")
+    contact_services.contacts_bulk_update(
+        actor=actor_for(users["admin"]), contact_ids=[a.pk, b.pk], lifecycle_stage="customer"
+    )
     changes = {e.contact_id: e.changes for e in AuditEvent.objects.filter(action="update", object_type="contact")}
     assert changes == {a.pk: {"lifecycle_stage": ["lead", "customer"]}}

@@ -9,9 +9,9 @@ from django.urls import reverse
 
 from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
-from danhba.contacts import settings_services
 from danhba.contacts.models import BuyerRole, Contact, CustomField, LifecycleStage, Tag
-from danhba.contacts.services import contact_create
+from danhba.contacts.services import choices as settings_services
+from danhba.contacts.services.contacts import contact_create
 from danhba.core.errors import PermissionDenied
 from danhba.privacy.models import ConsentPurpose
 from danhba.privacy.purposes import consent_purpose_save

@@ -12,7 +12,7 @@ from django.urls import reverse
 from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts.models import Company
-from danhba.contacts.services import company_save
+from danhba.contacts.services.companies import company_save
 
 pytestmark = pytest.mark.django_db
 

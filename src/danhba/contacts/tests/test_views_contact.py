@@ -11,7 +11,7 @@ from django.urls import reverse
 from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.contacts.models import Company, Contact, CustomField, TimelineEntry
-from danhba.contacts.services import customfield_save
+from danhba.contacts.services.fields import customfield_save
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

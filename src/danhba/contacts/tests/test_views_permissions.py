@@ -12,7 +12,7 @@ from django.urls import reverse
 from danhba.accounts.services import role_save
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact, CustomField
-from danhba.contacts.services import contact_update
+from danhba.contacts.services.contacts import contact_update
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,7 @@ def load_demo(admin: Any, contacts: int = 60) -> dict[str, Any]:
     from danhba.segments.models import Segment
     from danhba.segments.services import list_add
     from danhba.tracking.models import Event
-    from danhba.tracking.services import source_create
+    from danhba.tracking.services.sources import source_create
     from danhba.webhooks.services import endpoint_create
 
     actor = actor_for(admin)

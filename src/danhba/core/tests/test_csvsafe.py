@@ -126,7 +126,7 @@ def test_the_event_explorers_people(admin: Any, make_contact: Any) -> None:
     from danhba.tracking.exports import event_people_export_csv
     from danhba.tracking.models import Event
     from danhba.tracking.selectors import EventFilters
-    from danhba.tracking.services import source_create
+    from danhba.tracking.services.sources import source_create
 
     contact = make_contact(full_name="An", phones=["0912345678"])
     # The name goes into the CSV; set it as an API or an older import could have stored it.

@@ -26,7 +26,8 @@ from django.utils import translation
 from django.utils.translation.template import templatize
 
 from danhba.conftest import actor_for
-from danhba.contacts.services import company_save, contact_create
+from danhba.contacts.services.companies import company_save
+from danhba.contacts.services.contacts import contact_create
 from danhba.core.errors import InvalidInput
 
 PACKAGE = Path(settings.PACKAGE_DIR)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def test_statistics_refresh(make_contact: Any) -> None:
     from danhba.core.actor import Actor
     from danhba.tracking.models import Event
-    from danhba.tracking.services import source_create
+    from danhba.tracking.services.sources import source_create
 
     if connection.vendor != "sqlite":
         assert database_statistics_refresh() is False

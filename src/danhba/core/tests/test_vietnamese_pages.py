@@ -22,14 +22,16 @@ from django.utils import timezone
 
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact, LifecycleStage
-from danhba.contacts.services import company_save, contact_create, timeline_entry_save
+from danhba.contacts.services.companies import company_save
+from danhba.contacts.services.contacts import contact_create
+from danhba.contacts.services.timeline import timeline_entry_save
 from danhba.core.tests.test_i18n import PLACEHOLDER, PO, parse_po
 from danhba.ingest import services as imports
 from danhba.orders.models import Order, OrderLine
 from danhba.privacy.services import consent_record
 from danhba.segments import services as segments
 from danhba.tracking.models import Event
-from danhba.tracking.services import source_create
+from danhba.tracking.services.sources import source_create
 
 pytestmark = pytest.mark.django_db
 

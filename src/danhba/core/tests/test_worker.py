@@ -49,7 +49,8 @@ def test_redis_worker_runs_a_queued_job_after_commit(tmp_path: Path) -> None:
     run(env, "migrate", "-v", "0")
     setup = """
 from danhba.accounts.services import first_admin_ensure
-from danhba.contacts.services import contact_create, company_save
+from danhba.contacts.services.companies import company_save
+from danhba.contacts.services.contacts import contact_create
 from danhba.core.actor import Actor
 user, _ = first_admin_ensure("admin@example.vn", "correct-horse-battery-9")
 actor = Actor.system("cli", user)

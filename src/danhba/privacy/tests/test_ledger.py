@@ -121,7 +121,7 @@ def test_postgres_also_refuses_deletes_in_raw_sql(admin, make_contact, table):
 
 
 def test_the_ledger_outlives_a_deleted_contact(admin, make_contact):
-    from danhba.contacts.services import contact_delete
+    from danhba.contacts.services.contacts import contact_delete
 
     contact = make_contact()
     contact_id = contact.pk

@@ -127,7 +127,7 @@ def test_a_fresh_builder_previews_before_the_name_and_suggests_event_names(
 
     from danhba.conftest import actor_for
     from danhba.tracking.models import Event
-    from danhba.tracking.services import source_create
+    from danhba.tracking.services.sources import source_create
 
     buyer = make_contact(full_name="Khách Mua Trà", province="Hà Nội")
     source, _key = source_create(actor=actor_for(users["admin"]), name="Web")

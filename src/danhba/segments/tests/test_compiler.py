@@ -480,7 +480,7 @@ def test_consent(make_contact: Callable[..., Any]) -> None:
 @pytest.fixture
 def track(db: Any) -> Callable[..., None]:
     from danhba.tracking.models import Event
-    from danhba.tracking.services import source_create
+    from danhba.tracking.services.sources import source_create
 
     source, _key = source_create(actor=SYSTEM, name="Shop")
     counter = {"n": 0}
@@ -743,7 +743,7 @@ def test_segment_cycle_in_stored_data_is_refused(make_contact: Callable[..., Any
 def test_changed_reads_the_audit_log_of_real_updates(
     make_contact: Callable[..., Any], admin: Any, custom_fields: Any
 ) -> None:
-    from danhba.contacts.services import contact_update
+    from danhba.contacts.services.contacts import contact_update
 
     moved = make_contact(full_name="Moved", province="Hà Nội")
     renamed = make_contact(full_name="Renamed")

@@ -11,7 +11,7 @@ import pytest
 
 from danhba.accounts.services import apikey_create
 from danhba.conftest import actor_for
-from danhba.contacts.services import contact_update
+from danhba.contacts.services.contacts import contact_update
 from danhba.segments import compiler, tasks
 from danhba.segments import services as S
 from danhba.segments.models import DirtyContact, Segment, SegmentChange, SegmentMember, SegmentSize

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact
-from danhba.contacts.services import contact_update, contacts_bulk_update
+from danhba.contacts.services.contacts import contact_update, contacts_bulk_update
 from danhba.core.errors import Conflict, InvalidInput, PermissionDenied
 from danhba.segments import compiler
 from danhba.segments import services as S
@@ -66,7 +66,7 @@ def test_contact_edit_enters_and_leaves_live(admin: Any, make_contact: Any) -> N
 
 
 def test_deleted_contact_leaves_and_the_size_follows(admin: Any, make_contact: Any) -> None:
-    from danhba.contacts.services import contact_delete
+    from danhba.contacts.services.contacts import contact_delete
 
     actor = actor_for(admin)
     a, b = make_contact(full_name="An", province="ha-noi"), make_contact(full_name="Bình", province="ha-noi")
@@ -124,7 +124,7 @@ def test_tags_bulk_update_and_consent_move_members(admin: Any, make_contact: Any
 
 def test_company_change_reaches_its_contacts(admin: Any, make_contact: Any) -> None:
     from danhba.contacts.models import Company
-    from danhba.contacts.services import company_save
+    from danhba.contacts.services.companies import company_save
 
     actor = actor_for(admin)
     c = make_contact(full_name="An", companies=[{"name": "Cty Sao Mai"}])
@@ -386,7 +386,7 @@ def _post_batch(client: Any, key: str, batch: list[dict[str, Any]]) -> Any:
 def test_events_and_orders_from_the_event_api_move_members(client: Any, admin: Any) -> None:
     """Did "Order Completed" ≥ 2 times in 30 days AND spent > 100,000 ₫: an identify, then
     orders arriving through /v1/batch, change membership as they are stored."""
-    from danhba.tracking.services import source_create
+    from danhba.tracking.services.sources import source_create
 
     _source, key = source_create(actor=actor_for(admin), name="Shop", kind="server")
     segment = S.segment_create(
@@ -435,7 +435,7 @@ def test_events_and_orders_from_the_event_api_move_members(client: Any, admin: A
 
 
 def test_an_anonymous_history_joining_a_contact_counts(client: Any, admin: Any) -> None:
-    from danhba.tracking.services import source_create
+    from danhba.tracking.services.sources import source_create
 
     _source, key = source_create(actor=actor_for(admin), name="Web", kind="website")
     segment = S.segment_create(

@@ -359,7 +359,7 @@ def fixed(make_user: Any) -> dict[str, Any]:
     from danhba.accounts.models import Team
     from danhba.orders.models import Product
     from danhba.privacy.models import ConsentPurpose
-    from danhba.tracking.services import source_create
+    from danhba.tracking.services.sources import source_create
 
     team = Team.objects.create(name="North")
     users = [make_user("sales", team=team), make_user("marketing")]

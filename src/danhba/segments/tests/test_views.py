@@ -409,7 +409,7 @@ def events(make_contact: Any) -> None:
     from django.utils import timezone
 
     from danhba.tracking.models import Event
-    from danhba.tracking.services import source_create
+    from danhba.tracking.services.sources import source_create
 
     source, _key = source_create(actor=actor_for(None), name="Shop")
     buyer = make_contact(full_name="Khách Mua", province="Hà Nội")

@@ -16,7 +16,7 @@ from danhba.core.actor import Actor
 
 @pytest.fixture
 def make_source(db: Any) -> Callable[..., tuple[Any, str]]:
-    from danhba.tracking.services import source_create
+    from danhba.tracking.services.sources import source_create
 
     def make(name: str = "Website", kind: str = "website") -> tuple[Any, str]:
         return source_create(actor=Actor.system("cli"), name=name, kind=kind)

@@ -12,7 +12,7 @@ from danhba.accounts.services import apikey_create
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact, ExternalId
 from danhba.segments import services as segments
-from danhba.tracking import services
+from danhba.tracking.services import identity, intake
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +25,12 @@ def by_user_id(user_id: str) -> Contact:
 def path(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both ways the intake creates contacts: in bulk, and one message at a time."""
     if request.param == "one at a time":
-        monkeypatch.setattr(services, "_resolve_contacts", _one_at_a_time)
+        monkeypatch.setattr(intake, "_resolve_contacts", _one_at_a_time)
     return str(request.param)
 
 
 def _one_at_a_time(source: Any, messages: list[Any]) -> dict[str, int]:
-    resolver = services.Resolver(source)
+    resolver = identity.Resolver(source)
     resolver.prefetch(messages)
     for message in messages:
         message.contact_id = resolver.resolve(message)

@@ -17,9 +17,11 @@ from django.db import IntegrityError, transaction
 from danhba.audit.models import AuditEvent
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
-from danhba.tracking import services
 from danhba.tracking.models import AnonymousIdentity, Event, SuspectedDuplicate
-from danhba.tracking.services import events_ingest, parse_message, source_create
+from danhba.tracking.services import identity, intake
+from danhba.tracking.services.intake import events_ingest
+from danhba.tracking.services.messages import parse_message
+from danhba.tracking.services.sources import source_create
 
 pytestmark = pytest.mark.django_db
 
@@ -96,8 +98,8 @@ def test_the_batch_path_decides_as_the_one_at_a_time_path(seed: int, monkeypatch
 
     with transaction.atomic():
         with monkeypatch.context() as patch:
-            patch.setattr(services, "BatchResolver", None)  # calling None raises TypeError
-            patch.setattr(services, "_resolve_contacts", _one_at_a_time)
+            patch.setattr(intake, "BatchResolver", None)  # calling None raises TypeError
+            patch.setattr(intake, "_resolve_contacts", _one_at_a_time)
             ingest(source, second)
         expected = outcome()
         transaction.set_rollback(True)
@@ -114,7 +116,7 @@ def test_the_batch_path_decides_as_the_one_at_a_time_path(seed: int, monkeypatch
 
 
 def _one_at_a_time(source: Any, messages: list[Any]) -> dict[str, int]:
-    resolver = services.Resolver(source)
+    resolver = identity.Resolver(source)
     resolver.prefetch(messages)
     for message in messages:
         message.contact_id = resolver.resolve(message)
@@ -123,13 +125,13 @@ def _one_at_a_time(source: Any, messages: list[Any]) -> dict[str, int]:
 
 def test_a_batch_that_cannot_be_written_falls_back_to_one_at_a_time(monkeypatch: Any) -> None:
     source, _ = source_create(actor=Actor.system("cli"), name="Web", kind="website")
-    real_create = services.ContactsBulk.create
+    real_create = identity.ContactsBulk.create
 
     def create_then_lose_a_race(self: Any, items: Any) -> list[int]:
         real_create(self, items)  # written, then undone with the batch's savepoint
         raise IntegrityError("UNIQUE constraint failed: contacts_contactemail.email")
 
-    monkeypatch.setattr(services.ContactsBulk, "create", create_then_lose_a_race)
+    monkeypatch.setattr(identity.ContactsBulk, "create", create_then_lose_a_race)
     ingest(
         source,
         [

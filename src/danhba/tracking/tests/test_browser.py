@@ -20,8 +20,8 @@ import pytest
 
 from danhba.conftest import skip_or_fail
 from danhba.contacts.models import ContactEmail
-from danhba.tracking.browser_views import website_snippet
 from danhba.tracking.models import Event
+from danhba.tracking.views.browser import website_snippet
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

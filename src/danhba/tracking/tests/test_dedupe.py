@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from danhba.contacts.models import Contact, ContactEmail
 from danhba.core.actor import Actor
-from danhba.tracking import retention, services
+from danhba.tracking import retention
 from danhba.tracking.models import Event, EventMessage, Source
+from danhba.tracking.services import intake, messages
 
 pytestmark = pytest.mark.django_db
 
@@ -88,21 +89,21 @@ def test_deleting_a_contact_deletes_its_events(post: Any) -> None:
 def test_concurrent_requests_with_the_same_message_ids_store_each_once(write_key: str) -> None:
     source = Source.objects.get()
     barrier = threading.Barrier(4)
-    results: list[services.IngestResult] = []
+    results: list[intake.IngestResult] = []
     errors: list[BaseException] = []
 
     def send(i: int) -> None:
         # Overlapping batches in different orders: one lock order, so no deadlock either.
         ids = ["p-1", "p-2", "p-3", f"own-{i}"]
         messages = [
-            services.parse_message(
+            messages.parse_message(
                 {**track(mid), "userId": "u-par"}, index=n, received_at=timezone.now(), forced_type=None
             )
             for n, mid in enumerate(ids if i % 2 else reversed(ids))
         ]
         barrier.wait()
         try:
-            results.append(services.events_ingest(source=source, messages=messages))
+            results.append(intake.events_ingest(source=source, messages=messages))
         except BaseException as exc:
             errors.append(exc)
         finally:

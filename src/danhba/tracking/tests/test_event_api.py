@@ -82,7 +82,7 @@ def test_a_bearer_or_garbled_authorization_header_is_401(post: Any) -> None:
 def test_a_disabled_source_is_refused(post: Any, write_key: str) -> None:
     from danhba.core.actor import Actor
     from danhba.tracking.models import Source
-    from danhba.tracking.services import source_disable
+    from danhba.tracking.services.sources import source_disable
 
     source_disable(actor=Actor.system("cli"), source=Source.objects.get())
     assert post("/v1/track", track()).status_code == 401
@@ -241,7 +241,7 @@ def test_an_event_that_only_grows_over_32_kb_once_re_encoded_is_rejected(post: A
 
 
 def test_event_sizes_are_measured_from_the_body_as_sent() -> None:
-    from danhba.tracking.event_views import _event_sizes
+    from danhba.tracking.views.events import _event_sizes
 
     events = ['{"a": 1}', '{ "b" : "ệ\\u00e9" }', "[1, 2]", '"x"']
     body = ('{"sentAt": null, "batch": [], "context": {"k": [1, {"batch": [9]}]},\n "batch" : [ '

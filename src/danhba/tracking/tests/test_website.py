@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from danhba.tracking import browser_views
-from danhba.tracking.browser_views import PIXEL
 from danhba.tracking.models import Event, Source
+from danhba.tracking.views import browser as browser_views
+from danhba.tracking.views.browser import PIXEL
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,11 @@ from django.test.utils import CaptureQueriesContext
 
 from danhba.conftest import actor_for
 from danhba.contacts.models import CustomField
-from danhba.contacts.services import contact_create, contact_update, contacts_bulk_update, customfield_save
+from danhba.contacts.services.contacts import contact_create, contact_update, contacts_bulk_update
+from danhba.contacts.services.fields import customfield_save
 from danhba.core.actor import Actor
 from danhba.ingest import services as ingest
-from danhba.tracking.services import source_create
+from danhba.tracking.services.sources import source_create
 from danhba.webhooks import services, signing
 from danhba.webhooks.models import WebhookDelivery
 

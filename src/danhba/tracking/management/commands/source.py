@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from danhba.core.actor import Actor
 from danhba.core.errors import ServiceError
 from danhba.tracking.models import Source
-from danhba.tracking.services import source_create, source_disable
+from danhba.tracking.services.sources import source_create, source_disable
 
 
 class Command(BaseCommand):

@@ -21,11 +21,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from danhba.core.actor import client_ip
-from danhba.tracking.event_views import parse_constant, parse_float
 from danhba.tracking.inbox import events_accept
 from danhba.tracking.models import Event, Source
 from danhba.tracking.ratelimit import source_limit
-from danhba.tracking.services import MAX_EVENT_BYTES, Rejected, parse_message, storable
+from danhba.tracking.services.messages import MAX_EVENT_BYTES, Rejected, parse_message, storable
+from danhba.tracking.views.events import parse_constant, parse_float
 
 logger = logging.getLogger(__name__)
 

@@ -1,57 +1,42 @@
-"""Writes of the tracking app: sources and their write keys, storing Segment events, and
-resolving who an event belongs to (identity resolution).
-
-The HTTP layer (``views.py``) authenticates, decompresses and parses; everything about what a
-message means is here, so the event API, a future JS-snippet endpoint and a replay command share it.
-"""
+"""Identity resolution: who an event belongs to. userId is the external id of system "segment",
+then traits.email, then traits.phone (normalised by ``core.normalize``); junk identifiers never
+match; an anonymous device joins its contact on identify or alias, its events with it.
+:class:`BatchResolver` decides for a whole request in memory and writes in a few statements;
+:class:`Resolver` goes one message at a time (the fallback)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import uuid
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from danhba.accounts import permissions as perms
-from danhba.audit.models import AuditEvent
-from danhba.audit.services import audit_event
 from danhba.contacts.changes import ANY_EVENT, contacts_changed
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, ExternalId
 from danhba.contacts.models import Source as ContactSource
-from danhba.contacts.services import ContactsBulk, contact_create, contact_update
+from danhba.contacts.services.bulk import ContactsBulk
+from danhba.contacts.services.contacts import contact_create, contact_update
 from danhba.core.actor import Actor
-from danhba.core.bulk import Table, chunks
+from danhba.core.bulk import chunks
 from danhba.core.errors import InvalidInput, ServiceError
 from danhba.core.normalize import (
-    SANE_YEARS,
     NormalizationError,
     clean_text,
     normalize_email,
     normalize_phone,
     parse_date,
     parse_gender,
-    sane_moment,
 )
 from danhba.core.vn import province_key
-from danhba.tracking.hooks import DEVICES_IDENTIFIED, EVENTS_STORED, StoredEvents, warnings_of
-from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Source, SuspectedDuplicate
+from danhba.tracking.hooks import DEVICES_IDENTIFIED
+from danhba.tracking.models import AnonymousIdentity, Event, Source, SuspectedDuplicate
+from danhba.tracking.services.messages import Message
 
 logger = logging.getLogger(__name__)
 
-# Segment's documented limits (https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/).
-MAX_EVENT_BYTES = 32 * 1024
-MAX_BATCH_BYTES = 500 * 1024
-MAX_ID_LENGTH = 200
-MAX_NAME_LENGTH = 200
 # Segment user ids live in one namespace per workspace, whatever source sends them: a user id from
 # the website and from the backend is the same person. So one external-id system for all sources.
 USER_ID_SYSTEM = "segment"
@@ -75,370 +60,13 @@ JUNK_EMAILS = frozenset(
 # would turn some of them into plausible numbers); plus any run of one repeated digit.
 JUNK_PHONE_DIGITS = frozenset({"0123456789", "1234567890", "123456789", "0987654321", "9876543210", "12345678"})
 _JUNK_DIGITS = re.compile(r"^(\d)\1+$")
-TYPES = {t.value for t in Event.Type}
-EVENT_COLUMNS = [
-    "source_id", "message_id", "type", "name", "contact_id", "anonymous_id", "user_id", "timestamp",
-    "original_timestamp", "sent_at", "received_at", "properties", "context", "traits",
-]  # fmt: skip
-# Characters PostgreSQL refuses inside text or jsonb: NUL, and UTF-16 halves that pair with nothing.
-_UNSTORABLE = re.compile(rb"\\u(0000|[dD][89abcdefABCDEF])")
-
-
 def is_junk_id(value: str) -> bool:
     return value.strip().lower() in JUNK_IDS
 
 
-# --- sources --------------------------------------------------------------------------------
-
-
-def source_create(*, actor: Actor, name: str, kind: str = Source.Kind.SERVER) -> tuple[Source, str]:
-    """Create a source; returns it and its raw write key, which is never shown again."""
-    perms.require(actor, "source", perms.CREATE)
-    name = clean_text(name)
-    errors: dict[str, list[str]] = {}
-    if not name or len(name) > 120:
-        errors["name"] = [_("between 1 and 120 characters")]
-    if kind not in Source.Kind.values:
-        errors["kind"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Source.Kind.values)}]
-    if errors:
-        raise InvalidInput(errors)
-    raw, prefix, key_hash = Source.generate_key()
-    with transaction.atomic():
-        source = Source.objects.create(
-            name=name, kind=kind, key_prefix=prefix, key_hash=key_hash, created_by=actor.user
-        )
-        audit_event(
-            actor=actor,
-            action=AuditEvent.Action.CREATE,
-            object_type="source",
-            object_id=source.pk,
-            object_label=str(source),
-        )
-    return source, raw
-
-
-def source_disable(*, actor: Actor, source: Source) -> Source:
-    """Stop accepting events with the source's key (at once: keys are checked on every request)."""
-    perms.require(actor, "source", perms.EDIT)
-    with transaction.atomic():
-        updated = Source.objects.filter(pk=source.pk, disabled_at__isnull=True).update(disabled_at=timezone.now())
-        source.refresh_from_db(fields=["disabled_at"])
-        if updated:
-            audit_event(
-                actor=actor,
-                action=AuditEvent.Action.UPDATE,
-                object_type="source",
-                object_id=source.pk,
-                object_label=str(source),
-                changes={"disabled_at": [None, source.disabled_at.isoformat() if source.disabled_at else None]},
-            )
-    return source
-
-
-# --- parsing one message --------------------------------------------------------------------
-
-
-class Rejected(Exception):
-    """One message that cannot be stored; ``code`` and ``message`` go back to the sender."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass
-class Message:
-    index: int
-    type: str
-    message_id: str
-    name: str
-    user_id: str
-    anonymous_id: str
-    previous_id: str
-    timestamp: datetime
-    original_timestamp: datetime | None
-    sent_at: datetime | None
-    properties: dict[str, Any]
-    context: dict[str, Any]
-    traits: dict[str, Any]
-    contact_id: int | None = None
-
-
-def _id(raw: dict[str, Any], key: str) -> str:
-    value = raw.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise Rejected("invalid_type", _("%(field)s must be a string") % {"field": key})
-    text = str(value).strip()
-    if len(text) > MAX_ID_LENGTH:
-        raise Rejected("too_long", _("%(field)s is longer than %(n)s characters") % {"field": key, "n": MAX_ID_LENGTH})
-    return text
-
-
-def _object(raw: dict[str, Any], key: str) -> dict[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise Rejected("invalid_type", _("%(field)s must be an object") % {"field": key})
-    return value
-
-
-def message_time(raw: dict[str, Any], key: str) -> datetime | None:
-    value = raw.get(key)
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise Rejected("invalid_type", _("%(field)s must be an ISO 8601 date and time") % {"field": key})
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise Rejected("invalid_timestamp", _("%(field)s must be an ISO 8601 date and time") % {"field": key}) from None
-    if not sane_moment(parsed):
-        # Refused like any other bad event (a batch lists it among the rejected), as every other
-        # date danhba takes in is: never stored in year 1 or 9999.
-        raise Rejected(
-            "invalid_timestamp",
-            _("%(field)s must be between the years %(first)s and %(last)s")
-            % {"field": key, "first": SANE_YEARS[0], "last": SANE_YEARS[1]},
-        )
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def corrected_timestamp(original: datetime | None, sent_at: datetime | None, received_at: datetime) -> datetime:
-    """When the event happened by the server's clock: the sender's time shifted by how far its
-    clock is off, measured as (received at − sent at); Segment's rule."""
-    if original is None:
-        return received_at
-    if sent_at is None:
-        return original
-    return original + (received_at - sent_at)
-
-
-def parse_message(
-    raw: Any,
-    *,
-    index: int,
-    received_at: datetime,
-    forced_type: str | None = None,
-    batch_sent_at: datetime | None = None,
-    batch_context: dict[str, Any] | None = None,
-    check_size: bool = False,
-) -> Message:
-    """Validate one Segment message into a :class:`Message`, or raise :class:`Rejected`."""
-    if not isinstance(raw, dict):
-        raise Rejected("invalid_type", _("an event must be a JSON object"))
-    if check_size and len(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()) > MAX_EVENT_BYTES:
-        raise Rejected("too_large", _("the event is larger than %(n)s KB") % {"n": MAX_EVENT_BYTES // 1024})
-    kind = forced_type or raw.get("type")
-    if not isinstance(kind, str) or kind not in TYPES:
-        raise Rejected("invalid_type", _("type must be one of %(types)s") % {"types": ", ".join(sorted(TYPES))})
-    user_id, anonymous_id = _id(raw, "userId"), _id(raw, "anonymousId")
-    if not user_id and not anonymous_id:
-        raise Rejected("missing_id", _("userId or anonymousId is required"))
-    message_id = _id(raw, "messageId") or f"danhba-{uuid.uuid4()}"
-    properties, context, traits = _object(raw, "properties"), _object(raw, "context"), _object(raw, "traits")
-    _object(raw, "integrations")
-    if batch_context:
-        context = {**batch_context, **context}
-    context_traits = context.get("traits")
-    if context_traits is not None and not isinstance(context_traits, dict):
-        raise Rejected("invalid_type", _("%(field)s must be an object") % {"field": "context.traits"})
-    name, previous_id = "", ""
-    if kind == Event.Type.TRACK:
-        name = raw.get("event")  # type: ignore[assignment]
-        if not isinstance(name, str) or not name.strip():
-            raise Rejected("missing_event", _("event (the event name) is required for track"))
-    elif kind in (Event.Type.PAGE, Event.Type.SCREEN):
-        name = raw.get("name") or ""
-        if not isinstance(name, str):
-            raise Rejected("invalid_type", _("%(field)s must be a string") % {"field": "name"})
-    elif kind == Event.Type.GROUP:
-        name = _id(raw, "groupId")
-        if not name:
-            raise Rejected("missing_id", _("groupId is required for group"))
-    elif kind == Event.Type.ALIAS:
-        previous_id = _id(raw, "previousId")
-        if not previous_id or not user_id:
-            raise Rejected("missing_id", _("previousId and userId are required for alias"))
-        properties = {**properties, "previousId": previous_id}
-    name = clean_text(name)
-    if len(name) > MAX_NAME_LENGTH:
-        raise Rejected(
-            "too_long", _("%(field)s is longer than %(n)s characters") % {"field": "name", "n": MAX_NAME_LENGTH}
-        )
-    if kind == Event.Type.IDENTIFY:
-        # RudderStack sends identify traits under context.traits, Segment at the top level.
-        traits = {**(context_traits or {}), **traits}
-    original = message_time(raw, "timestamp") or message_time(raw, "originalTimestamp")
-    sent_at = message_time(raw, "sentAt") or batch_sent_at
-    try:
-        timestamp = corrected_timestamp(original, sent_at, received_at)
-    except OverflowError:
-        raise Rejected("invalid_timestamp", _("timestamp is out of range")) from None
-    if not sane_moment(timestamp):  # sane times, but a clock correction that lands outside them
-        raise Rejected("invalid_timestamp", _("timestamp is out of range"))
-    return Message(
-        index=index, type=kind, message_id=message_id, name=name, user_id=user_id, anonymous_id=anonymous_id,
-        previous_id=previous_id, timestamp=timestamp, original_timestamp=original, sent_at=sent_at,
-        properties=properties, context=context, traits=traits,
-    )  # fmt: skip
-
-
-def storable(body: bytes, data: Any) -> Any:
-    """``data`` without NUL characters and unpaired surrogates (only walked when the raw body
-    contains such escapes): PostgreSQL rejects both in text and jsonb."""
-    if not _UNSTORABLE.search(body):
-        return data
-    return _clean_value(data)
-
-
-def _clean_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, dict):
-        return {_clean_value(k): _clean_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean_value(v) for v in value]
-    return value
-
-
-# --- storing --------------------------------------------------------------------------------
-
-
-@dataclass
-class IngestResult:
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    # Warnings of the apps that act on stored events (orders: an order not applied); absent when none.
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        body = {"success": True, "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
-        return {**body, "warnings": self.warnings} if self.warnings else body
-
-
-def events_ingest(
-    *,
-    source: Source,
-    messages: list[Message],
-    rejected: Iterable[dict[str, Any]] = (),
-    received_at: datetime | None = None,
-) -> IngestResult:
-    """Store valid messages of one request, resolving their contacts in order (an identify early
-    in a batch attaches the batch's later anonymous events). A messageId already stored for the
-    source (within ``EVENT_DEDUPE_DAYS``), or repeated in the batch, counts as a duplicate and
-    changes nothing."""
-    result = events_ingest_many(source=source, requests=[(messages, received_at or timezone.now())])[0]
-    result.rejected = list(rejected)
-    return result
-
-
-def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], datetime]]) -> list[IngestResult]:
-    """Store several requests of one source — (messages, received at) each, in the order they
-    were accepted — in one transaction, as storing them one after another would (the worker
-    takes the inbox a few requests at a time: one commit, and one identity pass, for them all).
-    Returns each request's result."""
-    results: list[IngestResult] = []
-    batches: list[tuple[list[Message], datetime]] = []
-    for messages, received_at in requests:
-        result = IngestResult()
-        seen: set[str] = set()
-        fresh: list[Message] = []
-        for message in messages:
-            if message.message_id in seen:
-                result.duplicates += 1
-                continue
-            seen.add(message.message_id)
-            fresh.append(message)
-        results.append(result)
-        batches.append((fresh, received_at))
-    if not any(fresh for fresh, _ in batches):
-        return results
-    with transaction.atomic():
-        # Claimed first, so a duplicate creates no contact; a concurrent request holding the same
-        # messageId makes this wait for its commit, then lose (or win, if it rolled back).
-        for i, (fresh, received_at) in enumerate(batches):
-            claimed = _claim_message_ids(source, [m.message_id for m in fresh], received_at) if fresh else set()
-            results[i].duplicates += len(fresh) - len(claimed)
-            batches[i] = ([m for m in fresh if m.message_id in claimed], received_at)
-        every = [m for fresh, _ in batches for m in fresh]
-        if not every:
-            return results
-        anonymous = _resolve_contacts(source, every)
-        for message in every:
-            # Anonymous events before the identify that named their device, in these requests.
-            if message.contact_id is None and message.anonymous_id:
-                message.contact_id = anonymous.get(message.anonymous_id)
-        # Raw multi-row INSERT (core.bulk.Table): the ORM's bulk_create costs more than SQL here.
-        Table(Event, EVENT_COLUMNS).insert(
-            [
-                (source.pk, m.message_id, m.type, m.name, m.contact_id, m.anonymous_id, m.user_id, m.timestamp,
-                 m.original_timestamp, m.sent_at, received_at, m.properties, m.context, m.traits)
-                for fresh, received_at in batches
-                for m in fresh
-            ]
-        )  # fmt: skip
-        # A device identified by a concurrent request after our lookup: attach what we just wrote.
-        unmapped = {m.anonymous_id for m in every if m.contact_id is None and m.anonymous_id}
-        for link in AnonymousIdentity.objects.filter(anonymous_id__in=unmapped):
-            _move_anonymous_events(link.anonymous_id, link.contact_id)
-        # Segments on behaviour re-read the contacts that did something, for each event name.
-        by_contact: dict[int, set[str]] = defaultdict(set)
-        for m in every:
-            if m.contact_id is not None:
-                by_contact[m.contact_id].add(f"event:{m.name}")
-        contacts_changed(reasons=by_contact)
-        for result, (fresh, received_at) in zip(results, batches, strict=True):
-            # What acts on stored events (orders from e-commerce events, event.received webhooks)
-            # listens to this hook; a bad order never costs its event.
-            result.warnings = warnings_of(EVENTS_STORED(StoredEvents(source, fresh, received_at)))
-            result.accepted = len(fresh)
-    return results
-
-
-def _resolve_contacts(source: Source, messages: list[Message]) -> dict[str, int]:
-    """Set each message's contact (the batch way, else one message at a time); returns the
-    device ids known to belong to a contact afterwards."""
-    try:
-        with transaction.atomic():
-            return BatchResolver(source).resolve_all(messages)
-    except (ServiceError, IntegrityError, Contact.DoesNotExist):
-        # A concurrent writer took an identifier, or a value only the one-at-a-time path knows
-        # how to skip: that path decides, message by message, with its own retries.
-        logger.info("event batch of source %s resolved one message at a time", source.pk, exc_info=True)
-    resolver = Resolver(source)
-    resolver.prefetch(messages)
-    for message in messages:
-        message.contact_id = resolver.resolve(message)
-    return resolver.anonymous
-
-
-def _claim_message_ids(source: Source, message_ids: list[str], received_at: datetime) -> set[str]:
-    """Record the messageIds in EventMessage and return the ones this transaction inserted: the
-    others were stored before (or are being stored by a concurrent request). Sorted, so two
-    overlapping batches lock their rows in one order and cannot deadlock."""
-    table = connection.ops.quote_name(EventMessage._meta.db_table)
-    stamp = connection.ops.adapt_datetimefield_value(received_at)
-    claimed: set[str] = set()
-    ordered = sorted(message_ids)
-    with connection.cursor() as cursor:
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} (source_id, message_id, received_at) VALUES {values} "  # noqa: S608
-                "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id",
-                [value for message_id in chunk for value in (source.pk, message_id, stamp)],
-            )
-            claimed.update(row[0] for row in cursor.fetchall())
-    return claimed
-
-
-def _move_anonymous_events(anonymous_id: str, contact_id: int) -> int:
+def device_identified(anonymous_id: str, contact_id: int) -> int:
+    """A device joined a contact: what it did (its events, and what listens to
+    ``DEVICES_IDENTIFIED``: its orders) moves to the contact."""
     DEVICES_IDENTIFIED({anonymous_id: contact_id})
     return move_anonymous_events({anonymous_id: contact_id})
 
@@ -671,7 +299,7 @@ class Resolver:
             self.anonymous[anonymous_id] = linked or contact_id
             return
         self.anonymous[anonymous_id] = contact_id
-        _move_anonymous_events(anonymous_id, contact_id)
+        device_identified(anonymous_id, contact_id)
 
 
 class _New:

@@ -23,9 +23,10 @@ from danhba.accounts import permissions as perms
 from danhba.accounts.forms import apply_service_error
 from danhba.accounts.models import User
 from danhba.accounts.views import FORM_ERRORS, current_user, is_htmx, permission_required
-from danhba.contacts import services
-from danhba.contacts import settings_services as choices
 from danhba.contacts.models import BuyerRole, CustomField, LabelledChoice, LifecycleStage, Tag
+from danhba.contacts.services import choices
+from danhba.contacts.services import fields as field_services
+from danhba.contacts.services import tags as tag_services
 from danhba.core.actor import Actor
 from danhba.core.errors import PermissionDenied, ServiceError
 from danhba.core.hooks import Registry
@@ -240,7 +241,9 @@ def field_create(request: HttpRequest) -> HttpResponse:
     form = CustomFieldCreateForm(request.POST or None, initial={"entity": entity, "type": CustomField.Type.TEXT})
     if request.method == "POST" and form.is_valid():
         try:
-            field = services.customfield_save(actor=Actor.from_request(request), field=None, data=form.service_data())
+            field = field_services.customfield_save(
+                actor=Actor.from_request(request), field=None, data=form.service_data()
+            )
         except ServiceError as exc:
             apply_service_error(form, exc)
         else:
@@ -270,7 +273,7 @@ def field_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = CustomFieldEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.customfield_save(actor=Actor.from_request(request), field=field, data=form.service_data())
+            field_services.customfield_save(actor=Actor.from_request(request), field=field, data=form.service_data())
         except ServiceError as exc:
             apply_service_error(form, exc)
             field.refresh_from_db()
@@ -289,7 +292,7 @@ def field_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def field_retire(request: HttpRequest, pk: int) -> HttpResponse:
     field = get_object_or_404(CustomField, pk=pk)
-    services.customfield_delete(actor=Actor.from_request(request), field=field)
+    field_services.customfield_delete(actor=Actor.from_request(request), field=field)
     messages.success(request, _("The field %(label)s is retired; its values are kept.") % {"label": field.label})
     return redirect(_index_url("fields"))
 
@@ -392,7 +395,7 @@ def tag_create(request: HttpRequest) -> HttpResponse:
     form = TagForm(request.POST)
     if form.is_valid():
         try:
-            tag = services.tag_save(
+            tag = tag_services.tag_save(
                 actor=Actor.from_request(request),
                 tag=None,
                 name=form.cleaned_data["name"],
@@ -420,7 +423,7 @@ def tag_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = TagForm(request.POST)
         if form.is_valid():
             try:
-                tag = services.tag_save(
+                tag = tag_services.tag_save(
                     actor=Actor.from_request(request),
                     tag=tag,
                     name=form.cleaned_data["name"],
@@ -450,6 +453,6 @@ def tag_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
     tag = get_object_or_404(Tag, pk=pk)
-    services.tag_delete(actor=Actor.from_request(request), tag=tag)
+    tag_services.tag_delete(actor=Actor.from_request(request), tag=tag)
     messages.success(request, _("The tag %(name)s is deleted.") % {"name": tag.name})
     return redirect(_index_url("tags"))

@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from danhba.audit.selectors import audit_rows, contact_audit
-from danhba.contacts import exports, selectors, services
+from danhba.contacts import exports, selectors
 from danhba.contacts.extensions import panels_context
 from danhba.contacts.forms import (
     SECTIONS,
@@ -33,6 +33,9 @@ from danhba.contacts.forms import (
     TimelineEntryForm,
 )
 from danhba.contacts.models import Contact, ExportJob
+from danhba.contacts.services import companies as company_services
+from danhba.contacts.services import contacts as contact_services
+from danhba.contacts.services import timeline as timeline_services
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, ServiceError
 from danhba.core.formatting import number
@@ -95,7 +98,7 @@ def contact_bulk(request: AuthedRequest) -> HttpResponse:
     form = BulkActionForm(request.POST)
     if form.is_valid():
         try:
-            changed = services.contacts_bulk_update(actor=_actor(request), **form.to_kwargs())
+            changed = contact_services.contacts_bulk_update(actor=_actor(request), **form.to_kwargs())
         except ServiceError as exc:
             messages.error(request, _error_text(exc))
         else:
@@ -141,7 +144,7 @@ def contact_create(request: AuthedRequest) -> HttpResponse:
     conflict_id = None
     if form.is_bound and form.is_valid():
         try:
-            contact = services.contact_create(actor=_actor(request), data=form.to_data())
+            contact = contact_services.contact_create(actor=_actor(request), data=form.to_data())
         except Conflict as exc:
             form.apply_errors(exc.details)
             conflict_id = exc.details.get("contact_id")
@@ -197,7 +200,7 @@ def _detail_context(
 
 @role_required("contact", "view")
 def contact_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    contact = services.contact_get(actor=_actor(request), pk=pk, audit_view=True)
+    contact = contact_services.contact_get(actor=_actor(request), pk=pk, audit_view=True)
     edit = request.GET.get("edit", "")
     return render(request, "contacts/detail.html", _detail_context(request, contact, edit_section=edit))
 
@@ -208,7 +211,7 @@ def contact_section(request: AuthedRequest, pk: int, section: str) -> HttpRespon
     if section != "header" and section not in SECTIONS:
         raise Http404
     user, actor = request.user, _actor(request)
-    contact = services.contact_get(actor=actor, pk=pk)
+    contact = contact_services.contact_get(actor=actor, pk=pk)
     view = selectors.contact_view(contact, user)
     form = None
     status = 200
@@ -217,7 +220,7 @@ def contact_section(request: AuthedRequest, pk: int, section: str) -> HttpRespon
         form = SECTIONS[section][1].for_contact(view, user, request.POST)
         if form.is_valid():
             try:
-                services.contact_update(actor=actor, contact=contact, data=form.to_data())
+                contact_services.contact_update(actor=actor, contact=contact, data=form.to_data())
             except (InvalidInput, Conflict) as exc:
                 form.apply_errors(exc.details)
                 if isinstance(exc, Conflict):
@@ -226,7 +229,7 @@ def contact_section(request: AuthedRequest, pk: int, section: str) -> HttpRespon
                 messages.success(request, _("Changes saved."))
                 if not request.htmx:
                     return redirect("contacts:detail", pk=pk)
-                contact = services.contact_get(actor=actor, pk=pk)
+                contact = contact_services.contact_get(actor=actor, pk=pk)
                 view = selectors.contact_view(contact, user)
                 form = None
         if form is not None:
@@ -257,10 +260,10 @@ def contact_section(request: AuthedRequest, pk: int, section: str) -> HttpRespon
 @role_required("contact", "delete")
 def contact_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
-    contact = services.contact_get(actor=actor, pk=pk)
+    contact = contact_services.contact_get(actor=actor, pk=pk)
     if request.method == "POST":
         name = contact.display_name
-        services.contact_delete(actor=actor, contact=contact)
+        contact_services.contact_delete(actor=actor, contact=contact)
         messages.success(request, _("Contact “%(name)s” deleted.") % {"name": name})
         return redirect("contacts:list")
     return render(request, "contacts/delete.html", {"nav": "contacts", "contact": contact})
@@ -268,7 +271,7 @@ def contact_delete(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @role_required("audit", "view")
 def contact_activity(request: AuthedRequest, pk: int) -> HttpResponse:
-    contact = services.contact_get(actor=_actor(request), pk=pk)
+    contact = contact_services.contact_get(actor=_actor(request), pk=pk)
     rows = audit_rows(contact_audit(contact.pk), selectors.hidden_fields(request.user))
     context = {"contact": contact, "activity": rows, "labels": selectors.field_labels()}
     return render(request, "contacts/_activity.html", context)
@@ -305,13 +308,13 @@ def _timeline_context(
 def contact_timeline(request: AuthedRequest, pk: int) -> HttpResponse:
     """GET: the timeline list (filtered by ``kind``); POST: add an entry."""
     user, actor = request.user, _actor(request)
-    contact = services.contact_get(actor=actor, pk=pk)
+    contact = contact_services.contact_get(actor=actor, pk=pk)
     if request.method == "POST":
         _require(request, "timeline", "create")
         form = TimelineEntryForm.for_user(user, request.POST)
         if form.is_valid():
             try:
-                services.timeline_entry_save(actor=actor, contact=contact, entry=None, data=form.to_data())
+                timeline_services.timeline_entry_save(actor=actor, contact=contact, entry=None, data=form.to_data())
             except InvalidInput as exc:
                 form.apply_errors(exc.details)
             else:
@@ -339,7 +342,7 @@ def timeline_entry(request: AuthedRequest, pk: int, entry_id: int) -> HttpRespon
     """One timeline entry: shown, as a form (?edit=1), saved (POST). Only its author (or an
     admin) edits it; change records are never edited."""
     user, actor = request.user, _actor(request)
-    contact = services.contact_get(actor=actor, pk=pk)
+    contact = contact_services.contact_get(actor=actor, pk=pk)
     entry = selectors.timeline_entry_get(contact, user, entry_id)
     editable = selectors.timeline_entry_editable(user, entry)
     form = None
@@ -350,7 +353,9 @@ def timeline_entry(request: AuthedRequest, pk: int, entry_id: int) -> HttpRespon
         form = TimelineEntryForm.for_user(user, request.POST, entry)
         if form.is_valid():
             try:
-                entry = services.timeline_entry_save(actor=actor, contact=contact, entry=entry, data=form.to_data())
+                entry = timeline_services.timeline_entry_save(
+                    actor=actor, contact=contact, entry=entry, data=form.to_data()
+                )
             except InvalidInput as exc:
                 form.apply_errors(exc.details)
             else:
@@ -384,11 +389,11 @@ def timeline_entry(request: AuthedRequest, pk: int, entry_id: int) -> HttpRespon
 @role_required("timeline", "delete")
 def timeline_entry_delete(request: AuthedRequest, pk: int, entry_id: int) -> HttpResponse:
     user, actor = request.user, _actor(request)
-    contact = services.contact_get(actor=actor, pk=pk)
+    contact = contact_services.contact_get(actor=actor, pk=pk)
     entry = selectors.timeline_entry_get(contact, user, entry_id)
     if not selectors.timeline_entry_deletable(user, entry):
         raise DjangoPermissionDenied
-    services.timeline_entry_delete(actor=actor, entry=entry)
+    timeline_services.timeline_entry_delete(actor=actor, entry=entry)
     messages.success(request, _("Timeline entry deleted."))
     if request.htmx:
         return _changed(render(request, "contacts/_messages_oob.html"))
@@ -442,7 +447,7 @@ def company_create(request: AuthedRequest) -> HttpResponse:
     form = CompanyForm.for_company(request.user, None, request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
-            company = services.company_save(actor=_actor(request), company=None, data=form.to_data())
+            company = company_services.company_save(actor=_actor(request), company=None, data=form.to_data())
         except InvalidInput as exc:
             form.apply_errors(exc.details)
         else:
@@ -473,7 +478,7 @@ def company_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     form = CompanyForm.for_company(request.user, company, request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
-            services.company_save(actor=_actor(request), company=company, data=form.to_data())
+            company_services.company_save(actor=_actor(request), company=company, data=form.to_data())
         except InvalidInput as exc:
             form.apply_errors(exc.details)
         else:
@@ -488,7 +493,7 @@ def company_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     company = selectors.company_get(pk)
     if request.method == "POST":
         name = company.name
-        services.company_delete(actor=_actor(request), company=company)
+        company_services.company_delete(actor=_actor(request), company=company)
         messages.success(request, _("Company “%(name)s” deleted.") % {"name": name})
         return redirect("contacts:company_list")
     return render(request, "contacts/company_delete.html", {"nav": "companies", "company": company})

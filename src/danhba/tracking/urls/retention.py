@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.tracking import retention_views
+from danhba.tracking.views import retention as retention_views
 
 app_name = "tracking_retention"
 urlpatterns = [

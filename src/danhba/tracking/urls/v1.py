@@ -3,8 +3,8 @@ with what browsers load from the same host: the tracking script and the pixel.""
 
 from django.urls import path
 
-from danhba.tracking import browser_views
-from danhba.tracking.event_views import endpoint
+from danhba.tracking.views import browser as browser_views
+from danhba.tracking.views.events import endpoint
 
 app_name = "tracking_v1"
 urlpatterns = [

@@ -4,7 +4,7 @@ Plain Django views rather than django-ninja: the Segment wire format (Basic auth
 key, gzip bodies, partial success in a batch, ``{"code","message"}`` errors) is fixed by the SDKs,
 not described by our schemas, and every request is on the hot path.
 
-Browsers post here too (the tracking script, ``browser_views``): the body is read as JSON
+Browsers post here too (the tracking script, ``browser.py``): the body is read as JSON
 whatever its Content-Type, so ``text/plain`` posts and ``navigator.sendBeacon`` need no CORS
 preflight, and every answer carries ``Access-Control-Allow-Origin: *``.
 """
@@ -30,7 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from danhba.tracking.inbox import events_accept
 from danhba.tracking.models import Source
 from danhba.tracking.ratelimit import source_limit
-from danhba.tracking.services import (
+from danhba.tracking.services.messages import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
     Rejected,

@@ -14,11 +14,11 @@ from danhba.accounts.forms import apply_service_error
 from danhba.accounts.views import can, permission_required
 from danhba.core.actor import Actor
 from danhba.core.errors import PermissionDenied, ServiceError
-from danhba.tracking import services
-from danhba.tracking.browser_views import KEY_PLACEHOLDER, website_snippet
 from danhba.tracking.forms import SourceForm
 from danhba.tracking.inbox import inbox_status
 from danhba.tracking.models import Source
+from danhba.tracking.services import sources as source_services
+from danhba.tracking.views.browser import KEY_PLACEHOLDER, website_snippet
 
 
 def _page(
@@ -56,7 +56,7 @@ def source_create(request: HttpRequest) -> HttpResponse:
     form = SourceForm(request.POST)
     if form.is_valid():
         try:
-            source, raw = services.source_create(
+            source, raw = source_services.source_create(
                 actor=Actor.from_request(request), name=form.cleaned_data["name"], kind=form.cleaned_data["kind"]
             )
         except PermissionDenied:
@@ -73,7 +73,7 @@ def source_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def source_disable(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_object_or_404(Source, pk=pk)
-    services.source_disable(actor=Actor.from_request(request), source=source)
+    source_services.source_disable(actor=Actor.from_request(request), source=source)
     messages.success(
         request, _("The source %(name)s is disabled; its write key no longer works.") % {"name": source.name}
     )

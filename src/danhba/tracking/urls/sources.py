@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.tracking import views
+from danhba.tracking.views import sources as views
 
 app_name = "tracking"
 urlpatterns = [

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.contacts import settings_views as views
+from danhba.contacts.views import settings as views
 
 app_name = "settings"
 urlpatterns = [

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.tracking import explorer_views
+from danhba.tracking.views import explorer as explorer_views
 
 app_name = "events"
 urlpatterns = [

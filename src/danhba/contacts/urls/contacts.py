@@ -1,6 +1,7 @@
 from django.urls import path
 
-from danhba.contacts import export_views, views
+from danhba.contacts.views import contacts as views
+from danhba.contacts.views import exports as export_views
 
 app_name = "contacts"
 urlpatterns = [

@@ -1,0 +1,130 @@
+"""Writes of timeline entries (notes, calls, meetings…); the change entries a contact write
+adds are ``contacts.py``'s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from danhba.accounts import permissions as perms
+from danhba.accounts.models import User
+from danhba.accounts.permissions import require
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
+from danhba.contacts.models import (
+    Contact,
+    TimelineEntry,
+)
+from danhba.contacts.services.contacts import can_see_contact
+from danhba.core.actor import Actor
+from danhba.core.audit import changes_between
+from danhba.core.errors import InvalidInput, NotFound, PermissionDenied
+from danhba.core.normalize import (
+    NormalizationError,
+    clean_long_text,
+    clean_text,
+    parse_datetime,
+)
+
+# --- timeline -------------------------------------------------------------------------------
+
+
+def timeline_entry_save(
+    *, actor: Actor, contact: Contact, entry: TimelineEntry | None, data: dict[str, Any]
+) -> TimelineEntry:
+    creating = entry is None
+    require(actor, "timeline", perms.CREATE if creating else perms.EDIT)
+    if actor.user is not None and not can_see_contact(actor.user, contact):
+        raise NotFound(_("No such contact."))
+    errors: dict[str, list[str]] = {}
+    entry = entry or TimelineEntry(contact=contact, author=actor.user)
+    if not creating and entry.kind == TimelineEntry.Kind.SYSTEM:
+        raise PermissionDenied(_("Change records on the timeline cannot be edited."))
+    if not creating and entry.is_private and actor.user is not None and not _sees_private(actor.user, entry):
+        raise NotFound(_("No such timeline entry."))
+    if not creating and actor.user is not None and not (actor.user.is_admin or entry.author_id == actor.user.pk):
+        raise PermissionDenied(_("Only the author or an admin can change a timeline entry."))
+    kind = data.get("kind", entry.kind)
+    if kind not in TimelineEntry.Kind.values or kind == TimelineEntry.Kind.SYSTEM:
+        errors["kind"] = [
+            _("must be one of %(choices)s")
+            % {"choices": ", ".join(k for k in TimelineEntry.Kind.values if k != "system")}
+        ]
+    channel = data.get("channel", entry.channel) or ""
+    if channel and channel not in TimelineEntry.Channel.values:
+        errors["channel"] = [_("must be one of %(choices)s") % {"choices": ", ".join(TimelineEntry.Channel.values)}]
+    subject = clean_text(data.get("subject", entry.subject))
+    if len(subject) > 200:
+        errors["subject"] = [_("at most %(n)s characters") % {"n": 200}]
+    body = clean_long_text(data.get("body", entry.body))
+    if not subject and not body:
+        errors["body"] = [_("write a subject or some details")]
+    occurred_at = data.get("occurred_at") or entry.occurred_at
+    try:
+        occurred_at = parse_datetime(occurred_at)
+    except NormalizationError as exc:
+        errors["occurred_at"] = [str(exc)]
+        occurred_at = entry.occurred_at
+    is_private = bool(data.get("is_private", entry.is_private))
+    if is_private and actor.user is not None and not actor.user.sees_field("private_notes"):
+        errors["is_private"] = [_("your role cannot write private notes")]
+    if errors:
+        raise InvalidInput(errors)
+    before = (
+        {}
+        if creating
+        else {
+            "kind": entry.kind,
+            "channel": entry.channel,
+            "subject": entry.subject,
+            "body": entry.body,
+            "is_private": entry.is_private,
+        }
+    )
+    with transaction.atomic():
+        entry.kind, entry.channel, entry.subject, entry.body = kind, channel, subject, body
+        entry.occurred_at, entry.is_private, entry.updated_at = occurred_at, is_private, timezone.now()
+        entry.save()
+        if entry.occurred_at > contact.last_activity_at:
+            Contact.objects.filter(pk=contact.pk, last_activity_at__lt=entry.occurred_at).update(
+                last_activity_at=entry.occurred_at
+            )
+        after = {"kind": kind, "channel": channel, "subject": subject, "body": body, "is_private": is_private}
+        audit_event(
+            actor=actor,
+            action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
+            object_type="timeline",
+            object_id=entry.pk,
+            object_label=subject or kind,
+            contact_id=contact.pk,
+            changes=changes_between(before, after),
+        )
+    return entry
+
+
+def _sees_private(user: User, entry: TimelineEntry) -> bool:
+    return user.sees_field("private_notes") or entry.author_id == user.pk
+
+
+def timeline_entry_delete(*, actor: Actor, entry: TimelineEntry) -> None:
+    require(actor, "timeline", perms.DELETE)
+    user = actor.user
+    if user is not None and (
+        not can_see_contact(user, entry.contact) or (entry.is_private and not _sees_private(user, entry))
+    ):
+        raise NotFound(_("No such timeline entry."))
+    if entry.kind == TimelineEntry.Kind.SYSTEM:
+        raise PermissionDenied(_("Change records on the timeline cannot be deleted."))
+    audit_event(
+        actor=actor,
+        action=AuditEvent.Action.DELETE,
+        object_type="timeline",
+        object_id=entry.pk,
+        object_label=entry.subject or entry.kind,
+        contact_id=entry.contact_id,
+        changes={"subject": [entry.subject, None], "body": [entry.body, None]},
+    )
+    entry.delete()

@@ -1,0 +1,1 @@
+"""URLs of the contacts app: ``contacts.py`` under /contacts/, ``settings.py`` under /settings/."""

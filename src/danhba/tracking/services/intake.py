@@ -1,0 +1,161 @@
+"""Storing events: a request's messages claimed once, their contacts resolved, inserted in bulk,
+and handed to the apps that act on them (``tracking/hooks.py``)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from danhba.contacts.changes import contacts_changed
+from danhba.contacts.models import Contact
+from danhba.core.bulk import Table
+from danhba.core.errors import ServiceError
+from danhba.tracking.hooks import EVENTS_STORED, StoredEvents, warnings_of
+from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Source
+from danhba.tracking.services.identity import BatchResolver, Resolver, device_identified
+from danhba.tracking.services.messages import Message
+
+logger = logging.getLogger(__name__)
+
+EVENT_COLUMNS = [
+    "source_id", "message_id", "type", "name", "contact_id", "anonymous_id", "user_id", "timestamp",
+    "original_timestamp", "sent_at", "received_at", "properties", "context", "traits",
+]  # fmt: skip
+# --- storing --------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Warnings of the apps that act on stored events (orders: an order not applied); absent when none.
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        body = {"success": True, "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+        return {**body, "warnings": self.warnings} if self.warnings else body
+
+
+def events_ingest(
+    *,
+    source: Source,
+    messages: list[Message],
+    rejected: Iterable[dict[str, Any]] = (),
+    received_at: datetime | None = None,
+) -> IngestResult:
+    """Store valid messages of one request, resolving their contacts in order (an identify early
+    in a batch attaches the batch's later anonymous events). A messageId already stored for the
+    source (within ``EVENT_DEDUPE_DAYS``), or repeated in the batch, counts as a duplicate and
+    changes nothing."""
+    result = events_ingest_many(source=source, requests=[(messages, received_at or timezone.now())])[0]
+    result.rejected = list(rejected)
+    return result
+
+
+def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], datetime]]) -> list[IngestResult]:
+    """Store several requests of one source — (messages, received at) each, in the order they
+    were accepted — in one transaction, as storing them one after another would (the worker
+    takes the inbox a few requests at a time: one commit, and one identity pass, for them all).
+    Returns each request's result."""
+    results: list[IngestResult] = []
+    batches: list[tuple[list[Message], datetime]] = []
+    for messages, received_at in requests:
+        result = IngestResult()
+        seen: set[str] = set()
+        fresh: list[Message] = []
+        for message in messages:
+            if message.message_id in seen:
+                result.duplicates += 1
+                continue
+            seen.add(message.message_id)
+            fresh.append(message)
+        results.append(result)
+        batches.append((fresh, received_at))
+    if not any(fresh for fresh, _ in batches):
+        return results
+    with transaction.atomic():
+        # Claimed first, so a duplicate creates no contact; a concurrent request holding the same
+        # messageId makes this wait for its commit, then lose (or win, if it rolled back).
+        for i, (fresh, received_at) in enumerate(batches):
+            claimed = _claim_message_ids(source, [m.message_id for m in fresh], received_at) if fresh else set()
+            results[i].duplicates += len(fresh) - len(claimed)
+            batches[i] = ([m for m in fresh if m.message_id in claimed], received_at)
+        every = [m for fresh, _ in batches for m in fresh]
+        if not every:
+            return results
+        anonymous = _resolve_contacts(source, every)
+        for message in every:
+            # Anonymous events before the identify that named their device, in these requests.
+            if message.contact_id is None and message.anonymous_id:
+                message.contact_id = anonymous.get(message.anonymous_id)
+        # Raw multi-row INSERT (core.bulk.Table): the ORM's bulk_create costs more than SQL here.
+        Table(Event, EVENT_COLUMNS).insert(
+            [
+                (source.pk, m.message_id, m.type, m.name, m.contact_id, m.anonymous_id, m.user_id, m.timestamp,
+                 m.original_timestamp, m.sent_at, received_at, m.properties, m.context, m.traits)
+                for fresh, received_at in batches
+                for m in fresh
+            ]
+        )  # fmt: skip
+        # A device identified by a concurrent request after our lookup: attach what we just wrote.
+        unmapped = {m.anonymous_id for m in every if m.contact_id is None and m.anonymous_id}
+        for link in AnonymousIdentity.objects.filter(anonymous_id__in=unmapped):
+            device_identified(link.anonymous_id, link.contact_id)
+        # Segments on behaviour re-read the contacts that did something, for each event name.
+        by_contact: dict[int, set[str]] = defaultdict(set)
+        for m in every:
+            if m.contact_id is not None:
+                by_contact[m.contact_id].add(f"event:{m.name}")
+        contacts_changed(reasons=by_contact)
+        for result, (fresh, received_at) in zip(results, batches, strict=True):
+            # What acts on stored events (orders from e-commerce events, event.received webhooks)
+            # listens to this hook; a bad order never costs its event.
+            result.warnings = warnings_of(EVENTS_STORED(StoredEvents(source, fresh, received_at)))
+            result.accepted = len(fresh)
+    return results
+
+
+def _resolve_contacts(source: Source, messages: list[Message]) -> dict[str, int]:
+    """Set each message's contact (the batch way, else one message at a time); returns the
+    device ids known to belong to a contact afterwards."""
+    try:
+        with transaction.atomic():
+            return BatchResolver(source).resolve_all(messages)
+    except (ServiceError, IntegrityError, Contact.DoesNotExist):
+        # A concurrent writer took an identifier, or a value only the one-at-a-time path knows
+        # how to skip: that path decides, message by message, with its own retries.
+        logger.info("event batch of source %s resolved one message at a time", source.pk, exc_info=True)
+    resolver = Resolver(source)
+    resolver.prefetch(messages)
+    for message in messages:
+        message.contact_id = resolver.resolve(message)
+    return resolver.anonymous
+
+
+def _claim_message_ids(source: Source, message_ids: list[str], received_at: datetime) -> set[str]:
+    """Record the messageIds in EventMessage and return the ones this transaction inserted: the
+    others were stored before (or are being stored by a concurrent request). Sorted, so two
+    overlapping batches lock their rows in one order and cannot deadlock."""
+    table = connection.ops.quote_name(EventMessage._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(received_at)
+    claimed: set[str] = set()
+    ordered = sorted(message_ids)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (source_id, message_id, received_at) VALUES {values} "  # noqa: S608
+                "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id",
+                [value for message_id in chunk for value in (source.pk, message_id, stamp)],
+            )
+            claimed.update(row[0] for row in cursor.fetchall())
+    return claimed
