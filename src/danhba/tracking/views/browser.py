@@ -29,7 +29,7 @@ from danhba.tracking.views.events import parse_constant, parse_float
 
 logger = logging.getLogger(__name__)
 
-SCRIPT = Path(__file__).parent / "static" / "tracking" / "danhba.js"
+SCRIPT = Path(__file__).parent.parent / "static" / "tracking" / "danhba.js"
 # A 1×1 transparent GIF (GIF89a, one transparent colour): the smallest image every client shows.
 PIXEL = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00"
