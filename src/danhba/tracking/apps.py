@@ -9,9 +9,7 @@ class TrackingConfig(AppConfig):
     def ready(self) -> None:
         from danhba.contacts.extensions import TIMELINE_SOURCES, TimelineSource
         from danhba.core.demo import DemoPart, demo_part_add
-        from danhba.tracking import demo, hooks, selectors
-
-        del hooks  # declared on import, so `danhba hooks` lists them even without listeners
+        from danhba.tracking import demo, selectors
         part = DemoPart(floor=5, order=20, load=demo.demo_events_part, labels=(("events", "events"),))
         demo_part_add("events", part)
         # A contact's events join its timeline (selectors.timeline_events).
