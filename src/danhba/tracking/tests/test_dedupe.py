@@ -17,7 +17,8 @@ from danhba.contacts.models import Contact, ContactEmail
 from danhba.core.actor import Actor
 from danhba.tracking import retention
 from danhba.tracking.models import Event, EventMessage, Source
-from danhba.tracking.services import intake, messages
+from danhba.tracking.services import intake
+from danhba.tracking.services import messages as message_parsing
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +97,7 @@ def test_concurrent_requests_with_the_same_message_ids_store_each_once(write_key
         # Overlapping batches in different orders: one lock order, so no deadlock either.
         ids = ["p-1", "p-2", "p-3", f"own-{i}"]
         messages = [
-            messages.parse_message(
+            message_parsing.parse_message(
                 {**track(mid), "userId": "u-par"}, index=n, received_at=timezone.now(), forced_type=None
             )
             for n, mid in enumerate(ids if i % 2 else reversed(ids))
