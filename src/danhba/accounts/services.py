@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import secrets
 import zoneinfo
 from typing import Any
@@ -431,13 +432,31 @@ LOCK_MAX = dt.timedelta(days=1)
 FORGET_AFTER = dt.timedelta(days=1)
 
 
+def login_network(ip: str | None) -> str:
+    """The address whose login attempts count together: an IPv4 address, or for IPv6 its /64
+    network (one home or office gets a whole /64 and picks any address in it, so counting per
+    IPv6 address would let anyone walk past the limits). An IPv4-mapped IPv6 address counts as
+    its IPv4 address; text that is no address is kept as it is."""
+    if not ip:
+        return ""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip[:45]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def _pair_key(email: str, ip: str | None) -> str:
     # 5 + 240 + 1 + 45 (the longest IPv6 text) fits the key's 300 characters.
-    return f"pair:{email.strip().lower()[:240]}|{(ip or '')[:45]}"
+    return f"pair:{email.strip().lower()[:240]}|{login_network(ip)}"
 
 
 def _ip_key(ip: str) -> str:
-    return f"ip:{ip}"
+    return f"ip:{login_network(ip)}"
 
 
 def _count_attempt(key: str, now: dt.datetime) -> int:
@@ -519,7 +538,7 @@ def login_unlock(*, actor: Actor, email: str | None = None, ip: str | None = Non
         if ip:
             rows = rows.filter(key=_pair_key(email, ip))
     elif ip:
-        rows = LoginCounter.objects.filter(key__startswith="pair:", key__endswith=f"|{ip}")
+        rows = LoginCounter.objects.filter(key__startswith="pair:", key__endswith=f"|{login_network(ip)}")
     with transaction.atomic():
         removed, _detail = rows.delete()
         if ip:

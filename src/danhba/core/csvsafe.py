@@ -11,13 +11,17 @@ spreadsheet opening a CSV are handled once:
   "a sign followed by a digit": ``+1+HYPERLINK(…)`` is a formula too.
 * **Numbers that are not numbers.** Excel turns ``0912345678`` into 912345678 and
   ``+84912345678`` into 84912345678, and shows a long digit string as ``9.12346E+11``: the
-  damage danhba's own import has to repair in files that went through Excel. Phone numbers,
-  lists of them and other digit strings Excel would change are written as ``="0912345678"``:
+  damage danhba's own import has to repair in files that went through Excel; a phone written
+  ``0912.345.678`` or ``0912 345 678`` becomes 912345678 where the dot or the space groups
+  thousands (Vietnamese, French settings), and ``+84 912 345 678`` would need an apostrophe.
+  Phone numbers in every shape danhba stores or shows (E.164, national digits, with spaces,
+  dots, hyphens or brackets: a leading ``+`` or ``0`` and 9 to 15 digits), lists of them and
+  other digit strings Excel would change are written as ``="0912345678"``:
   a formula whose result is that text, shown without quotes or apostrophe, and kept as text
   when the file is saved again. An apostrophe would stay visible (it only means "text" when
   typed, not in a CSV); a leading tab or zero-width space would end up inside the value. Only
-  digits, a leading ``+`` and ``"; "`` between numbers ever go inside the quotes, so the
-  formula can never be anything but that text. Excel and LibreOffice (which evaluates formulas
+  digits, a leading ``+``, the separators above and ``"; "`` between numbers ever go inside
+  the quotes, so the formula can never be anything but that text. Excel and LibreOffice (which evaluates formulas
   when it opens a CSV, headless or not) both show it as the phone number; danhba's import
   unwraps it again, so a file written here imports as it was.
 """
@@ -33,17 +37,27 @@ from typing import Any
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # One or more phone numbers (E.164 or national digits), "; " between them, as exports join lists.
 _DIGITS = re.compile(r"^\+?\d+(?:; \+?\d+)*$")
+# A phone as people write it: "+84 912 345 678", "0912.345.678", "(028) 3822-1234".
+_PHONE = re.compile(r"^(?:\+|\(?0)[\d ().\-]*\d$")
+_PHONE_DIGITS = range(9, 16)  # national numbers have 9 digits or more (a dd.mm.yyyy date 8); E.164 at most 15
 # Excel shows 11 digits of a number as they are; from 12 on it rounds and writes them 9.12346E+11.
 _EXCEL_DIGITS = 11
 _EXCEL_TEXT = re.compile(r'^="([^"]*)"$')
 
 
+def is_phone(text: str) -> bool:
+    """Whether ``text`` is written like a phone number: a leading ``+`` or ``0`` (or ``(0``),
+    9 to 15 digits, and only spaces, dots, hyphens and brackets between them."""
+    return bool(_PHONE.match(text)) and sum(c.isdigit() for c in text) in _PHONE_DIGITS
+
+
 def excel_would_change(text: str) -> bool:
-    """Digit strings a spreadsheet would read as a number and show otherwise: a leading ``+``
-    or ``0``, more digits than Excel shows, or several numbers in one cell."""
-    if not _DIGITS.match(text):
-        return False
-    return text[0] == "+" or (text[0] == "0" and len(text) > 1) or ";" in text or len(text) > _EXCEL_DIGITS
+    """Text a spreadsheet would read as a number, or as a formula, and show otherwise: digit
+    strings with a leading ``+`` or ``0``, more digits than Excel shows, several numbers in one
+    cell, and phone numbers in any shape (one per cell or "; " between them)."""
+    if _DIGITS.match(text):
+        return text[0] == "+" or (text[0] == "0" and len(text) > 1) or ";" in text or len(text) > _EXCEL_DIGITS
+    return all(is_phone(part) for part in text.split("; "))
 
 
 def safe_text(text: str) -> str:

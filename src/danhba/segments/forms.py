@@ -10,6 +10,8 @@ the page needs htmx only to avoid full reloads.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -582,26 +584,40 @@ class ListAddForm(forms.Form):
 ID_HEADERS = frozenset({"id", "contact id", "contact_id", "mã liên hệ"})
 
 
-def _cells(line: str) -> list[str]:
-    for sep in (",", ";", "\t"):
-        if sep in line:
-            return [cell.strip().strip("\"'") for cell in line.split(sep)]
-    return [line.strip()]
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect | None:
+    """The file's CSV dialect (``,``, ``;`` or tab between cells, quoting), or None for a file of
+    one value per line."""
+    sample = text[: 64 * 1024]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        return None
 
 
 def file_lines(text: str) -> list[str]:
-    """One key per line of an uploaded file: the column named id, each value written ``#id``,
-    or else the first column. The header line becomes empty, so line numbers stay the file's."""
-    rows = text.splitlines()
-    header = [cell.casefold() for cell in _cells(rows[0])] if rows else []
-    column = next((i for i, cell in enumerate(header) if cell in ID_HEADERS), None)
-    if column is None:
-        return [_cells(row)[0] for row in rows]
-    keys = [""]
-    for row in rows[1:]:
-        cells = _cells(row)
-        value = cells[column] if column < len(cells) else ""
-        keys.append(f"#{value}" if value else "")
+    """One key per line of an uploaded file, read as CSV (quoted cells, ``,`` ``;`` or tab): the
+    column named id, each value written ``#id``, or else the first column. The header line
+    becomes empty, and a quoted cell running over several lines leaves its other lines empty,
+    so line numbers stay the file's."""
+    text = text.removeprefix("\ufeff")
+    dialect = _dialect(text)
+    if dialect is None:
+        return [line.strip() for line in text.splitlines()]
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    keys: list[str] = []
+    column: int | None = None
+    for number, row in enumerate(reader):
+        cells = [cell.strip() for cell in row]
+        if number == 0:
+            column = next((i for i, cell in enumerate(cells) if cell.casefold() in ID_HEADERS), None)
+        if column is None:
+            keys.append(cells[0] if cells else "")
+        elif number == 0:
+            keys.append("")
+        else:
+            value = cells[column] if column < len(cells) else ""
+            keys.append(f"#{value}" if value else "")
+        keys.extend([""] * (reader.line_num - len(keys)))  # the other lines of a quoted cell
     return keys
 
 

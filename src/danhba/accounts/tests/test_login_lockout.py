@@ -108,3 +108,27 @@ def test_unlock_from_the_command_line(client: Any, admin: Any, settings: Any) ->
 def test_unlock_needs_an_email_or_an_address(db: Any) -> None:
     with pytest.raises(CommandError):
         call_command("unlock", stdout=StringIO())
+
+
+def test_ipv6_addresses_count_per_64_network(client: Any, admin: Any, users: Any, settings: Any) -> None:
+    """A home or office has a whole IPv6 /64 and may use any address in it: guesses from five
+    addresses of one /64 lock that network out, as five from one IPv4 address would."""
+    settings.LOGIN_MAX_FAILURES = 5
+    for n in range(1, 6):
+        fail(client, admin.email, f"2001:db8:aa:1::{n:x}", 1)
+    refused = login(client, admin.email, PASSWORD, "2001:db8:aa:1:ffff:1:2:3")
+    assert not logged_in(refused) and TOO_MANY in refused.content.decode()
+    assert lock_of(admin.email, "2001:db8:aa:1::/64").lockouts == 1
+    # The next /64 (another customer of the same provider) is not locked.
+    assert logged_in(login(client, admin.email, PASSWORD, "2001:db8:aa:2::1"))
+    # The per-address limit counts the /64 too, whatever the email.
+    settings.LOGIN_MAX_FAILURES = 2
+    for n in range(8):
+        fail(client, f"guess{n}@example.vn", f"2001:db8:bb:1::{n + 1:x}", 1)
+    refused = login(client, users["sales"].email, PASSWORD, "2001:db8:bb:1::99")
+    assert not logged_in(refused) and TOO_MANY in refused.content.decode()
+    # An IPv4 address written as IPv6 is that IPv4 address; unlocking by any address of the /64 works.
+    fail(client, admin.email, f"::ffff:{ATTACKER_IP}", 2)
+    assert lock_of(admin.email, ATTACKER_IP).lockouts == 1
+    call_command("unlock", admin.email, "--ip", "2001:db8:aa:1::77", stdout=StringIO())
+    assert logged_in(login(client, admin.email, PASSWORD, "2001:db8:aa:1::5"))

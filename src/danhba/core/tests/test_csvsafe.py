@@ -48,13 +48,31 @@ def test_anything_a_spreadsheet_would_run_gets_an_apostrophe(text: str) -> None:
         ("912345678", "912345678"),  # a number Excel shows as it is
         ("0", "0"),
         ("Nguyễn Văn An", "Nguyễn Văn An"),
-        ("0912 345 678", "0912 345 678"),  # spaces: text already
+        # Phones as people write them: a dot or space groups thousands in Vietnamese or
+        # French settings (912345678), a leading + would need a visible apostrophe.
+        ("0912 345 678", '="0912 345 678"'),
+        ("0912.345.678", '="0912.345.678"'),
+        ("+84 912 345 678", '="+84 912 345 678"'),
+        ("+84-912-345-678", '="+84-912-345-678"'),
+        ("(028) 3822 1234", '="(028) 3822 1234"'),
+        ("091 234 56 78", '="091 234 56 78"'),  # phonenumbers' national format, as pages show it
+        ("+84 912 345 678; 0987.654.321", '="+84 912 345 678; 0987.654.321"'),
+        # Not phones: left alone, or a formula defused.
+        ("01.05.2025", "01.05.2025"),  # a date: 8 digits
+        ("2025-05-01", "2025-05-01"),
+        ("12 345", "12 345"),
+        ("0912 ABC", "0912 ABC"),
         ("", ""),
     ],
 )
 def test_phones_and_digit_strings_stay_text_without_an_apostrophe(text: str, written: str) -> None:
     assert safe_text(text) == written
     assert unwrap_excel_text(written) == text
+
+
+@pytest.mark.parametrize("text", ["+84 912 345 678 ext", "-912 345 678", "+1 (2) +3 4567890", "+84 91x"])
+def test_formulas_that_look_a_little_like_phones_are_still_defused(text: str) -> None:
+    assert safe_text(text) == "'" + text
 
 
 def test_values_of_every_type() -> None:

@@ -380,6 +380,30 @@ def test_pasted_short_numbers_are_never_contact_ids(client_for: Any, users: Any,
     assert lst.members.count() == 2
 
 
+def test_list_files_are_read_as_csv(client_for: Any, users: Any, hanoi: Any) -> None:
+    """Quoted cells (with the separator or a line break inside), ``;`` or tab between cells and a
+    byte order mark, as Excel and Google Sheets write them; line numbers stay the file's."""
+    from danhba.segments.forms import file_lines
+
+    first, second = hanoi[0].pk, hanoi[1].pk
+    assert file_lines(f'\ufeffName;ID\n"Trần; Bình";{first}\n') == ["", f"#{first}"]
+    assert file_lines(f'Name,ID\n"Trần, Bình",{first}\n"Two\nlines",{second}\n,\nx,99x\n') == [
+        "", f"#{first}", f"#{second}", "", "", "#99x",
+    ]  # fmt: skip
+    quoted = '\ufeff"an@example.vn","Nguyễn, An"\r\n0912 345 678\tx\r\n'
+    assert file_lines(quoted) == ["an@example.vn", "0912 345 678\tx"]
+    assert file_lines("Email\tTên\nan@example.vn\tAn\n") == ["Email", "an@example.vn"]
+    assert file_lines("an@example.vn\n\n0912 345 678\n") == ["an@example.vn", "", "0912 345 678"]
+    # Through the page: the id after a quoted name with a comma is the one added.
+    client = client_for(users["marketing"])
+    lst = static(users["marketing"])
+    body = f'\ufeffName,ID\r\n"Trần, Bình",{second}\r\n'.encode()
+    upload = SimpleUploadedFile("list.csv", body, content_type="text/csv")
+    response = client.post(f"/segments/{lst.pk}/members/import", {"file": upload}, HTTP_HX_REQUEST="true")
+    assert set(lst.members.values_list("contact_id", flat=True)) == {second}
+    assert "matched nobody" not in response.content.decode()
+
+
 # --- the builder's suggestions and first impression ----------------------------------------------
 
 
