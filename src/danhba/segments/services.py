@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,7 +52,11 @@ from danhba.segments.models import DirtyContact, Segment, SegmentChange, Segment
 
 log = logging.getLogger(__name__)
 
+# Rows per transaction of a big write (a full refresh): short enough that other writers wait
+# well under a second for the database.
 CHUNK = 5000
+# The pause between two chunks on SQLite (_yield_to_writers).
+YIELD_SECONDS = 0.02
 # Contacts re-evaluated per query by dirty_process.
 DIRTY_BATCH = 2000
 
@@ -227,9 +233,12 @@ def segment_refresh(
 ) -> RefreshResult:
     """Recompute a dynamic segment from scratch and record who entered and left.
 
-    The matching ids are read outside the write transaction (a refresh of a large segment must
-    not hold the write lock for its whole query). A contact re-evaluated live meanwhile (it has
-    a history row newer than the start) keeps its live state: it is the fresher one."""
+    The matching ids and the current members are read outside any write transaction (a refresh
+    of a large segment must not hold the write lock for its whole query). The contacts where
+    they differ are then written in transactions of at most ``CHUNK`` contacts, each of which
+    asks its own contacts again and updates the size: a reader always sees a size that matches
+    the member rows, and other writers get the database between chunks. A contact re-evaluated
+    live meanwhile (it has a history row newer than the start) keeps its live state."""
     if segment.is_static:
         return RefreshResult(0, 0, SegmentMember.objects.filter(segment=segment).count())
     started = timezone.now()
@@ -239,26 +248,63 @@ def segment_refresh(
     except Exception as exc:
         Segment.objects.filter(pk=segment.pk).update(refresh_error=str(exc)[:2000], refresh_requested_at=None)
         raise
-    with transaction.atomic():
-        # One writer per segment at a time (PostgreSQL; SQLite writers queue anyway).
-        if not _lock(segment.pk):
-            return RefreshResult(0, 0, 0)
-        current = set(
-            SegmentMember.objects.filter(segment=segment).values_list("contact_id", flat=True).iterator(CHUNK)
-        )
-        touched = set(
-            SegmentChange.objects.filter(segment=segment, at__gte=started).values_list("contact_id", flat=True)
-        )
-        entered = (matched - current) - touched
-        left = (current - matched) - touched
-        _write_changes(segment.pk, entered, left, via=via, at=now)
-        size = SegmentMember.objects.filter(segment=segment).count()
-        Segment.objects.filter(pk=segment.pk).update(
-            member_count=size, refreshed_at=timezone.now(), refresh_requested_at=None, refresh_error=""
-        )
-        _size_record(segment.pk, size)
+    current = set(SegmentMember.objects.filter(segment=segment).values_list("contact_id", flat=True).iterator(CHUNK))
+    candidates = sorted(matched ^ current)
+    chunks = [candidates[i : i + CHUNK] for i in range(0, len(candidates), CHUNK)] or [[]]
+    entered = left = size = 0
+    for number, chunk in enumerate(chunks, start=1):
+        if number > 1:
+            _yield_to_writers()
+        with transaction.atomic():
+            # One writer per segment at a time (PostgreSQL; SQLite writers queue anyway).
+            if not _lock(segment.pk):
+                return RefreshResult(0, 0, 0)
+            came, went = _refresh_chunk(segment, chunk, started=started, via=via, at=now)
+            entered, left = entered + came, left + went
+            last = number == len(chunks)
+            if number == 1 or last:
+                size = SegmentMember.objects.filter(segment=segment).count()
+                Segment.objects.filter(pk=segment.pk).update(member_count=size)
+            else:
+                size += came - went
+                Segment.objects.filter(pk=segment.pk).update(member_count=F("member_count") + came - went)
+            if last:
+                Segment.objects.filter(pk=segment.pk).update(
+                    refreshed_at=timezone.now(), refresh_requested_at=None, refresh_error=""
+                )
+                _size_record(segment.pk, size)
     segment.member_count = size
-    return RefreshResult(len(entered), len(left), size)
+    return RefreshResult(entered, left, size)
+
+
+def _refresh_chunk(
+    segment: Segment, chunk: Sequence[int], *, started: dt.datetime, via: str, at: dt.datetime
+) -> tuple[int, int]:
+    """Write one chunk of a full refresh, inside its transaction. The chunk holds the contacts
+    whose membership differed when the refresh read it; each is asked again now (a few thousand
+    ids: a quick query), since a write may have moved it meanwhile without leaving a trace (a
+    live re-evaluation that found nothing to change). Returns (entered, left)."""
+    matched = set(compiler.matching(segment.conditions, now=at, among=chunk).values_list("pk", flat=True))
+    current = set(
+        SegmentMember.objects.filter(segment_id=segment.pk, contact_id__in=chunk).values_list("contact_id", flat=True)
+    )
+    touched = set(
+        SegmentChange.objects.filter(segment_id=segment.pk, at__gte=started, contact_id__in=chunk).values_list(
+            "contact_id", flat=True
+        )
+    )
+    came = (matched - current) - touched
+    went = (current - matched) - touched
+    _write_changes(segment.pk, came, went, via=via, at=at)
+    return len(came), len(went)
+
+
+def _yield_to_writers() -> None:
+    """Between the chunks of a long job: SQLite has one writer at a time, and a writer waiting in
+    its busy handler polls, so it only gets the lock if the job pauses before taking it again.
+    PostgreSQL locks rows, so nobody is waiting there."""
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        time.sleep(YIELD_SECONDS)
 
 
 def _lock(segment_id: int) -> bool:
@@ -377,8 +423,6 @@ _last_wake = 0.0
 
 def _wake() -> None:
     """Queue the worker, at most every 0.25 s per process: a burst of writes needs one job."""
-    import time
-
     global _last_wake
     now = time.monotonic()
     if now - _last_wake < 0.25:
