@@ -9,7 +9,7 @@ lower-case emails, E.164 phones — and the same generator feeds the ``bench/`` 
 them with ``bulk_create`` instead of one service call per contact (3,000 contacts in a few
 seconds rather than a minute) and therefore fills the denormalised columns itself, exactly as
 the services do: ``name_key``, the primary ``email``/``phone``, ``last_activity_at``, and the
-search keys (``search.contact_search_keys``, which a test holds equal to what
+search index (``search.search_index_new``, which a test holds equal to what
 ``search.search_index`` stores). Consent, orders, events and segments are the other apps' parts.
 """
 
@@ -37,13 +37,12 @@ from danhba.contacts.models import (
     ContactTag,
     ExternalId,
     LifecycleStage,
-    SearchKey,
     SocialProfile,
     Source,
     Tag,
     TimelineEntry,
 )
-from danhba.contacts.search import contact_search_keys
+from danhba.contacts.search import SearchDoc, search_index_new
 from danhba.core.demo import SEED as DEMO_SEED
 from danhba.core.demo import DemoRun
 from danhba.core.normalize import (
@@ -694,10 +693,7 @@ def _load_batch(
                     updated_at=when,
                 )
             )
-        keys += [
-            SearchKey(contact_id=cid, key=k)
-            for k in sorted(contact_search_keys(p.full_name, emails, [ph.e164 for ph in phones], company_names))
-        ]
+        keys.append(SearchDoc(cid, p.full_name, emails, [ph.e164 for ph in phones], company_names))
     ContactEmail.objects.bulk_create(email_rows, batch_size=BATCH)
     ContactPhone.objects.bulk_create(phone_rows, batch_size=BATCH)
     ContactTag.objects.bulk_create(tag_rows, batch_size=BATCH)
@@ -705,7 +701,7 @@ def _load_batch(
     ExternalId.objects.bulk_create(ext_rows, batch_size=BATCH)
     SocialProfile.objects.bulk_create(social_rows, batch_size=BATCH)
     TimelineEntry.objects.bulk_create(entry_rows, batch_size=BATCH)
-    SearchKey.objects.bulk_create(keys, batch_size=2000)
+    n_keys = search_index_new(keys)
     return {
         "contacts": len(rows),
         "emails": len(email_rows),
@@ -715,5 +711,5 @@ def _load_batch(
         "external_ids": len(ext_rows),
         "social_profiles": len(social_rows),
         "timeline_entries": len(entry_rows),
-        "search_keys": len(keys),
+        "search_keys": n_keys,
     }

@@ -29,7 +29,7 @@ from django.utils.translation import gettext_noop
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
 from danhba.contacts.changes import EVERYTHING, contacts_changed
-from danhba.contacts.keys import company_key, email_key, name_key, name_keys, phone_key, tag_key
+from danhba.contacts.keys import company_key, name_key, tag_key
 from danhba.contacts.models import (
     Company,
     Contact,
@@ -40,12 +40,11 @@ from danhba.contacts.models import (
     CustomField,
     ExternalId,
     LifecycleStage,
-    SearchKey,
     SocialProfile,
     Tag,
     TimelineEntry,
 )
-from danhba.contacts.search import search_index
+from danhba.contacts.search import SearchDoc, search_index, search_index_new
 from danhba.core.actor import Actor
 from danhba.core.audit import jsonable
 from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter
@@ -125,7 +124,6 @@ class Loader:
             "social": Table(SocialProfile, ["contact_id", "network", "handle"]),
             "tag": Table(ContactTag, ["contact_id", "tag_id"]),
             "company": Table(ContactCompany, ["contact_id", "company_id", "is_primary", "job_title"]),
-            "search": Table(SearchKey, ["contact_id", "key"]),
             "note": Table(TimelineEntry, ["contact_id", "kind", "channel", "subject", "body", "author_id",
                                           "occurred_at", "is_private", "data", "created_at", "updated_at"]),
             "consent": Table(ConsentRecord, ["id", "contact_id", "purpose_id", "status", "recorded_at", "source",
@@ -435,7 +433,7 @@ class Loader:
         socials: list[Any] = []
         tags: list[Any] = []
         links: list[Any] = []
-        keys: list[Any] = []
+        docs: list[SearchDoc] = []
         notes: list[Any] = []
         changes: list[Any] = []
         audits: list[Any] = []
@@ -474,10 +472,8 @@ class Loader:
             contact_rows.append([values[a] for a in attnames])
             for i, email in enumerate(email_list):
                 emails.append((cid, email, "personal", i == 0))
-                keys.append((cid, email_key(email)))
             for i, (e164, raw, kind) in enumerate(phone_list):
                 phones.append((cid, e164, raw, kind, "mobile" if kind == "mobile" else "home", i == 0))
-                keys.append((cid, phone_key(e164)))
             externals.extend((cid, s, v) for s, v in dict.fromkeys(x for r in target.rows for x in r.external_ids))
             socials.extend((cid, n, h) for n, h in dict.fromkeys(x for r in target.rows for x in r.socials))
             names = list(dict.fromkeys([*(t for r in target.rows for t in r.tags), *self.add_tags]))
@@ -486,8 +482,8 @@ class Loader:
             company = next((r.company for r in target.rows if r.company), "")
             if company:
                 links.append((cid, company_ids[company_key(company)], True, state.get("job_title", "")))
-                keys.extend((cid, k) for k in name_keys(company))
-            keys.extend((cid, k) for k in name_keys(state["full_name"]))
+            company_names = [company] if company else []
+            docs.append(SearchDoc(cid, state["full_name"], email_list, [p[0] for p in phone_list], company_names))
             for r in target.rows:
                 for body in r.notes:
                     notes.append((cid, "note", "", _("Imported note"), body, self.user_id,
@@ -503,7 +499,7 @@ class Loader:
         self.tables["social"].insert(socials)
         self.tables["tag"].insert(tags)
         self.tables["company"].insert(links)
-        self.tables["search"].insert(dict.fromkeys(k for k in keys if k[1]))
+        search_index_new(docs)
         self.tables["note"].insert(notes)
         self.tables["change"].insert(changes)
         self._write_consents(consents, {}, now)

@@ -14,7 +14,6 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_events_bulk
 from danhba.contacts.changes import contacts_changed, reasons_for_changes
 from danhba.contacts.custom_fields import clean_custom_values
-from danhba.contacts.keys import email_key, name_keys, phone_key
 from danhba.contacts.models import (
     Contact,
     ContactEmail,
@@ -22,12 +21,11 @@ from danhba.contacts.models import (
     CustomField,
     ExternalId,
     LifecycleStage,
-    SearchKey,
     Source,
     TimelineEntry,
     anonymous_label,
 )
-from danhba.contacts.search import search_index
+from danhba.contacts.search import SearchDoc, search_index, search_index_new
 from danhba.contacts.services.cleaning import (
     NAME_FIELDS,
     apply_names,
@@ -120,7 +118,7 @@ class ContactsBulk:
         emails: list[tuple[Any, ...]] = []
         phones: list[tuple[Any, ...]] = []
         externals: list[tuple[Any, ...]] = []
-        keys: list[tuple[int, str]] = []
+        docs: list[SearchDoc] = []
         audits: list[tuple[Any, ...]] = []
         actor = self.actor
         now = timezone.now()
@@ -130,9 +128,8 @@ class ContactsBulk:
             emails += [(cid, e["email"], e["label"], e["is_primary"]) for e in contact_emails]
             phones += [(cid, p["e164"], p["raw"], p["kind"], p["label"], p["is_primary"]) for p in contact_phones]
             externals += [(cid, s, v) for s, v in pairs]
-            contact_keys = {*name_keys(contact.full_name), *(email_key(e["email"]) for e in contact_emails)}
-            contact_keys.update(phone_key(p["e164"]) for p in contact_phones)
-            keys += [(cid, k) for k in contact_keys if k]
+            docs.append(SearchDoc(cid, contact.full_name, [e["email"] for e in contact_emails],
+                                  [p["e164"] for p in contact_phones]))  # fmt: skip
             related = {
                 "emails": [e["email"] for e in contact_emails],
                 "phones": [p["e164"] for p in contact_phones],
@@ -151,7 +148,7 @@ class ContactsBulk:
         Table(ContactEmail, ["contact_id", "email", "label", "is_primary"]).insert(emails)
         Table(ContactPhone, ["contact_id", "e164", "raw", "kind", "label", "is_primary"]).insert(phones)
         Table(ExternalId, ["contact_id", "system", "value"]).insert(externals)
-        Table(SearchKey, ["contact_id", "key"]).insert(keys)
+        search_index_new(docs)
         audit_columns = ["at", "actor_id", "actor_label", "via", "action", "object_type", "object_id",
                          "object_label", "contact_id", "changes", "ip_address", "user_agent"]  # fmt: skip
         Table(AuditEvent, audit_columns).insert(audits)
