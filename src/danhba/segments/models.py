@@ -109,7 +109,7 @@ class SegmentSize(models.Model):
 
 class DirtyContact(models.Model):
     """A contact whose data changed since the segments last looked at it. Writers insert here in
-    their own transaction; the worker drains it (membership.dirty_process). The database, not the
+    their own transaction; the worker drains it (services.dirty_process). The database, not the
     job queue, holds the work, so a lost wake-up loses nothing."""
 
     id = models.BigAutoField(primary_key=True)
@@ -118,6 +118,11 @@ class DirtyContact(models.Model):
     # only segments that depend on one of these are re-evaluated.
     reason = models.CharField(max_length=220)
     marked_at = models.DateTimeField(default=timezone.now)
+    # The worker evaluating the row (a token per dirty_process call) and until when: another
+    # worker leaves the row alone until then, and takes it over after (its worker died). A new
+    # change of the same contact for the same reason clears both, so the row is evaluated again.
+    claim = models.CharField(max_length=32, blank=True, default="")
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contact_id", "reason"], name="dirtycontact_unique")]

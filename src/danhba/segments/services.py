@@ -10,7 +10,8 @@ How membership stays current:
    reason, duplicates ignored) and, after the commit, wakes the worker. The rows are the work: a
    lost wake-up only delays it.
 2. :func:`dirty_process` (the worker job, a minutely sweep, or inline with
-   ``SEGMENTS_REFRESH_INLINE``) takes a batch of dirty rows, finds the dynamic segments whose
+   ``SEGMENTS_REFRESH_INLINE``) claims a batch of dirty rows (no other worker takes them until
+   the claim's lease runs out), finds the dynamic segments whose
    dependencies (``Segment.depends_on``) meet the reasons, re-evaluates only those contacts against
    only those segments — one SQL query per segment with ``id IN (batch)`` — and writes the
    differences to :class:`SegmentMember` and the history :class:`SegmentChange`.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -59,6 +61,9 @@ CHUNK = 5000
 YIELD_SECONDS = 0.02
 # Contacts re-evaluated per query by dirty_process.
 DIRTY_BATCH = 2000
+# How long a worker's claim on a batch of dirty rows holds; after that another worker takes the
+# batch over (the first one died). A batch takes seconds.
+DIRTY_LEASE = dt.timedelta(minutes=5)
 
 
 @dataclass
@@ -387,7 +392,15 @@ def contacts_changed_by(*, changes: dict[int, set[str]]) -> None:
         return
     now = timezone.now()
     rows = [DirtyContact(contact_id=c, reason=r, marked_at=now) for c in sorted(changes) for r in sorted(changes[c])]
-    DirtyContact.objects.bulk_create(rows, batch_size=CHUNK, ignore_conflicts=True)
+    # A row a worker is evaluating right now loses its claim: that evaluation may have read the
+    # contact before this write, so the row stays for another one (dirty_process keeps it).
+    DirtyContact.objects.bulk_create(
+        rows,
+        batch_size=CHUNK,
+        update_conflicts=True,
+        unique_fields=["contact_id", "reason"],
+        update_fields=["marked_at", "claim", "claimed_until"],
+    )
     transaction.on_commit(_wake)
 
 
@@ -447,12 +460,16 @@ def _affected(segments: Sequence[Segment], reasons: set[str]) -> list[Segment]:
 
 def dirty_process(*, now: dt.datetime | None = None, max_batches: int | None = None) -> int:
     """Re-evaluate dirty contacts against the segments their changes can affect. Returns the
-    number of contacts processed."""
+    number of contacts processed.
+
+    Each batch is claimed first (:func:`_dirty_claim`), so two worker threads or machines never
+    evaluate the same rows; a row is deleted afterwards only if it is still this call's claim."""
     done = 0
     batches = 0
+    token = uuid.uuid4().hex
     segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC))
     while max_batches is None or batches < max_batches:
-        rows = list(DirtyContact.objects.order_by("id").values_list("id", "contact_id", "reason")[:DIRTY_BATCH])
+        rows = _dirty_claim(token=token, limit=DIRTY_BATCH)
         if not rows:
             break
         batches += 1
@@ -460,9 +477,42 @@ def dirty_process(*, now: dt.datetime | None = None, max_batches: int | None = N
         for _pk, contact_id, reason in rows:
             reasons_of[contact_id].add(reason)
         _evaluate(segments, reasons_of, now=now or timezone.now())
-        DirtyContact.objects.filter(pk__in=[r[0] for r in rows]).delete()
+        _dirty_release(token=token, ids=[r[0] for r in rows])
         done += len(reasons_of)
     return done
+
+
+def _dirty_claim(*, token: str, limit: int) -> list[tuple[int, int, str]]:
+    """Claim the oldest unclaimed dirty rows (or rows whose claim ran out: its worker died) for
+    ``DIRTY_LEASE``, in one short transaction. PostgreSQL skips the rows another worker is
+    claiming at this moment; SQLite runs one write transaction at a time (IMMEDIATE), so the
+    read and the update cannot interleave with another worker's."""
+    now = timezone.now()
+    with transaction.atomic():
+        free = (
+            DirtyContact.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .order_by("id")
+            .select_for_update(skip_locked=True)
+        )
+        rows = list(free.values_list("id", "contact_id", "reason")[:limit])
+        if rows:
+            DirtyContact.objects.filter(pk__in=[r[0] for r in rows]).update(
+                claim=token, claimed_until=now + DIRTY_LEASE
+            )
+    return rows
+
+
+def _dirty_release(*, token: str, ids: Sequence[int]) -> None:
+    """Delete the evaluated rows that are still ours. A row a writer marked again meanwhile lost
+    our claim and stays; on PostgreSQL a row that writer still has locked is skipped, not
+    waited for (its upsert clears the claim when it commits), so this never deadlocks."""
+    with transaction.atomic():
+        mine = list(
+            DirtyContact.objects.filter(pk__in=ids, claim=token)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        DirtyContact.objects.filter(pk__in=mine).delete()
 
 
 def _evaluate(segments: Sequence[Segment], reasons_of: dict[int, set[str]], *, now: dt.datetime) -> None:
