@@ -1,8 +1,8 @@
 """Identity resolution: who an event belongs to. userId is the external id of system "segment",
 then traits.email, then traits.phone (normalised by ``core.normalize``); junk identifiers never
 match; an anonymous device joins its contact on identify or alias, its events with it.
-:class:`BatchResolver` decides for a whole request in memory and writes in a few statements;
-:class:`Resolver` goes one message at a time (the fallback)."""
+:class:`BatchResolver` decides for a batch of messages (a request, several requests, or one
+message) in memory, in message order, and writes in a few statements."""
 
 from __future__ import annotations
 
@@ -11,17 +11,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from danhba.contacts.changes import ANY_EVENT, contacts_changed
-from danhba.contacts.models import Contact, ContactEmail, ContactPhone, ExternalId
+from danhba.contacts.models import ContactEmail, ContactPhone, ExternalId
 from danhba.contacts.models import Source as ContactSource
 from danhba.contacts.services.bulk import ContactsBulk
-from danhba.contacts.services.contacts import contact_create, contact_update
 from danhba.core.actor import Actor
 from danhba.core.bulk import chunks
-from danhba.core.errors import InvalidInput, ServiceError
+from danhba.core.errors import InvalidInput
 from danhba.core.normalize import (
     NormalizationError,
     clean_text,
@@ -60,6 +59,8 @@ JUNK_EMAILS = frozenset(
 # would turn some of them into plausible numbers); plus any run of one repeated digit.
 JUNK_PHONE_DIGITS = frozenset({"0123456789", "1234567890", "123456789", "0987654321", "9876543210", "12345678"})
 _JUNK_DIGITS = re.compile(r"^(\d)\1+$")
+
+
 def is_junk_id(value: str) -> bool:
     return value.strip().lower() in JUNK_IDS
 
@@ -112,204 +113,46 @@ class Identity:
         return bool(self.user_id or self.email or self.phone)
 
 
-class Resolver:
-    """Finds (or creates) the contact of each message of one request. Caches what it learns, so a
-    batch of 100 page views from one visitor costs one lookup."""
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-        self.actor = Actor.system("api")
-        self.anonymous: dict[str, int] = {}
-        self.users: dict[str, int | None] = {}
-
-    def prefetch(self, messages: list[Message]) -> None:
-        anonymous = {m.anonymous_id for m in messages if m.anonymous_id and not is_junk_id(m.anonymous_id)}
-        self.anonymous.update(
-            AnonymousIdentity.objects.filter(anonymous_id__in=anonymous).values_list("anonymous_id", "contact_id")
-        )
-        users = {m.user_id for m in messages if m.user_id and not is_junk_id(m.user_id)}
-        self.users.update(dict.fromkeys(users))
-        self.users.update(
-            ExternalId.objects.filter(system=USER_ID_SYSTEM, value__in=users).values_list("value", "contact_id")
-        )
-
-    def resolve(self, message: Message) -> int | None:
-        identity = self.identity(message)
-        if not identity.identified and message.type != Event.Type.ALIAS:
-            return self.anonymous.get(identity.anonymous_id) if identity.anonymous_id else None
-        for attempt in range(2):
-            try:
-                with transaction.atomic():
-                    return self._resolve_identified(identity, message)
-            except (ServiceError, Contact.DoesNotExist):
-                # A race lost to a concurrent request creating the same person (its contact is
-                # committed by now, so a second look finds it), or a contact deleted meanwhile.
-                self.users.pop(identity.user_id, None)
-                if attempt:
-                    break
-        # Still nothing: the event is stored unattached rather than lost.
-        return self.anonymous.get(identity.anonymous_id) if identity.anonymous_id else None
-
-    @staticmethod
-    def identity(message: Message) -> Identity:
-        # Segment lets any call carry the user's traits in context.traits; group traits
-        # describe the company, never the person.
-        traits = message.traits if message.type == Event.Type.IDENTIFY else message.context.get("traits") or {}
-        identity = Identity(traits=traits)
-        if message.user_id and not is_junk_id(message.user_id):
-            identity.user_id = message.user_id
-        if message.anonymous_id and not is_junk_id(message.anonymous_id):
-            identity.anonymous_id = message.anonymous_id
-        if message.previous_id and not is_junk_id(message.previous_id):
-            identity.previous_id = message.previous_id
-        email = traits.get("email")
-        if isinstance(email, str) and email.strip():
-            try:
-                normalized = normalize_email(email)
-            except NormalizationError:
-                normalized = ""
-            if normalized and normalized not in JUNK_EMAILS and not is_junk_id(normalized.split("@")[0]):
-                identity.email = normalized
-        phone = traits.get("phone")
-        if isinstance(phone, (str, int)) and not isinstance(phone, bool) and str(phone).strip():
-            try:
-                e164 = normalize_phone(str(phone)).e164
-            except NormalizationError:
-                e164 = ""
-            digits = "".join(ch for ch in str(phone) if ch.isdigit())
-            if e164 and not _JUNK_DIGITS.match(digits) and digits not in JUNK_PHONE_DIGITS:
-                identity.phone, identity.phone_raw = e164, clean_text(phone)[:40]
-        return identity
-
-    def _user_contact(self, user_id: str) -> int | None:
-        if user_id not in self.users:
-            self.users[user_id] = (
-                ExternalId.objects.filter(system=USER_ID_SYSTEM, value=user_id)
-                .values_list("contact_id", flat=True)
-                .first()
-            )
-        return self.users[user_id]
-
-    def _resolve_identified(self, identity: Identity, message: Message) -> int | None:
-        by_user = self._user_contact(identity.user_id) if identity.user_id else None
-        by_email = (
-            ContactEmail.objects.filter(email=identity.email).values_list("contact_id", flat=True).first()
-            if identity.email
-            else None
-        )
-        by_phone = (
-            ContactPhone.objects.filter(e164=identity.phone)
-            .order_by("contact_id")
-            .values_list("contact_id", flat=True)
-            .first()
-            if identity.phone
-            else None
-        )
-        by_anonymous = self.anonymous.get(identity.anonymous_id) if identity.anonymous_id else None
-        by_previous = None
-        if identity.previous_id:
-            by_previous = self._user_contact(identity.previous_id) or (
-                AnonymousIdentity.objects.filter(anonymous_id=identity.previous_id)
-                .values_list("contact_id", flat=True)
-                .first()
-            )
-
-        contact_id = by_user or by_email or by_phone
-        if contact_id is None and by_previous is not None:
-            contact_id = by_previous  # alias: the new user id continues the previous identity
-        # This device belongs to a known contact. A different user id is a different person (a
-        # shared computer); anything else is the same person telling us more.
-        if contact_id is None and by_anonymous is not None and not (identity.user_id and _has_user_id(by_anonymous)):
-            contact_id = by_anonymous
-        if contact_id is None:
-            contact_id = self._create(identity).pk
-        else:
-            self._attach(contact_id, identity, by_user, by_email, by_phone)
-
-        details = {"message_id": message.message_id, "source": self.source.pk}
-        if by_email and by_email != contact_id:
-            _suspect(contact_id, by_email, SuspectedDuplicate.Reason.EMAIL, {**details, "email": identity.email})
-        if by_phone and by_phone not in (contact_id, by_email):
-            _suspect(contact_id, by_phone, SuspectedDuplicate.Reason.PHONE, {**details, "phone": identity.phone})
-        if by_previous and by_previous != contact_id:
-            _suspect(
-                contact_id,
-                by_previous,
-                SuspectedDuplicate.Reason.ALIAS,
-                {**details, "previous_id": identity.previous_id},
-            )
-        if by_anonymous and by_anonymous != contact_id and not (identity.user_id and _has_user_id(by_anonymous)):
-            _suspect(
-                contact_id, by_anonymous, SuspectedDuplicate.Reason.ANONYMOUS_ID,
-                {**details, "anonymous_id": identity.anonymous_id},
-            )  # fmt: skip
-
-        if identity.user_id:
-            self.users[identity.user_id] = self.users.get(identity.user_id) or contact_id
-        if identity.anonymous_id and by_anonymous is None:
-            self._link_anonymous(identity.anonymous_id, contact_id)
-        if identity.previous_id and by_previous is None:
-            self._link_anonymous(identity.previous_id, contact_id)
-        return contact_id
-
-    def _create(self, identity: Identity) -> Contact:
-        data = new_contact_data(identity, self.source)
+def message_identity(message: Message) -> Identity:
+    """Who a message names: its ids and the traits that identify, junk left out."""
+    # Segment lets any call carry the user's traits in context.traits; group traits
+    # describe the company, never the person.
+    traits = message.traits if message.type == Event.Type.IDENTIFY else message.context.get("traits") or {}
+    identity = Identity(traits=traits)
+    if message.user_id and not is_junk_id(message.user_id):
+        identity.user_id = message.user_id
+    if message.anonymous_id and not is_junk_id(message.anonymous_id):
+        identity.anonymous_id = message.anonymous_id
+    if message.previous_id and not is_junk_id(message.previous_id):
+        identity.previous_id = message.previous_id
+    email = traits.get("email")
+    if isinstance(email, str) and email.strip():
         try:
-            return contact_create(actor=self.actor, data=data)
-        except InvalidInput:
-            # A name the contact model refuses must not cost us the identity.
-            return contact_create(actor=self.actor, data=without_names(data))
-
-    def _attach(
-        self, contact_id: int, identity: Identity, by_user: int | None, by_email: int | None, by_phone: int | None
-    ) -> None:
-        """Add the identifiers nobody has yet to the contact, through the contact service (audit
-        log, search keys, timeline). Nothing to add — the usual case — costs no write."""
-        add_user = bool(identity.user_id) and by_user is None
-        add_email = bool(identity.email) and by_email is None
-        add_phone = bool(identity.phone) and by_phone is None
-        if not (add_user or add_email or add_phone):
-            return
-        contact = Contact.objects.get(pk=contact_id)
-        data: dict[str, Any] = {}
-        if add_user:
-            data["external_ids"] = [
-                *({"system": x.system, "value": x.value} for x in contact.external_ids.all()),
-                {"system": USER_ID_SYSTEM, "value": identity.user_id},
-            ]
-        if add_email:
-            emails = [{"email": e.email, "label": e.label, "is_primary": e.is_primary} for e in contact.emails.all()]
-            data["emails"] = [*emails, {"email": identity.email, "is_primary": not emails}]
-        if add_phone:
-            phones = [
-                {"phone": p.raw or p.e164, "label": p.label, "is_primary": p.is_primary} for p in contact.phones.all()
-            ]
-            data["phones"] = [*phones, {"phone": identity.phone_raw or identity.phone, "is_primary": not phones}]
-        contact_update(actor=self.actor, contact=contact, data=data)
-
-    def _link_anonymous(self, anonymous_id: str, contact_id: int) -> None:
+            normalized = normalize_email(email)
+        except NormalizationError:
+            normalized = ""
+        if normalized and normalized not in JUNK_EMAILS and not is_junk_id(normalized.split("@")[0]):
+            identity.email = normalized
+    phone = traits.get("phone")
+    if isinstance(phone, (str, int)) and not isinstance(phone, bool) and str(phone).strip():
         try:
-            with transaction.atomic():
-                AnonymousIdentity.objects.create(anonymous_id=anonymous_id, contact_id=contact_id, source=self.source)
-        except IntegrityError:
-            # Another request linked it first; the first identified visitor keeps the device.
-            linked = (
-                AnonymousIdentity.objects.filter(anonymous_id=anonymous_id).values_list("contact_id", flat=True).first()
-            )
-            self.anonymous[anonymous_id] = linked or contact_id
-            return
-        self.anonymous[anonymous_id] = contact_id
-        device_identified(anonymous_id, contact_id)
+            e164 = normalize_phone(str(phone)).e164
+        except NormalizationError:
+            e164 = ""
+        digits = "".join(ch for ch in str(phone) if ch.isdigit())
+        if e164 and not _JUNK_DIGITS.match(digits) and digits not in JUNK_PHONE_DIGITS:
+            identity.phone, identity.phone_raw = e164, clean_text(phone)[:40]
+    return identity
 
 
 class _New:
-    """A contact the batch creates: its ``contact_create`` data, and its id once written."""
+    """A contact the batch creates: what ``ContactsBulk.draft`` made of its first message, and
+    its id once written."""
 
-    __slots__ = ("data", "draft", "has_user", "pk")
+    __slots__ = ("draft", "has_user", "pk")
 
-    def __init__(self, data: dict[str, Any], draft: Any, has_user: bool) -> None:
-        self.data = data
-        self.draft = draft  # ContactsBulk.draft(data); None once data changed
+    def __init__(self, draft: Any, has_user: bool) -> None:
+        self.draft = draft
         self.pk: int | None = None
         self.has_user = has_user
 
@@ -322,14 +165,14 @@ def _pk(ref: Ref | None) -> int | None:
 
 
 class BatchResolver:
-    """The :class:`Resolver`'s decisions for a whole request, taken in memory in message order
-    and then written with a few multi-row statements. Identities are looked up with one ``IN``
-    query per kind (user ids, emails, phones, device ids); new contacts are created and existing
-    ones extended through ``contacts.services.ContactsBulk`` (validation, search keys, audit,
-    timeline and webhooks as one at a time); device links, moved events and suspected duplicates
-    go in at once. A contact created and extended within one request is written once, with
-    everything. Anything unexpected while writing (an identifier a concurrent writer just took)
-    raises, and the caller resolves the request with the Resolver instead."""
+    """Identity decisions for a batch of messages, taken in memory in message order and then
+    written with a few multi-row statements, with the outcome of the same messages resolved one
+    at a time (``tests/test_batch_resolver.py``). Identities are looked up with one ``IN`` query
+    per kind (user ids, emails, phones, device ids); new contacts are created and extended
+    through ``contacts.services.ContactsBulk`` (validation, search keys, audit, timeline and
+    webhooks as one at a time); device links, moved events and suspected duplicates go in at
+    once. Anything unexpected while writing (an identifier a concurrent writer just took)
+    raises; the caller then resolves the messages again, one batch of one at a time."""
 
     def __init__(self, source: Source) -> None:
         self.source = source
@@ -341,13 +184,13 @@ class BatchResolver:
         self.links: dict[str, Ref] = {}  # device id → contact (AnonymousIdentity)
         self.with_user: set[int] = set()  # existing contacts that have a user id
         self.new: list[_New] = []
-        self.additions: dict[int, dict[str, list[Any]]] = {}
+        self.additions: dict[Ref, dict[str, list[Any]]] = {}
         self.new_links: list[tuple[str, Ref]] = []
         self.suspects: list[tuple[Ref, Ref, str, dict[str, Any]]] = []
 
     def resolve_all(self, messages: list[Message]) -> dict[str, int]:
         """Set ``contact_id`` on each message; returns the device → contact links afterwards."""
-        pairs = [(m, Resolver.identity(m)) for m in messages]
+        pairs = [(m, message_identity(m)) for m in messages]
         self._prefetch([identity for _, identity in pairs])
         refs: list[Ref | None] = []
         for message, identity in pairs:
@@ -378,7 +221,7 @@ class BatchResolver:
             self.emails.update(ContactEmail.objects.filter(email__in=chunk).values_list("email", "contact_id"))
         for chunk in chunks(phones):
             rows = ContactPhone.objects.filter(e164__in=chunk).order_by("-contact_id").values_list("e164", "contact_id")
-            self.phones.update(rows)  # the lowest contact id last, so it wins, as in the Resolver
+            self.phones.update(rows)  # the lowest contact id last, so it wins
         for chunk in chunks(devices):
             self.links.update(
                 AnonymousIdentity.objects.filter(anonymous_id__in=chunk).values_list("anonymous_id", "contact_id")
@@ -396,7 +239,6 @@ class BatchResolver:
         return ref.has_user if isinstance(ref, _New) else ref in self.with_user
 
     def _resolve_identified(self, identity: Identity, message: Message) -> Ref | None:
-        # The same decisions as Resolver._resolve_identified, against the maps.
         by_user = self.users.get(identity.user_id) if identity.user_id else None
         by_email = self.emails.get(identity.email) if identity.email else None
         by_phone = self.phones.get(identity.phone) if identity.phone else None
@@ -460,8 +302,8 @@ class BatchResolver:
             try:
                 draft = self.bulk.draft(data)
             except InvalidInput:
-                return None  # as the Resolver: the message stays unattached
-        new = _New(data, draft, has_user=bool(identity.user_id))
+                return None  # the message stays unattached rather than lost
+        new = _New(draft, has_user=bool(identity.user_id))
         self.new.append(new)
         if identity.email:
             self.emails[identity.email] = new
@@ -478,31 +320,19 @@ class BatchResolver:
         phone = identity.phone_raw or identity.phone
         if not (add_user or add_email or add_phone):
             return
-        if isinstance(contact, _New):
-            data = contact.data
-            contact.draft = None  # validated again when written
-            if add_user:
-                data["external_ids"] = [
-                    *data.get("external_ids", []),
-                    {"system": USER_ID_SYSTEM, "value": identity.user_id},
-                ]
+        # A contact created earlier in the batch is extended after it is written, as a later
+        # request would extend it: its name stays what its first message made of it.
+        additions = self.additions.setdefault(contact, {"emails": [], "phones": [], "external_ids": []})
+        if add_user:
+            additions["external_ids"].append((USER_ID_SYSTEM, identity.user_id))
+            if isinstance(contact, _New):
                 contact.has_user = True
-            if add_email:
-                data["emails"] = [
-                    *data.get("emails", []),
-                    {"email": identity.email, "is_primary": not data.get("emails")},
-                ]
-            if add_phone:
-                data["phones"] = [*data.get("phones", []), {"phone": phone, "is_primary": not data.get("phones")}]
-        else:
-            additions = self.additions.setdefault(contact, {"emails": [], "phones": [], "external_ids": []})
-            if add_user:
-                additions["external_ids"].append((USER_ID_SYSTEM, identity.user_id))
+            else:
                 self.with_user.add(contact)
-            if add_email:
-                additions["emails"].append(identity.email)
-            if add_phone:
-                additions["phones"].append(phone)
+        if add_email:
+            additions["emails"].append(identity.email)
+        if add_phone:
+            additions["phones"].append(phone)
         if add_email:
             self.emails[identity.email] = contact
         if add_phone:
@@ -513,10 +343,10 @@ class BatchResolver:
         self.new_links.append((device, contact))
 
     def _write(self) -> None:
-        ids = self.bulk.create([n.draft or n.data for n in self.new])
+        ids = self.bulk.create([n.draft for n in self.new])
         for new, new_id in zip(self.new, ids, strict=True):
             new.pk = new_id
-        self.bulk.add_identifiers(self.additions)
+        self.bulk.add_identifiers({pk: add for ref, add in self.additions.items() if (pk := _pk(ref)) is not None})
         moves: dict[str, int] = {}
         for device, ref in self.new_links:
             pk = _pk(ref)
@@ -609,14 +439,3 @@ def contact_fields_from_traits(traits: dict[str, Any]) -> dict[str, Any]:
         if isinstance(country, str) and len(country.strip()) == 2 and country.strip().isalpha():
             out["country"] = country.strip().upper()
     return out
-
-
-def _has_user_id(contact_id: int) -> bool:
-    return ExternalId.objects.filter(contact_id=contact_id, system=USER_ID_SYSTEM).exists()
-
-
-def _suspect(one: int, other: int, reason: str, details: dict[str, Any]) -> None:
-    a, b = sorted((one, other))
-    SuspectedDuplicate.objects.get_or_create(
-        contact_a_id=a, contact_b_id=b, reason=reason, defaults={"details": details}
-    )

@@ -19,7 +19,7 @@ from danhba.core.bulk import Table
 from danhba.core.errors import ServiceError
 from danhba.tracking.hooks import EVENTS_STORED, StoredEvents, warnings_of
 from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Source
-from danhba.tracking.services.identity import BatchResolver, Resolver, device_identified
+from danhba.tracking.services.identity import BatchResolver, device_identified
 from danhba.tracking.services.messages import Message
 
 logger = logging.getLogger(__name__)
@@ -123,21 +123,33 @@ def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], da
     return results
 
 
+# What a concurrent writer can make resolving fail with: worth a second look at the database.
+RESOLVE_CONFLICTS = (ServiceError, IntegrityError, Contact.DoesNotExist)
+
+
 def _resolve_contacts(source: Source, messages: list[Message]) -> dict[str, int]:
-    """Set each message's contact (the batch way, else one message at a time); returns the
-    device ids known to belong to a contact afterwards."""
+    """Set each message's contact; returns the device ids known to belong to a contact afterwards.
+    All messages in one batch; if writing that batch fails (a concurrent writer took an
+    identifier, or deleted a contact we found), each message again as a batch of one, which
+    looks at the database afresh: twice, then it is stored unattached rather than lost."""
     try:
         with transaction.atomic():
             return BatchResolver(source).resolve_all(messages)
-    except (ServiceError, IntegrityError, Contact.DoesNotExist):
-        # A concurrent writer took an identifier, or a value only the one-at-a-time path knows
-        # how to skip: that path decides, message by message, with its own retries.
+    except RESOLVE_CONFLICTS:
         logger.info("event batch of source %s resolved one message at a time", source.pk, exc_info=True)
-    resolver = Resolver(source)
-    resolver.prefetch(messages)
+    links: dict[str, int] = {}
     for message in messages:
-        message.contact_id = resolver.resolve(message)
-    return resolver.anonymous
+        message.contact_id = None
+        for attempt in range(2):
+            try:
+                with transaction.atomic():
+                    links.update(BatchResolver(source).resolve_all([message]))
+                break
+            except RESOLVE_CONFLICTS:
+                message.contact_id = None
+                if attempt:
+                    logger.warning("event %s of source %s stored without a contact", message.message_id, source.pk)
+    return links
 
 
 def _claim_message_ids(source: Source, message_ids: list[str], received_at: datetime) -> set[str]:

@@ -23,18 +23,17 @@ def by_user_id(user_id: str) -> Contact:
 
 @pytest.fixture(params=["batch", "one at a time"])
 def path(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both ways the intake creates contacts: in bulk, and one message at a time."""
+    """Both ways the intake creates contacts: a batch of many, and batches of one."""
     if request.param == "one at a time":
         monkeypatch.setattr(intake, "_resolve_contacts", _one_at_a_time)
     return str(request.param)
 
 
 def _one_at_a_time(source: Any, messages: list[Any]) -> dict[str, int]:
-    resolver = identity.Resolver(source)
-    resolver.prefetch(messages)
+    links: dict[str, int] = {}
     for message in messages:
-        message.contact_id = resolver.resolve(message)
-    return resolver.anonymous
+        links.update(identity.BatchResolver(source).resolve_all([message]))
+    return links
 
 
 def test_a_user_id_alone_gives_a_contact_without_a_name(post: Any, path: str) -> None:

@@ -1,24 +1,26 @@
-"""The worker's batch path (``BatchResolver``) decides exactly as the one-message-at-a-time
-``Resolver``: same contacts with the same identifiers, same events attached, same device links
-and suspected duplicates — checked on seeded random traffic full of collisions (shared devices,
-one email under two user ids, aliases, junk ids) over contacts that already exist. And when
-writing the batch fails (a concurrent writer took an identifier), the request is still stored,
-one message at a time."""
+"""Identity resolution is batch-first: a request's messages resolved together give the same
+contacts with the same identifiers, the same events attached, the same device links and
+suspected duplicates as the same messages sent one request each (a batch of one) — checked by
+hypothesis on random traffic full of collisions (shared devices, one email under two user ids,
+aliases, junk ids, repeated messageIds) over contacts that already exist. And when writing the
+batch fails (a concurrent writer took an identifier), the request is still stored, one message
+at a time."""
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from danhba.audit.models import AuditEvent
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
 from danhba.tracking.models import AnonymousIdentity, Event, SuspectedDuplicate
-from danhba.tracking.services import identity, intake
+from danhba.tracking.services import identity
 from danhba.tracking.services.intake import events_ingest
 from danhba.tracking.services.messages import parse_message
 from danhba.tracking.services.sources import source_create
@@ -27,33 +29,39 @@ pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
+DEVICES = st.sampled_from(["d1", "d2", "d3", "d4", "anonymous", "d5"])
+USERS = st.sampled_from(["u1", "u2", "u3", "null", "u4"])
+TRAITS = st.fixed_dictionaries(
+    {},
+    optional={
+        "email": st.sampled_from(["a@x.vn", "B@x.vn ", "c@x.vn", "test@test.com", "not-an-email"]),
+        "phone": st.sampled_from(["0912345001", "+84912345002", "0912 345 003", "0123456789", "12"]),
+        "name": st.sampled_from(["Nguyễn Văn An", "Trần Thị Bình", "", "x" * 300]),
+    },
+)
 
-def traffic(seed: int, count: int, prefix: str) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    out = []
-    for i in range(count):
-        device = rng.choice(["d1", "d2", "d3", "d4", "anonymous", "d5", "d6"])
-        user = rng.choice(["u1", "u2", "u3", "u4", "null", "u5"])
-        base: dict[str, Any] = {"messageId": f"{prefix}{i}", "anonymousId": device}
-        roll = rng.random()
-        if roll < 0.3:
-            out.append({**base, "type": "page", "name": "home"})
-        elif roll < 0.5:
-            out.append({**base, "type": "track", "event": "Viewed", "userId": user})
-        elif roll < 0.9:
-            traits: dict[str, Any] = {}
-            if rng.random() < 0.7:
-                traits["email"] = rng.choice(["a@x.vn", "b@x.vn", "c@x.vn", "test@test.com"])
-            if rng.random() < 0.5:
-                traits["phone"] = rng.choice(["0912345001", "0912345002", "0912345003", "0123456789"])
-            if rng.random() < 0.5:
-                traits["name"] = rng.choice(["Nguyễn Văn An", "Trần Thị Bình", ""])
-            message = {**base, "type": "identify", "traits": traits}
-            if rng.random() < 0.6:
-                message["userId"] = user
-            out.append(message)
-        else:
-            out.append({**base, "type": "alias", "userId": user, "previousId": rng.choice(["d1", "d2", "u1", "d7"])})
+
+@st.composite
+def message(draw: Any) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["identify", "track", "alias", "page"]))
+    out: dict[str, Any] = {"type": kind, "messageId": f"m{draw(st.integers(0, 40))}"}
+    if draw(st.booleans()):
+        out["anonymousId"] = draw(DEVICES)
+    if kind == "alias":
+        out["userId"] = draw(USERS)
+        out["previousId"] = draw(st.one_of(DEVICES, USERS))
+        return out
+    if draw(st.booleans()) or "anonymousId" not in out:
+        out["userId"] = draw(USERS)
+    if kind == "track":
+        out["event"] = draw(st.sampled_from(["Viewed", "Signed Up"]))
+    if kind == "page":
+        out["name"] = "home"
+    traits = draw(TRAITS)
+    if kind == "identify":
+        out["traits"] = traits
+    elif traits and draw(st.booleans()):
+        out["context"] = {"traits": traits}
     return out
 
 
@@ -90,46 +98,48 @@ def outcome() -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
-def test_the_batch_path_decides_as_the_one_at_a_time_path(seed: int, monkeypatch: Any) -> None:
-    source, _ = source_create(actor=Actor.system("cli"), name="Web", kind="website")
-    ingest(source, traffic(seed, 15, "before-"))  # contacts and devices that already exist
-    second = traffic(seed + 100, 60, "batch-")
-
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.lists(message(), max_size=8), batch=st.lists(message(), min_size=1, max_size=30))
+def test_a_batch_gives_what_the_same_messages_give_one_at_a_time(
+    before: list[dict[str, Any]], batch: list[dict[str, Any]]
+) -> None:
+    before = [{**m, "messageId": f"before-{m['messageId']}"} for m in before]
     with transaction.atomic():
-        with monkeypatch.context() as patch:
-            patch.setattr(intake, "BatchResolver", None)  # calling None raises TypeError
-            patch.setattr(intake, "_resolve_contacts", _one_at_a_time)
-            ingest(source, second)
-        expected = outcome()
+        source, _ = source_create(actor=Actor.system("cli"), name="Web", kind="website")
+        results = {}
+        for way in ("one at a time", "batch"):
+            with transaction.atomic():
+                ingest(source, before)  # contacts and devices that already exist
+                if way == "batch":
+                    ingest(source, batch)
+                else:
+                    for raw in batch:
+                        ingest(source, [raw])
+                results[way] = outcome()
+                transaction.set_rollback(True)
         transaction.set_rollback(True)
-
-    ingest(source, second)
-    got = outcome()
+    expected, got = results["one at a time"], results["batch"]
     assert got["contacts"] == expected["contacts"]
     assert got["events"] == expected["events"]
     assert got["devices"] == expected["devices"]
     assert got["suspects"] == expected["suspects"]
     # One audit row per contact created (a contact created then extended in one request is
-    # written once by the batch path).
+    # written once by the batch).
     assert got["created"] == expected["created"]
 
 
-def _one_at_a_time(source: Any, messages: list[Any]) -> dict[str, int]:
-    resolver = identity.Resolver(source)
-    resolver.prefetch(messages)
-    for message in messages:
-        message.contact_id = resolver.resolve(message)
-    return resolver.anonymous
-
-
-def test_a_batch_that_cannot_be_written_falls_back_to_one_at_a_time(monkeypatch: Any) -> None:
+def test_a_batch_that_cannot_be_written_is_resolved_again_one_message_at_a_time(monkeypatch: Any) -> None:
     source, _ = source_create(actor=Actor.system("cli"), name="Web", kind="website")
     real_create = identity.ContactsBulk.create
 
+    calls = []
+
     def create_then_lose_a_race(self: Any, items: Any) -> list[int]:
-        real_create(self, items)  # written, then undone with the batch's savepoint
-        raise IntegrityError("UNIQUE constraint failed: contacts_contactemail.email")
+        calls.append(len(items))
+        ids = real_create(self, items)
+        if len(calls) == 1:  # written, then undone with the batch's savepoint
+            raise IntegrityError("UNIQUE constraint failed: contacts_contactemail.email")
+        return ids
 
     monkeypatch.setattr(identity.ContactsBulk, "create", create_then_lose_a_race)
     ingest(
@@ -147,3 +157,4 @@ def test_a_batch_that_cannot_be_written_falls_back_to_one_at_a_time(monkeypatch:
     }  # fmt: skip
     assert AnonymousIdentity.objects.get().contact_id == contact.pk
     assert AuditEvent.objects.filter(object_type="contact", action="create").count() == 1
+    assert calls == [1, 1, 0, 0]  # the batch, then each message as a batch of one
