@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from danhba.contacts.models import CustomField
 from danhba.core.normalize import (
@@ -31,44 +32,40 @@ def _empty(value: Any) -> bool:
 
 
 def clean_value(field: CustomField, value: Any) -> Any:
-    """The stored (JSON) form of ``value`` for ``field``; raises ``ValueError`` with a reason."""
+    """The stored (JSON) form of ``value`` for ``field``; raises :class:`NormalizationError`
+    (a ``ValueError``) with the reason as a msgid and its parameters, shown in the reader's
+    language (an import's report is read long after the worker refused the value)."""
     t = field.type
     if t in (T.TEXT, T.LONG_TEXT):
         text = clean_text(value) if t == T.TEXT else clean_long_text(value)
         limit = 255 if t == T.TEXT else 10000
         if len(text) > limit:
-            raise ValueError(_("at most %(n)s characters") % {"n": limit})
+            raise NormalizationError(gettext_noop("at most %(n)s characters"), {"n": limit})
         return text
     if t == T.NUMBER:
         if isinstance(value, bool):
-            raise ValueError(_("must be a whole number"))
+            raise NormalizationError(gettext_noop("must be a whole number"))
         try:
             number = Decimal(str(value).strip().replace(" ", ""))
         except InvalidOperation:
-            raise ValueError(_("must be a whole number")) from None
+            raise NormalizationError(gettext_noop("must be a whole number")) from None
         if number != number.to_integral_value() or abs(number) > 10**15:
-            raise ValueError(_("must be a whole number"))
+            raise NormalizationError(gettext_noop("must be a whole number"))
         return int(number)
     if t == T.DECIMAL:
         if isinstance(value, bool):
-            raise ValueError(_("must be a number"))
+            raise NormalizationError(gettext_noop("must be a number"))
         try:
             number = Decimal(str(value).strip().replace(" ", ""))
         except InvalidOperation:
-            raise ValueError(_("must be a number")) from None
+            raise NormalizationError(gettext_noop("must be a number")) from None
         if not number.is_finite():
-            raise ValueError(_("must be a number"))
+            raise NormalizationError(gettext_noop("must be a number"))
         return str(number)
     if t == T.DATE:
-        try:
-            return parse_date(value).isoformat()
-        except NormalizationError as exc:
-            raise ValueError(str(exc)) from None
+        return parse_date(value).isoformat()
     if t == T.DATETIME:
-        try:
-            return parse_datetime(value).astimezone(dt.UTC).isoformat()
-        except NormalizationError as exc:
-            raise ValueError(str(exc)) from None
+        return parse_datetime(value).astimezone(dt.UTC).isoformat()
     if t == T.BOOLEAN:
         if isinstance(value, bool):
             return value
@@ -77,11 +74,12 @@ def clean_value(field: CustomField, value: Any) -> Any:
             return True
         if text in _FALSE:
             return False
-        raise ValueError(_("must be yes or no"))
+        raise NormalizationError(gettext_noop("must be yes or no"))
     if t == T.CHOICE:
         text = clean_text(value)
         if text not in field.choices:
-            raise ValueError(_("must be one of: %(choices)s") % {"choices": ", ".join(map(str, field.choices))})
+            choices = ", ".join(map(str, field.choices))
+            raise NormalizationError(gettext_noop("must be one of: %(choices)s"), {"choices": choices})
         return text
     if t == T.MULTI_CHOICE:
         items = value if isinstance(value, (list, tuple)) else str(value).split(",")
@@ -89,9 +87,9 @@ def clean_value(field: CustomField, value: Any) -> Any:
         for item in items:
             text = clean_text(item)
             if text and text not in field.choices:
-                raise ValueError(
-                    _("'%(value)s' is not one of: %(choices)s")
-                    % {"value": text, "choices": ", ".join(map(str, field.choices))}
+                choices = ", ".join(map(str, field.choices))
+                raise NormalizationError(
+                    gettext_noop("'%(value)s' is not one of: %(choices)s"), {"value": text, "choices": choices}
                 )
             if text and text not in cleaned:
                 cleaned.append(text)
@@ -101,19 +99,15 @@ def clean_value(field: CustomField, value: Any) -> Any:
         try:
             URLValidator(schemes=["http", "https"])(text)
         except DjangoValidationError:
-            raise ValueError(_("must be a web address starting with http:// or https://")) from None
+            raise NormalizationError(
+                gettext_noop("must be a web address starting with http:// or https://")
+            ) from None
         return text
     if t == T.EMAIL:
-        try:
-            return normalize_email(value)
-        except NormalizationError as exc:
-            raise ValueError(str(exc)) from None
+        return normalize_email(value)
     if t == T.PHONE:
-        try:
-            return normalize_phone(value).e164
-        except NormalizationError as exc:
-            raise ValueError(str(exc)) from None
-    raise ValueError(_("unknown field type %(type)s") % {"type": t})
+        return normalize_phone(value).e164
+    raise NormalizationError(gettext_noop("unknown field type %(type)s"), {"type": t})
 
 
 def clean_custom_values(

@@ -25,12 +25,32 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext, gettext_noop
 from email_validator import EmailNotValidError, validate_email
 
 
 class NormalizationError(ValueError):
-    """A value that cannot be normalised; ``str(err)`` is a reason fit to show a user."""
+    """A value that cannot be normalised, and why: a catalogue msgid and its parameters, not
+    text. ``str(err)`` is the reason in the language active when it is shown, so a reason kept
+    for later (an import's report, written by the worker) is read in its reader's language
+    (``ingest.reasons.Reason.of_error``). A parameter may be another NormalizationError."""
+
+    def __init__(self, msgid: str, params: Mapping[str, object] | None = None) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params: dict[str, object] = dict(params or {})
+
+    def __str__(self) -> str:
+        text = gettext(str(self.msgid))
+        if not self.params:
+            return text
+        values = {key: str(value) for key, value in self.params.items()}
+        for template in (text, str(self.msgid)):  # a translation that lost a placeholder: the msgid
+            try:
+                return template % values
+            except (KeyError, ValueError, TypeError):
+                continue
+        return str(self.msgid)
 
 
 _SPACES = re.compile(r"\s+", re.UNICODE)
@@ -199,7 +219,7 @@ def normalize_email(value: object) -> str:
     if text.lower().startswith("mailto:"):
         text = text[7:]
     if not text:
-        raise NormalizationError(_("email is empty"))
+        raise NormalizationError(gettext_noop("email is empty"))
     if (
         _PLAIN_EMAIL.match(text)
         and len(text) <= 254
@@ -213,7 +233,7 @@ def normalize_email(value: object) -> str:
     except EmailNotValidError as exc:
         # The library's reason is English; a translation may leave it out.
         # xgettext:no-python-format
-        raise NormalizationError(_("not a valid email address: %(reason)s") % {"reason": exc}) from None
+        raise NormalizationError(gettext_noop("not a valid email address: %(reason)s"), {"reason": str(exc)}) from None
     return result.normalized.lower()
 
 
@@ -287,13 +307,13 @@ def normalize_phone(value: object, region: str | None = None) -> Phone:
     region = str(region or getattr(settings, "DEFAULT_PHONE_REGION", "VN")).upper()
     text = _repair_excel_number(clean_text(value))
     if not text:
-        raise NormalizationError(_("phone is empty"))
+        raise NormalizationError(gettext_noop("phone is empty"))
     if _LETTER.search(_EXTENSION.sub("", text)):
-        raise NormalizationError(_("phone contains letters"))
+        raise NormalizationError(gettext_noop("phone contains letters"))
     has_plus = text.lstrip().startswith("+")
     digits = _NON_DIGITS.sub("", text)
     if len(digits) < 6:
-        raise NormalizationError(_("phone is too short"))
+        raise NormalizationError(gettext_noop("phone is too short"))
     if has_plus and not digits.startswith("84"):
         candidate = "+" + digits
     elif region == "VN" or has_plus:
@@ -308,7 +328,7 @@ def normalize_phone(value: object, region: str | None = None) -> Phone:
         # prefix): the slow full parse runs once per prefix, not once per number.
         kind = _VN_KINDS[key]
         if kind is None:
-            raise NormalizationError(_("not a valid phone number for its country"))
+            raise NormalizationError(gettext_noop("not a valid phone number for its country"))
         return Phone(candidate, kind)
     try:
         phone = _parse_phone(candidate, region)
@@ -329,9 +349,9 @@ def _parse_phone(candidate: str, region: str) -> Phone:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException as exc:
         # xgettext:no-python-format
-        raise NormalizationError(_("not a phone number: %(reason)s") % {"reason": exc}) from None
+        raise NormalizationError(gettext_noop("not a phone number: %(reason)s"), {"reason": str(exc)}) from None
     if not phonenumbers.is_valid_number(number):
-        raise NormalizationError(_("not a valid phone number for its country"))
+        raise NormalizationError(gettext_noop("not a valid phone number for its country"))
     ntype = phonenumbers.number_type(number)
     if ntype in (phonenumbers.PhoneNumberType.MOBILE,):
         kind = PHONE_MOBILE
@@ -369,7 +389,7 @@ def parse_date(value: object, day_first: bool = True) -> dt.date:
         return value
     text = clean_text(value)
     if not text:
-        raise NormalizationError(_("date is empty"))
+        raise NormalizationError(gettext_noop("date is empty"))
     try:
         if m := _YMD.match(text):
             return dt.date(int(m[1]), int(m[2]), int(m[3]))
@@ -383,7 +403,7 @@ def parse_date(value: object, day_first: bool = True) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise NormalizationError(
-            _("not a valid date: '%(value)s' (use dd/mm/yyyy or yyyy-mm-dd)") % {"value": text}
+            gettext_noop("not a valid date: '%(value)s' (use dd/mm/yyyy or yyyy-mm-dd)"), {"value": text}
         ) from None
 
 
@@ -409,15 +429,15 @@ def parse_datetime(value: object) -> dt.datetime:
         try:
             when = dt.datetime.fromisoformat(text)
         except ValueError:
-            raise NormalizationError(_("must be a date and time like 2025-07-01T09:30")) from None
+            raise NormalizationError(gettext_noop("must be a date and time like 2025-07-01T09:30")) from None
     if not sane_moment(when):
-        raise NormalizationError(_("must be a date and time like 2025-07-01T09:30"))
+        raise NormalizationError(gettext_noop("must be a date and time like 2025-07-01T09:30"))
     try:
         if timezone.is_naive(when):
             when = timezone.make_aware(when)
         when.astimezone(dt.UTC)
     except (OverflowError, ValueError):
-        raise NormalizationError(_("must be a date and time like 2025-07-01T09:30")) from None
+        raise NormalizationError(gettext_noop("must be a date and time like 2025-07-01T09:30")) from None
     return when
 
 
@@ -562,13 +582,17 @@ def _domain_suggestion(domain: str) -> str | None:
     return best[1] if best else None
 
 
-def email_typo_warning(email: object) -> str | None:
-    """A message fit to show a user when :func:`suggest_email_domain` has a suggestion."""
+def email_typo_warning(email: object) -> NormalizationError | None:
+    """When :func:`suggest_email_domain` has a suggestion, the warning to show a user (msgid and
+    parameters, as an error carries them; never raised: the address is kept as it is)."""
     suggestion = suggest_email_domain(email)
     if suggestion is None:
         return None
     local = _bare_address(email).rsplit("@", 1)[0]
-    return _("the email domain looks mistyped: did you mean %(suggestion)s?") % {"suggestion": f"{local}@{suggestion}"}
+    return NormalizationError(
+        gettext_noop("the email domain looks mistyped: did you mean %(suggestion)s?"),
+        {"suggestion": f"{local}@{suggestion}"},
+    )
 
 
 # --- dates in imported files ----------------------------------------------------------------
@@ -601,10 +625,12 @@ def excel_serial_date(serial: float) -> dt.date:
     was (serial 60), so serials from 61 on are one day ahead of a plain count; that day itself
     is refused. The fraction (time of day) is dropped."""
     if not 1 <= serial < 2958466:  # also NaN and infinities
-        raise NormalizationError(_("'%(value)s' is not an Excel date number") % {"value": f"{serial:g}"})
+        raise NormalizationError(gettext_noop("'%(value)s' is not an Excel date number"), {"value": f"{serial:g}"})
     whole = int(serial)
     if whole == 60:
-        raise NormalizationError(_("'%(value)s' is 29/02/1900, a day that does not exist") % {"value": f"{serial:g}"})
+        raise NormalizationError(
+            gettext_noop("'%(value)s' is 29/02/1900, a day that does not exist"), {"value": f"{serial:g}"}
+        )
     if whole < 60:
         return _EXCEL_EPOCH + dt.timedelta(days=whole + 1)
     return _EXCEL_EPOCH + dt.timedelta(days=whole)
@@ -625,7 +651,7 @@ def _make_date(year_text: str, month: int, day: int, two_digit_pivot: int | None
         result = dt.date(year, month, day)
     except ValueError:
         raise NormalizationError(
-            _("'%(value)s' is not a real date: the day or month is out of range") % {"value": text}
+            gettext_noop("'%(value)s' is not a real date: the day or month is out of range"), {"value": text}
         ) from None
     if len(year_text) == 2 and two_digit_pivot is None and result > dt.date.today():
         # A two-digit year is never read as a day still to come: "05/12/26" seen in
@@ -659,7 +685,7 @@ def parse_import_date(value: object, *, day_first: bool = True, two_digit_pivot:
         return excel_serial_date(float(value))
     text = clean_text(value)
     if not text:
-        raise NormalizationError(_("date is empty"))
+        raise NormalizationError(gettext_noop("date is empty"))
     if _EXCEL_SERIAL_TEXT.match(text):
         return excel_serial_date(float(text))
     folded = fold(text)
@@ -677,7 +703,9 @@ def parse_import_date(value: object, *, day_first: bool = True, two_digit_pivot:
     for pattern in (_DAY_MON_YEAR, _MON_DAY_YEAR):
         if (m := pattern.match(core)) and (named_month := _month_number(m["mon"])):
             return _make_date(m["year"], named_month, int(m["day"]), two_digit_pivot, text)
-    raise NormalizationError(_("not a valid date: '%(value)s' (use dd/mm/yyyy or yyyy-mm-dd)") % {"value": text})
+    raise NormalizationError(
+        gettext_noop("not a valid date: '%(value)s' (use dd/mm/yyyy or yyyy-mm-dd)"), {"value": text}
+    )
 
 
 def _month_number(word: str) -> int | None:
@@ -748,7 +776,8 @@ def parse_gender(value: object, mapping: Mapping[str, str] | None = None) -> str
     if key in table:
         return table[key]
     raise NormalizationError(
-        _("unknown gender '%(value)s' (use Nam / Nữ / Khác, Male / Female / Other)") % {"value": clean_text(value)}
+        gettext_noop("unknown gender '%(value)s' (use Nam / Nữ / Khác, Male / Female / Other)"),
+        {"value": clean_text(value)},
     )
 
 

@@ -5,11 +5,12 @@ in English or Vietnamese. So an issue's reason is stored as a catalogue msgid an
 parameters (:class:`Reason`), and becomes text only when shown: ``str(reason)`` in the active
 language — the page's, the API client's, the CSV downloader's.
 
-Reasons made here in ingest are built from their msgid directly. Reasons that arrive as text
-from the shared normalisers (``core.normalize``, custom fields) are recognised by
-:meth:`Reason.of` from the messages listed in :data:`KNOWN`, in English or in the active
-language; anything else is kept as the text it is. Issues stored before reasons were kept this
-way hold English text only: :meth:`Reason.of` reads them the same way.
+Reasons made here in ingest are built from their msgid directly; a value refused by the shared
+normalisers (``core.normalize``, custom fields) arrives as a ``NormalizationError``, which
+carries its msgid and parameters too (:meth:`Reason.of_error`). No text is ever matched to
+find its msgid, except in issues stored before reasons were kept this way (before migration
+``ingest.0003``): they hold English text only, which :meth:`Reason.of` reads back with the
+messages listed in :data:`KNOWN`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any, Union
 
 from django.utils.translation import get_language, gettext
 
-# Messages of core.normalize and contacts.custom_fields that reach an import's issues (a test
-# checks this list against those modules).
+from danhba.core.normalize import NormalizationError
+
+# Messages of core.normalize and contacts.custom_fields that issues stored before ingest.0003
+# may hold as text (frozen: new reasons never need this list).
 KNOWN = (
     "the email domain looks mistyped: did you mean %(suggestion)s?",
     "email is empty",
@@ -101,9 +104,18 @@ class Reason:
         )
 
     @classmethod
+    def of_error(cls, exc: NormalizationError) -> Reason:
+        """The reason a normaliser refused a value with (its parameters may be reasons too)."""
+        params = {
+            key: cls.of_error(value) if isinstance(value, NormalizationError) else str(value)
+            for key, value in exc.params.items()
+        }
+        return cls(str(exc.msgid), params)
+
+    @classmethod
     def of(cls, text: str) -> Reason:
-        """A reason from its text in English or the active language: a known message with its
-        values, or the text itself."""
+        """A reason from its text in English or the active language, for issues stored as text
+        before ingest.0003: a known message with its values, or the text itself."""
         for language in dict.fromkeys(("en", get_language() or "en")):
             exact, patterns = _known(language)
             if text in exact:

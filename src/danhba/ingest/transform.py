@@ -85,17 +85,10 @@ class Issue:
     reason: Reason
 
 
-class ValueRefused(ValueError):
-    """A value this module cannot read, with the untranslated reason."""
-
-    def __init__(self, why: Reason) -> None:
-        super().__init__(why.untranslated())
-        self.reason = why
-
-
 def refusal(exc: ValueError) -> Reason:
-    """The reason of a refused value, untranslated whichever module refused it."""
-    return exc.reason if isinstance(exc, ValueRefused) else Reason.of(str(exc))
+    """The reason of a refused value, untranslated (any ``ValueError`` that is not a
+    ``NormalizationError`` is kept as its text)."""
+    return Reason.of_error(exc) if isinstance(exc, NormalizationError) else Reason(str(exc))
 
 
 # A row with a name but whose every email and phone was refused: loading it would make a
@@ -315,7 +308,7 @@ class Plan:
                 elif target == "owner":
                     owner = self.users.get(clean_text(value).lower())
                     if owner is None:
-                        raise ValueRefused(reason(gettext_noop("no active user with this email")))
+                        raise NormalizationError(gettext_noop("no active user with this email"))
                     out.fields["owner_id"] = owner
                 elif target == "tags":
                     for tag in split_tags(self._multi(value, "tags"), self.tag_delimiters):
@@ -358,7 +351,7 @@ class Plan:
             if email not in out.emails:
                 out.emails.append(email)
             if hint := email_typo_warning(email):
-                out.warnings.append(Issue(header, item, Reason.of(hint)))
+                out.warnings.append(Issue(header, item, Reason.of_error(hint)))
 
     def _phones(self, out: Prepared, header: str, value: str, left_out: list[Issue]) -> None:
         for item in self._multi(value, "phone"):
@@ -390,10 +383,10 @@ class Plan:
             if text in ("VIET NAM", "VIỆT NAM", "VIETNAM"):
                 text = "VN"
             if len(text) != 2 or not text.isalpha():
-                raise ValueRefused(reason(gettext_noop("must be a two-letter country code")))
+                raise NormalizationError(gettext_noop("must be a two-letter country code"))
         limit = MAX_LENGTHS.get(target, 10_000)
         if len(text) > limit:
-            raise ValueRefused(reason(gettext_noop("at most %(n)s characters"), n=str(limit)))
+            raise NormalizationError(gettext_noop("at most %(n)s characters"), {"n": limit})
         return text
 
     def _birthday(self, value: str, header: str, out: Prepared) -> dt.date:
@@ -405,23 +398,23 @@ class Plan:
                 date = parse_import_date(value, day_first=not self.day_first)
             except NormalizationError:
                 order = "dd/mm/yyyy" if self.day_first else "mm/dd/yyyy"
-                raise ValueRefused(
-                    reason(gettext_noop("'%(value)s' is not a real date (dates are read as %(order)s)"),
-                           value=clean_text(value), order=order)
-                ) from None  # fmt: skip
+                raise NormalizationError(
+                    gettext_noop("'%(value)s' is not a real date (dates are read as %(order)s)"),
+                    {"value": clean_text(value), "order": order},
+                ) from None
             read_as = gettext_noop("read as day/month/year")
             if self.day_first:
                 read_as = gettext_noop("read as month/day/year")
             out.warnings.append(Issue(header, value, reason(read_as)))
         if date > self.today or date.year < 1900:
-            raise ValueRefused(reason(gettext_noop("must be a past date after 1900")))
+            raise NormalizationError(gettext_noop("must be a past date after 1900"))
         return date
 
     @staticmethod
     def _lookup(index: dict[str, int], value: str, msgid: str) -> int:
         key = _choice_key(value)
         if key not in index:
-            raise ValueRefused(reason(msgid, value=clean_text(value)))
+            raise NormalizationError(msgid, {"value": clean_text(value)})
         return index[key]
 
     def _custom(self, key: str, value: str) -> Any:
@@ -434,7 +427,7 @@ class Plan:
             return "granted"
         if key in _NO:
             return "withdrawn"
-        raise ValueRefused(reason(gettext_noop("not a yes/no answer (use Có / Không)")))
+        raise NormalizationError(gettext_noop("not a yes/no answer (use Có / Không)"))
 
     def _names(self, out: Prepared, names: dict[str, str], left_out: list[Issue]) -> None:
         full = names.get("full_name", "")

@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
@@ -648,7 +649,7 @@ def _line_key(value: str) -> tuple[str, Any]:
         digits = value[1:].strip()
         if digits.isascii() and digits.isdigit() and 0 < int(digits) <= MAX_PK:
             return "id", int(digits)
-        raise NormalizationError(_("not a contact id (write it as #999)"))
+        raise NormalizationError(gettext_noop("not a contact id (write it as #999)"))
     if "@" in value:
         return "email", normalize_email(value)
     try:
@@ -657,7 +658,7 @@ def _line_key(value: str) -> tuple[str, Any]:
         if value.isdigit():
             # Most likely a contact id typed bare: say how to write one.
             hint = {"reason": exc, "value": value.lstrip("0") or value}
-            raise NormalizationError(_("%(reason)s; a contact id is written #%(value)s") % hint) from exc
+            raise NormalizationError(gettext_noop("%(reason)s; a contact id is written #%(value)s"), hint) from exc
         raise
 
 

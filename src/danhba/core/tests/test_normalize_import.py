@@ -97,7 +97,7 @@ def test_a_typo_is_flagged_never_fixed():
     # The address is stored as typed (lower-cased); the suggestion is only a warning.
     assert normalize_email("Lan@Gmial.com") == "lan@gmial.com"
     warning = email_typo_warning("Lan@Gmial.com")
-    assert warning is not None and "Lan@gmail.com" in warning
+    assert warning is not None and "Lan@gmail.com" in str(warning)
     assert email_typo_warning("lan@gmail.com") is None
 
 

@@ -115,7 +115,10 @@ def test_reasons_are_stored_untranslated_even_by_a_vietnamese_worker() -> None:
         run = run_file((HEAD + "Lê Văn Cường,sai@,0912345678\n").encode())
     [issue] = run.issues.all()
     assert issue.message["msgid"] == "%(reason)s; the row is imported without this value"
-    assert issue.message["params"]["reason"]["msgid"] == "not a valid email address: %(reason)s"
+    assert issue.message["params"]["reason"] == {
+        "msgid": "not a valid email address: %(reason)s",  # its value kept, though Vietnamese drops it
+        "params": {"reason": "There must be something after the @-sign."},
+    }
     assert issue.reason.startswith("not a valid email address: There must be something after the @-sign.")
     assert issue.reason.endswith("; the row is imported without this value") and "%(" not in issue.reason
     with translation.override("en"):
@@ -141,16 +144,35 @@ def translation_of(msgid: str) -> str:
         return translation.gettext(msgid)
 
 
-def test_known_lists_every_message_the_shared_normalisers_refuse_a_value_with() -> None:
-    """A new message in core.normalize or the custom fields must be added to KNOWN, or an
-    import's report would show it in the language the worker ran in."""
-    marked: set[str] = set()
-    for module in ("core/normalize.py", "contacts/custom_fields.py"):
+def test_the_shared_normalisers_refuse_with_a_msgid_never_with_text() -> None:
+    """core.normalize and the custom fields raise ``NormalizationError(msgid, params)``: a
+    message translated when raised would be stored in the language the worker ran in."""
+    translated: list[str] = []
+    for module in ("core/normalize.py", "contacts/custom_fields.py", "ingest/transform.py"):
         for node in ast.walk(ast.parse((PACKAGE / module).read_text(encoding="utf-8"))):
-            called = isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("_", "gettext", "gettext_lazy")
-            if called and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-                marked.add(node.args[0].value)
-    assert marked and marked <= set(KNOWN), sorted(marked - set(KNOWN))
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "NormalizationError"):
+                continue
+            msgid = node.args[0]
+            if not (isinstance(msgid, ast.Name) or getattr(getattr(msgid, "func", None), "id", "") == "gettext_noop"):
+                translated.append(f"{module}:{node.lineno}")
+    assert translated == []
+
+
+def test_a_refused_value_keeps_its_msgid_and_values_in_any_language() -> None:
+    from danhba.contacts.custom_fields import clean_value
+    from danhba.contacts.models import CustomField
+    from danhba.core.normalize import NormalizationError, normalize_phone
+
+    field = CustomField(key="size", label="Size", type=CustomField.Type.CHOICE, choices=["S", "M"])
+    with translation.override("vi"):
+        with pytest.raises(NormalizationError) as refused:
+            clean_value(field, "XL")
+        with pytest.raises(NormalizationError) as short:
+            normalize_phone("12")
+        assert str(short.value) == "số điện thoại quá ngắn"
+    assert (refused.value.msgid, refused.value.params) == ("must be one of: %(choices)s", {"choices": "S, M"})
+    assert short.value.msgid == "phone is too short" and str(short.value) == "phone is too short"
+    assert Reason.of_error(refused.value) == Reason("must be one of: %(choices)s", {"choices": "S, M"})
 
 
 def test_a_reason_round_trips_and_hides_its_values() -> None:
