@@ -39,6 +39,7 @@ from danhba.ingest.api import router as ingest_router
 from danhba.orders import api as orders_api
 from danhba.privacy.api import router as privacy_router
 from danhba.segments.api import router as segments_router
+from danhba.tracking.api import router as tracking_router
 from danhba.webhooks.api import router as webhooks_router
 
 logger = logging.getLogger(__name__)
@@ -169,7 +170,8 @@ api = DanhbaAPI(
     title="danhba API",
     version="1",
     description=(
-        "Contacts, companies, tags, custom fields, timeline and consent of danhba. Authenticate "
+        "Contacts, companies, tags, custom fields, timeline, consent, events and orders of danhba. "
+        "Events go in through the Segment-compatible `/v1` API and are read back here. Authenticate "
         "with an API key (`Authorization: Bearer dbk_…` or `X-API-Key: dbk_…`) or, from the web "
         "pages, the session cookie plus the `X-CSRFToken` header. A key acts with its user's "
         "role: records outside the role's visibility are 404, actions it lacks are 403, and "
@@ -195,6 +197,7 @@ api.add_router("/products", orders_api.products)
 api.add_router("/purchase-stats", orders_api.purchase_stats)
 api.add_router("/segments", segments_router)
 api.add_router("/home", analytics_router)
+api.add_router("", tracking_router)
 
 
 # --- exception handlers: every error is {"code", "message", "details"} -----------------------

@@ -159,14 +159,24 @@ def _reload(contact: Contact) -> Contact:
 def timeline_list(
     request: HttpRequest,
     contact_id: int = _id(),
-    kind: str = Query("", max_length=20, description="Only entries of this kind."),
+    kind: str = Query(
+        "",
+        max_length=20,
+        description="Only rows of this kind: an entry kind (`note`, `call`, `system` for changes…), "
+        "`pages` or `events` (roles that may see events), `orders` (roles that may see orders).",
+    ),
+    cursor: str | None = Query(None, max_length=1000, description="`next_cursor` of the previous page."),
     limit: int = Query(100, ge=1, le=500),
 ) -> dict[str, Any]:
-    """The newest entries first; private notes only for roles granted them and their authors."""
+    """The contact page's merged timeline, newest first: notes, calls and changes, and the
+    contact's events and orders for roles that may see them. Private notes only for roles
+    granted them and their authors; event properties named like a sensitive field the role may
+    not see are left out."""
     user = api_user(request)
     require(user, "timeline", perms.VIEW)
     contact = contact_services.contact_get(actor=api_actor(request), pk=contact_id)
-    return {"items": [_entry_out(e) for e in selectors.timeline_for(contact, user, kind=kind, limit=limit)]}
+    page = selectors.timeline_rows(contact, user, kind=kind, cursor=cursor or "", limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @contacts.post("/{contact_id}/timeline", response={201: TimelineOut, **ERRORS}, summary="Add a timeline entry")

@@ -77,6 +77,21 @@ class TimelineSource:
     kinds: tuple[tuple[str, Any], ...]  # the "show only" choices the source adds: (value, label)
     rows: Callable[[Contact, User, str, Callable[[str], Q], int], list[tuple[TimelineKey, Any]]]
     footer: str = ""  # a template under the list (a link to more), for readers who may see the rows
+    # How the API tells the source's items (GET /api/contacts/{id}/timeline): one row per item,
+    # in order, for this reader (fields the reader may not see left out).
+    describe: Callable[[list[Any], User], list[TimelineRow]] | None = None
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """A source's item as the API shows it: the ``kind`` that filters it, a one-line ``title``
+    and ``detail`` (what the page shows), and the ``record`` as the source's own endpoint
+    gives it (an event as ``/api/events`` lists it, an order as ``/api/orders/{id}``)."""
+
+    kind: str
+    title: str
+    detail: str
+    record: dict[str, Any]
 
 
 TIMELINE_SOURCES: Registry[TimelineSource] = Registry(

@@ -261,8 +261,35 @@ class TimelineOut(Schema):
     updated_at: dt.datetime
 
 
+class TimelineItemOut(Schema):
+    """A row of the merged timeline: a timeline entry (note, call, change…) with its fields, or
+    a row another app adds (an event, an order) with its ``record``."""
+
+    source: str = Field(description="`entry` (notes, calls, changes…), `event` or `order`.")
+    id: int = Field(description="The entry's, event's or order's id (unique per source).")
+    contact_id: int
+    kind: str = Field(description="The `kind` filter that selects this row.")
+    occurred_at: dt.datetime
+    title: str = Field(description="One line, as the contact page shows it.")
+    detail: str
+    channel: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    author_id: int | None = None
+    author: str | None = None
+    is_private: bool | None = None
+    data: dict[str, Any] | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    record: dict[str, Any] | None = Field(
+        None,
+        description="Events: the event as `GET /api/events` lists it; orders: as `GET /api/orders/{order_id}`.",
+    )
+
+
 class TimelinePage(Schema):
-    items: list[TimelineOut]
+    items: list[TimelineItemOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 # --- companies -------------------------------------------------------------------------------

@@ -16,7 +16,13 @@ from django.utils.translation import gettext_lazy as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
-from danhba.contacts.extensions import CONTACT_LIST_FILTERS, TIMELINE_SOURCES, TimelineKey, TimelineSource
+from danhba.contacts.extensions import (
+    CONTACT_LIST_FILTERS,
+    TIMELINE_SOURCES,
+    TimelineKey,
+    TimelineRow,
+    TimelineSource,
+)
 from danhba.contacts.models import (
     BuyerRole,
     Company,
@@ -33,7 +39,7 @@ from danhba.contacts.models import (
     TimelineEntry,
 )
 from danhba.contacts.search import search_matches, search_prefix
-from danhba.core.errors import InvalidInput, NotFound
+from danhba.core.errors import InvalidInput, NotFound, PermissionDenied
 from danhba.core.keyset import (
     MAX_PK,
     BadCursor,
@@ -806,7 +812,12 @@ def contact_timeline(
     its (contact, time) index; the pages are merged here. Items are :class:`TimelineItem` or the
     sources' items; ``next_cursor`` continues after the last one. The caller has checked the
     contact is in the user's records."""
-    kind = timeline_kind(user, kind)
+    page = _timeline_page(contact, user, kind=timeline_kind(user, kind), cursor=cursor, limit=limit)
+    return Page([item for _source, item, _pk in page.items], page.next_cursor)
+
+
+def _timeline_page(contact: Contact, user: User, *, kind: str, cursor: str, limit: int) -> Page[Any]:
+    """The merged page of :func:`contact_timeline`: (source (None: an entry), item, id) triples."""
     sources = _timeline_sources(user)
     position = _timeline_cursor(cursor, {ENTRY_RANK} | {s.rank for s in TIMELINE_SOURCES})
     source_kinds = {value for s in sources for value, _label in s.kinds}
@@ -818,14 +829,15 @@ def contact_timeline(
             [
                 (
                     (e.occurred_at, ENTRY_RANK, e.pk),
-                    TimelineItem(e, timeline_entry_editable(user, e), timeline_entry_deletable(user, e)),
+                    (None, TimelineItem(e, timeline_entry_editable(user, e), timeline_entry_deletable(user, e)), e.pk),
                 )
                 for e in entries
             ]
         )
     for source in sources:
         if kind == "" or kind in {value for value, _label in source.kinds}:
-            pages.append(source.rows(contact, user, kind, _before(position, source.rank), limit + 1))
+            rows = source.rows(contact, user, kind, _before(position, source.rank), limit + 1)
+            pages.append([(key, (source, item, key[2])) for key, item in rows])
     merged = list(heapq.merge(*pages, key=lambda pair: pair[0], reverse=True))
     next_cursor = None
     if len(merged) > limit:
@@ -833,3 +845,76 @@ def contact_timeline(
         at, rank, pk = merged[-1][0]
         next_cursor = encode_cursor([at, rank, pk])
     return Page([item for _key, item in merged], next_cursor)
+
+
+def timeline_all_kinds() -> set[str]:
+    """Every kind the timeline knows, whoever asks (entries' kinds and every source's)."""
+    return {str(v) for v in TimelineEntry.Kind.values} | {str(v) for s in TIMELINE_SOURCES for v, _label in s.kinds}
+
+
+def timeline_rows(
+    contact: Contact, user: User, *, kind: str = "", cursor: str = "", limit: int = TIMELINE_PAGE_SIZE
+) -> Page[dict[str, Any]]:
+    """The page of :func:`contact_timeline` as the API gives it: each row says its ``source``
+    ("entry", or the source's item name: "event", "order"), ``kind``, time, a one-line title
+    and detail; entries carry their own fields, the sources' rows their ``record`` (each
+    source's ``describe``). A ``kind`` the user's role may not see is :class:`PermissionDenied`,
+    an unknown one :class:`InvalidInput`."""
+    if kind and kind not in {k for k, _label in timeline_kinds(user)}:
+        if kind in timeline_all_kinds():
+            raise PermissionDenied(gettext("Your role may not see this kind of timeline rows."))
+        choices = ", ".join(sorted(timeline_all_kinds()))
+        raise InvalidInput({"kind": [gettext("Choose one of: %(kinds)s.") % {"kinds": choices}]})
+    page = _timeline_page(contact, user, kind=kind, cursor=cursor, limit=limit)
+    described: dict[int, dict[str, Any]] = {}
+    by_source: dict[int, tuple[TimelineSource, list[int]]] = {}
+    for n, (source, _item, _pk) in enumerate(page.items):
+        if source is not None:
+            by_source.setdefault(id(source), (source, []))[1].append(n)
+    for source, positions in by_source.values():
+        items = [page.items[n][1] for n in positions]
+        rows: list[TimelineRow | None] = list(source.describe(items, user)) if source.describe is not None else []
+        rows += [None] * (len(positions) - len(rows))
+        for n, row in zip(positions, rows, strict=False):
+            described[n] = _source_row(contact, page.items[n], row)
+    out = [
+        described[n] if source is not None else _entry_row(item.entry)
+        for n, (source, item, _pk) in enumerate(page.items)
+    ]
+    return Page(out, page.next_cursor)
+
+
+def _entry_row(entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "source": "entry",
+        "id": entry.pk,
+        "contact_id": entry.contact_id,
+        "kind": entry.kind,
+        "occurred_at": entry.occurred_at,
+        "title": entry.subject or str(entry.get_kind_display()),
+        "detail": "",
+        "channel": entry.channel,
+        "subject": entry.subject,
+        "body": entry.body,
+        "author_id": entry.author_id,
+        "author": str(entry.author) if entry.author else None,
+        "is_private": entry.is_private,
+        "data": entry.data or {},
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+        "record": None,
+    }
+
+
+def _source_row(contact: Contact, triple: tuple[TimelineSource, Any, int], row: TimelineRow | None) -> dict[str, Any]:
+    _source, item, pk = triple
+    return {
+        "source": str(getattr(item, "source", "")),
+        "id": pk,
+        "contact_id": contact.pk,
+        "kind": row.kind if row is not None else "",
+        "occurred_at": item.at,
+        "title": row.title if row is not None else "",
+        "detail": row.detail if row is not None else "",
+        "record": row.record if row is not None else {},
+    }

@@ -8,11 +8,15 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext, ngettext
 from ninja import Path, Query, Router, Status
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
+from danhba.accounts.models import User
+from danhba.contacts.extensions import TimelineRow
 from danhba.contacts.services.contacts import contact_get
+from danhba.core import formatting
 from danhba.core.keyset import MAX_PK
 from danhba.core.schemas import ErrorOut
 from danhba.orders import selectors, services
@@ -61,6 +65,21 @@ def order_out(order: Order, with_lines: bool = False) -> dict[str, Any]:
             for line in order.lines.all()
         ]
     return data
+
+
+def timeline_describe(items: list[selectors.OrderItem], user: User) -> list[TimelineRow]:
+    """Orders on a contact's timeline as the API gives them (``TimelineSource.describe``): the
+    lines the contact page shows, and the order as ``GET /api/orders/{order_id}`` without lines."""
+    return [
+        TimelineRow(
+            kind=selectors.KIND_ORDERS,
+            title=gettext("Order %(id)s") % {"id": item.order.order_id},
+            detail=ngettext("%(total)s · %(n)s item", "%(total)s · %(n)s items", item.item_count)
+            % {"total": formatting.money(item.order.total, item.order.currency), "n": item.item_count},
+            record=order_out(item.order),
+        )
+        for item in items
+    ]
 
 
 @orders.post(

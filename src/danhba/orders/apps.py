@@ -19,7 +19,7 @@ class OrdersConfig(AppConfig):
             TimelineSource,
         )
         from danhba.core.demo import DemoPart, demo_part_add
-        from danhba.orders import demo, intake, selectors, views
+        from danhba.orders import api, demo, intake, selectors, views
         from danhba.tracking.hooks import DEVICES_IDENTIFIED, EVENTS_ACCEPTING, EVENTS_STORED
 
         # Before the tracking part, which sends the orders placed since the shop's tracking began.
@@ -41,6 +41,7 @@ class OrdersConfig(AppConfig):
                 permission=("order", "view"),
                 kinds=((selectors.KIND_ORDERS, _("Orders")),),
                 rows=selectors.timeline_orders,
+                describe=api.timeline_describe,
             ),
         )
         CONTACT_LIST_FILTERS.add(

@@ -21,5 +21,6 @@ class TrackingConfig(AppConfig):
                 kinds=((selectors.KIND_PAGES, _("Page views")), (selectors.KIND_EVENTS, _("Other events"))),
                 rows=selectors.timeline_events,
                 footer="tracking/_timeline_footer.html",
+                describe=selectors.timeline_describe,
             ),
         )

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from danhba.accounts import permissions as perms
+from danhba.contacts.extensions import TimelineRow
 from danhba.contacts.models import Contact
 from danhba.contacts.selectors import (
     hidden_fields,
@@ -71,6 +72,19 @@ def _short(value: Any, limit: int = _VALUE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def shown_key(key: str, hidden: set[str] | frozenset[str]) -> bool:
+    """Whether a property or trait is shown to a reader: not when it is named like a sensitive
+    field the reader may not see (``birthday``, or a sensitive custom field's key)."""
+    return key not in hidden and f"custom.{key}" not in hidden
+
+
+def visible_values(values: Any, hidden: set[str] | frozenset[str]) -> dict[str, Any]:
+    """An event's properties or traits as a reader may see them (:func:`shown_key`)."""
+    if not isinstance(values, dict):
+        return {}
+    return {k: v for k, v in values.items() if shown_key(k, hidden)}
+
+
 def event_line(event: Event, hidden: set[str] | frozenset[str] = frozenset()) -> EventLine:
     """Page: its title and URL path; track: the event name and a few scalar properties;
     identify: which traits it set (names only: values may be sensitive). Keys named like a
@@ -83,7 +97,7 @@ def event_line(event: Event, hidden: set[str] | frozenset[str] = frozenset()) ->
         return EventLine(_short(title, 120), _short(path, 120) if path != title else "")
     if event.type == Event.Type.IDENTIFY:
         traits = event.traits if isinstance(event.traits, dict) else {}
-        keys = sorted(k for k in traits if k not in hidden)
+        keys = sorted(k for k in traits if shown_key(k, hidden))
         detail = ", ".join(keys[:8]) + (" …" if len(keys) > 8 else "")
         return EventLine(_("Identified"), _("Traits: %(keys)s") % {"keys": detail} if keys else "")
     if event.type == Event.Type.GROUP:
@@ -92,7 +106,7 @@ def event_line(event: Event, hidden: set[str] | frozenset[str] = frozenset()) ->
         return EventLine(_("Linked another identity (alias)"))
     shown = []
     for key, value in props.items():
-        if key in hidden or isinstance(value, (dict, list)) or value is None or value == "":
+        if not shown_key(key, hidden) or isinstance(value, (dict, list)) or value is None or value == "":
             continue
         shown.append(f"{key}: {_short(value)}")
         if len(shown) == _SHOWN_PROPERTIES:
@@ -138,6 +152,69 @@ def timeline_events(
     return [((e.timestamp, EVENT_RANK, e.pk), EventItem(e, event_line(e, hidden))) for e in rows]
 
 
+def timeline_describe(items: list[EventItem], user: User) -> list[TimelineRow]:
+    """Events on the timeline as the API gives them (``TimelineSource.describe``)."""
+    hidden = hidden_fields(user) if items else set()
+    return [
+        TimelineRow(
+            kind=KIND_PAGES if item.is_page else KIND_EVENTS,
+            title=item.line.title,
+            detail=item.line.detail,
+            record=event_record(item.event, item.line, hidden),
+        )
+        for item in items
+    ]
+
+
+# --- events as the API gives them -------------------------------------------------------------
+
+
+def event_record(event: Event, line: EventLine, hidden: set[str] | frozenset[str]) -> dict[str, Any]:
+    """One event for the API (``/api/events``, a contact's events and timeline): what was sent,
+    without the properties and traits named like a sensitive field the reader may not see, and
+    its one-line description. The context (IP, user agent, library) is not read."""
+    return {
+        "id": event.pk,
+        "message_id": event.message_id,
+        "type": event.type,
+        "name": event.name,
+        "timestamp": event.timestamp,
+        "received_at": event.received_at,
+        "source_id": event.source_id,
+        "contact_id": event.contact_id,
+        "anonymous_id": event.anonymous_id,
+        "user_id": event.user_id,
+        "properties": visible_values(event.properties, hidden),
+        "traits": visible_values(event.traits, hidden),
+        "title": line.title,
+        "detail": line.detail,
+    }
+
+
+def contact_event_page(
+    contact: Contact,
+    *,
+    name: str = "",
+    type: str = "",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Event]:
+    """A contact's events, newest first, keyset-paginated on (timestamp, id) along the
+    (contact, timestamp) index. The caller has checked the contact is in the reader's records."""
+    qs = Event.objects.filter(contact=contact).defer("context")
+    if start is not None:
+        qs = qs.filter(timestamp__gte=start)
+    if end is not None:
+        qs = qs.filter(timestamp__lt=end)
+    if name:
+        qs = qs.filter(name=name)
+    if type:
+        qs = qs.filter(type=type)
+    return paginate(qs, "timestamp", cursor, limit, descending=True)
+
+
 # --- explorer filters -----------------------------------------------------------------------------
 
 RANGES: dict[str, tuple[Any, dt.timedelta]] = {
@@ -160,20 +237,36 @@ PROPERTY_OPS = {
 _KEY_RE = re.compile(r"^[^\x00-\x1f]{1,100}$")
 _NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d{1,3})?$")
 _EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+MOMENT_ERROR = gettext_lazy("Enter a date as YYYY-MM-DD or a date and time as YYYY-MM-DD HH:MM.")
+TYPE_ERROR = gettext_lazy("Unknown event type.")
 _LATEST_YEAR = 2200
 
 
+_MOMENT_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
+
+
 def _parse_when(text: str, tz: dt.tzinfo, *, end: bool) -> dt.datetime:
-    """``YYYY-MM-DD`` (a whole day: an end date includes it) or ``YYYY-MM-DDTHH:MM`` in ``tz``."""
+    """``YYYY-MM-DD`` (a whole day: an end date includes it) or ``YYYY-MM-DDTHH:MM[:SS]`` in
+    ``tz``, or with its own offset (``…Z``, ``…+07:00``: what API clients send)."""
     text = text.strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         day = dt.date.fromisoformat(text)
         if end:
             day += dt.timedelta(days=1)
         return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?", text):
+    if not _MOMENT_RE.fullmatch(text):
         raise ValueError(text)
-    return dt.datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=tz)
+    when = dt.datetime.fromisoformat(text.replace(" ", "T").replace("Z", "+00:00"))
+    return when if when.tzinfo is not None else when.replace(tzinfo=tz)
+
+
+def parse_moment(text: str, tz: dt.tzinfo, *, end: bool) -> dt.datetime:
+    """A moment as :func:`_parse_when` reads it, within the years events can have, or
+    ValueError."""
+    when = _parse_when(text, tz, end=end)
+    if not _EARLIEST <= when <= dt.datetime(_LATEST_YEAR, 1, 1, tzinfo=dt.UTC):
+        raise ValueError(text)
+    return when
 
 
 def local_input(when: dt.datetime, tz: dt.tzinfo) -> str:
@@ -208,9 +301,12 @@ class EventFilters:
     prop_value: str = ""
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str], *, tz: dt.tzinfo, now: dt.datetime | None = None) -> EventFilters:
+    def from_params(
+        cls, params: Mapping[str, str], *, tz: dt.tzinfo, now: dt.datetime | None = None, counted: bool = True
+    ) -> EventFilters:
         """Parse the query string; every mistake is reported at once as :class:`InvalidInput`
-        with a message per field."""
+        with a message per field. Without ``counted`` (a list only) any range is accepted,
+        however many bars it would make."""
         now = now or timezone.now()
         errors: dict[str, list[str]] = {}
 
@@ -231,11 +327,9 @@ class EventFilters:
                         errors["from"] = [_("Enter the start of the range.")]
                     continue
                 try:
-                    when = _parse_when(text, tz, end=is_end)
-                    if not _EARLIEST <= when <= dt.datetime(_LATEST_YEAR, 1, 1, tzinfo=dt.UTC):
-                        raise ValueError(text)
+                    when = parse_moment(text, tz, end=is_end)
                 except ValueError:
-                    errors[key] = [_("Enter a date as YYYY-MM-DD or a date and time as YYYY-MM-DD HH:MM.")]
+                    errors[key] = [str(MOMENT_ERROR)]
                     continue
                 if is_end:
                     end = when
@@ -248,14 +342,14 @@ class EventFilters:
         bucket = get("bucket") or default_bucket(end - start)
         if bucket not in BUCKETS:
             errors["bucket"] = [_("Group by hour, day or week.")]
-        elif not errors and _bucket_count(start, end, bucket, tz) > MAX_BUCKETS:
+        elif counted and not errors and _bucket_count(start, end, bucket, tz) > MAX_BUCKETS:
             errors["bucket"] = [
                 _("That makes more than %(n)d bars; group by a longer period or shorten the range.")
                 % {"n": MAX_BUCKETS}
             ]
         event_type = get("type")
         if event_type and event_type not in Event.Type.values:
-            errors["type"] = [_("Unknown event type.")]
+            errors["type"] = [str(TYPE_ERROR)]
         name = get("name")
         if len(name) > 200:
             errors["name"] = [_("An event name has at most 200 characters.")]
