@@ -3,20 +3,63 @@ database (``line_done``, the remaining undo records), so a job lost or run twice
 
 from __future__ import annotations
 
+from typing import Any
+
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
+from danhba.core import jobs
 from danhba.ingest import services
+from danhba.ingest.models import Import
+
+# An import (or undo) of at most this many rows is a short job: it runs before the queued long
+# ones and needs no long-job slot (core.jobs).
+SMALL_IMPORT_ROWS = 20_000
 
 
-@db_task()
-def import_job(pk: int) -> str:
-    return services.import_execute(pk, via="job").status
+def _is_small(pk: int) -> bool:
+    sizes = Import.objects.filter(pk=pk).values_list("rows_estimate", "rows_done").first()
+    if sizes is None:
+        return True  # gone: the job finds nothing to do
+    estimate, done = sizes
+    return estimate is not None and max(estimate, done or 0) <= SMALL_IMPORT_ROWS
 
 
-@db_task()
-def undo_job(pk: int) -> str:
-    return services.undo_execute(pk, via="job").status
+def priority(pk: int) -> int:
+    """The queue priority of an import's run or undo: a small one with the short jobs."""
+    return jobs.SMALL if _is_small(pk) else jobs.LONG
+
+
+def import_job(pk: int) -> Any:
+    """Queue a run of the import: a small one with the short jobs, a big one as a long job."""
+    return import_run(pk, priority=priority(pk))
+
+
+def undo_job(pk: int) -> Any:
+    """Queue the undo of an import, sized like its run."""
+    return undo_run(pk, priority=priority(pk))
+
+
+@db_task(priority=jobs.LONG, context=True)
+def import_run(pk: int, task: Any = None) -> str:
+    if _is_small(pk):
+        return services.import_execute(pk, via="job").status
+    with jobs.long_job() as mine:
+        if not mine and task is not None:
+            import_run.schedule((pk,), delay=jobs.LONG_JOB_RETRY_SECONDS, priority=jobs.LONG)
+            return "waiting"
+        return services.import_execute(pk, via="job").status
+
+
+@db_task(priority=jobs.LONG, context=True)
+def undo_run(pk: int, task: Any = None) -> str:
+    if _is_small(pk):
+        return services.undo_execute(pk, via="job").status
+    with jobs.long_job() as mine:
+        if not mine and task is not None:
+            undo_run.schedule((pk,), delay=jobs.LONG_JOB_RETRY_SECONDS, priority=jobs.LONG)
+            return "waiting"
+        return services.undo_execute(pk, via="job").status
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -28,7 +28,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -359,12 +359,16 @@ def segments_refresh_all(*, time_dependent_only: bool = False, via: str = Segmen
     return done
 
 
-def segments_refresh_requested() -> int:
-    """Run the refreshes people asked for whose job was lost (the minutely sweep)."""
+def segments_refresh_requested(*, run: Callable[[Segment], object] | None = None) -> int:
+    """Run the refreshes people asked for whose job was lost (the minutely sweep), or hand each
+    segment to ``run`` (the sweep queues a job for it)."""
     stale = timezone.now() - dt.timedelta(minutes=2)
     done = 0
     for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC, refresh_requested_at__lt=stale).iterator():
-        segment_refresh(segment=segment)
+        if run is None:
+            segment_refresh(segment=segment)
+        else:
+            run(segment)
         done += 1
     return done
 

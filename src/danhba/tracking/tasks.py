@@ -8,18 +8,19 @@ from typing import Any
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from danhba.core import jobs
 from danhba.core.actor import Actor
 from danhba.tracking import inbox, partitions, retention
 
 
-@db_task()
+@db_task(priority=jobs.INTAKE)
 def process_event_inbox() -> int:
     """Store what the event API accepted (woken after each accepting commit); stays a second
     after the inbox runs dry so a burst of requests needs few wake-ups."""
     return inbox.inbox_process(linger=inbox.LINGER_SECONDS, max_seconds=600)
 
 
-@db_periodic_task(crontab(minute="*"))
+@db_periodic_task(crontab(minute="*"), priority=jobs.INTAKE)
 def process_event_inbox_sweep() -> int:
     """The safety net: anything a lost wake-up left in the inbox is processed within a minute."""
     return inbox.inbox_process(max_seconds=50)

@@ -71,7 +71,7 @@ def test_a_refresh_whose_segment_is_deleted_meanwhile_ends_quietly(
 
 
 def test_the_nightly_refresh_skips_a_segment_deleted_meanwhile(
-    admin: Any, make_contact: Any, delete_during_query: set[int], caplog: pytest.LogCaptureFixture
+    admin: Any, make_contact: Any, delete_during_query: set[int], caplog: pytest.LogCaptureFixture, huey_immediate: Any
 ) -> None:
     make_contact(full_name="An", province="ha-noi")
     doomed = S.segment_create(actor=actor_for(admin), name="Bị xoá", conditions=HANOI)

@@ -1,0 +1,68 @@
+"""How background jobs share the worker: priorities, and one long job at a time.
+
+The worker runs two threads (``danhba worker --workers 2``). Short jobs — storing accepted
+events, re-evaluating dirty contacts, small imports — must keep flowing while a big import or
+a full segment refresh runs (issue 12: one 200,000-row import held the worker for 14 minutes).
+Two rules see to it:
+
+- **Priorities** (Huey's ``priority=``, higher first): a queued short job runs before a queued
+  long one.
+- **One long job at a time** (:func:`long_job`): a big import, an undo of one, or a full
+  refresh first takes the "long job" slot; when another long job holds it, the job is queued
+  again a little later instead of taking the second thread. So one thread is always free for
+  short jobs. The slot is a key in Huey's storage with the time it was taken; a slot older
+  than ``LONG_JOB_LEASE`` (its job died with the worker) is taken over.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from huey.contrib.djhuey import HUEY
+
+log = logging.getLogger(__name__)
+
+# Huey priorities (higher runs first; a task without one has 0).
+INTAKE = 100  # storing the events the API accepted
+LIVE = 90  # re-evaluating the contacts whose data changed (segments)
+SMALL = 50  # small imports and undos
+LONG = -10  # big imports and undos, full segment refreshes
+
+# A long job that waits for the slot is queued again after this many seconds.
+LONG_JOB_RETRY_SECONDS = 10
+# A slot held longer than this is taken over: the job that took it is presumed dead. A long job
+# that runs longer only loses its exclusivity (two long jobs at once, as before this rule).
+LONG_JOB_LEASE = 30 * 60
+
+_SLOT = "danhba.long-job"
+
+
+def _take_slot(now: float) -> bool:
+    if HUEY.put_if_empty(_SLOT, now):
+        return True
+    taken_at = HUEY.get(_SLOT, peek=True)
+    if isinstance(taken_at, (int, float)) and now - taken_at < LONG_JOB_LEASE:
+        return False
+    log.warning("taking over the long-job slot held since %s", taken_at)
+    HUEY.delete(_SLOT)
+    return bool(HUEY.put_if_empty(_SLOT, now))
+
+
+@contextmanager
+def long_job() -> Iterator[bool]:
+    """``with long_job() as mine:`` — ``mine`` is False when another long job holds the slot (the
+    caller then queues itself again and returns). Immediate mode (tests, no worker) has no
+    second thread to protect: the slot is always free there."""
+    if HUEY.immediate:
+        yield True
+        return
+    if not _take_slot(time.time()):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        HUEY.delete(_SLOT)
