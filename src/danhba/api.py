@@ -18,7 +18,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.urls import URLPattern, URLResolver, path, re_path
@@ -33,6 +33,7 @@ from danhba.accounts.api import router as me_router
 from danhba.accounts.api_auth import AUTH, docs_access
 from danhba.analytics.api import router as analytics_router
 from danhba.contacts import api as contacts_api
+from danhba.core.busy import busy_response, is_busy
 from danhba.core.errors import ServiceError
 from danhba.core.log import note_forbidden
 from danhba.ingest.api import router as ingest_router
@@ -286,6 +287,12 @@ def _overflow(request: HttpRequest, exc: OverflowError) -> HttpResponse:
     # date-time in the year 1 converted to UTC: bad input that slipped past validation.
     logger.warning("value out of range on %s: %s", request.path, exc)
     return error_response(422, _("A value is too large or out of range."))
+
+
+@api.exception_handler(OperationalError)
+def _operational_error(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    # A busy database (SQLite locked, a PostgreSQL lock or statement timeout): 503, try again.
+    return busy_response(request, exc) if is_busy(exc) else _server_error(request, exc)
 
 
 @api.exception_handler(Exception)

@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so it sees a view's exception first: a busy database answers 503, never 500.
+    "danhba.core.busy.BusyDatabaseMiddleware",
 ]
 
 ROOT_URLCONF = "danhba.urls"
