@@ -13,7 +13,6 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch
-from django.utils import translation
 from django.utils.translation import gettext as _
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import APIKeyHeader, HttpBearer
@@ -21,6 +20,7 @@ from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
 
 from danhba.accounts import permissions as perms
+from danhba.accounts.middleware import activate_language, api_language
 from danhba.accounts.models import ApiKey, User
 from danhba.accounts.services import apikey_authenticate
 from danhba.core.actor import Actor
@@ -33,10 +33,8 @@ def _user_from_key(request: HttpRequest, raw: str) -> User:
     if key is None or not key.user.is_active:
         raise AuthenticationError(401, _("The API key is missing, wrong or revoked."))
     request.api_key = key  # type: ignore[attr-defined]
-    if key.user.language and not request.META.get("HTTP_ACCEPT_LANGUAGE"):
-        # A key acts as its user, in the user's language unless the client asks for another.
-        translation.activate(key.user.language)
-        request.LANGUAGE_CODE = key.user.language
+    # A key acts as its user, in the user's language unless the client asks for another.
+    activate_language(request, api_language(request, key.user))
     return key.user
 
 
