@@ -139,6 +139,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.getenv("REDIS_URL", "")
 HUEY_NAME = os.getenv("HUEY_NAME", "danhba")
 if REDIS_URL:
+    import importlib.util
+
+    if importlib.util.find_spec("redis") is None:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("REDIS_URL is set but redis is not installed: pip install 'danhba[redis]'.")
     HUEY = {"huey_class": "huey.RedisHuey", "name": HUEY_NAME, "url": REDIS_URL, "immediate": False}
 else:
     HUEY = {

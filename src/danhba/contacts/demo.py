@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
-from faker import Faker
-from faker.providers.person.vi_VN import Provider as ViPersonProvider
 
 from danhba.accounts.models import Role, Team, User
 from danhba.contacts.keys import company_key, name_key, tag_key
@@ -260,6 +258,10 @@ class PeopleGenerator:
     """Deterministic Vietnamese people and companies: the same seed gives the same rows."""
 
     def __init__(self, seed: int = SEED, now: dt.datetime | None = None, n_companies: int = 150) -> None:
+        # Faker is the [demo] extra: imported only when demo or benchmark data is made.
+        from faker import Faker
+        from faker.providers.person.vi_VN import Provider as ViPersonProvider
+
         self.fake = Faker("vi_VN")
         self.fake.seed_instance(seed)
         self.rng = self.fake.random

@@ -25,6 +25,15 @@ from danhba.core.actor import Actor
 from danhba.core.hooks import Registry
 
 SEED = 2025
+# The demo's data comes from Faker, the optional [demo] extra (`make run` installs it).
+DEMO_NEEDS = "Faker is not installed: the demo dataset needs the demo extra (pip install 'danhba[demo]')."
+
+
+def demo_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("faker") is not None
+
 ProgressFn = Callable[[int, int], None]
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from danhba.core.demo import SEED, demo_labels, demo_present, demo_run
+from danhba.core.demo import DEMO_NEEDS, SEED, demo_installed, demo_labels, demo_present, demo_run
 
 
 class Command(BaseCommand):
@@ -33,6 +33,8 @@ class Command(BaseCommand):
             raise CommandError("--contacts must be between 1 and 2,000,000")
         if opts.get("if_empty") and demo_present():
             return
+        if not demo_installed():
+            raise CommandError(DEMO_NEEDS)
         console = Console(file=getattr(self.stdout, "_out", sys.stdout), highlight=False)
         quiet = int(opts.get("verbosity", 1)) == 0
         started = time.perf_counter()

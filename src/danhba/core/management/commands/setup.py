@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from danhba.core.demo import DEMO_NEEDS, demo_installed
 from danhba.core.maintenance import database_statistics_refresh
 
 
@@ -25,8 +26,11 @@ class Command(BaseCommand):
         call_command("firstadmin", email=os.getenv("DANHBA_ADMIN_EMAIL", "admin@example.com"), stdout=login)
         marker = settings.VAR_DIR / "demo-loaded"
         if not opts["no_demo"] and os.getenv("DANHBA_DEMO", "1") != "0" and not marker.exists():
-            call_command("demo", contacts=opts["demo_contacts"], if_empty=True)
-            marker.write_text("loaded\n")
+            if demo_installed():
+                call_command("demo", contacts=opts["demo_contacts"], if_empty=True)
+                marker.write_text("loaded\n")
+            else:
+                self.stdout.write(f"No demo data: {DEMO_NEEDS}")
         # Fresh statistics for SQLite's query planner on every start (seconds at most).
         database_statistics_refresh()
         self.stdout.write("")
