@@ -76,7 +76,10 @@ def write_results(name: str, data: dict[str, Any], out_dir: Path | None = None) 
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
+    from bench.machine import load_during_run
+
     data = {"benchmark": name, "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **data}
+    data.setdefault("machine_load", load_during_run())
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     tmp.replace(path)
     return path

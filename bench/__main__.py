@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from bench import BENCHMARKS, REPO_DIR
+from bench.machine import load_sampling_start
 
 # Benchmarks whose name is a Python keyword live in a module of another name.
 MODULES = {"import": "import_bench"}
@@ -35,6 +36,7 @@ def main(argv: list[str]) -> int:
     if name not in BENCHMARKS:
         print(f"unknown benchmark '{name}'; choose from: {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
+    load_sampling_start()  # the machine's load during the run goes into its JSON (bench/machine.py)
     module = importlib.import_module(f"bench.{MODULES.get(name, name)}")
     return int(module.main(rest))
 

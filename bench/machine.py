@@ -1,0 +1,100 @@
+"""How busy the machine was while a benchmark ran, for its JSON (``write_results`` adds it).
+
+The machines are shared: a figure measured while other work ran is slower than the code is.
+A thread samples ``os.getloadavg()`` (the 1-minute load) every few seconds from the start of
+the run (``python -m bench NAME`` starts it); at the end the benchmark's own use of the cores
+(CPU seconds of this process and its finished children over the wall time) is subtracted
+from the mean load, and what remains is the other work that competed.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+import time
+from typing import Any
+
+INTERVAL_S = 2.0
+# Other work averaging more than half a core is worth saying: on 2 cores it slows a run visibly.
+COMPETED_ABOVE = 0.5
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class LoadSampler:
+    def __init__(self, interval: float = INTERVAL_S) -> None:
+        self.interval = interval
+        self.samples: list[float] = []
+        self.started_at: float | None = None
+        self.cpu_at_start = 0.0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start sampling (once; later calls do nothing)."""
+        with self._lock:
+            if self.started_at is not None:
+                return
+            self.started_at = time.monotonic()
+            self.cpu_at_start = _cpu_seconds()
+        self.samples.append(os.getloadavg()[0])
+        threading.Thread(target=self._run, name="bench-load-sampler", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> dict[str, Any]:
+        """The load during the run so far, and whether other work competed."""
+        now = os.getloadavg()
+        cpus = os.cpu_count() or 1
+        out: dict[str, Any] = {"cpus": cpus, "loadavg_at_end": [round(x, 2) for x in now]}
+        if self.started_at is None or not self.samples:
+            # Not sampled (the benchmark was not started by `python -m bench`): the 1-, 5- and
+            # 15-minute averages at the end are all there is.
+            out["sampled"] = False
+            out["competed"] = now[1] > cpus
+            out["note"] = "not sampled during the run; see loadavg_at_end (1, 5, 15 minutes)"
+            return out
+        samples = list(self.samples)
+        wall = max(time.monotonic() - self.started_at, 1e-9)
+        own = (_cpu_seconds() - self.cpu_at_start) / wall
+        mean = sum(samples) / len(samples)
+        others = max(0.0, mean - own)
+        competed = others > COMPETED_ABOVE
+        out.update(
+            {
+                "sampled": True,
+                "interval_s": self.interval,
+                "samples": len(samples),
+                "seconds": round(wall, 1),
+                "load1_mean": round(mean, 2),
+                "load1_max": round(max(samples), 2),
+                "own_cores": round(own, 2),
+                "others_mean": round(others, 2),
+                "competed": competed,
+                "note": (
+                    f"other work used about {others:.1f} of {cpus} cores during the run: figures are slower than "
+                    "on a quiet machine"
+                    if competed
+                    else "the machine was quiet apart from this benchmark"
+                ),
+            }
+        )
+        return out
+
+
+SAMPLER = LoadSampler()
+
+
+def load_sampling_start() -> None:
+    SAMPLER.start()
+
+
+def load_during_run() -> dict[str, Any]:
+    return SAMPLER.summary()
