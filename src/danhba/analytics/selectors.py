@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -115,13 +116,19 @@ class Tally:
 
 
 def tally(qs: QuerySet[Any], time_field: str, keys: Sequence[str], w: Window) -> Tally:
-    """Count ``qs`` (already limited to the window) per day and per ``keys``."""
+    """Count ``qs`` (already limited to the window) per day and per ``keys``, in SQL: a range of
+    up to ``ROWS`` rows is grouped by day (in the viewer's time zone) and by key; a larger one is
+    counted day by day, each day up to ``DAY_CAP`` (a bounded count, never the whole range)."""
     qs = qs.order_by()
-    rows = list(qs.values_list(time_field, *keys)[: ROWS + 1])
-    if len(rows) <= ROWS:
-        days = Counter(w.day_of(row[0]) for row in rows)
-        by_key: Counter[Hashable] = Counter(row[1] if len(keys) == 1 else tuple(row[1:]) for row in rows)
-        return Tally(len(rows), False, [DayCount(d, days[d]) for d in w.days], by_key.most_common())
+    if qs.values(time_field)[: ROWS + 1].count() <= ROWS:
+        per_day = qs.annotate(_day=TruncDate(time_field, tzinfo=w.tz)).values_list("_day").annotate(n=Count("*"))
+        days: dict[dt.date, int] = {day: n for day, n in per_day}
+        grouped = qs.values_list(*keys).annotate(n=Count("*"))
+        by_key: Counter[Hashable] = Counter(
+            {(row[0] if len(keys) == 1 else tuple(row[:-1])): row[-1] for row in grouped}
+        )
+        counts = [DayCount(d, days.get(d, 0)) for d in w.days]
+        return Tally(sum(c.count for c in counts), False, counts, by_key.most_common())
     by_day = []
     for day in w.days:
         in_day = qs.filter(**{f"{time_field}__gte": w.day_start(day), f"{time_field}__lt": w.day_end(day)})

@@ -47,7 +47,7 @@ from danhba.contacts.services import fields as field_services
 from danhba.contacts.services import tags as tag_services
 from danhba.contacts.services import timeline as timeline_services
 from danhba.core.errors import Conflict, NotFound, PermissionDenied
-from danhba.core.keyset import MAX_PK, paginate
+from danhba.core.keyset import CURSOR_MAX, MAX_PK, paginate
 from danhba.core.schemas import ErrorOut
 
 # Every error is {"code", "message", "details"}; listed once for the OpenAPI document.
@@ -92,7 +92,7 @@ def contact_list(
     last_order_before: str = Query("", max_length=10, description="yyyy-mm-dd"),
     favourite_category: str = Query("", max_length=200),
     sort: str = Query("name", max_length=20, description=SORT_HELP),
-    cursor: str | None = Query(None, max_length=1000, description="`next_cursor` of the previous page."),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX, description="`next_cursor` of the previous page."),
     limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
 ) -> dict[str, Any]:
     """Contacts the caller may see, one keyset page at a time. Filters take the values of the
@@ -165,7 +165,7 @@ def timeline_list(
         description="Only rows of this kind: an entry kind (`note`, `call`, `system` for changes…), "
         "`pages` or `events` (roles that may see events), `orders` (roles that may see orders).",
     ),
-    cursor: str | None = Query(None, max_length=1000, description="`next_cursor` of the previous page."),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX, description="`next_cursor` of the previous page."),
     limit: int = Query(100, ge=1, le=500),
 ) -> dict[str, Any]:
     """The contact page's merged timeline, newest first: notes, calls and changes, and the
@@ -255,7 +255,7 @@ def _company_filters(query: CompanyQuery) -> selectors.CompanyFilters:
 def company_list(
     request: HttpRequest,
     query: Query[CompanyQuery],
-    cursor: str | None = Query(None, max_length=1000),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
     limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
 ) -> dict[str, Any]:
     """Companies by name, each with `contact_count`: how many of its contacts the caller's role
@@ -358,7 +358,7 @@ def _company_out(company: Company, hidden: set[str]) -> dict[str, Any]:
 @tags.get("", response={200: TagPage, **ERRORS}, summary="List tags")
 def tag_list(
     request: HttpRequest,
-    cursor: str | None = Query(None, max_length=1000),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
     limit: int = Query(200, ge=1, le=selectors.MAX_LIMIT),
 ) -> dict[str, Any]:
     require(api_user(request), "tag", perms.VIEW)

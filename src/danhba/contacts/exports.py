@@ -52,7 +52,7 @@ from danhba.contacts.models import (
     ContactPhone,
     ContactTag,
     ExportJob,
-    anonymous_label,
+    display_name,
 )
 from danhba.contacts.selectors import (
     MAX_LIMIT,
@@ -301,7 +301,7 @@ def vcard_text(row: dict[str, Any]) -> str:
     card.add("version").value = "4.0"
     card.add("prodid").value = "-//danhba//contacts export//EN"
     # The display name as danhba shows it: a contact known only by an identifier is anonymous.
-    card.add("fn").value = row["full_name"] or row.get("email") or row.get("phone") or anonymous_label(row["id"])
+    card.add("fn").value = display_name(row["full_name"], row["id"])
     card.add("n").value = vobject.vcard.Name(
         family=row.get("family_name", ""), given=row.get("given_name", ""), additional=row.get("middle_name", "")
     )

@@ -277,7 +277,14 @@ class Contact(models.Model):
         """How the contact is shown everywhere (pages, lists, exports' display name, the API):
         its name, or for a contact known only by an identifier (an event's userId) that has
         none, "Anonymous #id"."""
-        return self.full_name or anonymous_label(self.pk)
+        return display_name(self.full_name, self.pk)
+
+
+def display_name(full_name: str, contact_id: Any) -> str:
+    """The one rule for showing a contact by name (:attr:`Contact.display_name`), for writers
+    that hold a row's values rather than a Contact: the list, cards, API, exports, timeline and
+    search results all show this."""
+    return full_name or anonymous_label(contact_id)
 
 
 def anonymous_label(contact_id: Any) -> str:

@@ -20,6 +20,12 @@ from django.utils.translation import gettext_noop
 from danhba.core.errors import ServiceError
 
 T = TypeVar("T")
+# The longest cursor danhba makes: a sort value of up to 255 characters of 4 bytes in UTF-8 and
+# an id, as base64 (about 1,420 characters). Every endpoint accepts cursors this long, and the
+# web server's request-line limit (`danhba serve`: REQUEST_LINE_MAX) leaves room for one besides
+# the other parameters, so a long cursor is a JSON 422, never the server's HTML 414.
+CURSOR_MAX = 2048
+REQUEST_LINE_MAX = 8190  # gunicorn's largest limit_request_line
 # Largest value of a 64-bit primary key: a larger id in a cursor would overflow the database.
 MAX_PK = 2**63 - 1
 _INVALID = gettext_noop("The cursor is not valid; start again from the first page.")
@@ -45,7 +51,8 @@ def encode_cursor(values: list[Any], before: bool = False) -> str:
     def conv(v: Any) -> Any:
         return {"dt": v.isoformat()} if isinstance(v, dt.datetime) else v
 
-    raw = json.dumps([conv(v) for v in values], separators=(",", ":")).encode()
+    # UTF-8, not \u escapes: a Vietnamese sort value makes a cursor half as long.
+    raw = json.dumps([conv(v) for v in values], separators=(",", ":"), ensure_ascii=False).encode()
     return (BEFORE if before else "") + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -26,7 +26,7 @@ from danhba.contacts.api import ERRORS
 from danhba.contacts.models import Source
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, NotFound
-from danhba.core.keyset import MAX_PK, paginate
+from danhba.core.keyset import CURSOR_MAX, MAX_PK, paginate
 from danhba.ingest import mappings, services
 from danhba.ingest.fields import PRESETS, is_multi, target_choices
 from danhba.ingest.forms import ENCODINGS
@@ -159,7 +159,7 @@ def _configure(actor: Actor, run: Import, config: ImportConfigIn) -> Import:
 @router.get("/imports", response={200: ImportPage, **ERRORS}, summary="List imports")
 def import_list(
     request: HttpRequest,
-    cursor: str | None = Query(None, max_length=1000, description="`next_cursor` of the previous page."),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX, description="`next_cursor` of the previous page."),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
     """The imports the caller may see (all, or only their own for roles that see their own
@@ -216,7 +216,7 @@ def import_issues(
     request: HttpRequest,
     import_id: int = _id(),
     severity: str = Query("", pattern="^(|error|warning)$", description="`error` (rejected rows) or `warning`."),
-    cursor: str | None = Query(None, max_length=1000),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
     run = _get(request, import_id)

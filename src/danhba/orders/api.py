@@ -17,7 +17,7 @@ from danhba.accounts.models import User
 from danhba.contacts.extensions import TimelineRow
 from danhba.contacts.services.contacts import contact_get
 from danhba.core import formatting
-from danhba.core.keyset import MAX_PK
+from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.core.schemas import ErrorOut
 from danhba.orders import selectors, services
 from danhba.orders.models import Order, PurchaseStats
@@ -105,7 +105,7 @@ def order_list(
     channel: str = Query("", max_length=30),
     placed_after: str = Query("", max_length=10, description="yyyy-mm-dd"),
     placed_before: str = Query("", max_length=10, description="yyyy-mm-dd"),
-    cursor: str | None = Query(None, max_length=1000),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
     limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
 ) -> dict[str, Any]:
     """Newest first, one keyset page at a time; orders of contacts outside the caller's records
@@ -174,7 +174,7 @@ def product_list(
     request: HttpRequest,
     q: str = Query("", max_length=200, description="Start of a product id, or part of a name."),
     category: str = Query("", max_length=200),
-    cursor: str | None = Query(None, max_length=1000),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
     limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
 ) -> dict[str, Any]:
     """The catalogue built from orders, in product id order."""

@@ -16,7 +16,7 @@ from ninja import Path, Query, Router, Status
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.accounts.models import User
-from danhba.core.keyset import MAX_PK
+from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.core.schemas import ErrorOut
 from danhba.segments import conditions as C
 from danhba.segments import selectors, services
@@ -74,7 +74,7 @@ def segment_out(segment: Segment, user: User) -> dict[str, Any]:
 def segment_list(
     request: HttpRequest,
     kind: str = Query("", pattern="^(|dynamic|static)$"),
-    cursor: str | None = Query(None, max_length=1000),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
     limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
 ) -> dict[str, Any]:
     user = api_user(request)
@@ -171,7 +171,7 @@ def segment_count(request: HttpRequest, segment_id: int = _id()) -> dict[str, An
 def segment_members(
     request: HttpRequest,
     segment_id: int = _id(),
-    cursor: str | None = Query(None, max_length=1000, description="`next_cursor` of the previous page."),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX, description="`next_cursor` of the previous page."),
     limit: int = Query(100, ge=1, le=selectors.MAX_LIMIT),
 ) -> dict[str, Any]:
     """Members the caller may see, in contact id order. Full records: `GET /api/contacts/{id}`,
@@ -236,7 +236,7 @@ def segment_refresh(request: HttpRequest, segment_id: int = _id()) -> Status[dic
 def segment_history(
     request: HttpRequest,
     segment_id: int = _id(),
-    cursor: str | None = Query(None, max_length=1000),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
     limit: int = Query(100, ge=1, le=selectors.MAX_LIMIT),
 ) -> dict[str, Any]:
     """Newest first; `via` says what moved the contact (refresh, live, schedule, manual, api,

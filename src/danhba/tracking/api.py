@@ -18,7 +18,7 @@ from danhba.accounts.models import User
 from danhba.contacts.selectors import hidden_fields
 from danhba.contacts.services.contacts import contact_get
 from danhba.core.errors import InvalidInput
-from danhba.core.keyset import MAX_PK, Page
+from danhba.core.keyset import CURSOR_MAX, MAX_PK, Page
 from danhba.core.schemas import ErrorOut
 from danhba.tracking import selectors
 from danhba.tracking.models import Event
@@ -81,7 +81,7 @@ def event_list(
     range: str = Query("", max_length=10, description="`24h`, `7d` (the default), `30d` or `90d` back from now."),
     since: str = Query("", max_length=40, description="Start of a range instead of `range`: " + WHEN_HELP),
     until: str = Query("", max_length=40, description="End of the range (a date includes its whole day)."),
-    cursor: str | None = Query(None, max_length=1000, description="`next_cursor` or `prev_cursor` of a page."),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX, description="`next_cursor` or `prev_cursor` of a page."),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
     """The event explorer's query: matching events the caller may see, newest first, one keyset
@@ -132,7 +132,7 @@ def contact_events(
     type: str = Query("", max_length=10, description=TYPES_HELP),
     since: str = Query("", max_length=40, description="Events from this moment on: " + WHEN_HELP),
     until: str = Query("", max_length=40, description="Events before this moment (a date includes its whole day)."),
-    cursor: str | None = Query(None, max_length=1000, description="`next_cursor` or `prev_cursor` of a page."),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX, description="`next_cursor` or `prev_cursor` of a page."),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
     """Everything the contact did, newest first, whenever it happened (no default range)."""

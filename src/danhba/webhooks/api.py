@@ -14,7 +14,7 @@ from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.contacts.api import ERRORS
 from danhba.core.errors import Conflict
-from danhba.core.keyset import MAX_PK
+from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.webhooks import selectors, services
 from danhba.webhooks.models import Topic, WebhookDelivery, WebhookEndpoint
 from danhba.webhooks.schemas import (
@@ -174,7 +174,7 @@ def delivery_list(
     endpoint_id: int = _id(),
     status: str = Query("", max_length=20, description="pending, succeeded, failed or gave_up."),
     topic: str = Query("", max_length=40),
-    cursor: str | None = Query(None, max_length=1000),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
     limit: int = Query(50, ge=1, le=200),
 ) -> dict[str, Any]:
     """Newest first; follow `next_cursor` for older ones. Kept for 30 days."""

@@ -230,3 +230,26 @@ def test_the_home_page_reads_ranges_of_indexes_and_no_whole_table(
                 if any(re.search(rf"\bSCAN {t}\b", detail) for t in BIG_TABLES) and not walk:
                     scans.append((detail, sql[:300]))
     assert scans == []
+
+
+def test_numbers_are_counted_by_the_database_not_by_loading_rows(users: Any, shop: Any) -> None:
+    """Each number is a COUNT in SQL, grouped by day in the viewer's time zone and by key."""
+    w = selectors.window(dt.UTC)
+    with CaptureQueriesContext(connection) as queries:
+        numbers = selectors.new_contacts(users["marketing"], w)
+    assert numbers is not None and numbers.tally.total == 3
+    assert numbers.tally.by_day[-1].count == 3
+    assert [(b.key, b.count) for b in numbers.by_source or []] == [("form", 2), ("import", 1)]
+    reads = [q["sql"] for q in queries.captured_queries if "contacts_contact" in q["sql"]]
+    assert reads and all("COUNT(" in sql.upper() for sql in reads), reads
+
+
+def test_recent_activity_names_a_contact_without_a_name_as_everywhere_else(
+    client_for: Any, users: Any, make_contact: Any
+) -> None:
+    nameless = make_contact(full_name="Tạm")
+    Contact.objects.filter(pk=nameless.pk).update(full_name="")  # known only by an identifier
+    timeline_entry_save(actor=actor_for(users["admin"]), contact=nameless, entry=None,
+                        data={"kind": "call", "subject": "Gọi khách ẩn danh"})  # fmt: skip
+    html = page(client_for, users["admin"])
+    assert f">Anonymous #{nameless.pk}</a>" in html

@@ -23,7 +23,7 @@ from danhba.contacts.models import (
     LifecycleStage,
     Source,
     TimelineEntry,
-    anonymous_label,
+    display_name,
 )
 from danhba.contacts.search import SearchDoc, search_index, search_index_new
 from danhba.contacts.services.cleaning import (
@@ -141,7 +141,7 @@ class ContactsBulk:
             changes = jsonable(changes_between({}, contact_snapshot(contact, related)))
             audits.append(
                 (now, actor.user.pk if actor.user else None, actor.label, actor.via, AuditEvent.Action.CREATE,
-                 "contact", str(cid), (contact.full_name or anonymous_label(cid))[:254], cid, changes, actor.ip,
+                 "contact", str(cid), display_name(contact.full_name, cid)[:254], cid, changes, actor.ip,
                  actor.user_agent)
             )  # fmt: skip
         Table(Contact, attnames).insert(rows)
@@ -208,7 +208,7 @@ class ContactsBulk:
             actor=self.actor,
             action=AuditEvent.Action.UPDATE,
             object_type="contact",
-            rows=[(cid, contacts[cid].full_name or anonymous_label(cid), cid, changes[cid]) for cid in changed],
+            rows=[(cid, display_name(contacts[cid].full_name, cid), cid, changes[cid]) for cid in changed],
         )
         sensitive = set(perms.SENSITIVE_STANDARD_FIELDS) | {
             f"custom.{key}"

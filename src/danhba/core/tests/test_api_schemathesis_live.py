@@ -84,3 +84,26 @@ def test_no_request_over_http_makes_a_server_error(server: LiveServer, tmp_path:
     assert started and started[0]["payload"]["transitions_total"] > 0, started
     scenarios = sum(1 for e in events if "ScenarioFinished" in e)
     assert scenarios > 0, stateful.stdout[-3000:]
+
+
+def test_long_query_strings_get_a_json_answer_not_the_web_servers_html(server: LiveServer) -> None:
+    """gunicorn answered a 6 KB cursor with its own HTML 414: its request-line limit is now above
+    every cursor danhba makes and accepts (core.keyset.CURSOR_MAX), so the API answers."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from danhba.core.keyset import CURSOR_MAX, MAX_PK, encode_cursor
+
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    longest = encode_cursor(["😀" * 255, MAX_PK])
+    for cursor, status in ((longest, 200), ("A" * 6000, 422), ("%00" * 1500, 422)):
+        request = urllib.request.Request(f"{server.url}/api/segments?cursor={cursor}", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                code, body = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            code, body = exc.code, exc.read()
+        assert code == status, body[:300]
+        assert isinstance(json.loads(body), dict)
+    assert len(longest) <= CURSOR_MAX

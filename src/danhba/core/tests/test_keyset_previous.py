@@ -81,3 +81,32 @@ def test_list_pages_link_the_previous_and_the_first_page(client: Any, admin: Any
     second_cursor = contact_page(admin, ContactFilters(), "name", None, limit=5).next_cursor
     html = client.get(url, {"sort": "name", "cursor": second_cursor}).content.decode()
     assert "Previous page" in html and "First page" in html
+
+
+def test_the_longest_cursor_fits_every_endpoint_and_the_web_servers_request_line() -> None:
+    from danhba.core.keyset import CURSOR_MAX, MAX_PK, REQUEST_LINE_MAX, decode_cursor, encode_cursor
+
+    longest = encode_cursor(["😀" * 255, MAX_PK], before=True)
+    assert len(longest) <= CURSOR_MAX < REQUEST_LINE_MAX // 2
+    assert decode_cursor(longest[1:], 2) == ["😀" * 255, MAX_PK]
+    # Vietnamese text travels as UTF-8: a 200-character name, not 200 six-byte escapes.
+    assert len(encode_cursor(["Phân khúc khách hàng thân thiết " * 6, 1])) < 700
+
+
+def test_a_page_after_a_long_vietnamese_name_opens(client: Any, admin: Any) -> None:
+    """The segment list is sorted by name; a 200-character Vietnamese name made a cursor of
+    1,600 characters, which the API's own limit (1,000) then refused."""
+    from danhba.accounts.services import apikey_create
+    from danhba.conftest import actor_for
+    from danhba.segments import services
+
+    for first in "ẮẰ":
+        services.segment_create(actor=actor_for(admin), name=(first + "ữ" * 199), kind="static")
+    _key, raw = apikey_create(actor=actor_for(admin), user=admin, name="t")
+    headers = {"Authorization": f"Bearer {raw}"}
+    page = client.get("/api/segments", {"limit": 1}, headers=headers).json()
+    assert page["next_cursor"]
+    following = client.get("/api/segments", {"limit": 1, "cursor": page["next_cursor"]}, headers=headers)
+    assert following.status_code == 200, following.json()
+    assert following.json()["items"][0]["name"] != page["items"][0]["name"]
+

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from danhba.core.keyset import REQUEST_LINE_MAX
+
 
 class Command(BaseCommand):
     help = "Serve the web UI and API on HOST:PORT and run a background worker beside it."
@@ -41,6 +43,10 @@ class Command(BaseCommand):
             # the source's write key: log without it.
             "--access-logformat",
             '%(h)s "%(r)s" %(s)s %(b)s %(L)ss "%(a)s"',
+            # Above the longest cursor the API accepts plus the other parameters (core.keyset):
+            # a long URL gets the API's JSON 422, not gunicorn's HTML 414.
+            "--limit-request-line",
+            str(REQUEST_LINE_MAX),
             "--graceful-timeout",
             "10",
             "--log-level",
