@@ -153,11 +153,11 @@ class PurchaseStats(models.Model):
 
     contact = models.OneToOneField(Contact, primary_key=True, on_delete=models.CASCADE, related_name="purchase_stats")
     first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
-    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True, db_index=True)
-    order_count = models.PositiveIntegerField(_("orders"), default=0, db_index=True)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
+    order_count = models.PositiveIntegerField(_("orders"), default=0)
     # Orders in the shop currency: the divisor of the average order value.
     money_order_count = models.PositiveIntegerField(default=0)
-    total_spent = models.DecimalField(_("total spent"), default=0, db_index=True, max_digits=18, decimal_places=2)
+    total_spent = models.DecimalField(_("total spent"), default=0, max_digits=18, decimal_places=2)
     average_order_value = models.DecimalField(_("average order value"), default=0, max_digits=18, decimal_places=2)
     # Mean days between orders: (last − first) / (orders − 1); NULL with fewer than two orders.
     purchase_frequency_days = models.FloatField(_("days between orders"), null=True, blank=True)
@@ -169,6 +169,17 @@ class PurchaseStats(models.Model):
     class Meta:
         db_table = "tracking_purchasestats"
         verbose_name_plural = "purchase stats"
+        # One index per metric a segment can ask about, with the contact in it: "spent > N" is
+        # read from the index alone. The table's key is a bigint, which SQLite does not make its
+        # rowid, so an index on the metric alone cost one table lookup per matching contact
+        # (measured: 26,599 contacts, 50 ms → 0.6 ms; the bench's segment count 124 → 66 ms).
+        indexes = [
+            models.Index(fields=["total_spent", "contact"], name="purchasestats_spent"),
+            models.Index(fields=["order_count", "contact"], name="purchasestats_orders"),
+            models.Index(fields=["average_order_value", "contact"], name="purchasestats_aov"),
+            models.Index(fields=["first_order_at", "contact"], name="purchasestats_first"),
+            models.Index(fields=["last_order_at", "contact"], name="purchasestats_last"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact_id}: {self.order_count} orders"
