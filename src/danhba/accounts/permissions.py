@@ -5,7 +5,7 @@ Kept apart from the models so views, the API and services share one vocabulary.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -59,7 +59,7 @@ SENSITIVE_STANDARD_FIELDS = {
 _CRUD = [VIEW, CREATE, EDIT, DELETE]
 _READ = [VIEW]
 
-BUILTIN_ROLES: dict[str, dict] = {
+BUILTIN_ROLES: dict[str, dict[str, Any]] = {
     "admin": {
         "name": "Admin",
         "scope": SCOPE_ALL,

@@ -192,7 +192,9 @@ def language_switch(request: HttpRequest) -> HttpResponse:
 # --- own profile ----------------------------------------------------------------------------
 
 
-def _api_keys_context(request: HttpRequest, owner: User, new_key: str = "", key_form: ApiKeyForm | None = None) -> dict:
+def _api_keys_context(
+    request: HttpRequest, owner: User, new_key: str = "", key_form: ApiKeyForm | None = None
+) -> dict[str, Any]:
     me = current_user(request)
     own = owner.pk == me.pk
     return {

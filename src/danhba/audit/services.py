@@ -27,7 +27,7 @@ def audit_event(
 
 
 def audit_events_bulk(
-    *, actor: Actor, action: str, object_type: str, rows: Iterable[tuple[Any, str, int | None, dict]]
+    *, actor: Actor, action: str, object_type: str, rows: Iterable[tuple[Any, str, int | None, dict[str, Any]]]
 ) -> None:
     """Many audit rows at once: ``rows`` holds (object_id, label, contact_id, changes)."""
     AuditEvent.objects.bulk_create(
