@@ -24,7 +24,7 @@ def _from_facebook(page: str) -> dict[str, Any]:
 DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     (
         "Khách VIP ở Hà Nội hoặc TP.HCM",
-        "VIP customers in the two big cities.",
+        "Khách VIP ở hai thành phố lớn.",
         {
             "op": "all",
             "conditions": [
@@ -35,7 +35,7 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "Mua 2 lần trong 90 ngày, 30 ngày nay chưa mua",
-        "Bought at least twice in the last 90 days but nothing in the last 30: time for a reminder.",
+        "Mua ít nhất 2 lần trong 90 ngày qua nhưng 30 ngày nay chưa mua gì: đến lúc nhắc khách.",
         {
             "op": "all",
             "conditions": [
@@ -52,7 +52,7 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "Lead chưa có chủ",
-        "Leads and MQLs nobody owns yet, and not wholesale customers.",
+        "Lead và MQL chưa ai phụ trách, không phải khách sỉ hay đại lý.",
         {
             "op": "all",
             "conditions": [
@@ -64,7 +64,7 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "Mua đồ gia dụng, chi trên 5 triệu",
-        "Bought home appliances and spent over 5,000,000 ₫ in all.",
+        "Đã mua đồ gia dụng và tổng chi tiêu trên 5.000.000 ₫.",
         {
             "op": "all",
             "conditions": [
@@ -75,12 +75,12 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "Mua từ 3 lần trong 90 ngày",
-        "The README's example: did Order Completed at least 3 times in the last 90 days.",
+        "Ví dụ trong README: có sự kiện Order Completed ít nhất 3 lần trong 90 ngày qua.",
         {"op": "all", "conditions": [_event("Order Completed", "gte", 3, 90)]},
     ),
     (
         "Bỏ quên giỏ hàng tuần này",
-        "Opened the cart page in the last 7 days but did not complete an order since.",
+        "Mở trang giỏ hàng trong 7 ngày qua nhưng từ đó chưa hoàn tất đơn nào.",
         {
             "op": "all",
             "conditions": [
@@ -91,7 +91,7 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "Xem trà sen nhưng chưa mua",
-        "Looked at the Tây Hồ lotus tea twice or more in 30 days and never bought it.",
+        "Xem trà sen Tây Hồ từ 2 lần trở lên trong 30 ngày nhưng chưa từng mua.",
         {
             "op": "all",
             "conditions": [
@@ -103,8 +103,8 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "Đến từ quảng cáo Facebook, đã mua trên 500.000 ₫",
-        "Came to the website from the Facebook campaign and placed an order over 500,000 ₫ (paid by any means "
-        "but cash on delivery).",
+        "Vào website từ chiến dịch Facebook và đặt đơn trên 500.000 ₫ (trả bằng mọi cách trừ thanh toán khi "
+        "nhận hàng).",
         {
             "op": "all",
             "conditions": [
@@ -117,8 +117,8 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "Nhận email, ở hai thành phố lớn, lâu chưa mua",
-        "Agreed to marketing email, live in Hà Nội or TP.HCM (or a company there), and have not ordered for "
-        "60 days — or never have.",
+        "Đồng ý nhận email tiếp thị, ở Hà Nội hoặc TP.HCM (hoặc làm ở công ty tại đó), và 60 ngày nay chưa "
+        "đặt đơn — hoặc chưa từng đặt.",
         {
             "op": "all",
             "conditions": [
@@ -142,7 +142,7 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "Khách mới đăng ký trên web 30 ngày qua",
-        "Signed up on the website in the last 30 days and not tagged as wholesale.",
+        "Đăng ký trên website trong 30 ngày qua, không gắn thẻ khách sỉ.",
         {
             "op": "all",
             "conditions": [
@@ -153,7 +153,7 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "VIP lâu chưa quay lại",
-        "In the VIP segment above, and their last order is more than 60 days old.",
+        "Thuộc phân khúc VIP ở trên, đơn gần nhất đã hơn 60 ngày.",
         {
             "op": "all",
             "conditions": [
@@ -197,7 +197,7 @@ def demo_segments_load() -> int:
         # A list filled from a pasted file, as a sales rep would: emails and #ids.
         calls = services.segment_create(
             actor=actor, name="Gọi lại khách cũ", kind=Segment.Kind.STATIC,
-            description="Old customers to call back about the Tết catalogue (pasted from a spreadsheet).",
+            description="Khách cũ cần gọi lại giới thiệu catalogue Tết (dán từ bảng tính).",
         )  # fmt: skip
         from danhba.contacts.models import Contact
 

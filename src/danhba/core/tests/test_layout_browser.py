@@ -181,3 +181,25 @@ def test_import_wizard_dropdowns_show_their_options_whole(
         settle(page)
         assert page.locator("main select").count() > 3
         assert page.evaluate(CUT_OPTIONS_JS) == []
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_a_contact_page_fits_a_1366_screen_with_every_section_open(
+    live_server: Any, admin: Any, monkeypatch: pytest.MonkeyPatch, language: str
+) -> None:
+    """The consent ledger's table ran out of its panel in Vietnamese (the proof column cut off)."""
+    from danhba.core.tests.browser import overflow
+    from danhba.privacy.models import ConsentRecord
+
+    load_demo(admin, contacts=30)
+    consenting = ConsentRecord.objects.exclude(proof="").order_by("contact_id").first()
+    assert consenting is not None
+    admin.language = language
+    admin.save(update_fields=["language"])
+    with chromium(monkeypatch, viewport=DESKTOP) as ctx:
+        page = ctx.new_page()
+        log_in(page, live_server.url, admin.email)
+        page.goto(live_server.url + reverse("contacts:detail", args=[consenting.contact_id]))
+        settle(page)
+        page.evaluate("() => document.querySelectorAll('main details').forEach((d) => { d.open = true; })")
+        assert overflow(page) == []
