@@ -191,10 +191,27 @@ def segment_delete(*, actor: Actor, segment: Segment) -> None:
         raise Conflict(
             _("Segments use this one: %(names)s. Change them first.") % {"names": ", ".join(s.name for s in users)}
         )
+    # Members and history go first, each chunk in a transaction of its own (a segment of
+    # 400,000 contacts deleted in one held the database for minutes). Each chunk locks the
+    # segment, so a refresh writing it waits for it (PostgreSQL), and keeps its size true.
+    for model in (SegmentMember, SegmentChange):
+        while True:
+            with transaction.atomic():
+                if not _lock(segment.pk):
+                    return
+                ids = list(model.objects.filter(segment_id=segment.pk).values_list("pk", flat=True)[:CHUNK])
+                model.objects.filter(pk__in=ids).delete()
+                if model is SegmentMember and ids:
+                    size = SegmentMember.objects.filter(segment_id=segment.pk).count()
+                    Segment.objects.filter(pk=segment.pk).update(member_count=size)
+            if len(ids) < CHUNK:
+                break
+            _yield_to_writers()
     with transaction.atomic():
-        # Wait for a refresh writing this segment to commit (PostgreSQL), so the rows it wrote
-        # are among those deleted; a refresh that comes after finds the segment gone (_lock).
-        _lock(segment.pk)
+        # A refresh that comes after finds the segment gone (_lock); rows a live re-evaluation
+        # added since the chunks went go with the segment.
+        if not _lock(segment.pk):
+            return
         audit_event(
             actor=actor,
             action=AuditEvent.Action.DELETE,
@@ -203,10 +220,6 @@ def segment_delete(*, actor: Actor, segment: Segment) -> None:
             object_label=segment.name,
             changes={"name": [segment.name, None]},
         )
-        # Members and history go with it, in chunks the database handles well.
-        while SegmentMember.objects.filter(segment=segment).exists():
-            ids = list(SegmentMember.objects.filter(segment=segment).values_list("pk", flat=True)[:CHUNK])
-            SegmentMember.objects.filter(pk__in=ids).delete()
         segment.delete()
 
 

@@ -94,3 +94,20 @@ def test_a_contact_moved_live_between_chunks_keeps_its_live_state(
     segment.refresh_from_db()
     assert members(segment) == {c.pk for c in people[:-1]} and segment.member_count == 6
     assert not SegmentChange.objects.filter(segment=segment, contact_id=last.pk, entered=True).exists()
+
+
+def test_a_big_segment_is_deleted_in_chunks(admin: Any, make_contact: Any, pauses: list[tuple[int, int]]) -> None:
+    from danhba.audit.models import AuditEvent
+
+    segment = S.segment_create(actor=actor_for(admin), name="Hà Nội", conditions=HANOI)
+    people = [make_contact(full_name=f"Người {i}", province="ha-noi") for i in range(7)]
+    assert members(segment) == {c.pk for c in people}
+    pauses.clear()
+    pk = segment.pk
+    S.segment_delete(actor=actor_for(admin), segment=segment)
+    # Members 3 + 3 (+ 1), then history 3 + 3 (+ 1): a pause after each full chunk, the size
+    # matching the member rows at each.
+    assert pauses[:2] == [(4, 4), (1, 1)] and len(pauses) == 4
+    assert not Segment.objects.filter(pk=pk).exists()
+    assert not SegmentMember.objects.exists() and not SegmentChange.objects.exists()
+    assert AuditEvent.objects.filter(object_type="segment", object_id=str(pk), action="delete").count() == 1
