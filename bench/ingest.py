@@ -347,14 +347,17 @@ def scalar(target: Target, sql: str) -> int:
 
 
 def inbox_count(target: Target, failed: bool) -> int:
-    """Requests in the event inbox: a file of its own beside SQLite, a table on PostgreSQL."""
+    """Requests in the event inbox: a database file of its own beside SQLite (the
+    ``events_inbox`` alias), a table of the main database on PostgreSQL."""
     condition = "failed_at IS NOT NULL" if failed else "failed_at IS NULL"
-    if target.sqlite_path is not None:
+    separate = os.getenv("EVENT_INBOX_SEPARATE", "1").strip().lower() in {"1", "true", "yes", "on"}
+    if target.sqlite_path is not None and separate:
         path = target.var_dir / "event-inbox.sqlite3"
         if not path.exists():
             return 0
         with contextlib.closing(sqlite3.connect(path, timeout=60)) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM inbox WHERE {condition}").fetchone()[0])  # noqa: S608
+            sql = f"SELECT count(*) FROM tracking_eventinbox WHERE {condition}"  # noqa: S608
+            return int(conn.execute(sql).fetchone()[0])
     return scalar(target, f"SELECT count(*) FROM tracking_eventinbox WHERE {condition}")  # noqa: S608
 
 
@@ -367,6 +370,44 @@ def wait_drained(target: Target, timeout: float) -> tuple[float, bool]:
             return time.perf_counter() - started, True
         time.sleep(0.5)
     return time.perf_counter() - started, False
+
+
+class LoadSampler:
+    """The machine's 1-minute load average every few seconds while the benchmark runs: the
+    machine is shared, and a figure means little without what else was running."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every = every
+        self.samples: list[float] = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> dict[str, Any]:
+        cores = os.cpu_count() or 1
+        return {
+            "load_average_1m": {
+                "start": round(self.samples[0], 2),
+                "mean": round(sum(self.samples) / len(self.samples), 2),
+                "max": round(max(self.samples), 2),
+                "end": round(self.samples[-1], 2),
+            },
+            "cpu_count": cores,
+            # The run itself keeps about two processes busy (server + load), on a 2-core machine.
+            "other_work_competed": self.samples[0] > 1.0,
+        }
 
 
 def windows(records: list[list[Any]], began: float) -> list[float]:
@@ -490,7 +531,7 @@ def main(argv: list[str]) -> int:
     port = free_port()
     log = target.var_dir / "server.log"
     report_path = target.var_dir / "load.json"
-    with server(target, port, args.web_workers, log) as proc:
+    with server(target, port, args.web_workers, log) as proc, LoadSampler() as load_average:
         wait_ready(port, proc, log)
         console.log(f"server up; the load process sends {args.events:,} events from {args.clients} connections")
         load = [
@@ -521,7 +562,7 @@ def main(argv: list[str]) -> int:
             "p99_ms": TARGET_P99_MS,
             "row": "event ingestion: POST /v1/batch, 100 events per request, from a separate load process",
         },
-        "machine": machine_info(),
+        "machine": {**machine_info(), **load_average.summary()},
         "database": {"vendor": target.vendor},
         "method": {
             "endpoint": "POST /v1/batch",

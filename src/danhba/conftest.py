@@ -84,7 +84,7 @@ def media(settings: Any, tmp_path: Any) -> Any:
 def _events_inline(settings: Any, tmp_path: Any) -> None:
     """The event API processes what it accepts before answering, so a test sees an event's
     effects when the request returns. ``tracking/tests/test_inbox.py`` tests the worker path.
-    The inbox file (SQLite runs) is the test's own."""
+    The file an earlier version kept its inbox in (SQLite) is the test's own."""
     settings.EVENTS_PROCESS_INLINE = True
     settings.EVENT_INBOX_PATH = tmp_path / "event-inbox.sqlite3"
 

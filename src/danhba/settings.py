@@ -181,8 +181,19 @@ EVENTS_PROCESS_INLINE = envbool("EVENTS_PROCESS_INLINE")
 # worker; the tests), and how often segments whose conditions move with time are recomputed.
 SEGMENTS_REFRESH_INLINE = envbool("SEGMENTS_REFRESH_INLINE")
 SEGMENTS_TIME_REFRESH_MINUTES = envint("SEGMENTS_TIME_REFRESH_MINUTES", 15)
-# On SQLite the inbox is a file of its own, so accepting never waits for the worker's writes.
+# On SQLite the event inbox is a database file of its own (the "events_inbox" alias, core/db.py),
+# so accepting never waits for the worker's writes (docs/decisions/0002-event-inbox-file.md;
+# EVENT_INBOX_SEPARATE=0 keeps it in the main file, as measured there).
 EVENT_INBOX_PATH = Path(os.getenv("EVENT_INBOX_PATH", str(VAR_DIR / "event-inbox.sqlite3")))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and envbool("EVENT_INBOX_SEPARATE", "1"):
+    DATABASES["events_inbox"] = {
+        **DATABASES["default"],
+        "NAME": str(EVENT_INBOX_PATH),
+        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        # The test suite keeps one in-memory database: the inbox goes to it (core/db.py).
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["danhba.core.db.Router"]
 EVENT_PARTITIONS_AHEAD = envint("EVENT_PARTITIONS_AHEAD", 3)
 # Events per second each source may send to /v1/* (a token bucket per write key, in each web
 # process: N processes let N times as many through), with bursts of up to EVENTS_RATE_LIMIT_BURST

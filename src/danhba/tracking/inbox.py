@@ -5,35 +5,41 @@ Why: resolving identities can create and update contacts, which is far slower th
 request, and on SQLite every write waits for the one before it. Segment and RudderStack work the
 same way: their HTTP gateway acknowledges a durable copy of the request and processes it after.
 
-- ``events_accept`` (the request): validated messages are written as one inbox row per request,
-  after the in-request duplicate check; the worker is woken after the commit. On SQLite the inbox
-  is a file of its own (``FileInbox``) so a request never waits behind the worker's writes; on
-  PostgreSQL it is the ``EventInbox`` table.
-- ``inbox_process`` (the worker, ``tasks.process_event_inbox``): takes the oldest rows, one
-  transaction each, and stores their messages with ``services.events_store``, which claims each
-  messageId (so a message accepted twice is stored once), resolves contacts and inserts the events.
-  A row that fails is retried and after ``MAX_ATTEMPTS`` kept with its error, never dropped.
+- ``events_accept`` (the request): validated messages are written as one ``EventInbox`` row per
+  request, after the in-request duplicate check; the worker is woken after the commit (a Huey
+  task, ``tasks.process_event_inbox``). On SQLite the table lives in a database file of its own
+  (the ``events_inbox`` database alias, ``core/db.py``; docs/decisions/0004-event-inbox-file.md)
+  so a request never waits behind the worker's writes; on PostgreSQL it is in the main database.
+- ``inbox_process`` (the worker): **claims** the oldest pending rows — PostgreSQL
+  ``SELECT … FOR UPDATE SKIP LOCKED``, SQLite one atomic ``UPDATE … RETURNING`` — with a token
+  and a lease, so two workers never take the same request and a claim whose worker died is
+  taken again when its lease runs out. It stores their messages with ``events_ingest_many``,
+  which claims each messageId (a request stored twice stores nothing twice), resolves contacts
+  and inserts the events. A request that fails is tried again with a growing delay; after
+  ``MAX_ATTEMPTS`` it is **parked** (``failed_at``) with its error, never dropped, and
+  ``inbox_retry_parked`` (a periodic task) tries it again later by itself, waiting longer each
+  time; ``danhba events inbox`` lists parked requests and ``--retry-failed`` retries them now.
 - ``EVENTS_PROCESS_INLINE`` (a setting) processes in the request instead: for a site without a
   worker, and for the tests, which then see an event's effects when the request returns.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -50,20 +56,23 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 # Pending requests the worker takes at once: those of one source are stored in one transaction.
 GROUP_REQUESTS = 10
-
-
-def retry_delay(attempts: int) -> float:
-    """Seconds before a failed request is tried again: 10, 20, 40, 80 (then it is kept aside)."""
-    return 10.0 * 2 ** max(attempts - 1, 0)
-
-
-ADVISORY_LOCK = 0x64616E68  # "danh": the PostgreSQL advisory lock of the inbox processor
-LEASE_SECONDS = 300  # a claimed request is pending again after this long (its worker died)
+LEASE_SECONDS = 120  # a claimed request is pending again after this long (its worker died)
 # A web process wakes the worker at most this often; the worker lingers this long after the
 # inbox runs dry, so a request accepted just after a wake-up is not left for the minutely sweep.
 WAKE_INTERVAL = 0.25
 LINGER_SECONDS = 1.0
 _last_wake = 0.0
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before a failed request is tried again: 10, 20, 40, 80 (then it is parked)."""
+    return 10.0 * 2 ** max(attempts - 1, 0)
+
+
+def park_delay(attempts: int) -> float:
+    """Seconds a parked request waits before it is tried again by itself: 5 minutes after it was
+    parked, then twice as long after each failed try, at most 6 hours."""
+    return min(300.0 * 2 ** max(attempts - MAX_ATTEMPTS, 0), 6 * 3600.0)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -152,7 +161,12 @@ def events_accept(
         return result
     result.warnings = warnings_of(EVENTS_ACCEPTING(fresh))
     payload = json.dumps([message_to_json(m) for m in fresh], ensure_ascii=False, separators=(",", ":"))
-    pk = store().add(source.pk, received_at, payload, len(fresh))
+    db = inbox_database()
+    pk = (
+        EventInbox.objects.using(db)
+        .create(source_id=source.pk, received_at=received_at, messages=payload, count=len(fresh))
+        .pk
+    )
     if settings.EVENTS_PROCESS_INLINE:
         stored_now = _process_next(pk=pk)
         if stored_now is not None:
@@ -162,7 +176,7 @@ def events_accept(
         # Without a worker, earlier requests that failed for a moment are retried here.
         inbox_process(max_seconds=1.0)
     else:
-        transaction.on_commit(wake)
+        transaction.on_commit(wake, using=db)
     result.accepted = len(fresh)
     return result
 
@@ -183,16 +197,25 @@ def wake() -> None:
         logger.exception("could not wake the worker for the event inbox")
 
 
-def inbox_process(*, linger: float = 0.0, max_seconds: float | None = None) -> int:
-    """Store every pending request, oldest first, one transaction each; returns the number of
-    messages processed. With ``linger``, keep watching that long after the inbox runs dry.
+def inbox_database() -> str:
+    """The database alias of the inbox table (``events_inbox`` on SQLite, see ``core/db.py``)."""
+    return router.db_for_write(EventInbox)
 
-    On SQLite one worker processes at a time (a second one would only wait for the write lock);
-    a wake-up that finds another worker busy leaves the work to it."""
+
+# One thread of a process drains at a time: a second one would only wait for SQLite's write
+# lock (or, on PostgreSQL, store requests out of the order they were accepted); a wake-up that
+# finds the inbox being drained leaves the work to the thread already at it.
+_draining = threading.Lock()
+
+
+def inbox_process(*, linger: float = 0.0, max_seconds: float | None = None) -> int:
+    """Store every due request, oldest first, a group of up to ``GROUP_REQUESTS`` per claim;
+    returns the number of messages processed. With ``linger``, keep watching that long after the
+    inbox runs dry."""
+    if not _draining.acquire(blocking=False):
+        return 0
     processed = 0
-    with _single_processor() as mine:
-        if not mine:
-            return 0
+    try:
         started = time.monotonic()
         idle_since: float | None = None
         while max_seconds is None or time.monotonic() - started < max_seconds:
@@ -207,59 +230,112 @@ def inbox_process(*, linger: float = 0.0, max_seconds: float | None = None) -> i
                 continue
             idle_since = None
             processed += done.accepted + done.duplicates
+    finally:
+        _draining.release()
     return processed
 
 
-@contextlib.contextmanager
-def _single_processor() -> Iterator[bool]:
-    """One processor at a time, so requests are stored in the order they were accepted (an "Order
-    Refunded" after its "Order Completed") and wake-ups that find one busy return at once. SQLite:
-    a lock file beside the inbox; PostgreSQL: a session advisory lock. Yields False if another
-    process holds it."""
-    inbox = store()
-    if not isinstance(inbox, FileInbox):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK])
-            mine = bool(cursor.fetchone()[0])
-        try:
-            yield mine
-        finally:
-            if mine:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK])
-        return
-    inbox.path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{inbox.path}.lock", "a+b") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+@dataclass
+class Claimed:
+    """A request this worker claimed: ``token`` proves the claim when it is done or failed."""
+
+    pk: int
+    source_id: int
+    received_at: datetime
+    messages: str
+    attempts: int
+    token: str
+
+
+def inbox_claim(limit: int = GROUP_REQUESTS, pk: int | None = None) -> list[Claimed]:
+    """Claim the oldest due requests (or request ``pk``) for ``LEASE_SECONDS``. PostgreSQL: rows
+    locked by another worker's claim are skipped (``SKIP LOCKED``); SQLite: one ``UPDATE …
+    RETURNING`` claims them (SQLite has one writer at a time, so two claims cannot overlap)."""
+    db = inbox_database()
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    until = now + timedelta(seconds=LEASE_SECONDS)
+    due = (
+        EventInbox.objects.using(db)
+        .filter(failed_at__isnull=True)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+    )
+    if pk is not None:
+        due = due.filter(pk=pk)
+    fields = ("id", "source_id", "received_at", "messages", "attempts")
+    with transaction.atomic(using=db):
+        if connections[db].features.has_select_for_update_skip_locked:
+            rows = list(due.select_for_update(skip_locked=True).order_by("id").values_list(*fields)[:limit])
+            EventInbox.objects.using(db).filter(pk__in=[r[0] for r in rows]).update(
+                claim_token=token, claimed_until=until
+            )
+        else:
+            rows = _claim_returning(db, due.order_by("id").values("id")[:limit], token, until)
+    return [Claimed(int(r[0]), int(r[1]), _aware(r[2]), r[3], int(r[4]), token) for r in sorted(rows)]
+
+
+def _claim_returning(db: str, ids: Any, token: str, until: datetime) -> list[tuple[Any, ...]]:
+    table = connections[db].ops.quote_name(EventInbox._meta.db_table)
+    subquery, params = ids.query.sql_with_params()
+    ops = connections[db].ops
+    with connections[db].cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET claim_token = %s, claimed_until = %s WHERE id IN ({subquery}) "  # noqa: S608
+            "RETURNING id, source_id, received_at, messages, attempts",
+            [token, ops.adapt_datetimefield_value(until), *params],
+        )
+        return list(cursor.fetchall())
+
+
+def _aware(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        assert parsed is not None
+        value = parsed
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+
+
+def inbox_done(claim: Claimed) -> None:
+    EventInbox.objects.using(inbox_database()).filter(pk=claim.pk, claim_token=claim.token).delete()
+
+
+def inbox_release(claim: Claimed) -> None:
+    """Give a claimed request back at once (tests; a worker shutting down)."""
+    EventInbox.objects.using(inbox_database()).filter(pk=claim.pk, claim_token=claim.token).update(
+        claim_token=None, claimed_until=None
+    )
+
+
+def inbox_fail(claim: Claimed, error: str) -> None:
+    """Count a failed try: due again after ``retry_delay``, parked after ``MAX_ATTEMPTS``."""
+    attempts = claim.attempts + 1
+    now = timezone.now()
+    EventInbox.objects.using(inbox_database()).filter(pk=claim.pk, claim_token=claim.token).update(
+        attempts=attempts,
+        error=error,
+        claim_token=None,
+        claimed_until=now + timedelta(seconds=retry_delay(attempts)),
+        failed_at=now if attempts >= MAX_ATTEMPTS else None,
+    )
 
 
 def _process_next(pk: int | None = None) -> IngestResult | None:
-    """Claim the oldest pending requests (up to ``GROUP_REQUESTS``, or request ``pk``) and store
-    them; None when nothing is pending. Consecutive requests of one source are stored in one
+    """Claim the oldest due requests (up to ``GROUP_REQUESTS``, or request ``pk``) and store
+    them; None when nothing is due. Consecutive requests of one source are stored in one
     transaction (one commit, one identity pass); if that fails, each is stored on its own, so a
-    bad request only holds back itself. A claim is a lease: if the worker dies, the requests are
-    pending again after ``LEASE_SECONDS`` and storing them again stores nothing twice."""
-    inbox = store()
-    rows = inbox.claim_many(GROUP_REQUESTS) if pk is None else [r for r in [inbox.claim(pk)] if r is not None]
-    if not rows:
+    bad request only holds back itself."""
+    claims = inbox_claim(GROUP_REQUESTS) if pk is None else inbox_claim(1, pk=pk)
+    if not claims:
         return None
     total = IngestResult()
     start = 0
-    while start < len(rows):
+    while start < len(claims):
         end = start + 1
-        while end < len(rows) and rows[end].source_id == rows[start].source_id:
+        while end < len(claims) and claims[end].source_id == claims[start].source_id:
             end += 1
-        group = rows[start:end]
-        results = _process_group(inbox, group) if len(group) > 1 else None
-        for result in results or [_process_row(inbox, row) for row in group]:
+        group = claims[start:end]
+        results = _process_group(group) if len(group) > 1 else None
+        for result in results or [_process_one(claim) for claim in group]:
             total.accepted += result.accepted
             total.duplicates += result.duplicates
             total.warnings += result.warnings
@@ -267,261 +343,129 @@ def _process_next(pk: int | None = None) -> IngestResult | None:
     return total
 
 
-def _process_group(inbox: DatabaseInbox | FileInbox, rows: list[InboxRow]) -> list[IngestResult] | None:
+@contextmanager
+def _storing(claims: list[Claimed]) -> Iterator[None]:
+    """The storing transaction. When the inbox shares the main database its rows are deleted in
+    that transaction; in a file of its own they are deleted after the commit (if the worker dies
+    in between, storing them again finds every messageId claimed and stores nothing twice)."""
+    same_database = inbox_database() == "default"
+    with transaction.atomic():
+        yield
+        if same_database:
+            for claim in claims:
+                inbox_done(claim)
+    if not same_database:
+        for claim in claims:
+            inbox_done(claim)
+
+
+def _process_group(claims: list[Claimed]) -> list[IngestResult] | None:
     """Store requests of one source in one transaction; None (nothing stored) if that fails."""
     try:
-        with transaction.atomic():
-            source = Source.objects.get(pk=rows[0].source_id)
-            requests = [([message_from_json(d) for d in json.loads(r.messages)], r.received_at) for r in rows]
+        with _storing(claims):
+            source = Source.objects.get(pk=claims[0].source_id)
+            requests = [([message_from_json(d) for d in json.loads(c.messages)], c.received_at) for c in claims]
             results = events_store_many(source=source, requests=requests)
-            if inbox.transactional:
-                for row in rows:
-                    inbox.done(row.pk)
     except Exception:
-        logger.warning("event inbox requests %s failed together; storing them one by one", [r.pk for r in rows])
+        logger.warning("event inbox requests %s failed together; storing them one by one", [c.pk for c in claims])
         return None
-    if not inbox.transactional:
-        for row in rows:
-            inbox.done(row.pk)
     return results
 
 
-def _process_row(inbox: DatabaseInbox | FileInbox, row: InboxRow) -> IngestResult:
+def _process_one(claim: Claimed) -> IngestResult:
     try:
-        with transaction.atomic():
-            source = Source.objects.get(pk=row.source_id)
-            messages = [message_from_json(d) for d in json.loads(row.messages)]
-            result = events_store(source=source, messages=messages, received_at=row.received_at)
-            if inbox.transactional:
-                inbox.done(row.pk)
-        if not inbox.transactional:
-            inbox.done(row.pk)
-        return result
+        with _storing([claim]):
+            source = Source.objects.get(pk=claim.source_id)
+            messages = [message_from_json(d) for d in json.loads(claim.messages)]
+            return events_store(source=source, messages=messages, received_at=claim.received_at)
     except Exception as exc:
-        # A busy database (a lock or statement timeout) and a bad request alike: counted, retried
-        # later with a growing delay, and after MAX_ATTEMPTS kept aside as failed, so no request
-        # holds back the ones after it.
-        logger.exception("event inbox request %s failed", row.pk)
-        inbox.fail(row.pk, f"{type(exc).__name__}: {exc}"[:2000])
+        # A busy database (a lock or statement timeout) and a bad request alike: counted, tried
+        # again later with a growing delay, and after MAX_ATTEMPTS parked, so no request holds
+        # back the ones after it.
+        logger.exception("event inbox request %s failed", claim.pk)
+        inbox_fail(claim, f"{type(exc).__name__}: {exc}"[:2000])
         return IngestResult()
 
 
-def inbox_status() -> dict[str, Any]:
-    """Pending and failed requests, for the Event sources page, ``danhba events inbox`` and the
-    benchmark."""
-    return store().status()
+def inbox_retry_parked(now: datetime | None = None) -> int:
+    """Put back in line the parked requests whose ``park_delay`` has passed (a periodic task):
+    a request that failed for a cause that has gone (the database was busy for minutes, a bug
+    since fixed) gets stored without anyone's help. Its attempts are kept, so each new failure
+    parks it for longer."""
+    now = now or timezone.now()
+    db = inbox_database()
+    parked = EventInbox.objects.using(db).filter(failed_at__isnull=False).values_list("id", "attempts", "failed_at")
+    due = [
+        pk
+        for pk, attempts, failed_at in parked
+        if failed_at is not None and failed_at + timedelta(seconds=park_delay(attempts)) <= now
+    ]
+    for start in range(0, len(due), 500):
+        EventInbox.objects.using(db).filter(pk__in=due[start : start + 500], failed_at__isnull=False).update(
+            failed_at=None, claim_token=None, claimed_until=None
+        )
+    if due:
+        logger.info("parked event inbox requests tried again: %s", len(due))
+    return len(due)
 
 
 def inbox_retry_failed() -> int:
-    """Put the requests kept aside as failed back in line (``danhba events inbox --retry-failed``)."""
-    count = store().retry_failed()
+    """Put every parked request back in line now, attempts reset (``danhba events inbox
+    --retry-failed``)."""
+    db = inbox_database()
+    count = (
+        EventInbox.objects.using(db)
+        .filter(failed_at__isnull=False)
+        .update(failed_at=None, attempts=0, claim_token=None, claimed_until=None)
+    )
     if count:
-        transaction.on_commit(wake)
+        transaction.on_commit(wake, using=db)
     return count
 
 
-# --- where the inbox lives -------------------------------------------------------------------
+def inbox_status() -> dict[str, Any]:
+    """Pending and parked requests, for the Event sources page, ``danhba events inbox`` and the
+    benchmark."""
+    db = inbox_database()
+    pending = EventInbox.objects.using(db).filter(failed_at__isnull=True)
+    return {
+        "pending_requests": pending.count(),
+        "failed_requests": EventInbox.objects.using(db).filter(failed_at__isnull=False).count(),
+        "oldest_pending": pending.order_by("id").values_list("received_at", flat=True).first(),
+    }
 
 
-@dataclass
-class InboxRow:
-    pk: int
-    source_id: int
-    received_at: datetime
-    messages: str
+def inbox_rows() -> list[dict[str, Any]]:
+    """Every request in the inbox, for ``danhba events inbox`` and the tests."""
+    fields = ("id", "count", "attempts", "error", "failed_at")
+    rows = EventInbox.objects.using(inbox_database()).order_by("id").values_list(*fields)
+    return [dict(zip(fields, r, strict=True)) for r in rows]
 
 
-class DatabaseInbox:
-    """The ``EventInbox`` table of the main database (PostgreSQL: row locks, so a request never
-    waits for the worker). Done inside the storing transaction."""
-
-    transactional = True
-
-    def add(self, source_id: int, received_at: datetime, payload: str, count: int) -> int:
-        return int(
-            EventInbox.objects.create(source_id=source_id, received_at=received_at, messages=payload, count=count).pk
-        )
-
-    def claim(self, pk: int | None) -> InboxRow | None:
-        now = timezone.now()
-        with transaction.atomic():
-            pending = (
-                EventInbox.objects.select_for_update(skip_locked=True)
-                .filter(failed_at__isnull=True)
-                .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            )
-            row = pending.filter(pk=pk).first() if pk is not None else pending.order_by("id").first()
-            if row is None:
-                return None
-            EventInbox.objects.filter(pk=row.pk).update(claimed_until=now + timedelta(seconds=LEASE_SECONDS))
-        return InboxRow(row.pk, row.source_id, row.received_at, row.messages)
-
-    def claim_many(self, limit: int) -> list[InboxRow]:
-        now = timezone.now()
-        with transaction.atomic():
-            rows = list(
-                EventInbox.objects.select_for_update(skip_locked=True)
-                .filter(failed_at__isnull=True)
-                .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-                .order_by("id")[:limit]
-            )
-            EventInbox.objects.filter(pk__in=[r.pk for r in rows]).update(
-                claimed_until=now + timedelta(seconds=LEASE_SECONDS)
-            )
-        return [InboxRow(r.pk, r.source_id, r.received_at, r.messages) for r in rows]
-
-    def done(self, pk: int) -> None:
-        EventInbox.objects.filter(pk=pk).delete()
-
-    def release(self, pk: int) -> None:
-        EventInbox.objects.filter(pk=pk).update(claimed_until=None)
-
-    def fail(self, pk: int, error: str) -> None:
-        attempts = (EventInbox.objects.filter(pk=pk).values_list("attempts", flat=True).first() or 0) + 1
-        now = timezone.now()
-        EventInbox.objects.filter(pk=pk).update(
-            attempts=attempts,
-            error=error,
-            claimed_until=now + timedelta(seconds=retry_delay(attempts)),
-            failed_at=now if attempts >= MAX_ATTEMPTS else None,
-        )
-
-    def retry_failed(self) -> int:
-        return EventInbox.objects.filter(failed_at__isnull=False).update(failed_at=None, attempts=0, claimed_until=None)
-
-    def status(self) -> dict[str, Any]:
-        pending = EventInbox.objects.filter(failed_at__isnull=True)
-        return {
-            "pending_requests": pending.count(),
-            "failed_requests": EventInbox.objects.filter(failed_at__isnull=False).count(),
-            "oldest_pending": pending.order_by("id").values_list("received_at", flat=True).first(),
-        }
-
-    def rows(self) -> list[dict[str, Any]]:
-        """Every row, for tests and the command line."""
-        fields = ("id", "count", "attempts", "error", "failed_at")
-        return [dict(zip(fields, r, strict=True)) for r in EventInbox.objects.order_by("id").values_list(*fields)]
-
-
-class FileInbox:
-    """A SQLite file of its own beside the main database (``EVENT_INBOX_PATH``). SQLite has one
-    writer at a time per file: in the main file a request would wait behind the worker's
-    transactions (which create contacts), here it waits only for other requests' one-row inserts.
-    The request is deleted after the storing transaction commits; if the worker dies in between,
-    storing it again finds every messageId claimed and stores nothing twice."""
-
-    transactional = False
-    _local = threading.local()
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _conn(self) -> sqlite3.Connection:
-        conns = self._local.__dict__.setdefault("conns", {})
-        conn = conns.get(self.path)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, source_id INTEGER NOT NULL, "
-                "received_at TEXT NOT NULL, messages TEXT NOT NULL, count INTEGER NOT NULL, "
-                "attempts INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '', claimed_until REAL, "
-                "failed_at TEXT)"
-            )
-            conns[self.path] = conn
-        return conn
-
-    def add(self, source_id: int, received_at: datetime, payload: str, count: int) -> int:
-        cur = self._conn().execute(
-            "INSERT INTO inbox (source_id, received_at, messages, count) VALUES (?, ?, ?, ?)",
-            (source_id, received_at.isoformat(), payload, count),
-        )
-        return int(cur.lastrowid or 0)
-
-    def claim(self, pk: int | None) -> InboxRow | None:
-        now = time.time()
-        where = "failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)"
-        pick = f"SELECT id FROM inbox WHERE {where} " + ("AND id = ?" if pk is not None else "ORDER BY id LIMIT 1")  # noqa: S608
-        args: tuple[Any, ...] = (now, pk) if pk is not None else (now,)
-        row = (
-            self._conn()
-            .execute(
-                f"UPDATE inbox SET claimed_until = ? WHERE id = ({pick}) "  # noqa: S608
-                "RETURNING id, source_id, received_at, messages",
-                (now + LEASE_SECONDS, *args),
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        received_at = parse_datetime(row[2])
-        assert received_at is not None
-        return InboxRow(int(row[0]), int(row[1]), received_at, row[3])
-
-    def claim_many(self, limit: int) -> list[InboxRow]:
-        now = time.time()
-        cursor = self._conn().execute(
-            "UPDATE inbox SET claimed_until = ? WHERE id IN (SELECT id FROM inbox WHERE failed_at IS NULL "
-            "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT ?) "
-            "RETURNING id, source_id, received_at, messages",
-            (now + LEASE_SECONDS, now, limit),
-        )
-        rows = []
-        for pk, source_id, received, messages in sorted(cursor.fetchall()):
-            received_at = parse_datetime(received)
-            assert received_at is not None
-            rows.append(InboxRow(int(pk), int(source_id), received_at, messages))
-        return rows
-
-    def done(self, pk: int) -> None:
-        self._conn().execute("DELETE FROM inbox WHERE id = ?", (pk,))
-
-    def release(self, pk: int) -> None:
-        self._conn().execute("UPDATE inbox SET claimed_until = NULL WHERE id = ?", (pk,))
-
-    def fail(self, pk: int, error: str) -> None:
-        conn = self._conn()
-        row = conn.execute("SELECT attempts FROM inbox WHERE id = ?", (pk,)).fetchone()
-        attempts = (row[0] if row else 0) + 1
-        conn.execute(
-            "UPDATE inbox SET attempts = ?, error = ?, claimed_until = ?, failed_at = ? WHERE id = ?",
-            (
-                attempts,
-                error,
-                time.time() + retry_delay(attempts),
-                timezone.now().isoformat() if attempts >= MAX_ATTEMPTS else None,
-                pk,
-            ),
-        )
-
-    def retry_failed(self) -> int:
-        cur = self._conn().execute(
-            "UPDATE inbox SET failed_at = NULL, attempts = 0, claimed_until = NULL WHERE failed_at IS NOT NULL"
-        )
-        return cur.rowcount
-
-    def status(self) -> dict[str, Any]:
-        conn = self._conn()
-        pending, oldest = conn.execute(
-            "SELECT count(*), min(received_at) FROM inbox WHERE failed_at IS NULL"
-        ).fetchone()
-        (failed,) = conn.execute("SELECT count(*) FROM inbox WHERE failed_at IS NOT NULL").fetchone()
-        return {
-            "pending_requests": pending,
-            "failed_requests": failed,
-            "oldest_pending": parse_datetime(oldest) if oldest else None,
-        }
-
-    def rows(self) -> list[dict[str, Any]]:
-        """Every row, for tests and the command line."""
-        cur = self._conn().execute("SELECT id, count, attempts, error, failed_at FROM inbox ORDER BY id")
-        return [dict(zip(("id", "count", "attempts", "error", "failed_at"), r, strict=True)) for r in cur]
-
-
-def store() -> DatabaseInbox | FileInbox:
-    """Where accepted requests wait: a file of their own beside SQLite, the main database otherwise."""
-    if connection.vendor == "sqlite":
-        return FileInbox(Path(settings.EVENT_INBOX_PATH))
-    return DatabaseInbox()
+def inbox_adopt_legacy() -> int:
+    """Move the requests an earlier version left in its own ``inbox`` table (a raw SQLite file,
+    ``EVENT_INBOX_PATH``) into the inbox table, so an upgrade loses none. Run by the sweep."""
+    path = Path(settings.EVENT_INBOX_PATH)
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=30) as legacy:
+        if not legacy.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inbox'").fetchone():
+            return 0
+        rows = legacy.execute(
+            "SELECT source_id, received_at, messages, count, attempts, error, failed_at FROM inbox ORDER BY id"
+        ).fetchall()
+    db = inbox_database()
+    with transaction.atomic(using=db):
+        EventInbox.objects.using(db).bulk_create(
+            [
+                EventInbox(
+                    source_id=source_id, received_at=_aware(received), messages=messages, count=count,
+                    attempts=attempts, error=error, failed_at=_aware(failed) if failed else None,
+                )
+                for source_id, received, messages, count, attempts, error, failed in rows
+            ]
+        )  # fmt: skip
+    with sqlite3.connect(path, timeout=30) as legacy:
+        legacy.execute("DROP TABLE inbox")
+    logger.info("moved %s requests from the old event inbox file", len(rows))
+    return len(rows)

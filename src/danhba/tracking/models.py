@@ -266,19 +266,21 @@ def shop_currency() -> str:
 
 
 class EventInbox(models.Model):
-    """One accepted request of the event API, waiting for the worker (see ``inbox.py``; on SQLite
-    the inbox is a file of its own with the same columns instead of this table): its
-    validated messages as JSON text. Deleted once processed; a row that keeps failing is kept
-    with ``failed_at`` and its error instead of being dropped."""
+    """One accepted request of the event API, waiting for the worker (``inbox.py``): its validated
+    messages as JSON text. On SQLite the table lives in a database file of its own (the
+    ``events_inbox`` alias, ``core/db.py``), hence no foreign key constraint to its source.
+    Claimed by a worker with ``claim_token`` until ``claimed_until``; deleted once stored; a
+    request that keeps failing is parked with ``failed_at`` and its error, never dropped."""
 
     id = models.BigAutoField(primary_key=True)
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     received_at = models.DateTimeField()
     messages = models.TextField()
     count = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
-    # Claimed by a worker until then; pending again afterwards (the worker died).
+    claim_token = models.CharField(max_length=32, null=True, blank=True)
+    # Claimed by a worker (or waiting after a failure) until then; due again afterwards.
     claimed_until = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
 

@@ -22,8 +22,20 @@ def process_event_inbox() -> int:
 
 @db_periodic_task(crontab(minute="*"), priority=jobs.INTAKE)
 def process_event_inbox_sweep() -> int:
-    """The safety net: anything a lost wake-up left in the inbox is processed within a minute."""
+    """The safety net: anything a lost wake-up or a dead worker (its claims' leases run out) left
+    in the inbox is processed within a minute or two."""
+    inbox.inbox_adopt_legacy()
     return inbox.inbox_process(max_seconds=50)
+
+
+@db_periodic_task(crontab(minute="*/5"), priority=jobs.INTAKE)
+def retry_parked_event_requests() -> int:
+    """Parked requests (failed ``MAX_ATTEMPTS`` times) are tried again by themselves, later and
+    later (``inbox.park_delay``), never dropped."""
+    count = inbox.inbox_retry_parked()
+    if count:
+        process_event_inbox()
+    return count
 
 
 @db_periodic_task(crontab(hour="2", minute="41"))

@@ -28,6 +28,7 @@ from danhba.core.normalize import (
     normalize_phone,
     parse_date,
     parse_gender,
+    split_name,
 )
 from danhba.core.vn import province_key
 from danhba.tracking.hooks import DEVICES_IDENTIFIED
@@ -380,7 +381,12 @@ def new_contact_data(identity: Identity, source: Source) -> dict[str, Any]:
         traits.get("lastName") or traits.get("last_name"),
     )
     if isinstance(name, str) and name.strip():
-        data["full_name"] = clean_text(name)[:200]
+        full = clean_text(name)[:200]
+        # A name whose parts do not fit the contact's name fields (a run of 100 letters) is no
+        # one's name: the trait stays in the event rather than failing the contact's creation.
+        parts = split_name(full)
+        if len(parts.family) <= 80 and len(parts.given) <= 80 and len(parts.middle) <= 120:
+            data["full_name"] = full
     elif isinstance(first, str) or isinstance(last, str):
         data["given_name"] = clean_text(first if isinstance(first, str) else "")[:80]
         data["family_name"] = clean_text(last if isinstance(last, str) else "")[:80]

@@ -1,5 +1,5 @@
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -19,7 +19,7 @@ class Command(BaseCommand):
     help = (
         "Events at volume: 'partitions [show|ensure] [--since YYYY-MM]' lists or creates the monthly "
         "partitions (PostgreSQL); 'purge [--dry-run]' applies the retention rules; 'inbox "
-        "[--retry-failed]' shows the accepted requests waiting for the worker and retries failed ones."
+        "[--retry-failed]' shows the accepted requests waiting for the worker and retries parked ones now."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         purge.add_argument("--dry-run", action="store_true", help="count what would be deleted, change nothing")
         purge.add_argument("--quiet", action="store_true", help="no progress bar")
         box = sub.add_parser("inbox", help="accepted requests waiting for the worker, and failed ones")
-        box.add_argument("--retry-failed", action="store_true", help="put the failed requests back in line")
+        box.add_argument("--retry-failed", action="store_true", help="put the parked requests back in line now")
         box.add_argument("--process", action="store_true", help="process what is due now, in this process")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -68,12 +68,14 @@ class Command(BaseCommand):
         self.stdout.write(
             f"waiting: {status['pending_requests']:,} requests"
             + (f" (oldest accepted {oldest:%Y-%m-%d %H:%M:%S %Z})" if oldest else "")
-            + f"; failed: {status['failed_requests']:,}"
+            + f"; parked after failing: {status['failed_requests']:,}"
         )
-        for row in inbox.store().rows():
+        for row in inbox.inbox_rows():
             if row["failed_at"]:
+                retry = row["failed_at"] + timedelta(seconds=inbox.park_delay(row["attempts"]))
                 self.stdout.write(
-                    f"  #{row['id']}: {row['count']} messages, {row['attempts']} attempts: {row['error']}"
+                    f"  #{row['id']}: {row['count']} messages, {row['attempts']} attempts, "
+                    f"tried again by itself after {retry:%Y-%m-%d %H:%M:%S %Z}: {row['error']}"
                 )
 
     def _purge(self, opts: dict[str, Any]) -> None:
