@@ -5,20 +5,23 @@ The audit app sits below contacts, so it cannot name a contact's fields, mask wh
 not see or tell which contacts a reader may open. Those come through hooks filled in the
 apps' ``AppConfig.ready()`` (``contacts/apps.py``):
 
-- :data:`AUDIT_VOCABULARY`: names fields and values in the reader's language;
+- :data:`AUDIT_TYPES`: each app describes its own object types (the model whose fields name a
+  row's changes, names for the other keys, how to say structured values and, when the stored
+  label is not enough, the row's label in the reader's language);
+- :data:`AUDIT_VOCABULARY`: names fields and values in the reader's language (using the types);
 - the field keys whose values a reader may not see: ``accounts.hooks.hidden_fields``;
 - :data:`AUDIT_VISIBLE`: which rows a reader may see at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db.models import Q
 
-from danhba.core.hooks import Hook
+from danhba.core.hooks import Hook, Registry
 
 if TYPE_CHECKING:
     from danhba.accounts.models import User
@@ -62,6 +65,45 @@ class PlainVocabulary:
             return "—" if value in (None, "", [], {}) else str(value)
 
         return [Change(key, show(before), show(after)) for key, before, after in pairs]
+
+
+@dataclass(frozen=True)
+class AuditType:
+    """How the audit log shows the rows of one object type; the app that writes them adds it to
+    :data:`AUDIT_TYPES` under the object type, so no app has to know the others' rows.
+
+    - ``model``: "app_label.Model", whose fields' verbose names name the row's changes;
+    - ``keys``: names for the keys that are not fields of the model (related rows, counts);
+    - ``values``: for a key holding structured data (a dict), how to say it as text;
+    - ``label``: the row's label in the reader's language, from the row itself, when the label
+      stored with it (written in no particular language, kept as proof) is not for reading.
+    """
+
+    model: str = ""
+    keys: Mapping[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Callable[[dict[str, Any]], str]] = field(default_factory=dict)
+    label: Callable[[Any], str | None] | None = None
+
+
+AUDIT_TYPES: Registry[AuditType] = Registry(
+    "audit.types",
+    doc="How the audit log shows each object type's rows (key: the object type): its model, the names\n"
+    "of keys that are not fields, how to say structured values, its label in the reader's language.",
+)
+NO_TYPE = AuditType()
+
+
+def audit_type(object_type: str) -> AuditType:
+    return AUDIT_TYPES.get(object_type) or NO_TYPE
+
+
+def key_label(object_type: str, key: str) -> Any:
+    """A name for ``key`` from the row's own type, else from any type that names it (keys such as
+    "deleted" or "rows" mean the same in every app's rows); None when no type names it."""
+    own = audit_type(object_type).keys.get(key)
+    if own is not None:
+        return own
+    return next((t.keys[key] for t in AUDIT_TYPES if key in t.keys), None)
 
 
 AUDIT_VOCABULARY: Hook[[list[Any]], Vocabulary] = Hook(

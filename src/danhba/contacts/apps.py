@@ -7,9 +7,9 @@ class ContactsConfig(AppConfig):
 
     def ready(self) -> None:
         from danhba.accounts.hooks import HIDDEN_FIELDS, SENSITIVE_FIELDS
-        from danhba.audit.display import AUDIT_VISIBLE, AUDIT_VOCABULARY
+        from danhba.audit.display import AUDIT_TYPES, AUDIT_VISIBLE, AUDIT_VOCABULARY
         from danhba.contacts import demo
-        from danhba.contacts.audit_display import AuditVocabulary, audit_visible_rows
+        from danhba.contacts.audit_display import ACCOUNT_TYPES, CONTACT_TYPES, AuditVocabulary, audit_visible_rows
         from danhba.contacts.selectors import hidden_custom_fields, sensitive_custom_field_choices
         from danhba.core.demo import DemoPart, demo_part_add
 
@@ -20,6 +20,8 @@ class ContactsConfig(AppConfig):
         # which rows are about contacts a reader may not open.
         AUDIT_VOCABULARY.connect(AuditVocabulary)
         AUDIT_VISIBLE.connect(audit_visible_rows)
+        for object_type, described in {**CONTACT_TYPES, **ACCOUNT_TYPES}.items():
+            AUDIT_TYPES.add(object_type, described)
         # People, companies, identities, tags, timeline and the demo users of `danhba demo`.
         demo_part_add(
             "contacts",

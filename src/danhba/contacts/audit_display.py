@@ -23,89 +23,86 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from danhba.accounts.models import Role, User
-from danhba.audit.display import MASK, Change
+from danhba.audit.display import MASK, AuditType, Change, audit_type, key_label
 from danhba.contacts.models import BuyerRole, Company, Contact, CustomField, LifecycleStage, Tag, TimelineEntry
 from danhba.core import formatting
 
-# The model whose fields an object type's changes name ("app_label.Model").
-MODELS = {
-    "contact": "contacts.Contact",
-    "company": "contacts.Company",
-    "tag": "contacts.Tag",
-    "customfield": "contacts.CustomField",
-    "timeline": "contacts.TimelineEntry",
-    "lifecycle_stage": "contacts.LifecycleStage",
-    "buyer_role": "contacts.BuyerRole",
-    "consent": "privacy.ConsentRecord",
-    "consent_purpose": "privacy.ConsentPurpose",
-    "user": "accounts.User",
-    "team": "accounts.Team",
-    "role": "accounts.Role",
-    "apikey": "accounts.ApiKey",
-    "import": "ingest.Import",
-    "savedmapping": "ingest.SavedMapping",
-    "segment": "segments.Segment",
-    "source": "tracking.Source",
-    "order": "tracking.Order",
-    "event_retention": "tracking.EventRetention",
-    "webhook": "webhooks.WebhookEndpoint",
-}
 
-# Keys that are not a model field of their object (related rows, counts, what a job did).
-KEY_LABELS: dict[str, Any] = {
-    "emails": gettext_lazy("emails"),
-    "phones": gettext_lazy("phones"),
-    "tags": gettext_lazy("tags"),
-    "tags added": gettext_lazy("tags added"),
-    "tags removed": gettext_lazy("tags removed"),
-    "companies": gettext_lazy("companies"),
-    "external_ids": gettext_lazy("external ids"),
-    "social_profiles": gettext_lazy("social profiles"),
-    "purpose": gettext_lazy("consent purpose"),
-    "owner": gettext_lazy("owner"),
-    "import": gettext_lazy("import"),
-    "export_job": gettext_lazy("export"),
-    "rows": gettext_lazy("rows"),
-    "format": gettext_lazy("format"),
-    "filters": gettext_lazy("filters"),
-    "file": gettext_lazy("file"),
-    "rejected rows": gettext_lazy("rejected rows"),
-    "deleted": gettext_lazy("deleted"),
-    "restored": gettext_lazy("restored"),
-    "kept": gettext_lazy("kept"),
-    "conditions": gettext_lazy("conditions"),
-    "password": gettext_lazy("password"),
-    "disabled_at": gettext_lazy("disabled"),
-    "keep_months": gettext_lazy("months kept"),
-    "resent": gettext_lazy("sent again"),
-    "succeeded": gettext_lazy("succeeded"),
-    "secret": gettext_lazy("secret"),
-    "contacts": gettext_lazy("contacts"),
-    "users": gettext_lazy("users"),
-    "orders": gettext_lazy("orders"),
-    "segments": gettext_lazy("segments"),
-    "tag_links": gettext_lazy("tag links"),
-    "company_links": gettext_lazy("company links"),
-    "timeline_entries": gettext_lazy("timeline entries"),
-    "consent_records": gettext_lazy("consent statements"),
-    "search_keys": gettext_lazy("search keys"),
+def _export_label(what: Any) -> Callable[[Any], str | None]:
+    """An export row's label ("contacts CSV export", as stored) in the reader's language."""
+
+    def label(event: Any) -> str | None:
+        fmt = (event.changes or {}).get("format")
+        fmt = fmt[1] if isinstance(fmt, list) and len(fmt) == 2 else fmt
+        if event.action != "export" or not isinstance(fmt, str):
+            return None
+        return _("%(what)s: %(format)s export") % {"what": what, "format": fmt.upper()}
+
+    return label
+
+
+def _demo_label(event: Any) -> str | None:
+    contacts = (event.changes or {}).get("contacts")
+    count = contacts[1] if isinstance(contacts, list) and len(contacts) == 2 else contacts
+    if not isinstance(count, int):
+        return None
+    return _("Demo dataset: %(n)s contacts") % {"n": formatting.number(count)}
+
+
+# The object types contacts writes audit rows for, with the names of their keys that are not
+# model fields; every other app adds its own in its AppConfig.ready() (audit.display.AUDIT_TYPES).
+CONTACT_TYPES: dict[str, AuditType] = {
+    "contact": AuditType(
+        model="contacts.Contact",
+        keys={
+            "emails": gettext_lazy("emails"),
+            "phones": gettext_lazy("phones"),
+            "tags": gettext_lazy("tags"),
+            "tags added": gettext_lazy("tags added"),
+            "tags removed": gettext_lazy("tags removed"),
+            "companies": gettext_lazy("companies"),
+            "external_ids": gettext_lazy("external ids"),
+            "social_profiles": gettext_lazy("social profiles"),
+            "owner": gettext_lazy("owner"),
+            "export_job": gettext_lazy("export"),
+            "format": gettext_lazy("format"),
+            "filters": gettext_lazy("filters"),
+            "deleted": gettext_lazy("deleted"),
+            "restored": gettext_lazy("restored"),
+            "kept": gettext_lazy("kept"),
+            "contacts": gettext_lazy("contacts"),
+            "tag_links": gettext_lazy("tag links"),
+            "company_links": gettext_lazy("company links"),
+            "timeline_entries": gettext_lazy("timeline entries"),
+            "search_keys": gettext_lazy("search keys"),
+        },
+        label=_export_label(gettext_lazy("Contacts")),
+    ),
+    "company": AuditType(model="contacts.Company", label=_export_label(gettext_lazy("Companies"))),
+    "tag": AuditType(model="contacts.Tag"),
+    "customfield": AuditType(model="contacts.CustomField"),
+    "timeline": AuditType(model="contacts.TimelineEntry"),
+    "lifecycle_stage": AuditType(model="contacts.LifecycleStage"),
+    "buyer_role": AuditType(model="contacts.BuyerRole"),
+    # core (below every app) writes the demo's row: contacts names it.
+    "demo": AuditType(label=_demo_label),
+}
+# accounts sits below contacts and the audit app and adds nothing itself: its types are here.
+ACCOUNT_TYPES: dict[str, AuditType] = {
+    "user": AuditType(model="accounts.User", keys={"password": gettext_lazy("password")}),
+    "team": AuditType(model="accounts.Team", keys={"users": gettext_lazy("users")}),
+    "role": AuditType(model="accounts.Role"),
+    "apikey": AuditType(model="accounts.ApiKey", keys={"disabled_at": gettext_lazy("disabled")}),
+    "login_lock": AuditType(keys={"ip": gettext_lazy("IP address")}),
 }
 # Values that are ids, written as they are (no thousands separator).
 ID_KEYS = {"import", "export_job", "id", "resent"}
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-# Values an app keeps as data in its audit rows and names only when they are shown, by (object
-# type, key): filled in the apps' AppConfig.ready(), since contacts imports no app above it.
-VALUE_NAMERS: dict[tuple[str, str], Callable[[Any], str]] = {}
-
-
-def register_value_namer(object_type: str, key: str, namer: Callable[[dict[str, Any]], str]) -> None:
-    """``namer`` says a structured value (a dict) of ``key`` in ``object_type`` rows as text."""
-    VALUE_NAMERS[(object_type, key)] = namer
 
 
 def _model(object_type: str) -> type[models.Model] | None:
-    name = MODELS.get(object_type)
+    name = audit_type(object_type).model
     if not name:
         return None
     try:
@@ -171,7 +168,7 @@ class AuditVocabulary:
         """The field's name as its form or page calls it; the key itself when nothing names it."""
         if key in self.custom:
             return self.custom[key]
-        label = KEY_LABELS.get(key)
+        label = key_label(object_type, key)
         if label is None:
             verbose = getattr(_model_field(_model(object_type), key), "verbose_name", None)
             # Django makes "first name" of an unnamed field first_name: English, not translated.
@@ -193,7 +190,8 @@ class AuditVocabulary:
                 }
         if event.object_type == "timeline" and stored in TimelineEntry.Kind.values:
             return str(TimelineEntry.Kind(stored).label)
-        return stored
+        described = audit_type(event.object_type).label
+        return (described(event) if described else None) or stored
 
     def stored_changes(self, event: Any) -> dict[str, Any]:
         """The row's changes; a consent statement names its purpose, also in rows written before
@@ -214,7 +212,7 @@ class AuditVocabulary:
             return MASK
         if isinstance(value, bool):
             return _("yes") if value else _("no")
-        namer = VALUE_NAMERS.get((object_type, key))
+        namer = audit_type(object_type).values.get(key)
         if namer is not None and isinstance(value, dict):
             return namer(value)
         if isinstance(value, list):
@@ -274,4 +272,4 @@ def audit_visible_rows(user: User) -> Q | None:
     return Q(contact_id__isnull=True) | Q(contact_id__in=Contact.objects.filter(vis).values("pk"))
 
 
-__all__ = ["MASK", "AuditVocabulary", "Change", "audit_visible_rows"]
+__all__ = ["ACCOUNT_TYPES", "CONTACT_TYPES", "MASK", "AuditVocabulary", "Change", "audit_visible_rows"]

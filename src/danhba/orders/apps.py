@@ -8,6 +8,7 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self) -> None:
+        from danhba.audit.display import AUDIT_TYPES, AuditType
         from danhba.contacts.extensions import (
             CONTACT_EXPORT_COLUMNS,
             CONTACT_LIST_FILTERS,
@@ -23,6 +24,7 @@ class OrdersConfig(AppConfig):
         from danhba.tracking.hooks import DEVICES_IDENTIFIED, EVENTS_ACCEPTING, EVENTS_STORED
 
         # Before the tracking part, which sends the orders placed since the shop's tracking began.
+        AUDIT_TYPES.add("order", AuditType(model="orders.Order", keys={"orders": _("orders")}))
         part = DemoPart(floor=5, order=10, load=demo.demo_orders_part, labels=(("orders", "orders"),))
         demo_part_add("orders", part)
         # Orders from the event intake (intake.py).

@@ -7,6 +7,7 @@ class PrivacyConfig(AppConfig):
     label = "privacy"
 
     def ready(self) -> None:
+        from danhba.audit.display import AUDIT_TYPES, AuditType
         from danhba.contacts.extensions import CONTACT_PANELS, Panel
         from danhba.contacts.views.settings import SETTINGS_LISTS, SETTINGS_TABS, ChoiceKind, is_admin
         from danhba.core.demo import DemoPart, demo_part_add
@@ -17,6 +18,10 @@ class PrivacyConfig(AppConfig):
         from danhba.privacy.views import consent_panel
 
         CONTACT_PANELS.add("consent", Panel("privacy/_consent_panel.html", consent_panel, "side"), position=10)
+        # The audit log's consent rows (their "purpose: status" label: contacts.audit_display).
+        consent_keys = {"purpose": _("consent purpose"), "consent_records": _("consent statements")}
+        AUDIT_TYPES.add("consent", AuditType(model="privacy.ConsentRecord", keys=consent_keys))
+        AUDIT_TYPES.add("consent_purpose", AuditType(model="privacy.ConsentPurpose"))
         # Consent purposes are edited on the settings page, in a tab of their own.
         SETTINGS_TABS.add("purposes", (_("Consent purposes"), is_admin), position=40)
         SETTINGS_LISTS.add(

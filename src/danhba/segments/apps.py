@@ -8,7 +8,7 @@ class SegmentsConfig(AppConfig):
     verbose_name = _("Segments")
 
     def ready(self) -> None:
-        from danhba.contacts.audit_display import register_value_namer
+        from danhba.audit.display import AUDIT_TYPES, AuditType
         from danhba.contacts.changes import CONTACTS_CHANGED
         from danhba.contacts.extensions import CONTACT_LIST_FILTERS, ListFilter
         from danhba.core.demo import DemoPart, demo_part_add
@@ -16,7 +16,14 @@ class SegmentsConfig(AppConfig):
         from danhba.segments.conditions import describe
 
         # Audit rows keep a segment's conditions as the tree; the log reads it as a sentence.
-        register_value_namer("segment", "conditions", describe)
+        AUDIT_TYPES.add(
+            "segment",
+            AuditType(
+                model="segments.Segment",
+                keys={"conditions": _("conditions"), "segments": _("segments")},
+                values={"conditions": describe},
+            ),
+        )
         demo_part_add("segments", DemoPart(floor=5, order=30, load=demo.demo_segments_part))
         # Membership follows every contact write (services.py explains how).
         CONTACTS_CHANGED.connect(services.on_contacts_changed)

@@ -7,9 +7,15 @@ class TrackingConfig(AppConfig):
     label = "tracking"
 
     def ready(self) -> None:
+        from danhba.audit.display import AUDIT_TYPES, AuditType
         from danhba.contacts.extensions import TIMELINE_SOURCES, TimelineSource
         from danhba.core.demo import DemoPart, demo_part_add
         from danhba.tracking import demo, selectors
+        from danhba.tracking.retention import event_audit_label
+        AUDIT_TYPES.add("source", AuditType(model="tracking.Source"))
+        retention = AuditType(model="tracking.EventRetention", keys={"keep_months": _("months kept")})
+        AUDIT_TYPES.add("event_retention", retention)
+        AUDIT_TYPES.add("event", AuditType(label=event_audit_label))
         part = DemoPart(floor=5, order=20, load=demo.demo_events_part, labels=(("events", "events"),))
         demo_part_add("events", part)
         # A contact's events join its timeline (selectors.timeline_events).

@@ -21,16 +21,21 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
+from danhba.core import formatting
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput
 from danhba.core.normalize import clean_text
 from danhba.tracking import partitions
 from danhba.tracking.models import Event, EventMessage, EventPurge, EventRetention
+
+# A purge's audit label, stored in English (kept as written) and shown translated (event_audit_label).
+PURGE_LABEL = gettext_noop("Retention purge: %(n)s events")
 
 MAX_KEEP_MONTHS = 1200
 TYPES = [t.value for t in Event.Type]
@@ -317,7 +322,7 @@ def events_purge(
                     action=AuditEvent.Action.DELETE,
                     object_type="event",
                     object_id=run.pk,
-                    object_label=_("Retention purge: %(n)s events") % {"n": report.deleted},
+                    object_label=PURGE_LABEL % {"n": report.deleted},  # shown by event_audit_label
                     changes={"deleted": report.deleted, "partitions": [p["name"] for p in report.partitions]},
                 )
     return report
@@ -346,3 +351,16 @@ def _delete_batch(qs: QuerySet[Event]) -> int:
             return 0
         ids = [pk for pk, _timestamp in batch]
         return Event.objects.filter(id__in=ids, timestamp__gte=batch[0][1], timestamp__lte=batch[-1][1]).delete()[0]
+
+
+
+def event_audit_label(event: Any) -> str | None:
+    """The label of an "event" audit row in the reader's language: a purge ("Retention purge:
+    1.234 events") or an export of the explorer's people."""
+    changes = event.changes or {}
+    deleted = changes.get("deleted")
+    if "partitions" in changes and isinstance(deleted, int):
+        return gettext(PURGE_LABEL) % {"n": formatting.number(deleted)}
+    if event.action == AuditEvent.Action.EXPORT:
+        return gettext("Event explorer people: CSV export")
+    return None

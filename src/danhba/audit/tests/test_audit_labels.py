@@ -136,3 +136,45 @@ def test_segment_conditions_are_said_in_the_readers_language(client_for: Any, us
     users["analyst"].role.save(update_fields=["permissions"])
     vietnamese = changes(audit_page(client_for(users["analyst"]), object_type="segment"))
     assert ("Điều kiện", "—", "Tổng chi tiêu > 11.360.000 ₫") in vietnamese
+
+
+def test_every_object_type_written_is_described_by_the_app_that_writes_it() -> None:
+    """Each app adds its own object types to audit.display.AUDIT_TYPES (no list in one app of
+    every other app's rows): every object type a service writes is there."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from danhba.audit.display import AUDIT_TYPES
+
+    written: set[str] = set()
+    for path in Path(settings.PACKAGE_DIR).rglob("*.py"):
+        if "tests" not in path.parts:
+            written |= set(re.findall(r'object_type="([a-z_]+)"', path.read_text(encoding="utf-8")))
+    assert written and written <= set(AUDIT_TYPES.keys()), sorted(written - set(AUDIT_TYPES.keys()))
+    # Each model named is one that exists (the orders' model moved apps once, unnoticed).
+    from django.apps import apps
+
+    for object_type, described in AUDIT_TYPES.items():
+        if described.model:
+            assert apps.get_model(described.model), object_type
+
+
+def test_labels_written_by_jobs_and_exports_are_read_in_the_readers_language(client_for: Any, vi_admin: Any) -> None:
+    system = Actor.system("cli")
+    audit_event(actor=system, action=AuditEvent.Action.DELETE, object_type="event", object_id=1,
+                object_label="Retention purge: 12345 events", changes={"deleted": 12345, "partitions": []})  # fmt: skip
+    audit_event(actor=system, action=AuditEvent.Action.EXPORT, object_type="contact",
+                object_label="contacts CSV export", changes={"format": [None, "csv"], "rows": [None, 3]})  # fmt: skip
+    audit_event(actor=system, action=AuditEvent.Action.CREATE, object_type="demo",
+                object_label="demo dataset: 3000 contacts (seed 7)", changes={"contacts": [None, 3000]})  # fmt: skip
+    audit_event(actor=system, action=AuditEvent.Action.UPDATE, object_type="order", object_id=5,
+                object_label="DH-5", changes={"status": ["pending", "paid"]})  # fmt: skip
+    html = audit_page(client_for(vi_admin))
+    shown = labels(html)
+    assert "Dọn dữ liệu theo thời hạn lưu: 12.345 sự kiện" in shown
+    assert "Liên hệ: xuất CSV" in shown and "Bộ dữ liệu mẫu: 3.000 liên hệ" in shown
+    for english in ("Retention purge", "contacts CSV export", "demo dataset"):
+        assert english not in html
+    # The order's fields are named by its model (orders.Order), in Vietnamese.
+    assert any(field == "Trạng thái" for field, _before, _after in changes(html)), changes(html)
