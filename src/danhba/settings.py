@@ -119,7 +119,12 @@ TEMPLATES = [
 SQLITE_PATH = VAR_DIR / "danhba.sqlite3"
 DATABASES = {
     "default": dj_database_url.parse(
-        os.getenv("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"), conn_max_age=envint("DB_CONN_MAX_AGE", 60)
+        os.getenv("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"),
+        # Connections are reused between requests (and jobs) for up to a minute: opening one
+        # costs more than a small request (on SQLite, the PRAGMAs below run once per connection).
+        # A connection that broke is replaced at the start of the next request.
+        conn_max_age=envint("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -132,7 +137,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
         "transaction_mode": "IMMEDIATE",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- background jobs ------------------------------------------------------------------------
