@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +66,29 @@ _JUNK_DIGITS = re.compile(r"^(\d)\1+$")
 
 def is_junk_id(value: str) -> bool:
     return value.strip().lower() in JUNK_IDS
+
+
+# PostgreSQL advisory lock namespace ("devi") of :func:`lock_devices`.
+DEVICE_LOCKS = 0x64657669
+
+
+def lock_devices(devices: Iterable[str]) -> None:
+    """Serialise, per device id, joining a device to a contact and storing the device's
+    unattached events, until the transaction ends (PostgreSQL; on SQLite a writing transaction
+    already holds the only write lock). Without it, an anonymous event stored while the identify
+    that links its device commits stays unattached: neither transaction sees the other's rows.
+    With it, whichever comes second sees the first one's commit. Locks are taken in key order,
+    so two batches cannot deadlock on them."""
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({zlib.crc32(device.encode()) & 0x7FFFFFFF for device in devices})
+    if not keys:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, k)) FROM (SELECT unnest(%s::int[]) AS k ORDER BY 1) AS keys",
+            [DEVICE_LOCKS, keys],
+        )
 
 
 def device_identified(anonymous_id: str, contact_id: int) -> int:
@@ -354,6 +379,7 @@ class BatchResolver:
             assert pk is not None
             moves[device] = pk
         if moves:
+            lock_devices(moves)
             AnonymousIdentity.objects.bulk_create(
                 [AnonymousIdentity(anonymous_id=d, contact_id=c, source=self.source) for d, c in moves.items()]
             )

@@ -19,7 +19,7 @@ from danhba.core.bulk import Table
 from danhba.core.errors import ServiceError
 from danhba.tracking.hooks import EVENTS_STORED, StoredEvents, warnings_of
 from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Source
-from danhba.tracking.services.identity import BatchResolver, device_identified
+from danhba.tracking.services.identity import BatchResolver, device_identified, lock_devices
 from danhba.tracking.services.messages import Message
 
 logger = logging.getLogger(__name__)
@@ -91,22 +91,16 @@ def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], da
         every = [m for fresh, _ in batches for m in fresh]
         if not every:
             return results
-        anonymous = _resolve_contacts(source, every)
+        anonymous = _resolve_existing_contacts(source, every)
         for message in every:
             # Anonymous events before the identify that named their device, in these requests.
             if message.contact_id is None and message.anonymous_id:
                 message.contact_id = anonymous.get(message.anonymous_id)
-        # Raw multi-row INSERT (core.bulk.Table): the ORM's bulk_create costs more than SQL here.
-        Table(Event, EVENT_COLUMNS).insert(
-            [
-                (source.pk, m.message_id, m.type, m.name, m.contact_id, m.anonymous_id, m.user_id, m.timestamp,
-                 m.original_timestamp, m.sent_at, received_at, m.properties, m.context, m.traits)
-                for fresh, received_at in batches
-                for m in fresh
-            ]
-        )  # fmt: skip
-        # A device identified by a concurrent request after our lookup: attach what we just wrote.
+        events_insert(source, batches)
+        # A device identified by a concurrent request after our lookup: attach what we just wrote
+        # (lock_devices: that request's link is committed by now, or it will see our events).
         unmapped = {m.anonymous_id for m in every if m.contact_id is None and m.anonymous_id}
+        lock_devices(unmapped)
         for link in AnonymousIdentity.objects.filter(anonymous_id__in=unmapped):
             device_identified(link.anonymous_id, link.contact_id)
         # Segments on behaviour re-read the contacts that did something, for each event name.
@@ -121,6 +115,57 @@ def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], da
             result.warnings = warnings_of(EVENTS_STORED(StoredEvents(source, fresh, received_at)))
             result.accepted = len(fresh)
     return results
+
+
+def events_insert(source: Source, batches: list[tuple[list[Message], datetime]]) -> None:
+    """Insert the events of these requests (messages with their contact set): every event row is
+    written here, in the storing transaction. A raw multi-row INSERT (``core.bulk.Table``): the
+    ORM's bulk_create costs more than the SQL here."""
+    Table(Event, EVENT_COLUMNS).insert(
+        [
+            (source.pk, m.message_id, m.type, m.name, m.contact_id, m.anonymous_id, m.user_id, m.timestamp,
+             m.original_timestamp, m.sent_at, received_at, m.properties, m.context, m.traits)
+            for fresh, received_at in batches
+            for m in fresh
+        ]
+    )  # fmt: skip
+
+
+def _resolve_existing_contacts(source: Source, messages: list[Message]) -> dict[str, int]:
+    """``_resolve_contacts``, then the contacts found kept from being deleted until the commit
+    (PostgreSQL ``FOR KEY SHARE``). A contact deleted meanwhile — after our lookup, before our
+    events reference it — is not kept: the messages are resolved again, which finds their
+    people afresh (a new contact for the deleted one's identifiers). Twice at most; then the
+    messages that still name a deleted contact are stored unattached."""
+    gone: set[int] = set()
+    for _attempt in range(3):
+        anonymous = _resolve_contacts(source, messages)
+        wanted = {m.contact_id for m in messages if m.contact_id is not None} | set(anonymous.values())
+        gone = wanted - _keep_contacts(wanted)
+        if not gone:
+            return anonymous
+        logger.info("contacts %s were deleted while events of source %s were stored", sorted(gone), source.pk)
+        for message in messages:
+            message.contact_id = None
+    for message in messages:
+        if message.contact_id in gone:
+            message.contact_id = None
+    return {device: contact for device, contact in anonymous.items() if contact not in gone}
+
+
+def _keep_contacts(ids: set[int]) -> set[int]:
+    """Which of these contacts exist, locked against deletion until the transaction ends. On
+    SQLite the storing transaction holds the only write lock from its start: nothing was
+    deleted since the lookup."""
+    if connection.vendor != "postgresql" or not ids:
+        return ids
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",  # noqa: S608
+            [sorted(ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 # What a concurrent writer can make resolving fail with: worth a second look at the database.
