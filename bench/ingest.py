@@ -615,7 +615,9 @@ def main(argv: list[str]) -> int:
             "p99": latency.get("p99", 1e9) <= TARGET_P99_MS,
         },
     }
-    path = write_results(NAME, result, Path(args.out) if args.out else None)
+    # The PostgreSQL run is kept beside the SQLite one: ingest-postgresql.json.
+    name = NAME if target.vendor == "sqlite" else f"{NAME}-{target.vendor}"
+    path = write_results(name, result, Path(args.out) if args.out else None)
     print_table(result, console)
     console.print(f"wrote {path}")
     if not args.keep and target.sqlite_path is not None:
