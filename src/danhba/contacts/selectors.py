@@ -51,6 +51,7 @@ from danhba.core.keyset import (
     page_of,
     paginate,
     seek,
+    seek_blanks_last,
     split_cursor,
 )
 from danhba.core.normalize import clean_text, fold
@@ -306,18 +307,27 @@ def contact_page(
     if sort not in SORTS:
         raise InvalidInput({"sort": [gettext("must be one of %(choices)s") % {"choices": ", ".join(SORTS)}]})
     column, descending = SORTS[sort]
+    # In name order, contacts without a name (known by an identifier only) come last.
+    blanks_last = column == "name_key" and not descending
+
+    def seek_in(qs: QuerySet[Contact]) -> tuple[list[Contact], bool, bool]:
+        if blanks_last:
+            return seek_blanks_last(qs, column, cursor, limit)
+        return seek(qs, column, cursor, limit, descending)
+
     branches = visibility_branches(user)
     if branches is None:
         qs = contact_queryset(user, filters).select_related(*CONTACT_RELATED)
-        return paginate(qs, column, cursor, limit, descending)
-    # Merge each owner branch's rows next to the cursor: together they hold the page overall.
-    base = Contact.objects.filter(filters_q(filters, user, visibility=False)).select_related(*CONTACT_RELATED)
-    backwards = had_cursor = False
-    rows: list[Contact] = []
-    for branch in branches:
-        branch_rows, backwards, had_cursor = seek(base.filter(branch), column, cursor, limit, descending)
-        rows += branch_rows
-    rows.sort(key=lambda c: (getattr(c, column), c.pk), reverse=descending)
+        rows, backwards, had_cursor = seek_in(qs)
+    else:
+        # Merge each owner branch's rows next to the cursor: together they hold the page overall.
+        base = Contact.objects.filter(filters_q(filters, user, visibility=False)).select_related(*CONTACT_RELATED)
+        backwards = had_cursor = False
+        rows = []
+        for branch in branches:
+            branch_rows, backwards, had_cursor = seek_in(base.filter(branch))
+            rows += branch_rows
+        rows.sort(key=lambda c: (blanks_last and not getattr(c, column), getattr(c, column), c.pk), reverse=descending)
     page = page_of(rows, limit, backwards, had_cursor, lambda c: [getattr(c, column), c.pk])
     return page if page is not None else contact_page(user, filters, sort, None, limit)
 

@@ -152,6 +152,29 @@ def seek(
     return (rows[::-1] if backwards else rows), backwards, bool(raw)
 
 
+def seek_blanks_last(qs: QuerySet[Any], column: str, cursor: str | None, limit: int) -> tuple[list[Any], bool, bool]:
+    """:func:`seek` in ascending (column, pk) order, except that rows whose ``column`` is blank
+    come after all the others (contacts without a name last in name order): the non-blank range
+    of the index, then the blank rows by id. A cursor on a blank row has the value ``""``."""
+    filled, blank = qs.filter(**{f"{column}__gt": ""}), qs.filter(**{column: ""})
+    raw, backwards = split_cursor(cursor)
+    in_blanks = decode_keyset(raw, qs, column)[0] == "" if raw else False
+    if not backwards:
+        if in_blanks:
+            return seek(blank, column, cursor, limit)
+        rows, _back, had_cursor = seek(filled, column, cursor, limit)
+        if len(rows) <= limit:
+            rows += seek(blank, column, None, limit - len(rows))[0]
+        return rows, False, had_cursor
+    if not in_blanks:
+        return seek(filled, column, cursor, limit)
+    rows = seek(blank, column, cursor, limit)[0]
+    if len(rows) <= limit:
+        before = filled.order_by(f"-{column}", "-pk")[: limit + 1 - len(rows)]
+        rows = [*reversed(list(before)), *rows]
+    return rows, True, True
+
+
 def page_of(rows: list[Any], limit: int, backwards: bool, had_cursor: bool, key: Any) -> Page[Any] | None:
     """The page made of rows from :func:`seek` (``key(row)`` gives its cursor values), or None
     when a backward read found no more than a page: that is the first page, which the caller

@@ -110,3 +110,25 @@ def test_a_page_after_a_long_vietnamese_name_opens(client: Any, admin: Any) -> N
     assert following.status_code == 200, following.json()
     assert following.json()["items"][0]["name"] != page["items"][0]["name"]
 
+
+
+@pytest.mark.parametrize("role", ["admin", "sales"])
+def test_contacts_without_a_name_come_last_in_name_order(make_contact: Any, users: Any, role: str) -> None:
+    """Known only by an identifier (an event's userId), a contact has no name: in name order it
+    comes after every named one, forwards and backwards, for one index range or merged owner
+    branches; in reverse name order too."""
+    from danhba.contacts.models import Contact
+
+    sales = users["sales"]
+    for n in range(7):
+        make_contact(full_name=f"Trần Thị Mai {n}", owner=sales.pk if n % 2 else None)
+    nameless = [make_contact(full_name="Tạm", owner=sales.pk if n % 2 else None) for n in range(6)]
+    Contact.objects.filter(pk__in=[c.pk for c in nameless]).update(full_name="", name_key="")
+    user = users[role]
+    forwards, backwards = walk(lambda cursor: contact_page(user, ContactFilters(), "name", cursor, limit=3))
+    names = [c.full_name for items in forwards for c in items]
+    assert backwards == forwards and len(names) == 13
+    assert names[:7] == sorted(names[:7]) and names[7:] == [""] * 6
+    assert [c.pk for items in forwards for c in items][7:] == sorted(c.pk for c in nameless)
+    reverse = walk(lambda cursor: contact_page(user, ContactFilters(), "-name", cursor, limit=4))[0]
+    assert [c.full_name for items in reverse for c in items][-6:] == [""] * 6
