@@ -230,9 +230,21 @@ def inbox_process(*, linger: float = 0.0, max_seconds: float | None = None) -> i
                 continue
             idle_since = None
             processed += done.accepted + done.duplicates
+            inbox_checkpoint()
     finally:
         _draining.release()
     return processed
+
+
+def inbox_checkpoint() -> None:
+    """Copy the inbox file's write-ahead log into it (SQLite, its own file). Its connections do
+    not checkpoint by themselves (settings.py), so no event request pays for it: the worker
+    does, after each group it stores. PASSIVE: it waits for no one."""
+    db = inbox_database()
+    if db == "default" or connections[db].vendor != "sqlite":
+        return
+    with connections[db].cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 @dataclass
