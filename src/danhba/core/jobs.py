@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.db import connection
 from huey.contrib.djhuey import HUEY
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,11 @@ LONG_JOB_RETRY_SECONDS = 10
 LONG_JOB_LEASE = 30 * 60
 
 _SLOT = "danhba.long-job"
+
+# The pause between two transactions of a long job on SQLite (yield_to_writers): a writer
+# waiting for the lock sleeps in SQLite's busy handler and looks again at most every 100 ms, so
+# a shorter gap is often missed and the long job takes the lock again before it.
+YIELD_SECONDS = 0.1
 
 
 def _take_slot(now: float) -> bool:
@@ -66,3 +72,12 @@ def long_job() -> Iterator[bool]:
         yield True
     finally:
         HUEY.delete(_SLOT)
+
+
+def yield_to_writers() -> None:
+    """Between two transactions of a long job (a refresh's chunks, an import's batches): on
+    SQLite, one writer at a time, give the writers waiting for the lock a moment to take it.
+    PostgreSQL locks rows, so nobody waits there; inside an outer transaction there is nothing
+    to give."""
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        time.sleep(YIELD_SECONDS)

@@ -48,7 +48,8 @@ def import_run(pk: int, task: Any = None) -> str:
         if not mine and task is not None:
             import_run.schedule((pk,), delay=jobs.LONG_JOB_RETRY_SECONDS, priority=jobs.LONG)
             return "waiting"
-        return services.import_execute(pk, via="job").status
+        # Between batches, writers waiting for the lock get it (SQLite).
+        return services.import_execute(pk, via="job", progress=lambda _run: jobs.yield_to_writers()).status
 
 
 @db_task(priority=jobs.LONG, context=True)
@@ -59,7 +60,7 @@ def undo_run(pk: int, task: Any = None) -> str:
         if not mine and task is not None:
             undo_run.schedule((pk,), delay=jobs.LONG_JOB_RETRY_SECONDS, priority=jobs.LONG)
             return "waiting"
-        return services.undo_execute(pk, via="job").status
+        return services.undo_execute(pk, via="job", progress=lambda _n: jobs.yield_to_writers()).status
 
 
 @db_periodic_task(crontab(minute="*"))

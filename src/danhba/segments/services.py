@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,7 +44,7 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.contacts.changes import ANY_EVENT, EVERYTHING, ContactsChange
 from danhba.contacts.models import Contact
-from danhba.core import formatting
+from danhba.core import formatting, jobs
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.core.keyset import MAX_PK
@@ -58,8 +58,6 @@ log = logging.getLogger(__name__)
 # Rows per transaction of a big write (a full refresh): short enough that other writers wait
 # well under a second for the database.
 CHUNK = 5000
-# The pause between two chunks on SQLite (_yield_to_writers).
-YIELD_SECONDS = 0.02
 # Contacts re-evaluated per query by dirty_process.
 DIRTY_BATCH = 2000
 # How long a worker's claim on a batch of dirty rows holds; after that another worker takes the
@@ -319,11 +317,8 @@ def _refresh_chunk(
 
 
 def _yield_to_writers() -> None:
-    """Between the chunks of a long job: SQLite has one writer at a time, and a writer waiting in
-    its busy handler polls, so it only gets the lock if the job pauses before taking it again.
-    PostgreSQL locks rows, so nobody is waiting there."""
-    if connection.vendor == "sqlite" and not connection.in_atomic_block:
-        time.sleep(YIELD_SECONDS)
+    """Between two chunks of a long write (core.jobs.yield_to_writers; tests replace it)."""
+    jobs.yield_to_writers()
 
 
 def _lock(segment_id: int) -> bool:

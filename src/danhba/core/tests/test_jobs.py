@@ -98,3 +98,25 @@ def test_a_dead_jobs_slot_is_taken_over_after_its_lease(slot: str) -> None:
     HUEY.put_if_empty(slot, time.time())
     with jobs.long_job() as mine:
         assert not mine
+
+
+def test_a_big_import_pauses_for_other_writers_between_batches(
+    slot: str, admin: Any, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from danhba.core.actor import Actor
+    from danhba.ingest import services as imports
+
+    rows = "name,email\n" + "".join(f"Nguyễn Văn {i},khach{i}@example.vn\n" for i in range(25))
+    actor = Actor.system("cli", admin)
+    run = imports.import_create(actor=actor, file=rows.encode(), file_name="khach-hang.csv")
+    run = imports.import_configure(
+        actor=actor, run=run, columns={"name": "full_name", "email": "email"}, source="import", consent_proof="x"
+    )
+    imports.import_start(actor=actor, run=run, enqueue=False)
+    monkeypatch.setattr(ingest_tasks, "SMALL_IMPORT_ROWS", 10)
+    settings.IMPORT_BATCH_ROWS = 10
+    pauses: list[int] = []
+    monkeypatch.setattr(jobs, "yield_to_writers", lambda: pauses.append(Import.objects.get(pk=run.pk).rows_done))
+    assert ingest_tasks.import_run.call_local(run.pk, task=object()) == "done"
+    # After each committed batch of 10 rows: the rows were written before the pause.
+    assert pauses == [10, 20, 25]
