@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from danhba.accounts import permissions as perms
-from danhba.audit.models import AuditEvent
-from danhba.contacts.changes import EVERYTHING, contacts_changed
-from danhba.contacts.keys import company_key, name_key, tag_key
+from danhba.contacts.changes import EVERYTHING
+from danhba.contacts.keys import company_key, tag_key
 from danhba.contacts.models import (
     Company,
     Contact,
@@ -39,12 +38,10 @@ from danhba.contacts.models import (
     ContactTag,
     CustomField,
     ExternalId,
-    LifecycleStage,
     SocialProfile,
     Tag,
-    TimelineEntry,
 )
-from danhba.contacts.search import SearchDoc, search_index, search_index_new
+from danhba.contacts.writer import ContactChange, ContactWriter, Entry, NewContact
 from danhba.core.actor import Actor
 from danhba.core.audit import jsonable
 from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter
@@ -98,12 +95,7 @@ class Loader:
         self.overwrite = run.update_policy == UpdatePolicy.OVERWRITE
         self.mode = run.mode
         self.match_keys = list(run.match_keys or ["external_id", "email", "phone"])
-        self.default_stage = default_stage or (
-            LifecycleStage.objects.filter(is_active=True)
-            .order_by("position", "key")
-            .values_list("pk", flat=True)
-            .first()
-        )
+        self.default_stage = default_stage  # None: the writer's (the first active stage)
         user = actor.user
         self.default_owner = default_owner
         if default_owner is None and user is not None and user.role.record_scope != perms.SCOPE_ALL:
@@ -114,24 +106,16 @@ class Loader:
         self.proof = import_proof(run)
         self.tag_ids: dict[str, int] = {}
         self.company_ids: dict[str, int] = {}
-        concrete = [f for f in Contact._meta.concrete_fields if not f.primary_key]
-        self.contact_attnames = ["id", *(f.attname for f in concrete)]
-        self.contact_table = Table(Contact, self.contact_attnames)
+        self.writer = ContactWriter(actor)
+        company_fields = [f for f in Company._meta.concrete_fields if not f.primary_key]
+        self.company_attnames = ["id", *(f.attname for f in company_fields)]
+        self.company_table = Table(Company, self.company_attnames)
+        self.company_defaults = {f.attname: f.get_default() for f in company_fields}
         self.tables = {
-            "email": Table(ContactEmail, ["contact_id", "email", "label", "is_primary"]),
-            "phone": Table(ContactPhone, ["contact_id", "e164", "raw", "kind", "label", "is_primary"]),
-            "external": Table(ExternalId, ["contact_id", "system", "value"]),
-            "social": Table(SocialProfile, ["contact_id", "network", "handle"]),
-            "tag": Table(ContactTag, ["contact_id", "tag_id"]),
-            "company": Table(ContactCompany, ["contact_id", "company_id", "is_primary", "job_title"]),
-            "note": Table(TimelineEntry, ["contact_id", "kind", "channel", "subject", "body", "author_id",
-                                          "occurred_at", "is_private", "data", "created_at", "updated_at"]),
             "consent": Table(ConsentRecord, ["id", "contact_id", "purpose_id", "status", "recorded_at", "source",
                                              "proof", "text_version", "ip_address", "recorded_by_id"]),
             "consent_state": Table(ConsentState, ["contact_id", "purpose_id", "status", "since", "record_id"]),
             "change": Table(ImportChange, ["run_id", "contact_id", "action", "before", "after", "added"]),
-            "audit": Table(AuditEvent, ["at", "actor_id", "actor_label", "via", "action", "object_type", "object_id",
-                                        "object_label", "contact_id", "changes", "ip_address", "user_agent"]),
             "issue": Table(ImportIssue, ["run_id", "line", "severity", "column", "value", "reason", "message", "row"]),
         }  # fmt: skip
         self.sensitive = {*perms.SENSITIVE_STANDARD_FIELDS, "owner_id", "lifecycle_stage_id", "buyer_role_id"} | {
@@ -140,7 +124,6 @@ class Loader:
         }
         self.name_order = name_order
         self.user_id = actor.user.pk if actor.user else None
-        self.defaults = {f.attname: f.get_default() for f in concrete if f.attname not in ("custom",)}
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -164,8 +147,7 @@ class Loader:
                 with transaction.atomic():
                     self._apply(prepared, applied, write=True)
             except DatabaseError:
-                self.tag_ids.clear()
-                self.company_ids.clear()
+                self._forget()
                 applied = self._row_by_row(prepared)
         outcome.counts.update(applied.counts)
         outcome.issues.extend(applied.issues)
@@ -181,14 +163,19 @@ class Loader:
                 with transaction.atomic():
                     self._apply([row], single, write=True)
             except DatabaseError as exc:
-                self.tag_ids.clear()
-                self.company_ids.clear()
+                self._forget()
                 refused = reason(gettext_noop("the database refused the row: %(e)s"), e=str(exc))
                 self._reject(keep, row.line, row.raw, [Issue("", "", refused)])
                 continue
             keep.counts.update(single.counts)
             keep.issues.extend(single.issues)
         return keep
+
+    def _forget(self) -> None:
+        """After a rolled-back batch: nothing it wrote exists, so nothing of it is remembered."""
+        self.tag_ids.clear()
+        self.company_ids.clear()
+        self.writer.discard()
 
     def _reject(self, outcome: Outcome, line: int, raw: dict[str, str], errors: list[Issue]) -> None:
         outcome.counts["rejected"] += 1
@@ -354,14 +341,14 @@ class Loader:
             outcome.counts["merged"] += len(t.rows) - 1
         if write:
             created = self._create(new, now)
-            updated = self._update(old, now, outcome)
+            self._update(old, now, outcome)
             touched = created + [t.contact_id for t in old if t.contact_id]
             if self.add_to_list is not None:
                 from danhba.segments.services import members_add
 
                 members_add(segment_id=self.add_to_list, contact_ids=touched, via="import")
             # Webhooks for what was created and changed; every segment may care about the batch.
-            contacts_changed(created=created, updated=updated, reasons=dict.fromkeys(touched, (EVERYTHING,)))
+            self.writer.done(reasons=dict.fromkeys(touched, (EVERYTHING,)))
         else:
             for t in old:
                 first = 0 if t.touched_before else 1
@@ -389,7 +376,7 @@ class Loader:
                 Tag.objects.bulk_create([Tag(name=wanted[k][:80], name_key=k) for k in absent], ignore_conflicts=True)
                 for chunk in chunks(absent):
                     self.tag_ids.update(Tag.objects.filter(name_key__in=chunk).values_list("name_key", "pk"))
-                self._audit_rows(
+                self.writer.audit(
                     "create", "tag", [(self.tag_ids[k], wanted[k], None, {"name": [None, wanted[k]]}) for k in absent]
                 )
         return {k: self.tag_ids[k] for k in wanted}
@@ -405,106 +392,77 @@ class Loader:
                     self.company_ids[key] = pk  # the oldest company of that name wins
             absent = [k for k in missing if k not in self.company_ids]
             if absent:
-                made = Company.objects.bulk_create(
-                    [Company(name=wanted[k], name_key=k, owner_id=self.default_owner) for k in absent]
+                ids = allocate_ids(Company, len(absent))
+                now = timezone.now()
+                values = {**self.company_defaults, "owner_id": self.default_owner, "created_at": now, "updated_at": now}
+                self.company_table.insert(
+                    [
+                        {**values, "id": pk, "name": wanted[k], "name_key": k, "custom": {}}[a]
+                        for a in self.company_attnames
+                    ]
+                    for pk, k in zip(ids, absent, strict=True)
                 )
-                for company in made:
-                    self.company_ids[company.name_key] = company.pk
-                self._audit_rows("create", "company", [(c.pk, c.name, None, {"name": [None, c.name]}) for c in made])
+                self.company_ids.update(zip(absent, ids, strict=True))
+                self.writer.audit("create", "company", [(pk, wanted[k], None, {"name": [None, wanted[k]]})
+                                                        for pk, k in zip(ids, absent, strict=True)])  # fmt: skip
         return {k: self.company_ids[k] for k in wanted}
-
-    def _audit_rows(self, action: str, object_type: str, rows: Iterable[tuple[Any, str, int | None, dict]]) -> None:
-        actor = self.actor
-        now = timezone.now()
-        self.tables["audit"].insert(
-            (now, actor.user.pk if actor.user else None, actor.label, actor.via, action, object_type, str(oid),
-             label[:254], cid, changes, actor.ip, actor.user_agent)
-            for oid, label, cid, changes in rows
-        )  # fmt: skip
 
     def _create(self, targets: list[Target], now: dt.datetime) -> list[int]:
         if not targets:
             return []
-        ids = allocate_ids(Contact, len(targets))
-        contact_rows = []
-        emails: list[Any] = []
-        phones: list[Any] = []
-        externals: list[Any] = []
-        socials: list[Any] = []
-        tags: list[Any] = []
-        links: list[Any] = []
-        docs: list[SearchDoc] = []
-        notes: list[Any] = []
-        changes: list[Any] = []
-        audits: list[Any] = []
-        consents: list[tuple[int, int, str]] = []
         all_tags = {t for target in targets for row in target.rows for t in row.tags} | set(self.add_tags)
         tag_ids = self._tag_ids(all_tags) if all_tags else {}
         company_ids = self._company_ids({row.company for t in targets for row in t.rows if row.company})
-        attnames = self.contact_attnames
-        run_id = self.run.pk
-        for cid, target in zip(ids, targets, strict=True):
-            state: dict[str, Any] = {}
-            seen: dict[str, Any] = {}
-            for row in target.rows:
-                self._merge_scalars(state, row, seen, creating=not state)
-            first = target.rows[0]
-            email_list = list(dict.fromkeys(e for r in target.rows for e in r.emails))
-            phone_list = list({p[0]: p for r in target.rows for p in r.phones}.values())
-            if not state.get("full_name"):
-                state["full_name"] = email_list[0].split("@")[0] if email_list else (
-                    phone_list[0][0] if phone_list else f"{first.external_ids[0][1]}" if first.external_ids else "?"
-                )  # fmt: skip
-                state["given_name"] = state["full_name"]
-            values = dict(self.defaults)
-            values.update(state)
-            values.pop("custom", None)
-            values["id"] = cid
-            values["custom"] = state.get("custom") or {}
-            values["name_key"] = name_key(state["full_name"])
-            values["email"] = email_list[0] if email_list else ""
-            values["phone"] = phone_list[0][0] if phone_list else ""
-            values["source"] = self.run.source
-            values["name_order"] = self.name_order
-            values["lifecycle_stage_id"] = state.get("lifecycle_stage_id") or self.default_stage
-            values["owner_id"] = state.get("owner_id") or self.default_owner
-            values["created_at"] = values["updated_at"] = values["last_activity_at"] = now
-            contact_rows.append([values[a] for a in attnames])
-            for i, email in enumerate(email_list):
-                emails.append((cid, email, "personal", i == 0))
-            for i, (e164, raw, kind) in enumerate(phone_list):
-                phones.append((cid, e164, raw, kind, "mobile" if kind == "mobile" else "home", i == 0))
-            externals.extend((cid, s, v) for s, v in dict.fromkeys(x for r in target.rows for x in r.external_ids))
-            socials.extend((cid, n, h) for n, h in dict.fromkeys(x for r in target.rows for x in r.socials))
-            names = list(dict.fromkeys([*(t for r in target.rows for t in r.tags), *self.add_tags]))
-            tag_keys = dict.fromkeys(tag_key(n) for n in names)
-            tags.extend((cid, tag_ids[k]) for k in tag_keys)
-            company = next((r.company for r in target.rows if r.company), "")
-            if company:
-                links.append((cid, company_ids[company_key(company)], True, state.get("job_title", "")))
-            company_names = [company] if company else []
-            docs.append(SearchDoc(cid, state["full_name"], email_list, [p[0] for p in phone_list], company_names))
-            for r in target.rows:
-                for body in r.notes:
-                    notes.append((cid, "note", "", _("Imported note"), body, self.user_id,
-                                  now, False, {"import": run_id, "line": r.line}, now, now))  # fmt: skip
-            for purpose, status in self._consents(target).items():
-                consents.append((cid, purpose, status))
-            changes.append((run_id, cid, ImportChange.Action.CREATED, {}, {}, {}))
-            audits.append((cid, state["full_name"], cid, {"import": [None, run_id]}))
-        self.contact_table.insert(contact_rows)
-        self.tables["email"].insert(emails)
-        self.tables["phone"].insert(phones)
-        self.tables["external"].insert(externals)
-        self.tables["social"].insert(socials)
-        self.tables["tag"].insert(tags)
-        self.tables["company"].insert(links)
-        search_index_new(docs)
-        self.tables["note"].insert(notes)
-        self.tables["change"].insert(changes)
+        contacts = [self._new_contact(target, tag_ids, company_ids, now) for target in targets]
+        run = self.run
+        ids = self.writer.create(contacts, batch_of=("import", run.pk, run.file_name or str(run.pk)))
+        self.tables["change"].insert((run.pk, cid, ImportChange.Action.CREATED, {}, {}, {}) for cid in ids)
+        consents = [
+            (cid, p, s) for cid, target in zip(ids, targets, strict=True) for p, s in self._consents(target).items()
+        ]
         self._write_consents(consents, {}, now)
-        self._audit_rows("create", "contact", audits)
         return ids
+
+    def _new_contact(self, target: Target, tag_ids: dict[str, int], company_ids: dict[str, int],
+                     now: dt.datetime) -> NewContact:  # fmt: skip
+        state: dict[str, Any] = {}
+        seen: dict[str, Any] = {}
+        for row in target.rows:
+            self._merge_scalars(state, row, seen, creating=not state)
+        first = target.rows[0]
+        email_list = list(dict.fromkeys(e for r in target.rows for e in r.emails))
+        phone_list = list({p[0]: p for r in target.rows for p in r.phones}.values())
+        if not state.get("full_name"):
+            state["full_name"] = email_list[0].split("@")[0] if email_list else (
+                phone_list[0][0] if phone_list else f"{first.external_ids[0][1]}" if first.external_ids else "?"
+            )  # fmt: skip
+            state["given_name"] = state["full_name"]
+        state["source"] = self.run.source
+        state["name_order"] = self.name_order
+        state.setdefault("lifecycle_stage_id", self.default_stage)
+        state["owner_id"] = state.get("owner_id") or self.default_owner
+        names = list(dict.fromkeys([*(t for r in target.rows for t in r.tags), *self.add_tags]))
+        company = next((r.company for r in target.rows if r.company), "")
+        return NewContact(
+            values=state,
+            emails=[(e, "personal") for e in email_list],
+            phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in phone_list],
+            external_ids=list(dict.fromkeys(x for r in target.rows for x in r.external_ids)),
+            socials=list(dict.fromkeys(x for r in target.rows for x in r.socials)),
+            tag_ids=[tag_ids[k] for k in dict.fromkeys(tag_key(n) for n in names)],
+            companies=[(company_ids[company_key(company)], company, state.get("job_title", ""))] if company else [],
+            entries=self._notes(target, now),
+        )
+
+    def _notes(self, target: Target, now: dt.datetime) -> list[Entry]:
+        if not any(r.notes for r in target.rows):
+            return []
+        return [
+            Entry(kind="note", author_id=self.user_id, subject=_("Imported note"), body=body, occurred_at=now,
+                  data={"import": self.run.pk, "line": r.line})
+            for r in target.rows
+            for body in r.notes
+        ]  # fmt: skip
 
     def _consents(self, target: Target) -> dict[int, str]:
         statuses = dict.fromkeys(self.purposes, "granted")
@@ -538,7 +496,7 @@ class Loader:
                 cursor.executemany(f"UPDATE {table} SET status = %s, since = %s, record_id = %s WHERE id = %s", moved)  # noqa: S608
         # The same row as consent_record writes from the UI: the purpose by its key, not its id.
         keys = dict(ConsentPurpose.objects.filter(pk__in={p for _c, p, _s in consents}).values_list("pk", "key"))
-        self._audit_rows(
+        self.writer.audit(
             "create",
             "consent",
             [(rid, f"{keys.get(purpose, purpose)}: {status}", cid,
@@ -546,229 +504,183 @@ class Loader:
              for rid, (cid, purpose, status) in zip(ids, consents, strict=True)],
         )  # fmt: skip
 
-    def _update(self, targets: list[Target], now: dt.datetime, outcome: Outcome) -> dict[int, list[str]]:
-        """Apply the rows to existing contacts; returns contact id → changed fields."""
+    def _update(self, targets: list[Target], now: dt.datetime, outcome: Outcome) -> None:
+        """Apply the rows to existing contacts (what the file adds or, by the update policy,
+        changes), and keep the import's own record of each change for undo."""
         if not targets:
-            return {}
+            return
         ids = [t.contact_id for t in targets if t.contact_id is not None]
-        current: dict[int, dict[str, Any]] = {}
-        for chunk in chunks(ids):
-            for values in Contact.objects.filter(pk__in=chunk).values("id", "email", "phone", "custom", *SCALARS):
-                current[values["id"]] = values
-        have_emails: dict[int, list[str]] = {cid: [] for cid in ids}
-        have_phones: dict[int, set[str]] = {cid: set() for cid in ids}
-        have_tags: dict[int, set[int]] = {cid: set() for cid in ids}
-        have_companies: dict[int, set[int]] = {cid: set() for cid in ids}
-        have_external: dict[int, set[tuple[str, str]]] = {cid: set() for cid in ids}
-        have_social: dict[int, set[tuple[str, str]]] = {cid: set() for cid in ids}
-        for chunk in chunks(ids):
-            for cid, email in ContactEmail.objects.filter(contact_id__in=chunk).values_list("contact_id", "email"):
-                have_emails[cid].append(email)
-            for cid, e164 in ContactPhone.objects.filter(contact_id__in=chunk).values_list("contact_id", "e164"):
-                have_phones[cid].add(e164)
-            for cid, tag in ContactTag.objects.filter(contact_id__in=chunk).values_list("contact_id", "tag_id"):
-                have_tags[cid].add(tag)
-            for cid, co in ContactCompany.objects.filter(contact_id__in=chunk).values_list("contact_id", "company_id"):
-                have_companies[cid].add(co)
-            for cid, s, v in ExternalId.objects.filter(contact_id__in=chunk).values_list(
-                "contact_id", "system", "value"
-            ):
-                have_external[cid].add((s, v))
-            for cid, n, h in SocialProfile.objects.filter(contact_id__in=chunk).values_list(
-                "contact_id", "network", "handle"
-            ):
-                have_social[cid].add((n, h))
-        states = {
-            (s.contact_id, s.purpose_id): s
-            for chunk in chunks(ids)
-            for s in ConsentState.objects.filter(contact_id__in=chunk, purpose_id__in=self._all_purposes(targets))
-        }
+        have = _Existing(self.run, ids, self._all_purposes(targets))
         all_tags = {t for target in targets for row in target.rows for t in row.tags} | set(self.add_tags)
         tag_ids = self._tag_ids(all_tags) if all_tags else {}
         company_ids = self._company_ids({row.company for t in targets for row in t.rows if row.company})
-        emails: list[Any] = []
-        phones: list[Any] = []
-        externals: list[Any] = []
-        socials: list[Any] = []
-        tags: list[Any] = []
-        links: list[Any] = []
-        notes: list[Any] = []
-        new_changes: list[Any] = []
-        audits: list[Any] = []
-        timeline: list[Any] = []
-        change_updates: list[list[Any]] = []
+        changes: list[ContactChange] = []
+        records: list[tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
         consents: list[tuple[int, int, str]] = []
-        reindex: list[int] = []
-        updates: dict[tuple[str, ...], list[list[Any]]] = {}
-        earlier: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
-        touched_ids = [t.contact_id for t in targets if t.touched_before and t.contact_id is not None]
-        for chunk in chunks(touched_ids):
-            for ch in ImportChange.objects.filter(run=self.run, contact_id__in=chunk):
-                earlier[ch.contact_id] = (ch.before, ch.after, ch.added)
         for target in targets:
-            if target.contact_id is None or target.contact_id not in current:
+            if target.contact_id is None or target.contact_id not in have.current:
                 continue  # deleted since the lookup: nothing to update
-            cid = target.contact_id
-            state = current[cid]
-            state["custom"] = dict(state.get("custom") or {})
-            before: dict[str, Any] = {}
-            for row in target.rows:
-                self._merge_scalars(state, row, before, creating=False)
-            added: dict[str, Any] = {}
-            new_emails = [
-                e for e in dict.fromkeys(e for r in target.rows for e in r.emails) if e not in have_emails[cid]
-            ]
-            for i, email in enumerate(new_emails):
-                emails.append((cid, email, "personal", not have_emails[cid] and i == 0))
-            new_phones = [
-                p for p in {p[0]: p for r in target.rows for p in r.phones}.values() if p[0] not in have_phones[cid]
-            ]
-            for i, (e164, raw, kind) in enumerate(new_phones):
-                phones.append((cid, e164, raw, kind, "mobile" if kind == "mobile" else "home",
-                               not have_phones[cid] and i == 0))  # fmt: skip
-            new_external = [
-                x for x in dict.fromkeys(x for r in target.rows for x in r.external_ids) if x not in have_external[cid]
-            ]
-            externals.extend((cid, s, v) for s, v in new_external)
-            new_social = [
-                x for x in dict.fromkeys(x for r in target.rows for x in r.socials) if x not in have_social[cid]
-            ]
-            socials.extend((cid, n, h) for n, h in new_social)
-            names = list(dict.fromkeys([*(t for r in target.rows for t in r.tags), *self.add_tags]))
-            new_tags = [n for n in dict.fromkeys(tag_key(n) for n in names) if tag_ids[n] not in have_tags[cid]]
-            tags.extend((cid, tag_ids[k]) for k in new_tags)
-            company = next((r.company for r in target.rows if r.company), "")
-            new_company = company and company_ids[company_key(company)] not in have_companies[cid]
-            if new_company:
-                links.append(
-                    (cid, company_ids[company_key(company)], not have_companies[cid], state.get("job_title") or "")
-                )
-            for r in target.rows:
-                for body in r.notes:
-                    notes.append((cid, "note", "", _("Imported note"), body, self.user_id,
-                                  now, False, {"import": self.run.pk, "line": r.line}, now, now))  # fmt: skip
-            statuses = self._consents(target)
-            stated = {p: s for p, s in statuses.items() if (st := states.get((cid, p))) is None or st.status != s}
-            consents.extend((cid, p, s) for p, s in stated.items())
-            if new_emails:
-                added["emails"] = new_emails
-            if new_phones:
-                added["phones"] = [p[0] for p in new_phones]
-            if new_external:
-                added["external_ids"] = [list(x) for x in new_external]
-            if new_social:
-                added["social_profiles"] = [list(x) for x in new_social]
-            if new_tags:
-                added["tags"] = [tag_ids[k] for k in new_tags]
-            if new_company:
-                added["companies"] = [company_ids[company_key(company)]]
-            has_notes = any(r.notes for r in target.rows)
+            change, before, after, added = self._change(target, have, tag_ids, company_ids, now)
+            stated = self._stated(target, have.states)
+            consents.extend((change.contact_id, p, s) for p, s in stated.items())
             if stated:
-                added["consents"] = {str(p): (states[(cid, p)].status if (cid, p) in states else None) for p in stated}
+                added["consents"] = {
+                    str(p): (
+                        have.states[(change.contact_id, p)].status if (change.contact_id, p) in have.states else None
+                    )
+                    for p in stated
+                }
+            something = bool(before or added or change.entries)
             if target.touched_before:
                 outcome.counts["merged"] += len(target.rows)
             else:
                 outcome.counts["merged"] += len(target.rows) - 1
-                outcome.counts["updated" if before or added or has_notes else "unchanged"] += 1
-            if not (before or added or has_notes):
+                outcome.counts["updated" if something else "unchanged"] += 1
+            if not something:
                 continue
-            if set(before) & set(NAMES) or new_emails or new_phones or new_company:
-                reindex.append(cid)
-            columns = [k for k in before if not k.startswith("custom.")]
-            if any(k.startswith("custom.") for k in before):
-                columns.append("custom")
-            if set(before) & set(NAMES):
-                columns.append("name_key")
-                state["name_key"] = name_key(state["full_name"])
-            if new_emails and not state["email"]:
-                state["email"] = new_emails[0]
-                columns.append("email")
-            if new_phones and not state["phone"]:
-                state["phone"] = new_phones[0][0]
-                columns.append("phone")
-            if columns:
-                key = tuple(sorted(columns))
-                updates.setdefault(key, []).append([state[c] for c in key] + [now, cid])
-            after = {k: (state["custom"].get(k[7:]) if k.startswith("custom.") else state[k]) for k in before}
-            audit_changes: dict[str, Any] = {k: [before[k], after[k]] for k in before}
-            for kind, values in added.items():
-                if kind != "consents":
-                    audit_changes[kind] = [None, values]
-            if cid in earlier:
-                old_before, old_after, old_added = earlier[cid]
-                merged_added: dict[str, Any] = {}
-                for kind in {*old_added, *added}:
-                    if kind == "consents":
-                        merged_added[kind] = {**added.get(kind, {}), **old_added.get(kind, {})}
-                    else:
-                        merged_added[kind] = _union(old_added.get(kind, []), added.get(kind, []))
-                change_updates.append(
-                    [jsonable({**before, **old_before}), jsonable({**old_after, **after}), merged_added, cid]
-                )
-            else:
-                new_changes.append(
-                    (self.run.pk, cid, ImportChange.Action.UPDATED, jsonable(before), jsonable(after), added)
-                )
             if before or added.keys() - {"consents"}:
-                audits.append(
-                    (cid, state["full_name"], cid, jsonable({**audit_changes, "import": [None, self.run.pk]}))
-                )
-                fields = [*before, *(k for k in added if k != "consents")]
-                shown = sorted(k for k in fields if k not in self.sensitive)
-                timeline.append(
-                    (cid, "system", "", ", ".join(shown)[:200], "", self.user_id, now,
-                     False, {"fields": shown, "protected_fields": len(fields) - len(shown), "import": self.run.pk,
-                             "via": self.actor.via}, now, now)
-                )  # fmt: skip
-        quote = connection.ops.quote_name
-        table = quote(Contact._meta.db_table)
-        for changed, params in updates.items():
-            adapt = [self._adapter(c) for c in (*changed, "updated_at")]
-            for values in params:
-                for i, fn in enumerate(adapt):
-                    if fn is not None:
-                        values[i] = fn(values[i])
-            assignments = ", ".join(f"{quote(c)} = %s" for c in (*changed, "updated_at"))
-            with connection.cursor() as cursor:
-                cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", params)  # noqa: S608
-        self.tables["email"].insert(emails)
-        self.tables["phone"].insert(phones)
-        self.tables["external"].insert(externals)
-        self.tables["social"].insert(socials)
-        self.tables["tag"].insert(tags)
-        self.tables["company"].insert(links)
-        self.tables["note"].insert([*notes, *timeline])
-        self.tables["change"].insert(new_changes)
-        if change_updates:
+                change.changes = {k: [before[k], after[k]] for k in before}
+                change.changes.update((kind, [None, v]) for kind, v in added.items() if kind != "consents")
+                change.changes["import"] = [None, self.run.pk]
+            changes.append(change)
+            records.append((change.contact_id, before, after, added))
+        self.writer.update(changes, entry_data={"import": self.run.pk})
+        self._record_changes(records, have.earlier)
+        self._write_consents(consents, have.states, now)
+
+    def _change(self, target: Target, have: _Existing, tag_ids: dict[str, int], company_ids: dict[str, int],
+                now: dt.datetime) -> tuple[ContactChange, dict[str, Any], dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """What the rows change of one existing contact: the change to write, the values before
+        and after, and what they add."""
+        cid = target.contact_id
+        assert cid is not None
+        state = have.current[cid]
+        state["custom"] = dict(state.get("custom") or {})
+        before: dict[str, Any] = {}
+        for row in target.rows:
+            self._merge_scalars(state, row, before, creating=False)
+        rows = target.rows
+        emails = [e for e in dict.fromkeys(e for r in rows for e in r.emails) if e not in have.emails[cid]]
+        phones = [p for p in {p[0]: p for r in rows for p in r.phones}.values() if p[0] not in have.phones[cid]]
+        externals = [x for x in dict.fromkeys(x for r in rows for x in r.external_ids) if x not in have.external[cid]]
+        socials = [x for x in dict.fromkeys(x for r in rows for x in r.socials) if x not in have.social[cid]]
+        names = list(dict.fromkeys([*(t for r in rows for t in r.tags), *self.add_tags]))
+        tags = [tag_ids[k] for k in dict.fromkeys(tag_key(n) for n in names) if tag_ids[k] not in have.tags[cid]]
+        company = next((r.company for r in rows if r.company), "")
+        company_id = company_ids[company_key(company)] if company else None
+        companies = []
+        if company_id and company_id not in have.companies[cid]:
+            companies.append((company_id, company, state.get("job_title") or ""))
+        columns = {k: state[k] for k in before if not k.startswith("custom.")}
+        if any(k.startswith("custom.") for k in before):
+            columns["custom"] = state["custom"]
+        after = {k: (state["custom"].get(k[7:]) if k.startswith("custom.") else state[k]) for k in before}
+        added: dict[str, Any] = {}
+        for kind, values in (
+            ("emails", emails), ("phones", [p[0] for p in phones]), ("external_ids", [list(x) for x in externals]),
+            ("social_profiles", [list(x) for x in socials]), ("tags", tags),
+            ("companies", [company_id] if companies else []),
+        ):  # fmt: skip
+            if values:
+                added[kind] = values
+        change = ContactChange(
+            contact_id=cid, label=state["full_name"], columns=columns,
+            emails=[(e, "personal") for e in emails],
+            phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in phones],
+            external_ids=externals, socials=socials, tag_ids=tags, companies=companies,
+            entries=self._notes(target, now),
+        )  # fmt: skip
+        return change, before, after, added
+
+    def _stated(self, target: Target, states: dict[tuple[int, int], ConsentState]) -> dict[int, str]:
+        """The consent statements of the rows that change the contact's current state."""
+        cid = target.contact_id
+        return {
+            p: s for p, s in self._consents(target).items()
+            if (st := states.get((cid, p))) is None or st.status != s  # type: ignore[arg-type]
+        }  # fmt: skip
+
+    def _record_changes(self, records: list[tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]],
+                        earlier: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]) -> None:  # fmt: skip
+        """The import's own record of each change (what undo restores): a contact this import
+        changed before keeps its first "before" and gets the latest "after"."""
+        fresh = []
+        merged = []
+        for cid, before, after, added in records:
+            if cid not in earlier:
+                fresh.append((self.run.pk, cid, ImportChange.Action.UPDATED, jsonable(before), jsonable(after), added))
+                continue
+            old_before, old_after, old_added = earlier[cid]
+            both: dict[str, Any] = {}
+            for kind in {*old_added, *added}:
+                if kind == "consents":
+                    both[kind] = {**added.get(kind, {}), **old_added.get(kind, {})}
+                else:
+                    both[kind] = _union(old_added.get(kind, []), added.get(kind, []))
+            merged.append([jsonable({**before, **old_before}), jsonable({**old_after, **after}), both, cid])
+        self.tables["change"].insert(fresh)
+        if merged:
             json_value = json_adapter(ImportChange._meta.get_field("before"))
             quote = connection.ops.quote_name
             with connection.cursor() as cursor:
                 cursor.executemany(
                     f"UPDATE {quote(ImportChange._meta.db_table)} SET {quote('before')} = %s, {quote('after')} = %s, "  # noqa: S608
                     f"{quote('added')} = %s WHERE run_id = %s AND contact_id = %s",
-                    [
-                        [json_value(b), json_value(a), json_value(d), self.run.pk, cid]
-                        for b, a, d, cid in change_updates
-                    ],
+                    [[json_value(b), json_value(a), json_value(d), self.run.pk, cid] for b, a, d, cid in merged],
                 )
-        self._write_consents(consents, states, now)
-        self._audit_rows("update", "contact", audits)
-        if reindex:
-            search_index(reindex)
-        return {cid: list(changes) for cid, _name, _cid, changes in audits}
-
-    def _adapter(self, column: str) -> Callable[[Any], Any] | None:
-        f = next(f for f in Contact._meta.concrete_fields if f.attname == column)
-        if isinstance(f, models.DateTimeField):
-            return connection.ops.adapt_datetimefield_value
-        if isinstance(f, models.DateField):
-            return connection.ops.adapt_datefield_value
-        if isinstance(f, models.JSONField):
-            return json_adapter(f)
-        return None
 
     def _all_purposes(self, targets: list[Target]) -> list[int]:
         return list({*self.purposes, *(p for t in targets for r in t.rows for p in r.consents)})
+
+
+class _Existing:
+    """What the contacts a batch updates hold now: their values, identities, links, consent
+    states, and what this import already changed of them."""
+
+    def __init__(self, run: Import, ids: list[int], purposes: list[int]) -> None:
+        self.current: dict[int, dict[str, Any]] = {}
+        for chunk in chunks(ids):
+            for values in Contact.objects.filter(pk__in=chunk).values("id", "email", "phone", "custom", *SCALARS):
+                self.current[values["id"]] = values
+        self.emails: dict[int, set[str]] = {cid: set() for cid in ids}
+        self.phones: dict[int, set[str]] = {cid: set() for cid in ids}
+        self.tags: dict[int, set[int]] = {cid: set() for cid in ids}
+        self.companies: dict[int, set[int]] = {cid: set() for cid in ids}
+        self.external: dict[int, set[tuple[str, str]]] = {cid: set() for cid in ids}
+        self.social: dict[int, set[tuple[str, str]]] = {cid: set() for cid in ids}
+        self.earlier: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+        for chunk in chunks(ids):
+            _collect(self.emails, ContactEmail.objects.filter(contact_id__in=chunk).values_list("contact_id", "email"))
+            _collect(self.phones, ContactPhone.objects.filter(contact_id__in=chunk).values_list("contact_id", "e164"))
+            _collect(self.tags, ContactTag.objects.filter(contact_id__in=chunk).values_list("contact_id", "tag_id"))
+            _collect(
+                self.companies,
+                ContactCompany.objects.filter(contact_id__in=chunk).values_list("contact_id", "company_id"),
+            )
+            for cid, s, v in ExternalId.objects.filter(contact_id__in=chunk).values_list(
+                "contact_id", "system", "value"
+            ):
+                self.external[cid].add((s, v))
+            for cid, n, h in SocialProfile.objects.filter(contact_id__in=chunk).values_list(
+                "contact_id", "network", "handle"
+            ):
+                self.social[cid].add((n, h))
+            for ch in ImportChange.objects.filter(run=run, contact_id__in=chunk):
+                self.earlier[ch.contact_id] = (ch.before, ch.after, ch.added)
+        self.states = {
+            (s.contact_id, s.purpose_id): s
+            for chunk in chunks(ids)
+            for s in ConsentState.objects.filter(contact_id__in=chunk, purpose_id__in=purposes)
+        }
+
+
+def _collect(into: dict[int, set[Any]], pairs: Iterable[tuple[int, Any]]) -> None:
+    for cid, value in pairs:
+        into[cid].add(value)
+
+
+def _phone_label(kind: str) -> str:
+    return "mobile" if kind == "mobile" else "home"
 
 
 def _union(first: list[Any], second: list[Any]) -> list[Any]:

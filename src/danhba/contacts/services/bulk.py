@@ -10,9 +10,7 @@ from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.permissions import require
-from danhba.audit.models import AuditEvent
-from danhba.audit.services import audit_events_bulk
-from danhba.contacts.changes import contacts_changed, reasons_for_changes
+from danhba.contacts.changes import reasons_for_changes
 from danhba.contacts.custom_fields import clean_custom_values
 from danhba.contacts.models import (
     Contact,
@@ -22,10 +20,7 @@ from danhba.contacts.models import (
     ExternalId,
     LifecycleStage,
     Source,
-    TimelineEntry,
-    display_name,
 )
-from danhba.contacts.search import SearchDoc, search_index, search_index_new
 from danhba.contacts.services.cleaning import (
     NAME_FIELDS,
     apply_names,
@@ -37,9 +32,9 @@ from danhba.contacts.services.cleaning import (
     name_or_identity,
 )
 from danhba.contacts.services.contacts import contact_snapshot
+from danhba.contacts.writer import ContactChange, ContactWriter, NewContact
 from danhba.core.actor import Actor
-from danhba.core.audit import changes_between, jsonable
-from danhba.core.bulk import Table, allocate_ids
+from danhba.core.audit import changes_between
 from danhba.core.errors import InvalidInput, NotFound
 
 # --- many contacts at once (the event worker) ----------------------------------------------
@@ -63,6 +58,7 @@ class ContactsBulk:
         self.actor = actor
         self.stage = LifecycleStage.objects.filter(is_active=True).order_by("position").first()
         self.custom, self.custom_errors = clean_custom_values(CustomField.Entity.CONTACT, {}, None, creating=True)
+        self.writer = ContactWriter(actor)
 
     def draft(self, data: dict[str, Any]) -> ContactDraft:
         """Validate ``data`` as ``contact_create`` does (raising InvalidInput); returns the unsaved
@@ -107,53 +103,33 @@ class ContactsBulk:
         """Create a contact from each of ``items`` (``contact_create`` data, or what ``draft``
         made of it); returns their ids in order. Raises InvalidInput (nothing written then) if
         any item is not valid."""
-        # Raw multi-row inserts (ids allocated up front, values adapted as the ORM would): the
-        # ORM's bulk_create spends more time preparing 40 columns than SQL takes.
         drafts = [item if isinstance(item, tuple) else self.draft(item) for item in items]
         if not drafts:
             return []
-        ids = allocate_ids(Contact, len(drafts))
-        attnames = ["id", *(f.attname for f in Contact._meta.concrete_fields if not f.primary_key)]
-        rows: list[list[Any]] = []
-        emails: list[tuple[Any, ...]] = []
-        phones: list[tuple[Any, ...]] = []
-        externals: list[tuple[Any, ...]] = []
-        docs: list[SearchDoc] = []
-        audits: list[tuple[Any, ...]] = []
-        actor = self.actor
-        now = timezone.now()
-        for cid, (contact, contact_emails, contact_phones, pairs) in zip(ids, drafts, strict=True):
-            contact.pk = cid
-            rows.append([getattr(contact, a) for a in attnames])
-            emails += [(cid, e["email"], e["label"], e["is_primary"]) for e in contact_emails]
-            phones += [(cid, p["e164"], p["raw"], p["kind"], p["label"], p["is_primary"]) for p in contact_phones]
-            externals += [(cid, s, v) for s, v in pairs]
-            docs.append(SearchDoc(cid, contact.full_name, [e["email"] for e in contact_emails],
-                                  [p["e164"] for p in contact_phones]))  # fmt: skip
-            related = {
-                "emails": [e["email"] for e in contact_emails],
-                "phones": [p["e164"] for p in contact_phones],
-                "tags": [],
-                "companies": [],
-                "external_ids": sorted(str(ExternalId(system=s, value=v)) for s, v in pairs),
-                "social_profiles": [],
-            }
-            changes = jsonable(changes_between({}, contact_snapshot(contact, related)))
-            audits.append(
-                (now, actor.user.pk if actor.user else None, actor.label, actor.via, AuditEvent.Action.CREATE,
-                 "contact", str(cid), display_name(contact.full_name, cid)[:254], cid, changes, actor.ip,
-                 actor.user_agent)
-            )  # fmt: skip
-        Table(Contact, attnames).insert(rows)
-        Table(ContactEmail, ["contact_id", "email", "label", "is_primary"]).insert(emails)
-        Table(ContactPhone, ["contact_id", "e164", "raw", "kind", "label", "is_primary"]).insert(phones)
-        Table(ExternalId, ["contact_id", "system", "value"]).insert(externals)
-        search_index_new(docs)
-        audit_columns = ["at", "actor_id", "actor_label", "via", "action", "object_type", "object_id",
-                         "object_label", "contact_id", "changes", "ip_address", "user_agent"]  # fmt: skip
-        Table(AuditEvent, audit_columns).insert(audits)
-        contacts_changed(created=ids)  # as _contact_save
+        ids = self.writer.create([self._new_contact(*draft) for draft in drafts])
+        self.writer.done()  # as _contact_save
         return ids
+
+    def _new_contact(self, contact: Contact, emails: list[dict[str, Any]], phones: list[dict[str, Any]],
+                     pairs: list[tuple[str, str]]) -> NewContact:  # fmt: skip
+        """What the writer needs of a draft, its audit row's changes included (as _contact_save)."""
+        emails = sorted(emails, key=lambda e: not e["is_primary"])  # the primary first
+        phones = sorted(phones, key=lambda p: not p["is_primary"])
+        related = {
+            "emails": [e["email"] for e in emails],
+            "phones": [p["e164"] for p in phones],
+            "tags": [],
+            "companies": [],
+            "external_ids": sorted(str(ExternalId(system=s, value=v)) for s, v in pairs),
+            "social_profiles": [],
+        }
+        return NewContact(
+            values={a: getattr(contact, a) for a in self.writer.attnames if a != "id"},
+            emails=[(e["email"], e["label"]) for e in emails],
+            phones=[(p["e164"], p["raw"], p["kind"], p["label"]) for p in phones],
+            external_ids=list(pairs),
+            audit=changes_between({}, contact_snapshot(contact, related)),
+        )
 
     def add_identifiers(self, additions: dict[int, dict[str, list[Any]]]) -> None:
         """Add to existing contacts identifiers nobody has: ``additions`` maps a contact id to
@@ -169,22 +145,11 @@ class ContactsBulk:
             raise NotFound(_("No such contact."))
         before = self._identities(ids)
         errors: dict[str, list[str]] = {}
-        emails, phones, externals = [], [], []
-        now = timezone.now()
+        changes = []
         for cid in ids:
             add = additions[cid]
-            contact = contacts[cid]
-            has_email, has_phone = bool(before[cid]["emails"]), bool(before[cid]["phones"])
-            for e in clean_emails([{"email": e} for e in add.get("emails", ())], errors):
-                e["is_primary"] = not has_email
-                has_email = True
-                emails.append(ContactEmail(contact_id=cid, **e))
-                contact.email = contact.email if not e["is_primary"] else e["email"]
-            for p in clean_phones([{"phone": p} for p in add.get("phones", ())], errors):
-                p["is_primary"] = not has_phone
-                has_phone = True
-                phones.append(ContactPhone(contact_id=cid, **p))
-                contact.phone = contact.phone if not p["is_primary"] else p["e164"]
+            emails = clean_emails([{"email": e} for e in add.get("emails", ())], errors)
+            phones = clean_phones([{"phone": p} for p in add.get("phones", ())], errors)
             pairs = clean_pairs(
                 [{"system": s, "value": v} for s, v in add.get("external_ids", ())],
                 "system",
@@ -192,44 +157,30 @@ class ContactsBulk:
                 errors,
                 "external_ids",
             )
-            externals += [ExternalId(contact_id=cid, system=s, value=v) for s, v in pairs]
-            contact.updated_at = now
-        if errors:
-            raise InvalidInput(errors)
-        ContactEmail.objects.bulk_create(emails)
-        ContactPhone.objects.bulk_create(phones)
-        ExternalId.objects.bulk_create(externals)
-        Contact.objects.bulk_update(list(contacts.values()), ["email", "phone", "updated_at"])
-        search_index(ids)
-        after = self._identities(ids)
-        changes = {cid: changes_between(before[cid], after[cid]) for cid in ids}
-        changed = [cid for cid in ids if changes[cid]]
-        audit_events_bulk(
-            actor=self.actor,
-            action=AuditEvent.Action.UPDATE,
-            object_type="contact",
-            rows=[(cid, display_name(contacts[cid].full_name, cid), cid, changes[cid]) for cid in changed],
-        )
-        sensitive = set(perms.SENSITIVE_STANDARD_FIELDS) | {
-            f"custom.{key}"
-            for key in CustomField.objects.filter(entity="contact", is_sensitive=True).values_list("key", flat=True)
-        }
-        entries = []
-        for cid in changed:  # as _timeline_change writes them
-            shown = sorted(k for k in changes[cid] if k not in sensitive)
-            entries.append(
-                TimelineEntry(
+            after = {
+                "emails": [*before[cid]["emails"], *(e["email"] for e in emails)],
+                "phones": [*before[cid]["phones"], *(p["e164"] for p in phones)],
+                "external_ids": sorted(
+                    [*before[cid]["external_ids"], *(str(ExternalId(system=s, value=v)) for s, v in pairs)]
+                ),
+            }
+            changes.append(
+                ContactChange(
                     contact_id=cid,
-                    kind=TimelineEntry.Kind.SYSTEM,
-                    author=self.actor.user,
-                    subject=", ".join(shown)[:200],
-                    data={"fields": shown, "protected_fields": len(changes[cid]) - len(shown), "via": self.actor.via},
+                    label=contacts[cid].full_name,
+                    emails=[(e["email"], e["label"]) for e in emails],
+                    phones=[(p["e164"], p["raw"], p["kind"], p["label"]) for p in phones],
+                    external_ids=pairs,
+                    changes=changes_between(before[cid], after),
                 )
             )
-        TimelineEntry.objects.bulk_create(entries)
+        if errors:
+            raise InvalidInput(errors)
+        self.writer.update(changes)
         # Segments hear the reasons of the whole batch for each changed contact.
-        why = reasons_for_changes({k for cid in changed for k in changes[cid]})
-        contacts_changed(updated={cid: list(changes[cid]) for cid in changed}, reasons=dict.fromkeys(changed, why))
+        changed = [c for c in changes if c.changes]
+        why = reasons_for_changes({k for c in changed for k in c.changes})
+        self.writer.done(reasons=dict.fromkeys((c.contact_id for c in changed), why))
 
     @staticmethod
     def _identities(ids: list[int]) -> dict[int, dict[str, list[str]]]:

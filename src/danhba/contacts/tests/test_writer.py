@@ -1,0 +1,136 @@
+"""The one bulk contact writer: the rules every writer (imports, the event worker, the demo)
+gets by going through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from danhba.audit.models import AuditEvent
+from danhba.conftest import actor_for
+from danhba.contacts.changes import CONTACTS_CHANGED, ContactsChange
+from danhba.contacts.models import Contact, ContactEmail, ContactPhone, TimelineEntry
+from danhba.contacts.search import search_index, search_matches, search_prefix
+from danhba.contacts.writer import ContactChange, ContactWriter, Entry, NewContact
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def heard() -> Any:
+    calls: list[ContactsChange] = []
+
+    def listen(change: ContactsChange) -> None:
+        calls.append(change)
+
+    CONTACTS_CHANGED.connect(listen)
+    yield calls
+    CONTACTS_CHANGED.disconnect(listen)
+
+
+def found(query: str) -> set[int]:
+    prefix = search_prefix(query)
+    assert prefix is not None
+    return set(search_matches(prefix, None).values_list("contact_id", flat=True))  # type: ignore[arg-type]
+
+
+def test_created_contacts_are_findable_and_announced_once(admin: Any, heard: list[ContactsChange]) -> None:
+    writer = ContactWriter(actor_for(admin, "cli"))
+    ids = writer.create(
+        [
+            NewContact(
+                values={"full_name": "Nguyễn Văn Đức", "given_name": "Đức"},
+                emails=[("duc@example.vn", "work"), ("duc.nguyen@gmail.com", "personal")],
+                phones=[("+84912345678", "0912 345 678", "mobile", "mobile")],
+                entries=[Entry(kind="note", author_id=admin.pk, subject="Met at the fair", body="Wants a quote")],
+                audit={"full_name": [None, "Nguyễn Văn Đức"]},
+            ),
+            NewContact(
+                values={"full_name": "Trần Thị Lan"}, phones=[("+84281234567", "028 1234 567", "landline", "home")]
+            ),
+        ],
+    )
+    writer.done()
+    duc, lan = (Contact.objects.get(pk=pk) for pk in ids)
+    assert (duc.name_key, duc.email, duc.phone) == ("nguyen van duc", "duc@example.vn", "+84912345678")
+    assert ContactEmail.objects.get(email="duc@example.vn").is_primary
+    assert not ContactEmail.objects.get(email="duc.nguyen@gmail.com").is_primary
+    assert lan.email == "" and lan.phone == "+84281234567"
+    assert found("nguyen van duc") == {duc.pk}
+    assert found("0912 345 678") == {duc.pk}
+    assert found("lan") == {lan.pk}
+    assert TimelineEntry.objects.get(contact=duc).body == "Wants a quote"
+    # One audit row for the contact that asked for one; none for the other.
+    assert list(AuditEvent.objects.filter(object_type="contact").values_list("contact_id", flat=True)) == [duc.pk]
+    assert len(heard) == 1 and set(heard[0].created) == {duc.pk, lan.pk}
+
+
+def test_a_batch_is_audited_as_one_row_about_its_source(admin: Any) -> None:
+    writer = ContactWriter(actor_for(admin, "job"))
+    ids = writer.create(
+        [NewContact(values={"full_name": f"Khách {i}"}) for i in range(5)], batch_of=("import", 7, "a.csv")
+    )
+    assert len(ids) == 5
+    row = AuditEvent.objects.get()
+    assert (row.object_type, row.object_id, row.object_label) == ("import", "7", "a.csv")
+    assert row.changes == {"contacts_created": [None, 5]}
+
+
+def test_a_change_sets_the_first_primary_and_names_fields_on_the_timeline(
+    admin: Any, heard: list[ContactsChange]
+) -> None:
+    writer = ContactWriter(actor_for(admin, "api"))
+    [cid] = writer.create([NewContact(values={"full_name": "Lê Hoa"})])
+    writer.done()
+    before = Contact.objects.get(pk=cid).updated_at
+    writer.update(
+        [
+            ContactChange(
+                contact_id=cid,
+                label="Lê Thị Hoa",
+                columns={"full_name": "Lê Thị Hoa", "middle_name": "Thị", "birthday": None},
+                emails=[("hoa@example.vn", "personal")],
+                changes={
+                    "full_name": ["Lê Hoa", "Lê Thị Hoa"],
+                    "birthday": ["1990-01-01", None],
+                    "emails": [[], ["hoa@example.vn"]],
+                },
+            )
+        ],
+        entry_data={"import": 3},
+    )
+    writer.done()
+    hoa = Contact.objects.get(pk=cid)
+    assert (hoa.full_name, hoa.name_key, hoa.email) == ("Lê Thị Hoa", "le thi hoa", "hoa@example.vn")
+    assert hoa.updated_at > before
+    assert ContactEmail.objects.get(contact=hoa).is_primary
+    assert found("thi hoa") == {cid} and found("hoa@example") == {cid}
+    entry = TimelineEntry.objects.get(contact=hoa, kind="system")
+    # The birthday is sensitive: counted, not named.
+    assert entry.data["fields"] == ["emails", "full_name"] and entry.data["protected_fields"] == 1
+    assert entry.data["import"] == 3
+    assert AuditEvent.objects.get(contact_id=cid, action="update").changes["full_name"] == ["Lê Hoa", "Lê Thị Hoa"]
+    assert [set(c.updated) for c in heard] == [set(), {cid}]
+
+
+def test_an_added_phone_is_not_primary_when_the_contact_has_one(admin: Any) -> None:
+    writer = ContactWriter(actor_for(admin, "job"))
+    [cid] = writer.create(
+        [NewContact(values={"full_name": "Phạm An"}, phones=[("+84912000001", "", "mobile", "mobile")])]
+    )
+    added = ContactChange(
+        contact_id=cid,
+        phones=[("+84912000002", "", "mobile", "mobile")],
+        changes={"phones": [["+84912000001"], ["+84912000001", "+84912000002"]]},
+    )
+    writer.update([added])
+    assert Contact.objects.get(pk=cid).phone == "+84912000001"
+    assert list(ContactPhone.objects.filter(contact_id=cid).order_by("e164").values_list("is_primary", flat=True)) == [
+        True,
+        False,
+    ]
+    # What the writer indexed is what a full re-index stores.
+    keys = set(found("000002"))
+    search_index([cid])
+    assert set(found("000002")) == keys == {cid}

@@ -1,0 +1,356 @@
+"""The one writer of contacts in bulk: the rules of storing a contact, applied once.
+
+Imports (``ingest.load``), the event worker (``services.bulk.ContactsBulk``) and the demo loader
+decide *what* to write (validation, merging, policies stay theirs); :class:`ContactWriter` writes
+it, with every rule of a contact write in one place:
+
+- the name key (``keys.name_key``) follows the full name;
+- the primary email and phone: the contact's ``email``/``phone`` columns hold the primary one; a
+  contact without any gets the first one added;
+- the search index: new contacts indexed by ``search.search_index_new``, contacts whose name,
+  emails, phones or companies changed re-indexed by ``search.search_index``;
+- the audit log: one row per created or changed contact, or one row for a whole batch (an
+  import's batch: the import's own ``ImportChange`` rows say which contacts it created);
+- the timeline: the entries a write brings (notes, history) and, for a change, a system entry
+  naming the changed fields (sensitive fields only counted, as ``_timeline_change`` does);
+- :meth:`ContactWriter.done` ends the write in one ``contacts_changed`` call.
+
+Rows go in with ``core.bulk.Table`` (``executemany``, ids allocated up front), never per-row ORM.
+The caller holds the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, models
+from django.utils import timezone
+
+from danhba.accounts import permissions as perms
+from danhba.audit.models import AUDIT_COLUMNS, AuditEvent
+from danhba.contacts.changes import contacts_changed
+from danhba.contacts.keys import name_key
+from danhba.contacts.models import (
+    Contact,
+    ContactCompany,
+    ContactEmail,
+    ContactPhone,
+    ContactTag,
+    CustomField,
+    ExternalId,
+    LifecycleStage,
+    SocialProfile,
+    TimelineEntry,
+    display_name,
+)
+from danhba.contacts.search import SearchDoc, search_index, search_index_new
+from danhba.core.actor import Actor
+from danhba.core.audit import jsonable
+from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter
+
+NAMES = ("full_name", "family_name", "middle_name", "given_name")
+TIMELINE_COLUMNS = ["contact_id", "kind", "channel", "subject", "body", "author_id", "occurred_at", "is_private",
+                    "data", "created_at", "updated_at"]  # fmt: skip
+
+
+@dataclass
+class Entry:
+    """A timeline entry a write brings (an imported note, the demo's history)."""
+
+    kind: str
+    author_id: int | None  # the writer does not guess it
+    subject: str = ""
+    body: str = ""
+    channel: str = ""
+    occurred_at: dt.datetime | None = None  # default: the write's time
+    is_private: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Identities:
+    """Rows about a contact besides its own: what a new contact has, or what a change adds."""
+
+    emails: list[tuple[str, str]] = field(default_factory=list)  # (address, label)
+    phones: list[tuple[str, str, str, str]] = field(default_factory=list)  # (e164, raw, kind, label)
+    external_ids: list[tuple[str, str]] = field(default_factory=list)  # (system, value)
+    socials: list[tuple[str, str]] = field(default_factory=list)  # (network, handle)
+    tag_ids: list[int] = field(default_factory=list)
+    companies: list[tuple[int, str, str]] = field(default_factory=list)  # (company id, its name, job title)
+    entries: list[Entry] = field(default_factory=list)
+
+
+@dataclass
+class NewContact(Identities):
+    """A contact to create: ``values`` are Contact columns by attname (the rest get their
+    defaults; ``name_key``, ``email`` and ``phone`` are derived). The first email, phone and
+    company are the primary ones. ``audit``: the changes of its own audit row (None: the batch's
+    row covers it)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    audit: dict[str, Any] | None = None
+
+
+@dataclass
+class ContactChange(Identities):
+    """A change of an existing contact: ``columns`` are the new values of changed Contact columns
+    (attnames; ``name_key`` follows ``full_name``), the identities are additions, ``changes`` the
+    audit diff ({field: [before, after]}, additions included) that names what changed."""
+
+    contact_id: int = 0
+    label: str = ""
+    columns: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+class ContactWriter:
+    """Creates and changes contacts in bulk for one actor; :meth:`done` tells the listeners."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.user_id = actor.user.pk if actor.user else None
+        concrete = [f for f in Contact._meta.concrete_fields if not f.primary_key]
+        self.attnames = ["id", *(f.attname for f in concrete)]
+        self.defaults = {f.attname: f.get_default() for f in concrete}
+        self.contact_table = Table(Contact, self.attnames)
+        self.tables = {
+            "email": Table(ContactEmail, ["contact_id", "email", "label", "is_primary"]),
+            "phone": Table(ContactPhone, ["contact_id", "e164", "raw", "kind", "label", "is_primary"]),
+            "external": Table(ExternalId, ["contact_id", "system", "value"]),
+            "social": Table(SocialProfile, ["contact_id", "network", "handle"]),
+            "tag": Table(ContactTag, ["contact_id", "tag_id"]),
+            "company": Table(ContactCompany, ["contact_id", "company_id", "is_primary", "job_title"]),
+            "timeline": Table(TimelineEntry, TIMELINE_COLUMNS),
+            "audit": Table(AuditEvent, AUDIT_COLUMNS),
+        }
+        self._sensitive: set[str] | None = None
+        self._stage: int | None = None
+        self.created: list[int] = []
+        self.search_rows = 0  # index rows written for new contacts (the demo's summary counts them)
+        self.updated: dict[int, list[str]] = {}
+
+    # --- creating -------------------------------------------------------------------------------
+
+    def create(self, contacts: Sequence[NewContact], *, batch_of: tuple[str, Any, str] | None = None) -> list[int]:
+        """Create ``contacts``; returns their ids in order. ``batch_of`` = (object type, id,
+        label): audit the whole batch as one row about that object (an import), instead of one
+        row per contact."""
+        if not contacts:
+            return []
+        ids = allocate_ids(Contact, len(contacts))
+        now = timezone.now()
+        rows: list[list[Any]] = []
+        docs: list[SearchDoc] = []
+        audits: list[tuple[Any, str, int | None, dict[str, Any]]] = []
+        added = _Rows()
+        for cid, new in zip(ids, contacts, strict=True):
+            values = {**self.defaults, **new.values}
+            values["id"] = cid
+            values["custom"] = values.get("custom") or {}
+            values["name_key"] = name_key(values["full_name"])
+            values["lifecycle_stage_id"] = values.get("lifecycle_stage_id") or self.default_stage()
+            values["email"] = new.emails[0][0] if new.emails else ""
+            values["phone"] = new.phones[0][0] if new.phones else ""
+            for column in ("created_at", "updated_at", "last_activity_at"):  # their defaults are the writer's birth
+                values[column] = new.values.get(column) or now
+            rows.append([values[a] for a in self.attnames])
+            added.add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
+            docs.append(SearchDoc(cid, values["full_name"], [e for e, _l in new.emails], [p[0] for p in new.phones],
+                                  [name for _c, name, _j in new.companies]))  # fmt: skip
+            if new.audit is not None:
+                audits.append((cid, display_name(values["full_name"], cid), cid, jsonable(new.audit)))
+        self.contact_table.insert(rows)
+        self._insert(added)
+        self.search_rows += search_index_new(docs)
+        if batch_of is not None:
+            object_type, object_id, label = batch_of
+            self.audit(
+                AuditEvent.Action.UPDATE,
+                object_type,
+                [(object_id, label, None, {"contacts_created": [None, len(ids)]})],
+            )
+        self.audit(AuditEvent.Action.CREATE, "contact", audits)
+        self.created.extend(ids)
+        return ids
+
+    # --- changing ---------------------------------------------------------------------------------
+
+    def update(self, changes: Sequence[ContactChange], *, entry_data: Mapping[str, Any] | None = None) -> None:
+        """Apply ``changes``: column updates, added identities and entries, search keys, one audit
+        row and one timeline entry (naming the changed fields, with ``entry_data``) per contact
+        whose ``changes`` say something changed."""
+        if not changes:
+            return
+        now = timezone.now()
+        with_emails = self._having(ContactEmail, [c.contact_id for c in changes if c.emails])
+        with_phones = self._having(ContactPhone, [c.contact_id for c in changes if c.phones])
+        with_companies = self._having(ContactCompany, [c.contact_id for c in changes if c.companies])
+        updates: dict[tuple[str, ...], list[list[Any]]] = {}
+        added = _Rows()
+        reindex: list[int] = []
+        audits: list[tuple[Any, str, int | None, dict[str, Any]]] = []
+        timeline: list[tuple[Any, ...]] = []
+        sensitive = self.sensitive()
+        for change in changes:
+            cid = change.contact_id
+            columns = dict(change.columns)
+            if "full_name" in columns:
+                columns["name_key"] = name_key(columns["full_name"])
+            if change.emails and cid not in with_emails:
+                columns["email"] = change.emails[0][0]
+            if change.phones and cid not in with_phones:
+                columns["phone"] = change.phones[0][0]
+            if columns or change.changes or _adds(change):  # a changed contact's updated_at is the write's
+                key = tuple(sorted(columns))
+                updates.setdefault(key, []).append([columns[c] for c in key] + [now, cid])
+            added.add(cid, change, has_email=cid in with_emails, has_phone=cid in with_phones,
+                      has_company=cid in with_companies, now=now)  # fmt: skip
+            if set(columns) & set(NAMES) or change.emails or change.phones or change.companies:
+                reindex.append(cid)
+            if not change.changes:
+                continue
+            audits.append((cid, display_name(change.label, cid), cid, jsonable(change.changes)))
+            fields = [k for k in change.changes if k not in AUDIT_ONLY]
+            shown = sorted(k for k in fields if k not in sensitive)
+            data = {"fields": shown, "protected_fields": len(fields) - len(shown), **(entry_data or {}),
+                    "via": self.actor.via}  # fmt: skip
+            timeline.append((cid, TimelineEntry.Kind.SYSTEM, "", ", ".join(shown)[:200], "", self.user_id, now,
+                             False, data, now, now))  # fmt: skip
+            self.updated[cid] = [*self.updated.get(cid, []), *fields]
+        self._update_columns(updates)
+        self._insert(added)
+        self.tables["timeline"].insert(timeline)
+        self.audit(AuditEvent.Action.UPDATE, "contact", audits)
+        if reindex:
+            search_index(reindex)
+
+    def default_stage(self) -> int | None:
+        """The lifecycle stage of a new contact that names none: the first active one."""
+        if self._stage is None:
+            self._stage = (
+                LifecycleStage.objects.filter(is_active=True)
+                .order_by("position", "key")
+                .values_list("pk", flat=True)
+                .first()
+            )
+        return self._stage
+
+    def sensitive(self) -> set[str]:
+        """Fields a change entry on the timeline only counts (it is read by roles that may not
+        even know such a field changed)."""
+        if self._sensitive is None:
+            self._sensitive = set(perms.SENSITIVE_STANDARD_FIELDS) | {
+                f"custom.{key}"
+                for key in CustomField.objects.filter(entity="contact", is_sensitive=True).values_list("key", flat=True)
+            }
+        return self._sensitive
+
+    # --- the end ----------------------------------------------------------------------------------
+
+    def done(self, *, reasons: Mapping[int, Iterable[str]] | None = None) -> None:
+        """One ``contacts_changed`` for everything this writer created and changed since the last
+        call (plus ``reasons`` for these or other contacts)."""
+        contacts_changed(created=self.created, updated=self.updated, reasons=reasons)
+        self.created = []
+        self.updated = {}
+
+    # --- rows -------------------------------------------------------------------------------------
+
+    def discard(self) -> None:
+        """Forget what was written since :meth:`done`: its transaction rolled back."""
+        self.created = []
+        self.updated = {}
+
+    def _insert(self, rows: _Rows) -> None:
+        self.tables["email"].insert(rows.emails)
+        self.tables["phone"].insert(rows.phones)
+        self.tables["external"].insert(rows.externals)
+        self.tables["social"].insert(rows.socials)
+        self.tables["tag"].insert(rows.tags)
+        self.tables["company"].insert(rows.companies)
+        self.tables["timeline"].insert(rows.entries)
+
+    def audit(self, action: str, object_type: str, rows: Iterable[tuple[Any, str, int | None, dict[str, Any]]]) -> None:
+        """Audit rows of this writer's actor: ``rows`` holds (object id, label, contact id, changes)."""
+        actor = self.actor
+        now = timezone.now()
+        self.tables["audit"].insert(
+            (now, self.user_id, actor.label, actor.via, action, object_type, str(oid), label[:254], cid, changes,
+             actor.ip, actor.user_agent)
+            for oid, label, cid, changes in rows
+        )  # fmt: skip
+
+    @staticmethod
+    def _having(model: type[models.Model], ids: list[int]) -> set[int]:
+        """Which of these contacts have at least one row of ``model``."""
+        found: set[int] = set()
+        for chunk in chunks(sorted(set(ids))):
+            found.update(model.objects.filter(contact_id__in=chunk).values_list("contact_id", flat=True))  # type: ignore[attr-defined]
+        return found
+
+    def _update_columns(self, updates: dict[tuple[str, ...], list[list[Any]]]) -> None:
+        quote = connection.ops.quote_name
+        table = quote(Contact._meta.db_table)
+        for columns, params in updates.items():
+            adapt = [_adapter(c) for c in (*columns, "updated_at")]
+            for values in params:
+                for i, fn in enumerate(adapt):
+                    if fn is not None:
+                        values[i] = fn(values[i])
+            assignments = ", ".join(f"{quote(c)} = %s" for c in (*columns, "updated_at"))
+            with connection.cursor() as cursor:
+                cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", params)  # noqa: S608
+
+
+def _adds(change: Identities) -> bool:
+    return bool(change.emails or change.phones or change.external_ids or change.socials or change.tag_ids
+                or change.companies)  # fmt: skip
+
+
+# Keys of an audit diff that are not fields of the contact (an import's id).
+AUDIT_ONLY = {"import"}
+
+
+class _Rows:
+    """Identity and timeline rows of many contacts, collected for one insert per table."""
+
+    def __init__(self) -> None:
+        self.emails: list[tuple[Any, ...]] = []
+        self.phones: list[tuple[Any, ...]] = []
+        self.externals: list[tuple[Any, ...]] = []
+        self.socials: list[tuple[Any, ...]] = []
+        self.tags: list[tuple[Any, ...]] = []
+        self.companies: list[tuple[Any, ...]] = []
+        self.entries: list[tuple[Any, ...]] = []
+
+    def add(self, cid: int, new: Identities, *, has_email: bool, has_phone: bool, has_company: bool,
+            now: dt.datetime) -> None:  # fmt: skip
+        self.emails.extend((cid, e, label, not has_email and i == 0) for i, (e, label) in enumerate(new.emails))
+        self.phones.extend(
+            (cid, e164, raw, kind, label, not has_phone and i == 0)
+            for i, (e164, raw, kind, label) in enumerate(new.phones)
+        )
+        self.externals.extend((cid, s, v) for s, v in new.external_ids)
+        self.socials.extend((cid, n, h) for n, h in new.socials)
+        self.tags.extend((cid, t) for t in new.tag_ids)
+        self.companies.extend(
+            (cid, co, not has_company and i == 0, job) for i, (co, _name, job) in enumerate(new.companies)
+        )
+        for e in new.entries:
+            at = e.occurred_at or now
+            self.entries.append((cid, e.kind, e.channel, e.subject[:200], e.body, e.author_id, at, e.is_private, e.data,
+                                 at, at))  # fmt: skip
+
+
+def _adapter(column: str) -> Callable[[Any], Any] | None:
+    f = next(f for f in Contact._meta.concrete_fields if f.attname == column)
+    if isinstance(f, models.DateTimeField):
+        return connection.ops.adapt_datetimefield_value
+    if isinstance(f, models.DateField):
+        return connection.ops.adapt_datefield_value
+    if isinstance(f, models.JSONField):
+        return json_adapter(f)
+    return None
