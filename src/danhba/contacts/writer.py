@@ -193,7 +193,6 @@ class ContactWriter:
         reindex: list[int] = []
         audits: list[tuple[Any, str, int | None, dict[str, Any]]] = []
         timeline: list[tuple[Any, ...]] = []
-        sensitive = self.sensitive()
         for change in changes:
             cid = change.contact_id
             columns = dict(change.columns)
@@ -213,19 +212,41 @@ class ContactWriter:
             if not change.changes:
                 continue
             audits.append((cid, display_name(change.label, cid), cid, jsonable(change.changes)))
-            fields = [k for k in change.changes if k not in AUDIT_ONLY]
-            shown = sorted(k for k in fields if k not in sensitive)
-            data = {"fields": shown, "protected_fields": len(fields) - len(shown), **(entry_data or {}),
-                    "via": self.actor.via}  # fmt: skip
-            timeline.append((cid, TimelineEntry.Kind.SYSTEM, "", ", ".join(shown)[:200], "", self.user_id, now,
-                             False, data, now, now))  # fmt: skip
-            self.updated[cid] = [*self.updated.get(cid, []), *fields]
+            timeline.append(self._change_entry(cid, change.changes, entry_data, now))
         self._update_columns(updates)
         self._insert(added)
         self.tables["timeline"].insert(timeline)
         self.audit(AuditEvent.Action.UPDATE, "contact", audits)
         if reindex:
             search_index(reindex)
+
+    def record(self, *, contact_id: int, label: str, changes: dict[str, Any], created: bool) -> None:
+        """A contact the single-contact service saved itself (under a row lock, replacing its
+        lists): the rules that follow its rows — search keys, the audit row, the timeline's
+        change entry — and its part of :meth:`done`."""
+        search_index([contact_id])
+        if not (created or changes):
+            return
+        action = AuditEvent.Action.CREATE if created else AuditEvent.Action.UPDATE
+        row = (contact_id, display_name(label, contact_id), contact_id, jsonable(changes))
+        self.audit(action, "contact", [row])
+        if created:
+            self.created.append(contact_id)
+            return
+        self.tables["timeline"].insert([self._change_entry(contact_id, changes, None, timezone.now())])
+
+    def _change_entry(self, cid: int, changes: Mapping[str, Any], entry_data: Mapping[str, Any] | None,
+                      now: dt.datetime) -> tuple[Any, ...]:  # fmt: skip
+        """The timeline's entry for a change: it names the fields (values stay in the audit log,
+        which respects sensitive-field permissions); sensitive fields are only counted, the
+        timeline is read by roles that may not even know such a field changed."""
+        fields = [k for k in changes if k not in AUDIT_ONLY]
+        shown = sorted(k for k in fields if k not in self.sensitive())
+        data = {"fields": shown, "protected_fields": len(fields) - len(shown), **(entry_data or {}),
+                "via": self.actor.via}  # fmt: skip
+        self.updated[cid] = [*self.updated.get(cid, []), *fields]
+        subject = ", ".join(shown)[:200]
+        return (cid, TimelineEntry.Kind.SYSTEM, "", subject, "", self.user_id, now, False, data, now, now)
 
     def default_stage(self) -> int | None:
         """The lifecycle stage of a new contact that names none: the first active one."""

@@ -26,6 +26,24 @@ def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield values[start : start + size]
 
 
+def select_in(
+    model: type[models.Model], columns: Sequence[str], key: str, values: Iterable[Any], order_by: str = ""
+) -> Iterator[tuple[Any, ...]]:
+    """``SELECT columns FROM model's table WHERE key IN (values)``, a chunk of values at a time,
+    as plain tuples (column names, not attnames; for text and integer columns, which need no
+    conversion): a batch looks up thousands of keys, and building an ORM ``__in`` lookup costs
+    more than the query."""
+    quote = connection.ops.quote_name
+    selected = ", ".join(quote(c) for c in columns)
+    table = quote(model._meta.db_table)
+    order = f" ORDER BY {quote(order_by)}" if order_by else ""
+    with connection.cursor() as cursor:
+        for chunk in chunks(values):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"SELECT {selected} FROM {table} WHERE {quote(key)} IN ({marks}){order}", chunk)  # noqa: S608
+            yield from cursor.fetchall()
+
+
 class Table:
     """``INSERT`` of many rows into one model's table through the connection's cursor, values
     adapted the way the ORM would (datetimes, dates, JSON), with ``executemany``."""

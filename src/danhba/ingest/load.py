@@ -44,7 +44,7 @@ from danhba.contacts.models import (
 from danhba.contacts.writer import ContactChange, ContactWriter, Entry, NewContact
 from danhba.core.actor import Actor
 from danhba.core.audit import jsonable
-from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter
+from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter, select_in
 from danhba.ingest.models import Import, ImportChange, ImportIssue, Mode, UpdatePolicy, import_proof
 from danhba.ingest.reasons import Reason, reason
 from danhba.ingest.transform import Issue, Prepared, Rejected
@@ -209,19 +209,14 @@ class Loader:
         emails = list({e for r in rows for e in r.emails})
         phones = list({p[0] for r in rows for p in r.phones})
         values = list({v for _s, v in externals})
-        for chunk in chunks(values):
-            for system, value, cid in ExternalId.objects.filter(value__in=chunk).values_list(
-                "system", "value", "contact_id"
-            ):
-                if (system, value) in externals:
-                    owners[("x", system, value)] = cid
-        for chunk in chunks(emails):
-            for email, cid in ContactEmail.objects.filter(email__in=chunk).values_list("email", "contact_id"):
-                owners[("e", email)] = cid
-        for chunk in chunks(phones):
-            found = ContactPhone.objects.filter(e164__in=chunk).order_by("contact_id").values_list("e164", "contact_id")
-            for e164, cid in found:
-                owners.setdefault(("p", e164), cid)
+        for system, value, cid in select_in(ExternalId, ["system", "value", "contact_id"], "value", values):
+            if (system, value) in externals:
+                owners[("x", system, value)] = cid
+        for email, cid in select_in(ContactEmail, ["email", "contact_id"], "email", emails):
+            owners[("e", email)] = cid
+        # A phone several contacts share belongs to the oldest of them.
+        for e164, cid in select_in(ContactPhone, ["e164", "contact_id"], "e164", phones, order_by="contact_id"):
+            owners.setdefault(("p", e164), cid)
         return owners
 
     def _resolve(self, rows: list[Prepared], outcome: Outcome) -> list[Target]:

@@ -30,9 +30,7 @@ from danhba.contacts.models import (
     LifecycleStage,
     SocialProfile,
     Source,
-    TimelineEntry,
 )
-from danhba.contacts.search import search_index
 from danhba.contacts.services.cleaning import (
     LONG_TEXT_FIELDS,
     NAME_FIELDS,
@@ -50,6 +48,7 @@ from danhba.contacts.services.cleaning import (
 )
 from danhba.contacts.services.companies import company_save_new
 from danhba.contacts.services.tags import tags_get_or_create
+from danhba.contacts.writer import ContactWriter
 from danhba.core.actor import Actor
 from danhba.core.audit import changes_between
 from danhba.core.errors import Conflict, InvalidInput, NotFound
@@ -259,7 +258,6 @@ def _contact_save(
         if socials is not None:
             SocialProfile.objects.bulk_create([SocialProfile(contact=contact, network=n, handle=h) for n, h in socials])
         contact.save(update_fields=["email", "phone"])
-        search_index([contact.pk])
         # A new contact's related rows are exactly what was just written (tags excepted: an
         # existing tag keeps its own spelling).
         related = (
@@ -274,44 +272,12 @@ def _contact_save(
             if creating
             else None
         )
-        after = contact_snapshot(contact, related)
-        changes = changes_between(before, after)
-        if creating or changes:
-            audit_event(
-                actor=actor,
-                action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
-                object_type="contact",
-                object_id=contact.pk,
-                object_label=contact.display_name,
-                contact_id=contact.pk,
-                changes=changes,
-            )
-            if not creating:
-                _timeline_change(contact, actor, changes)
-            if creating:
-                contacts_changed(created=[contact.pk])
-            else:
-                contacts_changed(updated={contact.pk: list(changes)})
+        changes = changes_between(before, contact_snapshot(contact, related))
+        # The rules after the rows (search keys, audit, timeline, the fan-out) are the writer's.
+        writer = ContactWriter(actor)
+        writer.record(contact_id=contact.pk, label=contact.display_name, changes=changes, created=creating)
+        writer.done()
     return contact
-
-
-def _timeline_change(contact: Contact, actor: Actor, changes: dict[str, list[Any]]) -> None:
-    """A change entry on the timeline, naming the fields (values stay in the audit log, which
-    respects sensitive-field permissions). Sensitive fields are only counted: the timeline is
-    read by roles that may not even know such a field changed."""
-    sensitive = set(perms.SENSITIVE_STANDARD_FIELDS) | {
-        f"custom.{key}"
-        for key in CustomField.objects.filter(entity="contact", is_sensitive=True).values_list("key", flat=True)
-    }
-    shown = sorted(k for k in changes if k not in sensitive)
-    protected = len(changes) - len(shown)
-    TimelineEntry.objects.create(
-        contact=contact,
-        kind=TimelineEntry.Kind.SYSTEM,
-        author=actor.user,
-        subject=", ".join(shown)[:200],
-        data={"fields": shown, "protected_fields": protected, "via": actor.via},
-    )
 
 
 def _replace_emails(contact: Contact, emails: list[dict[str, Any]], creating: bool = False) -> None:
