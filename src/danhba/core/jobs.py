@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.db import connection
@@ -39,6 +39,9 @@ LONG_JOB_RETRY_SECONDS = 10
 LONG_JOB_LEASE = 30 * 60
 
 _SLOT = "danhba.long-job"
+# A wake-up job noted as waiting in the queue for longer than this is presumed lost (a queue
+# flushed by hand): the next write queues another.
+WAKE_LOST_SECONDS = 120
 
 # The pause between two transactions of a long job on SQLite (yield_to_writers): a writer
 # waiting for the lock sleeps in SQLite's busy handler and looks again at most every 100 ms, so
@@ -81,3 +84,30 @@ def yield_to_writers() -> None:
     to give."""
     if connection.vendor == "sqlite" and not connection.in_atomic_block:
         time.sleep(YIELD_SECONDS)
+
+
+def wake_once(name: str, enqueue: Callable[[], object]) -> bool:
+    """Queue a wake-up job (``enqueue``) unless one of the same name is already waiting in the
+    queue. Writes wake their worker job after every commit; without this, a steady load queued
+    hundreds of copies of the same job, which then held both threads in turn and kept the long
+    jobs (and anything of lower priority) waiting. The job calls :func:`woken` when it starts,
+    so a write after that queues the next one."""
+    if HUEY.immediate:
+        enqueue()
+        return True
+    key = f"danhba.waiting.{name}"
+    now = time.time()
+    if not HUEY.put_if_empty(key, now):
+        queued_at = HUEY.get(key, peek=True)
+        if isinstance(queued_at, (int, float)) and now - queued_at < WAKE_LOST_SECONDS:
+            return False
+        HUEY.delete(key)
+        if not HUEY.put_if_empty(key, now):
+            return False
+    enqueue()
+    return True
+
+
+def woken(name: str) -> None:
+    """The first thing a wake-up job does (see :func:`wake_once`)."""
+    HUEY.delete(f"danhba.waiting.{name}")

@@ -448,7 +448,8 @@ _last_wake = 0.0
 
 
 def _wake() -> None:
-    """Queue the worker, at most every 0.25 s per process: a burst of writes needs one job."""
+    """Queue the worker, at most every 0.25 s per process and only when no job is waiting in
+    the queue already: a burst of writes needs one job."""
     global _last_wake
     now = time.monotonic()
     if now - _last_wake < 0.25:
@@ -456,7 +457,7 @@ def _wake() -> None:
     _last_wake = now
     from danhba.segments.tasks import process_dirty_contacts
 
-    process_dirty_contacts()
+    jobs.wake_once("dirty-contacts", process_dirty_contacts)
 
 
 def _affected(segments: Sequence[Segment], reasons: set[str]) -> list[Segment]:

@@ -32,6 +32,7 @@ SWEEP_BATCHES = 10
 @db_task(priority=jobs.LIVE)
 def process_dirty_contacts(linger: float = LINGER_SECONDS, max_seconds: float = MAX_SECONDS) -> int:
     """Re-evaluate the contacts whose data changed (woken after each writing commit)."""
+    jobs.woken("dirty-contacts")
     started = time.monotonic()
     idle_since: float | None = None
     done = 0

@@ -120,3 +120,20 @@ def test_a_big_import_pauses_for_other_writers_between_batches(
     assert ingest_tasks.import_run.call_local(run.pk, task=object()) == "done"
     # After each committed batch of 10 rows: the rows were written before the pause.
     assert pauses == [10, 20, 25]
+
+
+def test_a_wake_up_is_queued_once_until_its_job_starts(slot: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = f"test-{uuid.uuid4().hex}"
+    queued: list[int] = []
+    for _ in range(5):
+        jobs.wake_once(name, lambda: queued.append(1))
+    assert queued == [1]
+    jobs.woken(name)
+    jobs.wake_once(name, lambda: queued.append(2))
+    assert queued == [1, 2]
+    # A wake-up whose job was lost (the queue flushed) does not block the next ones forever.
+    HUEY.delete(f"danhba.waiting.{name}")
+    HUEY.put_if_empty(f"danhba.waiting.{name}", time.time() - jobs.WAKE_LOST_SECONDS - 1)
+    jobs.wake_once(name, lambda: queued.append(3))
+    assert queued == [1, 2, 3]
+    jobs.woken(name)
