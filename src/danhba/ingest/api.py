@@ -340,7 +340,7 @@ def _out(run: Import) -> dict[str, Any]:
             "rejected": run.rejected,
             "warnings": run.warned,
         },
-        "error": run.error,
+        "error": run.failure,
         "can_undo": run.can_undo,
         "undo_until": run.undo_until,
         "links": {

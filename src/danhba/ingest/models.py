@@ -143,13 +143,20 @@ class Import(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     undone_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True)  # why it failed, in English (kept as written)
+    # The same reason untranslated ({"msgid", "params"}): shown in the reader's language (failure).
+    error_message = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.file_name}"
+
+    @property
+    def failure(self) -> str:
+        """Why the import failed, in the active language ("" when it did not)."""
+        return str(Reason.from_json(self.error_message)) if self.error_message else self.error
 
     @property
     def is_active(self) -> bool:

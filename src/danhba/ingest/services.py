@@ -32,6 +32,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
@@ -68,8 +69,9 @@ from danhba.ingest.models import (
     UpdatePolicy,
     import_proof,
 )
+from danhba.ingest.reasons import Reason, reason
 from danhba.ingest.selectors import RowView, row_view
-from danhba.ingest.transform import Plan, PlanError, Prepared, Rejected
+from danhba.ingest.transform import Plan, PlanError, Prepared, Rejected, refusal
 from danhba.privacy.models import ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
 
 require = perms.require
@@ -402,7 +404,7 @@ def import_execute(
     try:
         plan = Plan(run.columns, run.options, run.headers)
     except PlanError as exc:
-        return _finish(run, token, Status.FAILED, str(exc))
+        return _finish(run, token, Status.FAILED, Reason(str(exc)))
     loader = Loader(
         run, actor, default_stage=plan.default_stage, default_owner=plan.default_owner, add_tags=plan.add_tags,
         name_order=plan.name_order, add_to_list=plan.add_to_list,
@@ -418,8 +420,8 @@ def import_execute(
     batch_size = max(1, settings.IMPORT_BATCH_ROWS)
     last_line = run.line_done
     try:
-        # Reasons are stored untranslated and read in the reader's language: the shared
-        # normalisers' messages are recognised best in the catalogue's own (English).
+        # Reasons are stored untranslated (msgids) and read in the reader's language; any text
+        # the load still writes as text (audit labels) is in the catalogue's own, English.
         with translation.override("en"):
             for last, batch in pipeline.batches(run, plan, batch_size):
                 _commit(run, token, loader, batch, last)
@@ -435,8 +437,11 @@ def import_execute(
         return run
     except (ValueError, UnicodeError, OSError, KeyError, zipfile.BadZipFile) as exc:
         # The file itself broke (truncated zip, bytes undecodable in the chosen encoding).
-        return _finish(run, token, Status.FAILED, _("stopped after line %(line)s: %(reason)s") % {
-            "line": last_line, "reason": exc})  # fmt: skip
+        why = refusal(exc) if isinstance(exc, ValueError) else Reason(str(exc))
+        return _finish(
+            run, token, Status.FAILED,
+            reason(gettext_noop("stopped after line %(line)s: %(reason)s"), line=str(last_line), reason=why),
+        )  # fmt: skip
     return _finish(run, token, Status.DONE)
 
 
@@ -465,11 +470,13 @@ def _cancel_requested(run: Import) -> bool:
     return run.status == Status.CANCELLING
 
 
-def _finish(run: Import, token: str, status: str, error: str = "") -> Import:
+def _finish(run: Import, token: str, status: str, error: Reason | None = None) -> Import:
+    """End a run; ``error`` (why it failed) is kept untranslated and read in the reader's language."""
     now = timezone.now()
     Import.objects.filter(pk=run.pk, run_token=token).update(
-        status=status, finished_at=now, error=error, run_token="", heartbeat_at=now
-    )
+        status=status, finished_at=now, run_token="", heartbeat_at=now,
+        error=error.untranslated() if error else "", error_message=error.to_json() if error else None,
+    )  # fmt: skip
     run.refresh_from_db()
     actor = Actor(user=run.created_by, via="job")
     audit_event(

@@ -182,3 +182,28 @@ def test_a_reason_round_trips_and_hides_its_values() -> None:
     assert why.masked().untranslated() == "'…' is not an Excel date number; the row is imported without this value"
     with translation.override("vi"):
         assert "32/13/2000" in str(why) and "imported" not in str(why)
+
+
+def test_why_an_import_failed_is_read_in_the_readers_language(
+    client: Any, client_for: Any, admin: Any, vi_admin: Any, monkeypatch: Any
+) -> None:
+    """The worker (here in Vietnamese) stops an import whose file breaks; the page, in the
+    reader's language, and the API, in the client's, say why."""
+    actor = Actor.system("cli")
+    run = services.import_create(actor=actor, file=(HEAD + "An,an@example.vn,\n").encode(), file_name="k.csv")
+    run = services.import_configure(actor=actor, run=run, source="import", consent_proof="phiếu giấy")
+    services.import_start(actor=actor, run=run, enqueue=False)
+
+    def broken(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        raise UnicodeDecodeError("cp1258", b"\xff", 0, 1, "invalid start byte")
+        yield
+
+    monkeypatch.setattr(services.pipeline, "batches", broken)
+    with translation.override("vi"):
+        run = services.import_execute(run.pk, via="cli")
+    assert run.status == "failed" and run.error.startswith("stopped after line 0: 'cp1258' codec")
+    page = client_for(vi_admin).get(reverse("ingest:detail", kwargs={"pk": run.pk})).content.decode()
+    assert "Lần nhập đã dừng: dừng sau dòng 0: &#x27;cp1258&#x27; codec" in page
+    _key, raw = apikey_create(actor=actor_for(vi_admin), user=vi_admin, name="t")
+    body = client.get(f"/api/imports/{run.pk}", headers={"Authorization": f"Bearer {raw}", "Accept-Language": "en"})
+    assert body.json()["error"].startswith("stopped after line 0:")
