@@ -18,6 +18,7 @@ import datetime as dt
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
@@ -584,24 +585,12 @@ def _load_batch(
     new: list[NewContact] = []
     for p in people:
         emails = [normalize_email(e) for e in p.emails]
-        phones = []
-        for ph in p.phones:
-            parsed = normalize_phone(ph.raw)
-            phones.append(PhoneRow(raw=ph.raw, e164=parsed.e164, kind=parsed.kind))
+        phones = [_phone_row(ph.raw) for ph in p.phones]
         entries = gen.timeline(p.created_at)
         owner = rng.choice(sales) if sales and rng.random() < 0.6 else None
         last = max([p.created_at, *(e[4] for e in entries)])
         buyer_role = rng.choice(buyer_roles) if buyer_roles and p.company is not None and rng.random() < 0.5 else None
-        values = {
-            "full_name": p.full_name, "family_name": p.family_name, "middle_name": p.middle_name,
-            "given_name": p.given_name, "street": p.street, "ward": p.ward, "province": p.province,
-            "birthday": p.birthday, "gender": p.gender, "occupation": p.occupation, "job_title": p.job_title,
-            "education": p.education, "income_band": p.income_band,
-            "lifecycle_stage_id": stages.get(p.stage, fallback_stage).pk,
-            "buyer_role_id": buyer_role.pk if buyer_role else None, "source": p.source,
-            "owner_id": owner.pk if owner else None, "created_at": p.created_at, "updated_at": last,
-            "last_activity_at": last, **p.extras,
-        }  # fmt: skip
+        values = _contact_values(p, stages.get(p.stage, fallback_stage), buyer_role, owner, last)
         contact = NewContact(
             values=values,
             emails=[(e, "work" if e.endswith(".example") else "personal") for e in emails],
@@ -609,17 +598,17 @@ def _load_batch(
             tag_ids=[tags[name].pk for name in p.tags],
         )
         _demo_links(gen, contact, p, companies, ext_taken, phones)
-        for kind, channel, subject, body, when in entries:
-            author = owner if kind in ("call", "meeting", "note") else support
-            contact.entries.append(
-                Entry(kind=kind, channel=channel, subject=subject, body=body, author_id=author.pk if author else None,
-                      occurred_at=when, is_private=kind == "note" and rng.random() < 0.1)
-            )  # fmt: skip
+        contact.entries = _demo_entries(gen, entries, owner, support)
         new.append(contact)
     writer = ContactWriter(Actor.system("cli"))
     ids = writer.create(new)
+    return _counts(new, len(ids), writer.search_rows)
+
+
+def _counts(new: list[NewContact], contacts: int, search_rows: int) -> dict[str, int]:
+    """What a batch made, for the demo's summary."""
     return {
-        "contacts": len(ids),
+        "contacts": contacts,
         "emails": sum(len(c.emails) for c in new),
         "phones": sum(len(c.phones) for c in new),
         "tag_links": sum(len(c.tag_ids) for c in new),
@@ -627,8 +616,40 @@ def _load_batch(
         "external_ids": sum(len(c.external_ids) for c in new),
         "social_profiles": sum(len(c.socials) for c in new),
         "timeline_entries": sum(len(c.entries) for c in new),
-        "search_keys": writer.search_rows,
+        "search_keys": search_rows,
     }
+
+
+def _contact_values(p: Person, stage: LifecycleStage, buyer_role: BuyerRole | None, owner: User | None,
+                    last: dt.datetime) -> dict[str, Any]:  # fmt: skip
+    """A person's contact columns, for the writer."""
+    return {
+        "full_name": p.full_name, "family_name": p.family_name, "middle_name": p.middle_name,
+        "given_name": p.given_name, "street": p.street, "ward": p.ward, "province": p.province,
+        "birthday": p.birthday, "gender": p.gender, "occupation": p.occupation, "job_title": p.job_title,
+        "education": p.education, "income_band": p.income_band, "lifecycle_stage_id": stage.pk,
+        "buyer_role_id": buyer_role.pk if buyer_role else None, "source": p.source,
+        "owner_id": owner.pk if owner else None, "created_at": p.created_at, "updated_at": last,
+        "last_activity_at": last, **p.extras,
+    }  # fmt: skip
+
+
+def _phone_row(raw: str) -> PhoneRow:
+    parsed = normalize_phone(raw)
+    return PhoneRow(raw=raw, e164=parsed.e164, kind=parsed.kind)
+
+
+def _demo_entries(gen: PeopleGenerator, entries: list[tuple[str, str, str, str, dt.datetime]], owner: User | None,
+                  support: User | None) -> list[Entry]:  # fmt: skip
+    """A person's history: calls, meetings and notes by their owner, the rest by support."""
+    out = []
+    for kind, channel, subject, body, when in entries:
+        author = owner if kind in ("call", "meeting", "note") else support
+        out.append(
+            Entry(kind=kind, channel=channel, subject=subject, body=body, author_id=author.pk if author else None,
+                  occurred_at=when, is_private=kind == "note" and gen.rng.random() < 0.1)
+        )  # fmt: skip
+    return out
 
 
 def _demo_links(gen: PeopleGenerator, contact: NewContact, p: Person, companies: Sequence[Company],

@@ -195,19 +195,13 @@ class ContactWriter:
         timeline: list[tuple[Any, ...]] = []
         for change in changes:
             cid = change.contact_id
-            columns = dict(change.columns)
-            if "full_name" in columns:
-                columns["name_key"] = name_key(columns["full_name"])
-            if change.emails and cid not in with_emails:
-                columns["email"] = change.emails[0][0]
-            if change.phones and cid not in with_phones:
-                columns["phone"] = change.phones[0][0]
+            columns = _columns(change, has_email=cid in with_emails, has_phone=cid in with_phones)
             if columns or change.changes or _adds(change):  # a changed contact's updated_at is the write's
                 key = tuple(sorted(columns))
                 updates.setdefault(key, []).append([columns[c] for c in key] + [now, cid])
             added.add(cid, change, has_email=cid in with_emails, has_phone=cid in with_phones,
                       has_company=cid in with_companies, now=now)  # fmt: skip
-            if set(columns) & set(NAMES) or change.emails or change.phones or change.companies:
+            if _found_by_changes(change, columns):
                 reindex.append(cid)
             if not change.changes:
                 continue
@@ -324,6 +318,24 @@ class ContactWriter:
             assignments = ", ".join(f"{quote(c)} = %s" for c in (*columns, "updated_at"))
             with connection.cursor() as cursor:
                 cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", params)  # noqa: S608
+
+
+def _columns(change: ContactChange, *, has_email: bool, has_phone: bool) -> dict[str, Any]:
+    """The contact columns a change writes: its own, the name key following the full name, and
+    the first added email (phone) as the primary one of a contact that has none."""
+    columns = dict(change.columns)
+    if "full_name" in columns:
+        columns["name_key"] = name_key(columns["full_name"])
+    if change.emails and not has_email:
+        columns["email"] = change.emails[0][0]
+    if change.phones and not has_phone:
+        columns["phone"] = change.phones[0][0]
+    return columns
+
+
+def _found_by_changes(change: ContactChange, columns: dict[str, Any]) -> bool:
+    """Whether what the contact is found by (name, emails, phones, companies) changes."""
+    return bool(set(columns) & set(NAMES) or change.emails or change.phones or change.companies)
 
 
 def _adds(change: Identities) -> bool:

@@ -405,9 +405,7 @@ class Loader:
     def _create(self, targets: list[Target], now: dt.datetime) -> list[int]:
         if not targets:
             return []
-        all_tags = {t for target in targets for row in target.rows for t in row.tags} | set(self.add_tags)
-        tag_ids = self._tag_ids(all_tags) if all_tags else {}
-        company_ids = self._company_ids({row.company for t in targets for row in t.rows if row.company})
+        tag_ids, company_ids = self._links(targets)
         contacts = [self._new_contact(target, tag_ids, company_ids, now) for target in targets]
         run = self.run
         ids = self.writer.create(contacts, batch_of=("import", run.pk, run.file_name or str(run.pk)))
@@ -424,29 +422,39 @@ class Loader:
         seen: dict[str, Any] = {}
         for row in target.rows:
             self._merge_scalars(state, row, seen, creating=not state)
-        first = target.rows[0]
-        email_list = list(dict.fromkeys(e for r in target.rows for e in r.emails))
-        phone_list = list({p[0]: p for r in target.rows for p in r.phones}.values())
+        brought = self._brought(target.rows, tag_ids, company_ids)
         if not state.get("full_name"):
-            state["full_name"] = email_list[0].split("@")[0] if email_list else (
-                phone_list[0][0] if phone_list else f"{first.external_ids[0][1]}" if first.external_ids else "?"
-            )  # fmt: skip
-            state["given_name"] = state["full_name"]
+            state["full_name"] = state["given_name"] = _stand_in_name(brought, target.rows[0])
         state["source"] = self.run.source
         state["name_order"] = self.name_order
         state.setdefault("lifecycle_stage_id", self.default_stage)
         state["owner_id"] = state.get("owner_id") or self.default_owner
-        names = list(dict.fromkeys([*(t for r in target.rows for t in r.tags), *self.add_tags]))
-        company = next((r.company for r in target.rows if r.company), "")
+        companies = [(*brought.company, state.get("job_title", ""))] if brought.company else []
         return NewContact(
             values=state,
-            emails=[(e, "personal") for e in email_list],
-            phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in phone_list],
-            external_ids=list(dict.fromkeys(x for r in target.rows for x in r.external_ids)),
-            socials=list(dict.fromkeys(x for r in target.rows for x in r.socials)),
-            tag_ids=[tag_ids[k] for k in dict.fromkeys(tag_key(n) for n in names)],
-            companies=[(company_ids[company_key(company)], company, state.get("job_title", ""))] if company else [],
+            emails=[(e, "personal") for e in brought.emails],
+            phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in brought.phones],
+            external_ids=brought.external_ids, socials=brought.socials, tag_ids=brought.tag_ids, companies=companies,
             entries=self._notes(target, now),
+        )  # fmt: skip
+
+    def _links(self, targets: list[Target]) -> tuple[dict[str, int], dict[str, int]]:
+        """The ids of the tags (by key) and companies (by key) the rows name, made if new."""
+        rows = [row for t in targets for row in t.rows]
+        all_tags = {t for row in rows for t in row.tags} | set(self.add_tags)
+        return self._tag_ids(all_tags) if all_tags else {}, self._company_ids({r.company for r in rows if r.company})
+
+    def _brought(self, rows: list[Prepared], tag_ids: dict[str, int], company_ids: dict[str, int]) -> _Brought:
+        """What rows merged into one contact bring besides its fields, without repeats."""
+        names = [*(t for r in rows for t in r.tags), *self.add_tags]
+        company = next((r.company for r in rows if r.company), "")
+        return _Brought(
+            emails=list(dict.fromkeys(e for r in rows for e in r.emails)),
+            phones=list({p[0]: p for r in rows for p in r.phones}.values()),
+            external_ids=list(dict.fromkeys(x for r in rows for x in r.external_ids)),
+            socials=list(dict.fromkeys(x for r in rows for x in r.socials)),
+            tag_ids=list(dict.fromkeys(tag_ids[tag_key(n)] for n in names)),
+            company=(company_ids[company_key(company)], company) if company else None,
         )
 
     def _notes(self, target: Target, now: dt.datetime) -> list[Entry]:
@@ -506,9 +514,7 @@ class Loader:
             return
         ids = [t.contact_id for t in targets if t.contact_id is not None]
         have = _Existing(self.run, ids, self._all_purposes(targets))
-        all_tags = {t for target in targets for row in target.rows for t in row.tags} | set(self.add_tags)
-        tag_ids = self._tag_ids(all_tags) if all_tags else {}
-        company_ids = self._company_ids({row.company for t in targets for row in t.rows if row.company})
+        tag_ids, company_ids = self._links(targets)
         changes: list[ContactChange] = []
         records: list[tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
         consents: list[tuple[int, int, str]] = []
@@ -519,26 +525,13 @@ class Loader:
             stated = self._stated(target, have.states)
             consents.extend((change.contact_id, p, s) for p, s in stated.items())
             if stated:
-                added["consents"] = {
-                    str(p): (
-                        have.states[(change.contact_id, p)].status if (change.contact_id, p) in have.states else None
-                    )
-                    for p in stated
-                }
+                added["consents"] = have.consent_before(change.contact_id, stated)
             something = bool(before or added or change.entries)
-            if target.touched_before:
-                outcome.counts["merged"] += len(target.rows)
-            else:
-                outcome.counts["merged"] += len(target.rows) - 1
-                outcome.counts["updated" if something else "unchanged"] += 1
-            if not something:
-                continue
-            if before or added.keys() - {"consents"}:
-                change.changes = {k: [before[k], after[k]] for k in before}
-                change.changes.update((kind, [None, v]) for kind, v in added.items() if kind != "consents")
-                change.changes["import"] = [None, self.run.pk]
-            changes.append(change)
-            records.append((change.contact_id, before, after, added))
+            _count(outcome, target, something)
+            if something:
+                change.changes = self._audited(before, after, added)
+                changes.append(change)
+                records.append((change.contact_id, before, after, added))
         self.writer.update(changes, entry_data={"import": self.run.pk})
         self._record_changes(records, have.earlier)
         self._write_consents(consents, have.states, now)
@@ -554,38 +547,30 @@ class Loader:
         before: dict[str, Any] = {}
         for row in target.rows:
             self._merge_scalars(state, row, before, creating=False)
-        rows = target.rows
-        emails = [e for e in dict.fromkeys(e for r in rows for e in r.emails) if e not in have.emails[cid]]
-        phones = [p for p in {p[0]: p for r in rows for p in r.phones}.values() if p[0] not in have.phones[cid]]
-        externals = [x for x in dict.fromkeys(x for r in rows for x in r.external_ids) if x not in have.external[cid]]
-        socials = [x for x in dict.fromkeys(x for r in rows for x in r.socials) if x not in have.social[cid]]
-        names = list(dict.fromkeys([*(t for r in rows for t in r.tags), *self.add_tags]))
-        tags = [tag_ids[k] for k in dict.fromkeys(tag_key(n) for n in names) if tag_ids[k] not in have.tags[cid]]
-        company = next((r.company for r in rows if r.company), "")
-        company_id = company_ids[company_key(company)] if company else None
-        companies = []
-        if company_id and company_id not in have.companies[cid]:
-            companies.append((company_id, company, state.get("job_title") or ""))
+        new = self._brought(target.rows, tag_ids, company_ids).without(have, cid)
+        companies = [(*new.company, state.get("job_title") or "")] if new.company else []
         columns = {k: state[k] for k in before if not k.startswith("custom.")}
         if any(k.startswith("custom.") for k in before):
             columns["custom"] = state["custom"]
         after = {k: (state["custom"].get(k[7:]) if k.startswith("custom.") else state[k]) for k in before}
-        added: dict[str, Any] = {}
-        for kind, values in (
-            ("emails", emails), ("phones", [p[0] for p in phones]), ("external_ids", [list(x) for x in externals]),
-            ("social_profiles", [list(x) for x in socials]), ("tags", tags),
-            ("companies", [company_id] if companies else []),
-        ):  # fmt: skip
-            if values:
-                added[kind] = values
         change = ContactChange(
             contact_id=cid, label=state["full_name"], columns=columns,
-            emails=[(e, "personal") for e in emails],
-            phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in phones],
-            external_ids=externals, socials=socials, tag_ids=tags, companies=companies,
+            emails=[(e, "personal") for e in new.emails],
+            phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in new.phones],
+            external_ids=new.external_ids, socials=new.socials, tag_ids=new.tag_ids, companies=companies,
             entries=self._notes(target, now),
         )  # fmt: skip
-        return change, before, after, added
+        return change, before, after, new.added()
+
+    def _audited(self, before: dict[str, Any], after: dict[str, Any], added: dict[str, Any]) -> dict[str, Any]:
+        """The audit diff of a change: fields from/to, additions; nothing when only consent
+        changed (the consent ledger audits itself)."""
+        if not before and not added.keys() - {"consents"}:
+            return {}
+        changes: dict[str, Any] = {k: [before[k], after[k]] for k in before}
+        changes.update((kind, [None, v]) for kind, v in added.items() if kind != "consents")
+        changes["import"] = [None, self.run.pk]
+        return changes
 
     def _stated(self, target: Target, states: dict[tuple[int, int], ConsentState]) -> dict[int, str]:
         """The consent statements of the rows that change the contact's current state."""
@@ -667,6 +652,60 @@ class _Existing:
             for chunk in chunks(ids)
             for s in ConsentState.objects.filter(contact_id__in=chunk, purpose_id__in=purposes)
         }
+
+    def consent_before(self, cid: int, stated: dict[int, str]) -> dict[str, str | None]:
+        """The consent states the rows' statements replace (None: none yet), by purpose."""
+        return {str(p): (self.states[(cid, p)].status if (cid, p) in self.states else None) for p in stated}
+
+
+@dataclass
+class _Brought:
+    """What rows bring a contact besides its fields: identities, tags, a company (id, name)."""
+
+    emails: list[str]
+    phones: list[tuple[str, str, str]]
+    external_ids: list[tuple[str, str]]
+    socials: list[tuple[str, str]]
+    tag_ids: list[int]
+    company: tuple[int, str] | None
+
+    def without(self, have: _Existing, cid: int) -> _Brought:
+        """Only what contact ``cid`` does not have yet."""
+        return _Brought(
+            emails=[e for e in self.emails if e not in have.emails[cid]],
+            phones=[p for p in self.phones if p[0] not in have.phones[cid]],
+            external_ids=[x for x in self.external_ids if x not in have.external[cid]],
+            socials=[x for x in self.socials if x not in have.social[cid]],
+            tag_ids=[t for t in self.tag_ids if t not in have.tags[cid]],
+            company=self.company if self.company and self.company[0] not in have.companies[cid] else None,
+        )
+
+    def added(self) -> dict[str, Any]:
+        """The additions as the import's record and the audit row name them."""
+        kinds = {
+            "emails": self.emails, "phones": [p[0] for p in self.phones],
+            "external_ids": [list(x) for x in self.external_ids], "social_profiles": [list(x) for x in self.socials],
+            "tags": self.tag_ids, "companies": [self.company[0]] if self.company else [],
+        }  # fmt: skip
+        return {kind: values for kind, values in kinds.items() if values}
+
+
+def _stand_in_name(brought: _Brought, first: Prepared) -> str:
+    """The name of a contact the rows give none: its email's local part, phone or external id."""
+    if brought.emails:
+        return brought.emails[0].split("@")[0]
+    if brought.phones:
+        return brought.phones[0][0]
+    return first.external_ids[0][1] if first.external_ids else "?"
+
+
+def _count(outcome: Outcome, target: Target, something: bool) -> None:
+    """Rows merged into a contact; the contact updated or unchanged (once per import)."""
+    if target.touched_before:
+        outcome.counts["merged"] += len(target.rows)
+        return
+    outcome.counts["merged"] += len(target.rows) - 1
+    outcome.counts["updated" if something else "unchanged"] += 1
 
 
 def _collect(into: dict[int, set[Any]], pairs: Iterable[tuple[int, Any]]) -> None:
