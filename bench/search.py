@@ -2,8 +2,8 @@
 search over 1,000,000 contacts, p95 ≤ 150 ms per page.
 
 1. Generates the contacts (``danhba.contacts.demo.PeopleGenerator``, fixed seed) straight into a
-   fresh database migrated by danhba, with the app's own key functions (``fold``, ``name_keys``,
-   ``phone_key``) so every row is what the services would have written.
+   fresh database migrated by danhba, with the app's own functions (``fold``, ``search_row``) so
+   every row is what the services would have written.
 2. Starts the real server (``danhba serve --no-worker``) on that database, creates an admin API
    key, and times ``GET /api/contacts`` for each kind of request, one request at a time.
 3. Times the equivalent hand-written SQL on the same database (sqlite3 / psycopg) as the baseline.
@@ -35,7 +35,7 @@ from bench import DATA_DIR, REPO_DIR, machine_info, percentiles, write_results
 
 NAME = "search"
 TARGET_P95_MS = 150.0
-GENERATOR_VERSION = 1  # bump when the generated data changes, so --keep regenerates
+GENERATOR_VERSION = 2  # bump when the generated data changes, so --keep regenerates
 PAGE = 50
 CHUNK = 10_000
 LOAD_TABLES = (
@@ -44,7 +44,7 @@ LOAD_TABLES = (
     "contacts_contactphone",
     "contacts_contacttag",
     "contacts_contactcompany",
-    "contacts_searchkey",
+    "contacts_searchentry",
 )
 
 
@@ -173,7 +173,7 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
     from danhba.accounts.models import Role, User
     from danhba.contacts.demo import TAGS, PeopleGenerator
     from danhba.contacts.models import Company, Contact, LifecycleStage, Tag
-    from danhba.contacts.search import contact_search_keys as search_keys_of
+    from danhba.contacts.search import SearchDoc, search_row
     from danhba.core.normalize import fold
 
     started = time.perf_counter()
@@ -225,8 +225,8 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
     link_sql = (
         "INSERT INTO contacts_contactcompany (contact_id, company_id, is_primary, job_title) VALUES (%s, %s, %s, %s)"
     )
-    key_sql = "INSERT INTO contacts_searchkey (contact_id, key) VALUES (%s, %s)"
-    counts = dict.fromkeys(("contacts", "emails", "phones", "tag_links", "company_links", "search_keys"), 0)
+    key_sql = "INSERT INTO contacts_searchentry (contact_id, name, company, email, phone) VALUES (%s, %s, %s, %s, %s)"
+    counts = dict.fromkeys(("contacts", "emails", "phones", "tag_links", "company_links", "search_entries"), 0)
     rng = random.Random(args.seed)
     dt_value = ops.adapt_datetimefield_value
     date_value = ops.adapt_datefield_value
@@ -257,7 +257,7 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
                 company = companies[p.company]
                 company_names.append(company.name)
                 links.append((i, company.pk, True, p.job_title))
-            keys += [(i, k) for k in search_keys_of(p.full_name, p.emails, [ph.e164 for ph in p.phones], company_names)]
+            keys.append(search_row(SearchDoc(i, p.full_name, p.emails, [ph.e164 for ph in p.phones], company_names)))
         with transaction.atomic(), conn.cursor() as cur:
             cur.executemany(contact_sql, contacts)
             cur.executemany(email_sql, emails)
@@ -267,7 +267,7 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
             cur.executemany(key_sql, keys)
         for key, rows in (
             ("contacts", contacts), ("emails", emails), ("phones", phones), ("tag_links", tag_links),
-            ("company_links", links), ("search_keys", keys),
+            ("company_links", links), ("search_entries", keys),
         ):  # fmt: skip
             counts[key] += len(rows)
         loaded += size
@@ -656,33 +656,39 @@ class Baseline:
             self._nk = columns.index("name_key")
         return self._nk
 
-    def search_page(self, prefix: str, after: tuple[str, int] | None) -> tuple[list[Any], tuple[str, int] | None]:
-        # One row per contact, at its first matching key (what danhba lists).
-        sql = (
-            "SELECT key, contact_id FROM contacts_searchkey k WHERE key >= ? AND key < ? AND NOT EXISTS "
-            "(SELECT 1 FROM contacts_searchkey e WHERE e.contact_id = k.contact_id AND e.key >= ? AND e.key < k.key)"
-        )
-        args: list[Any] = [prefix, prefix + "\U0010ffff", prefix]
+    def search_page(self, query: Any, after: tuple[Any, int] | None) -> tuple[list[Any], tuple[Any, int] | None]:
+        # The index's matches in id order from the cursor (the index streams them), then the contacts.
+        from danhba.contacts.search import fts5_query, pg_tsquery
+
+        if self.mark == "?":
+            sql = "SELECT rowid FROM contacts_searchentry_fts WHERE contacts_searchentry_fts MATCH ?"
+            args: list[Any] = [fts5_query(query)]
+            column = "rowid"
+        else:
+            sql = "SELECT contact_id FROM contacts_searchentry WHERE doc @@ ?::tsquery"
+            args = [pg_tsquery(query)]
+            column = "contact_id"
         if after is not None:
-            sql += " AND (key, contact_id) > (?, ?)"
-            args += list(after)
-        keys = self.fetch(sql + f" ORDER BY key, contact_id LIMIT {PAGE + 1}", args)
-        more = len(keys) > PAGE
-        keys = keys[:PAGE]
-        ids = list(dict.fromkeys(cid for _, cid in keys))
-        rows = self.fetch(self.SELECT + f"WHERE c.id IN ({', '.join('?' * len(ids))})", ids) if ids else []
-        return rows, ((keys[-1][0], keys[-1][1]) if more and keys else None)
+            sql += f" AND {column} > ?"
+            args.append(after[1])
+        ids = [r[0] for r in self.fetch(sql + f" ORDER BY {column} LIMIT {PAGE + 1}", args)]
+        more = len(ids) > PAGE
+        ids = ids[:PAGE]
+        rows = (
+            self.fetch(self.SELECT + f"WHERE c.id IN ({', '.join('?' * len(ids))}) ORDER BY c.id", ids) if ids else []
+        )
+        return rows, ((ids[-1], ids[-1]) if more and ids else None)
 
 
 def run_baseline(base: Baseline, kind: Kind, warmup: int) -> None:
-    from danhba.contacts.search import search_prefix as search_key_range
+    from danhba.contacts.search import search_prefix
     from danhba.core.keyset import decode_cursor
 
     def page(params: dict[str, str], after: tuple[str, int] | None) -> tuple[float, int, tuple[str, int] | None]:
         t0 = time.perf_counter()
         if "q" in params:
-            prefix = search_key_range(params["q"]) or ""
-            rows, nxt = base.search_page(prefix, after)
+            query = search_prefix(params["q"])
+            rows, nxt = base.search_page(query, after) if query else ([], None)
         else:
             rows, nxt = base.list_page(params, after)
         return (time.perf_counter() - t0) * 1000, len(rows), nxt
@@ -725,7 +731,7 @@ def main(argv: list[str]) -> int:
 
     from danhba.accounts.models import User
     from danhba.accounts.services import apikey_create
-    from danhba.contacts.models import ContactEmail, ContactPhone, SearchKey
+    from danhba.contacts.models import ContactEmail, ContactPhone, SearchEntry
     from danhba.core.actor import Actor
 
     if target.vendor == "sqlite":
@@ -761,7 +767,7 @@ def main(argv: list[str]) -> int:
         "contacts": dataset.get("contacts"),
         "emails": ContactEmail.objects.count(),
         "phones": ContactPhone.objects.count(),
-        "search_keys": SearchKey.objects.count(),
+        "search_entries": SearchEntry.objects.count(),
     }
     result = report(args, target, dataset, counts, kinds, transport)
     path = write_results(NAME, result, Path(args.out) if args.out else None)
@@ -871,7 +877,8 @@ def print_table(result: dict[str, Any], console: Any) -> None:
     size_mb = result["database"]["size_bytes"] / 1e6
     reused = " (reused)" if ds.get("reused") else ""
     console.print(
-        f"dataset generated in {gen} s{reused}; database {size_mb:,.0f} MB; search keys {ds.get('search_keys', 0):,}"
+        f"dataset generated in {gen} s{reused}; database {size_mb:,.0f} MB; "
+        f"search index rows {ds.get('search_entries', 0):,}"
     )
 
 

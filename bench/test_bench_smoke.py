@@ -27,7 +27,7 @@ def test_search_benchmark_end_to_end(tmp_path: Path) -> None:
     result = json.loads((tmp_path / "search.json").read_text())
     assert result["benchmark"] == "search"
     assert result["method"]["transport"] == "http"
-    assert result["dataset"]["contacts"] == 2000 and result["dataset"]["search_keys"] > 2000
+    assert result["dataset"]["contacts"] == 2000 and result["dataset"]["search_entries"] == 2000
     assert result["dataset"]["generation_seconds"] > 0
     assert result["database"]["vendor"] == "sqlite" and result["database"]["size_bytes"] > 0
     assert result["machine"]["cpu_count"] >= 1 and result["machine"]["django"]

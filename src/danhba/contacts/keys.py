@@ -7,11 +7,10 @@ same way.
 
 from __future__ import annotations
 
-from danhba.core.normalize import fold, fold_words
+from danhba.core.normalize import fold
 
 NAME_KEY_LENGTH = 200  # Contact.name_key and Company.name_key
 TAG_KEY_LENGTH = 80  # Tag.name_key
-SEARCH_KEY_LENGTH = 254  # SearchKey.key
 
 
 def name_key(text: str) -> str:
@@ -29,21 +28,11 @@ def tag_key(name: str) -> str:
     return fold(name)[:TAG_KEY_LENGTH]
 
 
-def name_keys(text: str) -> list[str]:
-    """Every word-suffix of a folded name: "nguyen van duc", "van duc", "duc"."""
-    words = fold_words(text)
-    return [" ".join(words[i:])[:SEARCH_KEY_LENGTH] for i in range(len(words))]
-
-
-def email_key(email: str) -> str:
-    """The search key of a (normalised) email address."""
-    return email[:SEARCH_KEY_LENGTH]
-
-
-def phone_key(e164_or_digits: str) -> str:
-    """Reversed national digits, so a prefix search on the key is a suffix search on the number:
-    the last digits people remember find the contact."""
+def phone_digits(e164_or_digits: str) -> str:
+    """Reversed national digits ("+84912345678" → "8765432190"): the search index stores a phone
+    so, and a prefix search on it is a suffix search on the number (the last digits people
+    remember find the contact)."""
     digits = "".join(ch for ch in e164_or_digits if ch.isdigit())
     if e164_or_digits.startswith("+84"):
         digits = "0" + digits[2:]
-    return "#" + digits[::-1]
+    return digits[::-1]

@@ -374,18 +374,37 @@ class ContactCompany(models.Model):
         indexes = [models.Index(fields=["company", "contact"], name="contactcompany_company")]
 
 
-class SearchKey(models.Model):
-    """Prefix-searchable keys for one contact: folded name suffixes, emails, reversed phone digits,
-    company names. A search is an index range scan over ``key`` whatever the table size."""
+class SearchEntry(models.Model):
+    """What one contact is found by, one row per contact, each column a space-separated text:
+    the folded words of its name and of its companies' names, its emails, its phones as reversed
+    national digits (``contacts/search.py`` writes and reads it). The database indexes it: on
+    SQLite an FTS5 table over it (``contacts_searchentry_fts``, kept current by triggers); on
+    PostgreSQL a generated ``tsvector`` column ``doc`` with a GIN index (migration 0010)."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
-    key = models.CharField(max_length=254)
+    contact = models.OneToOneField(Contact, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    name = models.TextField(blank=True)
+    company = models.TextField(blank=True)
+    email = models.TextField(blank=True)
+    phone = models.TextField(blank=True)
+
+
+class SearchMatch(models.Model):
+    """SQLite only: the FTS5 index over ``SearchEntry`` (``contacts_searchentry_fts``), its rowid
+    the contact's id. ``search.search_matches`` reads it so that SQLite walks the index's matches
+    in id order and stops at the page's end. Migration 0010 creates it; Django never alters it."""
+
+    contact = models.OneToOneField(
+        Contact,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        db_column="rowid",
+        db_constraint=False,
+        related_name="+",
+    )
 
     class Meta:
-        indexes = [
-            models.Index(fields=["key", "contact"], name="searchkey_key_contact"),
-            models.Index(fields=["contact", "key"], name="searchkey_contact_key"),
-        ]
+        managed = False
+        db_table = "contacts_searchentry_fts"
 
 
 class TimelineEntry(models.Model):

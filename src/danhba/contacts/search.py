@@ -1,42 +1,40 @@
-"""The contact search index: which keys a contact is found by, keeping them current, and the
-query the contact list, the API and exports run.
+"""The contact search index: what a contact is found by, keeping it current, and the condition
+the contact list, the API and exports search with.
 
-Today the index is the ``SearchKey`` table (per contact: every word-suffix of the folded name,
-each email, each phone as reversed national digits, the folded names of its companies; see
-``keys.py``), read as one index range scan in key order. Writers call :func:`search_index`
-(or :func:`search_index_soon`) after they change what a contact is found by; readers call
-:func:`search_prefix` and :func:`search_matches`. Nothing else touches ``SearchKey``, except the
-bulk writers that insert the keys of contacts they create (``contact_search_keys``).
+One ``SearchEntry`` row per contact holds four texts: the folded words of its name, of its
+companies' names, its emails, its phones as reversed national digits (so a prefix search on the
+text is a suffix search on the number). The database indexes those words
+(docs/decisions/0002-search-index.md):
+
+- SQLite: an FTS5 table ``contacts_searchentry_fts`` over the entries (external content, kept
+  current by triggers on ``contacts_searchentry``), with prefix indexes for 1 and 2 characters;
+- PostgreSQL: a generated ``tsvector`` column ``doc`` (name words weight A, company words B,
+  emails as lexemes "@…", phones as "#…") with a GIN index.
+
+A query matches a contact when one of its words starts with the query (several words: the
+words in a row, the last one a prefix), in its name or a company's name; an email when the
+email starts with it; a phone when the number ends with the digits typed. Writers call
+:func:`search_index` (or :func:`search_index_soon`) after they change what a contact is found
+by, and :func:`search_index_new` for contacts they have just created; readers call
+:func:`search_prefix` and :func:`search_matches`. Nothing else touches ``SearchEntry``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
-from danhba.contacts.keys import email_key, name_keys, phone_key
-from danhba.contacts.models import Contact, ContactCompany, ContactEmail, ContactPhone, SearchKey
-from danhba.core.bulk import Table
-from danhba.core.normalize import NormalizationError, clean_text, fold, looks_like_phone, normalize_phone
+from danhba.contacts.keys import phone_digits
+from danhba.contacts.models import Contact, ContactCompany, ContactEmail, ContactPhone, SearchEntry, SearchMatch
+from danhba.core.bulk import Table, chunks
+from danhba.core.normalize import NormalizationError, clean_text, fold_words, looks_like_phone, normalize_phone
 
 # --- writing ------------------------------------------------------------------------------
-
-
-def contact_search_keys(
-    full_name: str, emails: Iterable[str], e164s: Iterable[str], company_names: Iterable[str]
-) -> set[str]:
-    """The keys :func:`search_index` stores for a contact with these values, computed without
-    reading the database (for writers that insert many contacts at once)."""
-    keys = set(name_keys(full_name))
-    keys.update(email_key(email) for email in emails)
-    keys.update(phone_key(e164) for e164 in e164s)
-    for company in company_names:
-        keys.update(name_keys(company))
-    return {k for k in keys if k}
 
 
 class SearchDoc(NamedTuple):
@@ -49,39 +47,50 @@ class SearchDoc(NamedTuple):
     company_names: Sequence[str] = ()
 
 
+def _words(texts: Iterable[str]) -> str:
+    return " ".join(dict.fromkeys(w for text in texts for w in fold_words(text)))
+
+
+def search_row(doc: SearchDoc) -> tuple[int, str, str, str, str]:
+    """The ``SearchEntry`` row (contact, name, company, email, phone) of a contact."""
+    return (
+        doc.contact_id,
+        " ".join(fold_words(doc.full_name)),
+        _words(doc.company_names),
+        " ".join(dict.fromkeys(e.lower() for e in doc.emails if e and " " not in e)),
+        " ".join(dict.fromkeys(d for d in (phone_digits(p) for p in doc.e164s) if d)),
+    )
+
+
+COLUMNS = ["contact_id", "name", "company", "email", "phone"]
+
+
 def search_index_new(docs: Iterable[SearchDoc]) -> int:
     """Index contacts the caller has just created in this transaction (nothing of theirs is
-    indexed yet), from the values it holds: no reads. Bulk writers (the import loader,
-    ``ContactsBulk``, the demo) call it once per batch. Returns how many index rows it wrote."""
-    rows = [
-        (doc.contact_id, key)
-        for doc in docs
-        for key in sorted(contact_search_keys(doc.full_name, doc.emails, doc.e164s, doc.company_names))
-    ]
-    Table(SearchKey, ["contact_id", "key"]).insert(rows)
+    indexed yet), from the values it holds: no reads, one row per contact. Bulk writers (the
+    import loader, ``ContactsBulk``, the demo) call it once per batch. Returns the rows written."""
+    rows = [search_row(doc) for doc in docs]
+    Table(SearchEntry, COLUMNS).insert(rows)
     return len(rows)
 
 
 def search_index(contact_ids: Sequence[int]) -> None:
-    """Recompute the search keys of these contacts from their current data (now, in the
-    caller's transaction)."""
-    ids = list(contact_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        keys: dict[int, set[str]] = {cid: set() for cid in chunk}
-        for cid, name in Contact.objects.filter(pk__in=chunk).values_list("pk", "full_name"):
-            keys[cid].update(name_keys(name))
+    """Recompute the entries of these contacts from their current data (now, in the caller's
+    transaction)."""
+    for chunk in chunks(list(dict.fromkeys(contact_ids)), 500):
+        names = dict(Contact.objects.filter(pk__in=chunk).values_list("pk", "full_name"))
+        emails: dict[int, list[str]] = {cid: [] for cid in names}
+        phones: dict[int, list[str]] = {cid: [] for cid in names}
+        companies: dict[int, list[str]] = {cid: [] for cid in names}
         for cid, email in ContactEmail.objects.filter(contact_id__in=chunk).values_list("contact_id", "email"):
-            keys[cid].add(email_key(email))
+            emails[cid].append(email)
         for cid, e164 in ContactPhone.objects.filter(contact_id__in=chunk).values_list("contact_id", "e164"):
-            keys[cid].add(phone_key(e164))
-        links = ContactCompany.objects.filter(contact_id__in=chunk).values_list("contact_id", "company__name")
-        for cid, company_name in links:
-            keys[cid].update(name_keys(company_name))
-        SearchKey.objects.filter(contact_id__in=chunk).delete()
-        SearchKey.objects.bulk_create(
-            [SearchKey(contact_id=cid, key=k) for cid, ks in keys.items() for k in ks if k], batch_size=2000
-        )
+            phones[cid].append(e164)
+        links = ContactCompany.objects.filter(contact_id__in=chunk).order_by("-is_primary", "pk")
+        for cid, company_name in links.values_list("contact_id", "company__name"):
+            companies[cid].append(company_name)
+        SearchEntry.objects.filter(contact_id__in=chunk).delete()
+        search_index_new(SearchDoc(cid, name, emails[cid], phones[cid], companies[cid]) for cid, name in names.items())
 
 
 def search_index_soon(contact_ids: Sequence[int]) -> None:
@@ -98,6 +107,14 @@ def search_index_soon(contact_ids: Sequence[int]) -> None:
 # --- reading ------------------------------------------------------------------------------
 
 
+class SearchQuery(NamedTuple):
+    """What a typed query looks for: ``kind`` "phone" (reversed digits), "email" (the start of
+    an address) or "name" (folded words, the last one a prefix)."""
+
+    kind: str
+    words: tuple[str, ...]
+
+
 def _looks_like_email_start(text: str) -> bool:
     """ "hoa.nguyen87" or "lan_tran" is the start of an email address, not a name."""
     return (
@@ -108,29 +125,72 @@ def _looks_like_email_start(text: str) -> bool:
     )
 
 
-def search_prefix(query: str) -> str | None:
-    """The key prefix a query looks for: a phone's reversed digits, an email, or a folded name."""
+def search_prefix(query: str) -> SearchQuery | None:
+    """What a query looks for: a phone's reversed digits, an email's start, or folded words."""
     text = clean_text(query)
     if not text:
         return None
     if looks_like_phone(text):
         try:
-            return phone_key(normalize_phone(text).e164)
+            return SearchQuery("phone", (phone_digits(normalize_phone(text).e164),))
         except NormalizationError:
             # A partial number: the last digits the person remembers.
-            return "#" + "".join(ch for ch in text if ch.isdigit())[::-1]
+            return SearchQuery("phone", ("".join(ch for ch in text if ch.isdigit())[::-1],))
     if "@" in text or _looks_like_email_start(text):
-        return text.lower()
-    keys = name_keys(text)
-    return keys[0] if keys else fold(text) or None
+        return SearchQuery("email", (text.lower(),))
+    words = tuple(fold_words(text))
+    return SearchQuery("name", words) if words else None
 
 
-def search_matches(prefix: str, condition: Q) -> QuerySet[SearchKey]:
-    """Search keys starting with ``prefix``, one per contact, with ``condition`` on the contact
-    (field paths under ``contact__``): a contact matching through several keys (its name and its
-    company's) counts at its first matching key only, so it appears once in results, pages and
-    counts. The (contact, key) index answers the "no earlier key" check."""
-    end = prefix + "\U0010ffff"
-    earlier = SearchKey.objects.filter(contact_id=OuterRef("contact_id"), key__gte=prefix, key__lt=OuterRef("key"))
-    keys = SearchKey.objects.filter(key__gte=prefix, key__lt=end).filter(~Exists(earlier))
-    return keys.filter(condition) if condition else keys
+def _fts5_string(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def fts5_query(query: SearchQuery) -> str:
+    """The FTS5 query: a phrase whose last token is a prefix, in the columns the kind searches."""
+    phrase = _fts5_string(" ".join(query.words)) + "*"
+    if query.kind == "phone":
+        return f"phone: {phrase}"
+    if query.kind == "email":
+        return f"email: {phrase}"
+    if len(query.words) == 1:  # one word may also be the start of an email, as "hoa" of hoa@…
+        return f"{{name company email}}: {phrase}"
+    return f"{{name company}}: {phrase}"
+
+
+def _lexeme(text: str, weights: str, prefix: bool = False) -> str:
+    quoted = "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+    return f"{quoted}:{'*' if prefix else ''}{weights}"
+
+
+def pg_tsquery(query: SearchQuery) -> str:
+    """The PostgreSQL tsquery: the same matches as :func:`fts5_query` (emails are lexemes
+    "@…" and phones "#…" in ``doc``, names and companies words of weight A and B)."""
+    if query.kind == "phone":
+        return _lexeme("#" + query.words[0], "", prefix=True)
+    if query.kind == "email":
+        return _lexeme("@" + query.words[0], "", prefix=True)
+    if len(query.words) == 1:
+        return _lexeme(query.words[0], "AB", prefix=True) + " | " + _lexeme("@" + query.words[0], "", prefix=True)
+    phrases = []
+    for weight in "AB":
+        *head, last = query.words
+        parts = [_lexeme(w, weight) for w in head] + [_lexeme(last, weight, prefix=True)]
+        phrases.append("(" + " <-> ".join(parts) + ")")
+    return " | ".join(phrases)
+
+
+def search_matches(query: SearchQuery, condition: Q | None = None) -> QuerySet[Any]:
+    """Index rows (``contact_id``) that the query matches, one per contact, whose contact meets
+    ``condition`` (field paths under ``contact__``). Ordered by ``contact_id`` (either way), the
+    database walks the index's matches in that order from a ``contact_id`` bound and stops at
+    the limit: FTS5 streams them on SQLite; on PostgreSQL the planner walks the entries'
+    primary key for a common query and the GIN index for a rare one."""
+    matches: QuerySet[Any]
+    if connection.vendor == "postgresql":
+        sql = '"contacts_searchentry"."doc" @@ %s::tsquery'
+        matches = SearchEntry.objects.filter(RawSQL(sql, [pg_tsquery(query)], output_field=BooleanField()))  # noqa: S611
+    else:
+        sql = '"contacts_searchentry_fts" MATCH %s'
+        matches = SearchMatch.objects.filter(RawSQL(sql, [fts5_query(query)], output_field=BooleanField()))  # noqa: S611
+    return matches.filter(condition) if condition else matches

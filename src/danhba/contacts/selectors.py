@@ -333,37 +333,35 @@ def contact_page(
 
 
 def _search_page(user: User, filters: ContactFilters, cursor: str | None, limit: int) -> Page[Contact]:
-    """A page of search results: the search-key index walked in (key, contact) order from the
-    cursor, forwards or (for the previous page) backwards."""
-    prefix = search_prefix(filters.q)
-    if prefix is None:
+    """A page of search results in contact id order: the search index's matches walked from the
+    cursor, forwards or (for the previous page) backwards (``contacts/search.py``)."""
+    query = search_prefix(filters.q)
+    if query is None:
         return Page([])
-    keys = search_matches(prefix, filters_q(filters, user, prefix="contact__"))
+    matches = search_matches(query, filters_q(filters, user, prefix="contact__"))
     raw, backwards = split_cursor(cursor)
     if raw:
-        key, cid = decode_cursor(raw, 2)
-        if not isinstance(key, str):
-            raise BadCursor(gettext("The cursor is not valid; start again from the first page."))
-        keys = keys.filter(after("key", key, "contact_id", cursor_pk(cid), descending=backwards))
-    order = ("-key", "-contact_id") if backwards else ("key", "contact_id")
-    rows = list(keys.order_by(*order).values_list("key", "contact_id")[: limit + 1])
-    keyed = page_of(rows[::-1] if backwards else rows, limit, backwards, bool(raw), list)
+        (cid,) = decode_cursor(raw, 1)
+        bound = {"contact_id__lt" if backwards else "contact_id__gt": cursor_pk(cid)}
+        matches = matches.filter(**bound)
+    order = "-contact_id" if backwards else "contact_id"
+    ids = list(matches.order_by(order).values_list("contact_id", flat=True)[: limit + 1])
+    keyed = page_of(ids[::-1] if backwards else ids, limit, backwards, bool(raw), lambda cid: [cid])
     if keyed is None:
         return _search_page(user, filters, None, limit)
-    ids = list(dict.fromkeys(cid for _, cid in keyed.items))
-    by_id = Contact.objects.select_related(*CONTACT_RELATED).in_bulk(ids)
-    return Page([by_id[i] for i in ids if i in by_id], keyed.next_cursor, prev_cursor=keyed.prev_cursor)
+    by_id = Contact.objects.select_related(*CONTACT_RELATED).in_bulk(keyed.items)
+    return Page([by_id[i] for i in keyed.items if i in by_id], keyed.next_cursor, prev_cursor=keyed.prev_cursor)
 
 
 def contact_count(user: User, filters: ContactFilters, cap: int = 10_000) -> tuple[int, bool]:
     """How many contacts match, counted up to ``cap`` (returns (n, capped)) so a count never
     costs a scan of a million rows on a page load."""
     if filters.q:
-        prefix = search_prefix(filters.q)
-        if prefix is None:
+        query = search_prefix(filters.q)
+        if query is None:
             return 0, False
-        keys = search_matches(prefix, filters_q(filters, user, prefix="contact__"))
-        n = keys.order_by().values("contact_id")[: cap + 1].count()
+        matches = search_matches(query, filters_q(filters, user, prefix="contact__"))
+        n = matches.order_by().values("contact_id")[: cap + 1].count()
     else:
         n = contact_queryset(user, filters).order_by().values("pk")[: cap + 1].count()
     return min(n, cap), n > cap
@@ -764,9 +762,7 @@ ENTRY_RANK = 0  # timeline entries come first among rows of the same instant
 
 
 def _timeline_sources(user: User) -> list[TimelineSource]:
-    return sorted(
-        (s for s in TIMELINE_SOURCES if user.can(*s.permission)), key=lambda s: s.rank
-    )
+    return sorted((s for s in TIMELINE_SOURCES if user.can(*s.permission)), key=lambda s: s.rank)
 
 
 def timeline_kinds(user: User) -> list[tuple[str, str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from collections import defaultdict
 from typing import Any
 
 import pytest
@@ -22,10 +21,10 @@ from danhba.contacts.models import (
     ContactEmail,
     ContactPhone,
     ContactTag,
-    SearchKey,
+    SearchEntry,
     TimelineEntry,
 )
-from danhba.contacts.search import contact_search_keys as search_keys_of
+from danhba.contacts.search import SearchDoc, search_row
 from danhba.contacts.search import search_index as search_keys_rebuild
 from danhba.core.demo import demo_run as demo_load
 from danhba.core.normalize import fold, normalize_email, normalize_phone
@@ -61,7 +60,7 @@ def test_counts_match_the_summary(loaded: dict[str, Any]) -> None:
     assert ContactCompany.objects.count() == loaded["company_links"] > 0
     assert TimelineEntry.objects.count() == loaded["timeline_entries"] >= N
     assert ConsentRecord.objects.count() == loaded["consent_records"] > 0
-    assert SearchKey.objects.count() == loaded["search_keys"]
+    assert SearchEntry.objects.count() == loaded["search_keys"] == N  # one entry per contact
     roles = sorted(User.objects.values_list("role__key", flat=True))
     assert roles == ["analyst", "marketing", "sales", "sales", "support"]
     assert loaded["password"] and User.objects.get(email="sales1@example.com").check_password(loaded["password"])
@@ -149,15 +148,13 @@ def test_consent_state_is_the_latest_record(loaded: dict[str, Any]) -> None:
     assert ConsentState.objects.filter(status="granted").exists()
 
 
-def test_bulk_search_keys_equal_search_keys_rebuild(loaded: dict[str, Any]) -> None:
-    def snapshot() -> dict[int, set[str]]:
-        keys: dict[int, set[str]] = defaultdict(set)
-        for cid, key in SearchKey.objects.values_list("contact_id", "key"):
-            keys[cid].add(key)
-        return dict(keys)
+def test_bulk_search_entries_equal_search_index(loaded: dict[str, Any]) -> None:
+    def snapshot() -> dict[int, tuple[str, ...]]:
+        columns = ("contact_id", "name", "company", "email", "phone")
+        return {row[0]: row for row in SearchEntry.objects.values_list(*columns)}
 
     bulk = snapshot()
-    assert SearchKey.objects.count() == sum(len(v) for v in bulk.values())  # no duplicate rows
+    assert len(bulk) == Contact.objects.count()
     search_keys_rebuild(list(Contact.objects.values_list("pk", flat=True)))
     assert snapshot() == bulk
 
@@ -171,9 +168,8 @@ def test_generator_rows_are_what_the_normalisers_produce() -> None:
             assert normalize_email(email) == email
         for phone in person.phones:
             assert normalize_phone(phone.raw).e164 == phone.e164
-    assert search_keys_of("Lê Thị Hoa", ["hoa@example.com"], ["+84912345678"], ["Công ty ABC"]) == {
-        "le thi hoa", "thi hoa", "hoa", "hoa@example.com", "#8765432190", "cong ty abc", "ty abc", "abc",
-    }  # fmt: skip
+    doc = SearchDoc(7, "Lê Thị Hoa", ["Hoa@example.com"], ["+84912345678", "+84912345678"], ["Công ty ABC"])
+    assert search_row(doc) == (7, "le thi hoa", "cong ty abc", "hoa@example.com", "8765432190")
 
 
 def test_same_seed_same_people() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
-from danhba.contacts.models import Contact, ContactEmail, CustomField, SearchKey, TimelineEntry
+from danhba.contacts.models import Contact, ContactEmail, CustomField, SearchEntry, TimelineEntry
 from danhba.contacts.selectors import ContactFilters, contact_count, contact_data, contact_page
 from danhba.contacts.services import companies as company_services
 from danhba.contacts.services import contacts as contact_services
@@ -110,6 +110,33 @@ def test_search_finds_people_without_diacritics_by_phone_email_and_company(admin
         page = contact_page(admin, ContactFilters(q=query))
         assert [c.pk for c in page.items] == [duc.pk], query
     assert names(contact_page(admin, ContactFilters(q="nguyen van dung"))) == []
+
+
+def test_changed_name_email_phone_and_company_are_found_by_the_new_text_only(admin, make_contact):
+    lan = make_contact(
+        full_name="Trần Thị Lan", emails=["lan.tran@gmail.com"], phones=["0912 345 678"],
+        companies=[{"name": "Công ty Cũ", "is_primary": True}],
+    )  # fmt: skip
+    data = {
+        "full_name": "Võ Ngọc Mai", "emails": [{"email": "mai.vo@yahoo.com"}], "phones": [{"phone": "0987 111 222"}],
+        "companies": [{"name": "Tập đoàn Mới", "is_primary": True}],
+    }  # fmt: skip
+    contact_services.contact_update(actor=actor_for(admin), contact=lan, data=data)
+    for old in ("tran thi lan", "lan", "lan.tran@", "0912 345 678", "345678", "cong ty cu"):
+        assert not contact_page(admin, ContactFilters(q=old)).items, old
+    for new in ("vo ngoc mai", "Võ Ngọc", "mai", "mai.vo@yah", "0987111222", "+84 987 111 222", "111222", "tap doan"):
+        assert [c.pk for c in contact_page(admin, ContactFilters(q=new)).items] == [lan.pk], new
+
+
+def test_short_queries_and_word_order(admin, make_contact):
+    an = make_contact(full_name="Nguyễn Thị An")
+    anh = make_contact(full_name="Lê Anh")
+    make_contact(full_name="Phạm Văn Bình")
+    assert {c.pk for c in contact_page(admin, ContactFilters(q="an")).items} == {an.pk, anh.pk}
+    assert {c.pk for c in contact_page(admin, ContactFilters(q="a")).items} == {an.pk, anh.pk}
+    assert [c.pk for c in contact_page(admin, ContactFilters(q="thi a")).items] == [an.pk]
+    assert not contact_page(admin, ContactFilters(q="an thi")).items  # the words in the order typed
+    assert contact_count(admin, ContactFilters(q="an")) == (2, False)
 
 
 def test_keyset_pages_cover_every_contact_once(admin, make_contact):
@@ -269,11 +296,13 @@ def test_company_rename_updates_contact_search(admin, make_contact):
     assert not contact_page(admin, ContactFilters(q="cong ty abc")).items
 
 
-def test_deleting_a_contact_removes_its_search_keys(admin, make_contact):
+def test_deleting_a_contact_removes_its_search_entry(admin, make_contact):
     contact = make_contact(emails=["x@example.vn"])
-    assert SearchKey.objects.filter(contact_id=contact.pk).exists()
+    assert SearchEntry.objects.filter(contact_id=contact.pk).exists()
+    assert [c.pk for c in contact_page(admin, ContactFilters(q="x@example")).items] == [contact.pk]
     contact_services.contact_delete(actor=actor_for(admin), contact=contact)
-    assert not SearchKey.objects.filter(contact_id=contact.pk).exists()
+    assert not SearchEntry.objects.filter(contact_id=contact.pk).exists()
+    assert not contact_page(admin, ContactFilters(q="x@example")).items
 
 
 def test_timeline_entries_update_last_activity_and_private_notes_stay_private(users, make_contact):

@@ -61,9 +61,9 @@ company_save(actor=actor, company=Company.objects.get(), data={"name": "Tập đ
 """
     run(env, "shell", code=setup)
     check = """
-from danhba.contacts.models import SearchKey
-new = SearchKey.objects.filter(key__startswith="tap doan moi").count()
-old = SearchKey.objects.filter(key__startswith="cong ty cu").count()
+from danhba.contacts.models import SearchEntry
+new = SearchEntry.objects.filter(company="tap doan moi").count()
+old = SearchEntry.objects.filter(company="cong ty cu").count()
 print(new, old)
 """
     assert run(env, "shell", code=check) == "0 3", "the rename must wait for the worker"

@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from danhba.audit.models import AuditEvent
-from danhba.contacts.models import Contact, ContactEmail, ContactPhone, SearchKey, Tag, TimelineEntry
+from danhba.contacts.models import Contact, ContactEmail, ContactPhone, Tag, TimelineEntry
+from danhba.contacts.selectors import ContactFilters, contact_page
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, PermissionDenied
 from danhba.ingest import services
@@ -41,7 +42,7 @@ def issues(run: Import, severity: str = "error") -> list[tuple[int, str, str]]:
     return [(i.line, i.column, i.reason) for i in run.issues.filter(severity=severity).order_by("line", "pk")]
 
 
-def test_cp1258_excel_csv_loads_clean_contacts_and_reports_the_bad_row() -> None:
+def test_cp1258_excel_csv_loads_clean_contacts_and_reports_the_bad_row(admin: Any) -> None:
     run = run_import("excel_cp1258.csv")
     assert run.status == Import.Status.DONE
     assert run.detected_encoding == "cp1258"
@@ -81,8 +82,8 @@ def test_cp1258_excel_csv_loads_clean_contacts_and_reports_the_bad_row() -> None
     assert csv_text.startswith("\ufeffline,problems,Họ và tên")
     assert '7,"Số điện thoại: phone is too short;' in csv_text and ",12345,not-an-email,32/13/2000,???" in csv_text
     # Searchable at once, without diacritics.
-    assert SearchKey.objects.filter(contact=duc, key="nguyen van duc").exists()
-    assert SearchKey.objects.filter(contact=duc, key="#8765432190").exists()
+    assert [c.pk for c in contact_page(admin, ContactFilters(q="nguyen van duc")).items] == [duc.pk]
+    assert [c.pk for c in contact_page(admin, ContactFilters(q="0912 345 678")).items] == [duc.pk]
 
 
 def test_every_legacy_and_excel_encoding_gives_the_same_contacts() -> None:
@@ -311,7 +312,7 @@ def test_bad_mapping_is_refused_before_anything_runs() -> None:
     assert set(exc.value.details) == {"columns", "mode"}
 
 
-def test_undo_removes_created_contacts_and_restores_overwritten_values() -> None:
+def test_undo_removes_created_contacts_and_restores_overwritten_values(admin: Any) -> None:
     head = "Họ và tên,Email,Chức vụ,Nhóm\n"
     run_import((head + "An,an@example.vn,Kế toán,\n").encode())
     run = run_import(
@@ -328,8 +329,8 @@ def test_undo_removes_created_contacts_and_restores_overwritten_values() -> None
     assert (an.full_name, an.job_title) == ("An", "Trưởng phòng")
     assert list(an.tags.all()) == []
     assert not Contact.objects.filter(emails__email="binh@example.vn").exists()
-    assert SearchKey.objects.filter(contact=an, key="an").exists()
-    assert not SearchKey.objects.filter(key="an nguyen").exists()
+    assert [c.pk for c in contact_page(admin, ContactFilters(q="an")).items] == [an.pk]
+    assert not contact_page(admin, ContactFilters(q="an nguyen")).items
     assert run.options["undo_report"] == {"deleted": 1, "restored": 1, "kept": 1}
     assert Tag.objects.filter(name="VIP").exists()  # tags stay defined
 
