@@ -4,7 +4,7 @@ the contact list, the API and exports search with.
 One ``SearchEntry`` row per contact holds four texts: the folded words of its name, of its
 companies' names, its emails, its phones as reversed national digits (so a prefix search on the
 text is a suffix search on the number). The database indexes those words
-(docs/decisions/0002-search-index.md):
+(docs/decisions/0005-search-index.md):
 
 - SQLite: an FTS5 table ``contacts_searchentry_fts`` over the entries (external content, kept
   current by triggers on ``contacts_searchentry``), with prefix indexes for 1 and 2 characters;

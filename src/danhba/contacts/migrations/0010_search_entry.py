@@ -1,5 +1,5 @@
 """The search index becomes one ``SearchEntry`` row per contact instead of about 8.5
-``SearchKey`` rows with two indexes each (docs/decisions/0002-search-index.md).
+``SearchKey`` rows with two indexes each (docs/decisions/0005-search-index.md).
 
 The database indexes the entries' words with SQL of its own, written here:
 
