@@ -13,7 +13,9 @@ text is a suffix search on the number). The database indexes those words
 
 A query matches a contact when one of its words starts with the query (several words: the
 words in a row, the last one a prefix), in its name or a company's name; an email when the
-email starts with it; a phone when the number ends with the digits typed. Writers call
+query looks like the start of one ("hoa.nguyen87", "duc@gm") and the email starts with it; a
+phone when the number ends with the digits typed. Emails are indexed as "@" and the address, so
+a name's prefix never expands to the addresses that start with it. Writers call
 :func:`search_index` (or :func:`search_index_soon`) after they change what a contact is found
 by, and :func:`search_index_new` for contacts they have just created; readers call
 :func:`search_prefix` and :func:`search_matches`. Nothing else touches ``SearchEntry``.
@@ -151,10 +153,8 @@ def fts5_query(query: SearchQuery) -> str:
     phrase = _fts5_string(" ".join(query.words)) + "*"
     if query.kind == "phone":
         return f"phone: {phrase}"
-    if query.kind == "email":
-        return f"email: {phrase}"
-    if len(query.words) == 1:  # one word may also be the start of an email, as "hoa" of hoa@…
-        return f"{{name company email}}: {phrase}"
+    if query.kind == "email":  # the index stores an email as "@" and the address (migration 0011)
+        return "email: " + _fts5_string("@" + query.words[0]) + "*"
     return f"{{name company}}: {phrase}"
 
 
@@ -171,7 +171,7 @@ def pg_tsquery(query: SearchQuery) -> str:
     if query.kind == "email":
         return _lexeme("@" + query.words[0], "", prefix=True)
     if len(query.words) == 1:
-        return _lexeme(query.words[0], "AB", prefix=True) + " | " + _lexeme("@" + query.words[0], "", prefix=True)
+        return _lexeme(query.words[0], "AB", prefix=True)
     phrases = []
     for weight in "AB":
         *head, last = query.words
