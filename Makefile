@@ -41,11 +41,12 @@ test: install-dev check test-sqlite
 		echo "PostgreSQL not reachable at $(PG_TEST_URL): PostgreSQL run skipped (set PG_TEST_URL to point at one)"; \
 	fi
 
+# DANHBA_SLOW=1: the tests marked slow too (a plain `pytest` leaves them out).
 test-sqlite: install-dev
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	DANHBA_SLOW=1 $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 test-postgres: install-dev
-	DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	DANHBA_SLOW=1 DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 check: lint typecheck
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -1,5 +1,8 @@
 """Shared fixtures: one user per built-in role, actors, and a contact factory.
 
+Tests marked ``slow`` are left out of a plain ``pytest`` run; ``make test`` and CI run them
+(``DANHBA_SLOW=1``), as does ``pytest -m slow`` (any ``-m`` expression decides by itself).
+
 PostgreSQL, Redis and Chromium tests skip with a reason when the service is missing, unless
 ``DANHBA_REQUIRE_SERVICES=1`` (set by ``.ci/run``), which turns every such skip into a failure.
 """
@@ -15,6 +18,9 @@ import pytest
 from danhba.core.actor import Actor
 
 REQUIRE_SERVICES = os.getenv("DANHBA_REQUIRE_SERVICES", "") in ("1", "true", "yes")
+# Tests marked slow run in `make test` and CI (which set DANHBA_SLOW=1), or when asked for with
+# -m; a plain `pytest` leaves them out to stay fast.
+RUN_SLOW = REQUIRE_SERVICES or os.getenv("DANHBA_SLOW", "") in ("1", "true", "yes")
 ROLE_KEYS = ("admin", "marketing", "sales", "support", "analyst")
 PASSWORD = "correct-horse-battery-9"
 
@@ -27,10 +33,17 @@ def skip_or_fail(reason: str) -> None:
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """PostgreSQL-only tests: on a SQLite run they skip with the reason on a user's machine; in
-    CI (which runs the suite a second time on PostgreSQL) they are deselected from the SQLite
-    pass, so no skip is hidden behind a green run."""
+    """Slow tests are deselected from a plain run (``RUN_SLOW``). PostgreSQL-only tests: on a
+    SQLite run they skip with the reason on a user's machine; in CI (which runs the suite a
+    second time on PostgreSQL) they are deselected from the SQLite pass, so no skip is hidden
+    behind a green run."""
     from django.conf import settings
+
+    if not RUN_SLOW and not config.getoption("markexpr", ""):
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return

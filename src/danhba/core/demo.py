@@ -34,6 +34,7 @@ def demo_installed() -> bool:
 
     return importlib.util.find_spec("faker") is not None
 
+
 ProgressFn = Callable[[int, int], None]
 
 
