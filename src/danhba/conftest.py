@@ -1,7 +1,8 @@
 """Shared fixtures: one user per built-in role, actors, and a contact factory.
 
-Tests marked ``slow`` are left out of a plain ``pytest`` run; ``make test`` and CI run them
-(``DANHBA_SLOW=1``), as does ``pytest -m slow`` (any ``-m`` expression decides by itself).
+Tests marked ``slow`` or ``browser`` are left out of a plain ``pytest`` run; ``make test`` and
+CI run them (``DANHBA_SLOW=1``), as does ``pytest -m slow`` (any ``-m`` expression decides by
+itself).
 
 PostgreSQL, Redis and Chromium tests skip with a reason when the service is missing, unless
 ``DANHBA_REQUIRE_SERVICES=1`` (set by ``.ci/run``), which turns every such skip into a failure.
@@ -21,6 +22,8 @@ REQUIRE_SERVICES = os.getenv("DANHBA_REQUIRE_SERVICES", "") in ("1", "true", "ye
 # Tests marked slow run in `make test` and CI (which set DANHBA_SLOW=1), or when asked for with
 # -m; a plain `pytest` leaves them out to stay fast.
 RUN_SLOW = REQUIRE_SERVICES or os.getenv("DANHBA_SLOW", "") in ("1", "true", "yes")
+# Browser tests start Chromium and a live server (5-12 s each): slow by nature.
+SLOW_MARKERS = ("slow", "browser")
 ROLE_KEYS = ("admin", "marketing", "sales", "support", "analyst")
 PASSWORD = "correct-horse-battery-9"
 
@@ -40,10 +43,11 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     from django.conf import settings
 
     if not RUN_SLOW and not config.getoption("markexpr", ""):
-        slow = [item for item in items if item.get_closest_marker("slow")]
+        slow = [item for item in items if any(item.get_closest_marker(m) for m in SLOW_MARKERS)]
         if slow:
             config.hook.pytest_deselected(items=slow)
-            items[:] = [item for item in items if not item.get_closest_marker("slow")]
+            left_out = set(slow)
+            items[:] = [item for item in items if item not in left_out]
 
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return
