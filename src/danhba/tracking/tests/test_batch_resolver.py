@@ -98,7 +98,8 @@ def outcome() -> dict[str, Any]:
     }
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(before=st.lists(message(), max_size=8), batch=st.lists(message(), min_size=1, max_size=30))
 def test_a_batch_gives_what_the_same_messages_give_one_at_a_time(
     before: list[dict[str, Any]], batch: list[dict[str, Any]]
