@@ -54,6 +54,7 @@ def test_every_response_has_a_strict_policy(client: Client, admin: Any) -> None:
         assert not any("unsafe" in source for sources in csp.values() for source in sources)
 
 
+@pytest.mark.slow  # renders every page of the menu: 5-18 s
 def test_no_page_carries_code_the_policy_blocks(client: Client, admin: Any) -> None:
     demo = load_demo(admin, contacts=20)
     login = InlineCode()

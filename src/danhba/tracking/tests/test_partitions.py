@@ -171,6 +171,7 @@ def test_the_partitions_command_lists_months_or_says_there_are_none() -> None:
         assert partitions.partitions_list() == [] and partitions.partitions_ensure() == []
 
 
+@pytest.mark.slow  # migrates the events table back and forth: 5-15 s
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_rows_survive_the_migration_both_ways(make_source: Any) -> None:
     """Back to 0004 (a plain table with the unique constraint) and forward again: every event,
