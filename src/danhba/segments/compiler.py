@@ -259,7 +259,13 @@ class Compiler:
         f = self.fields[node["field"]]
         op = node["operator"]
         if op in NEGATIVE:
-            return ~self._field({**node, "operator": NEGATIVE[op]})
+            positive = self._field({**node, "operator": NEGATIVE[op]})
+            if "__" in f.path and not f.is_company and not f.is_custom:
+                # A value read through a nullable relation (stage, buyer role, owner's team) is
+                # NULL for a contact without one, and Django drops its IS NULL guard when the NOT
+                # sits inside an OR: NOT over a subquery keeps the condition two-valued.
+                return ~Q(pk__in=self._only(Contact.objects.filter(positive), "pk").values("pk"))
+            return ~positive
         if op == "changed":
             return self._changed(f, int(node["days"]))
         if f.is_company:
