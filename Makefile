@@ -53,6 +53,7 @@ check: lint typecheck
 
 lint: install-dev
 	$(BIN)/ruff check src bench
+	$(BIN)/ruff format --check src bench
 
 typecheck: install-dev
 	$(BIN)/mypy src/danhba
