@@ -368,9 +368,7 @@ def role_delete(*, actor: Actor, role: Role) -> None:
         raise InvalidInput({"role": [_("built-in roles cannot be deleted")]})
     if role.users.exists():
         raise Conflict(_("Move this role's users to another role first."), {"role": [_("still has users")]})
-    audit.record(
-        actor=actor, action=audit.DELETE, object_type="role", object_id=role.pk, object_label=role.name
-    )
+    audit.record(actor=actor, action=audit.DELETE, object_type="role", object_id=role.pk, object_label=role.name)
     role.delete()
 
 

@@ -99,9 +99,7 @@ def clean_value(field: CustomField, value: Any) -> Any:
         try:
             URLValidator(schemes=["http", "https"])(text)
         except DjangoValidationError:
-            raise NormalizationError(
-                gettext_noop("must be a web address starting with http:// or https://")
-            ) from None
+            raise NormalizationError(gettext_noop("must be a web address starting with http:// or https://")) from None
         return text
     if t == T.EMAIL:
         return normalize_email(value)

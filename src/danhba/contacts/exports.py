@@ -93,6 +93,8 @@ FILTER_KEYS = (
 
 def filter_keys() -> set[str]:
     return {*FILTER_KEYS, *(param for f in CONTACT_LIST_FILTERS for param in f.params)}
+
+
 KEEP = dt.timedelta(days=7)  # finished exports (rows and files) are deleted after this
 STALE = dt.timedelta(minutes=30)  # a running job silent this long died with its worker
 MAX_ACTIVE_JOBS = 3  # queued or running exports per person

@@ -88,4 +88,3 @@ def record(
         contact_id=contact_id,
         changes=changes,
     )
-

@@ -38,9 +38,7 @@ REGULAR_SHARE = 0.07  # of buyers: an order every one to five weeks lately
 HISTORY_DAYS = 730
 
 
-def plan_orders(
-    *, contacts: Sequence[tuple[int, dt.datetime]], seed: int, now: dt.datetime
-) -> list[PlannedOrder]:
+def plan_orders(*, contacts: Sequence[tuple[int, dt.datetime]], seed: int, now: dt.datetime) -> list[PlannedOrder]:
     """Orders for a share of ``contacts`` ((id, created at) pairs), each placed after its
     contact was created; sorted by time."""
     rng = random.Random(seed)

@@ -48,8 +48,6 @@ _SEGMENT_MAPPED = {
 }  # fmt: skip
 
 
-
-
 def segment_order_data(properties: dict[str, Any]) -> dict[str, Any]:
     """An "Order Completed"/"Order Updated" event's properties as :func:`order_record` data.
     ``total`` is what was charged; without it, ``revenue`` (which the spec counts without

@@ -294,12 +294,8 @@ def purchase_filter_fields(user: User | None) -> dict[str, forms.Field]:
         "orders_max": forms.IntegerField(label=gettext_lazy("Orders, at most"), required=False, min_value=0),
         "spent_min": spent_min,
         "spent_max": forms.DecimalField(label=gettext_lazy("Total spent, at most"), required=False, min_value=0),
-        "last_order_after": forms.DateField(
-            label=gettext_lazy("Last order from"), required=False, widget=date_input
-        ),
-        "last_order_before": forms.DateField(
-            label=gettext_lazy("Last order until"), required=False, widget=date_input
-        ),
+        "last_order_after": forms.DateField(label=gettext_lazy("Last order from"), required=False, widget=date_input),
+        "last_order_before": forms.DateField(label=gettext_lazy("Last order until"), required=False, widget=date_input),
         "favourite_category": category,
     }
 

@@ -95,8 +95,10 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         {
             "op": "all",
             "conditions": [
-                {**_event("Product Viewed", "gte", 2, 30),
-                 "where": [{"property": "product_id", "operator": "eq", "value": "TRA-SEN"}]},
+                {
+                    **_event("Product Viewed", "gte", 2, 30),
+                    "where": [{"property": "product_id", "operator": "eq", "value": "TRA-SEN"}],
+                },
                 {"kind": "bought", "product": "TRA-SEN", "period": None, "negate": True},
             ],
         },
@@ -109,9 +111,13 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
             "op": "all",
             "conditions": [
                 {"op": "any", "conditions": [_from_facebook(page) for page in ("Trang chủ", "Khuyến mãi", "Blog")]},
-                {**_event("Order Completed", "gte", 1, None),
-                 "where": [{"property": "total", "operator": "gt", "value": 500000},
-                           {"property": "payment_method", "operator": "ne", "value": "cod"}]},
+                {
+                    **_event("Order Completed", "gte", 1, None),
+                    "where": [
+                        {"property": "total", "operator": "gt", "value": 500000},
+                        {"property": "payment_method", "operator": "ne", "value": "cod"},
+                    ],
+                },
             ],
         },
     ),
@@ -127,8 +133,12 @@ DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
                     "op": "any",
                     "conditions": [
                         {"kind": "field", "field": "province", "operator": "in", "value": ["ha-noi", "ho-chi-minh"]},
-                        {"kind": "field", "field": "company.province", "operator": "in",
-                         "value": ["ha-noi", "ho-chi-minh"]},
+                        {
+                            "kind": "field",
+                            "field": "company.province",
+                            "operator": "in",
+                            "value": ["ha-noi", "ho-chi-minh"],
+                        },
                     ],
                 },
                 {

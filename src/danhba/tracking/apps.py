@@ -12,6 +12,7 @@ class TrackingConfig(AppConfig):
         from danhba.core.demo import DemoPart, demo_part_add
         from danhba.tracking import demo, selectors
         from danhba.tracking.retention import event_audit_label
+
         AUDIT_TYPES.add("source", AuditType(model="tracking.Source"))
         retention = AuditType(model="tracking.EventRetention", keys={"keep_months": _("months kept")})
         AUDIT_TYPES.add("event_retention", retention)

@@ -364,23 +364,21 @@ def _completed(rng: random.Random, order: PlannedOrder) -> dict[str, Any]:
     return properties
 
 
-def _members(
-    rng: random.Random, contact_ids: Sequence[int], buyers: set[int], since: dt.datetime
-) -> list[Member]:
+def _members(rng: random.Random, contact_ids: Sequence[int], buyers: set[int], since: dt.datetime) -> list[Member]:
     """Who has a site account: everyone with an order since tracking started, and a share of the
     others (most of those who came through the website). Their account id becomes their
     "segment" external id, as the site's first identify call would have made it."""
-    rows = Contact.objects.filter(pk__in=contact_ids).order_by("pk").values_list(
-        "pk", "created_at", "email", "phone", "full_name", "source"
+    rows = (
+        Contact.objects.filter(pk__in=contact_ids)
+        .order_by("pk")
+        .values_list("pk", "created_at", "email", "phone", "full_name", "source")
     )
     members: list[Member] = []
     for pk, created_at, email, phone, name, source in rows:
         web = source in WEB_SOURCES
         if pk not in buyers and rng.random() >= MEMBER_SHARE[web]:
             continue
-        members.append(
-            Member(pk, f"KH{pk:07d}", created_at, email, phone, name, signs_up=web and created_at >= since)
-        )
+        members.append(Member(pk, f"KH{pk:07d}", created_at, email, phone, name, signs_up=web and created_at >= since))
     taken = set(
         ExternalId.objects.filter(system=USER_ID_SYSTEM, value__in=[m.user_id for m in members]).values_list(
             "value", flat=True

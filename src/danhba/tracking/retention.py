@@ -353,7 +353,6 @@ def _delete_batch(qs: QuerySet[Event]) -> int:
         return Event.objects.filter(id__in=ids, timestamp__gte=batch[0][1], timestamp__lte=batch[-1][1]).delete()[0]
 
 
-
 def event_audit_label(event: Any) -> str | None:
     """The label of an "event" audit row in the reader's language: a purge ("Retention purge:
     1.234 events") or an export of the explorer's people."""

@@ -9,20 +9,19 @@ def drop_email_counters(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_login_counter'),
+        ("accounts", "0003_login_counter"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='logincounter',
-            name='locked_until',
+            model_name="logincounter",
+            name="locked_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='logincounter',
-            name='lockouts',
+            model_name="logincounter",
+            name="lockouts",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.RunPython(drop_email_counters, migrations.RunPython.noop),

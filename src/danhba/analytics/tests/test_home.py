@@ -136,7 +136,7 @@ def test_a_role_without_permissions_gets_an_empty_home_not_an_error(client_for: 
     Role.objects.create(key="nothing", name="Nothing", permissions={}, record_scope="own")
     html = page(client_for, make_user("nothing"))
     assert 'id="home-nothing"' in html
-    assert 'id="home-contacts"' not in html and 'data-shortcut=' not in html
+    assert 'id="home-contacts"' not in html and "data-shortcut=" not in html
 
 
 def test_shortcuts_follow_the_permissions(client_for: Any, users: Any) -> None:

@@ -63,7 +63,6 @@ MAX_LENGTHS: dict[str, int] = {
 }
 
 
-
 def check_sensitive(actor: Actor, data: dict[str, Any]) -> None:
     user = actor.user
     if user is None:
@@ -80,7 +79,6 @@ def check_sensitive(actor: Actor, data: dict[str, Any]) -> None:
             _("Your role cannot change these fields."),
             {field: [_("not permitted for your role")] for field in hidden},
         )
-
 
 
 # --- input cleaning -------------------------------------------------------------------------
@@ -349,8 +347,6 @@ def clean_pairs(
         elif (a, b) not in out:
             out.append((a, b))
     return out
-
-
 
 
 def name_or_identity(

@@ -56,8 +56,6 @@ from danhba.core.errors import Conflict, InvalidInput, NotFound
 # --- permission helpers ---------------------------------------------------------------------
 
 
-
-
 def can_see_contact(user: User, contact: Contact) -> bool:
     return Contact.objects.visible_to(user).filter(pk=contact.pk).exists()
 
@@ -80,8 +78,6 @@ def contact_get(*, actor: Actor, pk: int, audit_view: bool = False) -> Contact:
             contact_id=contact.pk,
         )
     return contact
-
-
 
 
 # --- snapshots for the audit log ------------------------------------------------------------
@@ -121,8 +117,6 @@ def contact_snapshot(contact: Contact, related: dict[str, list[str]] | None = No
     return snap
 
 
-
-
 # --- contacts -------------------------------------------------------------------------------
 
 
@@ -149,9 +143,7 @@ def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any
     check_new_tags(actor, tags or [], errors)
     companies = clean_companies(data["companies"], errors, actor, contact) if "companies" in data else None
     external_ids = (
-        clean_pairs(data["external_ids"], "system", "value", errors, "external_ids")
-        if "external_ids" in data
-        else None
+        clean_pairs(data["external_ids"], "system", "value", errors, "external_ids") if "external_ids" in data else None
     )
     socials = (
         clean_pairs(
@@ -330,8 +322,6 @@ def _replace_external_ids(contact: Contact, pairs: list[tuple[str, str]], creati
         raise Conflict(
             _("One of these external ids was just added to another contact."), {"external_ids": [_("already taken")]}
         ) from None
-
-
 
 
 def _set_tags(actor: Actor, contact: Contact, names: list[str]) -> None:

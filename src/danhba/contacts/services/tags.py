@@ -36,8 +36,6 @@ def tags_get_or_create(actor: Actor, names: Iterable[str]) -> list[Tag]:
     return tags
 
 
-
-
 # --- tags -----------------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def firms(users: Any, make_contact: Any) -> dict[str, Company]:
     actor = actor_for(users["admin"])
+
     def save(**data: str) -> Company:
         return company_save(actor=actor, company=None, data=data)
 
@@ -77,9 +78,7 @@ def test_company_list_filters(client_for: Any, users: Any, firms: Any) -> None:
     assert 'name="industry"' in html and 'name="province"' in html and 'name="has_contacts"' in html
 
 
-def test_company_export_csv_and_xlsx_respect_filters_and_are_audited(
-    client_for: Any, users: Any, firms: Any
-) -> None:
+def test_company_export_csv_and_xlsx_respect_filters_and_are_audited(client_for: Any, users: Any, firms: Any) -> None:
     client = client_for(users["analyst"])
     html = client.get(reverse("contacts:company_list")).content.decode()
     assert reverse("contacts:company_export") in html

@@ -63,7 +63,7 @@ def test_two_different_companies_still_link(client: Any, headers: dict[str, str]
     "content_type", ["multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=\x7f"]
 )
 def test_a_multipart_upload_without_a_boundary_is_400(client: Any, headers: dict[str, str], content_type: str) -> None:
-    body = b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nname\r\nAn\r\n--x--\r\n"
+    body = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nname\r\nAn\r\n--x--\r\n'
     response = client.generic("POST", "/api/imports", body, content_type=content_type, headers=headers)
     assert response.status_code in (400, 422)
     json_4xx(response, response.status_code)

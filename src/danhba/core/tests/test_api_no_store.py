@@ -52,4 +52,3 @@ def test_unauthenticated_and_docs_answers_are_not_stored(client: Any, admin: Any
     client.force_login(admin)
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and no_store(docs)
-

@@ -111,7 +111,6 @@ def test_a_page_after_a_long_vietnamese_name_opens(client: Any, admin: Any) -> N
     assert following.json()["items"][0]["name"] != page["items"][0]["name"]
 
 
-
 @pytest.mark.parametrize("role", ["admin", "sales"])
 def test_contacts_without_a_name_come_last_in_name_order(make_contact: Any, users: Any, role: str) -> None:
     """Known only by an identifier (an event's userId), a contact has no name: in name order it

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ingest', '0002_import_permissions'),
+        ("ingest", "0002_import_permissions"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importissue',
-            name='message',
+            model_name="importissue",
+            name="message",
             field=models.JSONField(blank=True, null=True),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ingest', '0003_importissue_message'),
+        ("ingest", "0003_importissue_message"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='import',
-            name='error_message',
+            model_name="import",
+            name="error_message",
             field=models.JSONField(blank=True, null=True),
         ),
     ]

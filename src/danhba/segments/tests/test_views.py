@@ -356,7 +356,7 @@ def test_export_of_a_segment_needs_segment_export(client_for: Any, users: Any, m
 
 
 def test_pasted_short_numbers_are_never_contact_ids(client_for: Any, users: Any, hanoi: Any) -> None:
-    """"0999" pasted into a list used to add contact #999: a line of digits is a phone number
+    """ "0999" pasted into a list used to add contact #999: a line of digits is a phone number
     (or nothing); a contact id needs its explicit form, ``#999`` or a column named id."""
     client = client_for(users["marketing"])
     lst = static(users["marketing"])
@@ -461,6 +461,7 @@ def test_builder_suggests_event_and_property_names_and_warns_on_unknown_ones(
         "Product Viewed",
         "Signed Up",
     ]
+
     # The property names of an event, for its property filters; an unseen name is a warning.
     def hints_for(name: str) -> str:
         return client.get("/segments/builder/event-hints", {"node": "n-0", "n-0__name": name}).content.decode()
