@@ -42,6 +42,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     behind a green run."""
     from django.conf import settings
 
+    _require_serialized_rollback(items)
     if not RUN_SLOW and not config.getoption("markexpr", ""):
         slow = [item for item in items if any(item.get_closest_marker(m) for m in SLOW_MARKERS)]
         if slow:
@@ -61,6 +62,22 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     reason = "needs PostgreSQL: run with DATABASE_URL=postgres://… (make test does when PostgreSQL is reachable)"
     for item in pg_only:
         item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _require_serialized_rollback(items: list[Any]) -> None:
+    """A transactional test empties every table when it ends, the roles and settings that
+    migrations seed included; without ``serialized_rollback`` the tests after it (on the same
+    xdist worker) find no roles, and the next one that restores the seed collides with the
+    content types the flush recreated. That happened on PostgreSQL only, where the test ran."""
+    bare = [
+        item.nodeid
+        for item in items
+        if (marker := item.get_closest_marker("django_db"))
+        and marker.kwargs.get("transaction")
+        and not marker.kwargs.get("serialized_rollback")
+    ]
+    if bare:
+        raise pytest.UsageError("transactional tests need serialized_rollback=True as well: " + ", ".join(sorted(bare)))
 
 
 @pytest.fixture(autouse=True, scope="session")

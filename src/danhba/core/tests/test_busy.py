@@ -96,7 +96,7 @@ def test_postgresql_lock_and_timeout_errors_are_busy(cause: type[Exception], bus
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_row_locked_past_the_lock_timeout_answers_503_on_postgresql(
     client: Any, admin: Any, headers: dict[str, str], make_contact: Any
 ) -> None:
