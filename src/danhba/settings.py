@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a URL over danhba's limit gets its 414 before anything else runs.
+    "danhba.core.longurl.LongUrlMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "danhba.core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

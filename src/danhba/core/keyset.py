@@ -21,11 +21,10 @@ from danhba.core.errors import ServiceError
 
 T = TypeVar("T")
 # The longest cursor danhba makes: a sort value of up to 255 characters of 4 bytes in UTF-8 and
-# an id, as base64 (about 1,420 characters). Every endpoint accepts cursors this long, and the
-# web server's request-line limit (`danhba serve`: REQUEST_LINE_MAX) leaves room for one besides
-# the other parameters, so a long cursor is a JSON 422, never the server's HTML 414.
+# an id, as base64 (about 1,420 characters). Every endpoint accepts cursors this long, and
+# danhba's URL limit (core.longurl.URL_MAX) leaves room for one besides the other parameters,
+# so a long cursor is a JSON 422, and a longer URL a JSON 414, never the web server's HTML.
 CURSOR_MAX = 2048
-REQUEST_LINE_MAX = 8190  # gunicorn's largest limit_request_line
 # Largest value of a 64-bit primary key: a larger id in a cursor would overflow the database.
 MAX_PK = 2**63 - 1
 _INVALID = gettext_noop("The cursor is not valid; start again from the first page.")

@@ -84,10 +84,11 @@ def test_list_pages_link_the_previous_and_the_first_page(client: Any, admin: Any
 
 
 def test_the_longest_cursor_fits_every_endpoint_and_the_web_servers_request_line() -> None:
-    from danhba.core.keyset import CURSOR_MAX, MAX_PK, REQUEST_LINE_MAX, decode_cursor, encode_cursor
+    from danhba.core.keyset import CURSOR_MAX, MAX_PK, decode_cursor, encode_cursor
+    from danhba.core.longurl import URL_MAX
 
     longest = encode_cursor(["😀" * 255, MAX_PK], before=True)
-    assert len(longest) <= CURSOR_MAX < REQUEST_LINE_MAX // 2
+    assert len(longest) <= CURSOR_MAX < URL_MAX // 2
     assert decode_cursor(longest[1:], 2) == ["😀" * 255, MAX_PK]
     # Vietnamese text travels as UTF-8: a 200-character name, not 200 six-byte escapes.
     assert len(encode_cursor(["Phân khúc khách hàng thân thiết " * 6, 1])) < 700
