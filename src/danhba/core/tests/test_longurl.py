@@ -39,3 +39,11 @@ def test_a_page_url_over_the_limit_is_a_short_414_in_the_readers_language(client
     assert response.status_code == 414
     assert response["Content-Type"].startswith("text/plain")
     assert "quá dài" in response.content.decode()
+
+
+def test_the_tracking_pixel_answers_its_gif_to_any_url_length(client: Any) -> None:
+    """An email client loads whatever pixel URL it was given: the pixel answers its GIF and
+    tells nothing, however long the URL (its view stores nothing past its own size limit)."""
+    response = client.get("/v1/pixel.gif", {"writeKey": "k", "event": "Email Opened", "userId": "u" * URL_MAX})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/gif"

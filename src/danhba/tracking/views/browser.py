@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from danhba.core.actor import client_ip
+from danhba.core.longurl import long_urls_answered_by_view
 from danhba.tracking.inbox import events_accept
 from danhba.tracking.models import Event, Source
 from danhba.tracking.ratelimit import source_limit
@@ -116,6 +117,7 @@ def _pixel_message(params: Any) -> dict[str, Any]:
     return message
 
 
+@long_urls_answered_by_view
 @csrf_exempt
 @require_safe
 def pixel(request: HttpRequest) -> HttpResponse:
