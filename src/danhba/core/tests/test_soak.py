@@ -1,7 +1,7 @@
 """Soak (issue 12, TARGETS.md "mixed load"): on SQLite, with the real worker (two threads), a
 full rebuild of a segment matching everyone, a big import and an event load run at once. Writes
-keep answering — API contact creates and event batches get 2xx, or 503 with Retry-After at
-worst, never 500 —, every accepted event is stored, and at the end the segment's membership
+keep answering — API contact creates and event batches get 2xx, or 503 (or the rate limit's
+429) with Retry-After at worst, never 500 —, every accepted event is stored, and at the end the segment's membership
 equals a full recomputation.
 
 Small sizes (CI): the point is that the jobs overlap, not the volume; ``SOAK_SCALE`` multiplies
@@ -204,9 +204,10 @@ def test_writes_keep_answering_during_a_rebuild_an_import_and_an_event_load(tmp_
         )
     print(f"soak: {load['accepted']} events accepted, final state {state}, membership {check}")
     statuses = sorted({status for status, _s, _r in answers})
-    # Writes kept answering: 2xx, or 503 with Retry-After; never a 500.
-    assert all(s < 300 or s == 503 for s in statuses), (statuses, worker_log[-3000:])
-    assert all(retry for status, _s, retry in answers if status == 503)
+    # Writes kept answering: 2xx, or 503 (busy) / 429 (the source's rate limit, reached when the
+    # load runs fast) with Retry-After; never a 500. Only 200s count as accepted events.
+    assert all(s < 300 or s in (429, 503) for s in statuses), (statuses, worker_log[-3000:])
+    assert all(retry for status, _s, retry in answers if status in (429, 503))
     assert sum(1 for status, _s, _r in load["batch"] if status == 200) >= 5, "the event load did not get through"
     # Contact creates wait for the write lock behind the import's batches (5,000 rows, seconds
     # each on a loaded machine): few get through in 15 s, but each is answered.
