@@ -3,6 +3,7 @@ database (``line_done``, the remaining undo records), so a job lost or run twice
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from huey import crontab
@@ -40,27 +41,26 @@ def undo_job(pk: int) -> Any:
     return undo_run(pk, priority=priority(pk))
 
 
-@db_task(priority=jobs.LONG, context=True)
-def import_run(pk: int, task: Any = None) -> str:
+def _sized(task_fn: Any, pk: int, task: Any, execute: Callable[..., Any]) -> str:
+    """Run a small import (or undo) at once; a big one as the one long job at a time, yielding
+    to waiting writers between batches (SQLite), or again later while another long job runs."""
     if _is_small(pk):
-        return services.import_execute(pk, via="job").status
+        return str(execute(pk, via="job").status)
     with jobs.long_job() as mine:
         if not mine and task is not None:
-            import_run.schedule((pk,), delay=jobs.LONG_JOB_RETRY_SECONDS, priority=jobs.LONG)
+            task_fn.schedule((pk,), delay=jobs.LONG_JOB_RETRY_SECONDS, priority=jobs.LONG)
             return "waiting"
-        # Between batches, writers waiting for the lock get it (SQLite).
-        return services.import_execute(pk, via="job", progress=lambda _run: jobs.yield_to_writers()).status
+        return str(execute(pk, via="job", progress=lambda _done: jobs.yield_to_writers()).status)
+
+
+@db_task(priority=jobs.LONG, context=True)
+def import_run(pk: int, task: Any = None) -> str:
+    return _sized(import_run, pk, task, services.import_execute)
 
 
 @db_task(priority=jobs.LONG, context=True)
 def undo_run(pk: int, task: Any = None) -> str:
-    if _is_small(pk):
-        return services.undo_execute(pk, via="job").status
-    with jobs.long_job() as mine:
-        if not mine and task is not None:
-            undo_run.schedule((pk,), delay=jobs.LONG_JOB_RETRY_SECONDS, priority=jobs.LONG)
-            return "waiting"
-        return services.undo_execute(pk, via="job", progress=lambda _n: jobs.yield_to_writers()).status
+    return _sized(undo_run, pk, task, services.undo_execute)
 
 
 @db_periodic_task(crontab(minute="*"))
