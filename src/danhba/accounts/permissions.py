@@ -34,7 +34,6 @@ OBJECTS = {
     "order": _("Orders and products"),
     "webhook": _("Webhooks"),
     "segment": _("Segments and lists"),
-    "email": _("Email templates and campaigns"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -82,7 +81,6 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "event": _READ,
             "order": [VIEW, EXPORT],
             "segment": [*_CRUD, EXPORT],
-            "email": _CRUD,
         },
     },
     "sales": {
@@ -100,7 +98,6 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "event": _READ,
             "order": _READ,
             "segment": _READ,
-            "email": _READ,
         },
     },
     "support": {
@@ -117,7 +114,6 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "event": _READ,
             "order": _READ,
             "segment": _READ,
-            "email": _READ,
         },
     },
     "analyst": {
@@ -135,7 +131,6 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "event": [VIEW, EXPORT],
             "order": [VIEW, EXPORT],
             "segment": [VIEW, EXPORT],
-            "email": _READ,
         },
     },
 }

@@ -10,8 +10,10 @@ sequence so related rows can be written in the same batch without reading ids ba
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import connection, models
 
 T = TypeVar("T")
@@ -56,7 +58,7 @@ class Table:
         self.adapters: list[Callable[[Any], Any] | None] = []
         for f in fields:
             if isinstance(f, models.DateTimeField):
-                self.adapters.append(_Memo(ops.adapt_datetimefield_value))
+                self.adapters.append(_Memo(datetime_adapter()))
             elif isinstance(f, models.DateField):
                 self.adapters.append(ops.adapt_datefield_value)
             elif isinstance(f, models.JSONField):
@@ -86,6 +88,23 @@ class Table:
         if out:
             with connection.cursor() as cursor:
                 cursor.executemany(self.sql, out)
+
+
+def datetime_adapter() -> Callable[[Any], Any]:
+    """How the connection stores a datetime. On SQLite with times kept in UTC, a datetime already
+    in UTC (``timezone.now()``, the event API's parsed times) is its text without the zone, what
+    Django's adapter makes of it by way of ``make_naive``, at a fifth of the cost: the event worker
+    stores four datetimes per event."""
+    adapt = connection.ops.adapt_datetimefield_value
+    if connection.vendor != "sqlite" or not settings.USE_TZ or connection.timezone_name != "UTC":
+        return adapt
+
+    def utc_text(value: Any) -> Any:
+        if value is not None and value.tzinfo is UTC:
+            return str(value.replace(tzinfo=None))
+        return adapt(value)
+
+    return utc_text
 
 
 class _Memo:

@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, connections, router, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from danhba.core.db import background_checkpoints
 from danhba.tracking.hooks import EVENTS_ACCEPTING, warnings_of
 from danhba.tracking.models import EventInbox, EventMessage, Source
 from danhba.tracking.services.intake import IngestResult
@@ -211,40 +212,32 @@ _draining = threading.Lock()
 def inbox_process(*, linger: float = 0.0, max_seconds: float | None = None) -> int:
     """Store every due request, oldest first, a group of up to ``GROUP_REQUESTS`` per claim;
     returns the number of messages processed. With ``linger``, keep watching that long after the
-    inbox runs dry."""
+    inbox runs dry. On SQLite the database files' logs are copied into them by a thread of their
+    own (``core.db.background_checkpoints``), not at the worker's commits; the inbox file's
+    connections never checkpoint by themselves (settings.py), so no event request pays for it."""
     if not _draining.acquire(blocking=False):
         return 0
     processed = 0
     try:
-        started = time.monotonic()
-        idle_since: float | None = None
-        while max_seconds is None or time.monotonic() - started < max_seconds:
-            done = _process_next()
-            if done is None:
-                if linger <= 0:
-                    break
-                idle_since = idle_since or time.monotonic()
-                if time.monotonic() - idle_since >= linger:
-                    break
-                time.sleep(0.05)
-                continue
-            idle_since = None
-            processed += done.accepted + done.duplicates
-            inbox_checkpoint()
+        with background_checkpoints(DEFAULT_DB_ALIAS, inbox_database()) as checkpoint_soon:
+            started = time.monotonic()
+            idle_since: float | None = None
+            while max_seconds is None or time.monotonic() - started < max_seconds:
+                done = _process_next()
+                if done is None:
+                    if linger <= 0:
+                        break
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since >= linger:
+                        break
+                    time.sleep(0.05)
+                    continue
+                idle_since = None
+                processed += done.accepted + done.duplicates
+                checkpoint_soon()
     finally:
         _draining.release()
     return processed
-
-
-def inbox_checkpoint() -> None:
-    """Copy the inbox file's write-ahead log into it (SQLite, its own file). Its connections do
-    not checkpoint by themselves (settings.py), so no event request pays for it: the worker
-    does, after each group it stores. PASSIVE: it waits for no one."""
-    db = inbox_database()
-    if db == "default" or connections[db].vendor != "sqlite":
-        return
-    with connections[db].cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 @dataclass
@@ -307,8 +300,13 @@ def _aware(value: datetime | str) -> datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
-def inbox_done(claim: Claimed) -> None:
-    EventInbox.objects.using(inbox_database()).filter(pk=claim.pk, claim_token=claim.token).delete()
+def inbox_done(claims: list[Claimed]) -> None:
+    """Delete stored requests, each only while this worker's claim on it holds (one statement)."""
+    by_token: dict[str, list[int]] = {}
+    for claim in claims:
+        by_token.setdefault(claim.token, []).append(claim.pk)
+    for token, pks in by_token.items():
+        EventInbox.objects.using(inbox_database()).filter(pk__in=pks, claim_token=token).delete()
 
 
 def inbox_release(claim: Claimed) -> None:
@@ -364,11 +362,9 @@ def _storing(claims: list[Claimed]) -> Iterator[None]:
     with transaction.atomic():
         yield
         if same_database:
-            for claim in claims:
-                inbox_done(claim)
+            inbox_done(claims)
     if not same_database:
-        for claim in claims:
-            inbox_done(claim)
+        inbox_done(claims)
 
 
 def _process_group(claims: list[Claimed]) -> list[IngestResult] | None:

@@ -112,6 +112,31 @@ def test_search_finds_people_without_diacritics_by_phone_email_and_company(admin
     assert names(contact_page(admin, ContactFilters(q="nguyen van dung"))) == []
 
 
+def test_contacts_written_in_bulk_are_found_whatever_their_names_hold(admin):
+    """The bulk writers' search entries go in as one statement (JSON on SQLite): quotes,
+    backslashes, brackets and characters outside the BMP arrive as typed."""
+    from danhba.contacts.search import SearchDoc, search_row
+    from danhba.contacts.services.bulk import ContactsBulk
+
+    people = [
+        ('Đỗ "Bé" O\'Neil', "be.oneil@example.vn", "0912 000 111"),
+        ("Lê [Tí] \\ 😀 Nguyên", "ti.le@example.vn", "0912 000 222"),
+        ("Hồ Thị Ánh", "", "0912 000 333"),
+    ]
+    data = [
+        {"full_name": name, "phones": [{"phone": phone}], **({"emails": [{"email": email}]} if email else {})}
+        for name, email, phone in people
+    ]
+    ids = ContactsBulk(actor_for(admin)).create(data)
+    stored = {row[0]: row for row in SearchEntry.objects.values_list("contact_id", "name", "company", "email", "phone")}
+    for cid in ids:
+        contact = Contact.objects.get(pk=cid)
+        doc = SearchDoc(cid, contact.full_name, [contact.email] if contact.email else [], [contact.phone])
+        assert stored[cid] == search_row(doc)
+    for query, cid in (("be o neil", ids[0]), ("nguyen", ids[1]), ("ti.le@", ids[1]), ("000 333", ids[2])):
+        assert [c.pk for c in contact_page(admin, ContactFilters(q=query)).items] == [cid], query
+
+
 def test_changed_name_email_phone_and_company_are_found_by_the_new_text_only(admin, make_contact):
     lan = make_contact(
         full_name="Trần Thị Lan", emails=["lan.tran@gmail.com"], phones=["0912 345 678"],

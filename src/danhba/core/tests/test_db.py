@@ -7,11 +7,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.db import connections
 
-from danhba.core.db import EVENTS_INBOX, Router
+from danhba.core.db import EVENTS_INBOX, Router, background_checkpoints
 
 
 def test_only_the_inbox_table_may_go_into_the_inbox_database() -> None:
@@ -38,3 +41,41 @@ def test_migrate_creates_the_inbox_file_with_only_the_inbox_table(tmp_path: Path
     assert tables - {"sqlite_sequence"} == {"django_migrations", "tracking_eventinbox"}
     with sqlite3.connect(tmp_path / "danhba.sqlite3") as main:
         assert main.execute("SELECT count(*) FROM contacts_contact").fetchone() == (0,)
+
+
+def test_under_background_checkpoints_the_writer_leaves_the_copy_to_the_checkpoint_thread(
+    tmp_path: Path, django_db_blocker: Any
+) -> None:
+    """The event worker's commits do not copy the write-ahead log into the database file (and
+    fsync it): the checkpoint thread does, when asked; afterwards the connection checkpoints by
+    itself again."""
+    if connections["default"].vendor != "sqlite":
+        pytest.skip("SQLite files only")
+    alias = "checkpoint_test"
+    path = tmp_path / "checkpoints.sqlite3"
+    connections.settings[alias] = {**connections.settings["default"], "NAME": str(path)}
+    try:
+        with django_db_blocker.unblock():
+            with connections[alias].cursor() as cursor:
+                cursor.execute("CREATE TABLE filler (text TEXT)")
+            with background_checkpoints(alias) as checkpoint_soon:
+                assert _autocheckpoint(alias) == 0
+                with connections[alias].cursor() as cursor:  # 6 MB of log, over the 4 MB threshold
+                    cursor.executemany("INSERT INTO filler VALUES (%s)", [["x" * 1000] for _ in range(6000)])
+                assert path.stat().st_size < 100_000  # still in the log
+                checkpoint_soon()
+                deadline = time.monotonic() + 10
+                while path.stat().st_size < 6_000_000 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert path.stat().st_size >= 6_000_000
+            assert _autocheckpoint(alias) == 1000
+    finally:
+        connections[alias].close()
+        del connections[alias]
+        del connections.settings[alias]
+
+
+def _autocheckpoint(alias: str) -> int:
+    with connections[alias].cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        return int(cursor.fetchone()[0])

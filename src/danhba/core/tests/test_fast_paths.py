@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import string
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from email_validator import EmailNotValidError, validate_email
@@ -58,3 +61,17 @@ def test_vietnamese_prefix_cache_agrees_with_libphonenumber(first: str, rest: in
     except NormalizationError:
         got = None
     assert got == _full_phone(candidate)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1)),
+    st.sampled_from([None, dt.UTC, ZoneInfo("Asia/Ho_Chi_Minh"), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]),
+)
+def test_the_bulk_writers_datetime_shortcut_stores_what_django_stores(value: dt.datetime, zone: Any) -> None:
+    from django.db import connection
+
+    from danhba.core.bulk import datetime_adapter
+
+    aware = value if zone is None else value.replace(tzinfo=zone)
+    assert datetime_adapter()(aware) == connection.ops.adapt_datetimefield_value(aware)
