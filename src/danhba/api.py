@@ -37,6 +37,7 @@ from danhba.core.busy import busy_response, is_busy
 from danhba.core.errors import ServiceError
 from danhba.core.log import note_forbidden
 from danhba.ingest.api import router as ingest_router
+from danhba.messaging.api import router as messaging_router
 from danhba.orders import api as orders_api
 from danhba.privacy.api import router as privacy_router
 from danhba.segments.api import router as segments_router
@@ -197,6 +198,7 @@ api.add_router("/orders", orders_api.orders)
 api.add_router("/products", orders_api.products)
 api.add_router("/purchase-stats", orders_api.purchase_stats)
 api.add_router("/segments", segments_router)
+api.add_router("", messaging_router)
 api.add_router("/home", analytics_router)
 api.add_router("", tracking_router)
 

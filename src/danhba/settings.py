@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "danhba.orders",
     "danhba.webhooks",
     "danhba.segments",
+    "danhba.messaging",
     "danhba.analytics",
 ]
 
@@ -226,6 +227,37 @@ WEBHOOKS_DISABLE_AFTER_FAILURES = envint("WEBHOOKS_DISABLE_AFTER_FAILURES", 15)
 WEBHOOKS_DISABLE_AFTER_HOURS = envint("WEBHOOKS_DISABLE_AFTER_HOURS", 24)
 WEBHOOKS_RETENTION_DAYS = envint("WEBHOOKS_RETENTION_DAYS", 30)
 WEBHOOKS_TOPICS_CACHE_SECONDS = envint("WEBHOOKS_TOPICS_CACHE_SECONDS", 2)
+
+# --- email (messaging app) -------------------------------------------------------------------
+# The site's public address: every link in an email (unsubscribe, preferences, tracking) is
+# built from it. The default is the address `make run` serves.
+SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where email goes (messaging/transport.py): smtp://user:pass@host:port (STARTTLS with ?tls=1),
+# smtps://user:pass@host:port (TLS from the start), console:// (printed on the worker's
+# output, the default: nothing leaves the machine until this is set), or anymail://ESP for an
+# email service provider through django-anymail (amazon_ses, mailgun, sendgrid, postmark, brevo,
+# ...; its keys in ANYMAIL_* variables, e.g. ANYMAIL_MAILGUN_API_KEY).
+EMAIL_URL = os.getenv("EMAIL_URL", "console://")
+ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
+# DKIM signing of SMTP mail when a key is given: the private key (PEM) in a file, the selector,
+# and the signing domain (default: the sender address's domain).
+DKIM_PRIVATE_KEY_FILE = os.getenv("DKIM_PRIVATE_KEY_FILE", "")
+DKIM_SELECTOR = os.getenv("DKIM_SELECTOR", "danhba")
+DKIM_DOMAIN = os.getenv("DKIM_DOMAIN", "")
+# The sender of templates that name none.
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "danhba@localhost")
+# The advertising label Vietnamese rules require on promotional email (Decree 91/2020), put
+# before the subject of marketing messages; transactional ones are exempt.
+MESSAGING_AD_LABEL = os.getenv("MESSAGING_AD_LABEL", "[QC]")
+# Limits of an author's Liquid template: loop iterations (nested loops multiply), output bytes,
+# and seconds per render.
+MESSAGING_LIQUID_MAX_LOOP = envint("MESSAGING_LIQUID_MAX_LOOP", 10_000)
+MESSAGING_LIQUID_MAX_OUTPUT = envint("MESSAGING_LIQUID_MAX_OUTPUT", 1_000_000)
+MESSAGING_LIQUID_TIMEOUT = float(os.getenv("MESSAGING_LIQUID_TIMEOUT", "2"))
+# The link check's seconds per link, and whether it may call private and loopback addresses.
+MESSAGING_LINK_TIMEOUT = envint("MESSAGING_LINK_TIMEOUT", 5)
+MESSAGING_LINKS_ALLOW_PRIVATE = envbool("MESSAGING_LINKS_ALLOW_PRIVATE")
 
 # --- auth and security ----------------------------------------------------------------------
 PASSWORD_HASHERS = [

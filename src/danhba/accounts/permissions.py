@@ -34,6 +34,7 @@ OBJECTS = {
     "order": _("Orders and products"),
     "webhook": _("Webhooks"),
     "segment": _("Segments and lists"),
+    "email": _("Email templates and campaigns"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -81,6 +82,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "event": _READ,
             "order": [VIEW, EXPORT],
             "segment": [*_CRUD, EXPORT],
+            "email": _CRUD,
         },
     },
     "sales": {
@@ -98,6 +100,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "event": _READ,
             "order": _READ,
             "segment": _READ,
+            "email": _READ,
         },
     },
     "support": {
@@ -114,6 +117,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "event": _READ,
             "order": _READ,
             "segment": _READ,
+            "email": _READ,
         },
     },
     "analyst": {
@@ -131,6 +135,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "event": [VIEW, EXPORT],
             "order": [VIEW, EXPORT],
             "segment": [VIEW, EXPORT],
+            "email": _READ,
         },
     },
 }

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from danhba.core.normalize import FAMILY_MAX, GIVEN_MAX, MIDDLE_MAX
 from danhba.core.vn import PROVINCES
 
 
@@ -188,9 +189,9 @@ class ContactQuerySet(models.QuerySet["Contact"]):
 class Contact(models.Model):
     # --- identity -------------------------------------------------------------------------
     full_name = models.CharField(_("full name"), max_length=200)
-    family_name = models.CharField(_("family name"), max_length=80, blank=True)
-    middle_name = models.CharField(_("middle name"), max_length=120, blank=True)
-    given_name = models.CharField(_("given name"), max_length=80, blank=True)
+    family_name = models.CharField(_("family name"), max_length=FAMILY_MAX, blank=True)
+    middle_name = models.CharField(_("middle name"), max_length=MIDDLE_MAX, blank=True)
+    given_name = models.CharField(_("given name"), max_length=GIVEN_MAX, blank=True)
     name_order = models.CharField(_("name order"), max_length=10, choices=NameOrder.choices, default=NameOrder.VI)
     # Folded (lower-case, no diacritics) full name: the sort key of the "name" column.
     name_key = models.CharField(max_length=200, editable=False)
@@ -379,7 +380,9 @@ class SearchEntry(models.Model):
     the folded words of its name and of its companies' names, its emails, its phones as reversed
     national digits (``contacts/search.py`` writes and reads it). The database indexes it: on
     SQLite an FTS5 table over it (``contacts_searchentry_fts``, kept current by triggers); on
-    PostgreSQL a generated ``tsvector`` column ``doc`` with a GIN index (migration 0010)."""
+    PostgreSQL a generated ``tsvector`` column ``doc`` with a GIN index (migration 0010).
+    A migration that alters this table makes SQLite rebuild it, which drops the triggers: such a
+    migration must create them again (as 0011 does); ``tests/test_search_index.py`` checks them."""
 
     contact = models.OneToOneField(Contact, on_delete=models.CASCADE, primary_key=True, related_name="+")
     name = models.TextField(blank=True)

@@ -135,6 +135,19 @@ class NameParts:
     middle: str
     given: str
 
+    def __post_init__(self) -> None:
+        # The parts are derived from the full name, which keeps every word: a part longer than
+        # its column (one 150-letter "word") is cut to fit instead of refusing the contact.
+        object.__setattr__(self, "family", self.family[:FAMILY_MAX])
+        object.__setattr__(self, "middle", self.middle[:MIDDLE_MAX])
+        object.__setattr__(self, "given", self.given[:GIVEN_MAX])
+
+
+# The lengths of the name parts' columns (contacts.Contact uses them).
+FAMILY_MAX = 80
+MIDDLE_MAX = 120
+GIVEN_MAX = 80
+
 
 def _capitalise_word(word: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in word.split("-"))

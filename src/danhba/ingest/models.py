@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from danhba.contacts.models import Source
-from danhba.ingest.reasons import Reason
+from danhba.ingest.reasons import Reason, reason_of
 from danhba.privacy.models import ConsentPurpose
 
 UNDO_DAYS = 30
@@ -213,7 +213,7 @@ class ImportIssue(models.Model):
     @property
     def why(self) -> Reason:
         """The reason, to show with ``str()`` in the reader's language."""
-        return Reason.from_json(self.message) if self.message else Reason.of(self.reason)
+        return Reason.from_json(self.message) if self.message else reason_of(self.reason)
 
 
 class ImportChange(models.Model):

@@ -1,15 +1,12 @@
-"""Why a row or a value of an import was refused, kept untranslated and translated when shown.
-
-An import runs in the worker, in no reader's language, and its report is read later by people
-in English or Vietnamese. So an issue's reason is stored as a catalogue msgid and its
-parameters (:class:`Reason`), and becomes text only when shown: ``str(reason)`` in the active
-language — the page's, the API client's, the CSV downloader's.
+"""Why a row or a value of an import was refused: :class:`Reason` (``core.reasons``), kept
+untranslated and translated when shown — an import runs in the worker, in no reader's
+language, and its report is read later by people in English or Vietnamese.
 
 Reasons made here in ingest are built from their msgid directly; a value refused by the shared
 normalisers (``core.normalize``, custom fields) arrives as a ``NormalizationError``, which
 carries its msgid and parameters too (:meth:`Reason.of_error`). No text is ever matched to
 find its msgid, except in issues stored before reasons were kept this way (before migration
-``ingest.0003``): they hold English text only, which :meth:`Reason.of` reads back with the
+``ingest.0003``): they hold English text only, which :func:`reason_of` reads back with the
 messages listed in :data:`KNOWN`.
 """
 
@@ -17,13 +14,12 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Union
 
 from django.utils.translation import get_language, gettext
 
-from danhba.core.normalize import NormalizationError
+from danhba.core.reasons import HIDDEN, PLACEHOLDER, Param, Reason, reason
+
+__all__ = ["HIDDEN", "KNOWN", "Param", "Reason", "reason", "reason_of"]
 
 # Messages of core.normalize and contacts.custom_fields that issues stored before ingest.0003
 # may hold as text (frozen: new reasons never need this list).
@@ -54,81 +50,19 @@ KNOWN = (
     "must be a web address starting with http:// or https://",
     "'%(value)s' is not one of: %(choices)s",
 )
-HIDDEN = "…"  # what a parameter the reader may not see is shown as
-
-Param = Union[str, "Reason"]
-_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """A catalogue msgid and its parameters (text, or reasons themselves)."""
-
-    msgid: str
-    params: Mapping[str, Param] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        """The reason in the active language."""
-        text = gettext(self.msgid) if self.msgid else ""
-        return self._fill(text, {k: str(v) for k, v in self.params.items()})
-
-    def untranslated(self) -> str:
-        """The reason in English (the catalogue's source language), as stored for old readers."""
-        values = {k: v.untranslated() if isinstance(v, Reason) else v for k, v in self.params.items()}
-        return self._fill(self.msgid, values)
-
-    def _fill(self, text: str, values: dict[str, str]) -> str:
-        if not values:
-            return text
-        for template in (text, self.msgid):  # a translation that lost a placeholder: the msgid
-            try:
-                return template % values
-            except (KeyError, ValueError, TypeError):
-                continue
-        return self.msgid
-
-    def masked(self) -> Reason:
-        """The same reason with its values hidden: for a column the reader may not see."""
-        return Reason(self.msgid, {k: v.masked() if isinstance(v, Reason) else HIDDEN for k, v in self.params.items()})
-
-    def to_json(self) -> dict[str, Any]:
-        params = {k: v.to_json() if isinstance(v, Reason) else v for k, v in self.params.items()}
-        return {"msgid": self.msgid, "params": params} if params else {"msgid": self.msgid}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Reason:
-        params = data.get("params") or {}
-        return cls(
-            str(data.get("msgid", "")),
-            {str(k): cls.from_json(v) if isinstance(v, dict) else str(v) for k, v in params.items()},
-        )
-
-    @classmethod
-    def of_error(cls, exc: NormalizationError) -> Reason:
-        """The reason a normaliser refused a value with (its parameters may be reasons too)."""
-        params = {
-            key: cls.of_error(value) if isinstance(value, NormalizationError) else str(value)
-            for key, value in exc.params.items()
-        }
-        return cls(str(exc.msgid), params)
-
-    @classmethod
-    def of(cls, text: str) -> Reason:
-        """A reason from its text in English or the active language, for issues stored as text
-        before ingest.0003: a known message with its values, or the text itself."""
-        for language in dict.fromkeys(("en", get_language() or "en")):
-            exact, patterns = _known(language)
-            if text in exact:
-                return cls(exact[text])
-            for pattern, msgid in patterns:
-                if match := pattern.fullmatch(text):
-                    return cls(msgid, match.groupdict())
-        return cls(text)
-
-
-def reason(msgid: str, **params: Param) -> Reason:
-    """Shorthand: ``reason(gettext_noop("at most %(n)s characters"), n="80")``."""
-    return Reason(msgid, params)
+def reason_of(text: str) -> Reason:
+    """A reason from its text in English or the active language, for issues stored as text
+    before ingest.0003: a known message with its values, or the text itself."""
+    for language in dict.fromkeys(("en", get_language() or "en")):
+        exact, patterns = _known(language)
+        if text in exact:
+            return Reason(exact[text])
+        for pattern, msgid in patterns:
+            if match := pattern.fullmatch(text):
+                return Reason(msgid, match.groupdict())
+    return Reason(text)
 
 
 @functools.cache
@@ -142,11 +76,11 @@ def _known(language: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], s
     with translation.override(language):
         for msgid in KNOWN:
             text = msgid if language == "en" else gettext(msgid)
-            if _PLACEHOLDER.search(text):
+            if PLACEHOLDER.search(text):
                 texts.append((text, msgid))
             else:
                 exact[text] = msgid
-    texts.sort(key=lambda item: -len(_PLACEHOLDER.sub("", item[0])))
+    texts.sort(key=lambda item: -len(PLACEHOLDER.sub("", item[0])))
     return exact, [(_pattern(text), msgid) for text, msgid in texts]
 
 
@@ -154,7 +88,7 @@ def _pattern(text: str) -> re.Pattern[str]:
     parts: list[str] = []
     seen: set[str] = set()
     position = 0
-    for match in _PLACEHOLDER.finditer(text):
+    for match in PLACEHOLDER.finditer(text):
         parts.append(re.escape(text[position : match.start()]))
         name = match[1]
         parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")

@@ -50,7 +50,7 @@ def _out(endpoint: WebhookEndpoint, *, secret: bool = False) -> dict[str, Any]:
         "topics": endpoint.topics,
         "is_active": endpoint.is_active,
         "disabled_at": endpoint.disabled_at,
-        "disabled_reason": endpoint.disabled_reason,
+        "disabled_reason": endpoint.disabled_text,
         "consecutive_failures": endpoint.consecutive_failures,
         "failing_since": endpoint.failing_since,
         "last_success_at": endpoint.last_success_at,
@@ -69,9 +69,10 @@ def _delivery(delivery: WebhookDelivery, *, full: bool = False) -> dict[str, Any
         key: getattr(delivery, key)
         for key in (
             "event_id", "topic", "status", "attempts", "next_attempt_at", "last_attempt_at", "last_status_code",
-            "last_error", "duration_ms", "created_at", "delivered_at",
+            "duration_ms", "created_at", "delivered_at",
         )
     }  # fmt: skip
+    data["last_error"] = delivery.error_text
     data["id"] = delivery.pk
     if full:
         data["payload"] = delivery.payload

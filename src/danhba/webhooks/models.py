@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from danhba.core.reasons import Reason
+
 SECRET_PREFIX = "whsec_"
 
 
@@ -62,6 +64,9 @@ class WebhookEndpoint(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     disabled_at = models.DateTimeField(_("disabled"), null=True, blank=True)
     disabled_reason = models.CharField(_("why disabled"), max_length=500, blank=True)
+    # The same reason untranslated (``core.reasons.Reason.to_json``), shown in each reader's
+    # language; empty for endpoints disabled before it was kept (their text is shown as it is).
+    disabled_message = models.JSONField(default=dict, blank=True)
     # Failed attempts in a row (any delivery), and since when none has succeeded: the
     # automatic disable looks at both.
     consecutive_failures = models.PositiveIntegerField(default=0)
@@ -84,6 +89,11 @@ class WebhookEndpoint(models.Model):
     @property
     def is_failing(self) -> bool:
         return self.is_active and self.consecutive_failures > 0
+
+    @property
+    def disabled_text(self) -> str:
+        """Why it was disabled, in the active language."""
+        return str(Reason.from_json(self.disabled_message)) if self.disabled_message else self.disabled_reason
 
     @property
     def secret_hint(self) -> str:
@@ -128,6 +138,9 @@ class WebhookDelivery(models.Model):
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(_("response code"), null=True, blank=True)
     last_error = models.CharField(_("error"), max_length=500, blank=True)
+    # ``last_error`` untranslated (``core.reasons.Reason.to_json``): the sender runs in no
+    # reader's language; empty for older rows (their text is shown as it is).
+    last_error_message = models.JSONField(default=dict, blank=True)
     last_request_headers = models.JSONField(default=dict, blank=True)
     last_response_body = models.TextField(_("response body"), blank=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
@@ -150,6 +163,11 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} → {self.endpoint_id} ({self.event_id})"
+
+    @property
+    def error_text(self) -> str:
+        """Why the last attempt failed, in the active language ("" if it did not)."""
+        return str(Reason.from_json(self.last_error_message)) if self.last_error_message else self.last_error
 
     @property
     def is_final(self) -> bool:

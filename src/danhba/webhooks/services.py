@@ -41,14 +41,17 @@ from django.db.models import F, Prefetch
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.contacts.changes import ContactsChange
+from danhba.core import reasons
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput
 from danhba.core.normalize import clean_text
+from danhba.core.reasons import Reason
 from danhba.tracking.hooks import StoredEvents
 from danhba.webhooks import signing, transport
 from danhba.webhooks.models import (
@@ -427,33 +430,39 @@ def endpoint_delete(*, actor: Actor, endpoint: WebhookEndpoint) -> None:
 
 
 def endpoint_disable(
-    *, actor: Actor, endpoint: WebhookEndpoint, reason: str = "", now: datetime | None = None
+    *, actor: Actor, endpoint: WebhookEndpoint, reason: Reason | None = None, now: datetime | None = None
 ) -> WebhookEndpoint:
     perms.require(actor, "webhook", perms.EDIT)
     now = now or timezone.now()
-    reason = reason or _("Disabled by %(who)s.") % {"who": actor.label}
+    why = reason or reasons.reason(gettext_noop("Disabled by %(who)s."), who=actor.label)
     with transaction.atomic():
-        if _disable(endpoint.pk, reason, now, WebhookEndpoint.objects.filter(is_active=True)):
+        if _disable(endpoint.pk, why, now, WebhookEndpoint.objects.filter(is_active=True)):
             _audit(
                 actor,
                 AuditEvent.Action.UPDATE,
                 endpoint,
-                {"is_active": [True, False], "disabled_reason": [None, reason]},
+                {"is_active": [True, False], "disabled_reason": [None, why.untranslated()]},
             )
     endpoint.refresh_from_db()
     return endpoint
 
 
-def _disable(pk: int, reason: str, now: datetime, qs: Any) -> bool:
+def _disable(pk: int, why: Reason, now: datetime, qs: Any) -> bool:
     """Disable if ``qs`` still holds the endpoint (a conditional UPDATE: two senders cannot both
     disable it); its outstanding deliveries are given up."""
-    if not qs.filter(pk=pk).update(is_active=False, disabled_at=now, disabled_reason=reason[:500], updated_at=now):
+    disabled = qs.filter(pk=pk).update(
+        is_active=False, disabled_at=now, disabled_reason=why.untranslated()[:500], disabled_message=why.to_json(),
+        updated_at=now,
+    )  # fmt: skip
+    if not disabled:
         return False
+    not_sent = reasons.reason(gettext_noop("Not sent: the endpoint was disabled."))
     WebhookDelivery.objects.filter(endpoint_id=pk, next_attempt_at__isnull=False).update(
         status=Status.GAVE_UP,
         next_attempt_at=None,
         claim_token="",
-        last_error=_("Not sent: the endpoint was disabled."),
+        last_error=not_sent.untranslated(),
+        last_error_message=not_sent.to_json(),
     )
     topics_changed()
     return True
@@ -473,6 +482,7 @@ def endpoint_enable(*, actor: Actor, endpoint: WebhookEndpoint, resend_failed: b
             is_active=True,
             disabled_at=None,
             disabled_reason="",
+            disabled_message={},
             consecutive_failures=0,
             failing_since=None,
             updated_at=now,
@@ -572,7 +582,8 @@ def _attempt_values(result: transport.Result, now: datetime) -> dict[str, Any]:
         "claim_token": "",
         "last_attempt_at": now,
         "last_status_code": result.status_code,
-        "last_error": result.error[:500],
+        "last_error": result.error.untranslated()[:500] if result.error else "",
+        "last_error_message": result.error.to_json() if result.error else {},
         "last_request_headers": dict(result.request_headers),
         "last_response_body": result.response_body,
         "duration_ms": result.duration_ms,
@@ -622,18 +633,21 @@ def _endpoint_health(endpoint_id: int, ok: bool, now: datetime) -> None:
     due = WebhookEndpoint.objects.filter(
         is_active=True, consecutive_failures__gte=limit, failing_since__lte=now - timedelta(hours=hours)
     )
-    reason = _("Disabled automatically after %(n)s failed attempts in a row without a success for %(hours)s hours.") % {
-        "n": limit,
-        "hours": hours,
-    }
+    why = reasons.reason(
+        gettext_noop(
+            "Disabled automatically after %(n)s failed attempts in a row without a success for %(hours)s hours."
+        ),
+        n=str(limit),
+        hours=str(hours),
+    )
     with transaction.atomic():
-        if _disable(endpoint_id, reason, now, due):
+        if _disable(endpoint_id, why, now, due):
             endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
             _audit(
                 Actor.system("job"),
                 AuditEvent.Action.UPDATE,
                 endpoint,
-                {"is_active": [True, False], "disabled_reason": [None, reason]},
+                {"is_active": [True, False], "disabled_reason": [None, why.untranslated()]},
             )
 
 

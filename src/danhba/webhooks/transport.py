@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from danhba.core.reasons import Reason, reason
 
 MAX_RESPONSE_BYTES = 64 * 1024
 STORED_RESPONSE_CHARS = 4000
@@ -31,14 +33,19 @@ USER_AGENT = "danhba-webhooks/1"
 
 
 class UnsafeURL(ValueError):
-    """A URL danhba refuses to call; the message says why, for the user."""
+    """A URL danhba refuses to call; the message says why, for the user (``reason``: the
+    same, untranslated, for a delivery's log read later in another language)."""
+
+    def __init__(self, why: Reason) -> None:
+        super().__init__(str(why))
+        self.reason = why
 
 
 @dataclass
 class Result:
     ok: bool
     status_code: int | None = None
-    error: str = ""
+    error: Reason | None = None  # why it failed, shown in the reader's language
     response_body: str = ""
     duration_ms: int = 0
     request_headers: dict[str, str] = field(default_factory=dict)
@@ -58,13 +65,17 @@ def check_url(url: str, *, resolve: bool = False) -> tuple[str, int, list[str]]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise UnsafeURL(_("This is not a valid URL.")) from None
+        raise UnsafeURL(reason(gettext_noop("This is not a valid URL."))) from None
     if parts.scheme not in ("http", "https"):
-        raise UnsafeURL(_("Only http:// and https:// URLs can receive webhooks."))
+        raise UnsafeURL(reason(gettext_noop("Only http:// and https:// URLs can receive webhooks.")))
     if not parts.hostname:
-        raise UnsafeURL(_("The URL has no host name."))
+        raise UnsafeURL(reason(gettext_noop("The URL has no host name.")))
     if parts.username or parts.password:
-        raise UnsafeURL(_("Put credentials in the receiver's checks, not in the URL (user:password@ is refused)."))
+        raise UnsafeURL(
+            reason(
+                gettext_noop("Put credentials in the receiver's checks, not in the URL (user:password@ is refused).")
+            )
+        )
     host = parts.hostname
     port = port or (443 if parts.scheme == "https" else 80)
     allow_private = settings.WEBHOOKS_ALLOW_PRIVATE
@@ -75,10 +86,12 @@ def check_url(url: str, *, resolve: bool = False) -> tuple[str, int, list[str]]:
     if not allow_private:
         if literal is not None and _blocked(literal):
             raise UnsafeURL(
-                _("The address %(host)s is private or local; webhooks go to public addresses only.") % {"host": host}
-            )
+                reason(gettext_noop("The address %(host)s is private or local; webhooks go to public addresses only."),
+                       host=host)
+            )  # fmt: skip
         if literal is None and (host == "localhost" or host.endswith((".localhost", ".local", ".internal"))):
-            raise UnsafeURL(_("The host %(host)s is local; webhooks go to public addresses only.") % {"host": host})
+            local = gettext_noop("The host %(host)s is local; webhooks go to public addresses only.")
+            raise UnsafeURL(reason(local, host=host))
     if not resolve:
         return host, port, []
     if literal is not None:
@@ -86,17 +99,20 @@ def check_url(url: str, *, resolve: bool = False) -> tuple[str, int, list[str]]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise UnsafeURL(_("The host name %(host)s does not resolve.") % {"host": host}) from None
+        raise UnsafeURL(reason(gettext_noop("The host name %(host)s does not resolve."), host=host)) from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not allow_private:
         for address in addresses:
             if _blocked(ipaddress.ip_address(address.split("%")[0])):
                 raise UnsafeURL(
-                    _(
-                        "%(host)s resolves to %(address)s, a private or local address; "
-                        "webhooks go to public addresses only."
+                    reason(
+                        gettext_noop(
+                            "%(host)s resolves to %(address)s, a private or local address; "
+                            "webhooks go to public addresses only."
+                        ),
+                        host=host,
+                        address=address,
                     )
-                    % {"host": host, "address": address}
                 )
     return host, port, addresses
 
@@ -133,7 +149,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> R
     try:
         host, port, addresses = check_url(url, resolve=True)
     except UnsafeURL as exc:
-        return done(ok=False, error=str(exc))
+        return done(ok=False, error=exc.reason)
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     deadline = started + timeout
@@ -163,28 +179,37 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> R
             if 200 <= status < 300:
                 return done(ok=True, status_code=status, response_body=text)
             if 300 <= status < 400:
-                error = _("The receiver answered with a redirect (to %(location)s); redirects are not followed.") % {
-                    "location": (response.getheader("Location") or "?")[:200]
-                }
+                error = reason(
+                    gettext_noop(
+                        "The receiver answered with a redirect (to %(location)s); redirects are not followed."
+                    ),
+                    location=(response.getheader("Location") or "?")[:200],
+                )
             else:
-                error = _("The receiver answered HTTP %(status)s.") % {"status": status}
+                error = reason(gettext_noop("The receiver answered HTTP %(status)s."), status=str(status))
             return done(ok=False, status_code=status, response_body=text, error=error)
         except (http.client.HTTPException, OSError) as exc:
             return done(ok=False, error=_describe(exc))
         finally:
             connection.close()
     if not errors:
-        errors.append(_("Timed out after %(seconds)s seconds.") % {"seconds": round(timeout, 1)})
-    return done(ok=False, error="; ".join(errors)[:500])
+        errors.append(reason(gettext_noop("Timed out after %(seconds)s seconds."), seconds=str(round(timeout, 1))))
+    return done(ok=False, error=_one(errors))
 
 
-def _describe(exc: BaseException) -> str:
+def _one(errors: list[Reason]) -> Reason:
+    """The errors of the addresses tried, one after the other."""
+    first, *rest = errors
+    return reason(gettext_noop("%(first)s; %(then)s"), first=first, then=_one(rest)) if rest else first
+
+
+def _describe(exc: BaseException) -> Reason:
     if isinstance(exc, socket.timeout | TimeoutError):
-        return _("Timed out waiting for the receiver.")
+        return reason(gettext_noop("Timed out waiting for the receiver."))
     if isinstance(exc, ConnectionRefusedError):
-        return _("Connection refused.")
+        return reason(gettext_noop("Connection refused."))
     if isinstance(exc, ssl.SSLError):
-        return _("TLS error: %(error)s") % {"error": str(exc)[:200]}
+        return reason(gettext_noop("TLS error: %(error)s"), error=str(exc)[:200])
     if isinstance(exc, http.client.HTTPException):
-        return _("The receiver's answer is not valid HTTP: %(error)s") % {"error": type(exc).__name__}
-    return _("Network error: %(error)s") % {"error": str(exc)[:200] or type(exc).__name__}
+        return reason(gettext_noop("The receiver's answer is not valid HTTP: %(error)s"), error=type(exc).__name__)
+    return reason(gettext_noop("Network error: %(error)s"), error=str(exc)[:200] or type(exc).__name__)

@@ -193,7 +193,7 @@ def _report(request: HttpRequest, delivery: WebhookDelivery, what: str) -> None:
     if delivery.last_error or not delivery.last_status_code or not 200 <= delivery.last_status_code < 300:
         messages.error(
             request,
-            _("%(what)s failed: %(error)s") % {"what": what, "error": delivery.last_error or _("no answer")},
+            _("%(what)s failed: %(error)s") % {"what": what, "error": delivery.error_text or _("no answer")},
         )
     else:
         messages.success(

@@ -120,6 +120,17 @@ def test_name_parts_make_the_full_name(api):
     assert response.json()["full_name"] == "Trần Thị Mai"
 
 
+def test_a_name_with_a_word_longer_than_a_name_part_is_stored_whole(api):
+    # One 150-letter word: the full name keeps it; the given name (80 characters in the
+    # database) gets what fits, on PostgreSQL too, instead of the contact being refused.
+    word = "Thanh" * 30
+    r = api.post("/contacts", {"full_name": f"Nguyễn {word}"})
+    assert r.status_code == 201, r.content
+    contact = Contact.objects.get(pk=r.json()["id"])
+    assert contact.full_name == f"Nguyễn {word}"
+    assert (contact.family_name, contact.given_name) == ("Nguyễn", word[:80])
+
+
 def test_old_11_digit_mobile_is_stored_with_its_new_prefix(api):
     response = api.post("/contacts", {"full_name": "Phạm Hùng", "phones": ["0162 345 6789"]})
     assert response.status_code == 201

@@ -22,6 +22,7 @@ from danhba.api import api
 from danhba.conftest import actor_for
 from danhba.contacts.models import Company, CustomField, Tag, TimelineEntry
 from danhba.core.tests.fuzzing import errors_are_json
+from danhba.messaging.models import EmailTemplate
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -57,6 +58,9 @@ def records(admin, make_contact):
         "company_id": Company.objects.create(name="Fuzz Co", name_key="fuzz co").pk,
         "tag_id": Tag.objects.create(name="fuzz", name_key="fuzz").pk,
         "field_id": CustomField.objects.create(key="fuzz", label="Fuzz", type="text").pk,
+        "template_id": EmailTemplate.objects.create(
+            name="fuzz", subject="Hi {{ contact.given_name }}", body="<p>x</p>"
+        ).pk,
     }
 
 

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
 from danhba.core.errors import InvalidInput
+from danhba.core.reasons import Reason
 from danhba.webhooks import services, signing
 from danhba.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -170,6 +171,9 @@ def test_timeout_refused_connection_and_redirect_are_failures(
     assert delivery.status == Status.FAILED and delivery.last_status_code == 302
     assert "redirect" in delivery.last_error and "169.254.169.254" in delivery.last_error
     assert len(receiver.requests) == before + 1  # the redirect was not followed
+    # The sender runs in no reader's language: a Vietnamese reader gets the reason in Vietnamese.
+    with translation.override("vi"):
+        assert "169.254.169.254" in delivery.error_text and "redirect" not in delivery.error_text
 
 
 def test_a_claimed_delivery_is_not_sent_by_a_second_sender(receiver: Any, make_endpoint: Any) -> None:
@@ -192,7 +196,7 @@ def test_a_claimed_delivery_is_not_sent_by_a_second_sender(receiver: Any, make_e
 def receiver_result() -> Any:
     from danhba.webhooks.transport import Result
 
-    return Result(ok=False, error="late")
+    return Result(ok=False, error=Reason("late"))
 
 
 @pytest.mark.postgres

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MessagingConfig(AppConfig):
+    name = "danhba.messaging"
+    label = "messaging"
+    verbose_name = _("Email")
+
+    def ready(self) -> None:
+        from danhba.audit.display import AUDIT_TYPES, AuditType
+
+        AUDIT_TYPES.add(
+            "email_template", AuditType(model="messaging.EmailTemplate", keys={"test_sent_to": _("test sent to")})
+        )

@@ -1,0 +1,65 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from danhba.messaging.models import EmailTemplate
+
+LIQUID_HELP = _(
+    "Liquid tokens: {{ contact.given_name }}, {{ contact.full_name }}, {{ xung_ho }} (anh/chị from gender), "
+    "{{ company.name }}, {{ owner.name }}, {{ contact.custom.KEY }}, {{ links.unsubscribe }}, "
+    '{{ links.preferences }}; a fallback: {{ contact.given_name | default: "bạn" }}.'
+)
+
+
+class TemplateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=EmailTemplate.Kind.choices,
+        help_text=_("Marketing email carries the advertising label and counts against the frequency cap."),
+    )
+    subject = forms.CharField(label=_("Subject"), max_length=500, widget=forms.TextInput(attrs={"size": 70}))
+    preheader = forms.CharField(
+        label=_("Preheader"),
+        max_length=300,
+        required=False,
+        help_text=_("The line inboxes show after the subject."),
+        widget=forms.TextInput(attrs={"size": 70}),
+    )
+    format = forms.ChoiceField(label=_("Body format"), choices=EmailTemplate.Format.choices)
+    body = forms.CharField(
+        label=_("Body"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 18, "class": "code", "spellcheck": "false"}),
+        help_text=LIQUID_HELP,
+    )
+    text_body = forms.CharField(
+        label=_("Plain text"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "code"}),
+        help_text=_("Left empty, it is made from the HTML."),
+    )
+    sender_name = forms.CharField(label=_("Sender name"), max_length=120, required=False)
+    sender_email = forms.CharField(label=_("Sender address"), max_length=254, required=False)
+    reply_to = forms.CharField(label=_("Reply-to address"), max_length=254, required=False)
+
+
+class PreviewForm(forms.Form):
+    """The parts of the editor, read by the live preview (not saved)."""
+
+    subject = forms.CharField(max_length=500, required=False)
+    preheader = forms.CharField(max_length=300, required=False)
+    kind = forms.ChoiceField(choices=EmailTemplate.Kind.choices, required=False)
+    format = forms.ChoiceField(choices=EmailTemplate.Format.choices, required=False)
+    body = forms.CharField(required=False, max_length=500_000, strip=False)
+    text_body = forms.CharField(required=False, max_length=500_000, strip=False)
+    contact = forms.CharField(required=False, max_length=320)
+
+
+class TestSendForm(forms.Form):
+    to = forms.CharField(label=_("Send a test to"), max_length=320, widget=forms.EmailInput())
+    contact = forms.CharField(
+        label=_("Rendered for contact"),
+        max_length=320,
+        required=False,
+        help_text=_("A contact's number or email; empty: a made-up sample contact."),
+    )

@@ -1,0 +1,106 @@
+"""Shapes of the messaging REST API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from danhba.contacts.schemas import In, omittable
+
+Kind = Literal["marketing", "transactional"]
+Format = Literal["html", "mjml"]
+
+
+class TemplateIn(In):
+    name: str = Field(max_length=200)
+    subject: str = Field(max_length=500, description='Liquid, e.g. {{ contact.given_name | default: "bạn" }} ơi…')
+    preheader: str = Field("", max_length=300)
+    kind: Kind = "marketing"
+    format: Format = Field("html", description="html: the body is HTML; mjml: the body is MJML, compiled to HTML.")
+    body: str = Field("", max_length=500_000, description="HTML or MJML with Liquid tokens.")
+    text_body: str = Field("", max_length=500_000, description="The plain-text part; empty: derived from the HTML.")
+    sender_name: str = Field("", max_length=120)
+    sender_email: str = Field("", max_length=254, description="Empty: the site's DEFAULT_FROM_EMAIL.")
+    reply_to: str = Field("", max_length=254)
+
+
+class TemplatePatch(In):
+    name: str = omittable()
+    subject: str = omittable()
+    preheader: str = omittable()
+    kind: Kind = omittable()
+    format: Format = omittable()
+    body: str = omittable()
+    text_body: str = omittable()
+    sender_name: str = omittable()
+    sender_email: str = omittable()
+    reply_to: str = omittable()
+
+
+class TemplateOut(Schema):
+    id: int
+    name: str
+    subject: str
+    preheader: str
+    kind: Kind
+    format: Format
+    body: str
+    text_body: str
+    sender_name: str
+    sender_email: str
+    reply_to: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class TemplateList(Schema):
+    items: list[TemplateOut]
+
+
+class TemplatePreviewIn(In):
+    contact_id: int | None = Field(
+        None, ge=1, le=2**63 - 1, description="Render for this contact; left out: a made-up sample contact."
+    )
+
+
+class DraftPreviewIn(TemplatePreviewIn):
+    subject: str = Field(max_length=500)
+    preheader: str = Field("", max_length=300)
+    kind: Kind = "marketing"
+    format: Format = "html"
+    body: str = Field("", max_length=500_000)
+    text_body: str = Field("", max_length=500_000)
+
+
+class LinkOut(Schema):
+    url: str
+    ok: bool | None = Field(description="false: unreachable; null: not checked (mailto:, danhba's own pages).")
+    status: int | None
+    note: str
+
+
+class PreviewOut(Schema):
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    size_bytes: int
+    warnings: list[str]
+    links: list[str]
+
+
+class LinkCheckOut(Schema):
+    items: list[LinkOut]
+
+
+class TestSendIn(TemplatePreviewIn):
+    to: str = Field(max_length=320, description="Any address; the message is sent now.")
+
+
+class TestSendOut(Schema):
+    to: str
+    message_id: str
+    subject: str

@@ -1,0 +1,134 @@
+"""Reads of the messaging app: templates, and the tokens a template is rendered with.
+
+The tokens are plain dicts, strings and numbers (Liquid never sees a model instance: no path to
+Python objects, liquid.py). What a reader may not see stays out of their preview: the fields
+hidden from their role (``contacts.selectors.hidden_fields``) are left out, and without gender
+the form of address falls back to the template's ``default``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import QuerySet
+
+from danhba.accounts.models import User
+from danhba.contacts.models import Contact, ContactCompany, ContactEmail
+from danhba.contacts.selectors import active_custom_keys, hidden_fields, visible_custom_values
+from danhba.core.errors import NotFound
+from danhba.messaging.links import Recipient, consent_links
+from danhba.messaging.models import EmailTemplate
+
+CONTACT_FIELDS = (
+    "full_name", "family_name", "middle_name", "given_name", "email", "phone", "street", "ward", "province",
+    "country", "job_title", "occupation", "education", "source",
+)  # fmt: skip
+SENSITIVE_TOKENS = ("gender", "birthday")
+
+
+def template_list() -> QuerySet[EmailTemplate]:
+    return EmailTemplate.objects.select_related("created_by")
+
+
+def template_get(pk: int) -> EmailTemplate:
+    try:
+        return EmailTemplate.objects.get(pk=pk)
+    except EmailTemplate.DoesNotExist:
+        raise NotFound(_not_found()) from None
+
+
+def _not_found() -> str:
+    from django.utils.translation import gettext
+
+    return gettext("There is no such email template.")
+
+
+def xung_ho(gender: str) -> str:
+    """The Vietnamese form of address from gender: "anh" (an older brother, polite for a man),
+    "chị" (for a woman); empty when unknown, so ``{{ xung_ho | default: "bạn" }}`` decides."""
+    return {"male": "anh", "female": "chị"}.get(gender, "")
+
+
+def contact_tokens(
+    contact: Contact, *, hidden: Iterable[str] = (), campaign_id: int = 0, active_custom: set[str] | None = None
+) -> dict[str, Any]:
+    """Everything a template may say about one contact, as plain values."""
+    hidden = set(hidden)
+    data: dict[str, Any] = {"id": contact.pk, **{f: getattr(contact, f) or "" for f in CONTACT_FIELDS}}
+    data["name"] = contact.display_name
+    data["lifecycle_stage"] = contact.lifecycle_stage.label if contact.lifecycle_stage_id else ""
+    data["gender"] = "" if "gender" in hidden else contact.gender
+    data["birthday"] = "" if "birthday" in hidden or not contact.birthday else contact.birthday.isoformat()
+    data["custom"] = {
+        k: v if isinstance(v, (str, int, float, bool)) else str(v)
+        for k, v in visible_custom_values(contact.custom, "contact", hidden, active_custom).items()
+    }
+    link = (
+        ContactCompany.objects.filter(contact=contact).select_related("company").order_by("-is_primary", "id").first()
+    )
+    company = link.company if link else None
+    owner = contact.owner
+    return {
+        "contact": data,
+        "xung_ho": xung_ho(data["gender"]),
+        "company": {
+            "name": company.name if company else "",
+            "industry": company.industry if company else "",
+            "website": company.website if company else "",
+            "province": company.province if company else "",
+            "job_title": link.job_title if link else "",
+        },
+        "owner": {"name": str(owner) if owner else "", "email": owner.email if owner else ""},
+        "links": consent_links(Recipient(contact_id=contact.pk, campaign_id=campaign_id)),
+    }
+
+
+def sample_tokens() -> dict[str, Any]:
+    """A made-up contact for previews and test sends without a chosen contact."""
+    contact = {
+        "id": 0, "name": "Nguyễn Thị Mai", "full_name": "Nguyễn Thị Mai", "family_name": "Nguyễn",
+        "middle_name": "Thị", "given_name": "Mai", "email": "mai.nguyen@example.vn", "phone": "+84912345678",
+        "street": "12 Lê Lợi", "ward": "Bến Nghé", "province": "Hồ Chí Minh", "country": "VN",
+        "job_title": "Trưởng phòng", "occupation": "", "education": "", "source": "", "lifecycle_stage": "Lead",
+        "gender": "female", "birthday": "", "custom": {},
+    }  # fmt: skip
+    return {
+        "contact": contact,
+        "xung_ho": xung_ho("female"),
+        "company": {"name": "Công ty ABC", "industry": "", "website": "", "province": "", "job_title": ""},
+        "owner": {"name": "", "email": ""},
+        "links": consent_links(Recipient(contact_id=0)),
+    }
+
+
+def preview_tokens(user: User, contact: Contact | None) -> dict[str, Any]:
+    if contact is None:
+        return sample_tokens()
+    return contact_tokens(contact, hidden=hidden_fields(user), active_custom=active_custom_keys("contact"))
+
+
+def preview_contact(user: User, contact_id: int | None) -> Contact | None:
+    """The contact a preview or test send is rendered for: one the user may open, else NotFound."""
+    if not contact_id:
+        return None
+    contact = Contact.objects.visible_to(user).select_related("owner", "lifecycle_stage").filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound(_not_found_contact())
+    return contact
+
+
+def _not_found_contact() -> str:
+    from django.utils.translation import gettext
+
+    return gettext("There is no such contact, or it is outside your records.")
+
+
+def contact_lookup(user: User, text: str) -> Contact | None:
+    """The contact a preview names by number (``42`` or ``#42``) or email; None for empty text."""
+    text = text.strip().removeprefix("#")
+    if not text:
+        return None
+    if text.isascii() and text.isdigit() and len(text) < 19:
+        return preview_contact(user, int(text))
+    email = ContactEmail.objects.filter(email=text.lower()).values_list("contact_id", flat=True).first()
+    return preview_contact(user, email or -1)

@@ -1,0 +1,188 @@
+"""How email leaves danhba: the connection named by ``EMAIL_URL``, DKIM signing, and the
+message itself.
+
+``EMAIL_URL`` forms (README, settings.py):
+
+- ``smtp://user:pass@host:port`` — plain SMTP (port 25 by default); ``?tls=1`` asks for STARTTLS;
+- ``smtps://user:pass@host:port`` — TLS from the first byte (port 465 by default);
+- ``console://`` — messages printed on standard output (the default: nothing leaves the machine);
+- ``locmem://`` — kept in ``django.core.mail.outbox`` (tests);
+- ``anymail://ESP`` — an email service provider through django-anymail (``amazon_ses``,
+  ``mailgun``, ``sendgrid``, ``postmark``, ``brevo``, …), its keys in ``ANYMAIL_*`` variables.
+
+User name and password are URL-encoded in the URL (``%40`` for ``@``). SMTP messages are DKIM
+signed (dkimpy) when ``DKIM_PRIVATE_KEY_FILE`` is set; an ESP signs its own.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from dataclasses import dataclass
+from email.utils import formataddr, make_msgid, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import dkim
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
+from django.utils.module_loading import import_string
+
+from danhba.messaging.compose import Rendered
+
+# Headers the DKIM signature covers (those present in the message).
+DKIM_HEADERS = (
+    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"MIME-Version", b"Content-Type",
+    b"List-Unsubscribe", b"List-Unsubscribe-Post",
+)  # fmt: skip
+_ESP = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Transport:
+    kind: str  # smtp, console, locmem, anymail
+    host: str = ""
+    port: int = 0
+    username: str = ""
+    password: str = ""
+    use_tls: bool = False
+    use_ssl: bool = False
+    esp: str = ""
+
+    def describe(self) -> str:
+        """For pages and logs: never the password."""
+        if self.kind == "smtp":
+            security = " (TLS)" if self.use_ssl else " (STARTTLS)" if self.use_tls else ""
+            return f"SMTP {self.host}:{self.port}{security}"
+        if self.kind == "anymail":
+            return f"{self.esp} (django-anymail)"
+        return self.kind
+
+
+def parse_email_url(url: str) -> Transport:
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    if scheme in ("smtp", "smtps"):
+        if not parts.hostname:
+            raise ImproperlyConfigured(f"EMAIL_URL {scheme}:// needs a host")
+        ssl = scheme == "smtps" or query.get("ssl") in ("1", "true")
+        return Transport(
+            kind="smtp",
+            host=parts.hostname,
+            port=parts.port or (465 if ssl else 25),
+            username=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            use_tls=not ssl and query.get("tls") in ("1", "true"),
+            use_ssl=ssl,
+        )
+    if scheme in ("console", "locmem"):
+        return Transport(kind=scheme)
+    if scheme == "anymail":
+        esp = (parts.hostname or "").replace("-", "_")
+        if not _ESP.match(esp):
+            raise ImproperlyConfigured("EMAIL_URL anymail:// needs the provider, e.g. anymail://mailgun")
+        return Transport(kind="anymail", esp=esp)
+    raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {scheme!r} (smtp, smtps, console, locmem, anymail)")
+
+
+def configured() -> Transport:
+    return parse_email_url(settings.EMAIL_URL)
+
+
+@lru_cache(maxsize=4)
+def _dkim_key(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+def dkim_sign(message: bytes, from_address: str) -> bytes:
+    """``message`` with a DKIM-Signature header when a key is configured; unchanged otherwise."""
+    if not settings.DKIM_PRIVATE_KEY_FILE:
+        return message
+    domain = settings.DKIM_DOMAIN or from_address.rpartition("@")[2]
+    signature: bytes = dkim.sign(
+        message,
+        settings.DKIM_SELECTOR.encode(),
+        domain.encode(),
+        _dkim_key(settings.DKIM_PRIVATE_KEY_FILE),
+        include_headers=[h for h in DKIM_HEADERS if h.lower() + b":" in message.lower()],
+    )
+    return signature + message
+
+
+class SigningSMTPBackend(SMTPBackend):
+    """Django's SMTP backend, signing each message (DKIM) before it is sent."""
+
+    def _send(self, email_message: EmailMessage) -> bool:
+        if not email_message.recipients():
+            return False
+        encoding = email_message.encoding or settings.DEFAULT_CHARSET
+        from_email = sanitize_address(email_message.from_email, encoding)
+        recipients = [sanitize_address(addr, encoding) for addr in email_message.recipients()]
+        raw = dkim_sign(email_message.message().as_bytes(linesep="\r\n"), parseaddr(from_email)[1])
+        assert self.connection is not None
+        try:
+            self.connection.sendmail(from_email, recipients, raw)
+        except smtplib.SMTPException:
+            if not self.fail_silently:
+                raise
+            return False
+        return True
+
+
+def connection(transport: Transport | None = None) -> BaseEmailBackend:
+    """A backend for ``transport`` (default: ``EMAIL_URL``); open it to reuse one connection."""
+    transport = transport or configured()
+    if transport.kind == "smtp":
+        return SigningSMTPBackend(
+            host=transport.host,
+            port=transport.port,
+            username=transport.username or None,
+            password=transport.password or None,
+            use_tls=transport.use_tls,
+            use_ssl=transport.use_ssl,
+            timeout=settings.EMAIL_TIMEOUT,
+            fail_silently=False,
+        )
+    if transport.kind == "anymail":
+        backend: Any = import_string(f"anymail.backends.{transport.esp}.EmailBackend")
+        return backend(fail_silently=False)  # type: ignore[no-any-return]
+    backend_class: Any = import_string(f"django.core.mail.backends.{transport.kind}.EmailBackend")
+    return backend_class(fail_silently=False)  # type: ignore[no-any-return]
+
+
+def new_message_id(from_address: str) -> str:
+    domain = from_address.rpartition("@")[2] or "danhba.local"
+    return make_msgid(domain=domain)
+
+
+def build_message(
+    rendered: Rendered,
+    *,
+    to: str,
+    from_address: str,
+    from_name: str = "",
+    reply_to: str = "",
+    message_id: str = "",
+    headers: dict[str, str] | None = None,
+) -> EmailMultiAlternatives:
+    """One email: the text part first, the HTML as its alternative, Message-ID fixed by the
+    caller (a resend after a crash reuses it)."""
+    all_headers = {"Message-ID": message_id or new_message_id(from_address), **(headers or {})}
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=formataddr((from_name, from_address)) if from_name else from_address,
+        to=[to],
+        reply_to=[reply_to] if reply_to else None,
+        headers=all_headers,
+    )
+    if rendered.html.strip():
+        message.attach_alternative(rendered.html, "text/html")
+    return message
