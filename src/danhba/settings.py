@@ -247,6 +247,14 @@ DKIM_SELECTOR = os.getenv("DKIM_SELECTOR", "danhba")
 DKIM_DOMAIN = os.getenv("DKIM_DOMAIN", "")
 # The sender of templates that name none.
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "danhba@localhost")
+# The bounce mailbox: messages leave with the envelope sender BOUNCE_ADDRESS's local part +
+# "<send id>-<signature>" (VERP, messaging/bounces.py), so a bounce names the send it is about.
+BOUNCE_ADDRESS = os.getenv("BOUNCE_ADDRESS", "")
+# Sending domains (/email/domains/): the SPF mechanism of the service that sends the mail, as
+# the SPF record should name it (e.g. "include:_spf.example-esp.com" or "ip4:203.0.113.5";
+# empty: the domain's own "mx"), and the seconds a DNS check waits.
+SENDING_SPF_INCLUDE = os.getenv("SENDING_SPF_INCLUDE", "").strip()
+SENDING_DOMAIN_DNS_TIMEOUT = float(os.getenv("SENDING_DOMAIN_DNS_TIMEOUT", "5"))
 # The advertising label Vietnamese rules require on promotional email (Decree 91/2020), put
 # before the subject of marketing messages; transactional ones are exempt.
 MESSAGING_AD_LABEL = os.getenv("MESSAGING_AD_LABEL", "[QC]")

@@ -9,6 +9,7 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from danhba.audit.display import AUDIT_TYPES, AuditType
+        from danhba.messaging import hooks  # noqa: F401  (declares BOUNCE_RECEIVED for `danhba hooks`)
 
         AUDIT_TYPES.add(
             "email_template", AuditType(model="messaging.EmailTemplate", keys={"test_sent_to": _("test sent to")})
