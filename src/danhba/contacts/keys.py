@@ -32,6 +32,8 @@ def phone_digits(e164_or_digits: str) -> str:
     """Reversed national digits ("+84912345678" → "8765432190"): the search index stores a phone
     so, and a prefix search on it is a suffix search on the number (the last digits people
     remember find the contact)."""
+    if e164_or_digits.startswith("+84") and e164_or_digits[3:].isdigit():
+        return ("0" + e164_or_digits[3:])[::-1]  # nearly every stored phone: the rule below, sooner
     digits = "".join(ch for ch in e164_or_digits if ch.isdigit())
     if e164_or_digits.startswith("+84"):
         digits = "0" + digits[2:]

@@ -106,6 +106,7 @@ class Loader:
         self.proof = import_proof(run)
         self.tag_ids: dict[str, int] = {}
         self.company_ids: dict[str, int] = {}
+        self.keys: dict[str, str] = {}  # tag and company names → their keys
         self.writer = ContactWriter(actor)
         company_fields = [f for f in Company._meta.concrete_fields if not f.primary_key]
         self.company_attnames = ["id", *(f.attname for f in company_fields)]
@@ -298,6 +299,9 @@ class Loader:
 
     def _merge_scalars(self, state: dict[str, Any], row: Prepared, changes: dict[str, Any], creating: bool) -> None:
         fields = row.fields
+        if creating and not state:
+            _first_row(state, row)  # most contacts: one row, nothing to compare with
+            return
         overwrite = self.overwrite or creating
         # A name is one value: its parts change together, never mixed from two sources.
         if "full_name" in fields and (
@@ -358,8 +362,25 @@ class Loader:
                             (row.line, ImportIssue.Severity.WARNING, w.column, w.value, w.reason, None)
                         )
 
+    def _tag_key(self, name: str) -> str:
+        """``keys.tag_key``, remembered: a file names the same few tags on most rows."""
+        key = self.keys.get(name)
+        if key is None:
+            if len(self.keys) > CACHE_MAX:
+                self.keys.clear()
+            key = self.keys[name] = tag_key(name)
+        return key
+
+    def _company_key(self, name: str) -> str:
+        key = self.keys.get("\0" + name)  # its own space: a tag and a company may share a name
+        if key is None:
+            if len(self.keys) > CACHE_MAX:
+                self.keys.clear()
+            key = self.keys["\0" + name] = company_key(name)
+        return key
+
     def _tag_ids(self, names: Iterable[str]) -> dict[str, int]:
-        wanted = {tag_key(n): n for n in names}
+        wanted = {self._tag_key(n): n for n in names}
         if len(self.tag_ids) > CACHE_MAX:
             self.tag_ids.clear()  # a file of millions of distinct values must not grow memory for ever
         missing = [k for k in wanted if k not in self.tag_ids]
@@ -377,7 +398,7 @@ class Loader:
         return {k: self.tag_ids[k] for k in wanted}
 
     def _company_ids(self, names: Iterable[str]) -> dict[str, int]:
-        wanted = {company_key(n): n for n in names if n}
+        wanted = {self._company_key(n): n for n in names if n}
         if len(self.company_ids) > CACHE_MAX:
             self.company_ids.clear()
         missing = [k for k in wanted if k not in self.company_ids]
@@ -446,6 +467,18 @@ class Loader:
 
     def _brought(self, rows: list[Prepared], tag_ids: dict[str, int], company_ids: dict[str, int]) -> _Brought:
         """What rows merged into one contact bring besides its fields, without repeats."""
+        tag_key = self._tag_key
+        if len(rows) == 1:
+            row = rows[0]
+            tags = [*row.tags, *self.add_tags] if self.add_tags else row.tags
+            return _Brought(
+                emails=list(dict.fromkeys(row.emails)) if len(row.emails) > 1 else list(row.emails),
+                phones=list({p[0]: p for p in row.phones}.values()) if len(row.phones) > 1 else list(row.phones),
+                external_ids=list(dict.fromkeys(row.external_ids)),
+                socials=list(dict.fromkeys(row.socials)),
+                tag_ids=list(dict.fromkeys(tag_ids[tag_key(n)] for n in tags)) if tags else [],
+                company=(company_ids[self._company_key(row.company)], row.company) if row.company else None,
+            )
         names = [*(t for r in rows for t in r.tags), *self.add_tags]
         company = next((r.company for r in rows if r.company), "")
         return _Brought(
@@ -454,7 +487,7 @@ class Loader:
             external_ids=list(dict.fromkeys(x for r in rows for x in r.external_ids)),
             socials=list(dict.fromkeys(x for r in rows for x in r.socials)),
             tag_ids=list(dict.fromkeys(tag_ids[tag_key(n)] for n in names)),
-            company=(company_ids[company_key(company)], company) if company else None,
+            company=(company_ids[self._company_key(company)], company) if company else None,
         )
 
     def _notes(self, target: Target, now: dt.datetime) -> list[Entry]:
@@ -688,6 +721,24 @@ class _Brought:
             "tags": self.tag_ids, "companies": [self.company[0]] if self.company else [],
         }  # fmt: skip
         return {kind: values for kind, values in kinds.items() if values}
+
+
+def _first_row(state: dict[str, Any], row: Prepared) -> None:
+    """``Loader._merge_scalars`` of the first row of a new contact, without comparing: every
+    value that is not None; the name parts only with a full name (a name is one value), and
+    then only those that are not empty."""
+    fields = row.fields
+    named = "full_name" in fields
+    for key, value in fields.items():
+        if key in NAMES:
+            if named and value != "":
+                state[key] = value
+        elif value is not None:
+            state[key] = value
+    if row.custom:
+        custom = {key: value for key, value in row.custom.items() if value is not None}
+        if custom:
+            state["custom"] = custom
 
 
 def _stand_in_name(brought: _Brought, first: Prepared) -> str:

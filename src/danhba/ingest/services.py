@@ -430,7 +430,7 @@ def import_execute(
     try:
         # Reasons are stored untranslated (msgids) and read in the reader's language; any text
         # the load still writes as text (audit labels) is in the catalogue's own, English.
-        with translation.override("en"):
+        with translation.override("en"), pipeline.fewer_collections():
             for last, batch in pipeline.batches(run, plan, batch_size):
                 _commit(run, token, loader, batch, last)
                 last_line = last
