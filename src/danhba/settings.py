@@ -258,6 +258,21 @@ SENDING_DOMAIN_DNS_TIMEOUT = float(os.getenv("SENDING_DOMAIN_DNS_TIMEOUT", "5"))
 # The advertising label Vietnamese rules require on promotional email (Decree 91/2020), put
 # before the subject of marketing messages; transactional ones are exempt.
 MESSAGING_AD_LABEL = os.getenv("MESSAGING_AD_LABEL", "[QC]")
+# Who sends marketing email and where it can be written to: the footer of every marketing
+# message (Decree 91/2020 asks for the sender's identity and address).
+MESSAGING_SENDER_IDENTITY = os.getenv("MESSAGING_SENDER_IDENTITY", "")
+MESSAGING_POSTAL_ADDRESS = os.getenv("MESSAGING_POSTAL_ADDRESS", "")
+# At most this many marketing emails per contact in MESSAGING_FREQUENCY_HOURS (transactional
+# email is exempt); 0 turns the cap off.
+MESSAGING_FREQUENCY_CAP = envint("MESSAGING_FREQUENCY_CAP", 3)
+MESSAGING_FREQUENCY_HOURS = envint("MESSAGING_FREQUENCY_HOURS", 24)
+# The consent purpose a marketing recipient must have granted.
+MESSAGING_CONSENT_PURPOSE = os.getenv("MESSAGING_CONSENT_PURPOSE", "email_marketing")
+# The send job: SMTP connections used at once, and recipients claimed per batch.
+MESSAGING_SEND_CONNECTIONS = envint("MESSAGING_SEND_CONNECTIONS", 4)
+MESSAGING_SEND_BATCH = envint("MESSAGING_SEND_BATCH", 200)
+# Where List-Unsubscribe's mailto: goes (empty: the sender's own address).
+MESSAGING_UNSUBSCRIBE_MAILTO = os.getenv("MESSAGING_UNSUBSCRIBE_MAILTO", "")
 # Limits of an author's Liquid template: loop iterations (nested loops multiply), output bytes,
 # and seconds per render.
 MESSAGING_LIQUID_MAX_LOOP = envint("MESSAGING_LIQUID_MAX_LOOP", 10_000)

@@ -8,20 +8,26 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Path, Router, Status
+from ninja import Path, Query, Router, Status
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.contacts.api import ERRORS
-from danhba.core.keyset import MAX_PK
+from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.core.schemas import ErrorOut
-from danhba.messaging import linkcheck, selectors, services
+from danhba.messaging import linkcheck, selectors
 from danhba.messaging.compose import Parts, links_in, warnings
-from danhba.messaging.models import EmailTemplate
+from danhba.messaging.models import Campaign, EmailTemplate
 from danhba.messaging.schemas import (
+    CampaignIn,
+    CampaignList,
+    CampaignOut,
+    CampaignPatch,
     DraftPreviewIn,
     LinkCheckOut,
     PreviewOut,
+    RecipientPage,
+    ScheduleIn,
     TemplateIn,
     TemplateList,
     TemplateOut,
@@ -30,6 +36,8 @@ from danhba.messaging.schemas import (
     TestSendIn,
     TestSendOut,
 )
+from danhba.messaging.services import campaigns
+from danhba.messaging.services import templates as services
 
 router = Router(tags=["email"])
 FIELDS = (
@@ -155,3 +163,113 @@ def template_test_send(request: HttpRequest, payload: TestSendIn, template_id: i
         contact=contact,
     )
     return {"to": sent.to, "message_id": sent.message_id, "subject": sent.subject}
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+def _campaign_out(campaign: Campaign) -> dict[str, Any]:
+    data = {
+        key: getattr(campaign, key)
+        for key in (
+            "id", "name", "template_id", "status", "scheduled_at", "per_hour", "resent", "created_at", "started_at",
+            "finished_at",
+        )
+    }  # fmt: skip
+    data["counts"] = campaign.counts or {}
+    data["segment_ids"] = sorted(campaign.segments.values_list("pk", flat=True))
+    data["exclude_segment_ids"] = sorted(campaign.exclude_segments.values_list("pk", flat=True))
+    return data
+
+
+def _campaign(request: HttpRequest, campaign_id: int, action: str = perms.VIEW) -> Campaign:
+    require(api_user(request), "email", action)
+    return selectors.campaign_get(campaign_id)
+
+
+@router.get("/email/campaigns", response={200: CampaignList, **ERRORS}, summary="List campaigns")
+def campaign_list(request: HttpRequest) -> dict[str, Any]:
+    require(api_user(request), "email", perms.VIEW)
+    return {"items": [_campaign_out(c) for c in selectors.campaign_list()]}
+
+
+@router.post("/email/campaigns", response={201: CampaignOut, **ERRORS}, summary="Create a campaign (a draft)")
+def campaign_create(request: HttpRequest, payload: CampaignIn) -> Status[dict[str, Any]]:
+    campaign = campaigns.campaign_create(actor=api_actor(request), data=payload.model_dump())
+    return Status(201, _campaign_out(campaign))
+
+
+@router.get("/email/campaigns/{int:campaign_id}", response={200: CampaignOut, **ERRORS}, summary="Get a campaign")
+def campaign_get(request: HttpRequest, campaign_id: int = _id()) -> dict[str, Any]:
+    return _campaign_out(_campaign(request, campaign_id))
+
+
+@router.patch("/email/campaigns/{int:campaign_id}", response={200: CampaignOut, **ERRORS}, summary="Change a campaign")
+def campaign_update(request: HttpRequest, payload: CampaignPatch, campaign_id: int = _id()) -> dict[str, Any]:
+    """Only before it starts (409 after)."""
+    campaign = _campaign(request, campaign_id)
+    data = payload.model_dump(exclude_unset=True)
+    return _campaign_out(campaigns.campaign_update(actor=api_actor(request), campaign=campaign, data=data))
+
+
+@router.delete("/email/campaigns/{int:campaign_id}", response={204: None, **ERRORS}, summary="Delete a campaign")
+def campaign_delete(request: HttpRequest, campaign_id: int = _id()) -> Status[None]:
+    """With its send log; a campaign being sent or paused must be cancelled first (409)."""
+    campaigns.campaign_delete(actor=api_actor(request), campaign=_campaign(request, campaign_id))
+    return Status(204, None)
+
+
+@router.post(
+    "/email/campaigns/{int:campaign_id}/schedule",
+    response={200: CampaignOut, **ERRORS},
+    summary="Send a campaign now or at a time",
+)
+def campaign_schedule(request: HttpRequest, payload: ScheduleIn, campaign_id: int = _id()) -> dict[str, Any]:
+    """The template is copied into the campaign now; at the time, the audience is queued (each
+    excluded contact with its reason) and the send job starts."""
+    campaign = _campaign(request, campaign_id)
+    done = campaigns.campaign_schedule(actor=api_actor(request), campaign=campaign, at=payload.at)
+    return _campaign_out(done)
+
+
+def _transition(request: HttpRequest, campaign_id: int, action: str) -> dict[str, Any]:
+    campaign = _campaign(request, campaign_id)
+    actor = api_actor(request)
+    service = {
+        "pause": campaigns.campaign_pause, "resume": campaigns.campaign_resume, "cancel": campaigns.campaign_cancel,
+    }[action]  # fmt: skip
+    return _campaign_out(service(actor=actor, campaign=campaign))
+
+
+@router.post("/email/campaigns/{int:campaign_id}/pause", response={200: CampaignOut, **ERRORS}, summary="Pause")
+def campaign_pause(request: HttpRequest, campaign_id: int = _id()) -> dict[str, Any]:
+    return _transition(request, campaign_id, "pause")
+
+
+@router.post("/email/campaigns/{int:campaign_id}/resume", response={200: CampaignOut, **ERRORS}, summary="Resume")
+def campaign_resume(request: HttpRequest, campaign_id: int = _id()) -> dict[str, Any]:
+    return _transition(request, campaign_id, "resume")
+
+
+@router.post("/email/campaigns/{int:campaign_id}/cancel", response={200: CampaignOut, **ERRORS}, summary="Cancel")
+def campaign_cancel(request: HttpRequest, campaign_id: int = _id()) -> dict[str, Any]:
+    return _transition(request, campaign_id, "cancel")
+
+
+@router.get(
+    "/email/campaigns/{int:campaign_id}/recipients",
+    response={200: RecipientPage, **ERRORS},
+    summary="A campaign's recipients: sent, failed, excluded with the reason",
+)
+def campaign_recipients(
+    request: HttpRequest,
+    campaign_id: int = _id(),
+    state: str = Query("", max_length=20, description="queued, sending, sent, failed or excluded."),
+    reason: str = Query("", max_length=20, description="An exclusion reason, e.g. no_consent, suppressed, capped."),
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
+    limit: int = Query(50, ge=1, le=200),
+) -> dict[str, Any]:
+    campaign = _campaign(request, campaign_id)
+    page = selectors.recipient_page(campaign, state=state, reason=reason, cursor=cursor or None, limit=limit)
+    fields = ("id", "contact_id", "email", "state", "reason", "message_id", "error", "sent_at")
+    return {"items": [{f: getattr(s, f) for f in fields} for s in page.items], "next_cursor": page.next_cursor}

@@ -14,3 +14,10 @@ class MessagingConfig(AppConfig):
         AUDIT_TYPES.add(
             "email_template", AuditType(model="messaging.EmailTemplate", keys={"test_sent_to": _("test sent to")})
         )
+        AUDIT_TYPES.add(
+            "campaign",
+            AuditType(
+                model="messaging.Campaign",
+                keys={"template": _("template"), "exclude_segments": _("excluded segments")},
+            ),
+        )

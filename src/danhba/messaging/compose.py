@@ -61,6 +61,33 @@ class Compiled:
 
 
 @dataclass(frozen=True)
+class Footer:
+    """What a marketing email ends with: who sends it, their postal address, and the visible
+    unsubscribe and preference links (bilingual: the recipient's language is not known)."""
+
+    identity: str
+    address: str
+    unsubscribe: str
+    preferences: str
+
+    def html(self) -> str:
+        esc = html_lib.escape
+        who = " · ".join(esc(p) for p in (self.identity, self.address) if p)
+        return (
+            '<div style="margin-top:24px;padding-top:12px;border-top:1px solid #e5e7eb;color:#6b7280;'
+            f'font-size:12px;line-height:18px;">{who}<br>'
+            f'<a href="{esc(self.unsubscribe)}" style="color:#6b7280;">Huỷ đăng ký · Unsubscribe</a> · '
+            f'<a href="{esc(self.preferences)}" style="color:#6b7280;">Tuỳ chọn nhận thư · Preferences</a></div>'
+        )
+
+    def text(self) -> str:
+        who = " · ".join(p for p in (self.identity, self.address) if p)
+        return (
+            f"\n--\n{who}\nHuỷ đăng ký · Unsubscribe: {self.unsubscribe}\nTuỳ chọn · Preferences: {self.preferences}\n"
+        )
+
+
+@dataclass(frozen=True)
 class Rendered:
     subject: str
     preheader: str
@@ -123,7 +150,9 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def render(compiled: Compiled, tokens: Mapping[str, Any], *, ad_label: str = "") -> Rendered:
+def render(
+    compiled: Compiled, tokens: Mapping[str, Any], *, ad_label: str = "", footer: Footer | None = None
+) -> Rendered:
     subject = one_line(_render("subject", compiled.subject, tokens, html=False))
     if compiled.marketing and ad_label and not subject.startswith(ad_label):
         subject = f"{ad_label} {subject}"
@@ -133,6 +162,9 @@ def render(compiled: Compiled, tokens: Mapping[str, Any], *, ad_label: str = "")
         text = _render("text_body", compiled.text, tokens, html=False).strip() + "\n"
     else:
         text = html_to_text(body)
+    if footer is not None:
+        body = with_footer(body, footer.html())
+        text = text + footer.text()
     body = inline_css(with_preheader(body, preheader))
     return Rendered(subject=subject, preheader=preheader, html=body, text=text)
 
@@ -162,6 +194,17 @@ def with_preheader(html: str, preheader: str) -> str:
     if match:
         return html[: match.end()] + hidden + html[match.end() :]
     return hidden + html
+
+
+_BODY_CLOSE = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def with_footer(html: str, footer: str) -> str:
+    matches = list(_BODY_CLOSE.finditer(html))
+    if matches:
+        at = matches[-1].start()
+        return html[:at] + footer + html[at:]
+    return html + footer
 
 
 class _TextParser(HTMLParser):

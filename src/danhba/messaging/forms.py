@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from danhba.messaging.models import EmailTemplate
+from danhba.segments.models import Segment
 
 LIQUID_HELP = _(
     "Liquid tokens: {{ contact.given_name }}, {{ contact.full_name }}, {{ xung_ho }} (anh/chị from gender), "
@@ -62,4 +63,37 @@ class TestSendForm(forms.Form):
         max_length=320,
         required=False,
         help_text=_("A contact's number or email; empty: a made-up sample contact."),
+    )
+
+
+class CampaignForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    template = forms.ModelChoiceField(label=_("Template"), queryset=EmailTemplate.objects.all())
+    segments = forms.ModelMultipleChoiceField(
+        label=_("Send to"),
+        queryset=Segment.objects.order_by("name"),
+        help_text=_("Segments and lists; a contact in several gets one email."),
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    exclude_segments = forms.ModelMultipleChoiceField(
+        label=_("Leave out"),
+        queryset=Segment.objects.order_by("name"),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    per_hour = forms.IntegerField(
+        label=_("At most per hour"),
+        min_value=0,
+        max_value=1_000_000,
+        initial=0,
+        help_text=_("0: as fast as the mail server takes them."),
+    )
+
+
+class ScheduleForm(forms.Form):
+    at = forms.DateTimeField(
+        label=_("Send at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("In your time zone; empty: now."),
     )

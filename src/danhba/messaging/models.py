@@ -1,4 +1,4 @@
-"""Email templates (this slice); campaigns and the send log come next (issue 13)."""
+"""Email: templates, campaigns, the send log (one row per recipient) and the suppression list."""
 
 from __future__ import annotations
 
@@ -50,3 +50,126 @@ class EmailTemplate(models.Model):
     @property
     def from_address(self) -> str:
         return self.sender_email or settings.DEFAULT_FROM_EMAIL
+
+
+class Campaign(models.Model):
+    """One email to an audience: segments and lists (minus the excluded ones), sent now, at a
+    time, or throttled. When it starts, the template's parts are copied into ``content`` (later
+    edits of the template do not change a campaign under way) and one :class:`Send` row is
+    written per contact of the audience, excluded ones with their reason."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        SCHEDULED = "scheduled", _("scheduled")
+        SENDING = "sending", _("sending")
+        PAUSED = "paused", _("paused")
+        SENT = "sent", _("sent")
+        CANCELLED = "cancelled", _("cancelled")
+
+    name = models.CharField(_("name"), max_length=200)
+    template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="campaigns")
+    segments = models.ManyToManyField("segments.Segment", related_name="+", verbose_name=_("audience"))
+    exclude_segments = models.ManyToManyField(
+        "segments.Segment", related_name="+", blank=True, verbose_name=_("excluded segments")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    # At most this many messages per hour (0: as fast as the transport takes them).
+    per_hour = models.PositiveIntegerField(_("messages per hour"), default=0)
+    content = models.JSONField(default=dict, blank=True, editable=False)
+    # Counts by Send state and by exclusion reason, kept by the services and the job.
+    counts = models.JSONField(default=dict, blank=True, editable=False)
+    # Messages sent again after a crash (they may have left before it): same Message-ID.
+    resent = models.PositiveIntegerField(_("sent again after a crash"), default=0)
+    # The send job that holds the campaign, and when it last showed it is alive: a job finding
+    # the heartbeat older than the lease takes over (the one before died).
+    run_token = models.CharField(max_length=32, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "scheduled_at"], name="messaging_campaign_due")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in (self.Status.DRAFT, self.Status.SCHEDULED)
+
+
+class Send(models.Model):
+    """One recipient of a campaign: written before the message leaves (the durability rule).
+
+    queued → sending (claimed by the job, Message-ID fixed) → sent or failed. A row found in
+    "sending" after a crash is sent again with the same Message-ID: it may have left already.
+    Excluded recipients have a row too, with the reason, so the campaign page lists them."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        EXCLUDED = "excluded", _("excluded")
+
+    class Reason(models.TextChoices):
+        NO_ADDRESS = "no_address", _("no email address")
+        INVALID = "invalid", _("invalid address")
+        NO_CONSENT = "no_consent", _("no email-marketing consent")
+        SUPPRESSED = "suppressed", _("suppressed (unsubscribed, bounced or complained)")
+        CAPPED = "capped", _("frequency cap reached")
+        EXCLUDED_SEGMENT = "excluded_segment", _("in an excluded segment")
+
+    id = models.BigAutoField(primary_key=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(_("email"), max_length=254, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    marketing = models.BooleanField(default=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim_token = models.CharField(max_length=32, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "contact"], name="messaging_send_unique")]
+        indexes = [
+            # The job's claim (queued rows of a campaign in id order) and the page's lists.
+            models.Index(fields=["campaign", "state", "id"], name="messaging_send_state"),
+            # The frequency cap: a contact's marketing messages of the last 24 hours.
+            models.Index(fields=["contact", "sent_at"], name="messaging_send_contact"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} → {self.email or self.contact_id} ({self.state})"
+
+
+class Suppression(models.Model):
+    """The one global list of addresses never to send marketing or campaigns to, keyed on the
+    normalised address. Ordinary actions never delete its entries."""
+
+    class Reason(models.TextChoices):
+        UNSUBSCRIBED = "unsubscribed", _("unsubscribed from everything")
+        HARD_BOUNCE = "hard_bounce", _("hard bounce")
+        COMPLAINT = "complaint", _("spam complaint")
+        MANUAL = "manual", _("added by staff")
+
+    email = models.CharField(_("email"), max_length=254, unique=True)
+    reason = models.CharField(_("reason"), max_length=15, choices=Reason.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("added"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.email

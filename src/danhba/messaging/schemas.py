@@ -104,3 +104,64 @@ class TestSendOut(Schema):
     to: str
     message_id: str
     subject: str
+
+
+CampaignStatus = Literal["draft", "scheduled", "sending", "paused", "sent", "cancelled"]
+
+
+class CampaignIn(In):
+    name: str = Field(max_length=200)
+    template_id: int = Field(ge=1, le=2**63 - 1)
+    segment_ids: list[int] = Field(min_length=1, max_length=100, description="Segments and lists to send to.")
+    exclude_segment_ids: list[int] = Field(default_factory=list, max_length=100)
+    per_hour: int = Field(0, ge=0, le=1_000_000, description="At most this many per hour; 0: no limit.")
+
+
+class CampaignPatch(In):
+    name: str = omittable()
+    template_id: int = omittable()
+    segment_ids: list[int] = omittable()
+    exclude_segment_ids: list[int] = omittable()
+    per_hour: int = omittable()
+
+
+class CampaignOut(Schema):
+    id: int
+    name: str
+    template_id: int
+    segment_ids: list[int]
+    exclude_segment_ids: list[int]
+    status: CampaignStatus
+    scheduled_at: dt.datetime | None
+    per_hour: int
+    counts: dict[str, int] = Field(
+        description="Recipients by state (queued, sending, sent, failed, excluded) and 'reason:…' by exclusion reason."
+    )
+    resent: int = Field(description="Messages sent again after a crash, with the same Message-ID.")
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class CampaignList(Schema):
+    items: list[CampaignOut]
+
+
+class ScheduleIn(In):
+    at: dt.datetime | None = Field(None, description="With its time zone; left out or past: now.")
+
+
+class RecipientOut(Schema):
+    id: int
+    contact_id: int
+    email: str
+    state: str
+    reason: str
+    message_id: str
+    error: str
+    sent_at: dt.datetime | None
+
+
+class RecipientPage(Schema):
+    items: list[RecipientOut]
+    next_cursor: str | None

@@ -15,9 +15,10 @@ from django.db.models import QuerySet
 from danhba.accounts.models import User
 from danhba.contacts.models import Contact, ContactCompany, ContactEmail
 from danhba.contacts.selectors import active_custom_keys, hidden_fields, visible_custom_values
-from danhba.core.errors import NotFound
+from danhba.core.errors import InvalidInput, NotFound
+from danhba.core.keyset import Page, paginate
 from danhba.messaging.links import Recipient, consent_links
-from danhba.messaging.models import EmailTemplate
+from danhba.messaging.models import Campaign, EmailTemplate, Send
 
 CONTACT_FIELDS = (
     "full_name", "family_name", "middle_name", "given_name", "email", "phone", "street", "ward", "province",
@@ -53,7 +54,27 @@ def contact_tokens(
     contact: Contact, *, hidden: Iterable[str] = (), campaign_id: int = 0, active_custom: set[str] | None = None
 ) -> dict[str, Any]:
     """Everything a template may say about one contact, as plain values."""
-    hidden = set(hidden)
+    link = (
+        ContactCompany.objects.filter(contact=contact).select_related("company").order_by("-is_primary", "id").first()
+    )
+    return _tokens(contact, link, set(hidden), campaign_id, active_custom)
+
+
+def campaign_tokens(contacts: Iterable[Contact], *, campaign_id: int) -> dict[int, dict[str, Any]]:
+    """:func:`contact_tokens` for a batch of recipients (contacts loaded with owner and stage),
+    with one query for their companies."""
+    contacts = list(contacts)
+    links: dict[int, ContactCompany] = {}
+    rows = ContactCompany.objects.filter(contact__in=contacts).select_related("company").order_by("-is_primary", "id")
+    for link in rows:
+        links.setdefault(link.contact_id, link)
+    active = active_custom_keys("contact")
+    return {c.pk: _tokens(c, links.get(c.pk), set(), campaign_id, active) for c in contacts}
+
+
+def _tokens(
+    contact: Contact, link: ContactCompany | None, hidden: set[str], campaign_id: int, active_custom: set[str] | None
+) -> dict[str, Any]:
     data: dict[str, Any] = {"id": contact.pk, **{f: getattr(contact, f) or "" for f in CONTACT_FIELDS}}
     data["name"] = contact.display_name
     data["lifecycle_stage"] = contact.lifecycle_stage.label if contact.lifecycle_stage_id else ""
@@ -63,9 +84,6 @@ def contact_tokens(
         k: v if isinstance(v, (str, int, float, bool)) else str(v)
         for k, v in visible_custom_values(contact.custom, "contact", hidden, active_custom).items()
     }
-    link = (
-        ContactCompany.objects.filter(contact=contact).select_related("company").order_by("-is_primary", "id").first()
-    )
     company = link.company if link else None
     owner = contact.owner
     return {
@@ -132,3 +150,37 @@ def contact_lookup(user: User, text: str) -> Contact | None:
         return preview_contact(user, int(text))
     email = ContactEmail.objects.filter(email=text.lower()).values_list("contact_id", flat=True).first()
     return preview_contact(user, email or -1)
+
+
+def campaign_list() -> QuerySet[Campaign]:
+    return Campaign.objects.select_related("template", "created_by")
+
+
+def campaign_get(pk: int) -> Campaign:
+    campaign = Campaign.objects.select_related("template").filter(pk=pk).first()
+    if campaign is None:
+        from django.utils.translation import gettext
+
+        raise NotFound(gettext("There is no such campaign."))
+    return campaign
+
+
+def recipient_page(
+    campaign: Campaign, *, state: str = "", reason: str = "", cursor: str | None = None, limit: int = 50
+) -> Page[Send]:
+    """A campaign's recipients in id order (the send log), by state and exclusion reason."""
+    from django.utils.translation import gettext
+
+    errors: dict[str, list[str]] = {}
+    if state and state not in Send.State.values:
+        errors["state"] = [gettext("must be one of %(choices)s") % {"choices": ", ".join(Send.State.values)}]
+    if reason and reason not in Send.Reason.values:
+        errors["reason"] = [gettext("must be one of %(choices)s") % {"choices": ", ".join(Send.Reason.values)}]
+    if errors:
+        raise InvalidInput(errors)
+    qs = Send.objects.filter(campaign=campaign).select_related("contact")
+    if state:
+        qs = qs.filter(state=state)
+    if reason:
+        qs = qs.filter(reason=reason)
+    return paginate(qs, "id", cursor, limit)

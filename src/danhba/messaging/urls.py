@@ -1,15 +1,24 @@
 from django.urls import path
 
-from danhba.messaging import views
+from danhba.messaging.views import campaigns, public, templates
 
 app_name = "messaging"
 urlpatterns = [
-    path("templates/", views.template_list, name="list"),
-    path("templates/new/", views.template_create, name="create"),
-    path("templates/preview/", views.preview, name="preview"),
-    path("templates/preview/<str:key>/", views.preview_frame, name="frame"),
-    path("templates/<int:pk>/", views.template_edit, name="edit"),
-    path("templates/<int:pk>/delete/", views.template_delete, name="delete"),
-    path("templates/<int:pk>/links/", views.link_check, name="links"),
-    path("templates/<int:pk>/test/", views.test_send, name="test"),
+    path("templates/", templates.template_list, name="list"),
+    path("templates/new/", templates.template_create, name="create"),
+    path("templates/preview/", templates.preview, name="preview"),
+    path("templates/preview/<str:key>/", templates.preview_frame, name="frame"),
+    path("templates/<int:pk>/", templates.template_edit, name="edit"),
+    path("templates/<int:pk>/delete/", templates.template_delete, name="delete"),
+    path("templates/<int:pk>/links/", templates.link_check, name="links"),
+    path("templates/<int:pk>/test/", templates.test_send, name="test"),
+    path("campaigns/", campaigns.campaign_list, name="campaigns"),
+    path("campaigns/new/", campaigns.campaign_create, name="campaign_create"),
+    path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign"),
+    path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
+    path("campaigns/<int:pk>/delete/", campaigns.campaign_delete, name="campaign_delete"),
+    path("campaigns/<int:pk>/<str:action>/", campaigns.campaign_action, name="campaign_action"),
+    # From the emails themselves: no account, a signed token.
+    path("unsubscribe/<str:token>/", public.unsubscribe_page, name="unsubscribe"),
+    path("preferences/<str:token>/", public.unsubscribe_page, name="preferences"),
 ]

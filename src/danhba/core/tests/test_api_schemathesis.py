@@ -22,7 +22,7 @@ from danhba.api import api
 from danhba.conftest import actor_for
 from danhba.contacts.models import Company, CustomField, Tag, TimelineEntry
 from danhba.core.tests.fuzzing import errors_are_json
-from danhba.messaging.models import EmailTemplate
+from danhba.messaging.models import Campaign, EmailTemplate
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -58,6 +58,9 @@ def records(admin, make_contact):
         "company_id": Company.objects.create(name="Fuzz Co", name_key="fuzz co").pk,
         "tag_id": Tag.objects.create(name="fuzz", name_key="fuzz").pk,
         "field_id": CustomField.objects.create(key="fuzz", label="Fuzz", type="text").pk,
+        "campaign_id": Campaign.objects.create(
+            name="fuzz", template=EmailTemplate.objects.get_or_create(name="fuzz c", subject="s", body="<p>x</p>")[0]
+        ).pk,
         "template_id": EmailTemplate.objects.create(
             name="fuzz", subject="Hi {{ contact.given_name }}", body="<p>x</p>"
         ).pk,

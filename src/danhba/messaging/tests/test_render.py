@@ -150,7 +150,7 @@ def test_contact_data_cannot_break_headers() -> None:
 
 def test_template_problem_in_service_is_invalid_input(admin: Any) -> None:
     from danhba.core.errors import InvalidInput
-    from danhba.messaging.services import template_create
+    from danhba.messaging.services.templates import template_create
 
     with pytest.raises(InvalidInput) as problem:
         template_create(actor=actor_for(admin), data={"name": "x", "subject": "{% if %}", "body": "<p>x</p>"})

@@ -22,7 +22,7 @@ from danhba.messaging import transport
 from danhba.messaging.compose import Rendered
 from danhba.messaging.models import EmailTemplate
 from danhba.messaging.selectors import contact_tokens
-from danhba.messaging.services import template_test_send
+from danhba.messaging.services.templates import template_test_send
 from danhba.messaging.tests.conftest import Mailbox
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +90,7 @@ def test_refusing_server_is_502_with_its_answer(
 
 
 def test_unreachable_server_is_502(settings: Any, template: EmailTemplate, admin: Any) -> None:
-    from danhba.messaging.services import SendFailed
+    from danhba.messaging.services.templates import SendFailed
 
     settings.EMAIL_URL = "smtp://127.0.0.1:9"
     with pytest.raises(SendFailed):

@@ -89,4 +89,4 @@ def test_read_only_roles(client_for: Any, users: Any) -> None:
     assert client.get("/email/templates/new/").status_code == 403
     assert client.post(f"/email/templates/{template.pk}/delete/").status_code == 403
     assert EmailTemplate.objects.get().name == "t"
-    assert 'href="/email/templates/"' in client.get("/").content.decode()
+    assert 'href="/email/campaigns/"' in client.get("/").content.decode()

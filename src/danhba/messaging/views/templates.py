@@ -25,10 +25,11 @@ from danhba.accounts.views import can, current_user, permission_required
 from danhba.core.actor import Actor
 from danhba.core.csp import HEADER as CSP_HEADER
 from danhba.core.errors import InvalidInput, NotFound, PermissionDenied, ServiceError
-from danhba.messaging import linkcheck, selectors, services
+from danhba.messaging import linkcheck, selectors
 from danhba.messaging.compose import Parts, links_in, warnings
 from danhba.messaging.forms import PreviewForm, TemplateForm, TestSendForm
 from danhba.messaging.models import EmailTemplate
+from danhba.messaging.services import templates as services
 
 PREVIEW_SECONDS = 15 * 60
 # The preview frame: the email's HTML with its inline styles and images, never a script, a form
@@ -110,7 +111,13 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
     template = _template(pk)
-    services.template_delete(actor=Actor.from_request(request), template=template)
+    try:
+        services.template_delete(actor=Actor.from_request(request), template=template)
+    except PermissionDenied:
+        raise
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("messaging:edit", pk=template.pk)
     messages.success(request, _("The template %(name)s is deleted.") % {"name": template.name})
     return redirect("messaging:list")
 

@@ -21,7 +21,7 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
-from danhba.core.errors import InvalidInput, ServiceError
+from danhba.core.errors import Conflict, InvalidInput, ServiceError
 from danhba.core.normalize import NormalizationError, clean_long_text, clean_text, normalize_email
 from danhba.messaging import compose, transport
 from danhba.messaging.compose import PartProblem, Parts, Rendered
@@ -162,6 +162,8 @@ def template_update(*, actor: Actor, template: EmailTemplate, data: Mapping[str,
 
 def template_delete(*, actor: Actor, template: EmailTemplate) -> None:
     perms.require(actor, "email", perms.DELETE)
+    if template.campaigns.exists():
+        raise Conflict(_("Campaigns use this template; delete them first."))
     with transaction.atomic():
         _audit(actor, AuditEvent.Action.DELETE, template, {"name": [template.name, None]})
         template.delete()

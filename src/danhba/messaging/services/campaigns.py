@@ -1,0 +1,406 @@
+"""Campaigns: create and change a draft, start it now or at a time, pause, resume, cancel; the
+audience with its exclusions; the suppression list and the one-click unsubscribe.
+
+Starting a campaign copies the template's parts into it and writes one ``Send`` row per contact
+of its segments and lists, in keyset batches of contact ids. A contact gets the email only if
+none of these holds (the row keeps the first reason found, and the campaign counts them):
+
+- in one of the excluded segments;
+- no email address, or an invalid one;
+- the address is on the suppression list (for transactional email only hard bounces and
+  complaints count: an unsubscribe is from marketing);
+- marketing email: no current consent for ``MESSAGING_CONSENT_PURPOSE`` in the ledger, or the
+  contact already had ``MESSAGING_FREQUENCY_CAP`` marketing emails in the last
+  ``MESSAGING_FREQUENCY_HOURS``.
+
+The send job (``sending.py``) checks suppression and the cap again just before each batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
+from danhba.contacts.models import Contact
+from danhba.core.actor import Actor
+from danhba.core.errors import Conflict, InvalidInput
+from danhba.core.normalize import NormalizationError, clean_text, normalize_email
+from danhba.messaging.links import Recipient
+from danhba.messaging.models import Campaign, EmailTemplate, Send, Suppression
+from danhba.messaging.services.templates import parts_of
+from danhba.privacy.models import ConsentState, ConsentStatus
+from danhba.segments.models import Segment, SegmentMember
+
+AUDIENCE_BATCH = 2000
+MAX_PER_HOUR = 1_000_000
+Reason = Send.Reason
+# Suppression reasons that stop transactional email too (an unsubscribe is from marketing).
+UNDELIVERABLE = (Suppression.Reason.HARD_BOUNCE, Suppression.Reason.COMPLAINT)
+
+
+def _audit(actor: Actor, action: str, campaign: Campaign, changes: dict[str, Any]) -> None:
+    audit_event(
+        actor=actor, action=action, object_type="campaign", object_id=campaign.pk,
+        object_label=campaign.name[:254], changes=changes,
+    )  # fmt: skip
+
+
+def _segments(ids: Iterable[int], field: str, errors: dict[str, list[str]]) -> list[Segment]:
+    wanted = sorted(set(ids))
+    found = list(Segment.objects.filter(pk__in=wanted))
+    if len(found) != len(wanted):
+        errors[field] = [_("Unknown segment or list: %(ids)s") % {"ids": sorted(set(wanted) - {s.pk for s in found})}]
+    return found
+
+
+def _clean(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    if "name" in data:
+        cleaned["name"] = clean_text(data["name"])[:200]
+        if not cleaned["name"]:
+            errors["name"] = [_("This field is required.")]
+    if "template_id" in data:
+        cleaned["template"] = EmailTemplate.objects.filter(pk=data["template_id"]).first()
+        if cleaned["template"] is None:
+            errors["template_id"] = [_("There is no such email template.")]
+    if "segment_ids" in data:
+        cleaned["segments"] = _segments(data["segment_ids"], "segment_ids", errors)
+        if not data["segment_ids"]:
+            errors["segment_ids"] = [_("Choose at least one segment or list.")]
+    if "exclude_segment_ids" in data:
+        cleaned["exclude_segments"] = _segments(data["exclude_segment_ids"], "exclude_segment_ids", errors)
+    if "per_hour" in data:
+        per_hour = data["per_hour"]
+        if not isinstance(per_hour, int) or not 0 <= per_hour <= MAX_PER_HOUR:
+            errors["per_hour"] = [_("Between 0 (no limit) and %(n)s.") % {"n": MAX_PER_HOUR}]
+        cleaned["per_hour"] = per_hour
+    return cleaned
+
+
+def _save(campaign: Campaign, cleaned: dict[str, Any]) -> None:
+    fields = [k for k in cleaned if k not in ("segments", "exclude_segments")]
+    for key in fields:
+        setattr(campaign, key, cleaned[key])
+    campaign.save()
+    if "segments" in cleaned:
+        campaign.segments.set(cleaned["segments"])
+    if "exclude_segments" in cleaned:
+        campaign.exclude_segments.set(cleaned["exclude_segments"])
+
+
+def _described(cleaned: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in cleaned.items() if k in ("name", "per_hour")}
+    if "template" in cleaned:
+        out["template"] = cleaned["template"].name
+    for key in ("segments", "exclude_segments"):
+        if key in cleaned:
+            out[key] = [s.name for s in cleaned[key]]
+    return out
+
+
+def campaign_create(*, actor: Actor, data: dict[str, Any]) -> Campaign:
+    """``data``: name, template_id, segment_ids, exclude_segment_ids, per_hour."""
+    perms.require(actor, "email", perms.CREATE)
+    errors: dict[str, list[str]] = {}
+    cleaned = _clean({"exclude_segment_ids": [], "per_hour": 0, **data}, errors)
+    for required in ("name", "template_id", "segment_ids"):
+        if required not in data:
+            errors.setdefault(required, [_("This field is required.")])
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic():
+        campaign = Campaign(created_by=actor.user)
+        _save(campaign, cleaned)
+        _audit(actor, AuditEvent.Action.CREATE, campaign, {k: [None, v] for k, v in _described(cleaned).items()})
+    return campaign
+
+
+def campaign_update(*, actor: Actor, campaign: Campaign, data: dict[str, Any]) -> Campaign:
+    """Change a draft (or a scheduled campaign not started yet): the keys given."""
+    perms.require(actor, "email", perms.EDIT)
+    errors: dict[str, list[str]] = {}
+    cleaned = _clean(data, errors)
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if not campaign.is_editable:
+            raise Conflict(_("A campaign that has started cannot be changed."))
+        _save(campaign, cleaned)
+        _audit(actor, AuditEvent.Action.UPDATE, campaign, {k: [None, v] for k, v in _described(cleaned).items()})
+    return campaign
+
+
+def campaign_delete(*, actor: Actor, campaign: Campaign) -> None:
+    perms.require(actor, "email", perms.DELETE)
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if campaign.status in (Campaign.Status.SENDING, Campaign.Status.PAUSED):
+            raise Conflict(_("Cancel the campaign before deleting it."))
+        _audit(actor, AuditEvent.Action.DELETE, campaign, {"name": [campaign.name, None]})
+        campaign.delete()
+
+
+def campaign_schedule(*, actor: Actor, campaign: Campaign, at: dt.datetime | None = None) -> Campaign:
+    """Send now (``at`` empty or past) or at ``at`` (an aware datetime). The template is copied
+    into the campaign now."""
+    perms.require(actor, "email", perms.EDIT)
+    now = timezone.now()
+    if at is not None and timezone.is_naive(at):
+        raise InvalidInput({"at": [_("Give the time with its time zone.")]})
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if not campaign.is_editable:
+            raise Conflict(_("This campaign has started already."))
+        if not campaign.segments.exists():
+            raise InvalidInput({"segment_ids": [_("Choose at least one segment or list.")]})
+        template = campaign.template
+        campaign.content = {
+            **vars(parts_of(template)),
+            "sender_name": template.sender_name,
+            "sender_email": template.from_address,
+            "reply_to": template.reply_to,
+            "key": secrets.token_hex(6),
+        }
+        campaign.scheduled_at = at if at is not None and at > now else now
+        campaign.status = Campaign.Status.SCHEDULED
+        campaign.save(update_fields=["content", "scheduled_at", "status"])
+        _audit(actor, AuditEvent.Action.UPDATE, campaign, {"scheduled_at": [None, campaign.scheduled_at.isoformat()]})
+        if campaign.scheduled_at <= now:
+            _start(campaign)
+    return campaign
+
+
+def campaigns_start_due(now: dt.datetime | None = None) -> list[int]:
+    """Start the scheduled campaigns whose time has come (the minutely job)."""
+    now = now or timezone.now()
+    started = []
+    for pk in Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            campaign = Campaign.objects.select_for_update().filter(pk=pk, status=Campaign.Status.SCHEDULED).first()
+            if campaign is not None:
+                _start(campaign)
+                started.append(pk)
+    return started
+
+
+def _start(campaign: Campaign) -> None:
+    """Inside the caller's transaction, the campaign row locked: write the audience, then wake
+    the job after the commit."""
+    audience_queue(campaign)
+    campaign.status = Campaign.Status.SENDING
+    campaign.started_at = timezone.now()
+    campaign.save(update_fields=["status", "started_at"])
+    counts_refresh(campaign)
+    _wake(campaign.pk)
+
+
+def _wake(campaign_id: int) -> None:
+    from danhba.messaging import tasks
+
+    transaction.on_commit(lambda: tasks.campaign_send_job(campaign_id))
+
+
+def audience_queue(campaign: Campaign) -> int:
+    """Write a Send row for every contact of the audience (queued or excluded with its reason);
+    returns the number of rows written. Runs again harmlessly (unique per campaign and contact)."""
+    include = list(campaign.segments.values_list("pk", flat=True))
+    exclude = list(campaign.exclude_segments.values_list("pk", flat=True))
+    marketing = bool(campaign.content.get("marketing", True))
+    written, last = 0, 0
+    while True:
+        ids = list(
+            SegmentMember.objects.filter(segment_id__in=include, contact_id__gt=last)
+            .order_by("contact_id")
+            .values_list("contact_id", flat=True)
+            .distinct()[:AUDIENCE_BATCH]
+        )
+        if not ids:
+            return written
+        last = ids[-1]
+        rows = [
+            Send(campaign=campaign, contact_id=cid, email=email, marketing=marketing, **state)
+            for cid, email, state in recipients_check(ids, marketing=marketing, exclude_segments=exclude)
+        ]
+        Send.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        written += len(rows)
+
+
+def recipients_check(
+    contact_ids: Sequence[int], *, marketing: bool, exclude_segments: Sequence[int] = ()
+) -> list[tuple[int, str, dict[str, str]]]:
+    """(contact id, address, {"state", "reason"}) for each contact: queued, or excluded with the
+    first rule that stops it. A handful of IN queries per batch, none per contact."""
+    excluded = set(
+        SegmentMember.objects.filter(segment_id__in=exclude_segments, contact_id__in=contact_ids).values_list(
+            "contact_id", flat=True
+        )
+    ) if exclude_segments else set()  # fmt: skip
+    emails = dict(Contact.objects.filter(pk__in=contact_ids).values_list("pk", "email"))
+    suppressed = suppressed_addresses([e for e in emails.values() if e], marketing=marketing)
+    consented = _consented(contact_ids) if marketing else set()
+    capped = capped_contacts(contact_ids) if marketing else set()
+    out = []
+    for cid in contact_ids:
+        if cid not in emails:
+            continue  # deleted meanwhile
+        email = emails[cid]
+        reason = _reason(cid, email, excluded, suppressed, consented, capped, marketing)
+        state = {"state": Send.State.EXCLUDED, "reason": reason} if reason else {"state": Send.State.QUEUED}
+        out.append((cid, email, state))
+    return out
+
+
+def _reason(
+    cid: int,
+    email: str,
+    excluded: set[int],
+    suppressed: set[str],
+    consented: set[int],
+    capped: set[int],
+    marketing: bool,
+) -> str:
+    if cid in excluded:
+        return Reason.EXCLUDED_SEGMENT
+    if not email:
+        return Reason.NO_ADDRESS
+    try:
+        normalize_email(email)
+    except NormalizationError:
+        return Reason.INVALID
+    if email in suppressed:
+        return Reason.SUPPRESSED
+    if marketing and cid not in consented:
+        return Reason.NO_CONSENT
+    if marketing and cid in capped:
+        return Reason.CAPPED
+    return ""
+
+
+def _consented(contact_ids: Sequence[int]) -> set[int]:
+    return set(
+        ConsentState.objects.filter(
+            contact_id__in=contact_ids,
+            purpose__key=settings.MESSAGING_CONSENT_PURPOSE,
+            status=ConsentStatus.GRANTED,
+        ).values_list("contact_id", flat=True)
+    )
+
+
+def suppressed_addresses(emails: Sequence[str], *, marketing: bool) -> set[str]:
+    rows = Suppression.objects.filter(email__in=list(emails))
+    if not marketing:
+        rows = rows.filter(reason__in=UNDELIVERABLE)
+    return set(rows.values_list("email", flat=True))
+
+
+def capped_contacts(contact_ids: Sequence[int], now: dt.datetime | None = None) -> set[int]:
+    """Contacts that reached the frequency cap of marketing email."""
+    cap = settings.MESSAGING_FREQUENCY_CAP
+    if cap <= 0:
+        return set()
+    since = (now or timezone.now()) - dt.timedelta(hours=settings.MESSAGING_FREQUENCY_HOURS)
+    rows = (
+        Send.objects.filter(contact_id__in=contact_ids, sent_at__gte=since, marketing=True)
+        .values("contact_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=cap)
+    )
+    return {row["contact_id"] for row in rows}
+
+
+def counts_refresh(campaign: Campaign) -> dict[str, int]:
+    """The campaign's counts by state and by exclusion reason (from its Send rows)."""
+    counts: dict[str, int] = {}
+    for row in Send.objects.filter(campaign=campaign).values("state", "reason").annotate(n=Count("id")):
+        counts[row["state"]] = counts.get(row["state"], 0) + row["n"]
+        if row["reason"]:
+            counts[f"reason:{row['reason']}"] = row["n"]
+    Campaign.objects.filter(pk=campaign.pk).update(counts=counts)
+    campaign.counts = counts
+    return counts
+
+
+def _transition(actor: Actor, campaign: Campaign, allowed: Sequence[str], to: str, message: str) -> Campaign:
+    perms.require(actor, "email", perms.EDIT)
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if campaign.status not in allowed:
+            raise Conflict(message)
+        before = campaign.status
+        campaign.status = to
+        fields = ["status"]
+        if to == Campaign.Status.CANCELLED:
+            campaign.finished_at = timezone.now()
+            fields.append("finished_at")
+        campaign.save(update_fields=fields)
+        _audit(actor, AuditEvent.Action.UPDATE, campaign, {"status": [before, to]})
+        if to == Campaign.Status.SENDING:
+            _wake(campaign.pk)
+    return campaign
+
+
+def campaign_pause(*, actor: Actor, campaign: Campaign) -> Campaign:
+    """The job stops after the batch it is sending; nothing queued leaves until resumed."""
+    return _transition(
+        actor, campaign, [Campaign.Status.SENDING], Campaign.Status.PAUSED, _("Only a campaign being sent can pause.")
+    )
+
+
+def campaign_resume(*, actor: Actor, campaign: Campaign) -> Campaign:
+    return _transition(
+        actor, campaign, [Campaign.Status.PAUSED], Campaign.Status.SENDING, _("Only a paused campaign can resume.")
+    )
+
+
+def campaign_cancel(*, actor: Actor, campaign: Campaign) -> Campaign:
+    """Nothing more is sent; what left already stays sent."""
+    allowed = [Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED]
+    return _transition(
+        actor, campaign, allowed, Campaign.Status.CANCELLED, _("This campaign can no longer be cancelled.")
+    )
+
+
+def suppression_add(*, email: str, reason: str, note: str = "") -> Suppression:
+    """Put an address on the suppression list (or keep the entry it has: the first reason stays)."""
+    address = normalize_email(email)
+    entry, _created = Suppression.objects.get_or_create(email=address, defaults={"reason": reason, "note": note[:500]})
+    return entry
+
+
+def unsubscribe(*, recipient: Recipient, ip_address: str | None = None, proof: str = "") -> bool:
+    """The one-click unsubscribe (RFC 8058) and the unsubscribe page: withdraw the contact's
+    email-marketing consent in the ledger and suppress its address, at once. False when the
+    contact no longer exists."""
+    from danhba.privacy.services import consent_record
+
+    contact = Contact.objects.filter(pk=recipient.contact_id).first()
+    if contact is None:
+        return False
+    with transaction.atomic():
+        consent_record(
+            actor=Actor.system("job"),
+            contact=contact,
+            purpose=settings.MESSAGING_CONSENT_PURPOSE,
+            status=ConsentStatus.WITHDRAWN,
+            source="email",
+            proof=proof or f"unsubscribe link, campaign {recipient.campaign_id}",
+            ip_address=ip_address,
+        )
+        if contact.email:
+            suppression_add(
+                email=contact.email, reason=Suppression.Reason.UNSUBSCRIBED, note=f"campaign {recipient.campaign_id}"
+            )
+    return True

@@ -1,0 +1,313 @@
+"""The send job: a campaign's queued recipients, in keyset batches, over several SMTP
+connections at once.
+
+Durability: every recipient has a ``Send`` row before its message leaves. A batch is claimed
+(queued → sending, with the job's token and the row's Message-ID) in one transaction, the
+messages go out, and the outcome is written back (sent, or failed with the server's answer). A
+worker killed mid-batch leaves its rows in "sending": the next run (the job woken again, or the
+minutely sweep once the heartbeat is older than ``LEASE``) sends them again with the same
+Message-ID — they may have left before the kill — and counts them in ``Campaign.resent``. No
+other recipient can get the message twice: a row leaves "queued" only by a claim.
+
+The template is compiled once per run; each recipient gets its own tokens (their fields,
+signed unsubscribe link) and, for marketing, the footer and the List-Unsubscribe headers.
+Suppression and the frequency cap are checked again just before each batch leaves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import smtplib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from danhba.contacts.models import Contact
+from danhba.core import jobs
+from danhba.messaging import compose, transport
+from danhba.messaging.compose import Compiled, Footer, Parts
+from danhba.messaging.links import Recipient, make_token, site_url
+from danhba.messaging.liquid import TemplateProblem
+from danhba.messaging.models import Campaign, Send
+from danhba.messaging.selectors import campaign_tokens
+from danhba.messaging.services.campaigns import capped_contacts, counts_refresh, suppressed_addresses
+
+log = logging.getLogger(__name__)
+
+# A run that has not beaten its heartbeat for this long is presumed dead and taken over.
+LEASE = dt.timedelta(minutes=2)
+MAX_RUN_SECONDS = 60
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class RunResult:
+    sent: int = 0
+    failed: int = 0
+    excluded: int = 0
+    resent: int = 0
+    again_in: float | None = None  # seconds until the job should run again (throttle, more to do)
+
+
+def message_id(campaign: Campaign, send_id: int) -> str:
+    """Fixed per recipient, so a message sent again after a crash has the same Message-ID."""
+    domain = str(campaign.content.get("sender_email", "")).rpartition("@")[2] or "danhba.local"
+    return f"<c{campaign.pk}.r{send_id}.{campaign.content.get('key', '')}@{domain}>"
+
+
+def _take(campaign_id: int, token: str, now: dt.datetime) -> Campaign | None:
+    """Hold the campaign for this run: only one run sends a campaign at a time."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        if campaign is None or campaign.status != Campaign.Status.SENDING:
+            return None
+        if campaign.run_token and campaign.heartbeat_at and now - campaign.heartbeat_at < LEASE:
+            return None
+        campaign.run_token = token
+        campaign.heartbeat_at = now
+        campaign.save(update_fields=["run_token", "heartbeat_at"])
+    return campaign
+
+
+def _release(campaign: Campaign, token: str) -> None:
+    Campaign.objects.filter(pk=campaign.pk, run_token=token).update(run_token="", heartbeat_at=None)
+
+
+def _still_mine(campaign: Campaign, token: str) -> bool:
+    """Beat the heartbeat; False when the campaign was paused or cancelled (or taken over)."""
+    return bool(
+        Campaign.objects.filter(pk=campaign.pk, run_token=token, status=Campaign.Status.SENDING).update(
+            heartbeat_at=timezone.now()
+        )
+    )
+
+
+def _claim(campaign: Campaign, token: str, limit: int) -> list[Send]:
+    """Queued rows in id order → sending, each with its Message-ID, in one transaction."""
+    with transaction.atomic():
+        ids = list(
+            Send.objects.filter(campaign=campaign, state=Send.State.QUEUED)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        Send.objects.filter(pk__in=ids, state=Send.State.QUEUED).update(
+            state=Send.State.SENDING, claim_token=token, attempts=F("attempts") + 1
+        )
+        rows = list(Send.objects.filter(pk__in=ids, claim_token=token, state=Send.State.SENDING).order_by("id"))
+        for row in rows:
+            row.message_id = message_id(campaign, row.pk)
+        Send.objects.bulk_update(rows, ["message_id"])
+    return rows
+
+
+def _in_flight(campaign: Campaign, token: str) -> list[Send]:
+    """Rows a dead run left in "sending": they are ours now, to send again (after
+    ``MAX_ATTEMPTS`` tries a row is failed: the server never took it)."""
+    left = Send.objects.filter(campaign=campaign, state=Send.State.SENDING).exclude(claim_token=token)
+    left.filter(attempts__gte=MAX_ATTEMPTS).update(state=Send.State.FAILED, error="gave up after repeated attempts")
+    rows = list(left.filter(attempts__lt=MAX_ATTEMPTS))
+    if rows:
+        Send.objects.filter(pk__in=[r.pk for r in rows]).update(claim_token=token, attempts=F("attempts") + 1)
+        Campaign.objects.filter(pk=campaign.pk).update(resent=F("resent") + len(rows))
+    return rows
+
+
+def _compiled(campaign: Campaign) -> Compiled:
+    content = campaign.content
+    parts = Parts(
+        subject=content["subject"],
+        preheader=content.get("preheader", ""),
+        body=content.get("body", ""),
+        text_body=content.get("text_body", ""),
+        mjml=bool(content.get("mjml")),
+        marketing=bool(content.get("marketing", True)),
+    )
+    return compose.compile_parts(parts)
+
+
+def _headers(campaign: Campaign, recipient: Recipient) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe (HTTPS URL, mailto) on marketing email."""
+    token = make_token(recipient)
+    mailto = settings.MESSAGING_UNSUBSCRIBE_MAILTO or campaign.content.get("sender_email", "")
+    url = site_url(f"/email/unsubscribe/{token}/")
+    return {
+        "List-Unsubscribe": f"<{url}>, <mailto:{mailto}?subject=unsubscribe%20{token}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def _messages(
+    campaign: Campaign, compiled: Compiled, rows: Sequence[Send]
+) -> list[tuple[Send, EmailMultiAlternatives | str]]:
+    """Each row with its message, or with the reason it could not be rendered."""
+    contacts = Contact.objects.filter(pk__in=[r.contact_id for r in rows]).select_related("owner", "lifecycle_stage")
+    tokens = campaign_tokens(contacts, campaign_id=campaign.pk)
+    content = campaign.content
+    out: list[tuple[Send, EmailMultiAlternatives | str]] = []
+    for row in rows:
+        data = tokens.get(row.contact_id)
+        if data is None:
+            out.append((row, "the contact was deleted"))
+            continue
+        headers = {"X-Danhba-Campaign": str(campaign.pk)}
+        footer = None
+        if compiled.marketing:
+            headers.update(_headers(campaign, Recipient(row.contact_id, campaign.pk)))
+            links = data["links"]
+            footer = Footer(
+                identity=settings.MESSAGING_SENDER_IDENTITY or content.get("sender_name", ""),
+                address=settings.MESSAGING_POSTAL_ADDRESS,
+                unsubscribe=links["unsubscribe"],
+                preferences=links["preferences"],
+            )
+        try:
+            rendered = compose.render(compiled, data, ad_label=settings.MESSAGING_AD_LABEL, footer=footer)
+        except TemplateProblem as exc:
+            out.append((row, str(exc)))
+            continue
+        message = transport.build_message(
+            rendered,
+            to=row.email,
+            from_address=content.get("sender_email") or settings.DEFAULT_FROM_EMAIL,
+            from_name=content.get("sender_name", ""),
+            reply_to=content.get("reply_to", ""),
+            message_id=row.message_id or message_id(campaign, row.pk),
+            headers=headers,
+        )
+        out.append((row, message))
+    return out
+
+
+def _send_chunk(items: Sequence[tuple[Send, EmailMultiAlternatives]]) -> list[tuple[int, str]]:
+    """Send over one connection; (row id, error or "") per message."""
+    results: list[tuple[int, str]] = []
+    try:
+        with transport.connection() as conn:
+            for row, message in items:
+                try:
+                    conn.send_messages([message])
+                    results.append((row.pk, ""))
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+                    results.append((row.pk, str(exc)[:500]))
+    except (smtplib.SMTPException, OSError) as exc:
+        # The connection failed: the rest of this chunk is left in "sending" for the next run.
+        log.warning("campaign send: connection failed: %s", exc)
+    return results
+
+
+def _recheck(campaign: Campaign, rows: list[Send]) -> tuple[list[Send], list[Send]]:
+    """Just before sending: drop addresses suppressed and contacts capped since queueing."""
+    marketing = bool(campaign.content.get("marketing", True))
+    suppressed = suppressed_addresses([r.email for r in rows], marketing=marketing)
+    capped = capped_contacts([r.contact_id for r in rows]) if marketing else set()
+    keep, drop = [], []
+    for row in rows:
+        if row.email in suppressed:
+            row.reason = Send.Reason.SUPPRESSED
+            drop.append(row)
+        elif row.contact_id in capped:
+            row.reason = Send.Reason.CAPPED
+            drop.append(row)
+        else:
+            keep.append(row)
+    if drop:
+        for row in drop:
+            row.state = Send.State.EXCLUDED
+        Send.objects.bulk_update(drop, ["state", "reason"])
+    return keep, drop
+
+
+def _send_rows(campaign: Campaign, compiled: Compiled, rows: list[Send], result: RunResult) -> None:
+    rows, dropped = _recheck(campaign, rows)
+    result.excluded += len(dropped)
+    built = _messages(campaign, compiled, rows)
+    failed = {row.pk: msg for row, msg in built if isinstance(msg, str)}
+    ready = [(row, msg) for row, msg in built if not isinstance(msg, str)]
+    lanes = max(1, min(settings.MESSAGING_SEND_CONNECTIONS, len(ready)))
+    chunks = [ready[i::lanes] for i in range(lanes)]
+    outcomes: list[tuple[int, str]] = []
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        for part in pool.map(_send_chunk, chunks):
+            outcomes.extend(part)
+    failed.update({pk: err for pk, err in outcomes if err})
+    sent = [pk for pk, err in outcomes if not err]
+    now = timezone.now()
+    Send.objects.filter(pk__in=sent).update(state=Send.State.SENT, sent_at=now, error="")
+    for pk, error in failed.items():
+        Send.objects.filter(pk=pk).update(state=Send.State.FAILED, error=error[:500])
+    result.sent += len(sent)
+    result.failed += len(failed)
+
+
+def _allowance(campaign: Campaign, now: dt.datetime) -> tuple[int, float | None]:
+    """How many may leave now under the throttle, and when to look again if none."""
+    batch = settings.MESSAGING_SEND_BATCH
+    if not campaign.per_hour:
+        return batch, None
+    hour_ago = now - dt.timedelta(hours=1)
+    recent = Send.objects.filter(campaign=campaign, sent_at__gte=hour_ago).count()
+    left = campaign.per_hour - recent
+    if left > 0:
+        return min(batch, left), None
+    return 0, max(5.0, 3600 / campaign.per_hour)
+
+
+def campaign_run(*, campaign_id: int, max_seconds: float = MAX_RUN_SECONDS) -> RunResult:
+    """Send what is due of one campaign for at most ``max_seconds``; ``again_in`` tells the job
+    when to run again (more queued, or the throttle's next slot)."""
+    result = RunResult()
+    token = secrets.token_hex(16)
+    campaign = _take(campaign_id, token, timezone.now())
+    if campaign is None:
+        return result
+    started = timezone.now()
+    try:
+        compiled = _compiled(campaign)
+        stale = _in_flight(campaign, token)
+        result.resent = len(stale)
+        if stale:
+            _send_rows(campaign, compiled, stale, result)
+        while _still_mine(campaign, token):
+            allowed, wait = _allowance(campaign, timezone.now())
+            if not allowed:
+                result.again_in = wait
+                break
+            rows = _claim(campaign, token, allowed)
+            if not rows:
+                _finish(campaign)
+                break
+            _send_rows(campaign, compiled, rows, result)
+            if (timezone.now() - started).total_seconds() > max_seconds:
+                result.again_in = 0
+                break
+            jobs.yield_to_writers()
+    finally:
+        _release(campaign, token)
+        counts_refresh(campaign)
+    return result
+
+
+def _finish(campaign: Campaign) -> None:
+    """No queued row left: the campaign is sent once nothing is in flight either."""
+    if Send.objects.filter(campaign=campaign, state=Send.State.SENDING).exists():
+        return
+    Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
+        status=Campaign.Status.SENT, finished_at=timezone.now()
+    )
+
+
+def campaigns_stalled(now: dt.datetime | None = None) -> list[int]:
+    """Campaigns being sent whose run died (heartbeat older than the lease) or that no run
+    holds: the minutely sweep wakes their job."""
+    now = now or timezone.now()
+    rows = Campaign.objects.filter(status=Campaign.Status.SENDING)
+    return [c.pk for c in rows if not c.run_token or not c.heartbeat_at or now - c.heartbeat_at >= LEASE]

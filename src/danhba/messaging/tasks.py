@@ -1,0 +1,33 @@
+"""Huey jobs of the messaging app: a campaign's send job (a long job: one at a time, yielding
+between batches), and the minutely sweep that starts scheduled campaigns and wakes the job of a
+campaign whose run died. The Send rows are the source of truth: a lost or repeated job loses or
+duplicates nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from danhba.core import jobs
+from danhba.messaging.services import campaigns, sending
+
+
+@db_task(priority=jobs.LONG, context=True)
+def campaign_send_job(campaign_id: int, task: Any = None) -> int | None:
+    with jobs.long_job() as mine:
+        if not mine and task is not None:
+            campaign_send_job.schedule((campaign_id,), delay=jobs.LONG_JOB_RETRY_SECONDS, priority=jobs.LONG)
+            return None
+        result = sending.campaign_run(campaign_id=campaign_id)
+    if result.again_in is not None and task is not None:
+        campaign_send_job.schedule((campaign_id,), delay=result.again_in, priority=jobs.LONG)
+    return result.sent
+
+
+@db_periodic_task(crontab(minute="*"))
+def campaigns_sweep() -> None:
+    campaigns.campaigns_start_due()
+    for campaign_id in sending.campaigns_stalled():
+        campaign_send_job(campaign_id)

@@ -1,0 +1,201 @@
+"""Campaigns to a real SMTP server (aiosmtpd on loopback): who gets the email and who does not
+(no consent, suppressed, capped, excluded segment, no or invalid address), counted by reason;
+the parsed messages (personalisation, footer, List-Unsubscribe headers, Message-ID, [QC]);
+transactional email skips the label, consent and cap; scheduling, throttle, pause, resume,
+cancel; a run killed mid-batch is resumed and its in-flight messages resent with the same
+Message-ID; the one-click unsubscribe."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from danhba.conftest import actor_for
+from danhba.messaging.models import Campaign, EmailTemplate, Send, Suppression
+from danhba.messaging.services import campaigns, sending
+from danhba.messaging.tests.conftest import Mailbox
+from danhba.privacy.services import consent_record
+from danhba.segments.models import Segment
+from danhba.segments.services import list_add, segment_create
+
+pytestmark = pytest.mark.django_db
+
+BODY = (
+    '<html><body><p>Chào {{ xung_ho | default: "bạn" }} {{ contact.given_name }},</p>'
+    '<p><a href="https://shop.example.vn/">Mua sắm</a></p></body></html>'
+)
+
+
+@pytest.fixture
+def setup(admin: Any, make_contact: Any, settings: Any) -> dict[str, Any]:
+    settings.MESSAGING_SENDER_IDENTITY = "Công ty TNHH Ánh Dương"
+    settings.MESSAGING_POSTAL_ADDRESS = "12 Lê Lợi, Quận 1, TP. Hồ Chí Minh"
+    actor = actor_for(admin)
+    people = {
+        "lan": make_contact(full_name="Nguyễn Thị Lan", gender="female", emails=["lan@example.vn"]),
+        "minh": make_contact(full_name="Trần Văn Minh", gender="male", emails=["minh@example.vn"]),
+        "noconsent": make_contact(full_name="Lê Văn Không", emails=["khong@example.vn"]),
+        "suppressed": make_contact(full_name="Phạm Thị Chặn", emails=["chan@example.vn"]),
+        "capped": make_contact(full_name="Võ Văn Nhiều", emails=["nhieu@example.vn"]),
+        "noemail": make_contact(full_name="Đỗ Văn Số", phones=["0912345678"]),
+        "vip": make_contact(full_name="Hồ Thị Vip", emails=["vip@example.vn"]),
+    }
+    for key in ("lan", "minh", "suppressed", "capped", "vip", "noemail"):
+        consent_record(actor=actor, contact=people[key], purpose="email_marketing", status="granted", source="ui")
+    Suppression.objects.create(email="chan@example.vn", reason=Suppression.Reason.HARD_BOUNCE)
+    audience = segment_create(actor=actor, name="Khách hàng", kind=Segment.Kind.STATIC)
+    list_add(actor=actor, segment=audience, contact_ids=[c.pk for c in people.values()])
+    vips = segment_create(actor=actor, name="VIP", kind=Segment.Kind.STATIC)
+    list_add(actor=actor, segment=vips, contact_ids=[people["vip"].pk])
+    template = EmailTemplate.objects.create(
+        name="Tháng 12", subject="Ưu đãi cho {{ contact.given_name }}", body=BODY,
+        sender_name="Ánh Dương", sender_email="news@anhduong.example.vn",
+    )  # fmt: skip
+    # Three marketing emails in the last day already for "capped".
+    for n in range(3):
+        earlier = Campaign.objects.create(name=f"earlier {n}", template=template, status=Campaign.Status.SENT)
+        Send.objects.create(
+            campaign=earlier, contact=people["capped"], email="nhieu@example.vn", state="sent", sent_at=timezone.now()
+        )
+    return {"actor": actor, "people": people, "audience": audience, "vips": vips, "template": template}
+
+
+def make_campaign(setup: dict[str, Any], **data: Any) -> Campaign:
+    return campaigns.campaign_create(
+        actor=setup["actor"],
+        data={
+            "name": "Ưu đãi tháng 12", "template_id": setup["template"].pk, "segment_ids": [setup["audience"].pk],
+            "exclude_segment_ids": [setup["vips"].pk], **data,
+        },
+    )  # fmt: skip
+
+
+def test_who_gets_it_and_the_messages(
+    smtp: Mailbox, setup: dict[str, Any], huey_immediate: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    campaign = make_campaign(setup)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENT
+    assert sorted(r.rcpt_to[0] for r in smtp.received) == ["lan@example.vn", "minh@example.vn"]
+    counts = campaign.counts
+    assert counts["sent"] == 2 and counts["excluded"] == 5
+    assert {k: v for k, v in counts.items() if k.startswith("reason:")} == {
+        "reason:no_consent": 1, "reason:suppressed": 1, "reason:capped": 1, "reason:no_address": 1,
+        "reason:excluded_segment": 1,
+    }  # fmt: skip
+    lan = next(r for r in smtp.received if r.rcpt_to == ["lan@example.vn"])
+    message = lan.message
+    assert message["Subject"] == "[QC] Ưu đãi cho Lan"
+    send = Send.objects.get(campaign=campaign, email="lan@example.vn")
+    assert message["Message-ID"] == send.message_id and send.state == "sent" and send.sent_at
+    assert message["From"].addresses[0].addr_spec == "news@anhduong.example.vn"
+    unsubscribe = str(message["List-Unsubscribe"]).strip()
+    assert (
+        unsubscribe.startswith("<http://127.0.0.1:8000/email/unsubscribe/") and "<mailto:news@anhduong" in unsubscribe
+    )
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html, text = lan.part("text/html"), lan.part("text/plain")
+    assert "Chào chị Lan," in html and "Chào chị Lan," in text
+    assert "12 Lê Lợi, Quận 1" in html and "Công ty TNHH Ánh Dương" in text and "Unsubscribe:" in text
+
+
+def test_transactional_skips_label_consent_and_cap(
+    smtp: Mailbox, setup: dict[str, Any], huey_immediate: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    template = setup["template"]
+    template.kind = EmailTemplate.Kind.TRANSACTIONAL
+    template.save()
+    campaign = make_campaign(setup, exclude_segment_ids=[])
+    with django_capture_on_commit_callbacks(execute=True):
+        campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    got = sorted(r.rcpt_to[0] for r in smtp.received)
+    # A hard bounce still stops it; consent and the cap do not apply.
+    assert got == ["khong@example.vn", "lan@example.vn", "minh@example.vn", "nhieu@example.vn", "vip@example.vn"]
+    message = smtp.received[0].message
+    assert not message["Subject"].startswith("[QC]") and message["List-Unsubscribe"] is None
+
+
+def test_schedule_later_then_the_sweep_starts_it(
+    smtp: Mailbox, setup: dict[str, Any], huey_immediate: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    campaign = make_campaign(setup)
+    at = timezone.now() + dt.timedelta(hours=2)
+    campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign, at=at)
+    campaign.refresh_from_db()
+    assert campaign.status == "scheduled" and not smtp.received and not Send.objects.filter(campaign=campaign).exists()
+    assert campaigns.campaigns_start_due() == []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert campaigns.campaigns_start_due(now=at + dt.timedelta(seconds=1)) == [campaign.pk]
+    campaign.refresh_from_db()
+    assert campaign.status == "sent" and len(smtp.received) == 2
+
+
+def test_throttle_pause_resume_cancel(smtp: Mailbox, setup: dict[str, Any], settings: Any) -> None:
+    actor = setup["actor"]
+    campaign = make_campaign(setup, per_hour=1)
+    campaigns.campaign_schedule(actor=actor, campaign=campaign)  # no worker: nothing sent yet
+    assert sending.campaign_run(campaign_id=campaign.pk).sent == 1
+    throttled = sending.campaign_run(campaign_id=campaign.pk)
+    assert throttled.sent == 0 and throttled.again_in == 3600 and len(smtp.received) == 1
+    Campaign.objects.filter(pk=campaign.pk).update(per_hour=0)
+    campaigns.campaign_pause(actor=actor, campaign=campaign)
+    assert sending.campaign_run(campaign_id=campaign.pk).sent == 0 and len(smtp.received) == 1
+    campaigns.campaign_resume(actor=actor, campaign=campaign)
+    campaigns.campaign_cancel(actor=actor, campaign=campaign)
+    assert sending.campaign_run(campaign_id=campaign.pk).sent == 0 and len(smtp.received) == 1
+    campaign.refresh_from_db()
+    assert campaign.status == "cancelled" and campaign.counts["queued"] == 1
+
+
+def test_a_killed_run_is_resumed_with_the_same_message_id(smtp: Mailbox, setup: dict[str, Any]) -> None:
+    campaign = make_campaign(setup)
+    campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    campaign.refresh_from_db()
+    # A run that claimed both recipients, sent one, and died (kill -9) before writing it back.
+    claimed = sending._claim(campaign, "deadrun", 10)
+    assert len(claimed) == 2
+    first = claimed[0]
+    from danhba.messaging import transport
+    from danhba.messaging.services.sending import _compiled, _messages
+
+    [(_row, message)] = _messages(campaign, _compiled(campaign), [first])
+    with transport.connection() as conn:
+        conn.send_messages([message])  # type: ignore[list-item]
+    Campaign.objects.filter(pk=campaign.pk).update(
+        run_token="deadrun", heartbeat_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    assert sending.campaigns_stalled() == [campaign.pk]
+    result = sending.campaign_run(campaign_id=campaign.pk)
+    assert result.resent == 2 and result.sent == 2
+    by_rcpt: dict[str, list[str]] = {}
+    for received in smtp.received:
+        by_rcpt.setdefault(received.rcpt_to[0], []).append(received.message["Message-ID"])
+    assert sorted(by_rcpt) == ["lan@example.vn", "minh@example.vn"]
+    assert max(len(ids) for ids in by_rcpt.values()) == 2 and all(len(set(ids)) == 1 for ids in by_rcpt.values())
+    campaign.refresh_from_db()
+    assert campaign.status == "sent" and campaign.resent == 2
+
+
+def test_suppressed_after_queueing_is_not_sent(smtp: Mailbox, setup: dict[str, Any]) -> None:
+    campaign = make_campaign(setup)
+    campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    campaigns.suppression_add(email="LAN@example.vn", reason=Suppression.Reason.COMPLAINT)
+    sending.campaign_run(campaign_id=campaign.pk)
+    assert [r.rcpt_to[0] for r in smtp.received] == ["minh@example.vn"]
+    assert Send.objects.get(campaign=campaign, email="lan@example.vn").reason == "suppressed"
+
+
+def test_started_campaigns_cannot_change(setup: dict[str, Any], smtp: Mailbox, huey_immediate: Any) -> None:
+    from danhba.core.errors import Conflict
+
+    campaign = make_campaign(setup)
+    campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    with pytest.raises(Conflict):
+        campaigns.campaign_update(actor=setup["actor"], campaign=campaign, data={"name": "x"})
+    with pytest.raises(Conflict):
+        campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
