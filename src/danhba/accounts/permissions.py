@@ -35,6 +35,7 @@ OBJECTS = {
     "webhook": _("Webhooks"),
     "segment": _("Segments and lists"),
     "email": _("Email templates and campaigns"),
+    "emaildomain": _("Sending domains"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -83,6 +84,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "order": [VIEW, EXPORT],
             "segment": [*_CRUD, EXPORT],
             "email": _CRUD,
+            "emaildomain": _READ,
         },
     },
     "sales": {

@@ -17,12 +17,15 @@ from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.core.schemas import ErrorOut
 from danhba.messaging import linkcheck, selectors
 from danhba.messaging.compose import Parts, links_in, warnings
-from danhba.messaging.models import Campaign, EmailTemplate
+from danhba.messaging.models import Campaign, EmailTemplate, SendingDomain
 from danhba.messaging.schemas import (
     CampaignIn,
     CampaignList,
     CampaignOut,
     CampaignPatch,
+    DomainIn,
+    DomainList,
+    DomainOut,
     DraftPreviewIn,
     LinkCheckOut,
     PreviewOut,
@@ -37,6 +40,7 @@ from danhba.messaging.schemas import (
     TestSendOut,
 )
 from danhba.messaging.services import campaigns
+from danhba.messaging.services import domains as domains_service
 from danhba.messaging.services import templates as services
 
 router = Router(tags=["email"])
@@ -273,3 +277,47 @@ def campaign_recipients(
     page = selectors.recipient_page(campaign, state=state, reason=reason, cursor=cursor or None, limit=limit)
     fields = ("id", "contact_id", "email", "state", "reason", "message_id", "error", "sent_at")
     return {"items": [{f: getattr(s, f) for f in fields} for s in page.items], "next_cursor": page.next_cursor}
+
+
+# --- sending domains: admins add, check and delete; marketing looks ("emaildomain") -----------
+
+
+def _domain(request: HttpRequest, domain_id: int) -> SendingDomain:
+    require(api_user(request), "emaildomain", perms.VIEW)
+    return selectors.sending_domain_get(domain_id)
+
+
+@router.get("/email/domains", response={200: DomainList, **ERRORS}, summary="List sending domains")
+def domain_list(request: HttpRequest) -> dict[str, Any]:
+    require(api_user(request), "emaildomain", perms.VIEW)
+    return {"items": [selectors.sending_domain_view(row) for row in SendingDomain.objects.all()]}
+
+
+@router.post("/email/domains", response={201: DomainOut, **ERRORS}, summary="Add a sending domain")
+def domain_create(request: HttpRequest, payload: DomainIn) -> Status[dict[str, Any]]:
+    """Makes an RSA-2048 DKIM key pair for the domain and answers the DNS records to publish
+    (DKIM at `selector._domainkey.domain`, SPF, DMARC). The private key is kept encrypted and
+    never shown."""
+    row = domains_service.domain_create(actor=api_actor(request), domain=payload.domain, selector=payload.selector)
+    return Status(201, selectors.sending_domain_view(row))
+
+
+@router.get("/email/domains/{int:domain_id}", response={200: DomainOut, **ERRORS}, summary="Get a sending domain")
+def domain_get(request: HttpRequest, domain_id: int = _id()) -> dict[str, Any]:
+    return selectors.sending_domain_view(_domain(request, domain_id))
+
+
+@router.post(
+    "/email/domains/{int:domain_id}/check", response={200: DomainOut, **ERRORS}, summary="Check a domain's DNS"
+)
+def domain_check(request: HttpRequest, domain_id: int = _id()) -> dict[str, Any]:
+    """Looks up the SPF, DKIM and DMARC records now: each ok, missing, wrong, or failed (the
+    lookup did not answer), with the reason in the request's language."""
+    row = domains_service.domain_check(actor=api_actor(request), domain=_domain(request, domain_id))
+    return selectors.sending_domain_view(row)
+
+
+@router.delete("/email/domains/{int:domain_id}", response={204: None, **ERRORS}, summary="Delete a sending domain")
+def domain_delete(request: HttpRequest, domain_id: int = _id()) -> Status[None]:
+    domains_service.domain_delete(actor=api_actor(request), domain=_domain(request, domain_id))
+    return Status(204, None)

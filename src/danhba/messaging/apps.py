@@ -21,3 +21,4 @@ class MessagingConfig(AppConfig):
                 keys={"template": _("template"), "exclude_segments": _("excluded segments")},
             ),
         )
+        AUDIT_TYPES.add("sending_domain", AuditType(model="messaging.SendingDomain"))

@@ -97,3 +97,17 @@ class ScheduleForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_("In your time zone; empty: now."),
     )
+
+
+class DomainForm(forms.Form):
+    domain = forms.CharField(
+        label=_("Domain"),
+        max_length=300,
+        help_text=_("The domain of the sender addresses, e.g. anhduong.vn or tin.anhduong.vn."),
+    )
+    selector = forms.CharField(
+        label=_("DKIM selector"),
+        max_length=63,
+        required=False,
+        help_text=_("Optional; danhba picks one such as danhba202612."),
+    )

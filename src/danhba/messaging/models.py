@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from danhba.messaging.domains import OK, RECORDS, Verdict
+
 
 class EmailTemplate(models.Model):
     """An email as its author wrote it: Liquid in the subject, preheader, HTML (or MJML) and
@@ -173,3 +175,36 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class SendingDomain(models.Model):
+    """A domain danhba sends from, with its own DKIM key: the private key sealed
+    (``domains.seal``, never shown), the public key that goes in DNS, and the last check of the
+    SPF, DKIM and DMARC records (``domains.check``; per record its status, reason untranslated,
+    and the record found)."""
+
+    domain = models.CharField(_("domain"), max_length=253, unique=True)
+    selector = models.CharField(_("DKIM selector"), max_length=63)
+    private_key_sealed = models.TextField(editable=False)
+    public_key = models.TextField(_("DKIM public key"), editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    checked_at = models.DateTimeField(_("checked"), null=True, blank=True)
+    check_results = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def verdicts(self) -> dict[str, Verdict]:
+        """The last check per record (spf, dkim, dmarc); empty before the first check."""
+        return {name: Verdict.from_json(self.check_results[name]) for name in RECORDS if name in self.check_results}
+
+    @property
+    def ready(self) -> bool:
+        verdicts = self.verdicts()
+        return len(verdicts) == len(RECORDS) and all(v.status == OK for v in verdicts.values())

@@ -165,3 +165,38 @@ class RecipientOut(Schema):
 class RecipientPage(Schema):
     items: list[RecipientOut]
     next_cursor: str | None
+
+
+class DomainIn(In):
+    domain: str = Field(max_length=300, description="e.g. anhduong.vn; Vietnamese letters are sent as IDNA (xn--)")
+    selector: str = Field("", max_length=63, description="the DKIM selector; empty: danhbaYYYYMM")
+
+
+class DnsRecordOut(Schema):
+    check: str = Field(description="spf, dkim or dmarc")
+    type: str = "TXT"
+    name: str
+    value: str
+    zone_value: str = Field(description="the value as quoted strings of at most 255 characters, for a zone file")
+
+
+class VerdictOut(Schema):
+    status: str = Field(description="ok, missing, wrong, or failed (the lookup did not answer)")
+    reason: str = Field(description="why, in the request's language")
+    found: str = Field(description="the record as published, when there is one")
+
+
+class DomainOut(Schema):
+    id: int
+    domain: str
+    selector: str
+    public_key: str = Field(description="the DKIM public key (base64 DER); the private key is never shown")
+    created_at: dt.datetime
+    checked_at: dt.datetime | None
+    ready: bool = Field(description="SPF, DKIM and DMARC all ok at the last check")
+    checks: dict[str, VerdictOut] = Field(description="the last check per record: spf, dkim, dmarc")
+    records: list[DnsRecordOut] = Field(description="the records to publish")
+
+
+class DomainList(Schema):
+    items: list[DomainOut]

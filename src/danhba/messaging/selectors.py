@@ -17,8 +17,9 @@ from danhba.contacts.models import Contact, ContactCompany, ContactEmail
 from danhba.contacts.selectors import active_custom_keys, hidden_fields, visible_custom_values
 from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import Page, paginate
+from danhba.messaging import domains
 from danhba.messaging.links import Recipient, consent_links
-from danhba.messaging.models import Campaign, EmailTemplate, Send
+from danhba.messaging.models import Campaign, EmailTemplate, Send, SendingDomain
 
 CONTACT_FIELDS = (
     "full_name", "family_name", "middle_name", "given_name", "email", "phone", "street", "ward", "province",
@@ -184,3 +185,33 @@ def recipient_page(
     if reason:
         qs = qs.filter(reason=reason)
     return paginate(qs, "id", cursor, limit)
+
+
+def sending_domain_get(pk: int) -> SendingDomain:
+    from django.utils.translation import gettext
+
+    try:
+        return SendingDomain.objects.get(pk=pk)
+    except SendingDomain.DoesNotExist:
+        raise NotFound(gettext("There is no such sending domain.")) from None
+
+
+def sending_domain_view(row: SendingDomain) -> dict[str, Any]:
+    """A sending domain for the API and the page: the records to publish and the last check,
+    its reasons in the active language. Never the private key."""
+    return {
+        "id": row.pk,
+        "domain": row.domain,
+        "selector": row.selector,
+        "public_key": row.public_key,
+        "created_at": row.created_at,
+        "checked_at": row.checked_at,
+        "ready": row.ready,
+        "checks": {
+            name: {"status": v.status, "reason": str(v.why), "found": v.found} for name, v in row.verdicts().items()
+        },
+        "records": [
+            {"check": r.check, "name": r.name, "value": r.value, "zone_value": r.zone_value}
+            for r in domains.records(row.domain, row.selector, row.public_key)
+        ],
+    }

@@ -11,13 +11,15 @@ message itself.
   ``mailgun``, ``sendgrid``, ``postmark``, ``brevo``, …), its keys in ``ANYMAIL_*`` variables.
 
 User name and password are URL-encoded in the URL (``%40`` for ``@``). SMTP messages are DKIM
-signed (dkimpy) when ``DKIM_PRIVATE_KEY_FILE`` is set; an ESP signs its own.
+signed (dkimpy) with the key of the sender's sending domain (``SendingDomain``, /email/domains/)
+when it has one, else with ``DKIM_PRIVATE_KEY_FILE``'s when that is set; an ESP signs its own.
 """
 
 from __future__ import annotations
 
 import re
 import smtplib
+import time
 from dataclasses import dataclass
 from email.utils import formataddr, make_msgid, parseaddr
 from functools import lru_cache
@@ -35,6 +37,7 @@ from django.core.mail.message import sanitize_address
 from django.utils.module_loading import import_string
 
 from danhba.messaging.compose import Rendered
+from danhba.messaging.domains import unseal
 
 # Headers the DKIM signature covers (those present in the message).
 DKIM_HEADERS = (
@@ -101,16 +104,60 @@ def _dkim_key(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
+# Sending domains' keys per process: (read at, {domain: (selector, private key)}). A send job
+# signs many messages; the table is read again after DOMAIN_KEYS_SECONDS, or at once in the
+# process that adds or deletes a domain (forget_domain_keys).
+DOMAIN_KEYS_SECONDS = 60.0
+_domain_keys: tuple[float, dict[str, tuple[str, bytes]]] | None = None
+
+
+def forget_domain_keys() -> None:
+    global _domain_keys
+    _domain_keys = None
+
+
+def _keys_by_domain() -> dict[str, tuple[str, bytes]]:
+    global _domain_keys
+    if _domain_keys is None or time.monotonic() - _domain_keys[0] > DOMAIN_KEYS_SECONDS:
+        from danhba.messaging.models import SendingDomain
+
+        keys: dict[str, tuple[str, bytes]] = {}
+        for row in SendingDomain.objects.only("domain", "selector", "private_key_sealed"):
+            private = unseal(row.private_key_sealed)
+            if private is not None:  # sealed under a SECRET_KEY this site no longer has
+                keys[row.domain] = (row.selector, private)
+        _domain_keys = (time.monotonic(), keys)
+    return _domain_keys[1]
+
+
+def signing_key(from_domain: str) -> tuple[str, str, bytes] | None:
+    """(domain, selector, private key) to sign mail from ``from_domain``: its sending domain's,
+    else the closest parent's (news.anhduong.vn signs as anhduong.vn, which DMARC's relaxed
+    alignment accepts), else DKIM_PRIVATE_KEY_FILE's; None: unsigned."""
+    keys = _keys_by_domain()
+    labels = from_domain.lower().rstrip(".").split(".")
+    for i in range(len(labels) - 1):
+        candidate = ".".join(labels[i:])
+        if candidate in keys:
+            selector, private = keys[candidate]
+            return candidate, selector, private
+    if settings.DKIM_PRIVATE_KEY_FILE:
+        domain = settings.DKIM_DOMAIN or from_domain
+        return domain, settings.DKIM_SELECTOR, _dkim_key(settings.DKIM_PRIVATE_KEY_FILE)
+    return None
+
+
 def dkim_sign(message: bytes, from_address: str) -> bytes:
     """``message`` with a DKIM-Signature header when a key is configured; unchanged otherwise."""
-    if not settings.DKIM_PRIVATE_KEY_FILE:
+    key = signing_key(from_address.rpartition("@")[2])
+    if key is None:
         return message
-    domain = settings.DKIM_DOMAIN or from_address.rpartition("@")[2]
+    domain, selector, private = key
     signature: bytes = dkim.sign(
         message,
-        settings.DKIM_SELECTOR.encode(),
+        selector.encode(),
         domain.encode(),
-        _dkim_key(settings.DKIM_PRIVATE_KEY_FILE),
+        private,
         include_headers=[h for h in DKIM_HEADERS if h.lower() + b":" in message.lower()],
     )
     return signature + message

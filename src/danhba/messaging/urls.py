@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.messaging.views import campaigns, public, templates
+from danhba.messaging.views import campaigns, domains, public, templates
 
 app_name = "messaging"
 urlpatterns = [
@@ -18,6 +18,10 @@ urlpatterns = [
     path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:pk>/delete/", campaigns.campaign_delete, name="campaign_delete"),
     path("campaigns/<int:pk>/<str:action>/", campaigns.campaign_action, name="campaign_action"),
+    path("domains/", domains.domain_list, name="domains"),
+    path("domains/<int:pk>/", domains.domain_detail, name="domain"),
+    path("domains/<int:pk>/check/", domains.domain_check, name="domain_check"),
+    path("domains/<int:pk>/delete/", domains.domain_delete, name="domain_delete"),
     # From the emails themselves: no account, a signed token.
     path("unsubscribe/<str:token>/", public.unsubscribe_page, name="unsubscribe"),
     path("preferences/<str:token>/", public.unsubscribe_page, name="preferences"),

@@ -22,7 +22,9 @@ from danhba.api import api
 from danhba.conftest import actor_for
 from danhba.contacts.models import Company, CustomField, Tag, TimelineEntry
 from danhba.core.tests.fuzzing import errors_are_json
+from danhba.messaging import domains
 from danhba.messaging.models import Campaign, EmailTemplate
+from danhba.messaging.services.domains import domain_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -49,8 +51,9 @@ def wsgi_app():
 
 
 @pytest.fixture
-def records(admin, make_contact):
+def records(admin, make_contact, monkeypatch):
     """One of everything, so pinned ids reach the code behind the 404."""
+    monkeypatch.setattr(domains, "dns_lookup", lambda name: [])  # a domain check asks no real DNS
     contact = make_contact(full_name="Nguyễn Văn Fuzz", emails=["fuzz@example.vn"], phones=["0912345678"])
     return {
         "contact_id": contact.pk,
@@ -64,6 +67,7 @@ def records(admin, make_contact):
         "template_id": EmailTemplate.objects.create(
             name="fuzz", subject="Hi {{ contact.given_name }}", body="<p>x</p>"
         ).pk,
+        "domain_id": domain_create(actor=actor_for(admin), domain="fuzz.example.vn").pk,
     }
 
 

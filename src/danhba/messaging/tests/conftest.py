@@ -64,3 +64,13 @@ def smtp(settings: Any) -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_domain_keys() -> Iterator[None]:
+    """Sending domains' keys are cached per process; a test's rows are gone after it."""
+    from danhba.messaging.transport import forget_domain_keys
+
+    forget_domain_keys()
+    yield
+    forget_domain_keys()
