@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import secrets
 import zoneinfo
 from typing import Any
@@ -24,6 +23,7 @@ from danhba.core.actor import Actor
 from danhba.core.audit import changes_between
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from danhba.core.normalize import NormalizationError, clean_text, normalize_email
+from danhba.core.ratelimit import client_network
 
 _SCOPE_RANK = {perms.SCOPE_OWN: 0, perms.SCOPE_TEAM: 1, perms.SCOPE_ALL: 2}
 
@@ -431,21 +431,9 @@ FORGET_AFTER = dt.timedelta(days=1)
 
 
 def login_network(ip: str | None) -> str:
-    """The address whose login attempts count together: an IPv4 address, or for IPv6 its /64
-    network (one home or office gets a whole /64 and picks any address in it, so counting per
-    IPv6 address would let anyone walk past the limits). An IPv4-mapped IPv6 address counts as
-    its IPv4 address; text that is no address is kept as it is."""
-    if not ip:
-        return ""
-    try:
-        address = ipaddress.ip_address(ip.strip())
-    except ValueError:
-        return ip[:45]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    """The address whose login attempts count together (``core.ratelimit.client_network``: an
+    IPv4 address, an IPv6 /64)."""
+    return client_network(ip)
 
 
 def _pair_key(email: str, ip: str | None) -> str:

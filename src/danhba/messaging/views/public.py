@@ -15,12 +15,17 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from danhba.core.actor import client_ip
+from danhba.core.ratelimit import PublicLimit, public_rate_limited
 from danhba.messaging.links import read_token
 from danhba.messaging.services.campaigns import unsubscribe
+
+# A person opens this page a few times; a scanner walking tokens gets 429 with Retry-After.
+unsubscribe_rate = PublicLimit("unsubscribe", 30)
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
+@public_rate_limited(unsubscribe_rate)
 def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
     recipient = read_token(token)
     if recipient is None:

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from danhba.core.ratelimit import buckets
 from danhba.tracking.models import Event
-from danhba.tracking.ratelimit import buckets
 
 pytestmark = pytest.mark.django_db
 

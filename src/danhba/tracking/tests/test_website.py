@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from danhba.core.ratelimit import PublicLimit
 from danhba.tracking.models import Event, Source
 from danhba.tracking.views import browser as browser_views
 from danhba.tracking.views.browser import PIXEL
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(browser_views, "pixel_rate", browser_views._RateLimit(browser_views.PIXEL_RATE_PER_MINUTE))
+    monkeypatch.setattr(browser_views, "pixel_rate", PublicLimit("pixel", browser_views.PIXEL_RATE_PER_MINUTE))
     yield
 
 
@@ -114,7 +115,7 @@ def test_pixel_properties_with_nul_escapes_are_stored_cleaned(client: Any, write
 def test_pixel_flood_from_one_address_stops_storing_but_still_answers(
     client: Any, write_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(browser_views, "pixel_rate", browser_views._RateLimit(3))
+    monkeypatch.setattr(browser_views, "pixel_rate", PublicLimit("pixel", 3))
     for i in range(5):
         assert_gif(pixel(client, writeKey=write_key, event="Opened", userId="u", messageId=f"m{i}"))
     assert Event.objects.count() == 3

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,11 +18,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
-from danhba.core.actor import client_ip
 from danhba.core.longurl import long_urls_answered_by_view
+from danhba.core.ratelimit import PublicLimit, source_limit
 from danhba.tracking.inbox import events_accept
 from danhba.tracking.models import Event, Source
-from danhba.tracking.ratelimit import source_limit
 from danhba.tracking.services.messages import MAX_EVENT_BYTES, Rejected, parse_message, storable
 from danhba.tracking.views.events import parse_constant, parse_float
 
@@ -56,27 +53,8 @@ def script(request: HttpRequest) -> HttpResponse:
     return response
 
 
-class _RateLimit:
-    """A fixed one-minute window per client address, in this process. Approximate (each worker
-    counts alone) but free: no database or cache round trip on the pixel's path."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self.window = 0
-        self.counts: dict[str, int] = {}
-        self.lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        window = int(time.monotonic() // 60)
-        with self.lock:
-            if window != self.window:
-                self.window, self.counts = window, {}
-            count = self.counts.get(key, 0) + 1
-            self.counts[key] = count
-            return count <= self.per_minute
-
-
-pixel_rate = _RateLimit(PIXEL_RATE_PER_MINUTE)
+# Loads per client network and write key: past it the GIF still answers, nothing is stored.
+pixel_rate = PublicLimit("pixel", PIXEL_RATE_PER_MINUTE)
 
 
 def _gif() -> HttpResponse:
@@ -130,7 +108,7 @@ def pixel(request: HttpRequest) -> HttpResponse:
     key = params.get("writeKey", "")
     if request.method != "GET" or not key or len(request.get_full_path()) > MAX_EVENT_BYTES:
         return _gif()
-    if not pixel_rate.allow(f"{client_ip(request) or ''} {key[:16]}"):
+    if pixel_rate.wait(request, key[:16]):
         return _gif()
     source = Source.lookup(key)
     if source is None or source_limit(source.pk, 1):

@@ -27,9 +27,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from danhba.core.ratelimit import source_limit
 from danhba.tracking.inbox import events_accept
 from danhba.tracking.models import Source
-from danhba.tracking.ratelimit import source_limit
 from danhba.tracking.services.messages import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
