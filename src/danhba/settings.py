@@ -250,6 +250,9 @@ DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "danhba@localhost")
 # The bounce mailbox: messages leave with the envelope sender BOUNCE_ADDRESS's local part +
 # "<send id>-<signature>" (VERP, messaging/bounces.py), so a bounce names the send it is about.
 BOUNCE_ADDRESS = os.getenv("BOUNCE_ADDRESS", "")
+# The mailbox BOUNCE_ADDRESS delivers to, read by `danhba bounces_fetch` (messaging/mailbox.py):
+# imaps://user:pass@host/FOLDER, or imap://…?starttls=1.
+BOUNCE_IMAP_URL = os.getenv("BOUNCE_IMAP_URL", "")
 # Sending domains (/email/domains/): the SPF mechanism of the service that sends the mail, as
 # the SPF record should name it (e.g. "include:_spf.example-esp.com" or "ip4:203.0.113.5";
 # empty: the domain's own "mx"), and the seconds a DNS check waits.

@@ -9,7 +9,10 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from danhba.audit.display import AUDIT_TYPES, AuditType
-        from danhba.messaging import hooks  # noqa: F401  (declares BOUNCE_RECEIVED for `danhba hooks`)
+        from danhba.messaging.hooks import BOUNCE_RECEIVED
+        from danhba.messaging.services.bounces import bounce_apply
+
+        BOUNCE_RECEIVED.connect(bounce_apply)
 
         AUDIT_TYPES.add(
             "email_template", AuditType(model="messaging.EmailTemplate", keys={"test_sent_to": _("test sent to")})

@@ -109,6 +109,7 @@ def test_a_message_that_is_not_a_bounce_gives_nothing() -> None:
     assert bounces.parse_bounce(b"Subject: no sender at all\r\n\r\nhi\r\n") is None  # a detector raises on it
 
 
+@pytest.mark.django_db
 def test_receive_tells_the_listeners() -> None:
     heard: list[bounces.Bounce] = []
 
