@@ -12,13 +12,16 @@ How the rows travel (docs/decisions/0006-set-based-import.md):
 - SQLite: ``executemany``; a table made with ``one_statement=True`` gets its rows as one JSON
   parameter, ``INSERT … SELECT … FROM json_each(?)``: for a table with triggers (the search
   entries feed their FTS5 index) one statement costs a fraction of one per row (measured on
-  94,000 search entries: 196 → 29 µs per row). Wide tables stay on ``executemany``: reading 45
-  columns back out of JSON costs more than binding them (30 → 66 µs per contact).
+  94,000 search entries: 196 → 29 µs per row), and JSON columns (the events' properties,
+  context and traits) are serialised with the whole batch in one ``json.dumps`` (decision
+  0007). Wide tables stay on ``executemany``: reading 45 columns back out of JSON costs more
+  than binding them (30 → 66 µs per contact). What JSON cannot hold goes row by row.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC
 from typing import Any, TypeVar
@@ -29,6 +32,7 @@ from django.db import connection, models
 T = TypeVar("T")
 
 CHUNK = 900  # values per IN (...) list: well under SQLite's variable limit
+JSON_ROWS = 5000  # rows per statement of a one_statement Table on SQLite
 
 
 def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -39,20 +43,30 @@ def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
 
 
 def select_in(
-    model: type[models.Model], columns: Sequence[str], key: str, values: Iterable[Any], order_by: str = ""
+    model: type[models.Model],
+    columns: Sequence[str],
+    key: str,
+    values: Iterable[Any],
+    order_by: str = "",
+    where: dict[str, Any] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
-    """``SELECT columns FROM model's table WHERE key IN (values)``, a chunk of values at a time,
-    as plain tuples (column names, not attnames; for text and integer columns, which need no
-    conversion): a batch looks up thousands of keys, and building an ORM ``__in`` lookup costs
-    more than the query."""
+    """``SELECT columns FROM model's table WHERE key IN (values)`` (and each column of ``where``
+    equal to its value), a chunk of values at a time, as plain tuples (column names, not
+    attnames; for text and integer columns, which need no conversion): a batch looks up
+    thousands of keys, and building an ORM ``__in`` lookup costs more than the query."""
     quote = connection.ops.quote_name
     selected = ", ".join(quote(c) for c in columns)
     table = quote(model._meta.db_table)
     order = f" ORDER BY {quote(order_by)}" if order_by else ""
+    fixed = "".join(f" AND {quote(c)} = %s" for c in where or {})
+    fixed_params = list((where or {}).values())
     with connection.cursor() as cursor:
         for chunk in chunks(values):
             marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"SELECT {selected} FROM {table} WHERE {quote(key)} IN ({marks}){order}", chunk)  # noqa: S608
+            cursor.execute(
+                f"SELECT {selected} FROM {table} WHERE {quote(key)} IN ({marks}){fixed}{order}",  # noqa: S608
+                [*chunk, *fixed_params],
+            )
             yield from cursor.fetchall()
 
 
@@ -84,11 +98,25 @@ class Table:
         table = quote(model._meta.db_table)
         self.sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
         self.copy_sql = f"COPY {table} ({columns}) FROM STDIN"
-        picked = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(fields)))
-        self.json_sql = f"INSERT INTO {table} ({columns}) SELECT {picked} FROM json_each(%s)" if one_statement else ""  # noqa: S608
         self.adapted = [i for i, a in enumerate(self.adapters) if a is not None]
+        self.json_sql = ""
+        if one_statement and connection.vendor == "sqlite" and sqlite3.sqlite_version_info >= (3, 38):
+            # A JSON column's value as JSON text (``->``, what json_adapter stores), any other as
+            # its SQL value (``->>``: text, number, NULL; true is 1).
+            picked = ", ".join(
+                f"value -> '$[{i}]'" if isinstance(f, models.JSONField) else f"value ->> '$[{i}]'"
+                for i, f in enumerate(fields)
+            )
+            self.json_sql = f"INSERT INTO {table} ({columns}) SELECT {picked} FROM json_each(%s)"  # noqa: S608
+            # JSON columns stay Python values in the array (serialised with the rest in one
+            # json.dumps, not one call per value); the other adapters make text of times.
+            self.json_adapted = [i for i in self.adapted if not isinstance(fields[i], models.JSONField)]
 
     def insert(self, rows: Iterable[Sequence[Any]]) -> None:
+        if self.json_sql:
+            rows = rows if isinstance(rows, list) else list(rows)
+            if not rows or self._insert_json(rows):
+                return
         if self.adapted:
             adapters = self.adapters
             idx = self.adapted
@@ -108,10 +136,34 @@ class Table:
                 with connection.wrap_database_errors, cursor.cursor.copy(self.copy_sql) as copy:
                     for values in out:
                         copy.write_row(values)
-            elif self.json_sql:
-                cursor.execute(self.json_sql, [json.dumps(out, ensure_ascii=False, default=str)])
             else:
                 cursor.executemany(self.sql, out)
+
+    def _insert_json(self, rows: list[Sequence[Any]]) -> bool:
+        """The rows as JSON arrays, ``JSON_ROWS`` per statement; False (nothing written) when
+        JSON cannot hold a value (a Decimal, ``NaN``) or a text holds a NUL (``->>`` would end
+        it there): the caller then inserts them row by row."""
+        adapters = self.adapters
+        idx = self.json_adapted
+        out: list[Any] = []
+        for row in rows:
+            values = list(row)
+            for i in idx:
+                values[i] = adapters[i](values[i])  # type: ignore[misc]
+            out.append(values)
+        try:
+            docs = [
+                json.dumps(chunk, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+                for chunk in chunks(out, JSON_ROWS)
+            ]
+        except (TypeError, ValueError):
+            return False
+        if any("\\u0000" in doc for doc in docs):
+            return False
+        with connection.cursor() as cursor:
+            for doc in docs:
+                cursor.execute(self.json_sql, [doc])
+        return True
 
 
 def datetime_adapter() -> Callable[[Any], Any]:

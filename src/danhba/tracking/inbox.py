@@ -204,39 +204,46 @@ def inbox_database() -> str:
 
 
 # One thread of a process drains at a time: a second one would only wait for SQLite's write
-# lock (or, on PostgreSQL, store requests out of the order they were accepted); a wake-up that
-# finds the inbox being drained leaves the work to the thread already at it.
+# lock, or on PostgreSQL take the worker's second thread away from the other short jobs. Several
+# worker processes (or machines) drain at once on PostgreSQL: each claims its own requests.
 _draining = threading.Lock()
 
 
 def inbox_process(*, linger: float = 0.0, max_seconds: float | None = None) -> int:
-    """Store every due request, oldest first, a group of up to ``GROUP_REQUESTS`` per claim;
-    returns the number of messages processed. With ``linger``, keep watching that long after the
-    inbox runs dry. On SQLite the database files' logs are copied into them by a thread of their
-    own (``core.db.background_checkpoints``), not at the worker's commits; the inbox file's
-    connections never checkpoint by themselves (settings.py), so no event request pays for it."""
+    """:func:`inbox_drain`, unless another thread of this process is at it (then 0)."""
     if not _draining.acquire(blocking=False):
         return 0
-    processed = 0
     try:
-        with background_checkpoints(DEFAULT_DB_ALIAS, inbox_database()) as checkpoint_soon:
-            started = time.monotonic()
-            idle_since: float | None = None
-            while max_seconds is None or time.monotonic() - started < max_seconds:
-                done = _process_next()
-                if done is None:
-                    if linger <= 0:
-                        break
-                    idle_since = idle_since or time.monotonic()
-                    if time.monotonic() - idle_since >= linger:
-                        break
-                    time.sleep(0.05)
-                    continue
-                idle_since = None
-                processed += done.accepted + done.duplicates
-                checkpoint_soon()
+        return inbox_drain(linger=linger, max_seconds=max_seconds)
     finally:
         _draining.release()
+
+
+def inbox_drain(*, linger: float = 0.0, max_seconds: float | None = None) -> int:
+    """Store every due request, oldest first, a group of up to ``GROUP_REQUESTS`` per claim;
+    returns the number of messages processed. With ``linger``, keep watching that long after the
+    inbox runs dry. Workers draining at once each store the requests they claimed
+    (``tests/test_workers.py``). On SQLite the database files' logs are copied into them by a
+    thread of their own (``core.db.background_checkpoints``), not at the worker's commits; the
+    inbox file's connections never checkpoint by themselves (settings.py), so no event request
+    pays for it."""
+    processed = 0
+    with background_checkpoints(DEFAULT_DB_ALIAS, inbox_database()) as checkpoint_soon:
+        started = time.monotonic()
+        idle_since: float | None = None
+        while max_seconds is None or time.monotonic() - started < max_seconds:
+            done = _process_next()
+            if done is None:
+                if linger <= 0:
+                    break
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since >= linger:
+                    break
+                time.sleep(0.05)
+                continue
+            idle_since = None
+            processed += done.accepted + done.duplicates
+            checkpoint_soon()
     return processed
 
 
