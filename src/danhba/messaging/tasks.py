@@ -1,10 +1,11 @@
 """Huey jobs of the messaging app: a campaign's send job (a long job: one at a time, yielding
 between batches), and the minutely sweep that starts scheduled campaigns and wakes the job of a
-campaign whose run died. The Send rows are the source of truth: a lost or repeated job loses or
-duplicates nothing."""
+campaign whose run died, and the bounce mailbox read every 5 minutes. The Send rows are the
+source of truth: a lost or repeated job loses or duplicates nothing."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from huey import crontab
@@ -12,6 +13,8 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from danhba.core import jobs
 from danhba.messaging.services import campaigns, sending
+
+log = logging.getLogger(__name__)
 
 
 @db_task(priority=jobs.LONG, context=True)
@@ -31,3 +34,19 @@ def campaigns_sweep() -> None:
     campaigns.campaigns_start_due()
     for campaign_id in sending.campaigns_stalled():
         campaign_send_job(campaign_id)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def bounces_fetch_job() -> None:
+    """Read the bounce mailbox every 5 minutes when BOUNCE_IMAP_URL is set (as `danhba
+    bounces_fetch` does); a mailbox that cannot be read is logged and tried at the next run."""
+    from django.conf import settings
+
+    from danhba.messaging import mailbox
+
+    if not settings.BOUNCE_IMAP_URL:
+        return
+    try:
+        mailbox.fetch(mailbox.parse_url(settings.BOUNCE_IMAP_URL))
+    except mailbox.MailboxError:
+        log.warning("bounce mailbox not read", exc_info=True)

@@ -144,3 +144,20 @@ def test_command(sends: dict[str, Send], settings: Any, monkeypatch: pytest.Monk
     call_command("bounces_fetch", stdout=out)
     assert out.getvalue().strip() == "1 read: 1 hard bounces, 0 soft, 0 not bounces, 0 left for the next run"
     assert Suppression.objects.filter(email="khong.ton.tai@vnpt.example.vn").exists()
+
+
+def test_the_periodic_job_reads_the_mailbox_when_set(
+    sends: dict[str, Send], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from danhba.messaging.tasks import bounces_fetch_job
+
+    imap = FakeImap({b"1": sample("postfix-5.1.1.eml", bounces.return_path(sends["gone"].pk))})
+    monkeypatch.setattr(mailbox, "connect", lambda m: imap)
+    settings.BOUNCE_IMAP_URL = ""
+    bounces_fetch_job.call_local()
+    assert imap.logged_in is None
+    settings.BOUNCE_IMAP_URL = "imaps://u:p@imap.example.vn/Bounces"
+    bounces_fetch_job.call_local()
+    assert Suppression.objects.filter(email="khong.ton.tai@vnpt.example.vn").exists()
+    settings.BOUNCE_IMAP_URL = "imaps://u:p@imap.example.vn/Missing"
+    bounces_fetch_job.call_local()  # logged, not raised

@@ -242,3 +242,20 @@ def test_without_a_domain_mail_is_unsigned_and_a_deleted_domain_stops_signing(
     domain_delete(actor=actor_for(admin), domain=domain_row)
     _send(f"news@{DOMAIN}")
     assert [r.message["DKIM-Signature"] for r in smtp.received] == [None, None]
+
+
+def test_pages_speak_vietnamese(client_for: Any, users: Any, domain_row: SendingDomain) -> None:
+    from danhba.core.tests.test_vietnamese_pages import english_messages, english_on, visible
+
+    admin = users["admin"]
+    admin.language = "vi"
+    admin.save(update_fields=["language"])
+    domain_check(actor=actor_for(admin), domain=domain_row, lookup=fake_dns({DOMAIN: ["v=spf1 +all"]}))
+    client = client_for(admin)
+    words, phrases = english_messages()
+    for url in ("/email/domains/", f"/email/domains/{domain_row.pk}/"):
+        html = client.get(url).content.decode()
+        assert '<html lang="vi">' in html
+        assert english_on(visible(html), words, phrases) == [], url
+    detail = client.get(f"/email/domains/{domain_row.pk}/").content.decode()
+    assert "Không có bản ghi DKIM" in detail and "Bản ghi SPF kết thúc bằng +all" in detail
