@@ -13,7 +13,7 @@ from bench import BENCHMARKS, REPO_DIR
 from bench.machine import load_sampling_start
 
 # Benchmarks whose name is a Python keyword live in a module of another name.
-MODULES = {"import": "import_bench"}
+MODULES = {"import": "import_bench", "email": "email_bench"}
 
 
 def main(argv: list[str]) -> int:

@@ -211,3 +211,22 @@ def test_segments_benchmark_end_to_end(tmp_path: Path) -> None:
     assert all(t["contacts_processed"] >= 1 for t in latency["trials"])
     assert all(result["checks"].values()) and set(result["meets"]) == {"count", "refresh", "event_to_membership"}
     assert not db.exists(), "without --keep the generated database is removed"
+
+
+@pytest.mark.slow
+def test_email_benchmark_end_to_end(tmp_path: Path) -> None:
+    """300 recipients: the baseline, a campaign sent by a worker process into the SMTP sink
+    process, and the crash phase (the worker killed mid-send, a new one taking over)."""
+    cmd = [
+        sys.executable, "-m", "bench", "email", "--recipients", "300", "--connections", "2",
+        "--data-dir", str(tmp_path), "--out", str(tmp_path),
+    ]  # fmt: skip
+    run = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((tmp_path / "email.json").read_text())
+    assert result["baseline_smtplib"]["sent"] == 300
+    assert result["danhba"]["sent"] == result["danhba"]["arrived"] == 300
+    assert result["danhba"]["per_second"] > 0 and result["danhba"]["peak_rss_bytes"] > 0
+    crash = result["crash"]
+    assert crash["every_recipient_has_it"] and crash["duplicates_share_message_id"], crash
+    assert crash["duplicates_at_most_connections"] and crash["status"] == "sent", crash

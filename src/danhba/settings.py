@@ -274,6 +274,9 @@ MESSAGING_CONSENT_PURPOSE = os.getenv("MESSAGING_CONSENT_PURPOSE", "email_market
 # The send job: SMTP connections used at once, and recipients claimed per batch.
 MESSAGING_SEND_CONNECTIONS = envint("MESSAGING_SEND_CONNECTIONS", 4)
 MESSAGING_SEND_BATCH = envint("MESSAGING_SEND_BATCH", 200)
+# A send run that has not shown it is alive for this many seconds is presumed dead (kill -9)
+# and taken over; its in-flight messages are sent again with the same Message-ID.
+MESSAGING_SEND_LEASE_SECONDS = envint("MESSAGING_SEND_LEASE_SECONDS", 120)
 # Where List-Unsubscribe's mailto: goes (empty: the sender's own address).
 MESSAGING_UNSUBSCRIBE_MAILTO = os.getenv("MESSAGING_UNSUBSCRIBE_MAILTO", "")
 # Limits of an author's Liquid template: loop iterations (nested loops multiply), output bytes,

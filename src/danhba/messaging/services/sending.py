@@ -5,7 +5,7 @@ Durability: every recipient has a ``Send`` row before its message leaves. A batc
 (queued → sending, with the job's token and the row's Message-ID) in one transaction, the
 messages go out, and the outcome is written back (sent, or failed with the server's answer). A
 worker killed mid-batch leaves its rows in "sending": the next run (the job woken again, or the
-minutely sweep once the heartbeat is older than ``LEASE``) sends them again with the same
+minutely sweep once the heartbeat is older than ``MESSAGING_SEND_LEASE_SECONDS``) sends them again with the same
 Message-ID — they may have left before the kill — and counts them in ``Campaign.resent``. No
 other recipient can get the message twice: a row leaves "queued" only by a claim.
 
@@ -41,8 +41,6 @@ from danhba.messaging.services.campaigns import capped_contacts, counts_refresh,
 
 log = logging.getLogger(__name__)
 
-# A run that has not beaten its heartbeat for this long is presumed dead and taken over.
-LEASE = dt.timedelta(minutes=2)
 MAX_RUN_SECONDS = 60
 MAX_ATTEMPTS = 5
 
@@ -54,6 +52,11 @@ class RunResult:
     excluded: int = 0
     resent: int = 0
     again_in: float | None = None  # seconds until the job should run again (throttle, more to do)
+
+
+def lease() -> dt.timedelta:
+    """A run that has not beaten its heartbeat for this long is presumed dead and taken over."""
+    return dt.timedelta(seconds=settings.MESSAGING_SEND_LEASE_SECONDS)
 
 
 def message_id(campaign: Campaign, send_id: int) -> str:
@@ -68,7 +71,7 @@ def _take(campaign_id: int, token: str, now: dt.datetime) -> Campaign | None:
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
         if campaign is None or campaign.status != Campaign.Status.SENDING:
             return None
-        if campaign.run_token and campaign.heartbeat_at and now - campaign.heartbeat_at < LEASE:
+        if campaign.run_token and campaign.heartbeat_at and now - campaign.heartbeat_at < lease():
             return None
         campaign.run_token = token
         campaign.heartbeat_at = now
@@ -310,4 +313,4 @@ def campaigns_stalled(now: dt.datetime | None = None) -> list[int]:
     holds: the minutely sweep wakes their job."""
     now = now or timezone.now()
     rows = Campaign.objects.filter(status=Campaign.Status.SENDING)
-    return [c.pk for c in rows if not c.run_token or not c.heartbeat_at or now - c.heartbeat_at >= LEASE]
+    return [c.pk for c in rows if not c.run_token or not c.heartbeat_at or now - c.heartbeat_at >= lease()]
