@@ -173,9 +173,11 @@ class SigningSMTPBackend(SMTPBackend):
         from_email = sanitize_address(email_message.from_email, encoding)
         recipients = [sanitize_address(addr, encoding) for addr in email_message.recipients()]
         raw = dkim_sign(email_message.message().as_bytes(linesep="\r\n"), parseaddr(from_email)[1])
+        # A campaign's message names its own return path (VERP), so a bounce names its send.
+        envelope = getattr(email_message, "envelope_sender", "") or from_email
         assert self.connection is not None
         try:
-            self.connection.sendmail(from_email, recipients, raw)
+            self.connection.sendmail(envelope, recipients, raw)
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise
@@ -209,6 +211,13 @@ def new_message_id(from_address: str) -> str:
     return make_msgid(domain=domain)
 
 
+class Message(EmailMultiAlternatives):
+    """An email with its own envelope sender (the bounce address), which the SMTP backend above
+    and django-anymail (``envelope_sender``) both use instead of the From address."""
+
+    envelope_sender: str = ""
+
+
 def build_message(
     rendered: Rendered,
     *,
@@ -218,11 +227,12 @@ def build_message(
     reply_to: str = "",
     message_id: str = "",
     headers: dict[str, str] | None = None,
-) -> EmailMultiAlternatives:
+    envelope_sender: str = "",
+) -> Message:
     """One email: the text part first, the HTML as its alternative, Message-ID fixed by the
     caller (a resend after a crash reuses it)."""
     all_headers = {"Message-ID": message_id or new_message_id(from_address), **(headers or {})}
-    message = EmailMultiAlternatives(
+    message = Message(
         subject=rendered.subject,
         body=rendered.text,
         from_email=formataddr((from_name, from_address)) if from_name else from_address,
@@ -232,4 +242,5 @@ def build_message(
     )
     if rendered.html.strip():
         message.attach_alternative(rendered.html, "text/html")
+    message.envelope_sender = envelope_sender
     return message

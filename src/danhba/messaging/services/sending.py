@@ -32,6 +32,7 @@ from django.utils import timezone
 from danhba.contacts.models import Contact
 from danhba.core import jobs
 from danhba.messaging import compose, transport
+from danhba.messaging.bounces import return_path
 from danhba.messaging.compose import Compiled, Footer, Parts
 from danhba.messaging.links import Recipient, make_token, site_url
 from danhba.messaging.liquid import TemplateProblem
@@ -185,6 +186,7 @@ def _messages(
             reply_to=content.get("reply_to", ""),
             message_id=row.message_id or message_id(campaign, row.pk),
             headers=headers,
+            envelope_sender=return_path(row.pk) if settings.BOUNCE_ADDRESS else "",
         )
         out.append((row, message))
     return out

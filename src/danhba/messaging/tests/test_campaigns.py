@@ -199,3 +199,19 @@ def test_started_campaigns_cannot_change(setup: dict[str, Any], smtp: Mailbox, h
         campaigns.campaign_update(actor=setup["actor"], campaign=campaign, data={"name": "x"})
     with pytest.raises(Conflict):
         campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+
+
+def test_return_path_names_the_send(smtp: Mailbox, setup: dict[str, Any], settings: Any) -> None:
+    """With BOUNCE_ADDRESS set, each message leaves with its own signed return path (VERP): the
+    bounce it may cause names its Send row."""
+    from danhba.messaging.bounces import send_id_of
+
+    settings.BOUNCE_ADDRESS = "bounces@anhduong.example.vn"
+    campaign = make_campaign(setup)
+    campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    sending.campaign_run(campaign_id=campaign.pk)
+    assert len(smtp.received) == 2
+    for received in smtp.received:
+        send = Send.objects.get(campaign=campaign, email=received.rcpt_to[0])
+        assert received.mail_from.startswith("bounces+") and send_id_of(received.mail_from) == send.pk
+        assert received.message["From"].addresses[0].addr_spec == "news@anhduong.example.vn"
