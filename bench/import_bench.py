@@ -102,7 +102,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="pass each file's encoding to danhba import (default: danhba detects it, as for a user)",
     )
     parser.add_argument("--baseline-only", action="store_true", help="generate and run the baseline only")
-    parser.add_argument("--out", default="", help="directory for import.json (default bench/results)")
+    parser.add_argument(
+        "--out", default="", help="directory for import.json / import-postgresql.json (default bench/results)"
+    )
     args = parser.parse_args(argv)
     if args.rows is None:
         args.rows = QUICK_ROWS if args.quick else DEFAULT_ROWS
@@ -985,7 +987,9 @@ def main(argv: list[str]) -> int:
     danhba = None if args.baseline_only else run_danhba(args, target, data_dir, files, say)
     checks = database_checks(target) if danhba else {}
     result = report(args, target, dataset, baseline, danhba, checks)
-    path = write_results(NAME, result, Path(args.out) if args.out else None)
+    # The PostgreSQL run is kept beside the SQLite one: import-postgresql.json.
+    name = NAME if target.vendor == "sqlite" else f"{NAME}-{target.vendor}"
+    path = write_results(name, result, Path(args.out) if args.out else None)
     print_table(result, console)
     console.print(f"wrote {path}")
     if not args.keep:

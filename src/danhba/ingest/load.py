@@ -491,7 +491,8 @@ class Loader:
         )
 
     def _notes(self, target: Target, now: dt.datetime) -> list[Entry]:
-        if not any(r.notes for r in target.rows):
+        rows = target.rows
+        if not (rows[0].notes if len(rows) == 1 else any(r.notes for r in rows)):
             return []
         return [
             Entry(kind="note", author_id=self.user_id, subject=_("Imported note"), body=body, occurred_at=now,

@@ -134,3 +134,30 @@ def test_an_added_phone_is_not_primary_when_the_contact_has_one(admin: Any) -> N
     keys = set(found("000002"))
     search_index([cid])
     assert set(found("000002")) == keys == {cid}
+
+
+def test_bulk_rows_keep_their_values_on_either_database(admin: Any) -> None:
+    """``core.bulk.Table`` writes by COPY on PostgreSQL and (search entries) by one JSON
+    statement on SQLite: text that COPY or JSON escape, JSON, dates and datetimes come back as given."""
+    import datetime as dt
+
+    from danhba.contacts.models import SearchEntry
+
+    name = 'Lê "Tab\tBack\\slash" 😀 Hoà'
+    born = dt.date(1990, 2, 28)
+    writer = ContactWriter(actor_for(admin, "cli"))
+    [cid] = writer.create(
+        [
+            NewContact(
+                values={"full_name": name, "birthday": born, "custom": {"note": "a\nb", "n": [1, None]}},
+                emails=[("le.hoa@example.vn", "work")],
+                entries=[Entry(kind="note", author_id=None, subject="\\N", body="line 1\nline 2\r\n")],
+            )
+        ]
+    )
+    contact = Contact.objects.get(pk=cid)
+    assert (contact.full_name, contact.birthday, contact.custom) == (name, born, {"note": "a\nb", "n": [1, None]})
+    entry = TimelineEntry.objects.get(contact_id=cid, kind="note")
+    assert (entry.subject, entry.body, entry.author_id) == ("\\N", "line 1\nline 2\r\n", None)
+    assert SearchEntry.objects.get(contact_id=cid).email == "le.hoa@example.vn"
+    assert found("le tab") == {cid}
