@@ -108,6 +108,7 @@ def _dkim_key(path: str) -> bytes:
 # signs many messages; the table is read again after DOMAIN_KEYS_SECONDS, or at once in the
 # process that adds or deletes a domain (forget_domain_keys).
 DOMAIN_KEYS_SECONDS = 60.0
+SigningKey = tuple[str, str, bytes] | None  # (domain, selector, private key PEM); None: unsigned
 _domain_keys: tuple[float, dict[str, tuple[str, bytes]]] | None = None
 
 
@@ -130,7 +131,7 @@ def _keys_by_domain() -> dict[str, tuple[str, bytes]]:
     return _domain_keys[1]
 
 
-def signing_key(from_domain: str) -> tuple[str, str, bytes] | None:
+def signing_key(from_domain: str) -> SigningKey:
     """(domain, selector, private key) to sign mail from ``from_domain``: its sending domain's,
     else the closest parent's (news.anhduong.vn signs as anhduong.vn, which DMARC's relaxed
     alignment accepts), else DKIM_PRIVATE_KEY_FILE's; None: unsigned."""
@@ -147,10 +148,12 @@ def signing_key(from_domain: str) -> tuple[str, str, bytes] | None:
     return None
 
 
-def dkim_sign(message: bytes, from_address: str) -> bytes:
-    """``message`` with a DKIM-Signature header when a key is configured; unchanged otherwise."""
-    key = signing_key(from_address.rpartition("@")[2])
-    if key is None:
+def dkim_sign(message: bytes, from_address: str, key: SigningKey | bool = True) -> bytes:
+    """``message`` with a DKIM-Signature header when a key is configured; unchanged otherwise.
+    ``key``: the key ``build_message`` chose (None: unsigned), or True to look it up now."""
+    if key is True:
+        key = signing_key(from_address.rpartition("@")[2])
+    if not isinstance(key, tuple):
         return message
     domain, selector, private = key
     signature: bytes = dkim.sign(
@@ -172,7 +175,11 @@ class SigningSMTPBackend(SMTPBackend):
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
         from_email = sanitize_address(email_message.from_email, encoding)
         recipients = [sanitize_address(addr, encoding) for addr in email_message.recipients()]
-        raw = dkim_sign(email_message.message().as_bytes(linesep="\r\n"), parseaddr(from_email)[1])
+        raw = dkim_sign(
+            email_message.message().as_bytes(linesep="\r\n"),
+            parseaddr(from_email)[1],
+            getattr(email_message, "dkim_key", True),
+        )
         # A campaign's message names its own return path (VERP), so a bounce names its send.
         envelope = getattr(email_message, "envelope_sender", "") or from_email
         assert self.connection is not None
@@ -216,6 +223,7 @@ class Message(EmailMultiAlternatives):
     and django-anymail (``envelope_sender``) both use instead of the From address."""
 
     envelope_sender: str = ""
+    dkim_key: SigningKey | bool = True  # the key build_message chose; True: look it up when sent
 
 
 def build_message(
@@ -243,4 +251,8 @@ def build_message(
     if rendered.html.strip():
         message.attach_alternative(rendered.html, "text/html")
     message.envelope_sender = envelope_sender
+    # The DKIM key is chosen here, in the thread that builds the message: the send job sends
+    # from a pool of threads, which should not read the database (their connections would see
+    # other transactions and stay open).
+    message.dkim_key = signing_key(from_address.rpartition("@")[2])
     return message

@@ -22,6 +22,7 @@ from danhba.messaging.domains import FAILED, MISSING, OK, WRONG, LookupFailed
 from danhba.messaging.models import SendingDomain
 from danhba.messaging.services.domains import domain_check, domain_create, domain_delete
 from danhba.messaging.tests.conftest import Mailbox
+from danhba.messaging.tests.test_campaigns import make_campaign, setup  # noqa: F401  (setup: the campaign fixture)
 
 pytestmark = pytest.mark.django_db
 DOMAIN = "anhduong.example.vn"
@@ -259,3 +260,29 @@ def test_pages_speak_vietnamese(client_for: Any, users: Any, domain_row: Sending
         assert english_on(visible(html), words, phrases) == [], url
     detail = client.get(f"/email/domains/{domain_row.pk}/").content.decode()
     assert "Không có bản ghi DKIM" in detail and "Bản ghi SPF kết thúc bằng +all" in detail
+
+
+def test_a_campaign_sent_from_the_job_threads_is_signed(
+    smtp: Mailbox,
+    setup: dict[str, Any],  # noqa: F811
+    admin: Any,
+    huey_immediate: Any,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+) -> None:
+    """The send job sends from a thread pool; the key is chosen where the messages are built."""
+    from danhba.messaging.services import campaigns
+
+    settings.MESSAGING_SEND_CONNECTIONS = 2
+    row = domain_create(actor=actor_for(admin), domain=DOMAIN, selector="s2026")
+    campaign = make_campaign(setup)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    zone = published(row)
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return zone.get(name.decode().rstrip("."), [""])[0].encode()
+
+    assert len(smtp.received) == 2
+    for received in smtp.received:
+        assert "s=s2026" in received.message["DKIM-Signature"] and dkim.verify(received.raw, dnsfunc=dns)
