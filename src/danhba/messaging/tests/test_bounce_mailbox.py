@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 
 from danhba.messaging import bounces, mailbox
 from danhba.messaging.models import Campaign, EmailTemplate, Send, Suppression
+from danhba.messaging.tests.test_campaigns import make_campaign, setup  # noqa: F401  (setup: the campaign fixture)
 
 pytestmark = pytest.mark.django_db
 SAMPLES = Path(__file__).parent / "bounces"
@@ -161,3 +162,32 @@ def test_the_periodic_job_reads_the_mailbox_when_set(
     assert Suppression.objects.filter(email="khong.ton.tai@vnpt.example.vn").exists()
     settings.BOUNCE_IMAP_URL = "imaps://u:p@imap.example.vn/Missing"
     bounces_fetch_job.call_local()  # logged, not raised
+
+
+def test_a_campaign_bounce_comes_back_to_its_send(
+    smtp: Any,
+    setup: dict[str, Any],  # noqa: F811
+    settings: Any,
+    huey_immediate: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """End to end: the campaign leaves with VERP return paths; the DSN the receiving server
+    writes back to one of them suppresses that recipient, and the next campaign skips it."""
+    from danhba.messaging.services import campaigns
+
+    settings.BOUNCE_ADDRESS = "bounces@mail.anhduong.example.vn"
+    campaign = make_campaign(setup)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    lan = next(r for r in smtp.received if r.rcpt_to == ["lan@example.vn"])
+    send = Send.objects.get(campaign=campaign, email="lan@example.vn")
+    assert lan.mail_from == bounces.return_path(send.pk)
+    dsn = sample("gmail-5.1.1.eml", lan.mail_from).replace(b"nguoi.da.nghi@gmail.com", b"lan@example.vn")
+    imap = FakeImap({b"1": dsn})
+    result = mailbox.fetch(mailbox.parse_url("imaps://u:p@imap.example.vn/Bounces"), connect_to=lambda m: imap)
+    assert result.hard == 1
+    assert Suppression.objects.get(email="lan@example.vn").reason == Suppression.Reason.HARD_BOUNCE
+    again = make_campaign(setup, name="Tháng 1")
+    with django_capture_on_commit_callbacks(execute=True):
+        campaigns.campaign_schedule(actor=setup["actor"], campaign=again)
+    assert Send.objects.get(campaign=again, email="lan@example.vn").reason == Send.Reason.SUPPRESSED
