@@ -330,7 +330,12 @@ class ExternalId(models.Model):
         constraints = [models.UniqueConstraint(fields=["system", "value"], name="externalid_unique")]
 
     def __str__(self) -> str:
-        return f"{self.system}:{self.value}"
+        return self.text(self.system, self.value)
+
+    @staticmethod
+    def text(system: str, value: str) -> str:
+        """How an external id reads (audit rows), without making the row: "segment:u42"."""
+        return f"{system}:{value}"
 
 
 class SocialProfile(models.Model):

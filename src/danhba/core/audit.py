@@ -18,9 +18,14 @@ CREATE, UPDATE, DELETE, VIEW, EXPORT = "create", "update", "delete", "view", "ex
 LOGIN, LOGIN_FAILED, LOGOUT = "login", "login_failed", "logout"
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """``value`` as JSON can hold it: dates and times in ISO 8601, tuples as lists, anything
     else that is not a JSON scalar as its text."""
+    if type(value) in _SCALARS:  # most values: said first (an audit row per new contact)
+        return value
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,6 +60,9 @@ class ContactsBulk:
         self.stage = LifecycleStage.objects.filter(is_active=True).order_by("position").first()
         self.custom, self.custom_errors = clean_custom_values(CustomField.Entity.CONTACT, {}, None, creating=True)
         self.writer = ContactWriter(actor)
+        # Drafts are copies of one blank contact: building a Contact runs every field's default
+        # (45 of them), several times the cost of a copy, once per new contact.
+        self._blank = Contact()
 
     def draft(self, data: dict[str, Any]) -> ContactDraft:
         """Validate ``data`` as ``contact_create`` does (raising InvalidInput); returns the unsaved
@@ -88,7 +92,8 @@ class ContactsBulk:
         if errors:
             raise InvalidInput(errors)
         now = timezone.now()
-        contact = Contact(created_at=now)
+        contact = copy.copy(self._blank)
+        contact.created_at = contact.last_activity_at = now
         apply_names(contact, cleaned, True)
         for key, value in cleaned.items():
             if key not in NAME_FIELDS:
@@ -120,7 +125,7 @@ class ContactsBulk:
             "phones": [p["e164"] for p in phones],
             "tags": [],
             "companies": [],
-            "external_ids": sorted(str(ExternalId(system=s, value=v)) for s, v in pairs),
+            "external_ids": sorted(ExternalId.text(s, v) for s, v in pairs),
             "social_profiles": [],
         }
         return NewContact(
@@ -160,9 +165,7 @@ class ContactsBulk:
             after = {
                 "emails": [*before[cid]["emails"], *(e["email"] for e in emails)],
                 "phones": [*before[cid]["phones"], *(p["e164"] for p in phones)],
-                "external_ids": sorted(
-                    [*before[cid]["external_ids"], *(str(ExternalId(system=s, value=v)) for s, v in pairs)]
-                ),
+                "external_ids": sorted([*before[cid]["external_ids"], *(ExternalId.text(s, v) for s, v in pairs)]),
             }
             changes.append(
                 ContactChange(

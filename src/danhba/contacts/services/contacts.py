@@ -258,7 +258,7 @@ def _contact_save(
                 "phones": [p["e164"] for p in phones or ()],
                 "tags": sorted(t.name for t in contact.tags.all()) if tags else [],
                 "companies": [link["company"].name for link in companies or ()],
-                "external_ids": sorted(str(ExternalId(system=s, value=v)) for s, v in external_ids or ()),
+                "external_ids": sorted(ExternalId.text(s, v) for s, v in external_ids or ()),
                 "social_profiles": sorted(str(SocialProfile(network=n, handle=h)) for n, h in socials or ()),
             }
             if creating

@@ -21,7 +21,7 @@ from danhba.contacts.models import ContactEmail, ContactPhone, ExternalId
 from danhba.contacts.models import Source as ContactSource
 from danhba.contacts.services.bulk import ContactsBulk
 from danhba.core.actor import Actor
-from danhba.core.bulk import chunks, select_in
+from danhba.core.bulk import Table, chunks, select_in
 from danhba.core.errors import InvalidInput
 from danhba.core.normalize import (
     NormalizationError,
@@ -374,8 +374,9 @@ class BatchResolver:
             moves[device] = pk
         if moves:
             lock_devices(moves)
-            AnonymousIdentity.objects.bulk_create(
-                [AnonymousIdentity(anonymous_id=d, contact_id=c, source=self.source) for d, c in moves.items()]
+            now = timezone.now()
+            Table(AnonymousIdentity, ("anonymous_id", "contact_id", "source_id", "created_at")).insert(
+                [(d, c, self.source.pk, now) for d, c in moves.items()]
             )
             DEVICES_IDENTIFIED(moves)
             move_anonymous_events(moves)

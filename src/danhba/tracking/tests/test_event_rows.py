@@ -46,9 +46,7 @@ def _read(tag: str) -> list[tuple[Any, ...]]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    st.lists(st.tuples(st.text(max_size=10), st.text(max_size=10), _times, _objects, _objects, _objects), max_size=5)
-)
+@given(st.lists(st.tuples(_text, _text, _times, _objects, _objects, _objects), max_size=4))
 def test_events_written_as_one_statement_read_back_as_written_row_by_row(
     make_source: Any, values: list[tuple[Any, ...]]
 ) -> None:
