@@ -335,6 +335,30 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: flo
     raise SystemExit(f"the server did not answer within {timeout:.0f} s; see {log}")
 
 
+def worker_cpu_seconds(server_pid: int) -> float:
+    """CPU seconds (user + system) used so far by the background worker processes under the
+    server (``danhba worker``): the worker's own cost, which the machine's other work does not
+    inflate the way it stretches wall time. 0 where /proc is not readable."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    under = {server_pid}
+    for _ in range(4):  # serve → worker (→ its children)
+        under |= {pid for pid, parent in parents.items() if parent in under}
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in under:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if b"worker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def scalar(target: Target, sql: str) -> int:
     if target.sqlite_path is not None:
         with contextlib.closing(sqlite3.connect(target.sqlite_path, timeout=60)) as conn:
@@ -533,6 +557,7 @@ def main(argv: list[str]) -> int:
     report_path = target.var_dir / "load.json"
     with server(target, port, args.web_workers, log) as proc, LoadSampler() as load_average:
         wait_ready(port, proc, log)
+        worker_cpu_at_start = worker_cpu_seconds(proc.pid)
         console.log(f"server up; the load process sends {args.events:,} events from {args.clients} connections")
         load = [
             sys.executable, "-m", "bench", NAME, "--load", "--port", str(port), "--key", key,
@@ -542,6 +567,7 @@ def main(argv: list[str]) -> int:
         subprocess.run(load, cwd=REPO_DIR, check=True)
         console.log("load done; waiting for the worker to process the inbox")
         drain_seconds, drained = wait_drained(target, args.drain_timeout)
+        worker_cpu = worker_cpu_seconds(proc.pid) - worker_cpu_at_start
         run = json.loads(report_path.read_text())
         contacts = scalar(target, "SELECT count(*) FROM contacts_contact")
         attached = scalar(target, "SELECT count(*) FROM tracking_event WHERE contact_id IS NOT NULL")
@@ -597,6 +623,10 @@ def main(argv: list[str]) -> int:
             "seconds_after_load": round(drain_seconds, 3),
             "seconds_total": round(run["wall_seconds"] + drain_seconds, 3),
             "events_per_second": round(stored / (run["wall_seconds"] + drain_seconds)) if stored else 0,
+            # The worker processes' CPU over the run (from /proc): what storing cost, less
+            # dependent on what else the machine ran than the wall time above.
+            "worker_cpu_seconds": round(worker_cpu, 2),
+            "worker_cpu_us_per_event": round(worker_cpu / stored * 1e6) if stored else None,
             "contacts_created": contacts,
             "events_with_contact": attached,
             "failed_requests": failed,

@@ -177,6 +177,7 @@ def test_ingest_benchmark_end_to_end(tmp_path: Path) -> None:
     assert danhba["accepted"] + danhba["duplicates"] == 2100
     assert danhba["stored"] == 2000 and result["checks"]["every_event_stored_once"]
     assert result["processing"]["drained"] and result["processing"]["contacts_created"] > 0
+    assert result["processing"]["worker_cpu_seconds"] > 0  # the worker process was found and did the storing
     assert 0 < danhba["latency_ms"]["p50"] <= danhba["latency_ms"]["p99"]
     assert result["baseline"]["events"] == 2000 and result["baseline"]["events_per_second"] > 0
     assert not db.exists(), "without --keep the generated database is removed"
