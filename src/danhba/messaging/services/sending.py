@@ -15,13 +15,17 @@ Suppression and the frequency cap are checked again just before each batch leave
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import queue
 import secrets
 import smtplib
+import threading
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -44,6 +48,7 @@ log = logging.getLogger(__name__)
 
 MAX_RUN_SECONDS = 60
 MAX_ATTEMPTS = 5
+SERVER_DOWN_RETRY_SECONDS = 30.0
 
 
 @dataclass
@@ -52,6 +57,7 @@ class RunResult:
     failed: int = 0
     excluded: int = 0
     resent: int = 0
+    unsent: int = 0  # back to the queue: the mail server could not be reached
     again_in: float | None = None  # seconds until the job should run again (throttle, more to do)
 
 
@@ -94,19 +100,18 @@ def _still_mine(campaign: Campaign, token: str) -> bool:
 
 
 def _claim(campaign: Campaign, token: str, limit: int) -> list[Send]:
-    """Queued rows in id order → sending, each with its Message-ID, in one transaction."""
+    """The next queued rows in id order, held for this run (the token; they stay "queued"
+    until each one is about to leave), each with its Message-ID, in one transaction."""
     with transaction.atomic():
         ids = list(
-            Send.objects.filter(campaign=campaign, state=Send.State.QUEUED)
+            Send.objects.filter(campaign=campaign, state=Send.State.QUEUED, claim_token="")
             .order_by("id")
             .values_list("id", flat=True)[:limit]
         )
         if not ids:
             return []
-        Send.objects.filter(pk__in=ids, state=Send.State.QUEUED).update(
-            state=Send.State.SENDING, claim_token=token, attempts=F("attempts") + 1
-        )
-        rows = list(Send.objects.filter(pk__in=ids, claim_token=token, state=Send.State.SENDING).order_by("id"))
+        Send.objects.filter(pk__in=ids, state=Send.State.QUEUED, claim_token="").update(claim_token=token)
+        rows = list(Send.objects.filter(pk__in=ids, claim_token=token, state=Send.State.QUEUED).order_by("id"))
         for row in rows:
             row.message_id = message_id(campaign, row.pk)
         Send.objects.bulk_update(rows, ["message_id"])
@@ -114,13 +119,17 @@ def _claim(campaign: Campaign, token: str, limit: int) -> list[Send]:
 
 
 def _in_flight(campaign: Campaign, token: str) -> list[Send]:
-    """Rows a dead run left in "sending": they are ours now, to send again (after
-    ``MAX_ATTEMPTS`` tries a row is failed: the server never took it)."""
+    """What a dead run left: rows it held but had not started go back to the queue; rows in
+    "sending" were on a connection at the kill (at most one per connection) and may have left:
+    they are ours, to send again with their Message-ID (after ``MAX_ATTEMPTS`` a row is failed)."""
+    Send.objects.filter(campaign=campaign, state=Send.State.QUEUED).exclude(claim_token="").exclude(
+        claim_token=token
+    ).update(claim_token="")
     left = Send.objects.filter(campaign=campaign, state=Send.State.SENDING).exclude(claim_token=token)
     left.filter(attempts__gte=MAX_ATTEMPTS).update(state=Send.State.FAILED, error="gave up after repeated attempts")
     rows = list(left.filter(attempts__lt=MAX_ATTEMPTS))
     if rows:
-        Send.objects.filter(pk__in=[r.pk for r in rows]).update(claim_token=token, attempts=F("attempts") + 1)
+        Send.objects.filter(pk__in=[r.pk for r in rows]).update(claim_token=token)
         Campaign.objects.filter(pk=campaign.pk).update(resent=F("resent") + len(rows))
     return rows
 
@@ -192,21 +201,104 @@ def _messages(
     return out
 
 
-def _send_chunk(items: Sequence[tuple[Send, EmailMultiAlternatives]]) -> list[tuple[int, str]]:
-    """Send over one connection; (row id, error or "") per message."""
-    results: list[tuple[int, str]] = []
-    try:
-        with transport.connection() as conn:
-            for row, message in items:
-                try:
-                    conn.send_messages([message])
-                    results.append((row.pk, ""))
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
-                    results.append((row.pk, str(exc)[:500]))
-    except (smtplib.SMTPException, OSError) as exc:
-        # The connection failed: the rest of this chunk is left in "sending" for the next run.
-        log.warning("campaign send: connection failed: %s", exc)
-    return results
+# What a lane reports for one message: sent, refused for good (failed), or unknown (the
+# connection broke during the exchange: the row stays "sending" and the next run sends it again).
+# NOT_SENT: no connection could be opened, so the message certainly did not leave: back to the queue.
+SENT, REFUSED, UNKNOWN, NOT_SENT = "sent", "refused", "unknown", "not_sent"
+
+
+class _Lane(threading.Thread):
+    """One SMTP connection. It sends one message at a time and waits for the run to record the
+    outcome before it gets the next, so at most one message per connection has left without
+    its row saying so: that bounds what a ``kill -9`` can duplicate."""
+
+    def __init__(self, index: int, outbox: queue.Queue[tuple[int, int, str, str]]) -> None:
+        super().__init__(daemon=True, name=f"campaign-lane-{index}")
+        self.index = index
+        self.inbox: queue.Queue[tuple[Send, EmailMultiAlternatives] | None] = queue.Queue()
+        self.outbox = outbox
+        self.conn: Any = None
+
+    def run(self) -> None:
+        try:
+            while (item := self.inbox.get()) is not None:
+                row, message = item
+                outcome, error = self._send(message)
+                self.outbox.put((self.index, row.pk, outcome, error))
+        finally:
+            self._close()
+
+    def _send(self, message: EmailMultiAlternatives) -> tuple[str, str]:
+        if self.conn is None:
+            try:
+                self.conn = transport.connection()
+                self.conn.open()
+            except (smtplib.SMTPException, OSError) as exc:
+                self.conn = None
+                return NOT_SENT, str(exc)[:500]
+        try:
+            self.conn.send_messages([message])
+            return SENT, ""
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+            return REFUSED, str(exc)[:500]
+        except (smtplib.SMTPException, OSError) as exc:
+            log.warning("campaign send: connection failed: %s", exc)
+            self._close()
+            return UNKNOWN, str(exc)[:500]
+
+    def _close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.conn.close()
+            self.conn = None
+
+
+def _record(done: list[tuple[int, int, str, str]], starting: list[int], result: RunResult) -> None:
+    """One transaction: the outcomes that came back, and the rows about to leave ("sending")."""
+    now = timezone.now()
+    with transaction.atomic():
+        sent = [pk for _lane, pk, outcome, _e in done if outcome == SENT]
+        if sent:
+            Send.objects.filter(pk__in=sent).update(state=Send.State.SENT, sent_at=now, error="")
+        for _lane, pk, outcome, error in done:
+            if outcome == REFUSED:
+                Send.objects.filter(pk=pk).update(state=Send.State.FAILED, error=error)
+            elif outcome == UNKNOWN:
+                Send.objects.filter(pk=pk).update(error=error)
+            elif outcome == NOT_SENT:
+                Send.objects.filter(pk=pk).update(state=Send.State.QUEUED, claim_token="", error=error)
+        if starting:
+            Send.objects.filter(pk__in=starting).update(state=Send.State.SENDING, attempts=F("attempts") + 1)
+    result.sent += len(sent)
+    result.failed += sum(1 for d in done if d[2] == REFUSED)
+    result.unsent += sum(1 for d in done if d[2] == NOT_SENT)
+
+
+def _send_over_lanes(ready: list[tuple[Send, EmailMultiAlternatives]], result: RunResult) -> None:
+    count = max(1, min(settings.MESSAGING_SEND_CONNECTIONS, len(ready)))
+    work = [deque(ready[i::count]) for i in range(count)]
+    outbox: queue.Queue[tuple[int, int, str, str]] = queue.Queue()
+    lanes = [_Lane(i, outbox) for i in range(count)]
+    first = [(lane, work[lane.index].popleft()) for lane in lanes if work[lane.index]]
+    _record([], [item[0].pk for _lane, item in first], result)
+    for lane in lanes:
+        lane.start()
+    for lane, item in first:
+        lane.inbox.put(item)
+    busy = len(first)
+    while busy:
+        done = [outbox.get()]
+        while not outbox.empty():
+            done.append(outbox.get_nowait())
+        nexts = [(lanes[d[0]], work[d[0]].popleft()) for d in done if work[d[0]]]
+        _record(done, [item[0].pk for _lane, item in nexts], result)
+        for lane, item in nexts:
+            lane.inbox.put(item)
+        busy -= len(done) - len(nexts)
+    for lane in lanes:
+        lane.inbox.put(None)
+    for lane in lanes:
+        lane.join()
 
 
 def _recheck(campaign: Campaign, rows: list[Send]) -> tuple[list[Send], list[Send]]:
@@ -235,22 +327,13 @@ def _send_rows(campaign: Campaign, compiled: Compiled, rows: list[Send], result:
     rows, dropped = _recheck(campaign, rows)
     result.excluded += len(dropped)
     built = _messages(campaign, compiled, rows)
-    failed = {row.pk: msg for row, msg in built if isinstance(msg, str)}
+    for row, problem in built:
+        if isinstance(problem, str):
+            Send.objects.filter(pk=row.pk).update(state=Send.State.FAILED, error=problem[:500])
+            result.failed += 1
     ready = [(row, msg) for row, msg in built if not isinstance(msg, str)]
-    lanes = max(1, min(settings.MESSAGING_SEND_CONNECTIONS, len(ready)))
-    chunks = [ready[i::lanes] for i in range(lanes)]
-    outcomes: list[tuple[int, str]] = []
-    with ThreadPoolExecutor(max_workers=lanes) as pool:
-        for part in pool.map(_send_chunk, chunks):
-            outcomes.extend(part)
-    failed.update({pk: err for pk, err in outcomes if err})
-    sent = [pk for pk, err in outcomes if not err]
-    now = timezone.now()
-    Send.objects.filter(pk__in=sent).update(state=Send.State.SENT, sent_at=now, error="")
-    for pk, error in failed.items():
-        Send.objects.filter(pk=pk).update(state=Send.State.FAILED, error=error[:500])
-    result.sent += len(sent)
-    result.failed += len(failed)
+    if ready:
+        _send_over_lanes(ready, result)
 
 
 def _allowance(campaign: Campaign, now: dt.datetime) -> tuple[int, float | None]:
@@ -290,20 +373,26 @@ def campaign_run(*, campaign_id: int, max_seconds: float = MAX_RUN_SECONDS) -> R
             if not rows:
                 _finish(campaign)
                 break
+            before = (result.sent, result.failed)
             _send_rows(campaign, compiled, rows, result)
+            if result.unsent and (result.sent, result.failed) == before:
+                result.again_in = SERVER_DOWN_RETRY_SECONDS  # the server is down: try again later
+                break
             if (timezone.now() - started).total_seconds() > max_seconds:
                 result.again_in = 0
                 break
             jobs.yield_to_writers()
     finally:
+        # Rows held but not started go back to the queue for whichever run comes next.
+        Send.objects.filter(campaign=campaign, state=Send.State.QUEUED, claim_token=token).update(claim_token="")
         _release(campaign, token)
         counts_refresh(campaign)
     return result
 
 
 def _finish(campaign: Campaign) -> None:
-    """No queued row left: the campaign is sent once nothing is in flight either."""
-    if Send.objects.filter(campaign=campaign, state=Send.State.SENDING).exists():
+    """Nothing left to claim: the campaign is sent once no row is queued or in flight."""
+    if Send.objects.filter(campaign=campaign, state__in=(Send.State.QUEUED, Send.State.SENDING)).exists():
         return
     Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
         status=Campaign.Status.SENT, finished_at=timezone.now()

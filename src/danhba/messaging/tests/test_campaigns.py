@@ -156,29 +156,55 @@ def test_a_killed_run_is_resumed_with_the_same_message_id(smtp: Mailbox, setup: 
     campaign = make_campaign(setup)
     campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
     campaign.refresh_from_db()
-    # A run that claimed both recipients, sent one, and died (kill -9) before writing it back.
+    # A run held both recipients, put the first on its connection ("sending"), the message
+    # left, and the worker was killed (kill -9) before the row said "sent".
     claimed = sending._claim(campaign, "deadrun", 10)
-    assert len(claimed) == 2
+    assert [r.state for r in claimed] == ["queued", "queued"]
     first = claimed[0]
+    Send.objects.filter(pk=first.pk).update(state="sending")
     from danhba.messaging import transport
     from danhba.messaging.services.sending import _compiled, _messages
 
     [(_row, message)] = _messages(campaign, _compiled(campaign), [first])
     with transport.connection() as conn:
         conn.send_messages([message])  # type: ignore[list-item]
-    Campaign.objects.filter(pk=campaign.pk).update(
-        run_token="deadrun", heartbeat_at=timezone.now() - dt.timedelta(minutes=5)
-    )
+    stale = timezone.now() - dt.timedelta(minutes=5)
+    Campaign.objects.filter(pk=campaign.pk).update(run_token="deadrun", heartbeat_at=stale)
     assert sending.campaigns_stalled() == [campaign.pk]
     result = sending.campaign_run(campaign_id=campaign.pk)
-    assert result.resent == 2 and result.sent == 2
+    assert result.resent == 1 and result.sent == 2
     by_rcpt: dict[str, list[str]] = {}
     for received in smtp.received:
         by_rcpt.setdefault(received.rcpt_to[0], []).append(received.message["Message-ID"])
-    assert sorted(by_rcpt) == ["lan@example.vn", "minh@example.vn"]
-    assert max(len(ids) for ids in by_rcpt.values()) == 2 and all(len(set(ids)) == 1 for ids in by_rcpt.values())
+    # Only the message in flight at the kill arrived twice, both times with its Message-ID.
+    assert by_rcpt[first.email] == [first.message_id, first.message_id]
+    assert len(by_rcpt) == 2 and all(len(ids) == 1 for rcpt, ids in by_rcpt.items() if rcpt != first.email)
     campaign.refresh_from_db()
-    assert campaign.status == "sent" and campaign.resent == 2
+    assert campaign.status == "sent" and campaign.resent == 1
+    assert set(Send.objects.filter(campaign=campaign).values_list("state", flat=True)) == {"sent", "excluded"}
+
+
+def test_a_refused_recipient_fails_and_the_rest_go(smtp: Mailbox, setup: dict[str, Any]) -> None:
+    campaign = make_campaign(setup)
+    campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    smtp.refuse = "550 5.1.1 No such user"
+    result = sending.campaign_run(campaign_id=campaign.pk)
+    assert result.failed == 2 and result.sent == 0
+    rows = Send.objects.filter(campaign=campaign, state="failed")
+    assert rows.count() == 2 and all("No such user" in r.error for r in rows)
+    campaign.refresh_from_db()
+    assert campaign.status == "sent" and campaign.counts["failed"] == 2
+
+
+def test_a_dead_server_leaves_the_rows_for_the_next_run(setup: dict[str, Any], settings: Any) -> None:
+    settings.EMAIL_URL = "smtp://127.0.0.1:9"
+    campaign = make_campaign(setup)
+    campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    result = sending.campaign_run(campaign_id=campaign.pk)
+    assert result.sent == 0 and result.unsent == 2 and result.again_in == 30
+    campaign.refresh_from_db()
+    assert campaign.status == "sending"  # not finished: the rows wait in the queue for the next run
+    assert Send.objects.filter(campaign=campaign, state="queued", claim_token="").count() == 2
 
 
 def test_suppressed_after_queueing_is_not_sent(smtp: Mailbox, setup: dict[str, Any]) -> None:
