@@ -253,6 +253,8 @@ BOUNCE_ADDRESS = os.getenv("BOUNCE_ADDRESS", "")
 # The mailbox BOUNCE_ADDRESS delivers to, read by `danhba bounces_fetch` (messaging/mailbox.py):
 # imaps://user:pass@host/FOLDER, or imap://…?starttls=1.
 BOUNCE_IMAP_URL = os.getenv("BOUNCE_IMAP_URL", "")
+# An address is suppressed once this many of its messages bounced softly (mailbox full, …).
+MESSAGING_SOFT_BOUNCE_LIMIT = envint("MESSAGING_SOFT_BOUNCE_LIMIT", 5)
 # Sending domains (/email/domains/): the SPF mechanism of the service that sends the mail, as
 # the SPF record should name it (e.g. "include:_spf.example-esp.com" or "ip4:203.0.113.5";
 # empty: the domain's own "mx"), and the seconds a DNS check waits.

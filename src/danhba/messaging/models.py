@@ -163,6 +163,7 @@ class Suppression(models.Model):
         UNSUBSCRIBED = "unsubscribed", _("unsubscribed from everything")
         HARD_BOUNCE = "hard_bounce", _("hard bounce")
         COMPLAINT = "complaint", _("spam complaint")
+        SOFT_BOUNCES = "soft_bounces", _("repeated soft bounces")
         MANUAL = "manual", _("added by staff")
 
     email = models.CharField(_("email"), max_length=254, unique=True)
@@ -208,3 +209,14 @@ class SendingDomain(models.Model):
     def ready(self) -> bool:
         verdicts = self.verdicts()
         return len(verdicts) == len(RECORDS) and all(v.status == OK for v in verdicts.values())
+
+
+class SoftBounce(models.Model):
+    """A send that bounced softly (mailbox full, server busy): one row per send, so a report
+    repeated for the same message counts once. An address with ``MESSAGING_SOFT_BOUNCE_LIMIT``
+    of them is suppressed (``services/bounces.py``)."""
+
+    send = models.OneToOneField(Send, on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(_("email"), max_length=254, db_index=True)
+    status = models.CharField(_("status"), max_length=12, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)

@@ -191,3 +191,25 @@ def test_a_campaign_bounce_comes_back_to_its_send(
     with django_capture_on_commit_callbacks(execute=True):
         campaigns.campaign_schedule(actor=setup["actor"], campaign=again)
     assert Send.objects.get(campaign=again, email="lan@example.vn").reason == Send.Reason.SUPPRESSED
+
+
+def test_soft_bounces_suppress_after_the_limit_counting_each_send_once(
+    sends: dict[str, Send], settings: Any, make_contact: Any
+) -> None:
+    settings.MESSAGING_SOFT_BOUNCE_LIMIT = 3
+    full = sends["full"]
+    others = [
+        Send.objects.create(campaign=Campaign.objects.create(name=f"c{n}", template=full.campaign.template),
+                            contact=full.contact, email=full.email, state=Send.State.SENT)
+        for n in range(2)
+    ]  # fmt: skip
+    # The same delayed-delivery notice three times about one message: one soft bounce.
+    for _ in range(3):
+        bounces.receive(sample("mailbox-full-4.2.2.eml", bounces.return_path(full.pk)))
+    assert not Suppression.objects.exists()
+    bounces.receive(sample("mailbox-full-4.2.2.eml", bounces.return_path(others[0].pk)))
+    assert not Suppression.objects.exists()
+    bounces.receive(sample("mailbox-full-4.2.2.eml", bounces.return_path(others[1].pk)))
+    entry = Suppression.objects.get()
+    assert (entry.email, entry.reason) == ("day.hop.thu@fpt.example.vn", Suppression.Reason.SOFT_BOUNCES)
+    assert entry.note.startswith("3 soft bounces, the last 4.2.2")
