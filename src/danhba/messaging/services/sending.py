@@ -30,7 +30,8 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F
+from django.db.models import CharField, F, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from danhba.contacts.models import Contact
@@ -110,11 +111,13 @@ def _claim(campaign: Campaign, token: str, limit: int) -> list[Send]:
         )
         if not ids:
             return []
-        Send.objects.filter(pk__in=ids, state=Send.State.QUEUED, claim_token="").update(claim_token=token)
+        # The Message-ID of message_id(), written by the database in the same statement.
+        prefix, _sep, suffix = message_id(campaign, 0).partition(".r0.")
+        mid = Concat(Value(f"{prefix}.r"), Cast("id", CharField()), Value(f".{suffix}"), output_field=CharField())
+        Send.objects.filter(pk__in=ids, state=Send.State.QUEUED, claim_token="").update(
+            claim_token=token, message_id=mid
+        )
         rows = list(Send.objects.filter(pk__in=ids, claim_token=token, state=Send.State.QUEUED).order_by("id"))
-        for row in rows:
-            row.message_id = message_id(campaign, row.pk)
-        Send.objects.bulk_update(rows, ["message_id"])
     return rows
 
 

@@ -160,6 +160,7 @@ def test_a_killed_run_is_resumed_with_the_same_message_id(smtp: Mailbox, setup: 
     # left, and the worker was killed (kill -9) before the row said "sent".
     claimed = sending._claim(campaign, "deadrun", 10)
     assert [r.state for r in claimed] == ["queued", "queued"]
+    assert all(r.message_id == sending.message_id(campaign, r.pk) for r in claimed)
     first = claimed[0]
     Send.objects.filter(pk=first.pk).update(state="sending")
     from danhba.messaging import transport
