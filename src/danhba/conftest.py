@@ -39,7 +39,8 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """Slow tests are deselected from a plain run (``RUN_SLOW``). PostgreSQL-only tests: on a
     SQLite run they skip with the reason on a user's machine; in CI (which runs the suite a
     second time on PostgreSQL) they are deselected from the SQLite pass, so no skip is hidden
-    behind a green run."""
+    behind a green run. Tests marked ``sqlite`` (SQLite's own plans and settings) are deselected
+    from a PostgreSQL run."""
     from django.conf import settings
 
     _require_serialized_rollback(items)
@@ -51,6 +52,11 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
             items[:] = [item for item in items if item not in left_out]
 
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Tests about SQLite itself ran in the SQLite pass: left out here, not skipped.
+        sqlite_only = [item for item in items if item.get_closest_marker("sqlite")]
+        if sqlite_only:
+            config.hook.pytest_deselected(items=sqlite_only)
+            items[:] = [item for item in items if not item.get_closest_marker("sqlite")]
         return
     pg_only = [item for item in items if item.get_closest_marker("postgres")]
     if not pg_only:

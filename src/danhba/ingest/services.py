@@ -22,6 +22,7 @@ import operator
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -409,28 +410,12 @@ def import_execute(
         run, actor, default_stage=plan.default_stage, default_owner=plan.default_owner, add_tags=plan.add_tags,
         name_order=plan.name_order, add_to_list=plan.add_to_list,
     )  # fmt: skip
-    if connection.vendor == "sqlite":
-        # A large import inserts all over big indexes (names, search keys): give this connection
-        # a page cache that holds them, instead of the default 64 MB every connection gets, and
-        # copy the write-ahead log into the database every 80 MB instead of every 4 MB, so an
-        # index page written by many batches is copied once (measured: 100,000 rows 46 s → 40 s).
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = -{settings.IMPORT_SQLITE_CACHE_MB * 1024}")
-            cursor.execute("PRAGMA wal_autocheckpoint = 20000")
-            # Each row inserted into the search entries fires the FTS5 trigger, so SQLite gives it
-            # a statement savepoint inside the batch's savepoint; with the journal of those
-            # savepoints in memory (settings: temp_store=MEMORY) releasing one walks a list that
-            # grows with the batch and the database. In a file it costs the same at any size
-            # (measured, 300,000 rows: 304 s → 73 s). SQLite refuses the change inside a
-            # transaction (a caller's, such as a test's): there the setting stays.
-            if not connection.in_atomic_block:
-                cursor.execute("PRAGMA temp_store = FILE")
     batch_size = max(1, settings.IMPORT_BATCH_ROWS)
     last_line = run.line_done
     try:
         # Reasons are stored untranslated (msgids) and read in the reader's language; any text
         # the load still writes as text (audit labels) is in the catalogue's own, English.
-        with translation.override("en"), pipeline.fewer_collections():
+        with translation.override("en"), pipeline.fewer_collections(), _import_pragmas():
             for last, batch in pipeline.batches(run, plan, batch_size):
                 _commit(run, token, loader, batch, last)
                 last_line = last
@@ -451,6 +436,42 @@ def import_execute(
             reason(gettext_noop("stopped after line %(line)s: %(reason)s"), line=str(last_line), reason=why),
         )  # fmt: skip
     return _finish(run, token, Status.DONE)
+
+
+@contextmanager
+def _import_pragmas() -> Iterator[None]:
+    """SQLite, for the length of an import, on this connection (it is kept for other work after
+    it, so each setting is put back as it was):
+
+    - a page cache that holds the big indexes (names, search entries) the rows go into, instead
+      of the default 64 MB every connection gets;
+    - the write-ahead log copied into the database every 80 MB instead of every 4 MB, so an index
+      page written by many batches is copied once (measured: 100,000 rows 46 s → 40 s);
+    - statement journals in a file: each row inserted into the search entries fires the FTS5
+      trigger, so SQLite gives it a statement savepoint inside the batch's savepoint; with that
+      journal in memory (settings: temp_store=MEMORY) releasing one walks a list that grows with
+      the batch and the database. In a file it costs the same at any size (measured, 300,000
+      rows: 304 s → 73 s). SQLite refuses this change inside a transaction (a caller's, such as
+      a test's): there the setting stays."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    wanted = {"cache_size": f"-{settings.IMPORT_SQLITE_CACHE_MB * 1024}", "wal_autocheckpoint": "20000"}
+    if not connection.in_atomic_block:
+        wanted["temp_store"] = "FILE"
+    with connection.cursor() as cursor:
+        before = {}
+        for name, value in wanted.items():
+            cursor.execute(f"PRAGMA {name}")
+            before[name] = cursor.fetchone()[0]
+            cursor.execute(f"PRAGMA {name} = {value}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for name, value in before.items():
+                if name != "temp_store" or not connection.in_atomic_block:
+                    cursor.execute(f"PRAGMA {name} = {int(value)}")
 
 
 def _commit(run: Import, token: str, loader: Loader, batch: list[Prepared | Rejected | None], last_line: int) -> None:

@@ -206,7 +206,7 @@ BIG_TABLES = (
 )  # fmt: skip
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="reads SQLite's query plans")
+@pytest.mark.sqlite  # reads SQLite's query plans
 @pytest.mark.parametrize("role", ["admin", "sales"])
 def test_the_home_page_reads_ranges_of_indexes_and_no_whole_table(
     client_for: Any, users: Any, shop: Any, role: str

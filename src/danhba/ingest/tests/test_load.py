@@ -434,3 +434,29 @@ def test_undo_removes_the_identities_an_import_added_and_keeps_the_others() -> N
     assert contact_by_email("binh@example.vn").phone == ""
     assert not ExternalId.objects.exists()
     assert sorted(ContactEmail.objects.values_list("email", flat=True)) == ["an@example.vn", "binh@example.vn"]
+
+
+@pytest.mark.sqlite
+def test_an_import_gives_its_connection_back_with_the_settings_it_had() -> None:
+    # The connection is kept for other work after the import (DB_CONN_MAX_AGE): its SQLite page
+    # cache and checkpoint interval are the import's only while it runs.
+    from django.db import connection
+
+    def pragmas() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            cache = cursor.fetchone()[0]
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            return cache, cursor.fetchone()[0]
+
+    before = pragmas()
+    during = []
+    actor = Actor.system("cli")
+    data = (CSV + "Nguyễn Văn An,an@example.vn,0912000001,Hà Nội,VIP,\n").encode()
+    run = services.import_create(actor=actor, file=data, file_name="contacts.csv")
+    run = services.import_configure(actor=actor, run=run, source="import", consent_proof="paper forms")
+    services.import_start(actor=actor, run=run, enqueue=False)
+    run = services.import_execute(run.pk, via="cli", progress=lambda _run: during.append(pragmas()))
+    assert run.created == 1
+    assert during and during[0] != before
+    assert pragmas() == before
