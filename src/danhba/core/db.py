@@ -94,7 +94,12 @@ class Checkpointer:
             with self._lock:
                 aliases, self._wanted = sorted(self._wanted), set()
             for alias in aliases:
-                checkpoint(alias)
+                try:
+                    checkpoint(alias)
+                except Exception:  # the thread must outlive any one failure
+                    # Not the database saying busy (checkpoint() handles that): a connection
+                    # this thread may not open, say. The next request tries again.
+                    log.warning("checkpoint of %s failed", alias, exc_info=True)
             time.sleep(self.every)
 
 

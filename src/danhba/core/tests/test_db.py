@@ -79,3 +79,30 @@ def _autocheckpoint(alias: str) -> int:
     with connections[alias].cursor() as cursor:
         cursor.execute("PRAGMA wal_autocheckpoint")
         return int(cursor.fetchone()[0])
+
+
+def test_the_checkpoint_thread_outlives_a_failure(monkeypatch: Any) -> None:
+    # A failure that is not the database's "busy" (here: a connection this thread may not open)
+    # must not end the thread: the checkpoints asked for after it still run.
+    import threading
+
+    from danhba.core import db
+
+    calls: list[str] = []
+    done = threading.Event()
+
+    def flaky(alias: str) -> None:
+        calls.append(alias)
+        if len(calls) == 1:
+            raise RuntimeError("no database access from this thread")
+        done.set()
+
+    monkeypatch.setattr(db, "checkpoint", flaky)
+    checkpointer = db.Checkpointer(every=0.01)
+    checkpointer.request(["default"])
+    while len(calls) < 1:
+        threading.Event().wait(0.01)
+    first = checkpointer._thread
+    checkpointer.request(["default"])
+    assert done.wait(5)
+    assert calls == ["default", "default"] and checkpointer._thread is first and first.is_alive()
