@@ -43,14 +43,13 @@ def test_migrate_creates_the_inbox_file_with_only_the_inbox_table(tmp_path: Path
         assert main.execute("SELECT count(*) FROM contacts_contact").fetchone() == (0,)
 
 
+@pytest.mark.sqlite
 def test_under_background_checkpoints_the_writer_leaves_the_copy_to_the_checkpoint_thread(
     tmp_path: Path, django_db_blocker: Any
 ) -> None:
     """The event worker's commits do not copy the write-ahead log into the database file (and
     fsync it): the checkpoint thread does, when asked; afterwards the connection checkpoints by
     itself again."""
-    if connections["default"].vendor != "sqlite":
-        pytest.skip("SQLite files only")
     alias = "checkpoint_test"
     path = tmp_path / "checkpoints.sqlite3"
     connections.settings[alias] = {**connections.settings["default"], "NAME": str(path)}
