@@ -437,6 +437,29 @@ def test_company_crud_and_search(api):
     assert_error(api.get(f"/companies/{company['id']}"), 404)
 
 
+def test_company_errors_name_each_field(api):
+    """Every bad field of a company is reported at once, by name, and nothing is written."""
+    body = assert_error(
+        api.post(
+            "/companies",
+            {
+                "name": "Cty Bình Minh",
+                "province": "Atlantis",
+                "owner": 999999,
+                "email": "not an address",
+            },
+        ),
+        422,
+    )
+    assert set(body["details"]) == {"province", "owner", "email"}
+    assert api.get("/companies", q="binh minh").json()["items"] == []
+    made = api.post("/companies", {"name": "Cty Bình Minh", "province": "tp hcm", "phone": "0912 345 678"}).json()
+    assert made["province"] == "ho-chi-minh" and made["phone"] == "+84912345678"
+    cleared = api.patch(f"/companies/{made['id']}", {"phone": "", "province": ""}).json()
+    assert cleared["phone"] == "" and cleared["province"] == ""
+    assert_error(api.patch(f"/companies/{made['id']}", {"name": "  "}), 422)
+
+
 def test_company_pages(api):
     for i in range(7):
         api.post("/companies", {"name": f"Cty {i}"})
