@@ -492,6 +492,101 @@ def _order_for_update(actor: Actor, order_id: str) -> Order:
     return order
 
 
+@dataclass
+class _RefundAsk:
+    """A refund request, checked: money (None: the lines' share, or all that is left) and the
+    units per product with where each product first appeared in the request's lines."""
+
+    money: Decimal | None
+    wanted: dict[str, int]
+    positions: dict[str, int]
+
+
+def _refund_ask(amount: Any, lines: Any) -> _RefundAsk:
+    errors: dict[str, list[str]] = {}
+    money = parse_money(amount, "amount", errors)
+    if money is not None and money <= 0:
+        errors["amount"] = [_("must be more than 0")]
+    ask = _RefundAsk(money, {}, {})
+    if lines is not None and (not isinstance(lines, list) or len(lines) > MAX_LINES):
+        errors["lines"] = [_("must be a list")]
+    elif lines is not None:
+        for i, raw in enumerate(lines):
+            _refund_ask_line(i, raw, ask, errors)
+    if errors:
+        raise InvalidInput(errors)
+    return ask
+
+
+def _refund_ask_line(i: int, raw: Any, ask: _RefundAsk, errors: dict[str, list[str]]) -> None:
+    if not isinstance(raw, dict):
+        errors[f"lines.{i}"] = [_("must be an object")]
+        return
+    pid = _text(raw.get("product_id"), f"lines.{i}.product_id", errors, 200)
+    if not pid and f"lines.{i}.product_id" not in errors:
+        errors[f"lines.{i}.product_id"] = [_("required")]
+    qty = _quantity(raw.get("quantity"), f"lines.{i}.quantity", errors)
+    if pid:
+        ask.wanted[pid] = ask.wanted.get(pid, 0) + qty
+        ask.positions.setdefault(pid, i)
+
+
+def _refund_units(ask: _RefundAsk, order_lines: list[OrderLine], changed: list[OrderLine]) -> Decimal:
+    """Give back the asked units, oldest lines first; the money those units were worth. Asking for
+    more units of a product than are left is an error naming the request's line."""
+    by_product: dict[str, list[OrderLine]] = defaultdict(list)
+    for line in order_lines:
+        by_product[line.product_id or ""].append(line)
+    errors: dict[str, list[str]] = {}
+    share = Decimal("0.00")
+    for pid, qty in ask.wanted.items():
+        left = sum(x.quantity - x.refunded_quantity for x in by_product.get(pid, []))
+        if qty > left:
+            errors[f"lines.{ask.positions[pid]}.quantity"] = [
+                _("only %(n)s of %(product)s left to refund") % {"n": left, "product": pid}
+            ]
+            continue
+        for line in by_product[pid]:
+            take = min(qty, line.quantity - line.refunded_quantity)
+            if take > 0:
+                before = line.refunded_total
+                line.refunded_quantity += take
+                share += line.refunded_total - before
+                qty -= take
+                changed.append(line)
+    if errors:
+        raise InvalidInput(errors)
+    return share
+
+
+def _refund_sum(ask: _RefundAsk, order_lines: list[OrderLine], remaining: Decimal, changed: list[OrderLine]) -> Decimal:
+    """How much this refund gives back; the lines it changes go to ``changed``."""
+    if ask.wanted:
+        share = _refund_units(ask, order_lines, changed)
+        refund = ask.money if ask.money is not None else min(share, remaining)
+    elif ask.money is not None:
+        refund = ask.money
+    else:
+        refund = remaining
+        for line in order_lines:
+            if line.refunded_quantity < line.quantity:
+                line.refunded_quantity = line.quantity
+                changed.append(line)
+    if refund > remaining:
+        raise InvalidInput({"amount": [_("more than the %(left)s left to refund") % {"left": remaining}]})
+    return refund
+
+
+def _refund_nothing(order: Order, refund_id: str, ask: _RefundAsk) -> bool:
+    """True when the refund was applied before (same ``refund_id``) or all of a fully refunded
+    order is refunded again; a cancelled order cannot be refunded (Conflict)."""
+    if refund_id and any(r.get("id") == refund_id for r in order.refunds or []):
+        return True
+    if order.status == Order.Status.CANCELLED:
+        raise Conflict(_("This order is cancelled; there is nothing to refund."))
+    return order.status == Order.Status.REFUNDED and ask.money is None and not ask.wanted
+
+
 def order_refund(
     *,
     actor: Actor,
@@ -506,85 +601,20 @@ def order_refund(
     left of the order. A ``refund_id`` already applied changes nothing."""
     perms.require(actor, "order", perms.EDIT)
     refund_id = clean_text(refund_id)[:200]
-    errors: dict[str, list[str]] = {}
-    money = parse_money(amount, "amount", errors)
-    if money is not None and money <= 0:
-        errors["amount"] = [_("must be more than 0")]
-    wanted: dict[str, int] = {}
-    positions: dict[str, int] = {}
-    if lines is not None:
-        if not isinstance(lines, list) or len(lines) > MAX_LINES:
-            errors["lines"] = [_("must be a list")]
-        else:
-            for i, raw in enumerate(lines):
-                if not isinstance(raw, dict):
-                    errors[f"lines.{i}"] = [_("must be an object")]
-                    continue
-                pid = _text(raw.get("product_id"), f"lines.{i}.product_id", errors, 200)
-                if not pid and f"lines.{i}.product_id" not in errors:
-                    errors[f"lines.{i}.product_id"] = [_("required")]
-                qty = _quantity(raw.get("quantity"), f"lines.{i}.quantity", errors)
-                if pid:
-                    wanted[pid] = wanted.get(pid, 0) + qty
-                    positions.setdefault(pid, i)
-    if errors:
-        raise InvalidInput(errors)
+    ask = _refund_ask(amount, lines)
     with transaction.atomic():
         order = _order_for_update(actor, order_id)
-        if refund_id and any(r.get("id") == refund_id for r in order.refunds or []):
+        if _refund_nothing(order, refund_id, ask):
             return order
-        if order.status == Order.Status.CANCELLED:
-            raise Conflict(_("This order is cancelled; there is nothing to refund."))
-        if order.status == Order.Status.REFUNDED and money is None and not wanted:
-            return order  # refunding all of a fully refunded order again
         order_lines = list(order.lines.order_by("position", "id"))
         old = contribution(order, order_lines)
-        remaining = Decimal(order.total) - Decimal(order.refunded_amount)
         changed: list[OrderLine] = []
-        if wanted:
-            by_product: dict[str, list[OrderLine]] = defaultdict(list)
-            for line in order_lines:
-                by_product[line.product_id or ""].append(line)
-            share = Decimal("0.00")
-            for pid, qty in wanted.items():
-                left = sum(x.quantity - x.refunded_quantity for x in by_product.get(pid, []))
-                if qty > left:
-                    errors[f"lines.{positions[pid]}.quantity"] = [
-                        _("only %(n)s of %(product)s left to refund") % {"n": left, "product": pid}
-                    ]
-                    continue
-                for line in by_product[pid]:
-                    take = min(qty, line.quantity - line.refunded_quantity)
-                    if take <= 0:
-                        continue
-                    before = line.refunded_total
-                    line.refunded_quantity += take
-                    share += line.refunded_total - before
-                    qty -= take
-                    changed.append(line)
-            if errors:
-                raise InvalidInput(errors)
-            refund = money if money is not None else min(share, remaining)
-        elif money is not None:
-            refund = money
-        else:
-            refund = remaining
-            for line in order_lines:
-                if line.refunded_quantity < line.quantity:
-                    line.refunded_quantity = line.quantity
-                    changed.append(line)
-        if refund > remaining:
-            raise InvalidInput({"amount": [_("more than the %(left)s left to refund") % {"left": remaining}]})
+        refund = _refund_sum(ask, order_lines, Decimal(order.total) - Decimal(order.refunded_amount), changed)
         order.refunded_amount = Decimal(order.refunded_amount) + refund
         order.status = _status_after_refund(order)
         order.refunds = [
             *(order.refunds or []),
-            {
-                "id": refund_id,
-                "amount": str(refund),
-                "at": (at or timezone.now()).isoformat(),
-                "lines": wanted,
-            },
+            {"id": refund_id, "amount": str(refund), "at": (at or timezone.now()).isoformat(), "lines": ask.wanted},
         ]
         order.updated_at = timezone.now()
         order.save(update_fields=["refunded_amount", "status", "refunds", "updated_at"])
