@@ -143,6 +143,63 @@ def _when(value: Any, key: str, errors: dict[str, list[str]]) -> dt.datetime | N
     return when if timezone.is_aware(when) else timezone.make_aware(when)
 
 
+def _clean_channel(data: dict[str, Any], errors: dict[str, list[str]]) -> str:
+    channel = clean_text(data.get("channel") or Order.SalesChannel.ONLINE).lower()
+    if channel not in Order.SalesChannel.values:
+        errors["channel"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Order.SalesChannel.values)}]
+    return channel
+
+
+def _clean_currency(data: dict[str, Any], errors: dict[str, list[str]]) -> str:
+    currency = data.get("currency") or settings.SHOP_CURRENCY
+    if not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
+        errors["currency"] = [_("a three-letter currency code such as VND")]
+        currency = settings.SHOP_CURRENCY
+    return currency.strip().upper()
+
+
+def _clean_line(key: str, raw: dict[str, Any], errors: dict[str, list[str]]) -> LineData:
+    quantity = _quantity(raw.get("quantity"), f"{key}.quantity", errors)
+    price = parse_money(raw.get("price"), f"{key}.price", errors) or Decimal("0.00")
+    discount = parse_money(raw.get("discount"), f"{key}.discount", errors) or Decimal("0.00")
+    total = price * quantity - discount
+    if total < 0:
+        errors[f"{key}.discount"] = [_("larger than the line's price × quantity")]
+    elif total > MAX_MONEY:
+        errors[f"{key}.price"] = [_("price × quantity is too large")]
+    return LineData(
+        product_id=_text(raw.get("product_id"), f"{key}.product_id", errors, 200),
+        name=_text(raw.get("name"), f"{key}.name", errors, 300),
+        category=_text(raw.get("category"), f"{key}.category", errors, 200),
+        quantity=quantity,
+        price=price,
+        discount=discount,
+        total=total,
+    )
+
+
+def _clean_lines(raw_lines: Any, errors: dict[str, list[str]]) -> list[LineData]:
+    if raw_lines is None:
+        return []
+    if not isinstance(raw_lines, list):
+        errors["lines"] = [_("must be a list")]
+        return []
+    if len(raw_lines) > MAX_LINES:
+        errors["lines"] = [_("at most %(n)s lines") % {"n": MAX_LINES}]
+        return []
+    lines: list[LineData] = []
+    for i, raw in enumerate(raw_lines):
+        if isinstance(raw, dict):
+            lines.append(_clean_line(f"lines.{i}", raw, errors))
+        else:
+            errors[f"lines.{i}"] = [_("must be an object")]
+    return lines
+
+
+def _zero(value: Decimal | None) -> Decimal:
+    return value if value is not None else Decimal("0.00")
+
+
 def order_clean(data: dict[str, Any]) -> OrderData:
     """Validate and normalise an order; :class:`InvalidInput` with a reason per field (lines as
     ``lines.<n>.<field>``) if anything is wrong."""
@@ -151,67 +208,23 @@ def order_clean(data: dict[str, Any]) -> OrderData:
     if not order_id and "order_id" not in errors:
         errors["order_id"] = [_("required")]
     placed_at = _when(data.get("placed_at"), "placed_at", errors)
-    channel = clean_text(data.get("channel") or Order.SalesChannel.ONLINE).lower()
-    if channel not in Order.SalesChannel.values:
-        errors["channel"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Order.SalesChannel.values)}]
+    channel = _clean_channel(data, errors)
     store = _text(data.get("store"), "store", errors, 200)
-    currency = data.get("currency") or settings.SHOP_CURRENCY
-    if not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
-        errors["currency"] = [_("a three-letter currency code such as VND")]
-        currency = settings.SHOP_CURRENCY
-    currency = currency.strip().upper()
-
-    raw_lines = data.get("lines")
-    if raw_lines is None:
-        raw_lines = []
-    if not isinstance(raw_lines, list):
-        errors["lines"] = [_("must be a list")]
-        raw_lines = []
-    elif len(raw_lines) > MAX_LINES:
-        errors["lines"] = [_("at most %(n)s lines") % {"n": MAX_LINES}]
-        raw_lines = []
-    lines: list[LineData] = []
-    for i, raw in enumerate(raw_lines):
-        key = f"lines.{i}"
-        if not isinstance(raw, dict):
-            errors[key] = [_("must be an object")]
-            continue
-        product_id = _text(raw.get("product_id"), f"{key}.product_id", errors, 200)
-        quantity = _quantity(raw.get("quantity"), f"{key}.quantity", errors)
-        price = parse_money(raw.get("price"), f"{key}.price", errors) or Decimal("0.00")
-        discount = parse_money(raw.get("discount"), f"{key}.discount", errors) or Decimal("0.00")
-        total = price * quantity - discount
-        if total < 0:
-            errors[f"{key}.discount"] = [_("larger than the line's price × quantity")]
-        elif total > MAX_MONEY:
-            errors[f"{key}.price"] = [_("price × quantity is too large")]
-        lines.append(
-            LineData(
-                product_id=product_id,
-                name=_text(raw.get("name"), f"{key}.name", errors, 300),
-                category=_text(raw.get("category"), f"{key}.category", errors, 200),
-                quantity=quantity,
-                price=price,
-                discount=discount,
-                total=total,
-            )
-        )
-
+    currency = _clean_currency(data, errors)
+    lines = _clean_lines(data.get("lines"), errors)
     amounts = {k: parse_money(data.get(k), k, errors) for k in ("subtotal", "discount", "shipping", "tax", "total")}
     properties = data.get("properties") or {}
     if not isinstance(properties, dict):
         errors["properties"] = [_("must be an object")]
-        properties = {}
     if errors:
         raise InvalidInput(errors)
-    subtotal = (
-        amounts["subtotal"] if amounts["subtotal"] is not None else sum((x.total for x in lines), Decimal("0.00"))
-    )
-    discount = amounts["discount"] or Decimal("0.00")
-    shipping = amounts["shipping"] or Decimal("0.00")
-    tax = amounts["tax"] or Decimal("0.00")
-    given_total = amounts["total"]
-    total = given_total if given_total is not None else max(subtotal - discount + shipping + tax, Decimal("0.00"))
+    subtotal = amounts["subtotal"]
+    if subtotal is None:
+        subtotal = sum((x.total for x in lines), Decimal("0.00"))
+    discount, shipping, tax = _zero(amounts["discount"]), _zero(amounts["shipping"]), _zero(amounts["tax"])
+    total = amounts["total"]
+    if total is None:
+        total = max(subtotal - discount + shipping + tax, Decimal("0.00"))
     if max(subtotal, total) > MAX_MONEY:
         raise InvalidInput({"total": [_("must be between 0 and %(max)s") % {"max": MAX_MONEY}]})
     return OrderData(
@@ -421,15 +434,7 @@ def _order_write(
     now = timezone.now()
     order = existing or Order(order_id=data.order_id, created_at=now)
     before = _snapshot(order) if existing else {}
-    order.contact_id = contact_id
-    order.anonymous_id = anonymous_id or order.anonymous_id
-    if source is not None:
-        order.source = source
-    for name in ("placed_at", "channel", "store", "currency", "subtotal", "discount", "shipping", "tax", "total"):
-        setattr(order, name, getattr(data, name))
-    order.properties = data.properties
-    order.refunded_amount = min(Decimal(order.refunded_amount or 0), data.total)
-    order.status = _status_after_refund(order)
+    _order_fill(order, data, contact_id, anonymous_id, source)
     order.updated_at = now
     if existing is None:
         with transaction.atomic():
@@ -437,23 +442,7 @@ def _order_write(
     else:
         order.save()
     products_upsert(data.lines, currency=data.currency, seen_at=order.placed_at)
-    refunded: dict[str, int] = defaultdict(int)
-    for old_line in old_lines:
-        refunded[_line_key(old_line)] += old_line.refunded_quantity
-    if existing is not None:
-        OrderLine.objects.filter(order=order).delete()
-    new_lines = []
-    for position, line in enumerate(data.lines):
-        carried = min(refunded[_line_key(line)], line.quantity)
-        refunded[_line_key(line)] -= carried
-        new_lines.append(
-            OrderLine(
-                order=order, product_id=line.product_id or None, position=position, name=line.name,
-                category=line.category, quantity=line.quantity, price=line.price, discount=line.discount,
-                total=line.total, refunded_quantity=carried,
-            )
-        )  # fmt: skip
-    OrderLine.objects.bulk_create(new_lines, batch_size=500)
+    new_lines = _lines_replace(order, data.lines, old_lines, replacing=existing is not None)
     stats_apply([old], [contribution(order, new_lines)])
     if existing is None:
         ORDER_CREATED(order, new_lines)
@@ -470,6 +459,45 @@ def _order_write(
             changes={k: [before.get(k), v] for k, v in after.items() if before.get(k) != v} if existing else None,
         )
     return order, existing is None
+
+
+def _order_fill(
+    order: Order, data: OrderData, contact_id: int | None, anonymous_id: str, source: Source | None
+) -> None:
+    order.contact_id = contact_id
+    order.anonymous_id = anonymous_id or order.anonymous_id
+    if source is not None:
+        order.source = source
+    for name in ("placed_at", "channel", "store", "currency", "subtotal", "discount", "shipping", "tax", "total"):
+        setattr(order, name, getattr(data, name))
+    order.properties = data.properties
+    order.refunded_amount = min(Decimal(order.refunded_amount or 0), data.total)
+    order.status = _status_after_refund(order)
+
+
+def _lines_replace(
+    order: Order, lines: Sequence[LineData], old_lines: list[OrderLine], *, replacing: bool
+) -> list[OrderLine]:
+    """Write the order's lines; units refunded on the old lines stay refunded on the new lines of
+    the same product (or name, for lines without one), as far as the new quantities go."""
+    refunded: dict[str, int] = defaultdict(int)
+    for old_line in old_lines:
+        refunded[_line_key(old_line)] += old_line.refunded_quantity
+    if replacing:
+        OrderLine.objects.filter(order=order).delete()
+    new_lines = []
+    for position, line in enumerate(lines):
+        carried = min(refunded[_line_key(line)], line.quantity)
+        refunded[_line_key(line)] -= carried
+        new_lines.append(
+            OrderLine(
+                order=order, product_id=line.product_id or None, position=position, name=line.name,
+                category=line.category, quantity=line.quantity, price=line.price, discount=line.discount,
+                total=line.total, refunded_quantity=carried,
+            )
+        )  # fmt: skip
+    OrderLine.objects.bulk_create(new_lines, batch_size=500)
+    return new_lines
 
 
 def _snapshot(order: Order) -> dict[str, Any]:
