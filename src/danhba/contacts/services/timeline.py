@@ -32,75 +32,87 @@ from danhba.core.normalize import (
 # --- timeline -------------------------------------------------------------------------------
 
 
-def timeline_entry_save(
-    *, actor: Actor, contact: Contact, entry: TimelineEntry | None, data: dict[str, Any]
-) -> TimelineEntry:
-    creating = entry is None
-    require(actor, "timeline", perms.CREATE if creating else perms.EDIT)
-    if actor.user is not None and not can_see_contact(actor.user, contact):
+_AUDITED = ("kind", "channel", "subject", "body", "is_private")
+
+
+def _may_change(actor: Actor, contact: Contact, entry: TimelineEntry, *, creating: bool) -> None:
+    """Who may write this entry: the contact must be visible; an existing entry must not be a
+    change record, must be visible (private notes) and must be the actor's own unless admin."""
+    user = actor.user
+    if user is not None and not can_see_contact(user, contact):
         raise NotFound(_("No such contact."))
-    errors: dict[str, list[str]] = {}
-    entry = entry or TimelineEntry(contact=contact, author=actor.user)
-    if not creating and entry.kind == TimelineEntry.Kind.SYSTEM:
+    if creating:
+        return
+    if entry.kind == TimelineEntry.Kind.SYSTEM:
         raise PermissionDenied(_("Change records on the timeline cannot be edited."))
-    if not creating and entry.is_private and actor.user is not None and not _sees_private(actor.user, entry):
+    if user is not None and entry.is_private and not _sees_private(user, entry):
         raise NotFound(_("No such timeline entry."))
-    if not creating and actor.user is not None and not (actor.user.is_admin or entry.author_id == actor.user.pk):
+    if user is not None and not (user.is_admin or entry.author_id == user.pk):
         raise PermissionDenied(_("Only the author or an admin can change a timeline entry."))
-    kind = data.get("kind", entry.kind)
+
+
+def _clean_kind(kind: Any, channel: Any, errors: dict[str, list[str]]) -> None:
     if kind not in TimelineEntry.Kind.values or kind == TimelineEntry.Kind.SYSTEM:
         errors["kind"] = [
             _("must be one of %(choices)s")
             % {"choices": ", ".join(k for k in TimelineEntry.Kind.values if k != "system")}
         ]
-    channel = data.get("channel", entry.channel) or ""
     if channel and channel not in TimelineEntry.Channel.values:
         errors["channel"] = [_("must be one of %(choices)s") % {"choices": ", ".join(TimelineEntry.Channel.values)}]
-    subject = clean_text(data.get("subject", entry.subject))
-    if len(subject) > 200:
+
+
+def _clean_entry(actor: Actor, entry: TimelineEntry, data: dict[str, Any]) -> dict[str, Any]:
+    """The entry's fields after this change, checked; :class:`InvalidInput` names each problem."""
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {
+        "kind": data.get("kind", entry.kind),
+        "channel": data.get("channel", entry.channel) or "",
+        "subject": clean_text(data.get("subject", entry.subject)),
+        "body": clean_long_text(data.get("body", entry.body)),
+        "is_private": bool(data.get("is_private", entry.is_private)),
+    }
+    _clean_kind(out["kind"], out["channel"], errors)
+    if len(out["subject"]) > 200:
         errors["subject"] = [_("at most %(n)s characters") % {"n": 200}]
-    body = clean_long_text(data.get("body", entry.body))
-    if not subject and not body:
+    if not out["subject"] and not out["body"]:
         errors["body"] = [_("write a subject or some details")]
-    occurred_at = data.get("occurred_at") or entry.occurred_at
     try:
-        occurred_at = parse_datetime(occurred_at)
+        out["occurred_at"] = parse_datetime(data.get("occurred_at") or entry.occurred_at)
     except NormalizationError as exc:
         errors["occurred_at"] = [str(exc)]
-        occurred_at = entry.occurred_at
-    is_private = bool(data.get("is_private", entry.is_private))
-    if is_private and actor.user is not None and not actor.user.sees_field("private_notes"):
+    if out["is_private"] and actor.user is not None and not actor.user.sees_field("private_notes"):
         errors["is_private"] = [_("your role cannot write private notes")]
     if errors:
         raise InvalidInput(errors)
-    before = (
-        {}
-        if creating
-        else {
-            "kind": entry.kind,
-            "channel": entry.channel,
-            "subject": entry.subject,
-            "body": entry.body,
-            "is_private": entry.is_private,
-        }
-    )
+    return out
+
+
+def timeline_entry_save(
+    *, actor: Actor, contact: Contact, entry: TimelineEntry | None, data: dict[str, Any]
+) -> TimelineEntry:
+    creating = entry is None
+    require(actor, "timeline", perms.CREATE if creating else perms.EDIT)
+    entry = entry or TimelineEntry(contact=contact, author=actor.user)
+    _may_change(actor, contact, entry, creating=creating)
+    cleaned = _clean_entry(actor, entry, data)
+    before = {} if creating else {key: getattr(entry, key) for key in _AUDITED}
     with transaction.atomic():
-        entry.kind, entry.channel, entry.subject, entry.body = kind, channel, subject, body
-        entry.occurred_at, entry.is_private, entry.updated_at = occurred_at, is_private, timezone.now()
+        for key, value in cleaned.items():
+            setattr(entry, key, value)
+        entry.updated_at = timezone.now()
         entry.save()
         if entry.occurred_at > contact.last_activity_at:
             Contact.objects.filter(pk=contact.pk, last_activity_at__lt=entry.occurred_at).update(
                 last_activity_at=entry.occurred_at
             )
-        after = {"kind": kind, "channel": channel, "subject": subject, "body": body, "is_private": is_private}
         audit_event(
             actor=actor,
             action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,
             object_type="timeline",
             object_id=entry.pk,
-            object_label=subject or kind,
+            object_label=entry.subject or entry.kind,
             contact_id=contact.pk,
-            changes=changes_between(before, after),
+            changes=changes_between(before, {key: cleaned[key] for key in _AUDITED}),
         )
     return entry
 
