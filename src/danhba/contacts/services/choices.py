@@ -33,6 +33,67 @@ def require_admin(actor: Actor, what: str) -> None:
         raise PermissionDenied(_("Only admins can change %(what)s.") % {"what": what})
 
 
+def _choice_key(
+    model: type[LabelledChoice], obj: LabelledChoice, data: dict[str, Any], name: str, *, creating: bool
+) -> str | None:
+    """The key of a new choice (made once); for an existing one, None or the reason it cannot change."""
+    if creating:
+        key = slugify(fold(data.get("key") or name)).replace("-", "_")[:60]
+        obj.key = key
+        if not key:
+            return _("letters, digits and underscores")
+        if model._default_manager.filter(key=key).exists():
+            return _("the key '%(key)s' is already used") % {"key": key}
+    elif data.get("key") not in (None, "", obj.key):
+        return _("the key cannot change: other parts of danhba refer to it")
+    return None
+
+
+def _choice_position(
+    model: type[LabelledChoice], obj: LabelledChoice, data: dict[str, Any], *, creating: bool
+) -> tuple[int, str | None]:
+    """The position given (checked), else the current one, else after the last choice."""
+    if data.get("position") in (None, ""):
+        if not creating:
+            return obj.position, None
+        highest = model._default_manager.aggregate(top=Max("position"))["top"]
+        return min((highest or 0) + 10, MAX_POSITION), None
+    try:
+        position = int(data["position"])
+    except (TypeError, ValueError):
+        return obj.position, _("a whole number")
+    if not 0 <= position <= MAX_POSITION:
+        return position, _("between 0 and %(max)s") % {"max": MAX_POSITION}
+    return position, None
+
+
+def _choice_values(
+    model: type[LabelledChoice],
+    obj: LabelledChoice,
+    data: dict[str, Any],
+    extra_text: dict[str, int],
+    *,
+    creating: bool,
+) -> dict[str, Any]:
+    """The choice's values after this change, checked; :class:`InvalidInput` names each problem."""
+    problems: dict[str, str | None] = {}
+    name = clean_text(data.get("name", obj.name))
+    if not name or len(name) > 120:
+        problems["name"] = _("between 1 and 120 characters")
+    values: dict[str, Any] = {"name": name, "name_vi": clean_text(data.get("name_vi", obj.name_vi))}
+    for field, limit in {"name_vi": 120, **extra_text}.items():
+        values[field] = values.get(field, str(data.get(field, getattr(obj, field)) or "").strip())
+        if len(values[field]) > limit:
+            problems[field] = _("at most %(n)s characters") % {"n": limit}
+    problems["key"] = _choice_key(model, obj, data, name, creating=creating)
+    values["position"], problems["position"] = _choice_position(model, obj, data, creating=creating)
+    values["is_active"] = bool(data.get("is_active", obj.is_active))
+    errors = {field: [problem] for field, problem in problems.items() if problem}
+    if errors:
+        raise InvalidInput(errors)
+    return values
+
+
 def labelled_choice_save(
     *,
     actor: Actor,
@@ -46,54 +107,11 @@ def labelled_choice_save(
     the ``extra_text`` fields (name → max length). The key is made once, from the English name
     unless given, and never changes afterwards."""
     creating = item is None
-    errors: dict[str, list[str]] = {}
     obj: C = item if item is not None else model()
-    name = clean_text(data.get("name", obj.name))
-    if not name or len(name) > 120:
-        errors["name"] = [_("between 1 and 120 characters")]
-    name_vi = clean_text(data.get("name_vi", obj.name_vi))
-    if len(name_vi) > 120:
-        errors["name_vi"] = [_("at most %(n)s characters") % {"n": 120}]
-    extras: dict[str, str] = {}
-    for field, limit in (extra_text or {}).items():
-        value = str(data.get(field, getattr(obj, field)) or "").strip()
-        if len(value) > limit:
-            errors[field] = [_("at most %(n)s characters") % {"n": limit}]
-        extras[field] = value
-    if creating:
-        key = slugify(fold(data.get("key") or name)).replace("-", "_")[:60]
-        if not key:
-            errors["key"] = [_("letters, digits and underscores")]
-        elif model._default_manager.filter(key=key).exists():
-            errors["key"] = [_("the key '%(key)s' is already used") % {"key": key}]
-        obj.key = key
-    elif data.get("key") not in (None, "", obj.key):
-        errors["key"] = [_("the key cannot change: other parts of danhba refer to it")]
-    position = obj.position
-    if data.get("position") not in (None, ""):
-        try:
-            position = int(data["position"])
-        except (TypeError, ValueError):
-            errors["position"] = [_("a whole number")]
-        else:
-            if not 0 <= position <= MAX_POSITION:
-                errors["position"] = [_("between 0 and %(max)s") % {"max": MAX_POSITION}]
-    elif creating:
-        highest = model._default_manager.aggregate(top=Max("position"))["top"]
-        position = min((highest or 0) + 10, MAX_POSITION)
-    is_active = bool(data.get("is_active", obj.is_active))
-    if errors:
-        raise InvalidInput(errors)
-    before = (
-        {}
-        if creating
-        else {"name": obj.name, "name_vi": obj.name_vi, "position": obj.position, "is_active": obj.is_active}
-        | {f: getattr(obj, f) for f in extras}
-    )
-    obj.name, obj.name_vi, obj.position, obj.is_active = name, name_vi, position, is_active
-    for field, value in extras.items():
+    after = _choice_values(model, obj, data, extra_text or {}, creating=creating)
+    before = {} if creating else {field: getattr(obj, field) for field in after}
+    for field, value in after.items():
         setattr(obj, field, value)
-    after = {"name": name, "name_vi": name_vi, "position": position, "is_active": is_active} | extras
     changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
     try:
         with transaction.atomic():
