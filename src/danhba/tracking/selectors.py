@@ -282,6 +282,70 @@ def default_bucket(span: dt.timedelta) -> str:
     return "week"
 
 
+class _ParamReader:
+    """A query-string value, stripped; "" when absent or not text."""
+
+    def __init__(self, params: Mapping[str, str]) -> None:
+        self.params = params
+
+    def __call__(self, key: str) -> str:
+        value = self.params.get(key, "")
+        return value.strip() if isinstance(value, str) else ""
+
+
+def _time_range(
+    get: _ParamReader, tz: dt.tzinfo, now: dt.datetime, errors: dict[str, list[str]]
+) -> tuple[str, dt.datetime, dt.datetime]:
+    """The range's key, start and end: one of RANGES back from now, or a custom from/to."""
+    range_key = get("range") or DEFAULT_RANGE
+    if range_key in RANGES:
+        return range_key, now - RANGES[range_key][1], now
+    if range_key != CUSTOM:
+        errors["range"] = [_("Choose one of the offered time ranges.")]
+        return range_key, now, now
+    start, end = now - RANGES[DEFAULT_RANGE][1], now
+    if not get("from"):
+        errors["from"] = [_("Enter the start of the range.")]
+    for key, is_end in (("from", False), ("to", True)):
+        if not (text := get(key)):
+            continue
+        try:
+            when = parse_moment(text, tz, end=is_end)
+        except ValueError:
+            errors[key] = [str(MOMENT_ERROR)]
+            continue
+        start, end = (start, when) if is_end else (when, end)
+    if "from" not in errors and "to" not in errors and start >= end:
+        errors["to"] = [_("The end of the range must be after its start.")]
+    return range_key, start, end
+
+
+def _id_param(get: _ParamReader, key: str, errors: dict[str, list[str]]) -> int | None:
+    text = get(key)
+    if not text:
+        return None
+    if not is_id(text):
+        errors[key] = [_("Not a valid choice.")]
+        return None
+    return int(text)
+
+
+def _property_filter(get: _ParamReader, errors: dict[str, list[str]]) -> tuple[str, str, str]:
+    """The property condition (key, operator, value); the value is "" unless it is compared."""
+    prop_key, prop_op, prop_value = get("prop"), get("op") or "eq", get("value")
+    if not prop_key:
+        return "", prop_op, ""
+    if not _KEY_RE.match(prop_key):
+        errors["prop"] = [_("A property name has 1 to 100 characters.")]
+    if prop_op not in PROPERTY_OPS:
+        errors["op"] = [_("Choose equals, contains or is present.")]
+    elif prop_op != "exists" and not prop_value:
+        errors["value"] = [_("Enter the value to compare the property with.")]
+    if len(prop_value) > 500:
+        errors["value"] = [_("A value has at most 500 characters.")]
+    return prop_key, prop_op, prop_value if prop_op != "exists" else ""
+
+
 @dataclass
 class EventFilters:
     """The explorer's query: which events, over which time range, counted per which bucket.
@@ -307,38 +371,9 @@ class EventFilters:
         """Parse the query string; every mistake is reported at once as :class:`InvalidInput`
         with a message per field. Without ``counted`` (a list only) any range is accepted,
         however many bars it would make."""
-        now = now or timezone.now()
+        get = _ParamReader(params)
         errors: dict[str, list[str]] = {}
-
-        def get(key: str) -> str:
-            value = params.get(key, "")
-            return value.strip() if isinstance(value, str) else ""
-
-        range_key = get("range") or DEFAULT_RANGE
-        start = end = now
-        if range_key in RANGES:
-            start = now - RANGES[range_key][1]
-        elif range_key == CUSTOM:
-            start, end = now - RANGES[DEFAULT_RANGE][1], now
-            for key, is_end in (("from", False), ("to", True)):
-                text = get(key)
-                if not text:
-                    if not is_end:
-                        errors["from"] = [_("Enter the start of the range.")]
-                    continue
-                try:
-                    when = parse_moment(text, tz, end=is_end)
-                except ValueError:
-                    errors[key] = [str(MOMENT_ERROR)]
-                    continue
-                if is_end:
-                    end = when
-                else:
-                    start = when
-            if "from" not in errors and "to" not in errors and start >= end:
-                errors["to"] = [_("The end of the range must be after its start.")]
-        else:
-            errors["range"] = [_("Choose one of the offered time ranges.")]
+        range_key, start, end = _time_range(get, tz, now or timezone.now(), errors)
         bucket = get("bucket") or default_bucket(end - start)
         if bucket not in BUCKETS:
             errors["bucket"] = [_("Group by hour, day or week.")]
@@ -353,28 +388,8 @@ class EventFilters:
         name = get("name")
         if len(name) > 200:
             errors["name"] = [_("An event name has at most 200 characters.")]
-        source: int | None = None
-        contact: int | None = None
-        for key in ("source", "contact"):
-            text = get(key)
-            if not text:
-                continue
-            if not is_id(text):
-                errors[key] = [_("Not a valid choice.")]
-            elif key == "source":
-                source = int(text)
-            else:
-                contact = int(text)
-        prop_key, prop_op, prop_value = get("prop"), get("op") or "eq", get("value")
-        if prop_key:
-            if not _KEY_RE.match(prop_key):
-                errors["prop"] = [_("A property name has 1 to 100 characters.")]
-            if prop_op not in PROPERTY_OPS:
-                errors["op"] = [_("Choose equals, contains or is present.")]
-            elif prop_op != "exists" and not prop_value:
-                errors["value"] = [_("Enter the value to compare the property with.")]
-            if len(prop_value) > 500:
-                errors["value"] = [_("A value has at most 500 characters.")]
+        source, contact = _id_param(get, "source", errors), _id_param(get, "contact", errors)
+        prop_key, prop_op, prop_value = _property_filter(get, errors)
         if errors:
             raise InvalidInput(errors, _("Some filters are not valid."))
         return cls(
@@ -389,7 +404,7 @@ class EventFilters:
             contact=contact,
             prop_key=prop_key,
             prop_op=prop_op,
-            prop_value=prop_value if prop_key and prop_op != "exists" else "",
+            prop_value=prop_value,
         )
 
     def params(self, **override: str) -> dict[str, str]:
