@@ -181,6 +181,7 @@ def _campaign_out(campaign: Campaign) -> dict[str, Any]:
         )
     }  # fmt: skip
     data["counts"] = campaign.counts or {}
+    data["topic"] = campaign.topic.key if campaign.topic else None
     data["segment_ids"] = sorted(campaign.segments.values_list("pk", flat=True))
     data["exclude_segment_ids"] = sorted(campaign.exclude_segments.values_list("pk", flat=True))
     return data

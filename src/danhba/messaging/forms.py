@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from danhba.messaging.models import EmailTemplate
+from danhba.privacy.models import ConsentPurpose
 from danhba.segments.models import Segment
 
 LIQUID_HELP = _(
@@ -80,6 +81,13 @@ class CampaignForm(forms.Form):
         queryset=Segment.objects.order_by("name"),
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    topic = forms.ModelChoiceField(
+        label=_("Topic"),
+        queryset=ConsentPurpose.objects.filter(email_topic=True, is_active=True),
+        to_field_name="key",
+        required=False,
+        help_text=_("Contacts who opted out of this topic in the preference centre are left out."),
     )
     per_hour = forms.IntegerField(
         label=_("At most per hour"),

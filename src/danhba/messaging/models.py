@@ -74,6 +74,17 @@ class Campaign(models.Model):
     exclude_segments = models.ManyToManyField(
         "segments.Segment", related_name="+", blank=True, verbose_name=_("excluded segments")
     )
+    # What the campaign is about (an email topic, a consent purpose of privacy): contacts who
+    # opted out of it in the preference centre are left out.
+    topic = models.ForeignKey(
+        "privacy.ConsentPurpose",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"email_topic": True},
+        verbose_name=_("topic"),
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
     # At most this many messages per hour (0: as fast as the transport takes them).
@@ -124,6 +135,8 @@ class Send(models.Model):
         NO_ADDRESS = "no_address", _("no email address")
         INVALID = "invalid", _("invalid address")
         NO_CONSENT = "no_consent", _("no email-marketing consent")
+        PAUSED = "paused", _("paused their marketing email")
+        TOPIC_OPT_OUT = "topic_opt_out", _("opted out of the campaign's topic")
         SUPPRESSED = "suppressed", _("suppressed (unsubscribed, bounced or complained)")
         CAPPED = "capped", _("frequency cap reached")
         EXCLUDED_SEGMENT = "excluded_segment", _("in an excluded segment")

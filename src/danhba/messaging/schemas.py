@@ -115,6 +115,9 @@ class CampaignIn(In):
     segment_ids: list[int] = Field(min_length=1, max_length=100, description="Segments and lists to send to.")
     exclude_segment_ids: list[int] = Field(default_factory=list, max_length=100)
     per_hour: int = Field(0, ge=0, le=1_000_000, description="At most this many per hour; 0: no limit.")
+    topic: str | None = Field(
+        None, max_length=60, description="An email topic's key: contacts who opted out of it are left out."
+    )
 
 
 class CampaignPatch(In):
@@ -123,6 +126,7 @@ class CampaignPatch(In):
     segment_ids: list[int] = omittable()
     exclude_segment_ids: list[int] = omittable()
     per_hour: int = omittable()
+    topic: str | None = Field(None, max_length=60, description="An email topic's key; null: none.")
 
 
 class CampaignOut(Schema):
@@ -134,6 +138,7 @@ class CampaignOut(Schema):
     status: CampaignStatus
     scheduled_at: dt.datetime | None
     per_hour: int
+    topic: str | None = Field(description="The email topic's key, or null.")
     counts: dict[str, int] = Field(
         description="Recipients by state (queued, sending, sent, failed, excluded) and 'reason:…' by exclusion reason."
     )

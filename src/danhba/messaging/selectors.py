@@ -7,10 +7,14 @@ the form of address falls back to the template's ``default``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from danhba.accounts.models import User
 from danhba.contacts.models import Contact, ContactCompany, ContactEmail
@@ -19,7 +23,9 @@ from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import Page, paginate
 from danhba.messaging import domains
 from danhba.messaging.links import Recipient, consent_links
-from danhba.messaging.models import Campaign, EmailTemplate, Send, SendingDomain
+from danhba.messaging.models import Campaign, EmailTemplate, Send, SendingDomain, Suppression
+from danhba.messaging.preferences import masked_email
+from danhba.privacy.models import ConsentPurpose, ConsentState, ConsentStatus
 
 CONTACT_FIELDS = (
     "full_name", "family_name", "middle_name", "given_name", "email", "phone", "street", "ward", "province",
@@ -154,11 +160,11 @@ def contact_lookup(user: User, text: str) -> Contact | None:
 
 
 def campaign_list() -> QuerySet[Campaign]:
-    return Campaign.objects.select_related("template", "created_by")
+    return Campaign.objects.select_related("template", "created_by", "topic")
 
 
 def campaign_get(pk: int) -> Campaign:
-    campaign = Campaign.objects.select_related("template").filter(pk=pk).first()
+    campaign = Campaign.objects.select_related("template", "topic").filter(pk=pk).first()
     if campaign is None:
         from django.utils.translation import gettext
 
@@ -215,3 +221,51 @@ def sending_domain_view(row: SendingDomain) -> dict[str, Any]:
             for r in domains.records(row.domain, row.selector, row.public_key)
         ],
     }
+
+
+# --- the preference centre ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopicChoice:
+    key: str
+    label: str
+    description: str
+    subscribed: bool  # no statement yet counts as subscribed: a topic is opted out of
+
+
+@dataclass(frozen=True)
+class PreferenceView:
+    """What the preference centre shows a recipient: nothing but their masked address and their
+    own choices."""
+
+    email: str
+    status: str  # "subscribed", "paused" or "unsubscribed"
+    paused_until: dt.datetime | None
+    topics: list[TopicChoice]
+
+
+def preferences_of(contact_id: int) -> PreferenceView | None:
+    """None when the contact no longer exists."""
+    contact = Contact.objects.filter(pk=contact_id).only("pk", "email").first()
+    if contact is None:
+        return None
+    states = {s.purpose.key: s for s in ConsentState.objects.filter(contact=contact).select_related("purpose")}
+    now = timezone.now()
+    main = states.get(settings.MESSAGING_CONSENT_PURPOSE)
+    paused_until = main.until if main and main.status == ConsentStatus.WITHDRAWN and main.until else None
+    if paused_until and paused_until <= now:
+        paused_until = None  # over: granted again (the job records it)
+    granted = main is not None and (main.status == ConsentStatus.GRANTED or (main.until and not paused_until))
+    suppressed = bool(contact.email) and Suppression.objects.filter(email=contact.email).exists()
+    status = "unsubscribed" if suppressed else "paused" if paused_until else "subscribed" if granted else "unsubscribed"
+    topics = [
+        TopicChoice(
+            key=p.key,
+            label=p.label,
+            description=p.description,
+            subscribed=p.key not in states or states[p.key].status == ConsentStatus.GRANTED,
+        )
+        for p in ConsentPurpose.objects.filter(email_topic=True, is_active=True)
+    ]
+    return PreferenceView(email=masked_email(contact.email), status=status, paused_until=paused_until, topics=topics)

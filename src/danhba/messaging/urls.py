@@ -24,5 +24,5 @@ urlpatterns = [
     path("domains/<int:pk>/delete/", domains.domain_delete, name="domain_delete"),
     # From the emails themselves: no account, a signed token.
     path("unsubscribe/<str:token>/", public.unsubscribe_page, name="unsubscribe"),
-    path("preferences/<str:token>/", public.unsubscribe_page, name="preferences"),
+    path("preferences/<str:token>/", public.preferences_page, name="preferences"),
 ]

@@ -5,16 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Status
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.contacts.services.contacts import contact_get
+from danhba.core.errors import NotFound
 from danhba.core.keyset import MAX_PK
 from danhba.core.schemas import ErrorOut
 from danhba.privacy import selectors
 from danhba.privacy.models import ConsentPurpose, ConsentRecord
-from danhba.privacy.schemas import ConsentIn, ConsentOut, ConsentPurposeOut, ConsentRecordOut
+from danhba.privacy.purposes import consent_purpose_save
+from danhba.privacy.schemas import (
+    ConsentIn,
+    ConsentOut,
+    ConsentPurposeIn,
+    ConsentPurposeOut,
+    ConsentPurposePatch,
+    ConsentRecordOut,
+)
 from danhba.privacy.services import consent_record, consent_summary
 
 ERRORS: dict[Any, Any] = {frozenset({400, 401, 403, 404, 409, 422}): ErrorOut}
@@ -41,6 +51,7 @@ def consent_get(
                 "status": s["status"],
                 "granted": s["granted"],
                 "since": s["since"],
+                "until": s["until"],
             }
             for s in consent_summary(contact)
         ],
@@ -72,9 +83,36 @@ def consent_create(
 
 
 @router.get("/consent-purposes", response={200: list[ConsentPurposeOut], **ERRORS}, summary="Consent purposes")
-def purpose_list(request: HttpRequest) -> list[ConsentPurpose]:
+def purpose_list(
+    request: HttpRequest,
+    email_topic: bool | None = Query(None, description="true: only the email topics; false: only the others."),
+) -> list[ConsentPurpose]:
+    """The active purposes; the email topics are those the preference centre offers."""
     require(api_user(request), "consent", perms.VIEW)
-    return list(ConsentPurpose.objects.filter(is_active=True))
+    rows = ConsentPurpose.objects.filter(is_active=True)
+    if email_topic is not None:
+        rows = rows.filter(email_topic=email_topic)
+    return list(rows)
+
+
+@router.post("/consent-purposes", response={201: ConsentPurposeOut, **ERRORS}, summary="Add a consent purpose")
+def purpose_create(request: HttpRequest, payload: ConsentPurposeIn) -> Status[ConsentPurpose]:
+    """Admins only. With `email_topic` it is an email topic (a subscription type)."""
+    data = payload.model_dump(exclude_none=True)
+    return Status(201, consent_purpose_save(actor=api_actor(request), purpose=None, data=data))
+
+
+@router.patch(
+    "/consent-purposes/{key}", response={200: ConsentPurposeOut, **ERRORS}, summary="Change a consent purpose"
+)
+def purpose_update(
+    request: HttpRequest, payload: ConsentPurposePatch, key: str = Path(..., max_length=60)
+) -> ConsentPurpose:
+    """Admins only; the fields sent change, the key never does."""
+    purpose = ConsentPurpose.objects.filter(key=key).first()
+    if purpose is None:
+        raise NotFound(_("No such consent purpose."))
+    return consent_purpose_save(actor=api_actor(request), purpose=purpose, data=payload.model_dump(exclude_unset=True))
 
 
 def _record_out(record: ConsentRecord) -> dict[str, Any]:
@@ -88,4 +126,5 @@ def _record_out(record: ConsentRecord) -> dict[str, Any]:
         "text_version": record.text_version,
         "ip_address": record.ip_address,
         "recorded_by": record.recorded_by_id,
+        "until": record.until,
     }

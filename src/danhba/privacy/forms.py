@@ -43,3 +43,8 @@ class PurposeForm(ChoiceForm):
     description = forms.CharField(
         label=_("Description"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
     )
+    email_topic = forms.BooleanField(
+        label=_("Email topic"),
+        required=False,
+        help_text=_("Offered in the email preference centre; a campaign about it skips those who opted out."),
+    )

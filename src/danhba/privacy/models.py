@@ -17,6 +17,13 @@ from danhba.core.models import InsertOnlyModel
 
 class ConsentPurpose(LabelledChoice):
     description = models.TextField(_("description"), blank=True)
+    # An email topic (subscription type): offered in the email preference centre, where a
+    # recipient opts out of it; a campaign about the topic skips contacts who did.
+    email_topic = models.BooleanField(
+        _("email topic"),
+        default=False,
+        help_text=_("Offered in the email preference centre; a campaign about it skips those who opted out."),
+    )
 
     class Meta(LabelledChoice.Meta):
         verbose_name = _("consent purpose")
@@ -50,6 +57,9 @@ class ConsentRecord(InsertOnlyModel):
     proof = models.TextField(_("proof"), blank=True, help_text=_("Form URL, file name, note of a call…"))
     text_version = models.CharField(_("consent text version"), max_length=60, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # A withdrawal for a while (a pause of marketing email): the person asked to hear from us
+    # again at this time; privacy.tasks then records the consent as granted again.
+    until = models.DateTimeField(_("until"), null=True, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -77,6 +87,8 @@ class ConsentState(models.Model):
     status = models.CharField(max_length=10, choices=ConsentStatus.choices)
     since = models.DateTimeField()
     record = models.ForeignKey(ConsentRecord, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # Withdrawn until this time (a pause): the record's ``until``.
+    until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contact", "purpose"], name="consentstate_unique")]

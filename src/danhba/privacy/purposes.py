@@ -21,4 +21,5 @@ def consent_purpose_save(*, actor: Actor, purpose: ConsentPurpose | None, data: 
         data=data,
         object_type="consent_purpose",
         extra_text={"description": 2000},
+        extra_flags=("email_topic",),
     )

@@ -8,7 +8,7 @@ from typing import Annotated
 from ninja import Schema
 from pydantic import Field, IPvAnyAddress
 
-from danhba.contacts.schemas import In, When
+from danhba.contacts.schemas import In, When, omittable
 from danhba.privacy.models import ConsentSource, ConsentStatus
 
 
@@ -32,6 +32,7 @@ class ConsentStateOut(Schema):
     status: str | None = Field(description="null when the contact never said anything for this purpose.")
     granted: bool
     since: dt.datetime | None
+    until: dt.datetime | None = Field(description="Withdrawn until this time: a pause of email.")
 
 
 class ConsentRecordOut(Schema):
@@ -44,6 +45,7 @@ class ConsentRecordOut(Schema):
     text_version: str
     ip_address: str | None
     recorded_by: int | None
+    until: dt.datetime | None = Field(description="A withdrawal for a while (a pause): granted again after.")
 
 
 class ConsentOut(Schema):
@@ -56,3 +58,27 @@ class ConsentPurposeOut(Schema):
     name: str
     name_vi: str
     description: str
+    position: int
+    is_active: bool
+    email_topic: bool = Field(
+        description="An email topic: offered in the preference centre; campaigns about it skip who opted out."
+    )
+
+
+class ConsentPurposeIn(In):
+    key: Annotated[str, Field(max_length=60, description="Made from the name when left out; never changes.")] = ""
+    name: Annotated[str, Field(min_length=1, max_length=120, description="In English.")]
+    name_vi: Annotated[str, Field(max_length=120)] = ""
+    description: Annotated[str, Field(max_length=2000)] = ""
+    position: Annotated[int, Field(ge=0, le=32000)] | None = None
+    is_active: bool = True
+    email_topic: bool = False
+
+
+class ConsentPurposePatch(In):
+    name: Annotated[str, Field(min_length=1, max_length=120)] = omittable()
+    name_vi: Annotated[str, Field(max_length=120)] = omittable()
+    description: Annotated[str, Field(max_length=2000)] = omittable()
+    position: Annotated[int, Field(ge=0, le=32000)] = omittable()
+    is_active: bool = omittable()
+    email_topic: bool = omittable()

@@ -30,8 +30,12 @@ def consent_record(
     text_version: str = "",
     ip_address: str | None = None,
     recorded_at: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> ConsentRecord:
-    """Append a consent statement and move the contact's current state for that purpose."""
+    """Append a consent statement and move the contact's current state for that purpose.
+
+    ``until`` (a withdrawal only): a pause, the consent is withdrawn until then and
+    :func:`consent_pauses_end` records it as granted again afterwards."""
     if actor.user is not None and not actor.user.can("consent", perms.CREATE):
         raise PermissionDenied(_("Your role cannot record consent."))
     if actor.user is not None and not Contact.objects.visible_to(actor.user).filter(pk=contact.pk).exists():
@@ -53,6 +57,8 @@ def consent_record(
     when = recorded_at or timezone.now()
     if when > timezone.now() + dt.timedelta(minutes=5):
         errors["recorded_at"] = [_("cannot be in the future")]
+    if until is not None and (status != ConsentStatus.WITHDRAWN or until <= when):
+        errors["until"] = [_("only a withdrawal can have an end, and it must come after it")]
     if errors or purpose_obj is None:
         raise InvalidInput(errors)
     with transaction.atomic():
@@ -66,17 +72,20 @@ def consent_record(
             ip_address=ip_address,
             recorded_at=when,
             recorded_by=actor.user,
+            until=until,
         )
         # get_or_create survives a concurrent first statement (unique contact+purpose).
         state, created = ConsentState.objects.get_or_create(
-            contact=contact, purpose=purpose_obj, defaults={"status": status, "since": when, "record": record}
+            contact=contact,
+            purpose=purpose_obj,
+            defaults={"status": status, "since": when, "record": record, "until": until},
         )
         state = ConsentState.objects.select_for_update().get(pk=state.pk)
         # A statement back-dated before the current one is kept in the ledger but does not
         # override a newer statement.
         if not created and when >= state.since:
-            state.status, state.since, state.record = status, when, record
-            state.save(update_fields=["status", "since", "record"])
+            state.status, state.since, state.record, state.until = status, when, record, until
+            state.save(update_fields=["status", "since", "record", "until"])
         audit_event(
             actor=actor,
             action=AuditEvent.Action.CREATE,
@@ -84,10 +93,38 @@ def consent_record(
             object_id=record.pk,
             object_label=f"{purpose_obj.key}: {status}",
             contact_id=contact.pk,
-            changes={"purpose": [None, purpose_obj.key], "status": [None, status], "source": [None, source]},
+            changes={"purpose": [None, purpose_obj.key], "status": [None, status], "source": [None, source]}
+            | ({"until": [None, until.isoformat()]} if until else {}),
         )
         contacts_changed(reasons={contact.pk: ["consent"]})
     return record
+
+
+def consent_pauses_end(now: dt.datetime | None = None) -> int:
+    """Pauses whose time is over: the consent is granted again, as the person asked when they
+    paused (the ledger says so, naming the statement of the pause). Returns how many."""
+    now = now or timezone.now()
+    ended = 0
+    due = ConsentState.objects.filter(status=ConsentStatus.WITHDRAWN, until__lte=now).select_related(
+        "contact", "purpose"
+    )
+    for state in due.order_by("until", "pk")[:1000]:
+        with transaction.atomic():
+            # A newer statement (say an unsubscribe) since the query: it stands.
+            if not ConsentState.objects.select_for_update().filter(pk=state.pk, record_id=state.record_id).exists():
+                continue
+            consent_record(
+                actor=Actor.system("job"),
+                contact=state.contact,
+                purpose=state.purpose,
+                status=ConsentStatus.GRANTED,
+                source=ConsentRecord.objects.get(pk=state.record_id).source,
+                proof=f"end of the pause asked for in statement {state.record_id}",
+                # In effect from the end of the pause (never later than the clock: it is no forecast).
+                recorded_at=max(min(state.until or now, timezone.now()), state.since),
+            )
+            ended += 1
+    return ended
 
 
 def consent_summary(contact: Contact) -> list[dict[str, Any]]:
@@ -102,6 +139,7 @@ def consent_summary(contact: Contact) -> list[dict[str, Any]]:
                 "status": state.status if state else None,
                 "granted": bool(state and state.status == ConsentStatus.GRANTED),
                 "since": state.since if state else None,
+                "until": state.until if state else None,
             }
         )
     return out

@@ -102,13 +102,15 @@ def labelled_choice_save(
     data: dict[str, Any],
     object_type: str,
     extra_text: dict[str, int] | None = None,
+    extra_flags: tuple[str, ...] = (),
 ) -> C:
-    """Create or change one choice: English and Vietnamese names, position, active flag, and
-    the ``extra_text`` fields (name → max length). The key is made once, from the English name
-    unless given, and never changes afterwards."""
+    """Create or change one choice: English and Vietnamese names, position, active flag, the
+    ``extra_text`` fields (name → max length) and the ``extra_flags`` (boolean fields). The key
+    is made once, from the English name unless given, and never changes afterwards."""
     creating = item is None
     obj: C = item if item is not None else model()
     after = _choice_values(model, obj, data, extra_text or {}, creating=creating)
+    after |= {field: bool(data.get(field, getattr(obj, field))) for field in extra_flags}
     before = {} if creating else {field: getattr(obj, field) for field in after}
     for field, value in after.items():
         setattr(obj, field, value)

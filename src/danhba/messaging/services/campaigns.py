@@ -9,11 +9,14 @@ none of these holds (the row keeps the first reason found, and the campaign coun
 - no email address, or an invalid one;
 - the address is on the suppression list (for transactional email only hard bounces and
   complaints count: an unsubscribe is from marketing);
-- marketing email: no current consent for ``MESSAGING_CONSENT_PURPOSE`` in the ledger, or the
-  contact already had ``MESSAGING_FREQUENCY_CAP`` marketing emails in the last
+- marketing email: no current consent for ``MESSAGING_CONSENT_PURPOSE`` in the ledger (or
+  withdrawn for a while: a pause asked for in the preference centre), an opt-out of the
+  campaign's topic (an email topic: a consent purpose the contact withdrew), or the contact
+  already had ``MESSAGING_FREQUENCY_CAP`` marketing emails in the last
   ``MESSAGING_FREQUENCY_HOURS``.
 
-The send job (``sending.py``) checks suppression and the cap again just before each batch."""
+The send job (``sending.py``) checks suppression, consent and the cap again just before each
+batch, so a change in the preference centre holds from the next batch on."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ from danhba.core.normalize import NormalizationError, clean_text, normalize_emai
 from danhba.messaging.links import Recipient
 from danhba.messaging.models import Campaign, EmailTemplate, Send, Suppression
 from danhba.messaging.services.templates import parts_of
-from danhba.privacy.models import ConsentState, ConsentStatus
+from danhba.privacy.models import ConsentPurpose, ConsentState, ConsentStatus
 from danhba.segments.models import Segment, SegmentMember
 
 AUDIENCE_BATCH = 2000
@@ -79,12 +82,26 @@ def _clean(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]
             errors["segment_ids"] = [_("Choose at least one segment or list.")]
     if "exclude_segment_ids" in data:
         cleaned["exclude_segments"] = _segments(data["exclude_segment_ids"], "exclude_segment_ids", errors)
+    if "topic" in data:
+        cleaned["topic"] = _topic(data["topic"], errors)
     if "per_hour" in data:
-        per_hour = data["per_hour"]
-        if not isinstance(per_hour, int) or not 0 <= per_hour <= MAX_PER_HOUR:
-            errors["per_hour"] = [_("Between 0 (no limit) and %(n)s.") % {"n": MAX_PER_HOUR}]
-        cleaned["per_hour"] = per_hour
+        cleaned["per_hour"] = _per_hour(data["per_hour"], errors)
     return cleaned
+
+
+def _per_hour(per_hour: Any, errors: dict[str, list[str]]) -> Any:
+    if not isinstance(per_hour, int) or not 0 <= per_hour <= MAX_PER_HOUR:
+        errors["per_hour"] = [_("Between 0 (no limit) and %(n)s.") % {"n": MAX_PER_HOUR}]
+    return per_hour
+
+
+def _topic(key: str | None, errors: dict[str, list[str]]) -> ConsentPurpose | None:
+    if not key:
+        return None
+    topic = ConsentPurpose.objects.filter(key=key, email_topic=True).first()
+    if topic is None:
+        errors["topic"] = [_("There is no such email topic.")]
+    return topic
 
 
 def _save(campaign: Campaign, cleaned: dict[str, Any]) -> None:
@@ -102,6 +119,8 @@ def _described(cleaned: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in cleaned.items() if k in ("name", "per_hour")}
     if "template" in cleaned:
         out["template"] = cleaned["template"].name
+    if "topic" in cleaned:
+        out["topic"] = cleaned["topic"].key if cleaned["topic"] else None
     for key in ("segments", "exclude_segments"):
         if key in cleaned:
             out[key] = [s.name for s in cleaned[key]]
@@ -109,7 +128,7 @@ def _described(cleaned: dict[str, Any]) -> dict[str, Any]:
 
 
 def campaign_create(*, actor: Actor, data: dict[str, Any]) -> Campaign:
-    """``data``: name, template_id, segment_ids, exclude_segment_ids, per_hour."""
+    """``data``: name, template_id, segment_ids, exclude_segment_ids, per_hour, topic (a key)."""
     perms.require(actor, "email", perms.CREATE)
     errors: dict[str, list[str]] = {}
     cleaned = _clean({"exclude_segment_ids": [], "per_hour": 0, **data}, errors)
@@ -232,14 +251,16 @@ def audience_queue(campaign: Campaign) -> int:
         last = ids[-1]
         rows = [
             Send(campaign=campaign, contact_id=cid, email=email, marketing=marketing, **state)
-            for cid, email, state in recipients_check(ids, marketing=marketing, exclude_segments=exclude)
+            for cid, email, state in recipients_check(
+                ids, marketing=marketing, exclude_segments=exclude, topic_id=campaign.topic_id
+            )
         ]
         Send.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
         written += len(rows)
 
 
 def recipients_check(
-    contact_ids: Sequence[int], *, marketing: bool, exclude_segments: Sequence[int] = ()
+    contact_ids: Sequence[int], *, marketing: bool, exclude_segments: Sequence[int] = (), topic_id: int | None = None
 ) -> list[tuple[int, str, dict[str, str]]]:
     """(contact id, address, {"state", "reason"}) for each contact: queued, or excluded with the
     first rule that stops it. A handful of IN queries per batch, none per contact."""
@@ -250,14 +271,14 @@ def recipients_check(
     ) if exclude_segments else set()  # fmt: skip
     emails = dict(Contact.objects.filter(pk__in=contact_ids).values_list("pk", "email"))
     suppressed = suppressed_addresses([e for e in emails.values() if e], marketing=marketing)
-    consented = _consented(contact_ids) if marketing else set()
+    unwilling = consent_reasons(contact_ids, topic_id=topic_id) if marketing else {}
     capped = capped_contacts(contact_ids) if marketing else set()
     out = []
     for cid in contact_ids:
         if cid not in emails:
             continue  # deleted meanwhile
         email = emails[cid]
-        reason = _reason(cid, email, excluded, suppressed, consented, capped, marketing)
+        reason = _reason(cid, email, excluded, suppressed, unwilling, capped)
         state = {"state": Send.State.EXCLUDED, "reason": reason} if reason else {"state": Send.State.QUEUED}
         out.append((cid, email, state))
     return out
@@ -268,9 +289,8 @@ def _reason(
     email: str,
     excluded: set[int],
     suppressed: set[str],
-    consented: set[int],
+    unwilling: dict[int, str],
     capped: set[int],
-    marketing: bool,
 ) -> str:
     if cid in excluded:
         return Reason.EXCLUDED_SEGMENT
@@ -282,21 +302,38 @@ def _reason(
         return Reason.INVALID
     if email in suppressed:
         return Reason.SUPPRESSED
-    if marketing and cid not in consented:
-        return Reason.NO_CONSENT
-    if marketing and cid in capped:
+    if cid in unwilling:
+        return unwilling[cid]
+    if cid in capped:
         return Reason.CAPPED
     return ""
 
 
-def _consented(contact_ids: Sequence[int]) -> set[int]:
-    return set(
-        ConsentState.objects.filter(
-            contact_id__in=contact_ids,
-            purpose__key=settings.MESSAGING_CONSENT_PURPOSE,
-            status=ConsentStatus.GRANTED,
+def consent_reasons(contact_ids: Sequence[int], *, topic_id: int | None = None) -> dict[int, str]:
+    """The contacts marketing email may not reach by the consent ledger's current state, with
+    the reason: no current email-marketing consent, a pause (withdrawn until a time still to
+    come; one that is over counts as granted until the job records it), or an opt-out of the
+    campaign's topic."""
+    now = timezone.now()
+    granted, paused = set(), set()
+    states = ConsentState.objects.filter(
+        contact_id__in=contact_ids, purpose__key=settings.MESSAGING_CONSENT_PURPOSE
+    ).values_list("contact_id", "status", "until")
+    for cid, status, until in states:
+        if status == ConsentStatus.GRANTED or (until is not None and until <= now):
+            granted.add(cid)
+        elif until is not None:
+            paused.add(cid)
+    out: dict[int, str] = {
+        cid: Reason.PAUSED if cid in paused else Reason.NO_CONSENT for cid in contact_ids if cid not in granted
+    }
+    if topic_id:
+        opted_out = ConsentState.objects.filter(
+            contact_id__in=contact_ids, purpose_id=topic_id, status=ConsentStatus.WITHDRAWN
         ).values_list("contact_id", flat=True)
-    )
+        for cid in opted_out:
+            out.setdefault(cid, Reason.TOPIC_OPT_OUT)
+    return out
 
 
 def suppressed_addresses(emails: Sequence[str], *, marketing: bool) -> set[str]:

@@ -43,7 +43,7 @@ from danhba.messaging.links import Recipient, make_token, site_url
 from danhba.messaging.liquid import TemplateProblem
 from danhba.messaging.models import Campaign, Send
 from danhba.messaging.selectors import campaign_tokens
-from danhba.messaging.services.campaigns import capped_contacts, counts_refresh, suppressed_addresses
+from danhba.messaging.services.campaigns import capped_contacts, consent_reasons, counts_refresh, suppressed_addresses
 
 log = logging.getLogger(__name__)
 
@@ -305,14 +305,20 @@ def _send_over_lanes(ready: list[tuple[Send, EmailMultiAlternatives]], result: R
 
 
 def _recheck(campaign: Campaign, rows: list[Send]) -> tuple[list[Send], list[Send]]:
-    """Just before sending: drop addresses suppressed and contacts capped since queueing."""
+    """Just before sending: drop addresses suppressed, contacts who withdrew, paused or opted out
+    of the topic (the preference centre), and contacts capped since queueing."""
     marketing = bool(campaign.content.get("marketing", True))
     suppressed = suppressed_addresses([r.email for r in rows], marketing=marketing)
-    capped = capped_contacts([r.contact_id for r in rows]) if marketing else set()
+    ids = [r.contact_id for r in rows]
+    unwilling = consent_reasons(ids, topic_id=campaign.topic_id) if marketing else {}
+    capped = capped_contacts(ids) if marketing else set()
     keep, drop = [], []
     for row in rows:
         if row.email in suppressed:
             row.reason = Send.Reason.SUPPRESSED
+            drop.append(row)
+        elif row.contact_id in unwilling:
+            row.reason = unwilling[row.contact_id]
             drop.append(row)
         elif row.contact_id in capped:
             row.reason = Send.Reason.CAPPED

@@ -46,3 +46,15 @@ def test_an_ipv6_client_counts_by_its_64_network(limit_of_three: None, make_cont
     ]
     assert answers == [200, 200, 200, 429, 429]
     assert Client(REMOTE_ADDR="2001:db8:1:3::1").get(f"/email/unsubscribe/{token}/").status_code == 200
+
+
+def test_the_preference_centre_is_limited_too(monkeypatch: pytest.MonkeyPatch, make_contact: Any) -> None:
+    monkeypatch.setattr(public.preferences_rate, "per_minute", 2)
+    monkeypatch.setattr(public.preferences_rate, "buckets", TokenBuckets())
+    contact = make_contact(full_name="Lê Thị Hồng", emails=["hong@example.vn"])
+    token = make_token(Recipient(contact.pk, 1))
+    scanner = Client(REMOTE_ADDR="203.0.113.9")
+    answers = [scanner.get(f"/email/preferences/{token}/").status_code for _ in range(3)]
+    assert answers == [200, 200, 429]
+    refused = scanner.post(f"/email/preferences/{token}/", {"action": "unsubscribe"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1 and not Suppression.objects.exists()

@@ -38,6 +38,7 @@ def _data(form: CampaignForm) -> dict[str, Any]:
         "segment_ids": [s.pk for s in data["segments"]],
         "exclude_segment_ids": [s.pk for s in data["exclude_segments"]],
         "per_hour": data["per_hour"],
+        "topic": data["topic"].key if data["topic"] else None,
     }
 
 
@@ -55,6 +56,7 @@ def _form(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
             "segments": list(campaign.segments.all()),
             "exclude_segments": list(campaign.exclude_segments.all()),
             "per_hour": campaign.per_hour,
+            "topic": campaign.topic.key if campaign.topic else None,
         }
     form = CampaignForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
