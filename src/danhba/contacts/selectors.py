@@ -187,54 +187,72 @@ def visibility_q(user: User, prefix: str = "") -> Q | None:
     return Q(**{f"{prefix}owner__isnull": True}) | Q(**{f"{prefix}owner_id": user.pk})
 
 
+# Filters that are one equality on a Contact path, and filters of "has a value or not".
+_EQUAL_FILTERS = (
+    ("lifecycle_stage", "lifecycle_stage__key"),
+    ("source", "source"),
+    ("province", "province"),
+    ("buyer_role", "buyer_role__key"),
+    ("created_after", "created_at__date__gte"),
+    ("created_before", "created_at__date__lte"),
+)
+_PRESENCE_FILTERS = (("has_email", "email"), ("has_phone", "phone"))
+
+
+def _owner_q(owner: str, user: User, p: str) -> Q:
+    if owner == "me":
+        return Q(**{f"{p}owner_id": user.pk})
+    if owner == "none":
+        return Q(**{f"{p}owner__isnull": True})
+    return Q(**{f"{p}owner_id": int(owner)})
+
+
+def _links_q(filters: ContactFilters, p: str) -> Q:
+    q = Q()
+    if filters.tag:
+        tag_q = Q(tag_id=int(filters.tag)) if is_id(filters.tag) else Q(tag__name_key=fold(filters.tag))
+        q &= member_q(ContactTag.objects.filter(tag_q), p)
+    if filters.company:
+        q &= member_q(ContactCompany.objects.filter(company_id=filters.company), p)
+    return q
+
+
+def _custom_filters_q(custom: dict[str, str], user: User, p: str) -> Q:
+    """Conditions on custom fields; a field that does not exist, or that the role may not see, is
+    an error (the same for both, so a filter reveals nothing)."""
+    fields = {f.key: f for f in CustomField.objects.filter(entity="contact", is_active=True, key__in=list(custom))}
+    q = Q()
+    for key, value in custom.items():
+        cf = fields.get(key)
+        if cf is None or (cf.is_sensitive and not user.sees_field(cf.permission_key)):
+            raise InvalidInput(
+                {f"custom.{key}": [gettext("no such custom field")]}, gettext("Some filters are not valid.")
+            )
+        q &= _custom_q(cf, value, p)
+    return q
+
+
 def filters_q(filters: ContactFilters, user: User, prefix: str = "", visibility: bool = True) -> Q:
     """The conditions of ``filters`` on Contact, with field paths under ``prefix`` so the same
     conditions apply from the search-key table (``prefix="contact__"``). ``visibility=False``
     leaves out the role's record visibility (for callers that apply it branch by branch)."""
     p = prefix
     q = Q()
-    if filters.lifecycle_stage:
-        q &= Q(**{f"{p}lifecycle_stage__key": filters.lifecycle_stage})
-    if filters.owner == "me":
-        q &= Q(**{f"{p}owner_id": user.pk})
-    elif filters.owner == "none":
-        q &= Q(**{f"{p}owner__isnull": True})
-    elif filters.owner:
-        q &= Q(**{f"{p}owner_id": int(filters.owner)})
-    if filters.tag:
-        tag_q = Q(tag_id=int(filters.tag)) if is_id(filters.tag) else Q(tag__name_key=fold(filters.tag))
-        q &= member_q(ContactTag.objects.filter(tag_q), p)
-    if filters.company:
-        q &= member_q(ContactCompany.objects.filter(company_id=filters.company), p)
-    if filters.source:
-        q &= Q(**{f"{p}source": filters.source})
-    if filters.province:
-        q &= Q(**{f"{p}province": filters.province})
-    if filters.buyer_role:
-        q &= Q(**{f"{p}buyer_role__key": filters.buyer_role})
-    if filters.has_email is not None:
-        q &= ~Q(**{f"{p}email": ""}) if filters.has_email else Q(**{f"{p}email": ""})
-    if filters.has_phone is not None:
-        q &= ~Q(**{f"{p}phone": ""}) if filters.has_phone else Q(**{f"{p}phone": ""})
-    if filters.created_after:
-        q &= Q(**{f"{p}created_at__date__gte": filters.created_after})
-    if filters.created_before:
-        q &= Q(**{f"{p}created_at__date__lte": filters.created_before})
+    for name, path in _EQUAL_FILTERS:
+        if value := getattr(filters, name):
+            q &= Q(**{f"{p}{path}": value})
+    for name, path in _PRESENCE_FILTERS:
+        if (present := getattr(filters, name)) is not None:
+            q &= ~Q(**{f"{p}{path}": ""}) if present else Q(**{f"{p}{path}": ""})
+    if filters.owner:
+        q &= _owner_q(filters.owner, user, p)
+    q &= _links_q(filters, p)
     for key, value in filters.extra.items():
         list_filter = CONTACT_LIST_FILTERS.get(key)
         if list_filter is not None:
             q &= list_filter.condition(value, user, p)
     if filters.custom:
-        fields = {
-            f.key: f for f in CustomField.objects.filter(entity="contact", is_active=True, key__in=list(filters.custom))
-        }
-        for key, value in filters.custom.items():
-            cf = fields.get(key)
-            if cf is None or (cf.is_sensitive and not user.sees_field(cf.permission_key)):
-                raise InvalidInput(
-                    {f"custom.{key}": [gettext("no such custom field")]}, gettext("Some filters are not valid.")
-                )
-            q &= _custom_q(cf, value, p)
+        q &= _custom_filters_q(filters.custom, user, p)
     vis = visibility_q(user, prefix) if visibility else None
     if vis is not None:
         q &= vis
