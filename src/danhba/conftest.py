@@ -35,6 +35,17 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _deselect(config: Any, items: list[Any], left_out: list[Any]) -> None:
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        gone = set(left_out)
+        items[:] = [item for item in items if item not in gone]
+
+
+def _marked(items: list[Any], *markers: str) -> list[Any]:
+    return [item for item in items if any(item.get_closest_marker(m) for m in markers)]
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """Slow tests are deselected from a plain run (``RUN_SLOW``). PostgreSQL-only tests: on a
     SQLite run they skip with the reason on a user's machine; in CI (which runs the suite a
@@ -45,29 +56,16 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 
     _require_serialized_rollback(items)
     if not RUN_SLOW and not config.getoption("markexpr", ""):
-        slow = [item for item in items if any(item.get_closest_marker(m) for m in SLOW_MARKERS)]
-        if slow:
-            config.hook.pytest_deselected(items=slow)
-            left_out = set(slow)
-            items[:] = [item for item in items if item not in left_out]
-
+        _deselect(config, items, _marked(items, *SLOW_MARKERS))
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # Tests about SQLite itself ran in the SQLite pass: left out here, not skipped.
-        sqlite_only = [item for item in items if item.get_closest_marker("sqlite")]
-        if sqlite_only:
-            config.hook.pytest_deselected(items=sqlite_only)
-            items[:] = [item for item in items if not item.get_closest_marker("sqlite")]
-        return
-    pg_only = [item for item in items if item.get_closest_marker("postgres")]
-    if not pg_only:
-        return
-    if REQUIRE_SERVICES:
-        config.hook.pytest_deselected(items=pg_only)
-        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
-        return
-    reason = "needs PostgreSQL: run with DATABASE_URL=postgres://… (make test does when PostgreSQL is reachable)"
-    for item in pg_only:
-        item.add_marker(pytest.mark.skip(reason=reason))
+        _deselect(config, items, _marked(items, "sqlite"))
+    elif REQUIRE_SERVICES:
+        _deselect(config, items, _marked(items, "postgres"))
+    else:
+        reason = "needs PostgreSQL: run with DATABASE_URL=postgres://… (make test does when PostgreSQL is reachable)"
+        for item in _marked(items, "postgres"):
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def _require_serialized_rollback(items: list[Any]) -> None:
