@@ -236,7 +236,10 @@ SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # smtps://user:pass@host:port (TLS from the start), console:// (printed on the worker's
 # output, the default: nothing leaves the machine until this is set), or anymail://ESP for an
 # email service provider through django-anymail (amazon_ses, mailgun, sendgrid, postmark, brevo,
-# ...; its keys in ANYMAIL_* variables, e.g. ANYMAIL_MAILGUN_API_KEY).
+# ...; its keys in ANYMAIL_* variables, e.g. ANYMAIL_MAILGUN_API_KEY). The ESP's tracking webhook
+# (bounces, complaints, deliveries) is SITE_URL/email/esp/ESP/tracking/, authenticated as
+# anymail does: ANYMAIL_WEBHOOK_SECRET="user:password" (HTTP basic auth; required for ESPs that
+# do not sign) and the ESP's signing key where it signs (ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY).
 EMAIL_URL = os.getenv("EMAIL_URL", "console://")
 ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)

@@ -13,6 +13,12 @@ class MessagingConfig(AppConfig):
         from danhba.messaging.services.bounces import bounce_apply
 
         BOUNCE_RECEIVED.connect(bounce_apply)
+        # An ESP's webhook events: anymail hands them over only as this Django signal.
+        from anymail.signals import tracking
+
+        from danhba.messaging.services.esp import esp_signal_received
+
+        tracking.connect(esp_signal_received, dispatch_uid="danhba.messaging.esp")
 
         AUDIT_TYPES.add(
             "email_template", AuditType(model="messaging.EmailTemplate", keys={"test_sent_to": _("test sent to")})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -147,7 +148,12 @@ class Send(models.Model):
     email = models.CharField(_("email"), max_length=254, blank=True)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices, blank=True)
+    # Indexed: an ESP's webhook names the message by its Message-ID (ours, or the one the ESP
+    # gave it when it took the message: esp_message_id).
     message_id = models.CharField(max_length=200, blank=True)
+    esp_message_id = models.CharField(max_length=200, blank=True)
+    # The receiving server took it (an ESP's "delivered" event; SMTP alone never says).
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
     marketing = models.BooleanField(default=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     claim_token = models.CharField(max_length=32, blank=True)
@@ -162,6 +168,9 @@ class Send(models.Model):
             models.Index(fields=["campaign", "state", "id"], name="messaging_send_state"),
             # The frequency cap: a contact's marketing messages of the last 24 hours.
             models.Index(fields=["contact", "sent_at"], name="messaging_send_contact"),
+            # ESP webhooks find the send by a Message-ID (partial: excluded rows have none).
+            models.Index(fields=["message_id"], name="messaging_send_mid", condition=~Q(message_id="")),
+            models.Index(fields=["esp_message_id"], name="messaging_send_espmid", condition=~Q(esp_message_id="")),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.messaging.views import campaigns, domains, public, templates
+from danhba.messaging.views import campaigns, domains, esp, public, templates
 
 app_name = "messaging"
 urlpatterns = [
@@ -25,4 +25,6 @@ urlpatterns = [
     # From the emails themselves: no account, a signed token.
     path("unsubscribe/<str:token>/", public.unsubscribe_page, name="unsubscribe"),
     path("preferences/<str:token>/", public.preferences_page, name="preferences"),
+    # From the configured ESP (django-anymail's webhook view and authentication).
+    path("esp/<str:esp>/tracking/", esp.esp_tracking, name="esp_tracking"),
 ]

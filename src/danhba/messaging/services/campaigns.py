@@ -417,8 +417,15 @@ def suppression_add(*, email: str, reason: str, note: str = "") -> Suppression:
     return entry
 
 
-def unsubscribe(*, recipient: Recipient, ip_address: str | None = None, proof: str = "") -> bool:
-    """The one-click unsubscribe (RFC 8058) and the unsubscribe page: withdraw the contact's
+def unsubscribe(
+    *,
+    recipient: Recipient,
+    ip_address: str | None = None,
+    proof: str = "",
+    reason: str = Suppression.Reason.UNSUBSCRIBED,
+) -> bool:
+    """The one-click unsubscribe (RFC 8058), the unsubscribe page, the preference centre, and an
+    ESP's unsubscribe or spam complaint (``reason`` complaint): withdraw the contact's
     email-marketing consent in the ledger and suppress its address, at once. False when the
     contact no longer exists."""
     from danhba.privacy.services import consent_record
@@ -437,7 +444,5 @@ def unsubscribe(*, recipient: Recipient, ip_address: str | None = None, proof: s
             ip_address=ip_address,
         )
         if contact.email:
-            suppression_add(
-                email=contact.email, reason=Suppression.Reason.UNSUBSCRIBED, note=f"campaign {recipient.campaign_id}"
-            )
+            suppression_add(email=contact.email, reason=reason, note=f"campaign {recipient.campaign_id}")
     return True

@@ -1,0 +1,91 @@
+"""What an email service provider tells danhba about its messages, through django-anymail's
+normalised tracking events (its webhook views, ``views/esp.py``; the listener is connected in
+``apps.py``: anymail delivers its events only as the ``anymail.signals.tracking`` signal).
+
+The event names its message by Message-ID: danhba's own (every campaign message carries one, and
+the ESPs that keep it report it) or the id the ESP gave the message when it took it
+(``Send.esp_message_id``). An event about no send of ours changes nothing.
+
+- delivered → ``Send.delivered_at`` (the first report);
+- bounced, or rejected because the address bounced before → a hard bounce: the address is
+  suppressed at once; deferred (a temporary failure) → a soft bounce, counted once per send —
+  both through ``bounces.bounce_apply``, the bounce mailbox's own path;
+- complained → the address is suppressed (complaint) and the consent withdrawn in the ledger;
+  unsubscribed (the ESP's own link) → the same as danhba's unsubscribe;
+- opened, clicked: not recorded from webhooks yet (danhba's own pixel and click redirects are).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
+from django.db.models import Q
+from django.utils import timezone
+
+from danhba.messaging.bounces import HARD, SOFT, Bounce, Failure
+from danhba.messaging.links import Recipient
+from danhba.messaging.models import Send, Suppression
+from danhba.messaging.services.bounces import bounce_apply
+from danhba.messaging.services.campaigns import unsubscribe
+
+log = logging.getLogger(__name__)
+
+
+def send_of(event: AnymailTrackingEvent) -> Send | None:
+    """The send an event is about, by its Message-ID (with or without the angle brackets)."""
+    mid = str(event.message_id or "").strip()
+    if not mid:
+        return None
+    forms = {mid, mid.strip("<>"), f"<{mid.strip('<>')}>"}
+    return Send.objects.filter(Q(message_id__in=forms) | Q(esp_message_id__in=forms)).order_by("pk").first()
+
+
+def esp_event_apply(*, event: AnymailTrackingEvent, esp_name: str = "") -> str:
+    """Apply one event; returns what it did (for the log and tests): delivered, hard_bounce,
+    soft_bounce, complaint, unsubscribed, ignored or unknown_send."""
+    send = send_of(event)
+    if send is None:
+        log.info("%s event %s about no send of ours: %s", esp_name, event.event_type, event.message_id)
+        return "unknown_send"
+    kind = event.event_type
+    if kind == EventType.DELIVERED:
+        when = event.timestamp or timezone.now()
+        Send.objects.filter(pk=send.pk, delivered_at__isnull=True).update(delivered_at=when)
+        return "delivered"
+    if kind in (EventType.BOUNCED, EventType.DEFERRED) or _rejected_as_bounce(event):
+        hard = kind != EventType.DEFERRED
+        failure = Failure(
+            address=str(event.recipient or send.email),
+            kind=HARD if hard else SOFT,
+            status=_status(event),
+            diagnostic=f"{esp_name}: {event.mta_response or event.description or kind}"[:300],
+        )
+        bounce_apply(Bounce(send_id=send.pk, failures=(failure,)))
+        return "hard_bounce" if hard else "soft_bounce"
+    if kind in (EventType.COMPLAINED, EventType.UNSUBSCRIBED):
+        complaint = kind == EventType.COMPLAINED
+        unsubscribe(
+            recipient=Recipient(send.contact_id, send.campaign_id),
+            proof=f"{'spam complaint' if complaint else 'unsubscribe'} reported by {esp_name}, "
+            f"campaign {send.campaign_id}",
+            reason=Suppression.Reason.COMPLAINT if complaint else Suppression.Reason.UNSUBSCRIBED,
+        )
+        return "complaint" if complaint else "unsubscribed"
+    return "ignored"
+
+
+def _rejected_as_bounce(event: AnymailTrackingEvent) -> bool:
+    return bool(event.event_type == EventType.REJECTED and event.reject_reason == RejectReason.BOUNCED)
+
+
+def _status(event: AnymailTrackingEvent) -> str:
+    """An enhanced status code (5.1.1) when the MTA's answer has one."""
+    words: list[Any] = str(event.mta_response or "").replace("(", " ").split()
+    return next((w for w in words if w.count(".") == 2 and w.replace(".", "").isdigit()), "")[:12]
+
+
+def esp_signal_received(sender: object, event: AnymailTrackingEvent, esp_name: str = "", **kwargs: object) -> None:
+    """The ``anymail.signals.tracking`` receiver (connected in ``apps.py``)."""
+    esp_event_apply(event=event, esp_name=esp_name)

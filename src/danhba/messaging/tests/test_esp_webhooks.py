@@ -1,0 +1,158 @@
+"""An ESP's webhook (Mailgun's JSON format, signed as Mailgun signs it) posted through the test
+client to anymail's view: a campaign message sent over real SMTP (aiosmtpd) is found by its
+Message-ID; delivered is recorded, a hard bounce suppresses at once, a temporary failure counts
+as one soft bounce, a complaint suppresses and withdraws consent in the ledger. Forged
+signatures, other ESPs' URLs, an unconfigured webhook and unreadable payloads change nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from danhba.conftest import actor_for
+from danhba.messaging.models import Campaign, EmailTemplate, Send, SoftBounce, Suppression
+from danhba.messaging.services import campaigns, sending
+from danhba.messaging.tests.conftest import Mailbox
+from danhba.privacy.models import ConsentRecord, ConsentState
+from danhba.privacy.services import consent_record
+from danhba.segments.models import Segment
+from danhba.segments.services import list_add, segment_create
+
+pytestmark = pytest.mark.django_db
+KEY = "mailgun-signing-key"
+URL = "/email/esp/mailgun/tracking/"
+
+
+@pytest.fixture
+def sent(smtp: Mailbox, admin: Any, make_contact: Any, settings: Any) -> Send:
+    actor = actor_for(admin)
+    lan = make_contact(full_name="Nguyễn Thị Lan", emails=["lan@example.vn"])
+    consent_record(actor=actor, contact=lan, purpose="email_marketing", status="granted", source="ui")
+    audience = segment_create(actor=actor, name="Khách", kind=Segment.Kind.STATIC)
+    list_add(actor=actor, segment=audience, contact_ids=[lan.pk])
+    template = EmailTemplate.objects.create(name="t", subject="Ưu đãi", body="<p>x</p>", sender_email="tin@anhduong.vn")
+    campaign = campaigns.campaign_create(
+        actor=actor, data={"name": "KM", "template_id": template.pk, "segment_ids": [audience.pk]}
+    )
+    campaigns.campaign_schedule(actor=actor, campaign=campaign)
+    sending.campaign_run(campaign_id=campaign.pk)
+    assert len(smtp.received) == 1
+    # From now on the site sends through Mailgun and listens to its webhook.
+    settings.EMAIL_URL = "anymail://mailgun"
+    settings.ANYMAIL = {"MAILGUN_API_KEY": "key-test", "MAILGUN_WEBHOOK_SIGNING_KEY": KEY}
+    send = Send.objects.get(campaign=campaign)
+    assert smtp.received[0].message["Message-ID"] == send.message_id
+    return send
+
+
+def mailgun(event: dict[str, Any], key: str = KEY) -> str:
+    """A webhook body as Mailgun posts it: the event and its HMAC-SHA256 signature."""
+    timestamp, token = str(int(time.time())), hashlib.sha256(json.dumps(event).encode()).hexdigest()[:50]
+    signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    return json.dumps(
+        {"signature": {"timestamp": timestamp, "token": token, "signature": signature}, "event-data": event}
+    )
+
+
+def event(send: Send, kind: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "event": kind,
+        "timestamp": time.time(),
+        "id": "Ase7i2zsRYeDXztHGENqRA",
+        "recipient": send.email,
+        # Mailgun reports the Message-ID without its angle brackets.
+        "message": {"headers": {"message-id": send.message_id.strip("<>"), "to": send.email}},
+        **extra,
+    }
+
+
+def post(body: str, url: str = URL) -> Any:
+    return Client().post(url, body, content_type="application/json")
+
+
+def test_delivered_then_a_hard_bounce(sent: Send) -> None:
+    assert post(mailgun(event(sent, "delivered"))).status_code == 200
+    sent.refresh_from_db()
+    assert sent.delivered_at is not None
+    failed = event(
+        sent, "failed", severity="permanent", reason="bounce",
+        **{"delivery-status": {"code": 550, "message": "5.1.1 The email account does not exist"}},
+    )  # fmt: skip
+    assert post(mailgun(failed)).status_code == 200
+    entry = Suppression.objects.get(email="lan@example.vn")
+    assert entry.reason == "hard_bounce" and "Mailgun" in entry.note and "5.1.1" in entry.note
+    # The next campaign leaves the address out.
+    again = campaigns.campaign_create(
+        actor=actor_for(sent.campaign.created_by),
+        data={"name": "Lần 2", "template_id": sent.campaign.template_id, "segment_ids": list(
+            sent.campaign.segments.values_list("pk", flat=True))},
+    )  # fmt: skip
+    campaigns.campaign_schedule(actor=actor_for(sent.campaign.created_by), campaign=again)
+    assert Send.objects.get(campaign=again).reason == "suppressed"
+
+
+def test_a_temporary_failure_is_one_soft_bounce(sent: Send) -> None:
+    deferred = event(sent, "failed", severity="temporary", **{"delivery-status": {"message": "4.2.2 Mailbox full"}})
+    for _ in range(2):  # Mailgun retries: reported twice, counted once
+        assert post(mailgun(deferred)).status_code == 200
+    assert [(b.send_id, b.status) for b in SoftBounce.objects.all()] == [(sent.pk, "4.2.2")]
+    assert not Suppression.objects.exists()
+
+
+def test_a_complaint_suppresses_and_withdraws_consent(sent: Send) -> None:
+    assert post(mailgun(event(sent, "complained"))).status_code == 200
+    assert Suppression.objects.get().reason == "complaint"
+    assert ConsentState.objects.get(contact_id=sent.contact_id).status == "withdrawn"
+    record = ConsentRecord.objects.filter(contact_id=sent.contact_id).order_by("-id").first()
+    assert record is not None and record.source == "email" and "spam complaint reported by Mailgun" in record.proof
+
+
+def test_refused_and_unknown(sent: Send, settings: Any) -> None:
+    # A forged signature, another ESP's URL: nothing changes.
+    assert post(mailgun(event(sent, "complained"), key="guess")).status_code == 403
+    assert post(mailgun(event(sent, "complained")), url="/email/esp/postmark/tracking/").status_code == 404
+    # A signed payload that is not an event: 400, not 500.
+    assert post(mailgun({"no": "event"})).status_code == 400
+    # An event about a message danhba did not send: accepted, ignored.
+    other = event(sent, "complained")
+    other["message"]["headers"]["message-id"] = "someone-else@mailgun.example"
+    assert post(mailgun(other)).status_code == 200
+    assert not Suppression.objects.exists()
+    assert ConsentState.objects.get(contact_id=sent.contact_id).status == "granted"
+    # Postmark signs nothing: without ANYMAIL_WEBHOOK_SECRET its webhook is refused, with it the
+    # basic auth is required.
+    settings.EMAIL_URL = "anymail://postmark"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "x"}
+    url = "/email/esp/postmark/tracking/"
+    body = json.dumps({"RecordType": "SpamComplaint", "MessageID": sent.message_id, "Email": sent.email})
+    assert post(body, url=url).status_code == 403
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "x", "WEBHOOK_SECRET": "hook:s3cret"}
+    assert post(body, url=url).status_code == 403
+    # With SMTP configured there is no ESP webhook at all.
+    settings.EMAIL_URL = "smtp://127.0.0.1:25"
+    assert post(mailgun(event(sent, "complained"))).status_code == 404
+    assert not Suppression.objects.exists() and Campaign.objects.count() == 1
+
+
+def test_postmark_with_basic_auth_finds_the_send_by_the_esps_own_id(sent: Send, settings: Any) -> None:
+    """Postmark gives each message an id of its own (kept as ``esp_message_id`` when sent)."""
+    Send.objects.filter(pk=sent.pk).update(esp_message_id="b7bc2f4a-e38e-4336-af7d-e6c392c2f817")
+    settings.EMAIL_URL = "anymail://postmark"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "x", "WEBHOOK_SECRET": "hook:s3cret"}
+    body = json.dumps(
+        {"RecordType": "SpamComplaint", "MessageID": "b7bc2f4a-e38e-4336-af7d-e6c392c2f817", "Email": sent.email,
+         "BouncedAt": "2026-12-06T10:00:00Z", "Type": "SpamComplaint", "TypeCode": 512}
+    )  # fmt: skip
+    auth = "Basic " + base64.b64encode(b"hook:s3cret").decode()
+    answer = Client().post(
+        "/email/esp/postmark/tracking/", body, content_type="application/json", HTTP_AUTHORIZATION=auth
+    )
+    assert answer.status_code == 200
+    assert Suppression.objects.get(email="lan@example.vn").reason == "complaint"
