@@ -166,6 +166,8 @@ def worker(argv: list[str]) -> int:
     from danhba.messaging.models import Campaign
     from danhba.messaging.services import sending
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime  # Django's start-up is not the send
     started = time.perf_counter()
     sent = resent = 0
     while True:
@@ -177,8 +179,16 @@ def worker(argv: list[str]) -> int:
             break
         time.sleep(0.5)  # another run holds it (the lease), or rows left in flight
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"sent": sent, "resent": resent, "seconds": seconds, "peak_rss_bytes": peak}), flush=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = round(usage.ru_utime + usage.ru_stime - cpu_before, 2)
+    out = {
+        "sent": sent,
+        "resent": resent,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_rss_bytes": usage.ru_maxrss * 1024,
+    }
+    print(json.dumps(out), flush=True)
     return 0
 
 
@@ -318,6 +328,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one linear script of phases
         crashed = Campaign.objects.get(pk=second)
         check = crash_check(sink_log(log_path), second, n, connections)
         check.update(resent_counted=crashed.resent, status=crashed.status, arrived_at_kill=at_kill, restart=after)
+        check.update(duplicates_counted=check["duplicates"] <= crashed.resent, sent=crashed.status == "sent")
         say(f"crash: {check}")
     finally:
         sink.send_signal(signal.SIGTERM)
@@ -338,16 +349,34 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - one linear script of phases
             "arrived": arrived,
             "per_second": round(per_second, 1),
             "ratio_to_baseline": round(base["per_second"] / per_second, 2) if per_second else None,
+            # CPU of the worker process per message: what other work on a shared machine
+            # disturbs least.
+            "worker_cpu_seconds": run["cpu_seconds"],
+            "worker_cpu_us_per_message": round(run["cpu_seconds"] / run["sent"] * 1e6) if run["sent"] else None,
             "peak_rss_bytes": run["peak_rss_bytes"],
         },
         "crash": check,
-        "meets": {
-            "throughput": per_second >= TARGET_PER_SECOND,
-            "crash": check["every_recipient_has_it"]
-            and check["duplicates_at_most_connections"]
-            and check["duplicates_share_message_id"],
-        },
+        "meets": {"throughput": per_second >= TARGET_PER_SECOND, "crash": crash_ok(check)},
     }
     path = write_results(NAME, result, args.out)
     say(f"wrote {path}")
+    if not crash_ok(check):
+        say(f"[bold red]CRASH CHECK FAILED[/]: {crash_failures(check)}")
+        return 1
     return 0
+
+
+def crash_failures(check: dict[str, Any]) -> list[str]:
+    """What the kill -9 phase broke of the durability rule (empty: nothing)."""
+    rules = {
+        "every_recipient_has_it": "a recipient never got the message",
+        "duplicates_at_most_connections": "more duplicates than open connections",
+        "duplicates_share_message_id": "a duplicate came with another Message-ID",
+        "duplicates_counted": "more duplicates than the campaign counted as resent",
+        "sent": "the campaign did not finish",
+    }
+    return [text for key, text in rules.items() if not check.get(key)]
+
+
+def crash_ok(check: dict[str, Any]) -> bool:
+    return not crash_failures(check)

@@ -14,7 +14,7 @@ import html as html_lib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from html.parser import HTMLParser
+from html.parser import HTMLParser, attrfind_tolerant  # type: ignore[attr-defined]
 from typing import Any
 
 import css_inline
@@ -253,11 +253,81 @@ class _TextParser(HTMLParser):
             self.link_text.append(data)
 
 
+# The tokens HTMLParser tells apart, for _scan: comments, declarations and processing
+# instructions (ignored), then start and end tags (name, the rest up to ``>``).
+_TAG = re.compile(
+    r"<!--.*?-->|<![^>]*>|<\?[^>]*>|<(/?)([a-zA-Z][^\t\n\r\f />\x00]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.S
+)
+_RAW_END = {"script": re.compile(r"</script", re.I), "style": re.compile(r"</style", re.I)}
+_AFTER_NAME = re.compile(r"(?:\s|/(?!>))*")
+
+
+def _attrs(rest: str) -> tuple[list[tuple[str, str | None]], str]:
+    """A start tag's attributes, read as HTMLParser reads them (its own expression), and what is
+    left before ``>``: "" for a start tag, "/" for an empty one (``<br/>``), else not a tag."""
+    text = rest + ">"
+    found: list[tuple[str, str | None]] = []
+    k = _AFTER_NAME.match(text).end()  # type: ignore[union-attr]
+    while k < len(rest) and (m := attrfind_tolerant.match(text, k)):
+        name, equals, value = m.group(1, 2, 3)
+        if not equals:
+            value = None
+        elif value[:1] == "'" == value[-1:] or value[:1] == '"' == value[-1:]:
+            value = value[1:-1]
+        found.append((name.lower(), html_lib.unescape(value) if value else value))
+        k = m.end()
+    return found, text[k:-1].strip()
+
+
+def _scan(parser: _TextParser, html: str) -> None:
+    """Feed ``parser``'s handlers what ``HTMLParser.feed`` would, at a fraction of its cost: one
+    regular expression per tag, attributes read only where the handlers use them (links and
+    images). ``tests/test_render.py`` holds the two to the same text."""
+    pos, end = 0, len(html)
+    while pos < end:
+        lt = html.find("<", pos)
+        if lt < 0:
+            lt = end
+        if lt > pos:
+            parser.handle_data(html_lib.unescape(html[pos:lt]))
+        if lt == end:
+            return
+        tag = _TAG.match(html, lt)
+        if tag is None:  # a "<" that opens no tag is text
+            parser.handle_data("<")
+            pos = lt + 1
+            continue
+        pos = _tag(parser, html, tag)
+
+
+def _tag(parser: _TextParser, html: str, tag: re.Match[str]) -> int:
+    """Hand one tag to the parser; where the text goes on."""
+    pos = tag.end()
+    closing, name, rest = tag.groups()
+    if name is None:
+        return pos
+    name = name.lower()
+    if closing:
+        parser.handle_endtag(name)
+        return pos
+    attrs, left = _attrs(rest) if name in ("a", "img") or "/" in rest else ([], "")
+    if left not in ("", "/"):  # HTMLParser takes it for text
+        parser.handle_data(tag.group())
+        return pos
+    parser.handle_starttag(name, attrs)
+    if left == "/":
+        parser.handle_endtag(name)
+    elif name in _RAW_END:  # raw text up to its end tag
+        stop = _RAW_END[name].search(html, pos)
+        parser.handle_data(html[pos : stop.start() if stop else len(html)])
+        return stop.start() if stop else len(html)
+    return pos
+
+
 def html_to_text(html: str) -> str:
     """A readable plain-text part: paragraphs on lines of their own, links with their address."""
     parser = _TextParser()
-    parser.feed(html)
-    parser.close()
+    _scan(parser, html)
     lines = [" ".join(line.split()) for line in "".join(parser.out).splitlines()]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     return text + "\n" if text else ""

@@ -67,20 +67,26 @@ def contact_tokens(
     return _tokens(contact, link, set(hidden), campaign_id, active_custom)
 
 
-def campaign_tokens(contacts: Iterable[Contact], *, campaign_id: int) -> dict[int, dict[str, Any]]:
+def campaign_tokens(contacts: Iterable[Contact], *, campaign_id: int, links: bool = True) -> dict[int, dict[str, Any]]:
     """:func:`contact_tokens` for a batch of recipients (contacts loaded with owner and stage),
-    with one query for their companies."""
+    with one query for their companies. ``links=False``: without the consent links, which the
+    send job adds with the token it also puts in the headers."""
     contacts = list(contacts)
-    links: dict[int, ContactCompany] = {}
+    companies: dict[int, ContactCompany] = {}
     rows = ContactCompany.objects.filter(contact__in=contacts).select_related("company").order_by("-is_primary", "id")
     for link in rows:
-        links.setdefault(link.contact_id, link)
+        companies.setdefault(link.contact_id, link)
     active = active_custom_keys("contact")
-    return {c.pk: _tokens(c, links.get(c.pk), set(), campaign_id, active) for c in contacts}
+    return {c.pk: _tokens(c, companies.get(c.pk), set(), campaign_id, active, links) for c in contacts}
 
 
 def _tokens(
-    contact: Contact, link: ContactCompany | None, hidden: set[str], campaign_id: int, active_custom: set[str] | None
+    contact: Contact,
+    link: ContactCompany | None,
+    hidden: set[str],
+    campaign_id: int,
+    active_custom: set[str] | None,
+    links: bool = True,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"id": contact.pk, **{f: getattr(contact, f) or "" for f in CONTACT_FIELDS}}
     data["name"] = contact.display_name
@@ -93,7 +99,7 @@ def _tokens(
     }
     company = link.company if link else None
     owner = contact.owner
-    return {
+    tokens: dict[str, Any] = {
         "contact": data,
         "xung_ho": xung_ho(data["gender"]),
         "company": {
@@ -104,8 +110,10 @@ def _tokens(
             "job_title": link.job_title if link else "",
         },
         "owner": {"name": str(owner) if owner else "", "email": owner.email if owner else ""},
-        "links": consent_links(Recipient(contact_id=contact.pk, campaign_id=campaign_id)),
     }
+    if links:
+        tokens["links"] = consent_links(Recipient(contact_id=contact.pk, campaign_id=campaign_id))
+    return tokens
 
 
 def sample_tokens() -> dict[str, Any]:

@@ -38,6 +38,7 @@ from django.utils.module_loading import import_string
 
 from danhba.messaging.compose import Rendered
 from danhba.messaging.domains import unseal
+from danhba.messaging.mime import Shape
 
 # Headers the DKIM signature covers (those present in the message).
 DKIM_HEADERS = (
@@ -256,3 +257,76 @@ def build_message(
     # other transactions and stay open).
     message.dkim_key = signing_key(from_address.rpartition("@")[2])
     return message
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One campaign message ready to leave: the bytes (SMTP) or a Django message (other
+    transports), with its envelope."""
+
+    to: str
+    envelope_sender: str
+    raw: bytes = b""
+    message: Message | None = None
+
+
+class Sender:
+    """One connection of a campaign's send, used by one thread. ``send`` raises what the
+    transport raises; SMTP's exceptions tell a refusal from a broken connection."""
+
+    def __init__(self, backend: BaseEmailBackend, smtp: bool) -> None:
+        self.backend = backend
+        self.smtp = smtp
+        self.opened = False
+
+    def open(self) -> None:
+        self.backend.open()
+        if self.smtp:
+            self.backend.connection.ehlo_or_helo_if_needed()  # type: ignore[attr-defined]
+        self.opened = True
+
+    def send(self, item: Outgoing) -> None:
+        if self.smtp:
+            connection = self.backend.connection  # type: ignore[attr-defined]
+            options = ["BODY=8BITMIME"] if connection.has_extn("8bitmime") and not item.raw.isascii() else []
+            connection.sendmail(item.envelope_sender, [item.to], item.raw, mail_options=options)
+        else:
+            assert item.message is not None
+            self.backend.send_messages([item.message])
+
+    def close(self) -> None:
+        self.opened = False
+        self.backend.close()
+
+
+class CampaignMail:
+    """How one campaign's messages are built and sent. Over SMTP (the fast path) the parts every
+    message shares are encoded once (``mime.Shape``) and each message is bytes, DKIM signed with
+    the key chosen once here; other transports (console, locmem, anymail) get Django messages
+    from :func:`build_message` through their backend."""
+
+    def __init__(self, *, from_address: str, from_name: str = "", reply_to: str = "", headers: dict[str, str]) -> None:
+        self.transport = configured()
+        self.from_address, self.from_name, self.reply_to = from_address, from_name, reply_to
+        self.headers = headers
+        self.key = signing_key(from_address.rpartition("@")[2]) if self.transport.kind == "smtp" else None
+        self.shape = Shape(from_address=from_address, from_name=from_name, reply_to=reply_to, headers=headers)
+
+    def build(
+        self, rendered: Rendered, *, to: str, message_id: str, headers: dict[str, str], envelope_sender: str = ""
+    ) -> Outgoing:
+        envelope = envelope_sender or self.from_address
+        if self.transport.kind != "smtp":
+            message = build_message(
+                rendered, to=to, from_address=self.from_address, from_name=self.from_name, reply_to=self.reply_to,
+                message_id=message_id, headers={**self.headers, **headers}, envelope_sender=envelope_sender,
+            )  # fmt: skip
+            return Outgoing(to=to, envelope_sender=envelope, message=message)
+        raw = self.shape.build(
+            to=to, subject=rendered.subject, message_id=message_id, text=rendered.text, html=rendered.html,
+            headers=headers,
+        )  # fmt: skip
+        return Outgoing(to=to, envelope_sender=envelope, raw=dkim_sign(raw, self.from_address, self.key))
+
+    def sender(self) -> Sender:
+        return Sender(connection(self.transport), smtp=self.transport.kind == "smtp")

@@ -21,25 +21,25 @@ import logging
 import queue
 import secrets
 import smtplib
+import sys
 import threading
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import CharField, F, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from danhba.contacts.models import Contact
-from danhba.core import jobs
 from danhba.messaging import compose, transport
 from danhba.messaging.bounces import return_path
 from danhba.messaging.compose import Compiled, Footer, Parts
-from danhba.messaging.links import Recipient, make_token, site_url
+from danhba.messaging.links import Recipient, consent_links, make_token, site_url
 from danhba.messaging.liquid import TemplateProblem
 from danhba.messaging.models import Campaign, Send
 from danhba.messaging.selectors import campaign_tokens
@@ -48,6 +48,14 @@ from danhba.messaging.services.campaigns import capped_contacts, consent_reasons
 log = logging.getLogger(__name__)
 
 MAX_RUN_SECONDS = 60
+# Messages rendered between two looks at the lanes: few, so a lane that is done waits little.
+BUILD_CHUNK = 8
+# The run beats its heartbeat (and notices a pause) at least this often.
+HEARTBEAT_SECONDS = 1.0
+# While a run sends, the interpreter passes between threads this often (Python's default: 5 ms).
+# A lane woken by its server's reply waits for the run's thread, which is rendering, to let go:
+# four replies per message, up to 5 ms each, starved the lanes (docs/decisions/0008).
+SWITCH_SECONDS = 0.0005
 MAX_ATTEMPTS = 5
 SERVER_DOWN_RETRY_SECONDS = 30.0
 
@@ -150,9 +158,8 @@ def _compiled(campaign: Campaign) -> Compiled:
     return compose.compile_parts(parts)
 
 
-def _headers(campaign: Campaign, recipient: Recipient) -> dict[str, str]:
+def _headers(campaign: Campaign, token: str) -> dict[str, str]:
     """RFC 8058 one-click unsubscribe (HTTPS URL, mailto) on marketing email."""
-    token = make_token(recipient)
     mailto = settings.MESSAGING_UNSUBSCRIBE_MAILTO or campaign.content.get("sender_email", "")
     url = site_url(f"/email/unsubscribe/{token}/")
     return {
@@ -161,108 +168,137 @@ def _headers(campaign: Campaign, recipient: Recipient) -> dict[str, str]:
     }
 
 
-def _messages(
-    campaign: Campaign, compiled: Compiled, rows: Sequence[Send]
-) -> list[tuple[Send, EmailMultiAlternatives | str]]:
-    """Each row with its message, or with the reason it could not be rendered."""
-    contacts = Contact.objects.filter(pk__in=[r.contact_id for r in rows]).select_related("owner", "lifecycle_stage")
-    tokens = campaign_tokens(contacts, campaign_id=campaign.pk)
+def campaign_mail(campaign: Campaign) -> transport.CampaignMail:
+    """How this campaign's messages are built and sent (the headers every one of them has)."""
     content = campaign.content
-    out: list[tuple[Send, EmailMultiAlternatives | str]] = []
-    for row in rows:
-        data = tokens.get(row.contact_id)
-        if data is None:
-            out.append((row, "the contact was deleted"))
-            continue
-        headers = {"X-Danhba-Campaign": str(campaign.pk)}
-        footer = None
-        if compiled.marketing:
-            headers.update(_headers(campaign, Recipient(row.contact_id, campaign.pk)))
-            links = data["links"]
-            footer = Footer(
-                identity=settings.MESSAGING_SENDER_IDENTITY or content.get("sender_name", ""),
-                address=settings.MESSAGING_POSTAL_ADDRESS,
-                unsubscribe=links["unsubscribe"],
-                preferences=links["preferences"],
-            )
-        try:
-            rendered = compose.render(compiled, data, ad_label=settings.MESSAGING_AD_LABEL, footer=footer)
-        except TemplateProblem as exc:
-            out.append((row, str(exc)))
-            continue
-        message = transport.build_message(
-            rendered,
-            to=row.email,
-            from_address=content.get("sender_email") or settings.DEFAULT_FROM_EMAIL,
-            from_name=content.get("sender_name", ""),
-            reply_to=content.get("reply_to", ""),
-            message_id=row.message_id or message_id(campaign, row.pk),
-            headers=headers,
-            envelope_sender=return_path(row.pk) if settings.BOUNCE_ADDRESS else "",
+    return transport.CampaignMail(
+        from_address=content.get("sender_email") or settings.DEFAULT_FROM_EMAIL,
+        from_name=content.get("sender_name", ""),
+        reply_to=content.get("reply_to", ""),
+        headers={"X-Danhba-Campaign": str(campaign.pk)},
+    )
+
+
+def _tokens(campaign: Campaign, rows: Sequence[Send]) -> dict[int, dict[str, Any]]:
+    """The recipients' tokens, without links: :func:`_message` adds them with the token it
+    also puts in the headers (one signature per recipient)."""
+    contacts = Contact.objects.filter(pk__in=[r.contact_id for r in rows]).select_related("owner", "lifecycle_stage")
+    return campaign_tokens(contacts, campaign_id=campaign.pk, links=False)
+
+
+def _message(
+    campaign: Campaign, compiled: Compiled, mail: transport.CampaignMail, row: Send, data: dict[str, Any] | None
+) -> transport.Outgoing | str:
+    """One recipient's message, or the reason it cannot be rendered."""
+    if data is None:
+        return "the contact was deleted"
+    recipient = Recipient(row.contact_id, campaign.pk)
+    token = make_token(recipient)
+    data["links"] = consent_links(recipient, token=token)
+    headers, footer = {}, None
+    if compiled.marketing:
+        headers = _headers(campaign, token)
+        footer = Footer(
+            identity=settings.MESSAGING_SENDER_IDENTITY or campaign.content.get("sender_name", ""),
+            address=settings.MESSAGING_POSTAL_ADDRESS,
+            unsubscribe=data["links"]["unsubscribe"],
+            preferences=data["links"]["preferences"],
         )
-        out.append((row, message))
-    return out
+    try:
+        rendered = compose.render(compiled, data, ad_label=settings.MESSAGING_AD_LABEL, footer=footer)
+    except TemplateProblem as exc:
+        return str(exc)
+    return mail.build(
+        rendered,
+        to=row.email,
+        message_id=row.message_id or message_id(campaign, row.pk),
+        headers=headers,
+        envelope_sender=return_path(row.pk) if settings.BOUNCE_ADDRESS else "",
+    )
+
+
+def _messages(
+    campaign: Campaign, compiled: Compiled, mail: transport.CampaignMail, rows: Sequence[Send]
+) -> list[tuple[Send, transport.Outgoing | str]]:
+    """Each row with its message, or with the reason it could not be rendered."""
+    tokens = _tokens(campaign, rows)
+    return [(row, _message(campaign, compiled, mail, row, tokens.get(row.contact_id))) for row in rows]
 
 
 # What a lane reports for one message: sent, refused for good (failed), or unknown (the
 # connection broke during the exchange: the row stays "sending" and the next run sends it again).
 # NOT_SENT: no connection could be opened, so the message certainly did not leave: back to the queue.
 SENT, REFUSED, UNKNOWN, NOT_SENT = "sent", "refused", "unknown", "not_sent"
+Outcome = tuple[int, int, str, str]  # lane, Send id, outcome, error
 
 
 class _Lane(threading.Thread):
-    """One SMTP connection. It sends one message at a time and waits for the run to record the
-    outcome before it gets the next, so at most one message per connection has left without
-    its row saying so: that bounds what a ``kill -9`` can duplicate."""
+    """One connection, open for the whole run. It sends one message at a time and waits for the
+    run to record the outcome before it gets the next, so at most one message per connection
+    has left without its row saying so: that bounds what a ``kill -9`` can duplicate. It never
+    reads the database."""
 
-    def __init__(self, index: int, outbox: queue.Queue[tuple[int, int, str, str]]) -> None:
+    def __init__(self, index: int, sender: transport.Sender, outbox: queue.SimpleQueue[Outcome]) -> None:
         super().__init__(daemon=True, name=f"campaign-lane-{index}")
         self.index = index
-        self.inbox: queue.Queue[tuple[Send, EmailMultiAlternatives] | None] = queue.Queue()
+        self.sender = sender
+        self.inbox: queue.SimpleQueue[tuple[int, transport.Outgoing] | None] = queue.SimpleQueue()
         self.outbox = outbox
-        self.conn: Any = None
 
     def run(self) -> None:
         try:
             while (item := self.inbox.get()) is not None:
-                row, message = item
+                pk, message = item
                 outcome, error = self._send(message)
-                self.outbox.put((self.index, row.pk, outcome, error))
+                self.outbox.put((self.index, pk, outcome, error))
         finally:
             self._close()
 
-    def _send(self, message: EmailMultiAlternatives) -> tuple[str, str]:
-        if self.conn is None:
+    def _send(self, message: transport.Outgoing) -> tuple[str, str]:
+        if not self.sender.opened:
             try:
-                self.conn = transport.connection()
-                self.conn.open()
-            except (smtplib.SMTPException, OSError) as exc:
-                self.conn = None
+                self.sender.open()
+            except Exception as exc:  # any transport: nothing left, the row goes back
+                self._close()
                 return NOT_SENT, str(exc)[:500]
         try:
-            self.conn.send_messages([message])
+            self.sender.send(message)
             return SENT, ""
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
             return REFUSED, str(exc)[:500]
-        except (smtplib.SMTPException, OSError) as exc:
+        except Exception as exc:  # a broken connection or an ESP error: may have left
             log.warning("campaign send: connection failed: %s", exc)
             self._close()
             return UNKNOWN, str(exc)[:500]
 
     def _close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self.conn.close()
-            self.conn = None
+        with contextlib.suppress(Exception):
+            self.sender.close()
+        self.sender.opened = False
 
 
-def _record(done: list[tuple[int, int, str, str]], starting: list[int], result: RunResult) -> None:
+def _mark(sent: Sequence[int], starting: Sequence[int], now: dt.datetime) -> None:
+    """One statement: the rows that left are sent (with the time), the rows about to leave are
+    "sending" (one more attempt)."""
+    every = ", ".join(str(int(pk)) for pk in (*sent, *starting))
+    going = ", ".join(str(int(pk)) for pk in starting) or "NULL"
+    sql = (
+        f"UPDATE {Send._meta.db_table} SET "  # noqa: S608 - integers and constants only
+        f"state = CASE WHEN id IN ({going}) THEN %s ELSE %s END, "
+        f"attempts = attempts + CASE WHEN id IN ({going}) THEN 1 ELSE 0 END, "
+        f"sent_at = CASE WHEN id IN ({going}) THEN sent_at ELSE %s END, error = '' "
+        f"WHERE id IN ({every})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Send.State.SENDING, Send.State.SENT, connection.ops.adapt_datetimefield_value(now)])
+
+
+def _record(done: Sequence[Outcome], starting: Sequence[int], result: RunResult) -> None:
     """One transaction: the outcomes that came back, and the rows about to leave ("sending")."""
-    now = timezone.now()
+    sent = [pk for _lane, pk, outcome, _e in done if outcome == SENT]
     with transaction.atomic():
-        sent = [pk for _lane, pk, outcome, _e in done if outcome == SENT]
-        if sent:
-            Send.objects.filter(pk__in=sent).update(state=Send.State.SENT, sent_at=now, error="")
+        if sent or starting:
+            _mark(sent, starting, timezone.now())
         for _lane, pk, outcome, error in done:
             if outcome == REFUSED:
                 Send.objects.filter(pk=pk).update(state=Send.State.FAILED, error=error)
@@ -270,38 +306,9 @@ def _record(done: list[tuple[int, int, str, str]], starting: list[int], result: 
                 Send.objects.filter(pk=pk).update(error=error)
             elif outcome == NOT_SENT:
                 Send.objects.filter(pk=pk).update(state=Send.State.QUEUED, claim_token="", error=error)
-        if starting:
-            Send.objects.filter(pk__in=starting).update(state=Send.State.SENDING, attempts=F("attempts") + 1)
     result.sent += len(sent)
     result.failed += sum(1 for d in done if d[2] == REFUSED)
     result.unsent += sum(1 for d in done if d[2] == NOT_SENT)
-
-
-def _send_over_lanes(ready: list[tuple[Send, EmailMultiAlternatives]], result: RunResult) -> None:
-    count = max(1, min(settings.MESSAGING_SEND_CONNECTIONS, len(ready)))
-    work = [deque(ready[i::count]) for i in range(count)]
-    outbox: queue.Queue[tuple[int, int, str, str]] = queue.Queue()
-    lanes = [_Lane(i, outbox) for i in range(count)]
-    first = [(lane, work[lane.index].popleft()) for lane in lanes if work[lane.index]]
-    _record([], [item[0].pk for _lane, item in first], result)
-    for lane in lanes:
-        lane.start()
-    for lane, item in first:
-        lane.inbox.put(item)
-    busy = len(first)
-    while busy:
-        done = [outbox.get()]
-        while not outbox.empty():
-            done.append(outbox.get_nowait())
-        nexts = [(lanes[d[0]], work[d[0]].popleft()) for d in done if work[d[0]]]
-        _record(done, [item[0].pk for _lane, item in nexts], result)
-        for lane, item in nexts:
-            lane.inbox.put(item)
-        busy -= len(done) - len(nexts)
-    for lane in lanes:
-        lane.inbox.put(None)
-    for lane in lanes:
-        lane.join()
 
 
 def _recheck(campaign: Campaign, rows: list[Send]) -> tuple[list[Send], list[Send]]:
@@ -332,65 +339,175 @@ def _recheck(campaign: Campaign, rows: list[Send]) -> tuple[list[Send], list[Sen
     return keep, drop
 
 
-def _send_rows(campaign: Campaign, compiled: Compiled, rows: list[Send], result: RunResult) -> None:
-    rows, dropped = _recheck(campaign, rows)
-    result.excluded += len(dropped)
-    built = _messages(campaign, compiled, rows)
-    for row, problem in built:
-        if isinstance(problem, str):
-            Send.objects.filter(pk=row.pk).update(state=Send.State.FAILED, error=problem[:500])
-            result.failed += 1
-    ready = [(row, msg) for row, msg in built if not isinstance(msg, str)]
-    if ready:
-        _send_over_lanes(ready, result)
+class _Run:
+    """One run's send loop, all in the run's thread except the lanes' sockets. Rows are claimed
+    a batch at a time (checked again, their tokens read), rendered a few at a time between two
+    looks at the lanes, and every round of outcomes is recorded in one transaction that also
+    marks the rows the idle lanes get next: the lanes send while the next messages are built."""
+
+    def __init__(self, campaign: Campaign, token: str, result: RunResult, max_seconds: float) -> None:
+        self.campaign, self.token, self.result = campaign, token, result
+        self.compiled = _compiled(campaign)
+        self.mail = campaign_mail(campaign)
+        self.outbox: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        count = max(1, settings.MESSAGING_SEND_CONNECTIONS)
+        self.lanes = [_Lane(i, self.mail.sender(), self.outbox) for i in range(count)]
+        self.idle = deque(self.lanes)
+        self.held: deque[Send] = deque()  # claimed by this run, not rendered yet
+        self.tokens: dict[int, dict[str, Any]] = {}
+        self.ready: deque[tuple[int, transport.Outgoing]] = deque()  # rendered, waiting for a lane
+        self.in_flight = 0  # messages on the lanes
+        self.claiming = True  # False once nothing more is claimed in this run
+        self.exhausted = False  # the queue is empty: the campaign may be finished
+        self.deadline = time.monotonic() + max_seconds
+        self.beat = time.monotonic()
+
+    def hold(self, rows: list[Send]) -> None:
+        keep, dropped = _recheck(self.campaign, rows)
+        self.result.excluded += len(dropped)
+        self.tokens.update(_tokens(self.campaign, keep))
+        self.held.extend(keep)
+
+    def loop(self) -> None:
+        for lane in self.lanes:
+            lane.start()
+        try:
+            while True:
+                self._round(self._collect())
+                if self._wants_build():
+                    self._build()
+                elif self.in_flight == 0 and not self.ready:
+                    break
+        finally:
+            for lane in self.lanes:
+                lane.inbox.put(None)
+            for lane in self.lanes:
+                lane.join()
+        if self.exhausted:
+            _finish(self.campaign)
+
+    def _wants_build(self) -> bool:
+        """A few messages ready beyond what the lanes carry, so a lane coming back finds one."""
+        return len(self.ready) < 2 * len(self.lanes) and bool(self.held or self.claiming)
+
+    def _collect(self) -> list[Outcome]:
+        """The outcomes back from the lanes: wait for one when there is nothing to render."""
+        done: list[Outcome] = []
+        if self.in_flight and not self._wants_build():
+            with contextlib.suppress(queue.Empty):
+                done.append(self.outbox.get(timeout=HEARTBEAT_SECONDS))
+        while True:
+            try:
+                done.append(self.outbox.get_nowait())
+            except queue.Empty:
+                return done
+
+    def _round(self, done: list[Outcome]) -> None:
+        for lane_index, _pk, outcome, _error in done:
+            self.in_flight -= 1
+            if outcome == NOT_SENT:  # the server cannot be reached: send nothing more in this run
+                self._stop(hand_out=False)
+            else:
+                self.idle.append(self.lanes[lane_index])
+        if time.monotonic() - self.beat > HEARTBEAT_SECONDS:
+            self._beat()
+        hand = []
+        while self.idle and self.ready:
+            hand.append((self.idle.popleft(), self.ready.popleft()))
+        if done or hand:
+            _record(done, [pk for _lane, (pk, _m) in hand], self.result)
+            for lane, item in hand:
+                lane.inbox.put(item)
+            self.in_flight += len(hand)
+
+    def _beat(self) -> None:
+        self.beat = time.monotonic()
+        if not _still_mine(self.campaign, self.token):  # paused, cancelled or taken over
+            self._stop(hand_out=False)
+
+    def _stop(self, *, hand_out: bool) -> None:
+        """Claim nothing more; with ``hand_out`` False, send nothing more either: what is held
+        goes back to the queue at the end of the run."""
+        self.claiming = False
+        if not hand_out:
+            self.held.clear()
+            self.ready.clear()
+
+    def _build(self) -> None:
+        if not self.held:
+            self._claim()
+        for _ in range(min(BUILD_CHUNK, len(self.held))):
+            row = self.held.popleft()
+            built = _message(self.campaign, self.compiled, self.mail, row, self.tokens.pop(row.contact_id, None))
+            if isinstance(built, str):
+                Send.objects.filter(pk=row.pk).update(state=Send.State.FAILED, error=built[:500])
+                self.result.failed += 1
+            else:
+                self.ready.append((row.pk, built))
+
+    def _claim(self) -> None:
+        self._beat()
+        if not self.claiming:
+            return
+        if time.monotonic() > self.deadline:
+            self.result.again_in = 0
+            self._stop(hand_out=True)
+            return
+        # Messages built or on the lanes are not counted as sent yet, but they will be.
+        allowed, wait = _allowance(self.campaign, timezone.now(), pending=len(self.ready) + self.in_flight)
+        if not allowed:
+            self.result.again_in = wait
+            self._stop(hand_out=True)
+            return
+        rows = _claim(self.campaign, self.token, allowed)
+        if not rows:
+            self.claiming, self.exhausted = False, True
+            return
+        self.hold(rows)
 
 
-def _allowance(campaign: Campaign, now: dt.datetime) -> tuple[int, float | None]:
-    """How many may leave now under the throttle, and when to look again if none."""
+def _allowance(campaign: Campaign, now: dt.datetime, pending: int = 0) -> tuple[int, float | None]:
+    """How many may leave now under the throttle (``pending``: on their way already), and when to
+    look again if none."""
     batch = settings.MESSAGING_SEND_BATCH
     if not campaign.per_hour:
         return batch, None
     hour_ago = now - dt.timedelta(hours=1)
     recent = Send.objects.filter(campaign=campaign, sent_at__gte=hour_ago).count()
-    left = campaign.per_hour - recent
+    left = campaign.per_hour - recent - pending
     if left > 0:
         return min(batch, left), None
     return 0, max(5.0, 3600 / campaign.per_hour)
 
 
+@contextlib.contextmanager
+def _quick_switches() -> Iterator[None]:
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, SWITCH_SECONDS))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 def campaign_run(*, campaign_id: int, max_seconds: float = MAX_RUN_SECONDS) -> RunResult:
     """Send what is due of one campaign for at most ``max_seconds``; ``again_in`` tells the job
-    when to run again (more queued, or the throttle's next slot)."""
+    when to run again (more queued, the throttle's next slot, or the server was down)."""
     result = RunResult()
     token = secrets.token_hex(16)
     campaign = _take(campaign_id, token, timezone.now())
     if campaign is None:
         return result
-    started = timezone.now()
     try:
-        compiled = _compiled(campaign)
+        run = _Run(campaign, token, result, max_seconds)
         stale = _in_flight(campaign, token)
         result.resent = len(stale)
         if stale:
-            _send_rows(campaign, compiled, stale, result)
-        while _still_mine(campaign, token):
-            allowed, wait = _allowance(campaign, timezone.now())
-            if not allowed:
-                result.again_in = wait
-                break
-            rows = _claim(campaign, token, allowed)
-            if not rows:
-                _finish(campaign)
-                break
-            before = (result.sent, result.failed)
-            _send_rows(campaign, compiled, rows, result)
-            if result.unsent and (result.sent, result.failed) == before:
-                result.again_in = SERVER_DOWN_RETRY_SECONDS  # the server is down: try again later
-                break
-            if (timezone.now() - started).total_seconds() > max_seconds:
-                result.again_in = 0
-                break
-            jobs.yield_to_writers()
+            run.hold(stale)
+        with _quick_switches():
+            run.loop()
+        if result.unsent:
+            result.again_in = SERVER_DOWN_RETRY_SECONDS  # the server is down: try again later
     finally:
         # Rows held but not started go back to the queue for whichever run comes next.
         Send.objects.filter(campaign=campaign, state=Send.State.QUEUED, claim_token=token).update(claim_token="")

@@ -163,12 +163,15 @@ def test_a_killed_run_is_resumed_with_the_same_message_id(smtp: Mailbox, setup: 
     assert all(r.message_id == sending.message_id(campaign, r.pk) for r in claimed)
     first = claimed[0]
     Send.objects.filter(pk=first.pk).update(state="sending")
-    from danhba.messaging import transport
-    from danhba.messaging.services.sending import _compiled, _messages
+    from danhba.messaging.services.sending import _compiled, _messages, campaign_mail
 
-    [(_row, message)] = _messages(campaign, _compiled(campaign), [first])
-    with transport.connection() as conn:
-        conn.send_messages([message])  # type: ignore[list-item]
+    mail = campaign_mail(campaign)
+    [(_row, message)] = _messages(campaign, _compiled(campaign), mail, [first])
+    assert not isinstance(message, str)
+    sender = mail.sender()
+    sender.open()
+    sender.send(message)
+    sender.close()
     stale = timezone.now() - dt.timedelta(minutes=5)
     Campaign.objects.filter(pk=campaign.pk).update(run_token="deadrun", heartbeat_at=stale)
     assert sending.campaigns_stalled() == [campaign.pk]
@@ -242,3 +245,45 @@ def test_return_path_names_the_send(smtp: Mailbox, setup: dict[str, Any], settin
         send = Send.objects.get(campaign=campaign, email=received.rcpt_to[0])
         assert received.mail_from.startswith("bounces+") and send_id_of(received.mail_from) == send.pk
         assert received.message["From"].addresses[0].addr_spec == "news@anhduong.example.vn"
+
+
+def test_at_most_one_message_per_connection_leaves_unrecorded(
+    smtp: Mailbox, setup: dict[str, Any], make_contact: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What bounds a kill -9's duplicates: whenever the run records, each connection has at most
+    one message that left without its row saying "sent" (the lanes wait for the record)."""
+    import threading
+
+    from danhba.messaging import transport
+
+    settings.MESSAGING_SEND_CONNECTIONS = 3
+    actor = setup["actor"]
+    more = [make_contact(full_name=f"Khách {i}", emails=[f"k{i}@example.vn"]) for i in range(24)]
+    for contact in more:
+        consent_record(actor=actor, contact=contact, purpose="email_marketing", status="granted", source="ui")
+    list_add(actor=actor, segment=setup["audience"], contact_ids=[c.pk for c in more])
+    campaign = make_campaign(setup)
+    campaigns.campaign_schedule(actor=actor, campaign=campaign)
+    email_of = dict(Send.objects.filter(campaign=campaign).values_list("pk", "email"))
+    left: list[tuple[str, str]] = []  # (lane, address) of each message the server took
+    recorded: set[str] = set()
+    early: list[str] = []  # messages that left while their lane's previous one was unrecorded
+    real_send, real_mark = transport.Sender.send, sending._mark
+
+    def send(self: transport.Sender, item: transport.Outgoing) -> None:
+        lane = threading.current_thread().name
+        if any(address not in recorded for name, address in list(left) if name == lane):
+            early.append(item.to)
+        real_send(self, item)
+        left.append((lane, item.to))
+
+    def mark(sent: Any, starting: Any, now: Any) -> None:
+        real_mark(sent, starting, now)
+        recorded.update(email_of[pk] for pk in sent)
+
+    monkeypatch.setattr(transport.Sender, "send", send)
+    monkeypatch.setattr(sending, "_mark", mark)
+    result = sending.campaign_run(campaign_id=campaign.pk)
+    assert result.sent == 26 == len(smtp.received) == len(left) == len(recorded)
+    assert len({lane for lane, _a in left}) == 3  # all three connections carried mail
+    assert early == []
