@@ -5,14 +5,10 @@ address with a HEAD request, then GET when HEAD is refused). Only http(s) links 
 mailto: and tel: are listed as they are, and danhba's own links (SITE_URL: unsubscribe,
 preferences) are not asked: their pages answer only for a real recipient. Private and loopback
 addresses are not called unless ``MESSAGING_LINKS_ALLOW_PRIVATE`` (the server must not become
-a probe into its own network)."""
+a probe into its own network): ``core.outbound`` decides, as for webhooks."""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +16,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+from danhba.core import outbound
 
 MAX_CHECKED = 50
 USER_AGENT = "danhba-linkcheck/1"
@@ -36,42 +34,25 @@ class LinkResult:
 Checker = Callable[[str], LinkResult]
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-def _public(host: str) -> bool:
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return False
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if not ip.is_global or ip.is_multicast:
-            return False
-    return True
-
-
 def http_check(url: str) -> LinkResult:
-    host = urlsplit(url).hostname or ""
-    if not settings.MESSAGING_LINKS_ALLOW_PRIVATE and not _public(host):
-        return LinkResult(url, False, note=_("the host is unknown or private"))
-    opener = urllib.request.build_opener(_NoRedirect)
+    """HEAD, then GET when HEAD is refused, through ``core.outbound`` (public addresses only,
+    the connection pinned to the address checked, no redirect followed)."""
     for method in ("HEAD", "GET"):
-        request = urllib.request.Request(url, method=method, headers={"User-Agent": USER_AGENT})  # noqa: S310
-        try:
-            with opener.open(request, timeout=settings.MESSAGING_LINK_TIMEOUT) as response:
-                return LinkResult(url, True, response.status)
-        except urllib.error.HTTPError as exc:
-            if 300 <= exc.code < 400:
-                return LinkResult(url, True, exc.code, _("redirects to %(url)s") % {"url": exc.headers.get("Location")})
-            if method == "HEAD" and exc.code in (403, 405, 501):
-                continue
-            return LinkResult(url, False, exc.code)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            return LinkResult(url, False, note=str(reason)[:200])
+        answer = outbound.request(
+            method,
+            url,
+            headers={"User-Agent": USER_AGENT},
+            timeout=settings.MESSAGING_LINK_TIMEOUT,
+            allow_private=settings.MESSAGING_LINKS_ALLOW_PRIVATE,
+            max_bytes=0,
+        )
+        if answer.status is None:
+            return LinkResult(url, False, note=str(answer.error or "")[:200])
+        if 300 <= answer.status < 400:
+            return LinkResult(url, True, answer.status, _("redirects to %(url)s") % {"url": answer.location})
+        if method == "HEAD" and answer.status in (403, 405, 501):
+            continue
+        return LinkResult(url, answer.status < 400, answer.status)
     return LinkResult(url, False)
 
 
