@@ -178,6 +178,9 @@ IMPORT_SQLITE_CACHE_MB = envint("IMPORT_SQLITE_CACHE_MB", 384)  # page cache of 
 # Files of at least this many rows are read and normalised by a second process while the first
 # loads (0: never).
 IMPORT_PIPELINE_MIN_ROWS = envint("IMPORT_PIPELINE_MIN_ROWS", 50000)
+# An import of at least this many rows, and at least a quarter of the contacts there are, sets
+# the contact list's indexes aside and builds them again at its end (decision 0009; 0: never).
+IMPORT_LIST_INDEXES_ASIDE_MIN_ROWS = envint("IMPORT_LIST_INDEXES_ASIDE_MIN_ROWS", 100_000)
 # Events: how long a messageId is remembered so a retry is not stored twice (Segment: 24 hours),
 # how many months of partitions PostgreSQL keeps ready ahead of today, and rows per purge batch.
 EVENT_DEDUPE_DAYS = envint("EVENT_DEDUPE_DAYS", 7)

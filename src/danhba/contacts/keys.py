@@ -13,9 +13,11 @@ NAME_KEY_LENGTH = 200  # Contact.name_key and Company.name_key
 TAG_KEY_LENGTH = 80  # Tag.name_key
 
 
-def name_key(text: str) -> str:
-    """The sort and match key of a contact's or a company's name: folded, at most 200 characters."""
-    return fold(text)[:NAME_KEY_LENGTH]
+def name_key(text: str, *, folded: str | None = None) -> str:
+    """The sort and match key of a contact's or a company's name: folded, at most 200 characters.
+    ``folded``: ``fold(text)``, when the caller already has it (an import's reader folds each
+    name in its own process, so the loading one does not)."""
+    return (fold(text) if folded is None else folded)[:NAME_KEY_LENGTH]
 
 
 def company_key(name: str) -> str:

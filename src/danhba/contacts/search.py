@@ -47,6 +47,7 @@ class SearchDoc(NamedTuple):
     emails: Sequence[str] = ()
     e164s: Sequence[str] = ()
     company_names: Sequence[str] = ()
+    folded_name: str | None = None  # fold(full_name), when the writer has it
 
 
 def _words(texts: Iterable[str]) -> str:
@@ -57,7 +58,7 @@ def search_row(doc: SearchDoc) -> tuple[int, str, str, str, str]:
     """The ``SearchEntry`` row (contact, name, company, email, phone) of a contact."""
     return (
         doc.contact_id,
-        " ".join(fold_words(doc.full_name)),
+        " ".join(fold_words(doc.full_name, folded=doc.folded_name)),
         _words(doc.company_names),
         " ".join(dict.fromkeys(e.lower() for e in doc.emails if e and " " not in e)),
         " ".join(dict.fromkeys(d for d in (phone_digits(p) for p in doc.e164s) if d)),

@@ -49,7 +49,7 @@ from danhba.contacts.models import (
 from danhba.contacts.search import SearchDoc, search_index, search_index_new
 from danhba.core.actor import Actor
 from danhba.core.audit import jsonable
-from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter
+from danhba.core.bulk import Table, allocate_ids, chunks, indexes_drop, indexes_ensure, json_adapter
 
 NAMES = ("full_name", "family_name", "middle_name", "given_name")
 TIMELINE_COLUMNS = ["contact_id", "kind", "channel", "subject", "body", "author_id", "occurred_at", "is_private",
@@ -92,6 +92,7 @@ class NewContact(Identities):
 
     values: dict[str, Any] = field(default_factory=dict)
     audit: dict[str, Any] | None = None
+    folded_name: str | None = None  # fold(values["full_name"]), when the caller has it
 
 
 @dataclass
@@ -152,7 +153,7 @@ class ContactWriter:
             values = {**self.defaults, **given}
             values["id"] = cid
             values["custom"] = values.get("custom") or {}
-            values["name_key"] = name_key(values["full_name"])
+            values["name_key"] = name_key(values["full_name"], folded=new.folded_name)
             values["lifecycle_stage_id"] = values.get("lifecycle_stage_id") or self.default_stage()
             values["email"] = new.emails[0][0] if new.emails else ""
             values["phone"] = new.phones[0][0] if new.phones else ""
@@ -163,7 +164,7 @@ class ContactWriter:
             rows.append([values[a] for a in attnames])
             added.add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
             docs.append(SearchDoc(cid, values["full_name"], [e for e, _l in new.emails], [p[0] for p in new.phones],
-                                  [name for _c, name, _j in new.companies]))  # fmt: skip
+                                  [name for _c, name, _j in new.companies], new.folded_name))  # fmt: skip
             if new.audit is not None:
                 audits.append((cid, display_name(values["full_name"], cid), cid, jsonable(new.audit)))
         self.contact_table.insert(rows)
@@ -322,6 +323,19 @@ class ContactWriter:
             assignments = ", ".join(f"{quote(c)} = %s" for c in (*columns, "updated_at"))
             with connection.cursor() as cursor:
                 cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", params)  # noqa: S608
+
+
+def list_indexes_set_aside() -> list[str]:
+    """Drop the contact list's indexes (``Contact.Meta.indexes``: sort orders of the list pages,
+    none unique, none read by a write) for a big load; :func:`list_indexes_restore` builds them
+    again. Until then the list pages sort without them (slower, same rows). Returns the names
+    dropped."""
+    return indexes_drop(Contact, [index.name for index in Contact._meta.indexes])
+
+
+def list_indexes_restore() -> list[str]:
+    """Build whichever of the contact list's indexes is missing; returns their names."""
+    return indexes_ensure(Contact)
 
 
 def _columns(change: ContactChange, *, has_email: bool, has_phone: bool) -> dict[str, Any]:

@@ -118,9 +118,10 @@ def _fold_str(cleaned: str) -> str:
 _DROP_COMBINING = dict.fromkeys(cp for cp in range(0x110000) if unicodedata.combining(chr(cp)))
 
 
-def fold_words(value: object) -> list[str]:
-    """The folded words of a value, punctuation dropped: ``"Lê-Thị  Hoa"`` → ``["le", "thi", "hoa"]``."""
-    return _WORD.findall(fold(value))
+def fold_words(value: object, *, folded: str | None = None) -> list[str]:
+    """The folded words of a value, punctuation dropped: ``"Lê-Thị  Hoa"`` → ``["le", "thi", "hoa"]``.
+    ``folded``: ``fold(value)``, when the caller already has it."""
+    return _WORD.findall(fold(value) if folded is None else folded)
 
 
 # --- names ----------------------------------------------------------------------------------

@@ -75,6 +75,8 @@ def repair_number(value: str) -> str:
     Only values that are unmistakably Excel renderings of whole numbers are changed; anything else is
     returned as it was.
     """
+    if not value or not (value[0].isdigit() or value[0] in "+-"):
+        return value  # most cells (names, emails, addresses): neither pattern can match
     if _FLOAT_INT.match(value):
         return value.split(".", 1)[0]
     if _SCIENTIFIC.match(value):

@@ -451,8 +451,11 @@ class Loader:
         state.setdefault("lifecycle_stage_id", self.default_stage)
         state["owner_id"] = state.get("owner_id") or self.default_owner
         companies = [(*brought.company, state.get("job_title", ""))] if brought.company else []
+        name = state["full_name"]
+        folded = next((r.folded_name for r in target.rows if r.folded_name and r.fields["full_name"] == name), None)
         return NewContact(
             values=state,
+            folded_name=folded,
             emails=[(e, "personal") for e in brought.emails],
             phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in brought.phones],
             external_ids=brought.external_ids, socials=brought.socials, tag_ids=brought.tag_ids, companies=companies,

@@ -58,7 +58,7 @@ def batches(run: Any, plan: Any, batch_size: int) -> Iterator[tuple[int, list[An
                 return
             if message[0] == "error":
                 raise PipelineError(message[1])
-            yield message[1], message[2]
+            yield message[1], _unpacked(message[2])
     finally:
         if child.is_alive():
             child.terminate()
@@ -109,6 +109,19 @@ def _batches(rows: Iterator[Any], plan: Any, batch_size: int) -> Iterator[tuple[
         yield last, batch
 
 
+def _packed(batch: list[Any]) -> list[Any]:
+    """Prepared rows as plain tuples for the queue (``Prepared.packed``); others as they are."""
+    from danhba.ingest.transform import Prepared
+
+    return [item.packed() if type(item) is Prepared else item for item in batch]
+
+
+def _unpacked(batch: list[Any]) -> list[Any]:
+    from danhba.ingest.transform import Prepared
+
+    return [Prepared(*item) if type(item) is tuple else item for item in batch]
+
+
 def produce(
     path: str, reader: dict[str, Any], columns: dict[str, str], options: dict[str, Any], headers: list[str],
     line_done: int, batch_size: int, channel: Any, parent: int,
@@ -140,7 +153,7 @@ def produce(
         with open(path, "rb") as handle, translation.override("en"), fewer_collections():  # as the loader
             rows = (row for row in RowReader(handle, **reader) if row.line > line_done)
             for last, batch in _batches(rows, plan, batch_size):
-                send(("batch", last, batch))
+                send(("batch", last, _packed(batch)))
     except (ValueError, UnicodeError, OSError, KeyError, zipfile.BadZipFile) as exc:
         send(("error", str(exc)))
         return

@@ -52,6 +52,7 @@ from danhba.contacts.models import (
     TimelineEntry,
 )
 from danhba.contacts.search import search_index
+from danhba.contacts.writer import list_indexes_restore, list_indexes_set_aside
 from danhba.core.actor import Actor
 from danhba.core.csvsafe import csv_cell
 from danhba.core.errors import Conflict, InvalidInput, NotFound
@@ -415,7 +416,7 @@ def import_execute(
     try:
         # Reasons are stored untranslated (msgids) and read in the reader's language; any text
         # the load still writes as text (audit labels) is in the catalogue's own, English.
-        with translation.override("en"), pipeline.fewer_collections(), _import_pragmas():
+        with translation.override("en"), pipeline.fewer_collections(), _import_pragmas(), _list_indexes(run):
             for last, batch in pipeline.batches(run, plan, batch_size):
                 _commit(run, token, loader, batch, last)
                 last_line = last
@@ -472,6 +473,32 @@ def _import_pragmas() -> Iterator[None]:
             for name, value in before.items():
                 if name != "temp_store" or not connection.in_atomic_block:
                     cursor.execute(f"PRAGMA {name} = {int(value)}")
+
+
+@contextmanager
+def _list_indexes(run: Import) -> Iterator[None]:
+    """A big import (``IMPORT_LIST_INDEXES_ASIDE_MIN_ROWS`` rows still to load, and at least a
+    quarter of the contacts there are) sets the contact list's indexes aside and builds them
+    again at its end: one sort of the table instead of an index insert at a random place per
+    row (decision 0009). Crash-safe: the indexes only order the list pages, no write needs them,
+    and a process killed in between leaves the import stale; whoever ends an import, or finds
+    no import running (``imports_resume_stale``, every minute), builds what is missing. Every
+    import ends so, unless another one is still running (that one will)."""
+    remaining = (run.rows_estimate or 0) - run.rows_done
+    floor = settings.IMPORT_LIST_INDEXES_ASIDE_MIN_ROWS
+    if floor > 0 and remaining >= floor and not run.dry_run and remaining * 4 >= Contact.objects.count():
+        list_indexes_set_aside()
+    try:
+        yield
+    finally:
+        if not _other_imports_running(run.pk):
+            list_indexes_restore()
+
+
+def _other_imports_running(pk: int | None = None) -> bool:
+    fresh = timezone.now() - dt.timedelta(seconds=settings.IMPORT_STALE_SECONDS)
+    running = Import.objects.filter(status=Status.RUNNING, heartbeat_at__gte=fresh)
+    return (running.exclude(pk=pk) if pk is not None else running).exists()
 
 
 def _commit(run: Import, token: str, loader: Loader, batch: list[Prepared | Rejected | None], last_line: int) -> None:
@@ -564,6 +591,8 @@ def imports_resume_stale() -> list[int]:
         else:
             import_job(pk)
         resumed.append(pk)
+    if not resumed and not _other_imports_running():
+        list_indexes_restore()  # an import killed while it had set them aside, and not resumed
     return resumed
 
 

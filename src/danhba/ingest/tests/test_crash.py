@@ -61,6 +61,8 @@ def environment(tmp: Path, name: str, pipeline: bool) -> dict[str, str]:
         "IMPORT_STALE_SECONDS": "2",
         # The reference run reads in-process; the crashed one through the second process.
         "IMPORT_PIPELINE_MIN_ROWS": "1000" if pipeline else "0",
+        # The killed run sets the contact list's indexes aside (decision 0009), the reference keeps them.
+        "IMPORT_LIST_INDEXES_ASIDE_MIN_ROWS": "1000" if pipeline else "0",
     }
     env.pop("REDIS_URL", None)  # the SQLite queue: nothing but the database file is needed
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -91,6 +93,13 @@ def progress(env: dict[str, str]) -> tuple[str, int]:
     return status, int(line)
 
 
+def list_indexes(env: dict[str, str]) -> set[str]:
+    path = env["DATABASE_URL"].removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as db:
+        rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts_contact'")
+        return {name for (name,) in rows if name.startswith("contact_")}
+
+
 def test_killing_the_worker_mid_import_changes_nothing_in_the_result(tmp_path: Path) -> None:
     data = tmp_path / "khach.csv"
     make_file(data)
@@ -115,7 +124,7 @@ def test_killing_the_worker_mid_import_changes_nothing_in_the_result(tmp_path: P
         w.terminate()
         w.wait(20)
     expected = json.loads(danhba(plain, "shell", code=FINGERPRINT))
-    assert expected["counts"][0] == "done"
+    assert expected["counts"][0] == "done" and len(every_index := list_indexes(plain)) == 10
 
     crash = environment(tmp_path, "crash", pipeline=True)
     danhba(crash, "migrate", "-v", "0")
@@ -134,6 +143,7 @@ def test_killing_the_worker_mid_import_changes_nothing_in_the_result(tmp_path: P
             time.sleep(0.02)
         assert killed_at, "the import finished before the worker could be killed"
         assert progress(crash)[0] == "running"
+        assert list_indexes(crash) == set()  # killed while the list's indexes were set aside
         time.sleep(2.5)  # the dead worker's heartbeat goes stale
         w = worker(crash)  # on start it takes the import over
         deadline = time.monotonic() + 240
@@ -146,3 +156,4 @@ def test_killing_the_worker_mid_import_changes_nothing_in_the_result(tmp_path: P
     got = json.loads(danhba(crash, "shell", code=FINGERPRINT))
     assert got["counts"] == expected["counts"]
     assert got["people"] == expected["people"]
+    assert list_indexes(crash) == every_index  # built again by the run that took the import over

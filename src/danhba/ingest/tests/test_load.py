@@ -12,7 +12,9 @@ from django.utils import timezone
 from danhba.audit.models import AuditEvent
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, Tag, TimelineEntry
 from danhba.contacts.selectors import ContactFilters, contact_page
+from danhba.contacts.writer import list_indexes_set_aside
 from danhba.core.actor import Actor
+from danhba.core.bulk import indexes_present
 from danhba.core.errors import InvalidInput, PermissionDenied
 from danhba.ingest import services
 from danhba.ingest.models import Import, ImportChange, ImportIssue
@@ -460,3 +462,31 @@ def test_an_import_gives_its_connection_back_with_the_settings_it_had() -> None:
     assert run.created == 1
     assert during and during[0] != before
     assert pragmas() == before
+
+
+LIST_INDEXES = {index.name for index in Contact._meta.indexes}
+
+
+def test_a_big_import_sets_the_list_indexes_aside_and_builds_them_again(settings: Any, admin: Any) -> None:
+    settings.IMPORT_LIST_INDEXES_ASIDE_MIN_ROWS = 5
+    settings.IMPORT_BATCH_ROWS = 4
+    assert indexes_present(Contact) >= LIST_INDEXES
+    actor = Actor.system("cli")
+    rows = "".join(f"Khách {i},k{i}@example.vn,,,,\n" for i in range(10))
+    run = services.import_create(actor=actor, file=(CSV + rows).encode(), file_name="k.csv")
+    run = services.import_configure(actor=actor, run=run, source="import", consent_proof="forms")
+    services.import_start(actor=actor, run=run, enqueue=False)
+    during: list[set[str]] = []
+    run = services.import_execute(run.pk, progress=lambda _run: during.append(LIST_INDEXES & indexes_present(Contact)))
+    assert during == [set(), set(), set()]  # every batch loaded without them
+    assert indexes_present(Contact) >= LIST_INDEXES
+    assert run.created == 10
+    page = contact_page(admin, ContactFilters(), "name", limit=3)
+    assert [c.full_name for c in page.items] == ["Khách 0", "Khách 1", "Khách 2"]
+
+
+def test_list_indexes_left_aside_by_a_killed_import_come_back_with_the_next_check() -> None:
+    list_indexes_set_aside()  # what a process killed in the middle of a big import leaves
+    assert not LIST_INDEXES & indexes_present(Contact)
+    assert services.imports_resume_stale() == []
+    assert indexes_present(Contact) >= LIST_INDEXES
