@@ -223,7 +223,9 @@ class Message(EmailMultiAlternatives):
     """An email with its own envelope sender (the bounce address), which the SMTP backend above
     and django-anymail (``envelope_sender``) both use instead of the From address."""
 
-    envelope_sender: str = ""
+    # No class default: django-anymail reads the attribute whenever it exists, and refused the
+    # empty address (every campaign message through an ESP failed without BOUNCE_ADDRESS).
+    envelope_sender: str
     dkim_key: SigningKey | bool = True  # the key build_message chose; True: look it up when sent
 
 
@@ -251,7 +253,8 @@ def build_message(
     )
     if rendered.html.strip():
         message.attach_alternative(rendered.html, "text/html")
-    message.envelope_sender = envelope_sender
+    if envelope_sender:
+        message.envelope_sender = envelope_sender
     # The DKIM key is chosen here, in the thread that builds the message: the send job sends
     # from a pool of threads, which should not read the database (their connections would see
     # other transactions and stay open).
@@ -285,14 +288,17 @@ class Sender:
             self.backend.connection.ehlo_or_helo_if_needed()  # type: ignore[attr-defined]
         self.opened = True
 
-    def send(self, item: Outgoing) -> None:
+    def send(self, item: Outgoing) -> str:
+        """Send one message; returns the id an ESP gave it (django-anymail's status), else ""."""
         if self.smtp:
             connection = self.backend.connection  # type: ignore[attr-defined]
             options = ["BODY=8BITMIME"] if connection.has_extn("8bitmime") and not item.raw.isascii() else []
             connection.sendmail(item.envelope_sender, [item.to], item.raw, mail_options=options)
-        else:
-            assert item.message is not None
-            self.backend.send_messages([item.message])
+            return ""
+        assert item.message is not None
+        self.backend.send_messages([item.message])
+        status = getattr(item.message, "anymail_status", None)
+        return str(getattr(status, "message_id", None) or "")[:200]
 
     def close(self) -> None:
         self.opened = False

@@ -229,7 +229,7 @@ def _messages(
 # connection broke during the exchange: the row stays "sending" and the next run sends it again).
 # NOT_SENT: no connection could be opened, so the message certainly did not leave: back to the queue.
 SENT, REFUSED, UNKNOWN, NOT_SENT = "sent", "refused", "unknown", "not_sent"
-Outcome = tuple[int, int, str, str]  # lane, Send id, outcome, error
+Outcome = tuple[int, int, str, str]  # lane, Send id, outcome, error (sent: the ESP's message id)
 
 
 class _Lane(threading.Thread):
@@ -262,8 +262,7 @@ class _Lane(threading.Thread):
                 self._close()
                 return NOT_SENT, str(exc)[:500]
         try:
-            self.sender.send(message)
-            return SENT, ""
+            return SENT, self.sender.send(message)
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
             return REFUSED, str(exc)[:500]
         except Exception as exc:  # a broken connection or an ESP error: may have left
@@ -300,7 +299,9 @@ def _record(done: Sequence[Outcome], starting: Sequence[int], result: RunResult)
         if sent or starting:
             _mark(sent, starting, timezone.now())
         for _lane, pk, outcome, error in done:
-            if outcome == REFUSED:
+            if outcome == SENT and error:  # an ESP's own id for the message: its webhooks use it
+                Send.objects.filter(pk=pk).update(esp_message_id=error)
+            elif outcome == REFUSED:
                 Send.objects.filter(pk=pk).update(state=Send.State.FAILED, error=error)
             elif outcome == UNKNOWN:
                 Send.objects.filter(pk=pk).update(error=error)

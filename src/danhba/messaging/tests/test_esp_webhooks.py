@@ -156,3 +156,31 @@ def test_postmark_with_basic_auth_finds_the_send_by_the_esps_own_id(sent: Send, 
     )
     assert answer.status_code == 200
     assert Suppression.objects.get(email="lan@example.vn").reason == "complaint"
+
+
+def test_the_esps_own_id_is_kept_when_sent(admin: Any, make_contact: Any, settings: Any) -> None:
+    """anymail's test backend numbers its messages 0, 1, 2 (0 reads as no id); the send job keeps
+    the ESP's id on the Send row and a webhook event naming it finds the send."""
+    from anymail.signals import AnymailTrackingEvent, EventType
+
+    from danhba.messaging.services.esp import esp_event_apply
+
+    settings.EMAIL_URL = "anymail://test"
+    actor = actor_for(admin)
+    people = [make_contact(full_name=f"Khách {i}", emails=[f"k{i}@example.vn"]) for i in range(3)]
+    for person in people:
+        consent_record(actor=actor, contact=person, purpose="email_marketing", status="granted", source="ui")
+    audience = segment_create(actor=actor, name="Khách", kind=Segment.Kind.STATIC)
+    list_add(actor=actor, segment=audience, contact_ids=[p.pk for p in people])
+    template = EmailTemplate.objects.create(name="t", subject="Ưu đãi", body="<p>x</p>")
+    campaign = campaigns.campaign_create(
+        actor=actor, data={"name": "KM", "template_id": template.pk, "segment_ids": [audience.pk]}
+    )
+    campaigns.campaign_schedule(actor=actor, campaign=campaign)
+    settings.MESSAGING_SEND_CONNECTIONS = 1
+    sending.campaign_run(campaign_id=campaign.pk)
+    ids = sorted(Send.objects.filter(campaign=campaign, state="sent").values_list("esp_message_id", flat=True))
+    assert ids == ["", "1", "2"]
+    delivered = AnymailTrackingEvent(event_type=EventType.DELIVERED, message_id="2")
+    assert esp_event_apply(event=delivered, esp_name="test") == "delivered"
+    assert Send.objects.get(esp_message_id="2").delivered_at is not None
