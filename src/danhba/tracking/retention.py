@@ -236,80 +236,81 @@ def _event_names() -> Iterator[str]:
         last = name
 
 
-def events_purge(
-    *,
-    actor: Actor,
-    dry_run: bool = False,
-    now: datetime | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> PurgeReport:
-    """Delete what the retention rules say is past keeping, and messageIds past the dedupe
-    window. ``dry_run`` counts exactly what a run would delete and changes nothing.
-    ``progress`` is called with the number of rows deleted (or counted) so far."""
-    perms.require(actor, "event", perms.DELETE)
-    now = now or timezone.now()
-    rules = retention_rules()
-    report = PurgeReport(dry_run=dry_run)
-    if not dry_run:
-        report.run = EventPurge.objects.create(started_at=now, via=actor.via)
-    done = 0
+class _Purge:
+    """One purge run: its report, and the count of rows deleted (or counted) so far."""
 
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress is not None:
-            progress(done)
+    def __init__(self, *, dry_run: bool, now: datetime, progress: Callable[[int], None] | None) -> None:
+        self.dry_run, self.now, self.progress = dry_run, now, progress
+        self.report = PurgeReport(dry_run=dry_run)
+        self.done = 0
 
-    # 1. Whole months past every rule (PostgreSQL).
-    dropped = droppable_partitions(rules, now)
-    for part in dropped:
-        rows = partitions.partition_rows(part)
-        if not dry_run:
-            partitions.partition_drop(part)
-        report.partitions.append(
-            {"name": part.name, "from": part.start.isoformat() if part.start else None, "rows": rows}
-        )
-        advance(rows)
-    # In a dry run those months are still there; leave them out so nothing is counted twice.
-    in_dropped = Q()
-    for part in dropped:
-        in_dropped |= Q(timestamp__gte=part.start, timestamp__lt=part.end)
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None:
+            self.progress(self.done)
 
-    # 2. Row by row, one event name at a time.
-    results: dict[int, dict[str, Any]] = {
-        r.pk: {"rule": r.pk, "label": r.label, "keep_months": r.keep_months, "deleted": 0} for r in rules
-    }
-    for rule in rules:
-        cutoff = cutoff_for(rule, now)
-        results[rule.pk]["cutoff"] = cutoff.isoformat() if cutoff else None
-    if any(r.keep_months is not None for r in rules):
-        for name in _event_names():
-            for rule, types in _plan_for_name(rules, name):
-                qs = Event.objects.filter(name=name, timestamp__lt=cutoff_for(rule, now))
-                if len(types) < len(TYPES):
-                    qs = qs.filter(type__in=types)
-                if dry_run:
-                    n = qs.exclude(in_dropped).count() if dropped else qs.count()
-                    results[rule.pk]["deleted"] += n
-                    advance(n)
-                    continue
-                while n := _delete_batch(qs):
-                    results[rule.pk]["deleted"] += n
-                    advance(n)
-    report.rules = list(results.values())
+    def partitions(self, rules: list[EventRetention]) -> Q:
+        """Whole months past every rule (PostgreSQL); the condition that leaves them out of the
+        row-by-row step (in a dry run they are still there and must not be counted twice)."""
+        dropped = droppable_partitions(rules, self.now)
+        in_dropped = Q()
+        for part in dropped:
+            rows = partitions.partition_rows(part)
+            if not self.dry_run:
+                partitions.partition_drop(part)
+            self.report.partitions.append(
+                {"name": part.name, "from": part.start.isoformat() if part.start else None, "rows": rows}
+            )
+            self.advance(rows)
+            in_dropped |= Q(timestamp__gte=part.start, timestamp__lt=part.end)
+        return in_dropped
 
-    # 3. The dedupe window.
-    window = now - timedelta(days=settings.EVENT_DEDUPE_DAYS)
-    old_messages = EventMessage.objects.filter(received_at__lt=window)
-    if dry_run:
-        report.messages = old_messages.count()
-    else:
+    def rows(self, rules: list[EventRetention], in_dropped: Q) -> None:
+        """Row by row, one event name at a time."""
+        results: dict[int, dict[str, Any]] = {}
+        for rule in rules:
+            cutoff = cutoff_for(rule, self.now)
+            results[rule.pk] = {
+                "rule": rule.pk, "label": rule.label, "keep_months": rule.keep_months, "deleted": 0,
+                "cutoff": cutoff.isoformat() if cutoff else None,
+            }  # fmt: skip
+        if any(r.keep_months is not None for r in rules):
+            for name in _event_names():
+                for rule, types in _plan_for_name(rules, name):
+                    qs = Event.objects.filter(name=name, timestamp__lt=cutoff_for(rule, self.now))
+                    if len(types) < len(TYPES):
+                        qs = qs.filter(type__in=types)
+                    results[rule.pk]["deleted"] += self._rule_rows(
+                        qs.exclude(in_dropped) if in_dropped and self.dry_run else qs
+                    )
+        self.report.rules = list(results.values())
+
+    def _rule_rows(self, qs: QuerySet[Event]) -> int:
+        if self.dry_run:
+            n = qs.count()
+            self.advance(n)
+            return n
+        deleted = 0
+        while n := _delete_batch(qs):
+            deleted += n
+            self.advance(n)
+        return deleted
+
+    def messages(self) -> None:
+        """The messageIds past the dedupe window."""
+        window = self.now - timedelta(days=settings.EVENT_DEDUPE_DAYS)
+        old_messages = EventMessage.objects.filter(received_at__lt=window)
+        if self.dry_run:
+            self.report.messages = old_messages.count()
+            return
         while batch := list(old_messages.order_by("received_at").values_list("id", flat=True)[: _batch_size()]):
             with transaction.atomic():
-                report.messages += EventMessage.objects.filter(id__in=batch).delete()[0]
+                self.report.messages += EventMessage.objects.filter(id__in=batch).delete()[0]
 
-    if report.run is not None:
-        run = report.run
+    def finish(self, actor: Actor) -> None:
+        report, run = self.report, self.report.run
+        if run is None:
+            return
         run.finished_at = timezone.now()
         run.deleted = report.deleted
         run.messages_deleted = report.messages
@@ -325,7 +326,27 @@ def events_purge(
                     object_label=PURGE_LABEL % {"n": report.deleted},  # shown by event_audit_label
                     changes={"deleted": report.deleted, "partitions": [p["name"] for p in report.partitions]},
                 )
-    return report
+
+
+def events_purge(
+    *,
+    actor: Actor,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PurgeReport:
+    """Delete what the retention rules say is past keeping, and messageIds past the dedupe
+    window. ``dry_run`` counts exactly what a run would delete and changes nothing.
+    ``progress`` is called with the number of rows deleted (or counted) so far."""
+    perms.require(actor, "event", perms.DELETE)
+    purge = _Purge(dry_run=dry_run, now=now or timezone.now(), progress=progress)
+    rules = retention_rules()
+    if not dry_run:
+        purge.report.run = EventPurge.objects.create(started_at=purge.now, via=actor.via)
+    purge.rows(rules, purge.partitions(rules))
+    purge.messages()
+    purge.finish(actor)
+    return purge.report
 
 
 def _plan_for_name(rules: list[EventRetention], name: str) -> list[tuple[EventRetention, list[str]]]:
