@@ -295,6 +295,10 @@ MESSAGING_LIQUID_TIMEOUT = float(os.getenv("MESSAGING_LIQUID_TIMEOUT", "2"))
 # The link check's seconds per link, and whether it may call private and loopback addresses.
 MESSAGING_LINK_TIMEOUT = envint("MESSAGING_LINK_TIMEOUT", 5)
 MESSAGING_LINKS_ALLOW_PRIVATE = envbool("MESSAGING_LINKS_ALLOW_PRIVATE")
+# Open and click tracking: whether a new campaign tracks (each campaign can turn it off), and
+# how many seconds after a message is built an open or click is taken for a mail scanner's.
+MESSAGING_TRACKING = envbool("MESSAGING_TRACKING", "True")
+MESSAGING_MACHINE_SECONDS = envint("MESSAGING_MACHINE_SECONDS", 10)
 
 # --- auth and security ----------------------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -176,8 +176,8 @@ def _campaign_out(campaign: Campaign) -> dict[str, Any]:
     data = {
         key: getattr(campaign, key)
         for key in (
-            "id", "name", "template_id", "status", "scheduled_at", "per_hour", "resent", "created_at", "started_at",
-            "finished_at",
+            "id", "name", "template_id", "status", "scheduled_at", "per_hour", "tracking", "resent", "created_at",
+            "started_at", "finished_at",
         )
     }  # fmt: skip
     data["counts"] = campaign.counts or {}
@@ -200,7 +200,8 @@ def campaign_list(request: HttpRequest) -> dict[str, Any]:
 
 @router.post("/email/campaigns", response={201: CampaignOut, **ERRORS}, summary="Create a campaign (a draft)")
 def campaign_create(request: HttpRequest, payload: CampaignIn) -> Status[dict[str, Any]]:
-    campaign = campaigns.campaign_create(actor=api_actor(request), data=payload.model_dump())
+    data = {key: value for key, value in payload.model_dump().items() if value is not None}  # tracking left out
+    campaign = campaigns.campaign_create(actor=api_actor(request), data=data)
     return Status(201, _campaign_out(campaign))
 
 

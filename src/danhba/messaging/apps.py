@@ -10,9 +10,13 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from danhba.audit.display import AUDIT_TYPES, AuditType
         from danhba.messaging.hooks import BOUNCE_RECEIVED
+        from danhba.messaging.services.activity import activity_from_events
         from danhba.messaging.services.bounces import bounce_apply
+        from danhba.tracking.hooks import EVENTS_STORED
 
         BOUNCE_RECEIVED.connect(bounce_apply)
+        EVENTS_STORED.connect(activity_from_events)
+
         # An ESP's webhook events: anymail hands them over only as this Django signal.
         from anymail.signals import tracking
 

@@ -96,6 +96,13 @@ class CampaignForm(forms.Form):
         initial=0,
         help_text=_("0: as fast as the mail server takes them."),
     )
+    tracking = forms.BooleanField(
+        label=_("Track opens and clicks"),
+        required=False,
+        help_text=_(
+            "An invisible image and links through danhba tell who opened and clicked. Off: nothing is tracked."
+        ),
+    )
 
 
 class ScheduleForm(forms.Form):

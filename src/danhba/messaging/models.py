@@ -91,6 +91,9 @@ class Campaign(models.Model):
     # At most this many messages per hour (0: as fast as the transport takes them).
     per_hour = models.PositiveIntegerField(_("messages per hour"), default=0)
     content = models.JSONField(default=dict, blank=True, editable=False)
+    # Open pixel and click redirects in the messages (off: the links go straight to their
+    # address and nothing tells danhba who read the email).
+    tracking = models.BooleanField(_("track opens and clicks"), default=True)
     # Counts by Send state and by exclusion reason, kept by the services and the job.
     counts = models.JSONField(default=dict, blank=True, editable=False)
     # Messages sent again after a crash (they may have left before it): same Message-ID.
@@ -242,3 +245,72 @@ class SoftBounce(models.Model):
     email = models.CharField(_("email"), max_length=254, db_index=True)
     status = models.CharField(_("status"), max_length=12, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+
+class CampaignLink(models.Model):
+    """A link of a campaign's email, stored once when a run compiles the template: a click
+    redirect goes to this address and nowhere else (never one from the request)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="links")
+    position = models.PositiveIntegerField()  # the link's order in the HTML, from 1
+    url = models.TextField(_("address"))
+
+    class Meta:
+        ordering = ["campaign", "position"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "position"], name="messaging_campaignlink_unique")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Machine(models.TextChoices):
+    """Why an open or a click was made by a machine, not read by a person."""
+
+    APPLE_PRIVACY = "apple_privacy", _("Apple Mail Privacy Protection")
+    SCANNER = "scanner", _("link scanner or robot")
+    TOO_SOON = "too_soon", _("seconds after sending")
+    TRAP = "trap", _("hidden link followed")
+    ALL_LINKS = "all_links", _("every link at once")
+
+
+class _Activity(models.Model):
+    """What opens and clicks share: the send (hence campaign and contact), when, from where
+    (the client's network, not its address), and whether a machine did it."""
+
+    id = models.BigAutoField(primary_key=True)
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="+")
+    # The send's campaign and contact again: reports count per campaign by time from an index.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+", db_index=False)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    ip_network = models.CharField(_("client network"), max_length=50, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+    machine = models.BooleanField(_("machine"), default=False)
+    machine_reason = models.CharField(_("why a machine"), max_length=15, choices=Machine.choices, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Open(_Activity):
+    """The open pixel loaded (or, ``implied``, a person clicked without the pixel loading)."""
+
+    implied = models.BooleanField(_("implied by a click"), default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["campaign", "at"], name="messaging_open_campaign"),
+            models.Index(fields=["send", "at"], name="messaging_open_send"),
+        ]
+
+
+class Click(_Activity):
+    """A tracked link followed (``link`` empty: the hidden trap link, always a machine)."""
+
+    link = models.ForeignKey(CampaignLink, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["campaign", "at"], name="messaging_click_campaign"),
+            models.Index(fields=["send", "at"], name="messaging_click_send"),
+        ]

@@ -118,6 +118,7 @@ class CampaignIn(In):
     topic: str | None = Field(
         None, max_length=60, description="An email topic's key: contacts who opted out of it are left out."
     )
+    tracking: bool = omittable(description="Track opens and clicks (default: the site's MESSAGING_TRACKING).")
 
 
 class CampaignPatch(In):
@@ -127,6 +128,7 @@ class CampaignPatch(In):
     exclude_segment_ids: list[int] = omittable()
     per_hour: int = omittable()
     topic: str | None = Field(None, max_length=60, description="An email topic's key; null: none.")
+    tracking: bool = omittable()
 
 
 class CampaignOut(Schema):
@@ -139,6 +141,7 @@ class CampaignOut(Schema):
     scheduled_at: dt.datetime | None
     per_hour: int
     topic: str | None = Field(description="The email topic's key, or null.")
+    tracking: bool = Field(description="Opens and clicks tracked (open pixel, click redirects).")
     counts: dict[str, int] = Field(
         description="Recipients by state (queued, sending, sent, failed, excluded) and 'reason:…' by exclusion reason."
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.messaging.views import campaigns, domains, esp, public, templates
+from danhba.messaging.views import campaigns, domains, esp, public, templates, tracked
 
 app_name = "messaging"
 urlpatterns = [
@@ -27,4 +27,6 @@ urlpatterns = [
     path("preferences/<str:token>/", public.preferences_page, name="preferences"),
     # From the configured ESP (django-anymail's webhook view and authentication).
     path("esp/<str:esp>/tracking/", esp.esp_tracking, name="esp_tracking"),
+    path("o/<str:token>.gif", tracked.open_pixel, name="open"),
+    path("c/<str:token>/", tracked.click, name="click"),
 ]

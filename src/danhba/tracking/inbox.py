@@ -99,25 +99,25 @@ def message_to_json(m: Message) -> list[Any]:
         m.index, m.type, m.message_id, m.name, m.user_id, m.anonymous_id, m.previous_id,
         _dumps_time(m.timestamp), _dumps_time(m.original_timestamp), _dumps_time(m.sent_at),
         m.properties, m.context, m.traits,
-    ]  # fmt: skip
+    ] + ([m.known_contact] if m.known_contact is not None else [])  # fmt: skip
 
 
 _FIELDS = (
     "i", "type", "message_id", "name", "user_id", "anonymous_id", "previous_id", "timestamp",
-    "original_timestamp", "sent_at", "properties", "context", "traits",
+    "original_timestamp", "sent_at", "properties", "context", "traits", "known_contact",
 )  # fmt: skip
 
 
 def message_from_json(d: list[Any] | dict[str, Any]) -> Message:
     if isinstance(d, list):
-        d = dict(zip(_FIELDS, d, strict=True))
+        d = dict(zip(_FIELDS[: len(d)], d, strict=True))
     timestamp = _loads_time(d["timestamp"])
     assert timestamp is not None
     return Message(
         index=d["i"], type=d["type"], message_id=d["message_id"], name=d["name"], user_id=d["user_id"],
         anonymous_id=d["anonymous_id"], previous_id=d["previous_id"], timestamp=timestamp,
         original_timestamp=_loads_time(d["original_timestamp"]), sent_at=_loads_time(d["sent_at"]),
-        properties=d["properties"], context=d["context"], traits=d["traits"],
+        properties=d["properties"], context=d["context"], traits=d["traits"], known_contact=d.get("known_contact"),
     )  # fmt: skip
 
 

@@ -33,6 +33,10 @@ class Source(models.Model):
         SERVER = "server", _("Server")
         WEBSITE = "website", _("Website")
         OTHER = "other", _("Other")
+        # danhba's own apps writing events about what they did (email sent, opened, clicked):
+        # no write key (the hash is no SHA-256 hex, so no key matches it), not listed in the
+        # settings, written through ``services/server.py``.
+        INTERNAL = "internal", _("danhba itself")
 
     name = models.CharField(_("name"), max_length=120)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.SERVER)

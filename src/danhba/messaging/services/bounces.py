@@ -16,6 +16,7 @@ from django.conf import settings
 
 from danhba.messaging.bounces import Bounce
 from danhba.messaging.models import Send, SoftBounce, Suppression
+from danhba.messaging.services.activity import bounce_recorded
 from danhba.messaging.services.campaigns import suppression_add
 
 log = logging.getLogger(__name__)
@@ -25,15 +26,17 @@ def bounce_apply(bounce: Bounce) -> None:
     if bounce.send_id is None:
         log.info("bounce without a signed VERP address ignored: %s", sorted(bounce.addresses))
         return
-    send = Send.objects.filter(pk=bounce.send_id).only("email", "campaign_id").first()
+    send = Send.objects.filter(pk=bounce.send_id).only("email", "campaign_id", "contact_id").first()
     if send is None or not send.email:
         return
     if bounce.hard:
         failure = next(f for f in bounce.failures if f.hard)
         note = f"bounce {failure.status or 'hard'}, campaign {send.campaign_id}: {failure.diagnostic}"
         suppression_add(email=send.email, reason=Suppression.Reason.HARD_BOUNCE, note=note)
+        bounce_recorded(send=send, hard=True, status=failure.status)
         return
     status = bounce.failures[0].status
+    bounce_recorded(send=send, hard=False, status=status)
     SoftBounce.objects.bulk_create(
         [SoftBounce(send=send, email=send.email, status=status[:12])], ignore_conflicts=True
     )  # a second report about the same message counts once

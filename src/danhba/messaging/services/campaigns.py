@@ -40,6 +40,7 @@ from danhba.core.errors import Conflict, InvalidInput
 from danhba.core.normalize import NormalizationError, clean_text, normalize_email
 from danhba.messaging.links import Recipient
 from danhba.messaging.models import Campaign, EmailTemplate, Send, Suppression
+from danhba.messaging.services.activity import unsubscribe_recorded
 from danhba.messaging.services.templates import parts_of
 from danhba.privacy.models import ConsentPurpose, ConsentState, ConsentStatus
 from danhba.segments.models import Segment, SegmentMember
@@ -82,10 +83,20 @@ def _clean(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]
             errors["segment_ids"] = [_("Choose at least one segment or list.")]
     if "exclude_segment_ids" in data:
         cleaned["exclude_segments"] = _segments(data["exclude_segment_ids"], "exclude_segment_ids", errors)
+    return cleaned | _clean_sending(data, errors)
+
+
+def _clean_sending(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """How it is sent: the topic, the throttle, tracking."""
+    cleaned: dict[str, Any] = {}
     if "topic" in data:
         cleaned["topic"] = _topic(data["topic"], errors)
     if "per_hour" in data:
         cleaned["per_hour"] = _per_hour(data["per_hour"], errors)
+    if "tracking" in data:
+        if not isinstance(data["tracking"], bool):
+            errors["tracking"] = [_("Must be true or false.")]
+        cleaned["tracking"] = data["tracking"]
     return cleaned
 
 
@@ -116,7 +127,7 @@ def _save(campaign: Campaign, cleaned: dict[str, Any]) -> None:
 
 
 def _described(cleaned: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in cleaned.items() if k in ("name", "per_hour")}
+    out = {k: v for k, v in cleaned.items() if k in ("name", "per_hour", "tracking")}
     if "template" in cleaned:
         out["template"] = cleaned["template"].name
     if "topic" in cleaned:
@@ -128,10 +139,12 @@ def _described(cleaned: dict[str, Any]) -> dict[str, Any]:
 
 
 def campaign_create(*, actor: Actor, data: dict[str, Any]) -> Campaign:
-    """``data``: name, template_id, segment_ids, exclude_segment_ids, per_hour, topic (a key)."""
+    """``data``: name, template_id, segment_ids, exclude_segment_ids, per_hour, topic (a key),
+    tracking (opens and clicks; ``MESSAGING_TRACKING`` when left out)."""
     perms.require(actor, "email", perms.CREATE)
     errors: dict[str, list[str]] = {}
-    cleaned = _clean({"exclude_segment_ids": [], "per_hour": 0, **data}, errors)
+    defaults = {"exclude_segment_ids": [], "per_hour": 0, "tracking": settings.MESSAGING_TRACKING}
+    cleaned = _clean({**defaults, **data}, errors)
     for required in ("name", "template_id", "segment_ids"):
         if required not in data:
             errors.setdefault(required, [_("This field is required.")])
@@ -445,4 +458,7 @@ def unsubscribe(
         )
         if contact.email:
             suppression_add(email=contact.email, reason=reason, note=f"campaign {recipient.campaign_id}")
+        unsubscribe_recorded(
+            contact_id=contact.pk, campaign_id=recipient.campaign_id, complaint=reason == Suppression.Reason.COMPLAINT
+        )
     return True

@@ -16,6 +16,7 @@ Suppression and the frequency cap are checked again just before each batch leave
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import queue
@@ -36,14 +37,16 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from danhba.contacts.models import Contact
-from danhba.messaging import compose, transport
+from danhba.messaging import compose, tracked, transport
 from danhba.messaging.bounces import return_path
 from danhba.messaging.compose import Compiled, Footer, Parts
 from danhba.messaging.links import Recipient, consent_links, make_token, site_url
 from danhba.messaging.liquid import TemplateProblem
 from danhba.messaging.models import Campaign, Send
 from danhba.messaging.selectors import campaign_tokens
+from danhba.messaging.services.activity import sends_recorded, tracked_links
 from danhba.messaging.services.campaigns import capped_contacts, consent_reasons, counts_refresh, suppressed_addresses
+from danhba.messaging.tracked import Tracked
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +211,9 @@ def _message(
         rendered = compose.render(compiled, data, ad_label=settings.MESSAGING_AD_LABEL, footer=footer)
     except TemplateProblem as exc:
         return str(exc)
+    if campaign.tracking:  # the open pixel and click redirects (tracked.py)
+        base = Tracked(row.pk, row.contact_id, campaign.pk, int(time.time()))
+        rendered = dataclasses.replace(rendered, html=tracked.track(rendered.html, tracked_links(campaign), base))
     return mail.build(
         rendered,
         to=row.email,
@@ -362,6 +368,7 @@ class _Run:
         self.exhausted = False  # the queue is empty: the campaign may be finished
         self.deadline = time.monotonic() + max_seconds
         self.beat = time.monotonic()
+        self.sent: list[int] = []  # sent since the last heartbeat: their "Email Sent" events are due
 
     def hold(self, rows: list[Send]) -> None:
         keep, dropped = _recheck(self.campaign, rows)
@@ -384,6 +391,7 @@ class _Run:
                 lane.inbox.put(None)
             for lane in self.lanes:
                 lane.join()
+        self._sent_events()
         if self.exhausted:
             _finish(self.campaign)
 
@@ -420,8 +428,17 @@ class _Run:
             for lane, item in hand:
                 lane.inbox.put(item)
             self.in_flight += len(hand)
+        self.sent.extend(pk for _lane, pk, outcome, _error in done if outcome == SENT)  # recorded above
+
+    def _sent_events(self) -> None:
+        """ "Email Sent" events of what was sent since the last heartbeat, in one call: before
+        each heartbeat, so a run taking over from this one records those after it."""
+        if self.sent:
+            sends_recorded(campaign=self.campaign, send_ids=self.sent)
+            self.sent = []
 
     def _beat(self) -> None:
+        self._sent_events()
         self.beat = time.monotonic()
         if not _still_mine(self.campaign, self.token):  # paused, cancelled or taken over
             self._stop(hand_out=False)
@@ -496,9 +513,12 @@ def campaign_run(*, campaign_id: int, max_seconds: float = MAX_RUN_SECONDS) -> R
     when to run again (more queued, the throttle's next slot, or the server was down)."""
     result = RunResult()
     token = secrets.token_hex(16)
+    dead = Campaign.objects.filter(pk=campaign_id).exclude(run_token="").values_list("heartbeat_at", flat=True).first()
     campaign = _take(campaign_id, token, timezone.now())
     if campaign is None:
         return result
+    if dead is not None:  # a run died: "Email Sent" of what it sent after its last heartbeat
+        sends_recorded(campaign=campaign, since=dead)
     try:
         run = _Run(campaign, token, result, max_seconds)
         stale = _in_flight(campaign, token)

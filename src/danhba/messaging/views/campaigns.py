@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -39,6 +40,7 @@ def _data(form: CampaignForm) -> dict[str, Any]:
         "exclude_segment_ids": [s.pk for s in data["exclude_segments"]],
         "per_hour": data["per_hour"],
         "topic": data["topic"].key if data["topic"] else None,
+        "tracking": data["tracking"],
     }
 
 
@@ -48,7 +50,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 
 
 def _form(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
-    initial: dict[str, Any] = {"per_hour": 0}
+    initial: dict[str, Any] = {"per_hour": 0, "tracking": settings.MESSAGING_TRACKING}
     if campaign is not None:
         initial = {
             "name": campaign.name,
@@ -57,6 +59,7 @@ def _form(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
             "exclude_segments": list(campaign.exclude_segments.all()),
             "per_hour": campaign.per_hour,
             "topic": campaign.topic.key if campaign.topic else None,
+            "tracking": campaign.tracking,
         }
     form = CampaignForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -220,7 +220,9 @@ class BatchResolver:
         self._prefetch([identity for _, identity in pairs])
         refs: list[Ref | None] = []
         for message, identity in pairs:
-            if not identity.identified and message.type != Event.Type.ALIAS:
+            if message.known_contact is not None:
+                refs.append(message.known_contact)
+            elif not identity.identified and message.type != Event.Type.ALIAS:
                 refs.append(self.links.get(identity.anonymous_id) if identity.anonymous_id else None)
             else:
                 refs.append(self._resolve_identified(identity, message))

@@ -61,6 +61,9 @@ class Message:
     context: dict[str, Any]
     traits: dict[str, Any]
     contact_id: int | None = None
+    # The contact a server-side event names (``services/server.py``): taken as it is, never
+    # resolved from identifiers. Public endpoints never set it.
+    known_contact: int | None = None
 
 
 def _id(raw: dict[str, Any], key: str) -> str:

@@ -57,7 +57,8 @@ def script(request: HttpRequest) -> HttpResponse:
 pixel_rate = PublicLimit("pixel", PIXEL_RATE_PER_MINUTE)
 
 
-def _gif() -> HttpResponse:
+def gif_response() -> HttpResponse:
+    """The 1×1 GIF that no cache may keep (the event pixel here, the email open pixel)."""
     response = HttpResponse(PIXEL, content_type="image/gif")
     # Every open or view must reach the server: no browser, proxy or mail-image cache may reuse it.
     response["Cache-Control"] = "no-cache, no-store, must-revalidate, private, max-age=0"
@@ -107,12 +108,12 @@ def pixel(request: HttpRequest) -> HttpResponse:
     params = request.GET
     key = params.get("writeKey", "")
     if request.method != "GET" or not key or len(request.get_full_path()) > MAX_EVENT_BYTES:
-        return _gif()
+        return gif_response()
     if pixel_rate.wait(request, key[:16]):
-        return _gif()
+        return gif_response()
     source = Source.lookup(key)
     if source is None or source_limit(source.pk, 1):
-        return _gif()
+        return gif_response()
     received_at = timezone.now()
     try:
         raw = _pixel_message(params)
@@ -125,14 +126,14 @@ def pixel(request: HttpRequest) -> HttpResponse:
             context["page"] = {"referrer": referer}
         message = parse_message(raw, index=0, received_at=received_at)
     except (ValueError, RecursionError, Rejected):
-        return _gif()
+        return gif_response()
     try:
         events_accept(source=source, messages=[message], received_at=received_at)
     except Exception:
         # An error page would be a broken image in someone's email, and would tell a prober the
         # key is valid: log it for us, answer the same GIF.
         logger.exception("pixel event from source %s not stored", source.pk)
-    return _gif()
+    return gif_response()
 
 
 KEY_PLACEHOLDER = "YOUR_WRITE_KEY"

@@ -27,7 +27,7 @@ def _page(
     script_url = request.build_absolute_uri(reverse("tracking_v1:script"))
     context = {
         "nav": "sources",
-        "sources": Source.objects.select_related("created_by"),
+        "sources": Source.objects.exclude(kind=Source.Kind.INTERNAL).select_related("created_by"),
         "form": form or SourceForm(),
         "batch_url": request.build_absolute_uri("/v1/batch"),
         "pixel_url": request.build_absolute_uri(reverse("tracking_v1:pixel")),
