@@ -3,7 +3,8 @@ entries, search keys and the one ``contacts_changed`` fan-out (``contacts/change
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -132,54 +133,78 @@ def contact_update(*, actor: Actor, contact: Contact, data: dict[str, Any]) -> C
     return _contact_write(actor=actor, contact=contact, data=data)
 
 
-def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any]) -> Contact:
-    creating = contact is None
-    check_sensitive(actor, data)
-    errors: dict[str, list[str]] = {}
+@dataclass
+class _Input:
+    """A contact write's data, cleaned: the standard fields, custom values (``custom_touched``:
+    the keys the caller sent), and each related list (None: leave as it is)."""
+
+    cleaned: dict[str, Any]
+    custom: dict[str, Any]
+    custom_touched: set[str]
+    emails: list[dict[str, Any]] | None = None
+    phones: list[dict[str, Any]] | None = None
+    tags: list[str] | None = None
+    companies: list[dict[str, Any]] | None = None
+    external_ids: list[tuple[str, str]] | None = None
+    socials: list[tuple[str, str]] | None = None
+
+
+def _clean_input(actor: Actor, contact: Contact | None, data: dict[str, Any], errors: dict[str, list[str]]) -> _Input:
     cleaned = clean_contact(data, errors)
-    emails = clean_emails(data["emails"], errors) if "emails" in data else None
-    phones = clean_phones(data["phones"], errors) if "phones" in data else None
-    tags = clean_tags(data["tags"], errors) if "tags" in data else None
-    check_new_tags(actor, tags or [], errors)
-    companies = clean_companies(data["companies"], errors, actor, contact) if "companies" in data else None
-    external_ids = (
-        clean_pairs(data["external_ids"], "system", "value", errors, "external_ids") if "external_ids" in data else None
-    )
-    socials = (
-        clean_pairs(
-            data["social_profiles"], "network", "handle", errors, "social_profiles", SocialProfile.Network.values
-        )
-        if "social_profiles" in data
-        else None
-    )
     custom_in = data.get("custom") or {}
     if not isinstance(custom_in, dict):
         errors["custom"] = [_("must be an object of field key → value")]
         custom_in = {}
     custom, custom_errors = clean_custom_values(
-        CustomField.Entity.CONTACT, custom_in, contact.custom if contact else None, creating=creating
+        CustomField.Entity.CONTACT, custom_in, contact.custom if contact else None, creating=contact is None
     )
     errors.update(custom_errors)
+    given = _Input(cleaned, custom, set(custom_in))
+    if "emails" in data:
+        given.emails = clean_emails(data["emails"], errors)
+    if "phones" in data:
+        given.phones = clean_phones(data["phones"], errors)
+    if "tags" in data:
+        given.tags = clean_tags(data["tags"], errors)
+    check_new_tags(actor, given.tags or [], errors)
+    if "companies" in data:
+        given.companies = clean_companies(data["companies"], errors, actor, contact)
+    if "external_ids" in data:
+        given.external_ids = clean_pairs(data["external_ids"], "system", "value", errors, "external_ids")
+    if "social_profiles" in data:
+        given.socials = clean_pairs(
+            data["social_profiles"], "network", "handle", errors, "social_profiles", SocialProfile.Network.values
+        )
+    return given
 
-    if creating:
-        contact = Contact(created_at=timezone.now())
-        name_or_identity(cleaned, emails or [], phones or [], external_ids or [], errors)
-        if "lifecycle_stage" not in cleaned:
-            cleaned["lifecycle_stage"] = LifecycleStage.objects.filter(is_active=True).order_by("position").first()
-        if "source" not in cleaned:
-            cleaned["source"] = Source.API if actor.via == "api" else Source.OTHER
-        if "owner" not in cleaned and actor.user is not None and actor.user.role.record_scope != perms.SCOPE_ALL:
-            # Sales reps own what they create, or they could not see it afterwards.
-            cleaned["owner"] = actor.user
+
+def _new_contact_defaults(actor: Actor, given: _Input, errors: dict[str, list[str]]) -> None:
+    """A new contact needs a name or an identity; stage, source and (for a role that sees only
+    its own records) owner default."""
+    cleaned = given.cleaned
+    name_or_identity(cleaned, given.emails or [], given.phones or [], given.external_ids or [], errors)
+    if "lifecycle_stage" not in cleaned:
+        cleaned["lifecycle_stage"] = LifecycleStage.objects.filter(is_active=True).order_by("position").first()
+    if "source" not in cleaned:
+        cleaned["source"] = Source.API if actor.via == "api" else Source.OTHER
+    if "owner" not in cleaned and actor.user is not None and actor.user.role.record_scope != perms.SCOPE_ALL:
+        # Sales reps own what they create, or they could not see it afterwards.
+        cleaned["owner"] = actor.user
+
+
+def _contact_write(*, actor: Actor, contact: Contact | None, data: dict[str, Any]) -> Contact:
+    check_sensitive(actor, data)
+    errors: dict[str, list[str]] = {}
+    given = _clean_input(actor, contact, data, errors)
+    cleaned = given.cleaned
+    if contact is None:
+        _new_contact_defaults(actor, given, errors)
     elif "full_name" in cleaned and not cleaned["full_name"] and not any(cleaned.get(k) for k in NAME_FIELDS[1:]):
         errors["full_name"] = [_("cannot be empty")]
     if errors:
         raise InvalidInput(errors)
-    assert contact is not None
-
     try:
-        return _contact_save(actor, contact, creating, cleaned, custom, set(custom_in), emails, phones, tags,
-                             companies, external_ids, socials)  # fmt: skip
+        return _contact_save(actor, contact, given)
     except Conflict as exc:
         raise _conflict_for(actor, exc) from None
 
@@ -193,83 +218,92 @@ def _conflict_for(actor: Actor, exc: Conflict) -> Conflict:
     return Conflict(exc.message, details)
 
 
-def _contact_save(
-    actor: Actor,
-    contact: Contact,
-    creating: bool,
-    cleaned: dict[str, Any],
-    custom: dict[str, Any],
-    custom_touched: set[str],
-    emails: list[dict[str, Any]] | None,
-    phones: list[dict[str, Any]] | None,
-    tags: list[str] | None,
-    companies: list[dict[str, Any]] | None,
-    external_ids: list[tuple[str, str]] | None,
-    socials: list[tuple[str, str]] | None,
-) -> Contact:
+def _contact_save(actor: Actor, contact: Contact | None, given: _Input) -> Contact:
+    creating = contact is None
     with transaction.atomic():
-        if not creating:
+        if contact is None:
+            contact = Contact(created_at=timezone.now())
+        else:
             # Re-read under a row lock: two people saving different sections at once must not
             # overwrite each other with stale copies, and "before" must be what was stored.
             contact = Contact.objects.select_for_update().get(pk=contact.pk)
-            stored = dict(contact.custom or {})
-            for key in custom_touched:
-                if key in custom:
-                    stored[key] = custom[key]
-                else:
-                    stored.pop(key, None)
-            custom = stored
+            given.custom = _merged_custom(contact, given)
         before = {} if creating else contact_snapshot(contact)
-        apply_names(contact, cleaned, creating)
-        for key, value in cleaned.items():
+        apply_names(contact, given.cleaned, creating)
+        for key, value in given.cleaned.items():
             if key not in NAME_FIELDS:
                 setattr(contact, key, value)
-        contact.custom = custom
+        contact.custom = given.custom
         contact.updated_at = timezone.now()
         contact.save()
-        if emails is not None:
-            _replace_emails(contact, emails, creating)
-        if phones is not None:
-            if not creating:
-                contact.phones.all().delete()
-            ContactPhone.objects.bulk_create([ContactPhone(contact=contact, **p) for p in phones])
-            contact.phone = next((p["e164"] for p in phones if p["is_primary"]), "")
-        if tags is not None:
-            _set_tags(actor, contact, tags)
-        if companies is not None and not creating:
-            contact.company_links.all().delete()
-        if companies is not None:
-            for link in companies:
-                if link["company"].pk is None:
-                    link["company"] = company_save_new(actor, link["company"])
-                ContactCompany.objects.create(contact=contact, **link)
-        if external_ids is not None:
-            _replace_external_ids(contact, external_ids, creating)
-        if socials is not None and not creating:
-            contact.social_profiles.all().delete()
-        if socials is not None:
-            SocialProfile.objects.bulk_create([SocialProfile(contact=contact, network=n, handle=h) for n, h in socials])
+        _replace_related(actor, contact, given, creating)
         contact.save(update_fields=["email", "phone"])
-        # A new contact's related rows are exactly what was just written (tags excepted: an
-        # existing tag keeps its own spelling).
-        related = (
-            {
-                "emails": [e["email"] for e in emails or ()],
-                "phones": [p["e164"] for p in phones or ()],
-                "tags": sorted(t.name for t in contact.tags.all()) if tags else [],
-                "companies": [link["company"].name for link in companies or ()],
-                "external_ids": sorted(ExternalId.text(s, v) for s, v in external_ids or ()),
-                "social_profiles": sorted(str(SocialProfile(network=n, handle=h)) for n, h in socials or ()),
-            }
-            if creating
-            else None
-        )
-        changes = changes_between(before, contact_snapshot(contact, related))
+        changes = changes_between(before, contact_snapshot(contact, _new_related(contact, given) if creating else None))
         # The rules after the rows (search keys, audit, timeline, the fan-out) are the writer's.
         writer = ContactWriter(actor)
         writer.record(contact_id=contact.pk, label=contact.display_name, changes=changes, created=creating)
         writer.done()
     return contact
+
+
+def _merged_custom(contact: Contact, given: _Input) -> dict[str, Any]:
+    """The stored custom values with the keys this write sent set (or removed)."""
+    stored = dict(contact.custom or {})
+    for key in given.custom_touched:
+        if key in given.custom:
+            stored[key] = given.custom[key]
+        else:
+            stored.pop(key, None)
+    return stored
+
+
+def _replace_related(actor: Actor, contact: Contact, given: _Input, creating: bool) -> None:
+    """Each related list the write gave replaces the stored one."""
+    if given.emails is not None:
+        _replace_emails(contact, given.emails, creating)
+    if given.phones is not None:
+        _replace_phones(contact, given.phones, creating)
+    if given.tags is not None:
+        _set_tags(actor, contact, given.tags)
+    if given.companies is not None:
+        _replace_companies(actor, contact, given.companies, creating)
+    if given.external_ids is not None:
+        _replace_external_ids(contact, given.external_ids, creating)
+    if given.socials is not None:
+        if not creating:
+            contact.social_profiles.all().delete()
+        SocialProfile.objects.bulk_create(
+            [SocialProfile(contact=contact, network=n, handle=h) for n, h in given.socials]
+        )
+
+
+def _replace_phones(contact: Contact, phones: list[dict[str, Any]], creating: bool) -> None:
+    if not creating:
+        contact.phones.all().delete()
+    ContactPhone.objects.bulk_create([ContactPhone(contact=contact, **p) for p in phones])
+    contact.phone = next((p["e164"] for p in phones if p["is_primary"]), "")
+
+
+def _replace_companies(actor: Actor, contact: Contact, links: list[dict[str, Any]], creating: bool) -> None:
+    if not creating:
+        contact.company_links.all().delete()
+    for link in links:
+        if link["company"].pk is None:
+            link["company"] = company_save_new(actor, link["company"])
+        ContactCompany.objects.create(contact=contact, **link)
+
+
+def _new_related(contact: Contact, given: _Input) -> dict[str, list[str]]:
+    """A new contact's related rows are exactly what was just written (tags excepted: an
+    existing tag keeps its own spelling)."""
+    return {
+        "emails": [e["email"] for e in given.emails or ()],
+        "phones": [p["e164"] for p in given.phones or ()],
+        "tags": sorted(t.name for t in contact.tags.all()) if given.tags else [],
+        "companies": [link["company"].name for link in given.companies or ()],
+        "external_ids": sorted(ExternalId.text(s, v) for s, v in given.external_ids or ()),
+        "social_profiles": sorted(str(SocialProfile(network=n, handle=h)) for n, h in given.socials or ()),
+    }
 
 
 def _replace_emails(contact: Contact, emails: list[dict[str, Any]], creating: bool = False) -> None:
@@ -349,6 +383,61 @@ def contact_delete(*, actor: Actor, contact: Contact) -> None:
         contact.delete()
 
 
+def _bulk_fields(
+    owner: int | str | None, lifecycle_stage: str, errors: dict[str, list[str]]
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The field updates of a bulk edit, and their audit changes (old values filled per contact)."""
+    updates: dict[str, Any] = {}
+    label_changes: dict[str, list[Any]] = {}
+    if owner != "":
+        owner_obj = None
+        if owner is not None:
+            owner_obj = User.objects.filter(pk=owner, is_active=True).first()
+            if owner_obj is None:
+                errors["owner"] = [_("no such active user")]
+        updates["owner"] = owner_obj
+        label_changes["owner"] = [None, owner_obj.email if owner_obj else None]
+    if lifecycle_stage:
+        stage = LifecycleStage.objects.filter(key=lifecycle_stage, is_active=True).first()
+        if stage is None:
+            errors["lifecycle_stage"] = [_("unknown lifecycle stage '%(value)s'") % {"value": lifecycle_stage}]
+        updates["lifecycle_stage"] = stage
+        label_changes["lifecycle_stage"] = [None, lifecycle_stage]
+    return updates, label_changes
+
+
+def _bulk_tags(
+    actor: Actor, ids: list[int], add: list[str], remove: list[str], label_changes: dict[str, list[Any]]
+) -> None:
+    if add:
+        tags = tags_get_or_create(actor, add)
+        ContactTag.objects.bulk_create(
+            [ContactTag(contact_id=cid, tag=t) for cid in ids for t in tags], ignore_conflicts=True, batch_size=1000
+        )
+        label_changes["tags added"] = [None, add]
+    if remove:
+        ContactTag.objects.filter(contact_id__in=ids, tag__name_key__in=[tag_key(t) for t in remove]).delete()
+        label_changes["tags removed"] = [None, remove]
+
+
+def _bulk_audit_rows(
+    ids: list[int], previous: Mapping[int, Mapping[str, Any]], label_changes: dict[str, list[Any]]
+) -> list[tuple[int, str, int, dict[str, list[Any]]]]:
+    """One audit row per contact that changed: "from what to what" with its own old values."""
+    old_keys = {"owner": "owner__email", "lifecycle_stage": "lifecycle_stage__key"}
+    rows = []
+    for cid in ids:
+        before: dict[str, Any] = dict(previous.get(cid) or {})
+        changes = {
+            key: [before.get(old_keys[key]), new] if key in old_keys else [old, new]
+            for key, (old, new) in label_changes.items()
+        }
+        changes = {k: v for k, v in changes.items() if k.startswith("tags") or v[0] != v[1]}
+        if changes:
+            rows.append((cid, before.get("full_name", ""), cid, changes))
+    return rows
+
+
 def contacts_bulk_update(
     *,
     actor: Actor,
@@ -368,22 +457,7 @@ def contacts_bulk_update(
         qs = qs.visible_to(actor.user)
     ids = list(qs.values_list("pk", flat=True))
     errors: dict[str, list[str]] = {}
-    updates: dict[str, Any] = {}
-    label_changes: dict[str, list[Any]] = {}
-    if owner != "":
-        owner_obj = None
-        if owner is not None:
-            owner_obj = User.objects.filter(pk=owner, is_active=True).first()
-            if owner_obj is None:
-                errors["owner"] = [_("no such active user")]
-        updates["owner"] = owner_obj
-        label_changes["owner"] = [None, owner_obj.email if owner_obj else None]
-    if lifecycle_stage:
-        stage = LifecycleStage.objects.filter(key=lifecycle_stage, is_active=True).first()
-        if stage is None:
-            errors["lifecycle_stage"] = [_("unknown lifecycle stage '%(value)s'") % {"value": lifecycle_stage}]
-        updates["lifecycle_stage"] = stage
-        label_changes["lifecycle_stage"] = [None, lifecycle_stage]
+    updates, label_changes = _bulk_fields(owner, lifecycle_stage, errors)
     add = clean_tags(add_tags, errors)
     check_new_tags(actor, add, errors, "add_tags")
     remove = clean_tags(remove_tags, errors)
@@ -400,30 +474,10 @@ def contacts_bulk_update(
             .filter(pk__in=ids)
             .values("pk", "full_name", "owner__email", "lifecycle_stage__key")
         }
-        if updates:
+        _bulk_tags(actor, ids, add, remove, label_changes)
+        if updates or add or remove:
             Contact.objects.filter(pk__in=ids).update(**updates, updated_at=now)
-        if add:
-            tags = tags_get_or_create(actor, add)
-            ContactTag.objects.bulk_create(
-                [ContactTag(contact_id=cid, tag=t) for cid in ids for t in tags], ignore_conflicts=True, batch_size=1000
-            )
-            label_changes["tags added"] = [None, add]
-        if remove:
-            ContactTag.objects.filter(contact_id__in=ids, tag__name_key__in=[tag_key(t) for t in remove]).delete()
-            label_changes["tags removed"] = [None, remove]
-        if add or remove:
-            Contact.objects.filter(pk__in=ids).update(updated_at=now)
-        rows = []
-        for cid in ids:
-            before: dict[str, Any] = dict(previous.get(cid) or {})
-            changes = dict(label_changes)
-            if "owner" in changes:
-                changes["owner"] = [before.get("owner__email"), label_changes["owner"][1]]
-            if "lifecycle_stage" in changes:
-                changes["lifecycle_stage"] = [before.get("lifecycle_stage__key"), lifecycle_stage]
-            changes = {k: v for k, v in changes.items() if k.startswith("tags") or v[0] != v[1]}
-            if changes:
-                rows.append((cid, before.get("full_name", ""), cid, changes))
+        rows = _bulk_audit_rows(ids, previous, label_changes)
         audit_events_bulk(actor=actor, action=AuditEvent.Action.UPDATE, object_type="contact", rows=rows)
         # Segments hear the bulk edit's reasons for every changed contact, as one edit.
         why = reasons_for_changes(label_changes)
