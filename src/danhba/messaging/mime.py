@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import time
 from collections.abc import Mapping
 from email.utils import formataddr, formatdate
 
@@ -37,6 +38,18 @@ def encode_header(value: str) -> str:
         words.append(f"=?utf-8?b?{base64.b64encode(data[start:stop]).decode()}?=")
         start = stop
     return "\r\n ".join(words)
+
+
+_date: tuple[int, str] = (0, "")
+
+
+def date_header() -> str:
+    """The Date header's value, formatted once a second (it names the second)."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now))
+    return _date[1]
 
 
 def address(name: str, email: str) -> str:
@@ -73,7 +86,7 @@ class Shape:
         own = "".join(f"{k}: {encode_header(v)}\r\n" for k, v in (headers or {}).items())
         head = (
             f"Subject: {encode_header(subject)}\r\n{self.fixed}To: {to}\r\n"
-            f"Date: {formatdate()}\r\nMessage-ID: {message_id}\r\n{own}"
+            f"Date: {date_header()}\r\nMessage-ID: {message_id}\r\n{own}"
         )
         if not html.strip():
             part_head, data = _part("text/plain", text)

@@ -26,17 +26,18 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import CharField, F, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from danhba.contacts.models import Contact
+from danhba.core.db import background_checkpoints
 from danhba.messaging import compose, tracked, transport
 from danhba.messaging.bounces import return_path
 from danhba.messaging.compose import Compiled, Footer, Parts
@@ -299,23 +300,32 @@ def _mark(sent: Sequence[int], starting: Sequence[int], now: dt.datetime) -> Non
 
 
 def _record(done: Sequence[Outcome], starting: Sequence[int], result: RunResult) -> None:
-    """One transaction: the outcomes that came back, and the rows about to leave ("sending")."""
+    """One transaction: the outcomes that came back, and the rows about to leave ("sending").
+    Nothing else may go between this and the lanes getting their next messages."""
     sent = [pk for _lane, pk, outcome, _e in done if outcome == SENT]
-    with transaction.atomic():
-        if sent or starting:
-            _mark(sent, starting, timezone.now())
-        for _lane, pk, outcome, error in done:
-            if outcome == SENT and error:  # an ESP's own id for the message: its webhooks use it
-                Send.objects.filter(pk=pk).update(esp_message_id=error)
-            elif outcome == REFUSED:
-                Send.objects.filter(pk=pk).update(state=Send.State.FAILED, error=error)
-            elif outcome == UNKNOWN:
-                Send.objects.filter(pk=pk).update(error=error)
-            elif outcome == NOT_SENT:
-                Send.objects.filter(pk=pk).update(state=Send.State.QUEUED, claim_token="", error=error)
+    if len(sent) == len(done) and not any(error for *_rest, error in done):
+        _mark(sent, starting, timezone.now())  # the usual round: one statement, its own transaction
+    else:
+        with transaction.atomic():
+            _mark_all(done, sent, starting)
     result.sent += len(sent)
     result.failed += sum(1 for d in done if d[2] == REFUSED)
     result.unsent += sum(1 for d in done if d[2] == NOT_SENT)
+
+
+def _mark_all(done: Sequence[Outcome], sent: Sequence[int], starting: Sequence[int]) -> None:
+    """A round with refusals, broken connections or an ESP's message ids: those rows one by one."""
+    if sent or starting:
+        _mark(sent, starting, timezone.now())
+    for _lane, pk, outcome, error in done:
+        if outcome == SENT and error:  # an ESP's own id for the message: its webhooks use it
+            Send.objects.filter(pk=pk).update(esp_message_id=error)
+        elif outcome == REFUSED:
+            Send.objects.filter(pk=pk).update(state=Send.State.FAILED, error=error)
+        elif outcome == UNKNOWN:
+            Send.objects.filter(pk=pk).update(error=error)
+        elif outcome == NOT_SENT:
+            Send.objects.filter(pk=pk).update(state=Send.State.QUEUED, claim_token="", error=error)
 
 
 def _recheck(campaign: Campaign, rows: list[Send]) -> tuple[list[Send], list[Send]]:
@@ -369,6 +379,9 @@ class _Run:
         self.deadline = time.monotonic() + max_seconds
         self.beat = time.monotonic()
         self.sent: list[int] = []  # sent since the last heartbeat: their "Email Sent" events are due
+        # On SQLite, a round's commit does not copy the write-ahead log into the file: a thread
+        # does, about once a second (core.db.background_checkpoints, decision 0007).
+        self.checkpoint_soon: Callable[[], None] = lambda: None
 
     def hold(self, rows: list[Send]) -> None:
         keep, dropped = _recheck(self.campaign, rows)
@@ -440,6 +453,7 @@ class _Run:
     def _beat(self) -> None:
         self._sent_events()
         self.beat = time.monotonic()
+        self.checkpoint_soon()
         if not _still_mine(self.campaign, self.token):  # paused, cancelled or taken over
             self._stop(hand_out=False)
 
@@ -525,7 +539,8 @@ def campaign_run(*, campaign_id: int, max_seconds: float = MAX_RUN_SECONDS) -> R
         result.resent = len(stale)
         if stale:
             run.hold(stale)
-        with _quick_switches():
+        with _quick_switches(), background_checkpoints(DEFAULT_DB_ALIAS) as checkpoint_soon:
+            run.checkpoint_soon = checkpoint_soon
             run.loop()
         if result.unsent:
             result.again_in = SERVER_DOWN_RETRY_SECONDS  # the server is down: try again later

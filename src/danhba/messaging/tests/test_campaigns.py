@@ -287,3 +287,15 @@ def test_at_most_one_message_per_connection_leaves_unrecorded(
     assert result.sent == 26 == len(smtp.received) == len(left) == len(recorded)
     assert len({lane for lane, _a in left}) == 3  # all three connections carried mail
     assert early == []
+
+
+def test_queueing_again_writes_nothing_twice(setup: dict[str, Any]) -> None:
+    campaign = make_campaign(setup)
+    campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    rows = list(Send.objects.filter(campaign=campaign).values_list("contact_id", "state", "reason", "marketing"))
+    assert len(rows) == 7 and sum(1 for r in rows if r[1] == "queued") == 2
+    assert all(r[3] for r in rows) and Send.objects.filter(campaign=campaign, created_at__isnull=False).count() == 7
+    assert campaigns.audience_queue(campaign) == 0
+    assert sorted(
+        Send.objects.filter(campaign=campaign).values_list("contact_id", "state", "reason", "marketing")
+    ) == sorted(rows)
