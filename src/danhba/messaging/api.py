@@ -5,6 +5,7 @@ open."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
@@ -17,17 +18,19 @@ from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.core.schemas import ErrorOut
 from danhba.messaging import linkcheck, selectors
 from danhba.messaging.compose import Parts, links_in, warnings
-from danhba.messaging.models import Campaign, EmailTemplate, SendingDomain
+from danhba.messaging.models import Campaign, Click, EmailTemplate, Open, SendingDomain
 from danhba.messaging.schemas import (
     CampaignIn,
     CampaignList,
     CampaignOut,
     CampaignPatch,
+    ClickPage,
     DomainIn,
     DomainList,
     DomainOut,
     DraftPreviewIn,
     LinkCheckOut,
+    OpenPage,
     PreviewOut,
     RecipientPage,
     ScheduleIn,
@@ -38,6 +41,7 @@ from danhba.messaging.schemas import (
     TemplatePreviewIn,
     TestSendIn,
     TestSendOut,
+    TrackedLinkList,
 )
 from danhba.messaging.services import campaigns
 from danhba.messaging.services import domains as domains_service
@@ -279,6 +283,65 @@ def campaign_recipients(
     page = selectors.recipient_page(campaign, state=state, reason=reason, cursor=cursor or None, limit=limit)
     fields = ("id", "contact_id", "email", "state", "reason", "message_id", "error", "sent_at")
     return {"items": [{f: getattr(s, f) for f in fields} for s in page.items], "next_cursor": page.next_cursor}
+
+
+_ACTIVITY = ("id", "send_id", "contact_id", "at", "machine", "machine_reason", "ip_network", "user_agent")
+_MACHINE = Query(None, description="true: only machines' (privacy proxies, scanners); false: only people's.")
+
+
+def _activity(
+    request: HttpRequest, campaign_id: int, model: type[Open] | type[Click], machine: bool | None,
+    cursor: str | None, limit: int, extra: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:  # fmt: skip
+    campaign = _campaign(request, campaign_id)
+    page = selectors.activity_page(api_user(request), campaign, model, machine=machine, cursor=cursor, limit=limit)
+    items = [{**{f: getattr(row, f) for f in _ACTIVITY}, **extra(row)} for row in page.items]
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+@router.get(
+    "/email/campaigns/{int:campaign_id}/links",
+    response={200: TrackedLinkList, **ERRORS},
+    summary="A campaign's tracked links",
+)
+def campaign_links(request: HttpRequest, campaign_id: int = _id()) -> dict[str, Any]:
+    campaign = _campaign(request, campaign_id)
+    return {
+        "items": [{"id": k.pk, "position": k.position, "url": k.url} for k in selectors.campaign_links_of(campaign)]
+    }
+
+
+@router.get(
+    "/email/campaigns/{int:campaign_id}/opens",
+    response={200: OpenPage, **ERRORS},
+    summary="A campaign's opens (the contacts you may open), people's and machines'",
+)
+def campaign_opens(
+    request: HttpRequest,
+    campaign_id: int = _id(),
+    machine: bool | None = _MACHINE,
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    return _activity(request, campaign_id, Open, machine, cursor, limit, lambda o: {"implied": o.implied})
+
+
+@router.get(
+    "/email/campaigns/{int:campaign_id}/clicks",
+    response={200: ClickPage, **ERRORS},
+    summary="A campaign's clicks (the contacts you may open), with the link, people's and machines'",
+)
+def campaign_clicks(
+    request: HttpRequest,
+    campaign_id: int = _id(),
+    machine: bool | None = _MACHINE,
+    cursor: str | None = Query(None, max_length=CURSOR_MAX),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    return _activity(
+        request, campaign_id, Click, machine, cursor, limit,
+        lambda c: {"link_id": c.link_id, "url": c.link.url if c.link else ""},
+    )  # fmt: skip
 
 
 # --- sending domains: admins add, check and delete; marketing looks ("emaildomain") -----------

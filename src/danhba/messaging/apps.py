@@ -17,6 +17,11 @@ class MessagingConfig(AppConfig):
         BOUNCE_RECEIVED.connect(bounce_apply)
         EVENTS_STORED.connect(activity_from_events)
 
+        from danhba.messaging.selectors import campaign_choices, campaign_names
+        from danhba.segments.extensions import EMAIL_CAMPAIGNS, CampaignNames
+
+        EMAIL_CAMPAIGNS.add("messaging", CampaignNames(choices=campaign_choices, names=campaign_names))
+
         # An ESP's webhook events: anymail hands them over only as this Django signal.
         from anymail.signals import tracking
 

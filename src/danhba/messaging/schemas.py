@@ -208,3 +208,43 @@ class DomainOut(Schema):
 
 class DomainList(Schema):
     items: list[DomainOut]
+
+
+class TrackedLinkOut(Schema):
+    id: int
+    position: int = Field(description="The link's order in the email's HTML, from 1.")
+    url: str
+
+
+class TrackedLinkList(Schema):
+    items: list[TrackedLinkOut]
+
+
+class ActivityOut(Schema):
+    id: int
+    send_id: int
+    contact_id: int
+    at: dt.datetime
+    machine: bool = Field(description="Apple Mail Privacy Protection, a link scanner or a robot, not a reader.")
+    machine_reason: str = Field(description="apple_privacy, scanner, too_soon, trap or all_links; empty for a person.")
+    ip_network: str = Field(description="The client's network (IPv4 /24, IPv6 /48), never its address.")
+    user_agent: str
+
+
+class OpenOut(ActivityOut):
+    implied: bool = Field(description="Counted from a person's click (the images were not loaded).")
+
+
+class ClickOut(ActivityOut):
+    link_id: int | None = Field(description="Null: the hidden trap link (always a machine).")
+    url: str
+
+
+class OpenPage(Schema):
+    items: list[OpenOut]
+    next_cursor: str | None
+
+
+class ClickPage(Schema):
+    items: list[ClickOut]
+    next_cursor: str | None

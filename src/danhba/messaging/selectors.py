@@ -23,7 +23,7 @@ from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import Page, paginate
 from danhba.messaging import domains
 from danhba.messaging.links import Recipient, consent_links
-from danhba.messaging.models import Campaign, EmailTemplate, Send, SendingDomain, Suppression
+from danhba.messaging.models import Campaign, CampaignLink, Click, EmailTemplate, Open, Send, SendingDomain, Suppression
 from danhba.messaging.preferences import masked_email
 from danhba.privacy.models import ConsentPurpose, ConsentState, ConsentStatus
 
@@ -277,3 +277,39 @@ def preferences_of(contact_id: int) -> PreferenceView | None:
         for p in ConsentPurpose.objects.filter(email_topic=True, is_active=True)
     ]
     return PreferenceView(email=masked_email(contact.email), status=status, paused_until=paused_until, topics=topics)
+
+
+# --- opens and clicks (services/activity.py writes them) -----------------------------------------
+
+
+def activity_page(
+    user: User,
+    campaign: Campaign,
+    model: type[Open] | type[Click],
+    *,
+    machine: bool | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> Page[Any]:
+    """A campaign's opens or clicks in id order, only of contacts the reader may open; ``machine``
+    keeps only machines' (True) or people's (False)."""
+    qs: Any = model.objects.filter(campaign=campaign, contact__in=Contact.objects.visible_to(user).values("pk"))
+    if machine is not None:
+        qs = qs.filter(machine=machine)
+    if model is Click:
+        qs = qs.select_related("link")
+    return paginate(qs, "id", cursor, limit)
+
+
+def campaign_links_of(campaign: Campaign) -> list[CampaignLink]:
+    return list(CampaignLink.objects.filter(campaign=campaign))
+
+
+def campaign_choices() -> list[tuple[int, str]]:
+    """Campaigns a segment's email condition can name: those that have started, newest first."""
+    started = Campaign.objects.exclude(status__in=(Campaign.Status.DRAFT, Campaign.Status.SCHEDULED))
+    return [(pk, name) for pk, name in started.order_by("-id").values_list("pk", "name")[:500]]
+
+
+def campaign_names(ids: Iterable[int]) -> dict[int, str]:
+    return dict(Campaign.objects.filter(pk__in=list(ids)).values_list("pk", "name"))

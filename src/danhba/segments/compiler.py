@@ -33,6 +33,7 @@ from django.utils import timezone
 from danhba.contacts.models import Contact, ContactCompany, ContactTag
 from danhba.core.normalize import fold
 from danhba.segments import conditions as C
+from danhba.tracking.spec import EMAIL_ACTIONS, HUMAN_ONLY
 
 # --- JSON values, read the same way on SQLite and PostgreSQL ---------------------------------
 
@@ -521,6 +522,21 @@ class Compiler:
             return Q(pk__in=grouped.filter(n=n).values("contact_id"))
         # At most n times (n ≥ 1): not more than n, contacts who never did it included.
         return ~Q(pk__in=grouped.filter(n__gt=n).values("contact_id"))
+
+    def _email(self, node: dict[str, Any]) -> Q:
+        """The email events of the action (``tracking.spec``), of one campaign or any; machines'
+        opens and clicks left out (``"machine": true``; events without the key count)."""
+        where = (
+            [{"property": "campaign_id", "operator": "eq", "value": str(node["campaign"])}] if node["campaign"] else []
+        )
+        q = Q(pk__in=[])
+        for name in EMAIL_ACTIONS[node["action"]]:
+            events = self._events({"name": name, "where": where, "period": node.get("period")})
+            if node["action"] in HUMAN_ONLY:
+                machine = JsonValue("properties", "machine", "bool")
+                events = events.filter(Q(IsNull(machine, True)) | Q(Exact(machine, 0)))
+            q |= Q(pk__in=events.values("contact_id"))
+        return ~q if node.get("negate") else q
 
     def _event_time(self, node: dict[str, Any]) -> Q:
         from danhba.tracking.models import Event

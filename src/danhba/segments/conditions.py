@@ -28,6 +28,10 @@ A **condition** has a ``kind``:
   lifetime), first/last order date (date operators).
 - ``{"kind": "bought", "product": ID?, "category": NAME?, "period": PERIOD}`` — bought a product
   or a category (ever, or in a period). ``"negate": true`` means did not.
+- ``{"kind": "email", "action": "received" | "opened" | "clicked" | "bounced" | "unsubscribed",
+  "campaign": ID | null, "negate": false, "period": PERIOD}`` — did (or with ``negate`` did not)
+  something with an email of one campaign or any: the email events of ``tracking/spec.py``
+  ("opened" counts a click too; machine opens and clicks never count).
 - ``{"kind": "segment", "segment": ID, "operator": "in" | "not_in"}`` — membership of another
   segment or a static list. A segment may not refer to itself through others.
 
@@ -51,6 +55,8 @@ from danhba.contacts.models import CustomField, Gender, NameOrder, Source
 from danhba.core import formatting
 from danhba.core.errors import InvalidInput
 from danhba.core.vn import PROVINCES
+from danhba.segments.extensions import campaign_name
+from danhba.tracking.spec import EMAIL_ACTIONS
 
 if TYPE_CHECKING:
     from danhba.accounts.models import User
@@ -63,7 +69,7 @@ MAX_DAYS = 36600
 GROUP_OPS = ("all", "any", "none")
 # Fields the audit log does not record changes of: "changed within" cannot apply to them.
 UNTRACKED = frozenset({"created_at", "updated_at", "last_activity_at"})
-KINDS = ("field", "tag", "consent", "event", "event_time", "purchase", "bought", "segment")
+KINDS = ("field", "tag", "consent", "event", "event_time", "email", "purchase", "bought", "segment")
 
 # Field types and the operators each accepts.
 TEXT, CHOICE, NUMBER, DATE, DATETIME, BOOLEAN, MULTI = (
@@ -136,6 +142,14 @@ PURCHASE_METRICS = {
 # Metrics that may be computed over a period from the orders themselves.
 PERIOD_METRICS = {"total_spent", "order_count"}
 CONSENT_STATUSES = ("granted", "withdrawn", "unknown")
+# The email condition's actions as the builder offers them ("did" / "did not" before them).
+EMAIL_ACTION_LABELS = {
+    "received": gettext_lazy("receive"),
+    "opened": gettext_lazy("open"),
+    "clicked": gettext_lazy("click a link in"),
+    "bounced": gettext_lazy("bounce"),
+    "unsubscribed": gettext_lazy("unsubscribe from"),
+}
 
 
 @dataclass(frozen=True)
@@ -599,6 +613,23 @@ class Checker:
             out["value"] = text
         return out
 
+    def _email(self, node: dict[str, Any], path: str) -> dict[str, Any]:
+        action = node.get("action")
+        if action not in EMAIL_ACTIONS:
+            self.errors.add(f"{path}.action", _("must be one of: %s") % ", ".join(EMAIL_ACTIONS))
+        campaign = node.get("campaign")
+        if campaign in (None, ""):
+            campaign = None
+        else:
+            campaign = _count(campaign)
+            if not campaign:
+                self.errors.add(f"{path}.campaign", _("must be a campaign's id, or null for any campaign"))
+        negate = node.get("negate", False)
+        if not isinstance(negate, bool):
+            self.errors.add(f"{path}.negate", _("must be true or false"))
+        self._needs(path, "event")
+        return {"action": action, "campaign": campaign, "negate": negate is True, "period": self._period(node, path)}
+
     def _event_time(self, node: dict[str, Any], path: str) -> dict[str, Any]:
         which = node.get("which")
         if which not in ("first", "last"):
@@ -700,7 +731,10 @@ def referenced_segments(segment_id: int, _seen: set[int] | None = None) -> set[i
 
 
 # What a role must be allowed to view to see a condition of each kind.
-_KIND_OBJECTS = {"consent": "consent", "event": "event", "event_time": "event", "purchase": "order", "bought": "order"}
+_KIND_OBJECTS = {
+    "consent": "consent", "event": "event", "event_time": "event", "email": "event", "purchase": "order",
+    "bought": "order",
+}  # fmt: skip
 
 
 def hidden_from(tree: dict[str, Any], user: User, visible: dict[str, Field] | None = None, depth: int = 0) -> bool:
@@ -748,6 +782,9 @@ def dependencies(tree: dict[str, Any]) -> tuple[list[str], bool]:
         elif kind in ("event", "event_time"):
             reasons.add(f"event:{leaf.get('name')}")
             timed |= op in DAYS_VALUE or bool((leaf.get("period") or {}).get("last_days"))
+        elif kind == "email":
+            reasons.update(f"event:{name}" for name in EMAIL_ACTIONS.get(str(leaf.get("action")), ()))
+            timed |= bool((leaf.get("period") or {}).get("last_days"))
         elif kind in ("purchase", "bought"):
             reasons.add("orders")
             timed |= op in DAYS_VALUE or bool((leaf.get("period") or {}).get("last_days"))
@@ -879,6 +916,8 @@ class Describer:
             }
         if kind == "event":
             return self._event(node)
+        if kind == "email":
+            return self._email(node)
         if kind == "event_time":
             which = _("first") if node.get("which") == "first" else _("last")
             label = _("%(which)s time “%(name)s”") % {"which": which, "name": node.get("name")}
@@ -906,6 +945,23 @@ class Describer:
             name = f"“{ref.name}”" if ref else "#{}".format(node.get("segment"))
             return (_("not in %s") if node.get("operator") == "not_in" else _("in %s")) % name
         return str(kind)
+
+    def _email(self, node: dict[str, Any]) -> str:
+        campaign = node.get("campaign")
+        if campaign:
+            name = campaign_name(int(campaign))
+            what = _("campaign “%s”") % name if name is not None else _("campaign #%s") % campaign
+        else:
+            what = _("an email")
+        texts = {
+            "received": (_("received %(what)s"), _("did not receive %(what)s")),
+            "opened": (_("opened %(what)s"), _("did not open %(what)s")),
+            "clicked": (_("clicked a link in %(what)s"), _("did not click a link in %(what)s")),
+            "bounced": (_("bounced on %(what)s"), _("did not bounce on %(what)s")),
+            "unsubscribed": (_("unsubscribed from %(what)s"), _("did not unsubscribe from %(what)s")),
+        }
+        pair = texts.get(str(node.get("action")), ("%(what)s", "%(what)s"))
+        return pair[1 if node.get("negate") else 0] % {"what": what} + self._period(node.get("period"))
 
     def _event(self, node: dict[str, Any]) -> str:
         count = node.get("count") or {}

@@ -34,12 +34,16 @@ KIND_LABELS = {
     "consent": _("Consent"),
     "event": _("Did an event"),
     "event_time": _("When an event happened"),
+    "email": _("Email activity"),
     "purchase": _("Purchases"),
     "bought": _("Bought a product"),
     "segment": _("In a segment or list"),
 }
 # The permission each kind needs besides segment editing (the checker refuses the rest).
-KIND_NEEDS = {"consent": "consent", "event": "event", "event_time": "event", "purchase": "order", "bought": "order"}
+KIND_NEEDS = {
+    "consent": "consent", "event": "event", "event_time": "event", "email": "event", "purchase": "order",
+    "bought": "order",
+}  # fmt: skip
 MAX_NODES = C.MAX_CONDITIONS + 50
 _NAME = re.compile(r"^n((?:-\d{1,3}){0,12})__([a-z_]+(?:-\d{1,2}-[a-z_]+)?)$")
 
@@ -139,26 +143,14 @@ def _leaf(attrs: dict[str, list[str]]) -> dict[str, Any]:
         out["purpose"] = _one(attrs, "purpose")
         out["status"] = _one(attrs, "status")
     elif kind == "event":
-        out["name"] = _one(attrs, "name")
-        if _one(attrs, "event_type"):
-            out["event_type"] = _one(attrs, "event_type")
-        out["count"] = {"operator": _one(attrs, "count_op") or "gte", "value": _one(attrs, "count_value")}
-        where = []
-        for i in range(20):
-            prop = attrs.get(f"where-{i}-property")
-            if prop is None:
-                continue
-            row = {"property": _one(attrs, f"where-{i}-property"), "operator": _one(attrs, f"where-{i}-operator")}
-            if row["operator"] not in ("exists", "not_exists"):
-                row["value"] = _one(attrs, f"where-{i}-value")
-            where.append(row)
-        out["where"] = where
-        out["period"] = _period(attrs)
+        out.update(_event_leaf(attrs))
     elif kind == "event_time":
         out["name"] = _one(attrs, "name")
         out["which"] = _one(attrs, "which") or "last"
         out["operator"] = _one(attrs, "operator")
         _operand(attrs, out, multi=False)
+    elif kind == "email":
+        out.update(_email_leaf(attrs))
     elif kind == "purchase":
         out["metric"] = _one(attrs, "metric")
         out["operator"] = _one(attrs, "operator")
@@ -180,6 +172,35 @@ def _leaf(attrs: dict[str, list[str]]) -> dict[str, Any]:
     return out
 
 
+def _event_leaf(attrs: dict[str, list[str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    out["name"] = _one(attrs, "name")
+    if _one(attrs, "event_type"):
+        out["event_type"] = _one(attrs, "event_type")
+    out["count"] = {"operator": _one(attrs, "count_op") or "gte", "value": _one(attrs, "count_value")}
+    where = []
+    for i in range(20):
+        prop = attrs.get(f"where-{i}-property")
+        if prop is None:
+            continue
+        row = {"property": _one(attrs, f"where-{i}-property"), "operator": _one(attrs, f"where-{i}-operator")}
+        if row["operator"] not in ("exists", "not_exists"):
+            row["value"] = _one(attrs, f"where-{i}-value")
+        where.append(row)
+    out["where"] = where
+    out["period"] = _period(attrs)
+    return out
+
+
+def _email_leaf(attrs: dict[str, list[str]]) -> dict[str, Any]:
+    return {
+        "action": _one(attrs, "action") or "opened",
+        "campaign": _one(attrs, "campaign") or None,
+        "negate": _one(attrs, "negate") == "1",
+        "period": _period(attrs),
+    }
+
+
 # --- structural edits -------------------------------------------------------------------------
 
 
@@ -193,6 +214,8 @@ def new_condition(kind: str, user: User | None) -> dict[str, Any]:
         return {"kind": "event", "name": "", "count": {"operator": "gte", "value": "1"}, "where": [], "period": None}
     if kind == "event_time":
         return {"kind": "event_time", "name": "", "which": "last", "operator": "within_last", "days": "30"}
+    if kind == "email":
+        return {"kind": "email", "action": "opened", "campaign": None, "negate": False, "period": {"last_days": "30"}}
     if kind == "purchase":
         return {"kind": "purchase", "metric": "order_count", "operator": "gte", "value": ""}
     if kind == "bought":

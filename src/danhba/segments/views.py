@@ -34,6 +34,7 @@ from danhba.core.views import AuthedRequest, role_required
 from danhba.segments import conditions as C
 from danhba.segments import forms as F
 from danhba.segments import selectors, services
+from danhba.segments.extensions import campaign_choices
 from danhba.segments.models import Segment
 from danhba.tracking.selectors import event_name_seen, event_property_names, known_event_names
 
@@ -162,6 +163,8 @@ def _builder_options(request: AuthedRequest) -> dict[str, Any]:
         "consent_statuses": [("granted", _("granted")), ("withdrawn", _("withdrawn")), ("unknown", _("not asked"))],
         "event_types": list(Event.Type.choices),
         "segment_choices": selectors.segment_choices(),
+        "email_actions": [(k, str(v)) for k, v in C.EMAIL_ACTION_LABELS.items()],
+        "email_campaigns": campaign_choices() if user.can("event", perms.VIEW) else [],
         "tag_names": list(Tag.objects.values_list("name", flat=True)[:500]),
         "event_names": known_event_names() if user.can("event", perms.VIEW) else [],
         "preview_url": reverse("segments:preview"),

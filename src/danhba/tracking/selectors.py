@@ -35,6 +35,7 @@ from danhba.core.charts import format_number
 from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import BadCursor, Page, cursor_pk, decode_cursor, encode_cursor, paginate
 from danhba.tracking.models import Event, Source
+from danhba.tracking.spec import EMAIL_EVENT_LABELS
 
 if TYPE_CHECKING:
     from danhba.accounts.models import User
@@ -104,6 +105,8 @@ def event_line(event: Event, hidden: set[str] | frozenset[str] = frozenset()) ->
         return EventLine(_("Joined group %(group)s") % {"group": event.name} if event.name else _("Joined a group"))
     if event.type == Event.Type.ALIAS:
         return EventLine(_("Linked another identity (alias)"))
+    if event.name in EMAIL_EVENT_LABELS:
+        return email_line(event.name, props)
     shown = []
     for key, value in props.items():
         if not shown_key(key, hidden) or isinstance(value, (dict, list)) or value is None or value == "":
@@ -112,6 +115,22 @@ def event_line(event: Event, hidden: set[str] | frozenset[str] = frozenset()) ->
         if len(shown) == _SHOWN_PROPERTIES:
             break
     return EventLine(event.name or event.get_type_display(), " · ".join(shown))
+
+
+def email_line(name: str, props: dict[str, Any]) -> EventLine:
+    """An email event (``spec.py``): what happened, to which campaign's email, and the link,
+    the kind of bounce, or that a machine did it."""
+    label = str(EMAIL_EVENT_LABELS[name])
+    campaign = props.get("campaign")
+    title = _("%(what)s: “%(campaign)s”") % {"what": label, "campaign": campaign} if campaign else label
+    details = []
+    if props.get("url"):
+        details.append(_short(props["url"], 120))
+    if props.get("bounce_type") in ("hard", "soft"):
+        details.append(_("hard bounce") if props["bounce_type"] == "hard" else _("soft bounce"))
+    if props.get("machine") is True:
+        details.append(_("by a machine (mail privacy proxy or link scanner), not a reader"))
+    return EventLine(_short(title, 120), " · ".join(details))
 
 
 # --- events on the contact timeline (contacts.extensions.TIMELINE_SOURCES) ----------------------

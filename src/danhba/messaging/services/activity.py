@@ -33,19 +33,15 @@ from django.db import transaction
 from danhba.messaging import compose, tracked
 from danhba.messaging.liquid import TemplateProblem
 from danhba.messaging.models import Campaign, CampaignLink, Click, Machine, Open, Send
+from danhba.tracking import spec
 from danhba.tracking.hooks import StoredEvents, Warning
 from danhba.tracking.models import Source
 from danhba.tracking.services.messages import Message
-from danhba.tracking.services.server import ServerEvent, server_events_store
+from danhba.tracking.services.server import ServerEvent, server_events_store, server_events_update
 
 SOURCE = "email"
-SENT = "Email Sent"
-OPENED = "Email Opened"
-CLICKED = "Email Link Clicked"
-BOUNCED = "Email Bounced"
-COMPLAINED = "Email Marked as Spam"
-UNSUBSCRIBED = "Unsubscribed"
-EVENT_NAMES = (SENT, OPENED, CLICKED, BOUNCED, COMPLAINED, UNSUBSCRIBED)
+SENT, OPENED, CLICKED = spec.EMAIL_SENT, spec.EMAIL_OPENED, spec.EMAIL_CLICKED
+BOUNCED, COMPLAINED, UNSUBSCRIBED = spec.EMAIL_BOUNCED, spec.EMAIL_COMPLAINED, spec.UNSUBSCRIBED
 # Clicks of one send this close to a trap click are the same scanner's.
 TRAP_WINDOW = dt.timedelta(seconds=10)
 SAME_SECOND = dt.timedelta(seconds=1)
@@ -209,6 +205,12 @@ def _machine_bursts(clicks: list[Click]) -> None:
             Click.objects.filter(pk__in=[pk for pk in changed if flag[pk] == reason]).update(
                 machine=True, machine_reason=reason
             )
+            # The clicks' events say so too: segments count people's clicks only.
+            server_events_update(
+                source=SOURCE, contact_id=new[0].contact_id, name=CLICKED,
+                timestamps=[c.at for c in around if c.pk in changed and flag[c.pk] == reason],
+                properties={"machine": True, "machine_reason": reason},
+            )  # fmt: skip
         if changed and not Click.objects.filter(send_id=send_id, machine=False).exists():
             Open.objects.filter(send_id=send_id, implied=True).delete()  # implied by a click now a machine's
 

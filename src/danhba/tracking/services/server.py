@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from danhba.contacts.changes import contacts_changed
 from danhba.tracking.inbox import events_accept
 from danhba.tracking.models import Event, Source
 from danhba.tracking.services.intake import IngestResult, events_ingest_many
@@ -62,6 +63,26 @@ def server_events_store(*, source: str, events: list[ServerEvent]) -> IngestResu
     now = timezone.now()
     messages = [_message(i, e, now) for i, e in enumerate(events)]
     return events_ingest_many(source=internal_source(source), requests=[(messages, now)])[0]
+
+
+def server_events_update(
+    *, source: str, contact_id: int, name: str, timestamps: list[datetime], properties: dict[str, Any]
+) -> int:
+    """Merge ``properties`` into the internal source's events of this contact and name at these
+    times: a verdict reached after they were stored (a click found to be a scanner's). Segments
+    re-read the contact."""
+    rows = list(
+        Event.objects.filter(
+            source=internal_source(source), contact_id=contact_id, name=name, timestamp__in=timestamps
+        ).only("id", "timestamp", "properties")
+    )
+    for event in rows:
+        Event.objects.filter(pk=event.pk, timestamp=event.timestamp).update(
+            properties={**event.properties, **properties}
+        )
+    if rows:
+        contacts_changed(reasons={contact_id: {f"event:{name}"}})
+    return len(rows)
 
 
 def server_events_accept(*, source: Source, events: list[ServerEvent]) -> IngestResult:
