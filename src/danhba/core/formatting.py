@@ -69,6 +69,12 @@ def number(value: Any, decimals: int | None = None) -> str:
     )
 
 
+def percent(ratio: Any) -> str:
+    """A ratio (0.125) as a percentage with one decimal: 12,5% in Vietnamese, 12.5% in English."""
+    amount = _decimal(ratio)
+    return "" if amount is None else f"{number(amount * 100, 1)}%"
+
+
 def money(value: Any, currency: str | None = None) -> str:
     """An amount with its currency: "45.000 ₫" in Vietnamese, "45,000 ₫" in English, "12,50 USD"
     for a currency without a symbol here. The shop's currency when none is given."""

@@ -19,11 +19,13 @@ from danhba.core.schemas import ErrorOut
 from danhba.messaging import linkcheck, selectors
 from danhba.messaging.compose import Parts, links_in, warnings
 from danhba.messaging.models import Campaign, Click, EmailTemplate, Open, SendingDomain
+from danhba.messaging.reports import campaign_report, variant_rates
 from danhba.messaging.schemas import (
     CampaignIn,
     CampaignList,
     CampaignOut,
     CampaignPatch,
+    CampaignReport,
     ClickPage,
     DomainIn,
     DomainList,
@@ -42,8 +44,13 @@ from danhba.messaging.schemas import (
     TestSendIn,
     TestSendOut,
     TrackedLinkList,
+    VariantIn,
+    VariantList,
+    VariantOut,
+    VariantPatch,
+    WinnerIn,
 )
-from danhba.messaging.services import campaigns
+from danhba.messaging.services import abtests, campaigns
 from danhba.messaging.services import domains as domains_service
 from danhba.messaging.services import templates as services
 
@@ -186,6 +193,9 @@ def _campaign_out(campaign: Campaign) -> dict[str, Any]:
     }  # fmt: skip
     data["counts"] = campaign.counts or {}
     data["topic"] = campaign.topic.key if campaign.topic else None
+    for key in ("parent_id", "variant_label", "ab_share", "ab_wait_hours", "ab_metric", "ab_decide_at", "ab_winner_id"):
+        data[key] = getattr(campaign, key)
+    data["variant_ids"] = sorted(campaign.variants.values_list("pk", flat=True))
     data["segment_ids"] = sorted(campaign.segments.values_list("pk", flat=True))
     data["exclude_segment_ids"] = sorted(campaign.exclude_segments.values_list("pk", flat=True))
     return data
@@ -342,6 +352,99 @@ def campaign_clicks(
         request, campaign_id, Click, machine, cursor, limit,
         lambda c: {"link_id": c.link_id, "url": c.link.url if c.link else ""},
     )  # fmt: skip
+
+
+@router.get(
+    "/email/campaigns/{int:campaign_id}/report",
+    response={200: CampaignReport, **ERRORS},
+    summary="A campaign's report",
+)
+def campaign_report_get(request: HttpRequest, campaign_id: int = _id()) -> dict[str, Any]:
+    """Sent, delivered, opened (by people and by machines), clicked (and per link),
+    unsubscribed, bounced, complained, with the rates over the messages sent; the activity per
+    hour or day; an A/B test's variants side by side."""
+    return campaign_report(_campaign(request, campaign_id))
+
+
+# --- A/B tests: a campaign's variants, their numbers side by side, the winner ------------------
+
+
+def _variant_out(variant: Campaign, rates: dict[str, Any], winner_id: int | None) -> dict[str, Any]:
+    return {
+        "id": variant.pk,
+        "label": variant.variant_label,
+        "template_id": variant.template_id,
+        **{key: variant.overrides.get(key, "") for key in ("subject", "sender_name", "sender_email")},
+        "status": variant.status,
+        "winner": variant.pk == winner_id,
+        "counts": variant.counts or {},
+        **rates,
+    }
+
+
+@router.get(
+    "/email/campaigns/{int:campaign_id}/variants",
+    response={200: VariantList, **ERRORS},
+    summary="An A/B test's variants, side by side",
+)
+def variant_list(request: HttpRequest, campaign_id: int = _id()) -> dict[str, Any]:
+    """Each variant with what it changes and its numbers so far (rates over the messages sent)."""
+    campaign = _campaign(request, campaign_id)
+    variants = list(campaign.variants.order_by("variant_label"))
+    rates = variant_rates([v.pk for v in variants])
+    return {"items": [_variant_out(v, rates[v.pk], campaign.ab_winner_id) for v in variants]}
+
+
+@router.post(
+    "/email/campaigns/{int:campaign_id}/variants",
+    response={201: VariantOut, **ERRORS},
+    summary="Add a variant (A/B test)",
+)
+def variant_create(request: HttpRequest, payload: VariantIn, campaign_id: int = _id()) -> Status[dict[str, Any]]:
+    """Another subject, sender or content (template) for a campaign not started yet; two or more
+    variants make it an A/B test."""
+    campaign = _campaign(request, campaign_id)
+    variant = abtests.variant_create(actor=api_actor(request), campaign=campaign, data=payload.model_dump())
+    return Status(201, _variant_out(variant, variant_rates([variant.pk])[variant.pk], None))
+
+
+@router.patch(
+    "/email/campaigns/{int:campaign_id}/variants/{int:variant_id}",
+    response={200: VariantOut, **ERRORS},
+    summary="Change a variant",
+)
+def variant_update(
+    request: HttpRequest, payload: VariantPatch, campaign_id: int = _id(), variant_id: int = _id()
+) -> dict[str, Any]:
+    campaign = _campaign(request, campaign_id)
+    variant = abtests.variant_get(campaign, variant_id)
+    data = payload.model_dump(exclude_unset=True)
+    variant = abtests.variant_update(actor=api_actor(request), variant=variant, data=data)
+    return _variant_out(variant, variant_rates([variant.pk])[variant.pk], campaign.ab_winner_id)
+
+
+@router.delete(
+    "/email/campaigns/{int:campaign_id}/variants/{int:variant_id}",
+    response={204: None, **ERRORS},
+    summary="Delete a variant",
+)
+def variant_delete(request: HttpRequest, campaign_id: int = _id(), variant_id: int = _id()) -> Status[None]:
+    campaign = _campaign(request, campaign_id)
+    abtests.variant_delete(actor=api_actor(request), variant=abtests.variant_get(campaign, variant_id))
+    return Status(204, None)
+
+
+@router.post(
+    "/email/campaigns/{int:campaign_id}/winner",
+    response={200: CampaignOut, **ERRORS},
+    summary="Pick an A/B test's winner by hand",
+)
+def campaign_winner(request: HttpRequest, payload: WinnerIn, campaign_id: int = _id()) -> dict[str, Any]:
+    """While the campaign tests its variants (409 otherwise): the winner goes to the rest of
+    the audience now."""
+    campaign = _campaign(request, campaign_id)
+    variant = abtests.variant_get(campaign, payload.variant_id)
+    return _campaign_out(abtests.abtest_pick(actor=api_actor(request), campaign=campaign, variant=variant))
 
 
 # --- sending domains: admins add, check and delete; marketing looks ("emaildomain") -----------

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from danhba.messaging.models import EmailTemplate
+from danhba.messaging.models import AbMetric, EmailTemplate
 from danhba.privacy.models import ConsentPurpose
 from danhba.segments.models import Segment
 
@@ -67,7 +67,26 @@ class TestSendForm(forms.Form):
     )
 
 
-class CampaignForm(forms.Form):
+class AbTestFields(forms.Form):
+    """An A/B test's settings on the campaign form (used once the campaign has variants)."""
+
+    ab_share = forms.IntegerField(
+        label=_("Test share (%)"),
+        required=False,
+        min_value=1,
+        max_value=50,
+        initial=10,
+        help_text=_("With variants: this share of the audience gets them, at random; the rest gets the winner."),
+    )
+    ab_wait_hours = forms.IntegerField(
+        label=_("Choose the winner after (hours)"), required=False, min_value=1, max_value=168, initial=4
+    )
+    ab_metric = forms.ChoiceField(
+        label=_("Winner by"), required=False, choices=AbMetric.choices, initial=AbMetric.CLICKS
+    )
+
+
+class CampaignForm(AbTestFields):
     name = forms.CharField(label=_("Name"), max_length=200)
     template = forms.ModelChoiceField(label=_("Template"), queryset=EmailTemplate.objects.all())
     segments = forms.ModelMultipleChoiceField(
@@ -102,6 +121,20 @@ class CampaignForm(forms.Form):
         help_text=_(
             "An invisible image and links through danhba tell who opened and clicked. Off: nothing is tracked."
         ),
+    )
+
+
+class VariantForm(forms.Form):
+    subject = forms.CharField(
+        label=_("Subject"), max_length=500, required=False, help_text=_("Empty: the template's subject.")
+    )
+    sender_name = forms.CharField(label=_("Sender name"), max_length=120, required=False)
+    sender_email = forms.CharField(label=_("Sender address"), max_length=254, required=False)
+    template = forms.ModelChoiceField(
+        label=_("Content"),
+        queryset=EmailTemplate.objects.all(),
+        required=False,
+        empty_label=_("The campaign's template"),
     )
 
 

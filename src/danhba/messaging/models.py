@@ -55,6 +55,12 @@ class EmailTemplate(models.Model):
         return self.sender_email or settings.DEFAULT_FROM_EMAIL
 
 
+class AbMetric(models.TextChoices):
+    CLICKS = "clicks", _("click rate")
+    OPENS = "opens", _("open rate (human opens)")
+    MANUAL = "manual", _("picked by hand")
+
+
 class Campaign(models.Model):
     """One email to an audience: segments and lists (minus the excluded ones), sent now, at a
     time, or throttled. When it starts, the template's parts are copied into ``content`` (later
@@ -66,6 +72,8 @@ class Campaign(models.Model):
         SCHEDULED = "scheduled", _("scheduled")
         SENDING = "sending", _("sending")
         PAUSED = "paused", _("paused")
+        # An A/B test: the variants went to the test share; the rest waits for the winner.
+        TESTING = "testing", _("testing variants")
         SENT = "sent", _("sent")
         CANCELLED = "cancelled", _("cancelled")
 
@@ -108,6 +116,22 @@ class Campaign(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # --- A/B tests (services/abtests.py). A variant is a campaign of its own under its parent
+    # (``parent``, ``variant_label``, what it changes in ``overrides``): the send job sends it
+    # like any campaign. The parent holds the test: the share of the audience that gets the
+    # variants, how long to wait, how the winner is chosen, and then sends the winner to the rest.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="variants", editable=False
+    )
+    variant_label = models.CharField(_("variant"), max_length=2, blank=True, editable=False)
+    overrides = models.JSONField(default=dict, blank=True, editable=False)  # subject, sender_name, sender_email
+    ab_share = models.PositiveSmallIntegerField(_("test share (%)"), default=10)
+    ab_wait_hours = models.PositiveSmallIntegerField(_("hours before the winner is chosen"), default=4)
+    ab_metric = models.CharField(_("winner by"), max_length=6, choices=AbMetric.choices, default=AbMetric.CLICKS)
+    ab_decide_at = models.DateTimeField(_("winner chosen at"), null=True, blank=True, editable=False)
+    ab_winner = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -119,6 +143,10 @@ class Campaign(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in (self.Status.DRAFT, self.Status.SCHEDULED)
+
+    @property
+    def is_variant(self) -> bool:
+        return self.parent_id is not None
 
 
 class Send(models.Model):
@@ -157,6 +185,12 @@ class Send(models.Model):
     esp_message_id = models.CharField(max_length=200, blank=True)
     # The receiving server took it (an ESP's "delivered" event; SMTP alone never says).
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    # What came back (for reports, per campaign and over time): the first bounce (hard wins over
+    # soft), an unsubscribe from this message's links or the ESP, a spam complaint.
+    bounce = models.CharField(_("bounce"), max_length=4, blank=True)  # "hard", "soft" or ""
+    bounced_at = models.DateTimeField(_("bounced"), null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
+    complained_at = models.DateTimeField(_("complained"), null=True, blank=True)
     marketing = models.BooleanField(default=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     claim_token = models.CharField(max_length=32, blank=True)

@@ -106,7 +106,7 @@ class TestSendOut(Schema):
     subject: str
 
 
-CampaignStatus = Literal["draft", "scheduled", "sending", "paused", "sent", "cancelled"]
+CampaignStatus = Literal["draft", "scheduled", "sending", "paused", "testing", "sent", "cancelled"]
 
 
 class CampaignIn(In):
@@ -119,6 +119,16 @@ class CampaignIn(In):
         None, max_length=60, description="An email topic's key: contacts who opted out of it are left out."
     )
     tracking: bool = omittable(description="Track opens and clicks (default: the site's MESSAGING_TRACKING).")
+    ab_share: int = Field(
+        10, ge=1, le=50, description="A/B test: the share of the audience (%) that gets the variants."
+    )
+    ab_wait_hours: int = Field(4, ge=1, le=168, description="A/B test: hours before the winner is chosen.")
+    ab_metric: AbMetricName = Field(
+        "clicks", description="A/B test: the winner by click rate, open rate (human opens) or picked by hand."
+    )
+
+
+AbMetricName = Literal["clicks", "opens", "manual"]
 
 
 class CampaignPatch(In):
@@ -129,6 +139,9 @@ class CampaignPatch(In):
     per_hour: int = omittable()
     topic: str | None = Field(None, max_length=60, description="An email topic's key; null: none.")
     tracking: bool = omittable()
+    ab_share: int = omittable()
+    ab_wait_hours: int = omittable()
+    ab_metric: AbMetricName = omittable()
 
 
 class CampaignOut(Schema):
@@ -142,6 +155,14 @@ class CampaignOut(Schema):
     per_hour: int
     topic: str | None = Field(description="The email topic's key, or null.")
     tracking: bool = Field(description="Opens and clicks tracked (open pixel, click redirects).")
+    parent_id: int | None = Field(description="Set on an A/B test's variant: the campaign it belongs to.")
+    variant_label: str = Field(description="A, B, … on a variant; empty otherwise.")
+    ab_share: int
+    ab_wait_hours: int
+    ab_metric: AbMetricName
+    ab_decide_at: dt.datetime | None = Field(description="When the winner is (or was to be) chosen.")
+    ab_winner_id: int | None
+    variant_ids: list[int] = Field(description="An A/B test's variants (at least two make it a test).")
     counts: dict[str, int] = Field(
         description="Recipients by state (queued, sending, sent, failed, excluded) and 'reason:…' by exclusion reason."
     )
@@ -149,6 +170,47 @@ class CampaignOut(Schema):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+
+class VariantIn(In):
+    subject: str = Field("", max_length=500, description="Empty: the template's subject.")
+    sender_name: str = Field("", max_length=120, description="Empty: the template's.")
+    sender_email: str = Field("", max_length=254, description="Empty: the template's.")
+    template_id: int | None = Field(
+        None, ge=1, le=2**63 - 1, description="Other content; null: the campaign's template."
+    )
+
+
+class VariantPatch(In):
+    subject: str = omittable()
+    sender_name: str = omittable()
+    sender_email: str = omittable()
+    template_id: int = omittable()
+
+
+class VariantOut(Schema):
+    id: int
+    label: str
+    template_id: int
+    subject: str = Field(description="The variant's subject; empty: the template's.")
+    sender_name: str
+    sender_email: str
+    status: CampaignStatus
+    winner: bool
+    counts: dict[str, int]
+    sent: int
+    opened: int = Field(description="Messages opened by a person (or clicked without the pixel loading).")
+    clicked: int = Field(description="Messages with a link followed by a person.")
+    open_rate: float
+    click_rate: float
+
+
+class VariantList(Schema):
+    items: list[VariantOut]
+
+
+class WinnerIn(In):
+    variant_id: int = Field(ge=1, le=2**63 - 1)
 
 
 class CampaignList(Schema):
@@ -248,3 +310,58 @@ class OpenPage(Schema):
 class ClickPage(Schema):
     items: list[ClickOut]
     next_cursor: str | None
+
+
+class ReportCounts(Schema):
+    sent: int
+    delivered: int = Field(description="Reported delivered by the ESP (SMTP alone never says).")
+    opened: int = Field(description="Messages a person opened (a click without the pixel implies an open).")
+    opened_machine: int = Field(description="Messages a machine opened (Apple Mail Privacy Protection, scanners).")
+    clicked: int = Field(description="Messages with a link a person followed.")
+    clicked_machine: int = Field(description="Messages whose links a machine followed (link scanners).")
+    unsubscribed: int
+    bounced: int
+    bounced_hard: int
+    bounced_soft: int
+    complained: int
+    failed: int
+
+
+class ReportRates(Schema):
+    delivery_rate: float
+    open_rate: float = Field(description="Human opens over messages sent, 0 to 1.")
+    click_rate: float
+    click_to_open_rate: float = Field(description="Messages clicked over messages opened.")
+    unsubscribe_rate: float
+    bounce_rate: float
+    complaint_rate: float
+
+
+class LinkClicksOut(Schema):
+    url: str
+    clicks: int = Field(description="Clicks by people.")
+    messages: int = Field(description="Messages the clicks came from.")
+
+
+class ReportActivityOut(Schema):
+    at: dt.datetime = Field(description="The start of the hour or day.")
+    sent: int
+    opened: int
+    clicked: int
+
+
+class VariantReportOut(Schema):
+    id: int
+    label: str
+    winner: bool
+    counts: ReportCounts
+    rates: ReportRates
+
+
+class CampaignReport(Schema):
+    counts: ReportCounts = Field(description="The campaign's messages; an A/B test's variants included.")
+    rates: ReportRates
+    links: list[LinkClicksOut]
+    bucket: Literal["hour", "day"]
+    series: list[ReportActivityOut] = Field(description="Per hour for the first 72 hours, then per day.")
+    variants: list[VariantReportOut] = Field(description="An A/B test's variants side by side.")

@@ -168,7 +168,7 @@ def contact_lookup(user: User, text: str) -> Contact | None:
 
 
 def campaign_list() -> QuerySet[Campaign]:
-    return Campaign.objects.select_related("template", "created_by", "topic")
+    return Campaign.objects.filter(parent__isnull=True).select_related("template", "created_by", "topic")
 
 
 def campaign_get(pk: int) -> Campaign:

@@ -1,7 +1,8 @@
 """Huey jobs of the messaging app: a campaign's send job (a long job: one at a time, yielding
-between batches), and the minutely sweep that starts scheduled campaigns and wakes the job of a
-campaign whose run died, and the bounce mailbox read every 5 minutes. The Send rows are the
-source of truth: a lost or repeated job loses or duplicates nothing."""
+between batches); the minutely sweep that starts scheduled campaigns, sends the winners of A/B
+tests whose wait is over and wakes the job of a campaign whose run died; and the bounce mailbox
+read every 5 minutes. The Send rows are the source of truth: a lost or repeated job loses or
+duplicates nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from danhba.core import jobs
-from danhba.messaging.services import campaigns, sending
+from danhba.messaging.services import abtests, campaigns, sending
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def campaign_send_job(campaign_id: int, task: Any = None) -> int | None:
 @db_periodic_task(crontab(minute="*"))
 def campaigns_sweep() -> None:
     campaigns.campaigns_start_due()
+    abtests.abtests_decide_due()  # A/B tests whose wait is over: the winner goes to the rest
     for campaign_id in sending.campaigns_stalled():
         campaign_send_job(campaign_id)
 

@@ -3,6 +3,7 @@ them in the active language. Dates need no filter of their own: ``{{ value|date 
 ``|date:"SHORT_DATETIME_FORMAT"`` follow ``danhba/formats/``.
 
 - ``{{ count|num }}`` → 3.005 / 3,005
+- ``{{ rate|pct }}`` → 12,5% / 12.5%
 - ``{{ order.total|money:order.currency }}`` → 45.000 ₫ / 45,000 ₫ (the shop's currency by default)
 - ``{{ contact.last_activity_at|ago }}`` → 10 phút trước / 10 minutes ago
 - ``{{ refund.at|moment }}``, ``{{ value|day }}``: like ``|date``, also for dates kept as ISO text
@@ -24,6 +25,12 @@ register = template.Library()
 @register.filter
 def num(value: Any, decimals: Any = None) -> str:
     return formatting.number(value, None if decimals in (None, "") else int(decimals))
+
+
+@register.filter
+def pct(value: Any) -> str:
+    """A ratio as a percentage: ``{{ 0.125|pct }}`` → 12,5% / 12.5%."""
+    return formatting.percent(value)
 
 
 @register.filter

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.utils import timezone
 
 from danhba.messaging.bounces import Bounce
 from danhba.messaging.models import Send, SoftBounce, Suppression
@@ -22,6 +23,13 @@ from danhba.messaging.services.campaigns import suppression_add
 log = logging.getLogger(__name__)
 
 
+def _mark(send_id: int, kind: str) -> None:
+    """The send's first bounce, for reports; a hard bounce after a soft one replaces it."""
+    rows = Send.objects.filter(pk=send_id)
+    rows = rows.exclude(bounce="hard") if kind == "hard" else rows.filter(bounce="")
+    rows.update(bounce=kind, bounced_at=timezone.now())
+
+
 def bounce_apply(bounce: Bounce) -> None:
     if bounce.send_id is None:
         log.info("bounce without a signed VERP address ignored: %s", sorted(bounce.addresses))
@@ -29,6 +37,7 @@ def bounce_apply(bounce: Bounce) -> None:
     send = Send.objects.filter(pk=bounce.send_id).only("email", "campaign_id", "contact_id").first()
     if send is None or not send.email:
         return
+    _mark(send.pk, "hard" if bounce.hard else "soft")
     if bounce.hard:
         failure = next(f for f in bounce.failures if f.hard)
         note = f"bounce {failure.status or 'hard'}, campaign {send.campaign_id}: {failure.diagnostic}"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -40,7 +40,7 @@ from danhba.core.bulk import Table
 from danhba.core.errors import Conflict, InvalidInput
 from danhba.core.normalize import NormalizationError, clean_text, normalize_email
 from danhba.messaging.links import Recipient
-from danhba.messaging.models import Campaign, EmailTemplate, Send, Suppression
+from danhba.messaging.models import AbMetric, Campaign, EmailTemplate, Send, Suppression
 from danhba.messaging.services.activity import unsubscribe_recorded
 from danhba.messaging.services.templates import parts_of
 from danhba.privacy.models import ConsentPurpose, ConsentState, ConsentStatus
@@ -98,7 +98,25 @@ def _clean_sending(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[s
         if not isinstance(data["tracking"], bool):
             errors["tracking"] = [_("Must be true or false.")]
         cleaned["tracking"] = data["tracking"]
+    _clean_abtest(data, cleaned, errors)
     return cleaned
+
+
+AB_LIMITS = {"ab_share": (1, 50), "ab_wait_hours": (1, 168)}
+
+
+def _clean_abtest(data: dict[str, Any], cleaned: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    """An A/B test's settings: the test share (1-50 %), the wait (1-168 hours), the metric."""
+    for field, (low, high) in AB_LIMITS.items():
+        if field in data:
+            value = data[field]
+            if not isinstance(value, int) or not low <= value <= high:
+                errors[field] = [_("Between %(low)s and %(high)s.") % {"low": low, "high": high}]
+            cleaned[field] = value
+    if "ab_metric" in data:
+        if data["ab_metric"] not in AbMetric.values:
+            errors["ab_metric"] = [_("must be one of %(choices)s") % {"choices": ", ".join(AbMetric.values)}]
+        cleaned["ab_metric"] = data["ab_metric"]
 
 
 def _per_hour(per_hour: Any, errors: dict[str, list[str]]) -> Any:
@@ -128,7 +146,7 @@ def _save(campaign: Campaign, cleaned: dict[str, Any]) -> None:
 
 
 def _described(cleaned: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in cleaned.items() if k in ("name", "per_hour", "tracking")}
+    out = {k: v for k, v in cleaned.items() if k in ("name", "per_hour", "tracking", *AB_LIMITS, "ab_metric")}
     if "template" in cleaned:
         out["template"] = cleaned["template"].name
     if "topic" in cleaned:
@@ -178,7 +196,7 @@ def campaign_delete(*, actor: Actor, campaign: Campaign) -> None:
     perms.require(actor, "email", perms.DELETE)
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        if campaign.status in (Campaign.Status.SENDING, Campaign.Status.PAUSED):
+        if campaign.status in (Campaign.Status.SENDING, Campaign.Status.PAUSED, Campaign.Status.TESTING):
             raise Conflict(_("Cancel the campaign before deleting it."))
         _audit(actor, AuditEvent.Action.DELETE, campaign, {"name": [campaign.name, None]})
         campaign.delete()
@@ -197,14 +215,11 @@ def campaign_schedule(*, actor: Actor, campaign: Campaign, at: dt.datetime | Non
             raise Conflict(_("This campaign has started already."))
         if not campaign.segments.exists():
             raise InvalidInput({"segment_ids": [_("Choose at least one segment or list.")]})
-        template = campaign.template
-        campaign.content = {
-            **vars(parts_of(template)),
-            "sender_name": template.sender_name,
-            "sender_email": template.from_address,
-            "reply_to": template.reply_to,
-            "key": secrets.token_hex(6),
-        }
+        if campaign.is_variant:
+            raise Conflict(_("A variant is sent with its A/B test, not on its own."))
+        if campaign.variants.count() == 1:
+            raise InvalidInput({"variants": [_("An A/B test needs at least two variants.")]})
+        campaign.content = campaign_content(campaign.template)
         campaign.scheduled_at = at if at is not None and at > now else now
         campaign.status = Campaign.Status.SCHEDULED
         campaign.save(update_fields=["content", "scheduled_at", "status"])
@@ -212,6 +227,20 @@ def campaign_schedule(*, actor: Actor, campaign: Campaign, at: dt.datetime | Non
         if campaign.scheduled_at <= now:
             _start(campaign)
     return campaign
+
+
+def campaign_content(template: EmailTemplate, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a campaign sends, copied from its template when it is scheduled (later edits of the
+    template change nothing), with a variant's ``overrides`` (subject, sender)."""
+    content: dict[str, Any] = {
+        **vars(parts_of(template)),
+        "sender_name": template.sender_name,
+        "sender_email": template.from_address,
+        "reply_to": template.reply_to,
+        "key": secrets.token_hex(6),
+    }
+    content.update({key: value for key, value in (overrides or {}).items() if value})
+    return content
 
 
 def campaigns_start_due(now: dt.datetime | None = None) -> list[int]:
@@ -231,28 +260,30 @@ def campaigns_start_due(now: dt.datetime | None = None) -> list[int]:
 
 def _start(campaign: Campaign) -> None:
     """Inside the caller's transaction, the campaign row locked: write the audience, then wake
-    the job after the commit."""
+    the job after the commit. An A/B test sends its variants to the test share first."""
+    if campaign.variants.exists():
+        from danhba.messaging.services.abtests import abtest_start
+
+        abtest_start(campaign)
+        return
     audience_queue(campaign)
     campaign.status = Campaign.Status.SENDING
     campaign.started_at = timezone.now()
     campaign.save(update_fields=["status", "started_at"])
     counts_refresh(campaign)
-    _wake(campaign.pk)
+    wake_send_job(campaign.pk)
 
 
-def _wake(campaign_id: int) -> None:
+def wake_send_job(campaign_id: int) -> None:
     from danhba.messaging import tasks
 
     transaction.on_commit(lambda: tasks.campaign_send_job(campaign_id))
 
 
-def audience_queue(campaign: Campaign) -> int:
-    """Write a Send row for every contact of the audience (queued or excluded with its reason);
-    returns the number of rows written. Runs again harmlessly (unique per campaign and contact)."""
+def audience_batches(campaign: Campaign) -> Iterator[list[int]]:
+    """The contact ids of the campaign's segments and lists, in keyset batches."""
     include = list(campaign.segments.values_list("pk", flat=True))
-    exclude = list(campaign.exclude_segments.values_list("pk", flat=True))
-    marketing = bool(campaign.content.get("marketing", True))
-    written, last = 0, 0
+    last = 0
     while True:
         ids = list(
             SegmentMember.objects.filter(segment_id__in=include, contact_id__gt=last)
@@ -261,10 +292,19 @@ def audience_queue(campaign: Campaign) -> int:
             .distinct()[:AUDIENCE_BATCH]
         )
         if not ids:
-            return written
+            return
         last = ids[-1]
-        checked = recipients_check(ids, marketing=marketing, exclude_segments=exclude, topic_id=campaign.topic_id)
-        written += _sends_insert(campaign, checked, marketing=marketing)
+        yield ids
+
+
+def sends_write(campaign: Campaign, contact_ids: Sequence[int], *, audience: Campaign | None = None) -> int:
+    """A Send row of ``campaign`` per contact, queued or excluded with its reason; the audience's
+    rules (excluded segments, topic) are ``audience``'s (an A/B test's variant: its parent)."""
+    rules = audience or campaign
+    marketing = bool(campaign.content.get("marketing", True))
+    exclude = list(rules.exclude_segments.values_list("pk", flat=True))
+    checked = recipients_check(contact_ids, marketing=marketing, exclude_segments=exclude, topic_id=rules.topic_id)
+    return _sends_insert(campaign, checked, marketing=marketing)
 
 
 def _sends_insert(campaign: Campaign, checked: list[tuple[int, str, dict[str, str]]], *, marketing: bool) -> int:
@@ -286,6 +326,22 @@ def _sends_insert(campaign: Campaign, checked: list[tuple[int, str, dict[str, st
             rows.append([values[name] for name in names])
     Table(Send, names).insert(rows)
     return len(rows)
+
+
+def audience_queue(campaign: Campaign) -> int:
+    """Write a Send row for every contact of the audience (queued or excluded with its reason);
+    returns the number of rows written. Runs again harmlessly (unique per campaign and contact).
+    The winner of an A/B test leaves out who got a variant already."""
+    tested = campaign.variants.exists()
+    written = 0
+    for ids in audience_batches(campaign):
+        if tested:
+            got = set(
+                Send.objects.filter(campaign__parent=campaign, contact_id__in=ids).values_list("contact_id", flat=True)
+            )
+            ids = [cid for cid in ids if cid not in got]
+        written += sends_write(campaign, ids)
+    return written
 
 
 def recipients_check(
@@ -411,10 +467,14 @@ def _transition(actor: Actor, campaign: Campaign, allowed: Sequence[str], to: st
         if to == Campaign.Status.CANCELLED:
             campaign.finished_at = timezone.now()
             fields.append("finished_at")
+            # An A/B test's variants still going stop too.
+            Campaign.objects.filter(parent=campaign, status__in=allowed).update(
+                status=to, finished_at=campaign.finished_at
+            )
         campaign.save(update_fields=fields)
         _audit(actor, AuditEvent.Action.UPDATE, campaign, {"status": [before, to]})
         if to == Campaign.Status.SENDING:
-            _wake(campaign.pk)
+            wake_send_job(campaign.pk)
     return campaign
 
 
@@ -433,7 +493,7 @@ def campaign_resume(*, actor: Actor, campaign: Campaign) -> Campaign:
 
 def campaign_cancel(*, actor: Actor, campaign: Campaign) -> Campaign:
     """Nothing more is sent; what left already stays sent."""
-    allowed = [Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED]
+    allowed = [Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED, Campaign.Status.TESTING]
     return _transition(
         actor, campaign, allowed, Campaign.Status.CANCELLED, _("This campaign can no longer be cancelled.")
     )
@@ -477,4 +537,9 @@ def unsubscribe(
         unsubscribe_recorded(
             contact_id=contact.pk, campaign_id=recipient.campaign_id, complaint=reason == Suppression.Reason.COMPLAINT
         )
+        if recipient.campaign_id:  # the campaign's report counts it
+            field = "complained_at" if reason == Suppression.Reason.COMPLAINT else "unsubscribed_at"
+            Send.objects.filter(
+                campaign_id=recipient.campaign_id, contact_id=contact.pk, **{f"{field}__isnull": True}
+            ).update(**{field: timezone.now()})
     return True

@@ -4,6 +4,8 @@ delete)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -16,11 +18,15 @@ from django.views.decorators.http import require_POST
 from danhba.accounts import permissions as perms
 from danhba.accounts.forms import apply_service_error
 from danhba.accounts.views import can, permission_required
+from danhba.core import formatting
 from danhba.core.actor import Actor
+from danhba.core.charts import Bar
 from danhba.core.errors import NotFound, PermissionDenied, ServiceError
 from danhba.messaging import selectors
-from danhba.messaging.forms import CampaignForm, ScheduleForm
+from danhba.messaging.forms import CampaignForm, ScheduleForm, VariantForm
 from danhba.messaging.models import Campaign, Send
+from danhba.messaging.reports import campaign_report
+from danhba.messaging.services import abtests
 from danhba.messaging.services import campaigns as services
 
 
@@ -41,7 +47,7 @@ def _data(form: CampaignForm) -> dict[str, Any]:
         "per_hour": data["per_hour"],
         "topic": data["topic"].key if data["topic"] else None,
         "tracking": data["tracking"],
-    }
+    } | {key: data[key] for key in ("ab_share", "ab_wait_hours", "ab_metric") if data.get(key)}
 
 
 @permission_required(can("email", perms.VIEW))
@@ -51,6 +57,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 
 def _form(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
     initial: dict[str, Any] = {"per_hour": 0, "tracking": settings.MESSAGING_TRACKING}
+    initial |= {"ab_share": 10, "ab_wait_hours": 4, "ab_metric": "clicks"}
     if campaign is not None:
         initial = {
             "name": campaign.name,
@@ -60,6 +67,9 @@ def _form(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
             "per_hour": campaign.per_hour,
             "topic": campaign.topic.key if campaign.topic else None,
             "tracking": campaign.tracking,
+            "ab_share": campaign.ab_share,
+            "ab_wait_hours": campaign.ab_wait_hours,
+            "ab_metric": campaign.ab_metric,
         }
     form = CampaignForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -117,8 +127,86 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "schedule_form": ScheduleForm(),
         "segments": list(campaign.segments.all()),
         "exclude_segments": list(campaign.exclude_segments.all()),
+        "variant_form": VariantForm(),
+        **_report(campaign),
     }
     return render(request, "messaging/campaign_detail.html", context)
+
+
+def _report(campaign: Campaign) -> dict[str, Any]:
+    """The report (once started), its charts, and the A/B test's variants side by side: what
+    each changes and its numbers so far."""
+    report = campaign_report(campaign)
+    numbers = {row["id"]: row for row in report["variants"]}
+    variants = [
+        {"variant": v, **numbers[v.pk]} for v in campaign.variants.select_related("template").order_by("variant_label")
+    ]
+    hourly = report["bucket"] == "hour"
+
+    def label(at: Any) -> str:
+        return f"{formatting.day_month(at)} {at:%H}h" if hourly else formatting.day_month(at)
+
+    return {
+        "report": report if campaign.started_at else None,
+        "variants": variants,
+        "opens_bars": [Bar(label(p["at"]), p["opened"]) for p in report["series"]],
+        "clicks_bars": [Bar(label(p["at"]), p["clicked"]) for p in report["series"]],
+        "opens_title": _("Opens by people per hour") if hourly else _("Opens by people per day"),
+        "clicks_title": _("Clicks by people per hour") if hourly else _("Clicks by people per day"),
+    }
+
+
+@permission_required(can("email", perms.EDIT))
+@require_POST
+def variant_create(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _campaign(pk)
+    form = VariantForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Check the variant's fields."))
+        return redirect("messaging:campaign", pk=pk)
+    data = {
+        **form.cleaned_data,
+        "template_id": form.cleaned_data["template"].pk if form.cleaned_data["template"] else None,
+    }
+    data.pop("template")
+    with _refusals_shown(request):
+        abtests.variant_create(actor=Actor.from_request(request), campaign=campaign, data=data)
+    return redirect("messaging:campaign", pk=pk)
+
+
+@permission_required(can("email", perms.EDIT))
+@require_POST
+def variant_delete(request: HttpRequest, pk: int, variant_id: int) -> HttpResponse:
+    campaign = _campaign(pk)
+    with _refusals_shown(request):
+        abtests.variant_delete(actor=Actor.from_request(request), variant=abtests.variant_get(campaign, variant_id))
+    return redirect("messaging:campaign", pk=pk)
+
+
+@permission_required(can("email", perms.EDIT))
+@require_POST
+def variant_pick(request: HttpRequest, pk: int, variant_id: int) -> HttpResponse:
+    """The winner picked by hand: it goes to the rest of the audience now."""
+    campaign = _campaign(pk)
+    with _refusals_shown(request):
+        variant = abtests.variant_get(campaign, variant_id)
+        abtests.abtest_pick(actor=Actor.from_request(request), campaign=campaign, variant=variant)
+        done = _("Variant %(label)s wins: it goes to the rest of the audience.")
+        messages.success(request, done % {"label": variant.variant_label})
+    return redirect("messaging:campaign", pk=pk)
+
+
+@contextlib.contextmanager
+def _refusals_shown(request: HttpRequest) -> Iterator[None]:
+    """A service's refusal becomes a message on the page, with its reasons per field; a
+    permission refusal stays a 403."""
+    try:
+        yield
+    except PermissionDenied:
+        raise
+    except ServiceError as exc:
+        reasons = [str(m) for ms in (exc.details or {}).values() for m in ms] if isinstance(exc.details, dict) else []
+        messages.error(request, " ".join([exc.message, *reasons]))
 
 
 def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
