@@ -154,6 +154,37 @@ def _audit_user_change(actor: Actor, user: User, before: dict[str, Any]) -> None
         )
 
 
+def _set_role(actor: Actor, user: User, wanted: Any, errors: dict[str, list[str]]) -> None:
+    role = wanted if isinstance(wanted, Role) else Role.objects.filter(key=wanted).first()
+    if role is None:
+        errors["role"] = [_("unknown role")]
+    elif role.key != user.role.key and not _may_grant(actor, role):
+        errors["role"] = [_("only an admin can give someone the Admin role")]
+    else:
+        user.role = role
+
+
+def _set_locale(user: User, data: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    if "language" in data:
+        if data["language"] and data["language"] not in dict(settings.LANGUAGES):
+            errors["language"] = [_("unknown language")]
+        user.language = data["language"] or ""
+    if "time_zone" in data:
+        if not _valid_time_zone(data["time_zone"] or ""):
+            errors["time_zone"] = [_("unknown time zone")]
+        user.time_zone = data["time_zone"] or ""
+
+
+def _keeps_access(actor: Actor, user: User, before: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    """Nobody can lock themselves out; the last-admin rule in ``user_update`` covers everyone else."""
+    if actor.user is None or actor.user.pk != user.pk:
+        return
+    if not user.is_active:
+        errors["is_active"] = [_("you cannot deactivate your own account")]
+    if before["role"] == "admin" and user.role.key != "admin":
+        errors["role"] = [_("you cannot remove your own admin access")]
+
+
 @transaction.atomic
 def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
     perms.require(actor, "user", perms.EDIT)
@@ -164,32 +195,14 @@ def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
     if "full_name" in data:
         user.full_name = clean_text(data["full_name"])[:200]
     if "role" in data:
-        role = data["role"] if isinstance(data["role"], Role) else Role.objects.filter(key=data["role"]).first()
-        if role is None:
-            errors["role"] = [_("unknown role")]
-        elif role.key != user.role.key and not _may_grant(actor, role):
-            errors["role"] = [_("only an admin can give someone the Admin role")]
-        else:
-            user.role = role
+        _set_role(actor, user, data["role"], errors)
     if "team" in data:
         user.team = data["team"]
-    if "language" in data:
-        if data["language"] and data["language"] not in dict(settings.LANGUAGES):
-            errors["language"] = [_("unknown language")]
-        user.language = data["language"] or ""
-    if "time_zone" in data:
-        if not _valid_time_zone(data["time_zone"] or ""):
-            errors["time_zone"] = [_("unknown time zone")]
-        user.time_zone = data["time_zone"] or ""
+    _set_locale(user, data, errors)
     for flag in ("is_active", "is_available"):
         if flag in data:
             setattr(user, flag, bool(data[flag]))
-    if actor.user is not None and actor.user.pk == user.pk:
-        # Nobody can lock themselves out; the last-admin rule below covers everyone else.
-        if not user.is_active:
-            errors["is_active"] = [_("you cannot deactivate your own account")]
-        if before["role"] == "admin" and user.role.key != "admin":
-            errors["role"] = [_("you cannot remove your own admin access")]
+    _keeps_access(actor, user, before, errors)
     if errors:
         raise InvalidInput(errors)
     losing_admin = before["role"] == "admin" and (user.role.key != "admin" or not user.is_active)
@@ -292,6 +305,38 @@ def team_save(*, actor: Actor, team: Team | None, name: str) -> Team:
     return team
 
 
+_ROLE_AUDITED = ("name", "permissions", "record_scope", "sensitive_fields")
+
+
+def _role_grants(data: dict[str, Any], role: Role, errors: dict[str, list[str]]) -> tuple[Any, Any, Any]:
+    """Permissions, record scope and sensitive fields after this change, each checked alone."""
+    permissions = data.get("permissions", role.permissions)
+    if not isinstance(permissions, dict) or any(
+        obj not in perms.OBJECTS or not isinstance(actions, list) or any(a not in perms.ACTIONS for a in actions)
+        for obj, actions in permissions.items()
+    ):
+        errors["permissions"] = [_("an object of {object: [actions]} with known objects and actions")]
+    scope = data.get("record_scope", role.record_scope)
+    if scope not in dict(perms.SCOPES):
+        errors["record_scope"] = [_("one of %(choices)s") % {"choices": ", ".join(dict(perms.SCOPES))}]
+    sensitive = data.get("sensitive_fields", role.sensitive_fields)
+    if not isinstance(sensitive, list) or not all(isinstance(s, str) for s in sensitive):
+        errors["sensitive_fields"] = [_("a list of field keys")]
+    return permissions, scope, sensitive
+
+
+def _may_grant_role(
+    actor: Actor, role: Role, grants: tuple[Any, Any, Any], errors: dict[str, list[str]], *, creating: bool
+) -> None:
+    """Nobody changes their own role or grants more than they hold; Admin always has everything."""
+    if not creating and actor.user is not None and not actor.user.is_admin and role.pk == actor.user.role_id:
+        errors["permissions"] = [_("you cannot change your own role")]
+    elif "permissions" not in errors and "sensitive_fields" not in errors and not _within(actor, *grants):
+        errors["permissions"] = [_("you cannot grant more than your own role allows")]
+    if role.key == "admin" and not creating:
+        errors["permissions"] = [_("the Admin role always has every permission")]
+
+
 @transaction.atomic
 def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
     creating = role is None
@@ -306,50 +351,17 @@ def role_save(*, actor: Actor, role: Role | None, data: dict[str, Any]) -> Role:
         if not key or Role.objects.filter(key=key).exists():
             errors["key"] = [_("the key '%(key)s' is taken or empty") % {"key": key}]
         role.key = key
-    permissions = data.get("permissions", role.permissions)
-    if not isinstance(permissions, dict) or any(
-        obj not in perms.OBJECTS or not isinstance(actions, list) or any(a not in perms.ACTIONS for a in actions)
-        for obj, actions in permissions.items()
-    ):
-        errors["permissions"] = [_("an object of {object: [actions]} with known objects and actions")]
-    scope = data.get("record_scope", role.record_scope)
-    if scope not in dict(perms.SCOPES):
-        errors["record_scope"] = [_("one of %(choices)s") % {"choices": ", ".join(dict(perms.SCOPES))}]
-    sensitive = data.get("sensitive_fields", role.sensitive_fields)
-    if not isinstance(sensitive, list) or not all(isinstance(s, str) for s in sensitive):
-        errors["sensitive_fields"] = [_("a list of field keys")]
-    if not creating and actor.user is not None and not actor.user.is_admin and role.pk == actor.user.role_id:
-        errors["permissions"] = [_("you cannot change your own role")]
-    elif (
-        "permissions" not in errors
-        and "sensitive_fields" not in errors
-        and not _within(actor, permissions, scope, sensitive)
-    ):
-        errors["permissions"] = [_("you cannot grant more than your own role allows")]
-    if role.key == "admin" and not creating:
-        errors["permissions"] = [_("the Admin role always has every permission")]
+    grants = _role_grants(data, role, errors)
+    _may_grant_role(actor, role, grants, errors, creating=creating)
     if errors:
         raise InvalidInput(errors)
-    before = (
-        {}
-        if creating
-        else {
-            "name": role.name,
-            "permissions": role.permissions,
-            "record_scope": role.record_scope,
-            "sensitive_fields": role.sensitive_fields,
-        }
-    )
+    permissions, scope, sensitive = grants
+    before = {} if creating else {key: getattr(role, key) for key in _ROLE_AUDITED}
     role.name, role.record_scope = name, scope
     role.permissions = {obj: [a for a in perms.ACTIONS if a in acts] for obj, acts in permissions.items() if acts}
     role.sensitive_fields = sorted(set(sensitive))
     role.save()
-    after = {
-        "name": role.name,
-        "permissions": role.permissions,
-        "record_scope": role.record_scope,
-        "sensitive_fields": role.sensitive_fields,
-    }
+    after = {key: getattr(role, key) for key in _ROLE_AUDITED}
     audit.record(
         actor=actor,
         action=audit.CREATE if creating else audit.UPDATE,
