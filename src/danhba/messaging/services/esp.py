@@ -12,23 +12,31 @@ the ESPs that keep it report it) or the id the ESP gave the message when it took
   both through ``bounces.bounce_apply``, the bounce mailbox's own path;
 - complained → the address is suppressed (complaint) and the consent withdrawn in the ledger;
   unsubscribed (the ESP's own link) → the same as danhba's unsubscribe;
-- opened, clicked: not recorded from webhooks yet (danhba's own pixel and click redirects are).
+- opened, clicked → "Email Opened" / "Email Link Clicked" events through tracking's inbox, as
+  danhba's own pixel and click redirect hand them over (``views/tracked.py``), so the worker
+  writes the ``Open``/``Click`` rows, the timeline and segments see them, and machines are told
+  apart the same way — only for a campaign whose own tracking is off: otherwise danhba's pixel
+  and redirects count them already and the ESP's would count each twice.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from danhba.messaging.bounces import HARD, SOFT, Bounce, Failure
 from danhba.messaging.links import Recipient
-from danhba.messaging.models import Send, Suppression
+from danhba.messaging.machines import machine_reason
+from danhba.messaging.models import Campaign, CampaignLink, Send, Suppression
+from danhba.messaging.services.activity import CLICKED, OPENED, SOURCE
 from danhba.messaging.services.bounces import bounce_apply
 from danhba.messaging.services.campaigns import unsubscribe
+from danhba.tracking.services.server import ServerEvent, internal_source, server_events_accept
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,8 @@ def esp_event_apply(*, event: AnymailTrackingEvent, esp_name: str = "") -> str:
         )
         bounce_apply(Bounce(send_id=send.pk, failures=(failure,)))
         return "hard_bounce" if hard else "soft_bounce"
+    if kind in (EventType.OPENED, EventType.CLICKED):
+        return _activity(send, event)
     if kind in (EventType.COMPLAINED, EventType.UNSUBSCRIBED):
         complaint = kind == EventType.COMPLAINED
         unsubscribe(
@@ -74,6 +84,48 @@ def esp_event_apply(*, event: AnymailTrackingEvent, esp_name: str = "") -> str:
         )
         return "complaint" if complaint else "unsubscribed"
     return "ignored"
+
+
+def _activity(send: Send, event: AnymailTrackingEvent) -> str:
+    campaign = Campaign.objects.filter(pk=send.campaign_id).only("pk", "name", "tracking").first()
+    opened = event.event_type == EventType.OPENED
+    url = str(event.click_url or "")
+    if campaign is None or campaign.tracking or not (opened or url.startswith(("http://", "https://"))):
+        return "ignored"
+    agent = str(event.user_agent or "")[:300]
+    when = event.timestamp or timezone.now()
+    sent_at = int(send.sent_at.timestamp()) if send.sent_at else 0
+    reason = machine_reason(ip=None, user_agent=agent, rendered_at=sent_at, now=when.timestamp())
+    properties: dict[str, Any] = {
+        "campaign_id": campaign.pk, "campaign": campaign.name, "send_id": send.pk, "machine": bool(reason),
+        "machine_reason": reason,
+    }  # fmt: skip
+    if not opened:
+        # A click with no link is the trap link's: the ESP's link is stored like danhba's own.
+        properties.update(link_id=_link(campaign, url), url=url)
+    key = str(event.event_id or uuid.uuid4().hex)[:100]
+    server_events_accept(
+        source=internal_source(SOURCE),
+        events=[
+            ServerEvent(
+                contact_id=send.contact_id,
+                name=OPENED if opened else CLICKED,
+                message_id=f"email-esp-{'open' if opened else 'click'}-{send.pk}-{key}",
+                properties=properties,
+                timestamp=when,
+                context={"userAgent": agent},
+            )
+        ],
+    )
+    return "opened" if opened else "clicked"
+
+
+def _link(campaign: Campaign, url: str) -> int:
+    found = CampaignLink.objects.filter(campaign=campaign, url=url).values_list("pk", flat=True).first()
+    if found is not None:
+        return int(found)
+    position = (CampaignLink.objects.filter(campaign=campaign).aggregate(top=Max("position"))["top"] or 0) + 1
+    return int(CampaignLink.objects.create(campaign=campaign, position=position, url=url).pk)
 
 
 def _rejected_as_bounce(event: AnymailTrackingEvent) -> bool:

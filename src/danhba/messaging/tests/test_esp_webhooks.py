@@ -184,3 +184,24 @@ def test_the_esps_own_id_is_kept_when_sent(admin: Any, make_contact: Any, settin
     delivered = AnymailTrackingEvent(event_type=EventType.DELIVERED, message_id="2")
     assert esp_event_apply(event=delivered, esp_name="test") == "delivered"
     assert Send.objects.get(esp_message_id="2").delivered_at is not None
+
+
+def test_opens_and_clicks_from_the_esp_when_danhba_does_not_track(sent: Send, settings: Any) -> None:
+    from danhba.messaging.models import Click, Open
+
+    settings.MESSAGING_MACHINE_SECONDS = 0
+    person = {"client-info": {"user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0 Safari/537.36"}}
+    Campaign.objects.filter(pk=sent.campaign_id).update(tracking=False)
+    assert post(mailgun(event(sent, "opened", **person))).status_code == 200
+    assert post(mailgun(event(sent, "clicked", url="https://shop.example.vn/sale", **person))).status_code == 200
+    assert (
+        post(mailgun(event(sent, "opened", **{"client-info": {"user-agent": "Barracuda link scanner"}}))).status_code
+        == 200
+    )
+    assert list(Open.objects.filter(send=sent).values_list("machine", flat=True).order_by("machine")) == [False, True]
+    click = Click.objects.get(send=sent)
+    assert not click.machine and click.link is not None and click.link.url == "https://shop.example.vn/sale"
+    # With danhba's own pixel and redirects on, the ESP's reports would count twice: left out.
+    Campaign.objects.filter(pk=sent.campaign_id).update(tracking=True)
+    assert post(mailgun(event(sent, "opened", **person))).status_code == 200
+    assert Open.objects.count() == 2
