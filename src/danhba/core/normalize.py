@@ -73,7 +73,26 @@ def clean_text(value: object) -> str:
     non-breaking and other odd spaces collapsed, trimmed. ``None`` becomes ``""``."""
     if value is None:
         return ""
-    return _clean_str(value if isinstance(value, str) else str(value))
+    text = value if isinstance(value, str) else str(value)
+    if _already_clean(text):
+        return text
+    return _clean_str(text)
+
+
+def _already_clean(text: str) -> bool:
+    """Whether :func:`_clean_str` would give ``text`` back unchanged, checked without building a
+    new string: most values reach ``clean_text`` clean already (an import cleans every cell,
+    then its parser cleans the parts again). ``str.isprintable`` is false for every control,
+    format mark (the invisible ones) and separator except the ASCII space, so a printable text
+    has nothing to take out and no whitespace but spaces to collapse. A hypothesis test holds
+    it to ``_clean_str`` (core/tests/test_fast_paths.py)."""
+    return (
+        text.isprintable()
+        and "  " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+        and (text.isascii() or unicodedata.is_normalized("NFC", text))
+    )
 
 
 def clean_long_text(value: object) -> str:

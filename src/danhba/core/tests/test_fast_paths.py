@@ -75,3 +75,15 @@ def test_the_bulk_writers_datetime_shortcut_stores_what_django_stores(value: dt.
 
     aware = value if zone is None else value.replace(tzinfo=zone)
     assert datetime_adapter()(aware) == connection.ops.adapt_datetimefield_value(aware)
+
+
+@settings(max_examples=5000, deadline=None)
+@given(
+    st.one_of(
+        st.text(),
+        st.text(alphabet=" \t\n\xa0\u200b\u202e\ufeffaăâđeêoôơuưAĂ\u0301\u0303\u0323Ng.-"),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+    )
+)
+def test_clean_text_shortcut_gives_what_the_full_cleaning_gives(text: str) -> None:
+    assert normalize.clean_text(text) == normalize._clean_str.__wrapped__(text)
