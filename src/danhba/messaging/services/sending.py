@@ -1,17 +1,19 @@
-"""The send job: a campaign's queued recipients, in keyset batches, over several SMTP
-connections at once.
+"""The send job: a campaign's queued recipients over several connections at once.
 
-Durability: every recipient has a ``Send`` row before its message leaves. A batch is claimed
-(queued → sending, with the job's token and the row's Message-ID) in one transaction, the
-messages go out, and the outcome is written back (sent, or failed with the server's answer). A
-worker killed mid-batch leaves its rows in "sending": the next run (the job woken again, or the
-minutely sweep once the heartbeat is older than ``MESSAGING_SEND_LEASE_SECONDS``) sends them again with the same
-Message-ID — they may have left before the kill — and counts them in ``Campaign.resent``. No
-other recipient can get the message twice: a row leaves "queued" only by a claim.
+Durability: every recipient has a ``Send`` row before its message leaves. Rows are claimed a
+batch at a time (held by the run's token, still "queued", each given its Message-ID); a row
+becomes "sending" in the same transaction that records its connection's previous message, just
+before it goes on that connection, and "sent" or "failed" once the server answered — so at most
+one message per connection has left without its row saying so. A worker killed mid-run leaves
+only those in "sending": the next run (the job woken again, or the minutely sweep once the
+heartbeat is older than ``MESSAGING_SEND_LEASE_SECONDS``) sends them again with the same
+Message-ID — they may have left before the kill — and counts them in ``Campaign.resent``; the
+rows it held go back to the queue. No other recipient can get the message twice: a row leaves
+"queued" only through a lane.
 
 The template is compiled once per run; each recipient gets its own tokens (their fields,
 signed unsubscribe link) and, for marketing, the footer and the List-Unsubscribe headers.
-Suppression and the frequency cap are checked again just before each batch leaves."""
+Suppression, consent and the frequency cap are checked again as each batch is claimed."""
 
 from __future__ import annotations
 
