@@ -514,14 +514,34 @@ def _allowance(campaign: Campaign, now: dt.datetime, pending: int = 0) -> tuple[
     return 0, max(5.0, 3600 / campaign.per_hour)
 
 
-@contextlib.contextmanager
-def _quick_switches() -> Iterator[None]:
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, SWITCH_SECONDS))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
+class _QuickSwitches:
+    """While any run sends in this process, the interpreter switches threads every
+    ``SWITCH_SECONDS`` (lanes woken by their server get the interpreter sooner); the interval
+    in force before the first run comes back after the last. Counted, so two runs in two
+    worker threads that overlap cannot leave the short interval behind."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.before = 0.0
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.lock:
+            if self.running == 0:
+                self.before = sys.getswitchinterval()
+                sys.setswitchinterval(min(self.before, SWITCH_SECONDS))
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.running -= 1
+                if self.running == 0:
+                    sys.setswitchinterval(self.before)
+
+
+_quick_switches = _QuickSwitches()
 
 
 def campaign_run(*, campaign_id: int, max_seconds: float = MAX_RUN_SECONDS) -> RunResult:

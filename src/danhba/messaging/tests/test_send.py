@@ -170,3 +170,21 @@ def test_locmem_message_shape(settings: Any) -> None:
         connection.send_messages([message])
     assert mail.outbox[0].extra_headers["Message-ID"] == "<1@example.vn>"
     assert mail.outbox[0].alternatives[0][1] == "text/html"
+
+
+def test_overlapping_runs_leave_the_thread_switch_interval_as_they_found_it() -> None:
+    """Two campaign runs in two worker threads may overlap in any order; after both, the
+    process switches threads as it did before (the short interval is for sending only)."""
+    import sys
+
+    from danhba.messaging.services import sending
+
+    before = sys.getswitchinterval()
+    first, second = sending._quick_switches(), sending._quick_switches()
+    first.__enter__()
+    second.__enter__()
+    assert sys.getswitchinterval() == sending.SWITCH_SECONDS
+    first.__exit__(None, None, None)  # the first run ends while the second still sends
+    assert sys.getswitchinterval() == sending.SWITCH_SECONDS
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
