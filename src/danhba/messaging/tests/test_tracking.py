@@ -198,11 +198,13 @@ def test_a_click_seconds_after_sending_is_a_scanner(
     assert Click.objects.get().machine_reason == "too_soon"
 
 
-def test_a_campaign_without_tracking(smtp: Mailbox, setup: dict[str, Any]) -> None:  # noqa: F811
+def test_a_campaign_without_tracking(smtp: Mailbox, setup: dict[str, Any], client_for: Any, users: Any) -> None:  # noqa: F811
     campaign = _send(setup, tracking=False)
     html = _to(smtp, "lan@example.vn").part("text/html")
     assert "/email/c/" not in html and "/email/o/" not in html and 'href="https://shop.example.vn/blog"' in html
     assert not CampaignLink.objects.filter(campaign=campaign).exists()
+    page = client_for(users["marketing"]).get(f"/email/campaigns/{campaign.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert 'data-testid="campaign-tracking">not tracked (privacy)<' in page.content.decode()
 
 
 def test_machine_rules() -> None:
