@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, transaction
 from django.db.models import CharField, F, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -555,6 +555,7 @@ def campaign_run(*, campaign_id: int, max_seconds: float = MAX_RUN_SECONDS) -> R
         return result
     if dead is not None:  # a run died: "Email Sent" of what it sent after its last heartbeat
         sends_recorded(campaign=campaign, since=dead)
+    run: _Run | None = None
     try:
         run = _Run(campaign, token, result, max_seconds)
         stale = _in_flight(campaign, token)
@@ -567,11 +568,22 @@ def campaign_run(*, campaign_id: int, max_seconds: float = MAX_RUN_SECONDS) -> R
         if result.unsent:
             result.again_in = SERVER_DOWN_RETRY_SECONDS  # the server is down: try again later
     finally:
+        if run is not None:
+            _sent_events_at_stop(run)
         # Rows held but not started go back to the queue for whichever run comes next.
         Send.objects.filter(campaign=campaign, state=Send.State.QUEUED, claim_token=token).update(claim_token="")
         _release(campaign, token)
         counts_refresh(campaign)
     return result
+
+
+def _sent_events_at_stop(run: _Run) -> None:
+    """ "Email Sent" of what a run recorded as sent since its last heartbeat, also when it stops
+    on an error (no run takes over from one that released its claim, so nobody else would)."""
+    try:
+        run._sent_events()
+    except DatabaseError:
+        log.exception("campaign %s: Email Sent events of the last second not stored", run.campaign.pk)
 
 
 def _finish(campaign: Campaign) -> None:

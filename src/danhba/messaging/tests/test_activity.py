@@ -172,3 +172,30 @@ def test_the_builder_offers_email_activity(smtp: Mailbox, setup: dict[str, Any],
         "kind": "email", "action": "received", "campaign": campaign.pk, "negate": False, "period": {"last_days": 7},
     }  # fmt: skip
     assert _members(segment) == {setup["people"]["lan"].pk, setup["people"]["minh"].pk}
+
+
+def test_a_run_stopped_by_an_error_still_records_what_it_sent(
+    smtp: Mailbox,
+    setup: dict[str, Any],  # noqa: F811
+    monkeypatch: Any,
+) -> None:
+    """An error mid-run (not a kill): the messages recorded as sent before it still become
+    "Email Sent" events (no run takes over from one that gave its claim back)."""
+    from danhba.messaging.services import sending
+    from danhba.messaging.tests.test_campaigns import make_campaign
+
+    campaign = make_campaign(setup)
+    campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    real_round = sending._Run._round
+
+    def round_then_fail(self: Any, done: Any) -> None:
+        real_round(self, done)
+        if self.sent:
+            raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(sending._Run, "_round", round_then_fail)
+    with pytest.raises(RuntimeError):
+        sending.campaign_run(campaign_id=campaign.pk)
+    sent = set(Send.objects.filter(campaign=campaign, state=Send.State.SENT).values_list("contact_id", flat=True))
+    recorded = set(Event.objects.filter(name=SENT).values_list("contact_id", flat=True))
+    assert sent and recorded == sent
