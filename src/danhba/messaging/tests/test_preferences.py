@@ -162,9 +162,12 @@ def test_forged_links_and_forms_change_nothing(world: dict[str, Any]) -> None:
             f"/email/preferences/{make_token(Recipient(minh.pk, 0))}/", {**form, "action": "save", "pause": "6"}
         ),
         browser.post(f"/email/preferences/{token}/", {**form, "action": "save", "pause": "2"}),  # not offered
+        # Digits int() cannot read, or too many of them: the same form error, not a server error.
+        browser.post(f"/email/preferences/{token}/", {**form, "action": "save", "pause": "\u00b2"}),
+        browser.post(f"/email/preferences/{token}/", {**form, "action": "save", "pause": "9" * 5000}),
     ]
-    assert [r.status_code for r in bad] == [400, 400, 400, 400]
-    assert "Choose 1, 3 or 6 months." in bad[3].content.decode()
+    assert [r.status_code for r in bad] == [400, 400, 400, 400, 400, 400]
+    assert all("Choose 1, 3 or 6 months." in r.content.decode() for r in bad[3:])
     assert ConsentRecord.objects.count() == ledger and not Suppression.objects.exists()
 
 

@@ -113,10 +113,11 @@ def _apply(request: HttpRequest, recipient: Recipient) -> str:
         preferences_resume(recipient=recipient, actor=actor)
         return "resumed"
     pause = request.POST.get("pause", "") or "0"
+    offered = {str(months): months for months in (0, *PAUSE_MONTHS)}
     preferences_save(
         recipient=recipient,
         actor=actor,
         subscribed_topics=set(request.POST.getlist("topic")),
-        pause_months=int(pause) if pause.isdigit() else -1,
+        pause_months=offered.get(pause, -1),  # anything not offered is the form's error, never int()'s
     )
     return "paused" if pause not in ("", "0") else "saved"
