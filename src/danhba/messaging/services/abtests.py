@@ -40,6 +40,8 @@ from danhba.messaging.services.campaigns import (
 from danhba.messaging.split import LABELS, MAX_VARIANTS, slot
 
 OVERRIDES = {"subject": 500, "sender_name": 120, "sender_email": 254}
+# How the parent is sent, copied to every variant at start: the topic, the throttle, tracking.
+SENDING_OPTIONS = ("topic", "per_hour", "tracking")
 
 
 def _audit(actor: Actor, campaign: Campaign, action: str, changes: dict[str, Any]) -> None:
@@ -147,9 +149,10 @@ def abtest_start(parent: Campaign) -> None:
     variants = list(parent.variants.select_related("template").order_by("variant_label"))
     for variant in variants:
         variant.content = campaign_content(variant.template, variant.overrides)
-        variant.topic_id, variant.per_hour = parent.topic_id, parent.per_hour
+        for field in SENDING_OPTIONS:  # sent as the parent says, whatever it said at creation
+            setattr(variant, field, getattr(parent, field))
         variant.status, variant.scheduled_at, variant.started_at = Campaign.Status.SENDING, now, now
-        variant.save(update_fields=["content", "topic", "per_hour", "status", "scheduled_at", "started_at"])
+        variant.save(update_fields=["content", *SENDING_OPTIONS, "status", "scheduled_at", "started_at"])
     key = str(parent.content["key"])
     for ids in audience_batches(parent):
         groups: dict[int, list[int]] = defaultdict(list)

@@ -177,3 +177,15 @@ def test_variants_through_the_pages(client_for: Any, users: Any, world: dict[str
     analyst = client_for(users["analyst"])
     assert analyst.post(f"/email/campaigns/{campaign.pk}/variants/", {"subject": "x"}).status_code == 403
     assert analyst.post(f"/email/campaigns/{campaign.pk}/variants/{world['b'].pk}/pick/").status_code == 403
+
+
+def test_the_variants_are_sent_as_the_parent_says(smtp: Mailbox, world: dict[str, Any]) -> None:
+    campaign, a, b = world["campaign"], world["a"], world["b"]
+    campaigns.campaign_update(actor=world["actor"], campaign=campaign, data={"tracking": False, "per_hour": 500})
+    campaigns.campaign_schedule(actor=world["actor"], campaign=campaign)
+    run(a)
+    run(b)
+    assert smtp.received
+    for received in smtp.received:  # no pixel, no tracked links when the parent tracks nothing
+        assert "/email/o/" not in received.part("text/html") and "/email/c/" not in received.part("text/html")
+    assert {(v.tracking, v.per_hour) for v in Campaign.objects.filter(parent=campaign)} == {(False, 500)}
