@@ -21,6 +21,7 @@ batch, so a change in the preference centre holds from the next batch on."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -45,6 +46,8 @@ from danhba.messaging.services.activity import unsubscribe_recorded
 from danhba.messaging.services.templates import parts_of
 from danhba.privacy.models import ConsentPurpose, ConsentState, ConsentStatus
 from danhba.segments.models import Segment, SegmentMember
+
+log = logging.getLogger(__name__)
 
 AUDIENCE_BATCH = 2000
 MAX_PER_HOUR = 1_000_000
@@ -506,6 +509,26 @@ def suppression_add(*, email: str, reason: str, note: str = "") -> Suppression:
     return entry
 
 
+def _suppress_sent_address(recipient: Recipient, contact: Contact, reason: str) -> None:
+    """Suppress the address the campaign's message went to (the contact may have changed it
+    since), else the contact's; an address that is no address is skipped with a log line."""
+    sent_to = ""
+    if recipient.campaign_id:
+        sent_to = (
+            Send.objects.filter(campaign_id=recipient.campaign_id, contact_id=contact.pk)
+            .values_list("email", flat=True)
+            .first()
+            or ""
+        )
+    address = sent_to or contact.email
+    if not address:
+        return
+    try:
+        suppression_add(email=address, reason=reason, note=f"campaign {recipient.campaign_id}")
+    except NormalizationError:
+        log.warning("contact %s: %r is no address to suppress (%s)", contact.pk, address, reason)
+
+
 def unsubscribe(
     *,
     recipient: Recipient,
@@ -532,8 +555,7 @@ def unsubscribe(
             proof=proof or f"unsubscribe link, campaign {recipient.campaign_id}",
             ip_address=ip_address,
         )
-        if contact.email:
-            suppression_add(email=contact.email, reason=reason, note=f"campaign {recipient.campaign_id}")
+        _suppress_sent_address(recipient, contact, reason)
         unsubscribe_recorded(
             contact_id=contact.pk, campaign_id=recipient.campaign_id, complaint=reason == Suppression.Reason.COMPLAINT
         )

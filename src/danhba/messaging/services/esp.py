@@ -138,6 +138,14 @@ def _status(event: AnymailTrackingEvent) -> str:
     return next((w for w in words if w.count(".") == 2 and w.replace(".", "").isdigit()), "")[:12]
 
 
+class EspEventFailed(Exception):
+    """Applying a readable event failed in danhba's own code. Not a ``ValueError`` & co., which
+    the webhook view answers as an unreadable payload (400, never resent): this one stays a 500."""
+
+
 def esp_signal_received(sender: object, event: AnymailTrackingEvent, esp_name: str = "", **kwargs: object) -> None:
     """The ``anymail.signals.tracking`` receiver (connected in ``apps.py``)."""
-    esp_event_apply(event=event, esp_name=esp_name)
+    try:
+        esp_event_apply(event=event, esp_name=esp_name)
+    except Exception as exc:
+        raise EspEventFailed(f"{esp_name} {event.event_type} event not applied") from exc

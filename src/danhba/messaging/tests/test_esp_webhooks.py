@@ -114,6 +114,22 @@ def test_a_complaint_suppresses_and_withdraws_consent(sent: Send) -> None:
     assert record is not None and record.source == "email" and "spam complaint reported by Mailgun" in record.proof
 
 
+def test_a_complaint_suppresses_the_address_the_message_went_to(sent: Send) -> None:
+    # The contact changed address after the send: the complaint is about the old one.
+    from danhba.contacts.models import Contact
+
+    Contact.objects.filter(pk=sent.contact_id).update(email="lan.moi@example.vn")
+    assert post(mailgun(event(sent, "complained"))).status_code == 200
+    assert list(Suppression.objects.values_list("email", flat=True)) == ["lan@example.vn"]
+
+
+def test_a_complaint_about_an_unreadable_address_still_withdraws_consent(sent: Send) -> None:
+    Send.objects.filter(pk=sent.pk).update(email="lan@@example")
+    assert post(mailgun(event(sent, "complained"))).status_code == 200
+    assert ConsentState.objects.get(contact_id=sent.contact_id).status == "withdrawn"
+    assert not Suppression.objects.exists()
+
+
 def test_refused_and_unknown(sent: Send, settings: Any) -> None:
     # A forged signature, another ESP's URL: nothing changes.
     assert post(mailgun(event(sent, "complained"), key="guess")).status_code == 403
@@ -139,6 +155,20 @@ def test_refused_and_unknown(sent: Send, settings: Any) -> None:
     settings.EMAIL_URL = "smtp://127.0.0.1:25"
     assert post(mailgun(event(sent, "complained"))).status_code == 404
     assert not Suppression.objects.exists() and Campaign.objects.count() == 1
+
+
+def test_an_unreadable_timestamp_is_a_400_and_our_own_failure_a_500(sent: Send, monkeypatch: Any) -> None:
+    # A signed event whose time no datetime can hold: the payload's fault, 400 (not resent).
+    assert post(mailgun(event(sent, "complained", timestamp=1e20))).status_code == 400
+    assert not Suppression.objects.exists()
+
+    # A failure of danhba's own processing is no 400: a 5xx, so the ESP sends the event again.
+    def broken(**kwargs: Any) -> bool:
+        raise ValueError("our bug")
+
+    monkeypatch.setattr("danhba.messaging.services.esp.unsubscribe", broken)
+    answer = Client(raise_request_exception=False).post(URL, mailgun(event(sent, "complained")), "application/json")
+    assert answer.status_code == 500
 
 
 def test_postmark_with_basic_auth_finds_the_send_by_the_esps_own_id(sent: Send, settings: Any) -> None:

@@ -5,7 +5,9 @@ django-anymail's own view for that ESP (its authentication: HTTP basic auth with
 
 Only the ESP that ``EMAIL_URL`` names (``anymail://mailgun``) has a webhook: another ESP's URL is
 a 404. A webhook with no authentication at all configured is refused (403) rather than open to
-anyone; a payload anymail cannot read is a 400 (ESPs resend on a 5xx)."""
+anyone; a payload anymail cannot read is a 400 (ESPs resend on a 5xx). A failure of danhba's own
+processing of a readable event (``services/esp.EspEventFailed``) is not the payload's fault: it
+stays a 500, so the ESP sends the event again."""
 
 from __future__ import annotations
 
@@ -60,7 +62,7 @@ def esp_tracking(request: HttpRequest, esp: str) -> HttpResponse:
         response: HttpResponse = view(request)
     except AnymailWebhookValidationFailure:
         return _refused(request, 403, "forbidden", _("The webhook's authentication failed."))
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         log.warning("%s webhook: unreadable payload: %r", esp, exc)
         return _refused(request, 400, "invalid", _("The payload could not be read."))
     return response
