@@ -8,8 +8,10 @@ the ESPs that keep it report it) or the id the ESP gave the message when it took
 
 - delivered → ``Send.delivered_at`` (the first report);
 - bounced, or rejected because the address bounced before → a hard bounce: the address is
-  suppressed at once; deferred (a temporary failure) → a soft bounce, counted once per send —
-  both through ``bounces.bounce_apply``, the bounce mailbox's own path;
+  suppressed at once, through ``bounces.bounce_apply``, the bounce mailbox's own path;
+- deferred (the ESP will try again) → nothing: most delays end delivered, so a delay is neither
+  a soft bounce nor a step toward suppression (a delay that ends in failure is reported as
+  bounced);
 - complained → the address is suppressed (complaint) and the consent withdrawn in the ledger;
   unsubscribed (the ESP's own link) → the same as danhba's unsubscribe;
 - opened, clicked → "Email Opened" / "Email Link Clicked" events through tracking's inbox, as
@@ -29,7 +31,7 @@ from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from danhba.messaging.bounces import HARD, SOFT, Bounce, Failure
+from danhba.messaging.bounces import HARD, Bounce, Failure
 from danhba.messaging.links import Recipient
 from danhba.messaging.machines import machine_reason
 from danhba.messaging.models import Campaign, CampaignLink, Send, Suppression
@@ -52,7 +54,7 @@ def send_of(event: AnymailTrackingEvent) -> Send | None:
 
 def esp_event_apply(*, event: AnymailTrackingEvent, esp_name: str = "") -> str:
     """Apply one event; returns what it did (for the log and tests): delivered, hard_bounce,
-    soft_bounce, complaint, unsubscribed, ignored or unknown_send."""
+    complaint, unsubscribed, opened, clicked, ignored (deferred among them) or unknown_send."""
     send = send_of(event)
     if send is None:
         log.info("%s event %s about no send of ours: %s", esp_name, event.event_type, event.message_id)
@@ -62,16 +64,15 @@ def esp_event_apply(*, event: AnymailTrackingEvent, esp_name: str = "") -> str:
         when = event.timestamp or timezone.now()
         Send.objects.filter(pk=send.pk, delivered_at__isnull=True).update(delivered_at=when)
         return "delivered"
-    if kind in (EventType.BOUNCED, EventType.DEFERRED) or _rejected_as_bounce(event):
-        hard = kind != EventType.DEFERRED
+    if kind == EventType.BOUNCED or _rejected_as_bounce(event):
         failure = Failure(
             address=str(event.recipient or send.email),
-            kind=HARD if hard else SOFT,
+            kind=HARD,
             status=_status(event),
             diagnostic=f"{esp_name}: {event.mta_response or event.description or kind}"[:300],
         )
         bounce_apply(Bounce(send_id=send.pk, failures=(failure,)))
-        return "hard_bounce" if hard else "soft_bounce"
+        return "hard_bounce"
     if kind in (EventType.OPENED, EventType.CLICKED):
         return _activity(send, event)
     if kind in (EventType.COMPLAINED, EventType.UNSUBSCRIBED):

@@ -98,12 +98,15 @@ def test_delivered_then_a_hard_bounce(sent: Send) -> None:
     assert Send.objects.get(campaign=again).reason == "suppressed"
 
 
-def test_a_temporary_failure_is_one_soft_bounce(sent: Send) -> None:
+def test_a_delay_is_no_bounce(sent: Send) -> None:
+    # Mailgun's "failed, temporary" is a delay it retries (most end delivered): not a soft bounce,
+    # no step toward suppression, and the send is not shown as bounced.
     deferred = event(sent, "failed", severity="temporary", **{"delivery-status": {"message": "4.2.2 Mailbox full"}})
-    for _ in range(2):  # Mailgun retries: reported twice, counted once
+    for _ in range(2):
         assert post(mailgun(deferred)).status_code == 200
-    assert [(b.send_id, b.status) for b in SoftBounce.objects.all()] == [(sent.pk, "4.2.2")]
-    assert not Suppression.objects.exists()
+    assert not SoftBounce.objects.exists() and not Suppression.objects.exists()
+    sent.refresh_from_db()
+    assert sent.bounced_at is None
 
 
 def test_a_complaint_suppresses_and_withdraws_consent(sent: Send) -> None:
