@@ -15,6 +15,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.test import Client
 
 from danhba.messaging import machines, tracked
 from danhba.messaging.models import Campaign, CampaignLink, Click, Open, Send
@@ -245,3 +246,23 @@ def test_a_click_answers_from_the_inbox_and_the_worker_records_it(
     assert not Click.objects.exists() and not Event.objects.filter(name=CLICKED).exists()
     assert inbox.inbox_process() == 1
     assert Click.objects.count() == 1 and Event.objects.filter(name=CLICKED).count() == 1
+
+
+def test_a_mail_proxy_opening_for_many_readers_is_limited_per_send(monkeypatch: Any) -> None:
+    """Gmail's and Outlook's image proxies fetch for thousands of readers from a few addresses:
+    the signed token proves the send, so the limit is per network and send, and one busy send
+    does not silence the opens of the others."""
+    from danhba.core.ratelimit import PublicLimit
+    from danhba.messaging.models import EmailTemplate
+    from danhba.messaging.views import tracked as views
+
+    template = EmailTemplate.objects.create(name="t", subject="s", body="b")
+    campaign = Campaign.objects.create(name="KM", template=template)
+    recorded: list[int] = []
+    monkeypatch.setattr(views, "open_rate", PublicLimit("email-open", 2))
+    monkeypatch.setattr(views, "_record", lambda request, name, t, campaign: recorded.append(t.send_id))
+    proxy = {"REMOTE_ADDR": "66.249.84.10"}
+    for send_id in (1, 1, 1, 2, 3):
+        token = tracked.open_token(tracked.Tracked(send_id, send_id, campaign.pk, int(time.time())))
+        assert Client().get(f"/email/o/{token}.gif", **proxy).status_code == 200
+    assert recorded == [1, 1, 2, 3]

@@ -5,9 +5,11 @@ Both answer without waiting for the main database's write lock: the open or clic
 "Email Opened" / "Email Link Clicked" event handed to tracking's inbox (a file of its own on
 SQLite), and the worker stores the event and, through ``services/activity.py``, the ``Open`` or
 ``Click`` row in one transaction. The redirect goes to the address stored for the link when the
-campaign was sent, never to one from the request. Rate-limited per client network
-(``core/ratelimit.PublicLimit``): past the limit the GIF or the redirect still answers (a person
-behind a busy office network must still reach the page) and nothing is recorded.
+campaign was sent, never to one from the request. Rate-limited per client network and send
+(``core/ratelimit.PublicLimit``; the token's signature proves the send, and mail providers' image
+proxies fetch for thousands of readers from a few addresses): past the limit the GIF or the
+redirect still answers (a person behind a busy office network must still reach the page) and
+nothing is recorded.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from danhba.tracking.views.browser import gif_response
 
 logger = logging.getLogger(__name__)
 
-# Mail providers' image proxies fetch for many readers from few addresses: generous.
+# Per network and send: one reader's opens, or a scanner's walk over one message.
 open_rate = PublicLimit("email-open", 600)
 click_rate = PublicLimit("email-click", 120)
 
@@ -70,7 +72,7 @@ def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
     t = tracked.read_open(token)
     if t is None:
         return _not_found()
-    if not open_rate.wait(request):
+    if not open_rate.wait(request, extra=str(t.send_id)):
         campaign = Campaign.objects.filter(pk=t.campaign_id).values_list("name", flat=True).first()
         if campaign is not None:
             _record(request, OPENED, t, campaign)
@@ -95,7 +97,7 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     if found is None:
         return _not_found()
     url, campaign = found
-    if not click_rate.wait(request):
+    if not click_rate.wait(request, extra=str(t.send_id)):
         _record(request, CLICKED, t, campaign, url)
     # The trap link has nothing for a person to see.
     response = HttpResponseRedirect(url) if url else HttpResponse(status=204)
