@@ -28,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -306,7 +306,9 @@ def sends_write(campaign: Campaign, contact_ids: Sequence[int], *, audience: Cam
     rules = audience or campaign
     marketing = bool(campaign.content.get("marketing", True))
     exclude = list(rules.exclude_segments.values_list("pk", flat=True))
-    checked = recipients_check(contact_ids, marketing=marketing, exclude_segments=exclude, topic_id=rules.topic_id)
+    checked = recipients_check(
+        contact_ids, marketing=marketing, exclude_segments=exclude, topic_id=rules.topic_id, campaign_id=campaign.pk
+    )
     return _sends_insert(campaign, checked, marketing=marketing)
 
 
@@ -348,7 +350,12 @@ def audience_queue(campaign: Campaign) -> int:
 
 
 def recipients_check(
-    contact_ids: Sequence[int], *, marketing: bool, exclude_segments: Sequence[int] = (), topic_id: int | None = None
+    contact_ids: Sequence[int],
+    *,
+    marketing: bool,
+    exclude_segments: Sequence[int] = (),
+    topic_id: int | None = None,
+    campaign_id: int | None = None,
 ) -> list[tuple[int, str, dict[str, str]]]:
     """(contact id, address, {"state", "reason"}) for each contact: queued, or excluded with the
     first rule that stops it. A handful of IN queries per batch, none per contact."""
@@ -360,7 +367,7 @@ def recipients_check(
     emails = dict(Contact.objects.filter(pk__in=contact_ids).values_list("pk", "email"))
     suppressed = suppressed_addresses([e for e in emails.values() if e], marketing=marketing)
     unwilling = consent_reasons(contact_ids, topic_id=topic_id) if marketing else {}
-    capped = capped_contacts(contact_ids) if marketing else set()
+    capped = capped_contacts(contact_ids, campaign_id=campaign_id) if marketing else set()
     out = []
     for cid in contact_ids:
         if cid not in emails:
@@ -431,19 +438,22 @@ def suppressed_addresses(emails: Sequence[str], *, marketing: bool) -> set[str]:
     return set(rows.values_list("email", flat=True))
 
 
-def capped_contacts(contact_ids: Sequence[int], now: dt.datetime | None = None) -> set[int]:
-    """Contacts that reached the frequency cap of marketing email."""
+def capped_contacts(
+    contact_ids: Sequence[int], now: dt.datetime | None = None, *, campaign_id: int | None = None
+) -> set[int]:
+    """Contacts that reached the frequency cap of marketing email: rows sent in the window, and
+    rows another run holds (claimed or on a connection) — two campaigns sending at once see each
+    other. The campaign being checked (``campaign_id``) is left out: it does not cap itself."""
     cap = settings.MESSAGING_FREQUENCY_CAP
     if cap <= 0:
         return set()
     since = (now or timezone.now()) - dt.timedelta(hours=settings.MESSAGING_FREQUENCY_HOURS)
-    rows = (
-        Send.objects.filter(contact_id__in=contact_ids, sent_at__gte=since, marketing=True)
-        .values("contact_id")
-        .annotate(n=Count("id"))
-        .filter(n__gte=cap)
-    )
-    return {row["contact_id"] for row in rows}
+    held = Q(state=Send.State.SENDING) | (Q(state=Send.State.QUEUED) & ~Q(claim_token=""))
+    rows = Send.objects.filter(Q(sent_at__gte=since) | held, contact_id__in=contact_ids, marketing=True)
+    if campaign_id is not None:
+        rows = rows.exclude(campaign_id=campaign_id)
+    capped = rows.values("contact_id").annotate(n=Count("id")).filter(n__gte=cap)
+    return {row["contact_id"] for row in capped}
 
 
 def counts_refresh(campaign: Campaign) -> dict[str, int]:

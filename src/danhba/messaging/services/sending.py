@@ -337,7 +337,7 @@ def _recheck(campaign: Campaign, rows: list[Send]) -> tuple[list[Send], list[Sen
     suppressed = suppressed_addresses([r.email for r in rows], marketing=marketing)
     ids = [r.contact_id for r in rows]
     unwilling = consent_reasons(ids, topic_id=campaign.topic_id) if marketing else {}
-    capped = capped_contacts(ids) if marketing else set()
+    capped = capped_contacts(ids, campaign_id=campaign.pk) if marketing else set()
     keep, drop = [], []
     for row in rows:
         if row.email in suppressed:

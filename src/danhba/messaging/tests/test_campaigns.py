@@ -299,3 +299,24 @@ def test_queueing_again_writes_nothing_twice(setup: dict[str, Any]) -> None:
     assert sorted(
         Send.objects.filter(campaign=campaign).values_list("contact_id", "state", "reason", "marketing")
     ) == sorted(rows)
+
+
+def test_two_campaigns_at_once_keep_to_the_cap(smtp: Mailbox, setup: dict[str, Any]) -> None:
+    """Lan had two marketing emails today (the cap is three): of two campaigns sending at the same
+    time only the first to hold her row sends her one; a campaign does not cap itself."""
+    lan = setup["people"]["lan"]
+    for n in range(2):
+        earlier = Campaign.objects.create(name=f"today {n}", template=setup["template"], status=Campaign.Status.SENT)
+        Send.objects.create(campaign=earlier, contact=lan, email="lan@example.vn", state="sent", sent_at=timezone.now())
+    first, second = make_campaign(setup, name="Một"), make_campaign(setup, name="Hai")
+    for campaign in (first, second):
+        campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)
+    # Both queued her (two sent so far); the first run holds its rows, then the second checks.
+    kept, _dropped = sending._recheck(first, sending._claim(first, "run-one", 100))
+    assert lan.pk in {r.contact_id for r in kept} and len(kept) == 2  # lan and minh
+    sending.campaign_run(campaign_id=second.pk)
+    sending.campaign_run(campaign_id=first.pk)
+    to_lan = [r for r in smtp.received if r.rcpt_to[0] == "lan@example.vn"]
+    assert len(to_lan) == 1
+    assert Send.objects.get(campaign=second, contact=lan).reason == "capped"
+    assert [r.rcpt_to[0] for r in smtp.received].count("minh@example.vn") == 2
