@@ -211,7 +211,9 @@ def abtests_decide_due(now: dt.datetime | None = None) -> list[int]:
 
 
 def _send_rest(parent: Campaign, winner: Campaign) -> None:
-    """The winner's content goes to everyone in the audience who got no variant."""
+    """The winner's content goes to everyone in the audience who got no variant (the winner read
+    again here, under the parent's lock: the caller's copy may be from before the start)."""
+    winner = Campaign.objects.get(pk=winner.pk, parent=parent)
     key = parent.content.get("key")
     parent.content = {**winner.content, "key": key}
     parent.ab_winner = winner

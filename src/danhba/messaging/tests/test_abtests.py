@@ -189,3 +189,17 @@ def test_the_variants_are_sent_as_the_parent_says(smtp: Mailbox, world: dict[str
     for received in smtp.received:  # no pixel, no tracked links when the parent tracks nothing
         assert "/email/o/" not in received.part("text/html") and "/email/c/" not in received.part("text/html")
     assert {(v.tracking, v.per_hour) for v in Campaign.objects.filter(parent=campaign)} == {(False, 500)}
+
+
+def test_the_winner_picked_from_a_copy_read_before_the_start(smtp: Mailbox, world: dict[str, Any]) -> None:
+    campaign, a, b = world["campaign"], world["a"], world["b"]  # read before the start: no content yet
+    campaigns.campaign_schedule(actor=world["actor"], campaign=campaign)
+    run(a)
+    run(b)
+    abtests.abtest_pick(actor=world["actor"], campaign=campaign, variant=b)
+    run(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == "sent" and len(smtp.received) == N
+    tested = set(Send.objects.filter(campaign__parent=campaign).values_list("email", flat=True))
+    rest = [r for r in smtp.received if r.rcpt_to[0] not in tested]
+    assert rest and all(r.message["Subject"] == "[QC] s" for r in rest)
