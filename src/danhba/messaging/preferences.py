@@ -12,6 +12,7 @@ import calendar
 import datetime as dt
 
 from django.core import signing
+from django.utils import timezone
 
 from danhba.messaging.links import Recipient
 
@@ -21,7 +22,10 @@ FORM_MAX_AGE = 24 * 3600
 
 
 def pause_end(start: dt.datetime, months: int) -> dt.datetime:
-    """``months`` calendar months after ``start`` (31 January + 1 month: the end of February)."""
+    """``months`` calendar months after ``start`` (31 January + 1 month: the end of February),
+    counted on the local calendar (``settings.TIME_ZONE``): 01:00 on 1 March in Hà Nội is still
+    28 February in UTC."""
+    start = timezone.localtime(start, timezone.get_default_timezone())
     month = start.month - 1 + months
     year, month = start.year + month // 12, month % 12 + 1
     day = min(start.day, calendar.monthrange(year, month)[1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -192,6 +193,9 @@ def test_masked_email_and_pause_end() -> None:
     assert pause_end(start, 1) == dt.datetime(2026, 2, 28, 9, tzinfo=dt.UTC)
     assert pause_end(start, 6) == dt.datetime(2026, 7, 31, 9, tzinfo=dt.UTC)
     assert pause_end(dt.datetime(2026, 11, 5, tzinfo=dt.UTC), 3) == dt.datetime(2027, 2, 5, tzinfo=dt.UTC)
+    # 01:00 on 1 March in Hà Nội (28 February, 18:00 UTC): a month ends 01:00 on 1 April there.
+    hanoi = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+    assert pause_end(dt.datetime(2026, 2, 28, 18, tzinfo=dt.UTC), 1) == dt.datetime(2026, 4, 1, 1, tzinfo=hanoi)
 
 
 def test_topics_are_managed_by_admins_over_the_api(client_for: Any, users: Any, world: dict[str, Any]) -> None:
