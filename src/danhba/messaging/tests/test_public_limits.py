@@ -12,6 +12,7 @@ from django.test import Client
 from danhba.core.ratelimit import TokenBuckets
 from danhba.messaging.links import Recipient, make_token
 from danhba.messaging.models import Suppression
+from danhba.messaging.preferences import form_token
 from danhba.messaging.views import public
 
 pytestmark = pytest.mark.django_db
@@ -56,5 +57,9 @@ def test_the_preference_centre_is_limited_too(monkeypatch: pytest.MonkeyPatch, m
     scanner = Client(REMOTE_ADDR="203.0.113.9")
     answers = [scanner.get(f"/email/preferences/{token}/").status_code for _ in range(3)]
     assert answers == [200, 200, 429]
-    refused = scanner.post(f"/email/preferences/{token}/", {"action": "unsubscribe"})
+    form = {"action": "unsubscribe", "form_token": form_token(Recipient(contact.pk, 1))}  # a valid form
+    refused = scanner.post(f"/email/preferences/{token}/", form)
     assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1 and not Suppression.objects.exists()
+    # The same form from another network is taken: only the limiter refused the first.
+    assert Client(REMOTE_ADDR="198.51.100.7").post(f"/email/preferences/{token}/", form).status_code < 400
+    assert Suppression.objects.filter(email="hong@example.vn").exists()
