@@ -11,10 +11,12 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from danhba.conftest import actor_for
+from danhba.contacts.models import Contact
 from danhba.core.errors import InvalidInput
-from danhba.messaging.models import Campaign, Click, EmailTemplate, Open, Send
+from danhba.messaging.models import Campaign, Click, EmailTemplate, Open, Send, Suppression
 from danhba.messaging.services import abtests, campaigns, sending
 from danhba.messaging.split import slot
 from danhba.messaging.tests.conftest import Mailbox
@@ -203,3 +205,31 @@ def test_the_winner_picked_from_a_copy_read_before_the_start(smtp: Mailbox, worl
     tested = set(Send.objects.filter(campaign__parent=campaign).values_list("email", flat=True))
     rest = [r for r in smtp.received if r.rcpt_to[0] not in tested]
     assert rest and all(r.message["Subject"] == "[QC] s" for r in rest)
+
+
+def test_no_variant_nor_winner_without_consent(smtp: Mailbox, world: dict[str, Any]) -> None:
+    """Of 40 people, 10 withdrew consent, 10 are suppressed, 10 paused: only the other 10 get
+    an email, a variant or the winner, once each."""
+    actor, campaign = world["actor"], world["campaign"]
+    until = timezone.now() + dt.timedelta(days=30)
+    for i in range(N):
+        person, email = Contact.objects.get(email=f"khach{i}@example.vn"), f"khach{i}@example.vn"
+        if i % 4 == 1:
+            consent_record(actor=actor, contact=person, purpose="email_marketing", status="withdrawn", source="ui")
+        elif i % 4 == 2:
+            Suppression.objects.create(email=email, reason=Suppression.Reason.UNSUBSCRIBED)
+        elif i % 4 == 3:
+            consent_record(
+                actor=actor, contact=person, purpose="email_marketing", status="withdrawn", source="ui", until=until
+            )
+    campaigns.campaign_schedule(actor=actor, campaign=campaign)
+    run(world["a"])
+    run(world["b"])
+    abtests.abtest_pick(actor=actor, campaign=campaign, variant=world["a"])
+    run(campaign)
+    got = [r.rcpt_to[0] for r in smtp.received]
+    assert sorted(got) == sorted(f"khach{i}@example.vn" for i in range(N) if i % 4 == 0)
+    in_variants = set(
+        Send.objects.filter(campaign__parent=campaign).exclude(state="sent").values_list("reason", flat=True)
+    )
+    assert in_variants and in_variants <= {"no_consent", "suppressed", "paused"}
