@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 
 from danhba.messaging import compose, tracked
 from danhba.messaging.liquid import TemplateProblem
@@ -60,6 +61,21 @@ def campaign_links(campaign: Campaign, html: str) -> dict[str, int]:
             ignore_conflicts=True,
         )
     return dict(CampaignLink.objects.filter(campaign=campaign).values_list("url", "pk"))
+
+
+def campaign_link(campaign: Campaign, url: str) -> int:
+    """The id of the campaign's link to ``url``, stored after the others when it is new (a link an
+    ESP reports that danhba did not track). Safe when two webhooks store the same new links at
+    once: an insert that loses the race for a position changes nothing, and the next is tried."""
+    for _attempt in range(20):
+        found = CampaignLink.objects.filter(campaign=campaign, url=url).order_by("position").values_list("pk")
+        if first := found.first():
+            return int(first[0])
+        top = CampaignLink.objects.filter(campaign=campaign).aggregate(top=Max("position"))["top"] or 0
+        CampaignLink.objects.bulk_create(
+            [CampaignLink(campaign=campaign, position=top + 1, url=url)], ignore_conflicts=True
+        )
+    raise RuntimeError(f"campaign {campaign.pk}: no position free for a new link")
 
 
 # Per process: (campaign, content key) → its links; a campaign's content is fixed once scheduled.

@@ -28,14 +28,14 @@ import uuid
 from typing import Any
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from danhba.messaging.bounces import HARD, Bounce, Failure
 from danhba.messaging.links import Recipient
 from danhba.messaging.machines import machine_reason
-from danhba.messaging.models import Campaign, CampaignLink, Send, Suppression
-from danhba.messaging.services.activity import CLICKED, OPENED, SOURCE
+from danhba.messaging.models import Campaign, Send, Suppression
+from danhba.messaging.services.activity import CLICKED, OPENED, SOURCE, campaign_link
 from danhba.messaging.services.bounces import bounce_apply
 from danhba.messaging.services.campaigns import unsubscribe
 from danhba.tracking.services.server import ServerEvent, internal_source, server_events_accept
@@ -103,7 +103,7 @@ def _activity(send: Send, event: AnymailTrackingEvent) -> str:
     }  # fmt: skip
     if not opened:
         # A click with no link is the trap link's: the ESP's link is stored like danhba's own.
-        properties.update(link_id=_link(campaign, url), url=url)
+        properties.update(link_id=campaign_link(campaign, url), url=url)
     key = str(event.event_id or uuid.uuid4().hex)[:100]
     server_events_accept(
         source=internal_source(SOURCE),
@@ -119,14 +119,6 @@ def _activity(send: Send, event: AnymailTrackingEvent) -> str:
         ],
     )
     return "opened" if opened else "clicked"
-
-
-def _link(campaign: Campaign, url: str) -> int:
-    found = CampaignLink.objects.filter(campaign=campaign, url=url).values_list("pk", flat=True).first()
-    if found is not None:
-        return int(found)
-    position = (CampaignLink.objects.filter(campaign=campaign).aggregate(top=Max("position"))["top"] or 0) + 1
-    return int(CampaignLink.objects.create(campaign=campaign, position=position, url=url).pk)
 
 
 def _rejected_as_bounce(event: AnymailTrackingEvent) -> bool:

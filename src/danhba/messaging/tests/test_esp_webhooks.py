@@ -238,3 +238,24 @@ def test_opens_and_clicks_from_the_esp_when_danhba_does_not_track(sent: Send, se
     Campaign.objects.filter(pk=sent.campaign_id).update(tracking=True)
     assert post(mailgun(event(sent, "opened", **person))).status_code == 200
     assert Open.objects.count() == 2
+
+
+def test_two_webhooks_storing_the_same_new_link_at_once(sent: Send, settings: Any, monkeypatch: Any) -> None:
+    """The second of two concurrent clicks on a new link reads the highest position before the
+    first stores its row: its insert loses the race, and it takes the next position, no 500."""
+    from django.db.models import QuerySet
+
+    from danhba.messaging.models import CampaignLink, Click
+
+    settings.MESSAGING_MACHINE_SECONDS = 0
+    Campaign.objects.filter(pk=sent.campaign_id).update(tracking=False)
+    CampaignLink.objects.create(campaign_id=sent.campaign_id, position=1, url="https://shop.example.vn/a")
+    real, stale = QuerySet.aggregate, [{"top": 0}]
+    monkeypatch.setattr(QuerySet, "aggregate", lambda qs, *a, **k: stale.pop() if stale else real(qs, *a, **k))
+    person = {"client-info": {"user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0 Safari/537.36"}}
+    answer = post(mailgun(event(sent, "clicked", url="https://shop.example.vn/b", **person)))
+    assert answer.status_code == 200
+    assert list(CampaignLink.objects.values_list("position", "url").order_by("position")) == [
+        (1, "https://shop.example.vn/a"), (2, "https://shop.example.vn/b"),
+    ]  # fmt: skip
+    assert Click.objects.get(send=sent).link.url == "https://shop.example.vn/b"  # type: ignore[union-attr]
