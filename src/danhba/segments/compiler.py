@@ -33,7 +33,7 @@ from django.utils import timezone
 from danhba.contacts.models import Contact, ContactCompany, ContactTag
 from danhba.core.normalize import fold
 from danhba.segments import conditions as C
-from danhba.tracking.spec import EMAIL_ACTIONS, HUMAN_ONLY
+from danhba.tracking.spec import EMAIL_ACTIONS, EMAIL_SOURCE_KEY, HUMAN_ONLY
 
 # --- JSON values, read the same way on SQLite and PostgreSQL ---------------------------------
 
@@ -525,13 +525,15 @@ class Compiler:
 
     def _email(self, node: dict[str, Any]) -> Q:
         """The email events of the action (``tracking.spec``), of one campaign or any; machines'
-        opens and clicks left out (``"machine": true``; events without the key count)."""
+        opens and clicks left out (``"machine": true``; events without the key count). Only the
+        events of the internal email source: a public write key can send the same names."""
         where = (
             [{"property": "campaign_id", "operator": "eq", "value": str(node["campaign"])}] if node["campaign"] else []
         )
         q = Q(pk__in=[])
         for name in EMAIL_ACTIONS[node["action"]]:
             events = self._events({"name": name, "where": where, "period": node.get("period")})
+            events = events.filter(source__key_hash=EMAIL_SOURCE_KEY)
             if node["action"] in HUMAN_ONLY:
                 machine = JsonValue("properties", "machine", "bool")
                 events = events.filter(Q(IsNull(machine, True)) | Q(Exact(machine, 0)))

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+# The internal source danhba's email code writes its events to (``tracking.services.server``
+# keys an internal source ``internal:<name>``): a write key can send events of the same names.
+EMAIL_SOURCE = "email"
+EMAIL_SOURCE_KEY = f"internal:{EMAIL_SOURCE}"
 EMAIL_SENT = "Email Sent"
 EMAIL_OPENED = "Email Opened"
 EMAIL_CLICKED = "Email Link Clicked"

@@ -45,3 +45,19 @@ def test_email_condition_reads_the_email_events(make_contact: Any) -> None:
     with translation.override("en"):
         tree = clean({"op": "all", "conditions": [{"kind": "email", "action": "clicked", "campaign": 99999}]})
         assert describe(tree) == "clicked a link in campaign #99999"
+
+
+def test_email_events_from_another_source_do_not_count(make_contact: Any) -> None:
+    """A browser write key is public: anyone can send "Email Opened" with a campaign_id. Only the
+    events danhba's email code writes (its internal source) join an email segment."""
+    lan, minh = make_contact(full_name="Lan"), make_contact(full_name="Minh")
+    server_events_store(source="email", events=[ServerEvent(lan.pk, "Email Opened", "o1", {"campaign_id": 7})])
+    server_events_store(
+        source="website",
+        events=[
+            ServerEvent(minh.pk, "Email Opened", "f1", {"campaign_id": 7, "machine": False}),
+            ServerEvent(minh.pk, "Email Link Clicked", "f2", {"campaign_id": 7, "machine": False}),
+        ],
+    )
+    assert _ids(action="opened", campaign=7) == {lan.pk}
+    assert _ids(action="clicked", campaign=None) == set()
