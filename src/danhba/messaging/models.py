@@ -125,6 +125,8 @@ class Campaign(models.Model):
     )
     variant_label = models.CharField(_("variant"), max_length=2, blank=True, editable=False)
     overrides = models.JSONField(default=dict, blank=True, editable=False)  # subject, sender_name, sender_email
+    # A variant's template chosen for it; otherwise the parent's, read when the test starts.
+    own_template = models.BooleanField(default=False, editable=False)
     ab_share = models.PositiveSmallIntegerField(_("test share (%)"), default=10)
     ab_wait_hours = models.PositiveSmallIntegerField(_("hours before the winner is chosen"), default=4)
     ab_metric = models.CharField(_("winner by"), max_length=6, choices=AbMetric.choices, default=AbMetric.CLICKS)

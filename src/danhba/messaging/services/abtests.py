@@ -1,15 +1,16 @@
 """A/B tests of a campaign's subject, sender or content.
 
-A variant is a campaign of its own under its parent (``Campaign.parent``, labelled A, B, …):
-its template (the parent's unless another is chosen) with ``overrides`` (subject, sender name,
-sender address). The send job sends a variant like any campaign. When the parent starts, the
-test share of its audience (``ab_share`` %, default 10) is split among the variants at random
-but reproducibly (``split.slot``: a hash of the campaign's key and the contact), each variant's
-recipients written with the parent's rules (consent, suppression, topic, excluded segments), and
-the parent waits in "testing". After ``ab_wait_hours`` the minutely sweep picks the winner by
-``ab_metric`` — the click rate or the open rate (human opens) of each variant's sent messages,
-ties to the earlier label — unless it is picked by hand; then the parent sends the winner's
-content to the rest of its audience (everyone but the variants' recipients)."""
+A variant is a campaign of its own under its parent (``Campaign.parent``, labelled A, B, …): its
+template (the parent's as it is at the start, unless one was chosen: ``own_template``) with
+``overrides`` (subject, sender name, sender address). The send job sends a variant like any
+campaign. When the parent starts, the test share of its audience (``ab_share`` %, default 10) is
+split among the variants at random but reproducibly (``split.slot``: a hash of the campaign's
+key and the contact), each variant's recipients written with the parent's rules (consent,
+suppression, topic, excluded segments), and the parent waits in "testing". After
+``ab_wait_hours`` the minutely sweep picks the winner by ``ab_metric`` — the click rate or the
+open rate (human opens) of each variant's sent messages, ties to the earlier label — unless it
+is picked by hand; then the parent sends the winner's content to the rest of its audience
+(everyone but the variants' recipients)."""
 
 from __future__ import annotations
 
@@ -100,6 +101,7 @@ def variant_create(*, actor: Actor, campaign: Campaign, data: dict[str, Any]) ->
             variant_label=free[0],
             name=f"{parent.name} · {free[0]}"[:200],
             template=cleaned.get("template") or parent.template,
+            own_template="template" in cleaned,
             overrides={k: cleaned[k] for k in OVERRIDES if cleaned.get(k)},
             created_by=actor.user,
         )
@@ -115,10 +117,10 @@ def variant_update(*, actor: Actor, variant: Campaign, data: dict[str, Any]) -> 
         variant = Campaign.objects.select_for_update().get(pk=variant.pk)
         before = _described(variant)
         if "template" in cleaned:
-            variant.template = cleaned["template"]
+            variant.template, variant.own_template = cleaned["template"], True
         overrides = {**variant.overrides, **{k: cleaned[k] for k in OVERRIDES if k in cleaned}}
         variant.overrides = {k: v for k, v in overrides.items() if v}
-        variant.save(update_fields=["template", "overrides"])
+        variant.save(update_fields=["template", "own_template", "overrides"])
         _audit(actor, variant, AuditEvent.Action.UPDATE, {"variant": [before, _described(variant)]})
     return variant
 
@@ -148,11 +150,13 @@ def abtest_start(parent: Campaign) -> None:
     now = timezone.now()
     variants = list(parent.variants.select_related("template").order_by("variant_label"))
     for variant in variants:
+        if not variant.own_template:  # the parent's template as it is now, not at the variant's creation
+            variant.template = parent.template
         variant.content = campaign_content(variant.template, variant.overrides)
         for field in SENDING_OPTIONS:  # sent as the parent says, whatever it said at creation
             setattr(variant, field, getattr(parent, field))
         variant.status, variant.scheduled_at, variant.started_at = Campaign.Status.SENDING, now, now
-        variant.save(update_fields=["content", *SENDING_OPTIONS, "status", "scheduled_at", "started_at"])
+        variant.save(update_fields=["template", "content", *SENDING_OPTIONS, "status", "scheduled_at", "started_at"])
     key = str(parent.content["key"])
     for ids in audience_batches(parent):
         groups: dict[int, list[int]] = defaultdict(list)

@@ -233,3 +233,20 @@ def test_no_variant_nor_winner_without_consent(smtp: Mailbox, world: dict[str, A
         Send.objects.filter(campaign__parent=campaign).exclude(state="sent").values_list("reason", flat=True)
     )
     assert in_variants and in_variants <= {"no_consent", "suppressed", "paused"}
+
+
+def test_a_variant_follows_the_parents_template_until_the_start(smtp: Mailbox, world: dict[str, Any]) -> None:
+    campaign, a = world["campaign"], world["a"]  # A: the parent's template; B: its own ("Khác")
+    later = EmailTemplate.objects.create(name="Mới", subject="x", body="<p>Nội dung mới</p>")
+    campaigns.campaign_update(actor=world["actor"], campaign=campaign, data={"template_id": later.pk})
+    campaigns.campaign_schedule(actor=world["actor"], campaign=campaign)
+    run(a)
+    run(world["b"])
+    in_a = set(Send.objects.filter(campaign=a, state="sent").values_list("email", flat=True))
+    html = {r.rcpt_to[0]: r.part("text/html") for r in smtp.received}
+    assert in_a and all("Nội dung mới" in html[address] for address in in_a)
+    assert all("Nội dung khác" in body for address, body in html.items() if address not in in_a)
+    abtests.abtest_pick(actor=world["actor"], campaign=campaign, variant=a)
+    run(campaign)
+    rest = [r for r in smtp.received if r.rcpt_to[0] not in html]
+    assert rest and all("Nội dung mới" in r.part("text/html") for r in rest)
