@@ -40,7 +40,7 @@ from danhba.tracking.models import Source
 from danhba.tracking.services.messages import Message
 from danhba.tracking.services.server import ServerEvent, server_events_store, server_events_update
 
-SOURCE = "email"
+SOURCE = spec.EMAIL_SOURCE  # the internal source of email activity (segments read it by its key)
 SENT, OPENED, CLICKED = spec.EMAIL_SENT, spec.EMAIL_OPENED, spec.EMAIL_CLICKED
 BOUNCED, COMPLAINED, UNSUBSCRIBED = spec.EMAIL_BOUNCED, spec.EMAIL_COMPLAINED, spec.UNSUBSCRIBED
 # Clicks of one send this close to a trap click are the same scanner's.

@@ -365,28 +365,25 @@ def recipients_check(
         )
     ) if exclude_segments else set()  # fmt: skip
     emails = dict(Contact.objects.filter(pk__in=contact_ids).values_list("pk", "email"))
-    suppressed = suppressed_addresses([e for e in emails.values() if e], marketing=marketing)
-    unwilling = consent_reasons(contact_ids, topic_id=topic_id) if marketing else {}
-    capped = capped_contacts(contact_ids, campaign_id=campaign_id) if marketing else set()
+    blocked = send_blockers(
+        [(cid, email) for cid, email in emails.items() if email],
+        marketing=marketing,
+        topic_id=topic_id,
+        campaign_id=campaign_id,
+    )
     out = []
     for cid in contact_ids:
         if cid not in emails:
             continue  # deleted meanwhile
         email = emails[cid]
-        reason = _reason(cid, email, excluded, suppressed, unwilling, capped)
+        reason = _reason(cid, email, excluded) or blocked.get(cid, "")
         state = {"state": Send.State.EXCLUDED, "reason": reason} if reason else {"state": Send.State.QUEUED}
         out.append((cid, email, state))
     return out
 
 
-def _reason(
-    cid: int,
-    email: str,
-    excluded: set[int],
-    suppressed: set[str],
-    unwilling: dict[int, str],
-    capped: set[int],
-) -> str:
+def _reason(cid: int, email: str, excluded: set[int]) -> str:
+    """What stops a contact whatever the moment: an excluding segment, no or an invalid address."""
     if cid in excluded:
         return Reason.EXCLUDED_SEGMENT
     if not email:
@@ -395,13 +392,29 @@ def _reason(
         normalize_email(email)
     except NormalizationError:
         return Reason.INVALID
-    if email in suppressed:
-        return Reason.SUPPRESSED
-    if cid in unwilling:
-        return unwilling[cid]
-    if cid in capped:
-        return Reason.CAPPED
     return ""
+
+
+def send_blockers(
+    recipients: Sequence[tuple[int, str]], *, marketing: bool, topic_id: int | None, campaign_id: int | None
+) -> dict[int, str]:
+    """Why each of these (contact id, address) may not get the message now, first rule first:
+    the address is suppressed; consent withdrawn, paused or the topic left (marketing); the
+    frequency cap reached (marketing). Absent: may be sent. Checked when a recipient is queued
+    and again just before sending, by this one function."""
+    ids = [cid for cid, _email in recipients]
+    suppressed = suppressed_addresses([email for _cid, email in recipients], marketing=marketing)
+    unwilling = consent_reasons(ids, topic_id=topic_id) if marketing else {}
+    capped = capped_contacts(ids, campaign_id=campaign_id) if marketing else set()
+    out: dict[int, str] = {}
+    for cid, email in recipients:
+        if email in suppressed:
+            out[cid] = Reason.SUPPRESSED
+        elif cid in unwilling:
+            out[cid] = unwilling[cid]
+        elif cid in capped:
+            out[cid] = Reason.CAPPED
+    return out
 
 
 def consent_reasons(contact_ids: Sequence[int], *, topic_id: int | None = None) -> dict[int, str]:

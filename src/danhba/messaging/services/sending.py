@@ -48,7 +48,7 @@ from danhba.messaging.liquid import TemplateProblem
 from danhba.messaging.models import Campaign, Send
 from danhba.messaging.selectors import campaign_tokens
 from danhba.messaging.services.activity import sends_recorded, tracked_links
-from danhba.messaging.services.campaigns import capped_contacts, consent_reasons, counts_refresh, suppressed_addresses
+from danhba.messaging.services.campaigns import counts_refresh, send_blockers
 from danhba.messaging.tracked import Tracked
 
 log = logging.getLogger(__name__)
@@ -333,27 +333,20 @@ def _mark_all(done: Sequence[Outcome], sent: Sequence[int], starting: Sequence[i
 def _recheck(campaign: Campaign, rows: list[Send]) -> tuple[list[Send], list[Send]]:
     """Just before sending: drop addresses suppressed, contacts who withdrew, paused or opted out
     of the topic (the preference centre), and contacts capped since queueing."""
-    marketing = bool(campaign.content.get("marketing", True))
-    suppressed = suppressed_addresses([r.email for r in rows], marketing=marketing)
-    ids = [r.contact_id for r in rows]
-    unwilling = consent_reasons(ids, topic_id=campaign.topic_id) if marketing else {}
-    capped = capped_contacts(ids, campaign_id=campaign.pk) if marketing else set()
+    blocked = send_blockers(
+        [(r.contact_id, r.email) for r in rows],
+        marketing=bool(campaign.content.get("marketing", True)),
+        topic_id=campaign.topic_id,
+        campaign_id=campaign.pk,
+    )
     keep, drop = [], []
     for row in rows:
-        if row.email in suppressed:
-            row.reason = Send.Reason.SUPPRESSED
-            drop.append(row)
-        elif row.contact_id in unwilling:
-            row.reason = unwilling[row.contact_id]
-            drop.append(row)
-        elif row.contact_id in capped:
-            row.reason = Send.Reason.CAPPED
+        if row.contact_id in blocked:
+            row.state, row.reason = Send.State.EXCLUDED, blocked[row.contact_id]
             drop.append(row)
         else:
             keep.append(row)
     if drop:
-        for row in drop:
-            row.state = Send.State.EXCLUDED
         Send.objects.bulk_update(drop, ["state", "reason"])
     return keep, drop
 
