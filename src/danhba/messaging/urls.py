@@ -1,9 +1,13 @@
+from django.contrib.auth.decorators import login_required
 from django.urls import path
+from django.views.generic import RedirectView
 
 from danhba.messaging.views import campaigns, domains, esp, public, templates, tracked
 
 app_name = "messaging"
 urlpatterns = [
+    # /email/ itself: the campaigns are the section's first page.
+    path("", login_required(RedirectView.as_view(pattern_name="messaging:campaigns")), name="home"),
     path("templates/", templates.template_list, name="list"),
     path("templates/new/", templates.template_create, name="create"),
     path("templates/preview/", templates.preview, name="preview"),
