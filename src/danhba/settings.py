@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "danhba.webhooks",
     "danhba.segments",
     "danhba.messaging",
+    "danhba.scoring",
     "danhba.analytics",
 ]
 
@@ -190,6 +191,8 @@ EVENTS_PROCESS_INLINE = envbool("EVENTS_PROCESS_INLINE")
 # Segments: recompute membership inside the request instead of in the worker (sites without a
 # worker; the tests), and how often segments whose conditions move with time are recomputed.
 SEGMENTS_REFRESH_INLINE = envbool("SEGMENTS_REFRESH_INLINE")
+# Scores computed inside the writing transaction instead of by the worker (tests, tiny sites).
+SCORING_INLINE = envbool("SCORING_INLINE")
 SEGMENTS_TIME_REFRESH_MINUTES = envint("SEGMENTS_TIME_REFRESH_MINUTES", 15)
 # On SQLite the event inbox is a database file of its own (the "events_inbox" alias, core/db.py),
 # so accepting never waits for the worker's writes (docs/decisions/0002-event-inbox-file.md;

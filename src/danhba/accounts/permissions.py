@@ -36,6 +36,7 @@ OBJECTS = {
     "segment": _("Segments and lists"),
     "email": _("Email templates and campaigns"),
     "emaildomain": _("Sending domains"),
+    "score": _("Lead scoring models"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -85,6 +86,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "segment": [*_CRUD, EXPORT],
             "email": _CRUD,
             "emaildomain": _READ,
+            "score": _CRUD,
         },
     },
     "sales": {
@@ -103,6 +105,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "order": _READ,
             "segment": _READ,
             "email": _READ,
+            "score": _READ,
         },
     },
     "support": {
@@ -120,6 +123,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "order": _READ,
             "segment": _READ,
             "email": _READ,
+            "score": _READ,
         },
     },
     "analyst": {
@@ -138,6 +142,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "order": [VIEW, EXPORT],
             "segment": [VIEW, EXPORT],
             "email": _READ,
+            "score": [VIEW, EXPORT],
         },
     },
 }

@@ -108,6 +108,43 @@ def wake_once(name: str, enqueue: Callable[[], object]) -> bool:
     return True
 
 
+def drain(step: Callable[[], int], *, linger: float, max_seconds: float) -> int:
+    """Run ``step`` (one batch of a queue; returns how much it did) until the queue stays empty for
+    ``linger`` seconds or ``max_seconds`` have passed: a woken job that waits a little for more
+    work, and hands its thread back after a while (the next wake-up carries on). Returns the sum."""
+    started = time.monotonic()
+    idle_since: float | None = None
+    done = 0
+    while time.monotonic() - started < max_seconds:
+        n = step()
+        done += n
+        if n:
+            idle_since = None
+            continue
+        now = time.monotonic()
+        if idle_since is None:
+            idle_since = now
+        elif now - idle_since >= linger:
+            break
+        time.sleep(0.2)
+    return done
+
+
+_last_wake: dict[str, float] = {}
+# A burst of writes needs one wake-up: writers ask at most this often per process.
+WAKE_EVERY_SECONDS = 0.25
+
+
+def wake_soon(name: str, enqueue: Callable[[], object]) -> None:
+    """:func:`wake_once`, asked at most every ``WAKE_EVERY_SECONDS`` per process (after each
+    writing commit: a burst of writes needs one job)."""
+    now = time.monotonic()
+    if now - _last_wake.get(name, -WAKE_EVERY_SECONDS) < WAKE_EVERY_SECONDS:
+        return
+    _last_wake[name] = now
+    wake_once(name, enqueue)
+
+
 def woken(name: str) -> None:
     """The first thing a wake-up job does (see :func:`wake_once`)."""
     HUEY.delete(f"danhba.waiting.{name}")

@@ -502,7 +502,7 @@ class Compiler:
         if end is not None:
             events = events.filter(timestamp__lt=end)
         for prop in node.get("where") or []:
-            events = events.filter(_property_q(prop))
+            events = events.filter(property_q(prop))
         return events
 
     def _event(self, node: dict[str, Any]) -> Q:
@@ -533,11 +533,7 @@ class Compiler:
         q = Q(pk__in=[])
         for name in EMAIL_ACTIONS[node["action"]]:
             events = self._events({"name": name, "where": where, "period": node.get("period")})
-            events = events.filter(source__key_hash=EMAIL_SOURCE_KEY)
-            if node["action"] in HUMAN_ONLY:
-                machine = JsonValue("properties", "machine", "bool")
-                events = events.filter(Q(IsNull(machine, True)) | Q(Exact(machine, 0)))
-            q |= Q(pk__in=events.values("contact_id"))
+            q |= Q(pk__in=events.filter(_email_only(node["action"])).values("contact_id"))
         return ~q if node.get("negate") else q
 
     def _event_time(self, node: dict[str, Any]) -> Q:
@@ -635,8 +631,9 @@ class ILike(Func):
         return f"({lhs} {op} {rhs} ESCAPE '\\')", [*lhs_params, *rhs_params]
 
 
-def _property_q(prop: dict[str, Any]) -> Q:
-    """One condition on an event's properties (inside the event subquery)."""
+def property_q(prop: dict[str, Any]) -> Q:
+    """One condition on an event's properties (inside the event subquery; scoring's engagement
+    rules filter events with it too)."""
     key, op = prop["property"], prop["operator"]
     value: Any = prop.get("value")
     text = JsonValue("properties", key, "text")
@@ -654,6 +651,25 @@ def _property_q(prop: dict[str, Any]) -> Q:
     number = JsonValue("properties", key, "number")
     lookup = {"gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual}[op]
     return Q(lookup(number, float(value)))
+
+
+def _email_only(action: str) -> Q:
+    """The events of danhba's own email source, without machines' opens and clicks for the
+    actions a machine can fake (``"machine": true``; events without the key count)."""
+    q = Q(source__key_hash=EMAIL_SOURCE_KEY)
+    if action in HUMAN_ONLY:
+        machine = JsonValue("properties", "machine", "bool")
+        q &= Q(IsNull(machine, True)) | Q(Exact(machine, 0))
+    return q
+
+
+def email_events_q(action: str, campaign: int | None = None) -> Q:
+    """The events (a condition on Event) that count as ``action`` on an email of one campaign or
+    any: what the ``email`` condition counts, for the apps that count them one by one (scoring)."""
+    q = Q(name__in=EMAIL_ACTIONS[action]) & _email_only(action)
+    if campaign:
+        q &= property_q({"property": "campaign_id", "operator": "eq", "value": str(campaign)})
+    return q
 
 
 def _number_q(column: str, op: str, value: Any, *, integer: bool = False) -> Q:

@@ -569,11 +569,7 @@ class Checker:
             if event_type not in Event.Type.values:
                 self.errors.add(f"{path}.event_type", _("must be one of: %s") % ", ".join(Event.Type.values))
             out["event_type"] = event_type
-        where = node.get("where") or []
-        if not isinstance(where, list) or len(where) > 20:
-            self.errors.add(f"{path}.where", _("must be a list of at most 20 property conditions"))
-            where = []
-        out["where"] = [self._property(p, f"{path}.where.{i}") for i, p in enumerate(where)]
+        out["where"] = self.properties(node.get("where"), path)
         count = node.get("count") or {"operator": "gte", "value": 1}
         if not isinstance(count, dict) or count.get("operator") not in COUNT_OPERATORS:
             self.errors.add(f"{path}.count.operator", _("must be one of: %s") % ", ".join(COUNT_OPERATORS))
@@ -584,6 +580,15 @@ class Checker:
         out["count"] = {"operator": count["operator"], "value": n}
         out["period"] = self._period(node, path)
         return out
+
+    def properties(self, where: Any, path: str) -> list[dict[str, Any]]:
+        """The checked property conditions of an event (``where``): also the language of scoring's
+        engagement rules."""
+        where = where or []
+        if not isinstance(where, list) or len(where) > 20:
+            self.errors.add(f"{path}.where", _("must be a list of at most 20 property conditions"))
+            where = []
+        return [self._property(p, f"{path}.where.{i}") for i, p in enumerate(where)]
 
     def _property(self, node: Any, path: str) -> dict[str, Any]:
         if not isinstance(node, dict):

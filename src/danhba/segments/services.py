@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -444,20 +443,11 @@ def _any_dynamic_segment() -> bool:
     return Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exists()
 
 
-_last_wake = 0.0
-
-
 def _wake() -> None:
-    """Queue the worker, at most every 0.25 s per process and only when no job is waiting in
-    the queue already: a burst of writes needs one job."""
-    global _last_wake
-    now = time.monotonic()
-    if now - _last_wake < 0.25:
-        return
-    _last_wake = now
+    """Queue the worker after a writing commit (``core.jobs.wake_soon``)."""
     from danhba.segments.tasks import process_dirty_contacts
 
-    jobs.wake_once("dirty-contacts", process_dirty_contacts)
+    jobs.wake_soon("dirty-contacts", process_dirty_contacts)
 
 
 def _affected(segments: Sequence[Segment], reasons: set[str]) -> list[Segment]:

@@ -8,7 +8,6 @@ holds it they are queued again a little later, so a thread stays free for the sh
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
@@ -33,22 +32,7 @@ SWEEP_BATCHES = 10
 def process_dirty_contacts(linger: float = LINGER_SECONDS, max_seconds: float = MAX_SECONDS) -> int:
     """Re-evaluate the contacts whose data changed (woken after each writing commit)."""
     jobs.woken("dirty-contacts")
-    started = time.monotonic()
-    idle_since: float | None = None
-    done = 0
-    while time.monotonic() - started < max_seconds:
-        n = services.dirty_process(max_batches=1)
-        done += n
-        if n:
-            idle_since = None
-            continue
-        now = time.monotonic()
-        if idle_since is None:
-            idle_since = now
-        elif now - idle_since >= linger:
-            break
-        time.sleep(0.2)
-    return done
+    return jobs.drain(lambda: services.dirty_process(max_batches=1), linger=linger, max_seconds=max_seconds)
 
 
 @db_task(priority=jobs.LONG, context=True)

@@ -1,0 +1,36 @@
+"""Give the built-in roles their permissions on the new object "score" (lead scoring models).
+Roles an admin changed keep everything else; only a missing entry is added."""
+
+from django.db import migrations
+
+GRANTS = {
+    "admin": ["view", "create", "edit", "delete", "export"],
+    "marketing": ["view", "create", "edit", "delete"],
+    "sales": ["view"],
+    "support": ["view"],
+    "analyst": ["view", "export"],
+}
+
+
+def grant(apps, schema_editor):
+    Role = apps.get_model("accounts", "Role")
+    for role in Role.objects.filter(key__in=GRANTS, is_builtin=True):
+        permissions = dict(role.permissions or {})
+        if "score" not in permissions:
+            permissions["score"] = GRANTS[role.key]
+            role.permissions = permissions
+            role.save(update_fields=["permissions"])
+
+
+def revoke(apps, schema_editor):
+    Role = apps.get_model("accounts", "Role")
+    for role in Role.objects.filter(key__in=GRANTS, is_builtin=True):
+        permissions = dict(role.permissions or {})
+        permissions.pop("score", None)
+        role.permissions = permissions
+        role.save(update_fields=["permissions"])
+
+
+class Migration(migrations.Migration):
+    dependencies = [("scoring", "0001_scoring"), ("accounts", "0002_builtin_roles")]
+    operations = [migrations.RunPython(grant, revoke)]
