@@ -246,46 +246,8 @@ def import_configure(
     if run.status != Status.DRAFT:
         raise Conflict(_("This import has already started."))
     errors: dict[str, list[str]] = {}
-    reread = False
-    if encoding is not None and encoding != run.encoding:
-        try:
-            extract._canonical_encoding(encoding) if encoding else None
-        except (LookupError, ValueError):
-            errors["encoding"] = [_("unknown encoding '%(value)s'") % {"value": encoding}]
-        run.encoding, reread = encoding, True
-    if sheet is not None and sheet != run.sheet:
-        run.sheet, reread = sheet, True
-    if reread and not errors:
-        try:
-            old_headers, old_columns, old_options = run.headers, run.columns, run.options
-            _detect(run)
-            if old_headers == run.headers:
-                # Same columns read another way: keep what the user mapped so far.
-                run.columns, run.options = old_columns, old_options
-        except (ValueError, UnicodeError, KeyError, OSError, zipfile.BadZipFile) as exc:
-            errors["file"] = [_("cannot read this file: %(reason)s") % {"reason": exc}]
-    if preset is not None:
-        if preset and preset not in PRESETS:
-            errors["preset"] = [_("unknown preset '%(value)s'") % {"value": preset}]
-        elif preset:
-            chosen = PRESETS[preset]
-            run.columns = suggest_columns(run.headers, chosen)
-            run.options = {**run.options, **chosen.options, "preset": preset}
-    if columns is not None:
-        if not isinstance(columns, dict) or not all(isinstance(t, str) for t in columns.values()):
-            errors["columns"] = [_("must map column names to targets")]
-        else:
-            unknown = [h for h in columns if h not in run.headers]
-            if unknown:
-                errors["columns"] = [_("no column '%(value)s' in the file") % {"value": h} for h in unknown]
-            run.columns = {h: (columns.get(h) or "") for h in run.headers}
-    if options is not None:
-        if isinstance(options, dict):
-            run.options = {**run.options, **options}
-            if options.get("add_to_list") and actor.user is not None and not actor.user.can("segment", perms.EDIT):
-                errors["add_to_list"] = [_("your role may not change lists")]
-        else:
-            errors["options"] = [_("must be a JSON object")]
+    _configure_file(run, errors, encoding=encoding, sheet=sheet)
+    _configure_mapping(run, errors, actor=actor, preset=preset, columns=columns, options=options)
     run.mode = _choice(errors, "mode", mode, Mode.values, run.mode)
     run.update_policy = _choice(errors, "update_policy", update_policy, UpdatePolicy.values, run.update_policy)
     if match_keys is not None:
@@ -301,13 +263,7 @@ def import_configure(
         run.consent_proof = consent_proof.strip()[:255]
     if dry_run is not None:
         run.dry_run = bool(dry_run)
-    purposes: list[ConsentPurpose] | None = None
-    if consent_purposes is not None:
-        found = {p.key: p for p in ConsentPurpose.objects.filter(key__in=consent_purposes, is_active=True)}
-        missing = [k for k in consent_purposes if k not in found]
-        if missing:
-            errors["consent_purposes"] = [_("unknown consent purpose '%(value)s'") % {"value": k} for k in missing]
-        purposes = list(found.values())
+    purposes = _consent_purposes(consent_purposes, errors)
     try:
         Plan(run.columns, run.options, run.headers)
     except PlanError as exc:
@@ -320,6 +276,75 @@ def import_configure(
         if purposes is not None:
             run.consent_purposes.set(purposes)
     return run
+
+
+def _configure_file(run: Import, errors: dict[str, list[str]], *, encoding: str | None, sheet: str | None) -> None:
+    """A new encoding or sheet: read the file's headers again (keeping the mapping when the
+    columns are the same)."""
+    reread = False
+    if encoding is not None and encoding != run.encoding:
+        try:
+            extract._canonical_encoding(encoding) if encoding else None
+        except (LookupError, ValueError):
+            errors["encoding"] = [_("unknown encoding '%(value)s'") % {"value": encoding}]
+        run.encoding, reread = encoding, True
+    if sheet is not None and sheet != run.sheet:
+        run.sheet, reread = sheet, True
+    if not reread or errors:
+        return
+    try:
+        old_headers, old_columns, old_options = run.headers, run.columns, run.options
+        _detect(run)
+        if old_headers == run.headers:
+            # Same columns read another way: keep what the user mapped so far.
+            run.columns, run.options = old_columns, old_options
+    except (ValueError, UnicodeError, KeyError, OSError, zipfile.BadZipFile) as exc:
+        errors["file"] = [_("cannot read this file: %(reason)s") % {"reason": exc}]
+
+
+def _configure_mapping(
+    run: Import,
+    errors: dict[str, list[str]],
+    *,
+    actor: Actor,
+    preset: str | None,
+    columns: dict[str, str] | None,
+    options: dict[str, Any] | None,
+) -> None:
+    """A preset, then the columns and options the user chose (each overriding the one before)."""
+    if preset:
+        if preset not in PRESETS:
+            errors["preset"] = [_("unknown preset '%(value)s'") % {"value": preset}]
+        else:
+            chosen = PRESETS[preset]
+            run.columns = suggest_columns(run.headers, chosen)
+            run.options = {**run.options, **chosen.options, "preset": preset}
+    if columns is not None:
+        if not isinstance(columns, dict) or not all(isinstance(t, str) for t in columns.values()):
+            errors["columns"] = [_("must map column names to targets")]
+        else:
+            unknown = [h for h in columns if h not in run.headers]
+            if unknown:
+                errors["columns"] = [_("no column '%(value)s' in the file") % {"value": h} for h in unknown]
+            run.columns = {h: (columns.get(h) or "") for h in run.headers}
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        errors["options"] = [_("must be a JSON object")]
+        return
+    run.options = {**run.options, **options}
+    if options.get("add_to_list") and actor.user is not None and not actor.user.can("segment", perms.EDIT):
+        errors["add_to_list"] = [_("your role may not change lists")]
+
+
+def _consent_purposes(keys: list[str] | None, errors: dict[str, list[str]]) -> list[ConsentPurpose] | None:
+    if keys is None:
+        return None
+    found = {p.key: p for p in ConsentPurpose.objects.filter(key__in=keys, is_active=True)}
+    missing = [k for k in keys if k not in found]
+    if missing:
+        errors["consent_purposes"] = [_("unknown consent purpose '%(value)s'") % {"value": k} for k in missing]
+    return list(found.values())
 
 
 def _choice(errors: dict[str, list[str]], key: str, value: str | None, choices: list[str], current: str) -> str:

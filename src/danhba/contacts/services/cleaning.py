@@ -4,7 +4,7 @@ Shared by the one-contact services and the bulk writer; writes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.utils import timezone
@@ -95,82 +95,131 @@ _SOURCES = tuple(Source.values)
 def clean_contact(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
     """Normalise the scalar fields present in ``data``; collection fields are handled apart."""
     out: dict[str, Any] = {}
-    unknown = [k for k in data if k not in CONTACT_FIELDS]
-    for key in unknown:
-        errors[key] = [_("unknown field")]
-    for key in (*TEXT_FIELDS, *LONG_TEXT_FIELDS):
-        if key in data:
-            value = data[key]
-            text = clean_text(value) if key in TEXT_FIELDS else clean_long_text(value)
-            if key in TEXT_FIELDS and len(text) > MAX_LENGTHS.get(key, 10_000):
-                errors[key] = [_("at most %(n)s characters") % {"n": MAX_LENGTHS[key]}]
-            out[key] = text
-    for key in NAME_FIELDS:
-        if key in data:
-            out[key] = name_case(data[key])
-            if len(out[key]) > MAX_LENGTHS[key]:
-                errors[key] = [_("at most %(n)s characters") % {"n": MAX_LENGTHS[key]}]
-    if "name_order" in data:
-        if data["name_order"] not in _NAME_ORDERS:
-            errors["name_order"] = [_("must be one of %(choices)s") % {"choices": ", ".join(NameOrder.values)}]
-        else:
-            out["name_order"] = data["name_order"]
-    if "province" in data:
-        raw = clean_text(data["province"])
-        province = province_key(raw) if raw else ""
-        if province is None:
-            errors["province"] = [_("unknown province '%(value)s'") % {"value": raw}]
-        else:
-            out["province"] = province
-    if "country" in data:
-        country = clean_text(data["country"]).upper() or "VN"
-        if len(country) != 2 or not country.isalpha():
-            errors["country"] = [_("must be a two-letter country code")]
-        out["country"] = country
-    if "birthday" in data:
-        if data["birthday"] in (None, ""):
-            out["birthday"] = None
-        else:
-            try:
-                birthday = parse_date(data["birthday"])
-                if birthday > timezone.localdate() or birthday.year < 1900:
-                    errors["birthday"] = [_("must be a past date after 1900")]
-                out["birthday"] = birthday
-            except NormalizationError as exc:
-                errors["birthday"] = [str(exc)]
-    if "gender" in data:
-        gender = data["gender"] or ""
-        if gender not in _GENDERS:
-            errors["gender"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Gender.values)}]
-        out["gender"] = gender
-    if "source" in data:
-        if data["source"] not in _SOURCES:
-            errors["source"] = [_("must be one of %(choices)s") % {"choices": ", ".join(Source.values)}]
-        out["source"] = data["source"]
-    if "lifecycle_stage" in data:
-        stage = LifecycleStage.objects.filter(key=data["lifecycle_stage"], is_active=True).first()
-        if stage is None:
-            errors["lifecycle_stage"] = [_("unknown lifecycle stage '%(value)s'") % {"value": data["lifecycle_stage"]}]
-        out["lifecycle_stage"] = stage
-    if "buyer_role" in data:
-        if data["buyer_role"] in (None, ""):
-            out["buyer_role"] = None
-        else:
-            role = BuyerRole.objects.filter(key=data["buyer_role"], is_active=True).first()
-            if role is None:
-                errors["buyer_role"] = [_("unknown buyer role '%(value)s'") % {"value": data["buyer_role"]}]
-            out["buyer_role"] = role
-    if "owner" in data:
-        if data["owner"] in (None, ""):
-            out["owner"] = None
-        else:
-            owner = (
-                User.objects.filter(pk=data["owner"], is_active=True).first() if str(data["owner"]).isdigit() else None
-            )
-            if owner is None:
-                errors["owner"] = [_("no such active user")]
-            out["owner"] = owner
+    for key, value in data.items():
+        cleaner = _CLEANERS.get(key)
+        if cleaner is None:
+            if key not in _CONTACT_FIELDS:
+                errors[key] = [_("unknown field")]
+            continue
+        cleaned = cleaner(key, value, errors)
+        if cleaned is not _LEFT_OUT:
+            out[key] = cleaned
     return out
+
+
+# A field's cleaner returns the value to write, or _LEFT_OUT to write nothing (an error was
+# recorded for it). Some return a value beside their error, as the forms show it back.
+_LEFT_OUT = object()
+_CONTACT_FIELDS = frozenset(CONTACT_FIELDS)
+Cleaner = Callable[[str, Any, dict[str, list[str]]], Any]
+
+
+def _too_long(key: str, text: str, errors: dict[str, list[str]]) -> None:
+    if len(text) > MAX_LENGTHS.get(key, 10_000):
+        errors[key] = [_("at most %(n)s characters") % {"n": MAX_LENGTHS[key]}]
+
+
+def _text(key: str, value: Any, errors: dict[str, list[str]]) -> str:
+    text = clean_text(value)
+    _too_long(key, text, errors)
+    return text
+
+
+def _long_text(key: str, value: Any, errors: dict[str, list[str]]) -> str:
+    return clean_long_text(value)
+
+
+def _name(key: str, value: Any, errors: dict[str, list[str]]) -> str:
+    text = name_case(value)
+    _too_long(key, text, errors)
+    return text
+
+
+def _one_of(choices: tuple[Any, ...], shown: list[str], *, keep_refused: bool) -> Cleaner:
+    def clean(key: str, value: Any, errors: dict[str, list[str]]) -> Any:
+        if value not in choices:
+            errors[key] = [_("must be one of %(choices)s") % {"choices": ", ".join(shown)}]
+            return value if keep_refused else _LEFT_OUT
+        return value
+
+    return clean
+
+
+def _gender(key: str, value: Any, errors: dict[str, list[str]]) -> Any:
+    return _gender_choice(key, value or "", errors)
+
+
+_gender_choice = _one_of(_GENDERS, Gender.values, keep_refused=True)
+
+
+def _province(key: str, value: Any, errors: dict[str, list[str]]) -> Any:
+    raw = clean_text(value)
+    province = province_key(raw) if raw else ""
+    if province is None:
+        errors[key] = [_("unknown province '%(value)s'") % {"value": raw}]
+        return _LEFT_OUT
+    return province
+
+
+def _country(key: str, value: Any, errors: dict[str, list[str]]) -> str:
+    country = clean_text(value).upper() or "VN"
+    if len(country) != 2 or not country.isalpha():
+        errors[key] = [_("must be a two-letter country code")]
+    return country
+
+
+def _birthday(key: str, value: Any, errors: dict[str, list[str]]) -> Any:
+    if value in (None, ""):
+        return None
+    try:
+        birthday = parse_date(value)
+    except NormalizationError as exc:
+        errors[key] = [str(exc)]
+        return _LEFT_OUT
+    if birthday > timezone.localdate() or birthday.year < 1900:
+        errors[key] = [_("must be a past date after 1900")]
+    return birthday
+
+
+def _lifecycle_stage(key: str, value: Any, errors: dict[str, list[str]]) -> LifecycleStage | None:
+    stage = LifecycleStage.objects.filter(key=value, is_active=True).first()
+    if stage is None:
+        errors[key] = [_("unknown lifecycle stage '%(value)s'") % {"value": value}]
+    return stage
+
+
+def _buyer_role(key: str, value: Any, errors: dict[str, list[str]]) -> BuyerRole | None:
+    if value in (None, ""):
+        return None
+    role = BuyerRole.objects.filter(key=value, is_active=True).first()
+    if role is None:
+        errors[key] = [_("unknown buyer role '%(value)s'") % {"value": value}]
+    return role
+
+
+def _owner(key: str, value: Any, errors: dict[str, list[str]]) -> User | None:
+    if value in (None, ""):
+        return None
+    owner = User.objects.filter(pk=value, is_active=True).first() if str(value).isdigit() else None
+    if owner is None:
+        errors[key] = [_("no such active user")]
+    return owner
+
+
+_CLEANERS: dict[str, Cleaner] = {
+    **dict.fromkeys(TEXT_FIELDS, _text),
+    **dict.fromkeys(LONG_TEXT_FIELDS, _long_text),
+    **dict.fromkeys(NAME_FIELDS, _name),
+    "name_order": _one_of(_NAME_ORDERS, NameOrder.values, keep_refused=False),
+    "province": _province,
+    "country": _country,
+    "birthday": _birthday,
+    "gender": _gender,
+    "source": _one_of(_SOURCES, Source.values, keep_refused=True),
+    "lifecycle_stage": _lifecycle_stage,
+    "buyer_role": _buyer_role,
+    "owner": _owner,
+}
 
 
 def clean_emails(items: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:

@@ -203,32 +203,45 @@ def _machine_bursts(clicks: list[Click]) -> None:
     for send_id, new in _by_send(clicks).items():
         start, end = min(c.at for c in new) - TRAP_WINDOW, max(c.at for c in new) + TRAP_WINDOW
         around = list(Click.objects.filter(send_id=send_id, at__range=(start, end)).order_by("at"))
-        flag: dict[int, str] = {}
-        for trap in (c for c in around if c.link_id is None):
-            flag.update({c.pk: Machine.TRAP for c in around if abs(c.at - trap.at) <= TRAP_WINDOW})
         campaign_id = new[0].campaign_id
         if campaign_id not in link_counts:
             link_counts[campaign_id] = CampaignLink.objects.filter(campaign_id=campaign_id).count()
-        for c in around:
-            together = [o for o in around if o.link_id is not None and abs(o.at - c.at) <= SAME_SECOND]
-            if link_counts[campaign_id] >= 2 and len({o.link_id for o in together}) >= link_counts[campaign_id]:
-                flag.update({o.pk: flag.get(o.pk, Machine.ALL_LINKS) for o in together})
+        flag = _burst_flags(around, link_counts[campaign_id])
         for c in new:
             if c.pk in flag:
                 c.machine = True
         changed = [c.pk for c in around if c.pk in flag and not c.machine_reason]
-        for reason in set(flag.values()):
-            Click.objects.filter(pk__in=[pk for pk in changed if flag[pk] == reason]).update(
-                machine=True, machine_reason=reason
-            )
-            # The clicks' events say so too: segments count people's clicks only.
-            server_events_update(
-                source=SOURCE, contact_id=new[0].contact_id, name=CLICKED,
-                timestamps=[c.at for c in around if c.pk in changed and flag[c.pk] == reason],
-                properties={"machine": True, "machine_reason": reason},
-            )  # fmt: skip
+        _flag_machine(new[0].contact_id, around, {pk: flag[pk] for pk in changed})
         if changed and not Click.objects.filter(send_id=send_id, machine=False).exists():
             Open.objects.filter(send_id=send_id, implied=True).delete()  # implied by a click now a machine's
+
+
+def _burst_flags(around: list[Click], links: int) -> dict[int, str]:
+    """Why each click of ``around`` (one send's, in time order) is a machine's: near a trap
+    click, or one of a burst that covers every tracked link (when there are two or more)."""
+    flag: dict[int, str] = {}
+    for trap in (c for c in around if c.link_id is None):
+        flag.update({c.pk: Machine.TRAP for c in around if abs(c.at - trap.at) <= TRAP_WINDOW})
+    if links < 2:
+        return flag
+    for c in around:
+        together = [o for o in around if o.link_id is not None and abs(o.at - c.at) <= SAME_SECOND]
+        if len({o.link_id for o in together}) >= links:
+            flag.update({o.pk: flag.get(o.pk, Machine.ALL_LINKS) for o in together})
+    return flag
+
+
+def _flag_machine(contact_id: int, around: list[Click], reasons: dict[int, str]) -> None:
+    """Mark the clicks (and their events: segments count people's clicks only) as a machine's."""
+    for reason in set(reasons.values()):
+        Click.objects.filter(pk__in=[pk for pk, why in reasons.items() if why == reason]).update(
+            machine=True, machine_reason=reason
+        )
+        server_events_update(
+            source=SOURCE, contact_id=contact_id, name=CLICKED,
+            timestamps=[c.at for c in around if reasons.get(c.pk) == reason],
+            properties={"machine": True, "machine_reason": reason},
+        )  # fmt: skip
 
 
 def _implied_opens(clicks: list[Click]) -> None:
