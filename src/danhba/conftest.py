@@ -195,3 +195,13 @@ def client_for(client: Any) -> Callable[[Any], Any]:
         return client
 
     return login
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A Chromium page for the browser tests (desktop size, English, downloads accepted); skips
+    without Chromium (fails where services are required). ``core/tests/browser.py`` has the rest."""
+    from danhba.core.tests.browser import chromium
+
+    with chromium(monkeypatch, viewport={"width": 1400, "height": 1000}, accept_downloads=True) as context:
+        yield context.new_page()

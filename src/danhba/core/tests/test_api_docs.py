@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import typing
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from danhba.api import api
-from danhba.conftest import PASSWORD, skip_or_fail
+from danhba.conftest import PASSWORD
 
 
 class DuplicateKey(ValueError):
@@ -111,25 +110,6 @@ def test_the_import_preview_is_documented_with_its_own_shape() -> None:
 
 
 # --- /api/docs in a real browser -------------------------------------------------------------
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-
-
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail(f"Chromium not installed at {CHROMIUM}")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 @pytest.mark.browser

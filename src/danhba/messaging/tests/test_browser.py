@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from danhba.conftest import PASSWORD, actor_for
-from danhba.contacts.tests.test_browser import page  # noqa: F401  (the Chromium page fixture)
 from danhba.messaging.models import Campaign, EmailTemplate
 from danhba.messaging.tests.conftest import Mailbox
 from danhba.privacy.services import consent_record
@@ -22,7 +21,7 @@ from danhba.segments.services import list_add, segment_create
 def test_template_preview_and_campaign(
     live_server: Any,
     users: Any,
-    page: Any,  # noqa: F811
+    page: Any,
     make_contact: Any,
     smtp: Mailbox,
     huey_immediate: Any,

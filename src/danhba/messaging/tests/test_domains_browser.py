@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from danhba.conftest import PASSWORD
-from danhba.contacts.tests.test_browser import page  # noqa: F401  (the Chromium page fixture)
 from danhba.messaging.models import SendingDomain
 
 PHONE = {"width": 375, "height": 800}
@@ -17,7 +16,7 @@ PHONE = {"width": 375, "height": 800}
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_add_a_domain_on_a_phone(live_server: Any, users: Any, page: Any, tmp_path: Any) -> None:  # noqa: F811
+def test_add_a_domain_on_a_phone(live_server: Any, users: Any, page: Any, tmp_path: Any) -> None:
     from playwright.sync_api import expect
 
     page.set_viewport_size(PHONE)

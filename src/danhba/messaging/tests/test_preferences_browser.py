@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from danhba.conftest import actor_for
-from danhba.contacts.tests.test_browser import page  # noqa: F401  (the Chromium page fixture)
 from danhba.messaging.links import Recipient, make_token
 from danhba.privacy.models import ConsentPurpose, ConsentState
 from danhba.privacy.services import consent_record
@@ -20,7 +19,7 @@ PHONE = {"width": 375, "height": 800}
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_preferences_on_a_phone(live_server: Any, admin: Any, make_contact: Any, page: Any) -> None:  # noqa: F811
+def test_preferences_on_a_phone(live_server: Any, admin: Any, make_contact: Any, page: Any) -> None:
     from playwright.sync_api import expect
 
     ConsentPurpose.objects.create(

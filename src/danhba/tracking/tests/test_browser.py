@@ -9,7 +9,6 @@ second loopback port.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,23 +17,10 @@ from typing import Any
 
 import pytest
 
-from danhba.conftest import skip_or_fail
 from danhba.contacts.models import ContactEmail
+from danhba.core.tests.browser import chromium
 from danhba.tracking.models import Event
 from danhba.tracking.views.browser import website_snippet
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 15_000
 
 DEMO_PAGE = """<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>Áo dài Tết – Cửa hàng Lan</title>
@@ -45,18 +31,9 @@ DEMO_PAGE = """<!doctype html>
 
 @pytest.fixture
 def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail(f"Chromium not installed at {CHROMIUM}")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="vi-VN")
-        context.set_default_timeout(TIMEOUT_MS)
+    """This file's pages are Vietnamese (the browser asks for vi-VN)."""
+    with chromium(monkeypatch, locale="vi-VN") as context:
         yield context.new_page()
-        context.close()
-        browser.close()
 
 
 @pytest.fixture

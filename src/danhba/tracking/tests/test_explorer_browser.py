@@ -5,35 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from danhba.conftest import PASSWORD, skip_or_fail
+from danhba.conftest import PASSWORD
 from danhba.tracking.models import Event
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-TIMEOUT_MS = 15_000
 SCREENSHOT = os.getenv("DANHBA_SCREENSHOT_DIR", "")
-
-
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail(f"Chromium not installed at {CHROMIUM}")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-        context.set_default_timeout(TIMEOUT_MS)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 @pytest.mark.browser
