@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "danhba.segments",
     "danhba.messaging",
     "danhba.scoring",
+    "danhba.automation",
     "danhba.analytics",
 ]
 

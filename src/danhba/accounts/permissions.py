@@ -37,6 +37,7 @@ OBJECTS = {
     "email": _("Email templates and campaigns"),
     "emaildomain": _("Sending domains"),
     "score": _("Lead scoring models"),
+    "workflow": _("Workflows"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -87,6 +88,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "email": _CRUD,
             "emaildomain": _READ,
             "score": _CRUD,
+            "workflow": _CRUD,
         },
     },
     "sales": {
@@ -106,6 +108,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "segment": _READ,
             "email": _READ,
             "score": _READ,
+            "workflow": _READ,
         },
     },
     "support": {
@@ -124,6 +127,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "segment": _READ,
             "email": _READ,
             "score": _READ,
+            "workflow": _READ,
         },
     },
     "analyst": {
@@ -143,6 +147,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "segment": [VIEW, EXPORT],
             "email": _READ,
             "score": [VIEW, EXPORT],
+            "workflow": _READ,
         },
     },
 }

@@ -50,6 +50,7 @@ from danhba.core.keyset import MAX_PK
 from danhba.core.normalize import NormalizationError, clean_long_text, clean_text, normalize_email, normalize_phone
 from danhba.segments import compiler
 from danhba.segments import conditions as C
+from danhba.segments.hooks import SEGMENT_CHANGED, MembershipChange
 from danhba.segments.models import DirtyContact, Segment, SegmentChange, SegmentMember, SegmentSize, empty_tree
 
 log = logging.getLogger(__name__)
@@ -344,6 +345,8 @@ def _write_changes(segment_id: int, entered: Iterable[int], left: Iterable[int],
         + [SegmentChange(segment_id=segment_id, contact_id=c, entered=False, at=at, via=via) for c in left],
         batch_size=CHUNK,
     )
+    if entered or left:
+        SEGMENT_CHANGED(MembershipChange(segment_id=segment_id, entered=tuple(entered), left=tuple(left), via=via))
 
 
 def _size_record(segment_id: int, size: int) -> None:

@@ -51,7 +51,7 @@ from danhba.contacts.services.companies import company_save_new
 from danhba.contacts.services.tags import tags_get_or_create
 from danhba.contacts.writer import ContactWriter
 from danhba.core.actor import Actor
-from danhba.core.audit import changes_between
+from danhba.core.audit import changes_between, jsonable
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 
 # --- permission helpers ---------------------------------------------------------------------
@@ -420,16 +420,39 @@ def _bulk_tags(
         label_changes["tags removed"] = [None, remove]
 
 
+# Fields a bulk edit may set besides owner, stage and tags: plain values and the buyer role.
+# Names, identities and custom values go through contact_update (their keys and checks).
+BULK_FIELDS = (*TEXT_FIELDS, *LONG_TEXT_FIELDS, "province", "country", "birthday", "gender", "source", "buyer_role")
+# What a bulk edit reads before it writes, per field it sets (related rows by their key).
+_BULK_OLD = {"owner": "owner__email", "lifecycle_stage": "lifecycle_stage__key", "buyer_role": "buyer_role__key"}
+
+
+def _bulk_values(
+    actor: Actor, fields: Mapping[str, Any], errors: dict[str, list[str]]
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The cleaned values of the plain fields a bulk edit sets, and their audit changes."""
+    for key in fields:
+        if key not in BULK_FIELDS:
+            errors[key] = [_("cannot be set for many contacts at once")]
+    given = {k: v for k, v in fields.items() if k in BULK_FIELDS}
+    check_sensitive(actor, given)
+    cleaned = clean_contact(given, errors)
+    labels = {
+        key: [None, (value.key if value else None) if key == "buyer_role" else jsonable(value)]
+        for key, value in cleaned.items()
+    }
+    return cleaned, labels
+
+
 def _bulk_audit_rows(
     ids: list[int], previous: Mapping[int, Mapping[str, Any]], label_changes: dict[str, list[Any]]
 ) -> list[tuple[int, str, int, dict[str, list[Any]]]]:
     """One audit row per contact that changed: "from what to what" with its own old values."""
-    old_keys = {"owner": "owner__email", "lifecycle_stage": "lifecycle_stage__key"}
     rows = []
     for cid in ids:
         before: dict[str, Any] = dict(previous.get(cid) or {})
         changes = {
-            key: [before.get(old_keys[key]), new] if key in old_keys else [old, new]
+            key: [jsonable(before.get(_BULK_OLD.get(key, key))), new] if not key.startswith("tags") else [old, new]
             for key, (old, new) in label_changes.items()
         }
         changes = {k: v for k, v in changes.items() if k.startswith("tags") or v[0] != v[1]}
@@ -446,8 +469,10 @@ def contacts_bulk_update(
     remove_tags: Sequence[str] = (),
     owner: int | str | None = "",
     lifecycle_stage: str = "",
+    fields: Mapping[str, Any] | None = None,
 ) -> int:
-    """Tag, untag, assign or move many contacts in a few queries. Returns how many changed.
+    """Tag, untag, assign, move or set plain fields (``BULK_FIELDS``) of many contacts in a few
+    queries. Returns how many it was given that the actor may edit.
 
     ``owner=""`` leaves owners alone; ``owner=None`` unassigns.
     """
@@ -458,6 +483,9 @@ def contacts_bulk_update(
     ids = list(qs.values_list("pk", flat=True))
     errors: dict[str, list[str]] = {}
     updates, label_changes = _bulk_fields(owner, lifecycle_stage, errors)
+    values, value_changes = _bulk_values(actor, fields or {}, errors)
+    updates.update(values)
+    label_changes.update(value_changes)
     add = clean_tags(add_tags, errors)
     check_new_tags(actor, add, errors, "add_tags")
     remove = clean_tags(remove_tags, errors)
@@ -472,7 +500,7 @@ def contacts_bulk_update(
             row["pk"]: row
             for row in Contact.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
-            .values("pk", "full_name", "owner__email", "lifecycle_stage__key")
+            .values("pk", "full_name", *{_BULK_OLD.get(key, key) for key in [*updates, "owner", "lifecycle_stage"]})
         }
         _bulk_tags(actor, ids, add, remove, label_changes)
         if updates or add or remove:

@@ -565,3 +565,23 @@ def test_bulk_update_audits_each_contacts_previous_values(users, make_contact):
     )
     changes = {e.contact_id: e.changes for e in AuditEvent.objects.filter(action="update", object_type="contact")}
     assert changes == {a.pk: {"lifecycle_stage": ["lead", "customer"]}}
+
+
+def test_bulk_edit_sets_plain_fields_with_an_audit_row_each(admin, users):
+    me = actor_for(admin)
+    a = contact_services.contact_create(actor=me, data={"full_name": "An", "job_title": "Kế toán"})
+    b = contact_services.contact_create(actor=me, data={"full_name": "Bình", "province": "ha-noi"})
+    contact_services.contacts_bulk_update(
+        actor=me, contact_ids=[a.pk, b.pk], fields={"job_title": "Giám đốc", "province": "Đà Nẵng"}
+    )
+    assert set(Contact.objects.values_list("job_title", "province")) == {("Giám đốc", "da-nang")}
+    row = AuditEvent.objects.filter(object_type="contact", object_id=str(a.pk), action="update").latest("id")
+    assert row.changes["job_title"] == ["Kế toán", "Giám đốc"]
+    with pytest.raises(InvalidInput) as refused:
+        contact_services.contacts_bulk_update(actor=me, contact_ids=[a.pk], fields={"full_name": "X", "province": "?"})
+    assert set(refused.value.details) == {"full_name", "province"}
+    # A sensitive field the role may not see is refused as in a single edit.
+    with pytest.raises(PermissionDenied):
+        contact_services.contacts_bulk_update(
+            actor=actor_for(users["sales"]), contact_ids=[a.pk], fields={"gender": "female"}
+        )

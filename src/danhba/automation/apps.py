@@ -1,0 +1,34 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AutomationConfig(AppConfig):
+    name = "danhba.automation"
+    label = "automation"
+    verbose_name = _("Workflows")
+
+    def ready(self) -> None:
+        from danhba.audit.display import AUDIT_TYPES, AuditType
+        from danhba.automation import triggers
+        from danhba.automation.kinds import STEP_KINDS, TRIGGER_KINDS
+        from danhba.automation.services import steps
+        from danhba.contacts.changes import CONTACTS_CHANGED
+        from danhba.segments.hooks import SEGMENT_CHANGED
+        from danhba.tracking.hooks import EVENTS_STORED
+
+        for kind in steps.BUILTIN:
+            STEP_KINDS.add(kind.key, kind)
+        for trigger in triggers.BUILTIN:
+            TRIGGER_KINDS.add(trigger.key, trigger)
+        # Triggers come from the writes below, in their transactions (triggers.py).
+        CONTACTS_CHANGED.connect(triggers.on_contacts_changed)
+        EVENTS_STORED.connect(triggers.on_events_stored)
+        SEGMENT_CHANGED.connect(triggers.on_segment_changed)
+        AUDIT_TYPES.add("workflow", AuditType(model="automation.Workflow", keys={"version": _("version")}))
+        self._contact_panel()
+
+    def _contact_panel(self) -> None:
+        from danhba.automation import views
+        from danhba.contacts.extensions import CONTACT_PANELS, Panel
+
+        CONTACT_PANELS.add("workflows", Panel(template="automation/_contact_panel.html", context=views.contact_panel))

@@ -1,0 +1,104 @@
+"""The vocabulary of workflows: the kinds of steps and of triggers, as registries.
+
+Automation fills them with its own kinds in ``AppConfig.ready()``; an app above or beside it
+(sales: "create a task", "deal won") adds its kinds the same way, without automation knowing
+it. A kind says how its parameters are checked (a pydantic model: the JSON schema of a step),
+where its path may go next, and how it runs for a batch of enrolments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from danhba.core.hooks import Registry
+
+
+@dataclass
+class Item:
+    """One enrolment at a step, as a step runner gets it."""
+
+    enrolment_id: int
+    contact_id: int
+    seq: int
+    state: dict[str, Any]
+    due_at: dt.datetime | None = None
+    attempt: int = 0
+
+
+@dataclass
+class Outcome:
+    """What running a step did for one enrolment.
+
+    ``stay_until``: the enrolment stays at this step and runs it again then (a wait);
+    ``next``: the step to go to (None: the step's own ``next``; "" ends the path);
+    ``end``: finish the enrolment with this status (goal, exited, failed).
+    """
+
+    next: str | None = None
+    stay_until: dt.datetime | None = None
+    state: dict[str, Any] | None = None
+    waiting_for: str = ""
+    end: str = ""
+    outcome: str = "done"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepContext:
+    now: dt.datetime
+    workflow_id: int
+    version_id: int
+    step_id: str
+    step: dict[str, Any]
+    params: Any  # the kind's checked params model
+
+
+Runner = Callable[[StepContext, Sequence[Item]], dict[int, Outcome]]
+
+
+@dataclass(frozen=True)
+class StepKind:
+    key: str
+    label: Any
+    params: type[BaseModel]
+    run: Runner
+    # Where the path may go from a step of this kind besides its "next" (a branch's arms, a
+    # wait's time-out): (label, step id) pairs, read from the checked params.
+    exits: Callable[[Any], list[tuple[str, str]]] = lambda params: []
+    # Runs only inside the workflow's sending window (actions that reach people or change data);
+    # waits and branches run whenever due.
+    windowed: bool = True
+    # Calls out of danhba (a webhook): run before the writing transaction, with the
+    # idempotency key "enrolment-seq", instead of inside it.
+    external: bool = False
+    # Checks that need the database (the segment condition, a template that exists): raise
+    # InvalidInput-style messages as a list of strings.
+    check: Callable[[Any], list[str]] = lambda params: []
+    describe: Callable[[Any], str] = lambda params: ""
+
+
+STEP_KINDS: Registry[StepKind] = Registry(
+    "automation.step_kinds",
+    doc="Kinds of workflow steps (update a field, wait, branch, send an email…); sales adds its own.",
+)
+
+
+@dataclass(frozen=True)
+class TriggerKind:
+    key: str
+    label: Any
+    params: type[BaseModel]
+    # The indexed key a hook looks workflows up by (segment id, event name, field name).
+    key_of: Callable[[Any], str] = lambda params: ""
+    check: Callable[[Any], list[str]] = lambda params: []
+    describe: Callable[[Any], str] = lambda params: ""
+
+
+TRIGGER_KINDS: Registry[TriggerKind] = Registry(
+    "automation.trigger_kinds",
+    doc="What enrols contacts in a workflow (segment entered, event performed, field changed…).",
+)

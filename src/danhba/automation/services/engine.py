@@ -1,0 +1,329 @@
+"""The engine: run the steps that are due.
+
+A worker **claims** due enrolments (a token and a lease, :func:`_claim`: PostgreSQL
+``FOR UPDATE SKIP LOCKED``, SQLite one IMMEDIATE transaction with a conditional UPDATE), groups
+them by version and step, and runs each group as a batch. For a step that changes danhba's own
+data the effects, the :class:`StepRun` rows (unique per enrolment and ``seq``) and the move to
+the next step are **one transaction**, which first locks the enrolments that are still this
+worker's: a crash rolls everything back and the step runs again when the lease ends; a worker
+that lost its claim (lease over, taken over) writes nothing. A step that calls out (a webhook)
+runs before that transaction and carries the idempotency key ``enrolment-seq``: a crash between
+the call and the commit repeats the call with the same key, never a different one.
+
+The clock is an argument (``now``) everywhere, so tests move time forward."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from danhba.automation.graph import params_of
+from danhba.automation.kinds import STEP_KINDS, Item, Outcome, StepContext, StepKind
+from danhba.automation.models import Enrolment, StepRun, Workflow, WorkflowVersion
+from danhba.automation.windows import next_open
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+LEASE = dt.timedelta(seconds=120)
+MAX_ATTEMPTS = 5
+# A paused workflow's due enrolments look again this much later.
+PAUSED_RECHECK = dt.timedelta(minutes=5)
+Status = Enrolment.Status
+
+
+@dataclass
+class RunStats:
+    claimed: int = 0
+    steps: int = 0
+    errors: int = 0
+
+
+def retry_delay(attempt: int) -> dt.timedelta:
+    return dt.timedelta(seconds=30 * 2 ** max(0, attempt - 1))
+
+
+def _claim(*, token: str, now: dt.datetime, limit: int) -> list[int]:
+    """Take up to ``limit`` due enrolments nobody holds (or whose holder's lease ran out)."""
+    free = Q(claim="") | Q(claimed_until__lt=now)
+    with transaction.atomic():
+        ids = list(
+            Enrolment.objects.filter(free, status=Status.ACTIVE, due_at__lte=now)
+            .order_by("due_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            Enrolment.objects.filter(free, pk__in=ids, status=Status.ACTIVE).update(
+                claim=token, claimed_until=now + LEASE
+            )
+    return ids
+
+
+def _release(ids: Sequence[int], token: str, **fields: Any) -> None:
+    Enrolment.objects.filter(pk__in=list(ids), claim=token).update(claim="", claimed_until=None, **fields)
+
+
+def _mine(ids: Sequence[int], token: str) -> list[dict[str, Any]]:
+    """Inside the writing transaction: the enrolments still held by this worker, locked."""
+    rows = (
+        Enrolment.objects.select_for_update()
+        .filter(pk__in=list(ids), claim=token, status=Status.ACTIVE)
+        .order_by("pk")
+        .values("pk", "contact_id", "seq", "state", "due_at", "attempt", "step", "version_id", "workflow_id")
+    )
+    return [dict(row) for row in rows]
+
+
+def run_due(*, now: dt.datetime | None = None, max_batches: int | None = None, batch: int = BATCH) -> RunStats:
+    """Run what is due, batch after batch, until nothing is (or ``max_batches``)."""
+    stats = RunStats()
+    token = secrets.token_hex(16)
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        moment = now or timezone.now()
+        ids = _claim(token=token, now=moment, limit=batch)
+        if not ids:
+            break
+        batches += 1
+        stats.claimed += len(ids)
+        _run_claimed(ids, token=token, now=moment, stats=stats)
+    return stats
+
+
+def _run_claimed(ids: list[int], *, token: str, now: dt.datetime, stats: RunStats) -> None:
+    rows = list(
+        Enrolment.objects.filter(pk__in=ids, claim=token).values_list("pk", "version_id", "step", "workflow_id")
+    )
+    groups: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for pk, version_id, step, _wf in rows:
+        groups[(version_id, step)].append(pk)
+    versions = {v.pk: v for v in WorkflowVersion.objects.filter(pk__in={k[0] for k in groups})}
+    workflows = {w.pk: w for w in Workflow.objects.filter(pk__in={wf for *_r, wf in rows})}
+    for (version_id, step_id), members in groups.items():
+        version = versions[version_id]
+        workflow = workflows[version.workflow_id]
+        try:
+            _run_group(workflow, version, step_id, members, token=token, now=now, stats=stats)
+        except Exception:
+            # The group's transaction rolled back; its enrolments are tried again later.
+            log.exception("workflow %s step %s: the batch failed", workflow.pk, step_id)
+            stats.errors += len(members)
+            _release(members, token, due_at=now + retry_delay(1), attempt=F("attempt") + 1)
+
+
+def _run_group(
+    workflow: Workflow, version: WorkflowVersion, step_id: str, ids: list[int], *, token: str, now: dt.datetime,
+    stats: RunStats,
+) -> None:  # fmt: skip
+    step = version.step(step_id)
+    kind = STEP_KINDS.get(step["kind"]) if step else None
+    if step is None or kind is None:
+        _fail_all(ids, token, now, f"unknown step {step_id!r}")
+        stats.errors += len(ids)
+        return
+    if workflow.status == Workflow.Status.PAUSED:
+        _release(ids, token, due_at=now + PAUSED_RECHECK)
+        return
+    if kind.windowed and workflow.window:
+        opens = next_open(now, workflow.window)
+        if opens > now:
+            _release(ids, token, due_at=opens)
+            return
+    ctx = StepContext(
+        now=now, workflow_id=workflow.pk, version_id=version.pk, step_id=step_id, step=step,
+        params=params_of(kind, step.get("params", {})),
+    )  # fmt: skip
+    if kind.external:
+        with transaction.atomic():
+            items = _stopped(version, _mine(ids, token), ctx, token)
+        outcomes = _outcomes(kind, ctx, items)
+        with transaction.atomic():
+            still = {row["pk"] for row in _mine([i.enrolment_id for i in items], token)}
+            stats.steps += _apply(ctx, kind, [i for i in items if i.enrolment_id in still], outcomes, token)
+        return
+    with transaction.atomic():
+        held = _mine(ids, token)
+        items = _stopped(version, held, ctx, token)
+        outcomes = _outcomes(kind, ctx, items)
+        stats.steps += _apply(ctx, kind, items, outcomes, token)
+    stats.errors += sum(1 for o in outcomes.values() if o.outcome == StepRun.Outcome.ERROR)
+
+
+def _items(rows: list[dict[str, Any]]) -> list[Item]:
+    return [
+        Item(enrolment_id=r["pk"], contact_id=r["contact_id"], seq=r["seq"], state=r["state"] or {},
+             due_at=r["due_at"], attempt=r["attempt"])
+        for r in rows
+    ]  # fmt: skip
+
+
+def _stopped(version: WorkflowVersion, rows: list[dict[str, Any]], ctx: StepContext, token: str) -> list[Item]:
+    """Goals and exit conditions, checked before each step: who meets one ends there (a
+    StepRun says which); the others are returned to run the step."""
+    items = _items(rows)
+    ends: dict[int, str] = {}
+    for key, status in (("goal", Status.GOAL), ("exit", Status.EXITED)):
+        tree = version.graph.get(key)
+        if not tree or not items:
+            continue
+        from danhba.segments.compiler import matching
+
+        left = [i.contact_id for i in items if i.enrolment_id not in ends]
+        met = set(matching(tree, now=ctx.now, among=left).values_list("pk", flat=True)) if left else set()
+        for item in items:
+            if item.contact_id in met and item.enrolment_id not in ends:
+                ends[item.enrolment_id] = status
+    if not ends:
+        return items
+    stopping = [i for i in items if i.enrolment_id in ends]
+    outcomes = {
+        i.enrolment_id: Outcome(
+            end=ends[i.enrolment_id],
+            outcome=StepRun.Outcome.GOAL if ends[i.enrolment_id] == Status.GOAL else StepRun.Outcome.EXITED,
+        )
+        for i in stopping
+    }
+    _apply(ctx, None, stopping, outcomes, token)
+    return [i for i in items if i.enrolment_id not in ends]
+
+
+def _outcomes(kind: StepKind, ctx: StepContext, items: list[Item]) -> dict[int, Outcome]:
+    """The step for the whole batch; if it raises, each enrolment alone (in a savepoint when
+    inside the writing transaction), so one bad contact does not hold the others back."""
+    if not items:
+        return {}
+    try:
+        with _savepoint(kind):
+            return kind.run(ctx, items)
+    except Exception:
+        if len(items) == 1:
+            return {items[0].enrolment_id: _error(items[0], _exc_text())}
+    out: dict[int, Outcome] = {}
+    for item in items:
+        try:
+            with _savepoint(kind):
+                out.update(kind.run(ctx, [item]))
+        except Exception:
+            out[item.enrolment_id] = _error(item, _exc_text())
+    return out
+
+
+def _savepoint(kind: StepKind) -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext() if kind.external else transaction.atomic()
+
+
+def _exc_text() -> str:
+    import sys
+
+    from danhba.core.errors import ServiceError
+
+    exc = sys.exc_info()[1]
+    log.warning("workflow step failed", exc_info=True)
+    if isinstance(exc, ServiceError):
+        return f"{exc.message} {json.dumps(exc.details, ensure_ascii=False, default=str)}"[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _error(item: Item, text: str) -> Outcome:
+    return Outcome(outcome=StepRun.Outcome.ERROR, detail={"error": text, "attempt": item.attempt + 1})
+
+
+def _fail_all(ids: Sequence[int], token: str, now: dt.datetime, text: str) -> None:
+    _release(ids, token, status=Status.FAILED, due_at=None, finished_at=now, error=text[:500])
+
+
+def _apply(ctx: StepContext, kind: StepKind | None, items: list[Item], outcomes: dict[int, Outcome], token: str) -> int:
+    """Write the StepRun rows and move each enrolment on, in few statements: enrolments with
+    the same move share one UPDATE. Returns the number of steps recorded."""
+    runs: list[StepRun] = []
+    moves: dict[str, list[int]] = defaultdict(list)
+    move_of: dict[str, dict[str, Any]] = {}
+    for item in items:
+        outcome = outcomes.get(item.enrolment_id)
+        if outcome is None:
+            continue
+        fields, run = _move(ctx, kind, item, outcome)
+        if run is not None:
+            runs.append(run)
+        key = json.dumps(fields, sort_keys=True, default=str)
+        moves[key].append(item.enrolment_id)
+        move_of[key] = fields
+    StepRun.objects.bulk_create(runs, batch_size=1000)
+    for key, ids in moves.items():
+        fields = dict(move_of[key])
+        if fields.pop("_advance", False):
+            fields["seq"] = F("seq") + 1
+        if fields.pop("_retry", False):
+            fields["attempt"] = F("attempt") + 1
+        Enrolment.objects.filter(pk__in=ids, claim=token).update(claim="", claimed_until=None, **fields)
+    return len(runs)
+
+
+def _move(
+    ctx: StepContext, kind: StepKind | None, item: Item, outcome: Outcome
+) -> tuple[dict[str, Any], StepRun | None]:
+    now = ctx.now
+    if outcome.outcome == StepRun.Outcome.ERROR:
+        if item.attempt + 1 < MAX_ATTEMPTS:
+            return {
+                "_retry": True,
+                "due_at": now + retry_delay(item.attempt + 1),
+                "error": outcome.detail["error"],
+            }, None
+        outcome = Outcome(end=Status.FAILED, outcome=StepRun.Outcome.ERROR, detail=outcome.detail)
+    run = StepRun(
+        enrolment_id=item.enrolment_id, seq=item.seq, step=ctx.step_id, kind=kind.key if kind else "",
+        outcome=outcome.outcome, detail=outcome.detail, due_at=item.due_at, at=now,
+    )  # fmt: skip
+    base: dict[str, Any] = {"_advance": True, "attempt": 0, "error": ""}
+    if outcome.end:
+        run.next_step = ""
+        error = str(outcome.detail.get("error", ""))[:500]
+        return {
+            **base,
+            "status": outcome.end,
+            "due_at": None,
+            "finished_at": now,
+            "waiting_for": "",
+            "error": error,
+        }, run
+    if outcome.stay_until is not None:
+        run.outcome = outcome.outcome if outcome.outcome != StepRun.Outcome.DONE else StepRun.Outcome.WAITING
+        run.next_step = ctx.step_id
+        state = outcome.state or {}
+        return {**base, "due_at": outcome.stay_until, "state": state, "waiting_for": outcome.waiting_for}, run
+    target = outcome.next if outcome.next is not None else str(ctx.step.get("next") or "")
+    run.next_step = target
+    if not target:
+        return {
+            **base,
+            "status": Status.COMPLETED,
+            "due_at": None,
+            "finished_at": now,
+            "state": {},
+            "waiting_for": "",
+        }, run
+    return {**base, "step": target, "due_at": now, "state": {}, "waiting_for": ""}, run
+
+
+def next_due(*, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the earliest active enrolment is due (the index on due_at answers it)."""
+    return (
+        Enrolment.objects.filter(status=Status.ACTIVE, due_at__isnull=False)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )

@@ -1,0 +1,344 @@
+"""The steps automation ships (registered in ``apps.py`` into ``kinds.STEP_KINDS``): each runs
+for a batch of enrolments at one step and says where each goes next. Contact changes go through
+the contacts writer (``contacts_bulk_update``, ``contact_update``), list changes through the
+segments services, conditions through the segments compiler: none of their rules is copied."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from danhba.automation.kinds import Item, Outcome, StepContext, StepKind
+from danhba.automation.windows import DEFAULT_TZ, next_time_of_day
+from danhba.core.actor import Actor
+from danhba.core.errors import InvalidInput
+
+# Who writes what a workflow does (audit rows say "system (job)").
+ACTOR = Actor.system(via="job")
+MAX_WAIT_SECONDS = 366 * 86400
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- update a field (also lifecycle stage, buyer role, owner) --------------------------------
+
+
+class FieldParams(_Params):
+    field: str = Field(min_length=1, max_length=80)
+    value: Any = None
+
+
+def _field_check(params: FieldParams) -> list[str]:
+    from danhba.contacts.services.cleaning import clean_contact
+    from danhba.contacts.services.contacts import BULK_FIELDS
+
+    if params.field.startswith("custom."):
+        return []
+    if params.field not in (*BULK_FIELDS, "lifecycle_stage", "owner"):
+        return [_("This field cannot be set by a workflow: %s") % params.field]
+    errors: dict[str, list[str]] = {}
+    clean_contact({params.field: params.value}, errors)
+    return [f"{key}: {message}" for key, messages in errors.items() for message in messages]
+
+
+def _field_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
+    from danhba.contacts.services.contacts import contacts_bulk_update
+
+    params: FieldParams = ctx.params
+    ids = [i.contact_id for i in items]
+    if params.field.startswith("custom."):
+        _custom_update(ids, params.field.removeprefix("custom."), params.value)
+    elif params.field == "lifecycle_stage":
+        contacts_bulk_update(actor=ACTOR, contact_ids=ids, lifecycle_stage=str(params.value or ""))
+    elif params.field == "owner":
+        contacts_bulk_update(actor=ACTOR, contact_ids=ids, owner=params.value)
+    else:
+        contacts_bulk_update(actor=ACTOR, contact_ids=ids, fields={params.field: params.value})
+    return {i.enrolment_id: Outcome(detail={"field": params.field}) for i in items}
+
+
+def _custom_update(contact_ids: list[int], key: str, value: Any) -> None:
+    from danhba.contacts.models import Contact
+    from danhba.contacts.services.contacts import contact_update
+
+    for contact in Contact.objects.filter(pk__in=contact_ids):
+        contact_update(actor=ACTOR, contact=contact, data={"custom": {key: value}})
+
+
+# --- tags -------------------------------------------------------------------------------------
+
+
+class TagParams(_Params):
+    add: list[str] = Field(default_factory=list, max_length=20)
+    remove: list[str] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _something(self) -> TagParams:
+        if not self.add and not self.remove:
+            raise ValueError("add or remove at least one tag")
+        return self
+
+
+def _tag_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
+    from danhba.contacts.services.contacts import contacts_bulk_update
+
+    params: TagParams = ctx.params
+    contacts_bulk_update(
+        actor=ACTOR, contact_ids=[i.contact_id for i in items], add_tags=params.add, remove_tags=params.remove
+    )
+    return {i.enrolment_id: Outcome(detail={"add": params.add, "remove": params.remove}) for i in items}
+
+
+# --- static lists -----------------------------------------------------------------------------
+
+
+class ListParams(_Params):
+    list: int = Field(ge=1)
+    action: Literal["add", "remove"] = "add"
+
+
+def _list_check(params: ListParams) -> list[str]:
+    from danhba.segments.models import Segment
+
+    if not Segment.objects.filter(pk=params.list, kind=Segment.Kind.STATIC).exists():
+        return [_("No such static list: %s") % params.list]
+    return []
+
+
+def _list_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
+    from danhba.segments.models import Segment
+    from danhba.segments.services import list_add, list_remove
+
+    params: ListParams = ctx.params
+    segment = Segment.objects.filter(pk=params.list).first()
+    if segment is None:
+        raise InvalidInput({"list": [_("No such static list: %s") % params.list]})
+    write = list_add if params.action == "add" else list_remove
+    write(actor=ACTOR, segment=segment, contact_ids=[i.contact_id for i in items])
+    return {i.enrolment_id: Outcome(detail={"list": params.list, "action": params.action}) for i in items}
+
+
+# --- waits ------------------------------------------------------------------------------------
+
+
+class WaitParams(_Params):
+    seconds: int | None = Field(default=None, ge=0, le=MAX_WAIT_SECONDS)
+    until: dt.datetime | None = None
+    time_of_day: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    tz: str = DEFAULT_TZ
+
+    @model_validator(mode="after")
+    def _one(self) -> WaitParams:
+        given = [x for x in (self.seconds, self.until, self.time_of_day) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give one of seconds, until or time_of_day")
+        if self.until is not None and self.until.tzinfo is None:
+            raise ValueError("until needs a time zone offset")
+        return self
+
+
+def _wait_target(params: WaitParams, now: dt.datetime) -> dt.datetime:
+    if params.seconds is not None:
+        return now + dt.timedelta(seconds=params.seconds)
+    if params.until is not None:
+        return params.until
+    hour, minute = (int(x) for x in str(params.time_of_day).split(":"))
+    return next_time_of_day(now, dt.time(hour, minute), params.tz)
+
+
+def _wait_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
+    out = {}
+    for item in items:
+        until = item.state.get("until")
+        if until is None:
+            target = _wait_target(ctx.params, ctx.now)
+            if target > ctx.now:
+                out[item.enrolment_id] = Outcome(stay_until=target, state={"until": target.isoformat()})
+                continue
+        elif dt.datetime.fromisoformat(until) > ctx.now:  # woken early: keep waiting
+            target = dt.datetime.fromisoformat(until)
+            out[item.enrolment_id] = Outcome(stay_until=target, state=item.state)
+            continue
+        out[item.enrolment_id] = Outcome()
+    return out
+
+
+class WaitEventParams(_Params):
+    event: str = Field(min_length=1, max_length=200)
+    timeout_seconds: int = Field(ge=1, le=MAX_WAIT_SECONDS)
+    timeout_next: str = Field(default="", max_length=40)
+
+
+def _wait_event_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
+    params: WaitEventParams = ctx.params
+    out = {}
+    for item in items:
+        if item.state.get("seen"):
+            out[item.enrolment_id] = Outcome(detail={"event": params.event})
+            continue
+        deadline = item.state.get("deadline")
+        if deadline is None:
+            until = ctx.now + dt.timedelta(seconds=params.timeout_seconds)
+            out[item.enrolment_id] = Outcome(
+                stay_until=until, state={"deadline": until.isoformat()}, waiting_for=params.event
+            )
+        elif dt.datetime.fromisoformat(deadline) > ctx.now:
+            out[item.enrolment_id] = Outcome(
+                stay_until=dt.datetime.fromisoformat(deadline), state=item.state, waiting_for=params.event
+            )
+        else:
+            out[item.enrolment_id] = Outcome(next=params.timeout_next, detail={"timed_out": True})
+    return out
+
+
+# --- branches ---------------------------------------------------------------------------------
+
+
+class Arm(_Params):
+    condition: dict[str, Any]
+    next: str = Field(default="", max_length=40)
+    label: str = Field(default="", max_length=100)
+
+
+class BranchParams(_Params):
+    branches: list[Arm] = Field(min_length=1, max_length=10)
+    otherwise: str = Field(default="", max_length=40)
+
+
+def _branch_check(params: BranchParams) -> list[str]:
+    from danhba.segments.conditions import clean
+
+    problems = []
+    for n, arm in enumerate(params.branches):
+        try:
+            clean(arm.condition)
+        except InvalidInput as exc:
+            problems.append(_("Branch %(n)s: %(errors)s") % {"n": n + 1, "errors": json.dumps(exc.details)})
+    return problems
+
+
+def _branch_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
+    """Each arm's condition once for the whole batch (the segments compiler, ``id IN batch``);
+    a contact takes the first arm it meets, else ``otherwise``."""
+    from danhba.segments.compiler import matching
+
+    params: BranchParams = ctx.params
+    left = {i.contact_id for i in items}
+    taken: dict[int, int] = {}
+    for arm_no, arm in enumerate(params.branches):
+        if not left:
+            break
+        met = set(matching(arm.condition, now=ctx.now, among=sorted(left)).values_list("pk", flat=True))
+        for contact_id in met:
+            taken[contact_id] = arm_no
+        left -= met
+    out = {}
+    for item in items:
+        arm_taken = taken.get(item.contact_id)
+        if arm_taken is None:
+            out[item.enrolment_id] = Outcome(next=params.otherwise, detail={"branch": "otherwise"})
+        else:
+            out[item.enrolment_id] = Outcome(next=params.branches[arm_taken].next, detail={"branch": arm_taken})
+    return out
+
+
+# --- webhook ----------------------------------------------------------------------------------
+
+
+class WebhookParams(_Params):
+    url: str = Field(min_length=8, max_length=2000)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def _webhook_check(params: WebhookParams) -> list[str]:
+    from danhba.core.outbound import UnsafeURL, check_url
+
+    try:
+        check_url(params.url, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE)
+    except UnsafeURL as exc:
+        return [str(exc)]
+    return []
+
+
+def _webhook_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
+    """One POST per enrolment through ``core.outbound`` with ``Idempotency-Key``: a call
+    repeated after a crash carries the same key. A refused or failed call is an error (tried
+    again later, then the enrolment fails)."""
+    from danhba.core.outbound import request
+
+    params: WebhookParams = ctx.params
+    out = {}
+    for item in items:
+        key = f"danhba-wf{ctx.workflow_id}-e{item.enrolment_id}-s{item.seq}"
+        body = json.dumps(
+            {"workflow": ctx.workflow_id, "step": ctx.step_id, "contact_id": item.contact_id, "data": params.data}
+        ).encode()
+        answer = request(
+            "POST", params.url, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE, timeout=10.0, body=body,
+            headers={"Content-Type": "application/json", "Idempotency-Key": key, "User-Agent": "danhba-workflow"},
+        )  # fmt: skip
+        status = getattr(answer, "status", None)
+        if answer.error is not None or status is None or not 200 <= status < 300:
+            raise RuntimeError(f"webhook answered {status}: {answer.error}")
+        out[item.enrolment_id] = Outcome(detail={"status": status, "key": key})
+    return out
+
+
+# --- enrol in another workflow ----------------------------------------------------------------
+
+
+class EnrolParams(_Params):
+    workflow: int = Field(ge=1)
+
+
+def _enrol_check(params: EnrolParams) -> list[str]:
+    from danhba.automation.models import Workflow
+
+    if not Workflow.objects.filter(pk=params.workflow).exists():
+        return [_("No such workflow: %s") % params.workflow]
+    return []
+
+
+def _enrol_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
+    from danhba.automation.models import Workflow
+    from danhba.automation.services.enrolments import enrol_many
+
+    params: EnrolParams = ctx.params
+    target = Workflow.objects.filter(pk=params.workflow).first()
+    if target is not None and target.pk != ctx.workflow_id:
+        enrol_many(workflow=target, contact_ids=[i.contact_id for i in items], via="workflow", now=ctx.now)
+    return {i.enrolment_id: Outcome(detail={"workflow": params.workflow}) for i in items}
+
+
+def _none(params: Any) -> list[tuple[str, str]]:
+    return []
+
+
+BUILTIN: list[StepKind] = [
+    StepKind("update_field", gettext_lazy("Update a field"), FieldParams, _field_run, check=_field_check),
+    StepKind("tag", gettext_lazy("Add or remove tags"), TagParams, _tag_run),
+    StepKind("list", gettext_lazy("Add to or remove from a list"), ListParams, _list_run, check=_list_check),
+    StepKind("wait", gettext_lazy("Wait"), WaitParams, _wait_run, windowed=False),
+    StepKind(
+        "wait_event", gettext_lazy("Wait for an event"), WaitEventParams, _wait_event_run, windowed=False,
+        exits=lambda p: [(str(gettext_lazy("time-out")), p.timeout_next)],
+    ),
+    StepKind(
+        "branch", gettext_lazy("If / else"), BranchParams, _branch_run, windowed=False, check=_branch_check,
+        exits=lambda p: [(a.label or str(n + 1), a.next) for n, a in enumerate(p.branches)]
+        + [(str(gettext_lazy("otherwise")), p.otherwise)],
+    ),
+    StepKind(
+        "webhook", gettext_lazy("Call a webhook"), WebhookParams, _webhook_run, external=True, check=_webhook_check
+    ),
+    StepKind("enrol", gettext_lazy("Enrol in another workflow"), EnrolParams, _enrol_run, check=_enrol_check),
+]  # fmt: skip

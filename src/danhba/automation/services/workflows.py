@@ -1,0 +1,164 @@
+"""Writes of workflows: create, edit (steps edited → a new version; contacts under way finish
+the version they started), activate, pause, archive. Every write is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from danhba.accounts import permissions as perms
+from danhba.audit.models import AuditEvent
+from danhba.audit.services import audit_event
+from danhba.automation.graph import graph_clean
+from danhba.automation.models import Enrolment, Workflow, WorkflowVersion
+from danhba.automation.triggers import cache_clear, trigger_clean
+from danhba.automation.windows import window_clean
+from danhba.core.actor import Actor
+from danhba.core.errors import Conflict, InvalidInput
+from danhba.core.normalize import clean_long_text, clean_text
+
+Status = Workflow.Status
+FIELDS = ("name", "description", "trigger", "reenrol", "window", "graph")
+
+
+def _audit(actor: Actor, action: str, workflow: Workflow, changes: dict[str, Any]) -> None:
+    audit_event(
+        actor=actor, action=action, object_type="workflow", object_id=workflow.pk,
+        object_label=workflow.name[:254], changes=changes,
+    )  # fmt: skip
+
+
+def _clean_text_fields(data: dict[str, Any], out: dict[str, Any], errors: dict[str, list[str]], creating: bool) -> None:
+    if "name" in data or creating:
+        name = clean_text(data.get("name") or "")
+        if not name:
+            errors["name"] = [_("A workflow needs a name.")]
+        out["name"] = name[:200]
+    if "description" in data:
+        out["description"] = clean_long_text(data.get("description") or "")[:5000]
+
+
+def _clean_rules(data: dict[str, Any], out: dict[str, Any], errors: dict[str, list[str]], creating: bool) -> None:
+    if "trigger" in data or creating:
+        trigger, kind, key, problems = trigger_clean(data.get("trigger") or {"kind": "manual"})
+        if problems:
+            errors["trigger"] = problems
+        out.update(trigger=trigger, trigger_kind=kind, trigger_key=key)
+    if "reenrol" in data:
+        if data["reenrol"] not in Workflow.Reenrol.values:
+            errors["reenrol"] = [_("must be one of %s") % ", ".join(Workflow.Reenrol.values)]
+        out["reenrol"] = data["reenrol"]
+    if "window" in data:
+        window, problems = window_clean(data["window"])
+        if problems:
+            errors["window"] = problems
+        out["window"] = window
+
+
+def _clean(actor: Actor, data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+    for key in data:
+        if key not in FIELDS:
+            errors[key] = [_("unknown field")]
+    _clean_text_fields(data, out, errors, creating)
+    _clean_rules(data, out, errors, creating)
+    if "graph" in data:
+        try:
+            out["graph"] = graph_clean(data["graph"], user=actor.user)
+        except InvalidInput as exc:
+            errors.update({f"graph.{k}" if k else "graph": v for k, v in exc.details.items()})
+    if errors:
+        raise InvalidInput(errors)
+    return out
+
+
+def _publish(actor: Actor, workflow: Workflow, graph: dict[str, Any]) -> WorkflowVersion:
+    last = workflow.versions.aggregate(n=Max("number"))["n"] or 0
+    version = WorkflowVersion(workflow=workflow, number=last + 1, graph=graph, created_by=actor.user)
+    version.save(force_insert=True)
+    workflow.current_version = version
+    workflow.save(update_fields=["current_version"])
+    return version
+
+
+def workflow_create(*, actor: Actor, data: dict[str, Any]) -> Workflow:
+    perms.require(actor, "workflow", perms.CREATE)
+    cleaned = _clean(actor, data, creating=True)
+    graph = cleaned.pop("graph", None)
+    with transaction.atomic():
+        workflow = Workflow.objects.create(created_by=actor.user, **cleaned)
+        if graph is not None:
+            _publish(actor, workflow, graph)
+        _audit(actor, AuditEvent.Action.CREATE, workflow, {"name": [None, workflow.name]})
+    cache_clear()
+    return workflow
+
+
+def workflow_update(*, actor: Actor, workflow: Workflow, data: dict[str, Any]) -> Workflow:
+    """Change a workflow. New steps are a new version (only when they differ from the current
+    one): new enrolments start it, enrolments under way finish theirs."""
+    perms.require(actor, "workflow", perms.EDIT)
+    cleaned = _clean(actor, data, creating=False)
+    graph = cleaned.pop("graph", None)
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        changes = {k: [getattr(workflow, k), v] for k, v in cleaned.items() if getattr(workflow, k) != v}
+        for key, value in cleaned.items():
+            setattr(workflow, key, value)
+        workflow.updated_at = timezone.now()
+        workflow.save()
+        current = workflow.current_version
+        if graph is not None and (current is None or current.graph != graph):
+            version = _publish(actor, workflow, graph)
+            changes["version"] = [current.number if current else None, version.number]
+        if changes:
+            _audit(actor, AuditEvent.Action.UPDATE, workflow, changes)
+    cache_clear()
+    return workflow
+
+
+_MOVES: dict[str, tuple[str, ...]] = {
+    Status.ACTIVE: (Status.DRAFT, Status.PAUSED),
+    Status.PAUSED: (Status.ACTIVE,),
+    Status.ARCHIVED: (Status.DRAFT, Status.ACTIVE, Status.PAUSED),
+}
+
+
+def workflow_set_status(*, actor: Actor, workflow: Workflow, status: str) -> Workflow:
+    """Activate (it needs steps), pause (due steps wait), or archive (enrolments under way are
+    cancelled)."""
+    perms.require(actor, "workflow", perms.EDIT)
+    if status not in _MOVES:
+        raise InvalidInput({"status": [_("must be one of %s") % ", ".join(_MOVES)]})
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        if workflow.status == status:
+            return workflow
+        if workflow.status not in _MOVES[status]:
+            raise Conflict(
+                _("A %(from)s workflow cannot become %(to)s.")
+                % {"from": workflow.get_status_display(), "to": Status(status).label}
+            )
+        if status == Status.ACTIVE and workflow.current_version_id is None:
+            raise Conflict(_("Add steps before activating the workflow."))
+        before = workflow.status
+        workflow.status = status
+        workflow.updated_at = timezone.now()
+        workflow.save(update_fields=["status", "updated_at"])
+        if status == Status.ARCHIVED:
+            Enrolment.objects.filter(workflow=workflow, status=Enrolment.Status.ACTIVE).update(
+                status=Enrolment.Status.CANCELLED, due_at=None, finished_at=timezone.now()
+            )
+        if status == Status.ACTIVE and before == Status.PAUSED:
+            # Steps that came due while paused run now, not at the paused re-check.
+            Enrolment.objects.filter(
+                workflow=workflow, status=Enrolment.Status.ACTIVE, due_at__gt=timezone.now(), state={}
+            ).update(due_at=timezone.now())
+        _audit(actor, AuditEvent.Action.UPDATE, workflow, {"status": [before, status]})
+    cache_clear()
+    return workflow

@@ -1,0 +1,208 @@
+"""The engine with a controllable clock: steps, waits, windows, branches, goals, re-enrolment,
+duplicate jobs, a crash between claim and finish, and versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from danhba.automation.models import Enrolment, StepRun, Workflow
+from danhba.automation.services import engine
+from danhba.automation.services.enrolments import enrol_manual
+from danhba.automation.services.workflows import workflow_update
+from danhba.automation.tests.conftest import HOUR, T0, tag_is, three_steps
+from danhba.conftest import actor_for
+from danhba.contacts.models import Contact
+
+pytestmark = pytest.mark.django_db
+
+
+def tags(contact: Contact) -> set[str]:
+    return set(contact.tags.values_list("name", flat=True))
+
+
+def path(enrolment: Enrolment) -> list[tuple[str, str, str]]:
+    return list(enrolment.runs.order_by("seq").values_list("step", "outcome", "next_step"))
+
+
+def test_a_contact_walks_the_three_steps_as_the_clock_moves(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    wf = make_workflow()
+    vip, plain = make_contact(full_name="Trần Thị Bích", tags=["vip"]), make_contact(full_name="Lê Văn Cường")
+    assert enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=[vip.pk, plain.pk], now=T0) == 2
+    engine.run_due(now=T0)
+    # The field is set and both wait an hour: nothing more runs before it is over.
+    assert set(Contact.objects.filter(pk__in=[vip.pk, plain.pk]).values_list("job_title", flat=True)) == {"Khách quen"}
+    engine.run_due(now=T0 + dt.timedelta(minutes=59))
+    assert Enrolment.objects.filter(status="active", step="pause").count() == 2
+    engine.run_due(now=T0 + HOUR)
+    assert "vip-nurtured" in tags(vip) and "nurtured" not in tags(vip)
+    assert "nurtured" in tags(plain) and "vip-nurtured" not in tags(plain)
+    done = Enrolment.objects.get(contact=vip)
+    assert done.status == "completed" and done.due_at is None
+    assert path(done) == [
+        ("title", "done", "pause"),
+        ("pause", "waiting", "pause"),
+        ("pause", "done", "vip"),
+        ("vip", "done", "tag_vip"),
+        ("tag_vip", "done", ""),
+    ]
+    assert done.runs.get(step="vip").detail == {"branch": 0}
+
+
+def test_a_step_due_outside_the_sending_window_moves_to_the_next_one(
+    admin: Any, make_workflow: Any, make_contact: Any
+) -> None:
+    window = {"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "20:00"}
+    wf = make_workflow(window=window)
+    contact = make_contact()
+    # Saturday 12 December 2026, 21:00 in Hồ Chí Minh City.
+    saturday = dt.datetime(2026, 12, 12, 14, 0, tzinfo=dt.UTC)
+    enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=[contact.pk], now=saturday)
+    engine.run_due(now=saturday)
+    enrolment = Enrolment.objects.get(contact=contact)
+    # Monday 14 December, 08:00 local = 01:00 UTC; nothing ran.
+    assert enrolment.due_at == dt.datetime(2026, 12, 14, 1, 0, tzinfo=dt.UTC)
+    assert enrolment.step == "title" and not enrolment.runs.exists()
+    engine.run_due(now=enrolment.due_at)
+    assert Enrolment.objects.get(pk=enrolment.pk).step == "pause"
+
+
+def test_reaching_the_goal_ends_the_path(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    wf = make_workflow(graph={**three_steps(), "goal": tag_is("won")})
+    contact = make_contact()
+    enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=[contact.pk], now=T0)
+    engine.run_due(now=T0)
+    from danhba.contacts.services.contacts import contacts_bulk_update
+
+    contacts_bulk_update(actor=actor_for(admin), contact_ids=[contact.pk], add_tags=["won"])
+    engine.run_due(now=T0 + HOUR)
+    enrolment = Enrolment.objects.get(contact=contact)
+    assert enrolment.status == "goal"
+    assert path(enrolment)[-1] == ("pause", "goal", "")
+    assert "nurtured" not in tags(contact)
+
+
+def test_once_only_and_re_enrolment(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    graph = {"start": "t", "steps": {"t": {"kind": "tag", "params": {"add": ["x"]}}}}
+    once = make_workflow(graph=graph, name="Một lần")
+    again = make_workflow(graph=graph, name="Nhiều lần", reenrol="again")
+    contact = make_contact()
+    me = actor_for(admin)
+    for wf in (once, again):
+        assert enrol_manual(actor=me, workflow=wf, contact_ids=[contact.pk], now=T0) == 1
+        # Never twice at once.
+        assert enrol_manual(actor=me, workflow=wf, contact_ids=[contact.pk], now=T0) == 0
+    engine.run_due(now=T0)
+    assert Enrolment.objects.filter(contact=contact, status="completed").count() == 2
+    assert enrol_manual(actor=me, workflow=once, contact_ids=[contact.pk], now=T0 + HOUR) == 0
+    assert enrol_manual(actor=me, workflow=again, contact_ids=[contact.pk], now=T0 + HOUR) == 1
+
+
+def test_a_repeated_job_never_runs_a_step_twice(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    wf = make_workflow()
+    people = [make_contact(full_name=f"Người {i}") for i in range(5)]
+    enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=[c.pk for c in people], now=T0)
+    # Another worker holds two of them.
+    held = engine._claim(token="a" * 32, now=T0, limit=2)
+    assert len(held) == 2
+    first, second = engine.run_due(now=T0), engine.run_due(now=T0)
+    assert (first.steps, second.steps) == (6, 0)  # 3 × (field, wait started)
+    # The holder finishes its claim later: exactly once each.
+    engine._run_claimed(held, token="a" * 32, now=T0, stats=engine.RunStats())
+    engine._run_claimed(held, token="a" * 32, now=T0, stats=engine.RunStats())
+    assert engine.run_due(now=T0).steps == 2  # their wait starts
+    assert StepRun.objects.filter(step="title").count() == 5
+    assert StepRun.objects.filter(step="pause").count() == 5
+
+
+def test_a_crash_between_claim_and_finish_neither_skips_nor_doubles(
+    admin: Any, make_workflow: Any, make_contact: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wf = make_workflow()
+    contact = make_contact()
+    enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=[contact.pk], now=T0)
+    # A worker claims and dies before running anything.
+    assert engine._claim(token="d" * 32, now=T0, limit=10)
+    assert engine.run_due(now=T0 + dt.timedelta(seconds=60)).claimed == 0  # its lease still holds
+    after = T0 + engine.LEASE + dt.timedelta(seconds=1)
+    # The next worker dies in the middle of the step, after the field was written: rolled back.
+
+    from danhba.contacts.services import contacts as contact_services
+
+    original = contact_services.contacts_bulk_update
+
+    def dies(**kwargs: Any) -> int:
+        original(**kwargs)
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(contact_services, "contacts_bulk_update", dies)
+    with pytest.raises(SystemExit):
+        engine.run_due(now=after)
+    assert Contact.objects.get(pk=contact.pk).job_title == ""
+    assert not StepRun.objects.exists()
+    monkeypatch.setattr(contact_services, "contacts_bulk_update", original)
+    # Its claim runs out too; the step then runs once.
+    engine.run_due(now=after + engine.LEASE + dt.timedelta(seconds=1))
+    assert Contact.objects.get(pk=contact.pk).job_title == "Khách quen"
+    assert list(StepRun.objects.values_list("step", "seq")) == [("title", 0), ("pause", 1)]
+
+
+def test_a_failing_step_is_tried_again_then_fails(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    from danhba.segments.services import segment_create
+
+    me = actor_for(admin)
+    gone = segment_create(actor=me, name="Danh sách", kind="static")
+    graph = {"start": "f", "steps": {"f": {"kind": "list", "params": {"list": gone.pk}}}}
+    wf = make_workflow(graph=graph)
+    contact = make_contact()
+    gone.delete()  # the list is deleted after the workflow was published
+    enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=[contact.pk], now=T0)
+    now = T0
+    for attempt in range(1, engine.MAX_ATTEMPTS):
+        engine.run_due(now=now)
+        enrolment = Enrolment.objects.get(contact=contact)
+        assert (enrolment.status, enrolment.attempt) == ("active", attempt)
+        assert "list" in enrolment.error
+        now = enrolment.due_at
+    engine.run_due(now=now)
+    enrolment = Enrolment.objects.get(contact=contact)
+    assert enrolment.status == "failed"
+    assert path(enrolment) == [("f", "error", "")]
+
+
+def test_an_edit_makes_a_new_version_and_contacts_finish_theirs(
+    admin: Any, make_workflow: Any, make_contact: Any
+) -> None:
+    wf = make_workflow()
+    early, late = make_contact(full_name="Sớm"), make_contact(full_name="Muộn")
+    me = actor_for(admin)
+    enrol_manual(actor=me, workflow=wf, contact_ids=[early.pk], now=T0)
+    engine.run_due(now=T0)
+    changed = three_steps()
+    changed["steps"]["tag_rest"]["params"] = {"add": ["v2"]}
+    wf = workflow_update(actor=me, workflow=wf, data={"graph": changed})
+    assert wf.current_version.number == 2
+    # Saving the same steps again makes no version.
+    assert workflow_update(actor=me, workflow=wf, data={"graph": changed}).current_version.number == 2
+    enrol_manual(actor=me, workflow=wf, contact_ids=[late.pk], now=T0)
+    engine.run_due(now=T0)
+    engine.run_due(now=T0 + HOUR)
+    assert "nurtured" in tags(early) and "v2" not in tags(early)
+    assert "v2" in tags(late)
+
+
+def test_a_paused_workflow_holds_its_steps(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    from danhba.automation.services.workflows import workflow_set_status
+
+    wf = make_workflow()
+    contact = make_contact()
+    me = actor_for(admin)
+    enrol_manual(actor=me, workflow=wf, contact_ids=[contact.pk], now=T0)
+    workflow_set_status(actor=me, workflow=wf, status=Workflow.Status.PAUSED)
+    engine.run_due(now=T0)
+    assert not StepRun.objects.exists()
+    workflow_set_status(actor=me, workflow=wf, status=Workflow.Status.ACTIVE)
+    engine.run_due(now=T0 + dt.timedelta(seconds=1))
+    assert StepRun.objects.filter(step="title").count() == 1

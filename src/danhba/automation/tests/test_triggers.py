@@ -1,0 +1,99 @@
+"""Triggers come from the hooks of the writes below (segments, events, contact changes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from danhba.automation.models import Enrolment
+from danhba.automation.services import engine
+from danhba.automation.tests.conftest import HOUR, T0
+from danhba.conftest import actor_for
+from danhba.contacts.services.contacts import contact_update
+
+pytestmark = pytest.mark.django_db
+
+TAG = {"start": "t", "steps": {"t": {"kind": "tag", "params": {"add": ["chào mừng"]}}}}
+
+
+def enrolled(wf: Any) -> set[int]:
+    return set(Enrolment.objects.filter(workflow=wf).values_list("contact_id", flat=True))
+
+
+def test_entering_and_leaving_a_list(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    from danhba.segments.services import list_add, list_remove, segment_create
+
+    me = actor_for(admin)
+    lst = segment_create(actor=me, name="Hội thảo", kind="static")
+    entered = make_workflow(graph=TAG, trigger={"kind": "segment_entered", "segment": lst.pk}, name="Vào")
+    left = make_workflow(graph=TAG, trigger={"kind": "segment_left", "segment": lst.pk}, name="Ra")
+    a, b = make_contact(full_name="A"), make_contact(full_name="B")
+    list_add(actor=me, segment=lst, contact_ids=[a.pk, b.pk])
+    assert enrolled(entered) == {a.pk, b.pk} and not enrolled(left)
+    list_remove(actor=me, segment=lst, contact_ids=[a.pk])
+    assert enrolled(left) == {a.pk}
+
+
+def test_entering_a_dynamic_segment(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    from danhba.segments.services import segment_create
+
+    me = actor_for(admin)
+    hanoi = {"op": "all", "conditions": [{"kind": "field", "field": "province", "operator": "eq", "value": "ha-noi"}]}
+    seg = segment_create(actor=me, name="Hà Nội", conditions=hanoi)
+    wf = make_workflow(graph=TAG, trigger={"kind": "segment_entered", "segment": seg.pk})
+    c = make_contact(province="ho-chi-minh")
+    assert not enrolled(wf)
+    contact_update(actor=me, contact=c, data={"province": "ha-noi"})
+    assert enrolled(wf) == {c.pk}
+
+
+def test_a_field_changed_to_a_value_and_a_stage_reached(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    me = actor_for(admin)
+    title = make_workflow(
+        graph=TAG, trigger={"kind": "field_changed", "field": "job_title", "to": "Giám đốc"}, name="T"
+    )
+    stage = make_workflow(graph=TAG, trigger={"kind": "lifecycle_reached", "value": "customer"}, name="S")
+    c = make_contact()
+    contact_update(actor=me, contact=c, data={"job_title": "Kế toán"})
+    assert not enrolled(title)
+    contact_update(actor=me, contact=c, data={"job_title": "Giám đốc"})
+    assert enrolled(title) == {c.pk}
+    assert not enrolled(stage)
+    contact_update(actor=me, contact=c, data={"lifecycle_stage": "customer"})
+    assert enrolled(stage) == {c.pk}
+
+
+def test_an_event_with_property_conditions_and_a_wait_for_an_event(
+    admin: Any, make_workflow: Any, make_contact: Any
+) -> None:
+    from danhba.tracking.services.server import ServerEvent, server_events_store
+
+    graph = {
+        "start": "w",
+        "steps": {
+            "w": {"kind": "wait_event", "params": {"event": "Demo Booked", "timeout_seconds": 86400,
+                                                     "timeout_next": "late"}, "next": "ok"},
+            "ok": {"kind": "tag", "params": {"add": ["đặt lịch"]}},
+            "late": {"kind": "tag", "params": {"add": ["im lặng"]}},
+        },
+    }  # fmt: skip
+    trigger = {"kind": "event", "event": "Pricing Viewed", "where": [{"property": "plan", "value": "pro"}]}
+    wf = make_workflow(graph=graph, trigger=trigger)
+    fast, slow, other = make_contact(full_name="Nhanh"), make_contact(full_name="Chậm"), make_contact(full_name="Khác")
+    server_events_store(
+        source="test",
+        events=[
+            ServerEvent(contact_id=fast.pk, name="Pricing Viewed", message_id="m1", properties={"plan": "Pro"}),
+            ServerEvent(contact_id=slow.pk, name="Pricing Viewed", message_id="m2", properties={"plan": "pro"}),
+            ServerEvent(contact_id=other.pk, name="Pricing Viewed", message_id="m3", properties={"plan": "free"}),
+        ],
+    )
+    assert enrolled(wf) == {fast.pk, slow.pk}
+    engine.run_due(now=T0)
+    assert Enrolment.objects.filter(workflow=wf, waiting_for="Demo Booked").count() == 2
+    server_events_store(source="test", events=[ServerEvent(contact_id=fast.pk, name="Demo Booked", message_id="m4")])
+    engine.run_due()
+    assert "đặt lịch" in set(fast.tags.values_list("name", flat=True))
+    engine.run_due(now=T0 + 25 * HOUR)
+    assert set(slow.tags.values_list("name", flat=True)) == {"im lặng"}

@@ -1,0 +1,255 @@
+"""What enrols contacts: the trigger kinds (``kinds.TRIGGER_KINDS``) and the listeners that
+apply them, called by the hooks of the apps below (connected in ``apps.py``) inside the writing
+transaction — never a scan of a whole table on a timer.
+
+- ``segment_entered`` / ``segment_left``: segments' membership writes (``SEGMENT_CHANGED``);
+- ``event``: events stored (``tracking.events_stored``), with property conditions;
+- ``field_changed`` (optionally to a value), ``lifecycle_reached``, ``buyer_role_assigned``:
+  contact writes (``contacts.changed``; the value now is compared, the write only names the
+  fields it changed);
+- ``manual``: only by hand, in bulk or through the API.
+
+Which workflows can start from a hook is one indexed query on (trigger_kind, trigger_key),
+remembered per process for a few seconds (a workflow saved in this process clears it)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from pydantic import BaseModel, ConfigDict, Field
+
+from danhba.automation.kinds import TRIGGER_KINDS, TriggerKind
+from danhba.automation.models import Workflow
+
+CACHE_SECONDS = 5.0
+_cache: dict[str, Any] = {"at": 0.0, "kinds": {}}
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+
+
+class ManualParams(_Params):
+    pass
+
+
+class SegmentParams(_Params):
+    segment: int = Field(ge=1)
+
+
+class PropertyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    property: str = Field(min_length=1, max_length=200)
+    operator: Literal["eq", "ne", "contains", "gt", "gte", "lt", "lte", "exists", "not_exists"] = "eq"
+    value: Any = None
+
+
+class EventParams(_Params):
+    event: str = Field(min_length=1, max_length=200)
+    where: list[PropertyIn] = Field(default_factory=list, max_length=20)
+
+
+class FieldParams(_Params):
+    field: str = Field(min_length=1, max_length=80)
+    # The value the field must have now (None: any change).
+    to: Any = None
+
+
+class ChoiceParams(_Params):
+    # A lifecycle stage or buyer role key ("" for a buyer role: any role).
+    value: str = Field(default="", max_length=64)
+
+
+def _segment_check(params: SegmentParams) -> list[str]:
+    from danhba.segments.models import Segment
+
+    return [] if Segment.objects.filter(pk=params.segment).exists() else [_("No such segment: %s") % params.segment]
+
+
+def _stage_key(params: Any) -> str:
+    return "lifecycle_stage"
+
+
+def _seg_key(params: Any) -> str:
+    return str(params.segment)
+
+
+BUILTIN: list[TriggerKind] = [
+    TriggerKind("manual", gettext_lazy("Manual, bulk or API enrolment"), ManualParams),
+    TriggerKind("segment_entered", gettext_lazy("Entered a segment"), SegmentParams, _seg_key, _segment_check),
+    TriggerKind("segment_left", gettext_lazy("Left a segment"), SegmentParams, _seg_key, _segment_check),
+    TriggerKind("event", gettext_lazy("Performed an event"), EventParams, lambda p: p.event),
+    TriggerKind("field_changed", gettext_lazy("A field changed"), FieldParams, lambda p: p.field),
+    TriggerKind("lifecycle_reached", gettext_lazy("Lifecycle stage reached"), ChoiceParams, _stage_key),
+    TriggerKind("buyer_role_assigned", gettext_lazy("Buyer role assigned"), ChoiceParams, lambda p: "buyer_role"),
+]  # fmt: skip
+
+
+def cache_clear() -> None:
+    _cache["at"] = 0.0
+
+
+def _active(kinds: Iterable[str]) -> list[Workflow]:
+    """Active workflows started by these trigger kinds (one cached query for all kinds)."""
+    now = time.monotonic()
+    if now - _cache["at"] > CACHE_SECONDS:
+        by_kind: dict[str, list[Workflow]] = defaultdict(list)
+        for wf in Workflow.objects.filter(status=Workflow.Status.ACTIVE, current_version__isnull=False).exclude(
+            trigger_kind="manual"
+        ):
+            by_kind[wf.trigger_kind].append(wf)
+        _cache.update(at=now, kinds=dict(by_kind))
+    return [wf for kind in kinds for wf in _cache["kinds"].get(kind, [])]
+
+
+def _enrol(workflow: Workflow, contact_ids: Iterable[int], via: str) -> int:
+    from danhba.automation.services.enrolments import enrol_many
+
+    ids = sorted(set(contact_ids))
+    return enrol_many(workflow=workflow, contact_ids=ids, via=via) if ids else 0
+
+
+# --- segments ---------------------------------------------------------------------------------
+
+
+def on_segment_changed(change: Any) -> None:
+    """segments.changed: ``change.segment_id``, ``change.entered``, ``change.left``."""
+    for wf in _active(["segment_entered", "segment_left"]):
+        if wf.trigger_key != str(change.segment_id):
+            continue
+        ids = change.entered if wf.trigger_kind == "segment_entered" else change.left
+        _enrol(wf, ids, "segment")
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def property_holds(properties: dict[str, Any], cond: dict[str, Any]) -> bool:
+    """An event property condition, as the segment language words it (text compare, numbers for
+    gt/gte/lt/lte)."""
+    op: str = str(cond.get("operator", "eq"))
+    want = cond.get("value")
+    present: bool = cond["property"] in properties
+    if op in ("exists", "not_exists"):
+        return present == (op == "exists")
+    if not present:
+        return op == "ne"
+    have = properties[cond["property"]]
+    if op in ("gt", "gte", "lt", "lte"):
+        a, b = _number(have), _number(want)
+        if a is None or b is None:
+            return False
+        return bool({"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[op])
+    text, target = str(have).casefold(), str(want).casefold()
+    return bool({"eq": text == target, "ne": text != target, "contains": target in text}[op])
+
+
+def on_events_stored(stored: Any) -> list[Any]:
+    """tracking.events_stored: enrol on matching events, and wake enrolments waiting for them."""
+    by_name: dict[str, list[Any]] = defaultdict(list)
+    for message in stored.messages:
+        if message.contact_id and message.name:
+            by_name[message.name].append(message)
+    if not by_name:
+        return []
+    for wf in _active(["event"]):
+        messages = by_name.get(wf.trigger_key, [])
+        where = wf.trigger.get("where") or []
+        ids = [m.contact_id for m in messages if all(property_holds(m.properties or {}, c) for c in where)]
+        _enrol(wf, ids, "event")
+    _events_seen(by_name)
+    return []
+
+
+def _events_seen(by_name: dict[str, list[Any]]) -> None:
+    """Enrolments waiting for one of these events go on now (the wait_event step)."""
+    from django.utils import timezone
+
+    from danhba.automation.models import Enrolment
+    from danhba.automation.services.enrolments import wake_soon
+
+    woken = 0
+    for name, messages in by_name.items():
+        contacts = sorted({m.contact_id for m in messages})
+        rows = list(
+            Enrolment.objects.filter(contact_id__in=contacts, waiting_for=name, status=Enrolment.Status.ACTIVE).values(
+                "pk", "state"
+            )
+        )
+        for row in rows:
+            state = {**(row["state"] or {}), "seen": True}
+            woken += Enrolment.objects.filter(pk=row["pk"], waiting_for=name).update(
+                state=state, due_at=timezone.now(), waiting_for=""
+            )
+    if woken:
+        wake_soon()
+
+
+# --- contact writes ---------------------------------------------------------------------------
+
+
+_CHANGE_KINDS = ("field_changed", "lifecycle_reached", "buyer_role_assigned")
+
+
+def on_contacts_changed(change: Any) -> None:
+    """contacts.changed: field changed (to a value), lifecycle stage reached, buyer role
+    assigned. New contacts count as a change of every field they were created with."""
+    workflows = _active(_CHANGE_KINDS) if change.updated or change.created else []
+    for wf in workflows:
+        field = wf.trigger_key
+        ids = [cid for cid, fields in change.updated.items() if field in fields]
+        ids += list(change.created)
+        if ids:
+            _enrol(wf, _having(wf, field, ids), "change")
+
+
+def _having(wf: Workflow, field: str, ids: list[int]) -> list[int]:
+    """Of these contacts, those whose field now has the value the trigger asks for."""
+    from danhba.contacts.models import Contact
+
+    want: Any = wf.trigger.get("to") if wf.trigger_kind == "field_changed" else (wf.trigger.get("value") or None)
+    qs = Contact.objects.filter(pk__in=ids)
+    column = {"lifecycle_stage": "lifecycle_stage__key", "buyer_role": "buyer_role__key", "owner": "owner_id"}.get(
+        field, field
+    )
+    if field.startswith("custom."):
+        rows = qs.values_list("pk", "custom")
+        return [pk for pk, custom in rows if want is None or (custom or {}).get(field[7:]) == want]
+    try:
+        values = dict(qs.values_list("pk", column))
+    except Exception:  # a field that is not a column: nothing to compare
+        return []
+    if want is None:
+        # Any change; for a buyer role "assigned" means it has one now.
+        return [pk for pk, v in values.items() if wf.trigger_kind != "buyer_role_assigned" or v]
+    return [pk for pk, v in values.items() if v is not None and str(v) == str(want)]
+
+
+def trigger_clean(raw: Any) -> tuple[dict[str, Any], str, str, list[str]]:
+    """The checked trigger, its kind and key, and the problems found."""
+    if not isinstance(raw, dict) or not raw.get("kind"):
+        return {}, "", "", [_("A trigger needs a kind.")]
+    kind = TRIGGER_KINDS.get(str(raw["kind"]))
+    if kind is None:
+        return {}, "", "", [_("Unknown kind of trigger: %s") % str(raw["kind"])[:40]]
+    from pydantic import ValidationError
+
+    try:
+        params = kind.params.model_validate(raw)
+    except ValidationError as exc:
+        return {}, "", "", [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    problems = kind.check(params)
+    return params.model_dump(mode="json"), kind.key, kind.key_of(params)[:200], problems
