@@ -20,7 +20,6 @@ from danhba.messaging.services import campaigns
 from danhba.messaging.services.activity import BOUNCED, SENT, UNSUBSCRIBED
 from danhba.messaging.services.bounces import bounce_apply
 from danhba.messaging.tests.conftest import Mailbox
-from danhba.messaging.tests.test_campaigns import setup  # noqa: F401 (fixture)
 from danhba.messaging.tests.test_tracking import HUMAN, _path, _send, _to, _tracked_links, later  # noqa: F401
 from danhba.segments import conditions
 from danhba.segments.models import Segment, SegmentMember
@@ -35,14 +34,14 @@ def _members(segment: Segment) -> set[int]:
     return set(SegmentMember.objects.filter(segment=segment).values_list("contact_id", flat=True))
 
 
-def _segment(setup: dict[str, Any], name: str, **leaf: Any) -> Segment:  # noqa: F811
+def _segment(setup: dict[str, Any], name: str, **leaf: Any) -> Segment:
     tree = {"op": "all", "conditions": [{"kind": "email", "period": {"last_days": 30}, **leaf}]}
     return segment_create(actor=setup["actor"], name=name, kind=Segment.Kind.DYNAMIC, conditions=tree)
 
 
 def test_segments_on_email_activity_follow_the_clicks(
     smtp: Mailbox,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     client: Any,
     later: Any,  # noqa: F811
 ) -> None:
@@ -70,7 +69,7 @@ def test_segments_on_email_activity_follow_the_clicks(
     assert _members(opened) == {lan.pk}  # a click is an open; no pixel was loaded
 
 
-def test_sends_bounces_and_unsubscribes_are_events_once(smtp: Mailbox, setup: dict[str, Any]) -> None:  # noqa: F811
+def test_sends_bounces_and_unsubscribes_are_events_once(smtp: Mailbox, setup: dict[str, Any]) -> None:
     campaign = _send(setup)
     lan = setup["people"]["lan"]
     send = Send.objects.get(campaign=campaign, contact=lan)
@@ -89,7 +88,7 @@ def test_sends_bounces_and_unsubscribes_are_events_once(smtp: Mailbox, setup: di
     assert _members(bounced) == {lan.pk} == _members(unsubscribed)
 
 
-def test_the_timeline_names_email_events(smtp: Mailbox, setup: dict[str, Any], client_for: Any, users: Any) -> None:  # noqa: F811
+def test_the_timeline_names_email_events(smtp: Mailbox, setup: dict[str, Any], client_for: Any, users: Any) -> None:
     campaign = _send(setup)
     lan = setup["people"]["lan"]
     event = Event.objects.get(contact=lan, name=SENT)
@@ -102,7 +101,7 @@ def test_the_timeline_names_email_events(smtp: Mailbox, setup: dict[str, Any], c
     assert "Đã gửi email" in page and campaign.name in page
 
 
-def test_the_condition_is_checked_and_read_out(setup: dict[str, Any]) -> None:  # noqa: F811
+def test_the_condition_is_checked_and_read_out(setup: dict[str, Any]) -> None:
     campaign = Campaign.objects.create(name="Tháng 12", template=setup["template"], status=Campaign.Status.SENT)
     tree = {"op": "all", "conditions": [
         {"kind": "email", "action": "opened", "campaign": campaign.pk, "negate": True, "period": {"last_days": 30}},
@@ -121,7 +120,7 @@ def test_the_condition_is_checked_and_read_out(setup: dict[str, Any]) -> None:  
 
 def test_opens_and_clicks_through_the_api(
     smtp: Mailbox,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     client: Any,
     client_for: Any,
     users: Any,
@@ -150,7 +149,7 @@ def test_opens_and_clicks_through_the_api(
     assert nobody.pk
 
 
-def test_the_builder_offers_email_activity(smtp: Mailbox, setup: dict[str, Any], client_for: Any, users: Any) -> None:  # noqa: F811
+def test_the_builder_offers_email_activity(smtp: Mailbox, setup: dict[str, Any], client_for: Any, users: Any) -> None:
     campaign = _send(setup)
     client = client_for(users["marketing"])
     base = {"name": "Đã nhận", "kind": "dynamic", "n__op": "all", "n-0__kind": "email"}
@@ -176,13 +175,13 @@ def test_the_builder_offers_email_activity(smtp: Mailbox, setup: dict[str, Any],
 
 def test_a_run_stopped_by_an_error_still_records_what_it_sent(
     smtp: Mailbox,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     monkeypatch: Any,
 ) -> None:
     """An error mid-run (not a kill): the messages recorded as sent before it still become
     "Email Sent" events (no run takes over from one that gave its claim back)."""
     from danhba.messaging.services import sending
-    from danhba.messaging.tests.test_campaigns import make_campaign
+    from danhba.messaging.tests.conftest import make_campaign
 
     campaign = make_campaign(setup)
     campaigns.campaign_schedule(actor=setup["actor"], campaign=campaign)

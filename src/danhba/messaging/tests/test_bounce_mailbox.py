@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 
 from danhba.messaging import bounces, mailbox
 from danhba.messaging.models import Campaign, EmailTemplate, Send, Suppression
-from danhba.messaging.tests.test_campaigns import make_campaign, setup  # noqa: F401  (setup: the campaign fixture)
+from danhba.messaging.tests.conftest import make_campaign
 
 pytestmark = pytest.mark.django_db
 SAMPLES = Path(__file__).parent / "bounces"
@@ -166,7 +166,7 @@ def test_the_periodic_job_reads_the_mailbox_when_set(
 
 def test_a_campaign_bounce_comes_back_to_its_send(
     smtp: Any,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     settings: Any,
     huey_immediate: Any,
     django_capture_on_commit_callbacks: Any,

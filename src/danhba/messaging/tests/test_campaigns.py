@@ -13,64 +13,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from danhba.conftest import actor_for
 from danhba.messaging.models import Campaign, EmailTemplate, Send, Suppression
 from danhba.messaging.services import campaigns, sending
-from danhba.messaging.tests.conftest import Mailbox
+from danhba.messaging.tests.conftest import Mailbox, make_campaign
 from danhba.privacy.services import consent_record
-from danhba.segments.models import Segment
-from danhba.segments.services import list_add, segment_create
+from danhba.segments.services import list_add
 
 pytestmark = pytest.mark.django_db
-
-BODY = (
-    '<html><body><p>Chào {{ xung_ho | default: "bạn" }} {{ contact.given_name }},</p>'
-    '<p><a href="https://shop.example.vn/">Mua sắm</a></p></body></html>'
-)
-
-
-@pytest.fixture
-def setup(admin: Any, make_contact: Any, settings: Any) -> dict[str, Any]:
-    settings.MESSAGING_SENDER_IDENTITY = "Công ty TNHH Ánh Dương"
-    settings.MESSAGING_POSTAL_ADDRESS = "12 Lê Lợi, Quận 1, TP. Hồ Chí Minh"
-    actor = actor_for(admin)
-    people = {
-        "lan": make_contact(full_name="Nguyễn Thị Lan", gender="female", emails=["lan@example.vn"]),
-        "minh": make_contact(full_name="Trần Văn Minh", gender="male", emails=["minh@example.vn"]),
-        "noconsent": make_contact(full_name="Lê Văn Không", emails=["khong@example.vn"]),
-        "suppressed": make_contact(full_name="Phạm Thị Chặn", emails=["chan@example.vn"]),
-        "capped": make_contact(full_name="Võ Văn Nhiều", emails=["nhieu@example.vn"]),
-        "noemail": make_contact(full_name="Đỗ Văn Số", phones=["0912345678"]),
-        "vip": make_contact(full_name="Hồ Thị Vip", emails=["vip@example.vn"]),
-    }
-    for key in ("lan", "minh", "suppressed", "capped", "vip", "noemail"):
-        consent_record(actor=actor, contact=people[key], purpose="email_marketing", status="granted", source="ui")
-    Suppression.objects.create(email="chan@example.vn", reason=Suppression.Reason.HARD_BOUNCE)
-    audience = segment_create(actor=actor, name="Khách hàng", kind=Segment.Kind.STATIC)
-    list_add(actor=actor, segment=audience, contact_ids=[c.pk for c in people.values()])
-    vips = segment_create(actor=actor, name="VIP", kind=Segment.Kind.STATIC)
-    list_add(actor=actor, segment=vips, contact_ids=[people["vip"].pk])
-    template = EmailTemplate.objects.create(
-        name="Tháng 12", subject="Ưu đãi cho {{ contact.given_name }}", body=BODY,
-        sender_name="Ánh Dương", sender_email="news@anhduong.example.vn",
-    )  # fmt: skip
-    # Three marketing emails in the last day already for "capped".
-    for n in range(3):
-        earlier = Campaign.objects.create(name=f"earlier {n}", template=template, status=Campaign.Status.SENT)
-        Send.objects.create(
-            campaign=earlier, contact=people["capped"], email="nhieu@example.vn", state="sent", sent_at=timezone.now()
-        )
-    return {"actor": actor, "people": people, "audience": audience, "vips": vips, "template": template}
-
-
-def make_campaign(setup: dict[str, Any], **data: Any) -> Campaign:
-    return campaigns.campaign_create(
-        actor=setup["actor"],
-        data={
-            "name": "Ưu đãi tháng 12", "template_id": setup["template"].pk, "segment_ids": [setup["audience"].pk],
-            "exclude_segment_ids": [setup["vips"].pk], **data,
-        },
-    )  # fmt: skip
 
 
 def test_who_gets_it_and_the_messages(

@@ -21,8 +21,7 @@ from danhba.messaging.compose import Rendered
 from danhba.messaging.domains import FAILED, MISSING, OK, WRONG, LookupFailed
 from danhba.messaging.models import SendingDomain
 from danhba.messaging.services.domains import domain_check, domain_create, domain_delete
-from danhba.messaging.tests.conftest import Mailbox
-from danhba.messaging.tests.test_campaigns import make_campaign, setup  # noqa: F401  (setup: the campaign fixture)
+from danhba.messaging.tests.conftest import Mailbox, make_campaign
 
 pytestmark = pytest.mark.django_db
 DOMAIN = "anhduong.example.vn"
@@ -264,7 +263,7 @@ def test_pages_speak_vietnamese(client_for: Any, users: Any, domain_row: Sending
 
 def test_a_campaign_sent_from_the_job_threads_is_signed(
     smtp: Mailbox,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     admin: Any,
     huey_immediate: Any,
     django_capture_on_commit_callbacks: Any,

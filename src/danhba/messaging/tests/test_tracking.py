@@ -21,8 +21,7 @@ from danhba.messaging import machines, tracked
 from danhba.messaging.models import Campaign, CampaignLink, Click, Open, Send
 from danhba.messaging.services import campaigns, sending
 from danhba.messaging.services.activity import CLICKED, OPENED, SENT
-from danhba.messaging.tests.conftest import Mailbox, Received
-from danhba.messaging.tests.test_campaigns import make_campaign, setup  # noqa: F401 (fixture)
+from danhba.messaging.tests.conftest import Mailbox, Received, make_campaign
 from danhba.tracking.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +36,7 @@ HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, li
 APPLE_PROXY = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
 
 
-def _send(setup: dict[str, Any], **data: Any) -> Campaign:  # noqa: F811
+def _send(setup: dict[str, Any], **data: Any) -> Campaign:
     setup["template"].body = BODY
     setup["template"].save()
     campaign = make_campaign(setup, **data)
@@ -69,7 +68,7 @@ def later() -> Iterator[None]:
 
 def test_the_received_link_redirects_and_is_recorded(
     smtp: Mailbox,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     client: Any,
     later: Any,
 ) -> None:
@@ -112,7 +111,7 @@ def test_the_received_link_redirects_and_is_recorded(
 
 def test_forged_tokens_are_404_and_the_query_string_is_ignored(
     smtp: Mailbox,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     client: Any,
     later: Any,
 ) -> None:
@@ -137,7 +136,7 @@ def test_forged_tokens_are_404_and_the_query_string_is_ignored(
 
 def test_pixel_opens_people_and_apple_privacy_protection(
     smtp: Mailbox,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     client: Any,
     later: Any,
 ) -> None:
@@ -158,7 +157,7 @@ def test_pixel_opens_people_and_apple_privacy_protection(
 
 def test_scanners_the_trap_and_every_link_at_once_are_machines(
     smtp: Mailbox,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     client: Any,
     later: Any,
 ) -> None:
@@ -190,7 +189,7 @@ def test_scanners_the_trap_and_every_link_at_once_are_machines(
 
 def test_a_click_seconds_after_sending_is_a_scanner(
     smtp: Mailbox,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     client: Any,
 ) -> None:
     _send(setup)
@@ -199,7 +198,7 @@ def test_a_click_seconds_after_sending_is_a_scanner(
     assert Click.objects.get().machine_reason == "too_soon"
 
 
-def test_a_campaign_without_tracking(smtp: Mailbox, setup: dict[str, Any], client_for: Any, users: Any) -> None:  # noqa: F811
+def test_a_campaign_without_tracking(smtp: Mailbox, setup: dict[str, Any], client_for: Any, users: Any) -> None:
     campaign = _send(setup, tracking=False)
     html = _to(smtp, "lan@example.vn").part("text/html")
     assert "/email/c/" not in html and "/email/o/" not in html and 'href="https://shop.example.vn/blog"' in html
@@ -226,7 +225,7 @@ def test_tokens_round_trip_and_refuse_changes() -> None:
 
 def test_a_click_answers_from_the_inbox_and_the_worker_records_it(
     smtp: Mailbox,
-    setup: dict[str, Any],  # noqa: F811
+    setup: dict[str, Any],
     client: Any,
     later: Any,
     settings: Any,
