@@ -157,7 +157,7 @@ def score_model_delete(*, actor: Actor, model: ScoreModel) -> None:
 def _rule_saved(actor: Actor, rule: ScoreRule, action: str, changes: dict[str, Any]) -> None:
     _audit(actor, action, rule, changes)
     model = rule.model
-    model.depends_on = R.dependencies(r for r in model.rules.all() if r.is_active)
+    model.depends_on = R.dependencies(ScoreRule.objects.filter(model=model, is_active=True))
     model.updated_at = timezone.now()
     model.save(update_fields=["depends_on", "updated_at"])
     _recompute_request(model)
@@ -166,7 +166,7 @@ def _rule_saved(actor: Actor, rule: ScoreRule, action: str, changes: dict[str, A
 def score_rule_create(*, actor: Actor, model: ScoreModel, data: dict[str, Any]) -> ScoreRule:
     perms.require(actor, "score", perms.EDIT)
     kind = str(data.get("kind", ""))
-    defaults = {"name": data.get("name"), "condition": {"op": "all", "conditions": []}, "trigger": None}
+    defaults = {"name": data.get("name"), "condition": None, "trigger": None}
     values = _rule_values({**defaults, **data}, kind, actor)
     rule = ScoreRule(model=model, **values)
     with transaction.atomic():
@@ -179,7 +179,8 @@ def score_rule_create(*, actor: Actor, model: ScoreModel, data: dict[str, Any]) 
 
 def score_rule_update(*, actor: Actor, rule: ScoreRule, data: dict[str, Any]) -> ScoreRule:
     perms.require(actor, "score", perms.EDIT)
-    values = _rule_values(data, rule.kind, actor)
+    caps = {"max_points": rule.max_points, "period_days": rule.period_days, "period_max": rule.period_max}
+    values = _rule_values({**caps, **data}, rule.kind, actor)
     before = {k: getattr(rule, k) for k in RULE_FIELDS}
     changes = _diff(before, values)
     if not changes:
@@ -198,7 +199,7 @@ def score_rule_delete(*, actor: Actor, rule: ScoreRule) -> None:
     with transaction.atomic():
         _audit(actor, AuditEvent.Action.DELETE, rule, {"name": [rule.name, None]})
         rule.delete()
-        model.depends_on = R.dependencies(r for r in model.rules.all() if r.is_active)
+        model.depends_on = R.dependencies(ScoreRule.objects.filter(model=model, is_active=True))
         model.save(update_fields=["depends_on"])
         _recompute_request(model)
 
