@@ -33,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -43,7 +43,7 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.contacts.changes import ANY_EVENT, EVERYTHING, ContactsChange
 from danhba.contacts.models import Contact
-from danhba.core import formatting, jobs
+from danhba.core import claims, formatting, jobs
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.core.keyset import MAX_PK
@@ -490,36 +490,14 @@ def dirty_process(*, now: dt.datetime | None = None, max_batches: int | None = N
 
 
 def _dirty_claim(*, token: str, limit: int) -> list[tuple[int, int, str]]:
-    """Claim the oldest unclaimed dirty rows (or rows whose claim ran out: its worker died) for
-    ``DIRTY_LEASE``, in one short transaction. PostgreSQL skips the rows another worker is
-    claiming at this moment; SQLite runs one write transaction at a time (IMMEDIATE), so the
-    read and the update cannot interleave with another worker's."""
-    now = timezone.now()
-    with transaction.atomic():
-        free = (
-            DirtyContact.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .order_by("id")
-            .select_for_update(skip_locked=True)
-        )
-        rows = list(free.values_list("id", "contact_id", "reason")[:limit])
-        if rows:
-            DirtyContact.objects.filter(pk__in=[r[0] for r in rows]).update(
-                claim=token, claimed_until=now + DIRTY_LEASE
-            )
-    return rows
+    """Claim the oldest unclaimed dirty rows (or those whose worker died) for ``DIRTY_LEASE``."""
+    fields = ("id", "contact_id", "reason")
+    return claims.claim(DirtyContact.objects.all(), token=token, lease=DIRTY_LEASE, limit=limit, fields=fields)
 
 
 def _dirty_release(*, token: str, ids: Sequence[int]) -> None:
-    """Delete the evaluated rows that are still ours. A row a writer marked again meanwhile lost
-    our claim and stays; on PostgreSQL a row that writer still has locked is skipped, not
-    waited for (its upsert clears the claim when it commits), so this never deadlocks."""
-    with transaction.atomic():
-        mine = list(
-            DirtyContact.objects.filter(pk__in=ids, claim=token)
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-        DirtyContact.objects.filter(pk__in=mine).delete()
+    """Delete the evaluated rows that are still ours (``core.claims.release``)."""
+    claims.release(DirtyContact, token=token, ids=ids)
 
 
 def _evaluate(segments: Sequence[Segment], reasons_of: dict[int, set[str]], *, now: dt.datetime) -> None:

@@ -17,11 +17,10 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from danhba.contacts.changes import ContactsChange
-from danhba.core import jobs
+from danhba.core import claims, jobs
 from danhba.scoring import rules as R
 from danhba.scoring.models import ScoreDirty, ScoreModel
 from danhba.scoring.services.compute import active_models, scores_update
@@ -73,29 +72,12 @@ def _wake() -> None:
 
 
 def _claim(*, token: str, limit: int) -> list[tuple[int, int]]:
-    """Claim the oldest free rows (or rows whose lease ran out) in one short transaction:
-    PostgreSQL skips rows another worker is claiming; SQLite runs one writer at a time."""
-    now = timezone.now()
-    with transaction.atomic():
-        free = (
-            ScoreDirty.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .order_by("id")
-            .select_for_update(skip_locked=True)
-        )
-        rows = list(free.values_list("id", "contact_id")[:limit])
-        if rows:
-            ScoreDirty.objects.filter(pk__in=[r[0] for r in rows]).update(claim=token, claimed_until=now + LEASE)
-    return rows
+    """Claim the oldest free rows (or rows whose lease ran out): ``core.claims``."""
+    return claims.claim(ScoreDirty.objects.all(), token=token, lease=LEASE, limit=limit, fields=("id", "contact_id"))
 
 
 def _release(*, token: str, ids: list[int]) -> None:
-    with transaction.atomic():
-        mine = list(
-            ScoreDirty.objects.filter(pk__in=ids, claim=token)
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-        ScoreDirty.objects.filter(pk__in=mine).delete()
+    claims.release(ScoreDirty, token=token, ids=ids)
 
 
 def dirty_process(*, now: dt.datetime | None = None, max_batches: int | None = None, batch: int = BATCH) -> int:
