@@ -53,6 +53,7 @@ DEFAULT_EVENTS = 300_000
 QUICK_EVENTS = 20_000
 RETRY_SHARE = 0.01  # batches sent a second time, as an SDK does after a timeout
 WINDOW_SECONDS = 5.0
+WEB_ARGUMENT = "danhba.wsgi:application"  # how the web processes are told from the worker
 EVENT_NAMES = ("Product Viewed", "Product Added", "Cart Viewed", "Checkout Started", "Signed Up", "Video Played")
 PATHS = ("/", "/san-pham", "/san-pham/ao-thun", "/gio-hang", "/khuyen-mai", "/lien-he", "/blog/meo-hay")
 
@@ -335,10 +336,17 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: flo
     raise SystemExit(f"the server did not answer within {timeout:.0f} s; see {log}")
 
 
-def worker_cpu_seconds(server_pid: int) -> float:
-    """CPU seconds (user + system) used so far by the background worker processes under the
-    server (``danhba worker``): the worker's own cost, which the machine's other work does not
-    inflate the way it stretches wall time. 0 where /proc is not readable."""
+def has_argument(cmdline: bytes, argument: str) -> bool:
+    """Whether a process's ``/proc/PID/cmdline`` (NUL-separated) has ``argument`` as one of its
+    arguments, whole."""
+    return argument.encode() in cmdline.split(b"\0")
+
+
+def worker_cpu_seconds(server_pid: int, argument: str = "worker") -> float:
+    """CPU seconds (user + system) used so far by the processes under the server that have
+    ``argument`` among their arguments: the background worker (``danhba worker``) by default,
+    its own cost, which the machine's other work does not inflate the way it stretches wall
+    time; the web processes with ``danhba.wsgi:application``. 0 where /proc is not readable."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -352,7 +360,9 @@ def worker_cpu_seconds(server_pid: int) -> float:
     total = 0.0
     for pid in under:
         with contextlib.suppress(OSError, IndexError, ValueError):
-            if b"worker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            # The argument itself: gunicorn's "--workers" contains "worker" too, and counting
+            # the web processes made the API's CPU look like the worker's.
+            if not has_argument(Path(f"/proc/{pid}/cmdline").read_bytes(), argument):
                 continue
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / ticks
@@ -558,6 +568,7 @@ def main(argv: list[str]) -> int:
     with server(target, port, args.web_workers, log) as proc, LoadSampler() as load_average:
         wait_ready(port, proc, log)
         worker_cpu_at_start = worker_cpu_seconds(proc.pid)
+        web_cpu_at_start = worker_cpu_seconds(proc.pid, WEB_ARGUMENT)
         console.log(f"server up; the load process sends {args.events:,} events from {args.clients} connections")
         load = [
             sys.executable, "-m", "bench", NAME, "--load", "--port", str(port), "--key", key,
@@ -565,6 +576,7 @@ def main(argv: list[str]) -> int:
             "--users", str(args.users), "--seed", str(args.seed), "--report", str(report_path),
         ]  # fmt: skip
         subprocess.run(load, cwd=REPO_DIR, check=True)
+        web_cpu = worker_cpu_seconds(proc.pid, WEB_ARGUMENT) - web_cpu_at_start
         console.log("load done; waiting for the worker to process the inbox")
         drain_seconds, drained = wait_drained(target, args.drain_timeout)
         worker_cpu = worker_cpu_seconds(proc.pid) - worker_cpu_at_start
@@ -615,6 +627,9 @@ def main(argv: list[str]) -> int:
             "slowest_window_events_per_second": round(min(per_window)) if per_window else None,
             "window_seconds": WINDOW_SECONDS,
             "latency_ms": latency,
+            # The web processes' CPU while the load ran (accepting into the inbox).
+            "web_cpu_seconds": round(web_cpu, 2),
+            "web_cpu_us_per_event": round(web_cpu / accepted * 1e6) if accepted else None,
         },
         # The worker's side: from the first request until every accepted event was stored with
         # its contact resolved.

@@ -178,6 +178,7 @@ def test_ingest_benchmark_end_to_end(tmp_path: Path) -> None:
     assert danhba["stored"] == 2000 and result["checks"]["every_event_stored_once"]
     assert result["processing"]["drained"] and result["processing"]["contacts_created"] > 0
     assert result["processing"]["worker_cpu_seconds"] > 0  # the worker process was found and did the storing
+    assert danhba["web_cpu_seconds"] > 0
     assert 0 < danhba["latency_ms"]["p50"] <= danhba["latency_ms"]["p99"]
     assert result["baseline"]["events"] == 2000 and result["baseline"]["events_per_second"] > 0
     assert not db.exists(), "without --keep the generated database is removed"
@@ -231,3 +232,14 @@ def test_email_benchmark_end_to_end(tmp_path: Path) -> None:
     crash = result["crash"]
     assert crash["every_recipient_has_it"] and crash["duplicates_share_message_id"], crash
     assert crash["duplicates_at_most_connections"] and crash["status"] == "sent", crash
+
+
+def test_ingest_cpu_counts_each_process_by_its_own_argument() -> None:
+    """The worker's CPU is that of ``danhba worker`` alone: gunicorn's ``--workers`` argument
+    once made the web processes count as the worker."""
+    from bench.ingest import WEB_ARGUMENT, has_argument
+
+    gunicorn = b"\0".join([b"python", b"-m", b"gunicorn", b"danhba.wsgi:application", b"--workers", b"2", b""])
+    worker = b"\0".join([b"python", b"-m", b"danhba.cli", b"worker", b"--workers", b"2", b""])
+    assert not has_argument(gunicorn, "worker") and has_argument(worker, "worker")
+    assert has_argument(gunicorn, WEB_ARGUMENT) and not has_argument(worker, WEB_ARGUMENT)

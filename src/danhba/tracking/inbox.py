@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 # Pending requests the worker takes at once: those of one source are stored in one transaction.
-GROUP_REQUESTS = 10
+GROUP_REQUESTS = 25
 LEASE_SECONDS = 120  # a claimed request is pending again after this long (its worker died)
 # A web process wakes the worker at most this often; the worker lingers this long after the
 # inbox runs dry, so a request accepted just after a wake-up is not left for the minutely sweep.
