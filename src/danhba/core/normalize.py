@@ -23,8 +23,10 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 import phonenumbers
+from django.conf import settings
 from django.utils.translation import gettext, gettext_noop
 from email_validator import EmailNotValidError, validate_email
 
@@ -93,6 +95,17 @@ def _already_clean(text: str) -> bool:
         and text[-1:] != " "
         and (text.isascii() or unicodedata.is_normalized("NFC", text))
     )
+
+
+def all_clean(texts: list[str]) -> bool:
+    """Whether :func:`clean_text` gives every one of ``texts`` back as it is, checked on the texts
+    joined (a row of a file at once): the checks of ``_already_clean`` on ``"|".join(texts)``,
+    where ``|`` composes with nothing, is printable and is not a space, so each check holds for
+    the whole exactly when it holds for every part, but for a space beside a ``|`` (which a text
+    of the row might hold itself: then it answers no, and each text is cleaned on its own).
+    A hypothesis test holds it to ``clean_text`` (core/tests/test_fast_paths.py)."""
+    joined = "|".join(texts)
+    return _already_clean(joined) and "| " not in joined and " |" not in joined
 
 
 def clean_long_text(value: object) -> str:
@@ -234,6 +247,64 @@ def join_name(family: str, middle: str, given: str, order: str = NAME_ORDER_VI) 
     return " ".join(name_case(p) for p in parts if clean_text(p))
 
 
+def read_full_name(value: object, order: str = NAME_ORDER_VI, *, given_words: int = 1) -> tuple[str, NameParts]:
+    """A full-name cell as a file holds it: the name to show and its parts (:func:`split_name`).
+    The inverted form (``"Đức, Nguyễn Văn"``) is shown in the name order, ``"Nguyễn Văn Đức"``;
+    any other name as typed, capitalised (:func:`name_case`)."""
+    parts = split_name(value, order, given_words=given_words)
+    if "," in clean_text(value):
+        return join_name(parts.family, parts.middle, parts.given, order), parts
+    return name_case(value), parts
+
+
+class NameReader:
+    """:func:`read_full_name` for the many names of one file, the name folded too (:func:`fold`):
+    ``(full, family, middle, given, folded)``.
+
+    A name is read word by word, each distinct word once (a file of a million names holds a few
+    hundred distinct words; whole names repeat far less): its capitalisation and its fold are
+    kept in a :class:`~danhba.core.memo.Memo` of this reader, so a name of known words costs a
+    dict lookup per word. Names with a comma take the full rule. A hypothesis test holds
+    ``read`` to ``read_full_name`` and ``fold`` on any text (core/tests/test_fast_paths.py)."""
+
+    def __init__(self, order: str = NAME_ORDER_VI, *, given_words: int = 1, size: int = 65_536) -> None:
+        from danhba.core.memo import Memo
+
+        if given_words < 1:
+            raise ValueError("given_words must be at least 1")
+        self.order = order
+        self.given_words = given_words
+        self.words: Memo[str, tuple[str, str, str]] = Memo(_name_word, size)
+
+    def read(self, value: object) -> tuple[str, str, str, str, str]:
+        text = clean_text(value)
+        if not text or "," in text:
+            full, parts = read_full_name(text, self.order, given_words=self.given_words)
+            return full, parts.family, parts.middle, parts.given, fold(full)
+        words = self.words
+        read = [words[word] for word in text.split(" ")]  # clean text: single spaces only
+        full = " ".join([word[0] for word in read])
+        folded = " ".join([word[2] for word in read])
+        cased = [word[1] for word in read]
+        if len(cased) == 1:
+            return full, "", "", cased[0][:GIVEN_MAX], folded
+        if self.order == NAME_ORDER_WESTERN:
+            family, middle, given = cased[-1], " ".join(cased[1:-1]), cased[0]
+        else:
+            count = min(self.given_words, len(cased) - 1)
+            family, middle, given = cased[0], " ".join(cased[1:-count]), " ".join(cased[-count:])
+        return full, family[:FAMILY_MAX], middle[:MIDDLE_MAX], given[:GIVEN_MAX], folded
+
+
+def _name_word(word: str) -> tuple[str, str, str]:
+    """A word of a clean full name: as the name shows it, as its part shows it, and folded.
+    The name is the cleaned text capitalised (``name_case``); its parts are the words of that
+    text capitalised after a second cleaning (``split_name``), which differs only where a
+    control character, taken out by the first, stood between a letter and its mark."""
+    cased = _name_case_str(word)
+    return cased, name_case(word), fold(cased)
+
+
 # --- emails ---------------------------------------------------------------------------------
 
 
@@ -248,7 +319,28 @@ def normalize_email(value: object) -> str:
     """A trimmed, lower-cased, syntax-checked email address, or :class:`NormalizationError`.
     NFKC first, so the fullwidth letters and ＠ of East Asian keyboards are the ASCII address
     they look like (one person, one address), as domain names are read anyway."""
-    text = unicodedata.normalize("NFKC", clean_text(value)).strip("<>").strip()
+    return _normalized_email(value)[0]
+
+
+def normalize_email_hinted(value: object) -> tuple[str, NormalizationError | None]:
+    """:func:`normalize_email` and :func:`email_typo_warning` of the address, as an import reads
+    every address of its file. The everyday ASCII address (the shortcut of ``normalize_email``)
+    is bare already: its domain is looked up as it is (a hypothesis test holds this to
+    ``email_typo_warning``, core/tests/test_fast_paths.py)."""
+    email, plain = _normalized_email(value)
+    if not plain:
+        return email, email_typo_warning(email)
+    local, _at, domain = email.rpartition("@")
+    suggestion = _domain_suggestion(domain)
+    return email, None if suggestion is None else _typo_warning(local, suggestion)
+
+
+def _normalized_email(value: object) -> tuple[str, bool]:
+    """The normalised address, and whether the everyday ASCII shortcut made it."""
+    text = clean_text(value)
+    if not text.isascii():  # NFKC leaves ASCII as it is
+        text = unicodedata.normalize("NFKC", text)
+    text = text.strip("<>").strip()
     if text.lower().startswith("mailto:"):
         text = text[7:]
     if not text:
@@ -260,14 +352,14 @@ def normalize_email(value: object) -> str:
         and text.rsplit(".", 1)[1].lower() not in _SPECIAL_TLDS
     ):
         # The everyday ASCII address, which the full validator would accept unchanged: skip it.
-        return text.lower()
+        return text.lower(), True
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
         # The library's reason is English; a translation may leave it out.
         # xgettext:no-python-format
         raise NormalizationError(gettext_noop("not a valid email address: %(reason)s"), {"reason": str(exc)}) from None
-    return result.normalized.lower()
+    return result.normalized.lower(), False
 
 
 # --- phones ---------------------------------------------------------------------------------
@@ -298,8 +390,9 @@ _EXTENSION = re.compile(r"(?i)(ext|x)\.?\s*\d+$")
 _NON_DIGITS = re.compile(r"\D")
 
 
-@dataclass(frozen=True)
-class Phone:
+class Phone(NamedTuple):
+    """A phone number in E.164 and its kind (a tuple: an import makes one per row)."""
+
     e164: str
     kind: str
 
@@ -335,16 +428,16 @@ def _vn_digits(digits: str) -> str:
 
 def normalize_phone(value: object, region: str | None = None) -> Phone:
     """Parse a phone number as people type it into E.164, or raise :class:`NormalizationError`."""
-    from django.conf import settings
-
     region = str(region or getattr(settings, "DEFAULT_PHONE_REGION", "VN")).upper()
     text = _repair_excel_number(clean_text(value))
-    if not text:
-        raise NormalizationError(gettext_noop("phone is empty"))
-    if _LETTER.search(_EXTENSION.sub("", text)):
-        raise NormalizationError(gettext_noop("phone contains letters"))
+    digits = _typed_digits(text)
+    if digits is None:
+        if not text:
+            raise NormalizationError(gettext_noop("phone is empty"))
+        if _LETTER.search(_EXTENSION.sub("", text)):
+            raise NormalizationError(gettext_noop("phone contains letters"))
+        digits = _NON_DIGITS.sub("", text)
     has_plus = text.lstrip().startswith("+")
-    digits = _NON_DIGITS.sub("", text)
     if len(digits) < 6:
         raise NormalizationError(gettext_noop("phone is too short"))
     if has_plus and not digits.startswith("84"):
@@ -375,6 +468,16 @@ def normalize_phone(value: object, region: str | None = None) -> Phone:
 
 
 _VN_KINDS: dict[tuple[str, int], str | None] = {}
+_TYPED_PHONE = re.compile(r"[0-9 ().+\-]+")
+_PHONE_PUNCTUATION = str.maketrans("", "", " ().+-")
+
+
+def _typed_digits(text: str) -> str | None:
+    """The digits of a number typed the usual ways (ASCII digits, spaces, dots, dashes,
+    brackets, plus signs: no letter, so no extension, and not empty), ``None`` for anything
+    else, which takes the full checks. A hypothesis test holds it to them
+    (core/tests/test_fast_paths.py)."""
+    return text.translate(_PHONE_PUNCTUATION) if _TYPED_PHONE.fullmatch(text) else None
 
 
 def _parse_phone(candidate: str, region: str) -> Phone:
@@ -621,7 +724,10 @@ def email_typo_warning(email: object) -> NormalizationError | None:
     suggestion = suggest_email_domain(email)
     if suggestion is None:
         return None
-    local = _bare_address(email).rsplit("@", 1)[0]
+    return _typo_warning(_bare_address(email).rsplit("@", 1)[0], suggestion)
+
+
+def _typo_warning(local: str, suggestion: str) -> NormalizationError:
     return NormalizationError(
         gettext_noop("the email domain looks mistyped: did you mean %(suggestion)s?"),
         {"suggestion": f"{local}@{suggestion}"},

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from danhba.core.csvsafe import unwrap_excel_text
-from danhba.core.normalize import clean_text
+from danhba.core.normalize import all_clean, clean_text
 from danhba.ingest import legacy_vn
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl", "vcard")
@@ -77,6 +77,8 @@ def repair_number(value: str) -> str:
     """
     if not value or not (value[0].isdigit() or value[0] in "+-"):
         return value  # most cells (names, emails, addresses): neither pattern can match
+    if "." not in value and "e" not in value and "E" not in value:
+        return value  # phones and dates as people type them: both patterns need one of these
     if _FLOAT_INT.match(value):
         return value.split(".", 1)[0]
     if _SCIENTIFIC.match(value):
@@ -92,6 +94,17 @@ def repair_number(value: str) -> str:
 def clean_value(value: object) -> str:
     """A cell as clean NFC text: spaces (incl. non-breaking) trimmed and collapsed, Excel numbers repaired."""
     return repair_number(clean_text(value))
+
+
+def csv_texts(cells: list[str]) -> tuple[list[str], list[str]]:
+    """A CSV row's cells, ``="…"`` unwrapped, and their texts (:func:`clean_value`). Most rows
+    are clean as they are: checked at once (``normalize.all_clean``), only the numbers among
+    their cells are looked at one by one (``repair_number``)."""
+    if '="' in "".join(cells):
+        cells = [unwrap_excel_text(cell) for cell in cells]
+    if all_clean(cells):  # repair_number's own first test, inline: most cells are not numbers
+        return cells, [repair_number(c) if c and (c[0].isdigit() or c[0] in "+-") else c for c in cells]
+    return cells, [clean_value(cell) for cell in cells]
 
 
 def file_text(value: object) -> str:
@@ -303,6 +316,10 @@ def _cells_row(line: int, headers: list[str], cells: list[Any], texts: list[str]
     changed is kept as the file had it."""
     values = dict.fromkeys(headers, "")
     original: dict[str, str] = {}
+    if len(cells) <= len(headers) and len(texts) == len(cells):
+        values.update(zip(headers, texts, strict=False))
+        if cells == texts:  # most rows: cleaning changed nothing
+            return Row(line, values, original)
     for index, (cell, text) in enumerate(zip(cells, texts, strict=True)):
         key = headers[index] if index < len(headers) else f"column_{index + 1}"
         values[key] = text
@@ -401,14 +418,14 @@ class RowReader:
         header_seen = False
         for cells in reader:
             start, previous_end = previous_end + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():  # no cell with anything but spaces
                 continue
             if not header_seen:
                 self.headers = _unique_headers(cells)
                 header_seen = True
                 continue
-            cells = [unwrap_excel_text(cell) for cell in cells]
-            yield _cells_row(start, self.headers, cells, [clean_value(cell) for cell in cells])
+            cells, texts = csv_texts(cells)
+            yield _cells_row(start, self.headers, cells, texts)
 
     # XLSX
     def _xlsx(self, binary: IO[bytes]) -> Iterator[Row]:

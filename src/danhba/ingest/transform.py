@@ -16,8 +16,9 @@ province that could not be recognised) let the row load as it is. Reasons are ke
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,25 +29,24 @@ from django.utils.translation import gettext_noop
 from danhba.contacts.custom_fields import clean_value
 from danhba.contacts.models import BuyerRole, CustomField, LifecycleStage, SocialProfile
 from danhba.contacts.services.cleaning import MAX_LENGTHS
+from danhba.core.memo import Memo
 from danhba.core.normalize import (
     NAME_ORDER_VI,
     NAME_ORDER_WESTERN,
+    NameReader,
     NormalizationError,
     clean_long_text,
     clean_text,
-    email_typo_warning,
     fold,
-    join_name,
     join_name_columns,
     name_case,
-    normalize_email,
+    normalize_email_hinted,
     normalize_phone,
     parse_gender,
     parse_import_date,
-    split_name,
     split_tags,
 )
-from danhba.core.vn import province_from_text
+from danhba.core.vn import ProvinceMatch, province_from_text
 from danhba.ingest.extract import Row
 from danhba.ingest.reasons import Reason, reason
 
@@ -76,6 +76,9 @@ _PHONE_SPLIT = re.compile(r"[;,/|\n]| - ")
 _EMAIL_SPLIT = re.compile(r"[;,\s]+")
 _NO_DATE = {"0/0/00", "0/0/0000", "00/00/0000", "00/00/00", "0000-00-00"}  # Outlook's and MySQL's "none"
 _NO_YEAR = re.compile(r"^--\d{1,2}-?\d{1,2}$")  # vCard / Google birthday without a year
+# Distinct values a plan keeps the reading of, per column (and name words, address parts…): a
+# million-row file holds about 40,000 distinct birthdays; anything rarer is read again.
+CACHE_SIZE = 65_536
 
 
 @dataclass(slots=True)
@@ -173,7 +176,12 @@ class Plan:
     """Compiled column mapping + options of one import."""
 
     def __init__(
-        self, columns: Mapping[str, str], options: Mapping[str, Any], headers: list[str] | None = None
+        self,
+        columns: Mapping[str, str],
+        options: Mapping[str, Any],
+        headers: list[str] | None = None,
+        *,
+        cache_size: int = CACHE_SIZE,
     ) -> None:
         from danhba.accounts.models import User
         from danhba.privacy.models import ConsentPurpose
@@ -262,6 +270,8 @@ class Plan:
             raise PlanError(errors)
         self.required_custom = [k for k, f in self.custom_fields.items() if f.required]
         self.today = timezone.localdate()
+        self.cache_size = cache_size
+        self._compile()
 
     # --- per row ------------------------------------------------------------------------------
 
@@ -269,110 +279,124 @@ class Plan:
         """The candidate of one row; ``None`` for a row with nothing in its mapped columns."""
         values = row.values
         out = Prepared(row.line, row.as_read)
-        left_out: list[Issue] = []  # values that could not be read: the row loads without them
-        errors: list[Issue] = []  # problems that reject the row whatever else it has
-        names: dict[str, str] = {}
-        address = ""
-        address_column = ""
-        province_text = ""
-        province_column = ""
+        pending = _Pending()
         empty = True
-        for header, target in self.columns.items():
-            value = values.get(header, "")
-            if not value or not value.strip():
+        for header, to_errors, handle in self._cells:
+            value = values.get(header)
+            if not value or value.isspace():
                 continue
             empty = False
             try:
-                if target == "full_name" or target in NAME_PARTS:
-                    names[target] = value
-                elif target == "email":
-                    self._emails(out, header, value, left_out)
-                elif target == "phone":
-                    self._phones(out, header, value, left_out)
-                elif target == "address":
-                    address, address_column = clean_text(value), header
-                elif target == "province":
-                    province_text, province_column = clean_text(value), header
-                elif target in SHORT_TEXT:
-                    out.fields[target] = self._short(target, value)
-                elif target in LONG_TEXT:
-                    out.fields[target] = clean_long_text(value)
-                elif target == "birthday":
-                    if _NO_YEAR.match(value.strip()):
-                        out.warnings.append(
-                            Issue(header, value, reason(gettext_noop("a birthday without a year cannot be stored")))
-                        )
-                    elif value.strip() not in _NO_DATE:
-                        out.fields["birthday"] = self._birthday(value, header, out)
-                elif target == "gender":
-                    out.fields["gender"] = parse_gender(value, self.gender_map)
-                elif target == "company":
-                    out.company = clean_text(value)[:200]
-                elif target == "lifecycle_stage":
-                    out.fields["lifecycle_stage_id"] = self._lookup(
-                        self.stages, value, gettext_noop("unknown lifecycle stage '%(value)s'")
-                    )
-                elif target == "buyer_role":
-                    out.fields["buyer_role_id"] = self._lookup(
-                        self.roles, value, gettext_noop("unknown buyer role '%(value)s'")
-                    )
-                elif target == "owner":
-                    owner = self.users.get(clean_text(value).lower())
-                    if owner is None:
-                        raise NormalizationError(gettext_noop("no active user with this email"))
-                    out.fields["owner_id"] = owner
-                elif target == "tags":
-                    for tag in split_tags(self._multi(value, "tags"), self.tag_delimiters):
-                        if fold(tag) not in self.tag_ignore and tag not in out.tags:
-                            out.tags.append(tag[:80])
-                elif target == "note":
-                    out.notes.append(clean_long_text(value))
-                elif target == "external_id":
-                    out.external_ids.append((self.external_system, clean_text(value)[:200]))
-                elif target.startswith("social."):
-                    out.socials.append((target[7:], clean_text(value)[:255]))
-                elif target.startswith("custom."):
-                    out.custom[target[7:]] = self._custom(target[7:], value)
-                elif target.startswith("consent."):
-                    out.consents[self.purposes[target[8:]]] = self._consent(value)
+                handle(out, pending, header, value)
             except ValueError as exc:
                 # An unreadable answer about consent is never guessed at, nor left out while the
                 # import's own consent statement would still be recorded for this person.
-                (errors if target.startswith("consent.") else left_out).append(Issue(header, value, refusal(exc)))
+                (pending.errors if to_errors else pending.left_out).append(Issue(header, value, refusal(exc)))
         if empty:
             return None
-        self._names(out, names, left_out)
-        self._address(out, address, address_column, province_text, province_column)
+        left_out = pending.left_out
+        if pending.names:
+            self._names(out, pending.names, left_out)
+        if pending.address or pending.province:
+            self._address(out, pending)
         lost_key = any(self.columns.get(issue.column) in ("email", "phone") for issue in left_out)
+        errors = pending.errors
         if problem := out.identity_problem(lost_key):
             errors.append(Issue("", "", reason(problem)))
         if errors:
             return Rejected(row.line, out.raw, [*left_out, *errors])
-        out.warnings[:0] = [Issue(i.column, i.value, reason(LEFT_OUT, reason=i.reason)) for i in left_out]
+        if left_out:
+            out.warnings[:0] = [Issue(i.column, i.value, reason(LEFT_OUT, reason=i.reason)) for i in left_out]
         return out
 
-    def _emails(self, out: Prepared, header: str, value: str, left_out: list[Issue]) -> None:
+    # --- compiled once per import: what each column does with its cell -----------------------
+
+    def _compile(self) -> None:
+        """Each mapped column's handler, in the file's order. A column whose cell is read from its
+        text alone (dates, genders, stages, tags, notes, short texts, consent answers) reads each
+        distinct text once (:class:`_Cell`, kept in a :class:`Memo` of the column); names,
+        provinces and address parts are read word by word or part by part; emails, phones and ids,
+        nearly all different, are read every time."""
+        self._cells: list[tuple[str, bool, Handler]] = [
+            (header, target.startswith("consent."), self._handler(header, target))
+            for header, target in self.columns.items()
+        ]
+        self._name_reader = NameReader(self.name_order, given_words=self.given_words, size=self.cache_size)
+        self._provinces: Memo[str, ProvinceMatch | None] = Memo(province_from_text, self.cache_size)
+        self._folds: Memo[str, str] = Memo(fold, self.cache_size)
+        self._address_parts: Memo[str, tuple[bool, bool]] = Memo(_address_part, self.cache_size)
+
+    def _handler(self, header: str, target: str) -> Handler:
+        if target == "full_name" or target in NAME_PARTS:
+            return functools.partial(_stash_name, target)
+        direct: dict[str, Handler] = {
+            "email": self._emails,
+            "phone": self._phones,
+            "address": _stash_address,
+            "province": _stash_province,
+            "external_id": self._external_id,
+        }
+        if target in direct:
+            return direct[target]
+        kind, _dot, key = target.partition(".")
+        if kind == "social":
+            return functools.partial(_social, key)
+        if kind == "custom":
+            return functools.partial(self._custom, key)
+        read, store = self._by_value(target)
+        memo: Memo[str, _Cell] = Memo(functools.partial(_read_cell, read, header), self.cache_size)
+        return functools.partial(_apply_cell, memo, store, target.startswith("consent."))
+
+    def _by_value(self, target: str) -> tuple[Reader, Store]:
+        """How a column read from its text alone reads a cell, and where the value goes."""
+        if target in SHORT_TEXT:
+            return functools.partial(self._short, target), functools.partial(_store_field, target)
+        if target in LONG_TEXT:
+            return _long_text, functools.partial(_store_field, target)
+        if target.startswith("consent."):
+            return _consent, functools.partial(_store_consent, self.purposes[target[8:]])
+        simple: dict[str, tuple[Reader, Store]] = {
+            "birthday": (self._birthday, functools.partial(_store_field, "birthday")),
+            "gender": (self._gender, functools.partial(_store_field, "gender")),
+            "company": (_company, _store_company),
+            "lifecycle_stage": (self._stage, functools.partial(_store_field, "lifecycle_stage_id")),
+            "buyer_role": (self._role, functools.partial(_store_field, "buyer_role_id")),
+            "owner": (self._owner, functools.partial(_store_field, "owner_id")),
+            "tags": (self._tags, _store_tags),
+            "note": (_long_text, _store_note),
+        }
+        return simple[target]
+
+    # --- reading cells -------------------------------------------------------------------------
+
+    def _emails(self, out: Prepared, pending: _Pending, header: str, value: str) -> None:
         """Each address of the cell on its own: one bad address does not lose the good ones."""
         for item in self._multi(value, "email"):
             try:
-                email = normalize_email(item)
+                email, hint = normalize_email_hinted(item)
             except NormalizationError as exc:
-                left_out.append(Issue(header, item, refusal(exc)))
+                pending.left_out.append(Issue(header, item, refusal(exc)))
                 continue
             if email not in out.emails:
                 out.emails.append(email)
-            if hint := email_typo_warning(email):
+            if hint:
                 out.warnings.append(Issue(header, item, Reason.of_error(hint)))
 
-    def _phones(self, out: Prepared, header: str, value: str, left_out: list[Issue]) -> None:
+    def _phones(self, out: Prepared, pending: _Pending, header: str, value: str) -> None:
         for item in self._multi(value, "phone"):
             try:
                 phone = normalize_phone(item)
             except NormalizationError as exc:
-                left_out.append(Issue(header, item, refusal(exc)))
+                pending.left_out.append(Issue(header, item, refusal(exc)))
                 continue
             if all(p[0] != phone.e164 for p in out.phones):
                 out.phones.append((phone.e164, clean_text(item)[:40], phone.kind))
+
+    def _external_id(self, out: Prepared, pending: _Pending, header: str, value: str) -> None:
+        out.external_ids.append((self.external_system, clean_text(value)[:200]))
+
+    def _custom(self, key: str, out: Prepared, pending: _Pending, header: str, value: str) -> None:
+        out.custom[key] = clean_value(self.custom_fields[key], value)
 
     def _multi(self, value: str, kind: str) -> list[str]:
         """Several values in one cell: the file's own separator (Google's " ::: "), else the
@@ -387,7 +411,7 @@ class Plan:
             parts = [value]
         return [p.strip() for p in parts if p.strip()]
 
-    def _short(self, target: str, value: str) -> str:
+    def _short(self, target: str, value: str, warnings: list[Reason]) -> str:
         text = clean_text(value)
         if target == "country":
             text = text.upper()
@@ -400,7 +424,13 @@ class Plan:
             raise NormalizationError(gettext_noop("at most %(n)s characters"), {"n": limit})
         return text
 
-    def _birthday(self, value: str, header: str, out: Prepared) -> dt.date:
+    def _birthday(self, value: str, warnings: list[Reason]) -> dt.date | None:
+        text = value.strip()
+        if _NO_YEAR.match(text):
+            warnings.append(reason(gettext_noop("a birthday without a year cannot be stored")))
+            return None
+        if text in _NO_DATE:
+            return None
         try:
             date = parse_import_date(value, day_first=self.day_first)
         except NormalizationError:
@@ -416,10 +446,29 @@ class Plan:
             read_as = gettext_noop("read as day/month/year")
             if self.day_first:
                 read_as = gettext_noop("read as month/day/year")
-            out.warnings.append(Issue(header, value, reason(read_as)))
+            warnings.append(reason(read_as))
         if date > self.today or date.year < 1900:
             raise NormalizationError(gettext_noop("must be a past date after 1900"))
         return date
+
+    def _gender(self, value: str, warnings: list[Reason]) -> str:
+        return parse_gender(value, self.gender_map)
+
+    def _stage(self, value: str, warnings: list[Reason]) -> int:
+        return self._lookup(self.stages, value, gettext_noop("unknown lifecycle stage '%(value)s'"))
+
+    def _role(self, value: str, warnings: list[Reason]) -> int:
+        return self._lookup(self.roles, value, gettext_noop("unknown buyer role '%(value)s'"))
+
+    def _owner(self, value: str, warnings: list[Reason]) -> int:
+        owner = self.users.get(clean_text(value).lower())
+        if owner is None:
+            raise NormalizationError(gettext_noop("no active user with this email"))
+        return owner
+
+    def _tags(self, value: str, warnings: list[Reason]) -> tuple[str, ...]:
+        tags = split_tags(self._multi(value, "tags"), self.tag_delimiters)
+        return tuple(tag for tag in tags if fold(tag) not in self.tag_ignore)
 
     @staticmethod
     def _lookup(index: dict[str, int], value: str, msgid: str) -> int:
@@ -428,17 +477,7 @@ class Plan:
             raise NormalizationError(msgid, {"value": clean_text(value)})
         return index[key]
 
-    def _custom(self, key: str, value: str) -> Any:
-        return clean_value(self.custom_fields[key], value)
-
-    @staticmethod
-    def _consent(value: str) -> str:
-        key = " ".join(fold(value).replace(".", " ").split())
-        if key in _YES:
-            return "granted"
-        if key in _NO:
-            return "withdrawn"
-        raise NormalizationError(gettext_noop("not a yes/no answer (use Có / Không)"))
+    # --- what needs the whole row ------------------------------------------------------------
 
     def _names(self, out: Prepared, names: dict[str, str], left_out: list[Issue]) -> None:
         full = names.get("full_name", "")
@@ -451,10 +490,9 @@ class Plan:
                 family, _sp, rest = family.partition(" ")
                 middle = rest
             full = name_case(full) if full else join_name_columns(family, middle, given, self.name_order)
+            folded = fold(full)
         elif full:
-            parts = split_name(full, self.name_order, given_words=self.given_words)
-            family, middle, given = parts.family, parts.middle, parts.given
-            full = join_name(family, middle, given, self.name_order) if "," in full else name_case(full)
+            full, family, middle, given, folded = self._name_reader.read(full)
         else:
             return
         for key, text in (("full_name", full), ("family_name", family), ("middle_name", middle), ("given_name", given)):
@@ -464,37 +502,156 @@ class Plan:
                 left_out.append(Issue(column, text, too_long))
                 return
         out.fields.update(full_name=full, family_name=family, middle_name=middle, given_name=given)
-        out.folded_name = fold(full)
+        out.folded_name = folded
 
-    def _address(self, out: Prepared, address: str, address_column: str, province: str, province_column: str) -> None:
+    def _address(self, out: Prepared, pending: _Pending) -> None:
         """Province from its own column or from the end of a full address; ward and street from
         the address's other parts. What cannot be recognised is kept as typed in ``address_raw``."""
-        match = province_from_text(province) if province else None
+        address, province = pending.address, pending.province
+        provinces = self._provinces
+        match = provinces[province] if province else None
         if province and match is None:
             out.warnings.append(
-                Issue(province_column, province, reason(gettext_noop("province not recognised; kept in the address")))
+                Issue(
+                    pending.province_column,
+                    province,
+                    reason(gettext_noop("province not recognised; kept in the address")),
+                )
             )
         if address:
             segments = [s.strip() for s in address.split(",") if s.strip()]
             if match is None and segments:
-                match = province_from_text(segments[-1])
+                match = provinces[segments[-1]]
                 if match is not None:
                     segments = segments[:-1]
-            elif match is not None and segments and province_from_text(segments[-1]):
+            elif match is not None and segments and provinces[segments[-1]]:
                 segments = segments[:-1]
             street_parts = []
             for segment in segments:
-                folded = fold(segment)
-                if _WARD.match(folded) and "ward" not in out.fields:
+                ward, district = self._address_parts[segment]
+                if ward and "ward" not in out.fields:
                     out.fields["ward"] = segment[:120]
-                elif not _DISTRICT.match(folded):
+                elif not district:
                     street_parts.append(segment)
             if street_parts and "street" not in out.fields:
                 out.fields["street"] = ", ".join(street_parts)[:255]
         if match is not None:
             out.fields["province"] = match.key
         raw = [address] if address else []
-        if province and not (address and fold(province) in fold(address)):
+        if province and not (address and self._folds[province] in fold(address)):
             raw.append(province)
         if raw:
             out.fields["address_raw"] = ", ".join(raw)
+
+
+# --- the cells of one row ----------------------------------------------------------------------
+
+
+class _Pending:
+    """What a row's cells leave for after the last cell: name parts, address and province (read
+    together), values left out and errors."""
+
+    __slots__ = ("address", "errors", "left_out", "names", "province", "province_column")
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.address = self.province = self.province_column = ""
+        self.left_out: list[Issue] = []
+        self.errors: list[Issue] = []
+
+
+Handler = Callable[[Prepared, _Pending, str, str], None]
+Reader = Callable[[str, list[Reason]], Any]  # a cell's text → its value (warnings added to the list)
+Store = Callable[[Prepared, Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    """What a cell read from its text alone puts into its row: its value (``None``: nothing),
+    warnings, or why it was refused. Shared by every row with the same text in that column, so
+    nothing in it is ever changed."""
+
+    value: Any = None
+    warnings: tuple[Issue, ...] = ()
+    refused: Issue | None = None
+
+
+def _read_cell(read: Reader, header: str, value: str) -> _Cell:
+    warnings: list[Reason] = []
+    try:
+        result = read(value, warnings)
+    except ValueError as exc:
+        return _Cell(None, tuple(Issue(header, value, w) for w in warnings), Issue(header, value, refusal(exc)))
+    return _Cell(result, tuple(Issue(header, value, w) for w in warnings))
+
+
+def _apply_cell(memo: Memo[str, _Cell], store: Store, to_errors: bool, out: Prepared, pending: _Pending, header: str,
+                value: str) -> None:  # fmt: skip
+    cell = memo[value]
+    if cell.warnings:
+        out.warnings.extend(cell.warnings)
+    if cell.refused is not None:
+        (pending.errors if to_errors else pending.left_out).append(cell.refused)
+    elif cell.value is not None:
+        store(out, cell.value)
+
+
+def _stash_name(target: str, out: Prepared, pending: _Pending, header: str, value: str) -> None:
+    pending.names[target] = value
+
+
+def _stash_address(out: Prepared, pending: _Pending, header: str, value: str) -> None:
+    pending.address = clean_text(value)
+
+
+def _stash_province(out: Prepared, pending: _Pending, header: str, value: str) -> None:
+    pending.province, pending.province_column = clean_text(value), header
+
+
+def _social(network: str, out: Prepared, pending: _Pending, header: str, value: str) -> None:
+    out.socials.append((network, clean_text(value)[:255]))
+
+
+def _long_text(value: str, warnings: list[Reason]) -> str:
+    return clean_long_text(value)
+
+
+def _company(value: str, warnings: list[Reason]) -> str:
+    return clean_text(value)[:200]
+
+
+def _consent(value: str, warnings: list[Reason]) -> str:
+    key = " ".join(fold(value).replace(".", " ").split())
+    if key in _YES:
+        return "granted"
+    if key in _NO:
+        return "withdrawn"
+    raise NormalizationError(gettext_noop("not a yes/no answer (use Có / Không)"))
+
+
+def _address_part(segment: str) -> tuple[bool, bool]:
+    """Whether a part of an address names a ward, and whether it names a district."""
+    folded = fold(segment)
+    return bool(_WARD.match(folded)), bool(_DISTRICT.match(folded))
+
+
+def _store_field(key: str, out: Prepared, value: Any) -> None:
+    out.fields[key] = value
+
+
+def _store_company(out: Prepared, value: str) -> None:
+    out.company = value
+
+
+def _store_note(out: Prepared, value: str) -> None:
+    out.notes.append(value)
+
+
+def _store_consent(purpose: int, out: Prepared, value: str) -> None:
+    out.consents[purpose] = value
+
+
+def _store_tags(out: Prepared, tags: tuple[str, ...]) -> None:
+    for tag in tags:
+        if tag not in out.tags:
+            out.tags.append(tag[:80])

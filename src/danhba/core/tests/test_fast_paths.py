@@ -87,3 +87,127 @@ def test_the_bulk_writers_datetime_shortcut_stores_what_django_stores(value: dt.
 )
 def test_clean_text_shortcut_gives_what_the_full_cleaning_gives(text: str) -> None:
     assert normalize.clean_text(text) == normalize._clean_str.__wrapped__(text)
+
+
+# --- an import's reader: names word by word, addresses with their hint, typed phones, clean rows ---
+
+_NAME_TEXT = st.one_of(
+    st.text(),
+    st.text(alphabet=" ,-'.\xa0\u200bNnGgUuYyỄễĐđăâÂAaVvHhOoÔôƠơMcDdΣσςßŉǰ\u0301\u0303\u0323İı", max_size=40),
+    st.lists(
+        st.sampled_from(["nguyễn", "NGUYỄN", "Văn", "đức", "Thị", "McDonald", "lê-thị", "o'neil", "ΣΑΣ", "ß", ""])
+    ).map(" ".join),
+)
+_READERS = {
+    (order, words): normalize.NameReader(order, given_words=words)
+    for order in (normalize.NAME_ORDER_VI, normalize.NAME_ORDER_WESTERN)
+    for words in (1, 2, 3)
+}  # shared between examples: their words are found in the reader's memo, as in a file
+
+
+def _name_by_the_rules(value: str, order: str, given_words: int) -> tuple[str, str, str, str, str]:
+    """How an import read a full-name cell before NameReader (transform._names)."""
+    parts = normalize.split_name(value, order, given_words=given_words)
+    full = (
+        normalize.join_name(parts.family, parts.middle, parts.given, order)
+        if "," in value
+        else normalize.name_case(value)
+    )
+    return full, parts.family, parts.middle, parts.given, normalize.fold(full)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_NAME_TEXT, st.sampled_from(sorted(_READERS)), st.booleans())
+def test_the_name_reader_reads_what_the_name_rules_read(text: str, key: tuple[str, int], fresh: bool) -> None:
+    order, words = key
+    reader = normalize.NameReader(order, given_words=words, size=0) if fresh else _READERS[key]
+    assert reader.read(text) == _name_by_the_rules(text, order, words)
+
+
+_EMAIL_TEXT = st.one_of(
+    st.text(alphabet=string.ascii_letters + string.digits + "._%+-@", min_size=3, max_size=40),
+    st.builds(
+        "{}@{}".format,
+        st.from_regex(r"[A-Za-z0-9._%+-]{1,12}", fullmatch=True),
+        st.sampled_from(
+            [
+                "gmail.com",
+                "gmial.com",
+                "gmail.con",
+                "gmailcom",
+                "yahoo.com.vn",
+                "yaho.com.vn",
+                "fpt.vn",
+                "ftp.vn",
+                "hotmial.com",
+                "gmx.com",
+                "Gmail.COM",
+                "outlook.co",
+                "vnn.vm",
+                "x.test",
+                "a.b",
+            ]
+        ),
+    ),
+    st.text(max_size=30),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_EMAIL_TEXT)
+def test_the_hinted_email_is_the_email_and_its_typo_warning(text: str) -> None:
+    try:
+        expected: Any = normalize_email(text)
+    except NormalizationError as exc:
+        expected = exc.msgid, exc.params
+        with pytest.raises(NormalizationError) as raised:
+            normalize.normalize_email_hinted(text)
+        assert (raised.value.msgid, raised.value.params) == expected
+        return
+    email, hint = normalize.normalize_email_hinted(text)
+    assert email == expected
+    assert _said(hint) == _said(normalize.email_typo_warning(expected))
+
+
+def _said(warning: NormalizationError | None) -> tuple[str, dict[str, object]] | None:
+    return None if warning is None else (warning.msgid, warning.params)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.text(alphabet="0123456789 .-()+xXe٣a/\t\xa0", max_size=20), st.text(max_size=12)))
+def test_a_typed_phones_digits_are_what_the_full_checks_find(text: str) -> None:
+    digits = normalize._typed_digits(text)
+    if digits is not None:
+        assert text  # not empty
+        assert not normalize._LETTER.search(normalize._EXTENSION.sub("", text))  # no letters
+        assert digits == normalize._NON_DIGITS.sub("", text)
+
+
+def test_the_usual_phone_shapes_take_the_shortcut() -> None:
+    for typed in ("0912 345 678", "0912.345.678", "(+84) 912-345-678", "84912345678", "(028) 3823 4567"):
+        assert normalize._typed_digits(typed) is not None
+    for other in ("0912 345 678 ext 12", "٠٩١٢٣٤٥٦٧٨", "", "0912/345"):
+        assert normalize._typed_digits(other) is None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=8),
+            st.text(alphabet=" |\xa0\u200beé\u0301\u0338=<>가\u1161\u11a8Aa", max_size=6),
+            st.sampled_from(["Nguyễn Văn", "a@b.vn", "0912 345 678", ""]),
+        ),
+        max_size=8,
+    )
+)
+def test_a_row_is_clean_at_once_only_when_every_cell_is(cells: list[str]) -> None:
+    if normalize.all_clean(cells):
+        assert [normalize.clean_text(cell) for cell in cells] == cells
+        assert all(normalize._clean_str.__wrapped__(cell) == cell for cell in cells)
+
+
+def test_an_ordinary_row_is_clean_at_once() -> None:
+    assert normalize.all_clean(["Nguyễn Văn Đức", "duc@gmail.com", "0912 345 678", "", "Hà Nội"])
+    assert not normalize.all_clean(["Nguyễn Văn Đức ", "x"])
+    assert not normalize.all_clean(["x", " Nguyễn"])
