@@ -15,6 +15,7 @@ urlpatterns = [
     path("imports/", include("danhba.ingest.urls")),
     path("events/", include("danhba.tracking.urls.explorer")),
     path("segments/", include("danhba.segments.urls")),
+    path("automation/", include("danhba.automation.urls")),
     path("email/", include("danhba.messaging.urls")),
     path("", include("danhba.orders.urls")),  # /orders/, /products/
     path("api/", api.urls),

@@ -13,6 +13,7 @@ class AutomationConfig(AppConfig):
         from danhba.automation.kinds import STEP_KINDS, TRIGGER_KINDS
         from danhba.automation.services import steps
         from danhba.contacts.changes import CONTACTS_CHANGED
+        from danhba.scoring.hooks import SCORE_REACHED
         from danhba.segments.hooks import SEGMENT_CHANGED
         from danhba.tracking.hooks import EVENTS_STORED
 
@@ -24,6 +25,7 @@ class AutomationConfig(AppConfig):
         CONTACTS_CHANGED.connect(triggers.on_contacts_changed)
         EVENTS_STORED.connect(triggers.on_events_stored)
         SEGMENT_CHANGED.connect(triggers.on_segment_changed)
+        SCORE_REACHED.connect(triggers.on_score_reached)
         AUDIT_TYPES.add("workflow", AuditType(model="automation.Workflow", keys={"version": _("version")}))
         self._contact_panel()
 

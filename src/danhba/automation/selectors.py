@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
-from danhba.automation.models import Enrolment, StepRun, WorkflowVersion
+from danhba.automation.models import Enrolment, StepRun, Workflow, WorkflowVersion
 
 
 def contact_enrolments(contact_id: int) -> QuerySet[Enrolment]:
@@ -40,8 +40,60 @@ def status_counts(workflow_id: int) -> dict[str, int]:
     return {r["status"]: r["n"] for r in rows}
 
 
-def describe_step(step: dict[str, Any]) -> str:
+def kinds() -> list[dict[str, Any]]:
+    """The step kinds with the JSON schema of their settings (the editor's help)."""
+    import json
+
     from danhba.automation.kinds import STEP_KINDS
 
-    kind = STEP_KINDS.get(step.get("kind", ""))
-    return str(kind.label) if kind else step.get("kind", "")
+    return [
+        {"key": k.key, "label": k.label, "schema": json.dumps(k.params.model_json_schema().get("properties", {}))}
+        for k in STEP_KINDS
+    ]
+
+
+def describe_trigger(workflow: Workflow) -> str:
+    from danhba.automation.kinds import TRIGGER_KINDS
+
+    kind = TRIGGER_KINDS.get(workflow.trigger_kind or "manual")
+    label = str(kind.label) if kind else workflow.trigger_kind
+    rest = {k: v for k, v in (workflow.trigger or {}).items() if k != "kind"}
+    return f"{label} {rest}" if rest else label
+
+
+def diagram(version: WorkflowVersion, walked: Enrolment | None = None) -> list[dict[str, Any]]:
+    """The boxes of the flow diagram, the first step first and each step after the ones that
+    lead to it (the graph has no loops), with their arrows, counts and — for one enrolment —
+    whether its path went through them."""
+    from danhba.automation.graph import exits_of
+    from danhba.automation.kinds import STEP_KINDS
+
+    steps: dict[str, Any] = version.graph.get("steps", {})
+    counts = step_counts(version)
+    seen = set(walked.runs.values_list("step", flat=True)) if walked else set()
+    order: list[str] = []
+    queue = [version.graph["start"]]
+    while queue:
+        sid = queue.pop(0)
+        if sid in order or sid not in steps:
+            continue
+        order.append(sid)
+        kind = STEP_KINDS.get(steps[sid]["kind"])
+        queue.extend(t for _l, t in (exits_of(kind, steps[sid]) if kind else []))
+    boxes = []
+    for sid in order:
+        step = steps[sid]
+        kind = STEP_KINDS.get(step["kind"])
+        arrows = exits_of(kind, step) if kind else []
+        boxes.append(
+            {
+                "id": sid,
+                "kind": str(kind.label) if kind else step["kind"],
+                "params": step.get("params", {}),
+                "arrows": [{"label": label, "to": target} for label, target in arrows],
+                "counts": counts.get(sid, {}),
+                "walked": sid in seen,
+                "here": walked is not None and walked.status == Enrolment.Status.ACTIVE and walked.step == sid,
+            }
+        )
+    return boxes

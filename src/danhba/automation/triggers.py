@@ -7,6 +7,7 @@ transaction — never a scan of a whole table on a timer.
 - ``field_changed`` (optionally to a value), ``lifecycle_reached``, ``buyer_role_assigned``:
   contact writes (``contacts.changed``; the value now is compared, the write only names the
   fields it changed);
+- ``score_reached``: a grade of a score model reached, rising (``scoring.score_reached``);
 - ``manual``: only by hand, in bulk or through the API.
 
 Which workflows can start from a hook is one indexed query on (trigger_kind, trigger_key),
@@ -61,6 +62,27 @@ class FieldParams(_Params):
     to: Any = None
 
 
+class ScoreParams(_Params):
+    model: int = Field(ge=1)
+    # The grade reached (a key of the model's grades); "" for any higher grade.
+    grade: str = Field(default="", max_length=40)
+
+
+def _score_check(params: ScoreParams) -> list[str]:
+    from danhba.scoring.models import ScoreModel
+
+    model = ScoreModel.objects.filter(pk=params.model).first()
+    if model is None:
+        return [_("No such score model: %s") % params.model]
+    if params.grade and params.grade not in {g.get("key") for g in model.grades or []}:
+        return [_("The score model has no grade %s.") % params.grade]
+    return []
+
+
+def _model_key(params: Any) -> str:
+    return str(params.model)
+
+
 class ChoiceParams(_Params):
     # A lifecycle stage or buyer role key ("" for a buyer role: any role).
     value: str = Field(default="", max_length=64)
@@ -87,6 +109,7 @@ BUILTIN: list[TriggerKind] = [
     TriggerKind("event", gettext_lazy("Performed an event"), EventParams, lambda p: p.event),
     TriggerKind("field_changed", gettext_lazy("A field changed"), FieldParams, lambda p: p.field),
     TriggerKind("lifecycle_reached", gettext_lazy("Lifecycle stage reached"), ChoiceParams, _stage_key),
+    TriggerKind("score_reached", gettext_lazy("Score grade reached"), ScoreParams, _model_key, _score_check),
     TriggerKind("buyer_role_assigned", gettext_lazy("Buyer role assigned"), ChoiceParams, lambda p: "buyer_role"),
 ]  # fmt: skip
 
@@ -125,6 +148,23 @@ def on_segment_changed(change: Any) -> None:
             continue
         ids = change.entered if wf.trigger_kind == "segment_entered" else change.left
         _enrol(wf, ids, "segment")
+
+
+# --- scores -----------------------------------------------------------------------------------
+
+
+def on_score_reached(changes: list[Any]) -> None:
+    """scoring.score_reached: a contact's grade rose to the one a workflow waits for."""
+    if not changes:
+        return
+    for wf in _active(["score_reached"]):
+        grade = wf.trigger.get("grade") or ""
+        ids = [
+            c.contact_id
+            for c in changes
+            if str(c.model_id) == wf.trigger_key and c.rising and (not grade or c.new_grade == grade)
+        ]
+        _enrol(wf, ids, "score")
 
 
 # --- events -----------------------------------------------------------------------------------

@@ -1,18 +1,171 @@
-"""Pages of automation: the workflow list, a workflow's flow diagram with its step counts, the
-editor (a form per step), enrolments with each contact's path, and the contact page's panel."""
+"""Pages of automation: the workflow list, a workflow's flow diagram with its per-step counts,
+the editor (a form per step), enrolling by hand, each contact's path, and the contact page's
+panel. Every page calls the services the API calls."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from danhba.accounts import permissions as perms
+from danhba.accounts.forms import apply_service_error
+from danhba.accounts.views import can, permission_required
 from danhba.automation import selectors
+from danhba.automation.forms import StepFormSet, WorkflowForm, graph_from, steps_initial
+from danhba.automation.models import Enrolment, Workflow
+from danhba.automation.services import enrolments as enrol_services
+from danhba.automation.services import workflows as services
 from danhba.contacts.models import Contact
+from danhba.core.actor import Actor
+from danhba.core.errors import PermissionDenied, ServiceError
+
+
+def _workflow(pk: int) -> Workflow:
+    workflow = Workflow.objects.select_related("current_version").filter(pk=pk).first()
+    if workflow is None:
+        raise Http404(_("No such workflow."))
+    return workflow
+
+
+@permission_required(can("workflow", perms.VIEW))
+def workflow_list(request: HttpRequest) -> HttpResponse:
+    rows = [(w, selectors.status_counts(w.pk)) for w in Workflow.objects.select_related("current_version")]
+    return render(request, "automation/list.html", {"nav": "automation", "rows": rows})
+
+
+def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
+    graph = workflow.current_version.graph if workflow and workflow.current_version else None
+    initial = WorkflowForm.initial_for(workflow) if workflow else {"reenrol": "once", "trigger_kind": "manual"}
+    form = WorkflowForm(request.POST or None, initial=initial)
+    steps = StepFormSet(request.POST or None, initial=steps_initial(graph), prefix="steps")
+    if request.method == "POST" and form.is_valid() and steps.is_valid():
+        data = form.data_for_service()
+        new_graph = graph_from(steps, graph.get("goal") if graph else None)
+        if new_graph is not None:
+            data["graph"] = new_graph
+        actor = Actor.from_request(request)
+        try:
+            if workflow is None:
+                workflow = services.workflow_create(actor=actor, data=data)
+            else:
+                workflow = services.workflow_update(actor=actor, workflow=workflow, data=data)
+        except PermissionDenied:
+            raise
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(request, _("Workflow saved."))
+            return redirect("automation:detail", pk=workflow.pk)
+    context = {"nav": "automation", "form": form, "steps": steps, "workflow": workflow, "kinds": selectors.kinds()}
+    return render(request, "automation/form.html", context, status=422 if form.errors or steps.errors else 200)
+
+
+@permission_required(can("workflow", perms.CREATE))
+def workflow_create(request: HttpRequest) -> HttpResponse:
+    return _editor(request, None)
+
+
+@permission_required(can("workflow", perms.EDIT))
+def workflow_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _editor(request, _workflow(pk))
+
+
+def _visible_enrolments(request: HttpRequest) -> Any:
+    user = request.user
+    qs = Enrolment.objects.select_related("contact", "workflow", "version")
+    if user.role.record_scope != perms.SCOPE_ALL:  # type: ignore[union-attr]
+        qs = qs.filter(contact__in=Contact.objects.visible_to(user))
+    return qs
+
+
+@permission_required(can("workflow", perms.VIEW))
+def workflow_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    workflow = _workflow(pk)
+    version = workflow.current_version
+    status = request.GET.get("status", "")
+    enrolments = _visible_enrolments(request).filter(workflow=workflow).order_by("-id")
+    if status in Enrolment.Status.values:
+        enrolments = enrolments.filter(status=status)
+    context = {
+        "nav": "automation",
+        "workflow": workflow,
+        "boxes": selectors.diagram(version) if version else [],
+        "counts": selectors.status_counts(workflow.pk),
+        "enrolments": list(enrolments[:50]),
+        "status": status,
+        "statuses": Enrolment.Status.choices,
+        "trigger": selectors.describe_trigger(workflow),
+    }
+    return render(request, "automation/detail.html", context)
+
+
+@require_POST
+@permission_required(can("workflow", perms.EDIT))
+def workflow_status(request: HttpRequest, pk: int) -> HttpResponse:
+    workflow = _workflow(pk)
+    try:
+        services.workflow_set_status(
+            actor=Actor.from_request(request), workflow=workflow, status=request.POST.get("status", "")
+        )
+    except PermissionDenied:
+        raise
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("automation:detail", pk=pk)
+
+
+@require_POST
+@permission_required(can("workflow", perms.EDIT))
+def workflow_enrol(request: HttpRequest, pk: int) -> HttpResponse:
+    """Enrol contacts by id, one per line or separated by commas (bulk enrolment)."""
+    workflow = _workflow(pk)
+    raw = request.POST.get("contact_ids", "").replace(",", " ").split()
+    try:
+        count = enrol_services.enrol_manual(actor=Actor.from_request(request), workflow=workflow, contact_ids=raw)
+    except PermissionDenied:
+        raise
+    except ServiceError as exc:
+        details = exc.details if isinstance(exc.details, dict) else {}
+        messages.error(request, " ".join([exc.message, *[str(m) for v in details.values() for m in v]]))
+    else:
+        messages.success(request, _("%(n)s contacts enrolled.") % {"n": count})
+    return redirect("automation:detail", pk=pk)
+
+
+@permission_required(can("workflow", perms.VIEW))
+def enrolment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    enrolment = _visible_enrolments(request).filter(pk=pk).first()
+    if enrolment is None:
+        raise Http404(_("No such enrolment."))
+    context = {
+        "nav": "automation",
+        "enrolment": enrolment,
+        "path": selectors.enrolment_path(enrolment),
+        "boxes": selectors.diagram(enrolment.version, walked=enrolment),
+    }
+    return render(request, "automation/enrolment.html", context)
+
+
+@require_POST
+@permission_required(can("workflow", perms.EDIT))
+def enrolment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    enrolment = _visible_enrolments(request).filter(pk=pk).first()
+    if enrolment is None:
+        raise Http404(_("No such enrolment."))
+    try:
+        enrol_services.enrolment_cancel(actor=Actor.from_request(request), enrolment=enrolment)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("automation:enrolment", pk=pk)
 
 
 def contact_panel(request: HttpRequest, contact: Contact) -> dict[str, Any] | None:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not user.can("workflow", "view"):
+    if user is None or not user.is_authenticated or not user.can("workflow", perms.VIEW):
         return None
-    return {"workflow_enrolments": selectors.contact_enrolments(contact.pk)[:10]}
+    return {"workflow_enrolments": list(selectors.contact_enrolments(contact.pk)[:10])}

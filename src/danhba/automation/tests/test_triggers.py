@@ -97,3 +97,19 @@ def test_an_event_with_property_conditions_and_a_wait_for_an_event(
     assert "đặt lịch" in set(fast.tags.values_list("name", flat=True))
     engine.run_due(now=T0 + 25 * HOUR)
     assert set(slow.tags.values_list("name", flat=True)) == {"im lặng"}
+
+
+def test_a_score_grade_reached(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    import datetime as dt
+
+    from danhba.scoring.services.compute import scores_update
+    from danhba.scoring.services.models import score_model_create, score_rule_create
+
+    me = actor_for(admin)
+    model = score_model_create(actor=me, data={"name": "Độ phù hợp"})
+    director = {"op": "all", "conditions": [{"kind": "field", "field": "job_title", "operator": "eq", "value": "CEO"}]}
+    score_rule_create(actor=me, model=model, data={"kind": "fit", "name": "CEO", "points": 70, "condition": director})
+    wf = make_workflow(graph=TAG, trigger={"kind": "score_reached", "model": model.pk, "grade": "hot"})
+    boss, clerk = make_contact(full_name="Sếp", job_title="CEO"), make_contact(full_name="Nhân viên")
+    scores_update(contact_ids=[boss.pk, clerk.pk], now=dt.datetime(2026, 12, 8, tzinfo=dt.UTC))
+    assert enrolled(wf) == {boss.pk}

@@ -1,0 +1,139 @@
+"""Forms of the workflow pages: the workflow's settings, and one small form per step (the
+editor); the services check everything again."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from danhba.automation.kinds import STEP_KINDS, TRIGGER_KINDS
+from danhba.automation.models import Workflow
+
+DAYS = [
+    (0, _("Mon")), (1, _("Tue")), (2, _("Wed")), (3, _("Thu")), (4, _("Fri")), (5, _("Sat")), (6, _("Sun")),
+]  # fmt: skip
+
+
+def _json(value: str, field: str) -> Any:
+    try:
+        return json.loads(value or "{}")
+    except ValueError:
+        raise forms.ValidationError(_("Not valid JSON.")) from None
+
+
+class WorkflowForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    trigger_kind = forms.ChoiceField(label=_("Trigger"))
+    trigger_params = forms.CharField(
+        label=_("Trigger settings (JSON)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_('For example {"segment": 12}, {"event": "Demo Requested"} or {"field": "job_title", "to": "CEO"}.'),
+    )
+    reenrol = forms.ChoiceField(label=_("Enrolment"), choices=Workflow.Reenrol.choices)
+    window_on = forms.BooleanField(label=_("Only inside a sending window"), required=False)
+    window_days = forms.TypedMultipleChoiceField(
+        label=_("Days"), choices=DAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    window_start = forms.CharField(label=_("From"), max_length=5, required=False, initial="08:00")
+    window_end = forms.CharField(label=_("Until"), max_length=5, required=False, initial="20:00")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["trigger_kind"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(k.key, k.label) for k in TRIGGER_KINDS]
+
+    def clean_trigger_params(self) -> Any:
+        value = _json(self.cleaned_data.get("trigger_params", ""), "trigger_params")
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_("Write an object: {…}."))
+        return value
+
+    def data_for_service(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        window: dict[str, Any] = {}
+        if d["window_on"]:
+            window = {"days": d["window_days"] or [0, 1, 2, 3, 4], "start": d["window_start"], "end": d["window_end"]}
+        return {
+            "name": d["name"],
+            "description": d["description"],
+            "trigger": {**d["trigger_params"], "kind": d["trigger_kind"]},
+            "reenrol": d["reenrol"],
+            "window": window,
+        }
+
+    @staticmethod
+    def initial_for(workflow: Workflow) -> dict[str, Any]:
+        window = workflow.window or {}
+        return {
+            "name": workflow.name,
+            "description": workflow.description,
+            "trigger_kind": workflow.trigger_kind or "manual",
+            "trigger_params": json.dumps(
+                {k: v for k, v in (workflow.trigger or {}).items() if k != "kind"}, ensure_ascii=False
+            ),
+            "reenrol": workflow.reenrol,
+            "window_on": bool(window),
+            "window_days": window.get("days", [0, 1, 2, 3, 4]),
+            "window_start": window.get("start", "08:00"),
+            "window_end": window.get("end", "20:00"),
+        }
+
+
+class StepForm(forms.Form):
+    """One box of the diagram: its id, what it does, its settings and where the path goes next."""
+
+    step_id = forms.RegexField(label=_("Step"), regex=r"^[A-Za-z0-9_-]{1,40}$", max_length=40, required=False)
+    kind = forms.ChoiceField(label=_("Does"), required=False)
+    params = forms.CharField(label=_("Settings (JSON)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    next = forms.CharField(label=_("Then"), max_length=40, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["kind"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "—"), *[(k.key, k.label) for k in STEP_KINDS]]
+
+    def clean_params(self) -> Any:
+        value = _json(self.cleaned_data.get("params", ""), "params")
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_("Write an object: {…}."))
+        return value
+
+
+StepFormSet = forms.formset_factory(StepForm, extra=2, max_num=100, absolute_max=100)
+
+
+def steps_initial(graph: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The formset rows of a graph, the first step first."""
+    if not graph:
+        return []
+    steps = graph.get("steps", {})
+    order = [graph["start"], *[s for s in steps if s != graph["start"]]]
+    return [
+        {
+            "step_id": sid,
+            "kind": steps[sid]["kind"],
+            "params": json.dumps(steps[sid].get("params", {}), ensure_ascii=False),
+            "next": steps[sid].get("next", ""),
+        }
+        for sid in order
+    ]
+
+
+def graph_from(formset: Any, goal: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    rows = [f.cleaned_data for f in formset.forms if f.cleaned_data.get("step_id") and f.cleaned_data.get("kind")]
+    if not rows:
+        return None
+    return {
+        "start": rows[0]["step_id"],
+        "steps": {
+            r["step_id"]: {"kind": r["kind"], "params": r["params"] or {}, "next": r["next"] or ""} for r in rows
+        },
+        "goal": goal,
+    }

@@ -1,0 +1,113 @@
+"""Pydantic schemas of the automation API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ninja import Schema
+from pydantic import Field
+
+
+class WorkflowIn(Schema):
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=5000)
+    trigger: dict[str, Any] = Field(default_factory=lambda: {"kind": "manual"})
+    reenrol: str = Field(default="once", max_length=5)
+    window: dict[str, Any] = Field(default_factory=dict)
+    graph: dict[str, Any] | None = None
+
+
+class WorkflowPatch(Schema):
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    trigger: dict[str, Any] | None = None
+    reenrol: str | None = Field(default=None, max_length=5)
+    window: dict[str, Any] | None = None
+    graph: dict[str, Any] | None = None
+
+
+class WorkflowStatusIn(Schema):
+    status: str = Field(max_length=10)
+
+
+class WorkflowOut(Schema):
+    id: int
+    name: str
+    description: str
+    status: str
+    trigger: dict[str, Any]
+    reenrol: str
+    window: dict[str, Any]
+    version: int | None
+    graph: dict[str, Any] | None
+    enrolments: dict[str, int]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class WorkflowPage(Schema):
+    items: list[WorkflowOut]
+    next_cursor: str | None
+
+
+class WorkflowVersionOut(Schema):
+    number: int
+    graph: dict[str, Any]
+    created_at: dt.datetime
+    step_counts: dict[str, dict[str, int]]
+
+
+class WorkflowVersionList(Schema):
+    items: list[WorkflowVersionOut]
+
+
+class EnrolIn(Schema):
+    contact_ids: list[Any] = Field(min_length=1, max_length=100_000)
+
+
+class EnrolOut(Schema):
+    enrolled: int
+
+
+class StepRunOut(Schema):
+    seq: int
+    step: str
+    kind: str
+    outcome: str
+    next_step: str
+    detail: dict[str, Any]
+    due_at: dt.datetime | None
+    at: dt.datetime
+
+
+class EnrolmentOut(Schema):
+    id: int
+    workflow_id: int
+    workflow_name: str
+    version: int
+    contact_id: int
+    status: str
+    step: str
+    due_at: dt.datetime | None
+    attempt: int
+    error: str
+    enrolled_at: dt.datetime
+    finished_at: dt.datetime | None
+    path: list[StepRunOut] | None = None
+
+
+class EnrolmentPage(Schema):
+    items: list[EnrolmentOut]
+    next_cursor: str | None
+
+
+class KindOut(Schema):
+    key: str
+    label: str
+    params_schema: dict[str, Any]
+
+
+class KindsOut(Schema):
+    steps: list[KindOut]
+    triggers: list[KindOut]

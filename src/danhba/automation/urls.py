@@ -1,0 +1,15 @@
+from django.urls import path
+
+from danhba.automation import views
+
+app_name = "automation"
+urlpatterns = [
+    path("", views.workflow_list, name="list"),
+    path("new/", views.workflow_create, name="create"),
+    path("<int:pk>/", views.workflow_detail, name="detail"),
+    path("<int:pk>/edit/", views.workflow_edit, name="edit"),
+    path("<int:pk>/status/", views.workflow_status, name="status"),
+    path("<int:pk>/enrol/", views.workflow_enrol, name="enrol"),
+    path("enrolments/<int:pk>/", views.enrolment_detail, name="enrolment"),
+    path("enrolments/<int:pk>/cancel/", views.enrolment_cancel, name="cancel"),
+]
