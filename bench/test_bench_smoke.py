@@ -243,3 +243,21 @@ def test_ingest_cpu_counts_each_process_by_its_own_argument() -> None:
     worker = b"\0".join([b"python", b"-m", b"danhba.cli", b"worker", b"--workers", b"2", b""])
     assert not has_argument(gunicorn, "worker") and has_argument(worker, "worker")
     assert has_argument(gunicorn, WEB_ARGUMENT) and not has_argument(worker, WEB_ARGUMENT)
+
+
+@pytest.mark.slow
+def test_automation_benchmark_end_to_end(tmp_path: Path) -> None:
+    db = tmp_path / "automation.sqlite3"
+    cmd = [
+        sys.executable, "-m", "bench", "automation", "--contacts", "300", "--wait", "1",
+        "--database-url", f"sqlite:///{db}", "--out", str(tmp_path),
+    ]  # fmt: skip
+    run = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((tmp_path / "automation.json").read_text())
+    assert result["benchmark"] == "automation" and result["baseline"]["rows"] == 300
+    danhba = result["danhba"]
+    # Five step runs per contact (field, wait started, wait over, branch, tag), every path ended.
+    assert danhba["step_runs"] == 1500 and danhba["completed"] == 300
+    assert danhba["tagged"] == {"nurtured": 270, "vip-nurtured": 30}
+    assert danhba["lag_ms"]["n"] == 1500 and danhba["steps_per_s_busy"] > 0
