@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "danhba.messaging",
     "danhba.scoring",
     "danhba.automation",
+    "danhba.sales",
     "danhba.analytics",
 ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -38,6 +39,9 @@ OBJECTS = {
     "emaildomain": _("Sending domains"),
     "score": _("Lead scoring models"),
     "workflow": _("Workflows"),
+    "pipeline": _("Pipelines and lost reasons"),
+    "deal": _("Deals"),
+    "task": _("Tasks and appointments"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -89,6 +93,9 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "emaildomain": _READ,
             "score": _CRUD,
             "workflow": _CRUD,
+            "pipeline": _READ,
+            "deal": [VIEW, EXPORT],
+            "task": _READ,
         },
     },
     "sales": {
@@ -109,6 +116,9 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "email": _READ,
             "score": _READ,
             "workflow": _READ,
+            "pipeline": _READ,
+            "deal": [*_CRUD, EXPORT],
+            "task": _CRUD,
         },
     },
     "support": {
@@ -128,6 +138,9 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "email": _READ,
             "score": _READ,
             "workflow": _READ,
+            "pipeline": _READ,
+            "deal": _READ,
+            "task": [VIEW, CREATE, EDIT],
         },
     },
     "analyst": {
@@ -148,9 +161,23 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "email": _READ,
             "score": [VIEW, EXPORT],
             "workflow": _READ,
+            "pipeline": _READ,
+            "deal": [VIEW, EXPORT],
+            "task": _READ,
         },
     },
 }
+
+
+def record_scope_q(user: Any, field: str = "owner") -> Q | None:
+    """The condition on a record's ``field`` (its owner) that the user's record scope allows:
+    own and unassigned, the team's and unassigned, or None for all records."""
+    scope = user.role.record_scope
+    if scope == SCOPE_ALL:
+        return None
+    if scope == SCOPE_TEAM and user.team_id:
+        return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__team_id": user.team_id})
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}_id": user.pk})
 
 
 def require(actor: Actor, obj: str, action: str) -> None:

@@ -178,12 +178,8 @@ class ContactQuerySet(models.QuerySet["Contact"]):
 
         if not user.can("contact", perms.VIEW):
             return self.none()
-        scope = user.role.record_scope
-        if scope == perms.SCOPE_ALL:
-            return self
-        if scope == perms.SCOPE_TEAM and user.team_id:
-            return self.filter(models.Q(owner__isnull=True) | models.Q(owner__team_id=user.team_id))
-        return self.filter(models.Q(owner__isnull=True) | models.Q(owner_id=user.pk))
+        scope = perms.record_scope_q(user)
+        return self if scope is None else self.filter(scope)
 
 
 class Contact(models.Model):

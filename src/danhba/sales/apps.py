@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SalesConfig(AppConfig):
+    name = "danhba.sales"
+    label = "sales"
+    verbose_name = _("Sales")
+
+    def ready(self) -> None:
+        from danhba.audit.display import AUDIT_TYPES, AuditType
+
+        AUDIT_TYPES.add("pipeline", AuditType(model="sales.Pipeline"))
+        AUDIT_TYPES.add("stage", AuditType(model="sales.Stage"))
+        AUDIT_TYPES.add("deal", AuditType(model="sales.Deal"))
+        AUDIT_TYPES.add("deal_line", AuditType(model="sales.DealLine"))
+        AUDIT_TYPES.add("lost_reason", AuditType(model="sales.LostReason"))

@@ -1,0 +1,168 @@
+"""Pipelines of ordered stages, deals moving through them, their product lines, the reasons a
+deal is lost and the history of the stages a deal went through (the time spent in each).
+
+Money: a deal's ``value`` is in its ``currency``; ``value_vnd`` (value × rate) is what the
+forecast and the reports add up, so deals in several currencies sum in one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from danhba.contacts.models import Company, Contact, LabelledChoice
+from danhba.orders.models import Product
+
+HOME_CURRENCY = "VND"
+
+
+class Pipeline(models.Model):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(models.Model):
+    class Kind(models.TextChoices):
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    # Chance (0–100 %) that a deal in this stage is won: the forecast weighs its value by it.
+    probability = models.PositiveSmallIntegerField(_("win probability"), default=0)
+    kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices, default=Kind.OPEN)
+
+    class Meta:
+        ordering = ["pipeline_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "name"], name="sales_stage_name_unique"),
+            # One won and one lost end stage per pipeline.
+            models.UniqueConstraint(
+                fields=["pipeline", "kind"], condition=~models.Q(kind="open"), name="sales_stage_one_end_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LostReason(LabelledChoice):
+    """Why a deal was lost: an admin-managed list (seeded with the usual five)."""
+
+    class Meta(LabelledChoice.Meta):
+        verbose_name = _("lost reason")
+
+
+class DealQuerySet(models.QuerySet["Deal"]):
+    def visible_to(self, user: Any) -> DealQuerySet:
+        """The deals a user's role may see: its record scope over the deal's owner, as for
+        contacts (own and unassigned, the team's and unassigned, or all)."""
+        from danhba.accounts import permissions as perms
+
+        if not user.can("deal", perms.VIEW):
+            return self.none()
+        scope = perms.record_scope_q(user)
+        return self if scope is None else self.filter(scope)
+
+
+class Deal(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+
+    title = models.CharField(_("title"), max_length=200)
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
+    status = models.CharField(_("status"), max_length=4, choices=Status.choices, default=Status.OPEN)
+    primary_contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="primary_deals"
+    )
+    contacts = models.ManyToManyField(Contact, blank=True, related_name="deals")
+    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals")
+    value = models.DecimalField(_("value"), max_digits=18, decimal_places=2, default=Decimal(0))
+    currency = models.CharField(_("currency"), max_length=3, default=HOME_CURRENCY)
+    # VND per unit of ``currency`` when the deal was last valued (1 for VND).
+    rate = models.DecimalField(_("exchange rate"), max_digits=18, decimal_places=6, default=Decimal(1))
+    value_vnd = models.DecimalField(_("value (VND)"), max_digits=20, decimal_places=2, default=Decimal(0))
+    expected_close = models.DateField(_("expected close"), null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    source = models.CharField(_("source"), max_length=60, blank=True)
+    lost_reason = models.ForeignKey(LostReason, null=True, blank=True, on_delete=models.PROTECT, related_name="deals")
+    lost_note = models.TextField(_("lost note"), blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    stage_entered_at = models.DateTimeField(_("in stage since"), default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    objects = DealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["stage", "id"], name="sales_deal_stage_id"),
+            models.Index(fields=["status", "expected_close"], name="sales_deal_status_close"),
+            models.Index(fields=["owner", "status", "id"], name="sales_deal_owner_status_id"),
+            models.Index(fields=["status", "closed_at"], name="sales_deal_status_closed"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DealLine(models.Model):
+    """A product line of a deal: total = quantity × price − discount (an amount, in the deal's
+    currency)."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    name = models.CharField(_("name"), max_length=300)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    price = models.DecimalField(_("price"), max_digits=18, decimal_places=2, default=Decimal(0))
+    discount = models.DecimalField(_("discount"), max_digits=18, decimal_places=2, default=Decimal(0))
+
+    class Meta:
+        ordering = ["deal_id", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def total(self) -> Decimal:
+        return self.quantity * self.price - self.discount
+
+
+class DealStageChange(models.Model):
+    """A deal's stay in one stage: entered, left (None while it is there) and who moved it."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    stage = models.ForeignKey(Stage, null=True, on_delete=models.SET_NULL, related_name="+")
+    stage_name = models.CharField(max_length=120)
+    entered_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+    moved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["deal_id", "entered_at", "id"]
+        indexes = [models.Index(fields=["deal", "entered_at", "id"], name="sales_stagechange_deal")]
+
+    def duration(self, now: dt.datetime | None = None) -> dt.timedelta:
+        return (self.left_at or now or timezone.now()) - self.entered_at
