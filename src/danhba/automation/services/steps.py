@@ -319,6 +319,70 @@ def _enrol_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
     return {i.enrolment_id: Outcome(detail={"workflow": params.workflow}) for i in items}
 
 
+# --- send an email -----------------------------------------------------------------------------
+
+
+class EmailParams(_Params):
+    template: int = Field(ge=1)
+    # An email topic (a consent purpose key): contacts who left it get nothing.
+    topic: str = Field(default="", max_length=64)
+    # The automated campaign the step sends through: made when the version is published.
+    campaign: int | None = Field(default=None, ge=1)
+
+
+def _email_check(params: EmailParams) -> list[str]:
+    from danhba.messaging.models import EmailTemplate
+    from danhba.privacy.models import ConsentPurpose
+
+    problems = []
+    if not EmailTemplate.objects.filter(pk=params.template).exists():
+        problems.append(_("No such email template: %s") % params.template)
+    if params.topic and not ConsentPurpose.objects.filter(key=params.topic, email_topic=True).exists():
+        problems.append(_("There is no such email topic."))
+    return problems
+
+
+def _email_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
+    """Queue the message through messaging (``automated_queue``: the send rules of every
+    campaign, checked again before sending); the send job delivers it with its Message-ID, so a
+    step run again after a crash queues nothing twice (one row per contact and campaign)."""
+    from danhba.messaging.services.campaigns import automated_queue
+
+    params: EmailParams = ctx.params
+    if params.campaign is None:
+        raise InvalidInput({"campaign": [_("This step was published without its campaign.")]})
+    states = automated_queue(campaign_id=params.campaign, contact_ids=[i.contact_id for i in items])
+    out = {}
+    for item in items:
+        state, reason = states.get(item.contact_id, ("", "deleted"))
+        out[item.enrolment_id] = Outcome(detail={"campaign": params.campaign, "email": state, "reason": reason})
+    return out
+
+
+def email_campaigns(workflow_name: str, graph: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    """Give each email step of a graph about to be published its campaign: the one of the same
+    step in the previous version when template and topic are unchanged, else a new one."""
+    from danhba.messaging.models import Campaign
+    from danhba.messaging.services.campaigns import campaign_automated
+
+    before = (previous or {}).get("steps", {})
+    for step_id, step in graph.get("steps", {}).items():
+        if step["kind"] != "email":
+            continue
+        params = step["params"]
+        old = before.get(step_id, {})
+        old_params = old.get("params", {}) if old.get("kind") == "email" else {}
+        same = old_params.get("template") == params["template"] and old_params.get("topic", "") == params["topic"]
+        if same and old_params.get("campaign"):
+            params["campaign"] = old_params["campaign"]
+        campaign = params.get("campaign")
+        if campaign and Campaign.objects.filter(pk=campaign, template_id=params["template"]).exists():
+            continue
+        params["campaign"] = campaign_automated(
+            template_id=params["template"], name=f"{workflow_name} · {step_id}", topic=params["topic"] or None
+        ).pk
+
+
 def _none(params: Any) -> list[tuple[str, str]]:
     return []
 
@@ -341,4 +405,5 @@ BUILTIN: list[StepKind] = [
         "webhook", gettext_lazy("Call a webhook"), WebhookParams, _webhook_run, external=True, check=_webhook_check
     ),
     StepKind("enrol", gettext_lazy("Enrol in another workflow"), EnrolParams, _enrol_run, check=_enrol_check),
+    StepKind("email", gettext_lazy("Send an email"), EmailParams, _email_run, check=_email_check),
 ]  # fmt: skip

@@ -78,6 +78,10 @@ def _clean(actor: Actor, data: dict[str, Any], *, creating: bool) -> dict[str, A
 
 
 def _publish(actor: Actor, workflow: Workflow, graph: dict[str, Any]) -> WorkflowVersion:
+    from danhba.automation.services.steps import email_campaigns
+
+    current = workflow.current_version
+    email_campaigns(workflow.name, graph, current.graph if current else None)
     last = workflow.versions.aggregate(n=Max("number"))["n"] or 0
     version = WorkflowVersion(workflow=workflow, number=last + 1, graph=graph, created_by=actor.user)
     version.save(force_insert=True)
@@ -113,6 +117,10 @@ def workflow_update(*, actor: Actor, workflow: Workflow, data: dict[str, Any]) -
         workflow.updated_at = timezone.now()
         workflow.save()
         current = workflow.current_version
+        if graph is not None and current is not None:
+            from danhba.automation.services.steps import email_campaigns
+
+            email_campaigns(workflow.name, graph, current.graph)  # unchanged email steps keep theirs
         if graph is not None and (current is None or current.graph != graph):
             version = _publish(actor, workflow, graph)
             changes["version"] = [current.number if current else None, version.number]

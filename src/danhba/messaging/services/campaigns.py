@@ -246,6 +246,45 @@ def campaign_content(template: EmailTemplate, overrides: dict[str, str] | None =
     return content
 
 
+# --- automated email (a workflow's email step) --------------------------------------------------
+
+
+def campaign_automated(*, template_id: int, name: str, topic: str | None = None) -> Campaign:
+    """The campaign a workflow's email step sends through: no audience of its own, the
+    template's parts copied now (later template edits change nothing, as at a start), sending
+    from the first message on. Each run of the step queues its contacts with
+    :func:`automated_queue`. Made when the workflow version is published."""
+    errors: dict[str, list[str]] = {}
+    template = EmailTemplate.objects.filter(pk=template_id).first()
+    if template is None:
+        errors["template"] = [_("No such template.")]
+    purpose = _topic(topic, errors) if topic else None
+    if errors or template is None:
+        raise InvalidInput(errors)
+    return Campaign.objects.create(
+        name=clean_text(name)[:200], template=template, topic=purpose, status=Campaign.Status.SENDING,
+        started_at=timezone.now(), content=campaign_content(template), tracking=settings.MESSAGING_TRACKING,
+    )  # fmt: skip
+
+
+def automated_queue(*, campaign_id: int, contact_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """Queue an automated campaign's message for these contacts, inside the caller's transaction,
+    by the rules of every campaign (``sends_write``: no or invalid address, suppression, consent,
+    topic, frequency cap — checked again before sending). One message per contact and automated
+    campaign: a contact with a row already gets none. Returns contact id → (state, reason)."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if campaign.status == Campaign.Status.SENT:  # the job finished the last ones: sending again
+        campaign.status = Campaign.Status.SENDING
+        campaign.save(update_fields=["status"])
+    elif campaign.status != Campaign.Status.SENDING:
+        raise Conflict(_("This campaign is %s.") % campaign.get_status_display())
+    sends_write(campaign, contact_ids)
+    counts_refresh(campaign)
+    wake_send_job(campaign.pk)
+    rows = Send.objects.filter(campaign=campaign, contact_id__in=list(contact_ids))
+    return {cid: (state, reason) for cid, state, reason in rows.values_list("contact_id", "state", "reason")}
+
+
 def campaigns_start_due(now: dt.datetime | None = None) -> list[int]:
     """Start the scheduled campaigns whose time has come (the minutely job)."""
     now = now or timezone.now()

@@ -1,0 +1,65 @@
+"""The email step sends through messaging: the campaign's send rules (consent, suppression,
+frequency cap) apply, the message reaches a real SMTP server (aiosmtpd), and a step run again
+queues nothing twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from danhba.automation.models import StepRun
+from danhba.automation.services import engine
+from danhba.automation.services.enrolments import enrol_manual
+from danhba.automation.services.workflows import workflow_update
+from danhba.automation.tests.conftest import T0
+from danhba.conftest import actor_for
+from danhba.messaging.models import Campaign, EmailTemplate, Send, Suppression
+from danhba.messaging.services.sending import campaign_run
+from danhba.messaging.tests.conftest import Mailbox, smtp  # noqa: F401  (the real SMTP server fixture)
+from danhba.privacy.services import consent_record
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_welcome_email_reaches_only_those_who_may_get_it(
+    smtp: Mailbox,  # noqa: F811
+    admin: Any,
+    make_workflow: Any,
+    make_contact: Any,
+    settings: Any,
+) -> None:
+    settings.MESSAGING_SENDER_IDENTITY = "Công ty TNHH Ánh Dương"
+    settings.MESSAGING_POSTAL_ADDRESS = "12 Lê Lợi, Quận 1, TP. Hồ Chí Minh"
+    me = actor_for(admin)
+    template = EmailTemplate.objects.create(
+        name="Chào mừng", subject="Chào {{ contact.given_name }}", body="<p>Cảm ơn bạn đã đăng ký!</p>",
+        sender_name="Ánh Dương", sender_email="news@anhduong.example.vn",
+    )  # fmt: skip
+    graph = {"start": "mail", "steps": {"mail": {"kind": "email", "params": {"template": template.pk}}}}
+    wf = make_workflow(graph=graph, name="Chào khách mới")
+    campaign_id = wf.current_version.graph["steps"]["mail"]["params"]["campaign"]
+    assert Campaign.objects.get(pk=campaign_id).template_id == template.pk
+    yes = make_contact(full_name="Nguyễn Thị Lan", emails=["lan@example.vn"])
+    no_consent = make_contact(full_name="Trần Văn Minh", emails=["minh@example.vn"])
+    suppressed = make_contact(full_name="Lê Thị Chặn", emails=["chan@example.vn"])
+    for contact in (yes, suppressed):
+        consent_record(actor=me, contact=contact, purpose="email_marketing", status="granted", source="ui")
+    Suppression.objects.create(email="chan@example.vn", reason=Suppression.Reason.HARD_BOUNCE)
+    enrol_manual(actor=me, workflow=wf, contact_ids=[yes.pk, no_consent.pk, suppressed.pk], now=T0)
+    engine.run_due(now=T0)
+    details = {r.enrolment.contact_id: r.detail for r in StepRun.objects.select_related("enrolment")}
+    assert details[yes.pk]["email"] == "queued"
+    assert details[no_consent.pk]["reason"] == "no_consent"
+    assert details[suppressed.pk]["reason"] == "suppressed"
+    campaign_run(campaign_id=campaign_id)
+    assert [m.rcpt_to for m in smtp.received] == [["lan@example.vn"]]
+    assert smtp.received[0].message["Subject"].endswith("Chào Lan")
+    # The same step for the same contact again (a repeated run) queues nothing more.
+    from danhba.messaging.services.campaigns import automated_queue
+
+    automated_queue(campaign_id=campaign_id, contact_ids=[yes.pk])
+    assert Send.objects.filter(campaign_id=campaign_id, contact=yes).count() == 1
+    # Saving the same steps keeps the version and its campaign.
+    same = {"start": "mail", "steps": {"mail": {"kind": "email", "params": {"template": template.pk}}}}
+    assert workflow_update(actor=me, workflow=wf, data={"graph": same}).current_version.number == 1
