@@ -823,6 +823,21 @@ def parse_import_date(value: object, *, day_first: bool = True, two_digit_pivot:
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return excel_serial_date(float(value))
     text = clean_text(value)
+    if m := _TYPED_DMY.fullmatch(text):
+        # The usual shape (dd/mm/yyyy, d/m/yy, dd-mm-yyyy, dd.mm.yyyy), read as the full reading
+        # below reads it (its dd/mm/yyyy pattern): a hypothesis test holds the two together
+        # (core/tests/test_fast_paths.py).
+        first, second = int(m[1]), int(m[3])
+        day, month = (first, second) if day_first else (second, first)
+        return _make_date(m[4], month, day, two_digit_pivot, text)
+    return _parse_date_text(text, day_first, two_digit_pivot)
+
+
+_TYPED_DMY = re.compile(r"([0-9]{1,2})([/.\-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})")
+
+
+def _parse_date_text(text: str, day_first: bool, two_digit_pivot: int | None) -> dt.date:
+    """The full reading of :func:`parse_import_date`, of a clean text."""
     if not text:
         raise NormalizationError(gettext_noop("date is empty"))
     if _EXCEL_SERIAL_TEXT.match(text):

@@ -79,6 +79,7 @@ _NO_YEAR = re.compile(r"^--\d{1,2}-?\d{1,2}$")  # vCard / Google birthday withou
 # Distinct values a plan keeps the reading of, per column (and name words, address parts…): a
 # million-row file holds about 40,000 distinct birthdays; anything rarer is read again.
 CACHE_SIZE = 65_536
+_NAME_MAX = tuple(MAX_LENGTHS[key] for key in ("full_name", "family_name", "middle_name", "given_name"))
 
 
 @dataclass(slots=True)
@@ -281,11 +282,14 @@ class Plan:
         out = Prepared(row.line, row.as_read)
         pending = _Pending()
         empty = True
-        for header, to_errors, handle in self._cells:
+        for header, field_name, memo, handle, to_errors in self._cells:
             value = values.get(header)
             if not value or value.isspace():
                 continue
             empty = False
+            if memo is not None and (cell := memo[value]).plain:
+                out.fields[field_name] = cell.value  # most cells: read before, nothing to say; no call made
+                continue
             try:
                 handle(out, pending, header, value)
             except ValueError as exc:
@@ -299,7 +303,7 @@ class Plan:
             self._names(out, pending.names, left_out)
         if pending.address or pending.province:
             self._address(out, pending)
-        lost_key = any(self.columns.get(issue.column) in ("email", "phone") for issue in left_out)
+        lost_key = bool(left_out) and any(self.columns.get(i.column) in ("email", "phone") for i in left_out)
         errors = pending.errors
         if problem := out.identity_problem(lost_key):
             errors.append(Issue("", "", reason(problem)))
@@ -317,8 +321,8 @@ class Plan:
         distinct text once (:class:`_Cell`, kept in a :class:`Memo` of the column); names,
         provinces and address parts are read word by word or part by part; emails, phones and ids,
         nearly all different, are read every time."""
-        self._cells: list[tuple[str, bool, Handler]] = [
-            (header, target.startswith("consent."), self._handler(header, target))
+        self._cells: list[tuple[str, str, Memo[str, _Cell] | None, Handler, bool]] = [
+            (header, *self._handler(header, target), target.startswith("consent."))
             for header, target in self.columns.items()
         ]
         self._name_reader = NameReader(self.name_order, given_words=self.given_words, size=self.cache_size)
@@ -326,9 +330,11 @@ class Plan:
         self._folds: Memo[str, str] = Memo(fold, self.cache_size)
         self._address_parts: Memo[str, tuple[bool, bool]] = Memo(_address_part, self.cache_size)
 
-    def _handler(self, header: str, target: str) -> Handler:
+    def _handler(self, header: str, target: str) -> tuple[str, Memo[str, _Cell] | None, Handler]:
+        """The column's handler; for a column read from its text alone whose value is a contact
+        field, the field and the memo of its readings too (``prepare`` stores those itself)."""
         if target == "full_name" or target in NAME_PARTS:
-            return functools.partial(_stash_name, target)
+            return "", None, functools.partial(_stash_name, target)
         direct: dict[str, Handler] = {
             "email": self._emails,
             "phone": self._phones,
@@ -337,35 +343,38 @@ class Plan:
             "external_id": self._external_id,
         }
         if target in direct:
-            return direct[target]
+            return "", None, direct[target]
         kind, _dot, key = target.partition(".")
         if kind == "social":
-            return functools.partial(_social, key)
+            return "", None, functools.partial(_social, key)
         if kind == "custom":
-            return functools.partial(self._custom, key)
-        read, store = self._by_value(target)
+            return "", None, functools.partial(self._custom, key)
+        read, field_name, store = self._by_value(target)
         memo: Memo[str, _Cell] = Memo(functools.partial(_read_cell, read, header), self.cache_size)
-        return functools.partial(_apply_cell, memo, store, target.startswith("consent."))
+        store = store or functools.partial(_store_field, field_name)
+        handle = functools.partial(_apply_cell, memo, store, target.startswith("consent."))
+        return field_name, (memo if field_name else None), handle
 
-    def _by_value(self, target: str) -> tuple[Reader, Store]:
-        """How a column read from its text alone reads a cell, and where the value goes."""
+    def _by_value(self, target: str) -> tuple[Reader, str, Store | None]:
+        """How a column read from its text alone reads a cell, and where the value goes: the
+        contact field it is, or else what stores it."""
         if target in SHORT_TEXT:
-            return functools.partial(self._short, target), functools.partial(_store_field, target)
+            return functools.partial(self._short, target), target, None
         if target in LONG_TEXT:
-            return _long_text, functools.partial(_store_field, target)
+            return _long_text, target, None
         if target.startswith("consent."):
-            return _consent, functools.partial(_store_consent, self.purposes[target[8:]])
-        simple: dict[str, tuple[Reader, Store]] = {
-            "birthday": (self._birthday, functools.partial(_store_field, "birthday")),
-            "gender": (self._gender, functools.partial(_store_field, "gender")),
-            "company": (_company, _store_company),
-            "lifecycle_stage": (self._stage, functools.partial(_store_field, "lifecycle_stage_id")),
-            "buyer_role": (self._role, functools.partial(_store_field, "buyer_role_id")),
-            "owner": (self._owner, functools.partial(_store_field, "owner_id")),
-            "tags": (self._tags, _store_tags),
-            "note": (_long_text, _store_note),
+            return _consent, "", functools.partial(_store_consent, self.purposes[target[8:]])
+        readers: dict[str, tuple[Reader, str, Store | None]] = {
+            "birthday": (self._birthday, "birthday", None),
+            "gender": (self._gender, "gender", None),
+            "lifecycle_stage": (self._stage, "lifecycle_stage_id", None),
+            "buyer_role": (self._role, "buyer_role_id", None),
+            "owner": (self._owner, "owner_id", None),
+            "company": (_company, "", _store_company),
+            "tags": (self._tags, "", _store_tags),
+            "note": (_long_text, "", _store_note),
         }
-        return simple[target]
+        return readers[target]
 
     # --- reading cells -------------------------------------------------------------------------
 
@@ -389,7 +398,7 @@ class Plan:
             except NormalizationError as exc:
                 pending.left_out.append(Issue(header, item, refusal(exc)))
                 continue
-            if all(p[0] != phone.e164 for p in out.phones):
+            if not out.phones or all(p[0] != phone.e164 for p in out.phones):
                 out.phones.append((phone.e164, clean_text(item)[:40], phone.kind))
 
     def _external_id(self, out: Prepared, pending: _Pending, header: str, value: str) -> None:
@@ -481,7 +490,9 @@ class Plan:
 
     def _names(self, out: Prepared, names: dict[str, str], left_out: list[Issue]) -> None:
         full = names.get("full_name", "")
-        if any(names.get(k) for k in NAME_PARTS):  # separate columns; a full-name column wins for display
+        if len(names) > bool(
+            full
+        ):  # separate columns (names holds non-blank values only); a full name wins for display
             family = name_case(names.get("family_name", ""))
             middle = name_case(names.get("middle_name", ""))
             given = name_case(names.get("given_name", ""))
@@ -495,14 +506,20 @@ class Plan:
             full, family, middle, given, folded = self._name_reader.read(full)
         else:
             return
+        full_max, family_max, middle_max, given_max = _NAME_MAX
+        if len(full) > full_max or len(family) > family_max or len(middle) > middle_max or len(given) > given_max:
+            self._name_too_long(full, family, middle, given, left_out)
+            return
+        out.fields.update(full_name=full, family_name=family, middle_name=middle, given_name=given)
+        out.folded_name = folded
+
+    def _name_too_long(self, full: str, family: str, middle: str, given: str, left_out: list[Issue]) -> None:
         for key, text in (("full_name", full), ("family_name", family), ("middle_name", middle), ("given_name", given)):
             if len(text) > MAX_LENGTHS[key]:
                 column = next((h for h, t in self.columns.items() if t in (key, "full_name")), "")
                 too_long = reason(gettext_noop("at most %(n)s characters"), n=str(MAX_LENGTHS[key]))
                 left_out.append(Issue(column, text, too_long))
                 return
-        out.fields.update(full_name=full, family_name=family, middle_name=middle, given_name=given)
-        out.folded_name = folded
 
     def _address(self, out: Prepared, pending: _Pending) -> None:
         """Province from its own column or from the end of a full address; ward and street from
@@ -574,6 +591,7 @@ class _Cell:
     value: Any = None
     warnings: tuple[Issue, ...] = ()
     refused: Issue | None = None
+    plain: bool = False  # a value, no warning, not refused: all there is to do is store it
 
 
 def _read_cell(read: Reader, header: str, value: str) -> _Cell:
@@ -582,7 +600,7 @@ def _read_cell(read: Reader, header: str, value: str) -> _Cell:
         result = read(value, warnings)
     except ValueError as exc:
         return _Cell(None, tuple(Issue(header, value, w) for w in warnings), Issue(header, value, refusal(exc)))
-    return _Cell(result, tuple(Issue(header, value, w) for w in warnings))
+    return _Cell(result, tuple(Issue(header, value, w) for w in warnings), plain=result is not None and not warnings)
 
 
 def _apply_cell(memo: Memo[str, _Cell], store: Store, to_errors: bool, out: Prepared, pending: _Pending, header: str,

@@ -211,3 +211,25 @@ def test_an_ordinary_row_is_clean_at_once() -> None:
     assert normalize.all_clean(["Nguyễn Văn Đức", "duc@gmail.com", "0912 345 678", "", "Hà Nội"])
     assert not normalize.all_clean(["Nguyễn Văn Đức ", "x"])
     assert not normalize.all_clean(["x", " Nguyễn"])
+
+
+def _outcome(read: Any) -> Any:
+    try:
+        return read()
+    except NormalizationError as exc:
+        return exc.msgid, exc.params
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.from_regex(r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-]([0-9]{2}|[0-9]{4})", fullmatch=True),
+        st.text(alphabet="0123456789/.- :٣T", max_size=14),
+    ),
+    st.booleans(),
+    st.sampled_from([None, 2040]),
+)
+def test_a_typed_date_is_read_as_the_full_reading_reads_it(text: str, day_first: bool, pivot: int | None) -> None:
+    fast = _outcome(lambda: normalize.parse_import_date(text, day_first=day_first, two_digit_pivot=pivot))
+    full = _outcome(lambda: normalize._parse_date_text(normalize.clean_text(text), day_first, pivot))
+    assert fast == full
