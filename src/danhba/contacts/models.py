@@ -302,7 +302,8 @@ class ContactEmail(models.Model):
 
 
 class ContactPhone(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
+    # No index of its own: contactphone_unique (contact, e164) leads with it (decision 0014).
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones", db_index=False)
     e164 = models.CharField(_("phone"), max_length=20, db_index=True)
     raw = models.CharField(_("as entered"), max_length=40, blank=True)
     kind = models.CharField(max_length=10, blank=True)
@@ -357,8 +358,10 @@ class SocialProfile(models.Model):
 
 
 class ContactTag(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+    # No single-column indexes: contacttag_unique leads with the contact, contacttag_tag_contact
+    # with the tag; each row of an import wrote five B-trees for two (decision 0014).
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, db_index=False)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, db_index=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contact", "tag"], name="contacttag_unique")]
@@ -366,8 +369,9 @@ class ContactTag(models.Model):
 
 
 class ContactCompany(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="company_links")
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contact_links")
+    # No single-column indexes: contactcompany_unique and contactcompany_company lead with them.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="company_links", db_index=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contact_links", db_index=False)
     is_primary = models.BooleanField(_("primary"), default=False)
     job_title = models.CharField(_("job title"), max_length=120, blank=True)
 

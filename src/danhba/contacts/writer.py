@@ -10,7 +10,7 @@ it, with every rule of a contact write in one place:
 - the search index: new contacts indexed by ``search.search_index_new``, contacts whose name,
   emails, phones or companies changed re-indexed by ``search.search_index``;
 - the audit log: one row per created or changed contact, or one row for a whole batch (an
-  import's batch: the import's own ``ImportChange`` rows say which contacts it created);
+  import's batch: the import's own records, ``ImportCreated`` id ranges, say which contacts it created);
 - the timeline: the entries a write brings (notes, history) and, for a change, a system entry
   naming the changed fields (sensitive fields only counted, as ``_timeline_change`` does);
 - :meth:`ContactWriter.done` ends the write in one ``contacts_changed`` call.
@@ -116,6 +116,10 @@ class ContactWriter:
         concrete = [f for f in Contact._meta.concrete_fields if not f.primary_key]
         self.attnames = ["id", *(f.attname for f in concrete)]
         self.defaults = {f.attname: f.get_default() for f in concrete}
+        # A new contact's row starts as a copy of the defaults in column order (one list copy,
+        # not a 45-key dict merged and read back per contact).
+        self.column = {a: i for i, a in enumerate(self.attnames)}
+        self.template: list[Any] = [self.defaults.get(a) for a in self.attnames]
         self.contact_table = Table(Contact, self.attnames)
         self.tables = {
             "email": Table(ContactEmail, ["contact_id", "email", "label", "is_primary"]),
@@ -147,26 +151,15 @@ class ContactWriter:
         docs: list[SearchDoc] = []
         audits: list[tuple[Any, str, int | None, dict[str, Any]]] = []
         added = _Rows()
-        attnames = self.attnames
+        full_name = self.column["full_name"]
         for cid, new in zip(ids, contacts, strict=True):
-            given = new.values
-            values = {**self.defaults, **given}
-            values["id"] = cid
-            values["custom"] = values.get("custom") or {}
-            values["name_key"] = name_key(values["full_name"], folded=new.folded_name)
-            values["lifecycle_stage_id"] = values.get("lifecycle_stage_id") or self.default_stage()
-            values["email"] = new.emails[0][0] if new.emails else ""
-            values["phone"] = new.phones[0][0] if new.phones else ""
-            # Their defaults are the writer's birth: the write's time instead.
-            values["created_at"] = given.get("created_at") or now
-            values["updated_at"] = given.get("updated_at") or now
-            values["last_activity_at"] = given.get("last_activity_at") or now
-            rows.append([values[a] for a in attnames])
+            row = self._row(cid, new, now)
+            rows.append(row)
             added.add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
-            docs.append(SearchDoc(cid, values["full_name"], [e for e, _l in new.emails], [p[0] for p in new.phones],
+            docs.append(SearchDoc(cid, row[full_name], [e for e, _l in new.emails], [p[0] for p in new.phones],
                                   [name for _c, name, _j in new.companies], new.folded_name))  # fmt: skip
             if new.audit is not None:
-                audits.append((cid, display_name(values["full_name"], cid), cid, jsonable(new.audit)))
+                audits.append((cid, display_name(row[full_name], cid), cid, jsonable(new.audit)))
         self.contact_table.insert(rows)
         self._insert(added)
         self.search_rows += search_index_new(docs)
@@ -180,6 +173,30 @@ class ContactWriter:
         self.audit(AuditEvent.Action.CREATE, "contact", audits)
         self.created.extend(ids)
         return ids
+
+    def _row(self, cid: int, new: NewContact, now: dt.datetime) -> list[Any]:
+        """The contacts table row of a new contact: its values over the defaults, and the derived
+        columns (id, name key, default stage, primary email and phone, the write's time)."""
+        column = self.column
+        row = self.template.copy()
+        given = new.values
+        for key, value in given.items():
+            at = column.get(key)
+            if at is not None:
+                row[at] = value
+        row[column["id"]] = cid
+        if not row[column["custom"]]:
+            row[column["custom"]] = {}
+        row[column["name_key"]] = name_key(row[column["full_name"]], folded=new.folded_name)
+        if not row[column["lifecycle_stage_id"]]:
+            row[column["lifecycle_stage_id"]] = self.default_stage()
+        row[column["email"]] = new.emails[0][0] if new.emails else ""
+        row[column["phone"]] = new.phones[0][0] if new.phones else ""
+        # Their defaults are the writer's birth: the write's time instead.
+        row[column["created_at"]] = given.get("created_at") or now
+        row[column["updated_at"]] = given.get("updated_at") or now
+        row[column["last_activity_at"]] = given.get("last_activity_at") or now
+        return row
 
     # --- changing ---------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ each in its own savepoint, and the row that still fails is rejected with the rea
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
@@ -45,7 +46,16 @@ from danhba.contacts.writer import ContactChange, ContactWriter, Entry, NewConta
 from danhba.core.actor import Actor
 from danhba.core.audit import jsonable
 from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter, select_in
-from danhba.ingest.models import Import, ImportChange, ImportIssue, Mode, UpdatePolicy, import_proof
+from danhba.ingest.models import (
+    Import,
+    ImportChange,
+    ImportCreated,
+    ImportIssue,
+    Mode,
+    UpdatePolicy,
+    id_ranges,
+    import_proof,
+)
 from danhba.ingest.reasons import Reason, reason
 from danhba.ingest.transform import Issue, Prepared, Rejected
 from danhba.privacy.models import ConsentPurpose, ConsentRecord, ConsentSource, ConsentState
@@ -75,6 +85,7 @@ class Target:
     contact_id: int | None
     rows: list[Prepared] = field(default_factory=list)
     touched_before: bool = False  # this import already created or changed it (earlier batch)
+    created_here: bool = False  # this import created it (earlier batch): undo deletes it, no record
 
 
 @dataclass
@@ -223,8 +234,9 @@ class Loader:
     def _resolve(self, rows: list[Prepared], outcome: Outcome) -> list[Target]:
         owners = self._owners(rows)
         known = {cid for cid in owners.values()}
-        touched: set[int] = set()
-        for chunk in chunks(list(known)):
+        created_here = self._created_here(known)
+        touched = set(created_here)
+        for chunk in chunks(list(known - created_here)):
             touched.update(
                 ImportChange.objects.filter(run=self.run, contact_id__in=chunk).values_list("contact_id", flat=True)
             )
@@ -240,7 +252,7 @@ class Loader:
         key_target: dict[tuple[str, ...], Target] = {}
         for key, cid in owners.items():
             if cid not in by_contact:
-                by_contact[cid] = Target(cid, touched_before=cid in touched)
+                by_contact[cid] = Target(cid, touched_before=cid in touched, created_here=cid in created_here)
             key_target[key] = by_contact[cid]
         guarded = {"external_id", "email"} | ({"phone"} if "phone" in self.match_keys else set())
         for row in rows:
@@ -275,6 +287,22 @@ class Loader:
                         self._drop_identity(row, key, owner, owner.contact_id in hidden)
             target.rows.append(row)
         return targets
+
+    def _created_here(self, known: set[int]) -> set[int]:
+        """Which of these existing contacts this import created (in an earlier batch)."""
+        if not known:
+            return set()
+        ranges = list(ImportCreated.objects.filter(run=self.run).values_list("first_id", "last_id"))
+        if not ranges:
+            return set()
+        ranges.sort()
+        firsts = [first for first, _last in ranges]
+        found = set()
+        for cid in known:
+            at = bisect.bisect_right(firsts, cid) - 1
+            if at >= 0 and cid <= ranges[at][1]:
+                found.add(cid)
+        return found
 
     @staticmethod
     def _drop_identity(row: Prepared, key: tuple[str, ...], owner: Target, hidden: bool) -> None:
@@ -430,7 +458,10 @@ class Loader:
         contacts = [self._new_contact(target, tag_ids, company_ids, now) for target in targets]
         run = self.run
         ids = self.writer.create(contacts, batch_of=("import", run.pk, run.file_name or str(run.pk)))
-        self.tables["change"].insert((run.pk, cid, ImportChange.Action.CREATED, {}, {}, {}) for cid in ids)
+        # Undo's record of them: the ids as ranges (one per batch, as a rule), not a row per contact.
+        ImportCreated.objects.bulk_create(
+            ImportCreated(run_id=run.pk, first_id=first, last_id=last) for first, last in id_ranges(ids)
+        )
         consents = [
             (cid, p, s) for cid, target in zip(ids, targets, strict=True) for p, s in self._consents(target).items()
         ]
@@ -440,10 +471,14 @@ class Loader:
     def _new_contact(self, target: Target, tag_ids: dict[str, int], company_ids: dict[str, int],
                      now: dt.datetime) -> NewContact:  # fmt: skip
         state: dict[str, Any] = {}
-        seen: dict[str, Any] = {}
-        for row in target.rows:
-            self._merge_scalars(state, row, seen, creating=not state)
-        brought = self._brought(target.rows, tag_ids, company_ids)
+        rows = target.rows
+        if len(rows) == 1:
+            _first_row(state, rows[0])  # most new contacts: one row, nothing to merge
+        else:
+            seen: dict[str, Any] = {}
+            for row in rows:
+                self._merge_scalars(state, row, seen, creating=not state)
+        brought = self._brought(rows, tag_ids, company_ids)
         if not state.get("full_name"):
             state["full_name"] = state["given_name"] = _stand_in_name(brought, target.rows[0])
         state["source"] = self.run.source
@@ -452,7 +487,7 @@ class Loader:
         state["owner_id"] = state.get("owner_id") or self.default_owner
         companies = [(*brought.company, state.get("job_title", ""))] if brought.company else []
         name = state["full_name"]
-        folded = next((r.folded_name for r in target.rows if r.folded_name and r.fields["full_name"] == name), None)
+        folded = next((r.folded_name for r in rows if r.folded_name and r.fields["full_name"] == name), None)
         return NewContact(
             values=state,
             folded_name=folded,
@@ -505,6 +540,8 @@ class Loader:
         ]  # fmt: skip
 
     def _consents(self, target: Target) -> dict[int, str]:
+        if not self.purposes and len(target.rows) == 1 and not target.rows[0].consents:
+            return {}  # most imports state no consent (a legal basis other than consent)
         statuses = dict.fromkeys(self.purposes, "granted")
         for row in target.rows:
             statuses.update(row.consents)
@@ -568,7 +605,8 @@ class Loader:
             if something:
                 change.changes = self._audited(before, after, added)
                 changes.append(change)
-                records.append((change.contact_id, before, after, added))
+                if not target.created_here:  # undo deletes what this import created: nothing to restore
+                    records.append((change.contact_id, before, after, added))
         self.writer.update(changes, entry_data={"import": self.run.pk})
         self._record_changes(records, have.earlier)
         self._write_consents(consents, have.states, now)

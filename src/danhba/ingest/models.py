@@ -4,6 +4,7 @@ to each contact (so it can be undone) and every row it rejected or warned about.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -217,14 +218,17 @@ class ImportIssue(models.Model):
 
 
 class ImportChange(models.Model):
-    """What one import did to one contact, enough to undo it: created it, or changed these fields
-    from these values (``before``) and added these emails/phones/tags/… (``added``)."""
+    """What one import did to one existing contact, enough to undo it: changed these fields from
+    these values (``before``) and added these emails/phones/tags/… (``added``). The contacts an
+    import creates are kept as ranges of ids (:class:`ImportCreated`); ``created`` rows are
+    those of imports run before the ranges existed (migration 0005), still undone as before."""
 
     class Action(models.TextChoices):
         CREATED = "created", _("created")
         UPDATED = "updated", _("updated")
 
-    run = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="changes")
+    # No index of its own: importchange_unique (run, contact_id) leads with it.
+    run = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="changes", db_index=False)
     # Not a foreign key: the record must survive the contact's deletion (undo then skips it).
     contact_id = models.BigIntegerField()
     action = models.CharField(max_length=8, choices=Action.choices)
@@ -235,6 +239,45 @@ class ImportChange(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "contact_id"], name="importchange_unique")]
         indexes = [models.Index(fields=["contact_id"], name="importchange_contact")]
+
+
+class ImportCreatedQuerySet(models.QuerySet["ImportCreated"]):
+    def holding(self, contact_id: int) -> ImportCreatedQuerySet:
+        """The ranges that hold this contact's id (the import that created it)."""
+        return self.filter(last_id__gte=contact_id, first_id__lte=contact_id)
+
+
+class ImportCreated(models.Model):
+    """Contacts one import created: the ids ``first_id`` to ``last_id``, both included. A batch
+    allocates its new contacts' ids together (``core.bulk.allocate_ids``), so its contacts are one
+    range, or a few when another writer took ids in between on PostgreSQL: one row per range
+    instead of one per contact (decision 0014). Undo deletes the range's contacts that still
+    exist and shrinks the range as it commits, so a restarted undo carries on."""
+
+    run = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="created_ranges")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+
+    objects = ImportCreatedQuerySet.as_manager()
+
+    class Meta:
+        # The contact page asks which imports created a contact: last_id >= id, then first_id <= id.
+        indexes = [models.Index(fields=["last_id", "first_id"], name="importcreated_ids")]
+
+    @property
+    def size(self) -> int:
+        return self.last_id - self.first_id + 1
+
+
+def id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted ids as (first, last) ranges of consecutive ids: [1, 2, 3, 7] → [(1, 3), (7, 7)]."""
+    ranges: list[tuple[int, int]] = []
+    for cid in sorted(ids):
+        if ranges and cid == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], cid)
+        elif not ranges or cid > ranges[-1][1]:
+            ranges.append((cid, cid))
+    return ranges
 
 
 def import_proof(run: Import) -> str:

@@ -64,6 +64,7 @@ from danhba.ingest.models import (
     UNDO_DAYS,
     Import,
     ImportChange,
+    ImportCreated,
     ImportIssue,
     LegalBasis,
     MatchKey,
@@ -671,9 +672,13 @@ def import_undo(*, actor: Actor, run: Import, enqueue: bool = True) -> Import:
     return run
 
 
+UNDO_BATCH = 500  # contacts per undo transaction
+
+
 def undo_execute(pk: int, *, via: str = "job", progress: Callable[[int], None] | None = None) -> Import:
-    """Undo in batches; each batch deletes its ImportChange rows as it commits, so a restart
-    carries on with what is left."""
+    """Undo in batches; each batch deletes (or shrinks) the records it undid as it commits, so a
+    restart carries on with what is left: the changed contacts' records first, then the ranges
+    of created ones."""
     token = _claim(pk, (Status.UNDOING,), Status.UNDOING)
     run = Import.objects.select_related("created_by").get(pk=pk)
     if token is None:
@@ -682,15 +687,15 @@ def undo_execute(pk: int, *, via: str = "job", progress: Callable[[int], None] |
     report = dict(run.options.get("undo_report") or {"deleted": 0, "restored": 0, "kept": 0})
     while True:
         with transaction.atomic():
-            changes = list(ImportChange.objects.filter(run=run).order_by("pk")[:500])
-            if not changes:
+            done = _undo_changes(run, actor, report) or _undo_created(run, actor, report)
+            if not done:
                 break
-            _undo_batch(run, actor, changes, report)
-            ImportChange.objects.filter(pk__in=[c.pk for c in changes]).delete()
-            if not Import.objects.filter(pk=pk, run_token=token).update(heartbeat_at=timezone.now()):
+            # The report so far commits with the batch: a resumed undo counts on from it.
+            options = {**run.options, "undo_report": report}
+            if not Import.objects.filter(pk=pk, run_token=token).update(heartbeat_at=timezone.now(), options=options):
                 raise LostClaim
         if progress:
-            progress(len(changes))
+            progress(done)
     TimelineEntry.objects.filter(data__import=run.pk).delete()
     now = timezone.now()
     Import.objects.filter(pk=pk, run_token=token).update(
@@ -703,8 +708,37 @@ def undo_execute(pk: int, *, via: str = "job", progress: Callable[[int], None] |
     return run
 
 
-def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: dict[str, int]) -> None:
-    created = [c.contact_id for c in changes if c.action == ImportChange.Action.CREATED]
+def _undo_changes(run: Import, actor: Actor, report: dict[str, int]) -> int:
+    """Undo the next records of contacts the import changed (or, from imports before the ranges,
+    created); returns how many were undone (0: none left)."""
+    changes = list(ImportChange.objects.filter(run=run).order_by("pk")[:UNDO_BATCH])
+    if changes:
+        created = [c.contact_id for c in changes if c.action == ImportChange.Action.CREATED]
+        _undo_batch(run, actor, created, [c for c in changes if c.action == ImportChange.Action.UPDATED], report)
+        ImportChange.objects.filter(pk__in=[c.pk for c in changes]).delete()
+    return len(changes)
+
+
+def _undo_created(run: Import, actor: Actor, report: dict[str, int]) -> int:
+    """Delete the next contacts of the import's first range of created ids, and shrink the range
+    (or delete it when done); returns how many ids were undone (0: none left)."""
+    span = ImportCreated.objects.filter(run=run).order_by("first_id", "pk").first()
+    if span is None:
+        return 0
+    last = min(span.last_id, span.first_id + UNDO_BATCH - 1)
+    _undo_batch(run, actor, list(range(span.first_id, last + 1)), [], report)
+    if last == span.last_id:
+        span.delete()
+    else:
+        ImportCreated.objects.filter(pk=span.pk).update(first_id=last + 1)
+    return last - span.first_id + 1
+
+
+def _undo_batch(
+    run: Import, actor: Actor, created: list[int], updated: list[ImportChange], report: dict[str, int]
+) -> None:
+    """Delete the contacts the import created (those that still exist) and put back what it
+    changed of the others."""
     if created:
         labels = dict(Contact.objects.filter(pk__in=created).values_list("pk", "full_name"))
         contacts_changed(deleted=created)
@@ -712,7 +746,6 @@ def _undo_batch(run: Import, actor: Actor, changes: list[ImportChange], report: 
         rows = [(cid, label, cid, {"import": [run.pk, None]}) for cid, label in labels.items()]
         audit_events_bulk(actor=actor, action=AuditEvent.Action.DELETE, object_type="contact", rows=rows)
         report["deleted"] += len(labels)
-    updated = [c for c in changes if c.action == ImportChange.Action.UPDATED]
     contacts = Contact.objects.in_bulk([c.contact_id for c in updated])
     _remove_added(updated)
     emails_left: dict[int, str] = {}

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from danhba.ingest.models import Import, ImportChange
+from danhba.ingest.models import Import, ImportChange, ImportCreated
 from danhba.ingest.services import visible_imports
 
 register = template.Library()
@@ -26,15 +26,17 @@ class ContactImport:
 def contact_imports(context: Any, contact: Any) -> list[ContactImport]:
     """The imports that created or changed ``contact``, newest first (undone ones leave no trace)."""
     user = context.get("user")
-    changes = list(
+    actions = dict(
         ImportChange.objects.filter(contact_id=contact.pk)
-        .select_related("run")
-        .order_by("-run__created_at", "-run_id")[:CONTACT_IMPORTS_SHOWN]
+        .order_by("-run__created_at", "-run_id")
+        .values_list("run_id", "action")[:CONTACT_IMPORTS_SHOWN]
     )
-    if not changes:
+    for run_id in ImportCreated.objects.holding(contact.pk).values_list("run_id", flat=True):
+        actions[run_id] = ImportChange.Action.CREATED
+    if not actions:
         return []
+    runs = list(Import.objects.filter(pk__in=actions).order_by("-created_at", "-id")[:CONTACT_IMPORTS_SHOWN])
     visible: set[int] = set()
     if user is not None and user.is_authenticated:
-        ids = [c.run_id for c in changes]
-        visible = set(visible_imports(user).filter(pk__in=ids).values_list("pk", flat=True))
-    return [ContactImport(c.run, c.action, c.run_id in visible) for c in changes]
+        visible = set(visible_imports(user).filter(pk__in=actions).values_list("pk", flat=True))
+    return [ContactImport(run, actions[run.pk], run.pk in visible) for run in runs]

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,20 @@ people = sorted(
     for c in Contact.objects.prefetch_related("emails", "phones", "tags")
 )
 print(json.dumps({"people": people, "counts": [run.status, run.rows_done, run.created, run.updated, run.merged,
-                  run.rejected, run.warned, run.issues.count(), run.changes.count()]}))
+                  run.rejected, run.warned, run.issues.count(), run.changes.count(),
+                  sum(r.size for r in run.created_ranges.all())]}))
+"""
+# Undo of the import resumed after the kill: every contact it created goes, nothing else was there.
+UNDO = """
+import json
+from danhba.contacts.models import Contact
+from danhba.core.actor import Actor
+from danhba.ingest import services
+from danhba.ingest.models import Import
+run = Import.objects.order_by("-pk").first()
+services.import_undo(actor=Actor.system("cli"), run=run, enqueue=False)
+run = services.undo_execute(run.pk)
+print(json.dumps([run.status, run.options["undo_report"], Contact.objects.count()]))
 """
 
 
@@ -157,3 +171,11 @@ def test_killing_the_worker_mid_import_changes_nothing_in_the_result(tmp_path: P
     assert got["counts"] == expected["counts"]
     assert got["people"] == expected["people"]
     assert list_indexes(crash) == every_index  # built again by the run that took the import over
+    undo_removes_everything(crash, got["counts"])
+
+
+def undo_removes_everything(env: dict[str, str], counts: list[Any]) -> None:
+    created = counts[-1]
+    assert created == counts[2]  # the ranges hold every contact the import created
+    report = {"deleted": created, "restored": 0, "kept": 0}
+    assert json.loads(danhba(env, "shell", code=UNDO)) == ["undone", report, 0]
