@@ -302,7 +302,7 @@ class ContactEmail(models.Model):
 
 
 class ContactPhone(models.Model):
-    # No index of its own: contactphone_unique (contact, e164) leads with it (decision 0014).
+    # No index of its own: contactphone_unique (contact, e164) leads with it (decision 0015).
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones", db_index=False)
     e164 = models.CharField(_("phone"), max_length=20, db_index=True)
     raw = models.CharField(_("as entered"), max_length=40, blank=True)
@@ -359,7 +359,7 @@ class SocialProfile(models.Model):
 
 class ContactTag(models.Model):
     # No single-column indexes: contacttag_unique leads with the contact, contacttag_tag_contact
-    # with the tag; each row of an import wrote five B-trees for two (decision 0014).
+    # with the tag; each row of an import wrote five B-trees for two (decision 0015).
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, db_index=False)
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, db_index=False)
 

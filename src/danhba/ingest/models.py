@@ -251,7 +251,7 @@ class ImportCreated(models.Model):
     """Contacts one import created: the ids ``first_id`` to ``last_id``, both included. A batch
     allocates its new contacts' ids together (``core.bulk.allocate_ids``), so its contacts are one
     range, or a few when another writer took ids in between on PostgreSQL: one row per range
-    instead of one per contact (decision 0014). Undo deletes the range's contacts that still
+    instead of one per contact (decision 0015). Undo deletes the range's contacts that still
     exist and shrinks the range as it commits, so a restarted undo carries on."""
 
     run = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="created_ranges")

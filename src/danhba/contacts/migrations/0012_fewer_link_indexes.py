@@ -1,6 +1,6 @@
 """The link tables' single-column foreign-key indexes go: each is the leading column of a
 unique constraint or of a composite index the table keeps, which serves the same look-ups. An
-import wrote five B-trees per tag link and per company link, four per phone (decision 0014).
+import wrote five B-trees per tag link and per company link, four per phone (decision 0015).
 
 Only the indexes are dropped (the state says db_index=False): Django's AlterField would rebuild
 each table on SQLite, twice for a table with two such keys."""
