@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from danhba.audit.models import AuditEvent
+from django.utils import timezone
+
+from danhba.audit.models import AUDIT_COLUMNS, AuditEvent
 from danhba.core.actor import Actor
 from danhba.core.audit import jsonable
+from danhba.core.bulk import Table
 
 
 def audit_event(
@@ -29,11 +32,18 @@ def audit_event(
 def audit_events_bulk(
     *, actor: Actor, action: str, object_type: str, rows: Iterable[tuple[Any, str, int | None, dict[str, Any]]]
 ) -> None:
-    """Many audit rows at once: ``rows`` holds (object_id, label, contact_id, changes)."""
-    AuditEvent.objects.bulk_create(
-        [AuditEvent(**_audit_fields(actor, action, object_type, oid, label, cid, ch)) for oid, label, cid, ch in rows],
-        batch_size=500,
-    )
+    """Many audit rows at once: ``rows`` holds (object_id, label, contact_id, changes). One raw
+    insert (``core.bulk.Table``): the ORM's bulk_create spent more time preparing values than
+    the database inserting them (a bulk edit of 1,000 contacts, or a workflow step's batch)."""
+    at = timezone.now()
+    user_id = actor.user.pk if actor.user is not None else None
+    Table(AuditEvent, AUDIT_COLUMNS).insert(
+        [
+            at, user_id, actor.label, actor.via, action, object_type, str(oid or ""), label[:254], cid,
+            jsonable(changes or {}), actor.ip, actor.user_agent,
+        ]
+        for oid, label, cid, changes in rows
+    )  # fmt: skip
 
 
 def _audit_fields(
