@@ -41,6 +41,7 @@ from danhba.ingest.api import router as ingest_router
 from danhba.messaging.api import router as messaging_router
 from danhba.orders import api as orders_api
 from danhba.privacy.api import router as privacy_router
+from danhba.sales.api import router as sales_router
 from danhba.scoring.api import router as scoring_router
 from danhba.segments.api import router as segments_router
 from danhba.tracking.api import router as tracking_router
@@ -202,6 +203,7 @@ api.add_router("/purchase-stats", orders_api.purchase_stats)
 api.add_router("/segments", segments_router)
 api.add_router("", messaging_router)
 api.add_router("/scoring", scoring_router)
+api.add_router("/sales", sales_router)
 api.add_router("/automation", automation_router)
 api.add_router("/home", analytics_router)
 api.add_router("", tracking_router)

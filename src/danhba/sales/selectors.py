@@ -13,7 +13,8 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from danhba.sales.models import Deal, DealStageChange
+from danhba.core.keyset import Page, paginate
+from danhba.sales.models import Deal, DealLine, DealStageChange, Pipeline
 
 CENT = Decimal("0.01")
 
@@ -144,5 +145,122 @@ def win_loss(
         won = row["status"] == Deal.Status.WON
         entry[1 if won else 2] += row["n"]
         entry[3 if won else 4] += Decimal(row["total"] or 0)
-    out = [WinLossRow(k, v[0], v[1], v[2], v[3], v[4]) for k, v in merged.items()]
+    out = [WinLossRow(k, v[0], v[1], v[2], v[3].quantize(CENT), v[4].quantize(CENT)) for k, v in merged.items()]
     return sorted(out, key=lambda r: (-(r.won + r.lost), r.label))
+
+
+# --- lists and API shapes -------------------------------------------------------------------
+
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class DealFilters:
+    pipeline_id: int | None = None
+    stage_id: int | None = None
+    status: str = ""
+    owner_id: int | None = None
+    contact_id: int | None = None
+    source: str = ""
+    q: str = ""
+    close_after: dt.date | None = None
+    close_before: dt.date | None = None
+
+
+def deals_filtered(user: Any, f: DealFilters) -> QuerySet[Deal]:
+    qs = deals_visible(user)
+    exact = {
+        "pipeline_id": f.pipeline_id, "stage_id": f.stage_id, "status": f.status, "owner_id": f.owner_id,
+        "source": f.source, "expected_close__gte": f.close_after, "expected_close__lte": f.close_before,
+    }  # fmt: skip
+    qs = qs.filter(**{k: v for k, v in exact.items() if v not in (None, "")})
+    if f.contact_id:
+        linked = Deal.contacts.through.objects.filter(contact_id=f.contact_id).values("deal_id")
+        qs = qs.filter(Q(primary_contact_id=f.contact_id) | Q(pk__in=linked))
+    if f.q:
+        qs = qs.filter(title__icontains=f.q)
+    return qs
+
+
+def deal_page(user: Any, f: DealFilters, cursor: str | None = None, limit: int = 50) -> Page[Deal]:
+    """Newest first, one keyset page on (created_at, id)."""
+    qs = deals_filtered(user, f).select_related("pipeline", "stage", "owner", "lost_reason")
+    page = paginate(qs, "created_at", cursor, max(1, min(limit, MAX_LIMIT)), descending=True)
+    _with_contact_ids(page.items)
+    return page
+
+
+def _with_contact_ids(deals: list[Deal]) -> None:
+    links: dict[int, list[int]] = defaultdict(list)
+    rows = Deal.contacts.through.objects.filter(deal_id__in=[d.pk for d in deals]).order_by("id")
+    for deal_id, contact_id in rows.values_list("deal_id", "contact_id"):
+        links[deal_id].append(contact_id)
+    for deal in deals:
+        deal.contact_id_list = links.get(deal.pk, [])  # type: ignore[attr-defined]
+
+
+def deal_out(deal: Deal) -> dict[str, Any]:
+    if not hasattr(deal, "contact_id_list"):
+        _with_contact_ids([deal])
+    return {
+        "id": deal.pk, "title": deal.title, "pipeline_id": deal.pipeline_id, "pipeline": deal.pipeline.name,
+        "stage_id": deal.stage_id, "stage": deal.stage.name, "probability": deal.stage.probability,
+        "status": deal.status, "primary_contact_id": deal.primary_contact_id,
+        "contact_ids": deal.contact_id_list,  # type: ignore[attr-defined]
+        "company_id": deal.company_id, "value": deal.value, "currency": deal.currency, "rate": deal.rate,
+        "value_vnd": deal.value_vnd, "expected_close": deal.expected_close, "owner_id": deal.owner_id,
+        "owner": deal.owner.email if deal.owner else "", "source": deal.source,
+        "lost_reason": deal.lost_reason.key if deal.lost_reason else None, "lost_note": deal.lost_note,
+        "closed_at": deal.closed_at, "stage_entered_at": deal.stage_entered_at, "created_at": deal.created_at,
+        "updated_at": deal.updated_at,
+    }  # fmt: skip
+
+
+def deal_detail(deal: Deal, now: dt.datetime | None = None) -> dict[str, Any]:
+    lines = [
+        {
+            "id": x.pk,
+            "product_id": x.product_id,
+            "name": x.name,
+            "quantity": x.quantity,
+            "price": x.price,
+            "discount": x.discount,
+            "total": x.total,
+        }
+        for x in DealLine.objects.filter(deal=deal)
+    ]
+    history = [
+        {
+            "stage": s.stage_name,
+            "entered_at": s.entered_at,
+            "left_at": s.left_at,
+            "seconds": int(s.duration.total_seconds()),
+            "moved_by": s.moved_by,
+        }
+        for s in stage_history(deal, now)
+    ]
+    return {**deal_out(deal), "lines": lines, "history": history}
+
+
+def pipelines_out(pipelines: QuerySet[Pipeline]) -> list[dict[str, Any]]:
+    pipes = list(pipelines.prefetch_related("stages"))
+    counts = dict(Deal.objects.filter(pipeline__in=pipes).values_list("stage_id").annotate(n=Count("id")).order_by())
+    return [
+        {
+            "id": p.pk,
+            "name": p.name,
+            "is_active": p.is_active,
+            "stages": [
+                {
+                    "id": s.pk,
+                    "name": s.name,
+                    "position": s.position,
+                    "probability": s.probability,
+                    "kind": s.kind,
+                    "deals": counts.get(s.pk, 0),
+                }
+                for s in p.stages.all()
+            ],
+        }
+        for p in pipes
+    ]

@@ -68,7 +68,21 @@ def records(admin, make_contact, monkeypatch):
             name="fuzz", subject="Hi {{ contact.given_name }}", body="<p>x</p>"
         ).pk,
         "domain_id": domain_create(actor=actor_for(admin), domain="fuzz.example.vn").pk,
+        **_sales_records(admin, contact),
     }
+
+
+def _sales_records(admin, contact):
+    from danhba.sales.models import LostReason
+    from danhba.sales.services.deals import deal_create, deal_line_add
+    from danhba.sales.services.pipelines import pipeline_create
+
+    stages = [{"name": "New", "probability": 20}, {"name": "Won", "kind": "won"}, {"name": "Lost", "kind": "lost"}]
+    pipeline = pipeline_create(actor=actor_for(admin), data={"name": "Fuzz", "stages": stages})
+    deal = deal_create(actor=actor_for(admin), data={"title": "Fuzz", "primary_contact_id": contact.pk, "value": 10})
+    line = deal_line_add(actor=actor_for(admin), deal=deal, data={"name": "x", "price": 5})
+    return {"pipeline_id": pipeline.pk, "deal_id": deal.pk, "line_id": line.pk,
+            "reason_id": LostReason.objects.first().pk}  # fmt: skip
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
