@@ -116,6 +116,7 @@ BUILTIN: list[TriggerKind] = [
 
 def cache_clear() -> None:
     _cache["at"] = 0.0
+    _cache["goals_at"] = 0.0
 
 
 def _active(kinds: Iterable[str]) -> list[Workflow]:
@@ -244,9 +245,44 @@ def _events_seen(by_name: dict[str, list[Any]]) -> None:
 _CHANGE_KINDS = ("field_changed", "lifecycle_reached", "buyer_role_assigned")
 
 
+def _goal_versions() -> list[int]:
+    """Versions of active workflows that have a goal or an exit condition (cached like _active)."""
+    now = time.monotonic()
+    if now - _cache.get("goals_at", 0.0) > CACHE_SECONDS:
+        from danhba.automation.models import WorkflowVersion
+
+        rows = WorkflowVersion.objects.filter(workflow__status=Workflow.Status.ACTIVE).values_list("pk", "graph")
+        _cache.update(goals_at=now, goals=[pk for pk, graph in rows if graph.get("goal") or graph.get("exit")])
+    return list(_cache.get("goals", []))
+
+
+def wake_for_goals(contact_ids: Iterable[int]) -> int:
+    """A contact changed: its enrolments in versions with a goal or an exit condition become due
+    now, so the engine checks them at once instead of when their wait ends (the steps they wait
+    in keep waiting if neither holds)."""
+    versions = _goal_versions()
+    ids = sorted(set(contact_ids))
+    if not versions or not ids:
+        return 0
+    from django.utils import timezone
+
+    from danhba.automation.models import Enrolment
+    from danhba.automation.services.enrolments import wake_soon
+
+    now = timezone.now()
+    woken = Enrolment.objects.filter(
+        contact_id__in=ids, version_id__in=versions, status=Enrolment.Status.ACTIVE, due_at__gt=now
+    ).update(due_at=now)
+    if woken:
+        wake_soon()
+    return woken
+
+
 def on_contacts_changed(change: Any) -> None:
     """contacts.changed: field changed (to a value), lifecycle stage reached, buyer role
-    assigned. New contacts count as a change of every field they were created with."""
+    assigned. New contacts count as a change of every field they were created with. Any
+    change also wakes the contact's enrolments that have a goal or exit to check."""
+    wake_for_goals({*change.updated, *change.reasons} - set(change.deleted))
     workflows = _active(_CHANGE_KINDS) if change.updated or change.created else []
     for wf in workflows:
         field = wf.trigger_key
