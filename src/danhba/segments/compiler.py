@@ -33,6 +33,7 @@ from django.utils import timezone
 from danhba.contacts.models import Contact, ContactCompany, ContactTag
 from danhba.core.normalize import fold
 from danhba.segments import conditions as C
+from danhba.segments.extensions import CONDITION_KINDS
 from danhba.tracking.spec import EMAIL_ACTIONS, EMAIL_SOURCE_KEY, HUMAN_ONLY
 
 # --- JSON values, read the same way on SQLite and PostgreSQL ---------------------------------
@@ -252,6 +253,9 @@ class Compiler:
 
     def leaf(self, node: dict[str, Any]) -> Q:
         kind = node["kind"]
+        extra = CONDITION_KINDS.get(kind) if kind not in C.KINDS else None
+        if extra is not None:
+            return extra.compile(node, self.among)
         q: Q = getattr(self, f"_{kind}")(node)
         return q
 

@@ -55,7 +55,7 @@ from danhba.contacts.models import CustomField, Gender, NameOrder, Source
 from danhba.core import formatting
 from danhba.core.errors import InvalidInput
 from danhba.core.vn import PROVINCES
-from danhba.segments.extensions import campaign_name
+from danhba.segments.extensions import CONDITION_KINDS, campaign_name
 from danhba.tracking.spec import EMAIL_ACTIONS
 
 if TYPE_CHECKING:
@@ -339,7 +339,9 @@ def _date(value: Any) -> dt.date | None:
     return None
 
 
-def _number(value: Any) -> Decimal | None:
+def as_number(value: Any) -> Decimal | None:
+    """A finite decimal under 10^15 (of a number or its text), or None: how a condition's
+    numbers are read (scoring's ``score`` condition too)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
@@ -423,9 +425,13 @@ class Checker:
 
     def _leaf(self, node: dict[str, Any], path: str) -> dict[str, Any]:
         kind = node.get("kind")
+        extra = CONDITION_KINDS.get(kind) if isinstance(kind, str) and kind not in KINDS else None
+        if extra is not None:
+            self._needs(path, extra.permission)
+            return {"kind": kind, **extra.check(node, path, self.errors.add)}
         check = getattr(self, f"_{kind}", None) if kind in KINDS else None
         if check is None:
-            self.errors.add(f"{path}.kind", _("must be one of: %s") % ", ".join(KINDS))
+            self.errors.add(f"{path}.kind", _("must be one of: %s") % ", ".join([*KINDS, *CONDITION_KINDS.keys()]))
             return dict(node)
         out: dict[str, Any] = check(node, path)
         return {"kind": kind, **out}
@@ -486,7 +492,7 @@ class Checker:
         self, type_: str, value: Any, path: str, choices: Callable[[], list[tuple[str, str]]] | None = None
     ) -> Any:
         if type_ == NUMBER:
-            number = _number(value)
+            number = as_number(value)
             if number is None:
                 self.errors.add(path, _("must be a number"))
                 return None
@@ -605,7 +611,7 @@ class Checker:
             return out
         value = node.get("value")
         if op in ("gt", "gte", "lt", "lte"):
-            number = _number(value)
+            number = as_number(value)
             if number is None:
                 self.errors.add(f"{path}.value", _("must be a number"))
             out["value"] = (
@@ -755,6 +761,9 @@ def hidden_from(tree: dict[str, Any], user: User, visible: dict[str, Field] | No
             return True
         if kind in _KIND_OBJECTS and not user.can(_KIND_OBJECTS[str(kind)], "view"):
             return True
+        extra = CONDITION_KINDS.get(str(kind)) if kind not in KINDS else None
+        if extra is not None and not user.can(extra.permission, "view"):
+            return True
         if kind == "segment" and depth < MAX_DEPTH:
             ref = Segment.objects.filter(pk=leaf["segment"], kind="dynamic").values_list("conditions", flat=True)
             inner = ref.first()
@@ -793,6 +802,8 @@ def dependencies(tree: dict[str, Any]) -> tuple[list[str], bool]:
         elif kind in ("purchase", "bought"):
             reasons.add("orders")
             timed |= op in DAYS_VALUE or bool((leaf.get("period") or {}).get("last_days"))
+        elif kind not in KINDS and (extra := CONDITION_KINDS.get(str(kind))) is not None:
+            reasons.update(extra.reasons(leaf))
         elif kind == "segment":
             ref_id: Any = leaf.get("segment")
             ref = Segment.objects.filter(pk=ref_id).first()
@@ -949,7 +960,8 @@ class Describer:
             ref = Segment.objects.filter(pk=ref_id).first()
             name = f"“{ref.name}”" if ref else "#{}".format(node.get("segment"))
             return (_("not in %s") if node.get("operator") == "not_in" else _("in %s")) % name
-        return str(kind)
+        extra = CONDITION_KINDS.get(str(kind))
+        return extra.describe(node) if extra is not None else str(kind)
 
     def _email(self, node: dict[str, Any]) -> str:
         campaign = node.get("campaign")

@@ -25,6 +25,7 @@ from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
 from danhba.core.normalize import clean_text
 from danhba.segments import conditions as C
+from danhba.segments.extensions import CONDITION_KINDS
 from danhba.segments.models import Segment
 
 COUNT_LABELS = {"gte": _("at least"), "lte": _("at most"), "eq": _("exactly")}
@@ -169,6 +170,8 @@ def _leaf(attrs: dict[str, list[str]]) -> dict[str, Any]:
     elif kind == "segment":
         out["segment"] = _one(attrs, "segment")
         out["operator"] = _one(attrs, "operator") or "in"
+    elif (extra := CONDITION_KINDS.get(kind)) is not None:
+        out.update(extra.parse(attrs))
     return out
 
 
@@ -222,6 +225,9 @@ def new_condition(kind: str, user: User | None) -> dict[str, Any]:
         return {"kind": "bought", "product": "", "period": None}
     if kind == "segment":
         return {"kind": "segment", "segment": "", "operator": "in"}
+    extra = CONDITION_KINDS.get(kind)
+    if extra is not None:
+        return {"kind": kind, **extra.new()}
     first = next(iter(C.fields(user).values()))
     return {"kind": "field", "field": first.key, "operator": C.OPERATORS[first.type][0], "value": ""}
 
@@ -304,7 +310,7 @@ def _normalize(tree: dict[str, Any], fields: dict[str, C.Field], user: User | No
             _normalize(child, fields, user)
             continue
         kind = child.get("kind")
-        if kind not in C.KINDS:
+        if kind not in C.KINDS and CONDITION_KINDS.get(str(kind)) is None:
             tree["conditions"][i] = new_condition("field", user)
             continue
         if kind == "field" and child.get("field") not in fields:
@@ -350,6 +356,9 @@ class NodeView:
     # Event conditions: property names seen on the event, and whether its name was never seen.
     properties: list[str] = field(default_factory=list)
     unseen: bool = False
+    # A kind an app above segments adds (extensions.CONDITION_KINDS): its inputs and their data.
+    extra_template: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -554,6 +563,8 @@ def _view(node: dict[str, Any], fields: dict[str, C.Field], errors: Mapping[Path
     elif kind == "event":
         where = node.get("where")
         view.where = list(enumerate(where)) if isinstance(where, list) else []
+    elif (extra := CONDITION_KINDS.get(str(kind))) is not None:
+        view.extra_template, view.extra = extra.template, extra.view(node)
     return view
 
 
@@ -562,7 +573,7 @@ def kind_choices(user: User) -> list[tuple[str, str]]:
         (k, str(label))
         for k, label in KIND_LABELS.items()
         if k not in KIND_NEEDS or user.can(KIND_NEEDS[k], perms.VIEW)
-    ]
+    ] + [(k, str(extra.label)) for k, extra in CONDITION_KINDS.items() if user.can(extra.permission, perms.VIEW)]
 
 
 def field_groups(user: User) -> list[tuple[str, list[tuple[str, str]]]]:
