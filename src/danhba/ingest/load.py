@@ -369,13 +369,14 @@ class Loader:
         if write:
             created = self._create(new, now)
             self._update(old, now, outcome)
-            touched = created + [t.contact_id for t in old if t.contact_id]
+            changed = [t.contact_id for t in old if t.contact_id]
             if self.add_to_list is not None:
                 from danhba.segments.services import members_add
 
-                members_add(segment_id=self.add_to_list, contact_ids=touched, via="import")
-            # Webhooks for what was created and changed; every segment may care about the batch.
-            self.writer.done(reasons=dict.fromkeys(touched, (EVERYTHING,)))
+                members_add(segment_id=self.add_to_list, contact_ids=created + changed, via="import")
+            # Webhooks for what was created and changed; every segment may care about the batch
+            # (a created contact's reason is "everything" already: the writer names it created).
+            self.writer.done(reasons=dict.fromkeys(changed, (EVERYTHING,)))
         else:
             for t in old:
                 first = 0 if t.touched_before else 1
