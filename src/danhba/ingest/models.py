@@ -243,8 +243,12 @@ class ImportChange(models.Model):
 
 class ImportCreatedQuerySet(models.QuerySet["ImportCreated"]):
     def holding(self, contact_id: int) -> ImportCreatedQuerySet:
-        """The ranges that hold this contact's id (the import that created it)."""
-        return self.filter(last_id__gte=contact_id, first_id__lte=contact_id)
+        """The range that holds this contact's id (the import that created it). Ranges never
+        overlap (a contact is created once), so it is the first range ending at or after the id,
+        if that one starts at or before it: one probe of the (last_id, first_id) index, where
+        ``last_id >= id AND first_id <= id`` reads every range above a low id."""
+        nearest = self.filter(last_id__gte=contact_id).order_by("last_id").values("pk")[:1]
+        return self.filter(pk__in=models.Subquery(nearest), first_id__lte=contact_id)
 
 
 class ImportCreated(models.Model):
@@ -261,7 +265,7 @@ class ImportCreated(models.Model):
     objects = ImportCreatedQuerySet.as_manager()
 
     class Meta:
-        # The contact page asks which imports created a contact: last_id >= id, then first_id <= id.
+        # The contact page asks which import created a contact: the first range with last_id >= id.
         indexes = [models.Index(fields=["last_id", "first_id"], name="importcreated_ids")]
 
     @property

@@ -496,3 +496,20 @@ def test_list_indexes_left_aside_by_a_killed_import_come_back_with_the_next_chec
     assert not LIST_INDEXES & indexes_present(Contact)
     assert services.imports_resume_stale() == []
     assert indexes_present(Contact) >= LIST_INDEXES
+
+
+def test_the_range_holding_a_contact_is_found_between_other_imports_ranges() -> None:
+    runs = [Import.objects.create(file_name=f"f{n}.csv") for n in range(3)]
+    # Ranges of three imports, with gaps (ids taken by other writers) and a one-id range.
+    spans = [(runs[0], 1, 100), (runs[1], 101, 150), (runs[0], 160, 160), (runs[2], 200, 1_000)]
+    for run, first, last in spans:
+        ImportCreated.objects.create(run=run, first_id=first, last_id=last)
+
+    def creator(contact_id: int) -> Import | None:
+        found = ImportCreated.objects.holding(contact_id).first()
+        return found.run if found else None
+
+    assert [creator(i) for i in (1, 100, 101, 150, 160, 200, 1_000)] == [
+        runs[0], runs[0], runs[1], runs[1], runs[0], runs[2], runs[2]
+    ]  # fmt: skip
+    assert [creator(i) for i in (151, 159, 161, 199, 1_001)] == [None] * 5
