@@ -48,6 +48,9 @@ class Workflow(models.Model):
     current_version = models.ForeignKey(
         "WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
+    # The local day a daily trigger (no activity, a date) last enrolled for: the daily query
+    # runs once a day per workflow however often its job runs.
+    daily_done_on = models.DateField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

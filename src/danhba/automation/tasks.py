@@ -68,3 +68,12 @@ def automation_sweep() -> int:
     done = engine.run_due(max_batches=20).steps
     schedule_next()
     return done
+
+
+@db_periodic_task(crontab(minute="7"))
+def automation_daily_job() -> int:
+    """Daily triggers (no activity, dates), hourly so a new day is picked up within the hour
+    of local midnight; each workflow is done once per local day."""
+    from danhba.automation.triggers import daily_enrol
+
+    return daily_enrol()

@@ -8,6 +8,8 @@ transaction — never a scan of a whole table on a timer.
   contact writes (``contacts.changed``; the value now is compared, the write only names the
   fields it changed);
 - ``score_reached``: a grade of a score model reached, rising (``scoring.score_reached``);
+- ``inactive`` (no activity for N days) and ``date`` (N days after creation, a birthday): a
+  daily indexed query per workflow (:func:`daily_enrol`), once per local day;
 - ``manual``: only by hand, in bulk or through the API.
 
 Which workflows can start from a hook is one indexed query on (trigger_kind, trigger_key),
@@ -83,6 +85,20 @@ def _model_key(params: Any) -> str:
     return str(params.model)
 
 
+class InactiveParams(_Params):
+    days: int = Field(ge=1, le=3650)
+
+
+class DateParams(_Params):
+    # created_at (indexed) or birthday (its anniversary, N days before when days < 0).
+    field: Literal["created_at", "birthday"]
+    days: int = Field(default=0, ge=-366, le=3650)
+
+
+def _daily_key(params: Any) -> str:
+    return ""
+
+
 class ChoiceParams(_Params):
     # A lifecycle stage or buyer role key ("" for a buyer role: any role).
     value: str = Field(default="", max_length=64)
@@ -110,6 +126,8 @@ BUILTIN: list[TriggerKind] = [
     TriggerKind("field_changed", gettext_lazy("A field changed"), FieldParams, lambda p: p.field),
     TriggerKind("lifecycle_reached", gettext_lazy("Lifecycle stage reached"), ChoiceParams, _stage_key),
     TriggerKind("score_reached", gettext_lazy("Score grade reached"), ScoreParams, _model_key, _score_check),
+    TriggerKind("inactive", gettext_lazy("No activity for N days"), InactiveParams, _daily_key),
+    TriggerKind("date", gettext_lazy("A date (N days after creation, birthday)"), DateParams, _daily_key),
     TriggerKind("buyer_role_assigned", gettext_lazy("Buyer role assigned"), ChoiceParams, lambda p: "buyer_role"),
 ]  # fmt: skip
 
@@ -329,3 +347,64 @@ def trigger_clean(raw: Any) -> tuple[dict[str, Any], str, str, list[str]]:
         return {}, "", "", [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
     problems = kind.check(params)
     return params.model_dump(mode="json"), kind.key, kind.key_of(params)[:200], problems
+
+
+# --- daily triggers ---------------------------------------------------------------------------
+
+
+def _day_bounds(day: Any) -> tuple[Any, Any]:
+    import datetime as dt
+    import zoneinfo
+
+    from django.conf import settings
+
+    tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+    return start, start + dt.timedelta(days=1)
+
+
+def _daily_ids(wf: Workflow, today: Any) -> Any:
+    """The contacts a daily trigger picks today: a range of the (last_activity_at, id) or
+    (created_at, id) index, or birthdays on today's month and day."""
+    import datetime as dt
+
+    from danhba.contacts.models import Contact
+
+    if wf.trigger_kind == "inactive":
+        start, end = _day_bounds(today - dt.timedelta(days=int(wf.trigger["days"])))
+        return Contact.objects.filter(last_activity_at__gte=start, last_activity_at__lt=end)
+    day = today - dt.timedelta(days=int(wf.trigger.get("days", 0)))
+    if wf.trigger["field"] == "created_at":
+        start, end = _day_bounds(day)
+        return Contact.objects.filter(created_at__gte=start, created_at__lt=end)
+    # A birthday has no index: the anniversaries of this day in every year since 1900.
+    target = today + dt.timedelta(days=-int(wf.trigger.get("days", 0)))
+    dates = []
+    for year in range(1900, today.year + 1):
+        try:
+            dates.append(target.replace(year=year))
+        except ValueError:  # 29 February in a common year
+            continue
+    return Contact.objects.filter(birthday__in=dates)
+
+
+def daily_enrol(*, today: Any = None) -> int:
+    """Once per local day per workflow: enrol the contacts its daily trigger picks (no activity
+    for N days, N days after a date, a birthday). Marked done in the same transaction, so a
+    job run twice in a day enrols nobody twice."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    today = today or timezone.localdate()
+    enrolled = 0
+    for pk in Workflow.objects.filter(
+        status=Workflow.Status.ACTIVE, trigger_kind__in=("inactive", "date"), current_version__isnull=False
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            wf = Workflow.objects.select_for_update().filter(pk=pk).first()
+            if wf is None or wf.daily_done_on == today:
+                continue
+            ids = list(_daily_ids(wf, today).values_list("pk", flat=True))
+            enrolled += _enrol(wf, ids, "daily")
+            Workflow.objects.filter(pk=pk).update(daily_done_on=today)
+    return enrolled

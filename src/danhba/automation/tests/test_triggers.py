@@ -113,3 +113,31 @@ def test_a_score_grade_reached(admin: Any, make_workflow: Any, make_contact: Any
     boss, clerk = make_contact(full_name="Sếp", job_title="CEO"), make_contact(full_name="Nhân viên")
     scores_update(contact_ids=[boss.pk, clerk.pk], now=dt.datetime(2026, 12, 8, tzinfo=dt.UTC))
     assert enrolled(wf) == {boss.pk}
+
+
+def test_daily_triggers_no_activity_and_dates(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from danhba.automation.triggers import daily_enrol
+    from danhba.contacts.models import Contact
+
+    today = dt.date(2026, 12, 8)
+    noon = dt.datetime(2026, 12, 8, 5, 0, tzinfo=dt.UTC)  # 12:00 in Hồ Chí Minh City
+    quiet = make_workflow(graph=TAG, trigger={"kind": "inactive", "days": 30}, name="Im lặng")
+    birthday = make_workflow(graph=TAG, trigger={"kind": "date", "field": "birthday"}, name="Sinh nhật")
+    week = make_workflow(graph=TAG, trigger={"kind": "date", "field": "created_at", "days": 7}, name="Một tuần")
+    gone, recent = make_contact(full_name="Lâu rồi"), make_contact(full_name="Mới đây")
+    born, other = make_contact(full_name="Sinh nhật", birthday="1990-12-08"), make_contact(birthday="1990-12-09")
+    Contact.objects.filter(pk=gone.pk).update(last_activity_at=noon - dt.timedelta(days=30))
+    Contact.objects.filter(pk=recent.pk).update(last_activity_at=noon - dt.timedelta(days=29))
+    Contact.objects.filter(pk=other.pk).update(created_at=noon - dt.timedelta(days=7))
+    assert daily_enrol(today=today) == 3
+    assert enrolled(quiet) == {gone.pk}
+    assert enrolled(birthday) == {born.pk}
+    assert enrolled(week) == {other.pk}
+    # Once a day, however often the job runs.
+    Contact.objects.filter(pk=recent.pk).update(last_activity_at=noon - dt.timedelta(days=30))
+    assert daily_enrol(today=today) == 0
+    assert timezone.is_aware(noon)
