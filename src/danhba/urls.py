@@ -16,6 +16,7 @@ urlpatterns = [
     path("events/", include("danhba.tracking.urls.explorer")),
     path("segments/", include("danhba.segments.urls")),
     path("automation/", include("danhba.automation.urls")),
+    path("sales/", include("danhba.sales.urls")),
     path("email/", include("danhba.messaging.urls")),
     path("scoring/", include("danhba.scoring.urls")),
     path("", include("danhba.orders.urls")),  # /orders/, /products/

@@ -9,9 +9,12 @@ class SalesConfig(AppConfig):
 
     def ready(self) -> None:
         from danhba.audit.display import AUDIT_TYPES, AuditType
+        from danhba.contacts.extensions import CONTACT_PANELS, Panel
+        from danhba.sales import views
 
         AUDIT_TYPES.add("pipeline", AuditType(model="sales.Pipeline"))
         AUDIT_TYPES.add("stage", AuditType(model="sales.Stage"))
         AUDIT_TYPES.add("deal", AuditType(model="sales.Deal"))
         AUDIT_TYPES.add("deal_line", AuditType(model="sales.DealLine"))
         AUDIT_TYPES.add("lost_reason", AuditType(model="sales.LostReason"))
+        CONTACT_PANELS.add("deals", Panel(template="sales/_contact_panel.html", context=views.contact_panel))

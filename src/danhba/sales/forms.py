@@ -1,0 +1,57 @@
+"""Forms of the sales pages; the services check the values again (as for the API)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from danhba.sales.models import LostReason, Pipeline
+
+
+class DealForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    pipeline_id = forms.TypedChoiceField(label=_("Pipeline"), coerce=int)
+    value = forms.DecimalField(label=_("Value (₫)"), min_value=0, max_digits=17, decimal_places=2, initial=0)
+    expected_close = forms.DateField(label=_("Expected close"), required=False, input_formats=["%d/%m/%Y", "%Y-%m-%d"],
+                                     widget=forms.DateInput(attrs={"placeholder": "dd/mm/yyyy"}))  # fmt: skip
+    source = forms.CharField(label=_("Source"), max_length=60, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["pipeline_id"]).choices = [
+            (p.pk, p.name) for p in Pipeline.objects.filter(is_active=True)
+        ]
+
+    def data_for_service(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        if data.get("expected_close") is None:
+            data.pop("expected_close", None)
+        return data
+
+
+class LostForm(forms.Form):
+    lost_reason_id = forms.TypedChoiceField(label=_("Why was it lost?"), coerce=int)
+    note = forms.CharField(label=_("Note"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reasons = [(r.pk, r.label) for r in LostReason.objects.filter(is_active=True)]
+        cast(forms.ChoiceField, self.fields["lost_reason_id"]).choices = [("", "—"), *reasons]
+
+
+class DealFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any")), ("open", _("Open")), ("won", _("Won")), ("lost", _("Lost"))],
+    )
+    pipeline_id = forms.TypedChoiceField(label=_("Pipeline"), required=False, coerce=int, empty_value=None)
+    source = forms.CharField(label=_("Source"), required=False, max_length=60)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        pipelines = [(p.pk, p.name) for p in Pipeline.objects.all()]
+        cast(forms.ChoiceField, self.fields["pipeline_id"]).choices = [("", _("Any")), *pipelines]

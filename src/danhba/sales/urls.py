@@ -1,0 +1,13 @@
+from django.urls import path
+
+from danhba.sales import views
+
+app_name = "sales"
+urlpatterns = [
+    path("", views.board, name="board"),
+    path("deals/", views.deal_list, name="list"),
+    path("deals/new/", views.deal_create, name="create"),
+    path("deals/<int:pk>/", views.deal_detail, name="deal"),
+    path("deals/<int:pk>/move/", views.deal_move, name="move"),
+    path("reports/", views.reports, name="reports"),
+]

@@ -1,0 +1,161 @@
+"""Pages of sales: the board (kanban: drag a card to another stage, or pick the stage from the
+card's own menu — the keyboard path, and the one without JavaScript), the deal list with
+filters, a deal with its stage history and the won / lost forms, the forecast and win / loss
+charts, and the contact page's deals panel. Every page calls the services the API calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from danhba.accounts import permissions as perms
+from danhba.accounts.forms import apply_service_error
+from danhba.accounts.models import User
+from danhba.accounts.views import can, permission_required
+from danhba.contacts.models import Contact
+from danhba.core.actor import Actor
+from danhba.core.charts import Bar, column_chart
+from danhba.core.errors import InvalidInput, NotFound, ServiceError
+from danhba.core.formatting import money
+from danhba.core.keyset import BadCursor
+from danhba.core.views import next_url
+from danhba.sales import selectors
+from danhba.sales.forms import DealFilterForm, DealForm, LostForm
+from danhba.sales.models import Deal, Pipeline, Stage
+from danhba.sales.services import deals as services
+
+BOARD_CARDS = 100
+
+
+def _deal(request: HttpRequest, pk: int) -> Deal:
+    try:
+        return services.deal_get(actor=Actor.from_request(request), pk=pk)
+    except NotFound:
+        raise Http404(_("No such deal.")) from None
+
+
+@permission_required(can("deal", perms.VIEW))
+def board(request: HttpRequest) -> HttpResponse:
+    pipelines = list(Pipeline.objects.filter(is_active=True))
+    wanted = request.GET.get("pipeline", "")
+    pipeline = next((p for p in pipelines if str(p.pk) == wanted), pipelines[0] if pipelines else None)
+    columns = []
+    if pipeline is not None:
+        deals = selectors.deals_visible(request.user).filter(pipeline=pipeline).select_related("owner")
+        for stage in pipeline.stages.all():
+            cards = list(deals.filter(stage=stage).order_by("-stage_entered_at", "-id")[:BOARD_CARDS])
+            columns.append({"stage": stage, "deals": cards, "total": sum(d.value_vnd for d in cards)})
+    form = DealForm(initial={"pipeline_id": pipeline.pk if pipeline else None})
+    context = {"nav": "sales", "pipelines": pipelines, "pipeline": pipeline, "columns": columns, "form": form,
+               "stages": pipeline.stages.all() if pipeline else []}  # fmt: skip
+    return render(request, "sales/board.html", context)
+
+
+@require_POST
+@permission_required(can("deal", perms.CREATE))
+def deal_create(request: HttpRequest) -> HttpResponse:
+    form = DealForm(request.POST)
+    if form.is_valid():
+        try:
+            deal = services.deal_create(actor=Actor.from_request(request), data=form.data_for_service())
+        except ServiceError as exc:
+            if not isinstance(exc, InvalidInput):
+                raise
+            apply_service_error(form, exc)
+        else:
+            return redirect("sales:deal", deal.pk)
+    return render(request, "sales/deal_form.html", {"nav": "sales", "form": form}, status=422)
+
+
+@require_POST
+@permission_required(can("deal", perms.EDIT))
+def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move from the board or the deal page; to the lost stage without a reason it opens the
+    deal page's lost form instead."""
+    deal = _deal(request, pk)
+    stage = Stage.objects.filter(pk=request.POST.get("stage_id") or 0, pipeline_id=deal.pipeline_id).first()
+    if stage is not None and stage.kind == Stage.Kind.LOST and not request.POST.get("lost_reason_id"):
+        messages.info(request, _("Say why the deal was lost to move it to “%(stage)s”.") % {"stage": stage.name})
+        return redirect(reverse("sales:deal", args=[deal.pk]) + "#lost")
+    try:
+        services.deal_move(
+            actor=Actor.from_request(request), deal=deal, stage_id=stage.pk if stage else None,
+            lost_reason_id=_int(request.POST.get("lost_reason_id")), note=request.POST.get("note"),
+        )  # fmt: skip
+    except InvalidInput as exc:
+        return _detail(request, deal, lost_error=exc, status=422)
+    messages.success(request, _("“%(deal)s” moved to %(stage)s.") % {"deal": deal.title, "stage": deal.stage.name})
+    return redirect(next_url(request, reverse("sales:deal", args=[deal.pk])))
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else None
+
+
+@permission_required(can("deal", perms.VIEW))
+def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail(request, _deal(request, pk))
+
+
+def _detail(
+    request: HttpRequest, deal: Deal, lost_error: InvalidInput | None = None, status: int = 200
+) -> HttpResponse:
+    lost = LostForm(request.POST if lost_error else None)
+    if lost_error is not None:
+        lost.is_valid()
+        apply_service_error(lost, lost_error)
+    context = {"nav": "sales", "deal": deal, "detail": selectors.deal_detail(deal), "lost_form": lost,
+               "stages": deal.pipeline.stages.all(),
+               "contacts": Contact.objects.visible_to(request.user).filter(deals=deal)}  # fmt: skip
+    return render(request, "sales/deal.html", context, status=status)
+
+
+@permission_required(can("deal", perms.VIEW))
+def deal_list(request: HttpRequest) -> HttpResponse:
+    form = DealFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    filters = selectors.DealFilters(
+        q=data.get("q", ""), status=data.get("status", ""), pipeline_id=data.get("pipeline_id"),
+        source=data.get("source", ""),
+    )  # fmt: skip
+    try:
+        page = selectors.deal_page(request.user, filters, cursor=request.GET.get("cursor") or None)
+    except BadCursor:
+        page = selectors.deal_page(request.user, filters)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {"nav": "sales", "form": form, "page": page, "query": query.urlencode()}
+    return render(request, "sales/list.html", context)
+
+
+@permission_required(can("deal", perms.VIEW))
+def reports(request: HttpRequest) -> HttpResponse:
+    deals = selectors.deals_visible(request.user)
+    months = selectors.forecast(deals)
+    forecast_bars = [
+        Bar(f"{m.month:%m/%Y}", float(m.weighted), f"{m.month:%m/%Y}: {money(m.weighted)}") for m in months
+    ]
+    rows = selectors.win_loss(deals, by="reason")
+    lost_bars = [Bar(r.label or _("Won"), r.lost if r.key else r.won) for r in rows]
+    context = {
+        "nav": "sales", "months": months, "rows": rows,
+        "owners": selectors.win_loss(deals, by="owner"), "sources": selectors.win_loss(deals, by="source"),
+        "forecast_chart": column_chart(forecast_bars, title=_("Weighted forecast by month (₫)"), fmt=money),
+        "reasons_chart": column_chart(lost_bars, title=_("Closed deals by lost reason"), integer=True),
+    }  # fmt: skip
+    return render(request, "sales/reports.html", context)
+
+
+def contact_panel(request: HttpRequest, contact: Contact) -> dict[str, Any] | None:
+    """The contact page's deals panel, for roles that may see deals."""
+    user = request.user
+    if not isinstance(user, User) or not user.can("deal", perms.VIEW):
+        return None
+    deals = selectors.deals_visible(user).filter(selectors.contact_deals_q(contact.pk)).distinct()
+    return {"sales_deals": list(deals.select_related("stage").order_by("-created_at")[:20])}
