@@ -261,3 +261,19 @@ def test_automation_benchmark_end_to_end(tmp_path: Path) -> None:
     assert danhba["step_runs"] == 1500 and danhba["completed"] == 300
     assert danhba["tagged"] == {"nurtured": 270, "vip-nurtured": 30}
     assert danhba["lag_ms"]["n"] == 1500 and danhba["steps_per_s_busy"] > 0
+
+
+@pytest.mark.slow
+def test_scoring_benchmark_end_to_end(tmp_path: Path) -> None:
+    db = tmp_path / "bench.sqlite3"
+    cmd = [
+        sys.executable, "-m", "bench", "scoring", "--contacts", "200", "--events", "2000",
+        "--database-url", f"sqlite:///{db}", "--out", str(tmp_path),
+    ]  # fmt: skip
+    run = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((tmp_path / "scoring.json").read_text())
+    assert result["benchmark"] == "scoring" and result["dataset"] == {**result["dataset"], "events": 2000}
+    assert result["score_update"]["contacts"] == result["intake"]["contacts_marked"] > 0
+    assert result["bulk_recompute"]["contacts"] == 200 and all(result["checks"].values())
+    assert result["baseline_group_by"]["rows"] > 0 and result["machine_load"]["cpus"] >= 1
