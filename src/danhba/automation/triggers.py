@@ -104,6 +104,16 @@ class ChoiceParams(_Params):
     value: str = Field(default="", max_length=64)
 
 
+def _event_check(params: EventParams) -> list[str]:
+    """The property conditions in the segment language's own terms (``segments.conditions``:
+    operators, numbers for gt/gte/lt/lte), so that what a trigger accepts its evaluation can run."""
+    from danhba.segments.conditions import Checker
+
+    checker = Checker()
+    checker.properties([p.model_dump() for p in params.where], "trigger")
+    return [f"{path}: {message}" for path, messages in checker.errors.items.items() for message in messages]
+
+
 def _segment_check(params: SegmentParams) -> list[str]:
     from danhba.segments.models import Segment
 
@@ -122,7 +132,7 @@ BUILTIN: list[TriggerKind] = [
     TriggerKind("manual", gettext_lazy("Manual, bulk or API enrolment"), ManualParams),
     TriggerKind("segment_entered", gettext_lazy("Entered a segment"), SegmentParams, _seg_key, _segment_check),
     TriggerKind("segment_left", gettext_lazy("Left a segment"), SegmentParams, _seg_key, _segment_check),
-    TriggerKind("event", gettext_lazy("Performed an event"), EventParams, lambda p: p.event),
+    TriggerKind("event", gettext_lazy("Performed an event"), EventParams, lambda p: p.event, _event_check),
     TriggerKind("field_changed", gettext_lazy("A field changed"), FieldParams, lambda p: p.field),
     TriggerKind("lifecycle_reached", gettext_lazy("Lifecycle stage reached"), ChoiceParams, _stage_key),
     TriggerKind("score_reached", gettext_lazy("Score grade reached"), ScoreParams, _model_key, _score_check),
@@ -189,31 +199,31 @@ def on_score_reached(changes: list[Any]) -> None:
 # --- events -----------------------------------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+def _matching(workflow: Workflow, messages: list[Any]) -> list[int]:
+    """The contacts of ``messages`` (one request's stored events of the trigger's name) whose
+    event meets the trigger's property conditions, evaluated by the segment language on the
+    stored rows (``segments.compiler.property_q``, the one owner of what the operators mean)."""
+    where = workflow.trigger.get("where") or []
+    if not where:
+        return [m.contact_id for m in messages]
+    from django.db.models import Q
 
+    from danhba.segments.compiler import property_q
+    from danhba.tracking.models import Event
 
-def property_holds(properties: dict[str, Any], cond: dict[str, Any]) -> bool:
-    """An event property condition, as the segment language words it (text compare, numbers for
-    gt/gte/lt/lte)."""
-    op: str = str(cond.get("operator", "eq"))
-    want = cond.get("value")
-    present: bool = cond["property"] in properties
-    if op in ("exists", "not_exists"):
-        return present == (op == "exists")
-    if not present:
-        return op == "ne"
-    have = properties[cond["property"]]
-    if op in ("gt", "gte", "lt", "lte"):
-        a, b = _number(have), _number(want)
-        if a is None or b is None:
-            return False
-        return bool({"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[op])
-    text, target = str(have).casefold(), str(want).casefold()
-    return bool({"eq": text == target, "ne": text != target, "contains": target in text}[op])
+    meets = Q()
+    for condition in where:
+        meets &= property_q(condition)
+    stamps = [m.timestamp for m in messages]
+    return list(
+        Event.objects.filter(
+            meets,
+            name=workflow.trigger_key,
+            contact_id__in={m.contact_id for m in messages},
+            timestamp__range=(min(stamps), max(stamps)),
+            message_id__in={m.message_id for m in messages},
+        ).values_list("contact_id", flat=True)
+    )
 
 
 def on_events_stored(stored: Any) -> list[Any]:
@@ -226,9 +236,8 @@ def on_events_stored(stored: Any) -> list[Any]:
         return []
     for wf in _active(["event"]):
         messages = by_name.get(wf.trigger_key, [])
-        where = wf.trigger.get("where") or []
-        ids = [m.contact_id for m in messages if all(property_holds(m.properties or {}, c) for c in where)]
-        _enrol(wf, ids, "event")
+        if messages:
+            _enrol(wf, _matching(wf, messages), "event")
     _events_seen(by_name)
     return []
 

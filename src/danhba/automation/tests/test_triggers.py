@@ -84,7 +84,7 @@ def test_an_event_with_property_conditions_and_a_wait_for_an_event(
     server_events_store(
         source="test",
         events=[
-            ServerEvent(contact_id=fast.pk, name="Pricing Viewed", message_id="m1", properties={"plan": "Pro"}),
+            ServerEvent(contact_id=fast.pk, name="Pricing Viewed", message_id="m1", properties={"plan": "pro"}),
             ServerEvent(contact_id=slow.pk, name="Pricing Viewed", message_id="m2", properties={"plan": "pro"}),
             ServerEvent(contact_id=other.pk, name="Pricing Viewed", message_id="m3", properties={"plan": "free"}),
         ],
@@ -141,3 +141,53 @@ def test_daily_triggers_no_activity_and_dates(admin: Any, make_workflow: Any, ma
     Contact.objects.filter(pk=recent.pk).update(last_activity_at=noon - dt.timedelta(days=30))
     assert daily_enrol(today=today) == 0
     assert timezone.is_aware(noon)
+
+
+WHERE = [
+    [{"property": "plan", "operator": "eq", "value": "pro"}],
+    [{"property": "plan", "operator": "contains", "value": "PR"}],
+    [{"property": "plan", "operator": "ne", "value": "pro"}],
+    [{"property": "seats", "operator": "gt", "value": 5}],
+    [{"property": "seats", "operator": "lte", "value": "5"}, {"property": "plan", "operator": "exists"}],
+    [{"property": "coupon", "operator": "not_exists"}],
+]
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_an_event_trigger_enrols_whom_the_segment_language_selects(
+    where: list[dict[str, Any]], make_workflow: Any, make_contact: Any
+) -> None:
+    """The trigger's property conditions mean what they mean in a segment: the contacts enrolled
+    by one request's events are those an event condition with the same ``where`` matches."""
+    from danhba.segments.compiler import matching
+    from danhba.tracking.services.server import ServerEvent, server_events_store
+
+    wf = make_workflow(graph=TAG, trigger={"kind": "event", "event": "Trial Started", "where": where})
+    shapes = [{"plan": "pro", "seats": 12}, {"plan": "Pro", "seats": "3"}, {"plan": "pro-max", "seats": 5.5},
+              {"plan": "free", "coupon": "TET"}, {"seats": "nhiều"}, {}]  # fmt: skip
+    people = [make_contact(full_name=f"Khách {n}") for n in range(len(shapes))]
+    server_events_store(
+        source="test",
+        events=[
+            ServerEvent(contact_id=p.pk, name="Trial Started", message_id=f"t{n}", properties=shape)
+            for n, (p, shape) in enumerate(zip(people, shapes, strict=True))
+        ],
+    )
+    condition = {"kind": "event", "name": "Trial Started", "where": where, "count": {"operator": "gte", "value": 1}}
+    tree = {"op": "and", "conditions": [condition]}
+    selected = set(matching(tree, among=[p.pk for p in people]).values_list("pk", flat=True))
+    assert enrolled(wf) == selected
+    assert 0 < len(selected) < len(people)
+
+
+def test_an_event_trigger_refuses_what_the_segment_language_refuses(admin: Any) -> None:
+    from danhba.automation.services.workflows import workflow_create
+    from danhba.core.errors import InvalidInput
+
+    trigger = {
+        "kind": "event",
+        "event": "Trial Started",
+        "where": [{"property": "seats", "operator": "gt", "value": "x"}],
+    }
+    with pytest.raises(InvalidInput):
+        workflow_create(actor=actor_for(admin), data={"name": "Sai", "graph": TAG, "trigger": trigger})
