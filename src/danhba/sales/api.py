@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Status
@@ -22,8 +23,9 @@ from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.core.normalize import SANE_YEARS, sane_moment
 from danhba.sales import selectors
-from danhba.sales.models import DealLine, LostReason, Pipeline
+from danhba.sales.models import DealLine, LostReason, Notification, Pipeline, Task
 from danhba.sales.schemas import (
+    CalendarFeedOut,
     DealDetail,
     DealIn,
     DealLineIn,
@@ -37,14 +39,20 @@ from danhba.sales.schemas import (
     LostReasonOut,
     LostReasonPatch,
     MoveIn,
+    NotificationList,
     PipelineIn,
     PipelineList,
     PipelineOut,
     PipelinePatch,
+    TaskIn,
+    TaskList,
+    TaskOut,
+    TaskPatch,
     WinLossOut,
 )
 from danhba.sales.services import deals as deal_services
 from danhba.sales.services import pipelines as pipeline_services
+from danhba.sales.services import tasks as task_services
 
 router = Router(tags=["sales"])
 
@@ -321,3 +329,85 @@ def _day_start(day: dt.date | None, plus: int = 0) -> dt.datetime | None:
     if day is None:
         return None
     return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=plus), dt.time()))
+
+
+# --- tasks, reminders, the calendar feed ----------------------------------------------------
+
+TASK_FIELDS = ("id", "title", "kind", "priority", "notes", "contact_id", "deal_id", "owner_id", "due_at",
+               "duration_minutes", "remind_before_minutes", "remind_at", "reminded_at", "done_at")  # fmt: skip
+
+
+def task_out(task: Task, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    return {**{f: getattr(task, f) for f in TASK_FIELDS}, "overdue": task.done_at is None and task.due_at < now}
+
+
+@router.get("/tasks", response={200: TaskList, **ERRORS}, summary="List tasks and appointments")
+def task_list(
+    request: HttpRequest,
+    mine: bool = True,
+    open: bool = True,
+    due_before: dt.datetime | None = None,
+    contact_id: int | None = _opt_id(),
+    deal_id: int | None = _opt_id(),
+    limit: int = Query(100, ge=1, le=500),
+) -> dict[str, Any]:
+    """By due time. ``mine``: only yours; ``open``: only those not done."""
+    user = api_user(request)
+    require(user, "task", perms.VIEW)
+    qs = task_services.tasks_visible(user)
+    if mine:
+        qs = qs.filter(owner=user)
+    if open:
+        qs = qs.filter(done_at__isnull=True)
+    if due_before is not None:
+        qs = qs.filter(due_at__lt=due_before)
+    if contact_id:
+        qs = qs.filter(contact_id=contact_id)
+    if deal_id:
+        qs = qs.filter(deal_id=deal_id)
+    return {"items": [task_out(t) for t in qs.order_by("due_at", "id")[:limit]]}
+
+
+@router.post("/tasks", response={201: TaskOut, **ERRORS}, summary="Create a task or an appointment")
+def task_create(request: HttpRequest, payload: TaskIn) -> Status[dict[str, Any]]:
+    task = task_services.task_create(actor=api_actor(request), data=payload.model_dump(exclude_unset=True) | {
+        "due_at": payload.due_at})  # fmt: skip
+    return Status(201, task_out(task))
+
+
+@router.patch("/tasks/{int:task_id}", response={200: TaskOut, **ERRORS}, summary="Change a task (done: true)")
+def task_update(request: HttpRequest, payload: TaskPatch, task_id: int = _id()) -> dict[str, Any]:
+    actor = api_actor(request)
+    task = task_services.task_get(actor=actor, pk=task_id)
+    return task_out(task_services.task_update(actor=actor, task=task, data=payload.model_dump(exclude_unset=True)))
+
+
+@router.delete("/tasks/{int:task_id}", response={204: None, **ERRORS}, summary="Delete a task")
+def task_delete(request: HttpRequest, task_id: int = _id()) -> Status[None]:
+    actor = api_actor(request)
+    task_services.task_delete(actor=actor, task=task_services.task_get(actor=actor, pk=task_id))
+    return Status(204, None)
+
+
+@router.get("/notifications", response={200: NotificationList, **ERRORS}, summary="Your unread reminders")
+def notification_list(request: HttpRequest) -> dict[str, Any]:
+    user = api_user(request)
+    rows = Notification.objects.filter(user=user, read_at__isnull=True)[:100]
+    fields = ("id", "text", "url", "task_id", "created_at", "read_at")
+    return {"items": [{f: getattr(n, f) for f in fields} for n in rows]}
+
+
+@router.post("/notifications/read", response={204: None, **ERRORS}, summary="Mark your reminders read")
+def notifications_read(request: HttpRequest) -> Status[None]:
+    task_services.notifications_read(user=api_user(request))
+    return Status(204, None)
+
+
+@router.post("/calendar-feed", response={201: CalendarFeedOut, **ERRORS}, summary="A new secret calendar URL")
+def calendar_feed_reset(request: HttpRequest) -> Status[dict[str, Any]]:
+    """Makes a new secret URL of your tasks' iCalendar feed; the previous one stops working."""
+    user = api_user(request)
+    require(user, "task", perms.VIEW)
+    token = task_services.calendar_feed_reset(actor=api_actor(request), user=user)
+    return Status(201, {"url": request.build_absolute_uri(reverse("sales:calendar", args=[token]))})

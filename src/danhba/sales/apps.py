@@ -17,4 +17,5 @@ class SalesConfig(AppConfig):
         AUDIT_TYPES.add("deal", AuditType(model="sales.Deal"))
         AUDIT_TYPES.add("deal_line", AuditType(model="sales.DealLine"))
         AUDIT_TYPES.add("lost_reason", AuditType(model="sales.LostReason"))
+        AUDIT_TYPES.add("task", AuditType(model="sales.Task"))
         CONTACT_PANELS.add("deals", Panel(template="sales/_contact_panel.html", context=views.contact_panel))

@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from danhba.sales.models import LostReason, Pipeline
+from danhba.sales.models import LostReason, Pipeline, Task
 
 
 class DealForm(forms.Form):
@@ -55,3 +55,20 @@ class DealFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         pipelines = [(p.pk, p.name) for p in Pipeline.objects.all()]
         cast(forms.ChoiceField, self.fields["pipeline_id"]).choices = [("", _("Any")), *pipelines]
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    kind = forms.ChoiceField(label=_("Type"), choices=Task.Kind.choices, initial=Task.Kind.FOLLOW_UP)
+    priority = forms.ChoiceField(label=_("Priority"), choices=Task.Priority.choices, initial=Task.Priority.NORMAL)
+    due_at = forms.DateTimeField(
+        label=_("Due"), input_formats=["%d/%m/%Y %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )  # fmt: skip
+    duration_minutes = forms.IntegerField(label=_("Duration (minutes)"), min_value=0, max_value=10080, initial=0)
+    remind_before_minutes = forms.TypedChoiceField(
+        label=_("Remind me"), coerce=int, empty_value=None, required=False,
+        choices=[("", _("No reminder")), (0, _("At the due time")), (15, _("15 minutes before")),
+                 (60, _("1 hour before")), (1440, _("1 day before"))],
+    )  # fmt: skip
+    notes = forms.CharField(label=_("Notes"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -166,3 +166,72 @@ class DealStageChange(models.Model):
 
     def duration(self, now: dt.datetime | None = None) -> dt.timedelta:
         return (self.left_at or now or timezone.now()) - self.entered_at
+
+
+class Task(models.Model):
+    """A task or an appointment (a meeting has a duration) about a contact or a deal."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", _("Call")
+        EMAIL = "email", _("Email")
+        MEETING = "meeting", _("Meeting")
+        FOLLOW_UP = "follow_up", _("Follow-up")
+
+    class Priority(models.TextChoices):
+        LOW = "low", _("Low")
+        NORMAL = "normal", _("Normal")
+        HIGH = "high", _("High")
+
+    title = models.CharField(_("title"), max_length=200)
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.FOLLOW_UP)
+    priority = models.CharField(_("priority"), max_length=6, choices=Priority.choices, default=Priority.NORMAL)
+    notes = models.TextField(_("notes"), blank=True)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
+    due_at = models.DateTimeField(_("due"))
+    duration_minutes = models.PositiveIntegerField(_("duration (minutes)"), default=0)
+    remind_before_minutes = models.PositiveIntegerField(_("remind before (minutes)"), null=True, blank=True)
+    # due_at − remind_before: what the reminder job looks for (None: no reminder).
+    remind_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(fields=["owner", "done_at", "due_at"], name="sales_task_owner_due"),
+            models.Index(
+                fields=["remind_at"], name="sales_task_remind_due",
+                condition=models.Q(reminded_at__isnull=True, done_at__isnull=True, remind_at__isnull=False),
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Notification(models.Model):
+    """An in-app notice for one user (a task reminder), shown until read."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sales_notifications")
+    text = models.CharField(max_length=300)
+    url = models.CharField(max_length=300, blank=True)
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at", "created_at"], name="sales_notice_user")]
+        constraints = [models.UniqueConstraint(fields=["task"], name="sales_notice_one_per_task")]
+
+
+class CalendarFeed(models.Model):
+    """A user's secret calendar URL: only its SHA-256 is stored; resetting makes a new one."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)

@@ -212,3 +212,73 @@ class WinLossRowOut(Schema):
 class WinLossOut(Schema):
     by: Literal["reason", "owner", "source"]
     rows: list[WinLossRowOut]
+
+
+TaskKind = Literal["call", "email", "meeting", "follow_up"]
+Priority = Literal["low", "normal", "high"]
+
+
+class TaskIn(In):
+    title: str = Field(max_length=200)
+    kind: TaskKind = "follow_up"
+    priority: Priority = "normal"
+    notes: str = Field("", max_length=5000)
+    contact_id: int | None = None
+    deal_id: int | None = None
+    owner_id: int = omittable("Default: you.")
+    due_at: dt.datetime
+    duration_minutes: int = Field(0, description="An appointment's length (0: a task).")
+    remind_before_minutes: int | None = Field(None, description="Remind this many minutes before it is due.")
+
+
+class TaskPatch(In):
+    title: str = omittable()
+    kind: TaskKind = omittable()
+    priority: Priority = omittable()
+    notes: str = omittable()
+    contact_id: int | None = omittable()
+    deal_id: int | None = omittable()
+    owner_id: int = omittable()
+    due_at: dt.datetime = omittable()
+    duration_minutes: int = omittable()
+    remind_before_minutes: int | None = omittable()
+    done: bool = omittable("true: done now; false: open again.")
+
+
+class TaskOut(Schema):
+    id: int
+    title: str
+    kind: TaskKind
+    priority: Priority
+    notes: str
+    contact_id: int | None
+    deal_id: int | None
+    owner_id: int
+    due_at: dt.datetime
+    duration_minutes: int
+    remind_before_minutes: int | None
+    remind_at: dt.datetime | None
+    reminded_at: dt.datetime | None
+    done_at: dt.datetime | None
+    overdue: bool
+
+
+class TaskList(Schema):
+    items: list[TaskOut]
+
+
+class NotificationOut(Schema):
+    id: int
+    text: str
+    url: str
+    task_id: int | None
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
+class NotificationList(Schema):
+    items: list[NotificationOut]
+
+
+class CalendarFeedOut(Schema):
+    url: str = Field(description="The secret feed URL, shown once; resetting makes a new one.")

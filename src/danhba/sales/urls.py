@@ -10,4 +10,9 @@ urlpatterns = [
     path("deals/<int:pk>/", views.deal_detail, name="deal"),
     path("deals/<int:pk>/move/", views.deal_move, name="move"),
     path("reports/", views.reports, name="reports"),
+    path("today/", views.today, name="today"),
+    path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
+    path("notices/read/", views.notices_read, name="notices_read"),
+    path("calendar/reset/", views.calendar_reset, name="calendar_reset"),
+    path("calendar/<str:token>.ics", views.calendar_feed, name="calendar"),
 ]

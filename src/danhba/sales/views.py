@@ -5,12 +5,14 @@ charts, and the contact page's deals panel. Every page calls the services the AP
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -26,9 +28,11 @@ from danhba.core.formatting import money
 from danhba.core.keyset import BadCursor
 from danhba.core.views import next_url
 from danhba.sales import selectors
-from danhba.sales.forms import DealFilterForm, DealForm, LostForm
-from danhba.sales.models import Deal, Pipeline, Stage
+from danhba.sales.calendar import feed_ics
+from danhba.sales.forms import DealFilterForm, DealForm, LostForm, TaskForm
+from danhba.sales.models import CalendarFeed, Deal, Notification, Pipeline, Stage, Task
 from danhba.sales.services import deals as services
+from danhba.sales.services import tasks as task_services
 
 BOARD_CARDS = 100
 
@@ -159,3 +163,70 @@ def contact_panel(request: HttpRequest, contact: Contact) -> dict[str, Any] | No
         return None
     deals = selectors.deals_visible(user).filter(selectors.contact_deals_q(contact.pk)).distinct()
     return {"sales_deals": list(deals.select_related("stage").order_by("-created_at")[:20])}
+
+
+# --- my day -----------------------------------------------------------------------------------
+
+
+@permission_required(can("task", perms.VIEW))
+def today(request: HttpRequest) -> HttpResponse:
+    """The user's open tasks: overdue (highlighted), today's, and the next seven days'."""
+    now = timezone.now()
+    day_end = timezone.localtime(now).replace(hour=23, minute=59, second=59)
+    user = request.user
+    assert isinstance(user, User)
+    mine = Task.objects.filter(owner=user, done_at__isnull=True).select_related("contact", "deal")
+    form = TaskForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            task_services.task_create(actor=Actor.from_request(request), data=form.cleaned_data)
+        except InvalidInput as exc:
+            apply_service_error(form, exc)
+        else:
+            return redirect("sales:today")
+    context = {
+        "nav": "today", "form": form, "now": now,
+        "overdue": list(mine.filter(due_at__lt=now)[:200]),
+        "today": list(mine.filter(due_at__gte=now, due_at__lte=day_end)[:200]),
+        "upcoming": list(mine.filter(due_at__gt=day_end, due_at__lte=day_end + dt.timedelta(days=7))[:200]),
+        "notices": list(Notification.objects.filter(user=user, read_at__isnull=True)[:20]),
+        "feed_url": request.session.pop("sales_feed_url", ""),
+    }  # fmt: skip
+    return render(request, "sales/today.html", context, status=422 if form.errors else 200)
+
+
+@require_POST
+@permission_required(can("task", perms.EDIT))
+def task_done(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = Actor.from_request(request)
+    try:
+        task = task_services.task_get(actor=actor, pk=pk)
+    except NotFound:
+        raise Http404(_("No such task.")) from None
+    task_services.task_update(actor=actor, task=task, data={"done": True})
+    return redirect("sales:today")
+
+
+@require_POST
+@permission_required(can("task", perms.VIEW))
+def notices_read(request: HttpRequest) -> HttpResponse:
+    task_services.notifications_read(user=request.user)  # type: ignore[arg-type]
+    return redirect("sales:today")
+
+
+@require_POST
+@permission_required(can("task", perms.VIEW))
+def calendar_reset(request: HttpRequest) -> HttpResponse:
+    token = task_services.calendar_feed_reset(actor=Actor.from_request(request), user=request.user)  # type: ignore[arg-type]
+    request.session["sales_feed_url"] = request.build_absolute_uri(reverse("sales:calendar", args=[token]))
+    return redirect("sales:today")
+
+
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The secret feed URL (no login: calendar apps cannot log in); an unknown token is a 404."""
+    feed = CalendarFeed.objects.select_related("user").filter(token_hash=task_services.feed_hash(token)).first()
+    if feed is None or not feed.user.is_active:
+        raise Http404
+    response = HttpResponse(feed_ics(feed.user), content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -76,13 +76,15 @@ def _sales_records(admin, contact):
     from danhba.sales.models import LostReason
     from danhba.sales.services.deals import deal_create, deal_line_add
     from danhba.sales.services.pipelines import pipeline_create
+    from danhba.sales.services.tasks import task_create
 
     stages = [{"name": "New", "probability": 20}, {"name": "Won", "kind": "won"}, {"name": "Lost", "kind": "lost"}]
     pipeline = pipeline_create(actor=actor_for(admin), data={"name": "Fuzz", "stages": stages})
     deal = deal_create(actor=actor_for(admin), data={"title": "Fuzz", "primary_contact_id": contact.pk, "value": 10})
     line = deal_line_add(actor=actor_for(admin), deal=deal, data={"name": "x", "price": 5})
+    task = task_create(actor=actor_for(admin), data={"title": "Fuzz", "due_at": "2027-01-01T09:00:00+07:00"})
     return {"pipeline_id": pipeline.pk, "deal_id": deal.pk, "line_id": line.pk,
-            "reason_id": LostReason.objects.first().pk}  # fmt: skip
+            "reason_id": LostReason.objects.first().pk, "task_id": task.pk}  # fmt: skip
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])

@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 PUBLIC = {
     "login/": "the login page itself",
     "email/unsubscribe/<str:token>/": "one-click unsubscribe (signed token)",
+    "sales/calendar/<str:token>.ics": "a user's task calendar feed (secret token, 404 without it)",
     "email/preferences/<str:token>/": "the preference centre (signed token)",
     "email/esp/<str:esp>/tracking/": "ESP webhooks (anymail's own authentication)",
     "email/o/<str:token>.gif": "open pixel (signed token)",

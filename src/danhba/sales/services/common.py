@@ -15,6 +15,7 @@ AUDIT_TYPES = {
     "Deal": "deal",
     "DealLine": "deal_line",
     "LostReason": "lost_reason",
+    "Task": "task",
 }
 
 

@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 from danhba.conftest import actor_for
+
+# messaging's real SMTP server (aiosmtpd on a loopback port) receives the reminder emails.
+from danhba.messaging.tests.conftest import smtp  # noqa: F401
 from danhba.sales.models import Pipeline
 from danhba.sales.services.deals import deal_create
 from danhba.sales.services.pipelines import pipeline_create
