@@ -104,7 +104,11 @@ def all_clean(texts: list[str]) -> bool:
     the whole exactly when it holds for every part, but for a space beside a ``|`` (which a text
     of the row might hold itself: then it answers no, and each text is cleaned on its own).
     A hypothesis test holds it to ``clean_text`` (core/tests/test_fast_paths.py)."""
-    joined = "|".join(texts)
+    return joined_clean("|".join(texts))
+
+
+def joined_clean(joined: str) -> bool:
+    """:func:`all_clean` of the texts ``joined`` by ``|`` (a caller that has joined them)."""
     return _already_clean(joined) and "| " not in joined and " |" not in joined
 
 

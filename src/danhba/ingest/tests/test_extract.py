@@ -8,7 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from danhba.core.csvsafe import unwrap_excel_text
 from danhba.ingest import extract, legacy_vn
 from danhba.ingest.extract import Row, detect_encoding, list_sheets, preview, read_rows, repair_number
 
@@ -435,3 +438,19 @@ def test_big_files_are_streamed_not_read_whole(encode: object, encoding: str) ->
     *_, last = iterator
     assert last == Row(40_001, {"Họ và tên": "Nguyễn Văn Đức 39999", "Số điện thoại": "0912039999"})
     assert detect_encoding(data[: extract.SAMPLE_SIZE]).name == encoding
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=8),
+            st.text(alphabet='0123456789+-.,eE| ="\xa0\u200ba²٣', max_size=12),
+            st.sampled_from(["9.12345678E+08", "912345678.0", '="0912345678"', "0912.345.678", "+84 912", "Hà Nội"]),
+        ),
+        max_size=11,
+    )
+)
+def test_a_csv_rows_texts_are_each_cells_clean_value(cells: list[str]) -> None:
+    unwrapped = [unwrap_excel_text(cell) for cell in cells]
+    assert extract.csv_texts(cells) == (unwrapped, [extract.clean_value(cell) for cell in unwrapped])
