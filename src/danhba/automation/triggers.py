@@ -249,19 +249,23 @@ def _events_seen(by_name: dict[str, list[Any]]) -> None:
     from danhba.automation.models import Enrolment
     from danhba.automation.services.enrolments import wake_soon
 
+    # One query for every name of the request (the event worker stores a request's events of a
+    # dozen names: a query per name cost a fifth of its CPU), then only the pairs that happened.
+    contacts = {name: {m.contact_id for m in messages} for name, messages in by_name.items()}
+    rows = Enrolment.objects.filter(
+        contact_id__in=sorted(set().union(*contacts.values())),
+        waiting_for__in=sorted(contacts),
+        status=Enrolment.Status.ACTIVE,
+    ).values("pk", "state", "waiting_for", "contact_id")
     woken = 0
-    for name, messages in by_name.items():
-        contacts = sorted({m.contact_id for m in messages})
-        rows = list(
-            Enrolment.objects.filter(contact_id__in=contacts, waiting_for=name, status=Enrolment.Status.ACTIVE).values(
-                "pk", "state"
-            )
+    for row in list(rows):
+        name = row["waiting_for"]
+        if row["contact_id"] not in contacts[name]:
+            continue
+        state = {**(row["state"] or {}), "seen": True}
+        woken += Enrolment.objects.filter(pk=row["pk"], waiting_for=name).update(
+            state=state, due_at=timezone.now(), waiting_for=""
         )
-        for row in rows:
-            state = {**(row["state"] or {}), "seen": True}
-            woken += Enrolment.objects.filter(pk=row["pk"], waiting_for=name).update(
-                state=state, due_at=timezone.now(), waiting_for=""
-            )
     if woken:
         wake_soon()
 
