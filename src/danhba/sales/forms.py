@@ -72,3 +72,28 @@ class TaskForm(forms.Form):
                  (60, _("1 hour before")), (1440, _("1 day before"))],
     )  # fmt: skip
     notes = forms.CharField(label=_("Notes"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class LostReasonForm(forms.Form):
+    name = forms.CharField(label=_("Name (English)"), max_length=120)
+    name_vi = forms.CharField(label=_("Name (Vietnamese)"), max_length=120, required=False)
+
+
+class PipelineForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    stages = forms.CharField(
+        label=_("Open stages"), widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("One per line, in order: name | win probability in %. Won and Lost end stages are added."),
+    )  # fmt: skip
+
+    def stage_specs(self) -> list[dict[str, Any]]:
+        specs: list[dict[str, Any]] = []
+        for line in self.cleaned_data["stages"].splitlines():
+            name, _sep, chance = line.partition("|")
+            if name.strip():
+                spec: dict[str, Any] = {"name": name.strip()}
+                if chance.strip():
+                    spec["probability"] = int(chance.strip()) if chance.strip().isdigit() else -1
+                specs.append(spec)
+        won, lost = str(_("Won")), str(_("Lost"))
+        return [*specs, {"name": won, "kind": "won"}, {"name": lost, "kind": "lost"}]

@@ -29,9 +29,10 @@ from danhba.core.keyset import BadCursor
 from danhba.core.views import next_url
 from danhba.sales import selectors
 from danhba.sales.calendar import feed_ics
-from danhba.sales.forms import DealFilterForm, DealForm, LostForm, TaskForm
-from danhba.sales.models import CalendarFeed, Deal, Notification, Pipeline, Stage, Task
+from danhba.sales.forms import DealFilterForm, DealForm, LostForm, LostReasonForm, PipelineForm, TaskForm
+from danhba.sales.models import CalendarFeed, Deal, LostReason, Notification, Pipeline, Stage, Task
 from danhba.sales.services import deals as services
+from danhba.sales.services import pipelines as pipeline_services
 from danhba.sales.services import tasks as task_services
 
 BOARD_CARDS = 100
@@ -230,3 +231,40 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     response = HttpResponse(feed_ics(feed.user), content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- settings: pipelines and lost reasons ---------------------------------------------------
+
+
+@permission_required(can("pipeline", perms.VIEW))
+def settings_page(request: HttpRequest) -> HttpResponse:
+    actor = Actor.from_request(request)
+    pipeline_form = PipelineForm(request.POST if "add_pipeline" in request.POST else None)
+    reason_form = LostReasonForm(request.POST if "add_reason" in request.POST else None)
+    try:
+        if pipeline_form.is_bound and pipeline_form.is_valid():
+            data = {"name": pipeline_form.cleaned_data["name"], "stages": pipeline_form.stage_specs()}
+            pipeline_services.pipeline_create(actor=actor, data=data)
+            return redirect("sales:settings")
+        if reason_form.is_bound and reason_form.is_valid():
+            pipeline_services.lost_reason_create(actor=actor, data=reason_form.cleaned_data)
+            return redirect("sales:settings")
+    except InvalidInput as exc:
+        apply_service_error(pipeline_form if pipeline_form.is_bound else reason_form, exc)
+    context = {
+        "nav": "sales_settings", "pipelines": selectors.pipelines_out(Pipeline.objects.all()),
+        "reasons": LostReason.objects.all(), "pipeline_form": pipeline_form, "reason_form": reason_form,
+    }  # fmt: skip
+    bound = pipeline_form.is_bound or reason_form.is_bound
+    return render(request, "sales/settings.html", context, status=422 if bound else 200)
+
+
+@require_POST
+@permission_required(can("pipeline", perms.EDIT))
+def reason_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    reason = LostReason.objects.filter(pk=pk).first()
+    if reason is None:
+        raise Http404
+    pipeline_services.lost_reason_update(actor=Actor.from_request(request), reason=reason,
+                                         data={"is_active": not reason.is_active})  # fmt: skip
+    return redirect("sales:settings")

@@ -66,3 +66,27 @@ def test_list_reports_vietnamese_and_roles(client_for: Any, users: Any, stages: 
     support = client_for(users["support"])
     assert support.get("/sales/").status_code == 403
     assert support.post(f"/sales/deals/{Deal.objects.first().pk}/move/", {"stage_id": 1}).status_code == 403
+
+
+def test_admins_manage_pipelines_and_lost_reasons_on_a_page(client_for: Any, users: Any) -> None:
+    from danhba.sales.models import Pipeline
+
+    client = client_for(users["admin"])
+    assert client.get("/sales/settings/").status_code == 200
+    bad = client.post("/sales/settings/", {"add_pipeline": "1", "name": "Retail", "stages": "New | 150"})
+    assert bad.status_code == 422 and "must be a whole number from 0 to 100" in bad.content.decode()
+    made = client.post("/sales/settings/", {"add_pipeline": "1", "name": "Retail", "stages": "New | 10\nOffer | 60"})
+    assert made.status_code == 302
+    assert [(s.name, s.probability, s.kind) for s in Pipeline.objects.get(name="Retail").stages.all()] == [
+        ("New", 10, "open"), ("Offer", 60, "open"), ("Won", 100, "won"), ("Lost", 0, "lost"),
+    ]  # fmt: skip
+    assert (
+        client.post("/sales/settings/", {"add_reason": "1", "name": "Bad fit", "name_vi": "Không hợp"}).status_code
+        == 302
+    )
+    reason = LostReason.objects.get(key="bad-fit")
+    client.post(f"/sales/settings/reasons/{reason.pk}/toggle/")
+    assert LostReason.objects.get(pk=reason.pk).is_active is False
+    rep = client_for(users["sales"])
+    assert rep.post(f"/sales/settings/reasons/{reason.pk}/toggle/").status_code == 403
+    assert rep.post("/sales/settings/", {"add_reason": "1", "name": "Mine"}).status_code == 403
