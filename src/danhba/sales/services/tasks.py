@@ -27,7 +27,7 @@ from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.formatting import moment
-from danhba.core.normalize import NormalizationError, parse_datetime
+from danhba.core.normalize import SANE_YEARS, NormalizationError, parse_datetime, sane_moment
 from danhba.messaging.transport import connection
 from danhba.sales import checks as C
 from danhba.sales.models import CalendarFeed, Deal, Notification, Task
@@ -66,6 +66,13 @@ def _when(data: dict[str, Any], key: str, errors: C.Errors) -> dt.datetime | Non
         when = raw if isinstance(raw, dt.datetime) else parse_datetime(raw)
     except NormalizationError as exc:
         C.add(errors, key, str(exc))
+        return None
+    if not sane_moment(when):  # a datetime from the API skips parse_datetime's check
+        C.add(
+            errors,
+            key,
+            _("must be a date between %(low)s and %(high)s") % {"low": SANE_YEARS[0], "high": SANE_YEARS[1]},
+        )
         return None
     return when if timezone.is_aware(when) else timezone.make_aware(when)
 

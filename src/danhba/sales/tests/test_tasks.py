@@ -80,6 +80,8 @@ def test_my_day_highlights_overdue_and_the_api(client_for: Any, users: Any) -> N
     done = client.patch(f"/api/sales/tasks/{listed[0]['id']}", {"done": True}, content_type="application/json")
     assert done.json()["done_at"] is not None
     assert client.post("/api/sales/tasks", {"title": "x"}, content_type="application/json").status_code == 422
+    far = {"title": "x", "due_at": "9999-12-31T23:59:00+00:00"}  # the feed adds a duration: it must not overflow
+    assert client.post("/api/sales/tasks", far, content_type="application/json").status_code == 422
 
 
 def test_the_calendar_feed_is_secret_parsed_by_icalendar_and_reset(client: Any, client_for: Any, users: Any) -> None:
