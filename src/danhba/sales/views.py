@@ -26,6 +26,7 @@ from danhba.core.charts import Bar, column_chart
 from danhba.core.errors import InvalidInput, NotFound, ServiceError
 from danhba.core.formatting import money
 from danhba.core.keyset import BadCursor
+from danhba.core.ratelimit import PublicLimit, public_rate_limited
 from danhba.core.views import next_url
 from danhba.sales import selectors
 from danhba.sales.calendar import feed_ics
@@ -223,6 +224,11 @@ def calendar_reset(request: HttpRequest) -> HttpResponse:
     return redirect("sales:today")
 
 
+# Calendar apps poll every few minutes; a client walking tokens gets 429 with Retry-After.
+calendar_rate = PublicLimit("calendar", 30)
+
+
+@public_rate_limited(calendar_rate)
 def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     """The secret feed URL (no login: calendar apps cannot log in); an unknown token is a 404."""
     feed = CalendarFeed.objects.select_related("user").filter(token_hash=task_services.feed_hash(token)).first()

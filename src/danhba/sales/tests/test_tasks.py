@@ -101,3 +101,13 @@ def test_the_calendar_feed_is_secret_parsed_by_icalendar_and_reset(client: Any, 
     client.logout()
     assert client.get(url).status_code == 404 and client.get(new_url).status_code == 200
     assert client.get("/sales/calendar/guess.ics").status_code == 404
+
+
+def test_a_client_walking_feed_tokens_is_slowed_down(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from danhba.core.ratelimit import TokenBuckets
+    from danhba.sales import views
+
+    monkeypatch.setattr(views.calendar_rate, "per_minute", 3)
+    monkeypatch.setattr(views.calendar_rate, "buckets", TokenBuckets())
+    answers = [client.get(f"/sales/calendar/guess{n}.ics").status_code for n in range(5)]
+    assert answers == [404, 404, 404, 429, 429]
