@@ -145,6 +145,7 @@ BUILTIN: list[TriggerKind] = [
 def cache_clear() -> None:
     _cache["at"] = 0.0
     _cache["goals_at"] = 0.0
+    _cache["events_at"] = 0.0
 
 
 def _active(kinds: Iterable[str]) -> list[Workflow]:
@@ -242,8 +243,30 @@ def on_events_stored(stored: Any) -> list[Any]:
     return []
 
 
+def _waited_events() -> set[str]:
+    """The events a wait step of some workflow's version waits for (cached like _active)."""
+    now = time.monotonic()
+    if now - _cache.get("events_at", 0.0) > CACHE_SECONDS:
+        from danhba.automation.models import WorkflowVersion
+
+        live = (Workflow.Status.ACTIVE, Workflow.Status.PAUSED)  # a paused one's waits still see events
+        rows = WorkflowVersion.objects.filter(workflow__status__in=live).values_list("graph", flat=True)
+        names = {
+            str(step.get("params", {}).get("event", ""))
+            for graph in rows
+            for step in (graph.get("steps") or {}).values()
+            if step.get("kind") == "wait_event"
+        }
+        _cache.update(events_at=now, events=names - {""})
+    return set(_cache.get("events", set()))
+
+
 def _events_seen(by_name: dict[str, list[Any]]) -> None:
-    """Enrolments waiting for one of these events go on now (the wait_event step)."""
+    """Enrolments waiting for one of these events go on now (the wait_event step): one query for
+    all of them, none when no active workflow waits for any."""
+    names = sorted(_waited_events() & set(by_name))
+    if not names:
+        return
     from django.utils import timezone
 
     from danhba.automation.models import Enrolment
@@ -251,21 +274,17 @@ def _events_seen(by_name: dict[str, list[Any]]) -> None:
 
     # One query for every name of the request (the event worker stores a request's events of a
     # dozen names: a query per name cost a fifth of its CPU), then only the pairs that happened.
-    contacts = {name: {m.contact_id for m in messages} for name, messages in by_name.items()}
+    contacts = sorted({m.contact_id for name in names for m in by_name[name]})
+    by_contact = {(m.contact_id, name) for name in names for m in by_name[name]}
     rows = Enrolment.objects.filter(
-        contact_id__in=sorted(set().union(*contacts.values())),
-        waiting_for__in=sorted(contacts),
-        status=Enrolment.Status.ACTIVE,
-    ).values("pk", "state", "waiting_for", "contact_id")
+        contact_id__in=contacts, waiting_for__in=names, status=Enrolment.Status.ACTIVE
+    ).values_list("pk", "contact_id", "waiting_for", "state")
     woken = 0
-    for row in list(rows):
-        name = row["waiting_for"]
-        if row["contact_id"] not in contacts[name]:
-            continue
-        state = {**(row["state"] or {}), "seen": True}
-        woken += Enrolment.objects.filter(pk=row["pk"], waiting_for=name).update(
-            state=state, due_at=timezone.now(), waiting_for=""
-        )
+    for pk, contact_id, name, state in rows:
+        if (contact_id, name) in by_contact:
+            woken += Enrolment.objects.filter(pk=pk, waiting_for=name).update(
+                state={**(state or {}), "seen": True}, due_at=timezone.now(), waiting_for=""
+            )
     if woken:
         wake_soon()
 
@@ -290,7 +309,8 @@ def _goal_versions() -> list[int]:
 def wake_for_goals(contact_ids: Iterable[int]) -> int:
     """A contact changed: its enrolments in versions with a goal or an exit condition become due
     now, so the engine checks them at once instead of when their wait ends (the steps they wait
-    in keep waiting if neither holds)."""
+    in keep waiting if neither holds). A step deferred to a sending window is only deferred
+    again (the engine checks the window first)."""
     versions = _goal_versions()
     ids = sorted(set(contact_ids))
     if not versions or not ids:
@@ -301,9 +321,12 @@ def wake_for_goals(contact_ids: Iterable[int]) -> int:
     from danhba.automation.services.enrolments import wake_soon
 
     now = timezone.now()
+    # Not those in a retry back-off (attempt > 0: waking them would spend their attempts) nor
+    # those of a workflow paused since the cache was filled.
     woken = Enrolment.objects.filter(
-        contact_id__in=ids, version_id__in=versions, status=Enrolment.Status.ACTIVE, due_at__gt=now
-    ).update(due_at=now)
+        contact_id__in=ids, version_id__in=versions, status=Enrolment.Status.ACTIVE, due_at__gt=now, attempt=0,
+        workflow__status=Workflow.Status.ACTIVE,
+    ).update(due_at=now)  # fmt: skip
     if woken:
         wake_soon()
     return woken

@@ -112,7 +112,21 @@ def _run_claimed(ids: list[int], *, token: str, now: dt.datetime, stats: RunStat
             # The group's transaction rolled back; its enrolments are tried again later.
             log.exception("workflow %s step %s: the batch failed", workflow.pk, step_id)
             stats.errors += len(members)
-            _release(members, token, due_at=now + retry_delay(1), attempt=F("attempt") + 1)
+            _group_failed(members, token, now, _exc_text())
+
+
+def _group_failed(ids: list[int], token: str, now: dt.datetime, text: str) -> None:
+    """A batch failed outside the per-contact guard: each enrolment counts an attempt, waits
+    its back-off (``retry_delay`` of that attempt) and fails at ``MAX_ATTEMPTS``, the error kept."""
+    rows = Enrolment.objects.filter(pk__in=ids, claim=token).values_list("pk", "attempt")
+    by_attempt: dict[int, list[int]] = defaultdict(list)
+    for pk, attempt in rows:
+        by_attempt[attempt + 1].append(pk)
+    for attempt, pks in by_attempt.items():
+        if attempt >= MAX_ATTEMPTS:
+            _fail_all(pks, token, now, text)
+        else:
+            _release(pks, token, due_at=now + retry_delay(attempt), attempt=attempt, error=text)
 
 
 def _run_group(
@@ -304,6 +318,9 @@ def _move(
             "waiting_for": "",
             "error": error,
         }, run
+    if outcome.stay_until is not None and _same_wait(item, outcome):
+        # Woken early (a goal check) and still waiting for the same time: no new run, same seq.
+        return {"due_at": outcome.stay_until, "waiting_for": outcome.waiting_for}, None
     if outcome.stay_until is not None:
         run.outcome = outcome.outcome if outcome.outcome != StepRun.Outcome.DONE else StepRun.Outcome.WAITING
         run.next_step = ctx.step_id
@@ -321,6 +338,11 @@ def _move(
             "waiting_for": "",
         }, run
     return {**base, "step": target, "due_at": now, "state": {}, "waiting_for": ""}, run
+
+
+def _same_wait(item: Item, outcome: Outcome) -> bool:
+    """A wait that had begun before (its state kept as it was) and goes on unchanged."""
+    return bool(item.state) and outcome.state == item.state and outcome.outcome == StepRun.Outcome.DONE
 
 
 def next_due(*, now: dt.datetime | None = None) -> dt.datetime | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,24 +66,16 @@ def enrol_many(*, workflow: Workflow, contact_ids: Iterable[int], via: str, now:
     return added
 
 
-_last_wake = 0.0
-
-
 def wake_soon() -> None:
-    """After the commit, queue the worker job (at most every 0.25 s per process, one waiting
-    copy at a time: ``jobs.wake_once``)."""
-    global _last_wake
-    now = time.monotonic()
-    if now - _last_wake < 0.25:
-        return
-    _last_wake = now
+    """After the commit, queue the worker job (``core.jobs.wake_soon``: asked at most every
+    0.25 s per process, one waiting copy at a time). A rolled-back write asks nothing."""
+    transaction.on_commit(_wake)
 
-    def wake() -> None:
-        from danhba.automation.tasks import automation_run_job
 
-        jobs.wake_once("automation", automation_run_job)
+def _wake() -> None:
+    from danhba.automation.tasks import automation_run_job
 
-    transaction.on_commit(wake)
+    jobs.wake_soon("automation", automation_run_job)
 
 
 def _contact_ids(actor: Actor, raw: Iterable[Any]) -> list[int]:

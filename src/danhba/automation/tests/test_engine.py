@@ -207,3 +207,96 @@ def test_a_paused_workflow_holds_its_steps(admin: Any, make_workflow: Any, make_
     workflow_set_status(actor=me, workflow=wf, status=Workflow.Status.ACTIVE)
     engine.run_due(now=T0 + dt.timedelta(seconds=1))
     assert StepRun.objects.filter(step="title").count() == 1
+
+
+def test_a_batch_failing_outside_the_step_backs_off_then_fails(
+    admin: Any, make_workflow: Any, make_contact: Any
+) -> None:
+    from danhba.automation.models import WorkflowVersion
+
+    wf = make_workflow()
+    contact = make_contact()
+    # A goal the segment compiler cannot read (written past the checks): the goal check before
+    # the step raises for the whole batch, outside the per-contact guard.
+    graph = {**wf.current_version.graph, "goal": {"op": "all", "conditions": [{"kind": "no-such-kind"}]}}
+    WorkflowVersion.objects.filter(pk=wf.current_version_id).update(graph=graph)
+    enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=[contact.pk], now=T0)
+    now = T0
+    for attempt in range(1, engine.MAX_ATTEMPTS):
+        engine.run_due(now=now)
+        enrolment = Enrolment.objects.get(contact=contact)
+        assert (enrolment.status, enrolment.attempt) == ("active", attempt)
+        assert enrolment.due_at == now + engine.retry_delay(attempt)
+        assert enrolment.error
+        now = enrolment.due_at
+    engine.run_due(now=now)
+    enrolment = Enrolment.objects.get(contact=contact)
+    assert enrolment.status == "failed" and enrolment.due_at is None and enrolment.error
+
+
+def test_a_rolled_back_enrolment_does_not_eat_the_next_wake_up(
+    admin: Any, make_workflow: Any, make_contact: Any, huey_immediate: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import transaction
+
+    from danhba.automation.models import Enrolment
+    from danhba.automation.services.enrolments import enrol_many
+    from danhba.core import jobs
+
+    graph = {"start": "t", "steps": {"t": {"kind": "tag", "params": {"add": ["x"]}}}}
+    wf = make_workflow(graph=graph)
+    first, second = make_contact(full_name="Lê Văn Cường"), make_contact(full_name="Trần Thị Bích")
+    jobs._last_wake.pop("automation", None)
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                enrol_many(workflow=wf, contact_ids=[first.pk], via="api")
+                raise RuntimeError("the caller's write failed")
+        except RuntimeError:
+            pass
+    with django_capture_on_commit_callbacks(execute=True):
+        enrol_many(workflow=wf, contact_ids=[second.pk], via="api")
+    # The committed enrolment woke the job at once (it ran the step), within the same 0.25 s.
+    assert Enrolment.objects.get(contact=second).status == "completed"
+    assert not Enrolment.objects.filter(contact=first).exists()
+
+
+def test_goal_wake_ups_keep_the_wait_without_new_runs(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    from danhba.automation import triggers
+    from danhba.contacts.services.contacts import contacts_bulk_update
+
+    triggers.cache_clear()
+    wf = make_workflow(graph={**three_steps(), "goal": tag_is("won")})
+    contact = make_contact()
+    enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=[contact.pk])
+    engine.run_due()
+    until = Enrolment.objects.get(contact=contact).due_at
+    for i in range(4):
+        # Each change wakes the enrolment to check the goal; it keeps waiting, same time.
+        contacts_bulk_update(actor=actor_for(admin), contact_ids=[contact.pk], add_tags=[f"t{i}"])
+        engine.run_due()
+    enrolment = Enrolment.objects.get(contact=contact)
+    assert (enrolment.status, enrolment.step, enrolment.seq, enrolment.due_at) == ("active", "pause", 2, until)
+    assert path(enrolment) == [("title", "done", "pause"), ("pause", "waiting", "pause")]
+
+
+def test_goal_wake_ups_leave_the_retry_back_off_alone(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    from danhba.automation import triggers
+    from danhba.contacts.services.contacts import contacts_bulk_update
+    from danhba.segments.services import segment_create
+
+    triggers.cache_clear()
+    me = actor_for(admin)
+    gone = segment_create(actor=me, name="Danh sách", kind="static")
+    graph = {"start": "f", "steps": {"f": {"kind": "list", "params": {"list": gone.pk}}}, "goal": tag_is("won")}
+    wf = make_workflow(graph=graph)
+    contact = make_contact()
+    gone.delete()  # the step fails until it has used its attempts
+    enrol_manual(actor=me, workflow=wf, contact_ids=[contact.pk])
+    engine.run_due()
+    backoff = Enrolment.objects.get(contact=contact).due_at
+    for i in range(engine.MAX_ATTEMPTS):
+        contacts_bulk_update(actor=me, contact_ids=[contact.pk], add_tags=[f"t{i}"])
+        engine.run_due()
+    enrolment = Enrolment.objects.get(contact=contact)
+    assert (enrolment.status, enrolment.attempt, enrolment.due_at) == ("active", 1, backoff)

@@ -199,3 +199,27 @@ def test_an_event_trigger_refuses_what_the_segment_language_refuses(admin: Any) 
     }
     with pytest.raises(InvalidInput):
         workflow_create(actor=actor_for(admin), data={"name": "Sai", "graph": TAG, "trigger": trigger})
+
+
+def test_stored_events_cost_one_query_and_none_when_nothing_waits(make_workflow: Any, make_contact: Any) -> None:
+    from types import SimpleNamespace
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from danhba.automation import triggers
+
+    triggers.cache_clear()
+    contact = make_contact(full_name="Lê Văn Cường")
+    names = ["Page Viewed", "Product Viewed", "Added To Cart", "Signed Up", "Demo Booked"]
+    stored = SimpleNamespace(messages=[SimpleNamespace(contact_id=contact.pk, name=n, properties={}) for n in names])
+    triggers.on_events_stored(stored)  # fills the caches
+    with CaptureQueriesContext(connection) as none:
+        triggers.on_events_stored(stored)
+    assert len(none) == 0
+    wait = {"kind": "wait_event", "params": {"event": "Demo Booked", "timeout_seconds": 3600}}
+    make_workflow(graph={"start": "w", "steps": {"w": wait}})  # clears the caches
+    triggers.on_events_stored(stored)
+    with CaptureQueriesContext(connection) as one:
+        triggers.on_events_stored(stored)
+    assert len(one) == 1 and "Demo Booked" in one.captured_queries[0]["sql"]
