@@ -373,10 +373,13 @@ def email_campaigns(workflow_name: str, graph: dict[str, Any], previous: dict[st
         old = before.get(step_id, {})
         old_params = old.get("params", {}) if old.get("kind") == "email" else {}
         same = old_params.get("template") == params["template"] and old_params.get("topic", "") == params["topic"]
-        if same and old_params.get("campaign"):
-            params["campaign"] = old_params["campaign"]
-        campaign = params.get("campaign")
-        if campaign and Campaign.objects.filter(pk=campaign, template_id=params["template"]).exists():
+        # Never a campaign the client named: only the previous version's, if it is automated.
+        campaign = old_params.get("campaign") if same else None
+        params["campaign"] = campaign
+        if (
+            campaign
+            and Campaign.objects.filter(pk=campaign, template_id=params["template"], content__automated=True).exists()
+        ):
             continue
         params["campaign"] = campaign_automated(
             template_id=params["template"], name=f"{workflow_name} · {step_id}", topic=params["topic"] or None

@@ -63,3 +63,19 @@ def test_a_welcome_email_reaches_only_those_who_may_get_it(
     # Saving the same steps keeps the version and its campaign.
     same = {"start": "mail", "steps": {"mail": {"kind": "email", "params": {"template": template.pk}}}}
     assert workflow_update(actor=me, workflow=wf, data={"graph": same}).current_version.number == 1
+
+
+def test_an_email_step_never_sends_through_a_campaign_the_client_names(admin: Any, make_workflow: Any) -> None:
+    template = EmailTemplate.objects.create(
+        name="W", subject="Hi", body="<p>x</p>", sender_name="A", sender_email="news@anhduong.example.vn"
+    )
+    regular = Campaign.objects.create(name="Black Friday", template=template, status=Campaign.Status.SENT)
+    params = {"template": template.pk, "campaign": regular.pk}
+    wf = make_workflow(graph={"start": "mail", "steps": {"mail": {"kind": "email", "params": params}}}, name="Welcome")
+    used = wf.current_version.graph["steps"]["mail"]["params"]["campaign"]
+    assert used != regular.pk and Campaign.objects.get(pk=used).content["automated"] is True
+    # An edit naming it again keeps the step's own automated campaign.
+    changed = {"start": "mail", "steps": {"mail": {"kind": "email", "params": {**params, "topic": ""}}}}
+    wf = workflow_update(actor=actor_for(admin), workflow=wf, data={"graph": changed})
+    assert wf.current_version.graph["steps"]["mail"]["params"]["campaign"] == used
+    assert Campaign.objects.get(pk=regular.pk).status == Campaign.Status.SENT

@@ -263,7 +263,8 @@ def campaign_automated(*, template_id: int, name: str, topic: str | None = None)
         raise InvalidInput(errors)
     return Campaign.objects.create(
         name=clean_text(name)[:200], template=template, topic=purpose, status=Campaign.Status.SENDING,
-        started_at=timezone.now(), content=campaign_content(template), tracking=settings.MESSAGING_TRACKING,
+        started_at=timezone.now(), content={**campaign_content(template), "automated": True},
+        tracking=settings.MESSAGING_TRACKING,
     )  # fmt: skip
 
 
@@ -273,6 +274,8 @@ def automated_queue(*, campaign_id: int, contact_ids: Sequence[int]) -> dict[int
     topic, frequency cap — checked again before sending). One message per contact and automated
     campaign: a contact with a row already gets none. Returns contact id → (state, reason)."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if not campaign.content.get("automated"):
+        raise Conflict(_("Only an automated campaign sends a workflow's email."))
     if campaign.status == Campaign.Status.SENT:  # the job finished the last ones: sending again
         campaign.status = Campaign.Status.SENDING
         campaign.save(update_fields=["status"])
