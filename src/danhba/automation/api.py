@@ -59,13 +59,13 @@ def _cursor(raw: str | None) -> int:
     return int(raw) if raw and raw.isascii() and raw.isdigit() and int(raw) <= MAX_PK else 0
 
 
-def workflow_out(workflow: Workflow) -> dict[str, Any]:
+def workflow_out(workflow: Workflow, counts: dict[str, int] | None = None) -> dict[str, Any]:
     version = workflow.current_version
     return {
         "id": workflow.pk, "name": workflow.name, "description": workflow.description, "status": workflow.status,
         "trigger": workflow.trigger, "reenrol": workflow.reenrol, "window": workflow.window,
         "version": version.number if version else None, "graph": version.graph if version else None,
-        "enrolments": selectors.status_counts(workflow.pk),
+        "enrolments": selectors.status_counts(workflow.pk) if counts is None else counts,
         "created_at": workflow.created_at, "updated_at": workflow.updated_at,
     }  # fmt: skip
 
@@ -99,7 +99,11 @@ def workflow_list(
     rows = list(qs.filter(pk__gt=_cursor(cursor))[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"items": [workflow_out(w) for w in rows], "next_cursor": str(rows[-1].pk) if more else None}
+    counts = selectors.status_counts_of([w.pk for w in rows])
+    return {
+        "items": [workflow_out(w, counts.get(w.pk, {})) for w in rows],
+        "next_cursor": str(rows[-1].pk) if more else None,
+    }
 
 
 @router.post("/workflows", response={201: WorkflowOut, **ERRORS}, summary="Create a workflow")

@@ -36,8 +36,18 @@ def step_counts(version: WorkflowVersion) -> dict[str, dict[str, int]]:
 
 
 def status_counts(workflow_id: int) -> dict[str, int]:
-    rows = Enrolment.objects.filter(workflow_id=workflow_id).values("status").annotate(n=Count("id"))
-    return {r["status"]: r["n"] for r in rows}
+    return status_counts_of([workflow_id]).get(workflow_id, {})
+
+
+def status_counts_of(workflow_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Enrolments by status of each of these workflows (a page of a list): one grouped query."""
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    rows = (
+        Enrolment.objects.filter(workflow_id__in=workflow_ids).values("workflow_id", "status").annotate(n=Count("id"))
+    )
+    for row in rows:
+        counts[row["workflow_id"]][row["status"]] = row["n"]
+    return dict(counts)
 
 
 def kinds() -> list[dict[str, Any]]:

@@ -23,6 +23,9 @@ from danhba.automation.services import workflows as services
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
 from danhba.core.errors import PermissionDenied, ServiceError
+from danhba.core.keyset import paginate
+
+PAGE_SIZE = 50
 
 
 def _workflow(pk: int) -> Workflow:
@@ -34,8 +37,16 @@ def _workflow(pk: int) -> Workflow:
 
 @permission_required(can("workflow", perms.VIEW))
 def workflow_list(request: HttpRequest) -> HttpResponse:
-    rows = [(w, selectors.status_counts(w.pk)) for w in Workflow.objects.select_related("current_version")]
-    return render(request, "automation/list.html", {"nav": "automation", "rows": rows})
+    workflows = Workflow.objects.select_related("current_version")
+    error = ""
+    try:
+        page = paginate(workflows, "name", request.GET.get("cursor") or None, PAGE_SIZE)
+    except ServiceError as exc:
+        error = exc.message
+        page = paginate(workflows, "name", None, PAGE_SIZE)
+    counts = selectors.status_counts_of([w.pk for w in page.items])
+    rows = [(w, counts.get(w.pk, {})) for w in page.items]
+    return render(request, "automation/list.html", {"nav": "automation", "rows": rows, "page": page, "error": error})
 
 
 def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:

@@ -86,3 +86,30 @@ def test_roles(users: Any, client_for: Any, make_workflow: Any) -> None:
     assert support.post(f"/automation/{wf.pk}/status/", {"status": "paused"}).status_code == 403
     assert support.post(f"/automation/{wf.pk}/enrol/", {"contact_ids": "1"}).status_code == 403
     assert Workflow.objects.get(pk=wf.pk).status == "active"
+
+
+def test_the_list_costs_the_same_queries_for_any_number_of_workflows_and_pages(
+    users: Any, client_for: Any, make_workflow: Any, make_contact: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from danhba.automation import views
+    from danhba.automation.services.enrolments import enrol_many
+
+    client = client_for(users["admin"])
+    first = make_workflow(name="a")
+    enrol_many(workflow=first, contact_ids=[make_contact().pk], via="api")
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/automation/").status_code == 200
+    for i in range(views.PAGE_SIZE + 4):
+        make_workflow(name=f"b{i:02d}")
+    with CaptureQueriesContext(connection) as many:
+        page = client.get("/automation/")
+    assert page.status_code == 200 and len(many) == len(one)
+    assert page.context["rows"][0][1] == {"active": 1} and len(page.context["rows"]) == views.PAGE_SIZE
+    rest = client.get("/automation/", {"cursor": page.context["page"].next_cursor})
+    assert [w.name for w, _c in rest.context["rows"]] == [
+        f"b{i:02d}" for i in range(views.PAGE_SIZE - 1, views.PAGE_SIZE + 4)
+    ]
+    assert client.get("/automation/", {"cursor": "not-a-cursor"}).status_code == 200
