@@ -199,9 +199,12 @@ class Send(models.Model):
     error = models.CharField(_("error"), max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # An automated campaign's pass (a workflow's email step: "enrolment-seq"): a re-enrolled
+    # contact gets the message again, a repeated job never twice. Blank for every other campaign.
+    key = models.CharField(max_length=40, blank=True, default="", editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["campaign", "contact"], name="messaging_send_unique")]
+        constraints = [models.UniqueConstraint(fields=["campaign", "contact", "key"], name="messaging_send_unique")]
         indexes = [
             # The job's claim (queued rows of a campaign in id order) and the page's lists.
             models.Index(fields=["campaign", "state", "id"], name="messaging_send_state"),

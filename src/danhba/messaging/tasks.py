@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 @db_task(priority=jobs.LONG, context=True)
 def campaign_send_job(campaign_id: int, task: Any = None) -> int | None:
+    jobs.woken(f"campaign-send-{campaign_id}")  # a write after this wakes the next one
     with jobs.long_job() as mine:
         if not mine and task is not None:
             campaign_send_job.schedule((campaign_id,), delay=jobs.LONG_JOB_RETRY_SECONDS, priority=jobs.LONG)

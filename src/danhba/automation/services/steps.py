@@ -345,13 +345,15 @@ def _email_check(params: EmailParams) -> list[str]:
 def _email_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
     """Queue the message through messaging (``automated_queue``: the send rules of every
     campaign, checked again before sending); the send job delivers it with its Message-ID, so a
-    step run again after a crash queues nothing twice (one row per contact and campaign)."""
+    step run again after a crash queues nothing twice (one row per contact and pass, the pass
+    being the enrolment and its seq: a re-enrolled contact gets it again)."""
     from danhba.messaging.services.campaigns import automated_queue
 
     params: EmailParams = ctx.params
     if params.campaign is None:
         raise InvalidInput({"campaign": [_("This step was published without its campaign.")]})
-    states = automated_queue(campaign_id=params.campaign, contact_ids=[i.contact_id for i in items])
+    keys = {i.contact_id: f"{i.enrolment_id}-{i.seq}" for i in items}
+    states = automated_queue(campaign_id=params.campaign, contact_ids=list(keys), keys=keys)
     out = {}
     for item in items:
         state, reason = states.get(item.contact_id, ("", "deleted"))

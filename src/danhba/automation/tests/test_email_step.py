@@ -58,7 +58,9 @@ def test_a_welcome_email_reaches_only_those_who_may_get_it(
     # The same step for the same contact again (a repeated run) queues nothing more.
     from danhba.messaging.services.campaigns import automated_queue
 
-    automated_queue(campaign_id=campaign_id, contact_ids=[yes.pk])
+    run = StepRun.objects.get(enrolment__contact=yes)
+    again = automated_queue(campaign_id=campaign_id, contact_ids=[yes.pk], keys={yes.pk: f"{run.enrolment_id}-0"})
+    assert again == {yes.pk: ("already_sent", "")}
     assert Send.objects.filter(campaign_id=campaign_id, contact=yes).count() == 1
     # Saving the same steps keeps the version and its campaign.
     same = {"start": "mail", "steps": {"mail": {"kind": "email", "params": {"template": template.pk}}}}
@@ -79,3 +81,36 @@ def test_an_email_step_never_sends_through_a_campaign_the_client_names(admin: An
     wf = workflow_update(actor=actor_for(admin), workflow=wf, data={"graph": changed})
     assert wf.current_version.graph["steps"]["mail"]["params"]["campaign"] == used
     assert Campaign.objects.get(pk=regular.pk).status == Campaign.Status.SENT
+
+
+def test_a_re_enrolled_contact_gets_the_email_again_and_a_repeated_pass_never_twice(
+    admin: Any, make_workflow: Any, make_contact: Any
+) -> None:
+    import datetime as dt
+
+    from danhba.automation.models import Enrolment
+    from danhba.messaging.services.campaigns import automated_queue
+
+    me = actor_for(admin)
+    template = EmailTemplate.objects.create(
+        name="W", subject="Hi", body="<p>x</p>", sender_name="A", sender_email="news@anhduong.example.vn"
+    )
+    graph = {"start": "mail", "steps": {"mail": {"kind": "email", "params": {"template": template.pk}}}}
+    wf = make_workflow(graph=graph, name="Welcome", reenrol="again")
+    contact = make_contact(full_name="Nguyễn Thị Lan", emails=["lan@example.vn"])
+    consent_record(actor=me, contact=contact, purpose="email_marketing", status="granted", source="ui")
+    later = T0 + dt.timedelta(days=30)
+    assert enrol_manual(actor=me, workflow=wf, contact_ids=[contact.pk], now=T0) == 1
+    engine.run_due(now=T0)
+    assert enrol_manual(actor=me, workflow=wf, contact_ids=[contact.pk], now=later) == 1
+    engine.run_due(now=later)
+    sends = Send.objects.filter(contact=contact).order_by("pk")
+    assert [s.state for s in sends] == ["queued", "queued"]
+    first, second = Enrolment.objects.filter(contact=contact).order_by("pk")
+    assert [s.key for s in sends] == [f"{first.pk}-0", f"{second.pk}-0"]
+    assert StepRun.objects.get(enrolment=second).detail["email"] == "queued"
+    # The same pass queued again (a repeated job): nothing new, and it says so.
+    campaign = sends[0].campaign_id
+    again = automated_queue(campaign_id=campaign, contact_ids=[contact.pk], keys={contact.pk: f"{second.pk}-0"})
+    assert again == {contact.pk: ("already_sent", "")}
+    assert Send.objects.filter(contact=contact).count() == 2

@@ -268,24 +268,54 @@ def campaign_automated(*, template_id: int, name: str, topic: str | None = None)
     )  # fmt: skip
 
 
-def automated_queue(*, campaign_id: int, contact_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+def automated_queue(
+    *, campaign_id: int, contact_ids: Sequence[int], keys: dict[int, str] | None = None
+) -> dict[int, tuple[str, str]]:
     """Queue an automated campaign's message for these contacts, inside the caller's transaction,
     by the rules of every campaign (``sends_write``: no or invalid address, suppression, consent,
-    topic, frequency cap — checked again before sending). One message per contact and automated
-    campaign: a contact with a row already gets none. Returns contact id → (state, reason)."""
-    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    topic, frequency cap — checked again before sending). One message per contact and pass
+    (``keys``: contact id → the workflow's "enrolment-seq"): a pass with a row already gets none
+    and reads ``already_sent``. Returns contact id → (state, reason). The counts are the send
+    job's (it refreshes them when it stops); the job is woken once after the commit."""
+    keys = keys or {}
+    campaign = Campaign.objects.get(pk=campaign_id)
     if not campaign.content.get("automated"):
         raise Conflict(_("Only an automated campaign sends a workflow's email."))
     if campaign.status == Campaign.Status.SENT:  # the job finished the last ones: sending again
-        campaign.status = Campaign.Status.SENDING
-        campaign.save(update_fields=["status"])
+        Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENT).update(status=Campaign.Status.SENDING)
     elif campaign.status != Campaign.Status.SENDING:
         raise Conflict(_("This campaign is %s.") % campaign.get_status_display())
-    sends_write(campaign, contact_ids)
-    counts_refresh(campaign)
-    wake_send_job(campaign.pk)
-    rows = Send.objects.filter(campaign=campaign, contact_id__in=list(contact_ids))
-    return {cid: (state, reason) for cid, state, reason in rows.values_list("contact_id", "state", "reason")}
+    before = _passes(campaign, contact_ids, keys)
+    sends_write(campaign, contact_ids, keys=keys)
+    wake_send_job_soon(campaign.pk)
+    states = {}
+    for (cid, _key), (state, reason) in _passes(campaign, contact_ids, keys).items():
+        states[cid] = ("already_sent", "") if (cid, _key) in before else (state, reason)
+    return states
+
+
+def _passes(
+    campaign: Campaign, contact_ids: Sequence[int], keys: dict[int, str]
+) -> dict[tuple[int, str], tuple[str, str]]:
+    """(contact, key) → (state, reason) of these contacts' rows for their pass."""
+    rows = Send.objects.filter(
+        campaign=campaign, contact_id__in=list(contact_ids), key__in={keys.get(c, "") for c in contact_ids}
+    )
+    return {
+        (cid, key): (state, reason)
+        for cid, key, state, reason in rows.values_list("contact_id", "key", "state", "reason")
+        if keys.get(cid, "") == key
+    }
+
+
+def wake_send_job_soon(campaign_id: int) -> None:
+    """After the commit, the campaign's send job, once for a burst of writes (``core.jobs.wake_soon``)."""
+    from danhba.core import jobs
+    from danhba.messaging import tasks
+
+    transaction.on_commit(
+        lambda: jobs.wake_soon(f"campaign-send-{campaign_id}", lambda: tasks.campaign_send_job(campaign_id))
+    )
 
 
 def campaigns_start_due(now: dt.datetime | None = None) -> list[int]:
@@ -342,7 +372,13 @@ def audience_batches(campaign: Campaign) -> Iterator[list[int]]:
         yield ids
 
 
-def sends_write(campaign: Campaign, contact_ids: Sequence[int], *, audience: Campaign | None = None) -> int:
+def sends_write(
+    campaign: Campaign,
+    contact_ids: Sequence[int],
+    *,
+    audience: Campaign | None = None,
+    keys: dict[int, str] | None = None,
+) -> int:
     """A Send row of ``campaign`` per contact, queued or excluded with its reason; the audience's
     rules (excluded segments, topic) are ``audience``'s (an A/B test's variant: its parent)."""
     rules = audience or campaign
@@ -351,24 +387,27 @@ def sends_write(campaign: Campaign, contact_ids: Sequence[int], *, audience: Cam
     checked = recipients_check(
         contact_ids, marketing=marketing, exclude_segments=exclude, topic_id=rules.topic_id, campaign_id=campaign.pk
     )
-    return _sends_insert(campaign, checked, marketing=marketing)
+    return _sends_insert(campaign, checked, marketing=marketing, keys=keys or {})
 
 
-def _sends_insert(campaign: Campaign, checked: list[tuple[int, str, dict[str, str]]], *, marketing: bool) -> int:
+def _sends_insert(
+    campaign: Campaign, checked: list[tuple[int, str, dict[str, str]]], *, marketing: bool, keys: dict[int, str]
+) -> int:
     """One batch's Send rows in one raw insert (``core.bulk.Table``: the ORM's ``bulk_create``
     spent most of the queueing time preparing values); every column not given gets its model
     default. Contacts that have a row already are left out, so a second run writes nothing twice."""
     have = set(
         Send.objects.filter(campaign=campaign, contact_id__in=[cid for cid, _e, _s in checked]).values_list(
-            "contact_id", flat=True
+            "contact_id", "key"
         )
     )
     names = [f.attname for f in Send._meta.concrete_fields if not f.primary_key]
     defaults = {f.attname: f.get_default() for f in Send._meta.concrete_fields if not f.primary_key}
     rows = []
     for cid, email, state in checked:
-        if cid not in have:
-            values = {**defaults, "campaign_id": campaign.pk, "contact_id": cid, "email": email, **state}
+        key = keys.get(cid, "")
+        if (cid, key) not in have:
+            values = {**defaults, "campaign_id": campaign.pk, "contact_id": cid, "email": email, "key": key, **state}
             values["marketing"] = marketing
             rows.append([values[name] for name in names])
     Table(Send, names).insert(rows)
