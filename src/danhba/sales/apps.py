@@ -10,7 +10,8 @@ class SalesConfig(AppConfig):
     def ready(self) -> None:
         from danhba.audit.display import AUDIT_TYPES, AuditType
         from danhba.contacts.extensions import CONTACT_PANELS, Panel
-        from danhba.sales import views
+        from danhba.core.demo import DemoPart, demo_part_add
+        from danhba.sales import demo, views
 
         AUDIT_TYPES.add("pipeline", AuditType(model="sales.Pipeline"))
         AUDIT_TYPES.add("stage", AuditType(model="sales.Stage"))
@@ -19,3 +20,13 @@ class SalesConfig(AppConfig):
         AUDIT_TYPES.add("lost_reason", AuditType(model="sales.LostReason"))
         AUDIT_TYPES.add("task", AuditType(model="sales.Task"))
         CONTACT_PANELS.add("deals", Panel(template="sales/_contact_panel.html", context=views.contact_panel))
+        demo_part_add(
+            "sales",
+            DemoPart(
+                floor=6,
+                order=50,
+                load=demo.demo_sales_part,
+                present=demo.demo_sales_present,
+                labels=(("deals", "deals"), ("tasks", "tasks")),
+            ),
+        )
