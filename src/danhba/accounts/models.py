@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from danhba.accounts import permissions as perms
@@ -38,7 +39,13 @@ class Role(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name as shown: a built-in role's name is in the reader's language (the names of
+        ``permissions.BUILTIN_ROLES`` are marked for translation); a role someone named keeps its name."""
+        return gettext(self.name) if self.is_builtin else self.name
 
     def allows(self, obj: str, action: str) -> bool:
         return action in self.permissions.get(obj, [])

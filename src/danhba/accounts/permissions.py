@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -69,13 +69,13 @@ _READ = [VIEW]
 
 BUILTIN_ROLES: dict[str, dict[str, Any]] = {
     "admin": {
-        "name": "Admin",
+        "name": gettext_noop("Admin"),
         "scope": SCOPE_ALL,
         "sensitive": [ALL_FIELDS],
         "permissions": {obj: list(ACTIONS) for obj in OBJECTS},
     },
     "marketing": {
-        "name": "Marketing",
+        "name": gettext_noop("Marketing"),
         "scope": SCOPE_ALL,
         "sensitive": ["birthday", "gender"],
         "permissions": {
@@ -99,7 +99,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
         },
     },
     "sales": {
-        "name": "Sales",
+        "name": gettext_noop("Sales"),
         "scope": SCOPE_OWN,
         "sensitive": [],
         "permissions": {
@@ -122,7 +122,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
         },
     },
     "support": {
-        "name": "Support",
+        "name": gettext_noop("Support"),
         "scope": SCOPE_ALL,
         "sensitive": [],
         "permissions": {
@@ -144,7 +144,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
         },
     },
     "analyst": {
-        "name": "Analyst",
+        "name": gettext_noop("Analyst"),
         "scope": SCOPE_ALL,
         "sensitive": [],
         "permissions": {

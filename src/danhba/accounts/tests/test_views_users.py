@@ -193,3 +193,16 @@ def test_only_admins_hand_out_the_admin_role(client_for: Any, users: dict[str, A
 
 def test_unknown_user_is_404(client_for: Any, users: dict[str, Any]) -> None:
     assert client_for(users["admin"]).get(reverse("accounts:user_edit", args=[99999])).status_code == 404
+
+
+def test_built_in_role_names_are_in_the_readers_language_custom_ones_as_named(db: Any) -> None:
+    from django.utils import translation
+
+    from danhba.accounts.models import Role
+
+    sales = Role.objects.get(key="sales")
+    custom = Role.objects.create(key="kho", name="Sales")  # an admin's own role, named in English
+    with translation.override("vi"):
+        assert str(sales) == "Bán hàng" and str(custom) == "Sales"
+    with translation.override("en"):
+        assert str(sales) == "Sales"

@@ -250,6 +250,11 @@ def vi_site(users: dict[str, Any]) -> dict[str, Any]:
     admin.language = "vi"
     admin.full_name = "Nguyễn Quản Trị"
     admin.save(update_fields=["language", "full_name"])
+    # The other users are people too, named as a Vietnamese team would be (the fixture names
+    # them after their roles, which the pages show translated).
+    for n, user in enumerate(u for key, u in sorted(users.items()) if key != "admin"):
+        user.full_name = ("Trần Thị Mai", "Lê Văn Hùng", "Phạm Minh Tuấn", "Võ Thị Lan", "Đỗ Văn Nam")[n % 5]
+        user.save(update_fields=["full_name"])
     people = _contacts(admin)
     order = _shop(people, admin)
     dynamic, static = _segments(admin, people)
