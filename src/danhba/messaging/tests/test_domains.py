@@ -249,7 +249,8 @@ def test_pages_speak_vietnamese(client_for: Any, users: Any, domain_row: Sending
 
     admin = users["admin"]
     admin.language = "vi"
-    admin.save(update_fields=["language"])
+    admin.full_name = "Nguyễn Quản Trị"  # the fixture names users after their roles, translated words now
+    admin.save(update_fields=["language", "full_name"])
     domain_check(actor=actor_for(admin), domain=domain_row, lookup=fake_dns({DOMAIN: ["v=spf1 +all"]}))
     client = client_for(admin)
     words, phrases = english_messages()
