@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,34 @@ def is_id(text: str) -> bool:
     """A row id as typed in a URL: ASCII digits (``"²".isdigit()`` is true too) that fit the
     database's 64-bit key."""
     return text.isascii() and text.isdigit() and 0 < int(text) <= MAX_PK
+
+
+def visible_contact_ids(user: User | None, values: Iterable[Any]) -> list[int]:
+    """The contact ids in ``values`` (numbers or their text), each one an existing contact that
+    ``user`` may see (``None``: the system, which sees all): refused whole, by field
+    ``contact_ids``, when a value is not an id (422) or names a contact not there or not visible
+    (404, the same answer for both). Lists, workflows and bulk actions take their ids here."""
+    ids: set[int] = set()
+    bad: list[str] = []
+    for value in values:
+        try:
+            number = 0 if isinstance(value, bool) else int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if 1 <= number <= MAX_PK:
+            ids.add(number)
+        else:
+            bad.append(str(value)[:40])
+    if bad:
+        raise InvalidInput({"contact_ids": [gettext("Not contact ids: %s") % ", ".join(bad[:10])]})
+    qs = Contact.objects.filter(pk__in=sorted(ids))
+    if user is not None:
+        qs = qs.visible_to(user)
+    found = set(qs.values_list("pk", flat=True))
+    missing = ids - found
+    if missing:
+        raise NotFound(gettext("No such contacts: %s") % ", ".join(str(m) for m in sorted(missing)[:10]))
+    return sorted(found)
 
 
 def param_date(params: Any, name: str, errors: dict[str, list[str]]) -> dt.date | None:

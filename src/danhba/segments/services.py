@@ -43,9 +43,10 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.contacts.changes import ANY_EVENT, EVERYTHING, ContactsChange
 from danhba.contacts.models import Contact
+from danhba.contacts.selectors import visible_contact_ids
 from danhba.core import claims, formatting, jobs
 from danhba.core.actor import Actor
-from danhba.core.errors import Conflict, InvalidInput, NotFound
+from danhba.core.errors import Conflict, InvalidInput
 from danhba.core.keyset import MAX_PK
 from danhba.core.normalize import NormalizationError, clean_long_text, clean_text, normalize_email, normalize_phone
 from danhba.segments import compiler
@@ -545,31 +546,7 @@ def _static(segment: Segment) -> None:
 
 
 def _visible_ids(actor: Actor, contact_ids: Iterable[Any]) -> list[int]:
-    ids: set[int] = set()
-    bad: list[str] = []
-    for value in contact_ids:
-        if isinstance(value, bool):
-            bad.append(str(value))
-            continue
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            bad.append(str(value)[:40])
-            continue
-        if 1 <= number <= MAX_PK:
-            ids.add(number)
-        else:
-            bad.append(str(value)[:40])
-    if bad:
-        raise InvalidInput({"contact_ids": [_("Not contact ids: %s") % ", ".join(bad[:10])]})
-    qs = Contact.objects.filter(pk__in=sorted(ids))
-    if actor.user is not None:
-        qs = qs.visible_to(actor.user)
-    found = set(qs.values_list("pk", flat=True))
-    missing = ids - found
-    if missing:
-        raise NotFound(_("No such contacts: %s") % ", ".join(str(m) for m in sorted(missing)[:10]))
-    return sorted(found)
+    return visible_contact_ids(actor.user, contact_ids)
 
 
 def list_add(*, actor: Actor, segment: Segment, contact_ids: Iterable[Any], via: str = SegmentChange.Via.MANUAL) -> int:

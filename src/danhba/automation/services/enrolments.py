@@ -16,11 +16,10 @@ from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.automation.models import Enrolment, Workflow
-from danhba.contacts.models import Contact
+from danhba.contacts.selectors import visible_contact_ids
 from danhba.core import jobs
 from danhba.core.actor import Actor
-from danhba.core.errors import Conflict, InvalidInput, NotFound
-from danhba.core.keyset import MAX_PK
+from danhba.core.errors import Conflict, InvalidInput
 
 MAX_BULK = 100_000
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -79,26 +78,10 @@ def _wake() -> None:
 
 
 def _contact_ids(actor: Actor, raw: Iterable[Any]) -> list[int]:
-    ids: set[int] = set()
-    bad = []
-    for value in raw:
-        number = int(value) if not isinstance(value, bool) and _DIGITS.fullmatch(str(value)) else 0
-        if 1 <= number <= MAX_PK:
-            ids.add(number)
-        else:
-            bad.append(str(value)[:40])
-    if bad:
-        raise InvalidInput({"contact_ids": [_("Not contact ids: %s") % ", ".join(bad[:10])]})
-    if len(ids) > MAX_BULK:
+    values = list(raw)
+    if len(values) > MAX_BULK and len(set(map(str, values))) > MAX_BULK:
         raise InvalidInput({"contact_ids": [_("At most %d contacts at once.") % MAX_BULK]})
-    qs = Contact.objects.filter(pk__in=sorted(ids))
-    if actor.user is not None:
-        qs = qs.visible_to(actor.user)
-    found = set(qs.values_list("pk", flat=True))
-    missing = ids - found
-    if missing:
-        raise NotFound(_("No such contacts: %s") % ", ".join(str(m) for m in sorted(missing)[:10]))
-    return sorted(found)
+    return visible_contact_ids(actor.user, values)
 
 
 def enrol_manual(
