@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "danhba.scoring",
     "danhba.automation",
     "danhba.sales",
+    "danhba.capture",
+    "danhba.quality",
     "danhba.analytics",
 ]
 
