@@ -42,6 +42,8 @@ OBJECTS = {
     "pipeline": _("Pipelines and lost reasons"),
     "deal": _("Deals"),
     "task": _("Tasks and appointments"),
+    "form": _("Web forms"),
+    "submission": _("Form submissions"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -96,6 +98,8 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "pipeline": _READ,
             "deal": [VIEW, EXPORT],
             "task": _READ,
+            "form": _CRUD,
+            "submission": [VIEW, EDIT, EXPORT],
         },
     },
     "sales": {
@@ -119,6 +123,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "pipeline": _READ,
             "deal": [*_CRUD, EXPORT],
             "task": _CRUD,
+            "submission": _READ,
         },
     },
     "support": {
@@ -141,6 +146,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "pipeline": _READ,
             "deal": _READ,
             "task": [VIEW, CREATE, EDIT],
+            "submission": _READ,
         },
     },
     "analyst": {
@@ -164,6 +170,8 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "pipeline": _READ,
             "deal": [VIEW, EXPORT],
             "task": _READ,
+            "form": _READ,
+            "submission": _READ,
         },
     },
 }
