@@ -34,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, transaction
-from django.db.models import CharField, F, Value
+from django.db.models import CharField, Exists, F, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -91,6 +91,9 @@ def _take(campaign_id: int, token: str, now: dt.datetime) -> Campaign | None:
     """Hold the campaign for this run: only one run sends a campaign at a time."""
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        if campaign is not None and _automated_reopened(campaign):
+            campaign.status = Campaign.Status.SENDING
+            campaign.save(update_fields=["status"])
         if campaign is None or campaign.status != Campaign.Status.SENDING:
             return None
         if campaign.run_token and campaign.heartbeat_at and now - campaign.heartbeat_at < lease():
@@ -99,6 +102,17 @@ def _take(campaign_id: int, token: str, now: dt.datetime) -> Campaign | None:
         campaign.heartbeat_at = now
         campaign.save(update_fields=["run_token", "heartbeat_at"])
     return campaign
+
+
+def _automated_reopened(campaign: Campaign) -> bool:
+    """An automated campaign marked sent while a workflow queued more for it: the send job's
+    "nothing left" and a workflow's queueing (which does not lock the campaign row) can cross,
+    and the rows queued in between would otherwise wait for ever in a sent campaign."""
+    return (
+        campaign.status == Campaign.Status.SENT
+        and bool(campaign.content.get("automated"))
+        and Send.objects.filter(campaign=campaign, state=Send.State.QUEUED).exists()
+    )
 
 
 def _release(campaign: Campaign, token: str) -> None:
@@ -581,9 +595,8 @@ def _sent_events_at_stop(run: _Run) -> None:
 
 def _finish(campaign: Campaign) -> None:
     """Nothing left to claim: the campaign is sent once no row is queued or in flight."""
-    if Send.objects.filter(campaign=campaign, state__in=(Send.State.QUEUED, Send.State.SENDING)).exists():
-        return
-    Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
+    left = Send.objects.filter(campaign=campaign, state__in=(Send.State.QUEUED, Send.State.SENDING))
+    Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exclude(Exists(left)).update(
         status=Campaign.Status.SENT, finished_at=timezone.now()
     )
 
