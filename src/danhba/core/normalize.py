@@ -129,7 +129,9 @@ def clean_long_text(value: object) -> str:
 def _clean_str(value: str) -> str:
     # NUL (a file read in the wrong encoding) cannot even be stored by PostgreSQL; a bell or a
     # direction override in a name is never meant.
-    text = unicodedata.normalize("NFC", value).translate(_LINE_TABLE)
+    # Marks are taken out before composing: a mark between a letter and its accent would
+    # otherwise leave the two apart, to be composed only by a second cleaning.
+    text = unicodedata.normalize("NFC", value.translate(_LINE_TABLE))
     return _SPACES.sub(" ", text).strip()
 
 

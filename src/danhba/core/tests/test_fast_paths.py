@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
+import unicodedata
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -87,6 +88,14 @@ def test_the_bulk_writers_datetime_shortcut_stores_what_django_stores(value: dt.
 )
 def test_clean_text_shortcut_gives_what_the_full_cleaning_gives(text: str) -> None:
     assert normalize.clean_text(text) == normalize._clean_str.__wrapped__(text)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=" \t\xa0\x00\x07\u200b\u202e\u2066\ufeffaAeEoOuUyY\u0301\u0303\u0309\u0323\u0306\u0302\u031b"))
+def test_clean_text_cleans_in_one_pass(text: str) -> None:
+    once = normalize.clean_text(text)
+    assert normalize.clean_text(once) == once
+    assert unicodedata.is_normalized("NFC", once)
 
 
 # --- an import's reader: names word by word, addresses with their hint, typed phones, clean rows ---
