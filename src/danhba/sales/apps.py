@@ -9,9 +9,18 @@ class SalesConfig(AppConfig):
 
     def ready(self) -> None:
         from danhba.audit.display import AUDIT_TYPES, AuditType
+        from danhba.automation.kinds import STEP_KINDS
+        from danhba.contacts.changes import CONTACTS_CHANGED
         from danhba.contacts.extensions import CONTACT_PANELS, Panel
         from danhba.core.demo import DemoPart, demo_part_add
-        from danhba.sales import demo, views
+        from danhba.sales import demo, steps, views
+        from danhba.sales.services import assignment
+
+        # Workflow steps (automation knows them only through its registry).
+        for kind in steps.KINDS:
+            STEP_KINDS.add(kind.key, kind)
+        # New leads without an owner get one by the assignment rules, a write's batch at once.
+        CONTACTS_CHANGED.connect(assignment.on_contacts_changed)
 
         AUDIT_TYPES.add("pipeline", AuditType(model="sales.Pipeline"))
         AUDIT_TYPES.add("stage", AuditType(model="sales.Stage"))

@@ -196,11 +196,14 @@ class Task(models.Model):
     remind_at = models.DateTimeField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    # A workflow step's idempotency key (enrolment-seq): one task per step run.
+    key = models.CharField(max_length=80, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["due_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["key"], condition=~models.Q(key=""), name="sales_task_key")]
         indexes = [
             models.Index(fields=["owner", "done_at", "due_at"], name="sales_task_owner_due"),
             models.Index(
@@ -220,13 +223,18 @@ class Notification(models.Model):
     text = models.CharField(max_length=300)
     url = models.CharField(max_length=300, blank=True)
     task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # A workflow step's idempotency key (enrolment-seq): one notice per step run.
+    key = models.CharField(max_length=80, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "read_at", "created_at"], name="sales_notice_user")]
-        constraints = [models.UniqueConstraint(fields=["task"], name="sales_notice_one_per_task")]
+        constraints = [
+            models.UniqueConstraint(fields=["task"], name="sales_notice_one_per_task"),
+            models.UniqueConstraint(fields=["key"], condition=~models.Q(key=""), name="sales_notice_key"),
+        ]
 
 
 class CalendarFeed(models.Model):
@@ -235,3 +243,97 @@ class CalendarFeed(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+
+# --- lead assignment --------------------------------------------------------------------------
+
+
+class Absence(models.Model):
+    """A time a rep is away: lead assignment skips them. "Absent now" starts now with no end
+    (until they say they are back); a planned leave has both ends."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="absences")
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        indexes = [models.Index(fields=["user", "starts_at"], name="sales_absence_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.starts_at:%Y-%m-%d}"
+
+
+class AssignmentRule(models.Model):
+    """Who gets a new lead: the reps of a team (or some of them), in turn (round robin) or the
+    least loaded first (workload), skipping absent reps and those at capacity; optional
+    conditions in the segment condition language. Rules apply in ``position`` order; a lead no
+    rule matches keeps no owner. ``last_user`` is the round robin's pointer (kept in the row,
+    locked while a batch is shared out, so a restart or a second worker keeps the turn)."""
+
+    class Method(models.TextChoices):
+        ROUND_ROBIN = "round_robin", _("Round robin")
+        WORKLOAD = "workload", _("Fewest open items")
+
+    class Load(models.TextChoices):
+        LEADS = "leads", _("Open leads")
+        DEALS = "deals", _("Open deals")
+
+    name = models.CharField(_("name"), max_length=120)
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, related_name="assignment_rules", verbose_name=_("team")
+    )
+    # Empty: every active member of the team.
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("reps"))
+    position = models.PositiveIntegerField(_("priority"), default=0)
+    method = models.CharField(_("method"), max_length=12, choices=Method.choices, default=Method.ROUND_ROBIN)
+    load = models.CharField(_("workload counts"), max_length=5, choices=Load.choices, default=Load.LEADS)
+    # A segment condition tree ({} or None: every new lead).
+    condition = models.JSONField(_("conditions"), default=dict, blank=True)
+    # Most open items (leads or deals, as ``load`` says) a rep may hold; None: no limit.
+    capacity = models.PositiveIntegerField(_("capacity per rep"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    last_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Assignment(models.Model):
+    """One lead (or a rep's deal or task) given to a rep, with why: the history of owners that
+    assignment wrote, and the idempotency key of a workflow step (one per contact and key)."""
+
+    class Via(models.TextChoices):
+        NEW_LEAD = "new_lead", _("New lead")
+        WORKFLOW = "workflow", _("Workflow")
+        REASSIGN = "reassign", _("Rep left")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    previous = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.ForeignKey(AssignmentRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    via = models.CharField(max_length=10, choices=Via.choices)
+    key = models.CharField(max_length=80, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["contact", "at"], name="sales_assignment_contact")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "key"], condition=~models.Q(key=""), name="sales_assignment_one_per_key"
+            )
+        ]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from danhba.automation.tests.conftest import make_workflow  # noqa: F401  (workflows with sales' steps)
 from danhba.conftest import actor_for
 
 # messaging's real SMTP server (aiosmtpd on a loopback port) receives the reminder emails.
