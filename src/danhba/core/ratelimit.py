@@ -32,9 +32,10 @@ from danhba.core.actor import client_ip
 class TokenBuckets:
     """One bucket per key: ``rate`` tokens per second, holding at most ``burst``."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.buckets: dict[object, tuple[float, float]] = {}  # key → (tokens, at)
         self.lock = threading.Lock()
+        self.clock = clock  # tests stop it: a slow machine would refill buckets mid-test
 
     def take(self, key: object, cost: int, rate: float, burst: float) -> float:
         """Take ``cost`` tokens; returns 0.0 if they were there, else the seconds until they will
@@ -44,7 +45,7 @@ class TokenBuckets:
             return 0.0
         burst = max(burst, 1.0)
         cost_f = min(float(cost), burst)
-        now = time.monotonic()
+        now = self.clock()
         with self.lock:
             tokens, at = self.buckets.get(key, (burst, now))
             tokens = min(burst, tokens + (now - at) * rate)

@@ -17,10 +17,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def slow_limit(settings: Any) -> Iterator[None]:
-    # One event per second, three at once: the test sends faster than the bucket refills.
+def slow_limit(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # One event per second, three at once, and the buckets' clock stopped: nothing refills
+    # while the test sends, however slow the machine.
     settings.EVENTS_RATE_LIMIT_PER_SECOND = 1
     settings.EVENTS_RATE_LIMIT_BURST = 3
+    monkeypatch.setattr(buckets, "clock", lambda: 1_000.0)
     buckets.clear()
     yield
     buckets.clear()
@@ -88,3 +90,12 @@ def test_the_write_key_in_the_body_is_limited_too(client: Any, write_key: str) -
 
     assert [send(i).status_code for i in range(4)] == [200, 200, 200, 429]
     assert Event.objects.count() == 3
+
+
+def test_the_bucket_refills_with_time(post: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(3):
+        assert post("/v1/track", track(f"m{i}")).status_code == 200
+    assert post("/v1/track", track("early")).status_code == 429
+    monkeypatch.setattr(buckets, "clock", lambda: 1_001.5)  # 1.5 s later: one event's worth
+    assert post("/v1/track", track("later")).status_code == 200
+    assert post("/v1/track", track("too soon")).status_code == 429
