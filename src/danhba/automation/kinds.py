@@ -96,6 +96,8 @@ class TriggerKind:
     key_of: Callable[[Any], str] = lambda params: ""
     check: Callable[[Any], list[str]] = lambda params: []
     describe: Callable[[Any], str] = lambda params: ""
+    # The editor's example of the settings (JSON without "kind").
+    example: dict[str, Any] = field(default_factory=dict)
 
 
 TRIGGER_KINDS: Registry[TriggerKind] = Registry(

@@ -107,3 +107,15 @@ def diagram(version: WorkflowVersion, walked: Enrolment | None = None) -> list[d
             }
         )
     return boxes
+
+
+def trigger_kinds() -> list[dict[str, Any]]:
+    """The trigger kinds with an example of their settings (the editor's help)."""
+    import json
+
+    from danhba.automation.kinds import TRIGGER_KINDS
+
+    return [
+        {"key": k.key, "label": k.label, "example": json.dumps(k.example, ensure_ascii=False) if k.example else ""}
+        for k in TRIGGER_KINDS
+    ]

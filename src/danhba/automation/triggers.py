@@ -4,12 +4,18 @@ transaction — never a scan of a whole table on a timer.
 
 - ``segment_entered`` / ``segment_left``: segments' membership writes (``SEGMENT_CHANGED``);
 - ``event``: events stored (``tracking.events_stored``), with property conditions;
-- ``field_changed`` (optionally to a value), ``lifecycle_reached``, ``buyer_role_assigned``:
-  contact writes (``contacts.changed``; the value now is compared, the write only names the
-  fields it changed);
+- ``field_changed`` (optionally from a value, to a value), ``lifecycle_reached``,
+  ``buyer_role_assigned``: contact writes (``contacts.changed``; the value now is compared, and
+  the value before is read from the write's own audit row, the one record of "from what to what");
+- ``deal_won`` / ``deal_lost`` (optionally for some lost reasons), ``form_submitted`` (optionally
+  one form): the events sales and capture store in their internal sources ("Deal Won", "Deal
+  Lost", "Form Submitted"), so automation never imports them; events of these names sent by a
+  website or an API key do not count;
+- ``subscribed``: a consent purpose (marketing email by default) granted after it was not;
 - ``score_reached``: a grade of a score model reached, rising (``scoring.score_reached``);
-- ``inactive`` (no activity for N days) and ``date`` (N days after creation, a birthday): a
-  daily indexed query per workflow (:func:`daily_enrol`), once per local day;
+- ``inactive`` (no activity for N days) and ``date`` (N days after a date — creation, a custom
+  date field —, once or every year; a birthday): a daily query per workflow
+  (:func:`daily_enrol`), once per local day;
 - ``manual``: only by hand, in bulk or through the API.
 
 Which workflows can start from a hook is one indexed query on (trigger_kind, trigger_key),
@@ -59,9 +65,44 @@ class EventParams(_Params):
 
 
 class FieldParams(_Params):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     field: str = Field(min_length=1, max_length=80)
+    # The value the field had before the change (None: any value).
+    from_: Any = Field(default=None, alias="from")
     # The value the field must have now (None: any change).
     to: Any = None
+
+
+# Event names the apps above store in their internal sources (``tracking.services.server``):
+# a trigger on them reads only those sources, never a website's event of the same name.
+DEAL_WON, DEAL_LOST, FORM_SUBMITTED = "Deal Won", "Deal Lost", "Form Submitted"
+INTERNAL = "internal:"
+
+
+class DealWonParams(_Params):
+    pass
+
+
+class DealLostParams(_Params):
+    # Keys of lost reasons (sales' list: budget, competitor, missing-feature…); empty: any.
+    reasons: list[str] = Field(default_factory=list, max_length=20)
+
+
+class FormParams(_Params):
+    # A form's id (capture); None: any form.
+    form: int | None = Field(default=None, ge=1)
+
+
+class SubscribedParams(_Params):
+    purpose: str = Field(default="email_marketing", min_length=1, max_length=64)
+
+
+def _purpose_check(params: SubscribedParams) -> list[str]:
+    from danhba.privacy.models import ConsentPurpose
+
+    if ConsentPurpose.objects.filter(key=params.purpose).exists():
+        return []
+    return [_("No such consent purpose: %s") % params.purpose]
 
 
 class ScoreParams(_Params):
@@ -90,9 +131,22 @@ class InactiveParams(_Params):
 
 
 class DateParams(_Params):
-    # created_at (indexed) or birthday (its anniversary, N days before when days < 0).
-    field: Literal["created_at", "birthday"]
+    # created_at (indexed), birthday (always its anniversary) or a custom date field
+    # ("custom.<key>"); N days after (before when days < 0), once or every year.
+    field: str = Field(pattern=r"^(created_at|birthday|custom\.[a-z0-9_-]{1,60})$")
     days: int = Field(default=0, ge=-366, le=3650)
+    yearly: bool = False
+
+
+def _date_check(params: DateParams) -> list[str]:
+    if not params.field.startswith("custom."):
+        return []
+    from danhba.contacts.models import CustomField
+
+    key = params.field.removeprefix("custom.")
+    if CustomField.objects.filter(entity="contact", key=key, type=CustomField.Type.DATE).exists():
+        return []
+    return [_("No custom date field called %s.") % key]
 
 
 def _daily_key(params: Any) -> str:
@@ -130,15 +184,30 @@ def _seg_key(params: Any) -> str:
 
 BUILTIN: list[TriggerKind] = [
     TriggerKind("manual", gettext_lazy("Manual, bulk or API enrolment"), ManualParams),
-    TriggerKind("segment_entered", gettext_lazy("Entered a segment"), SegmentParams, _seg_key, _segment_check),
-    TriggerKind("segment_left", gettext_lazy("Left a segment"), SegmentParams, _seg_key, _segment_check),
-    TriggerKind("event", gettext_lazy("Performed an event"), EventParams, lambda p: p.event, _event_check),
-    TriggerKind("field_changed", gettext_lazy("A field changed"), FieldParams, lambda p: p.field),
-    TriggerKind("lifecycle_reached", gettext_lazy("Lifecycle stage reached"), ChoiceParams, _stage_key),
-    TriggerKind("score_reached", gettext_lazy("Score grade reached"), ScoreParams, _model_key, _score_check),
-    TriggerKind("inactive", gettext_lazy("No activity for N days"), InactiveParams, _daily_key),
-    TriggerKind("date", gettext_lazy("A date (N days after creation, birthday)"), DateParams, _daily_key),
-    TriggerKind("buyer_role_assigned", gettext_lazy("Buyer role assigned"), ChoiceParams, lambda p: "buyer_role"),
+    TriggerKind("segment_entered", gettext_lazy("Entered a segment"), SegmentParams, _seg_key, _segment_check,
+                example={"segment": 12}),
+    TriggerKind("segment_left", gettext_lazy("Left a segment"), SegmentParams, _seg_key, _segment_check,
+                example={"segment": 12}),
+    TriggerKind("event", gettext_lazy("Performed an event"), EventParams, lambda p: p.event, _event_check,
+                example={"event": "Demo Requested", "where": [{"property": "plan", "operator": "eq", "value": "pro"}]}),
+    TriggerKind("field_changed", gettext_lazy("A field changed (from a value, to a value)"), FieldParams,
+                lambda p: p.field, example={"field": "province", "from": "ha-noi", "to": "ho-chi-minh"}),
+    TriggerKind("lifecycle_reached", gettext_lazy("Lifecycle stage reached"), ChoiceParams, _stage_key,
+                example={"value": "customer"}),
+    TriggerKind("score_reached", gettext_lazy("Score grade reached"), ScoreParams, _model_key, _score_check,
+                example={"model": 1, "grade": "hot"}),
+    TriggerKind("inactive", gettext_lazy("No activity for N days"), InactiveParams, _daily_key, example={"days": 30}),
+    TriggerKind("date", gettext_lazy("A date: N days after a date field, an anniversary, a birthday"), DateParams,
+                _daily_key, _date_check, example={"field": "created_at", "days": 0, "yearly": True}),
+    TriggerKind("buyer_role_assigned", gettext_lazy("Buyer role assigned"), ChoiceParams, lambda p: "buyer_role",
+                example={"value": "decision_maker"}),
+    TriggerKind("deal_won", gettext_lazy("A deal was won"), DealWonParams, lambda p: DEAL_WON),
+    TriggerKind("deal_lost", gettext_lazy("A deal was lost (for some reasons)"), DealLostParams, lambda p: DEAL_LOST,
+                example={"reasons": ["budget", "competitor"]}),
+    TriggerKind("form_submitted", gettext_lazy("A form was submitted"), FormParams, lambda p: FORM_SUBMITTED,
+                example={"form": 3}),
+    TriggerKind("subscribed", gettext_lazy("Subscribed (consent granted)"), SubscribedParams, lambda p: p.purpose,
+                _purpose_check, example={"purpose": "email_marketing"}),
 ]  # fmt: skip
 
 
@@ -200,21 +269,49 @@ def on_score_reached(changes: list[Any]) -> None:
 # --- events -----------------------------------------------------------------------------------
 
 
+# Trigger kinds started by stored events, and the source their events must come from ("":
+# any source; ending in ":" a prefix).
+_EVENT_KINDS = {"event": "", "deal_won": "internal:sales", "deal_lost": "internal:sales", "form_submitted": INTERNAL}
+
+
+def _where(workflow: Workflow) -> Any:
+    """The trigger's property conditions as one Q of the segment language (None: none)."""
+    from django.db.models import Q
+
+    from danhba.segments.compiler import property_q
+
+    trigger = workflow.trigger
+    if workflow.trigger_kind == "deal_lost" and trigger.get("reasons"):
+        either = Q()
+        for reason in trigger["reasons"]:
+            either |= property_q({"property": "lost_reason", "operator": "eq", "value": reason})
+        return either
+    if workflow.trigger_kind == "form_submitted" and trigger.get("form"):
+        return property_q({"property": "form_id", "operator": "eq", "value": trigger["form"]})
+    where = trigger.get("where") or [] if workflow.trigger_kind == "event" else []
+    if not where:
+        return None
+    meets = Q()
+    for condition in where:
+        meets &= property_q(condition)
+    return meets
+
+
+def _from_source(kind: str, source: Any) -> bool:
+    wanted = _EVENT_KINDS.get(kind, "")
+    key = str(getattr(source, "key_hash", "") or "")
+    return not wanted or (key.startswith(wanted) if wanted.endswith(":") else key == wanted)
+
+
 def _matching(workflow: Workflow, messages: list[Any]) -> list[int]:
     """The contacts of ``messages`` (one request's stored events of the trigger's name) whose
     event meets the trigger's property conditions, evaluated by the segment language on the
     stored rows (``segments.compiler.property_q``, the one owner of what the operators mean)."""
-    where = workflow.trigger.get("where") or []
-    if not where:
+    meets = _where(workflow)
+    if meets is None:
         return [m.contact_id for m in messages]
-    from django.db.models import Q
-
-    from danhba.segments.compiler import property_q
     from danhba.tracking.models import Event
 
-    meets = Q()
-    for condition in where:
-        meets &= property_q(condition)
     stamps = [m.timestamp for m in messages]
     return list(
         Event.objects.filter(
@@ -235,9 +332,9 @@ def on_events_stored(stored: Any) -> list[Any]:
             by_name[message.name].append(message)
     if not by_name:
         return []
-    for wf in _active(["event"]):
+    for wf in _active(_EVENT_KINDS):
         messages = by_name.get(wf.trigger_key, [])
-        if messages:
+        if messages and _from_source(wf.trigger_kind, stored.source):
             _enrol(wf, _matching(wf, messages), "event")
     _events_seen(by_name)
     return []
@@ -341,9 +438,74 @@ def on_contacts_changed(change: Any) -> None:
     for wf in workflows:
         field = wf.trigger_key
         ids = [cid for cid, fields in change.updated.items() if field in fields]
-        ids += list(change.created)
+        # A new contact changed every field it has, from nothing: not "from" a value.
+        if wf.trigger.get("from") is None:
+            ids += list(change.created)
         if ids:
-            _enrol(wf, _having(wf, field, ids), "change")
+            _enrol(wf, _had(wf, field, _having(wf, field, ids)), "change")
+    consented = [cid for cid, why in change.reasons.items() if "consent" in why]
+    if consented:
+        for wf in _active(["subscribed"]):
+            _enrol(wf, _subscribed(wf.trigger_key, consented), "consent")
+
+
+def _had(wf: Workflow, field: str, ids: list[int]) -> list[int]:
+    """Of these contacts, those whose field had the trigger's "from" value before this write:
+    the old value in the write's own audit row (written in this transaction, just before)."""
+    want = wf.trigger.get("from") if wf.trigger_kind == "field_changed" else None
+    if want is None or not ids:
+        return ids
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from danhba.audit.models import AuditEvent
+
+    rows = (
+        AuditEvent.objects.filter(
+            contact_id__in=ids, object_type="contact", at__gte=timezone.now() - dt.timedelta(minutes=10)
+        )
+        .order_by("-at", "-id")
+        .values_list("contact_id", "changes")
+    )
+    before: dict[int, Any] = {}
+    for contact_id, changes in rows:
+        if contact_id not in before and isinstance(changes, dict) and field in changes:
+            pair = changes[field]
+            before[contact_id] = pair[0] if isinstance(pair, list) and pair else None
+    return [cid for cid in ids if cid in before and _same(before[cid], want)]
+
+
+def _same(value: Any, want: Any) -> bool:
+    if value is None:
+        return want in ("", None)
+    return str(value) == str(want)
+
+
+def _subscribed(purpose: str, ids: list[int]) -> list[int]:
+    """Contacts whose consent for ``purpose`` was just granted after it was not (withdrawn or
+    never given): the statement that moved their state is the newest, and the one before it
+    in time is not a grant. A repeated "granted" is not a new subscription."""
+    from danhba.privacy.models import ConsentRecord, ConsentState
+
+    out = []
+    states = ConsentState.objects.filter(contact_id__in=ids, purpose__key=purpose, status="granted").values_list(
+        "contact_id", "record_id", "since"
+    )
+    for contact_id, record_id, since in states:
+        records = ConsentRecord.objects.filter(contact_id=contact_id, purpose__key=purpose)
+        if records.order_by("-id").values_list("pk", flat=True).first() != record_id:
+            continue  # a back-dated statement did not move the state
+        earlier = (
+            records.filter(recorded_at__lte=since)
+            .exclude(pk=record_id)
+            .order_by("-recorded_at", "-id")
+            .values_list("status", flat=True)
+            .first()
+        )
+        if earlier != "granted":
+            out.append(contact_id)
+    return out
 
 
 def _having(wf: Workflow, field: str, ids: list[int]) -> list[int]:
@@ -382,7 +544,7 @@ def trigger_clean(raw: Any) -> tuple[dict[str, Any], str, str, list[str]]:
     except ValidationError as exc:
         return {}, "", "", [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
     problems = kind.check(params)
-    return params.model_dump(mode="json"), kind.key, kind.key_of(params)[:200], problems
+    return params.model_dump(mode="json", by_alias=True), kind.key, kind.key_of(params)[:200], problems
 
 
 # --- daily triggers ---------------------------------------------------------------------------
@@ -410,18 +572,35 @@ def _daily_ids(wf: Workflow, today: Any) -> Any:
         start, end = _day_bounds(today - dt.timedelta(days=int(wf.trigger["days"])))
         return Contact.objects.filter(last_activity_at__gte=start, last_activity_at__lt=end)
     day = today - dt.timedelta(days=int(wf.trigger.get("days", 0)))
-    if wf.trigger["field"] == "created_at":
-        start, end = _day_bounds(day)
-        return Contact.objects.filter(created_at__gte=start, created_at__lt=end)
-    # A birthday has no index: the anniversaries of this day in every year since 1900.
-    target = today + dt.timedelta(days=-int(wf.trigger.get("days", 0)))
+    field = str(wf.trigger["field"])
+    if field == "birthday":
+        # A birthday has no index: the anniversaries of this day in every year since 1900.
+        return Contact.objects.filter(birthday__in=_anniversaries(day, 1900, today.year))
+    # An anniversary is a year or more after the date itself.
+    dates = _anniversaries(day, 1900, day.year - 1) if wf.trigger.get("yearly") else [day]
+    if field == "created_at":
+        # Ranges of the created_at index: one day, or the same day of each earlier year.
+        from django.db.models import Q
+
+        first = Contact.objects.order_by("created_at").values_list("created_at", flat=True).first()
+        days = [d for d in dates if first is not None and d.year >= first.year]
+        either = Q(pk__in=[])
+        for one in days:
+            start, end = _day_bounds(one)
+            either |= Q(created_at__gte=start, created_at__lt=end)
+        return Contact.objects.filter(either)
+    # A custom date field: the ISO dates it holds (contacts' JSON, no index).
+    return Contact.objects.filter(**{f"custom__{field.removeprefix('custom.')}__in": [d.isoformat() for d in dates]})
+
+
+def _anniversaries(day: Any, first_year: int, last_year: int) -> list[Any]:
     dates = []
-    for year in range(1900, today.year + 1):
+    for year in range(first_year, last_year + 1):
         try:
-            dates.append(target.replace(year=year))
+            dates.append(day.replace(year=year))
         except ValueError:  # 29 February in a common year
             continue
-    return Contact.objects.filter(birthday__in=dates)
+    return dates
 
 
 def daily_enrol(*, today: Any = None) -> int:

@@ -72,7 +72,14 @@ def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
         else:
             messages.success(request, _("Workflow saved."))
             return redirect("automation:detail", pk=workflow.pk)
-    context = {"nav": "automation", "form": form, "steps": steps, "workflow": workflow, "kinds": selectors.kinds()}
+    context = {
+        "nav": "automation",
+        "form": form,
+        "steps": steps,
+        "workflow": workflow,
+        "kinds": selectors.kinds(),
+        "trigger_kinds": selectors.trigger_kinds(),
+    }
     return render(request, "automation/form.html", context, status=422 if form.errors or steps.errors else 200)
 
 
