@@ -17,6 +17,7 @@ urlpatterns = [
     path("segments/", include("danhba.segments.urls")),
     path("automation/", include("danhba.automation.urls")),
     path("sales/", include("danhba.sales.urls")),
+    path("capture/", include("danhba.capture.urls")),
     path("email/", include("danhba.messaging.urls")),
     path("scoring/", include("danhba.scoring.urls")),
     path("", include("danhba.orders.urls")),  # /orders/, /products/

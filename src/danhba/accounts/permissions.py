@@ -44,6 +44,7 @@ OBJECTS = {
     "task": _("Tasks and appointments"),
     "form": _("Web forms"),
     "submission": _("Form submissions"),
+    "channel": _("Lead channels (Facebook, Zalo)"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -100,6 +101,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "task": _READ,
             "form": _CRUD,
             "submission": [VIEW, EDIT, EXPORT],
+            "channel": _CRUD,
         },
     },
     "sales": {

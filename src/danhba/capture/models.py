@@ -9,6 +9,7 @@ done with it, so a submission that fails to become a contact stays visible and c
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -116,3 +117,105 @@ class FormDay(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["form", "day"], name="capture_formday_unique")]
+
+
+# --- channels: Facebook Lead Ads and Zalo OA webhooks ---------------------------------------
+
+
+class ChannelKind(models.TextChoices):
+    FACEBOOK = "facebook", "Facebook Lead Ads"
+    ZALO = "zalo", "Zalo OA"
+
+
+def _webhook_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class ChannelConnection(models.Model):
+    """A Facebook page or a Zalo Official Account that sends leads to danhba. Its webhook URL
+    holds ``key`` (which connection, hence which secret checks the signature); the requests are
+    proved by their signature, not by the URL. The page access token is write-only: it is used
+    to fetch leads and never shown again."""
+
+    kind = models.CharField(_("channel"), max_length=10, choices=ChannelKind.choices)
+    name = models.CharField(_("name"), max_length=120)
+    key = models.CharField(max_length=40, unique=True, default=_webhook_key, editable=False)
+    account_id = models.CharField(_("page or OA id"), max_length=64)
+    app_id = models.CharField(_("app id"), max_length=64, blank=True)
+    # The app secret (Facebook) or the OA secret key (Zalo): the signature checks need it as it is.
+    secret = models.CharField(_("secret"), max_length=200)
+    access_token = models.TextField(_("page access token"), blank=True)
+    verify_token = models.CharField(_("verify token"), max_length=200, blank=True)
+    graph_version = models.CharField(_("Graph API version"), max_length=10, default="v21.0")
+    mapping = models.JSONField(_("field mapping"), default=dict, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "account_id"], name="capture_connection_account")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+
+class PayloadStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    PROCESSED = "processed", _("Processed")
+    FAILED = "failed", _("Failed")
+    IGNORED = "ignored", _("Ignored")
+
+
+class ChannelPayload(models.Model):
+    """One webhook request, stored as it came before anything reads it: when mapping or the
+    Graph API fails, nothing is lost and it can be processed again."""
+
+    connection = models.ForeignKey(
+        ChannelConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="payloads"
+    )
+    kind = models.CharField(_("channel"), max_length=10, choices=ChannelKind.choices)
+    event = models.CharField(_("event"), max_length=60, blank=True)
+    body = models.TextField(_("body"))
+    headers = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=10, choices=PayloadStatus.choices, default=PayloadStatus.RECEIVED)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "id"], name="capture_payload_status"),
+            models.Index(fields=["connection", "id"], name="capture_payload_connection"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} {self.event}"
+
+
+class ChannelLead(models.Model):
+    """A lead a channel sent, by the channel's own key (the Facebook leadgen id): processing it
+    again updates the contact it made, never a second one."""
+
+    kind = models.CharField(max_length=10, choices=ChannelKind.choices)
+    lead_key = models.CharField(max_length=100)
+    connection = models.ForeignKey(
+        ChannelConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    payload = models.ForeignKey(ChannelPayload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    fields = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "lead_key"], name="capture_lead_key")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.lead_key}"

@@ -61,6 +61,8 @@ class Source(models.TextChoices):
     IMPORT = "import", _("Import")
     API = "api", _("API")
     FORM = "form", _("Form")
+    FACEBOOK = "facebook", _("Facebook Lead Ads")
+    ZALO = "zalo", _("Zalo OA")
     OTHER = "other", _("Other")
 
 

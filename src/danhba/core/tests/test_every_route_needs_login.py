@@ -21,6 +21,8 @@ PUBLIC = {
     "email/esp/<str:esp>/tracking/": "ESP webhooks (anymail's own authentication)",
     "email/o/<str:token>.gif": "open pixel (signed token)",
     "email/c/<str:token>/": "tracked link redirect (signed token)",
+    "capture/hooks/facebook/<str:key>/": "Facebook Lead Ads webhook (X-Hub-Signature-256, verify token handshake)",
+    "capture/hooks/zalo/<str:key>/": "Zalo OA webhook (X-ZEvent-Signature)",
     "api/": "the API's root: its name and where its docs are",
     r"api/^[\s\S]*$": "the API's catch-all: a JSON 404 for unknown paths",
 }

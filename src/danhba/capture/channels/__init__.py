@@ -1,0 +1,1 @@
+"""Leads from social channels: Facebook Lead Ads and Zalo Official Account webhooks."""

@@ -1,0 +1,21 @@
+"""Background jobs of capture. A stored channel payload is the queue: the job only wakes its
+processing, which checks the payload's status first, so a repeated job does nothing and a lost
+one is caught by the minutely sweep."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from danhba.capture.channels import services as channels
+
+
+@db_task(priority=50)
+def channel_payload_job(payload_id: int) -> str:
+    return channels.payload_process(payload_id=payload_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def channel_payloads_sweep_job() -> int:
+    """Payloads whose wake-up was lost, and failed ones tried again a few times."""
+    return channels.payloads_sweep()
