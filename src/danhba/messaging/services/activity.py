@@ -137,11 +137,11 @@ def bounce_recorded(*, send: Send, hard: bool, status: str = "") -> None:
     server_events_store(source=SOURCE, events=[event])
 
 
-def unsubscribe_recorded(*, contact_id: int, campaign_id: int, complaint: bool = False) -> None:
+def unsubscribe_recorded(*, contact_id: int, campaign_id: int, send_id: int | None, complaint: bool = False) -> None:
     """An unsubscribe from a campaign's email (its link, the preference centre, the ESP's link),
-    or a spam complaint about it (an ESP's report): once per contact and campaign."""
+    or a spam complaint about it (an ESP's report): once per contact and campaign. ``send_id``:
+    the message it answers (the campaign's last to the contact)."""
     name = Campaign.objects.filter(pk=campaign_id).values_list("name", flat=True).first() or ""
-    send_id = Send.objects.filter(campaign_id=campaign_id, contact_id=contact_id).values_list("pk", flat=True).first()
     kind = "complained" if complaint else "unsubscribed"
     event = ServerEvent(
         contact_id=contact_id,

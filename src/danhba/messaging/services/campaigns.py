@@ -613,22 +613,27 @@ def suppression_add(*, email: str, reason: str, note: str = "") -> Suppression:
     return entry
 
 
-def _suppress_sent_address(recipient: Recipient, contact: Contact, reason: str) -> None:
+def _last_send(recipient: Recipient) -> Send | None:
+    """The campaign's last message to the contact: a workflow's campaign may have sent it
+    several (one per enrolment), and the link answers for the latest."""
+    if not recipient.campaign_id:
+        return None
+    return (
+        Send.objects.filter(campaign_id=recipient.campaign_id, contact_id=recipient.contact_id)
+        .only("pk", "email")
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _suppress_sent_address(send: Send | None, contact: Contact, reason: str) -> None:
     """Suppress the address the campaign's message went to (the contact may have changed it
     since), else the contact's; an address that is no address is skipped with a log line."""
-    sent_to = ""
-    if recipient.campaign_id:
-        sent_to = (
-            Send.objects.filter(campaign_id=recipient.campaign_id, contact_id=contact.pk)
-            .values_list("email", flat=True)
-            .first()
-            or ""
-        )
-    address = sent_to or contact.email
+    address = (send.email if send else "") or contact.email
     if not address:
         return
     try:
-        suppression_add(email=address, reason=reason, note=f"campaign {recipient.campaign_id}")
+        suppression_add(email=address, reason=reason, note=f"campaign {send.campaign_id}" if send else "")
     except NormalizationError:
         log.warning("contact %s: %r is no address to suppress (%s)", contact.pk, address, reason)
 
@@ -659,13 +664,15 @@ def unsubscribe(
             proof=proof or f"unsubscribe link, campaign {recipient.campaign_id}",
             ip_address=ip_address,
         )
-        _suppress_sent_address(recipient, contact, reason)
+        send = _last_send(recipient)
+        _suppress_sent_address(send, contact, reason)
         unsubscribe_recorded(
-            contact_id=contact.pk, campaign_id=recipient.campaign_id, complaint=reason == Suppression.Reason.COMPLAINT
+            contact_id=contact.pk,
+            campaign_id=recipient.campaign_id,
+            send_id=send.pk if send else None,
+            complaint=reason == Suppression.Reason.COMPLAINT,
         )
-        if recipient.campaign_id:  # the campaign's report counts it
+        if send is not None:  # the campaign's report counts it
             field = "complained_at" if reason == Suppression.Reason.COMPLAINT else "unsubscribed_at"
-            Send.objects.filter(
-                campaign_id=recipient.campaign_id, contact_id=contact.pk, **{f"{field}__isnull": True}
-            ).update(**{field: timezone.now()})
+            Send.objects.filter(pk=send.pk, **{f"{field}__isnull": True}).update(**{field: timezone.now()})
     return True

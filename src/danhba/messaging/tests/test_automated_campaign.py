@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from danhba.conftest import actor_for
-from danhba.messaging.models import Campaign, EmailTemplate, Send
+from danhba.messaging.models import Campaign, EmailTemplate, Send, Suppression
 from danhba.messaging.services.campaigns import automated_queue, campaign_automated
 from danhba.messaging.services.sending import campaign_run
 from danhba.messaging.tests.conftest import Mailbox, make_campaign, smtp  # noqa: F401  (the real SMTP server fixture)
@@ -52,3 +52,24 @@ def test_a_sent_campaign_that_is_not_automated_stays_sent(
 
     assert smtp.received == []
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.SENT
+
+
+def test_unsubscribing_from_a_workflow_email_answers_for_the_last_message(admin: Any, make_contact: Any) -> None:
+    from danhba.messaging.links import Recipient
+    from danhba.messaging.services.campaigns import unsubscribe
+
+    template = EmailTemplate.objects.create(
+        name="Nhắc", subject="Nhắc", body="<p>x</p>", sender_name="A", sender_email="news@anhduong.example.vn"
+    )
+    campaign = campaign_automated(template_id=template.pk, name="Nhắc lại")
+    lan = make_contact(full_name="Nguyễn Thị Lan", emails=["lan.moi@example.vn"])
+    # Two passes of the workflow: the first went to the address she had then.
+    first = Send.objects.create(campaign=campaign, contact=lan, email="lan.cu@example.vn", key="1-0", state="sent")
+    last = Send.objects.create(campaign=campaign, contact=lan, email="lan.moi@example.vn", key="2-0", state="sent")
+
+    assert unsubscribe(recipient=Recipient(contact_id=lan.pk, campaign_id=campaign.pk))
+
+    assert list(Suppression.objects.values_list("email", flat=True)) == ["lan.moi@example.vn"]
+    first.refresh_from_db()
+    last.refresh_from_db()
+    assert first.unsubscribed_at is None and last.unsubscribed_at is not None
