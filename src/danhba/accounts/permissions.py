@@ -45,6 +45,7 @@ OBJECTS = {
     "form": _("Web forms"),
     "submission": _("Form submissions"),
     "channel": _("Lead channels (Facebook, Zalo)"),
+    "merge": _("Contact merges"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -102,6 +103,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "form": _CRUD,
             "submission": [VIEW, EDIT, EXPORT],
             "channel": _CRUD,
+            "merge": [VIEW, CREATE, DELETE],
         },
     },
     "sales": {
@@ -174,6 +176,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "task": _READ,
             "form": _READ,
             "submission": _READ,
+            "merge": _READ,
         },
     },
 }

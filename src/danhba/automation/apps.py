@@ -28,6 +28,15 @@ class AutomationConfig(AppConfig):
         SCORE_REACHED.connect(triggers.on_score_reached)
         AUDIT_TYPES.add("workflow", AuditType(model="automation.Workflow", keys={"version": _("version")}))
         self._contact_panel()
+        self._merge()
+
+    def _merge(self) -> None:
+        from danhba.automation import merging
+        from danhba.contacts.extensions import MERGE_TABLES, MergeTable
+
+        # One enrolment in progress per workflow and contact, after a merge of contacts too.
+        handling = MergeTable(before=merging.enrolments_merge, undone=merging.enrolments_unmerge)
+        MERGE_TABLES.add("automation.enrolment", handling)
 
     def _contact_panel(self) -> None:
         from danhba.automation import views

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
 
-from danhba.core.hooks import Registry
+from danhba.core.hooks import Hook, Registry
 
 if TYPE_CHECKING:
     from django import forms
@@ -140,4 +140,43 @@ class ExportColumns:
 CONTACT_EXPORT_COLUMNS: Registry[ExportColumns] = Registry(
     "contacts.export_columns",
     doc="Columns other apps add to contact exports (purchase metrics).",
+)
+
+
+# --- merging contacts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeTable:
+    """How a merge of contacts (the quality app, ``quality/services/merge.py``) treats one table
+    with a key to a contact, where its generic rule is wrong. The generic rule moves every row of
+    the merged-away contacts to the survivor with one UPDATE per table; a row that would break a
+    unique constraint with the survivor's (a segment membership both had) is removed, kept in
+    the merge's record, and put back by undo. Every function gets the survivor's id and the
+    merged-away ids; ``after`` and ``undone`` also what ``before`` returned (None without one).
+
+    ``strategy``: "move" (the generic rule), "drop" (the merged-away contacts' rows are removed
+    and kept for undo: derived rows the app computes again), or "keep" (left where they are: the
+    insert-only consent ledger, which outlives its contact). ``before`` runs before the rows
+    move and returns what ``undone`` will need (JSON); ``after`` runs once they have moved;
+    ``undone`` runs at the end of an undo, when the rows are back."""
+
+    strategy: str = "move"
+    before: Callable[[int, list[int]], Any] | None = None
+    after: Callable[[int, list[int], Any], None] | None = None
+    undone: Callable[[int, list[int], Any], None] | None = None
+
+
+MERGE_TABLES: Registry[MergeTable] = Registry(
+    "contacts.merge_tables",
+    doc="Tables with a key to a contact that a merge of contacts treats their own way, by "
+    "'app_label.model' (consent, derived stats, one active enrolment per workflow).",
+)
+
+# A contact merged into another answers its old URL with the survivor's (quality keeps the
+# tombstones): the listener returns the survivor's id, or None.
+CONTACT_MOVED: Hook[[int], int | None] = Hook(
+    "contacts.moved",
+    doc="Called with the id of a contact that is not there; a listener returns the id of the "
+    "contact it was merged into, or None. The contact page redirects there.",
 )

@@ -13,14 +13,16 @@ class OrdersConfig(AppConfig):
             CONTACT_EXPORT_COLUMNS,
             CONTACT_LIST_FILTERS,
             CONTACT_PANELS,
+            MERGE_TABLES,
             TIMELINE_SOURCES,
             ExportColumns,
             ListFilter,
+            MergeTable,
             Panel,
             TimelineSource,
         )
         from danhba.core.demo import DemoPart, demo_part_add
-        from danhba.orders import api, demo, intake, selectors, views
+        from danhba.orders import api, demo, intake, selectors, stats, views
         from danhba.tracking.hooks import DEVICES_IDENTIFIED, EVENTS_ACCEPTING, EVENTS_STORED
 
         # Before the tracking part, which sends the orders placed since the shop's tracking began.
@@ -31,6 +33,9 @@ class OrdersConfig(AppConfig):
         EVENTS_ACCEPTING.connect(intake.order_warnings)
         EVENTS_STORED.connect(intake.on_events_stored)
         DEVICES_IDENTIFIED.connect(intake.on_devices_identified)
+        # A merge of contacts moves the orders; the purchase metrics follow them.
+        merged = MergeTable(after=stats.stats_after_merge, undone=stats.stats_after_unmerge)
+        MERGE_TABLES.add("orders.purchasestats", merged)
         # The contact page, list and exports show purchases (selectors.py).
         CONTACT_PANELS.add(
             "purchases",

@@ -182,3 +182,14 @@ def purchase_stats_recompute_all(*, batch: int = 1000) -> int:
                 PurchaseStats.objects.filter(contact_id=contact_id).delete()
             done += 1
         last = ids[-1]
+
+
+def stats_after_merge(survivor_id: int, other_ids: list[int], state: object) -> None:
+    """A merge of contacts (quality) moved the orders: the survivor's metrics from all of them
+    (the merged-away contacts' own stats rows are removed by the merge)."""
+    purchase_stats_recompute(contact_id=survivor_id)
+
+
+def stats_after_unmerge(survivor_id: int, other_ids: list[int], state: object) -> None:
+    for contact_id in [survivor_id, *other_ids]:
+        purchase_stats_recompute(contact_id=contact_id)

@@ -8,12 +8,14 @@ class TrackingConfig(AppConfig):
 
     def ready(self) -> None:
         from danhba.audit.display import AUDIT_TYPES, AuditType
-        from danhba.contacts.extensions import TIMELINE_SOURCES, TimelineSource
+        from danhba.contacts.extensions import MERGE_TABLES, TIMELINE_SOURCES, MergeTable, TimelineSource
         from danhba.core.demo import DemoPart, demo_part_add
         from danhba.tracking import demo, selectors
         from danhba.tracking.retention import event_audit_label
 
         AUDIT_TYPES.add("source", AuditType(model="tracking.Source"))
+        # Suspected duplicates of a merged-away contact are settled by the merge (undo restores them).
+        MERGE_TABLES.add("tracking.suspectedduplicate", MergeTable(strategy="drop"))
         retention = AuditType(model="tracking.EventRetention", keys={"keep_months": _("months kept")})
         AUDIT_TYPES.add("event_retention", retention)
         AUDIT_TYPES.add("event", AuditType(label=event_audit_label))

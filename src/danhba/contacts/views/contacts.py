@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from danhba.audit.selectors import audit_rows, contact_audit
 from danhba.contacts import exports, selectors
-from danhba.contacts.extensions import panels_context
+from danhba.contacts.extensions import CONTACT_MOVED, panels_context
 from danhba.contacts.forms import (
     SECTIONS,
     BulkActionForm,
@@ -37,7 +37,7 @@ from danhba.contacts.services import companies as company_services
 from danhba.contacts.services import contacts as contact_services
 from danhba.contacts.services import timeline as timeline_services
 from danhba.core.actor import Actor
-from danhba.core.errors import Conflict, InvalidInput, ServiceError
+from danhba.core.errors import Conflict, InvalidInput, NotFound, ServiceError
 from danhba.core.formatting import number
 from danhba.core.keyset import BadCursor, Page
 from danhba.core.views import AuthedRequest, changed, next_url, require, role_required
@@ -200,7 +200,14 @@ def _detail_context(
 
 @role_required("contact", "view")
 def contact_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    contact = contact_services.contact_get(actor=_actor(request), pk=pk, audit_view=True)
+    try:
+        contact = contact_services.contact_get(actor=_actor(request), pk=pk, audit_view=True)
+    except NotFound:
+        # A contact merged into another: its old address shows the survivor.
+        moved = next((m for m in CONTACT_MOVED(pk) if m is not None), None)
+        if moved is None or Contact.objects.filter(pk=pk).exists():
+            raise
+        return redirect("contacts:detail", pk=moved)
     edit = request.GET.get("edit", "")
     return render(request, "contacts/detail.html", _detail_context(request, contact, edit_section=edit))
 
