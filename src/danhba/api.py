@@ -33,7 +33,6 @@ from danhba.accounts.api import router as me_router
 from danhba.accounts.api_auth import AUTH, docs_access
 from danhba.analytics.api import router as analytics_router
 from danhba.automation.api import router as automation_router
-from danhba.capture.channels.api import router as channels_router
 from danhba.contacts import api as contacts_api
 from danhba.core.busy import busy_response, is_busy
 from danhba.core.errors import ServiceError
@@ -42,6 +41,7 @@ from danhba.ingest.api import router as ingest_router
 from danhba.messaging.api import router as messaging_router
 from danhba.orders import api as orders_api
 from danhba.privacy.api import router as privacy_router
+from danhba.quality.api import router as quality_router
 from danhba.sales.api import router as sales_router
 from danhba.scoring.api import router as scoring_router
 from danhba.segments.api import router as segments_router
@@ -205,7 +205,7 @@ api.add_router("/segments", segments_router)
 api.add_router("", messaging_router)
 api.add_router("/scoring", scoring_router)
 api.add_router("/sales", sales_router)
-api.add_router("/capture/channels", channels_router)
+api.add_router("/quality", quality_router)
 api.add_router("/automation", automation_router)
 api.add_router("/home", analytics_router)
 api.add_router("", tracking_router)

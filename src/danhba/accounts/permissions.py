@@ -46,6 +46,7 @@ OBJECTS = {
     "submission": _("Form submissions"),
     "channel": _("Lead channels (Facebook, Zalo)"),
     "merge": _("Contact merges"),
+    "duplicate": _("Duplicates (review queue)"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -104,6 +105,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "submission": [VIEW, EDIT, EXPORT],
             "channel": _CRUD,
             "merge": [VIEW, CREATE, DELETE],
+            "duplicate": [VIEW, EDIT],
         },
     },
     "sales": {
@@ -151,6 +153,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "deal": _READ,
             "task": [VIEW, CREATE, EDIT],
             "submission": _READ,
+            "duplicate": _READ,
         },
     },
     "analyst": {
@@ -177,6 +180,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "form": _READ,
             "submission": _READ,
             "merge": _READ,
+            "duplicate": _READ,
         },
     },
 }

@@ -16,7 +16,6 @@ AUDIT_TYPES = {
     "DealLine": "deal_line",
     "LostReason": "lost_reason",
     "Task": "task",
-    "AssignmentRule": "assignment_rule",
 }
 
 
