@@ -33,7 +33,7 @@ from danhba.accounts.api import router as me_router
 from danhba.accounts.api_auth import AUTH, docs_access
 from danhba.analytics.api import router as analytics_router
 from danhba.automation.api import router as automation_router
-from danhba.capture.forms_api import router as capture_forms_router
+from danhba.capture.channels.api import router as channels_router
 from danhba.contacts import api as contacts_api
 from danhba.core.busy import busy_response, is_busy
 from danhba.core.errors import ServiceError
@@ -205,9 +205,9 @@ api.add_router("/purchase-stats", orders_api.purchase_stats)
 api.add_router("/segments", segments_router)
 api.add_router("", messaging_router)
 api.add_router("/scoring", scoring_router)
-api.add_router("/sales", sales_router)
 api.add_router("/quality", quality_router)
-api.add_router("/capture", capture_forms_router)
+api.add_router("/sales", sales_router)
+api.add_router("/capture/channels", channels_router)
 api.add_router("/automation", automation_router)
 api.add_router("/home", analytics_router)
 api.add_router("", tracking_router)

@@ -197,6 +197,13 @@ EVENTS_PROCESS_INLINE = envbool("EVENTS_PROCESS_INLINE")
 SEGMENTS_REFRESH_INLINE = envbool("SEGMENTS_REFRESH_INLINE")
 # Scores computed inside the writing transaction instead of by the worker (tests, tiny sites).
 SCORING_INLINE = envbool("SCORING_INLINE")
+# Data quality (quality app): freshness computed inside the writing transaction instead of by
+# the worker (tiny sites, some tests); months without activity before a contact is "inactive";
+# how long an email domain's MX answer is cached, and the DNS timeout of one lookup.
+QUALITY_INLINE = envbool("QUALITY_INLINE")
+QUALITY_INACTIVE_MONTHS = envint("QUALITY_INACTIVE_MONTHS", 12)
+QUALITY_MX_TTL_DAYS = envint("QUALITY_MX_TTL_DAYS", 30)
+QUALITY_DNS_TIMEOUT = float(os.getenv("QUALITY_DNS_TIMEOUT", "3"))
 SEGMENTS_TIME_REFRESH_MINUTES = envint("SEGMENTS_TIME_REFRESH_MINUTES", 15)
 # On SQLite the event inbox is a database file of its own (the "events_inbox" alias, core/db.py),
 # so accepting never waits for the worker's writes (docs/decisions/0002-event-inbox-file.md;

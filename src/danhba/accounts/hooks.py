@@ -23,6 +23,10 @@ SENSITIVE_FIELDS: Hook[[Role | None], list[tuple[str, str]]] = Hook(
     doc="Fields beyond the standard sensitive ones that a role can be granted, as (key, label) pairs.\n"
     "Answers are listed in listener order.",
 )
+USER_DEACTIVATED: Hook[[User], None] = Hook(
+    "accounts.user_deactivated",
+    doc="A user was deactivated (inside the writing transaction): apps hand their open work over.",
+)
 
 
 def hidden_fields(user: User) -> set[str]:

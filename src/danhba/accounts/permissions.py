@@ -46,7 +46,7 @@ OBJECTS = {
     "submission": _("Form submissions"),
     "channel": _("Lead channels (Facebook, Zalo)"),
     "merge": _("Contact merges"),
-    "duplicate": _("Duplicates (review queue)"),
+    "quality": _("Data quality (decay, cleaning, dashboard)"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -105,7 +105,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "submission": [VIEW, EDIT, EXPORT],
             "channel": _CRUD,
             "merge": [VIEW, CREATE, DELETE],
-            "duplicate": [VIEW, EDIT],
+            "quality": [VIEW, CREATE, EDIT],
         },
     },
     "sales": {
@@ -153,7 +153,6 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "deal": _READ,
             "task": [VIEW, CREATE, EDIT],
             "submission": _READ,
-            "duplicate": _READ,
         },
     },
     "analyst": {
@@ -180,7 +179,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "form": _READ,
             "submission": _READ,
             "merge": _READ,
-            "duplicate": _READ,
+            "quality": [VIEW, EXPORT],
         },
     },
 }

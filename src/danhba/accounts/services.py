@@ -213,6 +213,10 @@ def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
         raise InvalidInput({field: [_("the last active admin cannot lose admin access")]})
     user.save()
     _audit_user_change(actor, user, before)
+    if before["is_active"] and not user.is_active:
+        from danhba.accounts.hooks import USER_DEACTIVATED
+
+        USER_DEACTIVATED(user)
     return user
 
 

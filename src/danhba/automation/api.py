@@ -1,8 +1,9 @@
 """REST endpoints of workflows under ``/api/automation``: workflows (create, edit — new steps
 make a new version —, status), their versions with per-step counts, enrolments (list, enrol by
-hand or in bulk, cancel, one enrolment with its path), a contact's enrolments, and the kinds of
-steps and triggers with their JSON schemas. Permissions are the role's "workflow" object;
-enrolments show only contacts inside the caller's record visibility."""
+hand or in bulk, cancel, one enrolment with its path), a contact's enrolments, the kinds of
+steps and triggers with their JSON schemas, and the playbooks (list, install as a draft).
+Permissions are the role's "workflow" object; enrolments show only contacts inside the caller's
+record visibility."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from danhba.automation.schemas import (
     EnrolmentPage,
     EnrolOut,
     KindsOut,
+    PlaybookInstalledOut,
+    PlaybookInstallIn,
+    PlaybookList,
     WorkflowIn,
     WorkflowOut,
     WorkflowPage,
@@ -32,6 +36,7 @@ from danhba.automation.schemas import (
     WorkflowVersionList,
 )
 from danhba.automation.services import enrolments as enrol_services
+from danhba.automation.services import playbooks as playbook_services
 from danhba.automation.services import workflows as services
 from danhba.core.errors import NotFound
 from danhba.core.keyset import MAX_PK
@@ -238,3 +243,36 @@ def kinds(request: HttpRequest) -> dict[str, Any]:
             {"key": k.key, "label": str(k.label), "params_schema": k.params.model_json_schema()} for k in TRIGGER_KINDS
         ],
     }
+
+
+def playbook_out(book: Any, missing: str, ctx: Any) -> dict[str, Any]:
+    graph = book.graph(ctx)
+    return {
+        "key": book.key, "name": str(book.name), "description": str(book.description),
+        "outline": [str(line) for line in book.outline], "trigger": book.trigger(ctx), "steps": len(graph["steps"]),
+        "emails": [{"key": k, "title": e.title, "subject": e.subject} for k, e in book.emails.items()],
+        "tags": [*book.tags, *book.extra_tags(ctx)], "missing": missing,
+    }  # fmt: skip
+
+
+@router.get("/playbooks", response={200: PlaybookList, **ERRORS}, summary="Playbooks ready to install")
+def playbook_list(request: HttpRequest) -> dict[str, Any]:
+    """The six playbooks: what each does, the emails and tags it makes, and why one cannot be
+    installed here yet (``missing``, e.g. no score model with a "hot" grade)."""
+    require(api_user(request), "workflow", perms.VIEW)
+    ctx = selectors.playbook_context()
+    return {"items": [playbook_out(book, missing, ctx) for book, missing in selectors.playbooks_available(ctx)]}
+
+
+@router.post("/playbooks/{key}/install", response={201: PlaybookInstalledOut, **ERRORS}, summary="Install a playbook")
+def playbook_install(
+    request: HttpRequest,
+    payload: PlaybookInstallIn | None = None,
+    key: str = Path(..., min_length=1, max_length=40, pattern=r"^[a-z_]+$"),
+) -> Status[dict[str, Any]]:
+    """A DRAFT workflow with the playbook's steps, its emails as templates and automated
+    campaigns, and its tags; installed again, a second copy with a distinct name."""
+    options = payload.dict(exclude_none=True) if payload is not None else {}
+    done = playbook_services.playbook_install(actor=api_actor(request), key=key, options=options)
+    workflow = Workflow.objects.select_related("current_version").get(pk=done.workflow.pk)
+    return Status(201, {"workflow": workflow_out(workflow), "templates": done.templates, "tags": done.tags})

@@ -111,3 +111,37 @@ class KindOut(Schema):
 class KindsOut(Schema):
     steps: list[KindOut]
     triggers: list[KindOut]
+
+
+class PlaybookEmailOut(Schema):
+    key: str
+    title: str
+    subject: str
+
+
+class PlaybookOut(Schema):
+    key: str
+    name: str
+    description: str
+    outline: list[str]
+    trigger: dict[str, Any]
+    steps: int
+    emails: list[PlaybookEmailOut]
+    tags: list[str]
+    # Why it cannot be installed on this site ("" when it can).
+    missing: str
+
+
+class PlaybookList(Schema):
+    items: list[PlaybookOut]
+
+
+class PlaybookInstallIn(Schema):
+    # The score model whose "hot" grade starts the hot-lead playbook (default: the first that has one).
+    score_model: int | None = Field(default=None, ge=1, le=2**62)
+
+
+class PlaybookInstalledOut(Schema):
+    workflow: WorkflowOut
+    templates: list[int]
+    tags: list[str]

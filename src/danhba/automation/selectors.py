@@ -6,8 +6,11 @@ from collections import defaultdict
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.utils.translation import gettext as _
 
 from danhba.automation.models import Enrolment, StepRun, Workflow, WorkflowVersion
+from danhba.automation.playbooks import Context, Playbook, all_playbooks
+from danhba.core.errors import InvalidInput
 
 
 def contact_enrolments(contact_id: int) -> QuerySet[Enrolment]:
@@ -119,3 +122,46 @@ def trigger_kinds() -> list[dict[str, Any]]:
         {"key": k.key, "label": k.label, "example": json.dumps(k.example, ensure_ascii=False) if k.example else ""}
         for k in TRIGGER_KINDS
     ]
+
+
+# --- playbooks ----------------------------------------------------------------------------------
+
+
+def playbook_context(*, score_model: Any = None) -> Context:
+    """What the site holds that a playbook may use: a score model with a "hot" grade (the one
+    named, else the first active one that has it), and the active email topics."""
+    from danhba.privacy.models import ConsentPurpose
+    from danhba.scoring.models import ScoreModel
+
+    ctx = Context()
+    models = ScoreModel.objects.filter(is_active=True).order_by("pk")
+    if score_model not in (None, ""):
+        models = models.filter(pk=_int(score_model, "score_model"))
+    for model in models:
+        hot = [g["key"] for g in model.grades or [] if str(g.get("key", "")).lower() == "hot"]
+        if hot:
+            ctx.score_model, ctx.hot_grade = model.pk, hot[0]
+            break
+    ctx.topics = [
+        (key, name_vi or name)
+        for key, name, name_vi in ConsentPurpose.objects.filter(email_topic=True, is_active=True)
+        .order_by("position", "key")
+        .values_list("key", "name", "name_vi")
+    ]
+    return ctx
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise InvalidInput({name: [_("must be a whole number")]}) from None
+    if number < 1:
+        raise InvalidInput({name: [_("must be a whole number")]})
+    return number
+
+
+def playbooks_available(ctx: Context | None = None) -> list[tuple[Playbook, str]]:
+    """Every playbook with why it cannot be installed here ("" when it can)."""
+    ctx = ctx or playbook_context()
+    return [(book, book.missing(ctx)) for book in all_playbooks()]

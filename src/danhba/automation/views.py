@@ -19,10 +19,11 @@ from danhba.automation import selectors
 from danhba.automation.forms import StepFormSet, WorkflowForm, graph_from, steps_initial
 from danhba.automation.models import Enrolment, Workflow
 from danhba.automation.services import enrolments as enrol_services
+from danhba.automation.services import playbooks as playbook_services
 from danhba.automation.services import workflows as services
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
-from danhba.core.errors import PermissionDenied, ServiceError
+from danhba.core.errors import NotFound, PermissionDenied, ServiceError
 from danhba.core.keyset import paginate
 
 PAGE_SIZE = 50
@@ -180,6 +181,41 @@ def enrolment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect("automation:enrolment", pk=pk)
+
+
+@permission_required(can("workflow", perms.VIEW))
+def playbook_gallery(request: HttpRequest) -> HttpResponse:
+    """The playbooks: what each does, the emails and tags it will make, and an install button
+    (a draft to review, then activate)."""
+    ctx = selectors.playbook_context()
+    cards = [
+        {
+            "book": book, "missing": missing, "emails": list(book.emails.values()),
+            "tags": [*book.tags, *book.extra_tags(ctx)], "steps": len(book.graph(ctx)["steps"]),
+        }
+        for book, missing in selectors.playbooks_available(ctx)
+    ]  # fmt: skip
+    return render(request, "automation/playbooks.html", {"nav": "automation", "cards": cards})
+
+
+@require_POST
+@permission_required(can("workflow", perms.CREATE))
+def playbook_install(request: HttpRequest, key: str) -> HttpResponse:
+    try:
+        done = playbook_services.playbook_install(actor=Actor.from_request(request), key=key)
+    except NotFound:
+        raise Http404(_("No such playbook.")) from None
+    except PermissionDenied:
+        raise
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("automation:playbooks")
+    messages.success(
+        request,
+        _("Installed as the draft workflow “%(name)s”: review its steps and emails, then activate it.")
+        % {"name": done.workflow.name},
+    )
+    return redirect("automation:detail", pk=done.workflow.pk)
 
 
 def contact_panel(request: HttpRequest, contact: Contact) -> dict[str, Any] | None:

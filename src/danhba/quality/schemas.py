@@ -1,90 +1,116 @@
-"""Schemas of the duplicates API (``/api/quality/duplicates``)."""
+"""Pydantic schemas of the quality API."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any
 
 from ninja import Schema
-from pydantic import Field
 
 
-class PairContactOut(Schema):
+class SignalOut(Schema):
+    kind: str
+    label: str
+    detail: dict[str, Any]
+    seen_at: dt.datetime
+
+
+class ContactQualityOut(Schema):
+    contact_id: int
+    computed: bool
+    needs_verification: bool
+    verified_at: dt.datetime | None
+    verified_by: str
+    last_activity_at: dt.datetime | None
+    seen_at: dt.datetime | None
+    bucket: str
+    bucket_label: str
+    signals: list[SignalOut]
+    archived_at: dt.datetime | None
+
+
+class RefreshOut(Schema):
+    status: str
+    day: str | None = None
+
+
+class DashboardOut(Schema):
+    day: str
+    computed_at: dt.datetime
+    seconds: float
+    overview: dict[str, Any]
+    completeness: list[dict[str, Any]]
+    validity: list[dict[str, Any]]
+    freshness: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    imports: list[dict[str, Any]]
+    duplicates: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+class CleaningJobIn(Schema):
+    name: str
+    actions: list[str]
+    frequency: str = "monthly"
+    archive_after_months: int = 24
+    auto_apply: bool = False
+    is_active: bool = True
+
+
+class CleaningJobPatch(Schema):
+    name: str | None = None
+    actions: list[str] | None = None
+    frequency: str | None = None
+    archive_after_months: int | None = None
+    auto_apply: bool | None = None
+    is_active: bool | None = None
+
+
+class CleaningJobOut(Schema):
     id: int
     name: str
-    email: str
-    phone: str
-    birthday: dt.date | None = None
-    province: str
-    company: str
-    url: str
-
-
-class PairPartOut(Schema):
-    field: str
-    label: str
-    level: int
-    level_label: str
-    weight: float
-    start: float
-    end: float
-
-
-class ExplanationOut(Schema):
-    prior_weight: float
-    match_weight: float
-    parts: list[PairPartOut]
-
-
-class PairOut(Schema):
-    id: int
-    status: str
-    probability: float
-    match_weight: float
-    found_by: str
-    cluster: int | None = None
-    found_at: dt.datetime
-    evidence: list[str]
-    contact_a: PairContactOut
-    contact_b: PairContactOut
-    explanation: ExplanationOut | None = None
-
-
-class PairPage(Schema):
-    items: list[PairOut]
-    next_cursor: str | None = None
-    prev_cursor: str | None = None
-
-
-class DuplicateSettingsOut(Schema):
-    review_threshold: float
-    auto_merge_threshold: float | None = None
-    trained_at: dt.datetime | None = None
-    trained_contacts: int
-    model: Literal["trained", "shipped"]
-    merge_available: bool
-
-
-class DuplicateSettingsIn(Schema):
-    review_threshold: float = Field(..., ge=0.5, le=0.999)
-    auto_merge_threshold: float | None = Field(None, ge=0.5, le=1.0)
-
-
-class RunIn(Schema):
-    kind: Literal["train", "predict"]
-
-
-class RunOut(Schema):
-    id: int
-    kind: str
-    status: str
-    progress: float
-    step: str
-    contacts: int
-    pairs_found: int
-    pairs_new: int
-    auto_merged: int
-    error: str
+    actions: list[str]
+    frequency: str
+    archive_after_months: int
+    auto_apply: bool
+    is_active: bool
+    next_run_at: dt.datetime | None
     created_at: dt.datetime
-    started_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
+
+
+class CleaningJobList(Schema):
+    items: list[CleaningJobOut]
+
+
+class CleaningRunOut(Schema):
+    id: int
+    job_id: int
+    status: str
+    status_label: str
+    actions: list[str]
+    scheduled: bool
+    done: int
+    total: int
+    percent: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    error: str
+    preview: list[dict[str, Any]]
+    counts: dict[str, int]
+    changed: list[dict[str, Any]]
+
+
+class CleaningChangeOut(Schema):
+    id: int
+    contact_id: int | None
+    label: str
+    action: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    at: dt.datetime
+
+
+class CleaningChangePage(Schema):
+    items: list[CleaningChangeOut]
+    next_cursor: str | None

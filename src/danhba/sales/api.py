@@ -23,6 +23,7 @@ from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.core.normalize import SANE_YEARS, sane_moment
 from danhba.sales import selectors
+from danhba.sales.api_assignment import router as assignment_router
 from danhba.sales.models import DealLine, LostReason, Notification, Pipeline, Task
 from danhba.sales.schemas import (
     CalendarFeedOut,
@@ -411,3 +412,7 @@ def calendar_feed_reset(request: HttpRequest) -> Status[dict[str, Any]]:
     require(user, "task", perms.VIEW)
     token = task_services.calendar_feed_reset(actor=api_actor(request), user=user)
     return Status(201, {"url": request.build_absolute_uri(reverse("sales:calendar", args=[token]))})
+
+
+# Lead assignment: rules, absences, a rep's handover (api_assignment.py).
+router.add_router("/assignment", assignment_router)

@@ -8,19 +8,23 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self) -> None:
+        from danhba.accounts.hooks import USER_DEACTIVATED
         from danhba.audit.display import AUDIT_TYPES, AuditType
         from danhba.automation.kinds import STEP_KINDS
         from danhba.contacts.changes import CONTACTS_CHANGED
         from danhba.contacts.extensions import CONTACT_PANELS, Panel
         from danhba.core.demo import DemoPart, demo_part_add
         from danhba.sales import demo, steps, views
-        from danhba.sales.services import assignment
+        from danhba.sales.services import assignment, rules
 
         # Workflow steps (automation knows them only through its registry).
         for kind in steps.KINDS:
             STEP_KINDS.add(kind.key, kind)
         # New leads without an owner get one by the assignment rules, a write's batch at once.
         CONTACTS_CHANGED.connect(assignment.on_contacts_changed)
+        # A rep deactivated: their open contacts, deals and tasks go over by the rules.
+        USER_DEACTIVATED.connect(rules.on_user_deactivated)
+        AUDIT_TYPES.add("assignment_rule", AuditType(model="sales.AssignmentRule"))
 
         AUDIT_TYPES.add("pipeline", AuditType(model="sales.Pipeline"))
         AUDIT_TYPES.add("stage", AuditType(model="sales.Stage"))

@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from danhba.sales.models import LostReason, Pipeline, Task
+from danhba.sales.models import AssignmentRule, LostReason, Pipeline, Task
 
 
 class DealForm(forms.Form):
@@ -97,3 +97,94 @@ class PipelineForm(forms.Form):
                 specs.append(spec)
         won, lost = str(_("Won")), str(_("Lost"))
         return [*specs, {"name": won, "kind": "won"}, {"name": lost, "kind": "lost"}]
+
+
+# --- lead assignment ---------------------------------------------------------------------------
+
+WHEN_FORMATS = ["%d/%m/%Y %H:%M", "%d/%m/%Y", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+
+
+class RuleForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    team_id = forms.TypedChoiceField(label=_("Team"), coerce=int)
+    method = forms.ChoiceField(label=_("Method"), choices=AssignmentRule.Method.choices)
+    load = forms.ChoiceField(label=_("Workload counts"), choices=AssignmentRule.Load.choices)
+    capacity = forms.IntegerField(
+        label=_("Capacity per rep"), min_value=1, max_value=1_000_000, required=False,
+        help_text=_("Most open leads (or deals) a rep may hold; empty: no limit."),
+    )  # fmt: skip
+    member_ids = forms.TypedMultipleChoiceField(
+        label=_("Reps"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every active member of the team."),
+    )  # fmt: skip
+    condition = forms.CharField(
+        label=_("Conditions (JSON)"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_('Segment conditions, for example {"op": "all", "conditions": [{"kind": "field", "field": '
+                    '"province", "operator": "eq", "value": "ha-noi"}]}; empty: every new lead.'),
+    )  # fmt: skip
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from danhba.accounts.models import Team, User
+
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["team_id"]).choices = [(t.pk, t.name) for t in Team.objects.all()]
+        cast(forms.ChoiceField, self.fields["member_ids"]).choices = [
+            (u.pk, f"{u} ({u.team})" if u.team_id else str(u))
+            for u in User.objects.filter(is_active=True).select_related("team")
+        ]
+
+    def clean_condition(self) -> Any:
+        import json
+
+        raw = self.cleaned_data.get("condition") or ""
+        if not raw.strip():
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise forms.ValidationError(_("Not valid JSON.")) from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_("Write an object: {…}."))
+        return value
+
+    @staticmethod
+    def initial_for(rule: AssignmentRule) -> dict[str, Any]:
+        import json
+
+        return {
+            "name": rule.name, "team_id": rule.team_id, "method": rule.method, "load": rule.load,
+            "capacity": rule.capacity, "member_ids": [m.pk for m in rule.members.all()], "is_active": rule.is_active,
+            "condition": json.dumps(rule.condition, ensure_ascii=False) if rule.condition else "",
+        }  # fmt: skip
+
+
+class AbsenceForm(forms.Form):
+    user_id = forms.TypedChoiceField(label=_("Rep"), coerce=int)
+    starts_at = forms.DateTimeField(label=_("From"), input_formats=WHEN_FORMATS, required=False,
+                                    widget=forms.DateTimeInput(attrs={"placeholder": "dd/mm/yyyy hh:mm"}),
+                                    help_text=_("Empty: from now."))  # fmt: skip
+    ends_at = forms.DateTimeField(label=_("Until"), input_formats=WHEN_FORMATS, required=False,
+                                  widget=forms.DateTimeInput(attrs={"placeholder": "dd/mm/yyyy hh:mm"}),
+                                  help_text=_("Empty: until they are back."))  # fmt: skip
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, users: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["user_id"]).choices = [(u.pk, str(u)) for u in users]
+
+
+class HandoverForm(forms.Form):
+    fallback_user_id = forms.TypedChoiceField(
+        label=_("Who takes what no rule takes"), coerce=int, required=False, empty_value=None,
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, rep: Any = None, **kwargs: Any) -> None:
+        from danhba.accounts.models import User
+
+        super().__init__(*args, **kwargs)
+        users = User.objects.filter(is_active=True).exclude(pk=rep.pk if rep is not None else 0)
+        cast(forms.ChoiceField, self.fields["fallback_user_id"]).choices = [
+            ("", _("Nobody (unassigned)")),
+            *[(u.pk, str(u)) for u in users],
+        ]

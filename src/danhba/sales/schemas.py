@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import Field
@@ -282,3 +282,115 @@ class NotificationList(Schema):
 
 class CalendarFeedOut(Schema):
     url: str = Field(description="The secret feed URL, shown once; resetting makes a new one.")
+
+
+# --- lead assignment -------------------------------------------------------------------------------
+
+Method = Literal["round_robin", "workload"]
+Load = Literal["leads", "deals"]
+
+
+class RuleIn(In):
+    name: str = Field(max_length=120, examples=["Miền Nam: khách từ web"])
+    team_id: int = Field(ge=1)
+    method: Method = "round_robin"
+    load: Load = "leads"
+    capacity: int | None = Field(None, ge=1, le=1_000_000, description="Most open leads (or deals) per rep.")
+    condition: dict[str, Any] = Field(
+        default_factory=dict, description="Segment condition tree; {} for every new lead.",
+        examples=[{"op": "all", "conditions": [{"kind": "field", "field": "province", "operator": "is",
+                                                "value": "Hồ Chí Minh"}]}],
+    )  # fmt: skip
+    member_ids: list[int] = Field(default_factory=list, max_length=200, description="Empty: every team member.")
+    position: int | None = Field(None, ge=0, le=1_000_000)
+    is_active: bool = True
+
+
+class RulePatch(In):
+    name: str = omittable()
+    team_id: int = omittable()
+    method: Method = omittable()
+    load: Load = omittable()
+    capacity: int | None = omittable()
+    condition: dict[str, Any] = omittable()
+    member_ids: list[int] = omittable()
+    position: int = omittable()
+    is_active: bool = omittable()
+
+
+class RuleOut(Schema):
+    id: int
+    name: str
+    team_id: int
+    method: Method
+    load: Load
+    capacity: int | None
+    condition: dict[str, Any]
+    member_ids: list[int]
+    position: int
+    is_active: bool
+    last_user_id: int | None
+
+
+class RuleList(Schema):
+    items: list[RuleOut]
+
+
+class MoveRuleIn(In):
+    step: Literal[-1, 1] = Field(description="-1: up one place (earlier), 1: down one place.")
+
+
+class AbsenceIn(In):
+    user_id: int | None = Field(None, ge=1, description="Default: you.")
+    starts_at: dt.datetime | None = Field(None, description="Default: now.")
+    ends_at: dt.datetime | None = Field(None, description="Default: until you say you are back.")
+    note: str = Field("", max_length=200)
+
+
+class AbsenceOut(Schema):
+    id: int
+    user_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None
+    note: str
+    set_by_id: int | None
+
+
+class AbsenceList(Schema):
+    items: list[AbsenceOut]
+
+
+class BackIn(In):
+    user_id: int | None = Field(None, ge=1, description="Default: you.")
+
+
+class HandoverIn(In):
+    fallback_user_id: int | None = Field(None, ge=1, description="Who takes what no rule takes; default nobody.")
+
+
+class HandoverRow(Schema):
+    user_id: int | None
+    name: str
+    contacts: int
+    deals: int
+    tasks: int
+
+
+class HandoverOut(Schema):
+    rep_id: int
+    applied: bool
+    owners: list[HandoverRow]
+
+
+class AssignmentOut(Schema):
+    id: int
+    contact_id: int
+    user_id: int | None
+    previous_id: int | None
+    rule_id: int | None
+    via: str
+    at: dt.datetime
+
+
+class AssignmentList(Schema):
+    items: list[AssignmentOut]

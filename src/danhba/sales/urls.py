@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.sales import views
+from danhba.sales import views, views_assignment
 
 app_name = "sales"
 urlpatterns = [
@@ -13,6 +13,11 @@ urlpatterns = [
     path("today/", views.today, name="today"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/reasons/<int:pk>/toggle/", views.reason_toggle, name="reason_toggle"),
+    path("assignment/", views_assignment.assignment_page, name="assignment"),
+    path("assignment/rules/<int:pk>/", views_assignment.rule_edit, name="rule_edit"),
+    path("assignment/rules/<int:pk>/action/", views_assignment.rule_action, name="rule_action"),
+    path("assignment/away/", views_assignment.availability, name="availability"),
+    path("assignment/handover/<int:user_id>/", views_assignment.handover_page, name="handover"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
     path("notices/read/", views.notices_read, name="notices_read"),
     path("calendar/reset/", views.calendar_reset, name="calendar_reset"),

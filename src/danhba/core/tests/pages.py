@@ -50,7 +50,14 @@ def load_demo(admin: Any, contacts: int = 60) -> dict[str, Any]:
     dynamic = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).order_by("id").first()
     assert static_list is not None and dynamic is not None
     list_add(actor=actor, segment=static_list, contact_ids=[c.pk for c in people[:5]])
+    from danhba.quality.services.cleaning import cleaning_job_create, cleaning_run_execute, cleaning_run_start
+
+    job = cleaning_job_create(actor=actor, data={"name": "Làm sạch hằng quý", "actions": ["normalise", "email_typos"]})
+    cleaning_run = cleaning_run_start(actor=actor, job=job)
+    cleaning_run_execute(run_id=cleaning_run.pk)
     extra = [
+        reverse("quality:cleaning_job", args=[job.pk]),
+        reverse("quality:cleaning_run", args=[cleaning_run.pk]),
         reverse("orders:products"),
         reverse("segments:detail", args=[static_list.pk]),
         reverse("segments:detail", args=[dynamic.pk]),
@@ -63,6 +70,7 @@ def load_demo(admin: Any, contacts: int = 60) -> dict[str, Any]:
         reverse("orders:products"), reverse("audit:log"),
         reverse("accounts:user_list"), reverse("accounts:role_list"), reverse("accounts:role_edit", args=[1]),
         reverse("settings:index"), reverse("tracking:source_list"), reverse("tracking_retention:list"),
-        reverse("webhooks:list"), reverse("accounts:profile"),
+        reverse("webhooks:list"), reverse("accounts:profile"), reverse("quality:dashboard"),
+        reverse("quality:cleaning"),
     ]  # fmt: skip
     return {"must_see": must_see, "extra_pages": extra, "import": run, "list": static_list, "segment": dynamic}

@@ -1,1 +1,0 @@
-"""Writes of the quality app, one module per topic (duplicates, merge, decay)."""

@@ -146,23 +146,29 @@ def _share(rule: AssignmentRule, ids: list[int], now: dt.datetime, exclude: set[
 
 
 def plan(
-    contact_ids: Sequence[int], *, now: dt.datetime, rule_id: int | None = None, exclude: Iterable[int] = ()
+    contact_ids: Sequence[int],
+    *,
+    now: dt.datetime,
+    rule_id: int | None = None,
+    exclude: Iterable[int] = (),
+    dry: bool = False,
 ) -> Plan:
     """Share contacts out by the active rules in priority order (or one rule): each rule takes
     the contacts its conditions meet among those left. Locks each rule row it uses; call it in a
-    transaction, and write the plan in the same one (:func:`assign`)."""
+    transaction, and write the plan in the same one (:func:`assign`). ``dry``: a preview (no
+    lock, the pointer stays)."""
     out = Plan()
     left = list(dict.fromkeys(int(c) for c in contact_ids))
     rules = AssignmentRule.objects.filter(is_active=True)
     if rule_id is not None:
         rules = rules.filter(pk=rule_id)
     skip = set(exclude)
-    for rule in rules.select_for_update().order_by("position", "id"):
+    for rule in (rules if dry else rules.select_for_update()).order_by("position", "id"):
         if not left:
             break
         last = rule.last_user_id
         given = _share(rule, _matching(rule, left, now), now, skip)
-        if rule.last_user_id != last:
+        if rule.last_user_id != last and not dry:
             AssignmentRule.objects.filter(pk=rule.pk).update(last_user_id=rule.last_user_id)
         for cid, uid in given.items():
             out.owners[cid] = uid

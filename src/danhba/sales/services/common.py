@@ -16,6 +16,7 @@ AUDIT_TYPES = {
     "DealLine": "deal_line",
     "LostReason": "lost_reason",
     "Task": "task",
+    "AssignmentRule": "assignment_rule",
 }
 
 

@@ -1,0 +1,297 @@
+"""Freshness and decay signals of contacts: computed in batches by the worker, from what the
+apps below record, and kept in ``Freshness`` / ``DecaySignal`` (``models/freshness.py``).
+
+1. Every contact write ends in ``contacts.changed``; :func:`on_contacts_changed` marks the
+   contacts in ``FreshnessDirty`` (one upsert per write) and wakes the worker after the commit,
+   or, with ``QUALITY_INLINE`` (tiny sites, some tests), computes them at once.
+2. :func:`dirty_process` claims a batch (``core.claims``) and calls :func:`freshness_update`:
+   a handful of queries per batch of 500 (``id IN batch``), whatever the batch holds.
+3. What changes with time alone (inactivity) or outside contact writes (an MX answer, an
+   import's changes read later) is re-marked by the jobs in ``tasks.py``.
+
+A contact whose signals or bucket changed is announced with ``contacts_changed`` and the reason
+``quality``, so segments (the ``quality`` condition) and workflows follow; this module ignores
+changes whose only reasons are its own or scores'."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from danhba.contacts.changes import ContactsChange, contacts_changed
+from danhba.contacts.models import Company, Contact, ContactCompany, ContactPhone
+from danhba.core import claims, jobs
+from danhba.ingest.models import ImportChange
+from danhba.orders.models import PurchaseStats
+from danhba.quality import decay
+from danhba.quality.models import DecaySignal, Freshness, FreshnessDirty, ImportSignal, MailDomain, QualityState
+from danhba.tracking.models import Event
+from danhba.tracking.spec import EMAIL_BOUNCED, EMAIL_SENT
+
+BATCH = 500
+LEASE = dt.timedelta(minutes=5)
+REASON = "quality"
+# Events that say nothing about the person being there: what danhba itself sent, and bounces.
+PASSIVE_EVENTS = (EMAIL_SENT, EMAIL_BOUNCED)
+K = DecaySignal.Kind
+
+
+def _own(reasons: Iterable[str]) -> bool:
+    return all(r == REASON or r.startswith("score:") for r in reasons)
+
+
+def on_contacts_changed(change: ContactsChange) -> None:
+    """Listener of ``contacts.changed`` (``apps.py``)."""
+    gone = set(change.deleted)
+    ids = [c for c in change.created if c not in gone]
+    ids += [c for c, why in change.reasons.items() if c not in gone and not _own(why)]
+    ids += [c for c in change.updated if c not in gone and c not in change.reasons]
+    freshness_mark(contact_ids=ids)
+
+
+def freshness_mark(*, contact_ids: Iterable[int]) -> None:
+    """Have these contacts' freshness computed again: at once with ``QUALITY_INLINE``, else by
+    the worker after the commit."""
+    ids = sorted({int(c) for c in contact_ids if c})
+    if not ids:
+        return
+    if settings.QUALITY_INLINE:
+        freshness_update(contact_ids=ids)
+        return
+    now = timezone.now()
+    FreshnessDirty.objects.bulk_create(
+        [FreshnessDirty(contact_id=c, marked_at=now) for c in ids],
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["contact_id"],
+        update_fields=["marked_at", "claim", "claimed_until"],
+    )
+    transaction.on_commit(_wake)
+
+
+def _wake() -> None:
+    from danhba.quality.tasks import process_freshness_dirty
+
+    jobs.wake_soon("freshness-dirty", process_freshness_dirty)
+
+
+def dirty_process(*, now: dt.datetime | None = None, max_batches: int | None = None, batch: int = BATCH) -> int:
+    """Compute the freshness of marked contacts; returns how many."""
+    token = uuid.uuid4().hex
+    done = batches = 0
+    while max_batches is None or batches < max_batches:
+        rows = claims.claim(
+            FreshnessDirty.objects.all(), token=token, lease=LEASE, limit=batch, fields=("id", "contact_id")
+        )
+        if not rows:
+            break
+        batches += 1
+        freshness_update(contact_ids=[r[1] for r in rows], now=now)
+        claims.release(FreshnessDirty, token=token, ids=[r[0] for r in rows])
+        done += len(rows)
+    return done
+
+
+# --- computing a batch -----------------------------------------------------------------------
+
+
+def _latest(rows: Any) -> dict[int, dt.datetime]:
+    return dict(rows.values("contact_id").annotate(at=Max("timestamp")).values_list("contact_id", "at"))
+
+
+class _Batch:
+    """What the tables below say about a batch of contacts: one query each."""
+
+    def __init__(self, ids: list[int], now: dt.datetime) -> None:
+        self.now = now
+        self.contacts = {
+            c[0]: c for c in Contact.objects.filter(pk__in=ids).values_list("id", "email", "last_activity_at")
+        }
+        ids = list(self.contacts)
+        self.current = {f.contact_id: f for f in Freshness.objects.filter(contact_id__in=ids)}
+        self.events = _latest(Event.objects.filter(contact_id__in=ids).exclude(name__in=PASSIVE_EVENTS))
+        self.orders = dict(
+            PurchaseStats.objects.filter(contact_id__in=ids, last_order_at__isnull=False).values_list(
+                "contact_id", "last_order_at"
+            )
+        )
+        self.bounces = _latest(
+            Event.objects.filter(contact_id__in=ids, name=EMAIL_BOUNCED, properties__bounce_type="hard")
+        )
+        self.phones: dict[int, list[str]] = defaultdict(list)
+        for cid, e164 in ContactPhone.objects.filter(contact_id__in=ids).values_list("contact_id", "e164"):
+            self.phones[cid].append(e164)
+        self.domains = _domains({decay.email_domain(c[1]) for c in self.contacts.values() if c[1]})
+        self.imports: dict[int, list[ImportSignal]] = defaultdict(list)
+        for s in ImportSignal.objects.filter(contact_id__in=ids).order_by("seen_at", "pk"):
+            self.imports[s.contact_id].append(s)
+
+    def signals(self, cid: int, verified: dt.datetime | None, seen: dt.datetime) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        email = self.contacts[cid][1]
+        bounced = self.bounces.get(cid)
+        if bounced is not None and (verified is None or bounced > verified):
+            out[K.BOUNCED] = {"email": email, "at": bounced.isoformat()}
+        if email and self.domains.get(decay.email_domain(email)) is False:
+            out[K.NO_MAIL_SERVER] = {"email": email, "domain": decay.email_domain(email)}
+        for e164 in self.phones.get(cid, ()):
+            problem = decay.phone_problem(e164)
+            if problem is not None and problem not in out:
+                out[problem] = {"phone": e164}
+        if seen < decay.months_ago(self.now, settings.QUALITY_INACTIVE_MONTHS):
+            out[K.INACTIVE] = {"since": seen.isoformat(), "months": settings.QUALITY_INACTIVE_MONTHS}
+        for s in self.imports.get(cid, ()):
+            if verified is None or s.seen_at > verified:
+                out[s.kind] = {"before": s.before, "after": s.after, "import": s.import_id}
+        return out
+
+
+def _domains(domains: set[str]) -> dict[str, bool | None]:
+    """The cached MX answers of these domains; a domain never seen is added for the MX job."""
+    domains.discard("")
+    known = dict(MailDomain.objects.filter(domain__in=domains).values_list("domain", "has_mail"))
+    missing = domains - known.keys()
+    if missing:
+        MailDomain.objects.bulk_create([MailDomain(domain=d[:253]) for d in sorted(missing)], ignore_conflicts=True)
+    return known
+
+
+def freshness_update(*, contact_ids: Sequence[int], now: dt.datetime | None = None) -> list[int]:
+    """Compute the freshness and signals of these contacts; returns those whose verification
+    state or bucket changed (announced with the reason ``quality``)."""
+    now = now or timezone.now()
+    changed: list[int] = []
+    with transaction.atomic():
+        b = _Batch(sorted({int(c) for c in contact_ids}), now)
+        rows: list[Freshness] = []
+        wanted: dict[int, dict[str, dict[str, Any]]] = {}
+        for cid, (_pk, _email, own) in b.contacts.items():
+            old = b.current.get(cid)
+            verified = old.verified_at if old else None
+            activity = max(t for t in (own, b.events.get(cid), b.orders.get(cid)) if t is not None)
+            seen = max(activity, verified) if verified else activity
+            wanted[cid] = b.signals(cid, verified, seen)
+            reasons = sorted(wanted[cid])
+            rows.append(
+                Freshness(
+                    contact_id=cid, verified_at=verified, verified_by=old.verified_by if old else "",
+                    last_activity_at=activity, seen_at=seen, needs_verification=bool(reasons), reasons=reasons,
+                    computed_at=now,
+                )
+            )  # fmt: skip
+            if old is None or old.reasons != reasons or decay.bucket_of(old.seen_at, now) != decay.bucket_of(seen, now):
+                changed.append(cid)
+        Freshness.objects.bulk_create(
+            rows,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["contact"],
+            update_fields=["last_activity_at", "seen_at", "needs_verification", "reasons", "computed_at"],
+        )
+        _signals_write(wanted, now)
+        if changed:
+            contacts_changed(reasons={c: [REASON] for c in changed})
+    return changed
+
+
+def _signals_write(wanted: dict[int, dict[str, dict[str, Any]]], now: dt.datetime) -> None:
+    """Make each contact's DecaySignal rows those of ``wanted``: a signal still there keeps its
+    first ``seen_at`` (its detail follows the evidence)."""
+    have: dict[tuple[int, str], tuple[int, Any]] = {
+        (c, k): (pk, detail)
+        for pk, c, k, detail in DecaySignal.objects.filter(contact_id__in=list(wanted)).values_list(
+            "pk", "contact_id", "kind", "detail"
+        )
+    }
+    gone = [pk for (c, k), (pk, _d) in have.items() if k not in wanted[c]]
+    if gone:
+        DecaySignal.objects.filter(pk__in=gone).delete()
+    new = []
+    for c, signals in wanted.items():
+        for k, detail in signals.items():
+            if (c, k) not in have:
+                new.append(DecaySignal(contact_id=c, kind=k, detail=detail, seen_at=now))
+            elif have[(c, k)][1] != detail:
+                DecaySignal.objects.filter(pk=have[(c, k)][0]).update(detail=detail)
+    DecaySignal.objects.bulk_create(new, batch_size=1000)
+
+
+# --- what changes outside contact writes ----------------------------------------------------
+
+
+def time_mark(*, now: dt.datetime | None = None) -> int:
+    """Mark the contacts whose data crossed a bucket boundary or the inactivity limit in the
+    last two days (one range of the ``seen_at`` index per boundary), and contacts without a
+    freshness row yet (created before the app, or by a writer that skipped the hook)."""
+    now = now or timezone.now()
+    months = {b.min_months for b in decay.BUCKETS if b.min_months} | {settings.QUALITY_INACTIVE_MONTHS}
+    ids: set[int] = set()
+    for m in months:
+        edge = decay.months_ago(now, m)
+        ids.update(
+            Freshness.objects.filter(seen_at__gte=edge - dt.timedelta(days=2), seen_at__lt=edge).values_list(
+                "contact_id", flat=True
+            )
+        )
+    freshness_mark(contact_ids=ids)
+    return len(ids) + missing_mark()
+
+
+def missing_mark(*, limit: int = 50_000) -> int:
+    """Contacts that have no freshness row: marked, ``limit`` at a time."""
+    ids = list(Contact.objects.filter(freshness__isnull=True).values_list("pk", flat=True)[:limit])
+    freshness_mark(contact_ids=ids)
+    return len(ids)
+
+
+def import_signals_scan(*, limit: int = 5000) -> int:
+    """Read the import changes after the cursor: a job title overwritten, or a company added to
+    a contact that had another, becomes an ``ImportSignal`` and the contact is marked."""
+    state, _created = QualityState.objects.get_or_create(key="import-changes", defaults={"value": {"after": 0}})
+    after = int(state.value.get("after", 0))
+    rows = list(
+        ImportChange.objects.filter(pk__gt=after, action=ImportChange.Action.UPDATED)
+        .order_by("pk")
+        .values_list("pk", "run_id", "contact_id", "before", "after", "added")[:limit]
+    )
+    if not rows:
+        return 0
+    with_company = _company_counts([r[2] for r in rows if (r[5] or {}).get("companies")])
+    found: list[ImportSignal] = []
+    for _pk, run_id, cid, before, later, added in rows:
+        old_title = (before or {}).get("job_title") or ""
+        if old_title and old_title != (later or {}).get("job_title"):
+            found.append(_import_signal(cid, K.JOB_CHANGE, run_id, old_title, (later or {}).get("job_title") or ""))
+        new_companies = (added or {}).get("companies") or []
+        if new_companies and with_company.get(cid, 0) > len(new_companies):
+            found.append(_import_signal(cid, K.COMPANY_CHANGE, run_id, "", _company_name(new_companies[-1])))
+    with transaction.atomic():
+        existing = set(Contact.objects.filter(pk__in={s.contact_id for s in found}).values_list("pk", flat=True))
+        ImportSignal.objects.bulk_create([s for s in found if s.contact_id in existing])
+        state.value = {"after": rows[-1][0]}
+        state.save(update_fields=["value"])
+        freshness_mark(contact_ids=existing)
+    return len(rows)
+
+
+def _import_signal(cid: int, kind: str, run_id: int, before: Any, after: Any) -> ImportSignal:
+    return ImportSignal(contact_id=cid, kind=kind, import_id=run_id, before=str(before)[:200], after=str(after)[:200])
+
+
+def _company_counts(ids: list[int]) -> dict[int, int]:
+    counts: dict[int, int] = defaultdict(int)
+    for cid in ContactCompany.objects.filter(contact_id__in=ids).values_list("contact_id", flat=True):
+        counts[cid] += 1
+    return counts
+
+
+def _company_name(company_id: Any) -> str:
+    return Company.objects.filter(pk=company_id).values_list("name", flat=True).first() or ""

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from danhba.quality.views import cleaning, contacts, dashboard
+
+app_name = "quality"
+urlpatterns = [
+    path("", dashboard.dashboard, name="dashboard"),
+    path("refresh", dashboard.dashboard_refresh, name="refresh"),
+    path("contacts/<int:pk>/verify", contacts.verify, name="verify"),
+    path("contacts/<int:pk>/restore", contacts.restore, name="restore"),
+    path("cleaning/", cleaning.job_list, name="cleaning"),
+    path("cleaning/new", cleaning.job_create, name="cleaning_create"),
+    path("cleaning/<int:pk>/", cleaning.job_detail, name="cleaning_job"),
+    path("cleaning/<int:pk>/delete", cleaning.job_delete, name="cleaning_delete"),
+    path("cleaning/<int:pk>/start", cleaning.run_start, name="cleaning_start"),
+    path("cleaning/runs/<int:pk>/", cleaning.run_detail, name="cleaning_run"),
+    path("cleaning/runs/<int:pk>/apply", cleaning.run_apply, name="cleaning_apply"),
+    path("cleaning/runs/<int:pk>/cancel", cleaning.run_cancel, name="cleaning_cancel"),
+]
