@@ -255,3 +255,13 @@ def test_webhooks_are_rate_limited(client: Any, monkeypatch: pytest.MonkeyPatch)
     connection = zalo_connection()
     codes = [post_zalo(client, connection, zalo_body("follow")).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+def test_a_value_the_contact_refuses_is_left_out_and_noted_not_the_lead(client: Any) -> None:
+    connection = zalo_connection()
+    info = {"name": "Mai Anh", "phone": "0912345670", "city": "Atlantis"}
+    post_zalo(client, connection, zalo_body("user_submit_info", info=info))
+    assert _process() == ["processed"]
+    contact = Contact.objects.get()
+    assert contact.full_name == "Mai Anh" and contact.province == ""
+    assert "province" in ChannelPayload.objects.get().error and "Atlantis" in ChannelPayload.objects.get().error
