@@ -18,6 +18,8 @@ urlpatterns = [
     path("automation/", include("danhba.automation.urls")),
     path("sales/", include("danhba.sales.urls")),
     path("capture/", include("danhba.capture.urls")),
+    path("forms/", include("danhba.capture.forms_urls")),
+    path("f/", include("danhba.capture.forms_public_urls")),
     path("email/", include("danhba.messaging.urls")),
     path("scoring/", include("danhba.scoring.urls")),
     path("quality/", include("danhba.quality.urls")),

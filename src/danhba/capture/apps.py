@@ -8,3 +8,23 @@ class CaptureConfig(AppConfig):
     name = "danhba.capture"
     label = "capture"
     verbose_name = _("Lead capture")
+
+    def ready(self) -> None:
+        from danhba.audit.display import AUDIT_TYPES, AuditType
+
+        # Web forms
+        AUDIT_TYPES.add("webform", AuditType(model="capture.WebForm"))
+        AUDIT_TYPES.add("formsubmission", AuditType(model="capture.FormSubmission"))
+        from danhba.capture import forms_demo
+        from danhba.core.demo import DemoPart, demo_part_add
+
+        demo_part_add(
+            "forms",
+            DemoPart(
+                floor=6,
+                order=60,
+                load=forms_demo.demo_forms_part,
+                present=forms_demo.demo_forms_present,
+                labels=(("web_forms", "web forms"), ("form_submissions", "form submissions")),
+            ),
+        )

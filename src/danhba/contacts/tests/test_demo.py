@@ -76,8 +76,20 @@ def test_counts_match_the_summary(loaded: dict[str, Any]) -> None:
         assert last_activity == latest[cid]
     # One summary line in the audit log, not one per contact or event (besides what the demo
     # makes through the apps' services, as a user would: segments, the two event sources, score
-    # models and rules, the pipeline, its deals and tasks).
-    through_services = ("segment", "source", "score_model", "score_rule", "pipeline", "stage", "deal", "task")
+    # models and rules, the pipeline, its deals and tasks, web forms and the consents their
+    # submissions give).
+    through_services = (
+        "segment",
+        "source",
+        "score_model",
+        "score_rule",
+        "pipeline",
+        "stage",
+        "deal",
+        "task",
+        "webform",
+        "consent",
+    )
     rows = AuditEvent.objects.exclude(object_type__in=through_services)
     assert list(rows.values_list("object_type", "via", "action")) == [("demo", "cli", "create")]
     assert AuditEvent.objects.filter(object_type="source").count() == 2

@@ -23,6 +23,11 @@ PUBLIC = {
     "email/c/<str:token>/": "tracked link redirect (signed token)",
     "capture/hooks/facebook/<str:key>/": "Facebook Lead Ads webhook (X-Hub-Signature-256, verify token handshake)",
     "capture/hooks/zalo/<str:key>/": "Zalo OA webhook (X-ZEvent-Signature)",
+    "f/embed.js": "the web form embed script (static code, no data)",
+    "f/<slug:slug>": "a web form's hosted page and iframe (rate-limited, honeypot, signed render token)",
+    "f/<slug:slug>/schema": "a web form's questions for the script embed (CORS for the form's sites; rate-limited)",
+    "f/<slug:slug>/submit": "a web form's submissions from the script embed (CORS for the form's sites; rate-limited)",
+    "f/confirm/<str:token>/": "double opt-in confirmation of a form submission (signed token; rate-limited)",
     "api/": "the API's root: its name and where its docs are",
     r"api/^[\s\S]*$": "the API's catch-all: a JSON 404 for unknown paths",
 }
