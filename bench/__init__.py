@@ -18,7 +18,7 @@ REPO_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 # Generated databases live under var/, which git ignores.
 DATA_DIR = REPO_DIR / "var" / "bench"
-BENCHMARKS = ("search", "import", "ingest", "segments", "email", "automation", "scoring", "quality")
+BENCHMARKS = ("search", "import", "ingest", "segments", "email", "automation", "scoring", "quality", "duplicates")
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:

@@ -47,6 +47,7 @@ OBJECTS = {
     "channel": _("Lead channels (Facebook, Zalo)"),
     "merge": _("Contact merges"),
     "quality": _("Data quality (decay, cleaning, dashboard)"),
+    "duplicate": _("Duplicates (review queue)"),
 }
 
 SCOPE_OWN = "own"  # own contacts and unassigned ones
@@ -106,6 +107,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "channel": _CRUD,
             "merge": [VIEW, CREATE, DELETE],
             "quality": [VIEW, CREATE, EDIT],
+            "duplicate": [VIEW, EDIT],
         },
     },
     "sales": {
@@ -153,6 +155,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "deal": _READ,
             "task": [VIEW, CREATE, EDIT],
             "submission": _READ,
+            "duplicate": _READ,
         },
     },
     "analyst": {
@@ -180,6 +183,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             "submission": _READ,
             "merge": _READ,
             "quality": [VIEW, EXPORT],
+            "duplicate": _READ,
         },
     },
 }

@@ -4,27 +4,29 @@ number of the dashboard), a contact's freshness for its panel and the API, clean
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from danhba.accounts.models import User
-from danhba.contacts.models import Contact, ContactCompany
+from danhba.contacts.models import Contact, ContactCompany, ContactPhone
 from danhba.contacts.selectors import hidden_fields, member_q
 from danhba.core.normalize import clean_text
 from danhba.quality import decay
 from danhba.quality.conditions import SIGNALS, rows_for
+from danhba.quality.features import ContactValues, record
 from danhba.quality.models import (
     CleaningChange,
     CleaningJob,
     CleaningRun,
     ContactArchive,
     DecaySignal,
+    DuplicatePair,
     Freshness,
     MergedContact,
 )
@@ -210,3 +212,214 @@ def job_out(job: Any) -> dict[str, Any]:
         "archive_after_months": job.archive_after_months, "auto_apply": job.auto_apply, "is_active": job.is_active,
         "next_run_at": job.next_run_at, "created_at": job.created_at,
     }  # fmt: skip
+
+
+# --- duplicate detection ----------------------------------------------------------------------
+# Reads of the quality app that pages, the API and other apps' hooks share. Duplicate
+
+
+EXPORT_CHUNK = 20_000
+# The real-time check looks at no more than this many candidates per new contact (a very
+# common name would otherwise bring thousands; the nightly run sees them all).
+MAX_CANDIDATES = 200
+VALUE_FIELDS = ("id", "full_name", "email", "phone", "birthday", "province", "company_name")
+
+
+def _values(qs: QuerySet[Contact]) -> QuerySet[Contact, dict[str, Any]]:
+    company = ContactCompany.objects.filter(contact=OuterRef("pk")).order_by("id").values("company__name")[:1]
+    return qs.annotate(company_name=Subquery(company)).values(*VALUE_FIELDS)
+
+
+def _record(row: dict[str, Any]) -> dict[str, object]:
+    return record(
+        ContactValues(
+            id=row["id"],
+            full_name=row["full_name"] or "",
+            email=row["email"] or "",
+            phone=row["phone"] or "",
+            birthday=row["birthday"],
+            province=row["province"] or "",
+            company=row["company_name"] or "",
+        )
+    )
+
+
+def records_in_chunks(chunk: int = EXPORT_CHUNK) -> Iterator[list[dict[str, object]]]:
+    """Every contact as a matching record, ``chunk`` at a time, by keyset on the id (no
+    offset scans, never all contacts in memory at once)."""
+    last = 0
+    while True:
+        rows = list(_values(Contact.objects.filter(id__gt=last).order_by("id"))[:chunk])
+        if not rows:
+            return
+        last = rows[-1]["id"]
+        yield [_record(r) for r in rows]
+
+
+def records_of(ids: Iterable[int]) -> dict[int, dict[str, object]]:
+    wanted = sorted({int(i) for i in ids})
+    out: dict[int, dict[str, object]] = {}
+    for start in range(0, len(wanted), 500):
+        for row in _values(Contact.objects.filter(id__in=wanted[start : start + 500]).order_by()):
+            out[row["id"]] = _record(row)
+    return out
+
+
+def candidates_of(contact_ids: Iterable[int]) -> dict[int, set[int]]:
+    """For each new contact, the existing contacts that share an indexed key with it: a phone
+    (any of its phones), or the folded name (also with the given name first, "Đức Nguyễn Văn")."""
+    ids = sorted({int(i) for i in contact_ids})
+    found: dict[int, set[int]] = {i: set() for i in ids}
+    if ids:
+        _add(found, _same_phone(ids))
+        _add(found, _same_name(ids))
+    return found
+
+
+def _add(found: dict[int, set[int]], pairs: Iterable[tuple[int, int]]) -> None:
+    for mine, other in pairs:
+        if mine != other:
+            found[mine].add(other)
+
+
+def _same_phone(ids: list[int]) -> Iterator[tuple[int, int]]:
+    by_phone: dict[str, set[int]] = {}
+    for cid, e164 in ContactPhone.objects.filter(contact_id__in=ids).values_list("contact_id", "e164"):
+        by_phone.setdefault(e164, set()).add(cid)
+    others = ContactPhone.objects.filter(e164__in=list(by_phone)).values_list("e164", "contact_id")
+    for e164, cid in others[: MAX_CANDIDATES * len(ids)]:
+        for mine in by_phone[e164]:
+            yield mine, cid
+
+
+def _same_name(ids: list[int]) -> Iterator[tuple[int, int]]:
+    by_key: dict[str, set[int]] = {}
+    for cid, key in Contact.objects.filter(id__in=ids).values_list("id", "name_key"):
+        words = key.split()
+        for variant in {key, " ".join(words[-1:] + words[:-1]), " ".join(words[1:] + words[:1])} - {""}:
+            by_key.setdefault(variant, set()).add(cid)
+    for key, mine_ids in by_key.items():
+        same = Contact.objects.filter(name_key=key).order_by("-id").values_list("id", flat=True)[:MAX_CANDIDATES]
+        for cid in same:
+            for mine in mine_ids:
+                yield mine, cid
+
+
+def pairs_visible(user: User) -> QuerySet[DuplicatePair]:
+    """Pairs whose two contacts the user may open."""
+    visible = Contact.objects.visible_to(user).values("id")
+    return DuplicatePair.objects.filter(contact_a__in=visible, contact_b__in=visible)
+
+
+def queue(
+    user: User,
+    *,
+    status: str = DuplicatePair.Status.OPEN,
+    min_probability: float | None = None,
+    max_probability: float | None = None,
+    cluster: int | None = None,
+    contact: int | None = None,
+    found_by: str | None = None,
+) -> QuerySet[DuplicatePair]:
+    qs = pairs_visible(user).filter(status=status).select_related("contact_a", "contact_b")
+    if min_probability is not None:
+        qs = qs.filter(probability__gte=min_probability)
+    if max_probability is not None:
+        qs = qs.filter(probability__lte=max_probability)
+    if cluster is not None:
+        qs = qs.filter(cluster=cluster)
+    if contact is not None:
+        qs = qs.filter(Q(contact_a_id=contact) | Q(contact_b_id=contact))
+    if found_by:
+        qs = qs.filter(found_by=found_by)
+    return qs
+
+
+def pair_get(user: User, pair_id: int) -> DuplicatePair | None:
+    return pairs_visible(user).select_related("contact_a", "contact_b").filter(pk=pair_id).first()
+
+
+# --- what the queue shows -----------------------------------------------------------------
+
+SHOWN_FIELDS = ("name", "email", "phone", "birthday", "province", "company")
+
+
+def _companies(ids: set[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    links = ContactCompany.objects.filter(contact_id__in=ids).order_by("id").values_list("contact_id", "company__name")
+    for cid, name in links:
+        out.setdefault(cid, name)
+    return out
+
+
+def _side(contact: Contact, company: str, hidden: set[str]) -> dict[str, Any]:
+    from django.urls import reverse
+
+    from danhba.core.vn import PROVINCE_NAMES
+
+    return {
+        "id": contact.pk,
+        "name": contact.display_name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "birthday": None if "birthday" in hidden or not contact.birthday else contact.birthday,
+        "province": PROVINCE_NAMES.get(contact.province, contact.province),
+        "company": company,
+        "url": reverse("contacts:detail", args=[contact.pk]),
+    }
+
+
+def explanation(model: dict[str, Any], pair: DuplicatePair, hidden: set[str]) -> dict[str, Any]:
+    """Each field's part in the pair's score, in the reader's language: the level that held
+    and its weight (log2 of m/u: above 0 the field speaks for a match, below against), the
+    prior, and the running total the waterfall chart draws. A field the reader may not see is
+    counted, not named."""
+    from danhba.quality.comparisons import FIELD_LABELS, LEVEL_LABELS
+    from danhba.quality.matching import explain
+
+    score = explain(model, pair.levels or {})
+    running = score.prior_weight
+    parts = []
+    for part in score.parts:
+        start, running = running, running + part.weight
+        secret = part.field in hidden
+        parts.append(
+            {
+                "field": part.field,
+                "label": str(FIELD_LABELS.get(part.field, part.field)),
+                "level": part.level,
+                "level_label": "—" if secret else str(LEVEL_LABELS.get(part.label, part.label)),
+                "weight": round(part.weight, 3),
+                "start": round(start, 3),
+                "end": round(running, 3),
+            }
+        )
+    return {"prior_weight": round(score.prior_weight, 3), "match_weight": round(score.match_weight, 3), "parts": parts}
+
+
+def pair_rows(user: User, pairs: list[DuplicatePair], model: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pairs as the queue and the API show them: both contacts' values side by side (fields
+    the reader may not see left out) and the explanation."""
+    from danhba.contacts.selectors import hidden_fields
+
+    hidden = set(hidden_fields(user))
+    companies = _companies({c for p in pairs for c in (p.contact_a_id, p.contact_b_id)})
+    rows = []
+    for pair in pairs:
+        rows.append(
+            {
+                "pair": pair,
+                "id": pair.pk,
+                "status": pair.status,
+                "probability": pair.probability,
+                "match_weight": pair.match_weight,
+                "found_by": pair.found_by,
+                "cluster": pair.cluster,
+                "found_at": pair.found_at,
+                "evidence": sorted(pair.evidence),
+                "contact_a": _side(pair.contact_a, companies.get(pair.contact_a_id, ""), hidden),
+                "contact_b": _side(pair.contact_b, companies.get(pair.contact_b_id, ""), hidden),
+                "explanation": explanation(model, pair, hidden) if pair.levels else None,
+            }
+        )
+    return rows

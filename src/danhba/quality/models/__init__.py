@@ -3,6 +3,7 @@ each imported here."""
 
 from danhba.quality.models.cleaning import CleaningChange, CleaningJob, CleaningRun, ContactArchive
 from danhba.quality.models.dashboard import QualitySnapshot
+from danhba.quality.models.duplicates import DuplicatePair, DuplicateRun, DuplicateSettings
 from danhba.quality.models.freshness import (
     DecaySignal,
     Freshness,
@@ -19,6 +20,9 @@ __all__ = [
     "CleaningRun",
     "ContactArchive",
     "DecaySignal",
+    "DuplicatePair",
+    "DuplicateRun",
+    "DuplicateSettings",
     "Freshness",
     "FreshnessDirty",
     "ImportSignal",

@@ -1,6 +1,6 @@
 """The data-quality dashboard's figures, computed by a job (``services/dashboard.py``) and
 kept one row per day: the page and the API read the newest row, the charts over time read
-the rows of past days (docs/decisions/0018-quality-decay-and-dashboard.md)."""
+the rows of past days (docs/decisions/0020-quality-decay-and-dashboard.md)."""
 
 from __future__ import annotations
 

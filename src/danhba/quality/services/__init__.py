@@ -1,0 +1,1 @@
+"""Writes of the quality app, one module per topic (duplicates, merge, decay)."""

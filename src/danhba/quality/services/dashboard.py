@@ -1,7 +1,7 @@
 """The data-quality dashboard's figures, computed by a job into one ``QualitySnapshot`` per day
 (``quality_snapshot_compute``): each card is one aggregate query, or one index range per bar,
 so a snapshot of a million contacts costs a few full passes over the contacts table, once,
-in the worker — never per page view. Decision 0018 says why a job and not live queries.
+in the worker — never per page view. Decision 0020 says why a job and not live queries.
 
 Cards (the keys of ``data``): ``overview``, ``completeness``, ``validity``, ``freshness``,
 ``sources``, ``imports``, ``duplicates``."""
