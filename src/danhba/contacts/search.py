@@ -49,6 +49,7 @@ class SearchDoc(NamedTuple):
     e164s: Sequence[str] = ()
     company_names: Sequence[str] = ()
     folded_name: str | None = None  # fold(full_name), when the writer has it
+    texts: tuple[str, str, str, str] | None = None  # search_texts of the above, when the writer has them
 
 
 def _words(texts: Iterable[str]) -> str:
@@ -79,15 +80,28 @@ def _company_text(names: Sequence[str]) -> str:
     return _company_words(names[0]) if len(names) == 1 else _words(names)
 
 
+def search_texts(
+    full_name: str,
+    emails: Sequence[str] = (),
+    e164s: Sequence[str] = (),
+    company_names: Sequence[str] = (),
+    folded_name: str | None = None,
+) -> tuple[str, str, str, str]:
+    """The texts (name, company, email, phone) of a contact's ``SearchEntry``: pure, so a bulk
+    writer may make them ahead, in another process (an import's reader), and hand them over in
+    :attr:`SearchDoc.texts`."""
+    return (
+        " ".join(fold_words(full_name, folded=folded_name)),
+        _company_text(company_names) if company_names else "",
+        _email_words(emails) if emails else "",
+        _phone_words(e164s) if e164s else "",
+    )
+
+
 def search_row(doc: SearchDoc) -> tuple[int, str, str, str, str]:
     """The ``SearchEntry`` row (contact, name, company, email, phone) of a contact."""
-    return (
-        doc.contact_id,
-        " ".join(fold_words(doc.full_name, folded=doc.folded_name)),
-        _company_text(doc.company_names) if doc.company_names else "",
-        _email_words(doc.emails) if doc.emails else "",
-        _phone_words(doc.e164s) if doc.e164s else "",
-    )
+    texts = doc.texts or search_texts(doc.full_name, doc.emails, doc.e164s, doc.company_names, doc.folded_name)
+    return (doc.contact_id, *texts)
 
 
 COLUMNS = ["contact_id", "name", "company", "email", "phone"]

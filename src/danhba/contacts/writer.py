@@ -93,6 +93,10 @@ class NewContact(Identities):
     values: dict[str, Any] = field(default_factory=dict)
     audit: dict[str, Any] | None = None
     folded_name: str | None = None  # fold(values["full_name"]), when the caller has it
+    # Made ahead by the caller (an import's reading process) from values["full_name"] and the
+    # identities above, with the rules' own functions: keys.name_key and search.search_texts.
+    name_key: str | None = None
+    search: tuple[str, str, str, str] | None = None
 
 
 @dataclass
@@ -156,8 +160,11 @@ class ContactWriter:
             row = self._row(cid, new, now)
             rows.append(row)
             added.add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
-            docs.append(SearchDoc(cid, row[full_name], [e for e, _l in new.emails], [p[0] for p in new.phones],
-                                  [name for _c, name, _j in new.companies], new.folded_name))  # fmt: skip
+            if new.search is not None:
+                docs.append(SearchDoc(cid, row[full_name], texts=new.search))
+            else:
+                docs.append(SearchDoc(cid, row[full_name], [e for e, _l in new.emails], [p[0] for p in new.phones],
+                                      [name for _c, name, _j in new.companies], new.folded_name))  # fmt: skip
             if new.audit is not None:
                 audits.append((cid, display_name(row[full_name], cid), cid, jsonable(new.audit)))
         self.contact_table.insert(rows)
@@ -187,7 +194,7 @@ class ContactWriter:
         row[column["id"]] = cid
         if not row[column["custom"]]:
             row[column["custom"]] = {}
-        row[column["name_key"]] = name_key(row[column["full_name"]], folded=new.folded_name)
+        row[column["name_key"]] = new.name_key or name_key(row[column["full_name"]], folded=new.folded_name)
         if not row[column["lifecycle_stage_id"]]:
             row[column["lifecycle_stage_id"]] = self.default_stage()
         row[column["email"]] = new.emails[0][0] if new.emails else ""

@@ -33,6 +33,7 @@ T = TypeVar("T")
 
 CHUNK = 900  # values per IN (...) list: well under SQLite's variable limit
 JSON_ROWS = 5000  # rows per statement of a one_statement Table on SQLite
+INLINE_MIN_ROWS = 8  # SQLite: from this many rows, a value every row shares is a literal of the statement
 
 
 def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -99,6 +100,7 @@ class Table:
         self.sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
         self.copy_sql = f"COPY {table} ({columns}) FROM STDIN"
         self.adapted = [i for i, a in enumerate(self.adapters) if a is not None]
+        self.inlined: dict[tuple[str | None, ...], str] = {}  # SQLite: statements by their literals
         self.json_sql = ""
         if one_statement and connection.vendor == "sqlite" and sqlite3.sqlite_version_info >= (3, 38):
             # A JSON column's value as JSON text (``->``, what json_adapter stores), any other as
@@ -117,6 +119,15 @@ class Table:
             rows = rows if isinstance(rows, list) else list(rows)
             if not rows or self._insert_json(rows):
                 return
+        if connection.vendor == "sqlite":
+            rows = rows if isinstance(rows, list) else list(rows)
+            if len(rows) >= INLINE_MIN_ROWS:
+                self._insert_inlined(rows)
+                return
+        self._insert_rows(rows)
+
+    def _insert_rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Each row's values adapted, then ``COPY`` (PostgreSQL) or ``executemany`` (SQLite)."""
         if self.adapted:
             adapters = self.adapters
             idx = self.adapted
@@ -138,6 +149,29 @@ class Table:
                         copy.write_row(values)
             else:
                 cursor.executemany(self.sql, out)
+
+    def _insert_inlined(self, rows: list[Sequence[Any]]) -> None:
+        """SQLite, many rows: the columns that hold one value in every row (most of a new
+        contact's 45: defaults, the batch's time) written into the statement as literals, and
+        only the others bound per row. Binding a value costs about as much as SQLite's own work
+        for it (measured, 45 columns: 8.7 µs a row all bound, 2.8 with 35 of them literals)."""
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        adapters = self.adapters
+        for i in self.adapted:
+            columns[i] = list(map(adapters[i], columns[i]))  # type: ignore[arg-type]
+        count = len(rows)
+        literals: list[str | None] = [_constant(column, count) for column in columns]
+        shape = tuple(literals)
+        sql = self.inlined.get(shape)
+        if sql is None:
+            if len(self.inlined) > 64:
+                self.inlined.clear()
+            marks = ", ".join("%s" if literal is None else literal for literal in literals)
+            sql = self.inlined[shape] = f"{self.sql.partition(' VALUES ')[0]} VALUES ({marks})"
+        bound = [column for column, literal in zip(columns, literals, strict=True) if literal is None]
+        out: list[Any] = list(zip(*bound, strict=True)) if bound else [()] * count
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, out)
 
     def _insert_json(self, rows: list[Sequence[Any]]) -> bool:
         """The rows as JSON arrays, ``JSON_ROWS`` per statement; False (nothing written) when
@@ -164,6 +198,26 @@ class Table:
             for doc in docs:
                 cursor.execute(self.json_sql, [doc])
         return True
+
+
+def _constant(column: Sequence[Any], count: int) -> str | None:
+    """The SQL literal of the value every item of ``column`` is (None when they differ, or the
+    value is not one a literal states exactly): NULL, an integer, a short text without NUL.
+    ``%`` is doubled: Django's SQLite cursor reads ``%s`` as a parameter and ``%%`` as ``%``."""
+    first = column[0]
+    if first is None:
+        return "NULL" if column.count(None) == count else None
+    kind = type(first)
+    if kind is str:
+        if len(first) > 200 or "\x00" in first or column.count(first) != count:
+            return None
+        text: str = first
+        return "'" + text.replace("'", "''").replace("%", "%%") + "'"
+    if kind is bool or kind is int:  # 1 == 1.0 == True: the same type in every row, too
+        if column.count(first) != count or any(type(v) is not kind for v in column):
+            return None
+        return str(int(first))
+    return None
 
 
 def datetime_adapter() -> Callable[[Any], Any]:

@@ -322,6 +322,7 @@ class Loader:
             row.external_ids.remove((key[1], key[2]))
             taken = reason(gettext_noop("external id already belongs to %(who)s; not added"), who=who)
         row.warnings.append(Issue("", key[-1], taken))
+        row.search = None  # made by the reader with the identity just taken away
 
     # --- merging rows into a target -----------------------------------------------------------------
 
@@ -489,9 +490,13 @@ class Loader:
         companies = [(*brought.company, state.get("job_title", ""))] if brought.company else []
         name = state["full_name"]
         folded = next((r.folded_name for r in rows if r.folded_name and r.fields["full_name"] == name), None)
+        # One row with a name (most contacts): its name key and search texts were made by the reader.
+        made = rows[0] if len(rows) == 1 and rows[0].search is not None else None
         return NewContact(
             values=state,
             folded_name=folded,
+            name_key=made.name_key if made else None,
+            search=made.search if made else None,
             emails=[(e, "personal") for e in brought.emails],
             phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in brought.phones],
             external_ids=brought.external_ids, socials=brought.socials, tag_ids=brought.tag_ids, companies=companies,

@@ -27,7 +27,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from danhba.contacts.custom_fields import clean_value
+from danhba.contacts.keys import name_key
 from danhba.contacts.models import BuyerRole, CustomField, LifecycleStage, SocialProfile
+from danhba.contacts.search import search_texts
 from danhba.contacts.services.cleaning import MAX_LENGTHS
 from danhba.core.memo import Memo
 from danhba.core.normalize import (
@@ -122,6 +124,11 @@ class Prepared:
     consents: dict[int, str] = field(default_factory=dict)  # purpose id → granted / withdrawn
     warnings: list[Issue] = field(default_factory=list)
     folded_name: str = ""  # fold(fields["full_name"]): folded here, in the reading process
+    # Made here too, from the row alone, for the loader to take as they are when the row becomes
+    # a contact by itself (most rows): the name key, and the search entry's texts (None when
+    # the row has no name, or the loader took an identity away from it).
+    name_key: str = ""
+    search: tuple[str, str, str, str] | None = None
 
     def packed(self) -> tuple[Any, ...]:
         """The row as a plain tuple of its fields, in order (``Prepared(*packed)`` is the row
@@ -131,7 +138,7 @@ class Prepared:
         9.4 µs to unpickle and rebuild it)."""
         return (self.line, self.raw, self.fields, self.custom, self.emails, self.phones, self.tags, self.company,
                 self.external_ids, self.socials, self.notes, self.consents, self.warnings,
-                self.folded_name)  # fmt: skip
+                self.folded_name, self.name_key, self.search)  # fmt: skip
 
     def identity_problem(self, lost_key: bool) -> str:
         """Why this row has no usable identity, or ``""``. Usable: a valid email, a valid phone or
@@ -311,6 +318,11 @@ class Plan:
             return Rejected(row.line, out.raw, [*left_out, *errors])
         if left_out:
             out.warnings[:0] = [Issue(i.column, i.value, reason(LEFT_OUT, reason=i.reason)) for i in left_out]
+        if full := out.fields.get("full_name"):
+            folded = out.folded_name or None
+            out.name_key = name_key(full, folded=folded)
+            companies = (out.company,) if out.company else ()
+            out.search = search_texts(full, out.emails, [p[0] for p in out.phones], companies, folded)
         return out
 
     # --- compiled once per import: what each column does with its cell -----------------------

@@ -161,3 +161,20 @@ def test_bulk_rows_keep_their_values_on_either_database(admin: Any) -> None:
     assert (entry.subject, entry.body, entry.author_id) == ("\\N", "line 1\nline 2\r\n", None)
     assert SearchEntry.objects.get(contact_id=cid).email == "le.hoa@example.vn"
     assert found("le tab") == {cid}
+
+
+@pytest.mark.django_db
+def test_rows_written_in_bulk_with_shared_values_are_stored_as_given() -> None:
+    """``core.bulk.Table`` on SQLite writes a value every row shares into the statement: the
+    rows read back are the rows given (texts with quotes and ``%``, NULLs, times)."""
+    import datetime as dt
+
+    from danhba.contacts.models import Tag
+    from danhba.core.bulk import Table
+
+    at = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    rows = [(f"tag {i}", f"tag {i}", "'%s%%'", at) for i in range(12)]
+    rows[5] = ("odd", "odd", "#fff", at + dt.timedelta(seconds=1))
+    Table(Tag, ["name", "name_key", "color", "created_at"]).insert(rows)
+    got = sorted(Tag.objects.values_list("name", "name_key", "color", "created_at"))
+    assert got == sorted(rows)

@@ -242,3 +242,45 @@ def test_a_typed_date_is_read_as_the_full_reading_reads_it(text: str, day_first:
     fast = _outcome(lambda: normalize.parse_import_date(text, day_first=day_first, two_digit_pivot=pivot))
     full = _outcome(lambda: normalize._parse_date_text(normalize.clean_text(text), day_first, pivot))
     assert fast == full
+
+
+_SQL_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(allow_nan=False),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=12), st.sampled_from(["", "%s", "%%", "'", "a'%sb", "{}"]),
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_SQL_VALUES, min_size=1, max_size=4), st.integers(min_value=1, max_value=3))
+def test_a_column_written_as_a_literal_stores_what_binding_stores(values: list[Any], repeat: int) -> None:
+    """``core.bulk``: a column whose rows share one value is written into the statement as a
+    literal; through Django's SQLite cursor (``%s`` a parameter, ``%%`` a ``%``) it must store
+    the value and type binding stores, and a column whose values differ is bound."""
+    import sqlite3
+
+    from django.db.backends.sqlite3.base import SQLiteCursorWrapper
+
+    from danhba.core.bulk import _constant
+
+    column = values * repeat
+    literal = _constant(column, len(column))
+    same = all(v == values[0] and type(v) is type(values[0]) for v in column)
+    if literal is None:
+        return
+    assert same
+    db = sqlite3.connect(":memory:")
+    sql = SQLiteCursorWrapper.convert_query(None, f"SELECT {literal}, typeof({literal})")  # type: ignore[arg-type]
+    assert db.execute(sql).fetchone() == db.execute("SELECT ?, typeof(?)", (values[0], values[0])).fetchone()
+
+
+def test_the_usual_constants_are_literals_and_the_rest_is_bound() -> None:
+    from danhba.core.bulk import _constant
+
+    assert _constant(["", ""], 2) == "''"
+    assert _constant([None, None], 2) == "NULL"
+    assert _constant([True, True], 2) == "1"
+    assert _constant(["50% 'off'"] * 3, 3) == "'50%% ''off'''"
+    assert _constant([1, True], 2) is None  # equal, not the same type
+    assert _constant(["a", "b"], 2) is None
+    assert _constant([1.5, 1.5], 2) is None  # a float is bound, never printed
+    assert _constant(["x" * 201] * 2, 2) is None  # long texts stay out of the statement
