@@ -1,0 +1,78 @@
+"""A marketer in a real browser: installs the welcome playbook from the gallery, shortens its
+first wait in the editor, activates it, enrols a contact, and — after the engine ran with its
+clock moved a day on — sees the contact's path on the workflow's pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+from typing import Any
+
+import pytest
+
+from danhba.core.tests.browser import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def test_install_edit_activate_enrol_and_watch_the_path(
+    live_server: Any, users: Any, make_contact: Any, page: Any
+) -> None:
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    from danhba.automation.models import Enrolment, Workflow
+    from danhba.automation.services import engine
+    from danhba.conftest import actor_for
+    from danhba.privacy.services import consent_record
+
+    marketer = users["marketing"]
+    lan = make_contact(full_name="Nguyễn Thị Lan", emails=["lan@example.vn"])
+    consent_record(actor=actor_for(marketer), contact=lan, purpose="email_marketing", status="granted", source="ui")
+    base = live_server.url
+    log_in(page, base, marketer.email)
+
+    page.goto(f"{base}/automation/")
+    page.get_by_role("link", name="Playbooks").click()
+    card = page.locator("#playbook-welcome")
+    expect(card).to_contain_text("Thanks for subscribing!")
+    card.get_by_role("button", name="Install “New subscriber → welcome series”").click()
+    expect(page.locator("h1")).to_have_text("New subscriber → welcome series")
+    workflow = Workflow.objects.get()
+    assert workflow.status == "draft"
+
+    # The editor: the wait before the guide becomes one day instead of two.
+    page.get_by_role("link", name="Edit").click()
+    step_id = page.locator("input[name$='-step_id'][value='wait_guide']")
+    prefix = str(step_id.get_attribute("name")).removesuffix("-step_id")
+    params = page.locator(f"textarea[name='{prefix}-params']")
+    assert json.loads(params.input_value()) == {"seconds": 172800, "until": None, "time_of_day": None,
+                                                "tz": "Asia/Ho_Chi_Minh"}  # fmt: skip
+    params.fill('{"seconds": 86400}')
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Workflow saved.")).to_be_visible()
+    assert Workflow.objects.get().current_version.graph["steps"]["wait_guide"]["params"]["seconds"] == 86400
+
+    page.get_by_role("button", name="Activate").click()
+    expect(page.get_by_text("Status: Active", exact=False)).to_be_visible()
+    page.fill("#enrol-ids", str(lan.pk))
+    page.get_by_role("button", name="Enrol", exact=True).click()
+    expect(page.get_by_text("1 contacts enrolled.")).to_be_visible()
+
+    # The worker's clock: tomorrow 10:00 in Hồ Chí Minh City, then a day later.
+    tz = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+    start = dt.datetime.combine(timezone.localdate() + dt.timedelta(days=1), dt.time(10), tzinfo=tz)
+    engine.run_due(now=start.astimezone(dt.UTC))
+    engine.run_due(now=(start + dt.timedelta(days=1)).astimezone(dt.UTC))
+    assert Enrolment.objects.get().step == "wait_topics"
+
+    page.goto(f"{base}/automation/{workflow.pk}/")
+    row = page.locator("tr", has_text="Nguyễn Thị Lan")
+    expect(row).to_contain_text("wait_topics")
+    row.get_by_role("link", name="Nguyễn Thị Lan").click()
+    path = page.locator("section:has(h2:text('Path')) tbody tr")
+    expect(path).to_have_count(5)
+    steps = [path.nth(i).locator("td").nth(1).inner_text() for i in range(5)]
+    assert steps == ["thanks", "wait_guide", "wait_guide", "guide", "wait_topics"]
+    assert page.evaluate("() => window.__csp || []") == []
