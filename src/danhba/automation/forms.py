@@ -85,11 +85,31 @@ class WorkflowForm(forms.Form):
         }
 
 
+# Steps whose duration the editor asks as a number and a unit, and the setting it fills.
+DURATION_PARAM = {"wait": "seconds", "wait_event": "timeout_seconds"}
+UNITS = [("minutes", _("minutes")), ("hours", _("hours")), ("days", _("days"))]
+UNIT_SECONDS = {"minutes": 60, "hours": 3600, "days": 86400}
+
+
+def duration_of(seconds: int) -> tuple[int, str]:
+    """A number of seconds as the largest whole unit (90 minutes stay minutes)."""
+    for unit in ("days", "hours", "minutes"):
+        if seconds and seconds % UNIT_SECONDS[unit] == 0:
+            return seconds // UNIT_SECONDS[unit], unit
+    return max(1, round(seconds / 60)), "minutes"
+
+
 class StepForm(forms.Form):
-    """One box of the diagram: its id, what it does, its settings and where the path goes next."""
+    """One box of the diagram: its id, what it does, its settings and where the path goes next.
+    A wait's duration (a wait for an event's time-out) is a number and a unit instead of JSON."""
 
     step_id = forms.RegexField(label=_("Step"), regex=r"^[A-Za-z0-9_-]{1,40}$", max_length=40, required=False)
     kind = forms.ChoiceField(label=_("Does"), required=False)
+    duration = forms.IntegerField(
+        label=_("Wait (or time-out) for"), min_value=0, max_value=366 * 24 * 60, required=False,
+        help_text=_("For a wait, or a wait for an event: replaces the seconds in the settings."),
+    )  # fmt: skip
+    duration_unit = forms.ChoiceField(label=_("Unit"), choices=UNITS, initial="days", required=False)
     params = forms.CharField(label=_("Settings (JSON)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     next = forms.CharField(label=_("Then"), max_length=40, required=False)
 
@@ -105,6 +125,18 @@ class StepForm(forms.Form):
             raise forms.ValidationError(_("Write an object: {…}."))
         return value
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        setting = DURATION_PARAM.get(data.get("kind") or "")
+        amount = data.get("duration")
+        if setting and amount is not None and isinstance(data.get("params"), dict):
+            seconds = amount * UNIT_SECONDS.get(data.get("duration_unit") or "days", 86400)
+            params = dict(data["params"])
+            if setting == "seconds":  # a wait is one of seconds, until or a time of day
+                params = {k: v for k, v in params.items() if k not in ("until", "time_of_day")}
+            data["params"] = {**params, setting: seconds}
+        return data
+
 
 StepFormSet = forms.formset_factory(StepForm, extra=2, max_num=100, absolute_max=100)
 
@@ -115,15 +147,19 @@ def steps_initial(graph: dict[str, Any] | None) -> list[dict[str, Any]]:
         return []
     steps = graph.get("steps", {})
     order = [graph["start"], *[s for s in steps if s != graph["start"]]]
-    return [
-        {
-            "step_id": sid,
-            "kind": steps[sid]["kind"],
-            "params": json.dumps(steps[sid].get("params", {}), ensure_ascii=False),
-            "next": steps[sid].get("next", ""),
-        }
-        for sid in order
-    ]
+    return [_row(sid, steps[sid]) for sid in order]
+
+
+def _row(step_id: str, step: dict[str, Any]) -> dict[str, Any]:
+    params = {k: v for k, v in (step.get("params") or {}).items() if v is not None}
+    row = {"step_id": step_id, "kind": step["kind"], "next": step.get("next", "")}
+    setting = DURATION_PARAM.get(step["kind"])
+    if setting and isinstance(params.get(setting), int):
+        row["duration"], row["duration_unit"] = duration_of(params.pop(setting))
+        if step["kind"] == "wait":
+            params.pop("tz", None)  # only a time of day needs it
+    row["params"] = json.dumps(params, ensure_ascii=False) if params else ""
+    return row
 
 
 def graph_from(formset: Any, goal: dict[str, Any] | None = None) -> dict[str, Any] | None:

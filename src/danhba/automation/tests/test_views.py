@@ -113,3 +113,27 @@ def test_the_list_costs_the_same_queries_for_any_number_of_workflows_and_pages(
         f"b{i:02d}" for i in range(views.PAGE_SIZE - 1, views.PAGE_SIZE + 4)
     ]
     assert client.get("/automation/", {"cursor": "not-a-cursor"}).status_code == 200
+
+
+def test_a_wait_is_edited_as_a_number_and_a_unit(users: Any, client_for: Any, make_workflow: Any) -> None:
+    graph = {
+        "start": "pause",
+        "steps": {
+            "pause": {"kind": "wait", "params": {"seconds": 7200}, "next": "seen"},
+            "seen": {"kind": "wait_event", "params": {"event": "Demo Booked", "timeout_seconds": 3 * 86400}},
+        },
+    }
+    wf = make_workflow(graph=graph, active=False)
+    client = client_for(users["admin"])
+    page = client.get(f"/automation/{wf.pk}/edit/").content.decode()
+    assert 'name="steps-0-duration" value="2"' in page and 'name="steps-1-duration" value="3"' in page
+    steps = [
+        {"step_id": "pause", "kind": "wait", "duration": "90", "duration_unit": "minutes", "params": {},
+         "next": "seen"},
+        {"step_id": "seen", "kind": "wait_event", "duration": "1", "duration_unit": "hours",
+         "params": {"event": "Demo Booked"}},
+    ]  # fmt: skip
+    answer = client.post(f"/automation/{wf.pk}/edit/", editor_post(wf.name, steps))
+    assert answer.status_code == 302
+    saved = Workflow.objects.get(pk=wf.pk).current_version.graph["steps"]  # type: ignore[union-attr]
+    assert saved["pause"]["params"]["seconds"] == 5400 and saved["seen"]["params"]["timeout_seconds"] == 3600
