@@ -24,6 +24,7 @@ from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.core.normalize import SANE_YEARS, sane_moment
 from danhba.sales import selectors
 from danhba.sales.api_assignment import router as assignment_router
+from danhba.sales.api_prices import router as prices_router
 from danhba.sales.models import DealLine, LostReason, Notification, Pipeline, Task
 from danhba.sales.schemas import (
     CalendarFeedOut,
@@ -255,8 +256,8 @@ def _line(request: HttpRequest, deal_id: int, line_id: int) -> DealLine:
 
 
 def _line_out(line: DealLine) -> dict[str, Any]:
-    fields = ("id", "product_id", "name", "quantity", "price", "discount", "total")
-    return {f: getattr(line, f) for f in fields}
+    fields = ("id", "product_id", "name", "quantity", "price", "discount", "total", "price_list_id")
+    return {**{f: getattr(line, f) for f in fields}, "price_list": line.price_list.name if line.price_list else None}
 
 
 @router.post("/deals/{int:deal_id}/lines", response={201: DealLineOut, **ERRORS}, summary="Add a product line")
@@ -416,3 +417,5 @@ def calendar_feed_reset(request: HttpRequest) -> Status[dict[str, Any]]:
 
 # Lead assignment: rules, absences, a rep's handover (api_assignment.py).
 router.add_router("/assignment", assignment_router)
+# Price lists (api_prices.py).
+router.add_router("/price-lists", prices_router)

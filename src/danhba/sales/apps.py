@@ -25,6 +25,7 @@ class SalesConfig(AppConfig):
         # A rep deactivated: their open contacts, deals and tasks go over by the rules.
         USER_DEACTIVATED.connect(rules.on_user_deactivated)
         AUDIT_TYPES.add("assignment_rule", AuditType(model="sales.AssignmentRule"))
+        AUDIT_TYPES.add("price_list", AuditType(model="sales.PriceList", keys={"items": _("product prices")}))
 
         AUDIT_TYPES.add("pipeline", AuditType(model="sales.Pipeline"))
         AUDIT_TYPES.add("stage", AuditType(model="sales.Stage"))

@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from danhba.sales.models import AssignmentRule, LostReason, Pipeline, Task
+from danhba.sales.models import AssignmentRule, LostReason, Pipeline, PriceList, Task
 
 
 class DealForm(forms.Form):
@@ -188,3 +188,90 @@ class HandoverForm(forms.Form):
             ("", _("Nobody (unassigned)")),
             *[(u.pk, str(u)) for u in users],
         ]
+
+
+# --- price lists ---------------------------------------------------------------------------------
+
+DAY_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
+
+
+class PriceListForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    currency = forms.CharField(label=_("Currency"), max_length=3, initial="VND")
+    segment_id = forms.TypedChoiceField(label=_("Customer group"), coerce=int, required=False, empty_value=None)
+    valid_from = forms.DateField(label=_("Valid from"), required=False, input_formats=DAY_FORMATS,
+                                 widget=forms.DateInput(attrs={"placeholder": "dd/mm/yyyy"}))  # fmt: skip
+    valid_until = forms.DateField(label=_("Valid until"), required=False, input_formats=DAY_FORMATS,
+                                  widget=forms.DateInput(attrs={"placeholder": "dd/mm/yyyy"}))  # fmt: skip
+    priority = forms.IntegerField(label=_("Priority"), min_value=0, max_value=1_000_000, initial=100,
+                                  help_text=_("Lower first, when several lists apply."))  # fmt: skip
+    discount_percent = forms.DecimalField(
+        label=_("Discount on list prices (percent)"), min_value=0, max_value=100, decimal_places=2, initial=0,
+        help_text=_("For products the list does not price itself."),
+    )  # fmt: skip
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    items = forms.CharField(
+        label=_("Product prices"), required=False, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("One per line: product id = price, or product id = 10% (off its list price)."),
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from danhba.segments.models import Segment
+
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["segment_id"]).choices = [
+            ("", _("Everyone")),
+            *[(s.pk, s.name) for s in Segment.objects.order_by("name")],
+        ]
+
+    def clean_items(self) -> list[dict[str, Any]]:
+        from danhba.orders.models import Product
+
+        rows: list[tuple[int, str, str]] = []
+        for n, line in enumerate((self.cleaned_data.get("items") or "").splitlines(), start=1):
+            if line.strip():
+                sku, _sep, value = line.partition("=")
+                rows.append((n, sku.strip(), value.strip().replace(" ", "")))
+        ids = dict(Product.objects.filter(product_id__in=[r[1] for r in rows]).values_list("product_id", "pk"))
+        out, problems = [], []
+        for n, sku, value in rows:
+            if sku not in ids or not value:
+                problems.append(_("line %(n)s: no product “%(sku)s”, or no price") % {"n": n, "sku": sku})
+                continue
+            key = "discount_percent" if value.endswith("%") else "price"
+            out.append({"product_id": ids[sku], key: value.rstrip("%").replace(",", ".")})
+        if problems:
+            raise forms.ValidationError(problems)
+        return out
+
+    @staticmethod
+    def initial_for(price_list: PriceList) -> dict[str, Any]:
+        lines = []
+        for item in price_list.items.select_related("product"):
+            value = f"{item.price}" if item.price is not None else f"{item.discount_percent}%"
+            lines.append(f"{item.product.product_id} = {value}")
+        fields = ("name", "currency", "segment_id", "valid_from", "valid_until", "priority", "discount_percent",
+                  "is_active")  # fmt: skip
+        return {**{f: getattr(price_list, f) for f in fields}, "items": "\n".join(lines)}
+
+
+class DealLineForm(forms.Form):
+    product_id = forms.TypedChoiceField(label=_("Product"), coerce=int, required=False, empty_value=None)
+    name = forms.CharField(label=_("Name"), max_length=300, required=False,
+                           help_text=_("Empty: the product's name."))  # fmt: skip
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=1_000_000, initial=1)
+    price = forms.DecimalField(label=_("Price"), min_value=0, max_digits=17, decimal_places=2, required=False,
+                               help_text=_("Empty: from the price list."))  # fmt: skip
+    discount = forms.DecimalField(label=_("Discount"), min_value=0, max_digits=17, decimal_places=2, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from danhba.orders.models import Product
+
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["product_id"]).choices = [
+            ("", "—"),
+            *[(p.pk, str(p)) for p in Product.objects.order_by("name")[:500]],
+        ]
+
+    def data_for_service(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}

@@ -107,6 +107,11 @@ class Deal(models.Model):
     source = models.CharField(_("source"), max_length=60, blank=True)
     lost_reason = models.ForeignKey(LostReason, null=True, blank=True, on_delete=models.PROTECT, related_name="deals")
     lost_note = models.TextField(_("lost note"), blank=True)
+    # The price list its product lines take prices from (None: the contact's applicable one).
+    price_list = models.ForeignKey(
+        "sales.PriceList", null=True, blank=True, on_delete=models.SET_NULL, related_name="deals",
+        verbose_name=_("price list"),
+    )  # fmt: skip
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     stage_entered_at = models.DateTimeField(_("in stage since"), default=timezone.now)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -138,6 +143,11 @@ class DealLine(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
     price = models.DecimalField(_("price"), max_digits=18, decimal_places=2, default=Decimal(0))
     discount = models.DecimalField(_("discount"), max_digits=18, decimal_places=2, default=Decimal(0))
+    # The price list its price came from (None: typed, or the product's list price).
+    price_list = models.ForeignKey(
+        "sales.PriceList", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("price list"),
+    )  # fmt: skip
 
     class Meta:
         ordering = ["deal_id", "position", "id"]
@@ -337,3 +347,47 @@ class Assignment(models.Model):
                 fields=["contact", "key"], condition=~models.Q(key=""), name="sales_assignment_one_per_key"
             )
         ]
+
+
+# --- price lists ------------------------------------------------------------------------------
+
+
+class PriceList(models.Model):
+    """Prices for a customer group (a segment or list; none: everyone) in one currency, valid
+    between two dates (either open). A product's price is the item's price, else the item's
+    % off the product's list price, else the list's own % off. The applicable lists of a
+    contact are tried by ``priority`` (lower first)."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    currency = models.CharField(_("currency"), max_length=3, default=HOME_CURRENCY)
+    segment = models.ForeignKey(
+        "segments.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("customer group"),
+    )  # fmt: skip
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    priority = models.PositiveIntegerField(_("priority"), default=100)
+    discount_percent = models.DecimalField(
+        _("Discount on list prices (percent)"), max_digits=5, decimal_places=2, default=Decimal(0)
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PriceListItem(models.Model):
+    price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    price = models.DecimalField(_("price"), max_digits=18, decimal_places=2, null=True, blank=True)
+    discount_percent = models.DecimalField(
+        _("discount on the list price (percent)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["price_list_id", "product_id"]
+        constraints = [models.UniqueConstraint(fields=["price_list", "product"], name="sales_pricelist_product_unique")]

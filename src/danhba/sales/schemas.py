@@ -95,6 +95,7 @@ class DealIn(In):
     expected_close: dt.date | None = None
     owner_id: int | None = omittable("Default: you.")
     source: str = Field("", max_length=60)
+    price_list_id: int | None = omittable("The price list its lines take prices from; default: the contact's.")
 
 
 class DealPatch(In):
@@ -108,6 +109,7 @@ class DealPatch(In):
     expected_close: dt.date | None = omittable()
     owner_id: int | None = omittable()
     source: str = omittable()
+    price_list_id: int | None = omittable()
 
 
 class MoveIn(In):
@@ -137,6 +139,8 @@ class DealLineOut(Schema):
     price: Decimal
     discount: Decimal
     total: Decimal
+    price_list_id: int | None = Field(description="The price list its price came from (None: typed or list price).")
+    price_list: str | None
 
 
 class StayOut(Schema):
@@ -173,6 +177,7 @@ class DealOut(Schema):
     stage_entered_at: dt.datetime
     created_at: dt.datetime
     updated_at: dt.datetime
+    price_list_id: int | None
 
 
 class DealDetail(DealOut):
@@ -394,3 +399,60 @@ class AssignmentOut(Schema):
 
 class AssignmentList(Schema):
     items: list[AssignmentOut]
+
+
+# --- price lists ---------------------------------------------------------------------------------
+
+
+class PriceItemIn(In):
+    product_id: int = Field(ge=1)
+    price: Money | None = None
+    discount_percent: Decimal | None = Field(None, ge=0, le=100, description="% off the product's list price.")
+
+
+class PriceListIn(In):
+    name: str = Field(max_length=120, examples=["Đại lý cấp 1"])
+    currency: str = Field("VND", max_length=3)
+    segment_id: int | None = Field(None, description="The customer group (a segment or list); none: everyone.")
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    priority: int = Field(100, ge=0, le=1_000_000, description="Lower first.")
+    discount_percent: Decimal = Field(Decimal(0), ge=0, le=100, description="% off list prices of other products.")
+    is_active: bool = True
+    items: list[PriceItemIn] = Field(default_factory=list, max_length=5000)
+
+
+class PriceListPatch(In):
+    name: str = omittable()
+    currency: str = omittable()
+    segment_id: int | None = omittable()
+    valid_from: dt.date | None = omittable()
+    valid_until: dt.date | None = omittable()
+    priority: int = omittable()
+    discount_percent: Decimal = omittable()
+    is_active: bool = omittable()
+    items: list[PriceItemIn] = omittable("Replaces every product price of the list.")
+
+
+class PriceItemOut(Schema):
+    product_id: int
+    product: str
+    price: Decimal | None
+    discount_percent: Decimal | None
+
+
+class PriceListOut(Schema):
+    id: int
+    name: str
+    currency: str
+    segment_id: int | None
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+    priority: int
+    discount_percent: Decimal
+    is_active: bool
+    items: list[PriceItemOut]
+
+
+class PriceListList(Schema):
+    items: list[PriceListOut]

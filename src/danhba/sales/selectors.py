@@ -212,7 +212,7 @@ def deal_out(deal: Deal) -> dict[str, Any]:
         "owner": deal.owner.email if deal.owner else "", "source": deal.source,
         "lost_reason": deal.lost_reason.key if deal.lost_reason else None, "lost_note": deal.lost_note,
         "closed_at": deal.closed_at, "stage_entered_at": deal.stage_entered_at, "created_at": deal.created_at,
-        "updated_at": deal.updated_at,
+        "updated_at": deal.updated_at, "price_list_id": deal.price_list_id,
     }  # fmt: skip
 
 
@@ -226,8 +226,10 @@ def deal_detail(deal: Deal, now: dt.datetime | None = None) -> dict[str, Any]:
             "price": x.price,
             "discount": x.discount,
             "total": x.total,
+            "price_list_id": x.price_list_id,
+            "price_list": x.price_list.name if x.price_list else None,
         }
-        for x in DealLine.objects.filter(deal=deal)
+        for x in DealLine.objects.filter(deal=deal).select_related("price_list")
     ]
     history = [
         {

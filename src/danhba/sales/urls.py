@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.sales import views, views_assignment
+from danhba.sales import views, views_assignment, views_prices
 
 app_name = "sales"
 urlpatterns = [
@@ -9,6 +9,9 @@ urlpatterns = [
     path("deals/new/", views.deal_create, name="create"),
     path("deals/<int:pk>/", views.deal_detail, name="deal"),
     path("deals/<int:pk>/move/", views.deal_move, name="move"),
+    path("deals/<int:pk>/lines/", views_prices.deal_lines, name="deal_lines"),
+    path("prices/", views_prices.price_lists, name="price_lists"),
+    path("prices/<int:pk>/", views_prices.price_list, name="price_list"),
     path("reports/", views.reports, name="reports"),
     path("today/", views.today, name="today"),
     path("settings/", views.settings_page, name="settings"),

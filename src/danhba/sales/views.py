@@ -30,8 +30,8 @@ from danhba.core.ratelimit import PublicLimit, public_rate_limited
 from danhba.core.views import next_url
 from danhba.sales import selectors
 from danhba.sales.calendar import feed_ics
-from danhba.sales.forms import DealFilterForm, DealForm, LostForm, LostReasonForm, PipelineForm, TaskForm
-from danhba.sales.models import CalendarFeed, Deal, LostReason, Notification, Pipeline, Stage, Task
+from danhba.sales.forms import DealFilterForm, DealForm, DealLineForm, LostForm, LostReasonForm, PipelineForm, TaskForm
+from danhba.sales.models import CalendarFeed, Deal, LostReason, Notification, Pipeline, PriceList, Stage, Task
 from danhba.sales.services import deals as services
 from danhba.sales.services import pipelines as pipeline_services
 from danhba.sales.services import tasks as task_services
@@ -118,7 +118,8 @@ def _detail(
         apply_service_error(lost, lost_error)
     context = {"nav": "sales", "deal": deal, "detail": selectors.deal_detail(deal), "lost_form": lost,
                "stages": deal.pipeline.stages.all(),
-               "contacts": Contact.objects.visible_to(request.user).filter(deals=deal)}  # fmt: skip
+               "contacts": Contact.objects.visible_to(request.user).filter(deals=deal),
+               "price_lists": PriceList.objects.filter(is_active=True), "line_form": DealLineForm()}  # fmt: skip
     return render(request, "sales/deal.html", context, status=status)
 
 

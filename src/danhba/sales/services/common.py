@@ -17,6 +17,7 @@ AUDIT_TYPES = {
     "LostReason": "lost_reason",
     "Task": "task",
     "AssignmentRule": "assignment_rule",
+    "PriceList": "price_list",
 }
 
 

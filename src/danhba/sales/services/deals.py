@@ -20,17 +20,18 @@ from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, NotFound
 from danhba.orders.models import Product
 from danhba.sales import checks as C
-from danhba.sales.models import HOME_CURRENCY, Deal, DealLine, DealStageChange, LostReason, Stage
+from danhba.sales.models import HOME_CURRENCY, Deal, DealLine, DealStageChange, LostReason, PriceList, Stage
 from danhba.sales.services.common import audit, diff, snapshot
+from danhba.sales.services.prices import price_for
 from danhba.tracking.services.server import ServerEvent, server_events_store
 
 SOURCE = "sales"
 WON_EVENT, LOST_EVENT = "Deal Won", "Deal Lost"
 DEAL_FIELDS = (
     "title", "pipeline_id", "stage_id", "status", "primary_contact_id", "company_id", "value", "currency", "rate",
-    "value_vnd", "expected_close", "owner_id", "source", "lost_reason_id", "lost_note",
+    "value_vnd", "expected_close", "owner_id", "source", "lost_reason_id", "lost_note", "price_list_id",
 )  # fmt: skip
-LINE_FIELDS = ("name", "product_id", "quantity", "price", "discount", "position")
+LINE_FIELDS = ("name", "product_id", "quantity", "price", "discount", "position", "price_list_id")
 MAX_LINES = 200
 
 
@@ -122,6 +123,11 @@ def _deal_values(actor: Actor, deal: Deal, data: dict[str, Any]) -> dict[str, An
         out["source"] = C.text(data, "source", errors, most=60, required=False)
     if "expected_close" in data:
         out["expected_close"] = C.date(data, "expected_close", errors)
+    if "price_list_id" in data:
+        lid = C.one_id(data, "price_list_id", errors)
+        if lid is not None and not PriceList.objects.filter(pk=lid).exists():
+            C.add(errors, "price_list_id", _("No such price list."))
+        out["price_list_id"] = lid
     out.update(_links(actor, data, errors))
     out.update(_money_values(deal, data, errors))
     if errors:
@@ -342,15 +348,25 @@ def _line_values(data: dict[str, Any], line: DealLine) -> dict[str, Any]:
         out["name"] = (product.name or product.product_id)[:300]
     if "quantity" in data:
         out["quantity"] = C.whole(data, "quantity", errors, low=1, high=1_000_000)
-    if "price" in data:
-        out["price"] = C.money(data, "price", errors)
-    elif product is not None and product.price is not None and not line.pk:
-        out["price"] = product.price
+    out.update(_line_price(data, line, product, errors))
     if "discount" in data:
         out["discount"] = C.money(data, "discount", errors)
     if errors:
         raise InvalidInput(errors)
     return out
+
+
+def _line_price(data: dict[str, Any], line: DealLine, product: Product | None, errors: C.Errors) -> dict[str, Any]:
+    """A typed price; else, for a new line of a product, the deal's price list (or the
+    contact's applicable one), else the product's list price."""
+    if "price" in data:
+        return {"price": C.money(data, "price", errors), "price_list_id": None}
+    if product is None or line.pk:
+        return {}
+    price, used = price_for(line.deal, product)
+    if price is not None and used is not None:
+        return {"price": price, "price_list_id": used.pk}
+    return {"price": product.price} if product.price is not None else {}
 
 
 def _line_check(line: DealLine) -> None:
