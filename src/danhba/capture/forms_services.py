@@ -476,8 +476,9 @@ def confirmation_send(*, submission_id: int, to: str) -> bool:
 def submission_confirm(*, submission_id: int) -> FormSubmission:
     """The visitor clicked the double opt-in link: their consents go into the ledger now."""
     with transaction.atomic():
+        # Only the submission's row is locked (the contact is an outer join: PostgreSQL refuses).
         submission = (
-            FormSubmission.objects.select_for_update()
+            FormSubmission.objects.select_for_update(of=("self",))
             .select_related("form", "contact")
             .filter(pk=submission_id)
             .first()

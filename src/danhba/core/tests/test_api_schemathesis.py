@@ -69,7 +69,17 @@ def records(admin, make_contact, monkeypatch):
         ).pk,
         "domain_id": domain_create(actor=actor_for(admin), domain="fuzz.example.vn").pk,
         **_sales_records(admin, contact),
+        **_form_records(admin, contact),
     }
+
+
+def _form_records(admin, contact):
+    from danhba.capture.forms_services import webform_create
+    from danhba.capture.models import FormSubmission
+
+    form = webform_create(actor=actor_for(admin), data={"name": "Fuzz", "fields": [{"target": "email"}]})
+    submission = FormSubmission.objects.create(form=form, payload={"email": "x"}, status="failed", error="x")
+    return {"form_id": form.pk, "submission_id": submission.pk}
 
 
 def _sales_records(admin, contact):

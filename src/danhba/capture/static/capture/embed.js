@@ -103,7 +103,8 @@
       form.appendChild(wrap);
     });
     var trap = el("div", { "aria-hidden": "true" });
-    trap.style.position = "absolute"; trap.style.left = "-10000px"; trap.style.width = "1px"; trap.style.height = "1px"; trap.style.overflow = "hidden";
+    trap.style.position = "absolute"; trap.style.width = "1px"; trap.style.height = "1px"; trap.style.overflow = "hidden";
+    trap.style.clipPath = "inset(50%)"; trap.style.opacity = "0";
     trap.appendChild(el("input", { type: "text", name: schema.honeypot, tabindex: "-1", autocomplete: "off" }));
     form.appendChild(trap);
     var button = el("button", { type: "submit" }, schema.submit_label);
