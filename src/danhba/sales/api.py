@@ -25,7 +25,7 @@ from danhba.core.normalize import SANE_YEARS, sane_moment
 from danhba.sales import selectors
 from danhba.sales.api_assignment import router as assignment_router
 from danhba.sales.api_prices import router as prices_router
-from danhba.sales.models import DealLine, LostReason, Notification, Pipeline, Task
+from danhba.sales.models import DealLine, LostReason, Notification, Pipeline, Stage, Task
 from danhba.sales.schemas import (
     CalendarFeedOut,
     DealDetail,
@@ -46,6 +46,8 @@ from danhba.sales.schemas import (
     PipelineList,
     PipelineOut,
     PipelinePatch,
+    StageOrderIn,
+    StepIn,
     TaskIn,
     TaskList,
     TaskOut,
@@ -121,6 +123,27 @@ def pipeline_update(request: HttpRequest, payload: PipelinePatch, pipeline_id: i
 def pipeline_delete(request: HttpRequest, pipeline_id: int = _id()) -> Status[None]:
     pipeline_services.pipeline_delete(actor=api_actor(request), pipeline=_pipeline(request, pipeline_id))
     return Status(204, None)
+
+
+@router.post(
+    "/pipelines/{int:pipeline_id}/stages/order", response={200: PipelineOut, **ERRORS},
+    summary="Put a pipeline's stages in a new order",
+)  # fmt: skip
+def stages_order(request: HttpRequest, payload: StageOrderIn, pipeline_id: int = _id()) -> dict[str, Any]:
+    """Every stage id of the pipeline once, in the new order; deals stay in their stages."""
+    pipeline = _pipeline(request, pipeline_id)
+    pipeline_services.stages_order(actor=api_actor(request), pipeline=pipeline, stage_ids=payload.stage_ids)
+    return _pipeline_out(pipeline.pk)
+
+
+@router.post("/stages/{int:stage_id}/move", response={200: PipelineOut, **ERRORS}, summary="Move a stage up or down")
+def stage_move(request: HttpRequest, payload: StepIn, stage_id: int = _id()) -> dict[str, Any]:
+    require(api_user(request), "pipeline", perms.VIEW)
+    stage = Stage.objects.select_related("pipeline").filter(pk=stage_id).first()
+    if stage is None:
+        raise NotFound(_("No such stage."))
+    pipeline_services.stage_move(actor=api_actor(request), stage=stage, step=payload.step)
+    return _pipeline_out(stage.pipeline_id)
 
 
 def _reason_out(reason: LostReason) -> dict[str, Any]:

@@ -456,3 +456,14 @@ class PriceListOut(Schema):
 
 class PriceListList(Schema):
     items: list[PriceListOut]
+
+
+# --- stage order ---------------------------------------------------------------------------------
+
+
+class StageOrderIn(In):
+    stage_ids: list[int] = Field(max_length=50, description="Every stage id of the pipeline once, in order.")
+
+
+class StepIn(In):
+    step: Literal[-1, 1] = Field(description="-1: one place earlier, 1: one place later.")

@@ -275,3 +275,32 @@ def reason_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     pipeline_services.lost_reason_update(actor=Actor.from_request(request), reason=reason,
                                          data={"is_active": not reason.is_active})  # fmt: skip
     return redirect("sales:settings")
+
+
+@require_POST
+@permission_required(can("pipeline", perms.EDIT))
+def stage_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """The up / down buttons of a stage (the keyboard and no-script path)."""
+    stage = Stage.objects.select_related("pipeline").filter(pk=pk).first()
+    if stage is None:
+        raise Http404(_("No such stage."))
+    step = -1 if request.POST.get("step") == "-1" else 1
+    pipeline_services.stage_move(actor=Actor.from_request(request), stage=stage, step=step)
+    return redirect(reverse("sales:settings") + f"#pipeline-{stage.pipeline_id}")
+
+
+@require_POST
+@permission_required(can("pipeline", perms.EDIT))
+def stages_order(request: HttpRequest, pk: int) -> HttpResponse:
+    """A drag and drop's new order: ``stage_ids`` as "3,1,2"."""
+    pipeline = Pipeline.objects.filter(pk=pk).first()
+    if pipeline is None:
+        raise Http404(_("No such pipeline."))
+    raw = [x for x in request.POST.get("stage_ids", "").split(",") if x.strip()]
+    ids = [int(x) for x in raw if x.strip().isdigit()]
+    try:
+        pipeline_services.stages_order(actor=Actor.from_request(request), pipeline=pipeline, stage_ids=ids)
+    except InvalidInput as exc:
+        messages.error(request, exc.message if not exc.details else "; ".join(
+            str(m) for ms in exc.details.values() for m in (ms if isinstance(ms, list) else [ms])))  # fmt: skip
+    return redirect(reverse("sales:settings") + f"#pipeline-{pipeline.pk}")

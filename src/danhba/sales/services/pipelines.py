@@ -138,6 +138,34 @@ def _stages_write(actor: Actor, pipeline: Pipeline, specs: list[dict[str, Any]])
             audit(actor, AuditEvent.Action.UPDATE if before else AuditEvent.Action.CREATE, stage, changes)
 
 
+def stages_order(*, actor: Actor, pipeline: Pipeline, stage_ids: list[int]) -> list[Stage]:
+    """Put the pipeline's stages in this order (every stage once; positions 10, 20, …). Deals
+    stay where they are; the board's columns and the forecast follow the new order."""
+    perms.require(actor, "pipeline", perms.EDIT)
+    with transaction.atomic():
+        stages = {s.pk: s for s in Stage.objects.select_for_update().filter(pipeline=pipeline)}
+        if sorted(stage_ids) != sorted(stages) or len(set(stage_ids)) != len(stage_ids):
+            raise InvalidInput({"stage_ids": [_("List every stage of this pipeline once.")]})
+        before = [s.pk for s in sorted(stages.values(), key=lambda s: (s.position, s.pk))]
+        for n, pk in enumerate(stage_ids):
+            if stages[pk].position != (n + 1) * 10:
+                Stage.objects.filter(pk=pk).update(position=(n + 1) * 10)
+        if before != stage_ids:
+            names = [stages[pk].name for pk in stage_ids]
+            audit(actor, AuditEvent.Action.UPDATE, pipeline,
+                  {"stage_order": [[stages[pk].name for pk in before], names]})  # fmt: skip
+    return list(pipeline.stages.all())
+
+
+def stage_move(*, actor: Actor, stage: Stage, step: int) -> list[Stage]:
+    """One place earlier (-1) or later (+1): the up / down buttons."""
+    order = list(stage.pipeline.stages.order_by("position", "id").values_list("pk", flat=True))
+    at = order.index(stage.pk)
+    to = max(0, min(len(order) - 1, at + step))
+    order.insert(to, order.pop(at))
+    return stages_order(actor=actor, pipeline=stage.pipeline, stage_ids=order)
+
+
 def pipeline_delete(*, actor: Actor, pipeline: Pipeline) -> None:
     perms.require(actor, "pipeline", perms.DELETE)
     if Deal.objects.filter(pipeline=pipeline).exists():
