@@ -29,6 +29,8 @@ from danhba.quality.schemas import (
     DashboardOut,
     DuplicateSettingsIn,
     DuplicateSettingsOut,
+    MergeIn,
+    MergeOut,
     PairOut,
     PairPage,
     RefreshOut,
@@ -330,3 +332,9 @@ def pair_detail(request: HttpRequest, pair_id: int = Path(..., ge=1, le=MAX_PK))
 def pair_not_duplicate(request: HttpRequest, pair_id: int = Path(..., ge=1, le=MAX_PK)) -> Any:
     pair = services.pair_dismiss(actor=api_actor(request), pair=_pair(request, pair_id))
     return _one(request, pair)
+
+
+@router.post("/duplicates/{pair_id}/merge", response={200: MergeOut, **ERRORS}, summary="Merge the pair's two contacts")
+def pair_merge(request: HttpRequest, data: MergeIn, pair_id: int = Path(..., ge=1, le=MAX_PK)) -> Any:
+    merge = services.pair_merge(actor=api_actor(request), pair=_pair(request, pair_id), survivor_id=data.survivor)
+    return {"merge_id": merge.pk, "survivor": merge.survivor_id}

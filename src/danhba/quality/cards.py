@@ -133,7 +133,7 @@ def dashboard_cards(snapshot: QualitySnapshot, user: User) -> dict[str, Any]:
         "imports": _imports(data, user),
         "duplicates": {
             "available": True,
-            "note": _("Suspected duplicates found by identity resolution, and merges done, per month."),
+            "note": _("Likely duplicate pairs found, and merges done, per month."),
             "months": data.get("duplicates", []),
         },
         "history": _history(user),

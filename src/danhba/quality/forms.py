@@ -38,3 +38,42 @@ class CleaningJobForm(forms.Form):
 
     def data_for_service(self) -> dict[str, Any]:
         return dict(self.cleaned_data)
+
+
+# --- duplicates -----------------------------------------------------------------------
+
+
+class ThresholdsForm(forms.Form):
+    review_percent = forms.IntegerField(
+        label=_("List pairs for review from"), min_value=50, max_value=99, help_text=_("match probability, in %")
+    )
+    auto_merge_percent = forms.IntegerField(
+        label=_("Merge without review from"),
+        min_value=50,
+        max_value=100,
+        required=False,
+        help_text=_("match probability, in %; empty: never merge without review"),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        review, auto = data.get("review_percent"), data.get("auto_merge_percent")
+        if review is not None and auto is not None and auto < review:
+            self.add_error("auto_merge_percent", _("must be at least the review threshold"))
+        return data
+
+
+class FiltersForm(forms.Form):
+    STATUS = [("open", _("To review")), ("not_duplicate", _("Not a duplicate")), ("merged", _("Merged"))]
+    MIN = [("", _("Any")), ("0.5", "50%"), ("0.8", "80%"), ("0.9", "90%"), ("0.95", "95%"), ("0.99", "99%")]
+    FOUND_BY = [
+        ("", _("Any")),
+        ("model", _("Batch run")),
+        ("realtime", _("New contact check")),
+        ("identity", _("Identity resolution")),
+    ]
+
+    status = forms.ChoiceField(label=_("Status"), choices=STATUS, required=False)
+    min_probability = forms.ChoiceField(label=_("Probability at least"), choices=MIN, required=False)
+    found_by = forms.ChoiceField(label=_("Found by"), choices=FOUND_BY, required=False)
+    cluster = forms.IntegerField(label=_("Group"), min_value=1, max_value=2**63 - 1, required=False)

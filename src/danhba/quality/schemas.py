@@ -200,3 +200,13 @@ class RunOut(Schema):
     created_at: dt.datetime
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+
+
+class MergeIn(Schema):
+    # The contact that stays; the older one when left out.
+    survivor: int | None = Field(None, ge=1, le=2**63 - 1)
+
+
+class MergeOut(Schema):
+    merge_id: int
+    survivor: int

@@ -423,3 +423,10 @@ def pair_rows(user: User, pairs: list[DuplicatePair], model: dict[str, Any]) -> 
             }
         )
     return rows
+
+
+def field_names() -> list[tuple[str, str]]:
+    """The fields a pair is compared on, named in the reader's language."""
+    from danhba.quality.comparisons import FIELD_LABELS
+
+    return [(key, str(FIELD_LABELS[key])) for key in SHOWN_FIELDS]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.quality.views import cleaning, contacts, dashboard
+from danhba.quality.views import cleaning, contacts, dashboard, duplicates
 
 app_name = "quality"
 urlpatterns = [
@@ -16,4 +16,10 @@ urlpatterns = [
     path("cleaning/runs/<int:pk>/", cleaning.run_detail, name="cleaning_run"),
     path("cleaning/runs/<int:pk>/apply", cleaning.run_apply, name="cleaning_apply"),
     path("cleaning/runs/<int:pk>/cancel", cleaning.run_cancel, name="cleaning_cancel"),
+    path("duplicates/", duplicates.duplicate_list, name="duplicates"),
+    path("duplicates/settings/", duplicates.duplicate_settings, name="duplicate_settings"),
+    path("duplicates/runs", duplicates.duplicate_run, name="duplicate_run"),
+    path("duplicates/<int:pk>/", duplicates.duplicate_detail, name="duplicate"),
+    path("duplicates/<int:pk>/not-duplicate", duplicates.duplicate_dismiss, name="duplicate_dismiss"),
+    path("duplicates/<int:pk>/merge", duplicates.duplicate_merge, name="duplicate_merge"),
 ]

@@ -12,16 +12,15 @@ import datetime as dt
 import time
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from danhba.contacts.models import Contact, ContactCompany
 from danhba.ingest.models import Import
 from danhba.quality import decay
-from danhba.quality.models import ContactArchive, DecaySignal, Freshness, Merge, QualitySnapshot
+from danhba.quality.models import ContactArchive, DecaySignal, DuplicatePair, Freshness, Merge, QualitySnapshot
 from danhba.quality.selectors import COMPLETENESS, missing_q
-from danhba.tracking.models import SuspectedDuplicate
 
 IMPORTS_SHOWN = 20
 DUPLICATE_MONTHS = 12
@@ -91,10 +90,10 @@ def _month(value: dt.date | dt.datetime) -> str:
 
 
 def _duplicates(now: dt.datetime) -> list[dict[str, Any]]:
-    """Per month: suspected duplicates found (identity resolution's pairs) and merges done (the
-    merge feature's, not undone)."""
+    """Per month: pairs found by duplicate detection (the model's, the real-time check's and
+    identity resolution's, ``DuplicatePair``) and merges done (the merge feature's, not undone)."""
     since = (now - dt.timedelta(days=31 * DUPLICATE_MONTHS)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    found = _per_month(SuspectedDuplicate.objects.filter(created_at__gte=since))
+    found = _per_month(DuplicatePair.objects.filter(found_at__gte=since).annotate(created_at=F("found_at")))
     merged = _per_month(Merge.objects.filter(created_at__gte=since, status=Merge.Status.DONE))
     return [{"month": m, "found": found.get(m, 0), "merged": merged.get(m, 0)} for m in sorted({*found, *merged})]
 

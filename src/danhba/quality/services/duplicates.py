@@ -347,6 +347,21 @@ def merge_service() -> Callable[..., Any] | None:
     return getattr(module, "merge_contacts", None)
 
 
+def pair_merge(*, actor: Actor, pair: DuplicatePair, survivor_id: int | None = None) -> Any:
+    """Merge the pair's two contacts (the merge service checks the actor's permissions and
+    records the merge for undo); ``survivor_id`` is the contact that stays (default: the older
+    one). The merge drops the pair with the merged-away contact's rows."""
+    merge = merge_service()
+    if merge is None:
+        raise Conflict(_("Merging is not available on this site."))
+    survivor = int(survivor_id or pair.contact_a_id)
+    if survivor not in pair.as_key():
+        raise InvalidInput({"survivor": [_("must be one of the pair's two contacts")]})
+    if pair.status != DuplicatePair.Status.OPEN:
+        raise Conflict(_("This pair was already reviewed."))
+    return merge(actor, survivor, [pair.other(survivor)])
+
+
 def auto_merge() -> int:
     """Merge the open pairs at or above the auto-merge threshold (the older contact survives)."""
     row = settings_get()
@@ -359,7 +374,7 @@ def auto_merge() -> int:
     for pair in pairs.select_related("contact_a", "contact_b").order_by("-probability", "id")[:10_000]:
         try:
             with transaction.atomic():
-                merge(actor=actor, survivor=pair.contact_a, others=[pair.contact_b])
+                merge(actor, pair.contact_a_id, [pair.contact_b_id])
                 DuplicatePair.objects.filter(pk=pair.pk).update(
                     status=DuplicatePair.Status.MERGED, reviewed_at=timezone.now(), cluster=None
                 )

@@ -1,0 +1,89 @@
+"""The duplicates pages: the queue lists a pair with its probability, the pair's page shows the
+fields side by side with the waterfall, "not a duplicate" and merge work from the page (merge
+through the merge service, undoable), settings change the thresholds and start runs; roles
+without the permission get 403; Vietnamese pages are whole."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from danhba.contacts.models import Contact
+from danhba.quality.models import DuplicatePair, DuplicateRun
+from danhba.quality.services import duplicates
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pair(make_contact: Any) -> DuplicatePair:
+    make_contact(full_name="Lê Thị Hồng", phones=["0903 111 222"], birthday="1992-08-15", province="Đà Nẵng")
+    b = make_contact(full_name="Hồng Lê Thị", phones=["0903 111 222"], birthday="1992-08-15", province="Đà Nẵng")
+    duplicates.pairs_check([b.pk])
+    return DuplicatePair.objects.get()
+
+
+def test_the_queue_and_the_pair_page(client_for: Any, users: Any, pair: DuplicatePair) -> None:
+    client = client_for(users["marketing"])
+    page = client.get("/quality/duplicates/").content.decode()
+    assert f"/quality/duplicates/{pair.pk}/" in page and "Hồng Lê Thị" in page
+    detail = client.get(f"/quality/duplicates/{pair.pk}/").content.decode()
+    assert '<svg class="waterfall"' in detail and "same words in another order" in detail
+    assert "Not a duplicate" in detail
+    assert client.get("/quality/duplicates/?cursor=garbage").status_code == 200
+    assert client.get("/quality/duplicates/?min_probability=7").status_code == 200
+    assert client.get("/quality/duplicates/999999/").status_code == 404
+
+
+def test_not_a_duplicate_from_the_page(client_for: Any, users: Any, pair: DuplicatePair) -> None:
+    assert client_for(users["support"]).post(f"/quality/duplicates/{pair.pk}/not-duplicate").status_code == 403
+    response = client_for(users["marketing"]).post(f"/quality/duplicates/{pair.pk}/not-duplicate")
+    assert response.status_code == 302
+    pair.refresh_from_db()
+    assert pair.status == DuplicatePair.Status.NOT_DUPLICATE
+
+
+def test_merge_from_the_page_and_the_api(client_for: Any, users: Any, pair: DuplicatePair) -> None:
+    from danhba.quality.models import Merge
+
+    admin = client_for(users["admin"])
+    assert "Merge into" in admin.get(f"/quality/duplicates/{pair.pk}/").content.decode()
+    response = admin.post(
+        f"/api/quality/duplicates/{pair.pk}/merge",
+        json.dumps({"survivor": pair.contact_b_id}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["survivor"] == pair.contact_b_id
+    assert list(Contact.objects.values_list("id", flat=True)) == [pair.contact_b_id]
+    assert Merge.objects.get().merged_ids == [pair.contact_a_id]
+    assert not DuplicatePair.objects.exists()  # the pair went with the merged-away contact
+
+
+def test_settings_and_runs(client_for: Any, users: Any) -> None:
+    admin = client_for(users["admin"])
+    assert (
+        admin.post("/quality/duplicates/settings/", {"review_percent": 90, "auto_merge_percent": 80}).status_code == 422
+    )
+    assert (
+        admin.post("/quality/duplicates/settings/", {"review_percent": 85, "auto_merge_percent": ""}).status_code == 302
+    )
+    assert duplicates.settings_get().review_threshold == 0.85
+    assert admin.post("/quality/duplicates/runs", {"kind": "predict"}).status_code == 302
+    assert DuplicateRun.objects.get().kind == "predict"
+    page = admin.get("/quality/duplicates/settings/").content.decode()
+    assert "every 3s" in page  # the page follows the run's progress
+    assert client_for(users["sales"]).get("/quality/duplicates/settings/").status_code == 403
+    assert client_for(users["analyst"]).post("/quality/duplicates/runs", {"kind": "train"}).status_code == 403
+
+
+def test_vietnamese_pages(client_for: Any, users: Any, pair: DuplicatePair) -> None:
+    client = client_for(users["admin"])
+    for url in ("/quality/duplicates/", f"/quality/duplicates/{pair.pk}/", "/quality/duplicates/settings/"):
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="vi").content.decode()
+        for english in ("Not a duplicate", "Match probability", "Settings and runs", "same words in another order"):
+            assert english not in page, (url, english)
+    detail = client.get(f"/quality/duplicates/{pair.pk}/", HTTP_ACCEPT_LANGUAGE="vi").content.decode()
+    assert "Không trùng" in detail and "15/08/1992" in detail
