@@ -56,6 +56,47 @@ def _json(text: str, field: str, form: forms.Form) -> Any:
         return None
 
 
+# The fit-rule builder: rows of field / operator / value, instead of the condition's JSON.
+FIT_ROWS = 5
+FIT_OPERATORS = ["eq", "ne", "contains", "not_contains", "starts_with", "in", "not_in", "gt", "gte", "lt", "lte",
+                 "empty", "not_empty", "is_true", "is_false"]  # fmt: skip
+
+
+def _field_choices() -> list[tuple[str, str]]:
+    from danhba.segments.conditions import fields
+
+    return [("", "—"), *sorted(((key, str(f.label)) for key, f in fields().items()), key=lambda c: c[1])]
+
+
+def _operator_choices() -> list[tuple[str, str]]:
+    from danhba.segments.conditions import OPERATOR_LABELS
+
+    return [(op, str(OPERATOR_LABELS[op])) for op in FIT_OPERATORS]
+
+
+def rows_of(condition: Any) -> tuple[str, list[dict[str, Any]]] | None:
+    """A condition as builder rows (match, rows), when it is a flat list of field conditions
+    with plain values that fit the rows; None otherwise (it stays JSON)."""
+    if not isinstance(condition, dict) or condition.get("op") not in ("all", "any"):
+        return None
+    leaves = condition.get("conditions") or []
+    if not 0 < len(leaves) <= FIT_ROWS:
+        return None
+    rows = []
+    for leaf in leaves:
+        if not isinstance(leaf, dict) or leaf.get("kind") != "field" or leaf.get("operator") not in FIT_OPERATORS:
+            return None
+        if set(leaf) - {"kind", "field", "operator", "value"}:
+            return None
+        value = leaf.get("value")
+        if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+            value = ", ".join(str(v) for v in value)
+        elif not isinstance(value, (str, int, float, type(None))):
+            return None
+        rows.append({"field": leaf["field"], "operator": leaf["operator"], "value": "" if value is None else value})
+    return str(condition["op"]), rows
+
+
 class RuleForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=ScoreRule.Kind.choices)
     name = forms.CharField(label=_("Name"), max_length=200)
@@ -82,13 +123,58 @@ class RuleForm(forms.Form):
     period_days = forms.IntegerField(label=_("Per period of (days)"), required=False, min_value=1)
     period_max = forms.IntegerField(label=_("At most per period (points)"), required=False, min_value=1)
     is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    match = forms.ChoiceField(
+        label=_("Contacts that meet"), required=False, initial="all",
+        choices=[("all", _("all of these conditions")), ("any", _("any of these conditions"))],
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field_choices, operator_choices = _field_choices(), _operator_choices()
+        for n in range(FIT_ROWS):
+            self.fields[f"fit_field_{n}"] = forms.ChoiceField(label=_("Field"), choices=field_choices, required=False)
+            self.fields[f"fit_operator_{n}"] = forms.ChoiceField(
+                label=_("Operator"), choices=operator_choices, required=False
+            )
+            self.fields[f"fit_value_{n}"] = forms.CharField(
+                label=_("Value"), required=False, max_length=500,
+                help_text=_("Several values: separated by commas.") if n == 0 else "",
+            )  # fmt: skip
+
+    def fit_rows(self) -> list[tuple[Any, Any, Any]]:
+        """The builder's rows as bound fields, for the template."""
+        return [(self[f"fit_field_{n}"], self[f"fit_operator_{n}"], self[f"fit_value_{n}"]) for n in range(FIT_ROWS)]
+
+    def _condition_from_rows(self) -> dict[str, Any] | None:
+        d = self.cleaned_data
+        leaves = []
+        for n in range(FIT_ROWS):
+            field = d.get(f"fit_field_{n}")
+            if not field:
+                continue
+            operator = d.get(f"fit_operator_{n}") or "eq"
+            raw = str(d.get(f"fit_value_{n}") or "").strip()
+            value: Any = [v.strip() for v in raw.split(",") if v.strip()] if operator in ("in", "not_in") else raw
+            leaf: dict[str, Any] = {"kind": "field", "field": field, "operator": operator}
+            if operator not in ("empty", "not_empty", "is_true", "is_false"):
+                leaf["value"] = value
+            leaves.append(leaf)
+        return {"op": d.get("match") or "all", "conditions": leaves} if leaves else None
 
     @classmethod
     def initial_of(cls, rule: ScoreRule) -> dict[str, Any]:
         trigger = rule.trigger or {}
-        return {
+        built = rows_of(rule.condition)
+        rows: dict[str, Any] = {}
+        if built is not None:
+            rows["match"] = built[0]
+            for n, row in enumerate(built[1]):
+                rows.update({f"fit_field_{n}": row["field"], f"fit_operator_{n}": row["operator"],
+                             f"fit_value_{n}": row["value"]})  # fmt: skip
+        return rows | {
             "kind": rule.kind, "name": rule.name, "points": rule.points, "is_active": rule.is_active,
-            "condition": json.dumps(rule.condition, ensure_ascii=False, indent=1) if rule.condition else "",
+            "condition": json.dumps(rule.condition, ensure_ascii=False, indent=1)
+            if rule.condition and built is None else "",
             "trigger_on": trigger.get("on", ""), "trigger_name": trigger.get("name", ""),
             "trigger_url": trigger.get("url", ""), "trigger_campaign": trigger.get("campaign"),
             "trigger_where": json.dumps(trigger["where"], ensure_ascii=False) if trigger.get("where") else "",
@@ -109,5 +195,7 @@ class RuleForm(forms.Form):
             data["trigger"] = trigger
             data.update({k: d.get(k) for k in ("max_points", "period_days", "period_max")})
         else:
-            data["condition"] = _json(d.get("condition") or "", "condition", self)
+            # The rows, unless the condition is written as JSON (a nested one the rows cannot hold).
+            written = _json(d.get("condition") or "", "condition", self)
+            data["condition"] = written if written is not None else self._condition_from_rows()
         return data

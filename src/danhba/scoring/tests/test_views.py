@@ -108,3 +108,29 @@ def test_the_contact_page_shows_scores_explained(
     users["admin"].save(update_fields=["language"])
     html = client_for(users["admin"]).get(f"/contacts/{lan.pk}/").content.decode()
     assert "Điểm khách hàng tiềm năng" in html and '<span class="grade rank-1">Ấm</span>' in html
+
+
+def test_a_fit_rule_from_rows_of_field_operator_and_value(client_for: Any, users: Any) -> None:
+    client = client_for(users["marketing"])
+    client.post("/scoring/new", MODEL_POST)
+    model = ScoreModel.objects.get()
+    rows = {
+        "kind": "fit", "name": "Sếp ở miền Bắc", "points": "40", "is_active": "on", "condition": "", "match": "all",
+        "fit_field_0": "job_title", "fit_operator_0": "contains", "fit_value_0": "giám đốc",
+        "fit_field_1": "province", "fit_operator_1": "in", "fit_value_1": "ha-noi, hai-phong",
+    }  # fmt: skip
+    assert client.post(f"/scoring/{model.pk}/rules/new", rows).status_code == 302
+    rule = ScoreRule.objects.get()
+    assert rule.condition == {"op": "all", "conditions": [
+        {"kind": "field", "field": "job_title", "operator": "contains", "value": "giám đốc"},
+        {"kind": "field", "field": "province", "operator": "in", "value": ["ha-noi", "hai-phong"]},
+    ]}  # fmt: skip
+    # The edit page shows the rows again, not JSON; a bad value comes back beside the form.
+    page = client.get(f"/scoring/rules/{rule.pk}/").content.decode()
+    import re
+
+    assert 'name="fit_value_1" value="ha-noi, hai-phong"' in page
+    assert re.search(r'<textarea name="condition"[^>]*>\s*</textarea>', page)
+    bad = client.post(f"/scoring/rules/{rule.pk}/", {**rows, "fit_value_1": "Atlantis"})
+    assert bad.status_code == 422
+    assert ScoreRule.objects.get().condition["conditions"][1]["value"] == ["ha-noi", "hai-phong"]
