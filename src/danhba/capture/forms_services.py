@@ -14,6 +14,7 @@ can retry it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import smtplib
@@ -439,6 +440,18 @@ def submission_retry(*, actor: Actor, submission: FormSubmission) -> FormSubmiss
     audit_event(actor=actor, action=AuditEvent.Action.UPDATE, object_type="formsubmission", object_id=submission.pk,
                 object_label=str(submission), changes={"retried": [None, True]})  # fmt: skip
     return submission_process(submission=submission)
+
+
+def submissions_sweep(*, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Submissions left "received" (the request that stored one died before processing it, or
+    the database was busy): processed now. Two minutes old at least, so none is in flight."""
+    before = (now or timezone.now()) - dt.timedelta(minutes=2)
+    stuck = FormSubmission.objects.filter(status=FormSubmission.Status.RECEIVED, created_at__lt=before)
+    done = 0
+    for submission in stuck.select_related("form").order_by("id")[:limit]:
+        submission_process(submission=submission)
+        done += 1
+    return done
 
 
 # --- double opt-in --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from danhba.capture import forms_services
 from danhba.capture.channels import services as channels
 
 
@@ -19,3 +20,9 @@ def channel_payload_job(payload_id: int) -> str:
 def channel_payloads_sweep_job() -> int:
     """Payloads whose wake-up was lost, and failed ones tried again a few times."""
     return channels.payloads_sweep()
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def form_submissions_sweep_job() -> int:
+    """Web form submissions stored but never processed (the request died in between)."""
+    return forms_services.submissions_sweep()

@@ -32,7 +32,7 @@ def _schema(client: Any, slug: str, origin: str | None = ORIGIN, **params: str) 
     return client.get(f"/f/{slug}/schema", params, **headers)
 
 
-def test_a_submission_creates_the_contact_with_consent_and_event(client: Any, newsletter: Any) -> None:
+def test_a_submission_creates_the_contact_with_consent_and_event(client: Any, newsletter: Any, admin: Any) -> None:
     schema = _schema(client, "ban-tin").json()
     assert [f["name"] for f in schema["fields"]] == ["full_name", "email", "phone"]
     response = _post(client, "ban-tin", {
@@ -58,6 +58,8 @@ def test_a_submission_creates_the_contact_with_consent_and_event(client: Any, ne
     assert submission.status == "done" and submission.contact == contact and submission.created_contact
     assert submission.payload["email"] == " Duc.Nguyen@Gmail.com "  # stored as it came
     assert FormDay.objects.get(form=newsletter).submissions == 1
+    client.force_login(admin)  # on the contact's timeline
+    assert "Form Submitted" in client.get(f"/contacts/{contact.pk}/").content.decode()
 
 
 def test_the_same_person_again_updates_the_contact_found_by_phone(client: Any, quote: Any, make_contact: Any) -> None:
@@ -219,3 +221,20 @@ def test_double_opt_in_records_consent_only_when_confirmed(
     client.post(path)
     assert ConsentRecord.objects.count() == 1
     assert client.get("/f/confirm/forged-token/").status_code == 404
+
+
+def test_a_submission_left_unprocessed_is_picked_up_by_the_sweep(quote: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from danhba.capture.forms_services import submission_store, submissions_sweep
+
+    payload = {"full_name": "Lý Hải", "phone": "0903 555 777", "message": "Giá sỉ?"}
+    stored = submission_store(form=quote, payload=payload, shown=["full_name", "phone", "message"], consents=[],
+                              context={})  # fmt: skip
+    assert submissions_sweep() == 0  # too fresh: its own request may still be on it
+    assert submissions_sweep(now=timezone.now() + dt.timedelta(minutes=3)) == 1
+    stored.refresh_from_db()
+    assert stored.status == "done" and stored.contact.phone == "+84903555777"
+    assert submissions_sweep(now=timezone.now() + dt.timedelta(minutes=3)) == 0
