@@ -1,6 +1,7 @@
 """The demo's sales: one pipeline with its stages, deals on the demo contacts (open at every
 stage, some won, some lost with a reason and a note) and the reps' tasks around today
-(``danhba demo``; ``core/demo.py``). Everything goes through the services, as a user's would."""
+(``danhba demo``; ``core/demo.py``), and the sales team's lead assignment rule (round robin).
+Everything goes through the services, as a user's would."""
 
 from __future__ import annotations
 
@@ -58,6 +59,20 @@ def demo_sales_part(run: DemoRun) -> None:
             tasks.task_create(actor=actor, data=_task(rng, deal, contact_id, owner_id))
     run.counts["deals"] = len(made)
     run.counts["tasks"] = lambda: Task.objects.count()
+    _assignment_rule(actor)
+
+
+def _assignment_rule(actor: Actor) -> None:
+    """The sales team shares new leads in turn (from here on: web forms, imports, channels),
+    at most 500 open leads each."""
+    from danhba.accounts.models import Team
+    from danhba.sales.models import AssignmentRule
+    from danhba.sales.services.rules import rule_create
+
+    team = Team.objects.filter(name="Kinh doanh").first()
+    if team is None or AssignmentRule.objects.exists():
+        return
+    rule_create(actor=actor, data={"name": "Khách mới chia lần lượt", "team_id": team.pk, "capacity": 500})
 
 
 def _deal(rng: random.Random, pipeline: Pipeline, contact_id: int, owner_id: int, today: dt.date) -> dict[str, object]:

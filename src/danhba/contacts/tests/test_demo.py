@@ -87,6 +87,7 @@ def test_counts_match_the_summary(loaded: dict[str, Any]) -> None:
         "stage",
         "deal",
         "task",
+        "assignment_rule",
         "webform",
         "consent",
     )

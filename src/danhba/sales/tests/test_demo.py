@@ -26,6 +26,17 @@ def test_the_demo_has_a_pipeline_with_deals_won_lost_and_tasks(client_for: Any, 
     assert all(d.owner_id for d in deals) and Task.objects.filter(deal__in=deals).exists()
     board = client_for(users["admin"]).get("/sales/").content.decode()
     assert deals.filter(stage__kind=Stage.Kind.OPEN).first().title in board
+    # The sales team shares new leads by a round-robin rule: a lead created now gets a rep.
+    from danhba.conftest import actor_for
+    from danhba.contacts.services.contacts import contact_create
+    from danhba.sales.models import AssignmentRule
+
+    rule = AssignmentRule.objects.get()
+    assert rule.team.name == "Kinh doanh" and rule.method == "round_robin"
+    lead = contact_create(actor=actor_for(users["admin"]), data={"full_name": "Khách mới từ web"})
+    lead.refresh_from_db()
+    assert lead.owner is not None and lead.owner.team_id == rule.team_id
+    assert "Khách mới chia lần lượt" in client_for(users["admin"]).get("/sales/assignment/").content.decode()
     # Loading again on a site that has deals adds none.
     call_command("demo", contacts=300, if_empty=True, stdout=io.StringIO())
     assert Deal.objects.count() == deals.count()
