@@ -162,14 +162,20 @@ def _row(step_id: str, step: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def graph_from(formset: Any, goal: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def graph_from(formset: Any, previous: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The graph of the editor's rows. What the rows do not show is kept from the version
+    edited: the goal and exit conditions, and each kept step's label (the diagram's name)."""
     rows = [f.cleaned_data for f in formset.forms if f.cleaned_data.get("step_id") and f.cleaned_data.get("kind")]
     if not rows:
         return None
+    before = (previous or {}).get("steps", {})
+    steps = {}
+    for r in rows:
+        step = {"kind": r["kind"], "params": r["params"] or {}, "next": r["next"] or ""}
+        if before.get(r["step_id"], {}).get("label"):
+            step["label"] = before[r["step_id"]]["label"]
+        steps[r["step_id"]] = step
     return {
-        "start": rows[0]["step_id"],
-        "steps": {
-            r["step_id"]: {"kind": r["kind"], "params": r["params"] or {}, "next": r["next"] or ""} for r in rows
-        },
-        "goal": goal,
-    }
+        "start": rows[0]["step_id"], "steps": steps,
+        "goal": (previous or {}).get("goal"), "exit": (previous or {}).get("exit"),
+    }  # fmt: skip

@@ -57,7 +57,7 @@ def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
     steps = StepFormSet(request.POST or None, initial=steps_initial(graph), prefix="steps")
     if request.method == "POST" and form.is_valid() and steps.is_valid():
         data = form.data_for_service()
-        new_graph = graph_from(steps, graph.get("goal") if graph else None)
+        new_graph = graph_from(steps, graph)
         if new_graph is not None:
             data["graph"] = new_graph
         actor = Actor.from_request(request)

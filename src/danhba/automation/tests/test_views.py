@@ -137,3 +137,25 @@ def test_a_wait_is_edited_as_a_number_and_a_unit(users: Any, client_for: Any, ma
     assert answer.status_code == 302
     saved = Workflow.objects.get(pk=wf.pk).current_version.graph["steps"]  # type: ignore[union-attr]
     assert saved["pause"]["params"]["seconds"] == 5400 and saved["seen"]["params"]["timeout_seconds"] == 3600
+
+
+def test_saving_the_editor_keeps_goal_exit_and_step_labels(users: Any, client_for: Any, make_workflow: Any) -> None:
+    from danhba.automation.tests.conftest import tag_is, three_steps
+
+    graph = {**three_steps(), "goal": tag_is("won"), "exit": tag_is("unsubscribed")}
+    graph["steps"]["pause"]["label"] = "Chờ một giờ"
+    wf = make_workflow(graph=graph, active=False)
+    steps = [
+        {"step_id": "title", "kind": "update_field", "params": {"field": "job_title", "value": "Khách quen"},
+         "next": "pause"},
+        {"step_id": "pause", "kind": "wait", "duration": "2", "duration_unit": "hours", "params": {}, "next": "vip"},
+        {"step_id": "vip", "kind": "branch", "params": graph["steps"]["vip"]["params"]},
+        {"step_id": "tag_vip", "kind": "tag", "params": {"add": ["vip-nurtured"]}},
+        {"step_id": "tag_rest", "kind": "tag", "params": {"add": ["nurtured"]}},
+    ]  # fmt: skip
+    assert client_for(users["admin"]).post(f"/automation/{wf.pk}/edit/", editor_post(wf.name, steps)).status_code == 302
+    saved = Workflow.objects.get(pk=wf.pk).current_version.graph  # type: ignore[union-attr]
+    assert saved["steps"]["pause"]["params"]["seconds"] == 7200 and saved["steps"]["pause"]["label"] == "Chờ một giờ"
+    assert saved["goal"]["conditions"][0]["tags"] == ["won"] and saved["exit"]["conditions"][0]["tags"] == [
+        "unsubscribed"
+    ]
