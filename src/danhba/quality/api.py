@@ -203,7 +203,7 @@ def cleaning_run_changes(request: HttpRequest, run_id: int = _id(), action: str 
     run = _run(request, run_id)
     if action and action not in CleaningJob.Action.values:
         raise InvalidInput({"action": [_("one of: %s") % ", ".join(CleaningJob.Action.values)]})
-    if cursor and not cursor.isdigit():
+    if cursor and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
         raise InvalidInput({"cursor": [_("not a cursor from this list")]})
     page = selectors.run_report(run, action=action, after=cursor)
     items = [

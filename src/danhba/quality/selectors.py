@@ -173,7 +173,7 @@ def run_report(run: CleaningRun, *, action: str = "", after: str = "") -> dict[s
     rows = CleaningChange.objects.filter(run=run)
     if action:
         rows = rows.filter(action=action)
-    if after.isdigit():
+    if after.isascii() and after.isdigit() and len(after) <= 18:
         rows = rows.filter(pk__gt=int(after))
     items = list(rows.order_by("pk")[: REPORT_PAGE + 1])
     more = len(items) > REPORT_PAGE

@@ -14,6 +14,7 @@ from danhba.accounts.models import User
 from danhba.accounts.permissions import require
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
+from danhba.contacts.changes import contacts_changed
 from danhba.contacts.models import (
     Contact,
     TimelineEntry,
@@ -105,6 +106,8 @@ def timeline_entry_save(
             Contact.objects.filter(pk=contact.pk, last_activity_at__lt=entry.occurred_at).update(
                 last_activity_at=entry.occurred_at
             )
+            # A call or note is activity: the apps that age contacts' data (quality) follow.
+            contacts_changed(reasons={contact.pk: ["field:last_activity_at"]})
         audit_event(
             actor=actor,
             action=AuditEvent.Action.CREATE if creating else AuditEvent.Action.UPDATE,

@@ -143,6 +143,8 @@ def test_the_api(messy: dict[str, Any], users: dict[str, Any], client_for: Any) 
     changes = client.get(f"/api/quality/cleaning/runs/{run_id}/changes").json()
     assert [c["contact_id"] for c in changes["items"]] == [messy["typo"].pk]
     assert client.get(f"/api/quality/cleaning/runs/{run_id}/changes?cursor=x").status_code == 422
+    assert client.get(f"/api/quality/cleaning/runs/{run_id}/changes?cursor={'9' * 30}").status_code == 422
+    assert client.get(f"/quality/cleaning/runs/{run_id}/?after={'9' * 30}").status_code == 200
     patched = client.patch(
         f"/api/quality/cleaning/{job['id']}", {"frequency": "monthly"}, content_type="application/json"
     )

@@ -166,3 +166,32 @@ def test_the_contact_page_shows_the_panel_and_the_button_verifies(
     response = client.post(f"/quality/contacts/{contact.pk}/verify")
     assert response.status_code == 302
     assert Freshness.objects.get(contact=contact).verified_at is not None
+
+
+def test_a_workflow_branch_takes_the_needs_verification_arm(make_contact: Any) -> None:
+    from danhba.automation.services.steps import BranchParams, _branch_check
+    from danhba.segments.compiler import matching
+
+    flagged = make_contact(full_name="Cần Xác Minh")
+    ContactPhone.objects.create(contact=flagged, e164="+8400012")
+    ok = make_contact(full_name="Ổn")
+    _process()
+    tree = {"op": "all", "conditions": [{"kind": "quality", "is": "signal", "signal": "bad_phone"}]}
+    assert _branch_check(BranchParams(branches=[{"condition": tree, "next": "s2"}])) == []
+    met = set(matching(tree, among=[flagged.pk, ok.pk]).values_list("pk", flat=True))
+    assert met == {flagged.pk}
+    bad = {"op": "all", "conditions": [{"kind": "quality", "is": "signal", "signal": "nope"}]}
+    assert _branch_check(BranchParams(branches=[{"condition": bad, "next": "s2"}]))
+
+
+def test_a_logged_call_is_activity(make_contact: Any, admin: Any) -> None:
+    from danhba.contacts.services.timeline import timeline_entry_save
+
+    contact = make_contact()
+    Contact.objects.filter(pk=contact.pk).update(last_activity_at=timezone.now() - dt.timedelta(days=500))
+    freshness.freshness_update(contact_ids=[contact.pk])
+    assert _signals(contact) == {"inactive"}
+    contact.refresh_from_db()
+    timeline_entry_save(actor=actor_for(admin), contact=contact, entry=None, data={"kind": "call", "body": "Đã gọi"})
+    _process()
+    assert _signals(contact) == set()
