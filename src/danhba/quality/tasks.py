@@ -32,7 +32,8 @@ def quality_sweep() -> int:
 @db_periodic_task(crontab(minute="*/5"))
 def quality_signals_sweep() -> int:
     """New import changes (job titles, companies) and email domains due for an MX lookup."""
-    return freshness.import_signals_scan() + domains.mail_domains_check()
+    # At most 50 lookups a pass (each up to QUALITY_DNS_TIMEOUT): the rest wait for the next one.
+    return freshness.import_signals_scan() + domains.mail_domains_check(limit=50)
 
 
 @db_periodic_task(crontab(hour="2", minute="23"))
@@ -57,13 +58,18 @@ def quality_snapshot_nightly() -> int:
     return quality_snapshot_compute().pk
 
 
-@db_task(priority=jobs.LONG)
-def cleaning_run_job(run_id: int) -> str:
-    """Work on a cleaning run for a while, then queue itself again until it is done."""
+@db_task(priority=jobs.LONG, context=True)
+def cleaning_run_job(run_id: int, task: Any = None) -> str | None:
+    """Work on a cleaning run for a while (one long job at a time: ``core.jobs``), then queue
+    itself again until it is done."""
     from danhba.quality.models import CleaningRun
     from danhba.quality.services.cleaning import cleaning_run_execute
 
-    status = cleaning_run_execute(run_id=run_id)
+    with jobs.long_job() as mine:
+        if not mine and task is not None:
+            cleaning_run_job.schedule((run_id,), delay=jobs.LONG_JOB_RETRY_SECONDS, priority=jobs.LONG)
+            return None
+        status = cleaning_run_execute(run_id=run_id)
     if status in CleaningRun.ACTIVE:
         cleaning_run_job(run_id)
     return status

@@ -30,7 +30,7 @@ from danhba.accounts import permissions as perms
 from danhba.audit.services import audit_event
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, ContactTag
 from danhba.contacts.services.contacts import contact_update, contacts_bulk_update
-from danhba.core import normalize
+from danhba.core import jobs, normalize
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
 from danhba.quality import decay
@@ -456,6 +456,7 @@ def cleaning_run_execute(*, run_id: int, seconds: float = RUN_SECONDS) -> str:
                 return "cancelled"
             if time.monotonic() - started >= seconds:
                 break
+            jobs.yield_to_writers()
     except Exception as exc:  # a run that fails says why and stops; nothing half-written stays
         CleaningRun.objects.filter(pk=run.pk).update(
             status=S.FAILED, error=repr(exc)[:2000], finished_at=timezone.now()

@@ -12,7 +12,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -80,8 +80,8 @@ def _imports() -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: -r["bad_share"])
 
 
-def _per_month(rows: Any) -> dict[str, int]:
-    grouped = rows.annotate(month=TruncMonth("created_at")).values("month").annotate(n=Count("pk")).order_by("month")
+def _per_month(rows: Any, field: str = "created_at") -> dict[str, int]:
+    grouped = rows.annotate(month=TruncMonth(field)).values("month").annotate(n=Count("pk")).order_by("month")
     return {_month(r["month"]): r["n"] for r in grouped}
 
 
@@ -93,7 +93,7 @@ def _duplicates(now: dt.datetime) -> list[dict[str, Any]]:
     """Per month: pairs found by duplicate detection (the model's, the real-time check's and
     identity resolution's, ``DuplicatePair``) and merges done (the merge feature's, not undone)."""
     since = (now - dt.timedelta(days=31 * DUPLICATE_MONTHS)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    found = _per_month(DuplicatePair.objects.filter(found_at__gte=since).annotate(created_at=F("found_at")))
+    found = _per_month(DuplicatePair.objects.filter(found_at__gte=since), "found_at")
     merged = _per_month(Merge.objects.filter(created_at__gte=since, status=Merge.Status.DONE))
     return [{"month": m, "found": found.get(m, 0), "merged": merged.get(m, 0)} for m in sorted({*found, *merged})]
 
