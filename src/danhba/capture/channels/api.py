@@ -16,6 +16,7 @@ from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.capture.channels import selectors, services
 from danhba.capture.channels.mapping import TARGETS
 from danhba.capture.channels.schemas import (
+    CheckOut,
     ConnectionIn,
     ConnectionList,
     ConnectionOut,
@@ -71,6 +72,14 @@ def connection_update(request: HttpRequest, payload: ConnectionPatch, connection
     data = {k: v for k, v in payload.model_dump(exclude_unset=True).items() if v is not None}
     services.connection_update(actor=api_actor(request), connection=connection, data=data)
     return selectors.connection_out(connection)
+
+
+@router.post("/{int:connection_id}/check", response={200: CheckOut, **ERRORS}, summary="Check a Facebook connection")
+def connection_check(request: HttpRequest, connection_id: int = _id()) -> dict[str, Any]:
+    """Reads the page with its access token and subscribes the app to the page's leads;
+    ``problem`` is Facebook's answer when it refused."""
+    result = services.connection_check(actor=api_actor(request), connection=_connection(request, connection_id))
+    return {"page_name": result.page_name, "subscribed": result.subscribed, "problem": result.problem}
 
 
 @router.delete("/{int:connection_id}", response={204: None, **ERRORS}, summary="Delete a connection")

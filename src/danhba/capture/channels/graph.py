@@ -25,6 +25,9 @@ class GraphClient(Protocol):
     def get(self, url: str) -> tuple[int | None, bytes, str]:
         """(status, body, error): status None and an error text when nothing came back."""
 
+    def post(self, url: str) -> tuple[int | None, bytes, str]:
+        """The same for a POST without a body (the parameters are in the URL)."""
+
 
 class OutboundClient:
     """The real client: ``core.outbound`` (public addresses only, timeouts, capped body)."""
@@ -33,9 +36,15 @@ class OutboundClient:
         self.timeout = timeout
 
     def get(self, url: str) -> tuple[int | None, bytes, str]:
+        return self._call("GET", url)
+
+    def post(self, url: str) -> tuple[int | None, bytes, str]:
+        return self._call("POST", url)
+
+    def _call(self, method: str, url: str) -> tuple[int | None, bytes, str]:
         answer = outbound.request(
-            "GET", url, allow_private=bool(getattr(settings, "CAPTURE_GRAPH_ALLOW_PRIVATE", False)),
-            timeout=self.timeout, headers={"Accept": "application/json"},
+            method, url, allow_private=bool(getattr(settings, "CAPTURE_GRAPH_ALLOW_PRIVATE", False)),
+            timeout=self.timeout, headers={"Accept": "application/json"}, body=b"" if method == "POST" else None,
         )  # fmt: skip
         error = str(answer.error) if answer.error is not None else ""
         return answer.status, answer.body, error
@@ -59,13 +68,58 @@ class Lead:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-def lead_url(*, lead_id: str, version: str, token: str, app_secret: str) -> str:
-    base = str(getattr(settings, "CAPTURE_GRAPH_URL", "https://graph.facebook.com")).rstrip("/")
-    params = {"fields": FIELDS, "access_token": token}
+def _base() -> str:
+    return str(getattr(settings, "CAPTURE_GRAPH_URL", "https://graph.facebook.com")).rstrip("/")
+
+
+def _auth(token: str, app_secret: str) -> dict[str, str]:
+    params = {"access_token": token}
     if app_secret:
         # Facebook's "appsecret_proof": a stolen token alone cannot call the API for this app.
         params["appsecret_proof"] = hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
-    return f"{base}/{version}/{lead_id}?{urlencode(params)}"
+    return params
+
+
+@dataclass
+class PageCheck:
+    """What Facebook says about a connection: the page's name, whether the app now receives
+    its leads, or the problem (Facebook's own message)."""
+
+    page_name: str = ""
+    subscribed: bool = False
+    problem: str = ""
+
+
+def _json_of(status: int | None, body: bytes, error: str) -> dict[str, object]:
+    if status is None:
+        raise LeadFetchError(f"the Graph API could not be reached: {error}")
+    if status != 200:
+        raise LeadFetchError(f"the Graph API answered {status}: {_graph_error(body)}")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise LeadFetchError("the Graph API answered something that is not JSON") from None
+    return data if isinstance(data, dict) else {}
+
+
+def page_subscribe(client: GraphClient, *, page_id: str, version: str, token: str, app_secret: str) -> PageCheck:
+    """Read the page with the token (is it the right one?), then subscribe the app to the
+    page's ``leadgen`` field (``POST /{page}/subscribed_apps``), as Facebook's setup asks."""
+    if not LEAD_ID.match(page_id) or not VERSION.match(version) or not token:
+        return PageCheck(problem="the page id, Graph API version and page access token are all needed")
+    base = f"{_base()}/{version}/{page_id}"
+    try:
+        page = _json_of(*client.get(f"{base}?{urlencode({'fields': 'id,name', **_auth(token, app_secret)})}"))
+        params = {"subscribed_fields": "leadgen", **_auth(token, app_secret)}
+        done = _json_of(*client.post(f"{base}/subscribed_apps?{urlencode(params)}"))
+    except LeadFetchError as exc:
+        return PageCheck(problem=str(exc))
+    return PageCheck(page_name=str(page.get("name") or "")[:200], subscribed=done.get("success") is True)
+
+
+def lead_url(*, lead_id: str, version: str, token: str, app_secret: str) -> str:
+    params = {"fields": FIELDS, **_auth(token, app_secret)}
+    return f"{_base()}/{version}/{lead_id}?{urlencode(params)}"
 
 
 def _text(values: object) -> str:

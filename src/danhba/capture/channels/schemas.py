@@ -91,3 +91,9 @@ class RetryIn(Schema):
 
 class RetryOut(Schema):
     count: int
+
+
+class CheckOut(Schema):
+    page_name: str
+    subscribed: bool
+    problem: str

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from danhba.accounts import permissions as perms
 from danhba.accounts.permissions import require
 from danhba.audit.services import audit_event
+from danhba.capture.channels import graph as graphs
 from danhba.capture.channels import mapping as mappings
 from danhba.capture.channels.graph import VERSION as GRAPH_VERSION
 from danhba.capture.channels.graph import GraphClient
@@ -160,6 +161,25 @@ def connection_delete(*, actor: Actor, connection: ChannelConnection) -> None:
             changes={k: [v, None] for k, v in _audit_view(connection).items()},
         )  # fmt: skip
         connection.delete()
+
+
+def connection_check(
+    *, actor: Actor, connection: ChannelConnection, graph: GraphClient | None = None
+) -> graphs.PageCheck:
+    """Facebook: check the page access token and subscribe the app to the page's leads (what
+    Facebook's setup asks after the webhook is added). Audited: it changes the page's side."""
+    require(actor, OBJECT, perms.EDIT)
+    if connection.kind != ChannelKind.FACEBOOK:
+        raise InvalidInput({"kind": [_("only a Facebook connection can be checked")]})
+    result = graphs.page_subscribe(
+        graph or graphs.default_client(), page_id=connection.account_id, version=connection.graph_version,
+        token=connection.access_token, app_secret=connection.secret,
+    )  # fmt: skip
+    audit_event(
+        actor=actor, action="check", object_type="channel", object_id=connection.pk, object_label=str(connection),
+        changes={"subscribed": [None, result.subscribed], "problem": [None, result.problem or None]},
+    )  # fmt: skip
+    return result
 
 
 def connection_get(pk: int) -> ChannelConnection:

@@ -108,6 +108,20 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@permission_required(can(OBJECT, perms.EDIT))
+def connection_check(request: HttpRequest, pk: int) -> HttpResponse:
+    result = services.connection_check(actor=Actor.from_request(request), connection=_connection(pk))
+    if result.problem:
+        messages.error(request, _("Facebook refused: %(problem)s") % {"problem": result.problem})
+    elif result.subscribed:
+        messages.success(request, _("The token works for the page “%(name)s” and the app now receives its leads.")
+                         % {"name": result.page_name})  # fmt: skip
+    else:
+        messages.error(request, _("The token works, but Facebook did not confirm the subscription to leads."))
+    return redirect("capture:channel", pk=pk)
+
+
+@require_POST
 @permission_required(can(OBJECT, perms.DELETE))
 def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.connection_delete(actor=Actor.from_request(request), connection=_connection(pk))

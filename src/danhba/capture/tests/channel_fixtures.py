@@ -78,11 +78,19 @@ class FakeGraph:
         self.status = status
         self.urls: list[str] = []
 
+    def post(self, url: str) -> tuple[int | None, bytes, str]:
+        self.urls.append("POST " + url)
+        if self.status != 200:
+            return self.status, json.dumps({"error": {"message": "Invalid OAuth access token."}}).encode(), ""
+        return 200, b'{"success": true}', ""
+
     def get(self, url: str) -> tuple[int | None, bytes, str]:
         self.urls.append(url)
         if self.status != 200:
             return self.status, json.dumps({"error": {"message": "Service temporarily unavailable"}}).encode(), ""
         lead_id = url.split("?")[0].rsplit("/", 1)[1]
+        if lead_id == PAGE_ID:
+            return 200, json.dumps({"id": PAGE_ID, "name": "Hoa Sen Spa"}).encode(), ""
         if lead_id not in self.leads:
             return 404, json.dumps({"error": {"message": "Unsupported get request"}}).encode(), ""
         fields = [{"name": k, "values": [v]} for k, v in self.leads[lead_id].items()]

@@ -145,3 +145,27 @@ def test_the_api_lists_payloads_and_retries_all_failed(client: Any, users: Any) 
         "count": 1
     }
     assert ChannelPayload.objects.get().status == "received"
+
+
+def test_check_reads_the_page_and_subscribes_the_app(client_for: Any, users: Any, monkeypatch: Any) -> None:
+    from danhba.capture.channels import graph
+    from danhba.capture.tests.channel_fixtures import PAGE_ID, FakeGraph
+
+    fake = FakeGraph()
+    monkeypatch.setattr(graph, "default_client", lambda: fake)
+    connection = facebook_connection()
+    client = client_for(users["marketing"])
+    page = client.post(f"/capture/channels/{connection.pk}/check/", follow=True).content.decode()
+    assert "Hoa Sen Spa" in page and "now receives its leads" in page
+    assert fake.urls[1].startswith(f"POST https://graph.facebook.com/v21.0/{PAGE_ID}/subscribed_apps?")
+    assert "subscribed_fields=leadgen" in fake.urls[1] and "appsecret_proof=" in fake.urls[1]
+    fake.status = 400
+    answer = client.post(f"/api/capture/channels/{connection.pk}/check").json()
+    assert answer == {
+        "page_name": "",
+        "subscribed": False,
+        "problem": "the Graph API answered 400: Service temporarily unavailable",
+    }
+    zalo = client.post("/api/capture/channels", {"kind": "zalo", "name": "OA", "account_id": "1", "app_id": "2",
+                                                 "secret": "k"}, content_type="application/json").json()  # fmt: skip
+    assert client.post(f"/api/capture/channels/{zalo['id']}/check").status_code == 422
