@@ -44,6 +44,7 @@ from danhba.messaging.api import router as messaging_router
 from danhba.orders import api as orders_api
 from danhba.privacy.api import router as privacy_router
 from danhba.quality.api import router as quality_router
+from danhba.quality.api_merges import router as quality_merges_router
 from danhba.sales.api import router as sales_router
 from danhba.scoring.api import router as scoring_router
 from danhba.segments.api import router as segments_router
@@ -207,6 +208,7 @@ api.add_router("/segments", segments_router)
 api.add_router("", messaging_router)
 api.add_router("/scoring", scoring_router)
 api.add_router("/quality", quality_router)
+api.add_router("/quality", quality_merges_router)
 api.add_router("/sales", sales_router)
 api.add_router("/capture/channels", channels_router)
 api.add_router("/capture", capture_forms_router)

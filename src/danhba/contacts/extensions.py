@@ -180,3 +180,23 @@ CONTACT_MOVED: Hook[[int], int | None] = Hook(
     doc="Called with the id of a contact that is not there; a listener returns the id of the "
     "contact it was merged into, or None. The contact page redirects there.",
 )
+
+
+# --- the contact list's actions on ticked contacts ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListAction:
+    """A button of the contact list's bar for ticked contacts that another app serves: the
+    ticked ids are POSTed (as ``ids``) to ``url_name``; shown to users with every permission in
+    ``permissions`` ((object, action) pairs)."""
+
+    label: Any
+    url_name: str
+    permissions: tuple[tuple[str, str], ...] = ()
+
+
+CONTACT_LIST_ACTIONS: Registry[ListAction] = Registry(
+    "contacts.list_actions",
+    doc="Buttons of the contact list for the ticked contacts that other apps serve (merge).",
+)

@@ -13,10 +13,12 @@ class QualityConfig(AppConfig):
         from danhba.audit.display import AUDIT_TYPES, AuditType
         from danhba.contacts.changes import CONTACTS_CHANGED
         from danhba.contacts.extensions import (
+            CONTACT_LIST_ACTIONS,
             CONTACT_LIST_FILTERS,
             CONTACT_MOVED,
             CONTACT_PANELS,
             MERGE_TABLES,
+            ListAction,
             ListFilter,
             MergeTable,
             Panel,
@@ -83,3 +85,6 @@ class QualityConfig(AppConfig):
                 labels=(("freshness", "contacts checked for decay"),),
             ),
         )
+        # "Merge" on the contact list's ticked contacts opens the merge page.
+        merge_action = ListAction(_("Merge"), "quality:merge_page", (("merge", "create"), ("contact", "edit")))
+        CONTACT_LIST_ACTIONS.add("merge", merge_action)

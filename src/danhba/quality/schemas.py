@@ -8,6 +8,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
+from danhba.core.keyset import MAX_PK
+
 
 class SignalOut(Schema):
     kind: str
@@ -210,3 +212,64 @@ class MergeIn(Schema):
 class MergeOut(Schema):
     merge_id: int
     survivor: int
+
+
+# --- merges (/api/quality/merges) ---------------------------------------------------------
+
+ContactId: Any = Field(..., ge=1, le=MAX_PK)
+
+
+class ContactsMergeIn(Schema):
+    survivor: int = ContactId
+    others: list[int] = Field(..., min_length=1, max_length=19, description="Contacts merged into the survivor.")
+    rules: dict[str, str | int] | None = Field(
+        None,
+        description='This merge\'s choices: a field group ("name", "email", "address", …, "custom.<key>") → '
+        '"recent", "source", "survivor", or the id of the contact whose value to keep.',
+    )
+
+
+class ChoiceOut(Schema):
+    field: str
+    label: str
+    contact_id: int
+    rule: str
+    values: dict[str, Any]
+
+
+class PreviewOut(Schema):
+    survivor: int
+    others: list[int]
+    fields: list[ChoiceOut]
+
+
+class MergedOut(Schema):
+    id: int
+    name: str
+
+
+class ContactsMergeOut(Schema):
+    id: int
+    survivor_id: int
+    survivor: str
+    merged: list[MergedOut]
+    status: str
+    created_at: dt.datetime
+    created_by: str | None
+    undone_at: dt.datetime | None
+    undo_until: dt.datetime | None
+    can_undo: bool
+    changed_fields: list[str]
+    rows_moved: dict[str, int]
+    rows_dropped: dict[str, int]
+
+
+class ContactsMergePage(Schema):
+    items: list[ContactsMergeOut]
+    next_before: int | None = Field(None, description="Pass as `before` for the next page.")
+
+
+class MergeSettingsIO(Schema):
+    default_rule: str | None = None
+    rules: dict[str, str] | None = Field(None, description='Field group or "custom.<key>" → rule.')
+    source_ranking: list[str] | None = Field(None, description="Sources, most trusted first.")

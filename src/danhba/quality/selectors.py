@@ -28,6 +28,7 @@ from danhba.quality.models import (
     DecaySignal,
     DuplicatePair,
     Freshness,
+    Merge,
     MergedContact,
 )
 
@@ -430,3 +431,79 @@ def field_names() -> list[tuple[str, str]]:
     from danhba.quality.comparisons import FIELD_LABELS
 
     return [(key, str(FIELD_LABELS[key])) for key in SHOWN_FIELDS]
+
+
+def merges_visible(user: User) -> QuerySet[Merge]:
+    """The merges a user may see: those whose survivor the user may see (or that is gone)."""
+    from danhba.contacts.models import Contact
+
+    merges = Merge.objects.all()
+    if not user.can("merge", "view"):
+        return merges.none()
+    if user.role.record_scope == "all":
+        return merges
+    visible = Contact.objects.visible_to(user).values("pk")
+    return merges.filter(Q(survivor_id__in=visible) | ~Q(survivor_id__in=Contact.objects.values("pk")))
+
+
+def merges_page(
+    user: User, *, contact_id: int | None = None, before: int | None = None, limit: int = 50
+) -> tuple[list[Merge], int | None]:
+    """Newest first, ``limit`` at a time; the id to pass as ``before`` for the next page."""
+    merges = merges_visible(user).select_related("created_by", "undone_by").order_by("-id")
+    if contact_id is not None:
+        # Merges into the contact, and the one that merged it away (undone ones have no tombstone).
+        merges = merges.filter(Q(survivor_id=contact_id) | Q(tombstones__contact_id=contact_id)).distinct()
+    if before is not None:
+        merges = merges.filter(pk__lt=before)
+    rows = list(merges[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].pk if more and rows else None)
+
+
+def merge_out(merge: Merge) -> dict[str, Any]:
+    """A merge as the API and pages show it."""
+    return {
+        "id": merge.pk,
+        "survivor_id": merge.survivor_id,
+        "survivor": merge.survivor_label,
+        "merged": [{"id": cid, "name": merge.label_of(cid)} for cid in merge.merged_ids],
+        "status": merge.status,
+        "created_at": merge.created_at,
+        "created_by": merge.created_by.email if merge.created_by else None,
+        "undone_at": merge.undone_at,
+        "undo_until": merge.undo_until if merge.status == Merge.Status.DONE else None,
+        "can_undo": merge.can_undo(),
+        "changed_fields": sorted(k for k in merge.changes if k != "updated_at"),
+        "rows_moved": {
+            key.rsplit(".", 1)[0]: sum(len(v) for v in owners.values()) for key, owners in merge.moved.items()
+        },
+        "rows_dropped": {label: len(rows) for label, rows in merge.dropped.items()},
+    }
+
+
+def merge_changes(merge: Merge, hidden: set[str]) -> list[tuple[str, Any, Any]]:
+    """The survivor's fields the merge changed, as (label, before, after); a sensitive field the
+    reader may not see is named without its values."""
+    from danhba.contacts.models import Contact
+
+    labels = {f.attname: str(f.verbose_name) for f in Contact._meta.concrete_fields}
+    rows: list[tuple[str, Any, Any]] = []
+    for attname, (before, after) in sorted(merge.changes.items()):
+        if attname in ("updated_at", "name_key"):
+            continue
+        name = attname.removesuffix("_id")
+        if attname == "custom":
+            keys = sorted(
+                {*(before or {}), *(after or {})}
+                - {k for k in (before or {}) if (before or {}).get(k) == (after or {}).get(k)}
+            )
+            shown = [k for k in keys if f"custom.{k}" not in hidden]
+            rows.extend((k, (before or {}).get(k), (after or {}).get(k)) for k in shown)
+            continue
+        if name in hidden:
+            rows.append((labels.get(attname, attname), "…", "…"))
+        else:
+            rows.append((labels.get(attname, attname), before, after))
+    return rows

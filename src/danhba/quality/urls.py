@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.quality.views import cleaning, contacts, dashboard, duplicates
+from danhba.quality.views import cleaning, contacts, dashboard, duplicates, merges
 
 app_name = "quality"
 urlpatterns = [
@@ -22,4 +22,9 @@ urlpatterns = [
     path("duplicates/<int:pk>/", duplicates.duplicate_detail, name="duplicate"),
     path("duplicates/<int:pk>/not-duplicate", duplicates.duplicate_dismiss, name="duplicate_dismiss"),
     path("duplicates/<int:pk>/merge", duplicates.duplicate_merge, name="duplicate_merge"),
+    path("merge/", merges.merge_page, name="merge_page"),
+    path("merges/", merges.merge_list, name="merges"),
+    path("merges/<int:pk>/", merges.merge_detail, name="merge"),
+    path("merges/<int:pk>/undo", merges.merge_undo, name="merge_undo"),
+    path("merge-settings/", merges.merge_settings, name="settings"),
 ]

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from danhba.audit.selectors import audit_rows, contact_audit
 from danhba.contacts import exports, selectors
-from danhba.contacts.extensions import CONTACT_MOVED, panels_context
+from danhba.contacts.extensions import CONTACT_LIST_ACTIONS, CONTACT_MOVED, panels_context
 from danhba.contacts.forms import (
     SECTIONS,
     BulkActionForm,
@@ -89,6 +89,9 @@ def contact_list(request: AuthedRequest) -> HttpResponse:
         return render(request, "contacts/_list_results.html", context)
     context["filter_form"] = ContactFilterForm(request.GET, user=user)
     context["bulk_form"] = BulkActionForm() if context["can_bulk"] else None
+    context["list_actions"] = [
+        (a.label, reverse(a.url_name)) for a in CONTACT_LIST_ACTIONS if all(user.can(*p) for p in a.permissions)
+    ]
     return render(request, "contacts/list.html", context)
 
 

@@ -44,7 +44,7 @@ from danhba.core.audit import changes_between
 from danhba.core.bulk import chunks
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.quality import survivorship
-from danhba.quality.models import Merge, MergedContact, MergeSettings
+from danhba.quality.models import Merge, MergedContact, MergeSettings, Rule
 from danhba.quality.models.merges import ExactEncoder
 from danhba.quality.relations import Link, contact_links
 
@@ -112,12 +112,32 @@ def _contacts_for(actor: Actor, survivor: Contact | int, others: Iterable[Contac
     return survivor_id, other_ids
 
 
+def _rules_check(rules: dict[str, Any] | None, contact_ids: list[int]) -> dict[str, Any]:
+    """A merge's own choices: a field group (or "custom.<key>") → a rule name or the id of one
+    of the merged contacts."""
+    if rules is None:
+        return {}
+    if not isinstance(rules, dict):
+        raise InvalidInput({"rules": [_("must be an object: field → rule or contact id")]})
+    errors: dict[str, list[str]] = {}
+    for key, value in rules.items():
+        if key not in survivorship.GROUPS and not str(key).startswith(survivorship.CUSTOM):
+            errors[f"rules.{key}"] = [_("unknown field")]
+        elif not (value in Rule.values or (isinstance(value, int) and value in contact_ids)):
+            errors[f"rules.{key}"] = [_("must be a rule (%(choices)s) or the id of a contact of this merge")
+                                      % {"choices": ", ".join(Rule.values)}]  # fmt: skip
+    if errors:
+        raise InvalidInput(errors)
+    return rules
+
+
 def merge_preview(
     *, actor: Actor, survivor: Contact | int, others: Iterable[Contact | int], rules: dict[str, Any] | None = None
 ) -> list[survivorship.Choice]:
     """What the survivor would keep, field by field (the merge page shows it; nothing written)."""
     perms.require(actor, PERM, perms.VIEW)
     survivor_id, other_ids = _contacts_for(actor, survivor, others)
+    rules = _rules_check(rules, [survivor_id, *other_ids])
     contacts = {c.pk: c for c in Contact.objects.filter(pk__in=[survivor_id, *other_ids])}
     return _choices(contacts[survivor_id], [contacts[o] for o in other_ids], rules)
 
@@ -225,6 +245,7 @@ def merge_contacts(
     perms.require(actor, PERM, perms.CREATE)
     perms.require(actor, "contact", perms.EDIT)
     survivor_id, other_ids = _contacts_for(actor, survivor, others)
+    rules = _rules_check(rules, [survivor_id, *other_ids])
     with transaction.atomic():
         locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[survivor_id, *other_ids])}
         if len(locked) != len(other_ids) + 1:
