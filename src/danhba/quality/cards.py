@@ -14,7 +14,7 @@ from danhba.accounts.models import User
 from danhba.contacts.models import Source
 from danhba.quality import decay
 from danhba.quality.conditions import SIGNALS
-from danhba.quality.models import QualitySnapshot
+from danhba.quality.models import DuplicatePair, QualitySnapshot
 from danhba.quality.selectors import COMPLETENESS, completeness_fields
 
 CARDS = ("overview", "completeness", "validity", "freshness", "sources", "imports", "duplicates", "history")
@@ -106,6 +106,18 @@ def _imports(data: dict[str, Any], user: User) -> list[dict[str, Any]]:
     return [{**r, "url": reverse("ingest:detail", args=[r["id"]])} for r in data["imports"]]
 
 
+def _duplicate_status(data: dict[str, Any], user: User) -> list[dict[str, Any]]:
+    """Pairs by review status, each linking to the review queue filtered on it."""
+    if not user.can("duplicate", "view"):
+        return []
+    counts = data.get("duplicate_status") or {}
+    return [
+        {"status": key, "label": str(label), "count": counts.get(key, 0),
+         "url": reverse("quality:duplicates") + "?" + urlencode({"status": key})}
+        for key, label in DuplicatePair.Status.choices
+    ]  # fmt: skip
+
+
 def _history(user: User) -> list[dict[str, Any]]:
     rows = QualitySnapshot.objects.order_by("-day").values("day", "data")[:HISTORY_DAYS]
     return [
@@ -135,6 +147,8 @@ def dashboard_cards(snapshot: QualitySnapshot, user: User) -> dict[str, Any]:
             "available": True,
             "note": _("Likely duplicate pairs found, and merges done, per month."),
             "months": data.get("duplicates", []),
+            "status": _duplicate_status(data, user),
+            "queue_url": reverse("quality:duplicates") if user.can("duplicate", "view") else "",
         },
         "history": _history(user),
     }

@@ -116,6 +116,9 @@ def snapshot_data(*, now: dt.datetime | None = None) -> dict[str, Any]:
         "sources": _sources(),
         "imports": _imports(),
         "duplicates": _duplicates(now),
+        "duplicate_status": dict(
+            DuplicatePair.objects.values("status").annotate(n=Count("pk")).values_list("status", "n")
+        ),
     }
 
 

@@ -104,3 +104,20 @@ def test_a_merge_keeps_freshness_consistent_and_counts_on_the_dashboard(
     undo_merge(actor_for(admin), merge)
     freshness.dirty_process()
     assert Freshness.objects.filter(contact_id=data["old"].pk).exists()
+
+
+def test_the_duplicates_card_links_to_the_review_queue(
+    data: dict[str, Any], users: dict[str, Any], client_for: Any
+) -> None:
+    from danhba.quality.models import DuplicatePair
+
+    a, b = sorted([data["fresh"].pk, data["old"].pk])
+    DuplicatePair.objects.create(contact_a_id=a, contact_b_id=b, probability=0.97)
+    client = client_for(users["admin"])
+    client.post("/api/quality/dashboard/refresh")
+    card = client.get("/api/quality/dashboard/duplicates").json()["value"]
+    status = {r["status"]: r for r in card["status"]}
+    assert status["open"]["count"] == 1 and status["open"]["url"] == "/quality/duplicates/?status=open"
+    assert sum(m["found"] for m in card["months"]) == 1
+    assert 'href="/quality/duplicates/?status=open"' in client.get("/quality/").content.decode()
+    assert client.get(status["open"]["url"]).status_code == 200

@@ -30,6 +30,8 @@ def _charts(cards: dict[str, Any]) -> dict[str, Any]:
     """The dashboard's charts: every bar links to the contacts it counts."""
     months = cards["duplicates"]["months"]
     nv_url = cards["overview"]["needs_verification"]["url"]
+    queue = cards["duplicates"]["queue_url"]
+    merged_url = f"{queue}?status=merged" if queue else ""
     history = cards["history"]
     return {
         "freshness": column_chart(
@@ -48,11 +50,11 @@ def _charts(cards: dict[str, Any]) -> dict[str, Any]:
             title=_("Share of contacts with the field filled (%)"), width=420, height=200,
         ),
         "duplicates": column_chart(
-            [Bar(f"{m['month'][5:]}/{m['month'][:4]}", m.get("found", 0)) for m in months],
+            [_bar(f"{m['month'][5:]}/{m['month'][:4]}", m.get("found", 0), queue) for m in months],
             title=_("Suspected duplicates found per month"), integer=True, width=420, height=180,
         ) if months else "",
         "merges": column_chart(
-            [Bar(f"{m['month'][5:]}/{m['month'][:4]}", m.get("merged", 0)) for m in months],
+            [_bar(f"{m['month'][5:]}/{m['month'][:4]}", m.get("merged", 0), merged_url) for m in months],
             title=_("Merges done per month"), integer=True, width=420, height=180,
         ) if months else "",
         "history": column_chart(
