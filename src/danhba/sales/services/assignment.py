@@ -36,7 +36,7 @@ from danhba.messaging.transport import connection
 from danhba.sales.models import Absence, Assignment, AssignmentRule, Deal, Notification
 
 log = logging.getLogger(__name__)
-SYSTEM = Actor.system(via="assignment")
+SYSTEM = Actor.system(via="job")  # audit rows say "system (job)"
 # Lifecycle stages past the lead: a contact in one is not an open lead of its owner.
 NOT_LEADS = ("customer", "evangelist")
 

@@ -331,4 +331,4 @@ def _move_owned(actor: Actor, model: Any, object_type: str, moves: dict[int, int
 
 def on_user_deactivated(user: User) -> None:
     """A rep deactivated: their open items go over by the rules (no fallback)."""
-    handover(actor=Actor.system(via="assignment"), rep=user)
+    handover(actor=A.SYSTEM, rep=user)
