@@ -6,6 +6,7 @@ app_name = "webforms"
 urlpatterns = [
     path("", views.form_list, name="forms"),
     path("new/", views.form_new, name="form_new"),
+    path("preview/", views.form_preview, name="form_preview"),
     path("<int:pk>/", views.form_detail, name="form"),
     path("<int:pk>/delete/", views.form_delete, name="form_delete"),
     path("submissions/", views.submission_list, name="submissions"),

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -150,6 +151,24 @@ def form_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return forbidden(request)
         return _save(request, form)
     return render(request, "capture/forms/builder.html", _builder_context(request, form, None, {}))
+
+
+@require_POST
+@permission_required(can("form", perms.VIEW))
+def form_preview(request: HttpRequest) -> HttpResponse:
+    """The builder's unsaved questions and consent boxes as the visitor would see them (htmx,
+    on every change); rows that are not valid yet are left out."""
+    data = builder_data(request.POST)
+    errors: dict[str, list[str]] = {}
+    questions = ff.clean_questions(data["fields"], "fields", errors, set())
+    purposes = set(ConsentPurpose.objects.filter(is_active=True).values_list("key", flat=True))
+    consents = ff.clean_consents(data["consents"], purposes, errors)
+    language = data["language"] if data["language"] in WebForm.Language.values else WebForm.Language.VI
+    form = WebForm(name=data["name"], language=language, consents=consents, submit_label=data["submit_label"])
+    context = {"form": form, "widgets": [ff.widget(q, ff.custom_fields()) for q in questions], "errors": {},
+               "values": {}, "token": "", "hidden": {}, "preview": True}  # fmt: skip
+    with translation.override(language):
+        return render(request, "capture/forms/_form.html", context)
 
 
 @require_POST

@@ -171,3 +171,20 @@ def test_the_hosted_page_on_a_phone(live_server: Any, admin: Any, page: Any) -> 
     expect(page.locator(".df-thanks")).to_contain_text("Cảm ơn bạn đã đăng ký!")
     assert Contact.objects.filter(email="ha.pham@example.vn").exists()
     assert problems.take() == []
+
+
+def test_the_builder_preview_follows_unsaved_changes(live_server: Any, admin: Any, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    from danhba.core.tests.browser import log_in
+
+    form = _form(admin, [])
+    log_in(page, live_server.url, admin.email)
+    problems = Problems(page)
+    page.goto(f"{live_server.url}/forms/{form.pk}/")
+    preview = page.locator("#fb-preview")
+    expect(preview).to_contain_text("Họ và tên")
+    page.fill("#q-0-label", "Tên của bạn")
+    page.locator("#q-0-label").dispatch_event("change")
+    expect(preview).to_contain_text("Tên của bạn")
+    assert problems.take() == []

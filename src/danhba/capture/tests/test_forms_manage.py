@@ -125,6 +125,11 @@ def test_the_builder_page_saves_previews_and_shows_embed_codes(client_for: Any, 
     html = page.get(saved["Location"]).content.decode()
     assert "Tôi đồng ý được gọi điện tư vấn." in html  # the preview
     assert f"data-form=&quot;{form.slug}&quot;" in html and "?embed=1" in html
+    # The preview follows the unsaved rows (htmx on every change), in the form's language.
+    shown = page.post("/forms/preview/", {**post, "q-3-target": "email", "q-3-label": "Thư điện tử"}).content.decode()
+    assert "Thư điện tử" in shown and "Tôi đồng ý được gọi điện tư vấn." in shown and "Tỉnh" not in shown
+    assert client_for(users["sales"]).post("/forms/preview/", post).status_code == 403
+    page = client_for(users["marketing"])
     bad = page.post("/forms/new/", {**post, "q-0-target": "email", "q-1-target": "email"})
     assert bad.status_code == 422
     vi = client_for(users["marketing"])
