@@ -398,6 +398,13 @@ def explanation(model: dict[str, Any], pair: DuplicatePair, hidden: set[str]) ->
     return {"prior_weight": round(score.prior_weight, 3), "match_weight": round(score.match_weight, 3), "parts": parts}
 
 
+def _evidence_label(key: str) -> str:
+    """What identity resolution saw, in the reader's language."""
+    from danhba.tracking.models import SuspectedDuplicate
+
+    return str(SuspectedDuplicate.Reason(key).label) if key in SuspectedDuplicate.Reason.values else key
+
+
 def pair_rows(user: User, pairs: list[DuplicatePair], model: dict[str, Any]) -> list[dict[str, Any]]:
     """Pairs as the queue and the API show them: both contacts' values side by side (fields
     the reader may not see left out) and the explanation."""
@@ -418,6 +425,7 @@ def pair_rows(user: User, pairs: list[DuplicatePair], model: dict[str, Any]) -> 
                 "cluster": pair.cluster,
                 "found_at": pair.found_at,
                 "evidence": sorted(pair.evidence),
+                "evidence_labels": [_evidence_label(key) for key in sorted(pair.evidence)],
                 "contact_a": _side(pair.contact_a, companies.get(pair.contact_a_id, ""), hidden),
                 "contact_b": _side(pair.contact_b, companies.get(pair.contact_b_id, ""), hidden),
                 "explanation": explanation(model, pair, hidden) if pair.levels else None,

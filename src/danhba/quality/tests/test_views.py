@@ -87,3 +87,14 @@ def test_vietnamese_pages(client_for: Any, users: Any, pair: DuplicatePair) -> N
             assert english not in page, (url, english)
     detail = client.get(f"/quality/duplicates/{pair.pk}/", HTTP_ACCEPT_LANGUAGE="vi").content.decode()
     assert "Không trùng" in detail and "15/08/1992" in detail
+
+
+def test_identity_evidence_is_told_in_the_queue(client_for: Any, users: Any, make_contact: Any) -> None:
+    from danhba.tracking.models import SuspectedDuplicate
+
+    a = make_contact(full_name="Phạm Minh Tuấn", emails=["tuan@example.vn"])
+    b = make_contact(full_name="Phạm Minh Tuấn", phones=["0933 444 555"])
+    SuspectedDuplicate.objects.create(contact_a=a, contact_b=b, reason="email", details={"email": "tuan@example.vn"})
+    duplicates.suspected_absorb()
+    page = client_for(users["admin"]).get("/quality/duplicates/").content.decode()
+    assert "An event gave the email of another contact" in page
