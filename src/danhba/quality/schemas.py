@@ -273,3 +273,25 @@ class MergeSettingsIO(Schema):
     default_rule: str | None = None
     rules: dict[str, str] | None = Field(None, description='Field group or "custom.<key>" → rule.')
     source_ranking: list[str] | None = Field(None, description="Sources, most trusted first.")
+
+
+class BulkGroupIn(Schema):
+    survivor: int = ContactId
+    others: list[int] = Field(..., min_length=1, max_length=19)
+
+
+class BulkMergeIn(Schema):
+    groups: list[BulkGroupIn] = Field(..., min_length=1, max_length=10_000)
+    rules: dict[str, str] | None = Field(None, description="Rules for every merge of the set (rule names only).")
+
+
+class BulkMergeOut(Schema):
+    id: int
+    status: str
+    total: int
+    done: int
+    merged: int
+    failed: int
+    errors: list[dict[str, Any]]
+    created_at: dt.datetime
+    finished_at: dt.datetime | None

@@ -515,3 +515,13 @@ def merge_changes(merge: Merge, hidden: set[str]) -> list[tuple[str, Any, Any]]:
         else:
             rows.append((labels.get(attname, attname), before, after))
     return rows
+
+
+def bulk_merges_recent(user: User, limit: int = 5) -> list[Any]:
+    """The latest bulk merges the user started (all of them for those who edit the merge rules)."""
+    from danhba.quality.models import BulkMerge
+
+    jobs = BulkMerge.objects.order_by("-id")
+    if not user.can("merge", "edit"):
+        jobs = jobs.filter(created_by=user)
+    return list(jobs.defer("groups")[:limit])

@@ -111,3 +111,24 @@ def duplicates_identity_sweep() -> int:
 @db_periodic_task(crontab(hour="2", minute="17"))
 def duplicates_nightly() -> None:
     duplicates.nightly_predict()
+
+
+@db_task(priority=jobs.LONG)
+def bulk_merge_job(pk: int) -> int:
+    """Run a bulk merge from where it stands (services/bulk.py)."""
+    from danhba.quality.services.bulk import bulk_merge_run
+
+    job = bulk_merge_run(pk)
+    return job.position if job is not None else 0
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def bulk_merges_resume() -> int:
+    """Bulk merges whose worker died or whose wake-up was lost go on."""
+    from danhba.quality.models import BulkMerge
+
+    stale = BulkMerge.objects.filter(status__in=[BulkMerge.Status.QUEUED, BulkMerge.Status.RUNNING])
+    ids = list(stale.values_list("pk", flat=True)[:10])
+    for pk in ids:
+        bulk_merge_job(pk)
+    return len(ids)

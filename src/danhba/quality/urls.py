@@ -27,4 +27,6 @@ urlpatterns = [
     path("merges/<int:pk>/", merges.merge_detail, name="merge"),
     path("merges/<int:pk>/undo", merges.merge_undo, name="merge_undo"),
     path("merge-settings/", merges.merge_settings, name="settings"),
+    path("bulk-merges/<int:pk>/", merges.bulk_detail, name="bulk_merge"),
+    path("bulk-merges/<int:pk>/cancel", merges.bulk_cancel, name="bulk_merge_cancel"),
 ]

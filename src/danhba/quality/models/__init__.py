@@ -12,9 +12,10 @@ from danhba.quality.models.freshness import (
     MailDomain,
     QualityState,
 )
-from danhba.quality.models.merges import Merge, MergedContact, MergeSettings, Rule
+from danhba.quality.models.merges import BulkMerge, Merge, MergedContact, MergeSettings, Rule
 
 __all__ = [
+    "BulkMerge",
     "CleaningChange",
     "CleaningJob",
     "CleaningRun",

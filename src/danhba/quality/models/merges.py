@@ -119,3 +119,36 @@ class MergedContact(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["survivor"], name="quality_tombstone_survivor")]
+
+
+class BulkMerge(models.Model):
+    """A reviewed set of merges run as a background job (``services/bulk.py``): ``groups`` holds
+    each merge to do (survivor, others); ``position`` is the next one, moved in the same
+    transaction as that merge, so a job killed midway resumes where it stopped."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        CANCELLED = "cancelled", _("cancelled")
+
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    groups = models.JSONField(default=list)
+    rules = models.JSONField(default=dict, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    merged = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # The groups that failed, each with its "error" (the merges done are in the history).
+    results = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    @property
+    def total(self) -> int:
+        return len(self.groups)

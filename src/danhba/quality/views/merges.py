@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from danhba.accounts import permissions as perms
-from danhba.accounts.views import can, current_user, permission_required
+from danhba.accounts.views import can, current_user, is_htmx, permission_required
 from danhba.contacts.models import (
     BuyerRole,
     Contact,
@@ -32,11 +32,12 @@ from danhba.contacts.models import (
 from danhba.contacts.selectors import hidden_fields
 from danhba.core import formatting
 from danhba.core.actor import Actor
-from danhba.core.errors import InvalidInput, NotFound, PermissionDenied, ServiceError
+from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
 from danhba.core.vn import PROVINCES
 from danhba.quality import selectors
 from danhba.quality.models import MergeSettings, Rule
 from danhba.quality.services import merge as merging
+from danhba.quality.services.bulk import bulk_merge_cancel, bulk_merge_get
 from danhba.quality.services.rules import merge_settings_update
 from danhba.quality.survivorship import CUSTOM, DEFAULT_SOURCE_RANKING, GROUPS, Choice
 
@@ -233,6 +234,7 @@ def merge_list(request: HttpRequest) -> HttpResponse:
         "next_before": next_before,
         "contact_id": contact_id,
         "can_undo": user.can("merge", perms.DELETE),
+        "bulk_jobs": selectors.bulk_merges_recent(user),
     }
     return render(request, "quality/merge_list.html", context)
 
@@ -313,3 +315,25 @@ def merge_settings(request: HttpRequest) -> HttpResponse:
     context = _settings_context(MergeSettings.current())
     context["editable"] = user.can("merge", perms.EDIT)
     return render(request, "quality/merge_settings.html", context)
+
+
+@permission_required(can("merge", perms.VIEW))
+def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A bulk merge's progress; while it runs, the progress part reloads itself (htmx)."""
+    job = bulk_merge_get(actor=Actor.from_request(request), pk=pk)
+    context = {"nav": "merges", "job": job, "can_cancel": current_user(request).can("merge", perms.CREATE)}
+    if is_htmx(request):
+        return render(request, "quality/_bulk_progress.html", context)
+    return render(request, "quality/bulk_merge.html", context)
+
+
+@require_POST
+@permission_required(can("merge", perms.CREATE))
+def bulk_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        bulk_merge_cancel(actor=Actor.from_request(request), pk=pk)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Bulk merge stopped; the merges done stay and can be undone one by one."))
+    return redirect("quality:bulk_merge", pk=pk)

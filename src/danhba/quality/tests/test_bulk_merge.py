@@ -1,0 +1,73 @@
+"""Bulk merge of a reviewed set: a background job with progress, resumable, by role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from danhba.conftest import actor_for
+from danhba.contacts.models import Contact
+from danhba.core.errors import InvalidInput, PermissionDenied
+from danhba.quality.models import BulkMerge, Merge
+from danhba.quality.services.bulk import bulk_merge_run, bulk_merge_start
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_set_is_merged_by_the_job_and_a_failure_is_recorded(admin: Any, make_contact: Any) -> None:
+    a, b, c, d = (make_contact(full_name=n) for n in "ABCD")
+    job = bulk_merge_start(
+        actor=actor_for(admin), groups=[{"survivor": a.pk, "others": [b.pk]}, {"survivor": c.pk, "others": [999_999]}]
+    )
+    bulk_merge_run(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.position, job.merged, job.failed) == ("done", 2, 1, 1)
+    assert job.results[0]["survivor"] == c.pk and job.results[0]["error"]
+    assert not Contact.objects.filter(pk=b.pk).exists()
+    assert Contact.objects.filter(pk__in=[a.pk, c.pk, d.pk]).count() == 3
+    assert Merge.objects.filter(survivor_id=a.pk).count() == 1
+
+
+def test_a_job_stopped_midway_goes_on_from_where_it_stopped(admin: Any, make_contact: Any) -> None:
+    people = [make_contact(full_name=f"P{i}") for i in range(6)]
+    groups = [{"survivor": people[i].pk, "others": [people[i + 1].pk]} for i in (0, 2, 4)]
+    job = bulk_merge_start(actor=actor_for(admin), groups=groups)
+    BulkMerge.objects.filter(pk=job.pk).update(position=1, status="running")  # the first was done before a crash
+    bulk_merge_run(job.pk)
+    job.refresh_from_db()
+    assert job.status == "done" and job.merged == 2
+    assert Contact.objects.filter(pk=people[1].pk).exists()  # not redone: the position had passed it
+    assert not Contact.objects.filter(pk__in=[people[3].pk, people[5].pk]).exists()
+
+
+def test_bad_sets_and_roles_are_refused(users: dict[str, Any], make_contact: Any) -> None:
+    a, b = make_contact(full_name="A"), make_contact(full_name="B")
+    with pytest.raises(PermissionDenied):
+        bulk_merge_start(actor=actor_for(users["support"]), groups=[{"survivor": a.pk, "others": [b.pk]}])
+    for groups in ([], [{"survivor": a.pk}], [{"survivor": a.pk, "others": [a.pk]}], "x",
+                   [{"survivor": a.pk, "others": [b.pk]}, {"survivor": b.pk, "others": [a.pk]}]):  # fmt: skip
+        with pytest.raises(InvalidInput):
+            bulk_merge_start(actor=actor_for(users["admin"]), groups=groups)
+
+
+def test_api_and_progress_page(
+    admin: Any, make_contact: Any, client_for: Any, huey_immediate: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    a, b = make_contact(full_name="A"), make_contact(full_name="B")
+    client = client_for(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        made = client.post(
+            "/api/quality/bulk-merges",
+            {"groups": [{"survivor": a.pk, "others": [b.pk]}]},
+            content_type="application/json",
+        )
+    assert made.status_code == 202, made.content
+    job_id = made.json()["id"]
+    got = client.get(f"/api/quality/bulk-merges/{job_id}").json()
+    assert (got["status"], got["done"], got["merged"]) == ("done", 1, 1)
+    page = client.get(f"/quality/bulk-merges/{job_id}/")
+    assert page.status_code == 200 and "1 of 1" in page.content.decode()
+    assert f"/quality/bulk-merges/{job_id}/" in client.get("/quality/merges/").content.decode()
+    bad = client.post("/api/quality/bulk-merges", {"groups": [{"survivor": a.pk}]}, content_type="application/json")
+    assert bad.status_code == 422
