@@ -15,6 +15,9 @@ class CaptureConfig(AppConfig):
         # Web forms
         AUDIT_TYPES.add("webform", AuditType(model="capture.WebForm"))
         AUDIT_TYPES.add("formsubmission", AuditType(model="capture.FormSubmission"))
+        # Lead channels
+        AUDIT_TYPES.add("channel", AuditType(model="capture.ChannelConnection"))
+        AUDIT_TYPES.add("channel_payload", AuditType(model="capture.ChannelPayload"))
         from danhba.capture import forms_demo
         from danhba.core.demo import DemoPart, demo_part_add
 

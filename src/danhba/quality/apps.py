@@ -54,6 +54,10 @@ class QualityConfig(AppConfig):
         AUDIT_TYPES.add("duplicate_pair", AuditType(model="quality.DuplicatePair"))
         AUDIT_TYPES.add("duplicate_run", AuditType(model="quality.DuplicateRun"))
         AUDIT_TYPES.add("duplicate_settings", AuditType(model="quality.DuplicateSettings"))
+        AUDIT_TYPES.add("merge", AuditType(model="quality.Merge"))
+        AUDIT_TYPES.add("merge_settings", AuditType(model="quality.MergeSettings"))
+        AUDIT_TYPES.add("cleaning_job", AuditType(model="quality.CleaningJob"))
+        AUDIT_TYPES.add("cleaning_run", AuditType(model="quality.CleaningRun"))
         # Segments and workflow branches read them through the condition kind "quality".
         CONDITION_KINDS.add("quality", QUALITY_CONDITION)
         # The contact list, API and exports filter on them: every dashboard number links there.
