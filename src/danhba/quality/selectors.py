@@ -513,8 +513,26 @@ def merge_changes(merge: Merge, hidden: set[str]) -> list[tuple[str, Any, Any]]:
         if name in hidden:
             rows.append((labels.get(attname, attname), "…", "…"))
         else:
-            rows.append((labels.get(attname, attname), before, after))
+            rows.append((labels.get(attname, attname), _named(attname, before), _named(attname, after)))
     return rows
+
+
+def _named(attname: str, value: Any) -> Any:
+    """A key in a merge's changes by the name of what it points at (stage, buyer role, owner)."""
+    from django.contrib.auth import get_user_model
+
+    from danhba.contacts.models import BuyerRole, LifecycleStage
+
+    models: dict[str, Any] = {
+        "lifecycle_stage_id": LifecycleStage,
+        "buyer_role_id": BuyerRole,
+        "owner_id": get_user_model(),
+    }
+    model = models.get(attname)
+    if model is None or value in (None, ""):
+        return value
+    found = model.objects.filter(pk=value).first()
+    return str(found) if found is not None else value
 
 
 def bulk_merges_recent(user: User, limit: int = 5) -> list[Any]:

@@ -42,7 +42,8 @@ def test_history_and_undo_from_the_page(admin: Any, make_contact: Any, client_fo
     client = client_for(admin)
     listing = client.get("/quality/merges/").content.decode()
     assert "Bình" in listing and "Undo" in listing
-    assert client.get(f"/quality/merges/{merge.pk}/").status_code == 200
+    detail = client.get(f"/quality/merges/{merge.pk}/")
+    assert detail.status_code == 200
     assert client.post(f"/quality/merges/{merge.pk}/undo").status_code == 302
     assert Contact.objects.filter(pk=b.pk).exists()
 
@@ -144,3 +145,14 @@ def test_the_merge_pages_in_vietnamese(admin: Any, make_contact: Any, client_for
     assert "Hoàn tác lần gộp này" in detail
     rules = client.get("/quality/merge-settings/").content.decode()
     assert "Nguồn tin cậy nhất" in rules
+
+
+def test_a_merge_page_names_the_stage_it_changed(admin: Any, make_contact: Any, client_for: Any) -> None:
+    from danhba.contacts.models import LifecycleStage
+
+    stages = list(LifecycleStage.objects.order_by("position")[:2])
+    a, b = make_contact(full_name="A"), make_contact(full_name="B")
+    Contact.objects.filter(pk=b.pk).update(lifecycle_stage=stages[1])
+    merge = merge_contacts(actor_for(admin), a, [b])
+    page = client_for(admin).get(f"/quality/merges/{merge.pk}/").content.decode()
+    assert str(stages[1]) in page
