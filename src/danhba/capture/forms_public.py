@@ -163,8 +163,14 @@ def take(request: HttpRequest, form: WebForm, payload: dict[str, Any]) -> Outcom
 
 
 def _visitor_token(outcome: Outcome) -> str:
+    """A token only to the browser that made the contact, or that already held one for it: a
+    submission matched by an email (anyone may type anyone's) must not hand out that contact."""
     sub = outcome.submission
-    return tokens.visitor_token(sub.contact_id) if sub is not None and sub.contact_id else ""
+    if sub is None or not sub.contact_id:
+        return ""
+    if not (sub.created_contact or sub.known_contact_id == sub.contact_id):
+        return ""
+    return tokens.visitor_token(sub.contact_id)
 
 
 # --- the hosted page and the iframe ---------------------------------------------------------

@@ -3,8 +3,8 @@
 A submission is stored first, as it came (``submission_store``), in its own transaction; then
 ``submission_process`` turns it into a contact in a second one. Processing reads the stored
 payload again (so a retry uses today's fields and custom-field rules), matches the visitor the
-way the event tracker does (email, then phone, then the browser's anonymous id or the signed
-visitor token), writes the contact through the contacts app's one writer with its source set
+way the event tracker does (email, then phone; only without either, the browser's anonymous id
+or the signed visitor token), writes the contact through the contacts app's one writer with its source set
 ("form"), records each ticked consent in the ledger with the form's exact wording (at once, or
 when the visitor clicks the double opt-in link), and stores a ``Form Submitted`` event of the
 internal "forms" source (so it is on the timeline, and segments and workflows see it). Anything
@@ -275,7 +275,10 @@ def _questions_of(submission: FormSubmission) -> list[dict[str, Any]]:
 
 def _match(submission: FormSubmission, answers: ff.Answers) -> Contact | None:
     """Who sent it, as the event tracker decides: email, then phone (the oldest contact with
-    it), then the browser's device id, then the signed visitor token."""
+    it); only answers with neither fall back to the browser's device id, then the signed
+    visitor token. An email or phone that matches no contact makes a new contact: a device id
+    or token (which anyone who once typed someone's email could hold) never adds an identifier
+    to the contact it names."""
     contact_id: int | None = None
     if answers.email:
         contact_id = ContactEmail.objects.filter(email=answers.email).values_list("contact_id", flat=True).first()
@@ -283,7 +286,9 @@ def _match(submission: FormSubmission, answers: ff.Answers) -> Contact | None:
         contact_id = (
             ContactPhone.objects.filter(e164=answers.phone).order_by("contact_id").values_list("contact_id", flat=True)
         ).first()
-    if contact_id is None and submission.anonymous_id and not is_junk_id(submission.anonymous_id):
+    if answers.email or answers.phone:
+        return Contact.objects.filter(pk=contact_id).first() if contact_id else None
+    if submission.anonymous_id and not is_junk_id(submission.anonymous_id):
         contact_id = (
             AnonymousIdentity.objects.filter(anonymous_id=submission.anonymous_id)
             .values_list("contact_id", flat=True)

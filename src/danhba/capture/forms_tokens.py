@@ -2,8 +2,9 @@
 
 - render token: which form, which questions were shown, to whom (a known contact), and when
   (the time-to-fill check); it travels in a hidden field and comes back with the submission;
-- visitor token: the contact a browser submitted as (a cookie on the hosted page, the host
-  page's localStorage for the script embed), for progressive profiling;
+- visitor token: the contact a browser's submission created (or already held a token for: never
+  one merely matched by an email or phone someone typed), kept in a cookie on the hosted page,
+  the host page's localStorage for the script embed, for progressive profiling;
 - confirm token: the double opt-in link of one submission.
 """
 
@@ -15,7 +16,9 @@ from typing import Any
 from django.core import signing
 
 RENDER_SALT = "capture.forms.render"
-VISITOR_SALT = "capture.forms.visitor"
+# ".2": tokens signed before a submission matched by email stopped getting one may name
+# someone else's contact; they are no longer read.
+VISITOR_SALT = "capture.forms.visitor.2"
 CONFIRM_SALT = "capture.forms.confirm"
 VISITOR_COOKIE = "danhba_fv"
 VISITOR_MAX_AGE = 365 * 24 * 3600

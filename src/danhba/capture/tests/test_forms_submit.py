@@ -238,3 +238,26 @@ def test_a_submission_left_unprocessed_is_picked_up_by_the_sweep(quote: Any) -> 
     stored.refresh_from_db()
     assert stored.status == "done" and stored.contact.phone == "+84903555777"
     assert submissions_sweep(now=timezone.now() + dt.timedelta(minutes=3)) == 0
+
+
+def test_knowing_an_email_does_not_let_a_stranger_attach_theirs_to_that_contact(client: Any, newsletter: Any) -> None:
+    ok = {"consent": ["email_marketing"]}
+    mine = _post(client, "ban-tin", {"full_name": "Lê Thu", "email": "victim@example.vn", **ok}).json()["visitor"]
+    victim = Contact.objects.get(email="victim@example.vn")
+    # A stranger types the victim's email: the contact is matched, but no token for it comes back.
+    first = _post(client, "ban-tin", {"full_name": "X", "email": "victim@example.vn", **ok})
+    assert first.status_code == 200 and first.json()["ok"] and first.json()["visitor"] == ""
+    # Even with the victim's own token, a new email makes a new contact (its consent with it).
+    consents = ConsentRecord.objects.filter(contact=victim).count()
+    second = _post(client, "ban-tin", {"full_name": "Kẻ Lạ", "email": "attacker@evil.vn", "visitor": mine, **ok})
+    assert second.status_code == 200 and second.json()["ok"]
+    assert list(victim.emails.values_list("email", flat=True)) == ["victim@example.vn"]
+    assert ConsentRecord.objects.filter(contact=victim).count() == consents
+    stranger = Contact.objects.get(email="attacker@evil.vn")
+    assert stranger.pk != victim.pk and tokens.read_visitor_token(second.json()["visitor"]) == stranger.pk
+    # The victim's own browser still fills in their profile.
+    again = _schema(client, "ban-tin", visitor=mine).json()
+    third = _post(client, "ban-tin", {"province": "Huế", "email": "victim@example.vn", "_t": again["token"], **ok})
+    assert tokens.read_visitor_token(third.json()["visitor"]) == victim.pk
+    victim.refresh_from_db()
+    assert victim.province and Contact.objects.count() == 2
