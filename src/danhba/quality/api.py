@@ -261,12 +261,19 @@ def pair_list(
 ) -> Any:
     user = api_user(request)
     require(user, "duplicate", perms.VIEW)
+    model = services.active_model(services.settings_get())
+    if status == "merged":
+        # Merged pairs live in the merges' records (newest first, one page: no cursor).
+        merged = [] if cluster is not None else selectors.merged_pairs(
+            user, limit=limit, min_probability=min_probability, max_probability=max_probability,
+            contact=contact, found_by=found_by,
+        )  # fmt: skip
+        return {"items": selectors.pair_rows(user, merged, model), "next_cursor": None, "prev_cursor": None}
     qs = selectors.queue(
         user, status=status, min_probability=min_probability, max_probability=max_probability,
         cluster=cluster, contact=contact, found_by=found_by,
     )  # fmt: skip
     page = paginate(qs, "probability", cursor, limit, descending=True)
-    model = services.active_model(services.settings_get())
     return {
         "items": selectors.pair_rows(user, page.items, model),
         "next_cursor": page.next_cursor,

@@ -336,6 +336,74 @@ def queue(
     return qs
 
 
+def merged_pair_count() -> int:
+    """How many pairs were merged (merges not undone), read as ``merged_pairs`` reads them."""
+    label = DuplicatePair._meta.label_lower
+    merges = Merge.objects.filter(status=Merge.Status.DONE, dropped__has_key=label)
+    count = 0
+    for survivor, merged_ids, dropped in merges.values_list("survivor_id", "merged_ids", "dropped").iterator(
+        chunk_size=500
+    ):
+        group = {int(survivor), *(int(c) for c in merged_ids)}
+        count += sum(1 for r in dropped.get(label, []) if {r.get("contact_a_id"), r.get("contact_b_id")} <= group)
+    return count
+
+
+def merged_pairs(
+    user: User,
+    *,
+    limit: int,
+    min_probability: float | None = None,
+    max_probability: float | None = None,
+    contact: int | None = None,
+    found_by: str | None = None,
+) -> list[DuplicatePair]:
+    """The pairs whose contacts were merged, newest merge first (``limit`` at most). A merge
+    removes the merged-away contact with its pairs and keeps them in its record for undo, so
+    they are read from the merges not undone whose survivor the user may see: each pair as it
+    was before the merge, marked merged, its two contacts as the merge found them."""
+    pair_label = DuplicatePair._meta.label_lower
+    fields = {f.attname: f for f in DuplicatePair._meta.concrete_fields}
+    contact_fields = {f.attname: f for f in Contact._meta.concrete_fields}
+    merges = Merge.objects.filter(
+        status=Merge.Status.DONE,
+        dropped__has_key=pair_label,
+        survivor_id__in=Contact.objects.visible_to(user).values("id"),
+    ).order_by("-id")
+    out: list[DuplicatePair] = []
+    for merge in merges.iterator(chunk_size=100):
+        group = {int(merge.survivor_id), *(int(c) for c in merge.merged_ids)}
+        for stored in merge.dropped.get(pair_label, []):
+            values = {a: None if v is None else fields[a].to_python(v) for a, v in stored.items() if a in fields}
+            pair = DuplicatePair(**values)
+            if not {pair.contact_a_id, pair.contact_b_id} <= group:
+                continue
+            if min_probability is not None and pair.probability < min_probability:
+                continue
+            if max_probability is not None and pair.probability > max_probability:
+                continue
+            if contact is not None and contact not in pair.as_key():
+                continue
+            if found_by and pair.found_by != found_by:
+                continue
+            sides = []
+            for cid in pair.as_key():
+                snap = merge.snapshot.get(str(cid), {})
+                kept = {
+                    a: None if v is None else contact_fields[a].to_python(v)
+                    for a, v in snap.items()
+                    if a in contact_fields
+                }
+                sides.append(Contact(**kept))
+            pair.contact_a, pair.contact_b = sides
+            pair.status, pair.cluster, pair.reviewed_at = DuplicatePair.Status.MERGED, None, merge.created_at
+            pair.reviewed_by_id = merge.created_by_id
+            out.append(pair)
+            if len(out) >= limit:
+                return out
+    return out
+
+
 def pair_get(user: User, pair_id: int) -> DuplicatePair | None:
     return pairs_visible(user).select_related("contact_a", "contact_b").filter(pk=pair_id).first()
 

@@ -20,7 +20,7 @@ from danhba.contacts.models import Contact, ContactCompany
 from danhba.ingest.models import Import
 from danhba.quality import decay
 from danhba.quality.models import ContactArchive, DecaySignal, DuplicatePair, Freshness, Merge, QualitySnapshot
-from danhba.quality.selectors import COMPLETENESS, missing_q
+from danhba.quality.selectors import COMPLETENESS, merged_pair_count, missing_q
 
 IMPORTS_SHOWN = 20
 DUPLICATE_MONTHS = 12
@@ -116,9 +116,11 @@ def snapshot_data(*, now: dt.datetime | None = None) -> dict[str, Any]:
         "sources": _sources(),
         "imports": _imports(),
         "duplicates": _duplicates(now),
-        "duplicate_status": dict(
-            DuplicatePair.objects.values("status").annotate(n=Count("pk")).values_list("status", "n")
-        ),
+        "duplicate_status": {
+            **dict(DuplicatePair.objects.values("status").annotate(n=Count("pk")).values_list("status", "n")),
+            # A merge removes its pairs and keeps them in its record (quality.selectors).
+            DuplicatePair.Status.MERGED.value: merged_pair_count(),
+        },
     }
 
 

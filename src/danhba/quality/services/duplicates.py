@@ -350,7 +350,8 @@ def merge_service() -> Callable[..., Any] | None:
 def pair_merge(*, actor: Actor, pair: DuplicatePair, survivor_id: int | None = None) -> Any:
     """Merge the pair's two contacts (the merge service checks the actor's permissions and
     records the merge for undo); ``survivor_id`` is the contact that stays (default: the older
-    one). The merge drops the pair with the merged-away contact's rows."""
+    one). The merge drops the pair with the merged-away contact's rows and keeps it in its record:
+    the queue's "merged" lists it from there, undo puts it back as it was."""
     merge = merge_service()
     if merge is None:
         raise Conflict(_("Merging is not available on this site."))
@@ -373,11 +374,9 @@ def auto_merge() -> int:
     pairs = DuplicatePair.objects.filter(status=DuplicatePair.Status.OPEN, probability__gte=row.auto_merge_threshold)
     for pair in pairs.select_related("contact_a", "contact_b").order_by("-probability", "id")[:10_000]:
         try:
-            with transaction.atomic():
-                merge(actor, pair.contact_a_id, [pair.contact_b_id])
-                DuplicatePair.objects.filter(pk=pair.pk).update(
-                    status=DuplicatePair.Status.MERGED, reviewed_at=timezone.now(), cluster=None
-                )
+            # The merge removes the pair with the merged-away contact and keeps it in its record
+            # (undo puts it back); the queue's "merged" reads it there.
+            merge(actor, pair.contact_a_id, [pair.contact_b_id])
             done += 1
         except Exception:  # one pair that cannot merge (already merged away) leaves the others
             log.warning("auto-merge of pair %s failed", pair.pk, exc_info=True)

@@ -62,6 +62,54 @@ def test_merge_from_the_page_and_the_api(client_for: Any, users: Any, pair: Dupl
     assert not DuplicatePair.objects.exists()  # the pair went with the merged-away contact
 
 
+def _merged_shown(client: Any, pair_id: int) -> tuple[list[int], str, int]:
+    """The API's merged pairs, the queue page's "merged" view, the dashboard card's count."""
+    api = client.get("/api/quality/duplicates?status=merged")
+    assert api.status_code == 200, api.content
+    page = client.get("/quality/duplicates/?status=merged").content.decode()
+    client.post("/api/quality/dashboard/refresh")
+    card = client.get("/api/quality/dashboard/duplicates").json()["value"]
+    merged = {r["status"]: r for r in card["status"]}["merged"]
+    assert merged["url"] == "/quality/duplicates/?status=merged"
+    return [item["id"] for item in api.json()["items"]], page, merged["count"]
+
+
+def test_a_merged_pair_is_listed_as_merged_and_undo_puts_it_back(
+    client_for: Any, users: Any, pair: DuplicatePair
+) -> None:
+    """The API's merge, then the auto-merge: each time ?status=merged lists the pair and the
+    dashboard counts it; undo gives the pair back as it was (open) and it leaves "merged"."""
+    from danhba.conftest import actor_for
+    from danhba.quality.models import Merge
+    from danhba.quality.services.merge import undo_merge
+
+    admin = client_for(users["admin"])
+    names = {Contact.objects.get(pk=pair.contact_a_id).full_name, Contact.objects.get(pk=pair.contact_b_id).full_name}
+    assert _merged_shown(admin, pair.pk)[2] == 0
+    response = admin.post(f"/api/quality/duplicates/{pair.pk}/merge", "{}", content_type="application/json")
+    assert response.status_code == 200, response.content
+    ids, page, count = _merged_shown(admin, pair.pk)
+    assert ids == [pair.pk] and count == 1
+    assert all(name in page for name in names)
+    item = admin.get("/api/quality/duplicates?status=merged").json()["items"][0]
+    assert item["status"] == "merged" and {item["contact_a"]["id"], item["contact_b"]["id"]} == set(pair.as_key())
+    assert admin.get("/api/quality/duplicates?status=open").json()["items"] == []
+
+    undo_merge(actor_for(users["admin"]), Merge.objects.get())
+    back = DuplicatePair.objects.get(pk=pair.pk)
+    assert back.status == DuplicatePair.Status.OPEN and back.probability == pair.probability
+    ids, page, count = _merged_shown(admin, pair.pk)
+    assert ids == [] and count == 0
+
+    duplicates.settings_update(actor=actor_for(users["admin"]), review_threshold=0.8, auto_merge_threshold=0.9)
+    assert duplicates.auto_merge() == 1
+    ids, page, count = _merged_shown(admin, pair.pk)
+    assert ids == [pair.pk] and count == 1
+    undo_merge(actor_for(users["admin"]), Merge.objects.filter(status=Merge.Status.DONE).get())
+    assert DuplicatePair.objects.get(pk=pair.pk).status == DuplicatePair.Status.OPEN
+    assert _merged_shown(admin, pair.pk)[0] == []
+
+
 def test_settings_and_runs(client_for: Any, users: Any) -> None:
     admin = client_for(users["admin"])
     assert (

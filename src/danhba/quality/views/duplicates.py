@@ -17,7 +17,7 @@ from danhba.accounts import permissions as perms
 from danhba.accounts.views import can, current_user, permission_required
 from danhba.core.actor import Actor
 from danhba.core.errors import PermissionDenied, ServiceError
-from danhba.core.keyset import paginate
+from danhba.core.keyset import Page, paginate
 from danhba.quality import selectors
 from danhba.quality.charts import waterfall_svg
 from danhba.quality.forms import FiltersForm, ThresholdsForm
@@ -51,11 +51,19 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
         cluster=data.get("cluster"),
     )
     error = ""
-    try:
-        page = paginate(qs, "probability", request.GET.get("cursor") or None, PAGE_SIZE, descending=True)
-    except ServiceError as exc:
-        error = exc.message
-        page = paginate(qs, "probability", None, PAGE_SIZE, descending=True)
+    if data.get("status") == DuplicatePair.Status.MERGED:
+        # Merged pairs live in the merges' records (newest first, one page).
+        min_probability = float(data["min_probability"]) if data.get("min_probability") else None
+        merged = [] if data.get("cluster") else selectors.merged_pairs(
+            user, limit=PAGE_SIZE, min_probability=min_probability, found_by=data.get("found_by") or None
+        )  # fmt: skip
+        page: Page[DuplicatePair] = Page(items=merged)
+    else:
+        try:
+            page = paginate(qs, "probability", request.GET.get("cursor") or None, PAGE_SIZE, descending=True)
+        except ServiceError as exc:
+            error = exc.message
+            page = paginate(qs, "probability", None, PAGE_SIZE, descending=True)
     row = services.settings_get()
     rows = selectors.pair_rows(user, page.items, services.active_model(row))
     query = request.GET.copy()
