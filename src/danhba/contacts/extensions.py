@@ -10,7 +10,7 @@ each holds.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -179,6 +179,17 @@ CONTACT_MOVED: Hook[[int], int | None] = Hook(
     "contacts.moved",
     doc="Called with the id of a contact that is not there; a listener returns the id of the "
     "contact it was merged into, or None. The contact page redirects there.",
+)
+
+
+# An undo that deletes the contacts it created (an import's) first asks which of them must stay:
+# a survivor of a merge carries the merged-away contacts' rows (orders, events, deals) and the
+# merge's undo needs it, so deleting it would take those rows with it.
+CONTACTS_KEPT_ON_UNDO: Hook[[list[int]], Collection[int]] = Hook(
+    "contacts.kept_on_undo",
+    doc="Called with the ids of contacts an undo (of an import) is about to delete; a listener "
+    "returns those that must stay because other contacts were merged into them (quality: "
+    "survivors of a merge not undone). The undo keeps them and counts them in its report.",
 )
 
 

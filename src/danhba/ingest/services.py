@@ -39,6 +39,7 @@ from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event, audit_events_bulk
 from danhba.contacts.changes import EVERYTHING, contacts_changed
+from danhba.contacts.extensions import CONTACTS_KEPT_ON_UNDO
 from danhba.contacts.keys import name_key
 from danhba.contacts.models import (
     Contact,
@@ -740,6 +741,11 @@ def _undo_batch(
     """Delete the contacts the import created (those that still exist) and put back what it
     changed of the others."""
     if created:
+        # Contacts other contacts were merged into stay (their rows would go with them).
+        kept = {cid for ids in CONTACTS_KEPT_ON_UNDO(created) for cid in ids} & set(created)
+        if kept:
+            created = [cid for cid in created if cid not in kept]
+            report["kept_merged"] = report.get("kept_merged", 0) + len(kept)
         labels = dict(Contact.objects.filter(pk__in=created).values_list("pk", "full_name"))
         contacts_changed(deleted=created)
         Contact.objects.filter(pk__in=created).delete()

@@ -17,6 +17,7 @@ class QualityConfig(AppConfig):
             CONTACT_LIST_FILTERS,
             CONTACT_MOVED,
             CONTACT_PANELS,
+            CONTACTS_KEPT_ON_UNDO,
             MERGE_TABLES,
             ListAction,
             ListFilter,
@@ -26,7 +27,7 @@ class QualityConfig(AppConfig):
         from danhba.core.demo import DemoPart, demo_part_add
         from danhba.quality import demo, selectors
         from danhba.quality.conditions import QUALITY_CONDITION
-        from danhba.quality.selectors import merge_survivor_of
+        from danhba.quality.selectors import merge_survivor_of, merge_survivors_among
         from danhba.quality.services import duplicates, freshness
         from danhba.quality.services.freshness import freshness_mark
         from danhba.quality.views import contacts as contact_views
@@ -39,6 +40,9 @@ class QualityConfig(AppConfig):
         MERGE_TABLES.add("quality.duplicatepair", MergeTable(strategy="drop"))
         # The old URL of a merged-away contact answers with the survivor's.
         CONTACT_MOVED.connect(merge_survivor_of)
+        # An import's undo keeps the contacts it created that other contacts were merged into:
+        # deleting one would take the merged-away contacts' rows with it.
+        CONTACTS_KEPT_ON_UNDO.connect(merge_survivors_among)
         # Freshness, decay signals and the archive are derived per contact: the merged-away
         # contacts' rows go (kept for undo) and the survivor's are computed again.
         derived = MergeTable(

@@ -39,6 +39,13 @@ def merge_survivor_of(contact_id: int) -> int | None:
     return int(found) if found is not None else None
 
 
+def merge_survivors_among(contact_ids: list[int]) -> set[int]:
+    """Those of these contacts that survive a merge not undone: other contacts' rows were moved
+    onto them, so an import's undo keeps them."""
+    found = Merge.objects.filter(survivor_id__in=contact_ids, status=Merge.Status.DONE)
+    return set(found.values_list("survivor_id", flat=True))
+
+
 # The fields whose completeness the dashboard measures, and the list filter ``missing=`` names.
 # (label, condition "is empty" on Contact under a prefix)
 COMPLETENESS: dict[str, Any] = {
