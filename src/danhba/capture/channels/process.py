@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection as db
 from django.utils import timezone
 
 from danhba.capture.channels import graph as graphs
@@ -32,6 +34,8 @@ ZALO_EVENTS = {
     "user_submit_info": FORM_SUBMITTED,
 }
 ZALO_MESSAGE = "Zalo Message Received"  # every user_send_* event
+# PostgreSQL advisory lock namespace ("lead") of :func:`_lock_leads`.
+LEAD_LOCKS = 0x6C656164
 
 
 class PayloadError(Exception):
@@ -144,6 +148,22 @@ def _consents(out: LeadOut, mapped: Mapped, proof: str, skipped: list[str]) -> N
             skipped.append(f"consent {purpose}: {describe(exc)}")
 
 
+def _lock_leads(kind: str, lead_keys: list[str]) -> None:
+    """Serialise, per channel lead key, applying its payloads until the transaction ends
+    (PostgreSQL; on SQLite a writing transaction already holds the only write lock). Without it,
+    two workers applying the same lead at once (Facebook's retried delivery and the sweep) both
+    find no ChannelLead and both make a contact; with it, the second waits, then finds the first
+    one's ChannelLead and updates its contact. A lock rather than a ChannelLead placeholder: a
+    ChannelLead needs its contact, which is made after the match. Taken in key order, so two
+    payloads with the same leads in another order cannot deadlock."""
+    if db.vendor != "postgresql":
+        return
+    keys = sorted({zlib.crc32(f"{kind}:{key}".encode()) & 0x7FFFFFFF for key in lead_keys})
+    with db.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LEAD_LOCKS, key])
+
+
 def _facebook_lead(payload: ChannelPayload, item: FacebookLead, skipped: list[str]) -> LeadOut:
     connection = payload.connection
     assert connection is not None
@@ -182,6 +202,7 @@ def _apply_facebook(payload: ChannelPayload, prepared: Prepared) -> Outcome:
         return Outcome(PayloadStatus.IGNORED, _note({}, prepared.skipped or ["no leadgen change"]))
     left_out: dict[str, list[str]] = {}
     contact_id = None
+    _lock_leads(ChannelKind.FACEBOOK, [item.lead.lead_id for item in prepared.leads])
     for item in prepared.leads:
         out = _facebook_lead(payload, item, prepared.skipped)
         contact_id = out.contact.pk

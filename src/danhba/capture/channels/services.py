@@ -240,10 +240,11 @@ def payload_process(*, payload_id: int, graph: GraphClient | None = None) -> str
             return outcome.status
     except Exception as exc:  # every failure is kept with its payload, shown and retryable
         log.warning("channel payload %s failed: %s", payload.pk, exc)
-        ChannelPayload.objects.filter(pk=payload.pk).update(
+        # Only while still received: another worker may have processed it meanwhile.
+        ChannelPayload.objects.filter(pk=payload.pk, status=PayloadStatus.RECEIVED).update(
             status=PayloadStatus.FAILED, error=process.describe(exc), processed_at=timezone.now()
         )
-        return PayloadStatus.FAILED
+        return ChannelPayload.objects.filter(pk=payload.pk).values_list("status", flat=True).first() or "missing"
 
 
 def payloads_retry(*, actor: Actor, ids: list[int] | None = None) -> int:

@@ -265,3 +265,25 @@ def test_a_value_the_contact_refuses_is_left_out_and_noted_not_the_lead(client: 
     contact = Contact.objects.get()
     assert contact.full_name == "Mai Anh" and contact.province == ""
     assert "province" in ChannelPayload.objects.get().error and "Atlantis" in ChannelPayload.objects.get().error
+
+
+def test_a_lead_delivered_twice_makes_one_contact_and_one_consent(client: Any) -> None:
+    """Facebook retries a delivery and the sweep processes a payload again: one contact, one
+    consent record, one timeline event, whatever the order."""
+    ConsentPurpose.objects.get_or_create(key="marketing_email", defaults={"name": "Marketing email"})
+    mapping = {"full_name": "full_name", "email": "email", "phone_number": "phone",
+               "agree_newsletter": "consent:marketing_email"}  # fmt: skip
+    connection = facebook_connection(mapping=mapping)
+    graph = FakeGraph({"900004": {"full_name": "Võ Lan", "email": "lan@ex.vn", "phone_number": "0903 111 222",
+                                  "agree_newsletter": "Yes"}})  # fmt: skip
+    post_facebook(client, connection, leadgen_body("900004"))
+    post_facebook(client, connection, leadgen_body("900004"))
+    first, second = ChannelPayload.objects.order_by("id").values_list("id", flat=True)
+    assert services.payload_process(payload_id=first, graph=graph) == "processed"
+    assert services.payload_process(payload_id=first, graph=graph) == "processed"  # the sweep, again
+    assert services.payload_process(payload_id=second, graph=graph) == "processed"
+    contact = Contact.objects.get()
+    assert (contact.email, contact.phone) == ("lan@ex.vn", "+84903111222")
+    assert ConsentRecord.objects.filter(contact_id=contact.pk).count() == 1
+    assert Event.objects.filter(contact=contact, name="Form Submitted").count() == 1
+    assert ChannelPayload.objects.get(pk=first).attempts == 1
