@@ -59,6 +59,7 @@ from danhba.core.csvsafe import csv_cell
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.ingest import extract, pipeline
 from danhba.ingest.fields import PRESETS, detect_preset, suggest_columns
+from danhba.ingest.hooks import IMPORT_FINISHED, import_running
 from danhba.ingest.load import Loader
 from danhba.ingest.models import (
     DEFAULT_MATCH_KEYS,
@@ -443,7 +444,13 @@ def import_execute(
     try:
         # Reasons are stored untranslated (msgids) and read in the reader's language; any text
         # the load still writes as text (audit labels) is in the catalogue's own, English.
-        with translation.override("en"), pipeline.fewer_collections(), _import_pragmas(), _list_indexes(run):
+        with (
+            translation.override("en"),
+            pipeline.fewer_collections(),
+            _import_pragmas(),
+            _list_indexes(run),
+            import_running(run.pk),
+        ):
             for last, batch in pipeline.batches(run, plan, batch_size):
                 _commit(run, token, loader, batch, last)
                 last_line = last
@@ -568,6 +575,8 @@ def _finish(run: Import, token: str, status: str, error: Reason | None = None) -
         changes={"status": [Status.RUNNING, status], "created": [None, run.created], "updated": [None, run.updated],
                  "rejected": [None, run.rejected]},
     )  # fmt: skip
+    # What the apps above gathered over the batches (a rep's new leads) is said once, now.
+    IMPORT_FINISHED(run.pk)
     return run
 
 

@@ -14,6 +14,7 @@ class SalesConfig(AppConfig):
         from danhba.contacts.changes import CONTACTS_CHANGED
         from danhba.contacts.extensions import CONTACT_PANELS, Panel
         from danhba.core.demo import DemoPart, demo_part_add
+        from danhba.ingest.hooks import IMPORT_FINISHED
         from danhba.sales import demo, steps, views
         from danhba.sales.services import assignment, rules
 
@@ -22,6 +23,8 @@ class SalesConfig(AppConfig):
             STEP_KINDS.add(kind.key, kind)
         # New leads without an owner get one by the assignment rules, a write's batch at once.
         CONTACTS_CHANGED.connect(assignment.on_contacts_changed)
+        # An import's leads: one notice per rep over its batches, one email when it ends.
+        IMPORT_FINISHED.connect(assignment.on_import_finished)
         # A rep deactivated: their open contacts, deals and tasks go over by the rules.
         USER_DEACTIVATED.connect(rules.on_user_deactivated)
         AUDIT_TYPES.add("assignment_rule", AuditType(model="sales.AssignmentRule"))

@@ -233,8 +233,11 @@ class Notification(models.Model):
     text = models.CharField(max_length=300)
     url = models.CharField(max_length=300, blank=True)
     task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    # A workflow step's idempotency key (enrolment-seq): one notice per step run.
+    # A workflow step's idempotency key (enrolment-seq): one notice per step run; or
+    # "import:<id>:<user id>": the one notice of a rep given leads by an import, over its batches.
     key = models.CharField(max_length=80, blank=True)
+    # The leads an import's notice is about so far (0 for other notices).
+    count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 

@@ -32,6 +32,7 @@ from django.utils.translation import ngettext
 from danhba.accounts.models import User
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
+from danhba.ingest.hooks import running_import
 from danhba.messaging.transport import connection
 from danhba.sales.models import Absence, Assignment, AssignmentRule, Deal, Notification
 
@@ -238,23 +239,63 @@ def write(
             notify_rep(uid, cids, now=now)
 
 
+def _lead_notice(user: User, count: int, first: int) -> tuple[str, str]:
+    """The text and link of a notice to a rep given ``count`` leads (``first`` one of them)."""
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        if count == 1:
+            contact = Contact.objects.filter(pk=first).first()
+            text = _("New lead for you: %(name)s") % {"name": contact.display_name if contact else first}
+            return text[:300], reverse("contacts:detail", args=[first])
+        text = ngettext("%(n)s new lead for you", "%(n)s new leads for you", count) % {"n": count}
+        return text[:300], reverse("contacts:list") + "?owner=me"
+
+
 def notify_rep(user_id: int, contact_ids: list[int], *, now: dt.datetime) -> None:
     """One in-app notice and one email for a rep given leads (however many in the batch)."""
     user = User.objects.filter(pk=user_id).first()
     if user is None or not contact_ids:
         return
-    with translation.override(user.language or settings.LANGUAGE_CODE):
-        if len(contact_ids) == 1:
-            contact = Contact.objects.filter(pk=contact_ids[0]).first()
-            text = _("New lead for you: %(name)s") % {"name": contact.display_name if contact else contact_ids[0]}
-            url = reverse("contacts:detail", args=[contact_ids[0]])
-        else:
-            text = ngettext("%(n)s new lead for you", "%(n)s new leads for you", len(contact_ids)) % {
-                "n": len(contact_ids)
-            }
-            url = reverse("contacts:list") + "?owner=me"
-    Notification.objects.create(user=user, text=text[:300], url=url, created_at=now)
+    text, url = _lead_notice(user, len(contact_ids), contact_ids[0])
+    Notification.objects.create(user=user, text=text, url=url, created_at=now)
     transaction.on_commit(partial(send_email, user.email, text, url))
+
+
+def _import_key(run_id: int, user_id: int | str) -> str:
+    return f"import:{run_id}:{user_id}"
+
+
+def notice_import_batch(run_id: int, owners: Mapping[int, int], *, now: dt.datetime) -> None:
+    """An import's batch gave these leads (contact id → rep): each rep's one notice for the
+    import counts them (created by the first batch, its count and text grown by the next, unread
+    again); the email goes once, when the import ends (:func:`on_import_finished`). It commits
+    with the batch, so an import resumed after a crash counts on from it."""
+    by_user: dict[int, list[int]] = defaultdict(list)
+    for cid, uid in owners.items():
+        by_user[uid].append(cid)
+    users = User.objects.in_bulk(list(by_user))
+    keys = [_import_key(run_id, uid) for uid in by_user]
+    notices = {n.key: n for n in Notification.objects.filter(key__in=keys)}
+    for uid, cids in by_user.items():
+        user = users.get(uid)
+        if user is None:
+            continue
+        notice = notices.get(_import_key(run_id, uid))
+        count = len(cids) + (notice.count if notice else 0)
+        text, url = _lead_notice(user, count, cids[0])
+        if notice is None:
+            Notification.objects.create(
+                user=user, key=_import_key(run_id, uid), count=count, text=text, url=url, created_at=now
+            )
+        else:
+            Notification.objects.filter(pk=notice.pk).update(count=count, text=text, url=url, read_at=None)
+
+
+def on_import_finished(run_id: int) -> None:
+    """An import ended: each rep it gave leads gets one email with the total (the notice already
+    says it)."""
+    notices = Notification.objects.filter(key__startswith=_import_key(run_id, "")).select_related("user")
+    for notice in notices:
+        send_email(notice.user.email, notice.text, notice.url)
 
 
 def send_email(to: str, subject: str, url: str, body: str = "") -> None:
@@ -272,5 +313,13 @@ def on_contacts_changed(change: Any) -> None:
     if not change.created or not AssignmentRule.objects.filter(is_active=True).exists():
         return
     ids = list(Contact.objects.filter(pk__in=list(change.created), owner__isnull=True).values_list("pk", flat=True))
-    if ids:
+    if not ids:
+        return
+    run_id = running_import()
+    if run_id is None:
         assign(ids, via=Assignment.Via.NEW_LEAD)
+        return
+    # An import's batch: one notice per rep for the whole import, not one per batch.
+    now = timezone.now()
+    result = assign(ids, now=now, via=Assignment.Via.NEW_LEAD, notify=False)
+    notice_import_batch(run_id, result.owners, now=now)

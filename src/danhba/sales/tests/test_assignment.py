@@ -102,6 +102,26 @@ def test_an_import_is_shared_out_per_batch_with_one_notice_per_rep(
     assert "10" in Notification.objects.filter(user=south["reps"][0]).get().text
 
 
+def test_an_import_of_several_batches_gives_each_rep_one_notice_and_one_email_with_the_total(
+    admin: Any, south: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from danhba.ingest.tests.test_load import run_import
+
+    emails: list[tuple[str, str]] = []
+    monkeypatch.setattr(A, "send_email", lambda to, subject, url, body="": emails.append((to, subject)))
+
+    settings.IMPORT_BATCH_ROWS = 10  # three batches of ten rows
+    R.rule_create(actor=actor_for(admin), data={"name": "Mọi khách", "team_id": south["team"].pk})
+    rows = "\n".join(f"Khách {i},khach{i}@example.vn" for i in range(30))
+    run = run_import(f"Họ và tên,Email\n{rows}\n".encode(), name="leads.csv")
+    assert run.created == 30
+    assert [Contact.objects.filter(owner=rep).count() for rep in south["reps"]] == [10, 10, 10]
+    for rep in south["reps"]:
+        notices = list(Notification.objects.filter(user=rep))
+        assert len(notices) == 1 and notices[0].text == "10 new leads for you"
+        assert [subject for to, subject in emails if to == rep.email] == ["10 new leads for you"]
+
+
 def test_a_rep_who_leaves_hands_contacts_deals_and_tasks_over_with_a_preview_and_an_audit_row(
     admin: Any, south: Any, make_contact: Any, make_deal: Any
 ) -> None:
