@@ -37,6 +37,7 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.contacts.changes import EVERYTHING, contacts_changed
 from danhba.contacts.models import BuyerRole, Contact, LifecycleStage
+from danhba.contacts.selectors import hidden_fields
 from danhba.contacts.services.contacts import contact_snapshot
 from danhba.contacts.writer import ContactWriter
 from danhba.core.actor import Actor
@@ -134,12 +135,15 @@ def _rules_check(rules: dict[str, Any] | None, contact_ids: list[int]) -> dict[s
 def merge_preview(
     *, actor: Actor, survivor: Contact | int, others: Iterable[Contact | int], rules: dict[str, Any] | None = None
 ) -> list[survivorship.Choice]:
-    """What the survivor would keep, field by field (the merge page shows it; nothing written)."""
+    """What the survivor would keep, field by field (the merge page shows it; nothing written).
+    The sensitive fields the reader may not see are left out, as everywhere else."""
     perms.require(actor, PERM, perms.VIEW)
     survivor_id, other_ids = _contacts_for(actor, survivor, others)
     rules = _rules_check(rules, [survivor_id, *other_ids])
     contacts = {c.pk: c for c in Contact.objects.filter(pk__in=[survivor_id, *other_ids])}
-    return _choices(contacts[survivor_id], [contacts[o] for o in other_ids], rules)
+    choices = _choices(contacts[survivor_id], [contacts[o] for o in other_ids], rules)
+    hidden = hidden_fields(actor.user) if actor.user is not None else set()
+    return [c for c in choices if c.key not in hidden]
 
 
 def _choices(survivor: Contact, others: Sequence[Contact], rules: dict[str, Any] | None) -> list[survivorship.Choice]:
@@ -460,6 +464,11 @@ def _audit_undo(actor: Actor, merge: Merge, restored: Sequence[Contact], before:
         writer.record(
             contact_id=contact.pk, label=contact.full_name, changes={"merge_undone": [None, merge.pk]}, created=True
         )
+    # Audited as created again, but not announced as new contacts: new-contact work (lead
+    # assignment and its "new lead" notice, the real-time duplicate check) is not for a contact
+    # an undo gives back. The listeners hear of them as changed in everything (reasons below).
+    back = {contact.pk for contact in restored}
+    writer.created = [cid for cid in writer.created if cid not in back]
     audit_event(
         actor=actor,
         action=AuditEvent.Action.UPDATE,

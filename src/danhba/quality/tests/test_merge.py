@@ -296,3 +296,22 @@ def test_the_old_address_of_a_merged_contact_shows_the_survivor(admin: Any, make
     assert response.status_code == 302
     assert response["Location"] == f"/contacts/{keep.pk}/"
     assert client_for(admin).get("/contacts/999999/").status_code == 404
+
+
+def test_undo_gives_the_contacts_back_as_changed_not_as_new_leads(admin: Any, make_contact: Any) -> None:
+    """New-contact work (lead assignment with its 'new lead' notice, the real-time duplicate
+    check) is for new contacts: a contact an undo gives back is not one."""
+    from danhba.contacts.changes import CONTACTS_CHANGED, ContactsChange
+
+    keep = make_contact(full_name="Lê Hoa", emails=["hoa@example.vn"])
+    other = make_contact(full_name="Le Thi Hoa", emails=["hoa.le@gmail.com"])
+    merge = merge_contacts(actor_for(admin), keep, [other])
+    heard: list[ContactsChange] = []
+    CONTACTS_CHANGED.connect(heard.append)
+    try:
+        undo_merge(actor_for(admin), merge)
+    finally:
+        CONTACTS_CHANGED.disconnect(heard.append)
+    assert heard, "the undo tells the listeners"
+    assert not any(other.pk in change.created for change in heard)
+    assert any(other.pk in change.reasons for change in heard)

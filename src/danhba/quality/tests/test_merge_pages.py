@@ -156,3 +156,27 @@ def test_a_merge_page_names_the_stage_it_changed(admin: Any, make_contact: Any, 
     merge = merge_contacts(actor_for(admin), a, [b])
     page = client_for(admin).get(f"/quality/merges/{merge.pk}/").content.decode()
     assert str(stages[1]) in page
+
+
+def test_the_preview_leaves_out_the_sensitive_fields_the_reader_may_not_see(
+    admin: Any, users: Any, make_contact: Any, client_for: Any
+) -> None:
+    from danhba.contacts.services.fields import customfield_save
+
+    salary = {"label": "Lương", "key": "salary", "type": "number", "is_sensitive": True}
+    customfield_save(actor=actor_for(admin), field=None, data=salary)
+    a = make_contact(full_name="Nguyễn Văn An", income_band="high", family="độc thân", custom={"salary": 5000})
+    b = make_contact(full_name="Nguyen Van An", income_band="low", custom={"salary": 7000})
+    body = {"survivor": a.pk, "others": [b.pk]}
+
+    def fields(user: Any) -> dict[str, Any]:
+        answer = client_for(user).post("/api/quality/merges/preview", body, content_type="application/json")
+        assert answer.status_code == 200, answer.content
+        return {f["field"]: f["values"] for f in answer.json()["fields"]}
+
+    everything = fields(admin)
+    assert "income_band" in everything and "custom.salary" in everything
+    marketer = fields(users["marketing"])
+    assert "income_band" not in marketer and "family" not in marketer and "custom.salary" not in marketer
+    assert "name" in marketer
+    assert "high" not in str(marketer) and "5000" not in str(marketer)
