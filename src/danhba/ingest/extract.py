@@ -86,7 +86,9 @@ def repair_number(value: str) -> str:
             number = Decimal(value.replace(",", "."))
         except InvalidOperation:  # pragma: no cover - the pattern only admits valid numbers
             return value
-        if number == number.to_integral_value() and abs(number) < Decimal(10) ** 20:
+        # The size first, read off the exponent: arithmetic on a huge one ("1E1000000")
+        # overflows the decimal context.
+        if number.adjusted() < 20 and number == number.to_integral_value():
             return str(int(number))
     return value
 

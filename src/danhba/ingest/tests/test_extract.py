@@ -254,6 +254,9 @@ def test_values_are_cleaned() -> None:
         ("1.5", "1.5"),
         ("1.23E-05", "1.23E-05"),
         ("9.1234567891E8", "9.1234567891E8"),  # not a whole number: left alone
+        ("1E1000000", "1E1000000"),  # far too big for a phone: left alone (it overflowed)
+        ("9.9E19", "99000000000000000000"),
+        ("1E20", "1E20"),
         ("Nguyễn", "Nguyễn"),
     ],
 )
