@@ -744,17 +744,22 @@ def _undo_created(run: Import, actor: Actor, report: dict[str, int]) -> int:
     return last - span.first_id + 1
 
 
+def _without_merge_survivors(created: list[int], report: dict[str, Any]) -> list[int]:
+    """Contacts other contacts were merged into stay (their rows would go with them); the
+    report counts them."""
+    kept = {cid for ids in CONTACTS_KEPT_ON_UNDO(created) for cid in ids} & set(created)
+    if kept:
+        report["kept_merged"] = report.get("kept_merged", 0) + len(kept)
+    return [cid for cid in created if cid not in kept] if kept else created
+
+
 def _undo_batch(
     run: Import, actor: Actor, created: list[int], updated: list[ImportChange], report: dict[str, int]
 ) -> None:
     """Delete the contacts the import created (those that still exist) and put back what it
     changed of the others."""
     if created:
-        # Contacts other contacts were merged into stay (their rows would go with them).
-        kept = {cid for ids in CONTACTS_KEPT_ON_UNDO(created) for cid in ids} & set(created)
-        if kept:
-            created = [cid for cid in created if cid not in kept]
-            report["kept_merged"] = report.get("kept_merged", 0) + len(kept)
+        created = _without_merge_survivors(created, report)
         labels = dict(Contact.objects.filter(pk__in=created).values_list("pk", "full_name"))
         contacts_changed(deleted=created)
         Contact.objects.filter(pk__in=created).delete()

@@ -381,34 +381,40 @@ def merged_pairs(
     for merge in merges.iterator(chunk_size=100):
         group = {int(merge.survivor_id), *(int(c) for c in merge.merged_ids)}
         for stored in merge.dropped.get(pair_label, []):
-            values = {a: None if v is None else fields[a].to_python(v) for a, v in stored.items() if a in fields}
-            pair = DuplicatePair(**values)
-            if not {pair.contact_a_id, pair.contact_b_id} <= group:
+            pair = DuplicatePair(**_stored_values(stored, fields))
+            if not {pair.contact_a_id, pair.contact_b_id} <= group or not _pair_wanted(
+                pair, min_probability, max_probability, contact, found_by
+            ):
                 continue
-            if min_probability is not None and pair.probability < min_probability:
-                continue
-            if max_probability is not None and pair.probability > max_probability:
-                continue
-            if contact is not None and contact not in pair.as_key():
-                continue
-            if found_by and pair.found_by != found_by:
-                continue
-            sides = []
-            for cid in pair.as_key():
-                snap = merge.snapshot.get(str(cid), {})
-                kept = {
-                    a: None if v is None else contact_fields[a].to_python(v)
-                    for a, v in snap.items()
-                    if a in contact_fields
-                }
-                sides.append(Contact(**kept))
-            pair.contact_a, pair.contact_b = sides
+            pair.contact_a, pair.contact_b = (_contact_as_merged(merge, cid, contact_fields) for cid in pair.as_key())
             pair.status, pair.cluster, pair.reviewed_at = DuplicatePair.Status.MERGED, None, merge.created_at
             pair.reviewed_by_id = merge.created_by_id
             out.append(pair)
             if len(out) >= limit:
                 return out
     return out
+
+
+def _pair_wanted(
+    pair: DuplicatePair, low: float | None, high: float | None, contact: int | None, found_by: str | None
+) -> bool:
+    """The queue's filters, on a pair read back from a merge's record."""
+    return (
+        (low is None or pair.probability >= low)
+        and (high is None or pair.probability <= high)
+        and (contact is None or contact in pair.as_key())
+        and (not found_by or pair.found_by == found_by)
+    )
+
+
+def _contact_as_merged(merge: Merge, contact_id: int, fields: dict[str, Any]) -> Contact:
+    """One contact of a merged pair as the merge found it (from its snapshot)."""
+    return Contact(**_stored_values(merge.snapshot.get(str(contact_id), {}), fields))
+
+
+def _stored_values(stored: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """A row's values as a merge stored them (JSON), back as Python values, by attname."""
+    return {a: None if v is None else fields[a].to_python(v) for a, v in stored.items() if a in fields}
 
 
 def pair_get(user: User, pair_id: int) -> DuplicatePair | None:
