@@ -52,6 +52,24 @@ def claim(
     return taken
 
 
+def mark(
+    rows: Sequence[models.Model], *, unique_fields: Sequence[str] = ("contact_id",), batch_size: int = 2000
+) -> None:
+    """Put these rows of work in their table, or mark again the ones already there (same
+    ``unique_fields``): a row marked again gets the new ``marked_at`` and loses its claim,
+    because the worker holding it may have read before this write; it stays for another pass.
+    The model also needs ``marked_at``."""
+    if not rows:
+        return
+    type(rows[0])._default_manager.bulk_create(
+        list(rows),
+        batch_size=batch_size,
+        update_conflicts=True,
+        unique_fields=list(unique_fields),
+        update_fields=["marked_at", "claim", "claimed_until"],
+    )
+
+
 def release(model: type[models.Model], *, token: str, ids: Sequence[int]) -> None:
     """Delete the done rows that are still this worker's. On PostgreSQL a row a writer still
     has locked is skipped, not waited for (its upsert clears the claim when it commits), so

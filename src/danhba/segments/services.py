@@ -410,13 +410,7 @@ def contacts_changed_by(*, changes: dict[int, set[str]]) -> None:
     rows = [DirtyContact(contact_id=c, reason=r, marked_at=now) for c in sorted(changes) for r in sorted(changes[c])]
     # A row a worker is evaluating right now loses its claim: that evaluation may have read the
     # contact before this write, so the row stays for another one (dirty_process keeps it).
-    DirtyContact.objects.bulk_create(
-        rows,
-        batch_size=CHUNK,
-        update_conflicts=True,
-        unique_fields=["contact_id", "reason"],
-        update_fields=["marked_at", "claim", "claimed_until"],
-    )
+    claims.mark(rows, unique_fields=("contact_id", "reason"), batch_size=CHUNK)
     transaction.on_commit(_wake)
 
 

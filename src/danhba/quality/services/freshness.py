@@ -67,13 +67,7 @@ def freshness_mark(*, contact_ids: Iterable[int]) -> None:
         freshness_update(contact_ids=ids)
         return
     now = timezone.now()
-    FreshnessDirty.objects.bulk_create(
-        [FreshnessDirty(contact_id=c, marked_at=now) for c in ids],
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["contact_id"],
-        update_fields=["marked_at", "claim", "claimed_until"],
-    )
+    claims.mark([FreshnessDirty(contact_id=c, marked_at=now) for c in ids])
     transaction.on_commit(_wake)
 
 

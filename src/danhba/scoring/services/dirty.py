@@ -54,13 +54,7 @@ def scores_mark(*, contact_ids: Iterable[int]) -> None:
         scores_update(contact_ids=ids)
         return
     now = timezone.now()
-    ScoreDirty.objects.bulk_create(
-        [ScoreDirty(contact_id=c, marked_at=now) for c in ids],
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["contact_id"],
-        update_fields=["marked_at", "claim", "claimed_until"],
-    )
+    claims.mark([ScoreDirty(contact_id=c, marked_at=now) for c in ids])
     transaction.on_commit(_wake)
 
 
