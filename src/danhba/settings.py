@@ -157,7 +157,7 @@ if REDIS_URL:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured("REDIS_URL is set but redis is not installed: pip install 'danhba[redis]'.")
-    HUEY = {"huey_class": "huey.RedisHuey", "name": HUEY_NAME, "url": REDIS_URL, "immediate": False}
+    HUEY = {"huey_class": "huey.PriorityRedisHuey", "name": HUEY_NAME, "url": REDIS_URL, "immediate": False}
 else:
     HUEY = {
         "huey_class": "huey.SqliteHuey",

@@ -355,6 +355,7 @@ def wording_version(form: WebForm, text: str) -> str:
 
 def _consents_record(actor: Actor, submission: FormSubmission, contact: Contact, proof_note: str) -> None:
     form = submission.form
+    word = _("submission")  # (not inside the f-string below: makemessages cannot see it there)
     for consent in submission.consents:
         consent_record(
             actor=actor,
@@ -362,7 +363,7 @@ def _consents_record(actor: Actor, submission: FormSubmission, contact: Contact,
             purpose=consent["purpose"],
             status=ConsentStatus.GRANTED,
             source=ConsentSource.FORM,
-            proof=f"{consent['text']}\n— {form.name} (#{form.pk}), {_('submission')} #{submission.pk}"
+            proof=f"{consent['text']}\n— {form.name} (#{form.pk}), {word} #{submission.pk}"
             f"{', ' + submission.page_url if submission.page_url else ''}{proof_note}",
             text_version=wording_version(form, consent["text"]),
             ip_address=submission.ip,

@@ -21,8 +21,8 @@ from danhba.quality.schemas import (
     ContactsMergeIn,
     ContactsMergeOut,
     ContactsMergePage,
+    MergePreviewOut,
     MergeSettingsIO,
-    PreviewOut,
 )
 from danhba.quality.services import merge as merging
 from danhba.quality.services.bulk import bulk_merge_cancel, bulk_merge_get, bulk_merge_start
@@ -36,7 +36,7 @@ def _label(key: str) -> str:
     return str(GROUPS[key][0]) if key in GROUPS else key
 
 
-@router.post("/merges/preview", response={200: PreviewOut, **ERRORS}, summary="What a merge would keep")
+@router.post("/merges/preview", response={200: MergePreviewOut, **ERRORS}, summary="What a merge would keep")
 def merge_preview(request: HttpRequest, payload: ContactsMergeIn) -> dict[str, Any]:
     choices = merging.merge_preview(
         actor=api_actor(request), survivor=payload.survivor, others=payload.others, rules=payload.rules

@@ -237,7 +237,7 @@ class ChoiceOut(Schema):
     values: dict[str, Any]
 
 
-class PreviewOut(Schema):
+class MergePreviewOut(Schema):
     survivor: int
     others: list[int]
     fields: list[ChoiceOut]
