@@ -83,3 +83,35 @@ def write_results(name: str, data: dict[str, Any], out_dir: Path | None = None) 
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     tmp.replace(path)
     return path
+
+
+def fresh_django_database(name: str, contacts: int, database_url: str, **settings: str) -> str:
+    """Point Django at an empty database for a benchmark and migrate it: a new SQLite file under
+    ``DATA_DIR`` (``NAME-CONTACTS.sqlite3``) unless ``database_url`` names one; a PostgreSQL
+    database is emptied only when its name contains "bench". ``settings`` go to the environment
+    before Django starts. Returns the database vendor."""
+    import urllib.parse
+
+    url = database_url or f"sqlite:///{DATA_DIR / f'{name}-{contacts}.sqlite3'}"
+    var = DATA_DIR / f"{name}-var"
+    if url.startswith("sqlite:"):
+        path = Path(urllib.parse.urlparse(url).path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    elif "bench" not in urllib.parse.urlparse(url).path:
+        raise SystemExit("refusing to empty a PostgreSQL database whose name does not contain 'bench'")
+    var.mkdir(parents=True, exist_ok=True)
+    os.environ.update(DATABASE_URL=url, DANHBA_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="danhba.settings")
+    os.environ.update(settings)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    call_command("migrate", verbosity=0, interactive=False)
+    return str(connection.vendor)

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from bench import DATA_DIR, machine_info, write_results
+from bench import fresh_django_database, machine_info, write_results
 
 NAME = "scoring"
 SEED = 14
@@ -48,29 +46,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def setup(args: argparse.Namespace) -> str:
-    url = args.database_url or f"sqlite:///{DATA_DIR / f'scoring-{args.contacts}.sqlite3'}"
-    var = DATA_DIR / "scoring-var"
-    if url.startswith("sqlite:"):
-        path = Path(urllib.parse.urlparse(url).path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    elif "bench" not in urllib.parse.urlparse(url).path:
-        raise SystemExit("refusing to empty a PostgreSQL database whose name does not contain 'bench'")
-    var.mkdir(parents=True, exist_ok=True)
-    os.environ.update(DATABASE_URL=url, DANHBA_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="danhba.settings")
-    os.environ.update(SCORING_INLINE="0", SEGMENTS_REFRESH_INLINE="0")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    call_command("migrate", verbosity=0, interactive=False)
-    return str(connection.vendor)
+    off = {"SCORING_INLINE": "0", "SEGMENTS_REFRESH_INLINE": "0"}
+    return fresh_django_database("scoring", args.contacts, args.database_url, **off)
 
 
 def make_contacts(n: int) -> list[int]:

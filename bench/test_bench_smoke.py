@@ -277,3 +277,17 @@ def test_scoring_benchmark_end_to_end(tmp_path: Path) -> None:
     assert result["score_update"]["contacts"] == result["intake"]["contacts_marked"] > 0
     assert result["bulk_recompute"]["contacts"] == 200 and all(result["checks"].values())
     assert result["baseline_group_by"]["rows"] > 0 and result["machine_load"]["cpus"] >= 1
+
+
+@pytest.mark.slow
+def test_quality_benchmark_end_to_end(tmp_path: Path) -> None:
+    db = tmp_path / "bench.sqlite3"
+    cmd = [
+        sys.executable, "-m", "bench", "quality", "--contacts", "300", "--events", "1000",
+        "--database-url", f"sqlite:///{db}", "--out", str(tmp_path),
+    ]  # fmt: skip
+    run = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((tmp_path / "quality.json").read_text())
+    assert result["benchmark"] == "quality" and all(result["checks"].values())
+    assert sum(result["signals"].values()) > 0
