@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, OperationalError
+from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.urls import URLPattern, URLResolver, path, re_path
@@ -287,6 +288,14 @@ def _model_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpR
     # A value a service let through but a model field refused: still the client's input.
     logger.warning("model validation error on %s: %s", request.path, exc)
     return error_response(422, _("Some values are not valid."), {"__all__": exc.messages})
+
+
+@api.exception_handler(ProtectedError)
+def _protected(request: HttpRequest, exc: ProtectedError) -> HttpResponse:
+    # A delete a service did not check first (core.db.protected_references): other rows still
+    # point at the object. The client's request cannot succeed as it is: 409, and a log line.
+    logger.warning("delete refused on %s: %s", request.path, exc)
+    return error_response(409, _("This is still in use and cannot be deleted."), code="conflict")
 
 
 @api.exception_handler(DataError)

@@ -149,3 +149,25 @@ def background_checkpoints(*aliases: str) -> Iterator[Callable[[], None]]:
             with connections[alias].cursor() as cursor:
                 cursor.execute(f"PRAGMA wal_autocheckpoint = {pages}")
         soon()
+
+
+def protected_references(obj: Model, limit: int = 5) -> list[str]:
+    """What keeps ``obj`` from being deleted: rows of other apps that point at it through a
+    ``PROTECT`` foreign key (a price list's customer group, a campaign's topic), as
+    "price list “Đại lý cấp 1”", at most ``limit`` of them. A service asks before it deletes
+    anything, so a delete is refused whole with a message naming them (409), not half done."""
+    from django.db.models import PROTECT, ForeignObjectRel
+
+    found: list[str] = []
+    # include_hidden: a foreign key with related_name="+" still protects.
+    for relation in obj._meta.get_fields(include_hidden=True):
+        if not isinstance(relation, ForeignObjectRel) or relation.on_delete is not PROTECT:
+            continue
+        if relation.many_to_many or not isinstance(relation.related_model, type):
+            continue
+        model = relation.related_model
+        rows = model._default_manager.filter(**{relation.field.name: obj})[: limit - len(found)]
+        found.extend(f"{model._meta.verbose_name} “{row}”" for row in rows)
+        if len(found) >= limit:
+            break
+    return found

@@ -46,6 +46,7 @@ from danhba.contacts.models import Contact
 from danhba.contacts.selectors import visible_contact_ids
 from danhba.core import claims, formatting, jobs
 from danhba.core.actor import Actor
+from danhba.core.db import protected_references
 from danhba.core.errors import Conflict, InvalidInput
 from danhba.core.keyset import MAX_PK
 from danhba.core.normalize import NormalizationError, clean_long_text, clean_text, normalize_email, normalize_phone
@@ -190,6 +191,9 @@ def segment_delete(*, actor: Actor, segment: Segment) -> None:
         raise Conflict(
             _("Segments use this one: %(names)s. Change them first.") % {"names": ", ".join(s.name for s in users)}
         )
+    holders = protected_references(segment)
+    if holders:
+        raise Conflict(_("This segment is in use: %(names)s. Change them first.") % {"names": ", ".join(holders)})
     # Members and history go first, each chunk in a transaction of its own (a segment of
     # 400,000 contacts deleted in one held the database for minutes). Each chunk locks the
     # segment, so a refresh writing it waits for it (PostgreSQL), and keeps its size true.

@@ -113,6 +113,19 @@ def test_api_price_lists_and_a_deal_line_shows_its_list(
     assert rep.post("/api/sales/price-lists", {"name": "x"}, content_type="application/json").status_code == 403
 
 
+def test_a_customer_group_a_price_list_uses_cannot_be_deleted(client_for: Any, admin: Any, dealers: Any) -> None:
+    """Deleting the segment was a 500 (a protected foreign key); now a 409 that names the list,
+    and the segment keeps its members."""
+    P.price_list_create(actor=actor_for(admin), data={"name": "Đại lý cấp 1", "segment_id": dealers["group"].pk})
+    api = client_for(admin)
+    refused = api.delete(f"/api/segments/{dealers['group'].pk}")
+    assert refused.status_code == 409, refused.content
+    assert "Đại lý cấp 1" in refused.json()["message"]
+    assert Segment.objects.get(pk=dealers["group"].pk).members.count() == 1
+    PriceList.objects.update(segment=None)
+    assert api.delete(f"/api/segments/{dealers['group'].pk}").status_code == 204
+
+
 def test_price_list_pages_and_the_deal_lines_form(client_for: Any, admin: Any, catalogue: Any, make_deal: Any) -> None:
     web = client_for(admin)
     form = {"name": "Đại lý", "currency": "VND", "priority": 10, "discount_percent": "0", "is_active": "on",
