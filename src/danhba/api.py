@@ -35,7 +35,7 @@ from danhba.accounts.api_auth import AUTH, docs_access
 from danhba.analytics.api import router as analytics_router
 from danhba.automation.api import router as automation_router
 from danhba.capture.channels.api import router as channels_router
-from danhba.capture.forms_api import router as capture_forms_router
+from danhba.capture.forms.api import router as capture_forms_router
 from danhba.contacts import api as contacts_api
 from danhba.core.busy import busy_response, is_busy
 from danhba.core.errors import ServiceError

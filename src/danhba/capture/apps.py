@@ -18,7 +18,7 @@ class CaptureConfig(AppConfig):
         # Lead channels
         AUDIT_TYPES.add("channel", AuditType(model="capture.ChannelConnection"))
         AUDIT_TYPES.add("channel_payload", AuditType(model="capture.ChannelPayload"))
-        from danhba.capture import forms_demo
+        from danhba.capture.forms import demo as forms_demo
         from danhba.core.demo import DemoPart, demo_part_add
 
         demo_part_add(

@@ -7,8 +7,8 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from danhba.capture import forms_services
 from danhba.capture.channels import services as channels
+from danhba.capture.forms import services as forms_services
 
 
 @db_task(priority=50)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from danhba.capture.forms_public import SHOW_LIMIT, SUBMIT_LIMIT
-from danhba.capture.forms_services import webform_create
+from danhba.capture.forms.public import SHOW_LIMIT, SUBMIT_LIMIT
+from danhba.capture.forms.services import webform_create
 from danhba.conftest import actor_for
 
 CONSENT_TEXT = "Tôi đồng ý nhận email khuyến mãi từ Cửa hàng An Phát."

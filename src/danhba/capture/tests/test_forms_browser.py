@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from danhba.capture.forms_services import webform_create
+from danhba.capture.forms.services import webform_create
 from danhba.capture.models import FormDay, FormSubmission
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact

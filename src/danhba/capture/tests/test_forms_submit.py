@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.core import mail
 
-from danhba.capture import forms_tokens as tokens
-from danhba.capture.forms_services import wording_version
+from danhba.capture.forms import tokens
+from danhba.capture.forms.services import wording_version
 from danhba.capture.models import FormDay, FormSubmission
 from danhba.capture.tests.conftest import CONSENT_TEXT
 from danhba.contacts.models import Contact, ContactEmail, CustomField, Source
@@ -228,7 +228,7 @@ def test_a_submission_left_unprocessed_is_picked_up_by_the_sweep(quote: Any) -> 
 
     from django.utils import timezone
 
-    from danhba.capture.forms_services import submission_store, submissions_sweep
+    from danhba.capture.forms.services import submission_store, submissions_sweep
 
     payload = {"full_name": "Lý Hải", "phone": "0903 555 777", "message": "Giá sỉ?"}
     stored = submission_store(form=quote, payload=payload, shown=["full_name", "phone", "message"], consents=[],

@@ -74,7 +74,7 @@ def records(admin, make_contact, monkeypatch):
 
 
 def _form_records(admin, contact):
-    from danhba.capture.forms_services import webform_create
+    from danhba.capture.forms.services import webform_create
     from danhba.capture.models import FormSubmission
 
     form = webform_create(actor=actor_for(admin), data={"name": "Fuzz", "fields": [{"target": "email"}]})

@@ -14,9 +14,8 @@ from ninja import Path, Query, Router, Status
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
-from danhba.capture import forms_selectors as selectors
-from danhba.capture import forms_services as services
-from danhba.capture.forms_schemas import (
+from danhba.capture.forms import selectors, services
+from danhba.capture.forms.schemas import (
     FormSubmissionOut,
     FormSubmissionPage,
     WebFormIn,

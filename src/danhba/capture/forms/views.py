@@ -18,9 +18,8 @@ from django.views.decorators.http import require_POST
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.views import can, current_user, forbidden, permission_required
-from danhba.capture import forms_fields as ff
-from danhba.capture import forms_selectors as selectors
-from danhba.capture import forms_services as services
+from danhba.capture.forms import fields as ff
+from danhba.capture.forms import selectors, services
 from danhba.capture.models import FormSubmission, WebForm
 from danhba.core.actor import Actor
 from danhba.core.charts import column_chart

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.capture import forms_views as views
+from danhba.capture.forms import views
 
 app_name = "webforms"
 urlpatterns = [

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from danhba.capture import forms_public as views
+from danhba.capture.forms import public as views
 
 app_name = "webforms_public"
 urlpatterns = [

@@ -13,7 +13,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from danhba.capture import forms_services as services
+from danhba.capture.forms import services
 from danhba.capture.models import FormDay, FormSubmission, WebForm
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor

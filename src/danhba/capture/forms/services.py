@@ -32,8 +32,8 @@ from django.utils.translation import gettext as _
 from danhba.accounts import permissions as perms
 from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
-from danhba.capture import forms_fields as ff
-from danhba.capture import forms_tokens as tokens
+from danhba.capture.forms import fields as ff
+from danhba.capture.forms import tokens
 from danhba.capture.models import FormDay, FormSubmission, WebForm
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, Source
 from danhba.contacts.services.bulk import ContactsBulk

@@ -23,8 +23,8 @@ from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.core.normalize import SANE_YEARS, sane_moment
 from danhba.sales import selectors
-from danhba.sales.api_assignment import router as assignment_router
-from danhba.sales.api_prices import router as prices_router
+from danhba.sales.api.assignment import router as assignment_router
+from danhba.sales.api.prices import router as prices_router
 from danhba.sales.models import DealLine, LostReason, Notification, Pipeline, Stage, Task
 from danhba.sales.schemas import (
     CalendarFeedOut,
@@ -438,7 +438,7 @@ def calendar_feed_reset(request: HttpRequest) -> Status[dict[str, Any]]:
     return Status(201, {"url": request.build_absolute_uri(reverse("sales:calendar", args=[token]))})
 
 
-# Lead assignment: rules, absences, a rep's handover (api_assignment.py).
+# Lead assignment: rules, absences, a rep's handover (assignment.py).
 router.add_router("/assignment", assignment_router)
-# Price lists (api_prices.py).
+# Price lists (prices.py).
 router.add_router("/price-lists", prices_router)

@@ -28,10 +28,8 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from danhba.capture import forms_fields as ff
-from danhba.capture import forms_selectors as selectors
-from danhba.capture import forms_services as services
-from danhba.capture import forms_tokens as tokens
+from danhba.capture.forms import fields as ff
+from danhba.capture.forms import selectors, services, tokens
 from danhba.capture.models import FormSubmission, WebForm
 from danhba.core.actor import client_ip
 from danhba.core.csp import HEADER, policy_header
@@ -309,7 +307,7 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @cache
 def _embed_source() -> bytes:
-    return (Path(__file__).parent / "static" / "capture" / "embed.js").read_bytes()
+    return (Path(__file__).parent.parent / "static" / "capture" / "embed.js").read_bytes()
 
 
 @require_http_methods(["GET"])

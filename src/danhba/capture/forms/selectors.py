@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.models import User
-from danhba.capture import forms_fields as ff
+from danhba.capture.forms import fields as ff
 from danhba.capture.models import FormDay, FormSubmission, WebForm
 from danhba.contacts.models import Contact
 from danhba.tracking.models import AnonymousIdentity

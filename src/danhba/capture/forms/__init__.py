@@ -1,0 +1,2 @@
+"""Web forms: the builder, the hosted page, iframe and script embed, submissions and their
+processing (decision 0021)."""
