@@ -49,12 +49,16 @@ class DealFilterForm(forms.Form):
         choices=[("", _("Any")), ("open", _("Open")), ("won", _("Won")), ("lost", _("Lost"))],
     )
     pipeline_id = forms.TypedChoiceField(label=_("Pipeline"), required=False, coerce=int, empty_value=None)
+    stage_id = forms.TypedChoiceField(label=_("Stage"), required=False, coerce=int, empty_value=None)
     source = forms.CharField(label=_("Source"), required=False, max_length=60)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        pipelines = [(p.pk, p.name) for p in Pipeline.objects.all()]
-        cast(forms.ChoiceField, self.fields["pipeline_id"]).choices = [("", _("Any")), *pipelines]
+        pipelines = list(Pipeline.objects.prefetch_related("stages"))
+        names = [(p.pk, p.name) for p in pipelines]
+        cast(forms.ChoiceField, self.fields["pipeline_id"]).choices = [("", _("Any")), *names]
+        stages = [(p.name, [(s.pk, s.name) for s in p.stages.all()]) for p in pipelines]
+        cast(forms.ChoiceField, self.fields["stage_id"]).choices = [("", _("Any")), *stages]
 
 
 class TaskForm(forms.Form):

@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -54,9 +55,16 @@ def board(request: HttpRequest) -> HttpResponse:
     columns = []
     if pipeline is not None:
         deals = selectors.deals_visible(request.user).filter(pipeline=pipeline).select_related("owner")
+        # A column's count and value are of all its deals; it shows the newest BOARD_CARDS of them
+        # and links to the deal list for the rest.
+        sums = {
+            row["stage_id"]: row
+            for row in deals.values("stage_id").annotate(n=Count("id"), total=Sum("value_vnd")).order_by()
+        }
         for stage in pipeline.stages.all():
             cards = list(deals.filter(stage=stage).order_by("-stage_entered_at", "-id")[:BOARD_CARDS])
-            columns.append({"stage": stage, "deals": cards, "total": sum(d.value_vnd for d in cards)})
+            count, total = sums.get(stage.pk, {}).get("n", 0), sums.get(stage.pk, {}).get("total") or 0
+            columns.append({"stage": stage, "deals": cards, "count": count, "total": total, "more": count - len(cards)})
     form = DealForm(initial={"pipeline_id": pipeline.pk if pipeline else None})
     context = {"nav": "sales", "pipelines": pipelines, "pipeline": pipeline, "columns": columns, "form": form,
                "stages": pipeline.stages.all() if pipeline else []}  # fmt: skip
@@ -129,7 +137,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data if form.is_valid() else {}
     filters = selectors.DealFilters(
         q=data.get("q", ""), status=data.get("status", ""), pipeline_id=data.get("pipeline_id"),
-        source=data.get("source", ""),
+        stage_id=data.get("stage_id"), source=data.get("source", ""),
     )  # fmt: skip
     try:
         page = selectors.deal_page(request.user, filters, cursor=request.GET.get("cursor") or None)

@@ -44,6 +44,28 @@ def test_board_move_by_menu_and_lost_asks_for_a_reason(
     assert 'id="deals-panel"' in contact_page and deal.title in contact_page
 
 
+def test_a_full_column_counts_all_its_deals_and_links_to_the_rest(
+    client_for: Any, admin: Any, stages: Any, make_deal: Any, monkeypatch: Any
+) -> None:
+    """The board shows the newest cards of a column; its count and value are of every deal in
+    the stage (they were of the shown cards only), and a link opens the list at that stage."""
+    from danhba.sales import views
+
+    monkeypatch.setattr(views, "BOARD_CARDS", 3)
+    for i in range(5):
+        make_deal(title=f"Đơn {i}", value=1_000_000)
+    make_deal(title="Đề xuất", value=7_000_000, stage_id=stages["Proposal"].pk)
+    client = client_for(admin)
+    html = client.get("/sales/").content.decode()
+    first = stages["Proposal"].pipeline.stages.order_by("position").first()
+    assert "· 5 · 5,000,000 ₫" in html and "· 1 · 7,000,000 ₫" in html
+    assert html.count('class="board-card"') == 4
+    link = f"/sales/deals/?pipeline_id={first.pipeline_id}&amp;stage_id={first.pk}"
+    assert link in html and "2 more deals in the list" in html
+    listed = client.get(link.replace("&amp;", "&")).content.decode()
+    assert all(f"Đơn {i}" in listed for i in range(5)) and "Đề xuất" not in listed
+
+
 def test_list_reports_vietnamese_and_roles(client_for: Any, users: Any, stages: Any, make_deal: Any) -> None:
     make_deal(title="Web deal", value=2_500_000, source="web", expected_close="2027-03-01",
               stage_id=stages["Negotiation"].pk)  # fmt: skip
