@@ -33,12 +33,16 @@ from danhba.quality.schemas import (
     MergeOut,
     PairOut,
     PairPage,
+    PairsMergePreviewOut,
+    PairsMergeStartOut,
+    PairsSelectionIn,
     RefreshOut,
     RunIn,
     RunOut,
 )
 from danhba.quality.services import cleaning, snapshots
 from danhba.quality.services import duplicates as services
+from danhba.quality.services.bulk import Selection, selection_groups, selection_merge_start
 from danhba.quality.services.verify import contact_verify
 
 router = Router(tags=["quality"])
@@ -279,6 +283,39 @@ def pair_list(
         "next_cursor": page.next_cursor,
         "prev_cursor": page.prev_cursor,
     }
+
+
+def _selection_out(selection: Selection) -> dict[str, Any]:
+    return {
+        "pairs": selection.pairs,
+        "merges": len(selection.groups),
+        "merged_away": selection.merged_away,
+        "groups": selection.groups,
+        "skipped": selection.skipped,
+    }
+
+
+@router.post(
+    "/duplicates/bulk-merge/preview",
+    response={200: PairsMergePreviewOut, **ERRORS},
+    summary="What merging the selected pairs would do",
+)
+def pairs_merge_preview(request: HttpRequest, payload: PairsSelectionIn) -> dict[str, Any]:
+    """Pairs that share a contact become one merge; the oldest contact (lowest id) survives."""
+    return _selection_out(selection_groups(actor=api_actor(request), pair_ids=payload.pairs))
+
+
+@router.post(
+    "/duplicates/bulk-merge",
+    response={202: PairsMergeStartOut, **ERRORS},
+    summary="Merge the selected pairs in the background",
+)
+def pairs_merge(request: HttpRequest, payload: PairsSelectionIn) -> Status[dict[str, Any]]:
+    """Starts a bulk merge (its progress at GET /api/quality/bulk-merges/{id}); pairs that cannot
+    be merged are listed as skipped."""
+    job, selection = selection_merge_start(actor=api_actor(request), pair_ids=payload.pairs)
+    job.refresh_from_db()
+    return Status(202, {**selectors.bulk_merge_out(job), "skipped": selection.skipped})
 
 
 @router.get(

@@ -14,7 +14,7 @@ from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.contacts.api import ERRORS
 from danhba.core.keyset import MAX_PK
 from danhba.quality import selectors
-from danhba.quality.models import BulkMerge, MergeSettings
+from danhba.quality.models import MergeSettings
 from danhba.quality.schemas import (
     BulkMergeIn,
     BulkMergeOut,
@@ -99,35 +99,21 @@ def settings_update(request: HttpRequest, payload: MergeSettingsIO) -> dict[str,
     return _settings_out(merge_settings_update(actor=api_actor(request), data=data))
 
 
-def _bulk_out(job: BulkMerge) -> dict[str, Any]:
-    return {
-        "id": job.pk,
-        "status": job.status,
-        "total": job.total,
-        "done": job.position,
-        "merged": job.merged,
-        "failed": job.failed,
-        "errors": job.results,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-    }
-
-
 @router.post("/bulk-merges", response={202: BulkMergeOut, **ERRORS}, summary="Merge a reviewed set in the background")
 def bulk_create(request: HttpRequest, payload: BulkMergeIn) -> Status[dict[str, Any]]:
     """Each group is one merge (survivor, others); the job's progress is at GET /bulk-merges/{id}."""
     data = payload.model_dump()
     job = bulk_merge_start(actor=api_actor(request), groups=data["groups"], rules=data.get("rules"))
     job.refresh_from_db()
-    return Status(202, _bulk_out(job))
+    return Status(202, selectors.bulk_merge_out(job))
 
 
 @router.get("/bulk-merges/{int:job_id}", response={200: BulkMergeOut, **ERRORS}, summary="A bulk merge's progress")
 def bulk_get(request: HttpRequest, job_id: int = Path(..., ge=1, le=MAX_PK)) -> dict[str, Any]:
-    return _bulk_out(bulk_merge_get(actor=api_actor(request), pk=job_id))
+    return selectors.bulk_merge_out(bulk_merge_get(actor=api_actor(request), pk=job_id))
 
 
 @router.post("/bulk-merges/{int:job_id}/cancel", response={200: BulkMergeOut, **ERRORS}, summary="Stop a bulk merge")
 def bulk_cancel(request: HttpRequest, job_id: int = Path(..., ge=1, le=MAX_PK)) -> dict[str, Any]:
     """The merges done stay (each can be undone from the history)."""
-    return _bulk_out(bulk_merge_cancel(actor=api_actor(request), pk=job_id))
+    return selectors.bulk_merge_out(bulk_merge_cancel(actor=api_actor(request), pk=job_id))

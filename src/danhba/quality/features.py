@@ -8,14 +8,22 @@ is compared the same way whichever path found the pair.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
-from danhba.core.normalize import fold, fold_words
+from danhba.core.normalize import fold_words
 from danhba.core.vn import province_key
 
 # How many trailing digits of a phone still say "the same line": the 2018 renumbering changed
 # the prefix of 11-digit mobiles (0168… → 038…) and kept the last seven digits.
 PHONE_TAIL = 7
+
+# Legal forms people type in front of a company's name, or abbreviate, or leave out ("Công ty
+# TNHH Minh Phát", "Cty TNHH Minh Phát", "Minh Phát"): folded words, longest first.
+_LEGAL_FORMS = re.compile(
+    r"\b(?:doanh nghiep tu nhan|cong ty co phan|cong ty tnhh mtv|cong ty tnhh|cong ty cp|cong ty|cty tnhh mtv|"
+    r"cty tnhh|cty cp|cty|ctcp|tnhh mtv|tnhh|mtv|dntn|co phan|jsc|co ltd|ltd|corp|company|limited)\b"
+)
 
 # The columns of a record, in the order of the Arrow/DuckDB table.
 COLUMNS = (
@@ -59,13 +67,20 @@ def _birthday_text(value: dt.date | str | None) -> str | None:
     return value.isoformat() if isinstance(value, dt.date) else str(value)[:10]
 
 
+def company_key(name: str) -> str:
+    """A company's folded name without its legal form: "Công ty TNHH Minh Phát" and "Cty Minh
+    Phát" are both "minh phat"."""
+    words = " ".join(fold_words(name))
+    return " ".join(_LEGAL_FORMS.sub(" ", words).split()) or words
+
+
 def record(values: ContactValues) -> dict[str, object]:
     """The record of one contact: names folded (no diacritics, đ→d, lower case) with their words
     sorted (the same words in any order: "Đức Nguyễn Văn", "Nguyen Van Duc") and the first and
     last word (family and given name in Vietnamese order, whatever the middle names); the email
     lower-cased with its local part; the E.164 phone with its last digits; the birthday as ISO
     text; the province as its current key (a province merged in 2025 becomes the one it joined);
-    the company's folded name."""
+    the company's folded name without its legal form."""
     words = fold_words(values.full_name)
     email = values.email.strip().lower()
     phone = values.phone.strip()
@@ -83,5 +98,5 @@ def record(values: ContactValues) -> dict[str, object]:
         "birthday": birthday,
         "birth_year": birthday[:4] if birthday else None,
         "province": (province_key(values.province) or None) if values.province else None,
-        "company": _or_none(" ".join(fold(values.company).split())),
+        "company": _or_none(company_key(values.company)),
     }

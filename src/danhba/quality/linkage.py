@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -77,12 +78,25 @@ def settings(*, threshold_rules: Iterable[str] = BLOCKING_RULES) -> dict[str, An
     }
 
 
+def default_memory_limit() -> str:
+    """DuckDB's memory for a run: half the machine's memory, at most 4 GB (it spills the rest
+    to disk), so the worker stays within the 8 GiB target with Python beside it and a small
+    machine is not pushed into swap."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(0.5, min(4.0, total / 2 / 1e9)):.1f}GB"
+
+
 class Engine:
     """One DuckDB database holding the records of one run; spilling to a temporary directory
     keeps a million contacts inside the memory limit."""
 
-    def __init__(self, *, memory_limit: str = "4GB", threads: int | None = None) -> None:
+    def __init__(self, *, memory_limit: str | None = None, threads: int | None = None) -> None:
         import duckdb
+
+        memory_limit = memory_limit or default_memory_limit()
 
         self._tmp = tempfile.TemporaryDirectory(prefix="danhba-dedupe-")
         self.con = duckdb.connect(":memory:")

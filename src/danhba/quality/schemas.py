@@ -262,6 +262,9 @@ class ContactsMergeOut(Schema):
     changed_fields: list[str]
     rows_moved: dict[str, int]
     rows_dropped: dict[str, int]
+    purged_at: dt.datetime | None = Field(
+        None, description="When the contacts' values were removed (undo window past); ids, dates and who stay."
+    )
 
 
 class ContactsMergePage(Schema):
@@ -295,3 +298,30 @@ class BulkMergeOut(Schema):
     errors: list[dict[str, Any]]
     created_at: dt.datetime
     finished_at: dt.datetime | None
+
+
+class PairsSelectionIn(Schema):
+    pairs: list[int] = Field(..., min_length=1, max_length=10_000, description="Ids of open pairs of the review queue.")
+
+
+class PairsMergeGroupOut(Schema):
+    survivor: int
+    others: list[int]
+    pairs: list[int]
+
+
+class PairSkippedOut(Schema):
+    pair: int
+    reason: str
+
+
+class PairsMergePreviewOut(Schema):
+    pairs: int = Field(..., description="Selected pairs that will be merged.")
+    merges: int = Field(..., description="Merges: pairs sharing a contact are one merge; the oldest contact stays.")
+    merged_away: int = Field(..., description="Contacts merged into another.")
+    groups: list[PairsMergeGroupOut]
+    skipped: list[PairSkippedOut]
+
+
+class PairsMergeStartOut(BulkMergeOut):
+    skipped: list[PairSkippedOut]

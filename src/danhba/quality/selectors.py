@@ -408,8 +408,9 @@ def _pair_wanted(
 
 
 def _contact_as_merged(merge: Merge, contact_id: int, fields: dict[str, Any]) -> Contact:
-    """One contact of a merged pair as the merge found it (from its snapshot)."""
-    return Contact(**_stored_values(merge.snapshot.get(str(contact_id), {}), fields))
+    """One contact of a merged pair as the merge found it (from its snapshot; only its id once
+    the merge's personal data was removed)."""
+    return Contact(**{"id": contact_id, **_stored_values(merge.snapshot.get(str(contact_id), {}), fields)})
 
 
 def _stored_values(stored: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -569,6 +570,7 @@ def merge_out(merge: Merge) -> dict[str, Any]:
             key.rsplit(".", 1)[0]: sum(len(v) for v in owners.values()) for key, owners in merge.moved.items()
         },
         "rows_dropped": {label: len(rows) for label, rows in merge.dropped.items()},
+        "purged_at": merge.purged_at,
     }
 
 
@@ -624,3 +626,24 @@ def bulk_merges_recent(user: User, limit: int = 5) -> list[Any]:
     if not user.can("merge", "edit"):
         jobs = jobs.filter(created_by=user)
     return list(jobs.defer("groups")[:limit])
+
+
+def bulk_merge_out(job: Any) -> dict[str, Any]:
+    """A bulk merge's progress as the API shows it."""
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "total": job.total,
+        "done": job.position,
+        "merged": job.merged,
+        "failed": job.failed,
+        "errors": job.results,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def contact_names(user: User, ids: Iterable[int]) -> dict[int, str]:
+    """The display names of the contacts the user may see, by id."""
+    found = Contact.objects.visible_to(user).filter(pk__in=list(ids)).only("id", "full_name")
+    return {c.pk: c.display_name for c in found}

@@ -132,3 +132,11 @@ def bulk_merges_resume() -> int:
     for pk in ids:
         bulk_merge_job(pk)
     return len(ids)
+
+
+@db_periodic_task(crontab(hour="3", minute="41"))
+def merges_purge_nightly() -> int:
+    """Merges past their undo window lose the contacts' values they kept for undo."""
+    from danhba.quality.services.merge_purge import merges_purge
+
+    return merges_purge()

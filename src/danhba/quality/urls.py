@@ -19,6 +19,7 @@ urlpatterns = [
     path("duplicates/", duplicates.duplicate_list, name="duplicates"),
     path("duplicates/settings/", duplicates.duplicate_settings, name="duplicate_settings"),
     path("duplicates/runs", duplicates.duplicate_run, name="duplicate_run"),
+    path("duplicates/bulk-merge", duplicates.duplicate_bulk_merge, name="duplicate_bulk_merge"),
     path("duplicates/<int:pk>/", duplicates.duplicate_detail, name="duplicate"),
     path("duplicates/<int:pk>/not-duplicate", duplicates.duplicate_dismiss, name="duplicate_dismiss"),
     path("duplicates/<int:pk>/merge", duplicates.duplicate_merge, name="duplicate_merge"),

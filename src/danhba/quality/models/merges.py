@@ -88,6 +88,9 @@ class Merge(models.Model):
     undone_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # When the personal data undo needed was removed, the undo window past
+    # (``services/merge_purge.py``): ids, dates and who stay.
+    purged_at = models.DateTimeField(_("personal data removed"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -101,7 +104,7 @@ class Merge(models.Model):
         return self.created_at + dt.timedelta(days=UNDO_DAYS)
 
     def can_undo(self, now: dt.datetime | None = None) -> bool:
-        return self.status == self.Status.DONE and (now or timezone.now()) < self.undo_until
+        return self.status == self.Status.DONE and self.purged_at is None and (now or timezone.now()) < self.undo_until
 
     def label_of(self, contact_id: int) -> str:
         values: dict[str, Any] = self.snapshot.get(str(contact_id), {})

@@ -5,6 +5,7 @@ one the starter may no longer see) is recorded and skipped."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -14,8 +15,8 @@ from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.core.actor import Actor
-from danhba.core.errors import Conflict, InvalidInput, NotFound, ServiceError
-from danhba.quality.models import BulkMerge
+from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
+from danhba.quality.models import BulkMerge, DuplicatePair
 from danhba.quality.services.merge import MAX_CONTACTS, PERM, merge_contacts
 
 MAX_GROUPS = 10_000
@@ -59,6 +60,90 @@ def bulk_merge_start(*, actor: Actor, groups: Any, rules: dict[str, Any] | None 
         pk = job.pk
         transaction.on_commit(lambda: _queue(pk))
     return job
+
+
+# --- from the duplicates review queue's selection ------------------------------------------
+
+
+@dataclass
+class Selection:
+    """Selected pairs of the review queue as merges: pairs that share a contact are one merge
+    (A~B and B~C: A, B and C become one contact), the oldest contact (lowest id) survives.
+    ``skipped`` are the selected pairs that cannot be merged, with why."""
+
+    pairs: int = 0
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def merged_away(self) -> int:
+        return sum(len(g["others"]) for g in self.groups)
+
+
+def _components(edges: list[tuple[int, int, int]]) -> dict[int, list[tuple[int, int, int]]]:
+    """The pairs (id, a, b) by the smallest contact of their connected group."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for _pk, a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    out: dict[int, list[tuple[int, int, int]]] = {}
+    for edge in edges:
+        out.setdefault(find(edge[1]), []).append(edge)
+    return out
+
+
+def selection_groups(*, actor: Actor, pair_ids: Any) -> Selection:
+    """What merging the selected pairs would do (the preview): the merges, and the pairs left
+    out (not open any more, not visible, or in a group of more than ``MAX_CONTACTS``)."""
+    from danhba.quality import selectors
+
+    perms.require(actor, "duplicate", perms.VIEW)
+    if not isinstance(pair_ids, list) or not pair_ids:
+        raise InvalidInput({"pairs": [_("select at least one pair")]})
+    if len(pair_ids) > MAX_GROUPS:
+        raise InvalidInput({"pairs": [_("at most %(n)s pairs at once") % {"n": f"{MAX_GROUPS:,}"}]})
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in pair_ids):
+        raise InvalidInput({"pairs": [_("each a pair id")]})
+    if actor.user is None:
+        raise PermissionDenied(_("Select pairs as a user."))
+    wanted = set(pair_ids)
+    found = list(
+        selectors.queue(actor.user, status=DuplicatePair.Status.OPEN)
+        .filter(pk__in=wanted)
+        .values_list("pk", "contact_a_id", "contact_b_id")
+    )
+    selection = Selection(pairs=len(found))
+    gone = _("already reviewed, or not yours to see")
+    selection.skipped = [{"pair": pk, "reason": gone} for pk in sorted(wanted - {f[0] for f in found})]
+    for root, edges in sorted(_components(found).items()):
+        contacts = sorted({c for _pk, a, b in edges for c in (a, b)})
+        if len(contacts) > MAX_CONTACTS:
+            reason = _("one group of %(n)s contacts: at most %(max)s in one merge") % {
+                "n": len(contacts),
+                "max": MAX_CONTACTS,
+            }
+            selection.skipped.extend({"pair": pk, "reason": reason} for pk, _a, _b in edges)
+            selection.pairs -= len(edges)
+            continue
+        selection.groups.append({"survivor": root, "others": contacts[1:], "pairs": sorted(e[0] for e in edges)})
+    return selection
+
+
+def selection_merge_start(*, actor: Actor, pair_ids: Any) -> tuple[BulkMerge, Selection]:
+    """Merge the selected pairs as one bulk merge (a background job with progress)."""
+    selection = selection_groups(actor=actor, pair_ids=pair_ids)
+    if not selection.groups:
+        raise Conflict(_("None of the selected pairs can be merged."))
+    groups = [{"survivor": g["survivor"], "others": g["others"]} for g in selection.groups]
+    return bulk_merge_start(actor=actor, groups=groups), selection
 
 
 def _queue(pk: int) -> None:

@@ -288,7 +288,9 @@ def _upsert_batch(batch: Sequence[Found], found_by: str, evidence: dict[tuple[in
 
 def clusters_refresh() -> int:
     """Group open pairs into clusters (connected contacts): each pair gets the smallest contact
-    id of its group. Returns the number of clusters."""
+    id of its group. Returns the number of clusters. Streams the pairs twice (find the groups,
+    then write the changed ones a chunk at a time): memory grows with the contacts in open
+    pairs, not with the pairs."""
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -299,18 +301,24 @@ def clusters_refresh() -> int:
             parent[x], x = root, parent[x]
         return root
 
-    rows = list(
-        DuplicatePair.objects.filter(status=DuplicatePair.Status.OPEN).values_list(
-            "id", "contact_a_id", "contact_b_id", "cluster"
-        )
-    )
-    for _id, a, b, _c in rows:
+    open_pairs = DuplicatePair.objects.filter(status=DuplicatePair.Status.OPEN).order_by()
+    for a, b in open_pairs.values_list("contact_a_id", "contact_b_id").iterator(chunk_size=UPSERT_CHUNK):
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
-    changed = [DuplicatePair(id=pid, cluster=find(a)) for pid, a, _b, cluster in rows if cluster != find(a)]
-    DuplicatePair.objects.bulk_update(changed, ["cluster"], batch_size=UPSERT_CHUNK)
-    return len({find(a) for _id, a, _b, _c in rows})
+    changed: list[DuplicatePair] = []
+    roots: set[int] = set()
+    for pid, a, cluster in open_pairs.values_list("id", "contact_a_id", "cluster").iterator(chunk_size=UPSERT_CHUNK):
+        root = find(a)
+        roots.add(root)
+        if cluster != root:
+            changed.append(DuplicatePair(id=pid, cluster=root))
+        if len(changed) >= UPSERT_CHUNK:
+            DuplicatePair.objects.bulk_update(changed, ["cluster"])
+            changed = []
+    if changed:
+        DuplicatePair.objects.bulk_update(changed, ["cluster"])
+    return len(roots)
 
 
 def pair_dismiss(*, actor: Actor, pair: DuplicatePair) -> DuplicatePair:

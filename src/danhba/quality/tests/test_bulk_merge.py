@@ -9,8 +9,8 @@ import pytest
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact
 from danhba.core.errors import InvalidInput, PermissionDenied
-from danhba.quality.models import BulkMerge, Merge
-from danhba.quality.services.bulk import bulk_merge_run, bulk_merge_start
+from danhba.quality.models import BulkMerge, DuplicatePair, Merge
+from danhba.quality.services.bulk import bulk_merge_run, bulk_merge_start, selection_groups
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +71,69 @@ def test_api_and_progress_page(
     assert f"/quality/bulk-merges/{job_id}/" in client.get("/quality/merges/").content.decode()
     bad = client.post("/api/quality/bulk-merges", {"groups": [{"survivor": a.pk}]}, content_type="application/json")
     assert bad.status_code == 422
+
+
+def _pair(a: Any, b: Any, probability: float = 0.97) -> DuplicatePair:
+    low, high = sorted((a.pk, b.pk))
+    return DuplicatePair.objects.create(contact_a_id=low, contact_b_id=high, probability=probability, match_weight=9.0)
+
+
+def test_selected_pairs_sharing_a_contact_are_one_merge_and_closed_pairs_are_left_out(
+    admin: Any, make_contact: Any
+) -> None:
+    a, b, c, d, e = (make_contact(full_name=n) for n in ("An", "An N", "Nguyen An", "Binh", "Binh T"))
+    ab, bc, de = _pair(a, b), _pair(b, c), _pair(d, e)
+    closed = _pair(a, d, 0.81)
+    DuplicatePair.objects.filter(pk=closed.pk).update(status=DuplicatePair.Status.NOT_DUPLICATE)
+    selection = selection_groups(actor=actor_for(admin), pair_ids=[ab.pk, bc.pk, de.pk, closed.pk])
+    assert selection.pairs == 3 and selection.merged_away == 3
+    assert [(g["survivor"], g["others"]) for g in selection.groups] == [(a.pk, [b.pk, c.pk]), (d.pk, [e.pk])]
+    assert [s["pair"] for s in selection.skipped] == [closed.pk]
+
+
+def test_merge_selected_on_the_queue_previews_then_runs_as_a_bulk_merge(
+    admin: Any, make_contact: Any, client_for: Any, huey_immediate: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    a, b, c, d = (make_contact(full_name=n) for n in ("Lê Văn Hùng", "Le Van Hung", "Phạm Thu", "Pham Thu"))
+    first, second = _pair(a, b), _pair(c, d)
+    client = client_for(admin)
+    queue = client.get("/quality/duplicates/").content.decode()
+    assert f'name="pair" value="{first.pk}"' in queue and "Merge selected" in queue
+
+    preview = client.post("/quality/duplicates/bulk-merge", {"pair": [first.pk, second.pk]})
+    text = preview.content.decode()
+    assert preview.status_code == 200 and "2 pairs make 2 merges: 2 contacts are merged into another" in text
+    assert "Le Van Hung" in text and Contact.objects.filter(pk__in=[b.pk, d.pk]).count() == 2  # nothing merged yet
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post("/quality/duplicates/bulk-merge", {"pair": [first.pk, second.pk], "confirm": "1"})
+    job = BulkMerge.objects.get()
+    assert done.status_code == 302 and done["Location"] == f"/quality/bulk-merges/{job.pk}/"
+    job.refresh_from_db()
+    assert (job.status, job.merged) == ("done", 2)
+    assert not Contact.objects.filter(pk__in=[b.pk, d.pk]).exists()
+    assert Merge.objects.filter(survivor_id__in=[a.pk, c.pk]).count() == 2
+
+
+def test_merge_selected_through_the_api_and_by_role(
+    users: dict[str, Any], make_contact: Any, client_for: Any, huey_immediate: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    a, b = make_contact(full_name="A"), make_contact(full_name="B")
+    pair = _pair(a, b)
+    support = client_for(users["support"])
+    refused = support.post("/api/quality/duplicates/bulk-merge", {"pairs": [pair.pk]}, content_type="application/json")
+    assert refused.status_code == 403 and Contact.objects.filter(pk=b.pk).exists()
+    admin = client_for(users["admin"])  # the same test client, logged in again
+    preview = admin.post("/api/quality/duplicates/bulk-merge/preview", {"pairs": [pair.pk, 999_999]},
+                         content_type="application/json").json()  # fmt: skip
+    assert (preview["pairs"], preview["merges"], preview["merged_away"]) == (1, 1, 1)
+    assert preview["groups"] == [{"survivor": a.pk, "others": [b.pk], "pairs": [pair.pk]}]
+    assert [s["pair"] for s in preview["skipped"]] == [999_999]
+    none = admin.post("/api/quality/duplicates/bulk-merge", {"pairs": [999_999]}, content_type="application/json")
+    assert none.status_code == 409
+    with django_capture_on_commit_callbacks(execute=True):
+        made = admin.post("/api/quality/duplicates/bulk-merge", {"pairs": [pair.pk]}, content_type="application/json")
+    assert made.status_code == 202, made.content
+    assert admin.get(f"/api/quality/bulk-merges/{made.json()['id']}").json()["merged"] == 1
+    assert not Contact.objects.filter(pk=b.pk).exists()

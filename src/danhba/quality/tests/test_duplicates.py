@@ -144,3 +144,19 @@ def test_a_batch_run_finds_pairs_with_the_stored_model(users: Any, make_contact:
     assert duplicates.run_execute(run.pk) is None  # a repeated job does nothing
     with pytest.raises(Exception, match="at least"):
         duplicates.run_start(actor=actor_for(users["admin"]), kind="train")
+
+
+@pytest.mark.django_db
+def test_clusters_join_pairs_that_share_a_contact_and_follow_a_pair_closed(make_contact: Any) -> None:
+    a, b, c, d, e = (make_contact(full_name=f"P{i}") for i in range(5))
+
+    def pair(x: Any, y: Any) -> DuplicatePair:
+        return DuplicatePair.objects.create(contact_a=x, contact_b=y, probability=0.9, match_weight=5.0, cluster=999)
+
+    bc, ab, de, ce = pair(b, c), pair(a, b), pair(d, e), pair(c, e)
+    assert duplicates.clusters_refresh() == 1
+    assert set(DuplicatePair.objects.values_list("cluster", flat=True)) == {a.pk}
+    DuplicatePair.objects.filter(pk=ce.pk).update(status=DuplicatePair.Status.NOT_DUPLICATE, cluster=None)
+    assert duplicates.clusters_refresh() == 2
+    clusters = dict(DuplicatePair.objects.filter(status="open").values_list("pk", "cluster"))
+    assert clusters == {bc.pk: a.pk, ab.pk: a.pk, de.pk: d.pk}

@@ -46,3 +46,22 @@ def test_merged_provinces_and_folding_make_the_same_record() -> None:
     a = record(ContactValues(1, "Đặng Thị Ánh", "", "", None, "Bình Dương", ""))
     b = record(ContactValues(2, "DANG THI ANH", "", "", None, "TP. Hồ Chí Minh", ""))
     assert a["name"] == b["name"] == "dang thi anh" and a["province"] == b["province"] == "ho-chi-minh"
+
+
+def test_the_comparisons_use_only_functions_spark_has_or_is_given() -> None:
+    """docs/duplicates-on-spark.md lists the SQL functions the model needs on Spark (built-ins
+    and the one UDF it registers); a comparison or blocking rule using another would break it."""
+    import re
+
+    from danhba.quality.comparisons import BLOCKING_RULES, COMPARISONS
+
+    sql = " ".join([*(lv.sql for c in COMPARISONS for lv in c.levels), *BLOCKING_RULES])
+    called = {name.lower() for name in re.findall(r"([A-Za-z_]+)\s*\(", sql)}
+    assert called <= {"jaro_winkler_similarity", "levenshtein", "substr"}, called
+
+
+def test_a_company_is_compared_without_its_legal_form() -> None:
+    names = ("Công ty TNHH Xây dựng Minh Phát", "Cty TNHH Xây Dựng Minh Phát",
+             "Xây dựng Minh Phát", "CTCP Xây dựng Minh Phát")  # fmt: skip
+    assert {record(ContactValues(1, company=n))["company"] for n in names} == {"xay dung minh phat"}
+    assert record(ContactValues(1, company="Công ty"))["company"] == "cong ty"  # nothing but a legal form stays

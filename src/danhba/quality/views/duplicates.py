@@ -23,6 +23,7 @@ from danhba.quality.charts import waterfall_svg
 from danhba.quality.forms import FiltersForm, ThresholdsForm
 from danhba.quality.models import DuplicatePair, DuplicateRun
 from danhba.quality.services import duplicates as services
+from danhba.quality.services.bulk import selection_groups, selection_merge_start
 
 PAGE_SIZE = 25
 
@@ -72,6 +73,8 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
         request, form=form, rows=rows, page=page, error=error, query=query.urlencode(), settings_row=row,
         run=DuplicateRun.objects.first(),
     )  # fmt: skip
+    # Open pairs can be selected and merged together.
+    context["can_select"] = context["can_merge"] and (data.get("status") or "open") == DuplicatePair.Status.OPEN
     return render(request, "quality/duplicate_list.html", context)
 
 
@@ -134,6 +137,39 @@ def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("quality:duplicate", pk=pk)
     messages.success(request, _("The two contacts are merged. The merge can be undone from the merge history."))
     return redirect("quality:duplicates")
+
+
+def _selected(request: HttpRequest) -> list[int]:
+    values = request.POST.getlist("pair")
+    return list(dict.fromkeys(int(v) for v in values if v.isdigit() and 0 < len(v) <= 18))
+
+
+@permission_required(can("duplicate", perms.VIEW))
+@require_POST
+def duplicate_bulk_merge(request: HttpRequest) -> HttpResponse:
+    """ "Merge selected" of the review queue: first a preview (the merges it makes, the pairs it
+    leaves out), then, confirmed, a bulk merge job whose progress page it opens."""
+    actor = Actor.from_request(request)
+    pairs = _selected(request)
+    try:
+        if request.POST.get("confirm"):
+            job, _selection = selection_merge_start(actor=actor, pair_ids=pairs)
+            return redirect("quality:bulk_merge", pk=job.pk)
+        selection = selection_groups(actor=actor, pair_ids=pairs)
+    except PermissionDenied:
+        raise
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("quality:duplicates")
+    ids = {c for g in selection.groups for c in (g["survivor"], *g["others"])}
+    names = selectors.contact_names(current_user(request), ids)
+    groups = [
+        {"survivor": (g["survivor"], names.get(g["survivor"], "")), "others": [(c, names.get(c, "")) for c in rest]}
+        for g in selection.groups
+        for rest in [g["others"]]
+    ]
+    context = _context(request, selection=selection, groups=groups, pairs=pairs)
+    return render(request, "quality/duplicate_bulk_merge.html", context)
 
 
 @permission_required(can("duplicate", perms.VIEW))
