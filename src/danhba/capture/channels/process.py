@@ -34,7 +34,7 @@ ZALO_EVENTS = {
     "user_submit_info": FORM_SUBMITTED,
 }
 ZALO_MESSAGE = "Zalo Message Received"  # every user_send_* event
-# PostgreSQL advisory lock namespace ("lead") of :func:`_lock_leads`.
+# PostgreSQL advisory lock namespace ("lead") of :func:`lock_leads`.
 LEAD_LOCKS = 0x6C656164
 
 
@@ -148,12 +148,13 @@ def _consents(out: LeadOut, mapped: Mapped, proof: str, skipped: list[str]) -> N
             skipped.append(f"consent {purpose}: {describe(exc)}")
 
 
-def _lock_leads(kind: str, lead_keys: list[str]) -> None:
-    """Serialise, per channel lead key, applying its payloads until the transaction ends
-    (PostgreSQL; on SQLite a writing transaction already holds the only write lock). Without it,
-    two workers applying the same lead at once (Facebook's retried delivery and the sweep) both
-    find no ChannelLead and both make a contact; with it, the second waits, then finds the first
-    one's ChannelLead and updates its contact. A lock rather than a ChannelLead placeholder: a
+def lock_leads(kind: str, lead_keys: list[str]) -> None:
+    """Serialise, per channel lead key (a Facebook leadgen id, a Zalo user id), applying its
+    payloads until the transaction ends (PostgreSQL; on SQLite a writing transaction already
+    holds the only write lock). Without it, two workers applying the same lead at once
+    (Facebook's retried delivery and the sweep; a Zalo user's follow and submitted info) both
+    find no ChannelLead or Zalo id and both make a contact; with it, the second waits, then finds
+    the first one's and updates its contact. A lock rather than a ChannelLead placeholder: a
     ChannelLead needs its contact, which is made after the match. Taken in key order, so two
     payloads with the same leads in another order cannot deadlock."""
     if db.vendor != "postgresql":
@@ -202,7 +203,7 @@ def _apply_facebook(payload: ChannelPayload, prepared: Prepared) -> Outcome:
         return Outcome(PayloadStatus.IGNORED, _note({}, prepared.skipped or ["no leadgen change"]))
     left_out: dict[str, list[str]] = {}
     contact_id = None
-    _lock_leads(ChannelKind.FACEBOOK, [item.lead.lead_id for item in prepared.leads])
+    lock_leads(ChannelKind.FACEBOOK, [item.lead.lead_id for item in prepared.leads])
     for item in prepared.leads:
         out = _facebook_lead(payload, item, prepared.skipped)
         contact_id = out.contact.pk
@@ -250,6 +251,7 @@ def _apply_zalo(payload: ChannelPayload, prepared: Prepared) -> Outcome:
     if oa_id and str(oa_id) != connection.account_id:
         return Outcome(PayloadStatus.IGNORED, f"for another OA ({str(oa_id)[:40]})")
     user = _zalo_user(data, event)
+    lock_leads(ChannelKind.ZALO, [user])
     mapped = Mapped()
     if event == "user_submit_info":
         info = data["info"] if isinstance(data.get("info"), dict) else {}

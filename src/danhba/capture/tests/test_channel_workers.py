@@ -1,6 +1,7 @@
 """On PostgreSQL, where workers really run in parallel: the same Facebook lead applied by two
 workers at once (Facebook's retried delivery and the minutely sweep) makes one contact with one
-consent record; the same payload taken by two workers at once is applied once."""
+consent record; the same payload taken by two workers at once is applied once; two payloads of
+one Zalo user (a follow and the submitted info) applied at once make one contact."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ from django.db import connection
 
 from danhba.capture.channels import process, services
 from danhba.capture.models import ChannelLead, ChannelPayload
-from danhba.capture.tests.channel_fixtures import FakeGraph, facebook_connection, leadgen_body, post_facebook
-from danhba.contacts.models import Contact
+from danhba.capture.tests.channel_fixtures import (
+    FakeGraph,
+    facebook_connection,
+    leadgen_body,
+    post_facebook,
+    post_zalo,
+    zalo_body,
+    zalo_connection,
+)
+from danhba.contacts.models import Contact, ExternalId
 from danhba.privacy.models import ConsentPurpose, ConsentRecord
 from danhba.tracking.models import Event
 
@@ -32,8 +41,36 @@ def test_two_workers_applying_the_same_lead_make_one_contact(client: Any, monkey
     post_facebook(client, conn, leadgen_body("900005"))  # Facebook's retry of the same lead
     first, second = ChannelPayload.objects.order_by("id").values_list("id", flat=True)
 
-    # Hold each worker just before it makes or matches the contact until the other one is there
-    # too (or 2 s have passed): the two workers overlap whenever nothing keeps them apart.
+    # Two workers on the two payloads, and a third taking the first payload again at the same time.
+    statuses = _at_once(monkeypatch, [first, second, first], graph)
+    assert statuses == ["processed", "processed", "processed"]
+    contact = Contact.objects.get()
+    assert (contact.email, contact.phone) == ("mai@ex.vn", "+84903222333")
+    assert ChannelLead.objects.get().contact_id == contact.pk
+    assert ConsentRecord.objects.filter(contact_id=contact.pk).count() == 1
+    assert Event.objects.filter(contact=contact, name="Form Submitted").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_workers_applying_one_zalo_users_payloads_make_one_contact(client: Any, monkeypatch: Any) -> None:
+    conn = zalo_connection()
+    post_zalo(client, conn, zalo_body("follow", user="8449000111"))
+    info = {"name": "Phan Thị Hoa", "phone": "0912 777 888"}
+    post_zalo(client, conn, zalo_body("user_submit_info", user="8449000111", info=info, timestamp="1765000000999"))
+    payloads = list(ChannelPayload.objects.order_by("id").values_list("id", flat=True))
+    assert _at_once(monkeypatch, payloads, None) == ["processed", "processed"]
+    contact = Contact.objects.get()
+    assert (contact.full_name, contact.phone) == ("Phan Thị Hoa", "+84912777888")
+    assert list(ExternalId.objects.values_list("contact_id", "value")) == [(contact.pk, "8449000111")]
+    names = set(Event.objects.filter(contact=contact).values_list("name", flat=True))
+    assert names == {"Zalo Followed", "Form Submitted"}
+
+
+def _at_once(monkeypatch: Any, payload_ids: list[int], graph: FakeGraph | None) -> list[str]:
+    """Process the payloads, each in its own thread (a worker), holding each one just before it
+    makes or matches the contact until another one is there too (or 2 s have passed): the
+    workers overlap whenever nothing keeps them apart. Returns each one's status."""
     meet = threading.Barrier(2, timeout=2)
     upsert = process.lead_upsert
 
@@ -43,7 +80,7 @@ def test_two_workers_applying_the_same_lead_make_one_contact(client: Any, monkey
         return upsert(**kwargs)
 
     monkeypatch.setattr(process, "lead_upsert", held_upsert)
-    statuses: dict[int, str] = {}
+    statuses = [""] * len(payload_ids)
 
     def work(n: int, payload_id: int) -> None:
         try:
@@ -51,15 +88,9 @@ def test_two_workers_applying_the_same_lead_make_one_contact(client: Any, monkey
         finally:
             connection.close()
 
-    # Two workers on the two payloads, and a third taking the first payload again at the same time.
-    threads = [threading.Thread(target=work, args=(n, pk)) for n, pk in enumerate([first, second, first])]
+    threads = [threading.Thread(target=work, args=(n, pk)) for n, pk in enumerate(payload_ids)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert statuses == {0: "processed", 1: "processed", 2: "processed"}
-    contact = Contact.objects.get()
-    assert (contact.email, contact.phone) == ("mai@ex.vn", "+84903222333")
-    assert ChannelLead.objects.get().contact_id == contact.pk
-    assert ConsentRecord.objects.filter(contact_id=contact.pk).count() == 1
-    assert Event.objects.filter(contact=contact, name="Form Submitted").count() == 1
+    return statuses
