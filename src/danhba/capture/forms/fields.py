@@ -40,7 +40,6 @@ STANDARD_TARGETS: dict[str, tuple[Any, str]] = {
 }
 CUSTOM_PREFIX = "custom:"
 IDENTITY_TARGETS = ("email", "phone")
-NAME_TARGETS = ("full_name", "family_name", "given_name")
 # Fields a visitor may fill that the contact writer takes as they are (after cleaning).
 PLAIN_TARGETS = ("job_title", "occupation", "province", "street", "birthday", "gender")
 MAX_QUESTIONS = 30

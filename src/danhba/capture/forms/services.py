@@ -2,14 +2,15 @@
 
 A submission is stored first, as it came (``submission_store``), in its own transaction; then
 ``submission_process`` turns it into a contact in a second one. Processing reads the stored
-payload again (so a retry uses today's fields and custom-field rules), matches the visitor the
-way the event tracker does (email, then phone; only without either, the browser's anonymous id
-or the signed visitor token), writes the contact through the contacts app's one writer with its source set
-("form"), records each ticked consent in the ledger with the form's exact wording (at once, or
-when the visitor clicks the double opt-in link), and stores a ``Form Submitted`` event of the
-internal "forms" source (so it is on the timeline, and segments and workflows see it). Anything
-that goes wrong leaves the submission "failed" with the reason, shown to the form's owners, who
-can retry it.
+payload again (so a retry uses today's fields and custom-field rules), and writes the contact
+through ``capture.leads.lead_upsert``, the one lead writer of every capture door (matching by
+email, then phone; only without either, by the browser's anonymous id or the signed visitor
+token; source "form"; a name only completed; a new email or phone added to a matched contact
+only with its visitor token as proof), records each ticked consent in the ledger with the
+form's exact wording (at once, or when the visitor clicks the double opt-in link), and stores a
+``Form Submitted`` event of the internal "forms" source (so it is on the timeline, and segments
+and workflows see it). Anything that goes wrong leaves the submission "failed" with the reason,
+shown to the form's owners, who can retry it.
 """
 
 from __future__ import annotations
@@ -34,10 +35,9 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.capture.forms import fields as ff
 from danhba.capture.forms import tokens
+from danhba.capture.leads import LeadIn, lead_upsert
 from danhba.capture.models import FormDay, FormSubmission, WebForm
-from danhba.contacts.models import Contact, ContactEmail, ContactPhone, Source
-from danhba.contacts.services.bulk import ContactsBulk
-from danhba.contacts.services.contacts import contact_create, contact_update
+from danhba.contacts.models import Contact, Source
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, NotFound, ServiceError
 from danhba.core.normalize import clean_text, fold
@@ -273,69 +273,41 @@ def _questions_of(submission: FormSubmission) -> list[dict[str, Any]]:
     return shown or list(form.fields)
 
 
-def _match(submission: FormSubmission, answers: ff.Answers) -> Contact | None:
-    """Who sent it, as the event tracker decides: email, then phone (the oldest contact with
-    it); only answers with neither fall back to the browser's device id, then the signed
-    visitor token. An email or phone that matches no contact makes a new contact: a device id
-    or token (which anyone who once typed someone's email could hold) never adds an identifier
-    to the contact it names."""
-    contact_id: int | None = None
-    if answers.email:
-        contact_id = ContactEmail.objects.filter(email=answers.email).values_list("contact_id", flat=True).first()
-    if contact_id is None and answers.phone:
-        contact_id = (
-            ContactPhone.objects.filter(e164=answers.phone).order_by("contact_id").values_list("contact_id", flat=True)
-        ).first()
+def _known_contact(submission: FormSubmission, answers: ff.Answers) -> int | None:
+    """Answers with neither an email nor a phone are matched by the browser's device id, then
+    by the signed visitor token; answers with either are matched by those only (a device id or
+    token, which anyone who once typed someone's email could hold, never names the contact then)."""
     if answers.email or answers.phone:
-        return Contact.objects.filter(pk=contact_id).first() if contact_id else None
+        return None
+    contact_id: int | None = None
     if submission.anonymous_id and not is_junk_id(submission.anonymous_id):
         contact_id = (
             AnonymousIdentity.objects.filter(anonymous_id=submission.anonymous_id)
             .values_list("contact_id", flat=True)
             .first()
         )
-    if contact_id is None and submission.known_contact_id:
-        contact_id = submission.known_contact_id
-    return Contact.objects.filter(pk=contact_id).first() if contact_id else None
+    return contact_id or submission.known_contact_id
 
 
-def _contact_new(actor: Actor, form: WebForm, answers: ff.Answers) -> Contact:
-    data: dict[str, Any] = {**answers.contact, "source": Source.FORM}
-    if answers.email:
-        data["emails"] = [{"email": answers.email, "is_primary": True}]
-    if answers.phone:
-        data["phones"] = [{"phone": answers.phone_raw or answers.phone, "is_primary": True}]
-    if answers.company:
-        data["companies"] = [{"company": answers.company, "is_primary": True}]
-    if form.contact_tags:
-        data["tags"] = list(form.contact_tags)
-    return contact_create(actor=actor, data=data)
-
-
-def _contact_extend(actor: Actor, form: WebForm, contact: Contact, answers: ff.Answers) -> Contact:
-    """A known contact: new identifiers are added (never taken from another contact); answers
-    fill fields, except a name the contact already has (a visitor typing "Minh" must not undo
-    "Nguyễn Văn Minh")."""
-    additions: dict[str, list[Any]] = {}
-    if answers.email and not ContactEmail.objects.filter(email=answers.email).exists():
-        additions["emails"] = [answers.email]
-    if answers.phone and not ContactPhone.objects.filter(e164=answers.phone).exists():
-        additions["phones"] = [answers.phone_raw or answers.phone]
-    if additions:
-        ContactsBulk(actor).add_identifiers({contact.pk: additions})
-    data = dict(answers.contact)
-    if contact.full_name:
-        for key in ff.NAME_TARGETS:
-            data.pop(key, None)
-    if answers.company and not contact.company_links.exists():
-        data["companies"] = [{"company": answers.company, "is_primary": True}]
-    if form.contact_tags:
-        have = list(contact.tags.values_list("name", flat=True))
-        if set(form.contact_tags) - set(have):
-            data["tags"] = [*have, *form.contact_tags]
-    if data:
-        contact = contact_update(actor=actor, contact=contact, data=data)
-    return contact
+def _lead(submission: FormSubmission, answers: ff.Answers) -> LeadIn:
+    """The submission as a lead for ``capture.leads``, the one writer of every capture door: a
+    public form vouches for nobody, so it adds an email or phone to a contact it matched only
+    with that contact's visitor token (``known_contact_id``); otherwise they make a new contact,
+    a suspected duplicate of the matched one."""
+    fields = {key: value for key, value in answers.contact.items() if key != "custom"}
+    return LeadIn(
+        source=Source.FORM,
+        fields=fields,
+        emails=[answers.email] if answers.email else [],
+        phones=[answers.phone_raw or answers.phone] if answers.phone else [],
+        custom=dict(answers.contact.get("custom") or {}),
+        company=answers.company,
+        tags=list(submission.form.contact_tags),
+        contact_id=_known_contact(submission, answers),
+        vouched=False,
+        proof_contact_id=submission.known_contact_id,
+        leave_out_refused=False,
+    )
 
 
 def _link_device(submission: FormSubmission, contact: Contact) -> None:
@@ -414,13 +386,8 @@ def submission_process(*, submission: FormSubmission) -> FormSubmission:
             answers = ff.read_answers(_questions_of(submission), [], submission.payload)
             if answers.errors:
                 raise InvalidInput(answers.errors)
-            contact = _match(submission, answers)
-            created = contact is None
-            contact = (
-                _contact_new(actor, form, answers)
-                if contact is None
-                else _contact_extend(actor, form, contact, answers)
-            )
+            out = lead_upsert(actor=actor, lead=_lead(submission, answers))
+            contact, created = out.contact, out.created
             _link_device(submission, contact)
             if submission.consents and not form.double_opt_in:
                 _consents_record(actor, submission, contact, "")
