@@ -158,8 +158,30 @@ def _row(step_id: str, step: dict[str, Any]) -> dict[str, Any]:
         row["duration"], row["duration_unit"] = duration_of(params.pop(setting))
         if step["kind"] == "wait":
             params.pop("tz", None)  # only a time of day needs it
+    if step["kind"] == "branch":  # the conditions are edited in the condition builder
+        params["branches"] = [{k: v for k, v in arm.items() if k != "condition"} for arm in params.get("branches", [])]
     row["params"] = json.dumps(params, ensure_ascii=False) if params else ""
     return row
+
+
+EVERYONE: dict[str, Any] = {"op": "all", "conditions": []}
+
+
+def _branch_params(params: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """A branch row's settings with each arm's condition put back from the version edited (the
+    editor shows names and next steps; the builder edits conditions): a new arm starts as
+    "every contact", for the builder to narrow."""
+    old = [a for a in before.get("params", {}).get("branches", []) if isinstance(a, dict)]
+    given = params.get("branches")
+    arms: list[Any] = given if isinstance(given, list) else [{}]
+    merged = []
+    for n, arm in enumerate(arms):
+        if not isinstance(arm, dict):
+            merged.append(arm)
+            continue
+        condition = arm.get("condition") or (old[n].get("condition") if n < len(old) else None) or EVERYONE
+        merged.append({**arm, "condition": condition})
+    return {**params, "branches": merged}
 
 
 def graph_from(formset: Any, previous: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -172,6 +194,11 @@ def graph_from(formset: Any, previous: dict[str, Any] | None = None) -> dict[str
     steps = {}
     for r in rows:
         step = {"kind": r["kind"], "params": r["params"] or {}, "next": r["next"] or ""}
+        if r["kind"] == "branch":
+            previous_step = before.get(r["step_id"], {})
+            step["params"] = _branch_params(
+                step["params"], previous_step if previous_step.get("kind") == "branch" else {}
+            )
         if before.get(r["step_id"], {}).get("label"):
             step["label"] = before[r["step_id"]]["label"]
         steps[r["step_id"]] = step
@@ -179,3 +206,34 @@ def graph_from(formset: Any, previous: dict[str, Any] | None = None) -> dict[str
         "start": rows[0]["step_id"], "steps": steps,
         "goal": (previous or {}).get("goal"), "exit": (previous or {}).get("exit"),
     }  # fmt: skip
+
+
+class TestRunForm(forms.Form):
+    """A test run: the contact (its id or an email address), when the simulated clock starts,
+    and the events the contact performs while a step waits for them."""
+
+    contact = forms.CharField(label=_("Contact (id or email)"), max_length=254)
+    start = forms.DateTimeField(
+        label=_("Start at (empty: now)"), required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )  # fmt: skip
+    events = forms.CharField(
+        label=_("Events the contact performs"), required=False, max_length=2000,
+        help_text=_("Names separated by commas: a step waiting for one of them sees it; others time out."),
+    )  # fmt: skip
+
+    def clean_contact(self) -> str:
+        """The contact's id: given as a number, or found by one of its email addresses."""
+        from danhba.contacts.models import ContactEmail
+        from danhba.core.normalize import normalize_email
+
+        value = str(self.cleaned_data["contact"]).strip()
+        if value.isascii() and value.isdigit():
+            return value
+        found = ContactEmail.objects.filter(email=normalize_email(value)).values_list("contact_id", flat=True).first()
+        if found is None:
+            raise forms.ValidationError(_("No contact has this email address."))
+        return str(found)
+
+    def event_names(self) -> list[str]:
+        return [e.strip() for e in (self.cleaned_data.get("events") or "").split(",") if e.strip()]

@@ -148,6 +148,19 @@ def _check_condition(tree: dict[str, Any] | None, where: str, user: Any, errors:
         return None
 
 
+def _check_branches(steps: dict[str, dict[str, Any]], user: Any, errors: dict[str, list[str]]) -> None:
+    """Each branch's condition as segments check it for the author: a field, event or order
+    their role may not read is refused (the branch would tell them what it holds). The cleaned
+    tree (values typed) is what the version keeps."""
+    for step_id, step in steps.items():
+        for n, arm in enumerate(step["params"].get("branches") or []):
+            if isinstance(arm, dict) and isinstance(arm.get("condition"), dict):
+                where = f"steps.{step_id}.params.branches.{n}.condition"
+                cleaned = _check_condition(arm["condition"], where, user, errors)
+                if cleaned is not None:
+                    arm["condition"] = cleaned
+
+
 def _flat(errors: Any) -> list[str]:
     if isinstance(errors, dict):
         return [f"{k}: {m}" for k, v in errors.items() for m in _flat(v)]
@@ -174,6 +187,7 @@ def graph_clean(raw: Any, *, user: Any = None) -> dict[str, Any]:
     steps = _check_steps(graph, errors)
     if not errors:
         _check_arrows(graph, steps, errors)
+    _check_branches(steps, user, errors)
     goal = _check_condition(graph.goal, "goal", user, errors)
     exit_ = _check_condition(graph.exit, "exit", user, errors)
     if errors:
@@ -190,3 +204,48 @@ def conditions_in(graph: dict[str, Any]) -> list[dict[str, Any]]:
             if isinstance(arm, dict) and arm.get("condition"):
                 trees.append(arm["condition"])
     return trees
+
+
+def arm_at(graph: dict[str, Any], at: str) -> tuple[dict[str, Any] | None, str, str, bool]:
+    """The condition a place of the graph holds, with its branch's label and next step, and
+    whether it is a branch: ``goal``, ``exit``, ``<step>.<n>`` (a branch's arm n) or
+    ``<step>.new`` (an arm to add). None when there is no such place."""
+    if at in ("goal", "exit"):
+        return graph.get(at), "", "", False
+    step_id, _sep, arm = at.rpartition(".")
+    step = graph.get("steps", {}).get(step_id)
+    if not step or step.get("kind") != "branch":
+        raise LookupError(at)
+    arms = step.get("params", {}).get("branches") or []
+    if arm == "new":
+        return None, "", "", True
+    if not arm.isascii() or not arm.isdigit() or int(arm) >= len(arms):
+        raise LookupError(at)
+    chosen = arms[int(arm)]
+    return chosen.get("condition"), str(chosen.get("label", "")), str(chosen.get("next", "")), True
+
+
+def with_arm(
+    graph: dict[str, Any], at: str, tree: dict[str, Any] | None, *, label: str = "", next_step: str = ""
+) -> dict[str, Any]:
+    """A copy of the graph with the condition at ``at`` (see :func:`arm_at`) set, or removed when
+    ``tree`` is None (a branch's arm; the goal or exit condition)."""
+    import copy
+
+    arm_at(graph, at)  # raises LookupError for a place that is not there
+    out = copy.deepcopy(graph)
+    if at in ("goal", "exit"):
+        out[at] = tree
+        return out
+    step_id, _sep, arm = at.rpartition(".")
+    arms = out["steps"][step_id]["params"]["branches"]
+    if tree is None:
+        if arm != "new":
+            arms.pop(int(arm))
+        return out
+    new = {"condition": tree, "next": next_step, "label": label}
+    if arm == "new":
+        arms.append(new)
+    else:
+        arms[int(arm)] = new
+    return out

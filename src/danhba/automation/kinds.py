@@ -55,6 +55,9 @@ class StepContext:
     step_id: str
     step: dict[str, Any]
     params: Any  # the kind's checked params model
+    # A test run (``engine.simulate``): whatever the step writes is rolled back at the end, and
+    # a kind that calls out of danhba (``external``) is not run at all.
+    dry_run: bool = False
 
 
 Runner = Callable[[StepContext, Sequence[Item]], dict[int, Outcome]]

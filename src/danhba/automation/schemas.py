@@ -145,3 +145,37 @@ class PlaybookInstalledOut(Schema):
     workflow: WorkflowOut
     templates: list[int]
     tags: list[str]
+
+
+class WorkflowTestIn(Schema):
+    contact_id: int = Field(ge=1, le=2**62)
+    # The simulated clock starts here (default: now); waits move it forward.
+    start: dt.datetime | None = None
+    # Events the contact performs while a step waits for them (else the wait times out).
+    events: list[str] = Field(default_factory=list, max_length=20)
+    # A version number (default: the current one).
+    version: int | None = Field(default=None, ge=1, le=2**31)
+
+
+class WorkflowTestStepOut(Schema):
+    seq: int
+    at: dt.datetime
+    step: str
+    kind: str
+    label: str
+    outcome: str
+    next_step: str
+    detail: dict[str, Any]
+    until: dt.datetime | None
+    summary: str
+
+
+class WorkflowTestOut(Schema):
+    workflow_id: int
+    version: int
+    contact_id: int
+    start: dt.datetime
+    # completed, goal, exited, failed; "waiting" (still waiting past a year), "too_long".
+    status: str
+    status_label: str
+    steps: list[WorkflowTestStepOut]

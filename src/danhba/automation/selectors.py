@@ -74,16 +74,18 @@ def describe_trigger(workflow: Workflow) -> str:
     return f"{label} {rest}" if rest else label
 
 
-def diagram(version: WorkflowVersion, walked: Enrolment | None = None) -> list[dict[str, Any]]:
+def diagram(
+    version: WorkflowVersion, walked: Enrolment | None = None, walked_steps: set[str] | None = None
+) -> list[dict[str, Any]]:
     """The boxes of the flow diagram, the first step first and each step after the ones that
-    lead to it (the graph has no loops), with their arrows, counts and — for one enrolment —
-    whether its path went through them."""
+    lead to it (the graph has no loops), with their arrows, counts and — for one enrolment, or
+    the steps of a test run — whether the path went through them."""
     from danhba.automation.graph import exits_of
     from danhba.automation.kinds import STEP_KINDS
 
     steps: dict[str, Any] = version.graph.get("steps", {})
     counts = step_counts(version)
-    seen = set(walked.runs.values_list("step", flat=True)) if walked else set()
+    seen = set(walked.runs.values_list("step", flat=True)) if walked else set(walked_steps or ())
     order: list[str] = []
     queue = [version.graph["start"]]
     while queue:
@@ -165,3 +167,141 @@ def playbooks_available(ctx: Context | None = None) -> list[tuple[Playbook, str]
     """Every playbook with why it cannot be installed here ("" when it can)."""
     ctx = ctx or playbook_context()
     return [(book, book.missing(ctx)) for book in all_playbooks()]
+
+
+# --- a test run, told step by step ---------------------------------------------------------------
+
+
+def _when(moment: Any) -> str:
+    from django.utils import formats, timezone
+
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+
+
+def _branch_why(params: dict[str, Any], detail: dict[str, Any]) -> str:
+    from danhba.segments.conditions import describe
+
+    arms = params.get("branches") or []
+    taken = detail.get("branch")
+    if isinstance(taken, int) and 0 <= taken < len(arms):
+        arm = arms[taken]
+        return _("Took “%(label)s”: the contact meets %(condition)s.") % {
+            "label": arm.get("label") or str(taken + 1), "condition": describe(arm["condition"]),
+        }  # fmt: skip
+    if not arms:
+        return _("Took “otherwise”.")
+    return _("Took “otherwise”: the contact meets none of %(conditions)s.") % {
+        "conditions": "; ".join(describe(a["condition"]) for a in arms)
+    }
+
+
+def _email_why(detail: dict[str, Any]) -> str:
+    state, reason = str(detail.get("email", "")), str(detail.get("reason", ""))
+    if state in ("queued", "sent", "already_sent"):
+        return _("The email would be sent (not in a test).")
+    from danhba.messaging.models import Send
+
+    label = Send.Reason(reason).label if reason in Send.Reason.values else reason or state or "?"
+    return _("The email would not be sent: %(reason)s.") % {"reason": label}
+
+
+def _wait_why(kind: str, params: dict[str, Any], run: Any) -> str:
+    if kind == "window":
+        return _("Outside the sending window: waits until %(when)s.") % {"when": _when(run.until)}
+    if kind == "wait_event":
+        if run.until is not None:
+            return _("Waits for “%(event)s” until %(when)s.") % {"event": params.get("event"), "when": _when(run.until)}
+        if run.detail.get("timed_out"):
+            return _("“%(event)s” did not happen in time: the time-out path.") % {"event": params.get("event")}
+        return _("“%(event)s” happened.") % {"event": params.get("event")}
+    if run.until is not None:
+        return _("Waits until %(when)s.") % {"when": _when(run.until)}
+    return _("The wait is over.")
+
+
+def _step_why(step: dict[str, Any], run: Any, kind: Any) -> str:
+    """What a step of a test run did (or would do), and why the path went where it did."""
+    params = step.get("params") or {}
+    if run.outcome == StepRun.Outcome.GOAL:
+        return _("Reached the goal: the path ends here.")
+    if run.outcome == StepRun.Outcome.EXITED:
+        return _("Meets the exit condition: the path ends here.")
+    if run.outcome == StepRun.Outcome.ERROR:
+        return _("The step failed: %(error)s") % {"error": run.detail.get("error", "")}
+    if run.kind in ("window", "wait", "wait_event"):
+        return _wait_why(run.kind, params, run)
+    if run.kind == "branch":
+        return _branch_why(params, run.detail)
+    if run.kind == "email":
+        return _email_why(run.detail)
+    if run.detail.get("not_called"):
+        return _("Would call %(url)s (not called in a test).") % {"url": params.get("url", "")}
+    if run.kind == "update_field":
+        return _("Sets %(field)s to “%(value)s”.") % {"field": params.get("field"), "value": params.get("value")}
+    if run.kind == "tag":
+        return _("Tags: adds %(add)s; removes %(remove)s.") % {
+            "add": ", ".join(params.get("add") or []) or "—", "remove": ", ".join(params.get("remove") or []) or "—",
+        }  # fmt: skip
+    described = kind.describe(kind.params.model_validate(params)) if kind else ""
+    return f"{kind.label if kind else run.kind}: {described}" if described else str(kind.label if kind else run.kind)
+
+
+def dry_run_steps(sim: Any, version: WorkflowVersion) -> list[dict[str, Any]]:
+    """The steps of a test run (``engine.simulate``) with a sentence each: what the step does,
+    which branch and why, until when it waits."""
+    from danhba.automation.kinds import STEP_KINDS
+
+    steps: dict[str, Any] = version.graph.get("steps", {})
+    rows = []
+    for run in sim.steps:
+        step = steps.get(run.step, {})
+        kind = STEP_KINDS.get(step.get("kind", ""))
+        rows.append(
+            {
+                "seq": run.seq, "at": run.at, "step": run.step, "kind": run.kind,
+                "label": str(kind.label) if kind and run.kind != "window" else _("Sending window"),
+                "outcome": run.outcome, "next_step": run.next_step, "detail": run.detail, "until": run.until,
+                "summary": _step_why(step, run, kind),
+            }
+        )  # fmt: skip
+    return rows
+
+
+def dry_run_status(status: str) -> str:
+    if status == "waiting":
+        return _("still waiting a year on")
+    if status == "too_long":
+        from danhba.automation.services.engine import SIM_MAX_STEPS
+
+        return _("stopped after %d steps") % SIM_MAX_STEPS
+    return str(Enrolment.Status(status).label) if status in Enrolment.Status.values else status
+
+
+# --- the editor's conditions, read out ------------------------------------------------------------
+
+
+def branch_arms(graph: dict[str, Any] | None, step_id: str) -> list[dict[str, Any]] | None:
+    """A branch step's arms as the editor lists them (each condition in words, and where the
+    builder edits it), or None when the step is not a saved branch."""
+    from danhba.segments.conditions import describe
+
+    step = (graph or {}).get("steps", {}).get(step_id)
+    if not step or step.get("kind") != "branch":
+        return None
+    return [
+        {"at": f"{step_id}.{n}", "label": arm.get("label") or str(n + 1), "next": arm.get("next", ""),
+         "text": describe(arm["condition"])}
+        for n, arm in enumerate(step.get("params", {}).get("branches", []))
+    ]  # fmt: skip
+
+
+def goal_and_exit(graph: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The goal and exit conditions in words (the editor's links to the builder)."""
+    from danhba.segments.conditions import describe
+
+    if not graph:
+        return []
+    return [
+        {"at": "goal", "label": _("Goal"), "text": describe(graph["goal"]) if graph.get("goal") else ""},
+        {"at": "exit", "label": _("Exit condition"), "text": describe(graph["exit"]) if graph.get("exit") else ""},
+    ]

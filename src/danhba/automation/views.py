@@ -14,9 +14,10 @@ from django.views.decorators.http import require_POST
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.forms import apply_service_error
+from danhba.accounts.models import User
 from danhba.accounts.views import can, permission_required
 from danhba.automation import selectors
-from danhba.automation.forms import StepFormSet, WorkflowForm, graph_from, steps_initial
+from danhba.automation.forms import StepFormSet, TestRunForm, WorkflowForm, graph_from, steps_initial
 from danhba.automation.models import Enrolment, Workflow
 from danhba.automation.services import enrolments as enrol_services
 from danhba.automation.services import playbooks as playbook_services
@@ -77,6 +78,8 @@ def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
         "nav": "automation",
         "form": form,
         "steps": steps,
+        "step_rows": [(f, selectors.branch_arms(graph, f.initial.get("step_id", ""))) for f in steps],
+        "conditions": selectors.goal_and_exit(graph),
         "workflow": workflow,
         "kinds": selectors.kinds(),
         "trigger_kinds": selectors.trigger_kinds(),
@@ -121,6 +124,98 @@ def workflow_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "trigger": selectors.describe_trigger(workflow),
     }
     return render(request, "automation/detail.html", context)
+
+
+@permission_required(can("workflow", perms.VIEW))
+def workflow_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """Test the workflow on one contact with the clock moved forward: the path it would take,
+    step by step (a dry run: nothing sent, nothing kept)."""
+    workflow = _workflow(pk)
+    initial = {"contact": request.GET.get("contact", "")}
+    form = TestRunForm(request.POST or None, initial=initial)
+    result: dict[str, Any] | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            sim = services.workflow_test(
+                actor=Actor.from_request(request), workflow=workflow, contact_id=form.cleaned_data["contact"],
+                start=form.cleaned_data["start"], events=form.event_names(),
+            )  # fmt: skip
+        except ServiceError as exc:
+            apply_service_error(form, exc, {"contact_ids": "contact"})
+        else:
+            version = workflow.versions.get(number=sim.version)
+            rows = selectors.dry_run_steps(sim, version)
+            result = {
+                "sim": sim, "rows": rows, "status": selectors.dry_run_status(sim.status),
+                "contact": Contact.objects.filter(pk=sim.contact_id).first(),
+                "boxes": selectors.diagram(version, walked_steps={r["step"] for r in rows}),
+            }  # fmt: skip
+    context = {"nav": "automation", "workflow": workflow, "form": form, "result": result}
+    return render(request, "automation/test.html", context, status=422 if form.errors else 200)
+
+
+def _condition_place(workflow: Workflow, at: str) -> tuple[dict[str, Any] | None, str, str, bool]:
+    from danhba.automation.graph import arm_at
+
+    if workflow.current_version is None:
+        raise Http404(_("No such condition."))
+    try:
+        return arm_at(workflow.current_version.graph, at)
+    except LookupError:
+        raise Http404(_("No such condition.")) from None
+
+
+@permission_required(can("workflow", perms.EDIT))
+def workflow_condition(request: HttpRequest, pk: int) -> HttpResponse:
+    """One condition of the workflow — a branch's arm, the goal or the exit — in the segments'
+    condition builder (the same component: its tree, its live preview, its endpoints), with the
+    arm's label and next step; saving publishes a new version."""
+    from danhba.segments import forms as segment_forms
+    from danhba.segments.conditions import clean as condition_clean
+    from danhba.segments.views import builder_parts
+
+    workflow = _workflow(pk)
+    user = request.user
+    assert isinstance(user, User)
+    at = request.GET.get("at", "")
+    tree, label, next_step, is_arm = _condition_place(workflow, at)
+    can_remove = not at.endswith(".new") and (is_arm or tree is not None)
+    errors: list[str] = []
+    if request.method == "POST":
+        tree = segment_forms.parse_tree(request.POST)
+        label, next_step = request.POST.get("label", "")[:100], request.POST.get("next", "")[:40]
+        action = request.POST.get("action", "save")
+        if action.startswith(("add_", "remove")):  # without JavaScript: the builder's buttons
+            tree = segment_forms.normalize_choices(segment_forms.apply_action(tree, action, user), user)
+        else:
+            try:
+                condition_clean(tree, user=user)
+                services.workflow_condition_set(
+                    actor=Actor.from_request(request), workflow=workflow, at=at,
+                    tree=None if action == "delete" else tree, label=label, next_step=next_step,
+                )  # fmt: skip
+            except PermissionDenied:
+                raise
+            except ServiceError as exc:
+                errors = [exc.message, *[f"{k}: {m}" for k, v in _details(exc).items() for m in v]]
+            else:
+                messages.success(request, _("Condition saved: a new version is published."))
+                return redirect("automation:edit", pk=pk)
+    tree = tree or {"op": "all", "conditions": []}
+    if not tree.get("conditions"):
+        tree = segment_forms.apply_action(tree, "add_condition:", user)
+    context = {
+        "nav": "automation", "workflow": workflow, "at": at, "is_arm": is_arm, "label": label, "next": next_step,
+        "can_remove": can_remove,
+        "errors": errors, "steps": list(workflow.current_version.graph["steps"]) if workflow.current_version else [],
+        **builder_parts(request, tree),  # type: ignore[arg-type]
+    }  # fmt: skip
+    return render(request, "automation/condition.html", context, status=422 if errors else 200)
+
+
+def _details(exc: ServiceError) -> dict[str, list[str]]:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    return {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in details.items()}
 
 
 @require_POST

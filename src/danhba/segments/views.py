@@ -128,6 +128,18 @@ def _builder_context(
     }
 
 
+def builder_parts(request: AuthedRequest, tree: dict[str, Any], *, check: bool = True) -> dict[str, Any]:
+    """What ``segments/_tree.html`` and ``_preview_body.html`` need to show the condition builder
+    on another app's page (a workflow's branch): the tree with its errors by node, the live
+    preview, and the choices. The page posts to this app's builder and preview endpoints."""
+    preview = _preview(request, tree, None) if check else {}
+    return {
+        "root": _tree_view(tree, request.user, preview.get("errors")),
+        "preview": preview,
+        **_builder_options(request),
+    }
+
+
 def _tree_view(tree: dict[str, Any], user: User, errors: dict[F.Path, list[str]] | None) -> F.NodeView:
     """The tree to render, its event conditions with their hints (property names seen, a name
     never seen)."""

@@ -20,7 +20,7 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -179,6 +179,17 @@ def _stopped(version: WorkflowVersion, rows: list[dict[str, Any]], ctx: StepCont
     """Goals and exit conditions, checked before each step: who meets one ends there (a
     StepRun says which); the others are returned to run the step."""
     items = _items(rows)
+    ends = _ends(version, items, ctx.now)
+    if not ends:
+        return items
+    stopping = [i for i in items if i.enrolment_id in ends]
+    outcomes = {i.enrolment_id: _end_outcome(ends[i.enrolment_id]) for i in stopping}
+    _apply(ctx, None, stopping, outcomes, token)
+    return [i for i in items if i.enrolment_id not in ends]
+
+
+def _ends(version: WorkflowVersion, items: list[Item], now: dt.datetime) -> dict[int, str]:
+    """Enrolment id → the status it ends with: the goal met first, else the exit condition."""
     ends: dict[int, str] = {}
     for key, status in (("goal", Status.GOAL), ("exit", Status.EXITED)):
         tree = version.graph.get(key)
@@ -187,22 +198,15 @@ def _stopped(version: WorkflowVersion, rows: list[dict[str, Any]], ctx: StepCont
         from danhba.segments.compiler import matching
 
         left = [i.contact_id for i in items if i.enrolment_id not in ends]
-        met = set(matching(tree, now=ctx.now, among=left).values_list("pk", flat=True)) if left else set()
+        met = set(matching(tree, now=now, among=left).values_list("pk", flat=True)) if left else set()
         for item in items:
             if item.contact_id in met and item.enrolment_id not in ends:
                 ends[item.enrolment_id] = status
-    if not ends:
-        return items
-    stopping = [i for i in items if i.enrolment_id in ends]
-    outcomes = {
-        i.enrolment_id: Outcome(
-            end=ends[i.enrolment_id],
-            outcome=StepRun.Outcome.GOAL if ends[i.enrolment_id] == Status.GOAL else StepRun.Outcome.EXITED,
-        )
-        for i in stopping
-    }
-    _apply(ctx, None, stopping, outcomes, token)
-    return [i for i in items if i.enrolment_id not in ends]
+    return ends
+
+
+def _end_outcome(status: str) -> Outcome:
+    return Outcome(end=status, outcome=StepRun.Outcome.GOAL if status == Status.GOAL else StepRun.Outcome.EXITED)
 
 
 def _outcomes(kind: StepKind, ctx: StepContext, items: list[Item]) -> dict[int, Outcome]:
@@ -353,3 +357,104 @@ def next_due(*, now: dt.datetime | None = None) -> dt.datetime | None:
         .values_list("due_at", flat=True)
         .first()
     )
+
+
+# --- a test run: one contact, the clock moved forward, nothing kept ------------------------------
+
+SIM_MAX_STEPS = 100
+SIM_HORIZON = dt.timedelta(days=400)
+
+
+@dataclass
+class SimStep:
+    """One step of a test run, as the engine would record it, and when."""
+
+    seq: int
+    at: dt.datetime
+    step: str
+    kind: str
+    outcome: str
+    next_step: str
+    detail: dict[str, Any]
+    # Until when the path stays at this step (a wait, a sending window), or None.
+    until: dt.datetime | None = None
+
+
+@dataclass
+class Simulation:
+    workflow_id: int
+    version: int
+    contact_id: int
+    start: dt.datetime
+    # How the path ended: an enrolment status, or "waiting" when it would still wait past the
+    # horizon, "too_long" past SIM_MAX_STEPS.
+    status: str = Status.ACTIVE
+    steps: list[SimStep] = field(default_factory=list)
+
+
+def simulate(
+    *, workflow: Workflow, contact_id: int, start: dt.datetime, version: WorkflowVersion | None = None,
+    events: Sequence[str] = (),
+) -> Simulation:  # fmt: skip
+    """Walk one contact through a workflow version as the engine would, moving the clock to each
+    wait's end and each sending window's opening. The steps run for real inside one transaction
+    that is always rolled back, so a branch sees what the steps before it changed, while nothing
+    is kept and nothing leaves: queued emails and notices go only after a commit, and a step
+    that calls out (a webhook) is not run but said. ``events``: the events the contact performs
+    while a step waits for them (else that wait times out). Runs whether the workflow is a
+    draft, active or paused."""
+    version = version or workflow.current_version
+    assert version is not None
+    sim = Simulation(workflow_id=workflow.pk, version=version.number, contact_id=contact_id, start=start)
+    with transaction.atomic():
+        try:
+            _walk(sim, workflow, version, set(events))
+        finally:
+            transaction.set_rollback(True)
+    return sim
+
+
+def _walk(sim: Simulation, workflow: Workflow, version: WorkflowVersion, events: set[str]) -> None:
+    now, step_id = sim.start, str(version.graph["start"])
+    item = Item(enrolment_id=0, contact_id=sim.contact_id, seq=0, state={}, due_at=now)
+    while sim.status == Status.ACTIVE:
+        if len(sim.steps) >= SIM_MAX_STEPS or now > sim.start + SIM_HORIZON:
+            sim.status = "too_long" if len(sim.steps) >= SIM_MAX_STEPS else "waiting"
+            return
+        step = version.step(step_id)
+        kind = STEP_KINDS.get(step["kind"]) if step else None
+        if step is None or kind is None:
+            sim.status = Status.FAILED
+            return
+        opens = next_open(now, workflow.window) if kind.windowed and workflow.window else now
+        if opens > now:
+            sim.steps.append(SimStep(item.seq, now, step_id, "window", StepRun.Outcome.WAITING, step_id, {}, opens))
+            now = opens
+        ctx = StepContext(
+            now=now, workflow_id=workflow.pk, version_id=version.pk, step_id=step_id, step=step,
+            params=params_of(kind, step.get("params", {})), dry_run=True,
+        )  # fmt: skip
+        item.due_at = now
+        ends = _ends(version, [item], now)
+        if ends:
+            outcome = _end_outcome(ends[item.enrolment_id])
+        elif kind.external:
+            outcome = Outcome(detail={"not_called": True})
+        else:
+            outcome = _outcomes(kind, ctx, [item])[item.enrolment_id]
+        fields, run = _move(ctx, None if ends else kind, item, outcome)
+        if outcome.outcome == StepRun.Outcome.ERROR:
+            sim.steps.append(SimStep(item.seq, now, step_id, kind.key, outcome.outcome, "", outcome.detail))
+            sim.status = Status.FAILED
+            return
+        assert run is not None
+        due = fields.get("due_at")
+        until = due if run.outcome == StepRun.Outcome.WAITING else None
+        sim.steps.append(SimStep(item.seq, now, step_id, run.kind, run.outcome, run.next_step, run.detail, until))
+        item.seq += 1
+        sim.status = fields.get("status", Status.ACTIVE)
+        step_id = fields.get("step", step_id)
+        item.state = fields.get("state", item.state)
+        if fields.get("waiting_for") and fields["waiting_for"] in events:
+            item.state, due = {**item.state, "seen": True}, now  # as triggers._events_seen wakes it
+        now = max(now, due or now)

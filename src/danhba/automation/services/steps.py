@@ -214,18 +214,6 @@ class BranchParams(_Params):
     otherwise: str = Field(default="", max_length=40)
 
 
-def _branch_check(params: BranchParams) -> list[str]:
-    from danhba.segments.conditions import clean
-
-    problems = []
-    for n, arm in enumerate(params.branches):
-        try:
-            clean(arm.condition)
-        except InvalidInput as exc:
-            problems.append(_("Branch %(n)s: %(errors)s") % {"n": n + 1, "errors": json.dumps(exc.details)})
-    return problems
-
-
 def _branch_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
     """Each arm's condition once for the whole batch (the segments compiler, ``id IN batch``);
     a contact takes the first arm it meets, else ``otherwise``."""
@@ -402,7 +390,7 @@ BUILTIN: list[StepKind] = [
         exits=lambda p: [(str(gettext_lazy("time-out")), p.timeout_next)],
     ),
     StepKind(
-        "branch", gettext_lazy("If / else"), BranchParams, _branch_run, windowed=False, check=_branch_check,
+        "branch", gettext_lazy("If / else"), BranchParams, _branch_run, windowed=False,
         exits=lambda p: [(a.label or str(n + 1), a.next) for n, a in enumerate(p.branches)]
         + [(str(gettext_lazy("otherwise")), p.otherwise)],
     ),

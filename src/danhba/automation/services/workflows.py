@@ -18,7 +18,7 @@ from danhba.automation.models import Enrolment, Workflow, WorkflowVersion
 from danhba.automation.triggers import cache_clear, trigger_clean
 from danhba.automation.windows import window_clean
 from danhba.core.actor import Actor
-from danhba.core.errors import Conflict, InvalidInput
+from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from danhba.core.normalize import clean_long_text, clean_text
 
 Status = Workflow.Status
@@ -170,3 +170,59 @@ def workflow_set_status(*, actor: Actor, workflow: Workflow, status: str) -> Wor
         _audit(actor, AuditEvent.Action.UPDATE, workflow, {"status": [before, status]})
     cache_clear()
     return workflow
+
+
+MAX_TEST_EVENTS = 20
+
+
+def workflow_test(
+    *, actor: Actor, workflow: Workflow, contact_id: Any, start: Any = None, events: Any = (),
+    version: int | None = None,
+) -> Any:  # fmt: skip
+    """Test a workflow on one contact with the clock moved forward (``engine.simulate``: the
+    engine's own steps, rolled back): no email sent, nothing kept. The caller must see the
+    workflow, the contact and every condition the steps use (which branch a contact takes says
+    what it holds)."""
+    import datetime as dt
+
+    from danhba.automation.graph import conditions_in
+    from danhba.automation.services.engine import simulate
+    from danhba.contacts.selectors import visible_contact_ids
+    from danhba.segments.conditions import hidden_from
+
+    perms.require(actor, "workflow", perms.VIEW)
+    versions = workflow.versions.all()
+    chosen = versions.filter(number=version).first() if version else workflow.current_version
+    if chosen is None:
+        raise Conflict(_("Add steps before testing the workflow.") if not version else _("No such version."))
+    if actor.user is not None and any(hidden_from(t, actor.user) for t in conditions_in(chosen.graph)):
+        raise PermissionDenied(_("This workflow uses conditions on data your role may not see."))
+    ids = visible_contact_ids(actor.user, [contact_id])
+    names = [clean_text(str(e))[:200] for e in (events or []) if clean_text(str(e))]
+    if len(names) > MAX_TEST_EVENTS:
+        raise InvalidInput({"events": [_("At most %d events.") % MAX_TEST_EVENTS]})
+    if start is not None and not isinstance(start, dt.datetime):
+        raise InvalidInput({"start": [_("Enter a valid date and time.")]})
+    moment = start or timezone.now()
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return simulate(workflow=workflow, contact_id=ids[0], start=moment, version=chosen, events=names)
+
+
+def workflow_condition_set(
+    *, actor: Actor, workflow: Workflow, at: str, tree: dict[str, Any] | None, label: str = "", next_step: str = ""
+) -> Workflow:
+    """Set one condition of the current steps — a branch's arm (``<step>.<n>``, ``<step>.new``),
+    the goal or the exit — or remove it (``tree`` None): a new version, checked like any edit
+    (the author's role must be allowed to read what the condition reads)."""
+    from danhba.automation.graph import with_arm
+
+    perms.require(actor, "workflow", perms.EDIT)
+    version = workflow.current_version
+    if version is None:
+        raise Conflict(_("This workflow has no steps yet."))
+    try:
+        graph = with_arm(version.graph, at, tree, label=clean_text(label)[:100], next_step=clean_text(next_step))
+    except LookupError:
+        raise NotFound(_("No such condition.")) from None
+    return workflow_update(actor=actor, workflow=workflow, data={"graph": graph})

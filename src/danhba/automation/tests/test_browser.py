@@ -75,3 +75,67 @@ def test_install_edit_activate_enrol_and_watch_the_path(
     steps = [path.nth(i).locator("td").nth(1).inner_text() for i in range(5)]
     assert steps == ["thanks", "wait_guide", "wait_guide", "guide", "wait_topics"]
     assert page.evaluate("() => window.__csp || []") == []
+
+
+def test_test_a_draft_on_a_contact_with_the_clock_moved(
+    live_server: Any, users: Any, make_contact: Any, page: Any
+) -> None:
+    """From the workflow's page, a marketer tests the draft on one contact (found by email):
+    the path through the wait and the branch shows step by step, and the contact is untouched."""
+    from playwright.sync_api import expect
+
+    from danhba.automation.services.workflows import workflow_create
+    from danhba.automation.tests.test_dry_run import tag_then_branch
+    from danhba.conftest import actor_for
+    from danhba.contacts.models import Contact
+
+    marketer = users["marketing"]
+    wf = workflow_create(actor=actor_for(marketer), data={"name": "Chăm sóc VIP", "graph": tag_then_branch()})
+    lan = make_contact(full_name="Nguyễn Thị Lan", emails=["lan@example.vn"])
+    base = live_server.url
+    log_in(page, base, marketer.email)
+    page.goto(f"{base}/automation/{wf.pk}/")
+    page.get_by_role("link", name="Test on a contact").click()
+    page.get_by_label("Contact (id or email)").fill("lan@example.vn")
+    page.get_by_label("Start at (empty: now)").fill("2026-12-08T10:00")
+    page.get_by_role("button", name="Run the test").click()
+    rows = page.locator("#test-result tr.test-step")
+    expect(rows).to_have_count(5)
+    expect(rows.nth(1)).to_contain_text("Waits until 9 Dec 2026, 10:00.")
+    expect(rows.nth(3)).to_contain_text("Took “VIP”: the contact meets")
+    expect(page.locator(".test-status")).to_have_text("completed")
+    assert not Contact.objects.get(pk=lan.pk).tags.exists()
+    assert page.evaluate("() => window.__csp || []") == []
+
+
+def test_a_branch_condition_in_the_segment_builder(live_server: Any, users: Any, make_contact: Any, page: Any) -> None:
+    """The editor lists a branch in words; "Edit condition" opens the segments' builder, whose
+    live preview counts who would take the branch; saving publishes a new version."""
+    from playwright.sync_api import expect
+
+    from danhba.automation.models import Workflow
+    from danhba.automation.services.workflows import workflow_create
+    from danhba.automation.tests.conftest import three_steps
+    from danhba.conftest import actor_for
+
+    marketer = users["marketing"]
+    wf = workflow_create(actor=actor_for(marketer), data={"name": "Chăm sóc khách", "graph": three_steps()})
+    make_contact(full_name="Nguyễn Thị Lan", tags=["khách quen"])
+    base = live_server.url
+    log_in(page, base, marketer.email)
+    page.goto(f"{base}/automation/{wf.pk}/edit/")
+    arm = page.locator("li.arm").first
+    expect(arm).to_contain_text("tag is “vip”")
+    arm.get_by_role("link", name="Edit condition").click()
+    tags = page.locator("input[name='n-0__tags']")
+    expect(tags).to_have_value("vip")
+    expect(page.locator("#preview-count")).to_have_attribute("data-count", "0")
+    tags.fill("khách quen")
+    expect(page.locator("#preview-count")).to_have_attribute("data-count", "1")
+    page.get_by_label("Branch name").fill("Khách quen")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Condition saved: a new version is published.")).to_be_visible()
+    expect(page.locator("li.arm").first).to_contain_text("Khách quen: tag is “khách quen”")
+    arm_saved = Workflow.objects.get(pk=wf.pk).current_version.graph["steps"]["vip"]["params"]["branches"][0]
+    assert arm_saved["condition"]["conditions"][0]["tags"] == ["khách quen"] and arm_saved["label"] == "Khách quen"
+    assert page.evaluate("() => window.__csp || []") == []
