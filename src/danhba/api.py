@@ -45,7 +45,7 @@ from danhba.messaging.api import router as messaging_router
 from danhba.orders import api as orders_api
 from danhba.privacy.api import router as privacy_router
 from danhba.quality.api import router as quality_router
-from danhba.quality.api_merges import router as quality_merges_router
+from danhba.quality.api.merges import router as quality_merges_router
 from danhba.sales.api import router as sales_router
 from danhba.scoring.api import router as scoring_router
 from danhba.segments.api import router as segments_router
