@@ -16,12 +16,17 @@ The model needs ``claim`` (a short text, ``""`` when free) and ``claimed_until``
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from danhba.core.bulk import chunks
+
+# Rows per marking statement: at most 3 values each, well under SQLite's variable limit.
+MARK_CHUNK = 2000
 
 
 def _free(now: dt.datetime) -> Q:
@@ -53,21 +58,42 @@ def claim(
 
 
 def mark(
-    rows: Sequence[models.Model], *, unique_fields: Sequence[str] = ("contact_id",), batch_size: int = 2000
-) -> None:
-    """Put these rows of work in their table, or mark again the ones already there (same
-    ``unique_fields``): a row marked again gets the new ``marked_at`` and loses its claim,
-    because the worker holding it may have read before this write; it stays for another pass.
-    The model also needs ``marked_at``."""
+    model: type[models.Model],
+    keys: Iterable[Any],
+    *,
+    unique_fields: Sequence[str] = ("contact_id",),
+    marked_at: dt.datetime | None = None,
+) -> int:
+    """Put these rows of work in ``model``'s table, or mark again the ones already there: a
+    row marked again gets the new ``marked_at`` and loses its claim, because the worker holding
+    it may have read before this write; it stays for another pass. ``keys``: the values of
+    ``unique_fields`` of each row (a plain value when there is one field, else tuples). The
+    model also needs ``marked_at``. Returns how many rows were marked.
+
+    Raw ``INSERT … ON CONFLICT DO UPDATE`` (both databases), in key order (two writers lock
+    the rows in one order) and without repeats (PostgreSQL refuses to update a row twice in
+    one statement): the event worker marks the contacts of every stored request for several
+    listeners, and the ORM's ``bulk_create`` spent more time building and preparing the model
+    objects than the database spent storing them (docs/decisions/0022)."""
+    rows = sorted({k if isinstance(k, tuple) else (k,) for k in keys})
     if not rows:
-        return
-    type(rows[0])._default_manager.bulk_create(
-        list(rows),
-        batch_size=batch_size,
-        update_conflicts=True,
-        unique_fields=list(unique_fields),
-        update_fields=["marked_at", "claim", "claimed_until"],
-    )
+        return 0
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    key_columns = [quote(model._meta.get_field(f).column) for f in unique_fields]
+    columns = ", ".join([*key_columns, quote("marked_at"), quote("claim"), quote("claimed_until")])
+    stamp = connection.ops.adapt_datetimefield_value(marked_at or timezone.now())
+    one = "(" + ", ".join(["%s"] * (len(key_columns) + 1)) + ", '', NULL)"
+    conflict = ", ".join(key_columns)
+    with connection.cursor() as cursor:
+        for chunk in chunks(rows, MARK_CHUNK):
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(chunk))} "  # noqa: S608 - names quoted
+                f"ON CONFLICT ({conflict}) DO UPDATE SET marked_at = excluded.marked_at, claim = '', "
+                "claimed_until = NULL",
+                [value for row in chunk for value in (*row, stamp)],
+            )
+    return len(rows)
 
 
 def release(model: type[models.Model], *, token: str, ids: Sequence[int]) -> None:

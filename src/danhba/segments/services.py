@@ -410,11 +410,10 @@ def contacts_changed_by(*, changes: dict[int, set[str]]) -> None:
         segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC))
         _evaluate(segments, changes, now=timezone.now())
         return
-    now = timezone.now()
-    rows = [DirtyContact(contact_id=c, reason=r, marked_at=now) for c in sorted(changes) for r in sorted(changes[c])]
     # A row a worker is evaluating right now loses its claim: that evaluation may have read the
     # contact before this write, so the row stays for another one (dirty_process keeps it).
-    claims.mark(rows, unique_fields=("contact_id", "reason"), batch_size=CHUNK)
+    keys = [(c, r) for c, why in changes.items() for r in why]
+    claims.mark(DirtyContact, keys, unique_fields=("contact_id", "reason"))
     transaction.on_commit(_wake)
 
 

@@ -66,8 +66,7 @@ def freshness_mark(*, contact_ids: Iterable[int]) -> None:
     if settings.QUALITY_INLINE:
         freshness_update(contact_ids=ids)
         return
-    now = timezone.now()
-    claims.mark([FreshnessDirty(contact_id=c, marked_at=now) for c in ids])
+    claims.mark(FreshnessDirty, ids)
     transaction.on_commit(_wake)
 
 

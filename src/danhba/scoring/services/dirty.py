@@ -17,7 +17,6 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from danhba.contacts.changes import ContactsChange
 from danhba.core import claims, jobs
@@ -53,8 +52,7 @@ def scores_mark(*, contact_ids: Iterable[int]) -> None:
     if settings.SCORING_INLINE:
         scores_update(contact_ids=ids)
         return
-    now = timezone.now()
-    claims.mark([ScoreDirty(contact_id=c, marked_at=now) for c in ids])
+    claims.mark(ScoreDirty, ids)
     transaction.on_commit(_wake)
 
 
