@@ -74,13 +74,13 @@ def mark(
     the rows in one order) and without repeats (PostgreSQL refuses to update a row twice in
     one statement): the event worker marks the contacts of every stored request for several
     listeners, and the ORM's ``bulk_create`` spent more time building and preparing the model
-    objects than the database spent storing them (docs/decisions/0022)."""
+    objects than the database spent storing them (docs/decisions/0023)."""
     rows = sorted({k if isinstance(k, tuple) else (k,) for k in keys})
     if not rows:
         return 0
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    key_columns = [quote(model._meta.get_field(f).column) for f in unique_fields]
+    key_columns = [quote(_column(model, f)) for f in unique_fields]
     columns = ", ".join([*key_columns, quote("marked_at"), quote("claim"), quote("claimed_until")])
     stamp = connection.ops.adapt_datetimefield_value(marked_at or timezone.now())
     one = "(" + ", ".join(["%s"] * (len(key_columns) + 1)) + ", '', NULL)"
@@ -94,6 +94,13 @@ def mark(
                 [value for row in chunk for value in (*row, stamp)],
             )
     return len(rows)
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field.column
 
 
 def release(model: type[models.Model], *, token: str, ids: Sequence[int]) -> None:
