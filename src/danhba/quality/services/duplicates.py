@@ -40,6 +40,8 @@ OBJECT = "duplicate"
 # checked by a job.
 REALTIME_MAX = 50
 UPSERT_CHUNK = 2_000
+ABSORB_BATCH = 10_000  # identity suspicions read per run
+ABSORB_SETTLE = dt.timedelta(minutes=10)  # how long a late commit may lag (see suspected_absorb)
 # A run that claimed nothing for this long is taken as dead (its worker was killed).
 STALE_RUN_SECONDS = 6 * 3600
 # Fewer contacts teach EM nothing reliable: the shipped model is better.
@@ -471,7 +473,7 @@ def suspected_absorb() -> int:
     rows = list(
         SuspectedDuplicate.objects.filter(id__gt=row.identity_cursor)
         .order_by("id")
-        .values("id", "contact_a_id", "contact_b_id", "reason", "details")[:10_000]
+        .values("id", "contact_a_id", "contact_b_id", "reason", "details", "created_at")[:ABSORB_BATCH]
     )
     if not rows:
         return 0
@@ -486,5 +488,16 @@ def suspected_absorb() -> int:
             score = matching.score(model, records[a], records[b])
             found.append(Found(a, b, score.match_weight, score.probability, score.levels))
     pairs_upsert(found, found_by=DuplicatePair.FoundBy.IDENTITY, evidence=evidence)
-    DuplicateSettings.objects.filter(pk=row.pk).update(identity_cursor=rows[-1]["id"])
+    # Ids come from a sequence: on PostgreSQL a writer that took a lower id can commit after
+    # one that took a higher id, and a cursor at the higher id would skip it for good. So the
+    # cursor passes only rows older than ABSORB_SETTLE; younger ones are read again next time
+    # (pairs_upsert is idempotent). A full batch moves on regardless, so a flood cannot stall it.
+    settled = timezone.now() - ABSORB_SETTLE
+    cursor = row.identity_cursor
+    for r in rows:
+        if r["created_at"] >= settled and len(rows) < ABSORB_BATCH:
+            break
+        cursor = r["id"]
+    if cursor != row.identity_cursor:
+        DuplicateSettings.objects.filter(pk=row.pk).update(identity_cursor=cursor)
     return len(evidence)

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from danhba.conftest import actor_for
 from danhba.contacts.models import Contact
@@ -127,7 +128,23 @@ def test_identity_resolutions_suspicions_enter_the_queue(make_contact: Any) -> N
     assert duplicates.suspected_absorb() == 1
     pair = DuplicatePair.objects.get()
     assert pair.found_by == DuplicatePair.FoundBy.IDENTITY and set(pair.evidence) == {"email"}
-    assert duplicates.suspected_absorb() == 0  # read once, by cursor
+    SuspectedDuplicate.objects.update(created_at=timezone.now() - duplicates.ABSORB_SETTLE)
+    assert duplicates.suspected_absorb() == 1  # young: read again, the same one pair
+    assert duplicates.suspected_absorb() == 0  # settled: the cursor passed it
+    assert DuplicatePair.objects.count() == 1
+
+
+def test_a_suspicion_committed_late_with_a_lower_id_is_not_skipped(make_contact: Any) -> None:
+    """On PostgreSQL a writer holding id 5 can commit before one holding id 3: a cursor at 5
+    would skip 3 for good. The cursor passes only rows old enough that no late commit is left."""
+    from danhba.tracking.models import SuspectedDuplicate
+
+    a, b, c = (make_contact(full_name="Lê Văn Hùng", phones=[f"0903 000 00{i}"]) for i in range(3))
+    SuspectedDuplicate.objects.create(id=5, contact_a=a, contact_b=b, reason="phone")
+    assert duplicates.suspected_absorb() == 1
+    SuspectedDuplicate.objects.create(id=3, contact_a=a, contact_b=c, reason="phone")  # committed late
+    duplicates.suspected_absorb()
+    assert {(p.contact_a_id, p.contact_b_id) for p in DuplicatePair.objects.all()} == {(a.pk, b.pk), (a.pk, c.pk)}
 
 
 def test_a_batch_run_finds_pairs_with_the_stored_model(users: Any, make_contact: Any) -> None:
