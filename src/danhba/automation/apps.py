@@ -29,6 +29,15 @@ class AutomationConfig(AppConfig):
         AUDIT_TYPES.add("workflow", AuditType(model="automation.Workflow", keys={"version": _("version")}))
         self._contact_panel()
         self._merge()
+        self._demo()
+
+    def _demo(self) -> None:
+        from danhba.automation import demo
+        from danhba.core.demo import DemoPart, demo_part_add
+
+        # After scoring (the model the playbook watches) and sales (the assignment rule).
+        labels = (("workflows", "active workflows"), ("enrolments", "workflow enrolments"))
+        demo_part_add("automation", DemoPart(floor=6, order=70, load=demo.demo_automation_part, labels=labels))
 
     def _merge(self) -> None:
         from danhba.automation import merging

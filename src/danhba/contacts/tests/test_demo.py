@@ -77,7 +77,7 @@ def test_counts_match_the_summary(loaded: dict[str, Any]) -> None:
     # One summary line in the audit log, not one per contact or event (besides what the demo
     # makes through the apps' services, as a user would: segments, the two event sources, score
     # models and rules, the pipeline, its deals and tasks, web forms and the consents their
-    # submissions give).
+    # submissions give, the hot-lead workflow and its tag).
     through_services = (
         "segment",
         "source",
@@ -90,8 +90,12 @@ def test_counts_match_the_summary(loaded: dict[str, Any]) -> None:
         "assignment_rule",
         "webform",
         "consent",
+        "workflow",
+        "tag",
     )
-    rows = AuditEvent.objects.exclude(object_type__in=through_services)
+    # The demo's active workflow (automation/demo.py) writes to the contacts it walks as the
+    # engine does: one audit row per contact it updates, by the system's job.
+    rows = AuditEvent.objects.exclude(object_type__in=through_services).exclude(object_type="contact", via="job")
     assert list(rows.values_list("object_type", "via", "action")) == [("demo", "cli", "create")]
     assert AuditEvent.objects.filter(object_type="source").count() == 2
 
