@@ -97,6 +97,9 @@ class NewContact(Identities):
     # identities above, with the rules' own functions: keys.name_key and search.search_texts.
     name_key: str | None = None
     search: tuple[str, str, str, str] | None = None
+    # Its contacts-table row made ahead (``ContactRows.make`` of ``values``, which then may stay
+    # empty), when the caller has it: the writer adds the id, the default stage and the times.
+    row: list[Any] | None = None
 
 
 @dataclass
@@ -111,19 +114,53 @@ class ContactChange(Identities):
     changes: dict[str, Any] = field(default_factory=dict)
 
 
+class ContactRows:
+    """New contacts' rows of the contacts table, in column order: the model's defaults with a
+    contact's own values over them and the columns those values give (name key, primary email
+    and phone). Pure, no database: an import's reading process makes them with the same rule
+    (``ingest.transform``), and :class:`ContactWriter` adds what only a write knows (the id, the
+    default stage, the write's time)."""
+
+    def __init__(self) -> None:
+        concrete = [f for f in Contact._meta.concrete_fields if not f.primary_key]
+        self.attnames = ["id", *(f.attname for f in concrete)]
+        defaults = {f.attname: f.get_default() for f in concrete}
+        self.column = {a: i for i, a in enumerate(self.attnames)}
+        # One list copy per contact, not a 45-key dict merged and read back.
+        self.template: list[Any] = [defaults.get(a) for a in self.attnames]
+        self._custom = self.column["custom"]
+        self._full_name = self.column["full_name"]
+        self._derived = (self.column["name_key"], self.column["email"], self.column["phone"])
+
+    def make(self, values: Mapping[str, Any], *, key: str | None = None, folded: str | None = None, email: str = "",
+             phone: str = "") -> list[Any]:  # fmt: skip
+        """The row of a contact with these column values (attnames; others are ignored), its
+        name key (``key``, or ``keys.name_key`` of its full name, ``folded`` when known) and
+        its primary email and phone."""
+        column = self.column
+        row = self.template.copy()
+        for name, value in values.items():
+            at = column.get(name)
+            if at is not None:
+                row[at] = value
+        if not row[self._custom]:
+            row[self._custom] = {}
+        at_key, at_email, at_phone = self._derived
+        row[at_key] = key or name_key(row[self._full_name], folded=folded)
+        row[at_email] = email
+        row[at_phone] = phone
+        return row
+
+
 class ContactWriter:
     """Creates and changes contacts in bulk for one actor; :meth:`done` tells the listeners."""
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
         self.user_id = actor.user.pk if actor.user else None
-        concrete = [f for f in Contact._meta.concrete_fields if not f.primary_key]
-        self.attnames = ["id", *(f.attname for f in concrete)]
-        self.defaults = {f.attname: f.get_default() for f in concrete}
-        # A new contact's row starts as a copy of the defaults in column order (one list copy,
-        # not a 45-key dict merged and read back per contact).
-        self.column = {a: i for i, a in enumerate(self.attnames)}
-        self.template: list[Any] = [self.defaults.get(a) for a in self.attnames]
+        self.rows = ContactRows()
+        self.attnames = self.rows.attnames
+        self.column = self.rows.column
         self.contact_table = Table(Contact, self.attnames)
         self.tables = {
             "email": Table(ContactEmail, ["contact_id", "email", "label", "is_primary"]),
@@ -185,20 +222,15 @@ class ContactWriter:
         """The contacts table row of a new contact: its values over the defaults, and the derived
         columns (id, name key, default stage, primary email and phone, the write's time)."""
         column = self.column
-        row = self.template.copy()
         given = new.values
-        for key, value in given.items():
-            at = column.get(key)
-            if at is not None:
-                row[at] = value
+        row = new.row
+        if row is None:
+            row = self.rows.make(given, key=new.name_key, folded=new.folded_name,
+                                 email=new.emails[0][0] if new.emails else "",
+                                 phone=new.phones[0][0] if new.phones else "")  # fmt: skip
         row[column["id"]] = cid
-        if not row[column["custom"]]:
-            row[column["custom"]] = {}
-        row[column["name_key"]] = new.name_key or name_key(row[column["full_name"]], folded=new.folded_name)
         if not row[column["lifecycle_stage_id"]]:
             row[column["lifecycle_stage_id"]] = self.default_stage()
-        row[column["email"]] = new.emails[0][0] if new.emails else ""
-        row[column["phone"]] = new.phones[0][0] if new.phones else ""
         # Their defaults are the writer's birth: the write's time instead.
         row[column["created_at"]] = given.get("created_at") or now
         row[column["updated_at"]] = given.get("updated_at") or now

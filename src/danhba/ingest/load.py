@@ -119,6 +119,7 @@ class Loader:
         self.company_ids: dict[str, int] = {}
         self.keys: dict[str, str] = {}  # tag and company names → their keys
         self.writer = ContactWriter(actor)
+        self.at = _Columns(self.writer.column)
         company_fields = [f for f in Company._meta.concrete_fields if not f.primary_key]
         self.company_attnames = ["id", *(f.attname for f in company_fields)]
         self.company_table = Table(Company, self.company_attnames)
@@ -322,7 +323,7 @@ class Loader:
             row.external_ids.remove((key[1], key[2]))
             taken = reason(gettext_noop("external id already belongs to %(who)s; not added"), who=who)
         row.warnings.append(Issue("", key[-1], taken))
-        row.search = None  # made by the reader with the identity just taken away
+        row.search = row.row = None  # made by the reader with the identity just taken away
 
     # --- merging rows into a target -----------------------------------------------------------------
 
@@ -472,8 +473,10 @@ class Loader:
 
     def _new_contact(self, target: Target, tag_ids: dict[str, int], company_ids: dict[str, int],
                      now: dt.datetime) -> NewContact:  # fmt: skip
-        state: dict[str, Any] = {}
         rows = target.rows
+        if len(rows) == 1 and rows[0].row is not None:
+            return self._made_contact(target, tag_ids, company_ids, now)
+        state: dict[str, Any] = {}
         if len(rows) == 1:
             _first_row(state, rows[0])  # most new contacts: one row, nothing to merge
         else:
@@ -500,6 +503,31 @@ class Loader:
             emails=[(e, "personal") for e in brought.emails],
             phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in brought.phones],
             external_ids=brought.external_ids, socials=brought.socials, tag_ids=brought.tag_ids, companies=companies,
+            entries=self._notes(target, now),
+        )  # fmt: skip
+
+    def _made_contact(self, target: Target, tag_ids: dict[str, int], company_ids: dict[str, int],
+                      now: dt.datetime) -> NewContact:  # fmt: skip
+        """A new contact of one row whose contacts-table row, name key and search texts the
+        reading process made (most of them): what ``_new_contact`` would give, the import's
+        source and defaults added to that row."""
+        first = target.rows[0]
+        row = first.row
+        assert row is not None and first.search is not None
+        at = self.at
+        row[at.source] = self.run.source
+        row[at.name_order] = self.name_order
+        if row[at.stage] is None:
+            row[at.stage] = self.default_stage
+        row[at.owner] = row[at.owner] or self.default_owner
+        brought = self._brought(target.rows, tag_ids, company_ids)
+        return NewContact(
+            row=row,
+            search=first.search,
+            emails=[(e, "personal") for e in brought.emails],
+            phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in brought.phones],
+            external_ids=brought.external_ids, socials=brought.socials, tag_ids=brought.tag_ids,
+            companies=[(*brought.company, row[at.job_title] or "")] if brought.company else [],
             entries=self._notes(target, now),
         )  # fmt: skip
 
@@ -692,6 +720,17 @@ class Loader:
 
     def _all_purposes(self, targets: list[Target]) -> list[int]:
         return list({*self.purposes, *(p for t in targets for r in t.rows for p in r.consents)})
+
+
+class _Columns:
+    """Where the columns the loader sets in a row made ahead are (``ContactRows.column``)."""
+
+    def __init__(self, column: dict[str, int]) -> None:
+        self.source = column["source"]
+        self.name_order = column["name_order"]
+        self.stage = column["lifecycle_stage_id"]
+        self.owner = column["owner_id"]
+        self.job_title = column["job_title"]
 
 
 class _Existing:

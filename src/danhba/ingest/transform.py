@@ -31,6 +31,7 @@ from danhba.contacts.keys import name_key
 from danhba.contacts.models import BuyerRole, CustomField, LifecycleStage, SocialProfile
 from danhba.contacts.search import search_texts
 from danhba.contacts.services.cleaning import MAX_LENGTHS
+from danhba.contacts.writer import ContactRows
 from danhba.core.memo import Memo
 from danhba.core.normalize import (
     NAME_ORDER_VI,
@@ -55,6 +56,7 @@ from danhba.ingest.reasons import Reason, reason
 SHORT_TEXT = ("street", "ward", "occupation", "job_title", "education", "income_band", "country")
 LONG_TEXT = ("family", "lifestyle", "hobbies", "preferences", "motivations", "likes", "dislikes")
 NAME_PARTS = ("family_name", "middle_name", "given_name")
+NAME_FIELDS = frozenset(("full_name", *NAME_PARTS))
 _YES = {
     "1",
     "true",
@@ -129,6 +131,10 @@ class Prepared:
     # the row has no name, or the loader took an identity away from it).
     name_key: str = ""
     search: tuple[str, str, str, str] | None = None
+    # The contacts-table row it would be as a new contact by itself (``ContactRows.make``), made
+    # with the name key and search texts and dropped with them: the loader adds the id, the
+    # import's source and defaults, and the write's time.
+    row: list[Any] | None = None
 
     def packed(self) -> tuple[Any, ...]:
         """The row as a plain tuple of its fields, in order (``Prepared(*packed)`` is the row
@@ -138,7 +144,7 @@ class Prepared:
         9.4 µs to unpickle and rebuild it)."""
         return (self.line, self.raw, self.fields, self.custom, self.emails, self.phones, self.tags, self.company,
                 self.external_ids, self.socials, self.notes, self.consents, self.warnings,
-                self.folded_name, self.name_key, self.search)  # fmt: skip
+                self.folded_name, self.name_key, self.search, self.row)  # fmt: skip
 
     def identity_problem(self, lost_key: bool) -> str:
         """Why this row has no usable identity, or ``""``. Usable: a valid email, a valid phone or
@@ -279,6 +285,7 @@ class Plan:
         self.required_custom = [k for k, f in self.custom_fields.items() if f.required]
         self.today = timezone.localdate()
         self.cache_size = cache_size
+        self._rows: ContactRows | None = None
         self._compile()
 
     # --- per row ------------------------------------------------------------------------------
@@ -323,7 +330,20 @@ class Plan:
             out.name_key = name_key(full, folded=folded)
             companies = (out.company,) if out.company else ()
             out.search = search_texts(full, out.emails, [p[0] for p in out.phones], companies, folded)
+            out.row = self._contact_row(out)
         return out
+
+    def _contact_row(self, out: Prepared) -> list[Any]:
+        """The row of a contact made of this row alone, by the writer's rule: the values the
+        loader's first row of a new contact takes (``load._first_row``: the name parts only
+        when not empty, others when not None) over the defaults."""
+        if self._rows is None:
+            self._rows = ContactRows()
+        values = {k: v for k, v in out.fields.items() if (v != "" if k in NAME_FIELDS else v is not None)}
+        if out.custom and (custom := {k: v for k, v in out.custom.items() if v is not None}):
+            values["custom"] = custom
+        return self._rows.make(values, key=out.name_key, email=out.emails[0] if out.emails else "",
+                               phone=out.phones[0][0] if out.phones else "")  # fmt: skip
 
     # --- compiled once per import: what each column does with its cell -----------------------
 
