@@ -177,6 +177,11 @@ MEDIA_ROOT = Path(os.getenv("DANHBA_MEDIA_ROOT", VAR_DIR / "media")).resolve()
 # Imports: rows per committed batch (a restarted job resumes after the last one), and how long a
 # running import may go without a heartbeat before a worker takes it over.
 IMPORT_BATCH_ROWS = envint("IMPORT_BATCH_ROWS", 5000)
+# Batches are committed together up to this many rows, unless their transaction has held the
+# database this many seconds: each commit writes every index page its rows touched, and with the
+# emails' and phones' indexes that is about a page per row at a million contacts (decision 0022).
+IMPORT_COMMIT_ROWS = envint("IMPORT_COMMIT_ROWS", 20000)
+IMPORT_COMMIT_SECONDS = envint("IMPORT_COMMIT_SECONDS", 2)
 IMPORT_STALE_SECONDS = envint("IMPORT_STALE_SECONDS", 120)
 IMPORT_MAX_UPLOAD_MB = envint("IMPORT_MAX_UPLOAD_MB", 500)
 IMPORT_SQLITE_CACHE_MB = envint("IMPORT_SQLITE_CACHE_MB", 384)  # page cache of the importing connection

@@ -52,6 +52,7 @@ from danhba.core.audit import jsonable
 from danhba.core.bulk import Table, allocate_ids, chunks, indexes_drop, indexes_ensure, json_adapter
 
 NAMES = ("full_name", "family_name", "middle_name", "given_name")
+TIMES = ("created_at", "updated_at", "last_activity_at")
 TIMELINE_COLUMNS = ["contact_id", "kind", "channel", "subject", "body", "author_id", "occurred_at", "is_private",
                     "data", "created_at", "updated_at"]  # fmt: skip
 
@@ -124,7 +125,8 @@ class ContactRows:
     def __init__(self) -> None:
         concrete = [f for f in Contact._meta.concrete_fields if not f.primary_key]
         self.attnames = ["id", *(f.attname for f in concrete)]
-        defaults = {f.attname: f.get_default() for f in concrete}
+        # The times are the write's (the writer sets them), not this object's birth.
+        defaults = {f.attname: f.get_default() for f in concrete if f.attname not in TIMES}
         self.column = {a: i for i, a in enumerate(self.attnames)}
         # One list copy per contact, not a 45-key dict merged and read back.
         self.template: list[Any] = [defaults.get(a) for a in self.attnames]
@@ -231,7 +233,7 @@ class ContactWriter:
         row[column["id"]] = cid
         if not row[column["lifecycle_stage_id"]]:
             row[column["lifecycle_stage_id"]] = self.default_stage()
-        # Their defaults are the writer's birth: the write's time instead.
+        # The write's time, unless given.
         row[column["created_at"]] = given.get("created_at") or now
         row[column["updated_at"]] = given.get("updated_at") or now
         row[column["last_activity_at"]] = given.get("last_activity_at") or now

@@ -19,10 +19,11 @@ import datetime as dt
 import functools
 import io
 import operator
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -450,9 +451,12 @@ def import_execute(
             _import_pragmas(),
             _list_indexes(run),
             import_running(run.pk),
+            _Commits() as commits,
         ):
             for last, batch in pipeline.batches(run, plan, batch_size):
+                commits.begin()
                 _commit(run, token, loader, batch, last)
+                commits.done(len(batch))
                 last_line = last
                 if progress:
                     progress(run)
@@ -533,6 +537,42 @@ def _other_imports_running(pk: int | None = None) -> bool:
     fresh = timezone.now() - dt.timedelta(seconds=settings.IMPORT_STALE_SECONDS)
     running = Import.objects.filter(status=Status.RUNNING, heartbeat_at__gte=fresh)
     return (running.exclude(pk=pk) if pk is not None else running).exists()
+
+
+class _Commits:
+    """Batches committed together: a transaction around them (each batch in its own savepoint,
+    as before) that commits once it holds ``IMPORT_COMMIT_ROWS`` rows or has held the database
+    ``IMPORT_COMMIT_SECONDS``, and when the loop ends. A commit writes each page its rows
+    changed to the write-ahead log; the random places rows take in the emails' and phones'
+    unique indexes (and the search index's segments) make that about a page per row per index
+    at a million contacts, so fewer commits write far fewer pages (decision 0022). The cursor
+    commits with the rows, so a crash resumes after the last commit, as before; the seconds bound
+    keeps other writers' waits (and a cancel's) short."""
+
+    def __init__(self) -> None:
+        self.stack: ExitStack | None = None
+        self.rows = 0
+        self.started = 0.0
+
+    def __enter__(self) -> _Commits:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        stack, self.stack = self.stack, None
+        return bool(stack is not None and stack.__exit__(*exc))
+
+    def begin(self) -> None:
+        if self.stack is None:
+            stack = ExitStack()
+            stack.enter_context(transaction.atomic())
+            self.stack, self.rows, self.started = stack, 0, time.monotonic()
+
+    def done(self, rows: int) -> None:
+        self.rows += rows
+        full = self.rows >= settings.IMPORT_COMMIT_ROWS
+        if self.stack is not None and (full or time.monotonic() - self.started >= settings.IMPORT_COMMIT_SECONDS):
+            stack, self.stack = self.stack, None
+            stack.close()
 
 
 def _commit(run: Import, token: str, loader: Loader, batch: list[Prepared | Rejected | None], last_line: int) -> None:

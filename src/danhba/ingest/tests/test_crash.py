@@ -72,6 +72,7 @@ def environment(tmp: Path, name: str, pipeline: bool) -> dict[str, str]:
         "DANHBA_VAR_DIR": str(tmp / name),
         "HUEY_NAME": f"crash-{uuid.uuid4().hex[:8]}",
         "IMPORT_BATCH_ROWS": "150",
+        "IMPORT_COMMIT_ROWS": "450",  # three batches per commit: the kill may fall inside one
         "IMPORT_STALE_SECONDS": "2",
         # The reference run reads in-process; the crashed one through the second process.
         "IMPORT_PIPELINE_MIN_ROWS": "1000" if pipeline else "0",

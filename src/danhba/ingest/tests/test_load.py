@@ -188,8 +188,13 @@ def test_merging_across_batches_and_resuming_give_the_same_result(settings: Any)
     assert not ImportChange.objects.filter(run=run).exists()
 
 
-def test_a_crashed_run_resumes_after_its_last_committed_batch(settings: Any) -> None:
+@pytest.mark.parametrize(("commit_rows", "crash_at"), [(3, 2), (6, 3)])
+def test_a_crashed_run_resumes_after_its_last_committed_batch(settings: Any, commit_rows: int, crash_at: int) -> None:
+    # Batches of three rows, committed one by one or two by two: killed after the second batch
+    # (its commit done), or after the third (loaded, not committed: rolled back), the run has
+    # committed six rows; the resumed run carries on after them.
     settings.IMPORT_BATCH_ROWS = 3
+    settings.IMPORT_COMMIT_ROWS = commit_rows
     settings.IMPORT_STALE_SECONDS = 0
     rows = "".join(f"Khách {i},k{i}@example.vn,,,,\n" for i in range(10))
     actor = Actor.system("cli")
@@ -200,7 +205,7 @@ def test_a_crashed_run_resumes_after_its_last_committed_batch(settings: Any) -> 
 
     def crash(current: Import) -> None:
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == crash_at:
             raise SystemExit("worker killed")
 
     with pytest.raises(SystemExit):

@@ -103,6 +103,7 @@ def test_an_import_and_its_undo_resumed_after_crashes_put_everything_back(settin
     run_import(BEFORE)
     before = snapshot()
     settings.IMPORT_BATCH_ROWS = 3
+    settings.IMPORT_COMMIT_ROWS = 6  # two batches per commit
     settings.IMPORT_STALE_SECONDS = 0
     actor = Actor.system("cli")
     run = services.import_create(actor=actor, file=ROWS.encode(), file_name="khach.csv")
@@ -122,7 +123,7 @@ def test_an_import_and_its_undo_resumed_after_crashes_put_everything_back(settin
         return progress
 
     with pytest.raises(SystemExit):
-        services.import_execute(run.pk, progress=crash_after(2))  # two batches committed
+        services.import_execute(run.pk, progress=crash_after(3))  # two batches committed, the third rolled back
     run = services.import_execute(run.pk)
     check_the_import(run)
     services.import_undo(actor=actor, run=run, enqueue=False)
