@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Any
 
 from django.conf import settings
@@ -557,9 +558,18 @@ class _Commits:
     def __enter__(self) -> _Commits:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
+        """An error of the file or of a batch (an ``Exception``: the failed batch's savepoint is
+        already rolled back) keeps the batches loaded before it, as a commit per batch did; a
+        stopped process (``SystemExit``, ``KeyboardInterrupt``, like a kill) keeps what was
+        committed."""
         stack, self.stack = self.stack, None
-        return bool(stack is not None and stack.__exit__(*exc))
+        if stack is None:
+            return False
+        if kind is None or issubclass(kind, Exception):
+            stack.close()
+            return False
+        return bool(stack.__exit__(kind, exc, tb))
 
     def begin(self) -> None:
         if self.stack is None:

@@ -188,6 +188,28 @@ def test_merging_across_batches_and_resuming_give_the_same_result(settings: Any)
     assert not ImportChange.objects.filter(run=run).exists()
 
 
+def test_a_file_that_breaks_mid_group_keeps_the_batches_loaded_before_it(settings: Any, monkeypatch: Any) -> None:
+    # Batches of two rows, all in one transaction: the file breaks after the third batch (a
+    # truncated zip, undecodable bytes: the reader raises); the three batches read before it
+    # stay, as with a commit per batch, and the report says where it stopped.
+    settings.IMPORT_BATCH_ROWS = 2
+    settings.IMPORT_COMMIT_ROWS = 1000
+    read = services.pipeline.batches
+
+    def breaking(*args: Any) -> Any:
+        for number, batch in enumerate(read(*args), 1):
+            yield batch
+            if number == 3:
+                raise ValueError("the file ends in the middle of a row")
+
+    monkeypatch.setattr(services.pipeline, "batches", breaking)
+    rows = "".join(f"Khách {i},k{i}@example.vn,,,,\n" for i in range(10))
+    run = run_import((CSV + rows).encode())
+    assert run.status == Import.Status.FAILED and run.error.startswith("stopped after line 7:")
+    assert (run.line_done, run.rows_done, run.created) == (7, 6, 6)
+    assert sorted(ContactEmail.objects.values_list("email", flat=True)) == sorted(f"k{i}@example.vn" for i in range(6))
+
+
 @pytest.mark.parametrize(("commit_rows", "crash_at"), [(3, 2), (6, 3)])
 def test_a_crashed_run_resumes_after_its_last_committed_batch(settings: Any, commit_rows: int, crash_at: int) -> None:
     # Batches of three rows, committed one by one or two by two: killed after the second batch
