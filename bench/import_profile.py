@@ -12,7 +12,7 @@ process in a child), in this process, with:
 
 summed per window of ``--window`` rows loaded, so what grows with the table shows. Not a
 benchmark (no baseline, no lock of its own): run it under ``flock /work/bench.lock`` and quote
-the load. Decision 0022 has its first figures.
+the load. Decision 0024 has its first figures.
 """
 
 from __future__ import annotations

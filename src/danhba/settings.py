@@ -179,7 +179,7 @@ MEDIA_ROOT = Path(os.getenv("DANHBA_MEDIA_ROOT", VAR_DIR / "media")).resolve()
 IMPORT_BATCH_ROWS = envint("IMPORT_BATCH_ROWS", 5000)
 # Batches are committed together up to this many rows, unless their transaction has held the
 # database this many seconds: each commit writes every index page its rows touched, and with the
-# emails' and phones' indexes that is about a page per row at a million contacts (decision 0022).
+# emails' and phones' indexes that is about a page per row at a million contacts (decision 0024).
 IMPORT_COMMIT_ROWS = envint("IMPORT_COMMIT_ROWS", 20000)
 IMPORT_COMMIT_SECONDS = envint("IMPORT_COMMIT_SECONDS", 2)
 IMPORT_STALE_SECONDS = envint("IMPORT_STALE_SECONDS", 120)

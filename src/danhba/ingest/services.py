@@ -546,7 +546,7 @@ class _Commits:
     ``IMPORT_COMMIT_SECONDS``, and when the loop ends. A commit writes each page its rows
     changed to the write-ahead log; the random places rows take in the emails' and phones'
     unique indexes (and the search index's segments) make that about a page per row per index
-    at a million contacts, so fewer commits write far fewer pages (decision 0022). The cursor
+    at a million contacts, so fewer commits write far fewer pages (decision 0024). The cursor
     commits with the rows, so a crash resumes after the last commit, as before; the seconds bound
     keeps other writers' waits (and a cancel's) short."""
 
