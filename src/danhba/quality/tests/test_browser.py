@@ -46,3 +46,28 @@ def test_review_a_pair_in_the_browser(live_server: Any, users: Any, make_contact
     page.wait_for_url(f"{base}/quality/duplicates/")
     assert list(Contact.objects.filter(pk__in=[c.pk, d.pk]).values_list("pk", flat=True)) == [c.pk]
     assert page.evaluate("() => window.__csp || []") == []
+
+
+def test_merge_selected_pairs_in_the_browser(live_server: Any, users: Any, make_contact: Any, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    from danhba.quality.models import BulkMerge, DuplicatePair
+
+    a, b = make_contact(full_name="Phạm Minh Tuấn"), make_contact(full_name="Pham Minh Tuan")
+    c, d = make_contact(full_name="Đỗ Thu Hà"), make_contact(full_name="Do Thu Ha")
+    first = DuplicatePair.objects.create(contact_a=a, contact_b=b, probability=0.99, match_weight=9.0)
+    DuplicatePair.objects.create(contact_a=c, contact_b=d, probability=0.91, match_weight=4.0)
+    base = live_server.url
+
+    log_in(page, base, users["admin"].email)
+    page.goto(f"{base}/quality/duplicates/")
+    page.check(f"input[name='pair'][value='{first.pk}']")
+    page.click("button:has-text('Merge selected')")
+    expect(page.locator("#bulk-merge-counts dd")).to_have_text(["1", "1", "1"])  # pairs, merges, merged away
+    expect(page.locator("main")).to_contain_text("Pham Minh Tuan")
+    expect(page.locator("main")).not_to_contain_text("Do Thu Ha")
+    page.click("button:has-text('Run 1 merge')")
+    job = BulkMerge.objects.get()
+    page.wait_for_url(f"{base}/quality/bulk-merges/{job.pk}/")
+    assert job.groups == [{"survivor": a.pk, "others": [b.pk]}]
+    assert page.evaluate("() => window.__csp || []") == []
