@@ -5,9 +5,13 @@
    without diacritics, given name first, a typo, the middle name left out; the phone typed in
    another format or with the old 11-digit prefix (normalised back by ``core.normalize``), one
    digit wrong, or missing; the email with a typo in the local part or the domain, at another
-   provider, or missing; day and month of the birthday swapped; the province by its name before
-   the 2025 mergers; fields left empty. Every value goes through danhba's normalisers, then
-   ``quality.features.record``: the known true pairs are every two records of one person.
+   provider, or missing. People also move and change jobs between two records, in these shares
+   of copies (``Drift``): the province by its name before the 2025 mergers 15%, another
+   province 10%, missing 10%; the company typed differently (its legal form abbreviated or left
+   out) 10%, another company 15%, missing 25%; the birthday's day and month swapped 10% (when
+   the day can be a month), one digit wrong 5%, another date altogether 3%, missing 15%. Every
+   value goes through danhba's normalisers, then ``quality.features.record``: the known true
+   pairs are every two records of one person.
 2. danhba: Splink on DuckDB in this process (``quality.linkage.Engine``): load (Arrow chunks),
    train (prior, u by random sampling, EM), predict at the review threshold. Wall and CPU
    seconds per phase, peak RSS of the process (DuckDB included).
@@ -17,12 +21,13 @@
 5. The real-time check's Python scoring with the stored model, per new contact (its candidates
    by phone and name found in memory: the database lookups are not in this figure).
 
-``python -m bench duplicates [--contacts N] [--million] [--save-model] [--out DIR]``
+``python -m bench duplicates [--contacts N] [--million] [--save-model] [--model JSON] [--compare JSON] [--out DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import random
 import resource
@@ -39,6 +44,13 @@ from bench import REPO_DIR, machine_info, percentiles, write_results
 NAME = "duplicates"
 SEED = 16
 THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)
+# Legal forms as people type them in front of a company's name (or leave out).
+COMPANY_FORMS = (
+    ("Công ty TNHH MTV", ("Cty TNHH MTV", "TNHH MTV", "")),
+    ("Công ty TNHH", ("Cty TNHH", "Công ty", "")),
+    ("Công ty Cổ phần", ("Cty CP", "CTCP", "")),
+    ("Doanh nghiệp tư nhân", ("DNTN", "")),
+)
 MODEL_PATH = REPO_DIR / "src" / "danhba" / "quality" / "default_model.json"
 
 
@@ -47,6 +59,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--contacts", type=int, default=100_000, help="people before copies (default 100,000)")
     parser.add_argument("--million", action="store_true", help="1,000,000 people")
     parser.add_argument("--save-model", action="store_true", help=f"store the trained model as {MODEL_PATH.name}")
+    parser.add_argument("--model", help="predict with this stored model (Splink JSON) instead of training one")
+    parser.add_argument(
+        "--compare", help="also score this stored model (Splink JSON) on the same records, e.g. the shipped one"
+    )
     parser.add_argument("--out", help="directory for the results JSON (default bench/results)")
     return parser.parse_args(argv)
 
@@ -64,13 +80,14 @@ class Drift:
 
     def __init__(self, rng: random.Random) -> None:
         from danhba.core.normalize import OLD_MOBILE_PREFIXES
-        from danhba.core.vn import PROVINCES_BEFORE_2025
+        from danhba.core.vn import PROVINCES, PROVINCES_BEFORE_2025
 
         self.rng = rng
         self.old_prefix = {new: old for old, new in OLD_MOBILE_PREFIXES.items()}
         self.old_names: dict[str, list[str]] = defaultdict(list)
         for _old, name, new in PROVINCES_BEFORE_2025:
             self.old_names[new].append(name)
+        self.provinces = [key for key, _name in PROVINCES]
 
     def typo(self, text: str) -> str:
         rng = self.rng
@@ -135,16 +152,64 @@ class Drift:
         return email
 
     def province(self, key: str) -> str:
+        """15% the old name (before the 2025 mergers), 10% moved to another province, 10% missing."""
         r = self.rng.random()
-        if r < 0.2 and self.old_names.get(key):
+        if r < 0.15 and self.old_names.get(key):
             return self.rng.choice(self.old_names[key])
-        if r < 0.3:
+        if r < 0.25:
+            return self.rng.choice([p for p in self.provinces if p != key])
+        if r < 0.35:
             return ""
         return key
 
+    def company(self, name: str, companies: list[str]) -> str:
+        """10% typed differently (the legal form abbreviated or left out), 15% another company
+        (a new job), 25% missing."""
+        r = self.rng.random()
+        if r < 0.10:
+            for kind, short in COMPANY_FORMS:
+                if name.startswith(kind):
+                    return name.replace(kind, self.rng.choice(short), 1).strip()
+            return name
+        if r < 0.25:
+            return self.rng.choice([c for c in companies[:500] if c != name] or [""])
+        if r < 0.50:
+            return ""
+        return name
 
-def generate(people: int, seed: int = SEED) -> tuple[list[dict[str, object]], set[tuple[int, int]]]:
-    """Records (``features.record``) and the true pairs."""
+    def birthday(self, day: dt.date | None) -> dt.date | None:
+        """10% day and month swapped (when the day can be a month), 5% one digit wrong, 3%
+        another date altogether, 15% missing."""
+        rng = self.rng
+        if day is None:
+            return None
+        r = rng.random()
+        if r < 0.10:
+            return day.replace(month=day.day, day=day.month) if day.day <= 12 else day
+        if r < 0.15:
+            text = day.isoformat()
+            for _try in range(10):
+                i = rng.choice((2, 3, 6, 8, 9))
+                changed = text[:i] + rng.choice("0123456789") + text[i + 1 :]
+                try:
+                    other = dt.date.fromisoformat(changed)
+                except ValueError:
+                    continue
+                if other != day:
+                    return other
+            return day
+        if r < 0.18:
+            return day + dt.timedelta(days=rng.randrange(40, 3000) * rng.choice((-1, 1)))
+        if r < 0.33:
+            return None
+        return day
+
+
+def generate(
+    people: int, seed: int = SEED, chunk: int = 50_000
+) -> Iterator[tuple[list[dict[str, object]], list[tuple[int, int]]]]:
+    """Records (``features.record``) and their true pairs, ``chunk`` people at a time (a million
+    people's records as Python dicts would weigh more than the run they measure)."""
     from danhba.contacts.demo import PeopleGenerator
     from danhba.core.normalize import NormalizationError, normalize_email, normalize_phone
     from danhba.quality.features import ContactValues, record
@@ -152,6 +217,7 @@ def generate(people: int, seed: int = SEED) -> tuple[list[dict[str, object]], se
     gen = PeopleGenerator(seed=seed, n_companies=max(150, people // 200))
     rng = random.Random(seed)
     drift = Drift(rng)
+    company_names = [c.name for c in gen.companies]
 
     def phone_of(raw: str) -> str:
         try:
@@ -166,9 +232,9 @@ def generate(people: int, seed: int = SEED) -> tuple[list[dict[str, object]], se
             return ""
 
     records: list[dict[str, object]] = []
-    truth: set[tuple[int, int]] = set()
+    truth: list[tuple[int, int]] = []
     next_id = 0
-    for _ in range(people):
+    for done in range(1, people + 1):
         p = gen.person()
         company = gen.companies[p.company].name if p.company is not None else ""
         email = p.emails[0] if p.emails else ""
@@ -180,11 +246,6 @@ def generate(people: int, seed: int = SEED) -> tuple[list[dict[str, object]], se
         r = rng.random()
         copies = 2 if r < 0.02 else 1 if r < 0.12 else 0
         for _copy in range(copies):
-            birthday = p.birthday
-            if birthday and rng.random() < 0.1 and birthday.day <= 12:
-                birthday = birthday.replace(month=birthday.day, day=birthday.month)
-            elif birthday and rng.random() < 0.15:
-                birthday = None
             next_id += 1
             ids.append(next_id)
             records.append(
@@ -194,66 +255,117 @@ def generate(people: int, seed: int = SEED) -> tuple[list[dict[str, object]], se
                         drift.name(p.full_name),
                         email_of(drift.email(email)) if email else "",
                         phone_of(drift.phone(phone)) if phone else "",
-                        birthday,
+                        drift.birthday(p.birthday),
                         drift.province(p.province) if p.province else "",
-                        company if rng.random() < 0.7 else "",
+                        drift.company(company, company_names) if company else "",
                     )
                 )
             )
-        truth.update(combinations(ids, 2))
-    rng.shuffle(records)
-    return records, truth
+        truth.extend(combinations(ids, 2))
+        if done % chunk == 0 or done == people:
+            yield records, truth
+            records, truth = [], []
 
 
 def scores(found: set[tuple[int, int]], truth: set[tuple[int, int]]) -> dict[str, float]:
-    tp = len(found & truth)
-    precision = tp / len(found) if found else 0.0
-    recall = tp / len(truth) if truth else 0.0
+    return _scores(len(found), len(found & truth), len(truth))
+
+
+def _scores(found: int, tp: int, truth: int) -> dict[str, float]:
+    precision = tp / found if found else 0.0
+    recall = tp / truth if truth else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"pairs": len(found), "true_positives": tp, "precision": round(precision, 4),
+    return {"pairs": found, "true_positives": tp, "precision": round(precision, 4),
             "recall": round(recall, 4), "f1": round(f1, 4)}  # fmt: skip
 
 
-def exact_baseline(records: list[dict[str, object]]) -> set[tuple[int, int]]:
-    """Pairs sharing an email, a phone or the folded name: exact-match dedupe."""
-    groups: dict[tuple[str, object], list[int]] = defaultdict(list)
-    for rec in records:
-        for key in ("email", "phone", "name"):
-            if rec[key]:
-                groups[(key, rec[key])].append(int(rec["unique_id"]))  # type: ignore[call-overload]
-    pairs: set[tuple[int, int]] = set()
-    for ids in groups.values():
-        if len(ids) <= 50:
-            pairs.update((min(a, b), max(a, b)) for a, b in combinations(ids, 2))
-    return pairs
+def exact_baseline(con: Any) -> dict[str, float]:
+    """Exact-match dedupe as other tools do it: pairs sharing an email, a phone or the folded
+    name (values shared by more than 50 records left out), scored against the true pairs
+    (table ``truth``), in DuckDB."""
+    found, tp = con.execute(
+        """
+        WITH keys AS (
+            SELECT 'email' AS k, email AS v, unique_id FROM contacts WHERE email IS NOT NULL
+            UNION ALL SELECT 'phone', phone, unique_id FROM contacts WHERE phone IS NOT NULL
+            UNION ALL SELECT 'name', name, unique_id FROM contacts WHERE name IS NOT NULL
+        ),
+        small AS (SELECT k, v FROM keys GROUP BY k, v HAVING count(*) BETWEEN 2 AND 50),
+        pairs AS (
+            SELECT DISTINCT a.unique_id AS a, b.unique_id AS b
+            FROM keys a JOIN small USING (k, v) JOIN keys b USING (k, v) WHERE a.unique_id < b.unique_id
+        )
+        SELECT count(*), count(t.a) FROM pairs p LEFT JOIN truth t ON t.a = p.a AND t.b = p.b
+        """
+    ).fetchone()
+    total = con.execute("SELECT count(*) FROM truth").fetchone()[0]
+    return _scores(int(found), int(tp), int(total))
 
 
-def _chunks(records: list[dict[str, object]], size: int = 50_000) -> Iterator[list[dict[str, object]]]:
-    for start in range(0, len(records), size):
-        yield records[start : start + size]
-
-
-def realtime_latency(model: dict[str, Any], records: list[dict[str, object]], samples: int = 2000) -> dict[str, Any]:
-    """Score sampled records against their candidates (same phone or name), as the real-time
-    check does after its database lookups."""
+def realtime_latency(model: dict[str, Any], con: Any, samples: int = 2000) -> dict[str, Any]:
+    """Score sampled records against their candidates (same phone or name, at most 200), as the
+    real-time check does after its database lookups (read here from DuckDB, not timed)."""
     from danhba.quality import matching
+    from danhba.quality.features import COLUMNS
 
-    by_key: dict[object, list[dict[str, object]]] = defaultdict(list)
-    for rec in records:
-        for key in ("phone", "name"):
-            if rec[key]:
-                by_key[(key, rec[key])].append(rec)
-    rng = random.Random(SEED)
+    cols = ", ".join(f'c."{c}"' for c in COLUMNS)
+    sample = f"USING SAMPLE reservoir({int(samples)} ROWS) REPEATABLE ({SEED})"
+    con.execute(f"CREATE TEMP TABLE sampled AS SELECT * FROM contacts {sample}")  # noqa: S608
+    joined = "FROM sampled s JOIN contacts c ON"
+    rows = con.execute(
+        f"""
+        SELECT s.unique_id AS for_id, {cols} {joined} c.unique_id = s.unique_id
+        UNION ALL SELECT s.unique_id, {cols} {joined} c.phone = s.phone AND c.unique_id <> s.unique_id
+        UNION ALL SELECT s.unique_id, {cols} {joined} c.name = s.name AND c.unique_id <> s.unique_id
+        """
+    ).fetchall()
+    mine: dict[int, dict[str, object]] = {}
+    others: dict[int, dict[int, dict[str, object]]] = defaultdict(dict)
+    for for_id, *values in rows:
+        rec = dict(zip(COLUMNS, values, strict=True))
+        if rec["unique_id"] == for_id:
+            mine[for_id] = rec
+        else:
+            others[for_id][int(rec["unique_id"])] = rec  # type: ignore[call-overload]
     timings = []
     candidates_seen = 0
-    for rec in rng.sample(records, min(samples, len(records))):
+    for for_id, rec in mine.items():
         start = time.perf_counter()
-        others = {id(o): o for key in ("phone", "name") if rec[key] for o in by_key[(key, rec[key])] if o is not rec}
-        for other in list(others.values())[:200]:
+        candidates = list(others[for_id].values())
+        for other in candidates[:200]:
             matching.score(model, rec, other)
         timings.append((time.perf_counter() - start) * 1000)
-        candidates_seen += len(others)
+        candidates_seen += len(candidates)
     return {"per_contact_ms": percentiles(timings), "mean_candidates": round(candidates_seen / max(1, len(timings)), 2)}
+
+
+def _truth_table(truth: set[tuple[int, int]]) -> Any:
+    import pyarrow as pa
+
+    ordered = sorted(truth)
+    return pa.table({"a": [a for a, _b in ordered], "b": [b for _a, b in ordered]})
+
+
+def _accuracy(engine: Any, model: dict[str, Any], truth: set[tuple[int, int]]) -> dict[str, dict[str, float]]:
+    """Precision, recall and F1 of ``model``'s pairs at each threshold."""
+    scored = {(p.id_l, p.id_r): p.match_probability for p in engine.predict(model, threshold=min(THRESHOLDS))}
+    return {str(th): scores({k for k, pr in scored.items() if pr >= th}, truth) for th in THRESHOLDS}
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    accuracy, baseline, compared = result["accuracy"], result["baseline_exact_match"], result.get("compared_model")
+    realtime, peak_rss = result["realtime"], result["peak_rss_bytes"]
+    print(f"{'threshold':>10} {'pairs':>9} {'precision':>9} {'recall':>7} {'F1':>7}")
+    for th, row in accuracy.items():
+        print(f"{th:>10} {row['pairs']:>9,} {row['precision']:>9} {row['recall']:>7} {row['f1']:>7}")
+    print(
+        f"{'exact':>10} {baseline['pairs']:>9,} {baseline['precision']:>9} {baseline['recall']:>7} {baseline['f1']:>7}"
+    )
+    if compared:
+        print(f"compared model {compared['model']}:")
+        for th, row in compared["accuracy"].items():
+            print(f"{th:>10} {row['pairs']:>9,} {row['precision']:>9} {row['recall']:>7} {row['f1']:>7}")
+    print(f"peak RSS {peak_rss / 2**20:,.0f} MiB; real-time scoring p50 {realtime['per_contact_ms'].get('p50')} ms")
 
 
 def main(argv: list[str]) -> int:
@@ -264,11 +376,6 @@ def main(argv: list[str]) -> int:
     from danhba.quality import linkage
 
     people = 1_000_000 if args.million else args.contacts
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    records, truth = generate(people)
-    generated = {"wall_s": round(time.perf_counter() - wall0, 1), "cpu_s": round(time.process_time() - cpu0, 1)}
-    print(f"generated {len(records):,} records, {len(truth):,} true pairs in {generated['wall_s']} s", flush=True)
-
     phases: dict[str, dict[str, float]] = {}
 
     def phase(name: str, started: tuple[float, float]) -> None:
@@ -278,49 +385,66 @@ def main(argv: list[str]) -> int:
         }
         print(f"  {name}: {phases[name]['wall_s']} s wall, {phases[name]['cpu_s']} s CPU", flush=True)
 
-    start_all = (time.process_time(), time.perf_counter())
+    # Generating is not timed: the records are made and handed to DuckDB a chunk at a time (the
+    # load phase is the Arrow conversion and the inserts), the true pairs kept as integers.
     engine = linkage.Engine()
-    t = (time.process_time(), time.perf_counter())
-    for chunk in _chunks(records):
+    truth = set()
+    load_cpu = load_wall = 0.0
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for chunk, pairs in generate(people):
+        truth.update(pairs)
+        t = (time.process_time(), time.perf_counter())
         engine.add(linkage.arrow_table(chunk))
-    phase("load", t)
+        load_cpu, load_wall = load_cpu + time.process_time() - t[0], load_wall + time.perf_counter() - t[1]
+    generated = {
+        "wall_s": round(time.perf_counter() - wall0 - load_wall, 1),
+        "cpu_s": round(time.process_time() - cpu0 - load_cpu, 1),
+    }
+    phases["load"] = {"wall_s": round(load_wall, 1), "cpu_s": round(load_cpu, 1)}
+    records = engine.count
+    print(f"generated {records:,} records, {len(truth):,} true pairs in {generated['wall_s']} s", flush=True)
+    print(f"  load: {phases['load']['wall_s']} s wall, {phases['load']['cpu_s']} s CPU", flush=True)
+    start_all = (time.process_time() - load_cpu, time.perf_counter() - load_wall)
     t = (time.process_time(), time.perf_counter())
-    model = engine.train()
-    phase("train", t)
+    if args.model:
+        model = json.loads(Path(args.model).read_text(encoding="utf-8"))
+    else:
+        model = engine.train()
+        phase("train", t)
     t = (time.process_time(), time.perf_counter())
-    scored = {(p.id_l, p.id_r): p.match_probability for p in engine.predict(model, threshold=min(THRESHOLDS))}
+    accuracy = _accuracy(engine, model, truth)
     phase("predict", t)
     phase("end_to_end", start_all)
-    engine.close()
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-    accuracy = {str(th): scores({k for k, pr in scored.items() if pr >= th}, truth) for th in THRESHOLDS}
-    baseline = scores(exact_baseline(records), truth)
-    realtime = realtime_latency(model, records)
-    if args.save_model:
+    compared = None
+    if args.compare:
+        other = json.loads(Path(args.compare).read_text(encoding="utf-8"))
+        compared = {"model": args.compare, "accuracy": _accuracy(engine, other, truth)}
+    engine.con.register("_truth", _truth_table(truth))
+    engine.con.execute("CREATE TABLE truth AS SELECT * FROM _truth")
+    baseline = exact_baseline(engine.con)
+    realtime = realtime_latency(model, engine.con)
+    engine.close()
+    if args.save_model and not args.model:
         MODEL_PATH.write_text(json.dumps(model, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"model saved to {MODEL_PATH}")
 
     result = {
         "machine": machine_info(),
         "people": people,
-        "records": len(records),
+        "model": args.model or "trained in this run",
+        "records": records,
         "true_pairs": len(truth),
         "generate": generated,
         "phases": phases,
         "peak_rss_bytes": peak_rss,
         "accuracy": accuracy,
         "baseline_exact_match": baseline,
+        **({"compared_model": compared} if compared else {}),
         "realtime": realtime,
         "targets": {"f1": 0.95, "end_to_end_s_at_1M": 600, "peak_rss_bytes_at_1M": 8 * 1024**3},
     }
     path = write_results(NAME if not args.million else f"{NAME}-1m", result, Path(args.out) if args.out else None)
-    print(f"{'threshold':>10} {'pairs':>9} {'precision':>9} {'recall':>7} {'F1':>7}")
-    for th, row in accuracy.items():
-        print(f"{th:>10} {row['pairs']:>9,} {row['precision']:>9} {row['recall']:>7} {row['f1']:>7}")
-    print(
-        f"{'exact':>10} {baseline['pairs']:>9,} {baseline['precision']:>9} {baseline['recall']:>7} {baseline['f1']:>7}"
-    )
-    print(f"peak RSS {peak_rss / 2**20:,.0f} MiB; real-time scoring p50 {realtime['per_contact_ms'].get('p50')} ms")
+    _print_table(result)
     print(f"wrote {path}")
     return 0
