@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A service's refusal a page did not catch answers with its own 4xx, never 500.
+    "danhba.core.views.ServiceErrorMiddleware",
     # Last, so it sees a view's exception first: a busy database answers 503, never 500.
     "danhba.core.busy.BusyDatabaseMiddleware",
 ]

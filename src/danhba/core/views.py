@@ -69,3 +69,24 @@ def next_url(request: HttpRequest, default: str) -> str:
 def changed(response: HttpResponse) -> HttpResponse:
     """Tell the page's panels that the contact changed (they reload themselves)."""
     return trigger_client_event(response, CHANGED)
+
+
+class ServiceErrorMiddleware:
+    """A service's refusal that a page did not catch (a malformed cursor in the URL, a conflict)
+    is the request's fault, not the server's: the page answers with the error's own status and
+    message (400, 404, 409, 422), never a 500. The API has its own handlers (danhba/api.py)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.shortcuts import render
+
+        from danhba.core.errors import ServiceError
+
+        if not isinstance(exception, ServiceError) or request.path.startswith("/api/"):
+            return None
+        return render(request, "error.html", {"message": exception.message}, status=exception.status)

@@ -93,7 +93,7 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
     """Move from the board or the deal page; to the lost stage without a reason it opens the
     deal page's lost form instead."""
     deal = _deal(request, pk)
-    stage = Stage.objects.filter(pk=request.POST.get("stage_id") or 0, pipeline_id=deal.pipeline_id).first()
+    stage = Stage.objects.filter(pk=_int(request.POST.get("stage_id")) or 0, pipeline_id=deal.pipeline_id).first()
     if stage is not None and stage.kind == Stage.Kind.LOST and not request.POST.get("lost_reason_id"):
         messages.info(request, _("Say why the deal was lost to move it to “%(stage)s”.") % {"stage": stage.name})
         return redirect(reverse("sales:deal", args=[deal.pk]) + "#lost")

@@ -22,6 +22,7 @@ from danhba.capture.channels.mapping import TARGETS, default_mapping, mapping_as
 from danhba.capture.models import ChannelConnection, ChannelKind, ChannelPayload, PayloadStatus
 from danhba.core.actor import Actor
 from danhba.core.errors import NotFound, PermissionDenied, ServiceError
+from danhba.core.keyset import BadCursor
 
 OBJECT = services.OBJECT
 
@@ -132,7 +133,10 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(can(OBJECT, perms.VIEW))
 def payload_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.PayloadFilters.from_params(request.GET)
-    page = selectors.payload_page(filters, request.GET.get("cursor"))
+    try:
+        page = selectors.payload_page(filters, request.GET.get("cursor"))
+    except BadCursor as exc:
+        raise Http404(exc.message) from None
     counts = selectors.status_counts()
     context = {
         "nav": "channels", "page": page, "filters": filters, "query": urlencode(filters.as_params()), "counts": counts,
