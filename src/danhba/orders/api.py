@@ -19,14 +19,16 @@ from danhba.contacts.services.contacts import contact_get
 from danhba.core import formatting
 from danhba.core.keyset import CURSOR_MAX, MAX_PK
 from danhba.core.schemas import ErrorOut
-from danhba.orders import selectors, services
+from danhba.orders import catalogue, selectors, services
 from danhba.orders.models import Order, PurchaseStats
 from danhba.orders.schemas import (
     OrderIn,
     OrderOut,
     OrderPage,
+    ProductIn,
     ProductOut,
     ProductPage,
+    ProductPatch,
     PurchaseStatsOut,
     RefundIn,
 )
@@ -177,14 +179,50 @@ def product_list(
     cursor: str | None = Query(None, max_length=CURSOR_MAX),
     limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
 ) -> dict[str, Any]:
-    """The catalogue built from orders, in product id order."""
+    """The catalogue (added by hand or from orders), in product id order."""
     user = api_user(request)
     require(user, "order", perms.VIEW)
     page = selectors.product_page(user, q=q, category=category, cursor=cursor or None, limit=limit)
     return {
-        "items": [ProductOut.from_orm(p).model_dump() for p in page.items],
+        "items": [product_out(p) for p in page.items],
         "next_cursor": page.next_cursor,
     }
+
+
+def product_out(product: Any) -> dict[str, Any]:
+    return ProductOut.from_orm(product).model_dump()
+
+
+@products.post("", response={201: ProductOut, **ERRORS}, summary="Add a product")
+def product_create(request: HttpRequest, payload: ProductIn) -> Status[dict[str, Any]]:
+    """`product_id` is the SKU: unique (also ignoring case), no spaces, fixed once created."""
+    data = payload.model_dump(exclude_none=True, mode="python")
+    return Status(201, product_out(catalogue.product_create(actor=api_actor(request), data=data)))
+
+
+@products.get(
+    "/{path:product_id}",
+    response={200: ProductOut, **ERRORS},
+    summary="Get a product",
+)
+def product_get(request: HttpRequest, product_id: str = Path(..., max_length=200)) -> dict[str, Any]:
+    require(api_user(request), "order", perms.VIEW)
+    return product_out(catalogue.product_get(product_id))
+
+
+@products.patch(
+    "/{path:product_id}",
+    response={200: ProductOut, **ERRORS},
+    summary="Change a product",
+)
+def product_update(
+    request: HttpRequest, payload: ProductPatch, product_id: str = Path(..., max_length=200)
+) -> dict[str, Any]:
+    """Name, category, unit, list price, currency. Orders naming it later no longer overwrite them."""
+    require(api_user(request), "order", perms.VIEW)
+    product = catalogue.product_get(product_id)
+    data = payload.model_dump(exclude_unset=True, mode="python")
+    return product_out(catalogue.product_update(actor=api_actor(request), product=product, data=data))
 
 
 @purchase_stats.get(

@@ -27,6 +27,7 @@ class OrdersConfig(AppConfig):
 
         # Before the tracking part, which sends the orders placed since the shop's tracking began.
         AUDIT_TYPES.add("order", AuditType(model="orders.Order", keys={"orders": _("orders")}))
+        AUDIT_TYPES.add("product", AuditType(model="orders.Product"))
         part = DemoPart(floor=5, order=10, load=demo.demo_orders_part, labels=(("orders", "orders"),))
         demo_part_add("orders", part)
         # Orders from the event intake (intake.py).

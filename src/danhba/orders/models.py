@@ -24,14 +24,18 @@ def shop_currency() -> str:
 
 
 class Product(models.Model):
-    """The product catalogue, upserted from the lines of the orders that mention a product:
-    name, category and price are the last ones seen."""
+    """The product catalogue: created and edited by hand (page and API), and upserted from the
+    lines of the orders that mention a product: name, category and price are the last ones seen,
+    unless a user set them (``edited_at``): then orders only fill what is still empty."""
 
     product_id = models.CharField(_("product id"), max_length=200, unique=True)
     name = models.CharField(_("name"), max_length=300, blank=True)
     category = models.CharField(_("category"), max_length=200, blank=True, db_index=True)
     price = models.DecimalField(_("price"), null=True, blank=True, max_digits=18, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, default=shop_currency)
+    unit = models.CharField(_("unit"), max_length=30, blank=True)
+    # When a user last created or edited it by hand (page or API); null for products only seen in orders.
+    edited_at = models.DateTimeField(_("edited by hand"), null=True, blank=True)
     # When the latest order naming it was placed: an older order replayed later (a history
     # import) does not overwrite the name, category and price of a newer one.
     last_ordered_at = models.DateTimeField(_("last ordered"), null=True, blank=True)

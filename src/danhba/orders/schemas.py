@@ -127,12 +127,43 @@ class OrderPage(Schema):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
+ProductName = Annotated[str, Field(max_length=300)]
+Category = Annotated[str, Field(max_length=200)]
+Unit = Annotated[str, Field(max_length=30, description='e.g. "cái", "hộp", "kg"')]
+
+
+class ProductIn(In):
+    """A product to add to the catalogue by hand. Orders naming it later never overwrite what is
+    set here (they only fill empty fields)."""
+
+    product_id: Annotated[str, Field(min_length=1, max_length=200, description="The SKU: unique, no spaces.")]
+    name: ProductName
+    category: Category = ""
+    unit: Unit = ""
+    price: Money | None = Field(None, description="The list price, in `currency`.")
+    currency: Annotated[str, Field(min_length=3, max_length=3, description="ISO 4217; default the shop's.")] | None = (
+        None
+    )
+
+
+class ProductPatch(In):
+    """The fields to change; the SKU (`product_id`) cannot change."""
+
+    name: ProductName | None = None
+    category: Category | None = None
+    unit: Unit | None = None
+    price: Money | None = None
+    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+
+
 class ProductOut(Schema):
     product_id: str
     name: str
     category: str
+    unit: str
     price: Decimal | None
     currency: str
+    edited_at: dt.datetime | None = Field(description="When a user last set it by hand; null if only orders did.")
     last_ordered_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -237,9 +237,32 @@ def order_clean(data: dict[str, Any]) -> OrderData:
 # --- products -------------------------------------------------------------------------------
 
 
+def _product_values(product: Product, line: LineData, currency: str, seen_at: dt.datetime) -> dict[str, Any]:
+    """What an order's line sets on a known product: the latest name, category and price; on a
+    product set by hand (``catalogue.py``), only what is still empty (a discount or a typo in an
+    order does not overwrite it)."""
+    if product.edited_at:
+        keep_price = product.price is not None
+        return {
+            "name": product.name or line.name,
+            "category": product.category or line.category,
+            "price": product.price if keep_price else line.price,
+            "currency": product.currency if keep_price else currency,
+            "last_ordered_at": seen_at,
+        }
+    return {
+        "name": line.name or product.name,
+        "category": line.category or product.category,
+        "price": line.price,
+        "currency": currency,
+        "last_ordered_at": seen_at,
+    }
+
+
 def products_upsert(lines: Sequence[LineData], *, currency: str, seen_at: dt.datetime) -> None:
     """Create the products named by ``lines`` that are new, and update name, category and price
-    of those whose latest order this is: one SELECT, one INSERT and one UPDATE per batch."""
+    of those whose latest order this is (of a product edited by hand, only the empty ones): one
+    SELECT, one INSERT and one UPDATE per batch."""
     latest: dict[str, LineData] = {}
     for line in lines:
         if line.product_id:
@@ -264,13 +287,7 @@ def products_upsert(lines: Sequence[LineData], *, currency: str, seen_at: dt.dat
         line = latest[pid]
         if product.last_ordered_at and product.last_ordered_at > seen_at:
             continue
-        values = {
-            "name": line.name or product.name,
-            "category": line.category or product.category,
-            "price": line.price,
-            "currency": currency,
-            "last_ordered_at": seen_at,
-        }
+        values = _product_values(product, line, currency, seen_at)
         if any(getattr(product, k) != v for k, v in values.items()):
             for k, v in values.items():
                 setattr(product, k, v)
