@@ -120,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "danhba.accounts.context_processors.access",
+                "danhba.sales.context_processors.unread",
             ],
         },
     },

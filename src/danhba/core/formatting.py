@@ -163,6 +163,25 @@ def _unit(seconds: float) -> tuple[int, str]:
     return int(days // 365.25), "year"
 
 
+def duration(value: dt.timedelta | float | None) -> str:
+    """A length of time in its one largest unit, as ``relative_time`` counts it: "3 ngày",
+    "2 hours"; under a minute, "under a minute"."""
+    if value is None or value == "":
+        return ""
+    seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+    if seconds < 60:
+        return _("under a minute")
+    n, unit = _unit(seconds)
+    texts = {
+        "minute": ngettext("%(n)s minute", "%(n)s minutes", n),
+        "hour": ngettext("%(n)s hour", "%(n)s hours", n),
+        "day": ngettext("%(n)s day", "%(n)s days", n),
+        "month": ngettext("%(n)s month", "%(n)s months", n),
+        "year": ngettext("%(n)s year", "%(n)s years", n),
+    }
+    return texts[unit] % {"n": number(n)}
+
+
 def relative_time(value: dt.datetime | dt.date | None, now: dt.datetime | None = None) -> str:
     """How long ago (or how far ahead) ``value`` is, in one unit: "10 phút trước", "2 tháng
     trước", "in 3 days". A date without a time counts from the start of that day."""
@@ -180,4 +199,4 @@ def relative_time(value: dt.datetime | dt.date | None, now: dt.datetime | None =
     return _ago(n, unit) if seconds > 0 else _ahead(n, unit)
 
 
-__all__ = ["day", "day_month", "moment", "money", "number", "parse_moment", "relative_time"]
+__all__ = ["day", "day_month", "duration", "moment", "money", "number", "parse_moment", "relative_time"]

@@ -7,28 +7,102 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from danhba.sales.models import AssignmentRule, LostReason, Pipeline, PriceList, Task
+from danhba.sales.models import AssignmentRule, Deal, LostReason, Pipeline, PriceList, Task
+
+
+def picked_id(value: str) -> int | None:
+    """The id of what a picker's text names: "#12 Nguyễn Văn An · an@x.vn" or "12"; None if empty."""
+    text = (value or "").strip().lstrip("#")
+    head = text.split(" ", 1)[0]
+    if not text:
+        return None
+    if not head.isdigit() or len(head) > 18:
+        raise forms.ValidationError(_("Pick one from the list (it starts with #number)."))
+    return int(head)
+
+
+class PickerInput(forms.TextInput):
+    """A text input whose suggestions (a datalist) come from ``sales:picks`` as the user types."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        super().__init__(attrs={"list": f"picks-{kind}", "autocomplete": "off"})
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> Any:
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        more = {"hx-get": reverse("sales:picks", args=[self.kind]), "hx-trigger": "input changed delay:300ms",
+                "hx-target": f"#picks-{self.kind}", "hx-swap": "innerHTML",
+                "placeholder": _("Type a name, email or phone")}  # fmt: skip
+        html = super().render(name, value, {**(attrs or {}), **more}, renderer)
+        return format_html('{}<datalist id="picks-{}"></datalist>', html, self.kind)
 
 
 class DealForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     pipeline_id = forms.TypedChoiceField(label=_("Pipeline"), coerce=int)
-    value = forms.DecimalField(label=_("Value (₫)"), min_value=0, max_digits=17, decimal_places=2, initial=0)
+    contact = forms.CharField(label=_("Contact"), required=False, max_length=300, widget=PickerInput("contact"))
+    company = forms.CharField(label=_("Company"), required=False, max_length=300, widget=PickerInput("company"))
+    owner_id = forms.TypedChoiceField(label=_("Owner"), coerce=int, required=False, empty_value=None)
+    value = forms.DecimalField(label=_("Value"), min_value=0, max_digits=17, decimal_places=2, initial=0)
+    currency = forms.CharField(label=_("Currency"), max_length=3, initial="VND")
+    rate = forms.DecimalField(label=_("Rate to VND"), min_value=0, max_digits=18, decimal_places=6, required=False,
+                              help_text=_("Only for another currency: how many ₫ one unit is."))  # fmt: skip
     expected_close = forms.DateField(label=_("Expected close"), required=False, input_formats=["%d/%m/%Y", "%Y-%m-%d"],
                                      widget=forms.DateInput(attrs={"placeholder": "dd/mm/yyyy"}))  # fmt: skip
     source = forms.CharField(label=_("Source"), max_length=60, required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, editing: bool = False, lines: bool = False, **kwargs: Any) -> None:
+        from danhba.accounts.models import User
+
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["pipeline_id"]).choices = [
-            (p.pk, p.name) for p in Pipeline.objects.filter(is_active=True)
-        ]
+        if lines:  # the value is the sum of the product lines
+            del self.fields["value"]
+        if editing:  # the stage (and so the pipeline) changes by a move
+            del self.fields["pipeline_id"]
+        else:
+            cast(forms.ChoiceField, self.fields["pipeline_id"]).choices = [
+                (p.pk, p.name) for p in Pipeline.objects.filter(is_active=True)
+            ]
+        cast(forms.ChoiceField, self.fields["owner_id"]).choices = [
+            ("", _("Me") if not editing else "—"), *[(u.pk, str(u)) for u in User.objects.filter(is_active=True)],
+        ]  # fmt: skip
+
+    def clean_contact(self) -> int | None:
+        return picked_id(self.cleaned_data.get("contact", ""))
+
+    def clean_company(self) -> int | None:
+        return picked_id(self.cleaned_data.get("company", ""))
 
     def data_for_service(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
-        if data.get("expected_close") is None:
+        data["primary_contact_id"] = data.pop("contact", None)
+        data["company_id"] = data.pop("company", None)
+        data["currency"] = (data.get("currency") or "VND").upper()
+        if data.get("rate") is None:
+            data.pop("rate", None)
+        if data.get("owner_id") is None and "pipeline_id" in self.fields:
+            data.pop("owner_id")  # a new deal is the creator's
+        if data.get("expected_close") is None and "pipeline_id" in self.fields:
             data.pop("expected_close", None)
         return data
+
+    @staticmethod
+    def initial_for(deal: Deal) -> dict[str, Any]:
+        contact, company = deal.primary_contact, deal.company
+        return {
+            "title": deal.title, "owner_id": deal.owner_id, "value": deal.value, "currency": deal.currency,
+            "rate": deal.rate if deal.currency != "VND" else None, "expected_close": deal.expected_close,
+            "source": deal.source, "contact": pick_label(contact) if contact else "",
+            "company": f"#{company.pk} {company.name}" if company else "",
+        }  # fmt: skip
+
+
+def pick_label(contact: Any) -> str:
+    """How a picker shows a contact: "#12 Nguyễn Văn An · an@x.vn"."""
+    email = getattr(contact, "email", "") or ""
+    return f"#{contact.pk} {contact.display_name}" + (f" · {email}" if email else "")
 
 
 class LostForm(forms.Form):

@@ -249,6 +249,11 @@ class Notification(models.Model):
             models.UniqueConstraint(fields=["key"], condition=~models.Q(key=""), name="sales_notice_key"),
         ]
 
+    @property
+    def link(self) -> str:
+        """The notice's page, only when it is one of ours (a path, never a scheme or host)."""
+        return self.url if self.url.startswith("/") and not self.url.startswith("//") else ""
+
 
 class CalendarFeed(models.Model):
     """A user's secret calendar URL: only its SHA-256 is stored; resetting makes a new one."""

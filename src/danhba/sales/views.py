@@ -21,17 +21,27 @@ from danhba.accounts import permissions as perms
 from danhba.accounts.forms import apply_service_error
 from danhba.accounts.models import User
 from danhba.accounts.views import can, permission_required
-from danhba.contacts.models import Contact
+from danhba.contacts.models import Company, Contact
+from danhba.contacts.selectors import ContactFilters, contact_page
 from danhba.core.actor import Actor
 from danhba.core.charts import Bar, column_chart
-from danhba.core.errors import InvalidInput, NotFound, ServiceError
+from danhba.core.errors import InvalidInput, NotFound
 from danhba.core.formatting import money
 from danhba.core.keyset import BadCursor
 from danhba.core.ratelimit import PublicLimit, public_rate_limited
 from danhba.core.views import next_url
 from danhba.sales import selectors
 from danhba.sales.calendar import feed_ics
-from danhba.sales.forms import DealFilterForm, DealForm, DealLineForm, LostForm, LostReasonForm, PipelineForm, TaskForm
+from danhba.sales.forms import (
+    DealFilterForm,
+    DealForm,
+    DealLineForm,
+    LostForm,
+    LostReasonForm,
+    PipelineForm,
+    TaskForm,
+    pick_label,
+)
 from danhba.sales.models import CalendarFeed, Deal, LostReason, Notification, Pipeline, PriceList, Stage, Task
 from danhba.sales.services import deals as services
 from danhba.sales.services import pipelines as pipeline_services
@@ -71,20 +81,58 @@ def board(request: HttpRequest) -> HttpResponse:
     return render(request, "sales/board.html", context)
 
 
-@require_POST
 @permission_required(can("deal", perms.CREATE))
 def deal_create(request: HttpRequest) -> HttpResponse:
+    """The new-deal form; from a contact's page (``?contact=12``) the contact is filled in."""
+    if request.method != "POST":
+        contact = Contact.objects.visible_to(request.user).filter(pk=_int(request.GET.get("contact")) or 0).first()
+        initial = {"contact": pick_label(contact) if contact else "", "currency": "VND"}
+        return render(request, "sales/deal_form.html", {"nav": "sales", "form": DealForm(initial=initial)})
     form = DealForm(request.POST)
     if form.is_valid():
         try:
             deal = services.deal_create(actor=Actor.from_request(request), data=form.data_for_service())
-        except ServiceError as exc:
-            if not isinstance(exc, InvalidInput):
-                raise
-            apply_service_error(form, exc)
+        except InvalidInput as exc:
+            apply_service_error(form, exc, rename=DEAL_FIELD_ALIASES)
         else:
             return redirect("sales:deal", deal.pk)
     return render(request, "sales/deal_form.html", {"nav": "sales", "form": form}, status=422)
+
+
+# The service's names for what the form calls "contact" and "company".
+DEAL_FIELD_ALIASES = {"primary_contact_id": "contact", "company_id": "company"}
+
+
+@require_POST
+@permission_required(can("deal", perms.EDIT))
+def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = _deal(request, pk)
+    form = DealForm(request.POST, editing=True, lines=deal.lines.exists())
+    if form.is_valid():
+        try:
+            services.deal_update(actor=Actor.from_request(request), deal=deal, data=form.data_for_service())
+        except InvalidInput as exc:
+            apply_service_error(form, exc, rename=DEAL_FIELD_ALIASES)
+        else:
+            messages.success(request, _("Deal saved."))
+            return redirect("sales:deal", deal.pk)
+    return _detail(request, _deal(request, pk), edit_form=form, status=422)
+
+
+@permission_required(can("deal", perms.VIEW))
+def picks(request: HttpRequest, kind: str) -> HttpResponse:
+    """A picker's suggestions as ``<option>``s: contacts the user may see, or companies."""
+    text = (request.GET.get(kind) or request.GET.get("q") or "").strip()[:100]
+    options: list[str] = []
+    if kind == "contact" and text:
+        found = contact_page(request.user, ContactFilters(q=text.lstrip("#")), limit=10)  # type: ignore[arg-type]
+        options = [pick_label(c) for c in found.items]
+    elif kind == "company" and text:
+        companies = Company.objects.filter(name__icontains=text).order_by("name")[:10]
+        options = [f"#{c.pk} {c.name}" for c in companies]
+    elif kind not in ("contact", "company"):
+        raise Http404
+    return render(request, "sales/_picks.html", {"options": options})
 
 
 @require_POST
@@ -118,13 +166,19 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _detail(
-    request: HttpRequest, deal: Deal, lost_error: InvalidInput | None = None, status: int = 200
+    request: HttpRequest,
+    deal: Deal,
+    lost_error: InvalidInput | None = None,
+    status: int = 200,
+    edit_form: DealForm | None = None,
 ) -> HttpResponse:
     lost = LostForm(request.POST if lost_error else None)
     if lost_error is not None:
         lost.is_valid()
         apply_service_error(lost, lost_error)
-    context = {"nav": "sales", "deal": deal, "detail": selectors.deal_detail(deal), "lost_form": lost,
+    detail = selectors.deal_detail(deal)
+    edit = edit_form or DealForm(initial=DealForm.initial_for(deal), editing=True, lines=bool(detail["lines"]))
+    context = {"nav": "sales", "deal": deal, "detail": detail, "lost_form": lost, "edit_form": edit,
                "stages": deal.pipeline.stages.all(),
                "contacts": Contact.objects.visible_to(request.user).filter(deals=deal),
                "price_lists": PriceList.objects.filter(is_active=True), "line_form": DealLineForm()}  # fmt: skip

@@ -6,6 +6,7 @@ them in the active language. Dates need no filter of their own: ``{{ value|date 
 - ``{{ rate|pct }}`` → 12,5% / 12.5%
 - ``{{ order.total|money:order.currency }}`` → 45.000 ₫ / 45,000 ₫ (the shop's currency by default)
 - ``{{ contact.last_activity_at|ago }}`` → 10 phút trước / 10 minutes ago
+- ``{{ stay.seconds|duration }}`` → 3 ngày / 3 days (a timedelta or seconds)
 - ``{{ refund.at|moment }}``, ``{{ value|day }}``: like ``|date``, also for dates kept as ISO text
   in JSON
 """
@@ -52,3 +53,8 @@ def moment(value: Any) -> str:
 @register.filter
 def ago(value: dt.datetime | dt.date | None) -> str:
     return formatting.relative_time(value)
+
+
+@register.filter
+def duration(value: dt.timedelta | float | None) -> str:
+    return formatting.duration(value)

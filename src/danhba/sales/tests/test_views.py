@@ -112,3 +112,85 @@ def test_admins_manage_pipelines_and_lost_reasons_on_a_page(client_for: Any, use
     rep = client_for(users["sales"])
     assert rep.post(f"/sales/settings/reasons/{reason.pk}/toggle/").status_code == 403
     assert rep.post("/sales/settings/", {"add_reason": "1", "name": "Mine"}).status_code == 403
+
+
+def test_stage_history_says_how_long_in_vietnamese(client_for: Any, users: Any, make_deal: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from danhba.sales.models import DealStageChange
+
+    deal = make_deal(title="Lâu")
+    DealStageChange.objects.filter(deal=deal).update(entered_at=timezone.now() - timedelta(days=3, hours=2))
+    users["admin"].language = "vi"
+    users["admin"].save()
+    client = client_for(users["admin"])
+    client.cookies["django_language"] = "vi"
+    with translation.override("vi"):
+        page = client.get(f"/sales/deals/{deal.pk}/").content.decode()
+    assert "3 ngày" in page and "days" not in page
+
+
+def test_notices_link_to_their_page_and_my_day_shows_the_unread_count(client_for: Any, users: Any) -> None:
+    from danhba.sales.models import Notification
+
+    rep = users["sales"]
+    Notification.objects.create(user=rep, text="Lead mới: An", url="/contacts/7/")
+    Notification.objects.create(user=rep, text="Evil", url="javascript:alert(1)")
+    Notification.objects.create(user=users["admin"], text="Not the rep's", url="/x/")
+    client = client_for(rep)
+    page = client.get("/sales/today/").content.decode()
+    assert '<a href="/contacts/7/">Lead mới: An</a>' in page
+    assert "javascript:" not in page and "Not the rep" not in page
+    assert 'id="unread-notices"' in page and ">2</span>" in page
+    client.post("/sales/notices/read/")
+    assert 'id="unread-notices"' not in client.get("/sales/today/").content.decode()
+
+
+def test_a_deal_made_and_edited_on_pages_links_a_contact_company_owner_and_currency(
+    client_for: Any, users: Any, pipeline: Any, make_contact: Any
+) -> None:
+    from danhba.contacts.models import Company
+
+    an = make_contact(full_name="Trần Thị An", emails=["an@example.vn"])
+    acme = Company.objects.create(name="Công ty Acme", name_key="cong ty acme")
+    client = client_for(users["admin"])
+    contact_page = client.get(f"/contacts/{an.pk}/").content.decode()
+    assert f"/sales/deals/new/?contact={an.pk}" in contact_page
+    form = client.get(f"/sales/deals/new/?contact={an.pk}").content.decode()
+    assert f'value="#{an.pk} Trần Thị An · an@example.vn"' in form
+    assert f"#{an.pk} Trần Thị An" in client.get("/sales/picks/contact/?contact=Tran").content.decode()
+    assert f"#{acme.pk} Công ty Acme" in client.get("/sales/picks/company/?company=acme").content.decode()
+    made = client.post("/sales/deals/new/", {
+        "title": "Kế toán", "pipeline_id": pipeline.pk, "contact": f"#{an.pk} Trần Thị An", "company": f"#{acme.pk}",
+        "value": "1000", "currency": "usd", "rate": "25000",
+    })  # fmt: skip
+    deal = Deal.objects.get(title="Kế toán")
+    assert made.status_code == 302 and deal.primary_contact_id == an.pk and deal.company_id == acme.pk
+    assert deal.value_vnd == 25_000_000 and deal.owner_id == users["admin"].pk
+    assert "Trần Thị An" in client.get(f"/sales/deals/{deal.pk}/").content.decode()
+    edited = client.post(f"/sales/deals/{deal.pk}/edit/", {
+        "title": "Kế toán 2", "contact": "", "company": "", "owner_id": users["sales"].pk, "value": "10",
+        "currency": "VND", "expected_close": "01/03/2027",
+    })  # fmt: skip
+    deal.refresh_from_db()
+    assert edited.status_code == 302 and deal.title == "Kế toán 2" and deal.owner_id == users["sales"].pk
+    assert deal.value_vnd == 10 and deal.company_id is None and str(deal.expected_close) == "2027-03-01"
+
+
+def test_a_rep_cannot_link_a_contact_they_cannot_see(
+    client_for: Any, users: Any, pipeline: Any, make_contact: Any, make_deal: Any
+) -> None:
+    hidden = make_contact(full_name="Người Khác", owner=users["admin"].pk)
+    rep = client_for(users["sales"])
+    assert "Người Khác" not in rep.get("/sales/picks/contact/?contact=Khac").content.decode()
+    bad = rep.post("/sales/deals/new/", {"title": "X", "pipeline_id": pipeline.pk, "contact": f"#{hidden.pk}",
+                                         "value": "0", "currency": "VND"})  # fmt: skip
+    assert bad.status_code == 422 and "No such contact." in bad.content.decode()
+    mine = make_deal(user=users["sales"], title="Của tôi")
+    again = rep.post(f"/sales/deals/{mine.pk}/edit/", {"title": "Y", "contact": f"#{hidden.pk}", "value": "0",
+                                                      "currency": "VND", "owner_id": users["sales"].pk})  # fmt: skip
+    mine.refresh_from_db()
+    assert again.status_code == 422 and mine.primary_contact_id is None and mine.title == "Của tôi"
+    assert rep.get("/sales/picks/other/?q=x").status_code == 404
