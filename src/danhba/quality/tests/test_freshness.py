@@ -169,19 +169,29 @@ def test_the_contact_page_shows_the_panel_and_the_button_verifies(
 
 
 def test_a_workflow_branch_takes_the_needs_verification_arm(make_contact: Any) -> None:
-    from danhba.automation.services.steps import BranchParams, _branch_check
+    from danhba.automation.graph import graph_clean
+    from danhba.core.errors import InvalidInput
     from danhba.segments.compiler import matching
 
     flagged = make_contact(full_name="Cần Xác Minh")
     ContactPhone.objects.create(contact=flagged, e164="+8400012")
     ok = make_contact(full_name="Ổn")
     _process()
+
+    def workflow(tree: dict[str, Any]) -> dict[str, Any]:
+        return {"start": "s1", "steps": {
+            "s1": {"kind": "branch", "params": {"branches": [{"condition": tree, "next": "s2"}], "otherwise": "s2"}},
+            "s2": {"kind": "wait", "params": {"seconds": 60}},
+        }}  # fmt: skip
+
     tree = {"op": "all", "conditions": [{"kind": "quality", "is": "signal", "signal": "bad_phone"}]}
-    assert _branch_check(BranchParams(branches=[{"condition": tree, "next": "s2"}])) == []
+    assert graph_clean(workflow(tree))["steps"]["s1"]["params"]["branches"][0]["condition"]
     met = set(matching(tree, among=[flagged.pk, ok.pk]).values_list("pk", flat=True))
     assert met == {flagged.pk}
     bad = {"op": "all", "conditions": [{"kind": "quality", "is": "signal", "signal": "nope"}]}
-    assert _branch_check(BranchParams(branches=[{"condition": bad, "next": "s2"}]))
+    with pytest.raises(InvalidInput) as refused:
+        graph_clean(workflow(bad))
+    assert "steps.s1.params.branches.0.condition" in refused.value.details
 
 
 def test_a_logged_call_is_activity(make_contact: Any, admin: Any) -> None:
