@@ -150,6 +150,16 @@ class TaskForm(forms.Form):
                  (60, _("1 hour before")), (1440, _("1 day before"))],
     )  # fmt: skip
     notes = forms.CharField(label=_("Notes"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    contact = forms.CharField(label=_("Contact"), required=False, max_length=300, widget=PickerInput("contact"))
+    deal_id = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def clean_contact(self) -> int | None:
+        return picked_id(self.cleaned_data.get("contact", ""))
+
+    def data_for_service(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["contact_id"] = data.pop("contact", None)
+        return data
 
 
 class LostReasonForm(forms.Form):

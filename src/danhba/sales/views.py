@@ -177,8 +177,9 @@ def _detail(
         lost.is_valid()
         apply_service_error(lost, lost_error)
     detail = selectors.deal_detail(deal)
+    tasks = Task.objects.filter(deal=deal, done_at__isnull=True).select_related("owner").order_by("due_at")[:50]
     edit = edit_form or DealForm(initial=DealForm.initial_for(deal), editing=True, lines=bool(detail["lines"]))
-    context = {"nav": "sales", "deal": deal, "detail": detail, "lost_form": lost, "edit_form": edit,
+    context = {"nav": "sales", "deal": deal, "detail": detail, "lost_form": lost, "edit_form": edit, "tasks": tasks,
                "stages": deal.pipeline.stages.all(),
                "contacts": Contact.objects.visible_to(request.user).filter(deals=deal),
                "price_lists": PriceList.objects.filter(is_active=True), "line_form": DealLineForm()}  # fmt: skip
@@ -227,7 +228,11 @@ def contact_panel(request: HttpRequest, contact: Contact) -> dict[str, Any] | No
     if not isinstance(user, User) or not user.can("deal", perms.VIEW):
         return None
     deals = selectors.deals_visible(user).filter(selectors.contact_deals_q(contact.pk)).distinct()
-    return {"sales_deals": list(deals.select_related("stage").order_by("-created_at")[:20])}
+    tasks = Task.objects.filter(contact=contact, done_at__isnull=True).select_related("owner").order_by("due_at")
+    return {
+        "sales_deals": list(deals.select_related("stage").order_by("-created_at")[:20]),
+        "sales_tasks": list(tasks[:20]) if user.can("task", perms.VIEW) else None,
+    }
 
 
 # --- my day -----------------------------------------------------------------------------------
@@ -241,14 +246,14 @@ def today(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     mine = Task.objects.filter(owner=user, done_at__isnull=True).select_related("contact", "deal")
-    form = TaskForm(request.POST or None)
+    form = TaskForm(request.POST or None, initial=_task_initial(request))
     if request.method == "POST" and form.is_valid():
         try:
-            task_services.task_create(actor=Actor.from_request(request), data=form.cleaned_data)
+            task_services.task_create(actor=Actor.from_request(request), data=form.data_for_service())
         except InvalidInput as exc:
-            apply_service_error(form, exc)
+            apply_service_error(form, exc, rename={"contact_id": "contact"})
         else:
-            return redirect("sales:today")
+            return redirect(next_url(request, reverse("sales:today")))
     context = {
         "nav": "today", "form": form, "now": now,
         "overdue": list(mine.filter(due_at__lt=now)[:200]),
@@ -258,6 +263,19 @@ def today(request: HttpRequest) -> HttpResponse:
         "feed_url": request.session.pop("sales_feed_url", ""),
     }  # fmt: skip
     return render(request, "sales/today.html", context, status=422 if form.errors else 200)
+
+
+def _task_initial(request: HttpRequest) -> dict[str, Any]:
+    """From a deal's or a contact's page (``?deal=3``, ``?contact=12``) the new task is about it."""
+    initial: dict[str, Any] = {}
+    contact = Contact.objects.visible_to(request.user).filter(pk=_int(request.GET.get("contact")) or 0).first()
+    deal = selectors.deals_visible(request.user).filter(pk=_int(request.GET.get("deal")) or 0).first()
+    if deal is not None:
+        initial["deal_id"] = deal.pk
+        contact = contact or deal.primary_contact
+    if contact is not None:
+        initial["contact"] = pick_label(contact)
+    return initial
 
 
 @require_POST

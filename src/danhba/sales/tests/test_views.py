@@ -194,3 +194,26 @@ def test_a_rep_cannot_link_a_contact_they_cannot_see(
     mine.refresh_from_db()
     assert again.status_code == 422 and mine.primary_contact_id is None and mine.title == "Của tôi"
     assert rep.get("/sales/picks/other/?q=x").status_code == 404
+
+
+def test_a_task_added_from_a_deal_page_is_linked_and_listed(
+    client_for: Any, users: Any, make_deal: Any, make_contact: Any
+) -> None:
+    from danhba.sales.models import Task
+
+    an = make_contact(full_name="Lê Văn An")
+    deal = make_deal(title="Máy lọc", primary_contact_id=an.pk)
+    client = client_for(users["admin"])
+    page = client.get(f"/sales/deals/{deal.pk}/").content.decode()
+    assert f"/sales/today/?deal={deal.pk}" in page
+    form = client.get(f"/sales/today/?deal={deal.pk}").content.decode()
+    assert f'value="#{an.pk} Lê Văn An"' in form and f'name="deal_id" value="{deal.pk}"' in form
+    added = client.post(f"/sales/today/?deal={deal.pk}&next=/sales/deals/{deal.pk}/", {
+        "title": "Gọi lại", "kind": "call", "priority": "normal", "due_at": "2027-01-05T09:00",
+        "duration_minutes": 0, "contact": f"#{an.pk}", "deal_id": deal.pk,
+    })  # fmt: skip
+    task = Task.objects.get(title="Gọi lại")
+    assert added.status_code == 302 and added["Location"] == f"/sales/deals/{deal.pk}/"
+    assert task.deal_id == deal.pk and task.contact_id == an.pk
+    assert "Gọi lại" in client.get(f"/sales/deals/{deal.pk}/").content.decode()
+    assert "Gọi lại" in client.get(f"/contacts/{an.pk}/").content.decode()
