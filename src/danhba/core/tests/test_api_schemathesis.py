@@ -14,6 +14,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 
@@ -51,7 +52,7 @@ def wsgi_app():
 
 
 @pytest.fixture
-def records(admin, make_contact, monkeypatch):
+def records(admin, users, make_contact, monkeypatch):
     """One of everything, so pinned ids reach the code behind the 404."""
     monkeypatch.setattr(domains, "dns_lookup", lambda name: [])  # a domain check asks no real DNS
     contact = make_contact(full_name="Nguyễn Văn Fuzz", emails=["fuzz@example.vn"], phones=["0912345678"])
@@ -69,8 +70,39 @@ def records(admin, make_contact, monkeypatch):
         ).pk,
         "domain_id": domain_create(actor=actor_for(admin), domain="fuzz.example.vn").pk,
         **_sales_records(admin, contact),
+        **_assignment_records(admin, users["sales"]),
         **_form_records(admin, contact),
+        **_channel_records(),
+        "product_id": _product_id(),
     }
+
+
+def _product_id():
+    from danhba.orders.models import Product
+
+    return Product.objects.create(product_id="FUZZ-1", name="Fuzz", unit="hộp", price=1000).product_id
+
+
+def _assignment_records(admin, rep):
+    """A rule (sales'; the scoring rules' {rule_id} gets it too and answers 404), an absence and
+    a rep for the handover."""
+    from danhba.accounts.models import Team
+    from danhba.sales.models import Absence, AssignmentRule
+
+    team = Team.objects.create(name="Fuzz team")
+    rep.team = team
+    rep.save(update_fields=["team"])
+    rule = AssignmentRule.objects.create(name="Fuzz", team=team)
+    absence = Absence.objects.create(user=rep, starts_at=timezone.now(), set_by=admin)
+    return {"rule_id": rule.pk, "absence_id": absence.pk, "user_id": rep.pk}
+
+
+def _channel_records():
+    from danhba.capture.models import ChannelConnection, ChannelPayload
+
+    connection = ChannelConnection.objects.create(kind="zalo", name="Fuzz", account_id="1", secret="s")
+    payload = ChannelPayload.objects.create(connection=connection, kind="zalo", body="{}", status="failed", error="x")
+    return {"connection_id": connection.pk, "payload_id": payload.pk}
 
 
 def _form_records(admin, contact):
@@ -83,7 +115,7 @@ def _form_records(admin, contact):
 
 
 def _sales_records(admin, contact):
-    from danhba.sales.models import LostReason
+    from danhba.sales.models import LostReason, PriceList
     from danhba.sales.services.deals import deal_create, deal_line_add
     from danhba.sales.services.pipelines import pipeline_create
     from danhba.sales.services.tasks import task_create
@@ -93,8 +125,10 @@ def _sales_records(admin, contact):
     deal = deal_create(actor=actor_for(admin), data={"title": "Fuzz", "primary_contact_id": contact.pk, "value": 10})
     line = deal_line_add(actor=actor_for(admin), deal=deal, data={"name": "x", "price": 5})
     task = task_create(actor=actor_for(admin), data={"title": "Fuzz", "due_at": "2027-01-01T09:00:00+07:00"})
+    price_list = PriceList.objects.create(name="Fuzz", currency="VND")
     return {"pipeline_id": pipeline.pk, "deal_id": deal.pk, "line_id": line.pk,
-            "reason_id": LostReason.objects.first().pk, "task_id": task.pk}  # fmt: skip
+            "reason_id": LostReason.objects.first().pk, "task_id": task.pk, "list_id": price_list.pk,
+            "stage_id": pipeline.stages.first().pk}  # fmt: skip
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
