@@ -302,3 +302,16 @@ def test_duplicates_benchmark_end_to_end(tmp_path: Path) -> None:
     assert result["benchmark"] == "duplicates" and result["records"] > 2000 and result["true_pairs"] > 100
     assert result["accuracy"]["0.8"]["f1"] > 0.5 and result["baseline_exact_match"]["pairs"] > 0
     assert result["realtime"]["per_contact_ms"]["n"] > 0
+
+
+@pytest.mark.slow
+def test_duplicates_febrl_benchmark(tmp_path: Path) -> None:
+    """The duplicates benchmark scores FEBRL's febrl1 (1,000 records, 500 true pairs) with
+    danhba's engine, offline, and finds most of its duplicates with few false ones."""
+    cmd = [sys.executable, "-m", "bench", "duplicates", "--febrl", "--sets", "febrl1", "--out", str(tmp_path)]
+    run = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads((tmp_path / "duplicates-febrl.json").read_text())
+    febrl1 = result["sets"]["febrl1"]
+    assert (febrl1["records"], febrl1["true_pairs"]) == (1000, 500)
+    assert febrl1["shipped_model"]["f1"] > 0.5
