@@ -128,6 +128,17 @@ def _events_inline(settings: Any, tmp_path: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _workflow_triggers_forgotten() -> Iterator[None]:
+    """Active workflows are cached per process for a few seconds (automation.triggers): a test's
+    workflows, rolled back with it, must not start the next test's contacts."""
+    from danhba.automation.triggers import cache_clear
+
+    cache_clear()
+    yield
+    cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _segments_inline(settings: Any) -> None:
     """Segment membership is recomputed before a request returns (the worker path has its own
     tests in ``segments/tests/test_membership.py``)."""

@@ -234,7 +234,19 @@ def _enrol(workflow: Workflow, contact_ids: Iterable[int], via: str) -> int:
     from danhba.automation.services.enrolments import enrol_many
 
     ids = sorted(set(contact_ids))
-    return enrol_many(workflow=workflow, contact_ids=ids, via=via) if ids else 0
+    if not ids:
+        return 0
+    # The cached row may be stale: paused, deleted or given a new version by another process
+    # since the cache was filled. Enrol into what the database says now, or not at all.
+    fresh = (
+        Workflow.objects.select_related("current_version")
+        .filter(pk=workflow.pk, status=Workflow.Status.ACTIVE, trigger_kind=workflow.trigger_kind)
+        .first()
+    )
+    if fresh is None or fresh.current_version is None:
+        cache_clear()
+        return 0
+    return enrol_many(workflow=fresh, contact_ids=ids, via=via)
 
 
 # --- segments ---------------------------------------------------------------------------------

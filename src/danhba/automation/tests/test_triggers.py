@@ -223,3 +223,30 @@ def test_stored_events_cost_one_query_and_none_when_nothing_waits(make_workflow:
     with CaptureQueriesContext(connection) as one:
         triggers.on_events_stored(stored)
     assert len(one) == 1 and "Demo Booked" in one.captured_queries[0]["sql"]
+
+
+def test_a_workflow_paused_or_deleted_by_another_process_enrols_no_one(make_workflow: Any, make_contact: Any) -> None:
+    """The worker caches active workflows for a few seconds; the web process may pause or delete
+    one meanwhile. The trigger then enrols no one, and a deleted one is no error (it was a
+    WorkflowVersion.DoesNotExist inside the scoring or event transaction)."""
+    from types import SimpleNamespace
+
+    from danhba.automation import triggers
+    from danhba.automation.models import Enrolment, Workflow
+
+    wf = make_workflow(trigger={"kind": "event", "event": "Signed Up"})
+    contact = make_contact(full_name="Đỗ Thị Hạnh")
+    message = SimpleNamespace(contact_id=contact.pk, name="Signed Up", properties={})
+    stored = SimpleNamespace(messages=[message], source=None)
+    assert triggers._active(["event"]) == [wf]  # cached now
+    Workflow.objects.filter(pk=wf.pk).update(status=Workflow.Status.PAUSED)  # elsewhere
+    triggers.on_events_stored(stored)
+    assert not Enrolment.objects.exists()
+    Workflow.objects.filter(pk=wf.pk).update(status=Workflow.Status.ACTIVE)
+    triggers.cache_clear()
+    triggers.on_events_stored(stored)  # active again: the same event enrols
+    assert Enrolment.objects.filter(workflow=wf, contact=contact).exists()
+    Enrolment.objects.all().delete()
+    Workflow.objects.filter(pk=wf.pk).delete()  # elsewhere, while the worker still has it cached
+    triggers.on_events_stored(stored)
+    assert not Enrolment.objects.exists()
