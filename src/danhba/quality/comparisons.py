@@ -153,7 +153,11 @@ BIRTHDAY = Comparison(
 PROVINCE = Comparison("province", (_null("province"), _equal("province"), _else()))
 COMPANY = Comparison("company", (_null("company"), _equal("company"), _jaro_winkler("company", 0.9), _else()))
 
-COMPARISONS = (NAME, EMAIL, PHONE, BIRTHDAY, PROVINCE, COMPANY)
+# The address as a contact holds it: the street (house number and street name) and the ward.
+STREET = Comparison("street", (_null("street"), _equal("street"), _jaro_winkler("street", 0.9), _else()))
+WARD = Comparison("ward", (_null("ward"), _equal("ward"), _jaro_winkler("ward", 0.9), _else()))
+
+COMPARISONS = (NAME, EMAIL, PHONE, BIRTHDAY, PROVINCE, COMPANY, STREET, WARD)
 
 # The fields of the explanation, and the levels, in the reader's language.
 FIELD_LABELS = {
@@ -163,6 +167,8 @@ FIELD_LABELS = {
     "birthday": _("Birthday"),
     "province": _("Province"),
     "company": _("Company"),
+    "street": _("Street address"),
+    "ward": _("Ward / commune"),
 }
 LEVEL_LABELS = {
     "null": _("missing on one side"),
@@ -180,6 +186,25 @@ LEVEL_LABELS = {
     "else": _("different"),
 }
 
+# Keys that still agree when the name and the birthday both have a typo, or there is no phone
+# or email to agree on: the name's sounds, one name word with the other's initial, the birthday
+# or the ward with an initial, the street. Names repeat far more than phones: a key shared by
+# more than ``BLOCKING_KEY_MAX`` contacts ("nguyen a" at a million Vietnamese contacts) tells
+# them apart too little to compare them all, so the batch run leaves it out (``linkage.Engine``
+# makes these columns, NULL for such a key; the other rules still compare those contacts).
+# This bounds each rule at ``BLOCKING_KEY_MAX / 2`` pairs per contact, whatever the data.
+BLOCKING_KEY_MAX = 10
+BLOCKING_KEYS = {
+    "key_name_sound": '"name_phonetic"',
+    "key_first_initial": '"first_word" || \' \' || substr("last_word", 1, 1)',
+    "key_last_initial": '"last_word" || \' \' || substr("first_word", 1, 1)',
+    "key_birthday_first": '"birthday" || \' \' || substr("first_word", 1, 1)',
+    "key_birthday_last": '"birthday" || \' \' || substr("last_word", 1, 1)',
+    "key_street": '"street"',
+    "key_ward_first": '"ward" || \' \' || substr("first_word", 1, 1)',
+    "key_ward_last": '"ward" || \' \' || substr("last_word", 1, 1)',
+}
+
 # Pairs the batch run scores: those that share one of these (Splink's blocking rules). Each is
 # selective enough at a million contacts; together they catch a duplicate whose name, email or
 # phone was mistyped as long as another value agrees. The real-time check asks the database for
@@ -193,4 +218,5 @@ BLOCKING_RULES = (
     'l."phone_tail" = r."phone_tail"',
     'l."birthday" = r."birthday" AND l."last_word" = r."last_word"',
     'l."birthday" = r."birthday" AND l."first_word" = r."first_word"',
+    *(f'l."{key}" = r."{key}"' for key in BLOCKING_KEYS),
 )

@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+import jellyfish
+
 from danhba.core.normalize import fold_words
 from danhba.core.vn import province_key
 
@@ -40,6 +42,9 @@ COLUMNS = (
     "birth_year",
     "province",
     "company",
+    "street",
+    "ward",
+    "name_phonetic",
 )
 
 
@@ -55,6 +60,8 @@ class ContactValues:
     birthday: dt.date | str | None = None
     province: str = ""
     company: str = ""
+    street: str = ""
+    ward: str = ""
 
 
 def _or_none(text: str) -> str | None:
@@ -74,13 +81,21 @@ def company_key(name: str) -> str:
     return " ".join(_LEGAL_FORMS.sub(" ", words).split()) or words
 
 
+def name_phonetic(words: list[str]) -> str | None:
+    """The name's words as sounds (NYSIIS codes), sorted: a typo that keeps the sound ("Nguyen"
+    and "Nguyenn", "Smith" and "Smyth") and any word order give the same key. A blocking key,
+    never a comparison."""
+    return " ".join(sorted(jellyfish.nysiis(w) for w in words)) or None
+
+
 def record(values: ContactValues) -> dict[str, object]:
     """The record of one contact: names folded (no diacritics, đ→d, lower case) with their words
     sorted (the same words in any order: "Đức Nguyễn Văn", "Nguyen Van Duc") and the first and
     last word (family and given name in Vietnamese order, whatever the middle names); the email
     lower-cased with its local part; the E.164 phone with its last digits; the birthday as ISO
     text; the province as its current key (a province merged in 2025 becomes the one it joined);
-    the company's folded name without its legal form."""
+    the company's folded name without its legal form; the street address and the ward folded;
+    the name's sounds (``name_phonetic``)."""
     words = fold_words(values.full_name)
     email = values.email.strip().lower()
     phone = values.phone.strip()
@@ -99,4 +114,7 @@ def record(values: ContactValues) -> dict[str, object]:
         "birth_year": birthday[:4] if birthday else None,
         "province": (province_key(values.province) or None) if values.province else None,
         "company": _or_none(company_key(values.company)),
+        "street": _or_none(" ".join(fold_words(values.street))),
+        "ward": _or_none(" ".join(fold_words(values.ward))),
+        "name_phonetic": name_phonetic(words),
     }

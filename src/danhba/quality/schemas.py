@@ -131,6 +131,8 @@ class PairContactOut(Schema):
     birthday: dt.date | None = None
     province: str
     company: str
+    street: str = ""
+    ward: str = ""
     url: str
 
 

@@ -230,7 +230,7 @@ EXPORT_CHUNK = 20_000
 # The real-time check looks at no more than this many candidates per new contact (a very
 # common name would otherwise bring thousands; the nightly run sees them all).
 MAX_CANDIDATES = 200
-VALUE_FIELDS = ("id", "full_name", "email", "phone", "birthday", "province", "company_name")
+VALUE_FIELDS = ("id", "full_name", "email", "phone", "birthday", "province", "company_name", "street", "ward")
 
 
 def _values(qs: QuerySet[Contact]) -> QuerySet[Contact, dict[str, Any]]:
@@ -248,6 +248,8 @@ def _record(row: dict[str, Any]) -> dict[str, object]:
             birthday=row["birthday"],
             province=row["province"] or "",
             company=row["company_name"] or "",
+            street=row["street"] or "",
+            ward=row["ward"] or "",
         )
     )
 
@@ -424,7 +426,7 @@ def pair_get(user: User, pair_id: int) -> DuplicatePair | None:
 
 # --- what the queue shows -----------------------------------------------------------------
 
-SHOWN_FIELDS = ("name", "email", "phone", "birthday", "province", "company")
+SHOWN_FIELDS = ("name", "email", "phone", "birthday", "province", "company", "street", "ward")
 
 
 def _companies(ids: set[int]) -> dict[int, str]:
@@ -448,6 +450,8 @@ def _side(contact: Contact, company: str, hidden: set[str]) -> dict[str, Any]:
         "birthday": None if "birthday" in hidden or not contact.birthday else contact.birthday,
         "province": PROVINCE_NAMES.get(contact.province, contact.province),
         "company": company,
+        "street": contact.street,
+        "ward": contact.ward,
         "url": reverse("contacts:detail", args=[contact.pk]),
     }
 
