@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -308,10 +309,20 @@ def _same_name(ids: list[int]) -> Iterator[tuple[int, int]]:
         words = key.split()
         for variant in {key, " ".join(words[-1:] + words[:-1]), " ".join(words[1:] + words[:1])} - {""}:
             by_key.setdefault(variant, set()).add(cid)
-    for key, mine_ids in by_key.items():
-        same = Contact.objects.filter(name_key=key).order_by("-id").values_list("id", flat=True)[:MAX_CANDIDATES]
-        for cid in same:
-            for mine in mine_ids:
+    # Per key, its MAX_CANDIDATES newest contacts: one query per 500 keys (a query per key was
+    # 19,000 queries, 19 s of the worker's CPU, for 100,000 events of the ingest benchmark).
+    keys = sorted(by_key)
+    for start in range(0, len(keys), 500):
+        newest = Window(RowNumber(), partition_by=F("name_key"), order_by=F("id").desc())
+        same = (
+            Contact.objects.filter(name_key__in=keys[start : start + 500])
+            .annotate(newest=newest)
+            .filter(newest__lte=MAX_CANDIDATES)
+            .order_by()
+            .values_list("name_key", "id")
+        )
+        for key, cid in same:
+            for mine in by_key[key]:
                 yield mine, cid
 
 

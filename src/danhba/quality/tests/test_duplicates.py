@@ -177,3 +177,20 @@ def test_clusters_join_pairs_that_share_a_contact_and_follow_a_pair_closed(make_
     assert duplicates.clusters_refresh() == 2
     clusters = dict(DuplicatePair.objects.filter(status="open").values_list("pk", "cluster"))
     assert clusters == {bc.pk: a.pk, ab.pk: a.pk, de.pk: d.pk}
+
+
+def test_new_contacts_are_compared_with_the_newest_of_each_name_in_a_few_queries(
+    make_contact: Any, monkeypatch: Any, django_assert_max_num_queries: Any
+) -> None:
+    from danhba.quality import selectors
+
+    monkeypatch.setattr(selectors, "MAX_CANDIDATES", 2)
+    older = [make_contact(full_name="Nguyễn Văn An").pk for _ in range(3)]
+    swapped = make_contact(full_name="An Nguyễn Văn").pk
+    others = [make_contact(full_name=f"Phạm Thị Hoa {i}").pk for i in range(40)]
+    new = make_contact(full_name="Nguyen Van An").pk
+    with django_assert_max_num_queries(4):
+        found = selectors.candidates_of([new, *others])
+    # The two newest with the same folded name (itself aside), and the one with the given name first.
+    assert found[new] == {older[2], swapped}
+    assert all(found[o] == set() for o in others)
