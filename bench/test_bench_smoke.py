@@ -246,11 +246,12 @@ def test_ingest_cpu_counts_each_process_by_its_own_argument() -> None:
 
 
 @pytest.mark.slow
-def test_automation_benchmark_end_to_end(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_automation_benchmark_end_to_end(tmp_path: Path, workers: int) -> None:
     db = tmp_path / "automation.sqlite3"
     cmd = [
         sys.executable, "-m", "bench", "automation", "--contacts", "300", "--wait", "1",
-        "--database-url", f"sqlite:///{db}", "--out", str(tmp_path),
+        "--database-url", f"sqlite:///{db}", "--out", str(tmp_path), "--workers", str(workers),
     ]  # fmt: skip
     run = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -260,7 +261,7 @@ def test_automation_benchmark_end_to_end(tmp_path: Path) -> None:
     # Five step runs per contact (field, wait started, wait over, branch, tag), every path ended.
     assert danhba["step_runs"] == 1500 and danhba["completed"] == 300
     assert danhba["tagged"] == {"nurtured": 270, "vip-nurtured": 30}
-    assert danhba["lag_ms"]["n"] == 1500 and danhba["steps_per_s_busy"] > 0
+    assert danhba["lag_ms"]["n"] == 1500 and danhba["steps_per_s_busy"] > 0 and danhba["workers"] == workers
 
 
 @pytest.mark.slow

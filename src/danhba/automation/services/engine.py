@@ -55,12 +55,14 @@ def retry_delay(attempt: int) -> dt.timedelta:
     return dt.timedelta(seconds=30 * 2 ** max(0, attempt - 1))
 
 
-def _claim(*, token: str, now: dt.datetime, limit: int) -> list[int]:
+def _claim(*, token: str, now: dt.datetime, limit: int) -> list[tuple[int, int, str]]:
     """Take up to ``limit`` due enrolments nobody holds (or whose holder's lease ran out), the
-    earliest due first (``core.claims``: the one owner of claims by token and lease)."""
+    earliest due first (``core.claims``: the one owner of claims by token and lease): their
+    ids, versions and steps (a step moves only under a claim, so these stay true)."""
     due = Enrolment.objects.filter(status=Status.ACTIVE, due_at__lte=now)
-    rows = claims.claim(due, token=token, lease=LEASE, limit=limit, order_by=("due_at",), now=now)
-    return [row[0] for row in rows]
+    fields = ("pk", "version_id", "step")
+    rows = claims.claim(due, token=token, lease=LEASE, limit=limit, fields=fields, order_by=("due_at",), now=now)
+    return [(int(pk), int(version_id), str(step)) for pk, version_id, step in rows]
 
 
 def _release(ids: Sequence[int], token: str, **fields: Any) -> None:
@@ -85,24 +87,21 @@ def run_due(*, now: dt.datetime | None = None, max_batches: int | None = None, b
     batches = 0
     while max_batches is None or batches < max_batches:
         moment = now or timezone.now()
-        ids = _claim(token=token, now=moment, limit=batch)
-        if not ids:
+        claimed = _claim(token=token, now=moment, limit=batch)
+        if not claimed:
             break
         batches += 1
-        stats.claimed += len(ids)
-        _run_claimed(ids, token=token, now=moment, stats=stats)
+        stats.claimed += len(claimed)
+        _run_claimed(claimed, token=token, now=moment, stats=stats)
     return stats
 
 
-def _run_claimed(ids: list[int], *, token: str, now: dt.datetime, stats: RunStats) -> None:
-    rows = list(
-        Enrolment.objects.filter(pk__in=ids, claim=token).values_list("pk", "version_id", "step", "workflow_id")
-    )
+def _run_claimed(claimed: list[tuple[int, int, str]], *, token: str, now: dt.datetime, stats: RunStats) -> None:
     groups: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for pk, version_id, step, _wf in rows:
+    for pk, version_id, step in claimed:
         groups[(version_id, step)].append(pk)
     versions = {v.pk: v for v in WorkflowVersion.objects.filter(pk__in={k[0] for k in groups})}
-    workflows = {w.pk: w for w in Workflow.objects.filter(pk__in={wf for *_r, wf in rows})}
+    workflows = {w.pk: w for w in Workflow.objects.filter(pk__in={v.workflow_id for v in versions.values()})}
     for (version_id, step_id), members in groups.items():
         version = versions[version_id]
         workflow = workflows[version.workflow_id]
@@ -259,17 +258,17 @@ def _fail_all(ids: Sequence[int], token: str, now: dt.datetime, text: str) -> No
 def _apply(ctx: StepContext, kind: StepKind | None, items: list[Item], outcomes: dict[int, Outcome], token: str) -> int:
     """Write the StepRun rows and move each enrolment on, in few statements: enrolments with
     the same move share one UPDATE. Returns the number of steps recorded."""
-    runs: list[StepRun] = []
-    moves: dict[str, list[int]] = defaultdict(list)
-    move_of: dict[str, dict[str, Any]] = {}
+    runs: list[list[Any]] = []
+    moves: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    move_of: dict[tuple[Any, ...], dict[str, Any]] = {}
     for item in items:
         outcome = outcomes.get(item.enrolment_id)
         if outcome is None:
             continue
         fields, run = _move(ctx, kind, item, outcome)
         if run is not None:
-            runs.append(run)
-        key = json.dumps(fields, sort_keys=True, default=str)
+            runs.append([getattr(run, c) for c in _RUN_COLUMNS])
+        key = _move_key(fields)
         moves[key].append(item.enrolment_id)
         move_of[key] = fields
     _insert_runs(runs)
@@ -283,20 +282,42 @@ def _apply(ctx: StepContext, kind: StepKind | None, items: list[Item], outcomes:
     return len(runs)
 
 
+def _move_key(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two moves the same UPDATE (a wait's state is a small dict: compared as JSON)."""
+    return tuple(
+        (k, (json.dumps(v, sort_keys=True, default=str) if v else "{}") if isinstance(v, dict) else v)
+        for k, v in sorted(fields.items())
+    )
+
+
 _RUN_COLUMNS = ("enrolment_id", "seq", "step", "kind", "outcome", "next_step", "detail", "due_at", "at")
 
 
-def _insert_runs(runs: list[StepRun]) -> None:
+def _insert_runs(runs: list[list[Any]]) -> None:
     """Raw bulk insert (``core.bulk.Table``): the ORM's bulk_create spent more time building
     the statement than the database inserting (a profile of the benchmark). A duplicate
     (enrolment, seq) still fails on the unique constraint and rolls the group back."""
     if runs:
-        Table(StepRun, _RUN_COLUMNS).insert([[getattr(r, c) for c in _RUN_COLUMNS] for r in runs])
+        Table(StepRun, _RUN_COLUMNS).insert(runs)
 
 
-def _move(
-    ctx: StepContext, kind: StepKind | None, item: Item, outcome: Outcome
-) -> tuple[dict[str, Any], StepRun | None]:
+@dataclass(slots=True)
+class _Run:
+    """A StepRun row to insert (a plain object: a model instance per step cost more than the
+    step itself in the benchmark's profile)."""
+
+    enrolment_id: int
+    seq: int
+    step: str
+    kind: str
+    outcome: str
+    detail: dict[str, Any]
+    due_at: dt.datetime | None
+    at: dt.datetime
+    next_step: str = ""
+
+
+def _move(ctx: StepContext, kind: StepKind | None, item: Item, outcome: Outcome) -> tuple[dict[str, Any], _Run | None]:
     now = ctx.now
     if outcome.outcome == StepRun.Outcome.ERROR:
         if item.attempt + 1 < MAX_ATTEMPTS:
@@ -306,7 +327,7 @@ def _move(
                 "error": outcome.detail["error"],
             }, None
         outcome = Outcome(end=Status.FAILED, outcome=StepRun.Outcome.ERROR, detail=outcome.detail)
-    run = StepRun(
+    run = _Run(
         enrolment_id=item.enrolment_id, seq=item.seq, step=ctx.step_id, kind=kind.key if kind else "",
         outcome=outcome.outcome, detail=outcome.detail, due_at=item.due_at, at=now,
     )  # fmt: skip
