@@ -69,15 +69,27 @@ class WorkflowForm(forms.Form):
 
     @staticmethod
     def initial_for(workflow: Workflow) -> dict[str, Any]:
-        window = workflow.window or {}
+        return WorkflowForm.initial_from_data(
+            {
+                "name": workflow.name, "description": workflow.description,
+                "trigger": {**(workflow.trigger or {}), "kind": workflow.trigger_kind or "manual"},
+                "reenrol": workflow.reenrol, "window": workflow.window,
+            }
+        )  # fmt: skip
+
+    @staticmethod
+    def initial_from_data(data: dict[str, Any]) -> dict[str, Any]:
+        """The form's fields from what :meth:`data_for_service` made (a draft kept while a
+        branch's conditions are edited)."""
+        window = data.get("window") or {}
+        trigger = dict(data.get("trigger") or {})
+        kind = trigger.pop("kind", "") or "manual"
         return {
-            "name": workflow.name,
-            "description": workflow.description,
-            "trigger_kind": workflow.trigger_kind or "manual",
-            "trigger_params": json.dumps(
-                {k: v for k, v in (workflow.trigger or {}).items() if k != "kind"}, ensure_ascii=False
-            ),
-            "reenrol": workflow.reenrol,
+            "name": data.get("name", ""),
+            "description": data.get("description", ""),
+            "trigger_kind": kind,
+            "trigger_params": json.dumps(trigger, ensure_ascii=False),
+            "reenrol": data.get("reenrol", Workflow.Reenrol.ONCE),
             "window_on": bool(window),
             "window_days": window.get("days", [0, 1, 2, 3, 4]),
             "window_start": window.get("start", "08:00"),

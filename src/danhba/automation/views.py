@@ -26,6 +26,7 @@ from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
 from danhba.core.errors import NotFound, PermissionDenied, ServiceError
 from danhba.core.keyset import paginate
+from danhba.core.normalize import clean_text
 
 PAGE_SIZE = 50
 
@@ -51,40 +52,117 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
     return render(request, "automation/list.html", {"nav": "automation", "rows": rows, "page": page, "error": error})
 
 
+# The editor's unsaved state while a branch's conditions are edited in the builder, per
+# workflow ("new" for one not created yet): {"data": the workflow's settings, "graph": its steps}.
+DRAFTS = "automation_drafts"
+
+
+def _draft_key(workflow: Workflow | None) -> str:
+    return str(workflow.pk) if workflow else "new"
+
+
+def _draft(request: HttpRequest, workflow: Workflow | None) -> dict[str, Any] | None:
+    """The draft the page was asked to go on with (``?draft=1``), if the session holds one."""
+    if not request.GET.get("draft"):
+        return None
+    draft = request.session.get(DRAFTS, {}).get(_draft_key(workflow))
+    return draft if isinstance(draft, dict) and isinstance(draft.get("graph"), dict) else None
+
+
+def _draft_keep(request: HttpRequest, key: str, draft: dict[str, Any] | None) -> None:
+    """Keep the draft under ``key`` (a workflow's id, "new"), or drop it (None)."""
+    drafts = {k: v for k, v in request.session.get(DRAFTS, {}).items() if k != key}
+    if draft is not None:
+        drafts[key] = draft
+    if drafts or DRAFTS in request.session:
+        request.session[DRAFTS] = drafts
+
+
+def _editor_url(workflow: Workflow | None) -> str:
+    from django.urls import reverse
+
+    return reverse("automation:edit", args=[workflow.pk]) if workflow else reverse("automation:create")
+
+
+def _condition_url(workflow: Workflow | None) -> str:
+    from django.urls import reverse
+
+    return reverse("automation:condition", args=[workflow.pk]) if workflow else reverse("automation:draft_condition")
+
+
+def _conditions_of_row(steps: Any, graph: dict[str, Any], row: str) -> str | None:
+    """Where the builder opens for the editor's row ``row`` (its first branch), or None with the
+    row's error said when the row is not a branch."""
+    form = steps.forms[int(row)] if row.isdigit() and int(row) < len(steps.forms) else None
+    if form is None:
+        return None
+    step_id = form.cleaned_data.get("step_id")
+    if form.cleaned_data.get("kind") != "branch" or not step_id or step_id not in graph.get("steps", {}):
+        form.add_error("kind", _("Name the step and choose “If / else” to give it branch conditions."))
+        return None
+    return f"{step_id}.0"
+
+
 def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
-    graph = workflow.current_version.graph if workflow and workflow.current_version else None
-    initial = WorkflowForm.initial_for(workflow) if workflow else {"reenrol": "once", "trigger_kind": "manual"}
+    draft = _draft(request, workflow)
+    saved = workflow.current_version.graph if workflow and workflow.current_version else None
+    graph = draft["graph"] if draft else saved
+    if draft:
+        initial = WorkflowForm.initial_from_data(draft.get("data") or {})
+    else:
+        initial = WorkflowForm.initial_for(workflow) if workflow else {"reenrol": "once", "trigger_kind": "manual"}
     form = WorkflowForm(request.POST or None, initial=initial)
     steps = StepFormSet(request.POST or None, initial=steps_initial(graph), prefix="steps")
     if request.method == "POST" and form.is_valid() and steps.is_valid():
-        data = form.data_for_service()
-        new_graph = graph_from(steps, graph)
-        if new_graph is not None:
-            data["graph"] = new_graph
-        actor = Actor.from_request(request)
-        try:
-            if workflow is None:
-                workflow = services.workflow_create(actor=actor, data=data)
-            else:
-                workflow = services.workflow_update(actor=actor, workflow=workflow, data=data)
-        except PermissionDenied:
-            raise
-        except ServiceError as exc:
-            apply_service_error(form, exc)
-        else:
-            messages.success(request, _("Workflow saved."))
-            return redirect("automation:detail", pk=workflow.pk)
+        done = _editor_post(request, workflow, form, steps, graph)
+        if done is not None:
+            return done
+    rows = []
+    for f in steps:
+        arms = selectors.branch_arms(graph, f.initial.get("step_id", ""))
+        rows.append((f, arms, arms is None and (f["kind"].value() or "") in ("", "branch")))
     context = {
-        "nav": "automation",
-        "form": form,
-        "steps": steps,
-        "step_rows": [(f, selectors.branch_arms(graph, f.initial.get("step_id", ""))) for f in steps],
-        "conditions": selectors.goal_and_exit(graph),
-        "workflow": workflow,
-        "kinds": selectors.kinds(),
+        "nav": "automation", "form": form, "steps": steps, "step_rows": rows,
+        "conditions": selectors.goal_and_exit(graph), "workflow": workflow, "draft": draft is not None,
+        "condition_url": _condition_url(workflow), "kinds": selectors.kinds(),
         "trigger_kinds": selectors.trigger_kinds(),
-    }
+    }  # fmt: skip
     return render(request, "automation/form.html", context, status=422 if form.errors or steps.errors else 200)
+
+
+def _editor_post(
+    request: HttpRequest, workflow: Workflow | None, form: WorkflowForm, steps: Any, graph: dict[str, Any] | None
+) -> HttpResponse | None:
+    """Save the editor (publish), or keep it as a draft while a branch's conditions are edited
+    (``edit_conditions``: the row); None when the page shows again with the errors."""
+    data = form.data_for_service()
+    new_graph = graph_from(steps, graph)
+    key = _draft_key(workflow)
+    row = request.POST.get("edit_conditions")
+    if row is not None:
+        # A branch's conditions in the builder before anything is saved: the editor's state is
+        # kept in the session, the builder edits it there, and "Save" publishes it all.
+        at = _conditions_of_row(steps, new_graph or {}, row)
+        if at is None or new_graph is None:
+            return None
+        _draft_keep(request, key, {"data": data, "graph": new_graph})
+        return redirect(f"{_condition_url(workflow)}?at={at}&draft=1")
+    if new_graph is not None:
+        data["graph"] = new_graph
+    actor = Actor.from_request(request)
+    try:
+        if workflow is None:
+            workflow = services.workflow_create(actor=actor, data=data)
+        else:
+            workflow = services.workflow_update(actor=actor, workflow=workflow, data=data)
+    except PermissionDenied:
+        raise
+    except ServiceError as exc:
+        apply_service_error(form, exc)
+        return None
+    _draft_keep(request, key, None)
+    messages.success(request, _("Workflow saved."))
+    return redirect("automation:detail", pk=workflow.pk)
 
 
 @permission_required(can("workflow", perms.CREATE))
@@ -154,13 +232,13 @@ def workflow_test(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "automation/test.html", context, status=422 if form.errors else 200)
 
 
-def _condition_place(workflow: Workflow, at: str) -> tuple[dict[str, Any] | None, str, str, bool]:
+def _condition_place(graph: dict[str, Any] | None, at: str) -> tuple[dict[str, Any] | None, str, str, bool]:
     from danhba.automation.graph import arm_at
 
-    if workflow.current_version is None:
+    if graph is None:
         raise Http404(_("No such condition."))
     try:
-        return arm_at(workflow.current_version.graph, at)
+        return arm_at(graph, at)
     except LookupError:
         raise Http404(_("No such condition.")) from None
 
@@ -169,16 +247,32 @@ def _condition_place(workflow: Workflow, at: str) -> tuple[dict[str, Any] | None
 def workflow_condition(request: HttpRequest, pk: int) -> HttpResponse:
     """One condition of the workflow — a branch's arm, the goal or the exit — in the segments'
     condition builder (the same component: its tree, its live preview, its endpoints), with the
-    arm's label and next step; saving publishes a new version."""
+    arm's label and next step; saving publishes a new version, or (``?draft=1``) goes back to
+    the editor's unsaved steps (:func:`_editor`)."""
+    return _condition_page(request, _workflow(pk))
+
+
+@permission_required(can("workflow", perms.CREATE))
+def draft_condition(request: HttpRequest) -> HttpResponse:
+    """A branch's condition in the steps of a workflow not created yet (the editor's draft)."""
+    return _condition_page(request, None)
+
+
+def _condition_page(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
     from danhba.segments import forms as segment_forms
     from danhba.segments.conditions import clean as condition_clean
     from danhba.segments.views import builder_parts
 
-    workflow = _workflow(pk)
     user = request.user
     assert isinstance(user, User)
+    draft = _draft(request, workflow)
+    if workflow is None and draft is None:
+        raise Http404(_("No such condition."))
+    graph = (
+        draft["graph"] if draft else (workflow.current_version.graph if workflow and workflow.current_version else None)
+    )
     at = request.GET.get("at", "")
-    tree, label, next_step, is_arm = _condition_place(workflow, at)
+    tree, label, next_step, is_arm = _condition_place(graph, at)
     can_remove = not at.endswith(".new") and (is_arm or tree is not None)
     errors: list[str] = []
     if request.method == "POST":
@@ -188,29 +282,46 @@ def workflow_condition(request: HttpRequest, pk: int) -> HttpResponse:
         if action.startswith(("add_", "remove")):  # without JavaScript: the builder's buttons
             tree = segment_forms.normalize_choices(segment_forms.apply_action(tree, action, user), user)
         else:
+            kept = None if action == "delete" else tree
             try:
                 condition_clean(tree, user=user)
-                services.workflow_condition_set(
-                    actor=Actor.from_request(request), workflow=workflow, at=at,
-                    tree=None if action == "delete" else tree, label=label, next_step=next_step,
-                )  # fmt: skip
+                return _condition_keep(request, workflow, draft, at, kept, label, next_step)
             except PermissionDenied:
                 raise
             except ServiceError as exc:
                 errors = [exc.message, *[f"{k}: {m}" for k, v in _details(exc).items() for m in v]]
-            else:
-                messages.success(request, _("Condition saved: a new version is published."))
-                return redirect("automation:edit", pk=pk)
     tree = tree or {"op": "all", "conditions": []}
     if not tree.get("conditions"):
         tree = segment_forms.apply_action(tree, "add_condition:", user)
     context = {
         "nav": "automation", "workflow": workflow, "at": at, "is_arm": is_arm, "label": label, "next": next_step,
-        "can_remove": can_remove,
-        "errors": errors, "steps": list(workflow.current_version.graph["steps"]) if workflow.current_version else [],
+        "can_remove": can_remove, "errors": errors, "steps": list((graph or {}).get("steps", {})),
+        "back_url": _editor_url(workflow) + ("?draft=1" if draft is not None else ""),
+        "name": workflow.name if workflow else (draft or {}).get("data", {}).get("name", ""),
         **builder_parts(request, tree),  # type: ignore[arg-type]
     }  # fmt: skip
     return render(request, "automation/condition.html", context, status=422 if errors else 200)
+
+
+def _condition_keep(
+    request: HttpRequest, workflow: Workflow | None, draft: dict[str, Any] | None, at: str,
+    tree: dict[str, Any] | None, label: str, next_step: str,
+) -> HttpResponse:  # fmt: skip
+    """Set (None: remove) the condition at ``at``: in the editor's draft, published only by its
+    Save, else in a new version of the workflow."""
+    from danhba.automation.graph import with_arm
+
+    if draft is not None:
+        graph = with_arm(draft["graph"], at, tree, label=clean_text(label)[:100], next_step=clean_text(next_step))
+        _draft_keep(request, _draft_key(workflow), {**draft, "graph": graph})
+        messages.success(request, _("Condition kept: save the workflow to publish it."))
+        return redirect(f"{_editor_url(workflow)}?draft=1")
+    assert workflow is not None
+    services.workflow_condition_set(
+        actor=Actor.from_request(request), workflow=workflow, at=at, tree=tree, label=label, next_step=next_step
+    )
+    messages.success(request, _("Condition saved: a new version is published."))
+    return redirect(_editor_url(workflow))
 
 
 def _details(exc: ServiceError) -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from danhba.automation.models import Workflow
-from danhba.automation.services.workflows import workflow_create
+from danhba.automation.services.workflows import workflow_create, workflow_set_status
 from danhba.automation.tests.conftest import tag_is, three_steps
 from danhba.automation.tests.test_api import api_for  # noqa: F401  (the API client fixture)
 from danhba.conftest import actor_for
@@ -118,3 +118,68 @@ def test_the_condition_builder_edits_adds_and_removes_branches(users: Any, clien
     assert Workflow.objects.get(pk=wf.pk).current_version.graph["goal"]["conditions"][0]["tags"] == ["đã mua"]
     assert client.get(f"/automation/{wf.pk}/condition/?at=nope.0").status_code == 404
     assert client_for(users["sales"]).get(f"/automation/{wf.pk}/condition/?at=vip.0").status_code == 403
+
+
+BRANCHING = [
+    {"step_id": "title", "kind": "update_field", "params": {"field": "job_title", "value": "Khách"}, "next": "vip"},
+    {"step_id": "vip", "kind": "branch", "params": {}, "next": ""},
+    {"step_id": "tag_vip", "kind": "tag", "params": {"add": ["vip-nurtured"]}, "next": ""},
+]
+VIP_ARM = {"n__op": "all", "n-0__kind": "tag", "n-0__operator": "any", "n-0__tags": "vip", "label": "VIP",
+           "next": "tag_vip", "action": "save"}  # fmt: skip
+
+
+def test_a_new_branch_step_gets_its_condition_before_anything_is_saved(users: Any, client_for: Any) -> None:
+    """A new workflow: the marketer adds an If / else step and edits its condition in the
+    builder straight away; nothing exists until "Save", which publishes steps and condition."""
+    from danhba.automation.tests.test_views import editor_post
+
+    client = client_for(users["marketing"])
+    assert 'name="edit_conditions"' in client.get("/automation/new/").content.decode()
+    answer = client.post("/automation/new/", editor_post("Phân nhánh", BRANCHING, edit_conditions="1"))
+    assert answer.status_code == 302 and answer["Location"] == "/automation/new/condition/?at=vip.0&draft=1"
+    assert not Workflow.objects.filter(name="Phân nhánh").exists()
+    builder = client.get(answer["Location"])
+    assert builder.status_code == 200 and '<option value="tag_vip"' in builder.content.decode()
+    kept = client.post(answer["Location"], VIP_ARM)
+    assert kept.status_code == 302 and kept["Location"] == "/automation/new/?draft=1"
+    editor = client.get(kept["Location"]).content.decode()
+    assert "VIP: tag is “vip” → tag_vip" in editor and 'value="Phân nhánh"' in editor
+    assert not Workflow.objects.filter(name="Phân nhánh").exists()
+    # The editor's rows as the page shows them now (the arm named, its condition kept aside).
+    rows = [*BRANCHING]
+    rows[1] = {**rows[1], "params": {"branches": [{"next": "tag_vip", "label": "VIP"}], "otherwise": ""}}
+    saved = client.post("/automation/new/?draft=1", editor_post("Phân nhánh", rows))
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    wf = Workflow.objects.get(name="Phân nhánh")
+    arm = wf.current_version.graph["steps"]["vip"]["params"]["branches"][0]
+    assert arm == {"condition": tag_is("vip"), "next": "tag_vip", "label": "VIP"}
+    # The draft is gone: a fresh editor starts empty.
+    assert "VIP: tag is" not in client.get("/automation/new/?draft=1").content.decode()
+
+
+def test_a_branch_added_to_a_live_workflow_publishes_only_on_save(users: Any, client_for: Any) -> None:
+    from danhba.automation.tests.test_views import editor_post
+
+    marketer = users["marketing"]
+    title = {k: v for k, v in BRANCHING[0].items() if k != "step_id"} | {"next": ""}
+    wf = workflow_create(
+        actor=actor_for(marketer), data={"name": "Sống", "graph": {"start": "title", "steps": {"title": title}}}
+    )
+    wf = workflow_set_status(actor=actor_for(marketer), workflow=wf, status=Workflow.Status.ACTIVE)
+    client = client_for(marketer)
+    rows = [*BRANCHING]
+    # A row that is not a branch has no conditions to edit: said on the row, nothing kept.
+    refused = client.post(f"/automation/{wf.pk}/edit/", editor_post("Sống", rows, edit_conditions="2"))
+    assert refused.status_code == 422 and "choose “If / else”" in refused.content.decode()
+    answer = client.post(f"/automation/{wf.pk}/edit/", editor_post("Sống", rows, edit_conditions="1"))
+    assert answer["Location"] == f"/automation/{wf.pk}/condition/?at=vip.0&draft=1"
+    assert client.post(answer["Location"], VIP_ARM)["Location"] == f"/automation/{wf.pk}/edit/?draft=1"
+    assert Workflow.objects.get(pk=wf.pk).current_version.number == 1  # nothing published yet
+    rows[1] = {**rows[1], "params": {"branches": [{"next": "tag_vip", "label": "VIP"}]}}
+    assert client.post(f"/automation/{wf.pk}/edit/?draft=1", editor_post("Sống", rows)).status_code == 302
+    version = Workflow.objects.get(pk=wf.pk).current_version
+    assert version.number == 2
+    assert version.graph["steps"]["vip"]["params"]["branches"][0]["condition"] == tag_is("vip")
+    # Without a draft in the session the builder's new-workflow page is not there.
+    assert client_for(users["admin"]).get("/automation/new/condition/?at=vip.0&draft=1").status_code == 404
