@@ -58,7 +58,7 @@ def test_a_workflow_from_creation_to_a_contacts_path(users: Any, api_for: Any, m
     mine = api.get(f"/contacts/{contact.pk}/enrolments").json()
     assert mine["items"][0]["step"] == "pause"
     versions = api.get(f"/workflows/{wf['id']}/versions").json()["items"]
-    assert versions[0]["step_counts"]["pause"] == {"waiting": 1, "at": 1}
+    assert versions[0]["step_counts"]["pause"] == {"waiting": 1, "at": 1, "entered": 1}
     # A new graph is version 2.
     changed = three_steps(wait=60)
     assert api.send("PATCH", f"/workflows/{wf['id']}", {"graph": changed}).json()["version"] == 2

@@ -300,3 +300,35 @@ def test_goal_wake_ups_leave_the_retry_back_off_alone(admin: Any, make_workflow:
         engine.run_due()
     enrolment = Enrolment.objects.get(contact=contact)
     assert (enrolment.status, enrolment.attempt, enrolment.due_at) == ("active", 1, backoff)
+
+
+def test_per_step_counts_say_entered_waiting_completed_and_errored(
+    admin: Any, make_workflow: Any, make_contact: Any, client_for: Any
+) -> None:
+    from danhba.automation.selectors import step_counts
+    from danhba.segments.services import segment_create
+
+    me = actor_for(admin)
+    gone = segment_create(actor=me, name="Danh sách", kind="static")
+    graph = three_steps()
+    graph["steps"]["tag_rest"]["next"] = "listed"
+    graph["steps"]["listed"] = {"kind": "list", "params": {"list": gone.pk}}
+    wf = make_workflow(graph=graph)
+    people = [make_contact(full_name=f"Người {i}").pk for i in range(3)]
+    enrol_manual(actor=me, workflow=wf, contact_ids=people, now=T0)
+    version = wf.current_version
+    # Enrolled, nothing run yet: they have entered the first step and are at it.
+    assert step_counts(version)["title"] == {"entered": 3, "at": 3}
+    engine.run_due(now=T0)
+    counts = step_counts(version)
+    assert counts["title"] == {"entered": 3, "done": 3}
+    assert counts["pause"] == {"entered": 3, "at": 3, "waiting": 3}
+    gone.delete()  # the list step will fail
+    engine.run_due(now=T0 + HOUR)
+    counts = step_counts(version)
+    assert counts["pause"] == {"entered": 3, "waiting": 3, "done": 3}
+    assert counts["tag_rest"] == {"entered": 3, "done": 3}
+    assert counts["listed"] == {"entered": 3, "at": 3, "retrying": 3}
+    page = client_for(admin).get(f"/automation/{wf.pk}/").content.decode()
+    listed = page.split('id="step-listed"')[1].split("</div>\n  </div>")[0]
+    assert "entered: 3" in listed and "waiting now: 3" in listed and "(3 retrying)" in listed
