@@ -35,7 +35,7 @@ def enrol_many(*, workflow: Workflow, contact_ids: Iterable[int], via: str, now:
     (ever, or at the moment when the workflow re-enrols), ``ON CONFLICT DO NOTHING`` for a
     concurrent enrolment (the partial unique index): the ORM's ``bulk_create`` with its count
     queries took 39 s for 100,000 contacts on a loaded machine, and every enrolment's first
-    step waited for that (docs/decisions/0025)."""
+    step waited for that (docs/decisions/0013, 7 December)."""
     if workflow.status != Workflow.Status.ACTIVE or workflow.current_version_id is None:
         return 0
     version = workflow.current_version

@@ -139,3 +139,45 @@ def test_a_branch_condition_in_the_segment_builder(live_server: Any, users: Any,
     arm_saved = Workflow.objects.get(pk=wf.pk).current_version.graph["steps"]["vip"]["params"]["branches"][0]
     assert arm_saved["condition"]["conditions"][0]["tags"] == ["khách quen"] and arm_saved["label"] == "Khách quen"
     assert page.evaluate("() => window.__csp || []") == []
+
+
+def test_a_new_branch_gets_its_condition_before_the_workflow_is_saved(live_server: Any, users: Any, page: Any) -> None:
+    """A new workflow: the marketer adds an If / else step, edits its condition in the builder
+    straight away, comes back to the editor with everything typed still there, and saves once."""
+    from playwright.sync_api import expect
+
+    from danhba.automation.models import Workflow
+    from danhba.automation.tests.conftest import tag_is
+
+    marketer = users["marketing"]
+    base = live_server.url
+    log_in(page, base, marketer.email)
+    page.goto(f"{base}/automation/new/")
+    page.get_by_label("Name").fill("Phân nhánh VIP")
+    page.fill("input[name='steps-0-step_id']", "vip")
+    page.select_option("select[name='steps-0-kind']", "branch")
+    page.fill("input[name='steps-1-step_id']", "cam_on")
+    page.select_option("select[name='steps-1-kind']", "tag")
+    page.fill("textarea[name='steps-1-params']", '{"add": ["cảm ơn"]}')
+    page.locator(".step-row").first.get_by_role("button", name="Edit branch conditions").click()
+    expect(page.locator("h1")).to_have_text("Branch vip.0")
+    page.select_option("select[name='n-0__kind']", "tag")
+    tags = page.locator("input[name='n-0__tags']")
+    expect(tags).to_be_visible()
+    tags.fill("vip")
+    page.get_by_label("Branch name").fill("VIP")
+    page.select_option("#arm-next", "cam_on")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Condition kept: save the workflow to publish it.")).to_be_visible()
+    expect(page.locator("li.arm").first).to_contain_text("VIP: tag is “vip” → cam_on")
+    expect(page.get_by_label("Name")).to_have_value("Phân nhánh VIP")
+    assert not Workflow.objects.filter(name="Phân nhánh VIP").exists()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Workflow saved.")).to_be_visible()
+    graph = Workflow.objects.get(name="Phân nhánh VIP").current_version.graph
+    assert graph["steps"]["vip"]["params"]["branches"][0] == {
+        "condition": tag_is("vip"),
+        "next": "cam_on",
+        "label": "VIP",
+    }
+    assert page.evaluate("() => window.__csp || []") == []
