@@ -56,6 +56,8 @@ LOAD_TABLES = (
     "tracking_orderline",
     "tracking_purchasestats",
 )
+# Columns of PurchaseStats the contact row carries a copy of (Contact.PURCHASE_COLUMNS).
+PURCHASE_COPY = ("order_count", "total_spent", "average_order_value", "first_order_at", "last_order_at")
 ORDER_EVENT = "Order Completed"
 VIP = "VIP"
 PROVINCE = "ho-chi-minh"
@@ -379,6 +381,7 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
     _check_columns("tracking_orderline", line_cols)
     stats_defaults = _column_defaults(PurchaseStats, clock)
     stats_cols = ["contact_id", *stats_defaults]
+    stats_index = {c: i for i, c in enumerate(stats_defaults)}
 
     # Event properties: a pool of serialised objects per name, so no row pays for json.dumps.
     def props_pool(kind: str, name: str) -> list[str]:
@@ -568,6 +571,8 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
                 lifecycle_stage_id=stage_ids[stage], source="order" if counted else "form", created_at=created,
                 updated_at=created, last_activity_at=clock.at(last_at) if last_at >= 0 else created,
             )  # fmt: skip
+            if counted:  # the contact's copy of its purchase metrics (orders.stats writes both)
+                row.update({k: stats[-1][1 + stats_index[k]] for k in PURCHASE_COPY})
             contacts.append((cid, *row.values()))
             # --- behaviour: skewed, most of it by a minority of active contacts
             if rng.random() < active_share:
@@ -702,10 +707,10 @@ def ensure_dataset(args: argparse.Namespace, target: Target, say: Callable[[str]
             from danhba.segments.models import DirtyContact, Segment
 
             call_command("migrate", verbosity=0, interactive=False)
-            if connection.vendor == "sqlite":
-                # A migration may have added an index: the planner needs its statistics.
-                with connection.cursor() as cur:
-                    cur.execute("ANALYZE")
+            # A migration may have added an index or filled a column: the planner needs its
+            # statistics (on PostgreSQL autovacuum would get there, at a time of its own).
+            with connection.cursor() as cur:
+                cur.execute("ANALYZE")
             Segment.objects.all().delete()
             DirtyContact.objects.all().delete()
             # The events an earlier run's latency trials added (ids after the generated ones).

@@ -248,6 +248,17 @@ class Contact(models.Model):
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     # Never null, so it can be a keyset sort column; starts at creation.
     last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now)
+    # --- purchases: a copy of the metrics of ``orders.PurchaseStats`` that a segment condition
+    # can ask about, written only by ``orders.stats`` in the order's own transaction. On the
+    # contact so that a segment's "province = X and spent > N" is one range of one index, not
+    # two sets of ids joined (docs/decisions/0025). Never in a form, an import or a merge.
+    order_count = models.PositiveIntegerField(_("orders"), default=0, editable=False)
+    total_spent = models.DecimalField(_("total spent"), default=0, max_digits=18, decimal_places=2, editable=False)
+    average_order_value = models.DecimalField(
+        _("average order value"), default=0, max_digits=18, decimal_places=2, editable=False
+    )
+    first_order_at = models.DateTimeField(_("first order"), null=True, blank=True, editable=False)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True, editable=False)
 
     objects = ContactQuerySet.as_manager()
 
@@ -266,10 +277,24 @@ class Contact(models.Model):
             models.Index(fields=["owner", "last_activity_at", "id"], name="contact_owner_activity"),
             models.Index(fields=["lifecycle_stage", "name_key", "id"], name="contact_stage_name"),
             models.Index(fields=["province", "name_key", "id"], name="contact_province_name"),
+            # Purchase conditions of segments: one (metric, id) index each; spent also by
+            # province, the location every shop's segments start from (decision 0025).
+            models.Index(fields=["province", "total_spent", "id"], name="contact_province_spent"),
+            models.Index(fields=["order_count", "id"], name="contact_orders"),
+            models.Index(fields=["average_order_value", "id"], name="contact_aov"),
+            models.Index(fields=["first_order_at", "id"], name="contact_first_order"),
+            models.Index(fields=["last_order_at", "id"], name="contact_last_order"),
         ]
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A save of a contact read earlier writes every column but the purchase metrics: an
+        order committed meanwhile must not lose its figures to a stale copy."""
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = SAVED_COLUMNS
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:
@@ -277,6 +302,11 @@ class Contact(models.Model):
         its name, or for a contact known only by an identifier (an event's userId) that has
         none, "Anonymous #id"."""
         return display_name(self.full_name, self.pk)
+
+
+# Written only by orders.stats (see Contact.order_count).
+PURCHASE_COLUMNS = ("order_count", "total_spent", "average_order_value", "first_order_at", "last_order_at")
+SAVED_COLUMNS = [f.name for f in Contact._meta.concrete_fields if not f.primary_key and f.name not in PURCHASE_COLUMNS]
 
 
 def display_name(full_name: str, contact_id: Any) -> str:

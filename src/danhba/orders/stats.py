@@ -4,7 +4,8 @@ A write computes what an order contributed before and after (:func:`contribution
 :func:`stats_apply` applies the difference to the contact's row, locked for the update. Nothing
 rescans a contact's orders on the hot path; the only reads are index seeks on (contact,
 placed_at) when the first or last order is removed. :func:`purchase_stats_recompute` derives
-the same row from the orders, for recovery.
+the same row from the orders, for recovery. Every write of the row also copies the metrics a
+segment condition reads onto the contact (:func:`contact_metrics_copy`, decision 0025).
 
 Money in another currency than ``settings.SHOP_CURRENCY``: such an order counts as an order
 (number of orders, first/last order, frequency, categories' order counts) but adds no money (total
@@ -25,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from danhba.contacts.changes import contacts_changed
-from danhba.contacts.models import Contact
+from danhba.contacts.models import PURCHASE_COLUMNS, Contact
 from danhba.orders.models import Order, OrderLine, PurchaseStats
 
 CENT = Decimal("0.01")
@@ -129,6 +130,7 @@ def stats_apply(remove: Sequence[Contribution | None], add: Sequence[Contributio
             stats.first_order_at, stats.last_order_at = _bounds(contact_id)
         metrics_derive(stats)
         stats.save()
+        contact_metrics_copy(stats)
     if changes:
         contacts_changed(reasons=dict.fromkeys(changes, ("orders",)))
 
@@ -155,7 +157,14 @@ def purchase_stats_recompute(*, contact_id: int) -> PurchaseStats | None:
         stats.first_order_at, stats.last_order_at = _bounds(contact_id) if stats.order_count else (None, None)
         metrics_derive(stats)
         stats.save()
+        contact_metrics_copy(stats)
         return stats
+
+
+def contact_metrics_copy(stats: PurchaseStats) -> None:
+    """The contact's copy of its metrics (``Contact.PURCHASE_COLUMNS``), in the caller's
+    transaction: the only writer of those columns."""
+    Contact.objects.filter(pk=stats.contact_id).update(**{c: getattr(stats, c) for c in PURCHASE_COLUMNS})
 
 
 def purchase_stats_recompute_all(*, batch: int = 1000) -> int:

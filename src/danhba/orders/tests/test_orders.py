@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from danhba.contacts.models import PURCHASE_COLUMNS, Contact
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.orders import services as orders
@@ -301,6 +302,10 @@ def test_incremental_stats_equal_a_recompute(make_contact: Any, ops: list[tuple[
         "last_order_at", "purchase_frequency_days", "categories", "favourite_category",
     ]  # fmt: skip
     incremental = {s.contact_id: [getattr(s, f) for f in fields] for s in PurchaseStats.objects.all()}
+    # The contact's own copy, which segments read, is the same as its metrics row.
+    for contact in Contact.objects.filter(pk__in=contacts):
+        row = PurchaseStats.objects.filter(contact_id=contact.pk).first() or PurchaseStats()
+        assert [getattr(contact, c) for c in PURCHASE_COLUMNS] == [getattr(row, c) for c in PURCHASE_COLUMNS]
     for contact_id in contacts:
         order_stats.purchase_stats_recompute(contact_id=contact_id)
     recomputed = {s.contact_id: [getattr(s, f) for f in fields] for s in PurchaseStats.objects.all()}
@@ -318,9 +323,22 @@ def test_recompute_all_command_restores_damaged_stats(make_contact: Any) -> None
     orders.order_record(actor=SYSTEM, data={"order_id": "1", "total": 100}, contact_id=contact.pk)
     orders.order_record(actor=SYSTEM, data={"order_id": "2", "total": 300}, contact_id=contact.pk)
     PurchaseStats.objects.filter(contact=contact).update(order_count=99, total_spent=1)
+    Contact.objects.filter(pk=contact.pk).update(order_count=7, total_spent=1)
     call_command("orders_recompute_stats", verbosity=0)
     stats = PurchaseStats.objects.get(contact=contact)
     assert (stats.order_count, stats.total_spent, stats.average_order_value) == (2, 400, 200)
+    contact.refresh_from_db()
+    assert (contact.order_count, contact.total_spent, contact.average_order_value) == (2, 400, 200)
+
+
+def test_a_contact_saved_from_a_stale_copy_keeps_its_purchase_figures(make_contact: Any) -> None:
+    contact = make_contact()
+    stale = Contact.objects.get(pk=contact.pk)
+    orders.order_record(actor=SYSTEM, data={"order_id": "1", "total": 250}, contact_id=contact.pk)
+    stale.job_title = "Kế toán"
+    stale.save()
+    contact.refresh_from_db()
+    assert (contact.job_title, contact.order_count, contact.total_spent) == ("Kế toán", 1, 250)
 
 
 def test_demo_data_has_orders_with_consistent_metrics() -> None:
@@ -330,7 +348,10 @@ def test_demo_data_has_orders_with_consistent_metrics() -> None:
     assert result["orders"] == Order.objects.count() > 0
     assert Product.objects.exists() and OrderLine.objects.exists()
     fields = ["order_count", "total_spent", "average_order_value", "first_order_at", "last_order_at", "categories"]
+    copies = {c.pk: [getattr(c, f) for f in PURCHASE_COLUMNS] for c in Contact.objects.all()}
     for stats in PurchaseStats.objects.all():
         before = [getattr(stats, f) for f in fields]
         after = order_stats.purchase_stats_recompute(contact_id=stats.contact_id)
         assert after is not None and before == [getattr(after, f) for f in fields]
+        assert copies.pop(stats.contact_id) == [getattr(after, f) for f in PURCHASE_COLUMNS]
+    assert all(values == [0, 0, 0, None, None] for values in copies.values())

@@ -105,6 +105,34 @@ def test_list_membership_of_both_is_one_and_undo_gives_both_back(admin: Any, mak
     }
 
 
+def test_orders_move_and_the_purchase_figures_segments_read_follow_merge_and_undo(
+    admin: Any, make_contact: Any
+) -> None:
+    from danhba.core.actor import Actor
+    from danhba.orders.services import order_record
+    from danhba.segments.compiler import matching
+
+    keep, other = make_contact(full_name="A"), make_contact(full_name="B")
+    system = Actor.system("cli")
+    order_record(actor=system, data={"order_id": "K1", "total": 3_000_000}, contact_id=keep.pk)
+    for n in range(2):
+        order_record(actor=system, data={"order_id": f"B{n}", "total": 2_000_000}, contact_id=other.pk)
+    big = {"op": "all", "conditions": [{"kind": "purchase", "metric": "total_spent", "operator": "gt",
+                                        "value": 5_000_000}]}  # fmt: skip
+
+    def figures(contact: Contact) -> tuple[int, Decimal]:
+        contact.refresh_from_db()
+        return contact.order_count, contact.total_spent
+
+    merge = merge_contacts(actor_for(admin), keep, [other])
+    assert figures(keep) == (3, Decimal("7000000.00"))
+    assert list(matching(big).values_list("pk", flat=True)) == [keep.pk]
+    undo_merge(actor_for(admin), merge)
+    assert figures(keep) == (1, Decimal("3000000.00"))
+    assert figures(Contact.objects.get(pk=other.pk)) == (2, Decimal("4000000.00"))
+    assert not matching(big).exists()
+
+
 def test_undo_gives_both_back_and_keeps_what_the_survivor_gained_since(admin: Any, make_contact: Any) -> None:
     keep = make_contact(full_name="Lê Hoa", emails=["hoa@example.vn"], tags=["a"])
     other = make_contact(full_name="Le Thi Hoa", emails=["hoa.le@gmail.com"], tags=["b"], job_title="Y tá")

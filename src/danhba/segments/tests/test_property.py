@@ -504,6 +504,12 @@ def _build(fixed: dict[str, Any], s: dict[str, Any]) -> tuple[R.World, dict[str,
             for cid, st_ in world.stats.items()
         ]
     )
+    # The contact's copy of the metrics, which the compiler reads (orders.stats writes both).
+    for cid, st_ in world.stats.items():
+        Contact.objects.filter(pk=cid).update(
+            **{c: getattr(st_, c) for c in ("first_order_at", "last_order_at", "order_count", "total_spent",
+                                            "average_order_value")}
+        )  # fmt: skip
     refs = {"@user0": users[0].pk, "@user1": users[1].pk, "@team": fixed["team"].pk}
     static = Segment.objects.create(name="Static", kind=Segment.Kind.STATIC)
     SegmentMember.objects.bulk_create([SegmentMember(segment=static, contact_id=ids[i]) for i in s["static_members"]])
