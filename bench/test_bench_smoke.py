@@ -296,13 +296,17 @@ def test_quality_benchmark_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_duplicates_benchmark_end_to_end(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "bench", "duplicates", "--contacts", "2000", "--out", str(tmp_path)]
+    cmd = [sys.executable, "-m", "bench", "duplicates", "--contacts", "2000", "--db", "--out", str(tmp_path)]
     run = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads((tmp_path / "duplicates.json").read_text())
     assert result["benchmark"] == "duplicates" and result["records"] > 2000 and result["true_pairs"] > 100
     assert result["accuracy"]["0.8"]["f1"] > 0.5 and result["baseline_exact_match"]["pairs"] > 0
     assert result["realtime"]["per_contact_ms"]["n"] > 0
+    # --db: every pair found at the review threshold is in the database, grouped into clusters.
+    database = result["database"]
+    assert database["pairs_in_database"] == result["accuracy"]["0.8"]["pairs"] > 0
+    assert 0 < database["clusters_refresh"]["result"] <= database["pairs_in_database"]
 
 
 @pytest.mark.slow
