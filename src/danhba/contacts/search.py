@@ -17,7 +17,7 @@ query looks like the start of one ("hoa.nguyen87", "duc@gm") and the email start
 phone when the number ends with the digits typed. Emails are indexed as "@" and the address, so
 a name's prefix never expands to the addresses that start with it. Writers call
 :func:`search_index` (or :func:`search_index_soon`) after they change what a contact is found
-by, and :func:`search_index_new` for contacts they have just created; readers call
+by, and :func:`search_index_new` (:func:`search_index_rows`) for contacts they have just created; readers call
 :func:`search_prefix` and :func:`search_matches`. Nothing else touches ``SearchEntry``.
 """
 
@@ -111,7 +111,12 @@ def search_index_new(docs: Iterable[SearchDoc]) -> int:
     """Index contacts the caller has just created in this transaction (nothing of theirs is
     indexed yet), from the values it holds: no reads, one row per contact. Bulk writers (the
     import loader, ``ContactsBulk``, the demo) call it once per batch. Returns the rows written."""
-    rows = [search_row(doc) for doc in docs]
+    return search_index_rows([search_row(doc) for doc in docs])
+
+
+def search_index_rows(rows: list[tuple[int, str, str, str, str]]) -> int:
+    """:func:`search_index_new` of rows made already (:func:`search_row`, or the contact id and
+    the :func:`search_texts` a writer holds). Returns the rows written."""
     # One statement per batch on SQLite: each entry fires the FTS5 trigger, and executemany gives
     # each row a statement savepoint (decisions 0004, 0006; event worker: 300 µs a row → 0.5 ms a batch).
     Table(SearchEntry, COLUMNS, one_statement=True).insert(rows)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, models
 from django.utils import timezone
@@ -46,7 +46,7 @@ from danhba.contacts.models import (
     TimelineEntry,
     display_name,
 )
-from danhba.contacts.search import SearchDoc, search_index, search_index_new
+from danhba.contacts.search import SearchDoc, search_index, search_index_rows, search_row
 from danhba.core.actor import Actor
 from danhba.core.audit import jsonable
 from danhba.core.bulk import Table, allocate_ids, chunks, indexes_drop, indexes_ensure, json_adapter
@@ -101,6 +101,26 @@ class NewContact(Identities):
     # Its contacts-table row made ahead (``ContactRows.make`` of ``values``, which then may stay
     # empty), when the caller has it: the writer adds the id, the default stage and the times.
     row: list[Any] | None = None
+
+
+class MadeContact(NamedTuple):
+    """A new contact whose contacts-table row and search texts the caller made ahead
+    (``ContactRows.make`` and ``search.search_texts``: an import's reading process), with its
+    identities in the shapes of :class:`Identities`: the common case of a bulk create, a tuple
+    instead of a :class:`NewContact` (no object and no copy of the values per contact). The
+    writer adds the id, the default stage if none and the write's time, and applies every
+    other rule as for a :class:`NewContact` (primary email, phone and company, search entry,
+    audit, ``done``)."""
+
+    row: list[Any]
+    search: tuple[str, str, str, str]
+    emails: list[tuple[str, str]]
+    phones: list[tuple[str, str, str, str]]
+    external_ids: list[tuple[str, str]]
+    socials: list[tuple[str, str]]
+    tag_ids: list[int]
+    companies: list[tuple[int, str, str]]
+    entries: list[Entry]
 
 
 @dataclass
@@ -182,7 +202,8 @@ class ContactWriter:
 
     # --- creating -------------------------------------------------------------------------------
 
-    def create(self, contacts: Sequence[NewContact], *, batch_of: tuple[str, Any, str] | None = None) -> list[int]:
+    def create(self, contacts: Sequence[NewContact | MadeContact], *,
+               batch_of: tuple[str, Any, str] | None = None) -> list[int]:  # fmt: skip
         """Create ``contacts``; returns their ids in order. ``batch_of`` = (object type, id,
         label): audit the whole batch as one row about that object (an import), instead of one
         row per contact."""
@@ -191,24 +212,42 @@ class ContactWriter:
         ids = allocate_ids(Contact, len(contacts))
         now = timezone.now()
         rows: list[list[Any]] = []
-        docs: list[SearchDoc] = []
+        entries: list[tuple[int, str, str, str, str]] = []
         audits: list[tuple[Any, str, int | None, dict[str, Any]]] = []
         added = _Rows()
-        full_name = self.column["full_name"]
+        add = added.add
+        column = self.column
+        full_name = column["full_name"]
+        at_id, at_stage = column["id"], column["lifecycle_stage_id"]
+        at_times = [column[t] for t in TIMES]
         for cid, new in zip(ids, contacts, strict=True):
+            if new.__class__ is MadeContact:
+                # The common case, inline: what _row does to a row made ahead (no values given).
+                row = new.row
+                row[at_id] = cid
+                if not row[at_stage]:
+                    row[at_stage] = self.default_stage()
+                for at in at_times:
+                    row[at] = now
+                rows.append(row)
+                add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
+                entries.append((cid, *new.search))  # type: ignore[union-attr]
+                continue
+            assert isinstance(new, NewContact)
             row = self._row(cid, new, now)
             rows.append(row)
-            added.add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
+            add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
             if new.search is not None:
-                docs.append(SearchDoc(cid, row[full_name], texts=new.search))
+                entries.append((cid, *new.search))
             else:
-                docs.append(SearchDoc(cid, row[full_name], [e for e, _l in new.emails], [p[0] for p in new.phones],
-                                      [name for _c, name, _j in new.companies], new.folded_name))  # fmt: skip
+                doc = SearchDoc(cid, row[full_name], [e for e, _l in new.emails], [p[0] for p in new.phones],
+                                [name for _c, name, _j in new.companies], new.folded_name)  # fmt: skip
+                entries.append(search_row(doc))
             if new.audit is not None:
                 audits.append((cid, display_name(row[full_name], cid), cid, jsonable(new.audit)))
         self.contact_table.insert(rows)
         self._insert(added)
-        self.search_rows += search_index_new(docs)
+        self.search_rows += search_index_rows(entries)
         if batch_of is not None:
             object_type, object_id, label = batch_of
             self.audit(
@@ -435,7 +474,7 @@ class _Rows:
         self.companies: list[tuple[Any, ...]] = []
         self.entries: list[tuple[Any, ...]] = []
 
-    def add(self, cid: int, new: Identities, *, has_email: bool, has_phone: bool, has_company: bool,
+    def add(self, cid: int, new: Identities | MadeContact, *, has_email: bool, has_phone: bool, has_company: bool,
             now: dt.datetime) -> None:  # fmt: skip
         # Plain loops behind emptiness checks: most contacts bring one email, one phone, a tag
         # (a generator per list cost more than the rows it made, measured per import row).

@@ -42,7 +42,7 @@ from danhba.contacts.models import (
     SocialProfile,
     Tag,
 )
-from danhba.contacts.writer import ContactChange, ContactWriter, Entry, NewContact
+from danhba.contacts.writer import ContactChange, ContactWriter, Entry, MadeContact, NewContact
 from danhba.core.actor import Actor
 from danhba.core.audit import jsonable
 from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter, select_in
@@ -136,6 +136,7 @@ class Loader:
             for key in CustomField.objects.filter(entity="contact", is_sensitive=True).values_list("key", flat=True)
         }
         self.name_order = name_order
+        self.source = run.source
         self.user_id = actor.user.pk if actor.user else None
 
     # --- entry point ---------------------------------------------------------------------------
@@ -472,7 +473,7 @@ class Loader:
         return ids
 
     def _new_contact(self, target: Target, tag_ids: dict[str, int], company_ids: dict[str, int],
-                     now: dt.datetime) -> NewContact:  # fmt: skip
+                     now: dt.datetime) -> NewContact | MadeContact:  # fmt: skip
         rows = target.rows
         if len(rows) == 1 and rows[0].row is not None:
             return self._made_contact(target, tag_ids, company_ids, now)
@@ -507,29 +508,47 @@ class Loader:
         )  # fmt: skip
 
     def _made_contact(self, target: Target, tag_ids: dict[str, int], company_ids: dict[str, int],
-                      now: dt.datetime) -> NewContact:  # fmt: skip
+                      now: dt.datetime) -> MadeContact:  # fmt: skip
         """A new contact of one row whose contacts-table row, name key and search texts the
         reading process made (most of them): what ``_new_contact`` would give, the import's
-        source and defaults added to that row."""
+        source and defaults added to that row, as the writer's tuple (``MadeContact``)."""
         first = target.rows[0]
         row = first.row
         assert row is not None and first.search is not None
         at = self.at
-        row[at.source] = self.run.source
+        row[at.source] = self.source
         row[at.name_order] = self.name_order
         if row[at.stage] is None:
             row[at.stage] = self.default_stage
-        row[at.owner] = row[at.owner] or self.default_owner
-        brought = self._brought(target.rows, tag_ids, company_ids)
-        return NewContact(
-            row=row,
-            search=first.search,
-            emails=[(e, "personal") for e in brought.emails],
-            phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in brought.phones],
-            external_ids=brought.external_ids, socials=brought.socials, tag_ids=brought.tag_ids,
-            companies=[(*brought.company, row[at.job_title] or "")] if brought.company else [],
-            entries=self._notes(target, now),
-        )  # fmt: skip
+        if not row[at.owner]:
+            row[at.owner] = self.default_owner
+        # ``_brought`` of one row, inline: most rows bring one email, one phone, a tag, a company.
+        emails = first.emails
+        if len(emails) > 1:
+            emails = list(dict.fromkeys(emails))
+        phones = first.phones
+        if len(phones) > 1:
+            phones = list({p[0]: p for p in phones}.values())
+        tags = [*first.tags, *self.add_tags] if self.add_tags else first.tags
+        if tags:
+            tag_key = self._tag_key
+            tag_list = [tag_ids[tag_key(n)] for n in tags]
+            if len(tag_list) > 1:
+                tag_list = list(dict.fromkeys(tag_list))
+        else:
+            tag_list = []
+        company = first.company
+        return MadeContact(
+            row,
+            first.search,
+            [(e, "personal") for e in emails],
+            [(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in phones],
+            list(dict.fromkeys(first.external_ids)) if first.external_ids else [],
+            list(dict.fromkeys(first.socials)) if first.socials else [],
+            tag_list,
+            [(company_ids[self._company_key(company)], company, row[at.job_title] or "")] if company else [],
+            self._notes(target, now) if first.notes else [],
+        )
 
     def _links(self, targets: list[Target]) -> tuple[dict[str, int], dict[str, int]]:
         """The ids of the tags (by key) and companies (by key) the rows name, made if new."""

@@ -178,3 +178,49 @@ def test_rows_written_in_bulk_with_shared_values_are_stored_as_given() -> None:
     Table(Tag, ["name", "name_key", "color", "created_at"]).insert(rows)
     got = sorted(Tag.objects.values_list("name", "name_key", "color", "created_at"))
     assert got == sorted(rows)
+
+
+def test_a_contact_made_ahead_is_stored_as_the_same_new_contact(admin: Any) -> None:
+    """A ``MadeContact`` (row and search texts made ahead, an import's common case) gives the
+    rows a ``NewContact`` of the same values gives: contact columns, primary email, phone and
+    company, tags, notes, the search entry."""
+    from danhba.contacts.models import Company, ContactCompany, ContactTag, SearchEntry, Tag
+    from danhba.contacts.search import search_texts
+    from danhba.contacts.writer import ContactRows, MadeContact
+
+    tag = Tag.objects.create(name="VIP", name_key="vip")
+    company = Company.objects.create(name="Công ty An Phát", name_key="cong ty an phat")
+    values = {"full_name": "Nguyễn Thị Mai", "given_name": "Mai", "province": "Hà Nội", "custom": {"size": "M"},
+              "job_title": "Kế toán"}  # fmt: skip
+    emails = [("mai@example.vn", "personal"), ("mai.nt@gmail.com", "personal")]
+    phones = [("+84912000111", "0912 000 111", "mobile", "mobile"), ("+84243000222", "024 3000 2", "landline", "home")]
+    companies = [(company.pk, company.name, "Kế toán")]
+    note = [Entry(kind="note", author_id=admin.pk, subject="Imported note", body="Khách quen")]
+    tables = [
+        (ContactEmail, ("email", "label", "is_primary")),
+        (ContactPhone, ("e164", "raw", "kind", "label", "is_primary")),
+        (ContactTag, ("tag_id",)),
+        (ContactCompany, ("company_id", "is_primary", "job_title")),
+        (TimelineEntry, ("kind", "subject", "body", "author_id")),
+        (SearchEntry, ("name", "company", "email", "phone")),
+    ]
+
+    def stored(new: NewContact | MadeContact) -> list[Any]:
+        writer = ContactWriter(actor_for(admin, "job"))
+        [cid] = writer.create([new], batch_of=("import", 9, "a.csv"))
+        writer.done()
+        assert found("thi mai") == {cid} and found("000 111") == {cid}
+        skip = {"id", "created_at", "updated_at", "last_activity_at"}
+        got: list[Any] = [{k: v for k, v in Contact.objects.filter(pk=cid).values().get().items() if k not in skip}]
+        got += [sorted(model.objects.filter(contact_id=cid).values_list(*columns)) for model, columns in tables]
+        Contact.objects.filter(pk=cid).delete()
+        return got
+
+    given = stored(NewContact(values=values, emails=emails, phones=phones, tag_ids=[tag.pk], companies=companies,
+                              entries=note))  # fmt: skip
+    row = ContactRows().make(values, email=emails[0][0], phone=phones[0][0])
+    texts = search_texts(values["full_name"], [e for e, _l in emails], [p[0] for p in phones], [company.name])
+    made = stored(MadeContact(row, texts, emails, phones, [], [], [tag.pk], companies, note))
+    assert made == given
+    assert given[0]["email"] == "mai@example.vn" and given[0]["lifecycle_stage_id"] is not None
+    assert all(given[1:])  # every table got its rows
