@@ -221,7 +221,7 @@ class ContactWriter:
         at_id, at_stage = column["id"], column["lifecycle_stage_id"]
         at_times = [column[t] for t in TIMES]
         for cid, new in zip(ids, contacts, strict=True):
-            if new.__class__ is MadeContact:
+            if isinstance(new, MadeContact):
                 # The common case, inline: what _row does to a row made ahead (no values given).
                 row = new.row
                 row[at_id] = cid
@@ -231,9 +231,8 @@ class ContactWriter:
                     row[at] = now
                 rows.append(row)
                 add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
-                entries.append((cid, *new.search))  # type: ignore[union-attr]
+                entries.append((cid, *new.search))
                 continue
-            assert isinstance(new, NewContact)
             row = self._row(cid, new, now)
             rows.append(row)
             add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
