@@ -803,6 +803,9 @@ def _without_merge_survivors(created: list[int], report: dict[str, Any]) -> list
     return [cid for cid in created if cid not in kept] if kept else created
 
 
+_CONTACT_COLUMNS = frozenset(f.attname for f in Contact._meta.concrete_fields)
+
+
 def _undo_batch(
     run: Import, actor: Actor, created: list[int], updated: list[ImportChange], report: dict[str, int]
 ) -> None:
@@ -816,7 +819,9 @@ def _undo_batch(
         rows = [(cid, label, cid, {"import": [run.pk, None]}) for cid, label in labels.items()]
         audit_events_bulk(actor=actor, action=AuditEvent.Action.DELETE, object_type="contact", rows=rows)
         report["deleted"] += len(labels)
-    contacts = Contact.objects.in_bulk([c.contact_id for c in updated])
+    # Locked: a merge or an edit meanwhile must not be overwritten with the copy read here (and a
+    # contact merged away since is not put back).
+    contacts = Contact.objects.select_for_update().in_bulk([c.contact_id for c in updated])
     _remove_added(updated)
     emails_left: dict[int, str] = {}
     phones_left: dict[int, str] = {}
@@ -871,7 +876,8 @@ def _undo_batch(
             contact.email = emails_left.get(cid, "")
             contact.phone = phones_left.get(cid, "")
             contact.updated_at = timezone.now()
-            contact.save()
+            written = {"custom" if k.startswith("custom.") else k for k in restored} & _CONTACT_COLUMNS
+            contact.save(update_fields=sorted(written | {"name_key", "email", "phone", "updated_at"}))
             reindex.append(cid)
             removed = {k: [v, None] for k, v in added.items() if k != "consents"}
             audits.append((cid, contact.full_name, cid, {**restored, **removed, "import": [run.pk, None]}))
