@@ -813,3 +813,36 @@ def test_compiler_does_not_read_rows_into_python(people: Any, django_assert_max_
     qs = matching(tree, now=NOW)
     with django_assert_max_num_queries(1):
         assert set(qs.values_list("full_name", flat=True)) == set()
+
+
+def test_an_any_group_beside_an_indexed_condition_is_only_checked(make_contact: Callable[..., Any]) -> None:
+    """Decision 0025: the ANY group's lists do not drive SQLite's plan when a sibling compares a
+    column that leads a contact index (province); the contacts matched are the same."""
+    from django.db import connection
+
+    from danhba.orders.services import order_record
+
+    people = {
+        "Lan": ("Hồ Chí Minh", ["VIP"], 6_000_000),
+        "Hoa": ("Hồ Chí Minh", [], 6_000_000),
+        "Mai": ("Hồ Chí Minh", [], 6_000_000),
+        "Cúc": ("Hà Nội", ["VIP"], 6_000_000),
+        "Đào": ("Hồ Chí Minh", ["VIP"], 100_000),
+    }
+    for name, (province, tags, spent) in people.items():
+        contact = make_contact(full_name=name, province=province, tags=tags, occupation="Chef" * (name == "Hoa"))
+        order_record(actor=SYSTEM, data={"order_id": name, "total": spent}, contact_id=contact.pk)
+    group = {
+        "op": "all",
+        "conditions": [
+            fld("province", "eq", "ho-chi-minh"),
+            {
+                "op": "any",
+                "conditions": [{"kind": "tag", "operator": "any", "tags": ["VIP"]}, fld("occupation", "eq", "Chef")],
+            },
+            _p("total_spent", "gt", 5_000_000),
+        ],
+    }
+    check(group, {"Lan", "Hoa"})
+    sql = str(matching(clean(one(group)), now=NOW).query)
+    assert ('+"contacts_contact"."id" IN' in sql) == (connection.vendor == "sqlite")
