@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from danhba.contacts.models import Contact
+
 pytestmark = [pytest.mark.slow]
 ROWS = 6000
 
@@ -115,6 +117,12 @@ def list_indexes(env: dict[str, str]) -> set[str]:
         return {name for (name,) in rows if name.startswith("contact_")}
 
 
+def declared_indexes() -> set[str]:
+    """The contacts table's indexes the model declares: all there after an import (a big one sets
+    some aside while it loads)."""
+    return {index.name for index in Contact._meta.indexes if index.name.startswith("contact_")}
+
+
 def test_killing_the_worker_mid_import_changes_nothing_in_the_result(tmp_path: Path) -> None:
     data = tmp_path / "khach.csv"
     make_file(data)
@@ -139,7 +147,7 @@ def test_killing_the_worker_mid_import_changes_nothing_in_the_result(tmp_path: P
         w.terminate()
         w.wait(20)
     expected = json.loads(danhba(plain, "shell", code=FINGERPRINT))
-    assert expected["counts"][0] == "done" and len(every_index := list_indexes(plain)) == 10
+    assert expected["counts"][0] == "done" and (every_index := list_indexes(plain)) == declared_indexes()
 
     crash = environment(tmp_path, "crash", pipeline=True)
     danhba(crash, "migrate", "-v", "0")
