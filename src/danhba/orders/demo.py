@@ -23,7 +23,7 @@ from django.conf import settings
 from danhba.contacts.models import Contact
 from danhba.core.demo import DemoRun
 from danhba.orders.models import Order, OrderLine, Product, PurchaseStats
-from danhba.orders.stats import Contribution, contact_metrics_copy, contribution, contribution_add, metrics_derive
+from danhba.orders.stats import Contribution, contact_metrics_copy_many, contribution, contribution_add, metrics_derive
 from danhba.tracking.demo import CATALOGUE, TRACKING_DAYS, PlannedOrder
 
 # What regulars buy again and again: everyday goods.
@@ -176,8 +176,7 @@ def _bulk_write(planned: Sequence[PlannedOrder], now: dt.datetime) -> None:
     for s in stats.values():
         metrics_derive(s)
     PurchaseStats.objects.bulk_create(list(stats.values()), batch_size=500, ignore_conflicts=True)
-    for stored in PurchaseStats.objects.filter(contact_id__in=list(stats)):
-        contact_metrics_copy(stored)
+    contact_metrics_copy_many(stats)
 
 
 def _refund_status(order: Order) -> str:

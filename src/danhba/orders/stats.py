@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from danhba.contacts.changes import contacts_changed
@@ -165,6 +166,16 @@ def contact_metrics_copy(stats: PurchaseStats) -> None:
     """The contact's copy of its metrics (``Contact.PURCHASE_COLUMNS``), in the caller's
     transaction: the only writer of those columns."""
     Contact.objects.filter(pk=stats.contact_id).update(**{c: getattr(stats, c) for c in PURCHASE_COLUMNS})
+
+
+def contact_metrics_copy_many(contact_ids: Iterable[int], *, chunk: int = 500) -> None:
+    """:func:`contact_metrics_copy` for many contacts whose ``PurchaseStats`` are written (the
+    demo's bulk load): one ``UPDATE … SET column = (SELECT …)`` per ``chunk`` contacts."""
+    ids = sorted(set(contact_ids))
+    mine = PurchaseStats.objects.filter(contact_id=OuterRef("pk"))
+    copied = {c: Subquery(mine.values(c)[:1]) for c in PURCHASE_COLUMNS}
+    for start in range(0, len(ids), chunk):
+        Contact.objects.filter(pk__in=ids[start : start + chunk]).update(**copied)
 
 
 def purchase_stats_recompute_all(*, batch: int = 1000) -> int:
