@@ -218,18 +218,10 @@ class ContactWriter:
         add = added.add
         column = self.column
         full_name = column["full_name"]
-        at_id, at_stage = column["id"], column["lifecycle_stage_id"]
-        at_times = [column[t] for t in TIMES]
         for cid, new in zip(ids, contacts, strict=True):
             if isinstance(new, MadeContact):
-                # The common case, inline: what _row does to a row made ahead (no values given).
-                row = new.row
-                row[at_id] = cid
-                if not row[at_stage]:
-                    row[at_stage] = self.default_stage()
-                for at in at_times:
-                    row[at] = now
-                rows.append(row)
+                # The common case: a row made ahead, no values given.
+                rows.append(self._stamp(new.row, cid, now, {}))
                 add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
                 entries.append((cid, *new.search))
                 continue
@@ -261,20 +253,23 @@ class ContactWriter:
     def _row(self, cid: int, new: NewContact, now: dt.datetime) -> list[Any]:
         """The contacts table row of a new contact: its values over the defaults, and the derived
         columns (id, name key, default stage, primary email and phone, the write's time)."""
-        column = self.column
         given = new.values
         row = new.row
         if row is None:
             row = self.rows.make(given, key=new.name_key, folded=new.folded_name,
                                  email=new.emails[0][0] if new.emails else "",
                                  phone=new.phones[0][0] if new.phones else "")  # fmt: skip
+        return self._stamp(row, cid, now, given)
+
+    def _stamp(self, row: list[Any], cid: int, now: dt.datetime, given: Mapping[str, Any]) -> list[Any]:
+        """What every new contact's row gets from the write: its id, the default stage if it has
+        none, and the write's time (unless ``given``)."""
+        column = self.column
         row[column["id"]] = cid
         if not row[column["lifecycle_stage_id"]]:
             row[column["lifecycle_stage_id"]] = self.default_stage()
-        # The write's time, unless given.
-        row[column["created_at"]] = given.get("created_at") or now
-        row[column["updated_at"]] = given.get("updated_at") or now
-        row[column["last_activity_at"]] = given.get("last_activity_at") or now
+        for at in TIMES:
+            row[column[at]] = given.get(at) or now
         return row
 
     # --- changing ---------------------------------------------------------------------------------
