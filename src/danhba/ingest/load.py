@@ -522,31 +522,17 @@ class Loader:
             row[at.stage] = self.default_stage
         if not row[at.owner]:
             row[at.owner] = self.default_owner
-        # ``_brought`` of one row, inline: most rows bring one email, one phone, a tag, a company.
-        emails = first.emails
-        if len(emails) > 1:
-            emails = list(dict.fromkeys(emails))
-        phones = first.phones
-        if len(phones) > 1:
-            phones = list({p[0]: p for p in phones}.values())
-        tags = [*first.tags, *self.add_tags] if self.add_tags else first.tags
-        if tags:
-            tag_key = self._tag_key
-            tag_list = [tag_ids[tag_key(n)] for n in tags]
-            if len(tag_list) > 1:
-                tag_list = list(dict.fromkeys(tag_list))
-        else:
-            tag_list = []
-        company = first.company
+        brought = self._brought([first], tag_ids, company_ids)
+        company = brought.company
         return MadeContact(
             row,
             first.search,
-            [(e, "personal") for e in emails],
-            [(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in phones],
-            list(dict.fromkeys(first.external_ids)) if first.external_ids else [],
-            list(dict.fromkeys(first.socials)) if first.socials else [],
-            tag_list,
-            [(company_ids[self._company_key(company)], company, row[at.job_title] or "")] if company else [],
+            [(e, "personal") for e in brought.emails],
+            [(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in brought.phones],
+            brought.external_ids,
+            brought.socials,
+            brought.tag_ids,
+            [(company[0], company[1], row[at.job_title] or "")] if company else [],
             self._notes(target, now) if first.notes else [],
         )
 
