@@ -20,7 +20,7 @@ from danhba.audit.services import audit_event
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput, NotFound
 from danhba.orders.models import Product
-from danhba.orders.services import _CURRENCY, _text, parse_money
+from danhba.orders.services import CURRENCY_CODE, parse_money, text_field
 
 FIELDS = ("name", "category", "unit", "price", "currency")
 # A SKU: printable, no spaces (order lines and links carry it as is).
@@ -66,7 +66,7 @@ def _money(data: dict[str, Any], product: Product, out: dict[str, Any], errors: 
     currency = product.currency or settings.SHOP_CURRENCY
     if "currency" in data:
         raw = data["currency"]
-        if not isinstance(raw, str) or not _CURRENCY.match(raw.strip()):
+        if not isinstance(raw, str) or not CURRENCY_CODE.match(raw.strip()):
             errors["currency"] = [_("must be a three-letter currency code such as VND or USD")]
         else:
             currency = out["currency"] = raw.strip().upper()
@@ -83,7 +83,7 @@ def _values(data: dict[str, Any], product: Product) -> dict[str, Any]:
         out["product_id"] = _sku(data.get("product_id"), errors)
     for key, most in (("name", 300), ("category", 200), ("unit", 30)):
         if key in data:
-            out[key] = _text(data[key], key, errors, most)
+            out[key] = text_field(data[key], key, errors, most)
     if ("name" in data or not product.pk) and not out.get("name") and "name" not in errors:
         errors["name"] = [_("This field is required.")]
     _money(data, product, out, errors)

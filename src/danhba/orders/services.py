@@ -41,7 +41,7 @@ MAX_MONEY = Decimal("9999999999999999.99")  # 18 digits, 2 after the point
 MAX_QUANTITY = 1_000_000
 MAX_LINES = 1000
 _NUMBER = re.compile(r"^\d{1,16}(\.\d{1,6})?$")
-_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+CURRENCY_CODE = re.compile(r"^[A-Za-z]{3}$")
 
 # --- input ----------------------------------------------------------------------------------
 
@@ -113,7 +113,9 @@ def _quantity(value: Any, key: str, errors: dict[str, list[str]], default: int =
     return number
 
 
-def _text(value: Any, key: str, errors: dict[str, list[str]], max_length: int) -> str:
+def text_field(value: Any, key: str, errors: dict[str, list[str]], max_length: int) -> str:
+    """A text input of an order or product: cleaned, at most ``max_length`` characters; a wrong
+    type or a longer text is recorded in ``errors`` under ``key``."""
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -152,7 +154,7 @@ def _clean_channel(data: dict[str, Any], errors: dict[str, list[str]]) -> str:
 
 def _clean_currency(data: dict[str, Any], errors: dict[str, list[str]]) -> str:
     currency = data.get("currency") or settings.SHOP_CURRENCY
-    if not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
+    if not isinstance(currency, str) or not CURRENCY_CODE.match(currency.strip()):
         errors["currency"] = [_("a three-letter currency code such as VND")]
         currency = settings.SHOP_CURRENCY
     return currency.strip().upper()
@@ -168,9 +170,9 @@ def _clean_line(key: str, raw: dict[str, Any], errors: dict[str, list[str]]) -> 
     elif total > MAX_MONEY:
         errors[f"{key}.price"] = [_("price × quantity is too large")]
     return LineData(
-        product_id=_text(raw.get("product_id"), f"{key}.product_id", errors, 200),
-        name=_text(raw.get("name"), f"{key}.name", errors, 300),
-        category=_text(raw.get("category"), f"{key}.category", errors, 200),
+        product_id=text_field(raw.get("product_id"), f"{key}.product_id", errors, 200),
+        name=text_field(raw.get("name"), f"{key}.name", errors, 300),
+        category=text_field(raw.get("category"), f"{key}.category", errors, 200),
         quantity=quantity,
         price=price,
         discount=discount,
@@ -204,12 +206,12 @@ def order_clean(data: dict[str, Any]) -> OrderData:
     """Validate and normalise an order; :class:`InvalidInput` with a reason per field (lines as
     ``lines.<n>.<field>``) if anything is wrong."""
     errors: dict[str, list[str]] = {}
-    order_id = _text(data.get("order_id"), "order_id", errors, 200)
+    order_id = text_field(data.get("order_id"), "order_id", errors, 200)
     if not order_id and "order_id" not in errors:
         errors["order_id"] = [_("required")]
     placed_at = _when(data.get("placed_at"), "placed_at", errors)
     channel = _clean_channel(data, errors)
-    store = _text(data.get("store"), "store", errors, 200)
+    store = text_field(data.get("store"), "store", errors, 200)
     currency = _clean_currency(data, errors)
     lines = _clean_lines(data.get("lines"), errors)
     amounts = {k: parse_money(data.get(k), k, errors) for k in ("subtotal", "discount", "shipping", "tax", "total")}
@@ -567,7 +569,7 @@ def _refund_ask_line(i: int, raw: Any, ask: _RefundAsk, errors: dict[str, list[s
     if not isinstance(raw, dict):
         errors[f"lines.{i}"] = [_("must be an object")]
         return
-    pid = _text(raw.get("product_id"), f"lines.{i}.product_id", errors, 200)
+    pid = text_field(raw.get("product_id"), f"lines.{i}.product_id", errors, 200)
     if not pid and f"lines.{i}.product_id" not in errors:
         errors[f"lines.{i}.product_id"] = [_("required")]
     qty = _quantity(raw.get("quantity"), f"lines.{i}.quantity", errors)
