@@ -35,3 +35,4 @@ class ScoringConfig(AppConfig):
         CONTACT_PANELS.add("scores", Panel("scoring/_score_panel.html", views.score_panel, "side"), position=5)
         AUDIT_TYPES.add("score_model", AuditType(model="scoring.ScoreModel"))
         AUDIT_TYPES.add("score_rule", AuditType(model="scoring.ScoreRule"))
+        AUDIT_TYPES.add("score_adjustment", AuditType(model="scoring.ScoreAdjustment"))

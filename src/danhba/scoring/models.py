@@ -111,6 +111,8 @@ class ContactScore(models.Model):
     total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     fit = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     engagement = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # The sum of the contact's score adjustments (a workflow step, a user), after their decay.
+    adjusted = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     grade = models.CharField(max_length=40, blank=True)
     fast_tracked = models.BooleanField(default=False)
     computed_at = models.DateTimeField(default=timezone.now)
@@ -123,16 +125,54 @@ class ContactScore(models.Model):
         ]
 
 
+class ScoreAdjustment(models.Model):
+    """Points given to (or taken from) a contact in one model outside the rules: by a workflow's
+    "update score" step or by a user. A score is computed from scratch (decision 0012), so an
+    adjustment is not added to the total once: it is a fact every computation reads, and shows
+    as an item of the breakdown. It counts from ``at``, until ``expires_at`` if set, and fades
+    with the model's decay when ``decays``. ``key`` makes a repeated write add nothing (a
+    workflow step's "enrolment-seq")."""
+
+    class Source(models.TextChoices):
+        WORKFLOW = "workflow", _("workflow")
+        MANUAL = "manual", _("by hand")
+
+    id = models.BigAutoField(primary_key=True)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    model = models.ForeignKey(ScoreModel, on_delete=models.CASCADE, related_name="adjustments")
+    points = models.DecimalField(_("points"), max_digits=14, decimal_places=2)
+    decays = models.BooleanField(_("fades like engagement"), default=False)
+    at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("until"), null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    # A workflow's id and name and the step's id when it was given (scoring imports no
+    # automation: the name is kept as it was).
+    workflow_id = models.BigIntegerField(null=True, blank=True)
+    workflow_name = models.CharField(max_length=200, blank=True)
+    step = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    key = models.CharField(max_length=80, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key"], condition=~models.Q(key=""), name="scoreadjustment_key")]
+        indexes = [models.Index(fields=["contact", "model"], name="scoreadjustment_contact")]
+
+
 class ScoreItem(models.Model):
     """One part of a score: a fit rule matched, an event an engagement rule counted (its id and
-    time: events have no foreign key), a fast-track rule matched (0 points). ``points`` after the
-    caps, ``current`` after the decay at ``ContactScore.computed_at``: the ``current`` of a
-    contact's items add up to its total exactly."""
+    time: events have no foreign key), a fast-track rule matched (0 points), or an adjustment
+    (``rule`` empty). ``points`` after the caps, ``current`` after the decay at
+    ``ContactScore.computed_at``: the ``current`` of a contact's items add up to its total
+    exactly."""
 
     id = models.BigAutoField(primary_key=True)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     model = models.ForeignKey(ScoreModel, on_delete=models.CASCADE, related_name="+")
-    rule = models.ForeignKey(ScoreRule, on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(ScoreRule, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    adjustment = models.ForeignKey(ScoreAdjustment, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     event_id = models.BigIntegerField(null=True, blank=True)
     event_name = models.CharField(max_length=200, blank=True)
     event_at = models.DateTimeField(null=True, blank=True)

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 MAX_POINTS = 1000
 MAX_CAP = 10**6
 MAX_GRADES = 10
+# An adjustment (a workflow step, a user) counts for at most this many days when it expires.
+MAX_ADJUSTMENT_DAYS = 3650
 CENT = Decimal("0.01")
 FORM_SUBMITTED = "Form Submitted"
 ORDER_COMPLETED = "Order Completed"
@@ -164,12 +166,22 @@ def cents(value: float | Decimal) -> Decimal:
 class Item:
     """One part of a score, as ScoreItem stores it."""
 
-    rule_id: int
+    rule_id: int | None
     points: Decimal
     current: Decimal
     event_id: int | None = None
     event_name: str = ""
     event_at: dt.datetime | None = None
+    adjustment_id: int | None = None
+
+
+def adjustment_item(
+    adjustment_id: int, points: Decimal, at: dt.datetime, decays: bool, model: ScoreModel, now: dt.datetime
+) -> Item | None:
+    """An adjustment's item at ``now``: its points, faded with the model's decay when it decays
+    (as an engagement point given at ``at``); None when it is worth 0.00."""
+    current = cents(float(points) * decay_factor(model, now - at)) if decays else cents(points)
+    return Item(None, cents(points), current, adjustment_id=adjustment_id) if current else None
 
 
 def engagement_items(
@@ -258,6 +270,34 @@ def clean_caps(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, 
     if (out["period_days"] is None) != (out["period_max"] is None):
         _add(errors, "period_max", _("a period cap needs both the days and the points"))
     return out
+
+
+# --- adjustments -----------------------------------------------------------------------------
+
+
+def adjustment_problems(
+    model: ScoreModel | None, *, points: Any, grade: str = "", decays: bool = False, expires_days: Any = None
+) -> dict[str, list[str]]:
+    """What is wrong with an adjustment (by field): points from -1000 to 1000 and not 0, or a
+    grade of the model (the points that bring the total to its minimum, which do not decay)."""
+    errors: dict[str, list[str]] = {}
+    if model is None:
+        errors["model"] = [_("No such score model.")]
+    if grade:
+        if model is not None and grade not in [g["key"] for g in model.grades]:
+            errors["grade"] = [_("This model has no such grade.")]
+        if points not in (None, ""):
+            errors["points"] = [_("Give points or a grade, not both.")]
+        if decays:
+            errors["decays"] = [_("Setting a grade cannot fade.")]
+    elif not whole(points, -MAX_POINTS, MAX_POINTS):
+        errors["points"] = [
+            _("must be a whole number from %(low)s to %(high)s, not 0") % {"low": -MAX_POINTS, "high": MAX_POINTS}
+        ]
+    if expires_days not in (None, "") and whole(expires_days, 1, MAX_ADJUSTMENT_DAYS) is None:
+        bounds = {"low": 1, "high": MAX_ADJUSTMENT_DAYS}
+        errors["expires_days"] = [_("must be a whole number from %(low)s to %(high)s") % bounds]
+    return errors
 
 
 # --- reading events --------------------------------------------------------------------------

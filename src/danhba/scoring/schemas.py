@@ -116,12 +116,16 @@ class ScoreEventOut(Schema):
 
 
 class ScoreRulePart(Schema):
-    rule_id: int
-    rule: str
-    kind: str
+    rule_id: int | None = Field(description="The rule (null for an adjustment).")
+    adjustment_id: int | None = Field(None, description="The adjustment (kind 'adjustment').")
+    rule: str = Field(description="The rule's name, or where the adjustment came from and why.")
+    kind: str = Field(description="fit, engagement, fast_track or adjustment.")
     points: Decimal
     count: int = Field(description="How many items (events) the rule counted.")
     events: list[ScoreEventOut] = Field(description="The newest 20 (empty for a role that may not see events).")
+    given: Decimal | None = Field(None, description="An adjustment's points before decay.")
+    at: dt.datetime | None = Field(None, description="When the adjustment was given.")
+    expires_at: dt.datetime | None = Field(None, description="When the adjustment stops counting (null: never).")
 
 
 class ScoreDay(Schema):
@@ -136,6 +140,7 @@ class ContactScoreOut(Schema):
     total: Decimal = Field(description="The breakdown's points add up to it exactly.")
     fit: Decimal
     engagement: Decimal
+    adjusted: Decimal = Field(description="The adjustments' part of the total (workflow steps, users).")
     grade: str
     grade_label: str
     fast_tracked: bool

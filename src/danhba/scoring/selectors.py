@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from danhba.accounts import permissions as perms
 from danhba.core.errors import NotFound
 from danhba.scoring import rules as R
-from danhba.scoring.models import ContactScore, ScoreHistory, ScoreItem, ScoreModel, ScoreRule
+from danhba.scoring.models import ContactScore, ScoreAdjustment, ScoreHistory, ScoreItem, ScoreModel, ScoreRule
 from danhba.segments import conditions as C
 
 if TYPE_CHECKING:
@@ -98,10 +98,41 @@ def models_list() -> list[ScoreModel]:
     return list(ScoreModel.objects.prefetch_related("rules"))
 
 
+def adjustment_text(adjustment: ScoreAdjustment) -> str:
+    """Where an adjustment came from, read out: "Workflow 'X', step 'Y'" or "By hand (user)",
+    with its reason."""
+    if adjustment.source == ScoreAdjustment.Source.WORKFLOW:
+        text = _("Workflow “%(workflow)s”, step “%(step)s”") % {
+            "workflow": adjustment.workflow_name or adjustment.workflow_id,
+            "step": adjustment.step,
+        }
+    else:
+        who = str(adjustment.created_by) if adjustment.created_by else ""
+        text = _("By hand (%s)") % who if who else _("By hand")
+    return f"{text}: {adjustment.reason}" if adjustment.reason else text
+
+
+def _adjustment_part(item: ScoreItem, adjustment: ScoreAdjustment | None) -> dict[str, Any]:
+    return {
+        "rule_id": None,
+        "adjustment_id": item.adjustment_id,
+        "rule": adjustment_text(adjustment) if adjustment else "",
+        "kind": "adjustment",
+        "points": item.current,
+        "count": 1,
+        "events": [],
+        "given": item.points,
+        "at": adjustment.at if adjustment else None,
+        "expires_at": adjustment.expires_at if adjustment else None,
+    }
+
+
 def _breakdown(items: list[ScoreItem], rules: dict[int, ScoreRule], events: bool) -> list[dict[str, Any]]:
     by_rule: dict[int, list[ScoreItem]] = defaultdict(list)
+    adjusted = [i for i in items if i.adjustment_id is not None]
     for item in items:
-        by_rule[item.rule_id].append(item)
+        if item.rule_id is not None:
+            by_rule[item.rule_id].append(item)
     out: list[dict[str, Any]] = []
     for rule_id, rule_items in by_rule.items():
         rule = rules.get(rule_id)
@@ -109,6 +140,7 @@ def _breakdown(items: list[ScoreItem], rules: dict[int, ScoreRule], events: bool
         out.append(
             {
                 "rule_id": rule_id,
+                "adjustment_id": None,
                 "rule": rule.name if rule else "",
                 "kind": rule.kind if rule else "",
                 "points": sum((i.current for i in rule_items), Decimal(0)),
@@ -122,6 +154,8 @@ def _breakdown(items: list[ScoreItem], rules: dict[int, ScoreRule], events: bool
                 else [],
             }
         )
+    found = ScoreAdjustment.objects.select_related("created_by").in_bulk([i.adjustment_id for i in adjusted])
+    out.extend(_adjustment_part(i, found.get(i.adjustment_id or 0)) for i in adjusted)
     out.sort(key=lambda r: (-abs(r["points"]), r["rule"]))
     return out
 
@@ -151,6 +185,7 @@ def contact_scores(contact: Contact, user: User, *, history_days: int = HISTORY_
                 "total": total,
                 "fit": score.fit if score else Decimal("0.00"),
                 "engagement": score.engagement if score else Decimal("0.00"),
+                "adjusted": score.adjusted if score else Decimal("0.00"),
                 "grade": grade,
                 "grade_label": R.grade_label(model.grades, grade),
                 "grade_rank": R.grade_rank(model.grades, grade),

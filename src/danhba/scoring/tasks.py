@@ -11,7 +11,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from danhba.core import jobs
-from danhba.scoring.services import dirty, models
+from danhba.scoring.services import adjustments, dirty, models
 
 LINGER_SECONDS = 1.5
 MAX_SECONDS = 30
@@ -44,5 +44,7 @@ def scoring_sweep() -> int:
 
 @db_periodic_task(crontab(hour="3", minute="41"))
 def scoring_nightly() -> int:
-    """Points fade with time: the models with decay (or time-bound conditions) are recomputed."""
+    """Points fade with time: the models with decay (or time-bound conditions) are recomputed, and
+    the contacts whose adjustments expired."""
+    adjustments.expired_adjustments_mark()
     return models.decaying_models_refresh()

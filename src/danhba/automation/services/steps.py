@@ -376,6 +376,70 @@ def email_campaigns(workflow_name: str, graph: dict[str, Any], previous: dict[st
         ).pk
 
 
+# --- update a score ---------------------------------------------------------------------------
+
+
+class ScoreParams(_Params):
+    """Points in a score model (``points``: -1000 to 1000, not 0), or a grade (``grade``: the
+    points that bring the contact's total at that moment to the grade's minimum, e.g. "cold").
+    The adjustment counts for ``expires_days`` (else for good) and fades with the model's decay
+    when ``decays`` (points only). Scoring keeps it as an item of the breakdown (decision 0012)."""
+
+    model: int = Field(ge=1)
+    points: int | None = Field(default=None, ge=-1000, le=1000)
+    grade: str = Field(default="", max_length=40)
+    expires_days: int | None = Field(default=None, ge=1, le=3650)
+    decays: bool = False
+    reason: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _one(self) -> ScoreParams:
+        if bool(self.grade) == bool(self.points):
+            raise ValueError("give points (not 0) or a grade")
+        if self.grade and self.decays:
+            raise ValueError("a grade set cannot fade")
+        return self
+
+
+def _score_check(params: ScoreParams) -> list[str]:
+    from danhba.scoring.models import ScoreModel
+    from danhba.scoring.rules import adjustment_problems
+
+    model = ScoreModel.objects.filter(pk=params.model).first()
+    problems = adjustment_problems(
+        model, points=params.points, grade=params.grade, decays=params.decays, expires_days=params.expires_days
+    )
+    return [message for messages in problems.values() for message in messages]
+
+
+def _score_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
+    """One adjustment per enrolment and pass (key "enrolment-seq": a step run again after a crash
+    adds nothing), the scores computed in the engine's transaction, so a grade crossed fires
+    ``scoring.score_reached`` like any other change."""
+    from danhba.automation.models import Workflow
+    from danhba.scoring.models import ScoreAdjustment, ScoreModel
+    from danhba.scoring.services.adjustments import scores_adjust
+
+    params: ScoreParams = ctx.params
+    model = ScoreModel.objects.filter(pk=params.model).first()
+    if model is None:
+        raise InvalidInput({"model": [_("No such score model.")]})
+    name = Workflow.objects.filter(pk=ctx.workflow_id).values_list("name", flat=True).first() or ""
+    made = scores_adjust(
+        model=model, contact_ids=[i.contact_id for i in items], points=params.points, grade=params.grade,
+        now=ctx.now, source=ScoreAdjustment.Source.WORKFLOW,
+        keys={i.contact_id: f"wf{ctx.workflow_id}-e{i.enrolment_id}-s{i.seq}" for i in items},
+        reason=params.reason, decays=params.decays, workflow_id=ctx.workflow_id, workflow_name=name,
+        step=ctx.step_id,
+        expires_at=ctx.now + dt.timedelta(days=params.expires_days) if params.expires_days else None,
+    )  # fmt: skip
+    out = {}
+    for item in items:
+        given = made.get(item.contact_id)
+        out[item.enrolment_id] = Outcome(detail={"model": params.model, "points": str(given.points) if given else "0"})
+    return out
+
+
 def _none(params: Any) -> list[tuple[str, str]]:
     return []
 
@@ -399,4 +463,5 @@ BUILTIN: list[StepKind] = [
     ),
     StepKind("enrol", gettext_lazy("Enrol in another workflow"), EnrolParams, _enrol_run, check=_enrol_check),
     StepKind("email", gettext_lazy("Send an email"), EmailParams, _email_run, check=_email_check),
+    StepKind("score", gettext_lazy("Update a score"), ScoreParams, _score_run, check=_score_check),
 ]  # fmt: skip

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from danhba.contacts.changes import contacts_changed
 from danhba.contacts.models import Contact
 from danhba.scoring import rules as R
 from danhba.scoring.hooks import SCORE_REACHED, GradeChange
-from danhba.scoring.models import ContactScore, ScoreHistory, ScoreItem, ScoreModel, ScoreRule
+from danhba.scoring.models import ContactScore, ScoreAdjustment, ScoreHistory, ScoreItem, ScoreModel, ScoreRule
 from danhba.segments import compiler
 from danhba.tracking.models import Event
 
@@ -34,12 +35,13 @@ EventRow = tuple[int, str, dt.datetime]
 class Score:
     fit: Decimal = ZERO
     engagement: Decimal = ZERO
+    adjusted: Decimal = ZERO
     fast_tracked: bool = False
     items: list[R.Item] = field(default_factory=list)
 
     @property
     def total(self) -> Decimal:
-        return self.fit + self.engagement
+        return self.fit + self.engagement + self.adjusted
 
 
 def active_models() -> list[ScoreModel]:
@@ -84,7 +86,35 @@ def compute(model: ScoreModel, ids: Sequence[int], now: dt.datetime) -> dict[int
                 points = R.cents(rule.points)
                 score.fit += points
                 score.items.append(R.Item(rule.pk, points, points))
+    _adjustments(model, ids, now, scores)
     return scores
+
+
+def _adjustments(model: ScoreModel, ids: Sequence[int], now: dt.datetime, scores: dict[int, Score]) -> None:
+    """The adjustments (a workflow step, a user) counting at ``now``: one item each."""
+    rows = (
+        ScoreAdjustment.objects.filter(model=model, contact_id__in=list(ids), at__lte=now)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("contact_id", "at", "id")
+        .values_list("contact_id", "id", "points", "at", "decays")
+    )
+    for contact_id, adjustment_id, points, at, decays in rows:
+        item = R.adjustment_item(adjustment_id, points, at, decays, model, now)
+        if item is not None:
+            score = scores[contact_id]
+            score.items.append(item)
+            score.adjusted += item.current
+
+
+def contacts_lock(contact_ids: Sequence[int]) -> list[int]:
+    """Inside a transaction: lock these contacts in id order (``FOR NO KEY UPDATE``, which the
+    event intake's ``FOR KEY SHARE`` does not wait for); the ids that exist."""
+    return list(
+        Contact.objects.filter(pk__in=sorted(set(contact_ids)))
+        .order_by("pk")
+        .select_for_update(no_key=True)
+        .values_list("pk", flat=True)
+    )
 
 
 def scores_update(
@@ -99,12 +129,7 @@ def scores_update(
     if not models or not contact_ids:
         return changes
     with transaction.atomic():
-        ids = list(
-            Contact.objects.filter(pk__in=sorted(set(contact_ids)))
-            .order_by("pk")
-            .select_for_update(no_key=True)
-            .values_list("pk", flat=True)
-        )
+        ids = contacts_lock(contact_ids)
         if not ids:
             return changes
         moved: dict[int, set[str]] = defaultdict(set)
@@ -137,7 +162,7 @@ def _store(
         [
             ScoreItem(
                 contact_id=cid, model=model, rule_id=i.rule_id, event_id=i.event_id, event_name=i.event_name[:200],
-                event_at=i.event_at, points=i.points, current=i.current,
+                event_at=i.event_at, points=i.points, current=i.current, adjustment_id=i.adjustment_id,
             )
             for cid, score in scores.items()
             for i in score.items
@@ -153,7 +178,7 @@ def _store(
             rows.append(
                 ContactScore(
                     contact_id=cid, model=model, total=score.total, fit=score.fit, engagement=score.engagement,
-                    grade=grade, fast_tracked=score.fast_tracked, computed_at=now,
+                    adjusted=score.adjusted, grade=grade, fast_tracked=score.fast_tracked, computed_at=now,
                 )
             )  # fmt: skip
         if old_total == score.total and old_grade == grade:
@@ -171,7 +196,7 @@ def _store(
         batch_size=2000,
         update_conflicts=True,
         unique_fields=["contact", "model"],
-        update_fields=["total", "fit", "engagement", "grade", "fast_tracked", "computed_at"],
+        update_fields=["total", "fit", "engagement", "adjusted", "grade", "fast_tracked", "computed_at"],
     )
     ScoreHistory.objects.bulk_create(
         history, batch_size=2000, update_conflicts=True, unique_fields=["contact", "model", "day"],
