@@ -418,6 +418,7 @@ def order_record(
     for attempt in range(2):
         try:
             with transaction.atomic():
+                _contacts_lock(cleaned.order_id, contact_id)
                 return _order_write(actor, cleaned, contact_id, anonymous_id, source, default_placed_at)
         except IntegrityError:
             # Another request created the same order id between our lookup and insert: the
@@ -425,6 +426,17 @@ def order_record(
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def _contacts_lock(order_id: str, contact_id: int | None) -> None:
+    """Lock the contacts an order write will change before the order's row, in id order: a merge
+    locks its contacts and then moves their orders, so the other order would wait in a circle
+    (PostgreSQL: a deadlock, answered 503). ``FOR NO KEY UPDATE`` is the lock the purchase
+    figures' UPDATE takes anyway; the event intake's ``FOR KEY SHARE`` does not wait for it."""
+    current = Order.objects.filter(order_id=order_id).values_list("contact_id", flat=True).first()
+    ids = sorted({i for i in (contact_id, current) if i is not None})
+    if ids:
+        list(Contact.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
 
 
 def _order_write(
@@ -650,6 +662,7 @@ def order_refund(
     refund_id = clean_text(refund_id)[:200]
     ask = _refund_ask(amount, lines)
     with transaction.atomic():
+        _contacts_lock(clean_text(order_id), None)
         order = _order_for_update(actor, order_id)
         if _refund_nothing(order, refund_id, ask):
             return order
@@ -682,6 +695,7 @@ def order_cancel(*, actor: Actor, order_id: str) -> Order:
     changes nothing."""
     perms.require(actor, "order", perms.EDIT)
     with transaction.atomic():
+        _contacts_lock(clean_text(order_id), None)
         order = _order_for_update(actor, order_id)
         if order.status == Order.Status.CANCELLED:
             return order
