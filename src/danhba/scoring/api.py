@@ -7,16 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Path, Router, Status
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.api_auth import api_actor, api_user, require
 from danhba.contacts.api import ERRORS
 from danhba.contacts.services.contacts import contact_get
+from danhba.core.errors import InvalidInput
 from danhba.core.keyset import MAX_PK
 from danhba.scoring import selectors
 from danhba.scoring.schemas import (
     ContactScoreList,
+    ScoreAdjusted,
+    ScoreAdjustIn,
     ScoreModelIn,
     ScoreModelList,
     ScoreModelOut,
@@ -118,3 +122,32 @@ def contact_scores(request: HttpRequest, contact_id: int = _id()) -> dict[str, A
     require(user, "contact", perms.VIEW)
     contact = contact_get(actor=api_actor(request), pk=contact_id)
     return {"contact_id": contact.pk, "items": selectors.contact_scores(contact, user)}
+
+
+@router.post(
+    "/contacts/{int:contact_id}/adjustments",
+    response={201: ScoreAdjusted, **ERRORS},
+    summary="Adjust a contact's score",
+)
+def contact_adjust(request: HttpRequest, payload: ScoreAdjustIn, contact_id: int = _id()) -> Status[dict[str, Any]]:
+    """Give points (or set a grade) by hand: the role's "score: edit", audited. The adjustment is an
+    item of the breakdown; the scores are computed again at once."""
+    from danhba.scoring.models import ScoreModel
+    from danhba.scoring.services.adjustments import score_adjust
+
+    user = api_user(request)
+    require(user, "score", perms.EDIT)
+    actor = api_actor(request)
+    contact = contact_get(actor=actor, pk=contact_id)
+    model = ScoreModel.objects.filter(pk=payload.model, is_active=True).first()
+    if model is None:
+        raise InvalidInput({"model": [_("No such score model.")]})
+    made = score_adjust(
+        actor=actor, contact=contact, model=model, points=payload.points, grade=payload.grade,
+        reason=payload.reason, expires_days=payload.expires_days, decays=payload.decays,
+    )  # fmt: skip
+    out = None
+    if made is not None:
+        out = {"id": made.pk, "model_id": model.pk, "points": made.points, "reason": made.reason, "at": made.at,
+               "expires_at": made.expires_at, "decays": made.decays}  # fmt: skip
+    return Status(201, {"adjustment": out, "scores": selectors.contact_scores(contact, user)})

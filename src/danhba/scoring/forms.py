@@ -199,3 +199,24 @@ class RuleForm(forms.Form):
             written = _json(d.get("condition") or "", "condition", self)
             data["condition"] = written if written is not None else self._condition_from_rows()
         return data
+
+
+class AdjustForm(forms.Form):
+    """A user's adjustment of a contact's score: points, or a grade to set (the service checks
+    both against the model)."""
+
+    model = forms.ModelChoiceField(label=_("Score model"), queryset=ScoreModel.objects.filter(is_active=True))
+    points = forms.IntegerField(
+        label=_("Points"), required=False, min_value=-R.MAX_POINTS, max_value=R.MAX_POINTS,
+        help_text=_("From -1000 to 1000: negative points take away."),
+    )  # fmt: skip
+    grade = forms.CharField(
+        label=_("Or set the grade"), required=False, max_length=40,
+        help_text=_("A grade's key (e.g. cold): the points that bring the total to its minimum."),
+    )  # fmt: skip
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=200)
+    expires_days = forms.IntegerField(
+        label=_("Counts for (days)"), required=False, min_value=1, max_value=R.MAX_ADJUSTMENT_DAYS,
+        help_text=_("Empty: for good."),
+    )  # fmt: skip
+    decays = forms.BooleanField(label=_("Fades like engagement points"), required=False)

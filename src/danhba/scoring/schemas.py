@@ -152,3 +152,27 @@ class ContactScoreOut(Schema):
 class ContactScoreList(Schema):
     contact_id: int
     items: list[ContactScoreOut]
+
+
+class ScoreAdjustIn(In):
+    model: int = Field(description="The score model's id.")
+    points: int | None = Field(None, description="-1000 to 1000, not 0 (or give grade).")
+    grade: str = Field("", max_length=40, description="A grade's key: the points that bring the total to its minimum.")
+    reason: str = Field("", max_length=200)
+    expires_days: int | None = Field(None, description="The adjustment counts for this many days (null: for good).")
+    decays: bool = Field(False, description="Fades with the model's decay like engagement points (points only).")
+
+
+class ScoreAdjustmentOut(Schema):
+    id: int
+    model_id: int
+    points: Decimal
+    reason: str
+    at: dt.datetime
+    expires_at: dt.datetime | None
+    decays: bool
+
+
+class ScoreAdjusted(Schema):
+    adjustment: ScoreAdjustmentOut | None = Field(description="Null when the grade set was already the total's.")
+    scores: list[ContactScoreOut]

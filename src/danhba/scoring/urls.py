@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/rules/new", views.rule_create, name="rule_create"),
     path("rules/<int:pk>/", views.rule_edit, name="rule"),
     path("rules/<int:pk>/delete", views.rule_delete, name="rule_delete"),
+    path("contacts/<int:contact_id>/adjust", views.contact_adjust, name="adjust"),
 ]

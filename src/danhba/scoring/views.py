@@ -22,7 +22,7 @@ from danhba.core.actor import Actor
 from danhba.core.charts import Bar, column_chart
 from danhba.core.errors import PermissionDenied, ServiceError
 from danhba.scoring import selectors
-from danhba.scoring.forms import EXAMPLE_CONDITION, ModelForm, RuleForm
+from danhba.scoring.forms import EXAMPLE_CONDITION, AdjustForm, ModelForm, RuleForm
 from danhba.scoring.models import ScoreModel, ScoreRule
 from danhba.scoring.services import models as services
 
@@ -178,4 +178,34 @@ def score_panel(request: HttpRequest, contact: Contact) -> dict[str, Any] | None
             for h in score["history"]
         ]
         score["chart"] = column_chart(bars, title=_("Score by day"), height=140) if len(bars) > 1 else ""
-    return {"scores": scores}
+    return {"scores": scores, "score_contact": contact.pk, "can_adjust": user.can("score", perms.EDIT)}
+
+
+@permission_required(can("score", perms.EDIT))
+def contact_adjust(request: HttpRequest, contact_id: int) -> HttpResponse:
+    """Adjust one contact's score by hand (``services.adjustments.score_adjust``, audited); back to
+    the contact page's score panel when done."""
+    from django.urls import reverse
+
+    from danhba.contacts.services.contacts import contact_get
+    from danhba.scoring.services.adjustments import score_adjust
+
+    actor = Actor.from_request(request)
+    contact = contact_get(actor=actor, pk=contact_id)
+    form = AdjustForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            score_adjust(
+                actor=actor, contact=contact, model=data["model"], points=data["points"], grade=data["grade"].strip(),
+                reason=data["reason"], expires_days=data["expires_days"], decays=data["decays"],
+            )  # fmt: skip
+        except PermissionDenied:
+            raise
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(request, _("The score is adjusted."))
+            return redirect(reverse("contacts:detail", args=[contact.pk]) + "#scores")
+    context = {"nav": "contacts", "contact": contact, "form": form}
+    return render(request, "scoring/adjust.html", context, status=422 if form.errors else 200)

@@ -164,3 +164,45 @@ def test_bad_rule_change_is_422(client_for: Any, users: Any) -> None:
     error(call(client, "patch", f"/rules/{rule_id}", {"points": "many"}), 422)
     error(call(client, "patch", "/rules/0", {"points": 1}), 422)
     error(call(client, "patch", "/rules/98765", {"points": 1}), 404)
+
+
+def test_a_manual_adjustment_by_api(client_for: Any, users: Any, make_contact: Any) -> None:
+    lan = make_contact(full_name="Lan")
+    marketing = client_for(users["marketing"])
+    model_id = call(marketing, "post", "/models", {"name": "Engagement"}).json()["id"]
+    made = call(
+        marketing,
+        "post",
+        f"/contacts/{lan.pk}/adjustments",
+        {"model": model_id, "points": 45, "reason": "Gặp tại hội chợ"},
+    )
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert body["adjustment"]["points"] == "45.00"
+    score = body["scores"][0]
+    assert (score["total"], score["grade"], score["adjusted"]) == ("45.00", "warm", "45.00")
+    part = score["breakdown"][0]
+    assert part["kind"] == "adjustment" and part["rule"] == "By hand (Marketing): Gặp tại hội chợ"
+    assert AuditEvent.objects.filter(object_type="score_adjustment", contact_id=lan.pk).count() == 1
+    # Set the grade: the points that bring 45 to cold's 0.
+    cold = call(marketing, "post", f"/contacts/{lan.pk}/adjustments", {"model": model_id, "grade": "cold"}).json()
+    assert cold["adjustment"]["points"] == "-45.00" and cold["scores"][0]["total"] == "0.00"
+    # Bad input is 422 by field, an unknown contact 404; sales may read scores but not adjust them.
+    bad = error(call(marketing, "post", f"/contacts/{lan.pk}/adjustments", {"model": model_id, "points": 5000}), 422)
+    assert "points" in bad["details"]
+    both = error(
+        call(marketing, "post", f"/contacts/{lan.pk}/adjustments", {"model": model_id, "points": 5, "grade": "hot"}),
+        422,
+    )
+    assert "points" in both["details"]
+    assert (
+        "model"
+        in error(call(marketing, "post", f"/contacts/{lan.pk}/adjustments", {"model": 10**9, "points": 5}), 422)[
+            "details"
+        ]
+    )
+    error(call(marketing, "post", "/contacts/999999/adjustments", {"model": model_id, "points": 5}), 404)
+    error(
+        call(client_for(users["sales"]), "post", f"/contacts/{lan.pk}/adjustments", {"model": model_id, "points": 5}),
+        403,
+    )

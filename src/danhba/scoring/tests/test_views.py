@@ -134,3 +134,30 @@ def test_a_fit_rule_from_rows_of_field_operator_and_value(client_for: Any, users
     bad = client.post(f"/scoring/rules/{rule.pk}/", {**rows, "fit_value_1": "Atlantis"})
     assert bad.status_code == 422
     assert ScoreRule.objects.get().condition["conditions"][1]["value"] == ["ha-noi", "hai-phong"]
+
+
+def test_a_score_adjusted_by_hand_on_the_contact_page(
+    client_for: Any, users: Any, make_contact: Any, make_model: Any
+) -> None:
+    model = make_model(name="Engagement")
+    lan = make_contact(full_name="Lan")
+    client = client_for(users["marketing"])
+    page = client.get(f"/contacts/{lan.pk}/").content.decode()
+    assert f'href="/scoring/contacts/{lan.pk}/adjust"' in page
+    form = {"model": model.pk, "points": "", "grade": "", "reason": "", "expires_days": ""}
+    # Neither points nor a grade: the form again, 422, with the reason.
+    bad = client.post(f"/scoring/contacts/{lan.pk}/adjust", form)
+    assert bad.status_code == 422 and "not 0" in bad.content.decode()
+    done = client.post(
+        f"/scoring/contacts/{lan.pk}/adjust", {**form, "points": "25", "reason": "Gọi điện", "expires_days": "30"}
+    )
+    assert done.status_code == 302 and done["Location"] == f"/contacts/{lan.pk}/#scores"
+    users["marketing"].language = "vi"
+    users["marketing"].save(update_fields=["language"])
+    html = client_for(users["marketing"]).get(f"/contacts/{lan.pk}/").content.decode()
+    until = (timezone.localdate() + dt.timedelta(days=30)).strftime("%d/%m/%Y")
+    assert "Thủ công (Marketing): Gọi điện: <strong>25</strong>" in html and f"đến {until}" in html
+    # Sales reads scores but may not adjust them: no link, and the page is refused.
+    sales = client_for(users["sales"])
+    assert "/adjust" not in sales.get(f"/contacts/{lan.pk}/").content.decode()
+    assert sales.get(f"/scoring/contacts/{lan.pk}/adjust").status_code == 403
