@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -31,81 +32,102 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or value == []
 
 
+def _text(field: CustomField, value: Any) -> str:
+    long = field.type == T.LONG_TEXT
+    text = clean_long_text(value) if long else clean_text(value)
+    limit = 10000 if long else 255
+    if len(text) > limit:
+        raise NormalizationError(gettext_noop("at most %(n)s characters"), {"n": limit})
+    return text
+
+
+def _decimal(value: Any, reason: str) -> Decimal:
+    """A number as people type it ("1 500", " 12.5"); ``reason`` when it is none (or a yes/no)."""
+    if isinstance(value, bool):
+        raise NormalizationError(reason)
+    try:
+        number = Decimal(str(value).strip().replace(" ", ""))
+    except InvalidOperation:
+        raise NormalizationError(reason) from None
+    if not number.is_finite():
+        raise NormalizationError(reason)
+    return number
+
+
+def _number(field: CustomField, value: Any) -> int:
+    number = _decimal(value, gettext_noop("must be a whole number"))
+    if number != number.to_integral_value() or abs(number) > 10**15:
+        raise NormalizationError(gettext_noop("must be a whole number"))
+    return int(number)
+
+
+def _boolean(field: CustomField, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise NormalizationError(gettext_noop("must be yes or no"))
+
+
+def _choice(field: CustomField, value: Any) -> str:
+    text = clean_text(value)
+    if text not in field.choices:
+        choices = ", ".join(map(str, field.choices))
+        raise NormalizationError(gettext_noop("must be one of: %(choices)s"), {"choices": choices})
+    return text
+
+
+def _choices(field: CustomField, value: Any) -> list[str]:
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    cleaned: list[str] = []
+    for item in items:
+        text = clean_text(item)
+        if text and text not in field.choices:
+            choices = ", ".join(map(str, field.choices))
+            raise NormalizationError(
+                gettext_noop("'%(value)s' is not one of: %(choices)s"), {"value": text, "choices": choices}
+            )
+        if text and text not in cleaned:
+            cleaned.append(text)
+    return cleaned
+
+
+def _url(field: CustomField, value: Any) -> str:
+    text = clean_text(value)
+    try:
+        URLValidator(schemes=["http", "https"])(text)
+    except DjangoValidationError:
+        raise NormalizationError(gettext_noop("must be a web address starting with http:// or https://")) from None
+    return text
+
+
+_CLEANERS: dict[str, Callable[[CustomField, Any], Any]] = {
+    T.TEXT: _text,
+    T.LONG_TEXT: _text,
+    T.NUMBER: _number,
+    T.DECIMAL: lambda field, value: str(_decimal(value, gettext_noop("must be a number"))),
+    T.DATE: lambda field, value: parse_date(value).isoformat(),
+    T.DATETIME: lambda field, value: parse_datetime(value).astimezone(dt.UTC).isoformat(),
+    T.BOOLEAN: _boolean,
+    T.CHOICE: _choice,
+    T.MULTI_CHOICE: _choices,
+    T.URL: _url,
+    T.EMAIL: lambda field, value: normalize_email(value),
+    T.PHONE: lambda field, value: normalize_phone(value).e164,
+}
+
+
 def clean_value(field: CustomField, value: Any) -> Any:
     """The stored (JSON) form of ``value`` for ``field``; raises :class:`NormalizationError`
     (a ``ValueError``) with the reason as a msgid and its parameters, shown in the reader's
     language (an import's report is read long after the worker refused the value)."""
-    t = field.type
-    if t in (T.TEXT, T.LONG_TEXT):
-        text = clean_text(value) if t == T.TEXT else clean_long_text(value)
-        limit = 255 if t == T.TEXT else 10000
-        if len(text) > limit:
-            raise NormalizationError(gettext_noop("at most %(n)s characters"), {"n": limit})
-        return text
-    if t == T.NUMBER:
-        if isinstance(value, bool):
-            raise NormalizationError(gettext_noop("must be a whole number"))
-        try:
-            number = Decimal(str(value).strip().replace(" ", ""))
-        except InvalidOperation:
-            raise NormalizationError(gettext_noop("must be a whole number")) from None
-        if number != number.to_integral_value() or abs(number) > 10**15:
-            raise NormalizationError(gettext_noop("must be a whole number"))
-        return int(number)
-    if t == T.DECIMAL:
-        if isinstance(value, bool):
-            raise NormalizationError(gettext_noop("must be a number"))
-        try:
-            number = Decimal(str(value).strip().replace(" ", ""))
-        except InvalidOperation:
-            raise NormalizationError(gettext_noop("must be a number")) from None
-        if not number.is_finite():
-            raise NormalizationError(gettext_noop("must be a number"))
-        return str(number)
-    if t == T.DATE:
-        return parse_date(value).isoformat()
-    if t == T.DATETIME:
-        return parse_datetime(value).astimezone(dt.UTC).isoformat()
-    if t == T.BOOLEAN:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise NormalizationError(gettext_noop("must be yes or no"))
-    if t == T.CHOICE:
-        text = clean_text(value)
-        if text not in field.choices:
-            choices = ", ".join(map(str, field.choices))
-            raise NormalizationError(gettext_noop("must be one of: %(choices)s"), {"choices": choices})
-        return text
-    if t == T.MULTI_CHOICE:
-        items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-        cleaned = []
-        for item in items:
-            text = clean_text(item)
-            if text and text not in field.choices:
-                choices = ", ".join(map(str, field.choices))
-                raise NormalizationError(
-                    gettext_noop("'%(value)s' is not one of: %(choices)s"), {"value": text, "choices": choices}
-                )
-            if text and text not in cleaned:
-                cleaned.append(text)
-        return cleaned
-    if t == T.URL:
-        text = clean_text(value)
-        try:
-            URLValidator(schemes=["http", "https"])(text)
-        except DjangoValidationError:
-            raise NormalizationError(gettext_noop("must be a web address starting with http:// or https://")) from None
-        return text
-    if t == T.EMAIL:
-        return normalize_email(value)
-    if t == T.PHONE:
-        return normalize_phone(value).e164
-    raise NormalizationError(gettext_noop("unknown field type %(type)s"), {"type": t})
+    cleaner = _CLEANERS.get(field.type)
+    if cleaner is None:
+        raise NormalizationError(gettext_noop("unknown field type %(type)s"), {"type": field.type})
+    return cleaner(field, value)
 
 
 def clean_custom_values(
