@@ -28,7 +28,7 @@ install-dev: $(VENV)/.installed-dev
 
 ## make run: install, migrate, first admin + demo data on first start, then serve on 127.0.0.1:$(PORT)
 run: install
-	$(BIN)/danhba setup
+	PORT=$(PORT) $(BIN)/danhba setup
 	$(BIN)/danhba serve --port $(PORT)
 
 ## make test: lint, types, migrations check and the whole suite (SQLite; PostgreSQL too when reachable)

@@ -256,16 +256,17 @@ WEBHOOKS_TOPICS_CACHE_SECONDS = envint("WEBHOOKS_TOPICS_CACHE_SECONDS", 2)
 # --- email (messaging app) -------------------------------------------------------------------
 # The site's public address: every link in an email (unsubscribe, preferences, tracking) is
 # built from it. The default is the address `make run` serves.
-SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = os.getenv("SITE_URL", f"http://{os.getenv('HOST', '127.0.0.1')}:{os.getenv('PORT', '8000')}").rstrip("/")
 # Where email goes (messaging/transport.py): smtp://user:pass@host:port (STARTTLS with ?tls=1),
-# smtps://user:pass@host:port (TLS from the start), console:// (printed on the worker's
-# output, the default: nothing leaves the machine until this is set), or anymail://ESP for an
+# smtps://user:pass@host:port (TLS from the start), file:// (the default: each message kept as
+# an .eml file in VAR_DIR/mail, or file:///folder; nothing leaves the machine until this is
+# set), console:// (printed on the worker's output), or anymail://ESP for an
 # email service provider through django-anymail (amazon_ses, mailgun, sendgrid, postmark, brevo,
 # ...; its keys in ANYMAIL_* variables, e.g. ANYMAIL_MAILGUN_API_KEY). The ESP's tracking webhook
 # (bounces, complaints, deliveries) is SITE_URL/email/esp/ESP/tracking/, authenticated as
 # anymail does: ANYMAIL_WEBHOOK_SECRET="user:password" (HTTP basic auth; required for ESPs that
 # do not sign) and the ESP's signing key where it signs (ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY).
-EMAIL_URL = os.getenv("EMAIL_URL", "console://")
+EMAIL_URL = os.getenv("EMAIL_URL", "file://")
 ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
 # DKIM signing of SMTP mail when a key is given: the private key (PEM) in a file, the selector,

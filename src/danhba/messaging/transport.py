@@ -5,7 +5,10 @@ message itself.
 
 - ``smtp://user:pass@host:port`` — plain SMTP (port 25 by default); ``?tls=1`` asks for STARTTLS;
 - ``smtps://user:pass@host:port`` — TLS from the first byte (port 465 by default);
-- ``console://`` — messages printed on standard output (the default: nothing leaves the machine);
+- ``file://`` — each message kept as an ``.eml`` file (opens in any mail program) in
+  ``VAR_DIR/mail``, or in the folder given (``file:///srv/mail``); the default, so nothing leaves
+  the machine until a real transport is set, and the terminal of ``make run`` stays readable;
+- ``console://`` — messages printed on standard output;
 - ``locmem://`` — kept in ``django.core.mail.outbox`` (tests);
 - ``anymail://ESP`` — an email service provider through django-anymail (``amazon_ses``,
   ``mailgun``, ``sendgrid``, ``postmark``, ``brevo``, …), its keys in ``ANYMAIL_*`` variables.
@@ -17,6 +20,8 @@ when it has one, else with ``DKIM_PRIVATE_KEY_FILE``'s when that is set; an ESP 
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import smtplib
 import time
@@ -40,6 +45,8 @@ from danhba.messaging.compose import Rendered
 from danhba.messaging.domains import unseal
 from danhba.messaging.mime import Shape
 
+logger = logging.getLogger(__name__)
+
 # Headers the DKIM signature covers (those present in the message).
 DKIM_HEADERS = (
     b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"MIME-Version", b"Content-Type",
@@ -50,7 +57,7 @@ _ESP = re.compile(r"^[a-z][a-z0-9_]*$")
 
 @dataclass(frozen=True)
 class Transport:
-    kind: str  # smtp, console, locmem, anymail
+    kind: str  # smtp, file, console, locmem, anymail
     host: str = ""
     port: int = 0
     username: str = ""
@@ -58,6 +65,7 @@ class Transport:
     use_tls: bool = False
     use_ssl: bool = False
     esp: str = ""
+    path: str = ""  # file://: the folder
 
     def describe(self) -> str:
         """For pages and logs: never the password."""
@@ -66,6 +74,8 @@ class Transport:
             return f"SMTP {self.host}:{self.port}{security}"
         if self.kind == "anymail":
             return f"{self.esp} (django-anymail)"
+        if self.kind == "file":
+            return f"files in {self.path}"
         return self.kind
 
 
@@ -88,12 +98,15 @@ def parse_email_url(url: str) -> Transport:
         )
     if scheme in ("console", "locmem"):
         return Transport(kind=scheme)
+    if scheme == "file":
+        folder = Path(unquote(f"{parts.netloc}{parts.path}")) if (parts.netloc or parts.path) else Path("mail")
+        return Transport(kind="file", path=str(folder if folder.is_absolute() else settings.VAR_DIR / folder))
     if scheme == "anymail":
         esp = (parts.hostname or "").replace("-", "_")
         if not _ESP.match(esp):
             raise ImproperlyConfigured("EMAIL_URL anymail:// needs the provider, e.g. anymail://mailgun")
         return Transport(kind="anymail", esp=esp)
-    raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {scheme!r} (smtp, smtps, console, locmem, anymail)")
+    raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {scheme!r} (smtp, smtps, file, console, locmem, anymail)")
 
 
 def configured() -> Transport:
@@ -193,6 +206,36 @@ class SigningSMTPBackend(SMTPBackend):
         return True
 
 
+class FileBackend(BaseEmailBackend):
+    """Keeps each message as its own ``.eml`` file instead of sending it, and says so in the log
+    once per process (with one line per message at INFO)."""
+
+    told = False
+
+    def __init__(self, folder: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.folder = folder
+
+    def send_messages(self, email_messages: Any) -> int:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        kept = 0
+        for message in email_messages:
+            if not message.recipients():
+                continue
+            raw = message.message()
+            digest = hashlib.blake2s(str(raw["Message-ID"]).encode(), digest_size=6).hexdigest()
+            name = f"{time.strftime('%Y%m%d-%H%M%S')}-{digest}.eml"
+            (self.folder / name).write_bytes(raw.as_bytes(linesep="\r\n"))
+            kept += 1
+            logger.info("email not sent (EMAIL_URL is file://): %s kept in %s", ", ".join(message.recipients()), name)
+        if kept and not FileBackend.told:
+            FileBackend.told = True
+            logger.warning(
+                "EMAIL_URL is not set to a real transport: email is kept as .eml files in %s, not sent", self.folder
+            )
+        return kept
+
+
 def connection(transport: Transport | None = None) -> BaseEmailBackend:
     """A backend for ``transport`` (default: ``EMAIL_URL``); open it to reuse one connection."""
     transport = transport or configured()
@@ -207,6 +250,8 @@ def connection(transport: Transport | None = None) -> BaseEmailBackend:
             timeout=settings.EMAIL_TIMEOUT,
             fail_silently=False,
         )
+    if transport.kind == "file":
+        return FileBackend(Path(transport.path), fail_silently=False)
     if transport.kind == "anymail":
         backend: Any = import_string(f"anymail.backends.{transport.esp}.EmailBackend")
         return backend(fail_silently=False)  # type: ignore[no-any-return]

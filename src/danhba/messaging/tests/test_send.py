@@ -6,6 +6,8 @@ key is configured; EMAIL_URL forms."""
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import json
 import shutil
 import subprocess
@@ -15,6 +17,7 @@ from typing import Any
 import dkim
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import EmailMessage
 
 from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for, skip_or_fail
@@ -150,6 +153,27 @@ def test_email_url_forms() -> None:
     for bad in ("http://x", "smtp://", "anymail://", "anymail://../x"):
         with pytest.raises(ImproperlyConfigured):
             transport.parse_email_url(bad)
+
+
+def test_file_transport_keeps_each_message_as_an_eml_and_says_so(settings: Any, tmp_path: Any, caplog: Any) -> None:
+    assert transport.parse_email_url("file://").path == str(settings.VAR_DIR / "mail")
+    assert transport.parse_email_url(f"file://{tmp_path}").path == str(tmp_path)
+    settings.EMAIL_URL = f"file://{tmp_path}/outbox"
+    transport.FileBackend.told = False
+    with caplog.at_level("INFO", logger="danhba.messaging.transport"):
+        for to in ("lan@example.vn", "minh@example.vn"):
+            sent = transport.connection().send_messages(
+                [EmailMessage("Chào bạn — ưu đãi tháng 12", "Nội dung thư", "shop@example.vn", [to])]
+            )
+            assert sent == 1
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    parsed = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
+    assert {m["To"] for m in parsed} == {"lan@example.vn", "minh@example.vn"}
+    assert {str(m["Subject"]) for m in parsed} == {"Chào bạn — ưu đãi tháng 12"}
+    assert parsed[0].get_content().strip() == "Nội dung thư"
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "not sent" in warnings[0].getMessage()
 
 
 def test_anymail_backend_is_chosen(settings: Any) -> None:

@@ -24,6 +24,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "danhba.settings")}
         bind = f"{opts['host']}:{opts['port']}"
+        # Links in email (SITE_URL's default) point where this serves, unless SITE_URL says otherwise.
+        env["PORT"] = str(opts["port"])
+        if opts["host"] not in ("0.0.0.0", "::", ""):  # noqa: S104 — compared, not bound
+            env["HOST"] = opts["host"]
         web = [
             sys.executable,
             "-m",
