@@ -127,9 +127,13 @@ def workflow_get(request: HttpRequest, workflow_id: int = _id()) -> dict[str, An
 
 @router.patch("/workflows/{workflow_id}", response={200: WorkflowOut, **ERRORS}, summary="Change a workflow")
 def workflow_update(request: HttpRequest, payload: WorkflowPatch, workflow_id: int = _id()) -> dict[str, Any]:
-    """New steps (``graph``) publish a new version; contacts under way finish theirs."""
+    """New steps (``graph``) publish a new version; contacts under way finish theirs, or move by
+    ``move``. With ``base_version``, steps made from an older version than the current are
+    refused (409)."""
     workflow = _workflow(request, workflow_id, perms.EDIT)
-    services.workflow_update(actor=api_actor(request), workflow=workflow, data=payload.dict(exclude_unset=True))
+    data = payload.dict(exclude_unset=True)
+    base, move = data.pop("base_version", None), data.pop("move", None)
+    services.workflow_update(actor=api_actor(request), workflow=workflow, data=data, base_version=base, move=move)
     return workflow_out(_workflow(request, workflow_id))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import Field
@@ -18,6 +18,16 @@ class WorkflowIn(Schema):
     graph: dict[str, Any] | None = None
 
 
+class WorkflowMoveIn(Schema):
+    rule: Literal["keep", "same_step", "to_step"] = Field(
+        default="keep",
+        description="keep: contacts under way finish the version they started; same_step: they move to the step "
+        "of the same id in the new version (those at a step it no longer has finish theirs); to_step: all move "
+        "to `step`, which runs for them now.",
+    )
+    step: str = Field(default="", max_length=40, description="to_step: a step id of the new version.")
+
+
 class WorkflowPatch(Schema):
     name: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
@@ -25,6 +35,11 @@ class WorkflowPatch(Schema):
     reenrol: str | None = Field(default=None, max_length=5)
     window: dict[str, Any] | None = None
     graph: dict[str, Any] | None = None
+    base_version: int | None = Field(
+        default=None, ge=1, le=2**31,
+        description="The version `graph` was made from: refused (409) when a newer one was published since.",
+    )  # fmt: skip
+    move: WorkflowMoveIn | None = Field(default=None, description="What becomes of the contacts under way.")
 
 
 class WorkflowStatusIn(Schema):

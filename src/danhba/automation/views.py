@@ -107,7 +107,7 @@ def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
     draft = _draft(request, workflow)
     saved = workflow.current_version.graph if workflow and workflow.current_version else None
     graph = draft["graph"] if draft else saved
-    if draft:
+    if draft and (draft.get("data") or workflow is None):
         initial = WorkflowForm.initial_from_data(draft.get("data") or {})
     else:
         initial = WorkflowForm.initial_for(workflow) if workflow else {"reenrol": "once", "trigger_kind": "manual"}
@@ -125,7 +125,7 @@ def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
         "nav": "automation", "form": form, "steps": steps, "step_rows": rows,
         "conditions": selectors.goal_and_exit(graph), "workflow": workflow, "draft": draft is not None,
         "condition_url": _condition_url(workflow), "kinds": selectors.kinds(),
-        "trigger_kinds": selectors.trigger_kinds(),
+        "trigger_kinds": selectors.trigger_kinds(), "publish": _publish_context(request, workflow, draft, graph),
     }  # fmt: skip
     return render(request, "automation/form.html", context, status=422 if form.errors or steps.errors else 200)
 
@@ -138,6 +138,7 @@ def _editor_post(
     data = form.data_for_service()
     new_graph = graph_from(steps, graph)
     key = _draft_key(workflow)
+    base = _base_version(request, workflow)
     row = request.POST.get("edit_conditions")
     if row is not None:
         # A branch's conditions in the builder before anything is saved: the editor's state is
@@ -145,7 +146,7 @@ def _editor_post(
         at = _conditions_of_row(steps, new_graph or {}, row)
         if at is None or new_graph is None:
             return None
-        _draft_keep(request, key, {"data": data, "graph": new_graph})
+        _draft_keep(request, key, {"data": data, "graph": new_graph, "base": base})
         return redirect(f"{_condition_url(workflow)}?at={at}&draft=1")
     if new_graph is not None:
         data["graph"] = new_graph
@@ -154,7 +155,8 @@ def _editor_post(
         if workflow is None:
             workflow = services.workflow_create(actor=actor, data=data)
         else:
-            workflow = services.workflow_update(actor=actor, workflow=workflow, data=data)
+            move = {"rule": request.POST.get("move_rule") or "keep", "step": request.POST.get("move_step", "")}
+            workflow = services.workflow_update(actor=actor, workflow=workflow, data=data, base_version=base, move=move)
     except PermissionDenied:
         raise
     except ServiceError as exc:
@@ -163,6 +165,39 @@ def _editor_post(
     _draft_keep(request, key, None)
     messages.success(request, _("Workflow saved."))
     return redirect("automation:detail", pk=workflow.pk)
+
+
+def _base_version(request: HttpRequest, workflow: Workflow | None) -> int | None:
+    """The version the editor's steps were made from: the draft's, else the one the page showed
+    (``base_version``, posted by ``_publish_rule.html``). None for a new workflow."""
+    if workflow is None:
+        return None
+    draft = _draft(request, workflow)
+    raw = draft.get("base") if draft else request.POST.get("base_version")
+    if raw in (None, ""):
+        return None
+    try:
+        return int(str(raw))
+    except ValueError:
+        return None
+
+
+def _publish_context(
+    request: HttpRequest, workflow: Workflow | None, draft: dict[str, Any] | None, graph: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """What the editor says about publishing: the version the steps come from, how many contacts
+    are under way, and the rule for them (``services.workflows.enrolments_move``)."""
+    if workflow is None or workflow.current_version is None:
+        return None
+    base = draft.get("base") if draft else workflow.current_version.number
+    return {
+        "base": base,
+        "current": workflow.current_version.number,
+        "under_way": Enrolment.objects.filter(workflow=workflow, status=Enrolment.Status.ACTIVE).count(),
+        "rule": request.POST.get("move_rule") or services.MOVE_KEEP,
+        "step": request.POST.get("move_step", ""),
+        "steps": list((graph or {}).get("steps", {})),
+    }
 
 
 @permission_required(can("workflow", perms.CREATE))
@@ -307,21 +342,18 @@ def _condition_keep(
     request: HttpRequest, workflow: Workflow | None, draft: dict[str, Any] | None, at: str,
     tree: dict[str, Any] | None, label: str, next_step: str,
 ) -> HttpResponse:  # fmt: skip
-    """Set (None: remove) the condition at ``at``: in the editor's draft, published only by its
-    Save, else in a new version of the workflow."""
+    """Set (None: remove) the condition at ``at`` in the editor's draft — a saved workflow's
+    condition starts one from its current version — published only by the editor's Save:
+    contacts under way see nothing of it until then."""
     from danhba.automation.graph import with_arm
 
-    if draft is not None:
-        graph = with_arm(draft["graph"], at, tree, label=clean_text(label)[:100], next_step=clean_text(next_step))
-        _draft_keep(request, _draft_key(workflow), {**draft, "graph": graph})
-        messages.success(request, _("Condition kept: save the workflow to publish it."))
-        return redirect(f"{_editor_url(workflow)}?draft=1")
-    assert workflow is not None
-    services.workflow_condition_set(
-        actor=Actor.from_request(request), workflow=workflow, at=at, tree=tree, label=label, next_step=next_step
-    )
-    messages.success(request, _("Condition saved: a new version is published."))
-    return redirect(_editor_url(workflow))
+    if draft is None:
+        assert workflow is not None and workflow.current_version is not None
+        draft = {"data": None, "graph": workflow.current_version.graph, "base": workflow.current_version.number}
+    graph = with_arm(draft["graph"], at, tree, label=clean_text(label)[:100], next_step=clean_text(next_step))
+    _draft_keep(request, _draft_key(workflow), {**draft, "graph": graph})
+    messages.success(request, _("Condition kept: save the workflow to publish it."))
+    return redirect(f"{_editor_url(workflow)}?draft=1")
 
 
 def _details(exc: ServiceError) -> dict[str, list[str]]:

@@ -18,7 +18,7 @@ from danhba.automation.models import Enrolment, Workflow, WorkflowVersion
 from danhba.automation.triggers import cache_clear, trigger_clean
 from danhba.automation.windows import window_clean
 from danhba.core.actor import Actor
-from danhba.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from danhba.core.errors import Conflict, InvalidInput, PermissionDenied
 from danhba.core.normalize import clean_long_text, clean_text
 
 Status = Workflow.Status
@@ -103,20 +103,37 @@ def workflow_create(*, actor: Actor, data: dict[str, Any]) -> Workflow:
     return workflow
 
 
-def workflow_update(*, actor: Actor, workflow: Workflow, data: dict[str, Any]) -> Workflow:
+def workflow_update(
+    *, actor: Actor, workflow: Workflow, data: dict[str, Any], base_version: int | None = None,
+    move: dict[str, Any] | None = None,
+) -> Workflow:  # fmt: skip
     """Change a workflow. New steps are a new version (only when they differ from the current
-    one): new enrolments start it, enrolments under way finish theirs."""
+    one): new enrolments start it; enrolments under way finish theirs unless ``move`` says
+    otherwise (:func:`enrolments_move`). ``base_version``: the version the editor started from;
+    steps made from an older one than the current are refused (another editor published since),
+    never written over it."""
     perms.require(actor, "workflow", perms.EDIT)
     cleaned = _clean(actor, data, creating=False)
+    rule, to_step = move_clean(move)
     graph = cleaned.pop("graph", None)
     with transaction.atomic():
         workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        current = workflow.current_version
+        if graph is not None and base_version is not None and current is not None and current.number != base_version:
+            raise Conflict(
+                _(
+                    "Version %(current)s was published after you opened version %(base)s: your steps were not "
+                    "saved. Open the editor again to start from version %(current)s."
+                )
+                % {"current": current.number, "base": base_version}
+            )
+        if graph is not None and rule == MOVE_TO_STEP and to_step not in graph.get("steps", {}):
+            raise InvalidInput({"move.step": [_("The new version has no step %s.") % to_step]})
         changes = {k: [getattr(workflow, k), v] for k, v in cleaned.items() if getattr(workflow, k) != v}
         for key, value in cleaned.items():
             setattr(workflow, key, value)
         workflow.updated_at = timezone.now()
         workflow.save()
-        current = workflow.current_version
         if graph is not None and current is not None:
             from danhba.automation.services.steps import email_campaigns
 
@@ -124,10 +141,63 @@ def workflow_update(*, actor: Actor, workflow: Workflow, data: dict[str, Any]) -
         if graph is not None and (current is None or current.graph != graph):
             version = _publish(actor, workflow, graph)
             changes["version"] = [current.number if current else None, version.number]
+            moved = enrolments_move(workflow=workflow, version=version, rule=rule, step=to_step)
+            if rule != MOVE_KEEP:
+                changes["moved"] = [None, {"rule": rule, "step": to_step, "contacts": moved}]
         if changes:
             _audit(actor, AuditEvent.Action.UPDATE, workflow, changes)
     cache_clear()
     return workflow
+
+
+# What becomes of the enrolments under way when a version is published (the editor's rule).
+MOVE_KEEP = "keep"  # they finish the version they started (the default)
+MOVE_SAME_STEP = "same_step"  # to the step of the same id in the new version, where it has one
+MOVE_TO_STEP = "to_step"  # every one to the step chosen
+MOVE_RULES = (MOVE_KEEP, MOVE_SAME_STEP, MOVE_TO_STEP)
+
+
+def move_clean(move: dict[str, Any] | None) -> tuple[str, str]:
+    """The rule and its step from ``{"rule": …, "step": …}`` (None: keep)."""
+    if not move:
+        return MOVE_KEEP, ""
+    if not isinstance(move, dict) or move.get("rule", MOVE_KEEP) not in MOVE_RULES:
+        raise InvalidInput({"move.rule": [_("must be one of %s") % ", ".join(MOVE_RULES)]})
+    rule = str(move.get("rule") or MOVE_KEEP)
+    step = clean_text(str(move.get("step") or ""))[:40]
+    if rule == MOVE_TO_STEP and not step:
+        raise InvalidInput({"move.step": [_("Choose the step to move the contacts to.")]})
+    return rule, step if rule == MOVE_TO_STEP else ""
+
+
+def enrolments_move(*, workflow: Workflow, version: WorkflowVersion, rule: str, step: str = "") -> int:
+    """Inside the publishing transaction: move the enrolments under way in older versions to
+    ``version`` by ``rule``. ``same_step``: an enrolment at a step the new version also has
+    moves to it, keeping its wait (``state``, ``due_at``) when the step is of the same kind, else
+    due now; one at a step the new version does not have stays on its version and finishes it.
+    ``to_step``: every one moves to ``step``, due now. A moved enrolment's claim is dropped: a
+    worker that had claimed it finds it no longer its own and writes nothing (``engine._mine``);
+    one whose step is running now is locked here until that step's transaction ends, then moved
+    from where it went. Returns how many moved."""
+    if rule == MOVE_KEEP:
+        return 0
+    under_way = Enrolment.objects.filter(workflow=workflow, status=Enrolment.Status.ACTIVE).exclude(version=version)
+    # Lock them all first (a step running now ends before), so the steps read below stay true.
+    list(under_way.select_for_update().values_list("pk", flat=True))
+    now = timezone.now()
+    moved_fields = {"version": version, "claim": "", "claimed_until": None}
+    reset = {**moved_fields, "state": {}, "waiting_for": "", "due_at": now, "attempt": 0, "error": ""}
+    if rule == MOVE_TO_STEP:
+        return under_way.update(step=step, **reset)
+    new_steps = version.graph.get("steps", {})
+    groups = list(under_way.filter(step__in=list(new_steps)).values_list("version_id", "step").distinct())
+    old_graphs = dict(WorkflowVersion.objects.filter(workflow=workflow).values_list("pk", "graph"))
+    count = 0
+    for old_version, step_id in groups:
+        old_kind = old_graphs.get(old_version, {}).get("steps", {}).get(step_id, {}).get("kind")
+        same_kind = old_kind == new_steps[step_id]["kind"]
+        count += under_way.filter(version_id=old_version, step=step_id).update(**(moved_fields if same_kind else reset))
+    return count
 
 
 _MOVES: dict[str, tuple[str, ...]] = {
@@ -207,22 +277,3 @@ def workflow_test(
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return simulate(workflow=workflow, contact_id=ids[0], start=moment, version=chosen, events=names)
-
-
-def workflow_condition_set(
-    *, actor: Actor, workflow: Workflow, at: str, tree: dict[str, Any] | None, label: str = "", next_step: str = ""
-) -> Workflow:
-    """Set one condition of the current steps — a branch's arm (``<step>.<n>``, ``<step>.new``),
-    the goal or the exit — or remove it (``tree`` None): a new version, checked like any edit
-    (the author's role must be allowed to read what the condition reads)."""
-    from danhba.automation.graph import with_arm
-
-    perms.require(actor, "workflow", perms.EDIT)
-    version = workflow.current_version
-    if version is None:
-        raise Conflict(_("This workflow has no steps yet."))
-    try:
-        graph = with_arm(version.graph, at, tree, label=clean_text(label)[:100], next_step=clean_text(next_step))
-    except LookupError:
-        raise NotFound(_("No such condition.")) from None
-    return workflow_update(actor=actor, workflow=workflow, data={"graph": graph})

@@ -84,6 +84,10 @@ def test_the_editor_shows_branches_in_words_and_keeps_their_conditions(users: An
 
 
 def test_the_condition_builder_edits_adds_and_removes_branches(users: Any, client_for: Any) -> None:
+    """A saved workflow's conditions are edited into the editor's draft, one after the other;
+    only the editor's Save publishes them (a new version)."""
+    from danhba.automation.tests.test_views import editor_post
+
     marketer = users["marketing"]
     wf = workflow_create(actor=actor_for(marketer), data={"name": "Chăm sóc", "graph": three_steps()})
     client = client_for(marketer)
@@ -95,27 +99,39 @@ def test_the_condition_builder_edits_adds_and_removes_branches(users: Any, clien
     )
     posted = {"n__op": "any", "n-0__kind": "tag", "n-0__operator": "any", "n-0__tags": "vip, khách quen",
               "label": "Khách thân", "next": "tag_vip", "action": "save"}  # fmt: skip
-    assert client.post(f"/automation/{wf.pk}/condition/?at=vip.0", posted).status_code == 302
-    arm = Workflow.objects.get(pk=wf.pk).current_version.graph["steps"]["vip"]["params"]["branches"][0]
-    assert arm["label"] == "Khách thân" and arm["condition"]["op"] == "any"
-    assert arm["condition"]["conditions"][0]["tags"] == ["vip", "khách quen"]
-    # A second branch, on a field marketing reads.
+    kept = client.post(f"/automation/{wf.pk}/condition/?at=vip.0", posted)
+    assert kept.status_code == 302 and kept["Location"] == f"/automation/{wf.pk}/edit/?draft=1"
+    # A second branch, on a field marketing reads, in the same draft.
     second = {"n__op": "all", "n-0__kind": "field", "n-0__field": "gender", "n-0__operator": "eq",
               "n-0__value": "female", "label": "Nữ", "next": "tag_rest", "action": "save"}  # fmt: skip
-    assert client.post(f"/automation/{wf.pk}/condition/?at=vip.new", second).status_code == 302
-    graph = Workflow.objects.get(pk=wf.pk).current_version.graph
-    assert [a["label"] for a in graph["steps"]["vip"]["params"]["branches"]] == ["Khách thân", "Nữ"]
-    # One on income band (not readable by marketing) is refused; the version stays.
+    assert client.post(f"/automation/{wf.pk}/condition/?at=vip.new&draft=1", second).status_code == 302
+    editor = client.get(f"/automation/{wf.pk}/edit/?draft=1").content.decode()
+    assert "Khách thân" in editor and "Nữ" in editor
+    # One on income band (not readable by marketing) is refused.
     hidden = {**second, "n-0__field": "income_band", "n-0__value": "cao"}
-    assert client.post(f"/automation/{wf.pk}/condition/?at=vip.1", hidden).status_code == 422
-    assert Workflow.objects.get(pk=wf.pk).current_version.number == 3
-    assert client.post(f"/automation/{wf.pk}/condition/?at=vip.1", {"action": "delete"}).status_code == 302
-    graph = Workflow.objects.get(pk=wf.pk).current_version.graph
-    assert len(graph["steps"]["vip"]["params"]["branches"]) == 1
+    assert client.post(f"/automation/{wf.pk}/condition/?at=vip.1&draft=1", hidden).status_code == 422
+    assert client.post(f"/automation/{wf.pk}/condition/?at=vip.1&draft=1", {"action": "delete"}).status_code == 302
     # The goal, in the same builder.
     goal = {"n__op": "all", "n-0__kind": "tag", "n-0__operator": "any", "n-0__tags": "đã mua", "action": "save"}
-    assert client.post(f"/automation/{wf.pk}/condition/?at=goal", goal).status_code == 302
-    assert Workflow.objects.get(pk=wf.pk).current_version.graph["goal"]["conditions"][0]["tags"] == ["đã mua"]
+    assert client.post(f"/automation/{wf.pk}/condition/?at=goal&draft=1", goal).status_code == 302
+    assert Workflow.objects.get(pk=wf.pk).current_version.number == 1  # nothing published yet
+    rows = [
+        {"step_id": "title", "kind": "update_field", "params": {"field": "job_title", "value": "Khách quen"},
+         "next": "pause"},
+        {"step_id": "pause", "kind": "wait", "params": {"seconds": 3600}, "next": "vip"},
+        {"step_id": "vip", "kind": "branch", "params": {"branches": [{"next": "tag_vip", "label": "Khách thân"}],
+         "otherwise": "tag_rest"}, "next": ""},
+        {"step_id": "tag_vip", "kind": "tag", "params": {"add": ["vip-nurtured"]}, "next": ""},
+        {"step_id": "tag_rest", "kind": "tag", "params": {"add": ["nurtured"]}, "next": ""},
+    ]  # fmt: skip
+    saved = client.post(f"/automation/{wf.pk}/edit/?draft=1", editor_post("Chăm sóc", rows))
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    version = Workflow.objects.get(pk=wf.pk).current_version
+    assert version.number == 2
+    arms = version.graph["steps"]["vip"]["params"]["branches"]
+    assert [a["label"] for a in arms] == ["Khách thân"] and arms[0]["condition"]["op"] == "any"
+    assert arms[0]["condition"]["conditions"][0]["tags"] == ["vip", "khách quen"]
+    assert version.graph["goal"]["conditions"][0]["tags"] == ["đã mua"]
     assert client.get(f"/automation/{wf.pk}/condition/?at=nope.0").status_code == 404
     assert client_for(users["sales"]).get(f"/automation/{wf.pk}/condition/?at=vip.0").status_code == 403
 
