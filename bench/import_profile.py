@@ -1,6 +1,8 @@
 """A probe of the import at full size: what the loading process spends, per window of rows.
 
 ``python bench/import_profile.py DB.sqlite3 FILE [FILE…] [--window 100000] [--out OUT.json]``
+(the loading process), or ``python bench/import_profile.py --reader FILE [--rows N]`` (the
+reading process's steps and its costliest functions under cProfile, see ``reader``).
 
 The database must exist and be migrated (copy an empty migrated file; ``danhba migrate`` takes
 minutes). Each file is imported as ``danhba import`` does (the benchmark's mapping, the reading
@@ -18,6 +20,7 @@ the load. Decision 0024 has its first figures.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -102,7 +105,102 @@ def install(probe: Probe) -> None:
     load.Loader.load = counted  # type: ignore[method-assign]
 
 
+def _read(path: str, batch_size: int, limit: int, timed: bool) -> tuple[list[bytes], dict[str, float]]:
+    """The reading process's loop (``pipeline.produce``) over the first ``limit`` rows: the
+    pickled batches, and CPU seconds per step when ``timed``."""
+    import pickle
+
+    from bench.import_bench import MAPPING
+    from danhba.ingest import pipeline
+    from danhba.ingest.extract import RowReader
+    from danhba.ingest.transform import Plan
+
+    clock = time.process_time if timed else (lambda: 0.0)
+    spent: Counter[str] = Counter()
+    sent: list[bytes] = []
+    with open(path, "rb") as handle, pipeline.fewer_collections():
+        source = RowReader(handle)
+        started = clock()
+        rows_in = iter(source)
+        first = next(rows_in)
+        plan = Plan(MAPPING["columns"], MAPPING["options"], source.headers)
+        batch = [plan.prepare(first)]
+        spent["plan"] += clock() - started
+        then = clock()
+        for row in rows_in:
+            now = clock()
+            spent["extract"] += now - then
+            batch.append(plan.prepare(row))
+            then = clock()
+            spent["prepare"] += then - now
+            if len(batch) >= batch_size or row.line > limit:
+                sent.append(pickle.dumps(pipeline._packed(batch), protocol=pickle.HIGHEST_PROTOCOL))
+                batch = []
+                now = clock()
+                spent["pack and pickle"] += now - then
+                then = now
+            if row.line > limit:
+                break
+        rows_in.close()  # type: ignore[attr-defined]  (a generator: let it close its file now)
+    return sent, dict(spent)
+
+
+def reader(path: str, rows: int, batch_size: int, top: int) -> dict[str, Any]:
+    """The reading process's work on the first ``rows`` rows of ``path``, in this process, as the
+    child of ``ingest.pipeline`` does it (``RowReader`` → ``Plan.prepare`` → ``Prepared.packed``
+    → pickle per batch, collector as during an import), under cProfile: CPU-µs a row in all and
+    per step, and the functions that cost most (own time, µs a row, cProfile's times scaled to
+    the run without it). Then the loader's side of
+    the same batches: unpickling and ``Prepared(*row)``."""
+    import cProfile
+    import pickle
+    import pstats
+
+    from danhba.ingest import pipeline
+    from danhba.ingest.transform import Prepared
+
+    read = functools.partial(_read, path, batch_size)
+    read(min(rows, 5_000), timed=False)  # warm: imports, Django's first translations
+    whole = time.process_time()
+    sent, _spent = read(rows, timed=False)
+    whole = time.process_time() - whole
+    _sent, spent = read(rows, timed=True)  # per step (the clock itself costs about 1 µs a row)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    read(rows, timed=False)
+    profiler.disable()
+    started = time.process_time()
+    with pipeline.fewer_collections():
+        loaded = sum(len([Prepared(*r) if type(r) is tuple else r for r in pickle.loads(b)]) for b in sent)  # noqa: S301 (our own bytes)
+    unpickle = time.process_time() - started
+    us = 1e6 / loaded
+    stats = pstats.Stats(profiler)
+    every = stats.stats.items()  # type: ignore[attr-defined]
+    total = sum(own_s for (_f, _l, _n), (_cc, _calls, own_s, _cum, _callers) in every)
+    # cProfile slows small calls most: its own times are scaled to the run without it (shares).
+    scale = whole / total
+    own = sorted(every, key=lambda item: -item[1][2])[:top]
+    out = {
+        "rows": loaded,
+        "cpu_us_a_row": {"all, untimed": round(whole * us, 2)}
+        | {k: round(v * us, 2) for k, v in spent.items()}
+        | {"all, timed per step": round(sum(spent.values()) * us, 2)},
+        "loader_unpickle_us_a_row": round(unpickle * us, 2),
+        "bytes_a_row": round(sum(map(len, sent)) / loaded, 1),
+        "load1": os.getloadavg()[0],
+        "profile_own_us_a_row": [
+            {"function": f"{Path(f).name}:{line} {name}", "calls_a_row": round(calls / loaded, 2),
+             "own_us": round(own_s * scale * us, 2), "cumulative_us": round(cum_s * scale * us, 2)}
+            for (f, line, name), (_cc, calls, own_s, cum_s, _callers) in own
+        ],
+    }  # fmt: skip
+    print(json.dumps(out, indent=1, ensure_ascii=False), flush=True)
+    return out
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--reader"]:
+        return _reader_main(argv[1:])
     parser = argparse.ArgumentParser()
     parser.add_argument("database")
     parser.add_argument("files", nargs="+")
@@ -131,6 +229,31 @@ def main(argv: list[str]) -> int:
     probe.close()  # the rest, and the end of the last import (the list indexes built again)
     if args.out:
         Path(args.out).write_text(json.dumps(probe.windows, indent=1))
+    return 0
+
+
+def _reader_main(argv: list[str]) -> int:
+    """``python bench/import_profile.py --reader FILE [--rows 50000] [--batch 5000] [--top 30]
+    [--out OUT.json]``: the reading process's profile (``reader``). No database is written; the
+    settings' default one must be migrated (the plan reads the stages and users)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("file")
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--out", default="")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "danhba.settings")
+    sys.path[:0] = [str(REPO / "src"), str(REPO)]
+    import django
+
+    django.setup()
+    from django.utils import translation
+
+    with translation.override("en"):
+        out = reader(args.file, args.rows, args.batch, args.top)
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1, ensure_ascii=False))
     return 0
 
 
