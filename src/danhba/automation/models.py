@@ -179,3 +179,26 @@ class StepRun(models.Model):
     class Meta:
         # Also the index of a contact's path (enrolment, seq).
         constraints = [models.UniqueConstraint(fields=["enrolment", "seq"], name="automation_steprun_unique")]
+
+
+class StepCount(models.Model):
+    """The per-step counts of a version (the diagram's entered / waiting / completed / errored),
+    kept by the writes themselves in their transactions (``services/counts.py``) instead of
+    recounted from every StepRun on each page: "entered" is each arrival at the step (an
+    enrolment starting, a move to it), the other columns the StepRuns by outcome. A writer adds
+    to its own ``shard`` so that several workers do not queue on one row; a read sums them."""
+
+    id = models.BigAutoField(primary_key=True)
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.CASCADE, related_name="+")
+    step = models.CharField(max_length=40)
+    shard = models.PositiveSmallIntegerField(default=0)
+    entered = models.BigIntegerField(default=0)
+    done = models.BigIntegerField(default=0)
+    waiting = models.BigIntegerField(default=0)
+    skipped = models.BigIntegerField(default=0)
+    error = models.BigIntegerField(default=0)
+    goal = models.BigIntegerField(default=0)
+    exited = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "step", "shard"], name="automation_stepcount_unique")]

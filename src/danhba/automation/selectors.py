@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from danhba.automation.models import Enrolment, StepRun, Workflow, WorkflowVersion
@@ -26,26 +26,19 @@ def enrolment_path(enrolment: Enrolment) -> list[StepRun]:
 
 
 def step_counts(version: WorkflowVersion) -> dict[str, dict[str, int]]:
-    """Per step of a version: how many runs ended in each outcome, how many enrolments are at it
-    now ("at"), how many entered it ("entered": each enrolment once, as a path visits a step at
-    most once: those with a run there, and those at it that have not run it yet) and how many
-    are being tried again after an error ("retrying"): the editor's entered / waiting /
-    completed / errored."""
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    runs = StepRun.objects.filter(enrolment__version=version).values("step")
-    for row in runs.values("step", "outcome").annotate(n=Count("id")):
-        counts[row["step"]][row["outcome"]] += row["n"]
-    for row in runs.annotate(n=Count("enrolment_id", distinct=True)):
-        counts[row["step"]]["entered"] += row["n"]
+    """Per step of a version: how many runs ended in each outcome and how many enrolments
+    entered it (the counters the writes keep, ``services/counts.py``), how many are at it now
+    ("at") and how many are being tried again after an error ("retrying"), from the active
+    enrolments: the editor's entered / waiting / completed / errored."""
+    from danhba.automation.services.counts import counts_of
+
+    counts: dict[str, dict[str, int]] = defaultdict(dict, counts_of(version.pk))
     active = Enrolment.objects.filter(version=version, status=Enrolment.Status.ACTIVE).values("step")
     for row in active.annotate(n=Count("id")):
-        counts[row["step"]]["at"] += row["n"]
-    ran_here = StepRun.objects.filter(enrolment=OuterRef("pk"), step=OuterRef("step"))
-    for row in active.filter(~Exists(ran_here)).annotate(n=Count("id")):
-        counts[row["step"]]["entered"] += row["n"]
+        counts[row["step"]]["at"] = row["n"]
     for row in active.filter(attempt__gt=0).annotate(n=Count("id")):
-        counts[row["step"]]["retrying"] += row["n"]
-    return {step: dict(c) for step, c in counts.items()}
+        counts[row["step"]]["retrying"] = row["n"]
+    return dict(counts)
 
 
 def status_counts(workflow_id: int) -> dict[str, int]:

@@ -30,6 +30,7 @@ from django.utils import timezone
 from danhba.automation.graph import params_of
 from danhba.automation.kinds import STEP_KINDS, Item, Outcome, StepContext, StepKind
 from danhba.automation.models import Enrolment, StepRun, Workflow, WorkflowVersion
+from danhba.automation.services.counts import counts_add, new_deltas, shard_of
 from danhba.automation.windows import next_open
 from danhba.core import claims
 from danhba.core.bulk import Table
@@ -261,6 +262,7 @@ def _apply(ctx: StepContext, kind: StepKind | None, items: list[Item], outcomes:
     runs: list[list[Any]] = []
     moves: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     move_of: dict[tuple[Any, ...], dict[str, Any]] = {}
+    deltas = new_deltas()
     for item in items:
         outcome = outcomes.get(item.enrolment_id)
         if outcome is None:
@@ -268,10 +270,14 @@ def _apply(ctx: StepContext, kind: StepKind | None, items: list[Item], outcomes:
         fields, run = _move(ctx, kind, item, outcome)
         if run is not None:
             runs.append([getattr(run, c) for c in _RUN_COLUMNS])
+            deltas[run.step][run.outcome] += 1
+        if "step" in fields:
+            deltas[fields["step"]]["entered"] += 1
         key = _move_key(fields)
         moves[key].append(item.enrolment_id)
         move_of[key] = fields
     _insert_runs(runs)
+    counts_add(version_id=ctx.version_id, deltas=deltas, shard=shard_of(token))
     for key, ids in moves.items():
         fields = dict(move_of[key])
         if fields.pop("_advance", False):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from danhba.accounts import permissions as perms
 from danhba.automation.models import Enrolment, Workflow
+from danhba.automation.services.counts import counts_add
 from danhba.contacts.models import Contact
 from danhba.contacts.selectors import visible_contact_ids
 from danhba.core import jobs
@@ -66,6 +67,7 @@ def enrol_many(*, workflow: Workflow, contact_ids: Iterable[int], via: str, now:
             )
             added += max(0, cursor.rowcount)
     if added:
+        counts_add(version_id=version.pk, deltas={version.graph["start"]: {"entered": added}})
         wake_soon()
     return added
 

@@ -15,6 +15,7 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.automation.graph import graph_clean
 from danhba.automation.models import Enrolment, Workflow, WorkflowVersion
+from danhba.automation.services.counts import counts_add
 from danhba.automation.triggers import cache_clear, trigger_clean
 from danhba.automation.windows import window_clean
 from danhba.core.actor import Actor
@@ -188,15 +189,22 @@ def enrolments_move(*, workflow: Workflow, version: WorkflowVersion, rule: str, 
     moved_fields = {"version": version, "claim": "", "claimed_until": None}
     reset = {**moved_fields, "state": {}, "waiting_for": "", "due_at": now, "attempt": 0, "error": ""}
     if rule == MOVE_TO_STEP:
-        return under_way.update(step=step, **reset)
+        count = under_way.update(step=step, **reset)
+        counts_add(version_id=version.pk, deltas={step: {"entered": count}})
+        return count
     new_steps = version.graph.get("steps", {})
     groups = list(under_way.filter(step__in=list(new_steps)).values_list("version_id", "step").distinct())
     old_graphs = dict(WorkflowVersion.objects.filter(workflow=workflow).values_list("pk", "graph"))
     count = 0
+    arrived: dict[str, dict[str, int]] = {}
     for old_version, step_id in groups:
         old_kind = old_graphs.get(old_version, {}).get("steps", {}).get(step_id, {}).get("kind")
         same_kind = old_kind == new_steps[step_id]["kind"]
-        count += under_way.filter(version_id=old_version, step=step_id).update(**(moved_fields if same_kind else reset))
+        moved = under_way.filter(version_id=old_version, step=step_id).update(**(moved_fields if same_kind else reset))
+        arrived.setdefault(step_id, {"entered": 0})["entered"] += moved
+        count += moved
+    # The move is an arrival at the new version's step (its runs before stay counted in theirs).
+    counts_add(version_id=version.pk, deltas=arrived)
     return count
 
 

@@ -1,5 +1,6 @@
 """On PostgreSQL, where workers really run in parallel: two worker threads, each with its own
-connection, drain 300 enrolments through a workflow without running any step twice."""
+connection, drain 300 enrolments through a workflow without running any step twice, and the
+per-step counters they keep equal a recount."""
 
 from __future__ import annotations
 
@@ -49,3 +50,8 @@ def test_two_workers_never_run_the_same_step_twice(admin: Any, make_workflow: An
     assert StepRun.objects.count() == 600
     assert Enrolment.objects.filter(status="completed").count() == 300
     assert Contact.objects.filter(occupation="kỹ sư").count() == 300
+    # The per-step counters, added to by both workers in their own shards, equal a recount.
+    from danhba.automation.tests.test_counts import kept, recount
+
+    version = wf.current_version
+    assert kept(version) == recount(version) == {"a": {"entered": 300, "done": 300}, "b": {"entered": 300, "done": 300}}

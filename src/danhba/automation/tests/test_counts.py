@@ -1,0 +1,95 @@
+"""The per-step counters the writes keep (``services/counts.py``) equal a recount from the
+StepRuns and enrolments — the way the diagram counted before — after waits, branches, errors,
+retries, failures, goals and re-enrolment; the PostgreSQL workers' test checks them too."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from django.db.models import Count, Exists, OuterRef
+
+from danhba.automation.models import Enrolment, StepRun, WorkflowVersion
+from danhba.automation.selectors import step_counts
+from danhba.automation.services import engine
+from danhba.automation.services.enrolments import enrol_manual
+from danhba.automation.tests.conftest import HOUR, T0, tag_is, three_steps
+from danhba.conftest import actor_for
+
+pytestmark = pytest.mark.django_db
+
+
+def recount(version: WorkflowVersion) -> dict[str, dict[str, int]]:
+    """Entered and the runs by outcome, counted from every row (each enrolment enters a step
+    once: a run there, or at it without one yet)."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    runs = StepRun.objects.filter(enrolment__version=version).values("step")
+    for row in runs.values("step", "outcome").annotate(n=Count("id")):
+        counts[row["step"]][row["outcome"]] += row["n"]
+    for row in runs.annotate(n=Count("enrolment_id", distinct=True)):
+        counts[row["step"]]["entered"] += row["n"]
+    ran_here = StepRun.objects.filter(enrolment=OuterRef("pk"), step=OuterRef("step"))
+    active = Enrolment.objects.filter(version=version, status=Enrolment.Status.ACTIVE).values("step")
+    for row in active.filter(~Exists(ran_here)).annotate(n=Count("id")):
+        counts[row["step"]]["entered"] += row["n"]
+    return {step: dict(c) for step, c in counts.items()}
+
+
+def kept(version: WorkflowVersion) -> dict[str, dict[str, int]]:
+    """The counters only (without the live "at" and "retrying")."""
+    out = {s: {k: v for k, v in c.items() if k not in ("at", "retrying")} for s, c in step_counts(version).items()}
+    return {s: c for s, c in out.items() if c}
+
+
+def test_the_counters_equal_a_recount(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    from danhba.contacts.services.contacts import contacts_bulk_update
+    from danhba.segments.services import segment_create
+
+    me = actor_for(admin)
+    doomed = segment_create(actor=me, name="Danh sách", kind="static")
+    graph = three_steps()
+    graph["steps"]["tag_rest"]["next"] = "listed"
+    graph["steps"]["listed"] = {"kind": "list", "params": {"list": doomed.pk}}
+    graph["goal"] = tag_is("won")
+    wf = make_workflow(graph=graph, reenrol="again")
+    people = [make_contact(full_name=f"Người {i}", tags=["vip"] if i % 3 == 0 else []).pk for i in range(9)]
+    version = wf.current_version
+    enrol_manual(actor=me, workflow=wf, contact_ids=people, now=T0)
+    assert kept(version) == recount(version) == {"title": {"entered": 9}}
+    engine.run_due(now=T0)
+    assert kept(version) == recount(version)
+    contacts_bulk_update(actor=me, contact_ids=people[:2], add_tags=["won"])  # goal: they leave at the wait
+    doomed.delete()  # the list step fails: retried, then the enrolments fail
+    moment = T0 + HOUR
+    for _ in range(8):
+        engine.run_due(now=moment)
+        assert kept(version) == recount(version)
+        moment += 6 * HOUR
+    statuses = set(Enrolment.objects.filter(workflow=wf).values_list("status", flat=True))
+    assert statuses == {"goal", "completed", "failed"}
+    # Enrolled again (the workflow re-enrols): a second pass adds to the same steps.
+    enrol_manual(actor=me, workflow=wf, contact_ids=people[:3], now=moment)
+    engine.run_due(now=moment)
+    assert kept(version) == recount(version)
+    assert kept(version)["title"]["entered"] == 12
+
+
+def test_the_migration_fills_the_counters_as_recounted(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from danhba.automation.models import StepCount
+
+    wf = make_workflow()
+    people = [make_contact(full_name=f"Người {i}", tags=["vip"] if i % 2 else []).pk for i in range(4)]
+    enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=people, now=T0)
+    engine.run_due(now=T0)
+    engine.run_due(now=T0 + HOUR)
+    enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=[make_contact(full_name="Muộn").pk], now=T0 + HOUR)
+    version = wf.current_version
+    expected = recount(version)
+    StepCount.objects.all().delete()
+    importlib.import_module("danhba.automation.migrations.0003_step_counts").backfill(apps, None)
+    assert kept(version) == expected and expected["title"] == {"entered": 5, "done": 4}
