@@ -13,6 +13,8 @@ same run. Targets: ≥ 2,000 steps/s, lag p99 ≤ 60 s.
    own connection). Every step run is a ``StepRun`` row: 5 per contact (field,
    wait started, wait over, branch, tag). Lag = the batch's claim time − the step's due time,
    from the StepRun rows.
+4. The diagram's per-step counts: read from the counters (``StepCount``) against counting the
+   version's StepRuns (the read before them), and whether they agree.
 
 ``python -m bench automation [--contacts N] [--wait S] [--quick] [--database-url URL] [--keep] [--out DIR]``
 """
@@ -214,6 +216,7 @@ def run_workflow(n: int, wait: int, workers: int = 1) -> dict[str, Any]:
         .annotate(n=Count("id"))
     )
     return {
+        "step_counts": step_counts_read(wf),
         "workers": workers,
         "enrolled": enrolled,
         "enrol_seconds": round(enrol_s, 2),
@@ -228,6 +231,26 @@ def run_workflow(n: int, wait: int, workers: int = 1) -> dict[str, Any]:
         "completed": Enrolment.objects.filter(workflow=wf, status=Enrolment.Status.COMPLETED).count(),
         "tagged": tags,
     }
+
+
+def step_counts_read(wf: Any) -> dict[str, Any]:
+    """The diagram's per-step counts as read now (the counters, ``StepCount``) against counting
+    the version's StepRuns by step and outcome (the read before), and whether they agree."""
+    from django.db.models import Count
+
+    from danhba.automation.models import StepRun
+    from danhba.automation.selectors import step_counts
+
+    version = wf.current_version
+    t0 = time.perf_counter()
+    kept = step_counts(version)
+    read_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rows = StepRun.objects.filter(enrolment__version=version).values("step", "outcome").annotate(n=Count("id"))
+    recount = {(r["step"], r["outcome"]): r["n"] for r in rows}
+    recount_s = time.perf_counter() - t0
+    equal = all(kept.get(step, {}).get(outcome) == n for (step, outcome), n in recount.items())
+    return {"read_ms": round(read_s * 1000, 1), "recount_runs_ms": round(recount_s * 1000, 1), "equal": equal}
 
 
 def main(argv: list[str]) -> int:
@@ -246,6 +269,12 @@ def main(argv: list[str]) -> int:
         f"  danhba: {result['step_runs']:,} steps in {result['seconds']} s ({idle} s all waiting) = {steps_s:,} "
         f"steps/s busy, {result['cpu_seconds']} CPU s; lag p50 {lag.get('p50', 0) / 1000:.1f} s"
         f" p99 {lag.get('p99', 0) / 1000:.1f} s",
+        flush=True,
+    )
+    read = result["step_counts"]
+    print(
+        f"  per-step counts: {read['read_ms']} ms from the counters, {read['recount_runs_ms']} ms counting the"
+        f" StepRuns; equal: {read['equal']}",
         flush=True,
     )
     out = {

@@ -262,6 +262,7 @@ def test_automation_benchmark_end_to_end(tmp_path: Path, workers: int) -> None:
     assert danhba["step_runs"] == 1500 and danhba["completed"] == 300
     assert danhba["tagged"] == {"nurtured": 270, "vip-nurtured": 30}
     assert danhba["lag_ms"]["n"] == 1500 and danhba["steps_per_s_busy"] > 0 and danhba["workers"] == workers
+    assert danhba["step_counts"]["equal"] is True
 
 
 @pytest.mark.slow
