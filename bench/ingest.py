@@ -16,7 +16,7 @@ request ≤ 100 ms.
    transaction per 100 rows) into a copy of the events table with its indexes, no HTTP, no
    parsing, no identity resolution.
 
-``python -m bench ingest [--events N] [--quick] [--clients N] [--web-workers N] [--database-url URL]``
+``python -m bench ingest [--events N] [--quick] [--clients N] [--web-workers N] [--drainers N] [--database-url URL]``
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import http.client
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -72,6 +73,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_EVENTS:,} events")
     parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive connections (default 8)")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument(
+        "--drainers", type=int, default=1, help="PostgreSQL: the worker's inbox drainers (danhba serve --drainers)"
+    )
     parser.add_argument("--devices", type=int, default=100_000, help="anonymous devices in the traffic")
     parser.add_argument("--users", type=int, default=30_000, help="known users (user ids) in the traffic")
     parser.add_argument("--seed", type=int, default=20261123)
@@ -114,6 +118,9 @@ def server_env(target: Target) -> dict[str, str]:
         "DANHBA_VAR_DIR": str(target.var_dir),
         "DJANGO_SETTINGS_MODULE": "danhba.settings",
         "DEBUG": "0",
+        # The worker's log at INFO: each drain of the event inbox logs its CPU and its wait for
+        # the write lock (worker_drains below).
+        "WORKER_LOG_LEVEL": "INFO",
     }
 
 
@@ -301,9 +308,10 @@ def load_main(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def server(target: Target, port: int, workers: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def server(target: Target, port: int, workers: int, log: Path, drainers: int = 1) -> Iterator[subprocess.Popen[bytes]]:
     # With its worker: the API accepts into the event inbox and the worker stores and resolves.
     cmd = [sys.executable, "-m", "danhba.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    cmd += ["--drainers", str(drainers)]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, env=server_env(target), stdout=out, stderr=subprocess.STDOUT, cwd=REPO_DIR, start_new_session=True
@@ -367,6 +375,25 @@ def worker_cpu_seconds(server_pid: int, argument: str = "worker") -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+DRAIN_LOG = re.compile(
+    r"event inbox(?: partition (\d+))?: (\d+) messages in ([\d.]+) s, ([\d.]+) s CPU, "
+    r"([\d.]+) s waiting for the write lock"
+)
+
+
+def worker_drains(log: Path) -> dict[str, Any]:
+    """What the worker's drains of the event inbox logged (``inbox.inbox_drain``): messages,
+    seconds, the drainer threads' own CPU and their wait for the write lock, summed."""
+    totals = {"drains": 0, "messages": 0, "seconds": 0.0, "cpu_seconds": 0.0, "lock_wait_seconds": 0.0}
+    for match in DRAIN_LOG.finditer(log.read_text(errors="replace") if log.exists() else ""):
+        totals["drains"] += 1
+        totals["messages"] += int(match[2])
+        totals["seconds"] += float(match[3])
+        totals["cpu_seconds"] += float(match[4])
+        totals["lock_wait_seconds"] += float(match[5])
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in totals.items()}
 
 
 def scalar(target: Target, sql: str) -> int:
@@ -565,7 +592,7 @@ def main(argv: list[str]) -> int:
     port = free_port()
     log = target.var_dir / "server.log"
     report_path = target.var_dir / "load.json"
-    with server(target, port, args.web_workers, log) as proc, LoadSampler() as load_average:
+    with server(target, port, args.web_workers, log, args.drainers) as proc, LoadSampler() as load_average:
         wait_ready(port, proc, log)
         worker_cpu_at_start = worker_cpu_seconds(proc.pid)
         web_cpu_at_start = worker_cpu_seconds(proc.pid, WEB_ARGUMENT)
@@ -580,6 +607,7 @@ def main(argv: list[str]) -> int:
         console.log("load done; waiting for the worker to process the inbox")
         drain_seconds, drained = wait_drained(target, args.drain_timeout)
         worker_cpu = worker_cpu_seconds(proc.pid) - worker_cpu_at_start
+        time.sleep(2)  # the drain lingers a second after the inbox runs dry, then logs its figures
         run = json.loads(report_path.read_text())
         contacts = scalar(target, "SELECT count(*) FROM contacts_contact")
         attached = scalar(target, "SELECT count(*) FROM tracking_event WHERE contact_id IS NOT NULL")
@@ -607,6 +635,7 @@ def main(argv: list[str]) -> int:
             "events_per_request": BATCH,
             "clients": args.clients,
             "web_workers": args.web_workers,
+            "drainers": args.drainers if target.vendor == "postgresql" else 1,
             "threads_per_worker": 4,
             "devices": args.devices,
             "users": args.users,
@@ -641,6 +670,9 @@ def main(argv: list[str]) -> int:
             # The worker processes' CPU over the run (from /proc): what storing cost, less
             # dependent on what else the machine ran than the wall time above.
             "worker_cpu_seconds": round(worker_cpu, 2),
+            # The drainer threads alone, from the worker's log: their CPU, and the time they
+            # waited for the main database's write lock (SQLite: the worker's other drains).
+            "drains": worker_drains(log),
             "worker_cpu_us_per_event": round(worker_cpu / stored * 1e6) if stored else None,
             "contacts_created": contacts,
             "events_with_contact": attached,

@@ -178,6 +178,9 @@ def test_ingest_benchmark_end_to_end(tmp_path: Path) -> None:
     assert danhba["stored"] == 2000 and result["checks"]["every_event_stored_once"]
     assert result["processing"]["drained"] and result["processing"]["contacts_created"] > 0
     assert result["processing"]["worker_cpu_seconds"] > 0  # the worker process was found and did the storing
+    # The worker's drains logged what they stored, their CPU and their wait for the write lock.
+    drains = result["processing"]["drains"]
+    assert drains["messages"] >= 2000 and drains["cpu_seconds"] > 0, drains
     assert danhba["web_cpu_seconds"] > 0
     assert 0 < danhba["latency_ms"]["p50"] <= danhba["latency_ms"]["p99"]
     assert result["baseline"]["events"] == 2000 and result["baseline"]["events_per_second"] > 0

@@ -200,6 +200,11 @@ EVENT_DEDUPE_DAYS = envint("EVENT_DEDUPE_DAYS", 7)
 # The event API stores accepted requests in the event inbox and the worker processes them
 # (tracking/inbox.py); True processes them in the request instead (a site without a worker).
 EVENTS_PROCESS_INLINE = envbool("EVENTS_PROCESS_INLINE")
+# PostgreSQL: drainers of the event inbox per worker process (threads). The API splits each
+# request by identity into this many partitions and drainer i stores partition i, so drainers
+# do not wait on each other's locks (docs/decisions/0007). SQLite has one writer: always 1 there.
+# `danhba serve --drainers N` sets it for the web and worker processes alike.
+EVENT_DRAINERS = max(1, envint("EVENT_DRAINERS", 1))
 # Segments: recompute membership inside the request instead of in the worker (sites without a
 # worker; the tests), and how often segments whose conditions move with time are recomputed.
 SEGMENTS_REFRESH_INLINE = envbool("SEGMENTS_REFRESH_INLINE")

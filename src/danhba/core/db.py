@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -122,6 +123,51 @@ def _sqlite_file(alias: str) -> bool:
 
 
 CHECKPOINTER = Checkpointer()
+
+
+# --- the worker's threads take turns at SQLite's write lock -------------------------------------
+
+
+class WriteTurns:
+    """The threads of one process take turns at a SQLite file's write lock, first come first
+    served. Left to SQLite, a thread that finds the lock taken sleeps in the busy handler (1, 2,
+    5 … up to 100 ms between looks) and the thread that just committed takes it again first: in
+    the worker, the event drain and the segment, freshness and scoring drains (each a loop of
+    short transactions) lost tens of milliseconds at each hand-over, and the worker sat idle for
+    about a fifth of a bench drain (decision 0007, 2026-12-07). A turn is taken around a unit of
+    writing work (a stored group of requests, one batch of a drain); another process (a web
+    process, an import) still meets SQLite's busy handler. PostgreSQL locks rows: no turns."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[int] = deque()
+        self._owner: int | None = None
+
+    @contextmanager
+    def turn(self, alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+        conn = connections[alias]
+        me = threading.get_ident()
+        # Inside a transaction this thread may hold the lock already: waiting for a turn then
+        # could wait for a thread that waits for that lock.
+        if conn.vendor != "sqlite" or self._owner == me or conn.in_atomic_block:
+            yield
+            return
+        with self._cond:
+            self._queue.append(me)
+            while self._owner is not None or self._queue[0] != me:
+                self._cond.wait()
+            self._queue.popleft()
+            self._owner = me
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._owner = None
+                self._cond.notify_all()
+
+
+WRITE_TURNS = WriteTurns()
+write_turn = WRITE_TURNS.turn
 
 
 @contextmanager

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from django.db import connection
 from huey.contrib.djhuey import HUEY
 
+from danhba.core.db import write_turn
+
 log = logging.getLogger(__name__)
 
 # Huey priorities (higher runs first; a task without one has 0).
@@ -116,7 +118,8 @@ def drain(step: Callable[[], int], *, linger: float, max_seconds: float) -> int:
     idle_since: float | None = None
     done = 0
     while time.monotonic() - started < max_seconds:
-        n = step()
+        with write_turn():  # the worker's other drains (events) go in turn, not by busy waits
+            n = step()
         done += n
         if n:
             idle_since = None

@@ -31,8 +31,9 @@ import sqlite3
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,7 +45,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from danhba.core.db import background_checkpoints
+from danhba.core.db import background_checkpoints, write_turn
 from danhba.tracking.hooks import EVENTS_ACCEPTING, warnings_of
 from danhba.tracking.models import EventInbox, EventMessage, Source
 from danhba.tracking.services.intake import IngestResult
@@ -161,25 +162,58 @@ def events_accept(
     if not fresh:
         return result
     result.warnings = warnings_of(EVENTS_ACCEPTING(fresh))
-    payload = json.dumps([message_to_json(m) for m in fresh], ensure_ascii=False, separators=(",", ":"))
     db = inbox_database()
-    pk = (
-        EventInbox.objects.using(db)
-        .create(source_id=source.pk, received_at=received_at, messages=payload, count=len(fresh))
-        .pk
-    )
+    pks: list[int] = []
+    parts = partitions_split(fresh)
+    # One row per partition (one row unless EVENT_DRAINERS > 1), written in one transaction.
+    with transaction.atomic(using=db) if len(parts) > 1 else nullcontext():
+        for part, part_messages in parts.items():
+            payload = json.dumps([message_to_json(m) for m in part_messages], ensure_ascii=False, separators=(",", ":"))
+            row = EventInbox.objects.using(db).create(
+                source_id=source.pk, received_at=received_at, messages=payload, count=len(part_messages), partition=part
+            )
+            pks.append(row.pk)
     if settings.EVENTS_PROCESS_INLINE:
-        stored_now = _process_next(pk=pk)
-        if stored_now is not None:
-            # What only storing finds out (a refund of an unknown order), beside the above.
-            known = {w["messageId"] for w in stored_now.warnings}
-            result.warnings = stored_now.warnings + [w for w in result.warnings if w["messageId"] not in known]
+        for pk in pks:
+            stored_now = _process_next(pk=pk)
+            if stored_now is not None:
+                # What only storing finds out (a refund of an unknown order), beside the above.
+                known = {w["messageId"] for w in stored_now.warnings}
+                result.warnings = stored_now.warnings + [w for w in result.warnings if w["messageId"] not in known]
         # Without a worker, earlier requests that failed for a moment are retried here.
         inbox_process(max_seconds=1.0)
     else:
         transaction.on_commit(wake, using=db)
     result.accepted = len(fresh)
     return result
+
+
+def drainers() -> int:
+    """How many drainers share the inbox (``EVENT_DRAINERS``); 1 on SQLite, which has one writer."""
+    return settings.EVENT_DRAINERS if connection.vendor == "postgresql" else 1
+
+
+def partition_of(message: Message, count: int) -> int:
+    """The drainer that stores ``message``: by its user id, else its device id, so that one
+    person's contact is created and extended by one drainer (two creating it at once would
+    collide on its user id and wait on each other's row locks). A device that gets identified is
+    the one thing two partitions share: its anonymous events and the identify that names it
+    (``identity.lock_devices`` keeps them right; the later one waits for the other's commit)."""
+    if count <= 1:
+        return 0
+    key = message.user_id or message.anonymous_id or message.message_id
+    return zlib.crc32(key.encode()) % count
+
+
+def partitions_split(messages: list[Message]) -> dict[int, list[Message]]:
+    """The messages of one request by partition, each in request order."""
+    count = drainers()
+    if count <= 1:
+        return {0: messages}
+    parts: dict[int, list[Message]] = {}
+    for message in messages:
+        parts.setdefault(partition_of(message, count), []).append(message)
+    return parts
 
 
 def wake() -> None:
@@ -207,32 +241,59 @@ def inbox_database() -> str:
 # lock, or on PostgreSQL take the worker's second thread away from the other short jobs. Several
 # worker processes (or machines) drain at once on PostgreSQL: each claims its own requests.
 _draining = threading.Lock()
+# Seconds this thread waited for the main database's write lock (its turn, then BEGIN), logged
+# by inbox_drain: time a drain sat idle (decision 0007, 2026-12-07).
+_lock_wait = threading.local()
 
 
 def inbox_process(*, linger: float = 0.0, max_seconds: float | None = None) -> int:
-    """:func:`inbox_drain`, unless another thread of this process is at it (then 0)."""
+    """:func:`inbox_drain`, unless another thread of this process is at it (then 0). With
+    ``drainers()`` > 1 (PostgreSQL), one drainer per partition, each on a thread of its own."""
     if not _draining.acquire(blocking=False):
         return 0
     try:
-        return inbox_drain(linger=linger, max_seconds=max_seconds)
+        count = drainers()
+        if count <= 1:
+            return inbox_drain(linger=linger, max_seconds=max_seconds)
+        done = [0] * count
+
+        def drain(part: int) -> None:
+            try:
+                done[part] = inbox_drain(linger=linger, max_seconds=max_seconds, partition=part)
+            except Exception:
+                logger.exception("event inbox drainer %s stopped", part)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=drain, args=(p,), name=f"inbox-drainer-{p}") for p in range(1, count)]
+        for thread in threads:
+            thread.start()
+        try:
+            done[0] = inbox_drain(linger=linger, max_seconds=max_seconds, partition=0)
+        finally:
+            for thread in threads:
+                thread.join()
+        return sum(done)
     finally:
         _draining.release()
 
 
-def inbox_drain(*, linger: float = 0.0, max_seconds: float | None = None) -> int:
+def inbox_drain(*, linger: float = 0.0, max_seconds: float | None = None, partition: int | None = None) -> int:
     """Store every due request, oldest first, a group of up to ``GROUP_REQUESTS`` per claim;
     returns the number of messages processed. With ``linger``, keep watching that long after the
-    inbox runs dry. Workers draining at once each store the requests they claimed
-    (``tests/test_workers.py``). On SQLite the database files' logs are copied into them by a
-    thread of their own (``core.db.background_checkpoints``), not at the worker's commits; the
-    inbox file's connections never checkpoint by themselves (settings.py), so no event request
-    pays for it."""
+    inbox runs dry; with ``partition``, only that partition's requests (``partitions_split``).
+    Workers draining at once each store the requests they claimed (``tests/test_workers.py``).
+    On SQLite the database files' logs are copied into them by a thread of their own
+    (``core.db.background_checkpoints``), not at the worker's commits; the inbox file's
+    connections never checkpoint by themselves (settings.py), so no event request pays for it."""
     processed = 0
+    _lock_wait.seconds = 0.0
+    cpu = time.thread_time()
     with background_checkpoints(DEFAULT_DB_ALIAS, inbox_database()) as checkpoint_soon:
         started = time.monotonic()
         idle_since: float | None = None
         while max_seconds is None or time.monotonic() - started < max_seconds:
-            done = _process_next()
+            done = _process_next(partition=partition)
             if done is None:
                 if linger <= 0:
                     break
@@ -244,6 +305,15 @@ def inbox_drain(*, linger: float = 0.0, max_seconds: float | None = None) -> int
             idle_since = None
             processed += done.accepted + done.duplicates
             checkpoint_soon()
+    if processed:
+        logger.info(
+            "event inbox%s: %s messages in %.1f s, %.1f s CPU, %.1f s waiting for the write lock",
+            "" if partition is None else f" partition {partition}",
+            processed,
+            time.monotonic() - started,
+            time.thread_time() - cpu,
+            _lock_wait.seconds,
+        )
     return processed
 
 
@@ -259,10 +329,12 @@ class Claimed:
     token: str
 
 
-def inbox_claim(limit: int = GROUP_REQUESTS, pk: int | None = None) -> list[Claimed]:
-    """Claim the oldest due requests (or request ``pk``) for ``LEASE_SECONDS``. PostgreSQL: rows
-    locked by another worker's claim are skipped (``SKIP LOCKED``); SQLite: one ``UPDATE …
-    RETURNING`` claims them (SQLite has one writer at a time, so two claims cannot overlap)."""
+def inbox_claim(limit: int = GROUP_REQUESTS, pk: int | None = None, partition: int | None = None) -> list[Claimed]:
+    """Claim the oldest due requests (or request ``pk``; of ``partition`` only, if given) for
+    ``LEASE_SECONDS``. PostgreSQL: rows locked by another worker's claim are skipped (``SKIP
+    LOCKED``); SQLite: one ``UPDATE … RETURNING`` claims them (SQLite has one writer at a time, so
+    two claims cannot overlap). Drainer 0 also takes partitions beyond ``drainers()`` (rows
+    written while more drainers were configured)."""
     db = inbox_database()
     token = uuid.uuid4().hex
     now = timezone.now()
@@ -274,6 +346,10 @@ def inbox_claim(limit: int = GROUP_REQUESTS, pk: int | None = None) -> list[Clai
     )
     if pk is not None:
         due = due.filter(pk=pk)
+    if partition is not None:
+        due = due.filter(
+            Q(partition=partition) | Q(partition__gte=drainers()) if partition == 0 else Q(partition=partition)
+        )
     fields = ("id", "source_id", "received_at", "messages", "attempts")
     with transaction.atomic(using=db):
         if connections[db].features.has_select_for_update_skip_locked:
@@ -336,12 +412,12 @@ def inbox_fail(claim: Claimed, error: str) -> None:
     )
 
 
-def _process_next(pk: int | None = None) -> IngestResult | None:
+def _process_next(pk: int | None = None, partition: int | None = None) -> IngestResult | None:
     """Claim the oldest due requests (up to ``GROUP_REQUESTS``, or request ``pk``) and store
     them; None when nothing is due. Consecutive requests of one source are stored in one
     transaction (one commit, one identity pass); if that fails, each is stored on its own, so a
     bad request only holds back itself."""
-    claims = inbox_claim(GROUP_REQUESTS) if pk is None else inbox_claim(1, pk=pk)
+    claims = inbox_claim(GROUP_REQUESTS, partition=partition) if pk is None else inbox_claim(1, pk=pk)
     if not claims:
         return None
     total = IngestResult()
@@ -366,7 +442,9 @@ def _storing(claims: list[Claimed]) -> Iterator[None]:
     that transaction; in a file of its own they are deleted after the commit (if the worker dies
     in between, storing them again finds every messageId claimed and stores nothing twice)."""
     same_database = inbox_database() == "default"
-    with transaction.atomic():
+    asked = time.perf_counter()
+    with write_turn(), transaction.atomic():
+        _lock_wait.seconds = getattr(_lock_wait, "seconds", 0.0) + time.perf_counter() - asked
         yield
         if same_database:
             inbox_done(claims)
@@ -377,9 +455,10 @@ def _storing(claims: list[Claimed]) -> Iterator[None]:
 def _process_group(claims: list[Claimed]) -> list[IngestResult] | None:
     """Store requests of one source in one transaction; None (nothing stored) if that fails."""
     try:
+        # Decoded before the storing transaction: the write lock is held for the writing only.
+        requests = [([message_from_json(d) for d in json.loads(c.messages)], c.received_at) for c in claims]
         with _storing(claims):
             source = Source.objects.get(pk=claims[0].source_id)
-            requests = [([message_from_json(d) for d in json.loads(c.messages)], c.received_at) for c in claims]
             results = events_store_many(source=source, requests=requests)
     except Exception:
         logger.warning("event inbox requests %s failed together; storing them one by one", [c.pk for c in claims])

@@ -287,6 +287,8 @@ class EventInbox(models.Model):
     # Claimed by a worker (or waiting after a failure) until then; due again afterwards.
     claimed_until = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    # Which drainer stores it (``inbox.partition_of``): 0 unless ``EVENT_DRAINERS`` > 1.
+    partition = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"inbox {self.pk} ({self.count} messages)"

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from danhba.core.db import EVENTS_INBOX, Router, background_checkpoints
+from danhba.core.db import EVENTS_INBOX, WRITE_TURNS, Router, background_checkpoints, write_turn
 
 
 def test_only_the_inbox_table_may_go_into_the_inbox_database() -> None:
@@ -105,3 +106,36 @@ def test_the_checkpoint_thread_outlives_a_failure(monkeypatch: Any) -> None:
     checkpointer.request(["default"])
     assert done.wait(5)
     assert calls == ["default", "default"] and checkpointer._thread is first and first.is_alive()
+
+
+def test_write_turns_hand_the_lock_to_the_thread_that_waited() -> None:
+    """A thread that ends its turn and asks again goes behind the thread already waiting, not
+    ahead of it (SQLite's busy handler let the thread that just committed win again)."""
+    if connections["default"].vendor != "sqlite":
+        pytest.skip("PostgreSQL locks rows: no turns")
+    order: list[str] = []
+    holding, b_queued = threading.Event(), threading.Event()
+
+    def a() -> None:
+        with write_turn():
+            order.append("a")
+            holding.set()
+            b_queued.wait(5)
+        with write_turn():  # at once: B has waited longer
+            order.append("a again")
+
+    def b() -> None:
+        holding.wait(5)
+        with write_turn():
+            order.append("b")
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while not WRITE_TURNS._queue and time.monotonic() < deadline:
+        time.sleep(0.01)
+    b_queued.set()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["a", "b", "a again"]

@@ -99,3 +99,75 @@ def test_two_workers_draining_at_once_store_every_event_exactly_once(post: Any, 
     for message_id, contact_id in Event.objects.values_list("message_id", "contact_id"):
         user = devices[message_id].removeprefix("dev-")
         assert contact_id == owner.get(user), message_id
+
+
+def send_people(post: Any, people: int = 24, requests: int = 12) -> dict[str, str]:
+    """Requests mixing many people, as an SDK sends them once a device is identified: each
+    person's identify, then events carrying their user id and device id. Returns each message's
+    user."""
+    users: dict[str, str] = {}
+    for r in range(requests):
+        messages = []
+        for p in range(people):
+            user, message_id = f"p{p}", f"q{r}-p{p}"
+            message = {"type": "track", "event": "Viewed", "messageId": message_id, "userId": user}
+            if r == 0:
+                message = {**message, "type": "identify", "traits": {"email": f"{user}@example.vn"}}
+            messages.append({**message, "anonymousId": f"dev-{user}"})
+            users[message_id] = user
+        assert post("/v1/batch", {"batch": messages}).status_code == 200
+    return users
+
+
+def test_partitioned_drainers_store_at_the_same_time(post: Any, settings: Any, monkeypatch: Any) -> None:
+    """EVENT_DRAINERS=2: each request is split by person into two partitions and each drainer
+    stores its own, so neither waits for the other's locks: while one holds its storing
+    transaction open, the other stores too. Claiming any request instead (one partition), both
+    drainers create the same people's contacts and the second waits for the first's commit."""
+    settings.EVENT_DRAINERS = 2
+    users = send_people(post)
+    rows = inbox.inbox_rows()
+    assert len(rows) == 2 * 12  # every request split in two
+    real = inbox.events_store_many
+    spans: dict[str, list[tuple[float, float]]] = {"0": [], "1": []}
+
+    def store_and_hold(**kwargs: Any) -> Any:
+        results = real(**kwargs)
+        # Stored, the transaction still open with every lock it took: a drainer that needs one
+        # of them cannot finish storing its own group until this one commits.
+        held = time.monotonic()
+        time.sleep(0.2)
+        spans[threading.current_thread().name].append((held, time.monotonic()))
+        return results
+
+    monkeypatch.setattr(inbox, "events_store_many", store_and_hold)
+    monkeypatch.setattr(inbox, "GROUP_REQUESTS", 3)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def drainer(part: int) -> None:
+        try:
+            start.wait()
+            inbox.inbox_drain(partition=part)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=drainer, args=(p,), name=str(p)) for p in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    # At the same time: the two drainers held their storing transactions open together (for
+    # 0.8 s if in step); a drainer waiting on the other's locks would never overlap it.
+    together = sum(max(0.0, min(e0, e1) - max(s0, s1)) for s0, e0 in spans["0"] for s1, e1 in spans["1"])
+    assert together > 0.3, spans
+    assert len(spans["0"]) == len(spans["1"]) == 4  # 12 rows each, 3 per group
+    assert inbox.inbox_rows() == []
+    assert sorted(Event.objects.values_list("message_id", flat=True)) == sorted(users)
+    assert Contact.objects.count() == 24 == ExternalId.objects.count()
+    owner = dict(ExternalId.objects.values_list("value", "contact_id"))
+    for message_id, contact_id in Event.objects.values_list("message_id", "contact_id"):
+        assert contact_id == owner[users[message_id]], message_id

@@ -20,9 +20,18 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.getenv("WEB_WORKERS", "2")))
         parser.add_argument("--no-worker", action="store_true", help="do not start the background worker")
+        parser.add_argument(
+            "--drainers",
+            type=int,
+            default=int(os.getenv("EVENT_DRAINERS", "1")),
+            help="PostgreSQL: threads of the worker that store accepted events, each its share of the "
+            "identities (EVENT_DRAINERS; SQLite: always 1)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "danhba.settings")}
+        # The web processes split each request into this many partitions; the worker drains them.
+        env["EVENT_DRAINERS"] = str(max(1, opts["drainers"]))
         bind = f"{opts['host']}:{opts['port']}"
         # Links in email (SITE_URL's default) point where this serves, unless SITE_URL says otherwise.
         env["PORT"] = str(opts["port"])
