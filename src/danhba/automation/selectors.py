@@ -146,6 +146,7 @@ def playbook_context(*, score_model: Any = None) -> Context:
         hot = [g["key"] for g in model.grades or [] if str(g.get("key", "")).lower() == "hot"]
         if hot:
             ctx.score_model, ctx.hot_grade = model.pk, hot[0]
+            ctx.cold_grade = str(model.grades[0]["key"])  # grades are kept lowest first
             break
     ctx.topics = [
         (key, name_vi or name)

@@ -34,6 +34,8 @@ class Context:
 
     score_model: int | None = None
     hot_grade: str = ""
+    # The model's lowest grade ("cold"): where a playbook's "mark them cold" puts a score.
+    cold_grade: str = ""
     topics: list[tuple[str, str]] = field(default_factory=list)
 
 

@@ -1,6 +1,7 @@
 """Stuck lead → re-engage, then sales follow-up: no activity for 30 days → premium content
 with a special offer; a click on any email within 7 days → a follow-up task for the owner;
-no click → a second try; still nothing after 7 more days → tagged "khách lạnh" (cold)."""
+no click → a second try; still nothing after 7 more days → tagged "khách lạnh" (cold), and with a
+score model its score set to the lowest grade (the "update score" step)."""
 
 from __future__ import annotations
 
@@ -20,37 +21,49 @@ def trigger(ctx: Context) -> dict[str, Any]:
 
 
 def graph(ctx: Context) -> dict[str, Any]:
+    steps = _steps()
+    if ctx.score_model is not None and ctx.cold_grade:
+        # With a score model, "cold" is the score too: its lowest grade (an adjustment scoring
+        # keeps in the breakdown, decision 0012).
+        steps["cold"]["next"] = "cool"
+        steps["cool"] = {
+            "kind": "score",
+            "params": {"model": ctx.score_model, "grade": ctx.cold_grade,
+                       "reason": "Im lặng sau hai lần đánh thức · Silent after two tries"},
+            "label": "Hạ điểm về mức lạnh",
+        }  # fmt: skip
+    return {"start": "first_try", "steps": steps}
+
+
+def _steps() -> dict[str, Any]:
     return {
-        "start": "first_try",
-        "steps": {
-            "first_try": {"kind": "email", "params": email("premium"), "next": "wait_first"},
-            "wait_first": {
-                "kind": "wait_event",
-                "params": {"event": CLICKED, "timeout_seconds": 7 * DAY, "timeout_next": "second_try"},
-                "next": "follow_up",
-                "label": "Chờ khách bấm vào email (7 ngày)",
-            },
-            "second_try": {"kind": "email", "params": email("last_chance"), "next": "wait_second"},
-            "wait_second": {
-                "kind": "wait_event",
-                "params": {"event": CLICKED, "timeout_seconds": 7 * DAY, "timeout_next": "cold"},
-                "next": "follow_up",
-                "label": "Chờ lần hai (7 ngày)",
-            },
-            "follow_up": {
-                "kind": "create_task",
-                "params": {
-                    "title": "Khách quay lại: gọi theo dõi {{ contact.name }} · Follow up a re-engaged lead",
-                    "type": "follow_up", "priority": "normal", "due_in": 1, "due_unit": "days",
-                    "notes": "Khách vừa bấm vào email đánh thức sau 30 ngày im lặng. / The lead clicked the "
-                             "re-engagement email after 30 quiet days.",
-                },
-                "next": "back",
-                "label": "Việc theo dõi cho người phụ trách",
-            },
-            "back": {"kind": "tag", "params": {"add": [BACK_TAG], "remove": [COLD_TAG]}},
-            "cold": {"kind": "tag", "params": {"add": [COLD_TAG]}, "label": "Đánh dấu khách lạnh"},
+        "first_try": {"kind": "email", "params": email("premium"), "next": "wait_first"},
+        "wait_first": {
+            "kind": "wait_event",
+            "params": {"event": CLICKED, "timeout_seconds": 7 * DAY, "timeout_next": "second_try"},
+            "next": "follow_up",
+            "label": "Chờ khách bấm vào email (7 ngày)",
         },
+        "second_try": {"kind": "email", "params": email("last_chance"), "next": "wait_second"},
+        "wait_second": {
+            "kind": "wait_event",
+            "params": {"event": CLICKED, "timeout_seconds": 7 * DAY, "timeout_next": "cold"},
+            "next": "follow_up",
+            "label": "Chờ lần hai (7 ngày)",
+        },
+        "follow_up": {
+            "kind": "create_task",
+            "params": {
+                "title": "Khách quay lại: gọi theo dõi {{ contact.name }} · Follow up a re-engaged lead",
+                "type": "follow_up", "priority": "normal", "due_in": 1, "due_unit": "days",
+                "notes": "Khách vừa bấm vào email đánh thức sau 30 ngày im lặng. / The lead clicked the "
+                         "re-engagement email after 30 quiet days.",
+            },
+            "next": "back",
+            "label": "Việc theo dõi cho người phụ trách",
+        },
+        "back": {"kind": "tag", "params": {"add": [BACK_TAG], "remove": [COLD_TAG]}},
+        "cold": {"kind": "tag", "params": {"add": [COLD_TAG]}, "label": "Đánh dấu khách lạnh"},
     }  # fmt: skip
 
 
@@ -101,7 +114,7 @@ PLAYBOOK = Playbook(
         _("Email: a free guide and a special offer; wait up to 7 days for a click."),
         _("Clicked: a follow-up task for the owner, due the next day; tag “đã quay lại”."),
         _("No click: a second email; wait up to 7 more days."),
-        _("Still no click: tag “khách lạnh” (cold)."),
+        _("Still no click: tag “khách lạnh” (cold) and, with a score model, set the score to its lowest grade."),
     ),
     trigger=trigger,
     graph=graph,

@@ -168,7 +168,7 @@ def test_lost_deal_nurtures_by_the_lost_reason_after_the_wait(
 
 
 def test_stuck_lead_follow_up_when_they_click_cold_when_they_do_not(
-    admin: Any, users: Any, make_contact: Any, start: dt.datetime
+    admin: Any, users: Any, make_contact: Any, start: dt.datetime, hot_model: Any
 ) -> None:
     from danhba.automation.triggers import daily_enrol
     from danhba.contacts.models import Contact
@@ -178,7 +178,7 @@ def test_stuck_lead_follow_up_when_they_click_cold_when_they_do_not(
     rep = users["sales"]
     wf = install(admin, "stuck_lead")
     back = subscriber(make_contact, admin, "Hoàng Quay Lại", "quaylai@example.vn", owner=rep.pk)
-    cold = subscriber(make_contact, admin, "Đỗ Im Lặng", "imlang@example.vn", owner=rep.pk)
+    cold = subscriber(make_contact, admin, "Đỗ Im Lặng", "imlang@example.vn", owner=rep.pk, job_title="CEO")
     month_ago = timezone.now() - dt.timedelta(days=30)
     Contact.objects.filter(pk__in=[back.pk, cold.pk]).update(last_activity_at=month_ago)
     assert daily_enrol(today=timezone.localdate()) == 2
@@ -193,6 +193,11 @@ def test_stuck_lead_follow_up_when_they_click_cold_when_they_do_not(
     assert emailed(wf, cold) == {"first_try", "second_try"}
     engine.run_due(now=start + 14 * DAY)
     assert "khách lạnh" in tags(cold) and not Task.objects.filter(contact=cold).exists()
+    # With a score model the silent CEO's 70 points (hot) are set to the lowest grade: cold, 0.
+    from danhba.scoring.models import ContactScore
+
+    score = ContactScore.objects.get(contact=cold, model=hot_model)
+    assert (score.grade, score.total, score.fit, score.adjusted) == ("cold", 0, 70, -70)
     assert emailed(wf, back) == {"first_try"} and "khách lạnh" not in tags(back)
 
 
