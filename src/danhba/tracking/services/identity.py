@@ -374,8 +374,17 @@ class BatchResolver:
             pk = _pk(ref)
             assert pk is not None
             moves[device] = pk
-        if moves:
+        if moves and connection.vendor == "postgresql":
             lock_devices(moves)
+            # A device another drainer linked since our look-up (it held the lock until its
+            # commit): its first link stays, as it would had that drainer stored first. (SQLite:
+            # one writer, nothing changed since the look-up.)
+            for device, contact_id in select_in(
+                AnonymousIdentity, ("anonymous_id", "contact_id"), "anonymous_id", moves
+            ):
+                del moves[device]
+                self.links[device] = contact_id
+        if moves:
             now = timezone.now()
             Table(AnonymousIdentity, ("anonymous_id", "contact_id", "source_id", "created_at")).insert(
                 [(d, c, self.source.pk, now) for d, c in moves.items()]

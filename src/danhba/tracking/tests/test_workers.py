@@ -136,7 +136,7 @@ def test_partitioned_drainers_store_at_the_same_time(post: Any, settings: Any, m
         # Stored, the transaction still open with every lock it took: a drainer that needs one
         # of them cannot finish storing its own group until this one commits.
         held = time.monotonic()
-        time.sleep(0.2)
+        time.sleep(0.3)
         spans[threading.current_thread().name].append((held, time.monotonic()))
         return results
 
@@ -160,10 +160,11 @@ def test_partitioned_drainers_store_at_the_same_time(post: Any, settings: Any, m
     for thread in threads:
         thread.join()
     assert not errors
-    # At the same time: the two drainers held their storing transactions open together (for
-    # 0.8 s if in step); a drainer waiting on the other's locks would never overlap it.
+    # At the same time: the two drainers held their storing transactions open together (up to
+    # 1.2 s if in step; less on a busy machine); a drainer waiting on the other's locks would
+    # never overlap it (0 s).
     together = sum(max(0.0, min(e0, e1) - max(s0, s1)) for s0, e0 in spans["0"] for s1, e1 in spans["1"])
-    assert together > 0.3, spans
+    assert together > 0.15, spans
     assert len(spans["0"]) == len(spans["1"]) == 4  # 12 rows each, 3 per group
     assert inbox.inbox_rows() == []
     assert sorted(Event.objects.values_list("message_id", flat=True)) == sorted(users)
