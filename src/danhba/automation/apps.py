@@ -9,8 +9,8 @@ class AutomationConfig(AppConfig):
 
     def ready(self) -> None:
         from danhba.audit.display import AUDIT_TYPES, AuditType
-        from danhba.automation import triggers
-        from danhba.automation.kinds import STEP_KINDS, TRIGGER_KINDS
+        from danhba.automation import params_forms, triggers
+        from danhba.automation.kinds import CHOICES, STEP_KINDS, TRIGGER_KINDS
         from danhba.automation.services import steps
         from danhba.contacts.changes import CONTACTS_CHANGED
         from danhba.scoring.hooks import SCORE_REACHED
@@ -21,6 +21,9 @@ class AutomationConfig(AppConfig):
             STEP_KINDS.add(kind.key, kind)
         for trigger in triggers.BUILTIN:
             TRIGGER_KINDS.add(trigger.key, trigger)
+        # Where the editor's choice fields get their options (sales adds its own).
+        for name, source in params_forms.choice_sources().items():
+            CHOICES.add(name, source)
         # Triggers come from the writes below, in their transactions (triggers.py).
         CONTACTS_CHANGED.connect(triggers.on_contacts_changed)
         EVENTS_STORED.connect(triggers.on_events_stored)

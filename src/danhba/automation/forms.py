@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from danhba.automation.kinds import STEP_KINDS, TRIGGER_KINDS
 from danhba.automation.models import Workflow
+from danhba.automation.params_forms import Choices, ParamsForm, kind_forms, params_from
 
 DAYS = [
     (0, _("Mon")), (1, _("Tue")), (2, _("Wed")), (3, _("Thu")), (4, _("Fri")), (5, _("Sat")), (6, _("Sun")),
@@ -24,16 +25,31 @@ def _json(value: str, field: str) -> Any:
         raise forms.ValidationError(_("Not valid JSON.")) from None
 
 
+ADVANCED_HELP = _("Advanced: the same settings as JSON. A change here replaces the fields above.")
+
+
+def _advanced(value: Any, subforms: dict[str, ParamsForm], kind: str, kept: Any, add_error: Any) -> Any:
+    """The settings of the kind chosen: from its fields, or from the JSON box when that was
+    changed (power users; the same data either way). ``kept``: the settings edited, when the
+    kind is unchanged and its fields were not sent."""
+    if value is not None:
+        if not isinstance(value, dict):
+            add_error(_("Write an object: {…}."))
+        return value
+    sub = subforms.get(kind)
+    if sub is not None and not sub.is_bound and isinstance(kept, dict):
+        return kept
+    return params_from(subforms, kind, add_error)
+
+
 class WorkflowForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     trigger_kind = forms.ChoiceField(label=_("Trigger"))
     trigger_params = forms.CharField(
-        label=_("Trigger settings (JSON)"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_('For example {"segment": 12}, {"event": "Demo Requested"} or {"field": "job_title", "to": "CEO"}.'),
-    )
+        label=_("Trigger settings (JSON)"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=ADVANCED_HELP,
+    )  # fmt: skip
     reenrol = forms.ChoiceField(label=_("Enrolment"), choices=Workflow.Reenrol.choices)
     window_on = forms.BooleanField(label=_("Only inside a sending window"), required=False)
     window_days = forms.TypedMultipleChoiceField(
@@ -42,17 +58,34 @@ class WorkflowForm(forms.Form):
     window_start = forms.CharField(label=_("From"), max_length=5, required=False, initial="08:00")
     window_end = forms.CharField(label=_("Until"), max_length=5, required=False, initial="20:00")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, choices: Choices | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["trigger_kind"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [(k.key, k.label) for k in TRIGGER_KINDS]
+        chosen = str(self["trigger_kind"].value() or "")
+        self.kind_forms = kind_forms(
+            TRIGGER_KINDS, prefix="trigger", data=self.data if self.is_bound else None,
+            chosen=str(self.initial.get("trigger_kind", "")), previous=self.initial.get("trigger_settings"),
+            choices=choices or Choices(), trigger=True,
+        )  # fmt: skip
+        self.chosen = self.kind_forms.get(chosen)
 
     def clean_trigger_params(self) -> Any:
-        value = _json(self.cleaned_data.get("trigger_params", ""), "trigger_params")
-        if not isinstance(value, dict):
-            raise forms.ValidationError(_("Write an object: {…}."))
-        return value
+        """The JSON box, only when it was changed (else None: the fields say it)."""
+        if "trigger_params" not in self.changed_data:
+            return None
+        return _json(self.cleaned_data.get("trigger_params", ""), "trigger_params")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "trigger_params" in data and data.get("trigger_kind"):
+            same = data["trigger_kind"] == self.initial.get("trigger_kind")
+            data["trigger_params"] = _advanced(
+                data["trigger_params"], self.kind_forms, data["trigger_kind"],
+                self.initial.get("trigger_settings") if same else None, lambda e: self.add_error("trigger_kind", e),
+            )  # fmt: skip
+        return data
 
     def data_for_service(self) -> dict[str, Any]:
         d = self.cleaned_data
@@ -62,7 +95,7 @@ class WorkflowForm(forms.Form):
         return {
             "name": d["name"],
             "description": d["description"],
-            "trigger": {**d["trigger_params"], "kind": d["trigger_kind"]},
+            "trigger": {**(d["trigger_params"] or {}), "kind": d["trigger_kind"]},
             "reenrol": d["reenrol"],
             "window": window,
         }
@@ -89,6 +122,7 @@ class WorkflowForm(forms.Form):
             "description": data.get("description", ""),
             "trigger_kind": kind,
             "trigger_params": json.dumps(trigger, ensure_ascii=False),
+            "trigger_settings": trigger,
             "reenrol": data.get("reenrol", Workflow.Reenrol.ONCE),
             "window_on": bool(window),
             "window_days": window.get("days", [0, 1, 2, 3, 4]),
@@ -97,83 +131,112 @@ class WorkflowForm(forms.Form):
         }
 
 
-# Steps whose duration the editor asks as a number and a unit, and the setting it fills.
-DURATION_PARAM = {"wait": "seconds", "wait_event": "timeout_seconds"}
-UNITS = [("minutes", _("minutes")), ("hours", _("hours")), ("days", _("days"))]
-UNIT_SECONDS = {"minutes": 60, "hours": 3600, "days": 86400}
-
-
-def duration_of(seconds: int) -> tuple[int, str]:
-    """A number of seconds as the largest whole unit (90 minutes stay minutes)."""
-    for unit in ("days", "hours", "minutes"):
-        if seconds and seconds % UNIT_SECONDS[unit] == 0:
-            return seconds // UNIT_SECONDS[unit], unit
-    return max(1, round(seconds / 60)), "minutes"
-
-
 class StepForm(forms.Form):
-    """One box of the diagram: its id, what it does, its settings and where the path goes next.
-    A wait's duration (a wait for an event's time-out) is a number and a unit instead of JSON."""
+    """One box of the diagram: its id, what it does, its settings (the form of its kind,
+    ``params_forms``; or JSON, for power users) and where the path goes next."""
 
     step_id = forms.RegexField(label=_("Step"), regex=r"^[A-Za-z0-9_-]{1,40}$", max_length=40, required=False)
     kind = forms.ChoiceField(label=_("Does"), required=False)
-    duration = forms.IntegerField(
-        label=_("Wait (or time-out) for"), min_value=0, max_value=366 * 24 * 60, required=False,
-        help_text=_("For a wait, or a wait for an event: replaces the seconds in the settings."),
-    )  # fmt: skip
-    duration_unit = forms.ChoiceField(label=_("Unit"), choices=UNITS, initial="days", required=False)
-    params = forms.CharField(label=_("Settings (JSON)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    params = forms.CharField(
+        label=_("Settings (JSON)"), required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text=ADVANCED_HELP
+    )
     next = forms.CharField(label=_("Then"), max_length=40, required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, choices: Choices | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["kind"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [("", "—"), *[(k.key, k.label) for k in STEP_KINDS]]
+        self.kind_forms = kind_forms(
+            STEP_KINDS, prefix=self.prefix or "step", data=self.data if self.is_bound else None,
+            chosen=str(self.initial.get("kind", "")), previous=self.initial.get("settings"),
+            choices=choices or Choices(),
+        )  # fmt: skip
+        self.chosen = self.kind_forms.get(str(self["kind"].value() or ""))
+
+    def has_changed(self) -> bool:
+        # A step of the version edited is never an empty extra row, changed or not.
+        return bool(self.initial.get("step_id")) or super().has_changed()
 
     def clean_params(self) -> Any:
-        value = _json(self.cleaned_data.get("params", ""), "params")
-        if not isinstance(value, dict):
-            raise forms.ValidationError(_("Write an object: {…}."))
-        return value
+        """The JSON box, only when it was changed (else None: the fields say it)."""
+        if "params" not in self.changed_data:
+            return None
+        return _json(self.cleaned_data.get("params", ""), "params")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        setting = DURATION_PARAM.get(data.get("kind") or "")
-        amount = data.get("duration")
-        if setting and amount is not None and isinstance(data.get("params"), dict):
-            seconds = amount * UNIT_SECONDS.get(data.get("duration_unit") or "days", 86400)
-            params = dict(data["params"])
-            if setting == "seconds":  # a wait is one of seconds, until or a time of day
-                params = {k: v for k, v in params.items() if k not in ("until", "time_of_day")}
-            data["params"] = {**params, setting: seconds}
+        if "params" in data and data.get("kind") and data.get("step_id"):
+            same = data["kind"] == self.initial.get("kind")
+            data["params"] = _advanced(
+                data["params"], self.kind_forms, data["kind"], self.initial.get("settings") if same else None,
+                lambda e: self.add_error("kind", e),
+            )  # fmt: skip
         return data
 
 
 StepFormSet = forms.formset_factory(StepForm, extra=2, max_num=100, absolute_max=100)
 
 
+def editor_forms(data: Any, initial: dict[str, Any], graph: dict[str, Any] | None) -> tuple[WorkflowForm, Any]:
+    """The editor's forms: the workflow's settings with its trigger's form, and a form per step
+    with its kind's settings (one list of choices read for them all)."""
+    choices = Choices()
+    form = WorkflowForm(data, initial=initial, choices=choices)
+    steps = StepFormSet(data, initial=steps_initial(graph), prefix="steps", form_kwargs={"choices": choices})
+    return form, steps
+
+
+def editor_refresh(form: WorkflowForm, steps: Any) -> None:
+    """The page shown again without saving (a kind chosen without JavaScript: its fields
+    appear), with no errors said for fields not filled in yet."""
+    from django.forms.utils import ErrorDict
+
+    subforms = [sub for row in steps.forms for sub in row.kind_forms.values()]
+    for each in [form, *form.kind_forms.values(), *steps.forms, *subforms]:
+        each._errors = ErrorDict()
+    steps._non_form_errors = steps.error_class()
+    steps._errors = [f._errors for f in steps.forms]
+
+
 def steps_initial(graph: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The formset rows of a graph, the first step first."""
+    """The formset rows of a graph in the diagram's order: the first step first, then each step
+    after the ones that lead to it (the same on any database: PostgreSQL keeps a JSON object's
+    keys in its own order), then any step no path reaches."""
     if not graph:
         return []
     steps = graph.get("steps", {})
-    order = [graph["start"], *[s for s in steps if s != graph["start"]]]
+    order: list[str] = []
+    queue = [graph["start"]]
+    while queue:
+        sid = queue.pop(0)
+        if sid in order or sid not in steps:
+            continue
+        order.append(sid)
+        queue.extend(_targets(steps[sid]))
+    order += sorted(s for s in steps if s not in order)
     return [_row(sid, steps[sid]) for sid in order]
 
 
+def _targets(step: dict[str, Any]) -> list[str]:
+    """Where the path may go from a step (a draft's step may not check yet: then its "next")."""
+    from pydantic import ValidationError
+
+    from danhba.automation.graph import exits_of
+
+    kind = STEP_KINDS.get(str(step.get("kind", "")))
+    try:
+        return [target for _label, target in exits_of(kind, step)] if kind else []
+    except ValidationError:
+        return [step["next"]] if isinstance(step.get("next"), str) and step["next"] else []
+
+
 def _row(step_id: str, step: dict[str, Any]) -> dict[str, Any]:
-    params = {k: v for k, v in (step.get("params") or {}).items() if v is not None}
-    row = {"step_id": step_id, "kind": step["kind"], "next": step.get("next", "")}
-    setting = DURATION_PARAM.get(step["kind"])
-    if setting and isinstance(params.get(setting), int):
-        row["duration"], row["duration_unit"] = duration_of(params.pop(setting))
-        if step["kind"] == "wait":
-            params.pop("tz", None)  # only a time of day needs it
-    if step["kind"] == "branch":  # the conditions are edited in the condition builder
-        params["branches"] = [{k: v for k, v in arm.items() if k != "condition"} for arm in params.get("branches", [])]
-    row["params"] = json.dumps(params, ensure_ascii=False) if params else ""
-    return row
+    params = step.get("params") or {}
+    return {
+        "step_id": step_id, "kind": step["kind"], "next": step.get("next", ""), "settings": params,
+        "params": json.dumps(params, ensure_ascii=False) if params else "",
+    }  # fmt: skip
 
 
 EVERYONE: dict[str, Any] = {"op": "all", "conditions": []}

@@ -8,7 +8,7 @@ where its path may go next, and how it runs for a batch of enrolments."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,35 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class FieldHint:
+    """How the editor asks for one setting of a kind, where the params model alone does not say
+    it (``automation/params_forms.py`` builds every other field from the model's types and
+    bounds). A kind's ``form`` maps a field name — ``"arms.next"`` for a field of a list of
+    sub-models — to its hint."""
+
+    label: Any = None
+    help: Any = None
+    # A named source of choices (``CHOICES``: "email_templates", "users", "segments"…), read
+    # from the database when the form is built; an unknown source leaves the plain field.
+    choices: str = ""
+    # "duration": seconds asked as a number and a unit; "textarea": a longer text.
+    widget: str = ""
+    # Not in the form: the value of the step edited is kept (a branch's conditions, edited in
+    # the condition builder), else ``default``.
+    skip: bool = False
+    default: Any = None
+
+
+# Sources of choices for the forms' fields, by name: a function giving (value, label) pairs,
+# read when a form is built. Automation adds its own (``params_forms.py``); an app above it adds
+# what only it knows (sales: lost reasons, assignment rules).
+CHOICES: Registry[Callable[[], list[tuple[Any, Any]]]] = Registry(
+    "automation.choices",
+    doc="Where the workflow editor's choice fields get their options (email templates, users, segments…).",
+)
+
+
+@dataclass(frozen=True)
 class StepContext:
     now: dt.datetime
     workflow_id: int
@@ -82,6 +111,8 @@ class StepKind:
     # InvalidInput-style messages as a list of strings.
     check: Callable[[Any], list[str]] = lambda params: []
     describe: Callable[[Any], str] = lambda params: ""
+    # The editor's hints for fields of ``params`` (see :class:`FieldHint`).
+    form: Mapping[str, FieldHint] = field(default_factory=dict)
 
 
 STEP_KINDS: Registry[StepKind] = Registry(
@@ -101,6 +132,7 @@ class TriggerKind:
     describe: Callable[[Any], str] = lambda params: ""
     # The editor's example of the settings (JSON without "kind").
     example: dict[str, Any] = field(default_factory=dict)
+    form: Mapping[str, FieldHint] = field(default_factory=dict)
 
 
 TRIGGER_KINDS: Registry[TriggerKind] = Registry(

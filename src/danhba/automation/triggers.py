@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from pydantic import BaseModel, ConfigDict, Field
 
-from danhba.automation.kinds import TRIGGER_KINDS, TriggerKind
+from danhba.automation.kinds import TRIGGER_KINDS, FieldHint, TriggerKind
 from danhba.automation.models import Workflow
 
 CACHE_SECONDS = 5.0
@@ -182,32 +182,45 @@ def _seg_key(params: Any) -> str:
     return str(params.segment)
 
 
+# How the editor asks for some settings (``params_forms``; the rest follows the models).
+_SEGMENT_FORM = {"segment": FieldHint(choices="segments")}
+_EVENT_FORM = {
+    "where.value": FieldHint(help=gettext_lazy("Text as written; a number for greater / less than.")),
+}
+_STAGE_FORM = {"value": FieldHint(label=gettext_lazy("Stage"), choices="lifecycle_stages")}
+_ROLE_FORM = {"value": FieldHint(label=gettext_lazy("Buyer role (empty: any)"), choices="buyer_roles")}
+
+
 BUILTIN: list[TriggerKind] = [
     TriggerKind("manual", gettext_lazy("Manual, bulk or API enrolment"), ManualParams),
     TriggerKind("segment_entered", gettext_lazy("Entered a segment"), SegmentParams, _seg_key, _segment_check,
-                example={"segment": 12}),
+                example={"segment": 12}, form=_SEGMENT_FORM),
     TriggerKind("segment_left", gettext_lazy("Left a segment"), SegmentParams, _seg_key, _segment_check,
-                example={"segment": 12}),
+                example={"segment": 12}, form=_SEGMENT_FORM),
     TriggerKind("event", gettext_lazy("Performed an event"), EventParams, lambda p: p.event, _event_check,
-                example={"event": "Demo Requested", "where": [{"property": "plan", "operator": "eq", "value": "pro"}]}),
+                example={"event": "Demo Requested", "where": [{"property": "plan", "operator": "eq", "value": "pro"}]},
+                form=_EVENT_FORM),
     TriggerKind("field_changed", gettext_lazy("A field changed (from a value, to a value)"), FieldParams,
-                lambda p: p.field, example={"field": "province", "from": "ha-noi", "to": "ho-chi-minh"}),
+                lambda p: p.field, example={"field": "province", "from": "ha-noi", "to": "ho-chi-minh"},
+                form={"field": FieldHint(choices="contact_fields")}),
     TriggerKind("lifecycle_reached", gettext_lazy("Lifecycle stage reached"), ChoiceParams, _stage_key,
-                example={"value": "customer"}),
+                example={"value": "customer"}, form=_STAGE_FORM),
     TriggerKind("score_reached", gettext_lazy("Score grade reached"), ScoreParams, _model_key, _score_check,
-                example={"model": 1, "grade": "hot"}),
+                example={"model": 1, "grade": "hot"}, form={"model": FieldHint(choices="score_models")}),
     TriggerKind("inactive", gettext_lazy("No activity for N days"), InactiveParams, _daily_key, example={"days": 30}),
     TriggerKind("date", gettext_lazy("A date: N days after a date field, an anniversary, a birthday"), DateParams,
-                _daily_key, _date_check, example={"field": "created_at", "days": 0, "yearly": True}),
+                _daily_key, _date_check, example={"field": "created_at", "days": 0, "yearly": True},
+                form={"field": FieldHint(choices="date_fields")}),
     TriggerKind("buyer_role_assigned", gettext_lazy("Buyer role assigned"), ChoiceParams, lambda p: "buyer_role",
-                example={"value": "decision_maker"}),
+                example={"value": "decision_maker"}, form=_ROLE_FORM),
     TriggerKind("deal_won", gettext_lazy("A deal was won"), DealWonParams, lambda p: DEAL_WON),
     TriggerKind("deal_lost", gettext_lazy("A deal was lost (for some reasons)"), DealLostParams, lambda p: DEAL_LOST,
-                example={"reasons": ["budget", "competitor"]}),
+                example={"reasons": ["budget", "competitor"]}, form={"reasons": FieldHint(choices="lost_reasons")}),
     TriggerKind("form_submitted", gettext_lazy("A form was submitted"), FormParams, lambda p: FORM_SUBMITTED,
                 example={"form": 3}),
     TriggerKind("subscribed", gettext_lazy("Subscribed (consent granted)"), SubscribedParams, lambda p: p.purpose,
-                _purpose_check, example={"purpose": "email_marketing"}),
+                _purpose_check, example={"purpose": "email_marketing"},
+                form={"purpose": FieldHint(choices="consent_purposes")}),
 ]  # fmt: skip
 
 

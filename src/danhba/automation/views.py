@@ -17,7 +17,7 @@ from danhba.accounts.forms import apply_service_error
 from danhba.accounts.models import User
 from danhba.accounts.views import can, permission_required
 from danhba.automation import selectors
-from danhba.automation.forms import StepFormSet, TestRunForm, WorkflowForm, graph_from, steps_initial
+from danhba.automation.forms import TestRunForm, WorkflowForm, editor_forms, editor_refresh, graph_from
 from danhba.automation.models import Enrolment, Workflow
 from danhba.automation.services import enrolments as enrol_services
 from danhba.automation.services import playbooks as playbook_services
@@ -111,9 +111,9 @@ def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
         initial = WorkflowForm.initial_from_data(draft.get("data") or {})
     else:
         initial = WorkflowForm.initial_for(workflow) if workflow else {"reenrol": "once", "trigger_kind": "manual"}
-    form = WorkflowForm(request.POST or None, initial=initial)
-    steps = StepFormSet(request.POST or None, initial=steps_initial(graph), prefix="steps")
-    if request.method == "POST" and form.is_valid() and steps.is_valid():
+    form, steps = editor_forms(request.POST or None, initial, graph)
+    refresh = "refresh" in request.POST
+    if request.method == "POST" and form.is_valid() and steps.is_valid() and not refresh:
         done = _editor_post(request, workflow, form, steps, graph)
         if done is not None:
             return done
@@ -127,7 +127,10 @@ def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
         "condition_url": _condition_url(workflow), "kinds": selectors.kinds(),
         "trigger_kinds": selectors.trigger_kinds(), "publish": _publish_context(request, workflow, draft, graph),
     }  # fmt: skip
-    return render(request, "automation/form.html", context, status=422 if form.errors or steps.errors else 200)
+    if refresh:
+        editor_refresh(form, steps)
+    failed = not refresh and (form.errors or steps.errors)
+    return render(request, "automation/form.html", context, status=422 if failed else 200)
 
 
 def _editor_post(

@@ -10,7 +10,7 @@ class SalesConfig(AppConfig):
     def ready(self) -> None:
         from danhba.accounts.hooks import USER_DEACTIVATED
         from danhba.audit.display import AUDIT_TYPES, AuditType
-        from danhba.automation.kinds import STEP_KINDS
+        from danhba.automation.kinds import CHOICES, STEP_KINDS
         from danhba.contacts.changes import CONTACTS_CHANGED
         from danhba.contacts.extensions import CONTACT_PANELS, Panel
         from danhba.core.demo import DemoPart, demo_part_add
@@ -21,6 +21,8 @@ class SalesConfig(AppConfig):
         # Workflow steps (automation knows them only through its registry).
         for kind in steps.KINDS:
             STEP_KINDS.add(kind.key, kind)
+        CHOICES.add("assignment_rules", steps.assignment_rules)
+        CHOICES.add("lost_reasons", steps.lost_reasons)
         # New leads without an owner get one by the assignment rules, a write's batch at once.
         CONTACTS_CHANGED.connect(assignment.on_contacts_changed)
         # An import's leads: one notice per rep over its batches, one email when it ends.

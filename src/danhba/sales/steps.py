@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from pydantic import BaseModel, ConfigDict, Field
 
-from danhba.automation.kinds import Item, Outcome, StepContext, StepKind
+from danhba.automation.kinds import FieldHint, Item, Outcome, StepContext, StepKind
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 
@@ -244,10 +244,29 @@ def _notify_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
     return out
 
 
+# How automation's editor asks for the users and rules (the choices are named sources:
+# "users" is automation's, "assignment_rules" ours, added in ``SalesConfig.ready``).
+_USER = {"user": FieldHint(choices="users")}
+_TEXT = {"notes": FieldHint(widget="textarea"), "message": FieldHint(widget="textarea")}
+
+
+def assignment_rules() -> list[tuple[Any, Any]]:
+    from danhba.sales.models import AssignmentRule
+
+    return list(AssignmentRule.objects.order_by("name").values_list("pk", "name")[:1000])
+
+
+def lost_reasons() -> list[tuple[Any, Any]]:
+    from danhba.sales.models import LostReason
+
+    return [(r.key, r.label) for r in LostReason.objects.all()[:1000]]
+
+
 KINDS: list[StepKind] = [
     StepKind("create_task", gettext_lazy("Create a task"), TaskParams, _task_run, check=_task_check,
-             describe=lambda p: p.title),
-    StepKind("assign_owner", gettext_lazy("Assign an owner"), AssignParams, _assign_run, check=_assign_check),
+             describe=lambda p: p.title, form={**_USER, **_TEXT}),
+    StepKind("assign_owner", gettext_lazy("Assign an owner"), AssignParams, _assign_run, check=_assign_check,
+             form={**_USER, "rule": FieldHint(choices="assignment_rules")}),
     StepKind("notify_user", gettext_lazy("Notify a user"), NotifyParams, _notify_run, check=_notify_check,
-             describe=lambda p: p.message),
+             describe=lambda p: p.message, form={**_USER, **_TEXT}),
 ]  # fmt: skip

@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from danhba.automation.kinds import Item, Outcome, StepContext, StepKind
+from danhba.automation.kinds import FieldHint, Item, Outcome, StepContext, StepKind
 from danhba.automation.windows import DEFAULT_TZ, next_time_of_day
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput
@@ -84,7 +84,7 @@ class TagParams(_Params):
     @model_validator(mode="after")
     def _something(self) -> TagParams:
         if not self.add and not self.remove:
-            raise ValueError("add or remove at least one tag")
+            raise ValueError(gettext_noop("add or remove at least one tag"))
         return self
 
 
@@ -140,9 +140,9 @@ class WaitParams(_Params):
     def _one(self) -> WaitParams:
         given = [x for x in (self.seconds, self.until, self.time_of_day) if x is not None]
         if len(given) != 1:
-            raise ValueError("give one of seconds, until or time_of_day")
+            raise ValueError(gettext_noop("give one of seconds, until or time_of_day"))
         if self.until is not None and self.until.tzinfo is None:
-            raise ValueError("until needs a time zone offset")
+            raise ValueError(gettext_noop("until needs a time zone offset"))
         return self
 
 
@@ -395,9 +395,9 @@ class ScoreParams(_Params):
     @model_validator(mode="after")
     def _one(self) -> ScoreParams:
         if bool(self.grade) == bool(self.points):
-            raise ValueError("give points (not 0) or a grade")
+            raise ValueError(gettext_noop("give points (not 0) or a grade"))
         if self.grade and self.decays:
-            raise ValueError("a grade set cannot fade")
+            raise ValueError(gettext_noop("a grade set cannot fade"))
         return self
 
 
@@ -444,24 +444,44 @@ def _none(params: Any) -> list[tuple[str, str]]:
     return []
 
 
+# How the editor asks for some settings (``params_forms``; the rest follows the models).
+_FIELD_FORM = {
+    "field": FieldHint(choices="contact_fields"),
+    "value": FieldHint(help=gettext_lazy(
+        "As written; empty clears the field. A lifecycle stage or buyer role by its key, an owner by the user's id."
+    )),
+}  # fmt: skip
+_WAIT_FORM = {"seconds": FieldHint(label=gettext_lazy("Wait for"), widget="duration")}
+_WAIT_EVENT_FORM = {"timeout_seconds": FieldHint(widget="duration")}
+# The arms' conditions are edited in the condition builder; a new arm starts as "everyone".
+_BRANCH_FORM = {"branches.condition": FieldHint(skip=True, default={"op": "all", "conditions": []})}
+_EMAIL_FORM = {
+    "template": FieldHint(choices="email_templates"), "topic": FieldHint(choices="email_topics"),
+    "campaign": FieldHint(skip=True),  # made when the version is published
+}  # fmt: skip
+
 BUILTIN: list[StepKind] = [
-    StepKind("update_field", gettext_lazy("Update a field"), FieldParams, _field_run, check=_field_check),
+    StepKind("update_field", gettext_lazy("Update a field"), FieldParams, _field_run, check=_field_check,
+             form=_FIELD_FORM),
     StepKind("tag", gettext_lazy("Add or remove tags"), TagParams, _tag_run),
-    StepKind("list", gettext_lazy("Add to or remove from a list"), ListParams, _list_run, check=_list_check),
-    StepKind("wait", gettext_lazy("Wait"), WaitParams, _wait_run, windowed=False),
+    StepKind("list", gettext_lazy("Add to or remove from a list"), ListParams, _list_run, check=_list_check,
+             form={"list": FieldHint(choices="lists")}),
+    StepKind("wait", gettext_lazy("Wait"), WaitParams, _wait_run, windowed=False, form=_WAIT_FORM),
     StepKind(
         "wait_event", gettext_lazy("Wait for an event"), WaitEventParams, _wait_event_run, windowed=False,
-        exits=lambda p: [(str(gettext_lazy("time-out")), p.timeout_next)],
+        exits=lambda p: [(str(gettext_lazy("time-out")), p.timeout_next)], form=_WAIT_EVENT_FORM,
     ),
     StepKind(
         "branch", gettext_lazy("If / else"), BranchParams, _branch_run, windowed=False,
         exits=lambda p: [(a.label or str(n + 1), a.next) for n, a in enumerate(p.branches)]
-        + [(str(gettext_lazy("otherwise")), p.otherwise)],
+        + [(str(gettext_lazy("otherwise")), p.otherwise)], form=_BRANCH_FORM,
     ),
     StepKind(
         "webhook", gettext_lazy("Call a webhook"), WebhookParams, _webhook_run, external=True, check=_webhook_check
     ),
-    StepKind("enrol", gettext_lazy("Enrol in another workflow"), EnrolParams, _enrol_run, check=_enrol_check),
-    StepKind("email", gettext_lazy("Send an email"), EmailParams, _email_run, check=_email_check),
-    StepKind("score", gettext_lazy("Update a score"), ScoreParams, _score_run, check=_score_check),
+    StepKind("enrol", gettext_lazy("Enrol in another workflow"), EnrolParams, _enrol_run, check=_enrol_check,
+             form={"workflow": FieldHint(choices="workflows")}),
+    StepKind("email", gettext_lazy("Send an email"), EmailParams, _email_run, check=_email_check, form=_EMAIL_FORM),
+    StepKind("score", gettext_lazy("Update a score"), ScoreParams, _score_run, check=_score_check,
+             form={"model": FieldHint(choices="score_models")}),
 ]  # fmt: skip

@@ -45,9 +45,9 @@ def test_install_edit_activate_enrol_and_watch_the_path(
     page.get_by_role("link", name="Edit").click()
     step_id = page.locator("input[name$='-step_id'][value='wait_guide']")
     prefix = str(step_id.get_attribute("name")).removesuffix("-step_id")
-    duration = page.locator(f"input[name='{prefix}-duration']")
+    duration = page.locator(f"input[name='{prefix}-wait-seconds']")
     expect(duration).to_have_value("2")
-    expect(page.locator(f"select[name='{prefix}-duration_unit']")).to_have_value("days")
+    expect(page.locator(f"select[name='{prefix}-wait-seconds_unit']")).to_have_value("days")
     duration.fill("1")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Workflow saved.")).to_be_visible()
@@ -134,8 +134,11 @@ def test_a_branch_condition_in_the_segment_builder(live_server: Any, users: Any,
     expect(page.locator("#preview-count")).to_have_attribute("data-count", "1")
     page.get_by_label("Branch name").fill("Khách quen")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Condition saved: a new version is published.")).to_be_visible()
+    # Kept in the editor's draft; the editor's Save publishes it (decision 0013, versions).
+    expect(page.get_by_text("Condition kept: save the workflow to publish it.")).to_be_visible()
     expect(page.locator("li.arm").first).to_contain_text("Khách quen: tag is “khách quen”")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Workflow saved.")).to_be_visible()
     arm_saved = Workflow.objects.get(pk=wf.pk).current_version.graph["steps"]["vip"]["params"]["branches"][0]
     assert arm_saved["condition"]["conditions"][0]["tags"] == ["khách quen"] and arm_saved["label"] == "Khách quen"
     assert page.evaluate("() => window.__csp || []") == []
@@ -153,12 +156,12 @@ def test_a_new_branch_gets_its_condition_before_the_workflow_is_saved(live_serve
     base = live_server.url
     log_in(page, base, marketer.email)
     page.goto(f"{base}/automation/new/")
-    page.get_by_label("Name").fill("Phân nhánh VIP")
+    page.get_by_label("Name", exact=True).fill("Phân nhánh VIP")
     page.fill("input[name='steps-0-step_id']", "vip")
     page.select_option("select[name='steps-0-kind']", "branch")
     page.fill("input[name='steps-1-step_id']", "cam_on")
     page.select_option("select[name='steps-1-kind']", "tag")
-    page.fill("textarea[name='steps-1-params']", '{"add": ["cảm ơn"]}')
+    page.fill("textarea[name='steps-1-tag-add']", "cảm ơn")
     page.locator(".step-row").first.get_by_role("button", name="Edit branch conditions").click()
     expect(page.locator("h1")).to_have_text("Branch vip.0")
     page.select_option("select[name='n-0__kind']", "tag")
@@ -170,7 +173,7 @@ def test_a_new_branch_gets_its_condition_before_the_workflow_is_saved(live_serve
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Condition kept: save the workflow to publish it.")).to_be_visible()
     expect(page.locator("li.arm").first).to_contain_text("VIP: tag is “vip” → cam_on")
-    expect(page.get_by_label("Name")).to_have_value("Phân nhánh VIP")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Phân nhánh VIP")
     assert not Workflow.objects.filter(name="Phân nhánh VIP").exists()
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Workflow saved.")).to_be_visible()
@@ -180,4 +183,64 @@ def test_a_new_branch_gets_its_condition_before_the_workflow_is_saved(live_serve
         "next": "cam_on",
         "label": "VIP",
     }
+    assert page.evaluate("() => window.__csp || []") == []
+
+
+def test_a_workflow_built_from_the_forms_then_its_diagram(live_server: Any, users: Any, page: Any) -> None:
+    """On a phone-sized screen, a marketer builds a workflow from the forms only: the trigger
+    "performed an event" with a property condition, an email, a wait of two days and a tag.
+    Choosing a kind shows its fields; saving shows the diagram with the three boxes in order."""
+    from playwright.sync_api import expect
+
+    from danhba.automation.models import Workflow
+    from danhba.messaging.models import EmailTemplate
+
+    template = EmailTemplate.objects.create(name="Bảng giá", subject="Bảng giá", body="<p>Giá</p>")
+    marketer = users["marketing"]
+    base = live_server.url
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, base, marketer.email)
+    page.goto(f"{base}/automation/new/")
+    page.get_by_label("Name", exact=True).fill("Xem bảng giá")
+    event = page.locator("input[name='trigger-event-event']")
+    expect(event).to_be_hidden()
+    page.select_option("select[name='trigger_kind']", "event")
+    expect(event).to_be_visible()
+    event.fill("Pricing Viewed")
+    page.fill("input[name='trigger-event-where-0-property']", "plan")
+    page.select_option("select[name='trigger-event-where-0-operator']", "eq")
+    page.fill("input[name='trigger-event-where-0-value']", "pro")
+
+    page.fill("input[name='steps-0-step_id']", "gui_gia")
+    page.select_option("select[name='steps-0-kind']", "email")
+    page.select_option("select[name='steps-0-email-template']", str(template.pk))
+    page.fill("input[name='steps-0-next']", "cho")
+    page.fill("input[name='steps-1-step_id']", "cho")
+    page.select_option("select[name='steps-1-kind']", "wait")
+    page.fill("input[name='steps-1-wait-seconds']", "2")
+    page.select_option("select[name='steps-1-wait-seconds_unit']", "days")
+    expect(page.locator("input[name='steps-0-wait-seconds']")).to_be_hidden()
+    page.get_by_role("button", name="Save", exact=True).click()
+    # Only two empty rows at first: the third step goes in a row the saved page adds.
+    expect(page.get_by_text("Workflow saved.")).to_be_visible()
+    wf = Workflow.objects.get(name="Xem bảng giá")
+    page.goto(f"{base}/automation/{wf.pk}/edit/")
+    expect(page.locator("input[name='trigger-event-where-0-value']")).to_have_value("pro")
+    page.fill("input[name='steps-1-next']", "gan_the")
+    page.fill("input[name='steps-2-step_id']", "gan_the")
+    page.select_option("select[name='steps-2-kind']", "tag")
+    page.fill("textarea[name='steps-2-tag-add']", "quan tâm giá")
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Workflow saved.")).to_be_visible()
+    boxes = page.locator(".flow .box")
+    expect(boxes).to_have_count(3)
+    expect(boxes.nth(0)).to_contain_text("Send an email")
+    expect(boxes.nth(1)).to_contain_text("Wait")
+    expect(boxes.nth(2)).to_contain_text("Add or remove tags")
+    wf = Workflow.objects.get(pk=wf.pk)
+    assert wf.trigger == {"kind": "event", "event": "Pricing Viewed",
+                          "where": [{"property": "plan", "operator": "eq", "value": "pro"}]}  # fmt: skip
+    steps = wf.current_version.graph["steps"]  # type: ignore[union-attr]
+    assert steps["cho"]["params"]["seconds"] == 2 * 86400 and steps["gan_the"]["params"]["add"] == ["quan tâm giá"]
     assert page.evaluate("() => window.__csp || []") == []

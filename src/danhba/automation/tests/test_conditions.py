@@ -4,14 +4,13 @@ may not read is refused, on the pages and through the API."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from danhba.automation.models import Workflow
 from danhba.automation.services.workflows import workflow_create, workflow_set_status
-from danhba.automation.tests.conftest import tag_is, three_steps
+from danhba.automation.tests.conftest import form_data, tag_is, three_steps
 from danhba.automation.tests.test_api import api_for  # noqa: F401  (the API client fixture)
 from danhba.conftest import actor_for
 from danhba.core.errors import InvalidInput
@@ -64,19 +63,12 @@ def test_the_editor_shows_branches_in_words_and_keeps_their_conditions(users: An
     client = client_for(marketer)
     page = client.get(f"/automation/{wf.pk}/edit/").content.decode()
     assert "tag is “vip”" in page and f"/automation/{wf.pk}/condition/?at=vip.0" in page
-    # The branch row's settings name the arms, not their conditions.
-    assert '"condition"' not in page.split('name="steps-2-params"')[1].split("</textarea>")[0].replace("&quot;", '"')
-    from danhba.automation.forms import steps_initial
-    from danhba.automation.tests.test_views import editor_post
-
-    rows = steps_initial(wf.current_version.graph)
-    steps = [{**r, "params": json.loads(r.get("params") or "{}")} for r in rows]
-    for step in steps:
-        if "duration" in step:
-            step["params"]["seconds"] = step.pop("duration") * 3600
-            step.pop("duration_unit")
-    steps[0]["params"]["value"] = "Khách thân"  # change another step
-    answer = client.post(f"/automation/{wf.pk}/edit/", editor_post("Chăm sóc", steps))
+    # The branch row's fields name the arms and their next steps, not their conditions.
+    data = form_data(page)
+    assert data["steps-2-branch-branches-0-next"] == "tag_vip" and data["steps-2-branch-otherwise"] == "tag_rest"
+    assert not [name for name in data if name.startswith("steps-2-branch-") and "condition" in name]
+    data["steps-0-update_field-value"] = "Khách thân"  # change another step
+    answer = client.post(f"/automation/{wf.pk}/edit/", data)
     assert answer.status_code == 302, answer.content.decode()[:3000]
     graph = Workflow.objects.get(pk=wf.pk).current_version.graph
     assert graph["steps"]["vip"]["params"]["branches"][0]["condition"] == tag_is("vip")
