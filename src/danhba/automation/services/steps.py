@@ -460,6 +460,12 @@ _EMAIL_FORM = {
     "campaign": FieldHint(skip=True),  # made when the version is published
 }  # fmt: skip
 
+_SCORE_FORM = {
+    "model": FieldHint(choices="score_models"), "grade": FieldHint(label=gettext_lazy("Or set to the grade")),
+    "expires_days": FieldHint(label=gettext_lazy("Counts for (days; empty: for good)")),
+    "decays": FieldHint(label=gettext_lazy("Fades with the model's decay")),
+}  # fmt: skip
+
 BUILTIN: list[StepKind] = [
     StepKind("update_field", gettext_lazy("Update a field"), FieldParams, _field_run, check=_field_check,
              form=_FIELD_FORM),
@@ -483,5 +489,5 @@ BUILTIN: list[StepKind] = [
              form={"workflow": FieldHint(choices="workflows")}),
     StepKind("email", gettext_lazy("Send an email"), EmailParams, _email_run, check=_email_check, form=_EMAIL_FORM),
     StepKind("score", gettext_lazy("Update a score"), ScoreParams, _score_run, check=_score_check,
-             form={"model": FieldHint(choices="score_models")}),
+             form=_SCORE_FORM),
 ]  # fmt: skip

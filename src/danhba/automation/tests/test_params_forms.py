@@ -161,3 +161,11 @@ def test_choices_come_from_the_database(admin: Any) -> None:
     assert admin.email in html or admin.full_name in html
     html = str(ParamsForm(TRIGGER_KINDS.get("deal_lost"), prefix="d", trigger=True)["reasons"])  # sales' source
     assert 'type="checkbox"' in html and "budget" in html
+
+
+def test_the_score_step_says_what_its_grade_does_in_both_languages() -> None:
+    kind = STEP_KINDS.get("score")
+    assert kind is not None
+    assert ParamsForm(kind, prefix="s")["grade"].label == "Or set to the grade"
+    with translation.override("vi"):
+        assert str(ParamsForm(kind, prefix="s")["grade"].label) == "Hoặc đặt thành hạng"
