@@ -63,9 +63,9 @@ def site_env(var_dir: Path, database_url: str, extra_env: dict[str, str] | None 
     return env
 
 
-def danhba(args: list[str], env: dict[str, str]) -> str:
+def danhba(args: list[str], env: dict[str, str], timeout: int = 180) -> str:
     """Run a ``danhba`` command to its end; its output, or an error with what it said."""
-    done = subprocess.run([*DANHBA, *args], env=env, capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run([*DANHBA, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode:
         raise RuntimeError(f"danhba {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout

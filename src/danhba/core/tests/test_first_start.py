@@ -19,7 +19,7 @@ def test_setup_prints_the_login_and_keeps_the_demo_email_as_files(tmp_path: Path
     env = site_env(var, f"sqlite:///{var / 'db.sqlite3'}", {"DANHBA_DEMO": "1", "PORT": "8123"})
     env.pop("EMAIL_URL", None)
     env.pop("SITE_URL", None)
-    output = danhba(["setup"], env)
+    output = danhba(["setup"], env, timeout=600)  # migrations and the whole demo: 1-2 min quiet, 3+ loaded
     assert "First admin created" in output and "password:" in output
     assert "Content-Type:" not in output and "MIME-Version" not in output
     assert len(output.splitlines()) < 120, output[-3000:]
