@@ -261,7 +261,8 @@ WEBHOOKS_TOPICS_CACHE_SECONDS = envint("WEBHOOKS_TOPICS_CACHE_SECONDS", 2)
 # --- email (messaging app) -------------------------------------------------------------------
 # The site's public address: every link in an email (unsubscribe, preferences, tracking) is
 # built from it. The default is the address `make run` serves.
-SITE_URL = os.getenv("SITE_URL", f"http://{os.getenv('HOST', '127.0.0.1')}:{os.getenv('PORT', '8000')}").rstrip("/")
+_SERVED_HOST = os.getenv("HOST", "") if os.getenv("HOST", "") not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
+SITE_URL = os.getenv("SITE_URL", f"http://{_SERVED_HOST}:{os.getenv('PORT', '8000')}").rstrip("/")
 # Where email goes (messaging/transport.py): smtp://user:pass@host:port (STARTTLS with ?tls=1),
 # smtps://user:pass@host:port (TLS from the start), file:// (the default: each message kept as
 # an .eml file in VAR_DIR/mail, or file:///folder; nothing leaves the machine until this is

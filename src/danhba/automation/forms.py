@@ -21,7 +21,7 @@ DAYS = [
 def _json(value: str, field: str) -> Any:
     try:
         return json.loads(value or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise forms.ValidationError(_("Not valid JSON.")) from None
 
 

@@ -113,6 +113,9 @@ class StepKind:
     describe: Callable[[Any], str] = lambda params: ""
     # The editor's hints for fields of ``params`` (see :class:`FieldHint`).
     form: Mapping[str, FieldHint] = field(default_factory=dict)
+    # A right (resource, action) that whoever adds or changes a step of this kind must have
+    # besides "workflow: edit" — the step does what that right guards (e.g. adjusting scores).
+    right: tuple[str, str] | None = None
 
 
 STEP_KINDS: Registry[StepKind] = Registry(

@@ -237,7 +237,7 @@ def _parse_any(text: str) -> Any:
     if text[0] in "[{" or text in ("true", "false", "null"):
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise forms.ValidationError(_("Not valid JSON.")) from None
     return text
 
@@ -254,7 +254,7 @@ def _json_value(value: str | None) -> Any:
         return None
     try:
         return json.loads(value or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise forms.ValidationError(_("Not valid JSON.")) from None
 
 
@@ -351,7 +351,7 @@ class ParamsForm(forms.Form):
         if data is not None:
             start = f"{self.prefix}-{spec.name}-"
             posted = [k[len(start) :].split("-", 1)[0] for k in data if k.startswith(start)]
-            count = 1 + max((int(n) for n in posted if n.isdigit()), default=-1)
+            count = 1 + max((int(n) for n in posted if n.isascii() and n.isdigit()), default=-1)
         top = _bounds(spec.info).get("max_length") or 50
         spec_rows: list[list[str]] = []
         for n in range(min(count, top)):

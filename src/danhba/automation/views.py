@@ -93,7 +93,7 @@ def _condition_url(workflow: Workflow | None) -> str:
 def _conditions_of_row(steps: Any, graph: dict[str, Any], row: str) -> str | None:
     """Where the builder opens for the editor's row ``row`` (its first branch), or None with the
     row's error said when the row is not a branch."""
-    form = steps.forms[int(row)] if row.isdigit() and int(row) < len(steps.forms) else None
+    form = steps.forms[int(row)] if row.isascii() and row.isdigit() and int(row) < len(steps.forms) else None
     if form is None:
         return None
     step_id = form.cleaned_data.get("step_id")
@@ -192,7 +192,11 @@ def _publish_context(
     are under way, and the rule for them (``services.workflows.enrolments_move``)."""
     if workflow is None or workflow.current_version is None:
         return None
-    base = draft.get("base") if draft else workflow.current_version.number
+    if draft:
+        base = draft.get("base")
+    else:  # the page shown again after a refused Save keeps the version its steps came from
+        posted = _base_version(request, workflow) if request.method == "POST" else None
+        base = posted or workflow.current_version.number
     return {
         "base": base,
         "current": workflow.current_version.number,
@@ -285,8 +289,8 @@ def _condition_place(graph: dict[str, Any] | None, at: str) -> tuple[dict[str, A
 def workflow_condition(request: HttpRequest, pk: int) -> HttpResponse:
     """One condition of the workflow — a branch's arm, the goal or the exit — in the segments'
     condition builder (the same component: its tree, its live preview, its endpoints), with the
-    arm's label and next step; saving publishes a new version, or (``?draft=1``) goes back to
-    the editor's unsaved steps (:func:`_editor`)."""
+    arm's label and next step; saving keeps it in the editor's draft and goes back to the editor
+    (:func:`_editor`), whose Save publishes the new version."""
     return _condition_page(request, _workflow(pk))
 
 

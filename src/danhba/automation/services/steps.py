@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from danhba.accounts import permissions as perms
 from danhba.automation.kinds import FieldHint, Item, Outcome, StepContext, StepKind
 from danhba.automation.windows import DEFAULT_TZ, next_time_of_day
 from danhba.core.actor import Actor
@@ -405,7 +406,7 @@ def _score_check(params: ScoreParams) -> list[str]:
     from danhba.scoring.models import ScoreModel
     from danhba.scoring.rules import adjustment_problems
 
-    model = ScoreModel.objects.filter(pk=params.model).first()
+    model = ScoreModel.objects.filter(pk=params.model, is_active=True).first()
     problems = adjustment_problems(
         model, points=params.points, grade=params.grade, decays=params.decays, expires_days=params.expires_days
     )
@@ -489,5 +490,5 @@ BUILTIN: list[StepKind] = [
              form={"workflow": FieldHint(choices="workflows")}),
     StepKind("email", gettext_lazy("Send an email"), EmailParams, _email_run, check=_email_check, form=_EMAIL_FORM),
     StepKind("score", gettext_lazy("Update a score"), ScoreParams, _score_run, check=_score_check,
-             form=_SCORE_FORM),
+             form=_SCORE_FORM, right=("score", perms.EDIT)),
 ]  # fmt: skip

@@ -16,6 +16,7 @@ from danhba.audit.services import audit_event
 from danhba.automation.graph import graph_clean
 from danhba.automation.models import Enrolment, Workflow, WorkflowVersion
 from danhba.automation.services.counts import counts_add
+from danhba.automation.services.enrolments import wake_soon
 from danhba.automation.triggers import cache_clear, trigger_clean
 from danhba.automation.windows import window_clean
 from danhba.core.actor import Actor
@@ -91,10 +92,24 @@ def _publish(actor: Actor, workflow: Workflow, graph: dict[str, Any]) -> Workflo
     return version
 
 
+def _step_rights(actor: Actor, graph: dict[str, Any] | None, before: dict[str, Any] | None) -> None:
+    """The rights the steps added or changed need (``StepKind.right``): a role that may edit
+    workflows but not scores cannot put a score adjustment into one; steps kept as they were
+    need nothing more."""
+    from danhba.automation.kinds import STEP_KINDS
+
+    old = (before or {}).get("steps", {})
+    for step_id, step in (graph or {}).get("steps", {}).items():
+        kind = STEP_KINDS.get(step.get("kind", ""))
+        if kind is not None and kind.right is not None and old.get(step_id) != step:
+            perms.require(actor, *kind.right)
+
+
 def workflow_create(*, actor: Actor, data: dict[str, Any]) -> Workflow:
     perms.require(actor, "workflow", perms.CREATE)
     cleaned = _clean(actor, data, creating=True)
     graph = cleaned.pop("graph", None)
+    _step_rights(actor, graph, None)
     with transaction.atomic():
         workflow = Workflow.objects.create(created_by=actor.user, **cleaned)
         if graph is not None:
@@ -120,6 +135,7 @@ def workflow_update(
     with transaction.atomic():
         workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
         current = workflow.current_version
+        _step_rights(actor, graph, current.graph if current else None)
         if graph is not None and base_version is not None and current is not None and current.number != base_version:
             raise Conflict(
                 _(
@@ -145,6 +161,8 @@ def workflow_update(
             moved = enrolments_move(workflow=workflow, version=version, rule=rule, step=to_step)
             if rule != MOVE_KEEP:
                 changes["moved"] = [None, {"rule": rule, "step": to_step, "contacts": moved}]
+            if moved:
+                wake_soon()  # moved enrolments are due now: the worker runs them after the commit
         if changes:
             _audit(actor, AuditEvent.Action.UPDATE, workflow, changes)
     cache_clear()

@@ -91,3 +91,28 @@ def test_marking_cold_starts_the_workflow_that_waits_for_it_and_bad_params_are_r
             make_workflow(graph=bump(model.pk, **params))
     with pytest.raises(InvalidInput):
         make_workflow(graph=bump(model.pk + 1000, points=5))
+
+
+def test_only_a_role_that_may_edit_scores_puts_a_score_step_into_a_workflow(
+    admin: Any, make_user: Any, make_workflow: Any
+) -> None:
+    from danhba.accounts.models import Role
+    from danhba.automation.services.workflows import workflow_create, workflow_update
+    from danhba.core.errors import PermissionDenied
+
+    Role.objects.create(
+        key="flows", name="Workflow editor", record_scope="all", sensitive_fields=[],
+        permissions={"workflow": ["view", "create", "edit"], "score": ["view"], "contact": ["view"]},
+    )  # fmt: skip
+    editor = actor_for(make_user("flows"))
+    model = score_model_create(actor=actor_for(admin), data={"name": "Engagement"})
+    with pytest.raises(PermissionDenied):
+        workflow_create(actor=editor, data={"name": "Cộng điểm", "graph": bump(model.pk, points=50)})
+    kept = make_workflow(graph=bump(model.pk, points=50), name="Có sẵn")
+    with pytest.raises(PermissionDenied):
+        workflow_update(actor=editor, workflow=kept, data={"graph": bump(model.pk, points=500)})
+    # The score step kept as it was: the rest of the workflow is theirs to change.
+    graph = bump(model.pk, points=50)
+    graph["steps"]["done"]["params"]["add"] = ["scored", "seen"]
+    changed = workflow_update(actor=editor, workflow=kept, data={"graph": graph})
+    assert changed.current_version.graph["steps"]["done"]["params"]["add"] == ["scored", "seen"]

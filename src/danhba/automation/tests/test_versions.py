@@ -96,6 +96,10 @@ def test_steps_made_from_an_older_version_are_refused(
     # The plain editor posts the version it showed.
     stale = first.post(f"/automation/{wf.pk}/edit/", editor_post("Hai người sửa", ROWS, base_version="1"))
     assert stale.status_code == 422 and Workflow.objects.get(pk=wf.pk).current_version.number == 2
+    # The page shown again still says the steps come from version 1: Save again is refused again.
+    assert 'name="base_version" value="1"' in stale.content.decode()
+    again = first.post(f"/automation/{wf.pk}/edit/", editor_post("Hai người sửa", ROWS, base_version="1"))
+    assert again.status_code == 422 and Workflow.objects.get(pk=wf.pk).current_version.number == 2
     # The API: 409 with base_version 1, published with 2.
     api = api_for(users["marketing"])
     answer = api.send("PATCH", f"/workflows/{wf.pk}", {"graph": BRANCH, "base_version": 1})

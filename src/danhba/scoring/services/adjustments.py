@@ -75,7 +75,10 @@ def scores_adjust(
 def _points(model: ScoreModel, ids: list[int], points: int | None, grade: str, now: dt.datetime) -> dict[int, Decimal]:
     if not grade:
         return dict.fromkeys(ids, R.cents(points or 0))
-    target = next(Decimal(g["min"]) for g in model.grades if g["key"] == grade)
+    target = next((Decimal(g["min"]) for g in model.grades if g["key"] == grade), None)
+    if target is None:  # the model's grades were edited since the step was saved
+        reason = _("The score model “%(model)s” has no grade “%(grade)s”.") % {"model": model.name, "grade": grade}
+        raise InvalidInput({"grade": [reason]})
     totals = compute(model, ids, now)
     cap = Decimal(R.MAX_CAP)
     return {cid: max(-cap, min(cap, target - totals[cid].total)) for cid in ids}

@@ -143,3 +143,12 @@ def test_the_night_computes_again_the_contacts_whose_adjustment_expired(
     # The night after the first expired: only that contact is computed again, at 0.
     assert expired_adjustments_mark(now=now) == 1
     assert _total(lan, model) == Decimal("0.00") and _total(minh, model) == Decimal("30.00")
+
+
+def test_a_grade_the_model_no_longer_has_is_refused_with_its_reason(make_contact: Any, make_model: Any) -> None:
+    model = make_model(rules=[DEMO])
+    lan = make_contact(full_name="Lan")
+    with pytest.raises(InvalidInput) as refused:
+        scores_adjust(model=model, contact_ids=[lan.pk], grade="frozen", now=NOW, source="workflow", keys={lan.pk: "a"})
+    assert "frozen" in refused.value.details["grade"][0]
+    assert not ScoreAdjustment.objects.filter(contact=lan).exists()
