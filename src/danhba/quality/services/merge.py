@@ -251,7 +251,8 @@ def merge_contacts(
     survivor_id, other_ids = _contacts_for(actor, survivor, others)
     rules = _rules_check(rules, [survivor_id, *other_ids])
     with transaction.atomic():
-        locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[survivor_id, *other_ids])}
+        contacts = Contact.objects.select_for_update().filter(pk__in=[survivor_id, *other_ids]).order_by("pk")
+        locked = {c.pk: c for c in contacts}  # in id order, as every other writer of several contacts
         if len(locked) != len(other_ids) + 1:
             raise Conflict(_("A contact of this merge was just merged or deleted."))
         kept, gone = locked[survivor_id], [locked[o] for o in other_ids]
