@@ -174,6 +174,13 @@ class Company(models.Model):
 
 
 class ContactQuerySet(models.QuerySet["Contact"]):
+    def lock_in_id_order(self, ids: Any) -> list[int]:
+        """Inside a transaction: lock these contacts in id order (``FOR NO KEY UPDATE``, which the
+        event intake's ``FOR KEY SHARE`` does not wait for), the order every writer of several
+        contacts takes them in; the ids that exist."""
+        locked = self.filter(pk__in=sorted(set(ids))).order_by("pk").select_for_update(no_key=True)
+        return list(locked.values_list("pk", flat=True))
+
     def visible_to(self, user: Any) -> ContactQuerySet:
         """Only the contacts a user's role may see (record-level visibility)."""
         from danhba.accounts import permissions as perms

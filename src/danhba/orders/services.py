@@ -436,7 +436,7 @@ def _contacts_lock(order_id: str, contact_id: int | None) -> None:
     current = Order.objects.filter(order_id=order_id).values_list("contact_id", flat=True).first()
     ids = sorted({i for i in (contact_id, current) if i is not None})
     if ids:
-        list(Contact.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
+        Contact.objects.lock_in_id_order(ids)
 
 
 def _order_write(

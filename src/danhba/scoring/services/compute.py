@@ -109,12 +109,7 @@ def _adjustments(model: ScoreModel, ids: Sequence[int], now: dt.datetime, scores
 def contacts_lock(contact_ids: Sequence[int]) -> list[int]:
     """Inside a transaction: lock these contacts in id order (``FOR NO KEY UPDATE``, which the
     event intake's ``FOR KEY SHARE`` does not wait for); the ids that exist."""
-    return list(
-        Contact.objects.filter(pk__in=sorted(set(contact_ids)))
-        .order_by("pk")
-        .select_for_update(no_key=True)
-        .values_list("pk", flat=True)
-    )
+    return Contact.objects.lock_in_id_order(contact_ids)
 
 
 def scores_update(
