@@ -46,7 +46,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -772,49 +772,74 @@ def hidden_from(tree: dict[str, Any], user: User, visible: dict[str, Field] | No
     return False
 
 
+def _last_days(leaf: dict[str, Any]) -> bool:
+    return bool((leaf.get("period") or {}).get("last_days"))
+
+
+def _field_reasons(leaf: dict[str, Any]) -> tuple[set[str], bool]:
+    key = str(leaf.get("field"))
+    reasons = {"company" if key.startswith("company.") else f"field:{key}"}
+    if key == "owner_team":
+        reasons.add("field:owner")
+    return reasons, leaf.get("operator") in DAYS_VALUE
+
+
+def _event_reasons(leaf: dict[str, Any]) -> tuple[set[str], bool]:
+    return {f"event:{leaf.get('name')}"}, leaf.get("operator") in DAYS_VALUE or _last_days(leaf)
+
+
+def _email_reasons(leaf: dict[str, Any]) -> tuple[set[str], bool]:
+    return {f"event:{name}" for name in EMAIL_ACTIONS.get(str(leaf.get("action")), ())}, _last_days(leaf)
+
+
+def _order_reasons(leaf: dict[str, Any]) -> tuple[set[str], bool]:
+    return {"orders"}, leaf.get("operator") in DAYS_VALUE or _last_days(leaf)
+
+
+def _segment_reasons(leaf: dict[str, Any]) -> tuple[set[str], bool]:
+    from danhba.segments.models import Segment
+
+    ref_id: Any = leaf.get("segment")
+    ref = Segment.objects.filter(pk=ref_id).first()
+    if ref is None:
+        return set(), False
+    if ref.is_static:
+        return {f"list:{ref.pk}"}, False
+    sub, timed = dependencies(ref.conditions)
+    return set(sub), timed
+
+
+# What each kind of condition reads, as change reasons, and whether time alone changes it.
+_DEPENDS: dict[str, Callable[[dict[str, Any]], tuple[set[str], bool]]] = {
+    "field": _field_reasons,
+    "tag": lambda leaf: ({"tags"}, False),
+    "consent": lambda leaf: ({"consent"}, False),
+    "event": _event_reasons,
+    "event_time": _event_reasons,
+    "email": _email_reasons,
+    "purchase": _order_reasons,
+    "bought": _order_reasons,
+    "segment": _segment_reasons,
+}
+
+
 def dependencies(tree: dict[str, Any]) -> tuple[list[str], bool]:
     """What data a segment reads, as the change reasons that can alter it (``field:province``,
     ``tags``, ``consent``, ``event:<name>``, ``orders``, ``list:<id>``, ``company``), and whether the
     passing of time alone can change it. Referenced segments add theirs."""
-    from danhba.segments.models import Segment
-
     reasons: set[str] = set()
     timed = False
     for leaf in leaves(tree):
-        kind = leaf.get("kind")
-        op = leaf.get("operator")
-        if kind == "field":
-            key = str(leaf.get("field"))
-            reasons.add("company" if key.startswith("company.") else f"field:{key}")
-            if key == "owner_team":
-                reasons.add("field:owner")
-            timed |= op in DAYS_VALUE
-        elif kind == "tag":
-            reasons.add("tags")
-        elif kind == "consent":
-            reasons.add("consent")
-        elif kind in ("event", "event_time"):
-            reasons.add(f"event:{leaf.get('name')}")
-            timed |= op in DAYS_VALUE or bool((leaf.get("period") or {}).get("last_days"))
-        elif kind == "email":
-            reasons.update(f"event:{name}" for name in EMAIL_ACTIONS.get(str(leaf.get("action")), ()))
-            timed |= bool((leaf.get("period") or {}).get("last_days"))
-        elif kind in ("purchase", "bought"):
-            reasons.add("orders")
-            timed |= op in DAYS_VALUE or bool((leaf.get("period") or {}).get("last_days"))
-        elif kind not in KINDS and (extra := CONDITION_KINDS.get(str(kind))) is not None:
-            reasons.update(extra.reasons(leaf))
-        elif kind == "segment":
-            ref_id: Any = leaf.get("segment")
-            ref = Segment.objects.filter(pk=ref_id).first()
-            if ref is None:
-                continue
-            if ref.is_static:
-                reasons.add(f"list:{ref.pk}")
-            else:
-                sub, sub_timed = dependencies(ref.conditions)
-                reasons.update(sub)
-                timed |= sub_timed
+        kind = str(leaf.get("kind"))
+        depends = _DEPENDS.get(kind)
+        if depends is not None:
+            more, more_timed = depends(leaf)
+        elif kind not in KINDS and (extra := CONDITION_KINDS.get(kind)) is not None:
+            more, more_timed = set(extra.reasons(leaf)), False
+        else:
+            continue
+        reasons |= more
+        timed |= more_timed
     return sorted(reasons), timed
 
 
@@ -899,69 +924,71 @@ class Describer:
         }
 
     def leaf(self, node: dict[str, Any]) -> str:
-        kind = node.get("kind")
-        if kind == "field":
-            f = self.fields.get(str(node.get("field")))
-            label = str(f.label) if f else str(node.get("field"))
-            label = label[:1].upper() + label[1:]
-            show: Callable[[Any], str] = (lambda v: self._choice(f, v)) if f else (lambda v: f"“{v}”")
-            if f and f.type in SHOW:
-                show = SHOW[f.type]
-            return self._operand(label, str(node.get("operator")), node, show)
-        if kind == "tag":
-            names = node.get("tags", [])
-            tags = ", ".join(f"“{t}”" for t in names)
-            op = node.get("operator")
-            if op == "any" and len(names) == 1:
-                return _("tag is %(tags)s") % {"tags": tags}
-            templates = {
-                "any": _("has tag %(tags)s"),
-                "all": _("has all tags %(tags)s"),
-                "none": _("has none of the tags %(tags)s"),
-            }
-            return templates.get(str(op), "%(tags)s") % {"tags": tags}
-        if kind == "consent":
-            from danhba.privacy.models import ConsentPurpose
+        kind = str(node.get("kind"))
+        method = self._LEAVES.get(kind)
+        if method is not None:
+            return method(self, node)
+        extra = CONDITION_KINDS.get(kind)
+        return extra.describe(node) if extra is not None else kind
 
-            purpose = ConsentPurpose.objects.filter(key=node.get("purpose")).first()
-            name = purpose.label if purpose else str(node.get("purpose"))
-            status = {"granted": _("granted"), "withdrawn": _("withdrawn"), "unknown": _("not asked")}
-            return _("consent to %(purpose)s is %(status)s") % {
-                "purpose": name,
-                "status": status.get(str(node.get("status")), node.get("status")),
-            }
-        if kind == "event":
-            return self._event(node)
-        if kind == "email":
-            return self._email(node)
-        if kind == "event_time":
-            which = _("first") if node.get("which") == "first" else _("last")
-            label = _("%(which)s time “%(name)s”") % {"which": which, "name": node.get("name")}
-            return self._operand(label, str(node.get("operator")), node, _as_date)
-        if kind == "purchase":
-            metric = PURCHASE_METRICS.get(str(node.get("metric")))
-            label = str(metric[1]) if metric else str(node.get("metric"))
-            label = label[:1].upper() + label[1:]
-            kind = "money" if node.get("metric") in MONEY_METRICS else metric[0] if metric else ""
-            show = SHOW.get(kind, str)
-            return self._operand(label, str(node.get("operator")), node, show) + self._period(node.get("period"))
-        if kind == "bought":
-            what = (
-                _("product “%s”") % node["product"]
-                if node.get("product")
-                else _("category “%s”") % node.get("category")
-            )
-            text = _("did not buy %s") if node.get("negate") else _("bought %s")
-            return text % what + self._period(node.get("period"))
-        if kind == "segment":
-            from danhba.segments.models import Segment
+    def _field(self, node: dict[str, Any]) -> str:
+        f = self.fields.get(str(node.get("field")))
+        label = str(f.label) if f else str(node.get("field"))
+        label = label[:1].upper() + label[1:]
+        show: Callable[[Any], str] = (lambda v: self._choice(f, v)) if f else (lambda v: f"“{v}”")
+        if f and f.type in SHOW:
+            show = SHOW[f.type]
+        return self._operand(label, str(node.get("operator")), node, show)
 
-            ref_id: Any = node.get("segment")
-            ref = Segment.objects.filter(pk=ref_id).first()
-            name = f"“{ref.name}”" if ref else "#{}".format(node.get("segment"))
-            return (_("not in %s") if node.get("operator") == "not_in" else _("in %s")) % name
-        extra = CONDITION_KINDS.get(str(kind))
-        return extra.describe(node) if extra is not None else str(kind)
+    def _tag(self, node: dict[str, Any]) -> str:
+        names = node.get("tags", [])
+        tags = ", ".join(f"“{t}”" for t in names)
+        op = node.get("operator")
+        if op == "any" and len(names) == 1:
+            return _("tag is %(tags)s") % {"tags": tags}
+        templates = {
+            "any": _("has tag %(tags)s"),
+            "all": _("has all tags %(tags)s"),
+            "none": _("has none of the tags %(tags)s"),
+        }
+        return templates.get(str(op), "%(tags)s") % {"tags": tags}
+
+    def _consent(self, node: dict[str, Any]) -> str:
+        from danhba.privacy.models import ConsentPurpose
+
+        purpose = ConsentPurpose.objects.filter(key=node.get("purpose")).first()
+        name = purpose.label if purpose else str(node.get("purpose"))
+        status = {"granted": _("granted"), "withdrawn": _("withdrawn"), "unknown": _("not asked")}
+        return _("consent to %(purpose)s is %(status)s") % {
+            "purpose": name,
+            "status": status.get(str(node.get("status")), node.get("status")),
+        }
+
+    def _event_time(self, node: dict[str, Any]) -> str:
+        which = _("first") if node.get("which") == "first" else _("last")
+        label = _("%(which)s time “%(name)s”") % {"which": which, "name": node.get("name")}
+        return self._operand(label, str(node.get("operator")), node, _as_date)
+
+    def _purchase(self, node: dict[str, Any]) -> str:
+        metric = PURCHASE_METRICS.get(str(node.get("metric")))
+        label = str(metric[1]) if metric else str(node.get("metric"))
+        label = label[:1].upper() + label[1:]
+        kind = "money" if node.get("metric") in MONEY_METRICS else metric[0] if metric else ""
+        show = SHOW.get(kind, str)
+        return self._operand(label, str(node.get("operator")), node, show) + self._period(node.get("period"))
+
+    def _bought(self, node: dict[str, Any]) -> str:
+        what = _("product “%s”") % node["product"] if node.get("product") else _("category “%s”") % node.get("category")
+        text = _("did not buy %s") if node.get("negate") else _("bought %s")
+        return text % what + self._period(node.get("period"))
+
+    def _segment(self, node: dict[str, Any]) -> str:
+        from danhba.segments.models import Segment
+
+        ref_id: Any = node.get("segment")
+        ref = Segment.objects.filter(pk=ref_id).first()
+        name = f"“{ref.name}”" if ref else "#{}".format(node.get("segment"))
+        return (_("not in %s") if node.get("operator") == "not_in" else _("in %s")) % name
 
     def _email(self, node: dict[str, Any]) -> str:
         campaign = node.get("campaign")
@@ -999,6 +1026,20 @@ class Describer:
         if where:
             text += _(" where %s") % _(" and ").join(where)
         return text + self._period(node.get("period"))
+
+    # How each kind of condition reads; kinds added by other apps describe themselves
+    # (``CONDITION_KINDS``).
+    _LEAVES: ClassVar[dict[str, Callable[[Describer, dict[str, Any]], str]]] = {
+        "field": _field,
+        "tag": _tag,
+        "consent": _consent,
+        "event": _event,
+        "email": _email,
+        "event_time": _event_time,
+        "purchase": _purchase,
+        "bought": _bought,
+        "segment": _segment,
+    }
 
 
 def describe(tree: dict[str, Any]) -> str:

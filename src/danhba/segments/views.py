@@ -258,14 +258,37 @@ def builder_tree(request: AuthedRequest) -> HttpResponse:
     return render(request, "segments/_builder_tree.html", context)
 
 
+def _store_segment(
+    request: AuthedRequest, segment: Segment | None, kind: str, data: dict[str, Any], tree: Any
+) -> Segment:
+    """Create or save the builder's segment; raises InvalidInput with the reasons."""
+    if segment is None:
+        segment = services.segment_create(
+            actor=_actor(request),
+            name=data["name"],
+            description=data["description"],
+            kind=kind,
+            conditions=tree if kind == Segment.Kind.DYNAMIC else None,
+        )
+        messages.success(request, _("“%(name)s” created.") % {"name": segment.name})
+        return segment
+    changes: dict[str, Any] = {"name": data["name"], "description": data["description"]}
+    if not segment.is_static:
+        changes["conditions"] = tree
+    segment = services.segment_update(actor=_actor(request), segment=segment, data=changes)
+    messages.success(request, _("“%(name)s” saved.") % {"name": segment.name})
+    return segment
+
+
 def _save_builder(request: AuthedRequest, segment: Segment | None) -> HttpResponse:
     user = request.user
     kind = segment.kind if segment else F.kind_of(request.GET.get("kind") or request.POST.get("kind", ""))
+    segment_id = segment.pk if segment else None
     if request.method != "POST":
         form = F.SegmentForm(initial={"name": segment.name, "description": segment.description} if segment else None)
         tree = segment.conditions if segment else {"op": "all", "conditions": []}
         tree = tree if tree.get("conditions") else F.apply_action(tree, "add_condition:", user)
-        preview = _preview(request, tree, segment.pk if segment else None) if kind == Segment.Kind.DYNAMIC else {}
+        preview = _preview(request, tree, segment_id) if kind == Segment.Kind.DYNAMIC else {}
         context = _builder_context(request, segment=segment, kind=kind, form=form, tree=tree, preview=preview)
         return render(request, "segments/builder.html", context)
     form = F.SegmentForm(request.POST)
@@ -274,38 +297,23 @@ def _save_builder(request: AuthedRequest, segment: Segment | None) -> HttpRespon
     if action and action != "save":
         # Without JavaScript the add/remove buttons submit the whole form: apply and show again.
         tree = F.normalize_choices(F.apply_action(tree, action, user), user)
-        preview = _preview(request, tree, segment.pk if segment else None)
+        preview = _preview(request, tree, segment_id)
         context = _builder_context(
             request, segment=segment, kind=kind, form=form, tree=tree, errors=preview["errors"], preview=preview
         )
         return render(request, "segments/builder.html", context)
     errors: dict[F.Path, list[str]] = {}
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            if segment is None:
-                segment = services.segment_create(
-                    actor=_actor(request),
-                    name=data["name"],
-                    description=data["description"],
-                    kind=kind,
-                    conditions=tree if kind == Segment.Kind.DYNAMIC else None,
-                )
-                messages.success(request, _("“%(name)s” created.") % {"name": segment.name})
-            else:
-                changes: dict[str, Any] = {"name": data["name"], "description": data["description"]}
-                if not segment.is_static:
-                    changes["conditions"] = tree
-                segment = services.segment_update(actor=_actor(request), segment=segment, data=changes)
-                messages.success(request, _("“%(name)s” saved.") % {"name": segment.name})
+            saved = _store_segment(request, segment, kind, form.cleaned_data, tree)
         except InvalidInput as exc:
             form.apply_errors(exc.details)
             errors = F.errors_by_node(exc.details)
             if errors:
                 form.add_error(None, _("Some conditions are not valid; see the marked ones."))
         else:
-            return redirect("segments:detail", pk=segment.pk)
-    preview = _preview(request, tree, segment.pk if segment else None) if kind == Segment.Kind.DYNAMIC else {}
+            return redirect("segments:detail", pk=saved.pk)
+    preview = _preview(request, tree, segment_id) if kind == Segment.Kind.DYNAMIC else {}
     context = _builder_context(
         request, segment=segment, kind=kind, form=form, tree=tree, errors=errors or None, preview=preview
     )
