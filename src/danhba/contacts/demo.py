@@ -319,18 +319,10 @@ class PeopleGenerator:
     # --- people ---------------------------------------------------------------------------
 
     def person(self) -> Person:
+        # The draws happen in a fixed order (a seed makes the same people): keep it.
         rng = self.rng
         female = rng.random() < 0.52
-        family = rng.choices(self.family_names, self.family_weights)[0]
-        middle = rng.choice(MIDDLE_FEMALE if female else MIDDLE_MALE) if rng.random() < 0.93 else ""
-        given = rng.choice(self.given_female if female else self.given_male)
-        if rng.random() < 0.15:
-            # Two-word given names are common; the second word stays the given name.
-            middle = f"{middle} {rng.choice(self.given_female if female else self.given_male)}".strip()
-        full = " ".join(p for p in (family, middle, given) if p)
-        if rng.random() < 0.10:
-            full = name_case(fold(full))  # typed without diacritics, as people often do
-        full = name_case(full)
+        full = self._full_name(female)
         parts = split_name(full)
         created = self.now - dt.timedelta(seconds=rng.randrange(3 * 365 * 86400))
         company = rng.randrange(len(self.companies)) if self.companies and rng.random() < 0.4 else None
@@ -341,6 +333,41 @@ class PeopleGenerator:
         province = rng.choices(self.provinces, self.province_weights)[0] if rng.random() < 0.95 else ""
         tags = [name for name, _, share in TAGS if rng.random() < share]
         occupation = rng.choice(self.jobs) if rng.random() < 0.8 else ""
+        extras = self._extras()
+        return Person(
+            full_name=full,
+            family_name=parts.family,
+            middle_name=parts.middle,
+            given_name=parts.given,
+            **self._profile(female, province, company),
+            birthday=birthday,
+            emails=emails,
+            phones=phones,
+            province=province,
+            occupation=occupation,
+            source=rng.choices(self.sources, self.source_weights)[0],
+            stage=rng.choices(self.stages, self.stage_weights)[0],
+            tags=tags,
+            created_at=created,
+            company=company,
+            extras=extras,
+        )
+
+    def _full_name(self, female: bool) -> str:
+        rng = self.rng
+        family = rng.choices(self.family_names, self.family_weights)[0]
+        middle = rng.choice(MIDDLE_FEMALE if female else MIDDLE_MALE) if rng.random() < 0.93 else ""
+        given = rng.choice(self.given_female if female else self.given_male)
+        if rng.random() < 0.15:
+            # Two-word given names are common; the second word stays the given name.
+            middle = f"{middle} {rng.choice(self.given_female if female else self.given_male)}".strip()
+        full = " ".join(p for p in (family, middle, given) if p)
+        if rng.random() < 0.10:
+            full = name_case(fold(full))  # typed without diacritics, as people often do
+        return name_case(full)
+
+    def _extras(self) -> dict[str, str]:
+        rng = self.rng
         extras: dict[str, str] = {}
         if rng.random() < 0.3:
             extras["family"] = rng.choice(FAMILY_TEXT)
@@ -350,31 +377,19 @@ class PeopleGenerator:
             extras["preferences"] = rng.choice(PREFERENCES)
         if rng.random() < 0.2:
             extras["motivations"] = rng.choice(MOTIVATIONS)
-        return Person(
-            full_name=full,
-            family_name=parts.family,
-            middle_name=parts.middle,
-            given_name=parts.given,
-            gender=("female" if female else "male") if rng.random() < 0.9 else "",
-            birthday=birthday,
-            emails=emails,
-            phones=phones,
-            province=province,
-            ward=rng.choice(self.wards) if province and rng.random() < 0.7 else "",
-            street=rng.choice(self.streets) if province and rng.random() < 0.7 else "",
-            occupation=occupation,
-            job_title=rng.choice(("Nhân viên", "Trưởng phòng", "Giám đốc", "Phó giám đốc", "Chủ cửa hàng", "Kế toán"))
-            if company is not None
-            else "",
-            education=rng.choice(EDUCATION) if rng.random() < 0.5 else "",
-            income_band=rng.choice(INCOME_BANDS) if rng.random() < 0.4 else "",
-            source=rng.choices(self.sources, self.source_weights)[0],
-            stage=rng.choices(self.stages, self.stage_weights)[0],
-            tags=tags,
-            created_at=created,
-            company=company,
-            extras=extras,
-        )
+        return extras
+
+    def _profile(self, female: bool, province: str, company: int | None) -> dict[str, str]:
+        rng = self.rng
+        job_titles = ("Nhân viên", "Trưởng phòng", "Giám đốc", "Phó giám đốc", "Chủ cửa hàng", "Kế toán")
+        return {
+            "gender": ("female" if female else "male") if rng.random() < 0.9 else "",
+            "ward": rng.choice(self.wards) if province and rng.random() < 0.7 else "",
+            "street": rng.choice(self.streets) if province and rng.random() < 0.7 else "",
+            "job_title": rng.choice(job_titles) if company is not None else "",
+            "education": rng.choice(EDUCATION) if rng.random() < 0.5 else "",
+            "income_band": rng.choice(INCOME_BANDS) if rng.random() < 0.4 else "",
+        }
 
     def _emails(self, family: str, middle: str, given: str, company: int | None) -> list[str]:
         rng = self.rng
