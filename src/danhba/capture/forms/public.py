@@ -131,28 +131,36 @@ def _context(request: HttpRequest, payload: dict[str, Any], known: int | None) -
 _NOT_STORED = {ff.HONEYPOT, ff.TOKEN_FIELD, "visitor", "anonymous_id", "page_url", "referrer", *ff.UTM_KEYS}
 
 
-def take(request: HttpRequest, form: WebForm, payload: dict[str, Any]) -> Outcome:
-    """The rules every door shares (hosted page, iframe, script embed)."""
+def _screen(request: HttpRequest, form: WebForm, payload: dict[str, Any]) -> tuple[Outcome | None, dict[str, Any]]:
+    """The spam and flood checks: (the outcome of a blocked submission or None, the render token's
+    contents). A bot is told "ok" and counted, so it learns nothing."""
     wait = SUBMIT_LIMIT.wait(request, extra=str(form.pk))
     if wait:
         services.form_count(form.pk, "blocked_rate")
-        return Outcome("limited", wait=wait)
+        return Outcome("limited", wait=wait), {}
     if payload.get(ff.HONEYPOT):
         services.form_count(form.pk, "blocked_honeypot")
-        return Outcome("ok")
+        return Outcome("ok"), {}
     rendered = tokens.read_render_token(payload.get(ff.TOKEN_FIELD), form.pk)
     if form.min_fill_seconds and (rendered is None or time.time() - rendered["t"] < form.min_fill_seconds):
         services.form_count(form.pk, "blocked_too_fast")
-        return Outcome("ok")
-    targets = {q["target"] for q in form.all_questions()}
-    shown = [t for t in (rendered or {}).get("k", []) if t in targets] or [q["target"] for q in form.fields]
+        return Outcome("ok"), {}
+    return None, rendered or {}
+
+
+def take(request: HttpRequest, form: WebForm, payload: dict[str, Any]) -> Outcome:
+    """The rules every door shares (hosted page, iframe, script embed)."""
+    blocked, rendered = _screen(request, form, payload)
+    if blocked is not None:
+        return blocked
     by_target = {q["target"]: q for q in form.all_questions()}
+    shown = [t for t in rendered.get("k", []) if t in by_target] or [q["target"] for q in form.fields]
     with translation.override(form.language):
         answers = ff.read_answers([by_target[t] for t in shown], form.consents, payload)
     if answers.errors:
         return Outcome("invalid", errors=answers.errors)
-    known = (rendered or {}).get("c") or tokens.read_visitor_token(payload.get("visitor"))
-    stored = {k: v for k, v in payload.items() if k not in _NOT_STORED and (k in targets or k == "consent")}
+    known = rendered.get("c") or tokens.read_visitor_token(payload.get("visitor"))
+    stored = {k: v for k, v in payload.items() if k not in _NOT_STORED and (k in by_target or k == "consent")}
     context = _context(request, payload, known if isinstance(known, int) else None)
     submission = services.submission_store(
         form=form, payload=stored, shown=shown, consents=answers.consents, context=context
