@@ -428,15 +428,34 @@ def order_record(
     raise AssertionError("unreachable")
 
 
+# A merge moving the order again and again while the write waits for its contacts: after this
+# many tries the write locks the order's new contact while holding the order (a deadlock, if one
+# comes of it, is answered 503).
+_LOCK_TRIES = 3
+
+
 def _contacts_lock(order_id: str, contact_id: int | None) -> None:
     """Lock the contacts an order write will change before the order's row, in id order: a merge
     locks its contacts and then moves their orders, so the other order would wait in a circle
     (PostgreSQL: a deadlock, answered 503). ``FOR NO KEY UPDATE`` is the lock the purchase
-    figures' UPDATE takes anyway; the event intake's ``FOR KEY SHARE`` does not wait for it."""
-    current = Order.objects.filter(order_id=order_id).values_list("contact_id", flat=True).first()
-    ids = sorted({i for i in (contact_id, current) if i is not None})
-    if ids:
-        Contact.objects.lock_in_id_order(ids)
+    figures' UPDATE takes anyway; the event intake's ``FOR KEY SHARE`` does not wait for it.
+
+    A merge may move the order to another contact while the write waits for the first: the
+    order's contact is read again under the order's lock, and when it moved, the locks taken
+    here are given back (the savepoint) and taken again for the new contact."""
+    for attempt in range(_LOCK_TRIES):
+        current = Order.objects.filter(order_id=order_id).values_list("contact_id", flat=True).first()
+        savepoint = transaction.savepoint()
+        ids = sorted({i for i in (contact_id, current) if i is not None})
+        if ids:
+            Contact.objects.lock_in_id_order(ids)
+        now = Order.objects.select_for_update().filter(order_id=order_id).values_list("contact_id", flat=True).first()
+        if now is None or now in ids or attempt == _LOCK_TRIES - 1:
+            transaction.savepoint_commit(savepoint)
+            if now is not None and now not in ids:
+                Contact.objects.lock_in_id_order([now])
+            return
+        transaction.savepoint_rollback(savepoint)
 
 
 def _order_write(
