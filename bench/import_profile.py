@@ -111,7 +111,7 @@ def _read(path: str, batch_size: int, limit: int, timed: bool) -> tuple[list[byt
     import pickle
 
     from bench.import_bench import MAPPING
-    from danhba.ingest import pipeline
+    from danhba.ingest import pipeline, transport
     from danhba.ingest.extract import RowReader
     from danhba.ingest.transform import Plan
 
@@ -134,7 +134,7 @@ def _read(path: str, batch_size: int, limit: int, timed: bool) -> tuple[list[byt
             then = clock()
             spent["prepare"] += then - now
             if len(batch) >= batch_size or row.line > limit:
-                sent.append(pickle.dumps(pipeline._packed(batch), protocol=pickle.HIGHEST_PROTOCOL))
+                sent.append(pickle.dumps(transport.pack(batch), protocol=pickle.HIGHEST_PROTOCOL))
                 batch = []
                 now = clock()
                 spent["pack and pickle"] += now - then
@@ -147,17 +147,16 @@ def _read(path: str, batch_size: int, limit: int, timed: bool) -> tuple[list[byt
 
 def reader(path: str, rows: int, batch_size: int, top: int) -> dict[str, Any]:
     """The reading process's work on the first ``rows`` rows of ``path``, in this process, as the
-    child of ``ingest.pipeline`` does it (``RowReader`` → ``Plan.prepare`` → ``Prepared.packed``
+    child of ``ingest.pipeline`` does it (``RowReader`` → ``Plan.prepare`` → ``transport.pack``
     → pickle per batch, collector as during an import), under cProfile: CPU-µs a row in all and
     per step, and the functions that cost most (own time, µs a row, cProfile's times scaled to
     the run without it). Then the loader's side of
-    the same batches: unpickling and ``Prepared(*row)``."""
+    the same batches: unpickling and ``transport.unpack``."""
     import cProfile
     import pickle
     import pstats
 
-    from danhba.ingest import pipeline
-    from danhba.ingest.transform import Prepared
+    from danhba.ingest import pipeline, transport
 
     read = functools.partial(_read, path, batch_size)
     read(min(rows, 5_000), timed=False)  # warm: imports, Django's first translations
@@ -171,7 +170,7 @@ def reader(path: str, rows: int, batch_size: int, top: int) -> dict[str, Any]:
     profiler.disable()
     started = time.process_time()
     with pipeline.fewer_collections():
-        loaded = sum(len([Prepared(*r) if type(r) is tuple else r for r in pickle.loads(b)]) for b in sent)  # noqa: S301 (our own bytes)
+        loaded = sum(len(transport.unpack(pickle.loads(b))) for b in sent)  # noqa: S301 (our own bytes)
     unpickle = time.process_time() - started
     us = 1e6 / loaded
     stats = pstats.Stats(profiler)

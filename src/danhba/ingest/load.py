@@ -179,7 +179,7 @@ class Loader:
             except DatabaseError as exc:
                 self._forget()
                 refused = reason(gettext_noop("the database refused the row: %(e)s"), e=str(exc))
-                self._reject(keep, row.line, row.raw, [Issue("", "", refused)])
+                self._reject(keep, row.line, row.cells(), [Issue("", "", refused)])
                 continue
             keep.counts.update(single.counts)
             keep.issues.extend(single.issues)
@@ -271,7 +271,7 @@ class Loader:
             elif target.contact_id in hidden:
                 # Someone else's contact the importer may not see: neither change nor reveal it.
                 outside = reason(gettext_noop("matches a contact outside your records"))
-                self._reject(outcome, row.line, row.raw, [Issue("", "", outside)])
+                self._reject(outcome, row.line, row.cells(), [Issue("", "", outside)])
                 continue
             elif target.contact_id is not None and not target.rows:
                 # The first row of this batch for a contact that already exists.
@@ -324,6 +324,7 @@ class Loader:
             row.external_ids.remove((key[1], key[2]))
             taken = reason(gettext_noop("external id already belongs to %(who)s; not added"), who=who)
         row.warnings.append(Issue("", key[-1], taken))
+        row.restore_fields()
         row.search = row.row = None  # made by the reader with the identity just taken away
 
     # --- merging rows into a target -----------------------------------------------------------------
@@ -363,6 +364,10 @@ class Loader:
 
     def _apply(self, rows: list[Prepared], outcome: Outcome, *, write: bool) -> None:
         targets = self._resolve(rows, outcome)
+        for target in targets:
+            if target.contact_id is not None or len(target.rows) > 1:
+                for row in target.rows:  # merged or updating: their fields are compared (``_merge_scalars``)
+                    row.restore_fields()
         now = timezone.now()
         new = [t for t in targets if t.contact_id is None]
         old = [t for t in targets if t.contact_id is not None]

@@ -37,6 +37,8 @@ def batches(run: Any, plan: Any, batch_size: int) -> Iterator[tuple[int, list[An
         with run.file.open("rb") as handle:
             yield from _batches(_rows(run, handle), plan, batch_size)
         return
+    from danhba.ingest import transport
+
     context = multiprocessing.get_context("spawn")  # never fork a process holding DB connections
     channel: Any = context.Queue(maxsize=AHEAD)
     child = context.Process(
@@ -58,7 +60,7 @@ def batches(run: Any, plan: Any, batch_size: int) -> Iterator[tuple[int, list[An
                 return
             if message[0] == "error":
                 raise PipelineError(message[1])
-            yield message[1], _unpacked(message[2])
+            yield message[1], transport.unpack(message[2])
     finally:
         if child.is_alive():
             child.terminate()
@@ -109,19 +111,6 @@ def _batches(rows: Iterator[Any], plan: Any, batch_size: int) -> Iterator[tuple[
         yield last, batch
 
 
-def _packed(batch: list[Any]) -> list[Any]:
-    """Prepared rows as plain tuples for the queue (``Prepared.packed``); others as they are."""
-    from danhba.ingest.transform import Prepared
-
-    return [item.packed() if type(item) is Prepared else item for item in batch]
-
-
-def _unpacked(batch: list[Any]) -> list[Any]:
-    from danhba.ingest.transform import Prepared
-
-    return [Prepared(*item) if type(item) is tuple else item for item in batch]
-
-
 def produce(
     path: str, reader: dict[str, Any], columns: dict[str, str], options: dict[str, Any], headers: list[str],
     line_done: int, batch_size: int, channel: Any, parent: int,
@@ -135,6 +124,7 @@ def produce(
     from django.db import connections
     from django.utils import translation
 
+    from danhba.ingest import transport
     from danhba.ingest.extract import RowReader
     from danhba.ingest.transform import Plan
 
@@ -153,7 +143,7 @@ def produce(
         with open(path, "rb") as handle, translation.override("en"), fewer_collections():  # as the loader
             rows = (row for row in RowReader(handle, **reader) if row.line > line_done)
             for last, batch in _batches(rows, plan, batch_size):
-                send(("batch", last, _packed(batch)))
+                send(("batch", last, transport.pack(batch)))
     except (ValueError, UnicodeError, OSError, KeyError, zipfile.BadZipFile) as exc:
         send(("error", str(exc)))
         return

@@ -97,7 +97,7 @@ def shown_item(item: Prepared | Rejected | None, view: RowView) -> Prepared | Re
         return Rejected(item.line, view.values(item.raw), [view.issue(i) for i in item.errors])
     return replace(
         item,
-        raw=view.values(item.raw),
+        raw=view.values(item.cells()),
         fields={k: v for k, v in item.fields.items() if view.sees(k)},
         custom={k: v for k, v in item.custom.items() if view.sees(f"custom.{k}")},
         warnings=[view.issue(i) for i in item.warnings],

@@ -106,6 +106,13 @@ NO_KEY_LEFT = gettext_noop(
 )
 NO_IDENTITY = gettext_noop("a name, an email, a phone or an external id is required")
 LEFT_OUT = gettext_noop("%(reason)s; the row is imported without this value")
+CELL_SEPARATOR = "\x1f"  # ASCII's unit separator: a row's cells joined into one text
+
+
+@functools.cache
+def contact_columns() -> dict[str, int]:
+    """Where each column is in a contacts-table row (``ContactRows.column``)."""
+    return ContactRows().column
 
 
 @dataclass(slots=True)
@@ -113,7 +120,9 @@ class Prepared:
     """A row ready to load: contact columns, its identities and collections, warnings."""
 
     line: int
-    raw: dict[str, str]
+    # The row as read, by header; between the import's processes its cells in header order,
+    # joined (``transport``): only a report of the row refused needs them (``cells``).
+    raw: dict[str, str] | tuple[tuple[str, ...], str]
     fields: dict[str, Any] = field(default_factory=dict)
     custom: dict[str, Any] = field(default_factory=dict)
     emails: list[str] = field(default_factory=list)
@@ -135,16 +144,27 @@ class Prepared:
     # with the name key and search texts and dropped with them: the loader adds the id, the
     # import's source and defaults, and the write's time.
     row: list[Any] | None = None
+    # Between the processes ``fields`` does not travel next to ``row``, which holds its values:
+    # only its keys, in order; ``restore_fields`` makes it again when the loader needs it.
+    field_keys: tuple[str, ...] = ()
 
-    def packed(self) -> tuple[Any, ...]:
-        """The row as a plain tuple of its fields, in order (``Prepared(*packed)`` is the row
-        again): what travels between the import's two processes. Pickle handles a tuple of
-        builtins in C; a dataclass goes through its Python ``__getstate__`` and ``__setstate__``
-        (benchmark rows, collector as during an import: 11.1 → 7.9 µs to pickle a row, 10.9 →
-        9.4 µs to unpickle and rebuild it)."""
-        return (self.line, self.raw, self.fields, self.custom, self.emails, self.phones, self.tags, self.company,
-                self.external_ids, self.socials, self.notes, self.consents, self.warnings,
-                self.folded_name, self.name_key, self.search, self.row)  # fmt: skip
+    def cells(self) -> dict[str, str]:
+        """The row as read, by header (what a refused row's report keeps)."""
+        raw = self.raw
+        if isinstance(raw, dict):
+            return raw
+        headers, joined = raw
+        return dict(zip(headers, joined.split(CELL_SEPARATOR), strict=True))
+
+    def restore_fields(self) -> None:
+        """``fields`` again from ``row`` (the loader, before it reads them: the row is merged or
+        updates a contact, or loses an identity and its row)."""
+        if self.field_keys:
+            row = self.row
+            assert row is not None
+            column = contact_columns()
+            self.fields = {key: row[column[key]] for key in self.field_keys}
+            self.field_keys = ()
 
     def identity_problem(self, lost_key: bool) -> str:
         """Why this row has no usable identity, or ``""``. Usable: a valid email, a valid phone or
@@ -322,7 +342,7 @@ class Plan:
         if problem := out.identity_problem(lost_key):
             errors.append(Issue("", "", reason(problem)))
         if errors:
-            return Rejected(row.line, out.raw, [*left_out, *errors])
+            return Rejected(row.line, out.cells(), [*left_out, *errors])
         if left_out:
             out.warnings[:0] = [Issue(i.column, i.value, reason(LEFT_OUT, reason=i.reason)) for i in left_out]
         if full := out.fields.get("full_name"):

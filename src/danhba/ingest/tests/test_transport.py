@@ -1,0 +1,88 @@
+"""A batch travels between the import's processes without ``raw`` and ``fields`` next to the
+row made from them (``ingest.transport``, decision 0027): what arrives must be what was prepared,
+and a row the loader refuses must still carry its cells into the report."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from danhba.core.actor import Actor
+from danhba.ingest import pipeline, transport
+from danhba.ingest.extract import Row
+from danhba.ingest.models import ImportIssue
+from danhba.ingest.tests import test_load
+from danhba.ingest.tests.test_load import CSV, contact_by_email, run_import
+from danhba.ingest.tests.test_reader_per_value import COLUMNS, OPTIONS, POOLS, rows
+from danhba.ingest.transform import CELL_SEPARATOR, Plan, Prepared
+
+pytestmark = pytest.mark.django_db
+
+
+def travelled(batch: list[Any]) -> list[Any]:
+    return transport.unpack(pickle.loads(pickle.dumps(transport.pack(batch), protocol=pickle.HIGHEST_PROTOCOL)))
+
+
+def test_a_batch_arrives_as_it_was_prepared() -> None:
+    plan = Plan(COLUMNS, OPTIONS, list(POOLS))
+    source = [*rows(2000, seed=7), Row(3000, dict.fromkeys(POOLS, "")),
+              Row(3001, dict.fromkeys(POOLS, "") | {"Email": "a@b.vn", "Ghi chú": f"x{CELL_SEPARATOR}y"})]  # fmt: skip
+    batch = [plan.prepare(row) for row in source]
+    assert {type(p).__name__ for p in batch} == {"Prepared", "Rejected", "NoneType"}
+    arrived = travelled(batch)
+    assert len(arrived) == len(batch)
+    made = 0
+    for sent, got in zip(batch, arrived, strict=True):
+        assert type(got) is type(sent)
+        if not isinstance(sent, Prepared):
+            assert got == sent
+            continue
+        assert got.cells() == sent.raw
+        made += bool(got.field_keys)
+        got.restore_fields()
+        assert list(got.fields.items()) == list(sent.fields.items())  # in order: the audit's diff follows it
+        got.raw = sent.raw
+        assert got == sent
+    assert made > 1000  # most rows' fields travelled in their contact row
+
+
+@pytest.fixture
+def through_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every batch of an import packed, pickled and unpacked, as between the two processes."""
+    batches = pipeline._batches
+
+    def travelling(*args: Any) -> Iterator[tuple[int, list[Any]]]:
+        for last, batch in batches(*args):
+            yield last, travelled(batch)
+
+    monkeypatch.setattr(pipeline, "_batches", travelling)
+
+
+@pytest.mark.usefixtures("through_the_queue")
+def test_a_row_the_loader_refuses_keeps_its_cells_after_the_transport(users: dict[str, Any], make_contact: Any) -> None:
+    make_contact(full_name="Khách Của Người Khác", emails=[{"email": "khac@example.vn"}], owner=users["admin"].pk)
+    rep = Actor.system("ui", users["sales"])
+    run = run_import((CSV + "Mới,moi@example.vn,,,,\nSửa,khac@example.vn,0912345678,,VIP,\n").encode(), rep)
+    assert (run.created, run.rejected) == (1, 1)
+    assert contact_by_email("moi@example.vn").full_name == "Mới"
+    refused = ImportIssue.objects.get(run=run, severity="error")
+    assert (refused.line, refused.reason) == (3, "matches a contact outside your records")
+    assert refused.row == {"Họ và tên": "Sửa", "Email": "khac@example.vn", "SĐT": "0912345678",
+                           "Tỉnh/Thành phố": "", "Nhóm": "VIP", "Ghi chú": ""}  # fmt: skip
+
+
+@pytest.mark.usefixtures("through_the_queue")
+@pytest.mark.parametrize(
+    "case",
+    [
+        test_load.test_in_file_duplicates_are_merged_not_doubled,
+        lambda: test_load.test_update_policies("fill_empty", "Nguyễn An", "Kế toán"),
+        lambda: test_load.test_update_policies("overwrite", "Nguyễn Văn An", "Giám đốc"),
+    ],
+    ids=["merged", "fill_empty", "overwrite"],
+)
+def test_rows_merged_or_updating_a_contact_after_the_transport(case: Any) -> None:
+    case()  # their fields are compared: the loader makes them again from the row that carried them
