@@ -2,16 +2,25 @@
 enrolments — the engine's step groups, enrolment, a version's move rule — so the diagram reads a
 few rows instead of counting every StepRun (1.1 s at 500,000 runs on PostgreSQL). One upsert per
 transaction: ``INSERT … ON CONFLICT (version, step, shard) DO UPDATE SET n = n + excluded.n``
-(SQLite and PostgreSQL alike), rows in step order so two writers lock them in the same order."""
+(SQLite and PostgreSQL alike), rows in key order so two writers lock them in the same order.
+
+A transaction that enrols or moves contacts along the way (an engine step group: its goals, a
+trigger its step fires, an enrol step, its moves) opens :func:`counts_deferred`: the counters it
+adds to are written once, at the block's end, after every other write and lock of it. Written
+on the way, a counter row taken early would be held while the transaction waits for contact
+rows, and a writer holding those contacts and adding to that counter (another step group, a
+trigger in a contact write) would wait in a circle: on PostgreSQL, a deadlock."""
 
 from __future__ import annotations
 
 import secrets
+import threading
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from danhba.automation.models import StepCount
 
@@ -32,13 +41,69 @@ def shard_of(token: str | None = None) -> int:
     return secrets.randbelow(SHARDS)
 
 
+# (version, step, shard) → the values of COLUMNS to add
+_Rows = dict[tuple[int, str, int], list[int]]
+_state = threading.local()
+
+
 def counts_add(*, version_id: int, deltas: Deltas, shard: int | None = None) -> None:
-    """Add to a version's step counters (inside the caller's transaction)."""
-    rows: list[list[Any]] = [
-        [version_id, step, shard_of() if shard is None else shard, *(int(cols.get(c, 0)) for c in COLUMNS)]
-        for step, cols in sorted(deltas.items())
+    """Add to a version's step counters, inside the caller's transaction: at the end of the
+    :func:`counts_deferred` block around it, else now."""
+    chosen = shard_of() if shard is None else shard
+    rows: _Rows = {
+        (version_id, step, chosen): [int(cols.get(c, 0)) for c in COLUMNS]
+        for step, cols in deltas.items()
         if any(cols.get(c) for c in COLUMNS)
-    ]
+    }
+    if not rows:
+        return
+    if getattr(_state, "deferring", False) and connection.in_atomic_block:
+        transaction.on_commit(_Pending(rows))
+    else:
+        _write(rows)
+
+
+class _Pending:
+    """What one :func:`counts_add` call waits to write at its block's end. It waits among the
+    transaction's on-commit callbacks so that Django's own bookkeeping drops it with a savepoint
+    rolled back (an enrolment undone by a retried step); called after the commit it does
+    nothing: it was written before."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: _Rows) -> None:
+        self.rows = rows
+
+    def __call__(self) -> None:
+        return None
+
+
+@contextmanager
+def counts_deferred() -> Iterator[None]:
+    """Inside a transaction: the counters added to within the block are written at its end, in
+    one statement, rows in (version, step, shard) order. Nested blocks write with the outer
+    one; an exception writes nothing (the transaction or its savepoint rolls back)."""
+    if getattr(_state, "deferring", False) or not connection.in_atomic_block:
+        yield
+        return
+    _state.deferring = True
+    try:
+        yield
+    finally:
+        _state.deferring = False
+    # Reached only without an exception. ``run_on_commit`` holds (savepoints, callback,
+    # robust) for what is left after rolled-back savepoints.
+    rows: _Rows = {}
+    for entry in connection.run_on_commit:
+        callback = entry[1]
+        if isinstance(callback, _Pending):
+            for key, values in callback.rows.items():
+                rows[key] = [a + b for a, b in zip(rows.get(key, [0] * len(COLUMNS)), values, strict=True)]
+    connection.run_on_commit = [entry for entry in connection.run_on_commit if not isinstance(entry[1], _Pending)]
+    _write(rows)
+
+
+def _write(rows: _Rows) -> None:
     if not rows:
         return
     quote = connection.ops.quote_name
@@ -51,7 +116,8 @@ def counts_add(*, version_id: int, deltas: Deltas, shard: int | None = None) -> 
         f"ON CONFLICT (version_id, step, shard) DO UPDATE SET {sets}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
+        params: list[Any] = [value for key in sorted(rows) for value in (*key, *rows[key])]
+        cursor.execute(sql, params)
 
 
 def counts_of(version_id: int) -> dict[str, dict[str, int]]:

@@ -15,7 +15,7 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.automation.graph import graph_clean
 from danhba.automation.models import Enrolment, Workflow, WorkflowVersion
-from danhba.automation.services.counts import counts_add
+from danhba.automation.services.counts import counts_add, counts_deferred
 from danhba.automation.services.enrolments import wake_soon
 from danhba.automation.triggers import cache_clear, trigger_clean
 from danhba.automation.windows import window_clean
@@ -132,7 +132,7 @@ def workflow_update(
     cleaned = _clean(actor, data, creating=False)
     rule, to_step = move_clean(move)
     graph = cleaned.pop("graph", None)
-    with transaction.atomic():
+    with transaction.atomic(), counts_deferred():
         workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
         current = workflow.current_version
         _step_rights(actor, graph, current.graph if current else None)

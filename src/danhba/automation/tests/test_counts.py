@@ -4,6 +4,7 @@ retries, failures, goals and re-enrolment; the PostgreSQL workers' test checks t
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from typing import Any
 
@@ -93,3 +94,68 @@ def test_the_migration_fills_the_counters_as_recounted(admin: Any, make_workflow
     StepCount.objects.all().delete()
     importlib.import_module("danhba.automation.migrations.0003_step_counts").backfill(apps, None)
     assert kept(version) == expected and expected["title"] == {"entered": 5, "done": 4}
+
+
+def _group_writes(sql: list[str]) -> list[list[str]]:
+    """The writes of each outermost transaction among ``sql`` (the test's own transaction is
+    open: its savepoints stand for them), in the order they ran."""
+    groups: list[list[str]] = []
+    depth = 0
+    for statement in sql:
+        head = statement.lstrip().upper()
+        if head.startswith("SAVEPOINT"):
+            depth += 1
+            if depth == 1:
+                groups.append([])
+        elif head.startswith(("RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            depth -= 1
+        elif depth and (head.startswith(("INSERT", "UPDATE", "DELETE")) or " FOR UPDATE" in head):
+            groups[-1].append(statement)
+    return groups
+
+
+def test_a_transaction_adds_to_the_counters_once_at_its_end(admin: Any, make_workflow: Any, make_contact: Any) -> None:
+    """The counter rows are locked last, in one statement, whatever the transaction enrolled on
+    the way (a trigger fired by the step, an enrol step): a transaction holding contact locks
+    never waits for a counter row another holds while that one waits for its contacts."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    target = make_workflow(graph=three_steps(), name="Đích")
+    titled = make_workflow(
+        graph=three_steps(), name="Theo chức danh", trigger={"kind": "field_changed", "field": "job_title"}
+    )
+    graph = three_steps()
+    graph["steps"]["title"]["next"] = "enrol"
+    graph["steps"]["enrol"] = {"kind": "enrol", "params": {"workflow": target.pk}, "next": "pause"}
+    wf = make_workflow(graph=graph, name="Nguồn")
+    people = [make_contact(full_name=f"Người {i}").pk for i in range(3)]
+    enrol_manual(actor=actor_for(admin), workflow=wf, contact_ids=people, now=T0)
+    with CaptureQueriesContext(connection) as queries:
+        engine.run_due(now=T0)
+    groups = [g for g in _group_writes([q["sql"] for q in queries.captured_queries]) if g]
+    counting = [g for g in groups if any("automation_stepcount" in s for s in g)]
+    assert counting, "the engine's transactions add to the counters"
+    for writes in counting:
+        assert sum("automation_stepcount" in s for s in writes) == 1, writes
+        assert "automation_stepcount" in writes[-1], writes
+    for version in (wf.current_version, target.current_version, titled.current_version):
+        assert kept(version) == recount(version)
+    assert kept(target.current_version)["title"]["entered"] == 3
+    assert kept(titled.current_version)["title"]["entered"] == 3
+
+
+def test_what_a_rolled_back_savepoint_added_is_not_written(make_workflow: Any) -> None:
+    from django.db import transaction
+
+    from danhba.automation.services.counts import counts_add, counts_deferred, counts_of
+
+    version = make_workflow().current_version
+    with transaction.atomic(), counts_deferred():
+        counts_add(version_id=version.pk, deltas={"title": {"entered": 2}}, shard=1)
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            counts_add(version_id=version.pk, deltas={"title": {"entered": 5}}, shard=1)
+            raise RuntimeError("the step failed: its savepoint rolls back")
+        counts_add(version_id=version.pk, deltas={"pause": {"waiting": 1}, "title": {"done": 2}}, shard=2)
+        assert counts_of(version.pk) == {}, "written at the block's end"
+    assert counts_of(version.pk) == {"title": {"entered": 2, "done": 2}, "pause": {"waiting": 1}}
