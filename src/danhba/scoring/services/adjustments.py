@@ -27,7 +27,7 @@ from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput
 from danhba.scoring import rules as R
-from danhba.scoring.models import ScoreAdjustment, ScoreModel
+from danhba.scoring.models import ScoreAdjustment, ScoreItem, ScoreModel
 from danhba.scoring.services.compute import compute, contacts_lock, scores_update
 
 Source = ScoreAdjustment.Source
@@ -115,16 +115,14 @@ def score_adjust(
     return made
 
 
-def expired_adjustments_mark(*, now: dt.datetime | None = None, since: dt.timedelta = dt.timedelta(days=2)) -> int:
-    """Nightly: the contacts with an adjustment that stopped counting lately (``since``, more than
-    a night so a missed night is caught up) are computed again (``dirty.scores_mark``)."""
+def expired_adjustments_mark(*, now: dt.datetime | None = None) -> int:
+    """Nightly: the contacts whose score still counts an adjustment that has expired (an item of
+    it, computed before it expired) are computed again (``dirty.scores_mark``). Read from the
+    scores, not from a window of the last nights: however long the worker was down, the first
+    night it runs catches up, and a night after that finds nothing."""
     from danhba.scoring.services.dirty import scores_mark
 
     now = now or timezone.now()
-    ids = set(
-        ScoreAdjustment.objects.filter(expires_at__gt=now - since, expires_at__lte=now).values_list(
-            "contact_id", flat=True
-        )
-    )
+    ids = set(ScoreItem.objects.filter(adjustment__expires_at__lte=now).values_list("contact_id", flat=True))
     scores_mark(contact_ids=ids)
     return len(ids)

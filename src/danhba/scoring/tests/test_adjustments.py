@@ -145,6 +145,29 @@ def test_the_night_computes_again_the_contacts_whose_adjustment_expired(
     assert _total(lan, model) == Decimal("0.00") and _total(minh, model) == Decimal("30.00")
 
 
+def test_the_night_after_the_worker_was_down_for_days_catches_up(
+    make_contact: Any, make_model: Any, settings: Any
+) -> None:
+    """The worker was down 5 nights: the adjustments that expired meanwhile are applied by the
+    first night it runs, and a night after that has nothing left to do."""
+    from django.utils import timezone
+
+    from danhba.scoring.services.adjustments import expired_adjustments_mark
+
+    settings.SCORING_INLINE = True
+    model = make_model()
+    lan, minh, hoa = make_contact(full_name="Lan"), make_contact(full_name="Minh"), make_contact(full_name="Hoa")
+    now = timezone.now()
+    for contact, until in ((lan, now - 4 * DAY - dt.timedelta(hours=3)), (minh, now - 2 * DAY), (hoa, now + 3 * DAY)):
+        scores_adjust(
+            model=model, contact_ids=[contact.pk], points=30, now=now - 10 * DAY, source="manual", expires_at=until
+        )
+    assert expired_adjustments_mark(now=now) == 2
+    assert _total(lan, model) == _total(minh, model) == Decimal("0.00")
+    assert _total(hoa, model) == Decimal("30.00")
+    assert expired_adjustments_mark(now=now + DAY) == 0
+
+
 def test_a_grade_the_model_no_longer_has_is_refused_with_its_reason(make_contact: Any, make_model: Any) -> None:
     model = make_model(rules=[DEMO])
     lan = make_contact(full_name="Lan")
