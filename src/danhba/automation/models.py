@@ -144,6 +144,11 @@ class Enrolment(models.Model):
             models.Index(fields=["due_at"], condition=Q(status="active"), name="automation_enrolment_due"),
             models.Index(fields=["contact", "workflow"], name="automation_enrolment_contact"),
             models.Index(fields=["workflow", "status", "id"], name="automation_enrolment_list"),
+            # The diagram's "at the step" and "retrying" (selectors.step_counts): the active ones
+            # of a version by step, from the index alone, however many have finished.
+            models.Index(
+                fields=["version", "step", "attempt"], condition=Q(status="active"), name="automation_enrolment_at_step"
+            ),
             models.Index(
                 fields=["contact", "waiting_for"], condition=~Q(waiting_for=""), name="automation_enrolment_waiting"
             ),

@@ -159,3 +159,26 @@ def test_what_a_rolled_back_savepoint_added_is_not_written(make_workflow: Any) -
         counts_add(version_id=version.pk, deltas={"pause": {"waiting": 1}, "title": {"done": 2}}, shard=2)
         assert counts_of(version.pk) == {}, "written at the block's end"
     assert counts_of(version.pk) == {"title": {"entered": 2, "done": 2}, "pause": {"waiting": 1}}
+
+
+def test_the_live_counts_read_the_partial_index_of_active_enrolments(make_workflow: Any) -> None:
+    """ "At the step" and "retrying" count the active enrolments of a version by step from the
+    partial index (version, step, attempt) WHERE status = 'active', on SQLite and PostgreSQL,
+    instead of reading every enrolment the version ever had."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    version = make_workflow().current_version
+    with CaptureQueriesContext(connection) as queries:
+        step_counts(version)
+    counts = [q["sql"] for q in queries.captured_queries if '"automation_enrolment"' in q["sql"]]
+    assert len(counts) == 2
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        if postgres:
+            # The test's table is tiny: a scan of it would cost less than any index.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        for sql in counts:
+            cursor.execute(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + sql)
+            plan = "\n".join(str(row[-1] if not postgres else row[0]) for row in cursor.fetchall())
+            assert "automation_enrolment_at_step" in plan, plan
