@@ -527,17 +527,25 @@ class Loader:
             row[at.stage] = self.default_stage
         if not row[at.owner]:
             row[at.owner] = self.default_owner
-        brought = self._brought([first], tag_ids, company_ids)
-        company = brought.company
+        # ``_brought`` of one row, written out: no ``_Brought`` between (the loader's commonest path).
+        emails, phones, externals, socials = first.emails, first.phones, first.external_ids, first.socials
+        if len(emails) > 1:
+            emails = list(dict.fromkeys(emails))
+        if len(phones) > 1:
+            phones = list({p[0]: p for p in phones}.values())
+        tags = [*first.tags, *self.add_tags] if self.add_tags else first.tags
+        tag_key = self._tag_key
+        ids = [tag_ids[tag_key(name)] for name in tags]
+        company = first.company
         return MadeContact(
             row,
             first.search,
-            [(e, "personal") for e in brought.emails],
-            [(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in brought.phones],
-            brought.external_ids,
-            brought.socials,
-            brought.tag_ids,
-            [(company[0], company[1], row[at.job_title] or "")] if company else [],
+            [(e, "personal") for e in emails],
+            [(e164, raw, kind, "mobile" if kind == "mobile" else "home") for e164, raw, kind in phones],
+            list(dict.fromkeys(externals)) if externals else [],
+            list(dict.fromkeys(socials)) if socials else [],
+            list(dict.fromkeys(ids)) if len(ids) > 1 else ids,
+            [(company_ids[self._company_key(company)], company, row[at.job_title] or "")] if company else [],
             self._notes(target, now) if first.notes else [],
         )
 
@@ -576,8 +584,9 @@ class Loader:
         rows = target.rows
         if not (rows[0].notes if len(rows) == 1 else any(r.notes for r in rows)):
             return []
+        subject = _("Imported note")
         return [
-            Entry(kind="note", author_id=self.user_id, subject=_("Imported note"), body=body, occurred_at=now,
+            Entry(kind="note", author_id=self.user_id, subject=subject, body=body, occurred_at=now,
                   data={"import": self.run.pk, "line": r.line})
             for r in target.rows
             for body in r.notes
@@ -862,7 +871,7 @@ def _collect(into: dict[int, set[Any]], pairs: Iterable[tuple[int, Any]]) -> Non
 
 
 def _phone_label(kind: str) -> str:
-    return "mobile" if kind == "mobile" else "home"
+    return "mobile" if kind == "mobile" else "home"  # written out in ``Loader._made_contact`` too
 
 
 def _union(first: list[Any], second: list[Any]) -> list[Any]:
