@@ -14,7 +14,8 @@ same run. Targets: ≥ 2,000 steps/s, lag p99 ≤ 60 s.
    wait started, wait over, branch, tag). Lag = the batch's claim time − the step's due time,
    from the StepRun rows.
 4. The diagram's per-step counts: read from the counters (``StepCount``) against counting the
-   version's StepRuns (the read before them), and whether they agree.
+   version's StepRuns and active enrolments (the read before them: runs by outcome, entered),
+   and whether every counter agrees.
 
 ``python -m bench automation [--contacts N] [--wait S] [--quick] [--database-url URL] [--keep] [--out DIR]``
 """
@@ -235,22 +236,19 @@ def run_workflow(n: int, wait: int, workers: int = 1) -> dict[str, Any]:
 
 def step_counts_read(wf: Any) -> dict[str, Any]:
     """The diagram's per-step counts as read now (the counters, ``StepCount``) against counting
-    the version's StepRuns by step and outcome (the read before), and whether they agree."""
-    from django.db.models import Count
-
-    from danhba.automation.models import StepRun
-    from danhba.automation.selectors import step_counts
+    them from every StepRun and active enrolment (the read before: runs by outcome, entered),
+    and whether every counter agrees, "entered" included."""
+    from danhba.automation.selectors import step_counts, step_counts_kept, step_counts_recount
 
     version = wf.current_version
     t0 = time.perf_counter()
-    kept = step_counts(version)
+    step_counts(version)
     read_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rows = StepRun.objects.filter(enrolment__version=version).values("step", "outcome").annotate(n=Count("id"))
-    recount = {(r["step"], r["outcome"]): r["n"] for r in rows}
+    recount = step_counts_recount(version)
     recount_s = time.perf_counter() - t0
-    equal = all(kept.get(step, {}).get(outcome) == n for (step, outcome), n in recount.items())
-    return {"read_ms": round(read_s * 1000, 1), "recount_runs_ms": round(recount_s * 1000, 1), "equal": equal}
+    equal = step_counts_kept(version) == recount
+    return {"read_ms": round(read_s * 1000, 1), "recount_ms": round(recount_s * 1000, 1), "equal": equal}
 
 
 def main(argv: list[str]) -> int:
@@ -273,8 +271,8 @@ def main(argv: list[str]) -> int:
     )
     read = result["step_counts"]
     print(
-        f"  per-step counts: {read['read_ms']} ms from the counters, {read['recount_runs_ms']} ms counting the"
-        f" StepRuns; equal: {read['equal']}",
+        f"  per-step counts: {read['read_ms']} ms from the counters, {read['recount_ms']} ms counting the"
+        f" StepRuns and enrolments; equal (entered and outcomes): {read['equal']}",
         flush=True,
     )
     out = {

@@ -324,3 +324,28 @@ def test_duplicates_febrl_benchmark(tmp_path: Path) -> None:
     febrl1 = result["sets"]["febrl1"]
     assert (febrl1["records"], febrl1["true_pairs"]) == (1000, 500)
     assert febrl1["shipped_model"]["f1"] > 0.5
+
+
+@pytest.mark.django_db
+def test_the_automation_benchmark_compares_entered_counts_too() -> None:
+    """The per-step check compares every counter with the recount, "entered" included: counters
+    that entered a step one time too many are reported as not equal."""
+    from bench.automation import step_counts_read, workflow_graph
+    from danhba.automation.models import StepCount, Workflow
+    from danhba.automation.services import engine
+    from danhba.automation.services.enrolments import enrol_many
+    from danhba.automation.services.workflows import workflow_create, workflow_set_status
+    from danhba.contacts.services.contacts import contact_create
+    from danhba.core.actor import Actor
+
+    actor = Actor.system(via="cli")
+    wf = workflow_create(actor=actor, data={"name": "Bench", "graph": workflow_graph(3600)})
+    wf = workflow_set_status(actor=actor, workflow=wf, status=Workflow.Status.ACTIVE)
+    people = [contact_create(actor=actor, data={"full_name": f"Người {i}"}).pk for i in range(3)]
+    enrol_many(workflow=wf, contact_ids=people, via="bench")
+    engine.run_due()
+    assert step_counts_read(wf)["equal"] is True
+    counter = StepCount.objects.filter(version=wf.current_version, step="pause").first()
+    assert counter is not None
+    StepCount.objects.filter(pk=counter.pk).update(entered=counter.entered + 1)
+    assert step_counts_read(wf)["equal"] is False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 
 from danhba.automation.models import Enrolment, StepRun, Workflow, WorkflowVersion
@@ -39,6 +39,29 @@ def step_counts(version: WorkflowVersion) -> dict[str, dict[str, int]]:
     for row in active.filter(attempt__gt=0).annotate(n=Count("id")):
         counts[row["step"]]["retrying"] = row["n"]
     return dict(counts)
+
+
+def step_counts_kept(version: WorkflowVersion) -> dict[str, dict[str, int]]:
+    """The counters only (``step_counts`` without the live "at" and "retrying"), zeros left out."""
+    out = {s: {k: v for k, v in c.items() if k not in ("at", "retrying")} for s, c in step_counts(version).items()}
+    return {s: c for s, c in out.items() if c}
+
+
+def step_counts_recount(version: WorkflowVersion) -> dict[str, dict[str, int]]:
+    """What the counters should hold, counted from every row as the diagram did before them
+    (for checks: the tests, the benchmark): the runs by outcome; entered = the enrolments with
+    a run at the step (a path visits a step once) and those at it without one yet."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    runs = StepRun.objects.filter(enrolment__version=version).values("step")
+    for row in runs.values("step", "outcome").annotate(n=Count("id")):
+        counts[row["step"]][row["outcome"]] += row["n"]
+    for row in runs.annotate(n=Count("enrolment_id", distinct=True)):
+        counts[row["step"]]["entered"] += row["n"]
+    ran_here = StepRun.objects.filter(enrolment=OuterRef("pk"), step=OuterRef("step"))
+    active = Enrolment.objects.filter(version=version, status=Enrolment.Status.ACTIVE).values("step")
+    for row in active.filter(~Exists(ran_here)).annotate(n=Count("id")):
+        counts[row["step"]]["entered"] += row["n"]
+    return {step: dict(c) for step, c in counts.items()}
 
 
 def status_counts(workflow_id: int) -> dict[str, int]:

@@ -5,14 +5,12 @@ retries, failures, goals and re-enrolment; the PostgreSQL workers' test checks t
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
 from typing import Any
 
 import pytest
-from django.db.models import Count, Exists, OuterRef
 
-from danhba.automation.models import Enrolment, StepRun, WorkflowVersion
-from danhba.automation.selectors import step_counts
+from danhba.automation.models import Enrolment
+from danhba.automation.selectors import step_counts, step_counts_kept, step_counts_recount
 from danhba.automation.services import engine
 from danhba.automation.services.enrolments import enrol_manual
 from danhba.automation.tests.conftest import HOUR, T0, tag_is, three_steps
@@ -21,26 +19,8 @@ from danhba.conftest import actor_for
 pytestmark = pytest.mark.django_db
 
 
-def recount(version: WorkflowVersion) -> dict[str, dict[str, int]]:
-    """Entered and the runs by outcome, counted from every row (each enrolment enters a step
-    once: a run there, or at it without one yet)."""
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    runs = StepRun.objects.filter(enrolment__version=version).values("step")
-    for row in runs.values("step", "outcome").annotate(n=Count("id")):
-        counts[row["step"]][row["outcome"]] += row["n"]
-    for row in runs.annotate(n=Count("enrolment_id", distinct=True)):
-        counts[row["step"]]["entered"] += row["n"]
-    ran_here = StepRun.objects.filter(enrolment=OuterRef("pk"), step=OuterRef("step"))
-    active = Enrolment.objects.filter(version=version, status=Enrolment.Status.ACTIVE).values("step")
-    for row in active.filter(~Exists(ran_here)).annotate(n=Count("id")):
-        counts[row["step"]]["entered"] += row["n"]
-    return {step: dict(c) for step, c in counts.items()}
-
-
-def kept(version: WorkflowVersion) -> dict[str, dict[str, int]]:
-    """The counters only (without the live "at" and "retrying")."""
-    out = {s: {k: v for k, v in c.items() if k not in ("at", "retrying")} for s, c in step_counts(version).items()}
-    return {s: c for s, c in out.items() if c}
+# What the counters should hold, and the counters alone.
+recount, kept = step_counts_recount, step_counts_kept
 
 
 def test_the_counters_equal_a_recount(admin: Any, make_workflow: Any, make_contact: Any) -> None:

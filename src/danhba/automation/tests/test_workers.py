@@ -51,7 +51,8 @@ def test_two_workers_never_run_the_same_step_twice(admin: Any, make_workflow: An
     assert Enrolment.objects.filter(status="completed").count() == 300
     assert Contact.objects.filter(occupation="kỹ sư").count() == 300
     # The per-step counters, added to by both workers in their own shards, equal a recount.
-    from danhba.automation.tests.test_counts import kept, recount
+    from danhba.automation.selectors import step_counts_kept as kept
+    from danhba.automation.selectors import step_counts_recount as recount
 
     version = wf.current_version
     assert kept(version) == recount(version) == {"a": {"entered": 300, "done": 300}, "b": {"entered": 300, "done": 300}}
