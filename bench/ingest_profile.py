@@ -20,8 +20,10 @@ under ``flock /work/bench.lock`` and quote the load. Decision 0007 has its figur
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import shutil
 import subprocess
 import sys
@@ -103,14 +105,17 @@ def fill(events: int, seed: int, devices: int, users: int) -> int:
 class Parts:
     """CPU, wall time and SQL of each part, summed over its runs."""
 
-    def __init__(self, probe: Probe) -> None:
+    def __init__(self, probe: Probe, profiled: str = "") -> None:
         self.probe = probe
         self.parts: dict[str, dict[str, Any]] = {}
+        self.profiled = profiled
+        self.profiler = cProfile.Profile(time.thread_time)
 
     def run(self, name: str, call: Callable[[], Any]) -> Any:
         self.probe.sql.clear()
         cpu, wall = time.thread_time(), time.monotonic()
-        result = call()
+        profiled = self.profiled and name.startswith(self.profiled)
+        result = self.profiler.runcall(call) if profiled else call()
         part = self.parts.setdefault(name, {"done": 0, "runs": 0, "cpu_s": 0.0, "wall_s": 0.0, "sql": Counter()})
         part["cpu_s"] += time.thread_time() - cpu
         part["wall_s"] += time.monotonic() - wall
@@ -162,6 +167,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--every", type=int, default=1, help="drain the follow-up jobs after every N stored groups (0: only at the end)"
     )
+    parser.add_argument("--cprofile", default="", help="a part (its name's start) run under cProfile (OUT.prof)")
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
     var = Path(args.dir).resolve()
@@ -183,7 +189,7 @@ def main(argv: list[str]) -> int:
     print(json.dumps({"filled": accepted, "wall_s": round(time.monotonic() - started, 1)}), flush=True)
     probe = Probe()
     install(probe)
-    parts = Parts(probe)
+    parts = Parts(probe, args.cprofile)
     jobs = {
         "freshness (quality)": lambda: freshness.dirty_process(max_batches=1),
         "dirty contacts (segments)": lambda: segments.dirty_process(max_batches=1),
@@ -191,6 +197,10 @@ def main(argv: list[str]) -> int:
     }
     drain_all(parts, jobs, args.every)
     report = parts.report(accepted)
+    if args.cprofile:
+        pstats.Stats(parts.profiler).sort_stats("cumulative").print_stats("danhba", 40)
+        if args.out:
+            parts.profiler.dump_stats(f"{args.out}.prof")
     for part in report:
         print(json.dumps(part, ensure_ascii=False), flush=True)
     from django.db import connection

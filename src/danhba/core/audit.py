@@ -28,24 +28,34 @@ def jsonable(value: Any) -> Any:
         return value
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
+    # The scalars inside are taken as they are without a call each (the event worker's new
+    # contacts: 25 calls a contact before).
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [v if type(v) in _SCALARS else jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
+        return {k: v if type(v) in _SCALARS else jsonable(v) for k, v in value.items()}
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
 
 
+# Values that count as no value in a change (a tuple built once: "in" it compares each).
+_EMPTY: tuple[Any, ...] = ("", [], {}, None)
+
+
 def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """Changed keys as {key: [before, after]} for an audit row; empty values ("", [], None)
     count as equal."""
-
-    def norm(value: Any) -> Any:
-        return None if value in ("", [], {}, None) else value
-
-    keys = list(dict.fromkeys([*before, *after]))
-    return {k: [before.get(k), after.get(k)] for k in keys if norm(before.get(k)) != norm(after.get(k))}
+    if not before:
+        # A new row (one audit row per contact the event worker creates): each value against
+        # nothing, without a look-up in an empty dict per key.
+        return {k: [None, v] for k, v in after.items() if v not in _EMPTY}
+    changed: dict[str, list[Any]] = {}
+    for k in dict.fromkeys([*before, *after]):
+        old, new = before.get(k), after.get(k)
+        if (None if old in _EMPTY else old) != (None if new in _EMPTY else new):
+            changed[k] = [old, new]
+    return changed
 
 
 class Writer(Protocol):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -92,7 +92,11 @@ class ContactsBulk:
         if errors:
             raise InvalidInput(errors)
         now = timezone.now()
-        contact = copy.copy(self._blank)
+        # copy.copy of the blank, less its pickling protocol (a fresh ModelState is what the
+        # blank's copy holds: it is never saved, nothing cached on it).
+        contact = Contact.__new__(Contact)
+        contact.__dict__.update(self._blank.__dict__)
+        contact._state = ModelState()
         contact.created_at = contact.last_activity_at = now
         apply_names(contact, cleaned, True)
         for key, value in cleaned.items():
