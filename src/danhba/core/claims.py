@@ -16,7 +16,9 @@ The model needs ``claim`` (a short text, ``""`` when free) and ``claimed_until``
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -57,6 +59,33 @@ def claim(
     return taken
 
 
+# Marks collected by deferred_marks on this thread: {(model, unique_fields): rows}.
+_deferred = threading.local()
+
+
+@contextmanager
+def deferred_marks() -> Iterator[None]:
+    """Within (inside one transaction, the event worker's storing one): :func:`mark` collects
+    its rows, and they are written when the block ends without an error — each table in one
+    call, in key order, the tables in name order. The worker marks the contacts of each stored
+    request for several listeners (freshness, segments, scores): one call per table instead of
+    one per request and listener, and on PostgreSQL two drainers then take these rows' locks in
+    one order (a contact marked by both in different orders was a deadlock, decision 0007). A
+    savepoint rolled back inside the block keeps its marks: a contact marked for nothing is
+    computed once more (the jobs read the contacts that exist)."""
+    if getattr(_deferred, "rows", None) is not None:  # nested: the outer block writes them
+        yield
+        return
+    _deferred.rows = {}
+    try:
+        yield
+        rows: dict[tuple[type[models.Model], tuple[str, ...]], set[tuple[Any, ...]]] = _deferred.rows
+    finally:
+        _deferred.rows = None
+    for (model, unique_fields), keys in sorted(rows.items(), key=lambda item: item[0][0]._meta.db_table):
+        mark(model, keys, unique_fields=unique_fields)
+
+
 def mark(
     model: type[models.Model],
     keys: Iterable[Any],
@@ -74,7 +103,13 @@ def mark(
     the rows in one order) and without repeats (PostgreSQL refuses to update a row twice in
     one statement): the event worker marks the contacts of every stored request for several
     listeners, and the ORM's ``bulk_create`` spent more time building and preparing the model
-    objects than the database spent storing them (docs/decisions/0023)."""
+    objects than the database spent storing them (docs/decisions/0023). Inside
+    :func:`deferred_marks` the rows are collected and written when that block ends."""
+    collected = getattr(_deferred, "rows", None)
+    if collected is not None and marked_at is None:
+        wanted = {k if isinstance(k, tuple) else (k,) for k in keys}
+        collected.setdefault((model, tuple(unique_fields)), set()).update(wanted)
+        return len(wanted)
     rows = sorted({k if isinstance(k, tuple) else (k,) for k in keys})
     if not rows:
         return 0

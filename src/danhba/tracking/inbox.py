@@ -45,6 +45,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from danhba.core.claims import deferred_marks
 from danhba.core.db import background_checkpoints, write_turn
 from danhba.tracking.hooks import EVENTS_ACCEPTING, warnings_of
 from danhba.tracking.models import EventInbox, EventMessage, Source
@@ -445,7 +446,10 @@ def _storing(claims: list[Claimed]) -> Iterator[None]:
     asked = time.perf_counter()
     with write_turn(), transaction.atomic():
         _lock_wait.seconds = getattr(_lock_wait, "seconds", 0.0) + time.perf_counter() - asked
-        yield
+        # The listeners' marks (freshness, segments, scores) written once per table at the end,
+        # in key order: fewer statements, and no deadlock between drainers (core.claims).
+        with deferred_marks():
+            yield
         if same_database:
             inbox_done(claims)
     if not same_database:
