@@ -275,6 +275,8 @@ SITE_URL = os.getenv("SITE_URL", f"http://{_SERVED_HOST}:{os.getenv('PORT', '800
 EMAIL_URL = os.getenv("EMAIL_URL", "file://")
 ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
+# How long EMAIL_URL=file:// keeps its .eml files (the nightly job deletes older ones).
+EMAIL_FILE_RETENTION_DAYS = envint("EMAIL_FILE_RETENTION_DAYS", 30)
 # DKIM signing of SMTP mail when a key is given: the private key (PEM) in a file, the selector,
 # and the signing domain (default: the sender address's domain).
 DKIM_PRIVATE_KEY_FILE = os.getenv("DKIM_PRIVATE_KEY_FILE", "")

@@ -17,6 +17,11 @@ class MessagingConfig(AppConfig):
         BOUNCE_RECEIVED.connect(bounce_apply)
         EVENTS_STORED.connect(activity_from_events)
 
+        from danhba.contacts.changes import CONTACTS_CHANGED
+        from danhba.messaging.transport import mail_files_on_contacts_changed
+
+        CONTACTS_CHANGED.connect(mail_files_on_contacts_changed)
+
         from danhba.messaging.selectors import campaign_choices, campaign_names
         from danhba.segments.extensions import EMAIL_CAMPAIGNS, CampaignNames
 

@@ -53,3 +53,11 @@ def bounces_fetch_job() -> None:
         mailbox.fetch(mailbox.parse_url(settings.BOUNCE_IMAP_URL))
     except mailbox.MailboxError:
         log.warning("bounce mailbox not read", exc_info=True)
+
+
+@db_periodic_task(crontab(hour="4", minute="23"))
+def mail_files_purge_job() -> int:
+    """The file transport's .eml files older than EMAIL_FILE_RETENTION_DAYS go."""
+    from danhba.messaging.transport import mail_files_purge
+
+    return mail_files_purge()

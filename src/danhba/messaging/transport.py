@@ -7,7 +7,9 @@ message itself.
 - ``smtps://user:pass@host:port`` — TLS from the first byte (port 465 by default);
 - ``file://`` — each message kept as an ``.eml`` file (opens in any mail program) in
   ``VAR_DIR/mail``, or in the folder given (``file:///srv/mail``); the default, so nothing leaves
-  the machine until a real transport is set, and the terminal of ``make run`` stays readable;
+  the machine until a real transport is set, and the terminal of ``make run`` stays readable.
+  The files are kept ``EMAIL_FILE_RETENTION_DAYS`` (30; a nightly job) and go with the contact
+  they were sent to when it is deleted;
 - ``console://`` — messages printed on standard output;
 - ``locmem://`` — kept in ``django.core.mail.outbox`` (tests);
 - ``anymail://ESP`` — an email service provider through django-anymail (``amazon_ses``,
@@ -25,8 +27,10 @@ import logging
 import re
 import smtplib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from email.utils import formataddr, make_msgid, parseaddr
+from email.parser import BytesHeaderParser
+from email.utils import formataddr, getaddresses, make_msgid, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,8 +43,10 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
+from django.db import transaction
 from django.utils.module_loading import import_string
 
+from danhba.contacts.changes import ContactsChange
 from danhba.messaging.compose import Rendered
 from danhba.messaging.domains import unseal
 from danhba.messaging.mime import Shape
@@ -234,6 +240,62 @@ class FileBackend(BaseEmailBackend):
                 "EMAIL_URL is not set to a real transport: email is kept as .eml files in %s, not sent", self.folder
             )
         return kept
+
+
+def mail_files_purge(*, now: float | None = None) -> int:
+    """Delete the file transport's ``.eml`` files older than ``EMAIL_FILE_RETENTION_DAYS`` (by
+    modification time); returns how many. Nothing when ``EMAIL_URL`` is not ``file://``."""
+    files = _mail_files()
+    cutoff = (now or time.time()) - settings.EMAIL_FILE_RETENTION_DAYS * 86400
+    old = [path for path in files if path.stat().st_mtime < cutoff]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return len(old)
+
+
+def mail_files_erase(addresses: Iterable[str]) -> int:
+    """Delete the file transport's ``.eml`` files sent to any of these addresses (To, Cc, Bcc;
+    compared lower-cased): a contact erased takes its copies along. Returns how many."""
+    wanted = {a.strip().lower() for a in addresses if a}
+    if not wanted:
+        return 0
+    erased = 0
+    parser = BytesHeaderParser()
+    for path in _mail_files():
+        with path.open("rb") as handle:
+            headers = parser.parse(handle)
+        sent_to = {a.lower() for _name, a in getaddresses(headers.get_all("To", []) + headers.get_all("Cc", []))}
+        sent_to |= {a.lower() for _name, a in getaddresses(headers.get_all("Bcc", []))}
+        if sent_to & wanted:
+            path.unlink(missing_ok=True)
+            erased += 1
+    return erased
+
+
+def mail_files_on_contacts_changed(change: ContactsChange) -> None:
+    """contacts.changed: after the commit, the ``.eml`` files sent to the addresses of the
+    contacts deleted that no contact has any more go too (an erasure; a merge keeps them: the
+    address lives on in the contact kept)."""
+    if not change.deleted or configured().kind != "file":
+        return
+    from danhba.contacts.models import ContactEmail
+
+    addresses = list(ContactEmail.objects.filter(contact_id__in=change.deleted).values_list("email", flat=True))
+
+    def erase() -> None:
+        still = set(ContactEmail.objects.filter(email__in=addresses).values_list("email", flat=True))
+        mail_files_erase(a for a in addresses if a not in still)
+
+    if addresses:
+        transaction.on_commit(erase)
+
+
+def _mail_files() -> list[Path]:
+    kept = configured()
+    if kept.kind != "file":
+        return []
+    folder = Path(kept.path)
+    return sorted(folder.glob("*.eml")) if folder.is_dir() else []
 
 
 def connection(transport: Transport | None = None) -> BaseEmailBackend:
