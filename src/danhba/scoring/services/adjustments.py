@@ -119,10 +119,16 @@ def expired_adjustments_mark(*, now: dt.datetime | None = None) -> int:
     """Nightly: the contacts whose score still counts an adjustment that has expired (an item of
     it, computed before it expired) are computed again (``dirty.scores_mark``). Read from the
     scores, not from a window of the last nights: however long the worker was down, the first
-    night it runs catches up, and a night after that finds nothing."""
+    night it runs catches up, and a night after that finds nothing. Only active models: an
+    inactive model is not computed, so its items stay as they were (and would be marked every
+    night); it is computed whole when it is switched on again."""
     from danhba.scoring.services.dirty import scores_mark
 
     now = now or timezone.now()
-    ids = set(ScoreItem.objects.filter(adjustment__expires_at__lte=now).values_list("contact_id", flat=True))
+    ids = set(
+        ScoreItem.objects.filter(adjustment__expires_at__lte=now).values_list(
+            "contact_id", flat=True
+        )
+    )
     scores_mark(contact_ids=ids)
     return len(ids)

@@ -168,6 +168,27 @@ def test_the_night_after_the_worker_was_down_for_days_catches_up(
     assert expired_adjustments_mark(now=now + DAY) == 0
 
 
+def test_an_inactive_models_expired_adjustment_is_not_marked_every_night(
+    make_contact: Any, make_model: Any, settings: Any
+) -> None:
+    """An inactive model is not computed, so its expired item stays: the night must not mark its
+    contact again and again (review finding: it did, night after night)."""
+    from django.utils import timezone
+
+    from danhba.scoring.services.adjustments import expired_adjustments_mark
+
+    settings.SCORING_INLINE = True
+    model = make_model()
+    lan = make_contact(full_name="Lan")
+    now = timezone.now()
+    scores_adjust(
+        model=model, contact_ids=[lan.pk], points=30, now=now - 10 * DAY, source="manual", expires_at=now - DAY
+    )
+    model.is_active = False
+    model.save(update_fields=["is_active"])
+    assert [expired_adjustments_mark(now=now + n * DAY) for n in range(3)] == [0, 0, 0]
+
+
 def test_a_grade_the_model_no_longer_has_is_refused_with_its_reason(make_contact: Any, make_model: Any) -> None:
     model = make_model(rules=[DEMO])
     lan = make_contact(full_name="Lan")
