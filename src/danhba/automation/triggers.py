@@ -218,7 +218,7 @@ BUILTIN: list[TriggerKind] = [
     TriggerKind("deal_lost", gettext_lazy("A deal was lost (for some reasons)"), DealLostParams, lambda p: DEAL_LOST,
                 example={"reasons": ["budget", "competitor"]}, form={"reasons": FieldHint(choices="lost_reasons")}),
     TriggerKind("form_submitted", gettext_lazy("A form was submitted"), FormParams, lambda p: FORM_SUBMITTED,
-                example={"form": 3}),
+                example={"form": 3}, form={"form": FieldHint(choices="web_forms")}),
     TriggerKind("subscribed", gettext_lazy("Subscribed (consent granted)"), SubscribedParams, lambda p: p.purpose,
                 _purpose_check, example={"purpose": "email_marketing"},
                 form={"purpose": FieldHint(choices="consent_purposes")}),

@@ -11,6 +11,11 @@ class CaptureConfig(AppConfig):
 
     def ready(self) -> None:
         from danhba.audit.display import AUDIT_TYPES, AuditType
+        from danhba.automation.kinds import CHOICES
+        from danhba.capture.forms.selectors import web_form_choices
+
+        # The workflow editor's "form submitted" trigger picks a form from these.
+        CHOICES.add("web_forms", web_form_choices)
 
         # Web forms
         AUDIT_TYPES.add("webform", AuditType(model="capture.WebForm"))

@@ -163,6 +163,14 @@ def test_choices_come_from_the_database(admin: Any) -> None:
     assert 'type="checkbox"' in html and "budget" in html
 
 
+def test_the_form_trigger_chooses_among_the_web_forms(admin: Any) -> None:
+    from danhba.capture.models import WebForm
+
+    made = WebForm.objects.create(name="Đăng ký tư vấn", slug="dang-ky-tu-van")
+    html = str(ParamsForm(TRIGGER_KINDS.get("form_submitted"), prefix="f", trigger=True)["form"])
+    assert "<select" in html and f'value="{made.pk}"' in html and "Đăng ký tư vấn" in html
+
+
 def test_the_score_step_says_what_its_grade_does_in_both_languages() -> None:
     kind = STEP_KINDS.get("score")
     assert kind is not None

@@ -114,3 +114,8 @@ def submissions_visible(user: User) -> QuerySet[FormSubmission]:
     if user.role.record_scope == perms.SCOPE_ALL:
         return qs
     return qs.filter(Q(contact__in=Contact.objects.visible_to(user)))
+
+
+def web_form_choices() -> list[tuple[Any, Any]]:
+    """The web forms a workflow's "form submitted" trigger picks from (``automation.kinds.CHOICES``)."""
+    return list(WebForm.objects.order_by("name").values_list("pk", "name")[:1000])
