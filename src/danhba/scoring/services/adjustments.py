@@ -126,7 +126,7 @@ def expired_adjustments_mark(*, now: dt.datetime | None = None) -> int:
 
     now = now or timezone.now()
     ids = set(
-        ScoreItem.objects.filter(adjustment__expires_at__lte=now).values_list(
+        ScoreItem.objects.filter(adjustment__expires_at__lte=now, model__is_active=True).values_list(
             "contact_id", flat=True
         )
     )
