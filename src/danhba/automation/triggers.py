@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from danhba.automation.kinds import TRIGGER_KINDS, FieldHint, TriggerKind
 from danhba.automation.models import Workflow
-from danhba.automation.services.counts import counts_deferred
+from danhba.core.deferred import writes_at_end
 
 CACHE_SECONDS = 5.0
 _cache: dict[str, Any] = {"at": 0.0, "kinds": {}}
@@ -266,7 +266,7 @@ def _enrol(workflow: Workflow, contact_ids: Iterable[int], via: str) -> int:
 # --- segments ---------------------------------------------------------------------------------
 
 
-@counts_deferred()
+@writes_at_end()
 def on_segment_changed(change: Any) -> None:
     """segments.changed: ``change.segment_id``, ``change.entered``, ``change.left``."""
     for wf in _active(["segment_entered", "segment_left"]):
@@ -279,7 +279,7 @@ def on_segment_changed(change: Any) -> None:
 # --- scores -----------------------------------------------------------------------------------
 
 
-@counts_deferred()
+@writes_at_end()
 def on_score_reached(changes: list[Any]) -> None:
     """scoring.score_reached: a contact's grade rose to the one a workflow waits for."""
     if not changes:
@@ -352,7 +352,7 @@ def _matching(workflow: Workflow, messages: list[Any]) -> list[int]:
     )
 
 
-@counts_deferred()
+@writes_at_end()
 def on_events_stored(stored: Any) -> list[Any]:
     """tracking.events_stored: enrol on matching events, and wake enrolments waiting for them."""
     by_name: dict[str, list[Any]] = defaultdict(list)
@@ -458,7 +458,7 @@ def wake_for_goals(contact_ids: Iterable[int]) -> int:
     return woken
 
 
-@counts_deferred()
+@writes_at_end()
 def on_contacts_changed(change: Any) -> None:
     """contacts.changed: field changed (to a value), lifecycle stage reached, buyer role
     assigned. New contacts count as a change of every field they were created with. Any

@@ -16,15 +16,14 @@ The model needs ``claim`` (a short text, ``""`` when free) and ``claimed_until``
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from danhba.core import deferred
 from danhba.core.bulk import chunks
 
 # Rows per marking statement: at most 3 values each, well under SQLite's variable limit.
@@ -59,31 +58,24 @@ def claim(
     return taken
 
 
-# Marks collected by deferred_marks on this thread: {(model, unique_fields): rows}.
-_deferred = threading.local()
+# Inside core.deferred.writes_at_end, marks are collected in its bucket
+# {(model, unique_fields): rows} and written when the block ends, each table in one call, in key
+# order, the tables in name order. The worker marks the contacts of each stored request for
+# several listeners (freshness, segments, scores): one call per table instead of one per request
+# and listener, and on PostgreSQL two drainers then take these rows' locks in one order (a
+# contact marked by both in different orders was a deadlock, decision 0007). A savepoint rolled
+# back inside the block keeps its marks: a contact marked for nothing is computed once more (the
+# jobs read the contacts that exist).
+_MARKS = "core.claims.marks"
+_Collected = dict[tuple[type[models.Model], tuple[str, ...]], set[tuple[Any, ...]]]
 
 
-@contextmanager
-def deferred_marks() -> Iterator[None]:
-    """Within (inside one transaction, the event worker's storing one): :func:`mark` collects
-    its rows, and they are written when the block ends without an error — each table in one
-    call, in key order, the tables in name order. The worker marks the contacts of each stored
-    request for several listeners (freshness, segments, scores): one call per table instead of
-    one per request and listener, and on PostgreSQL two drainers then take these rows' locks in
-    one order (a contact marked by both in different orders was a deadlock, decision 0007). A
-    savepoint rolled back inside the block keeps its marks: a contact marked for nothing is
-    computed once more (the jobs read the contacts that exist)."""
-    if getattr(_deferred, "rows", None) is not None:  # nested: the outer block writes them
-        yield
-        return
-    _deferred.rows = {}
-    try:
-        yield
-        rows: dict[tuple[type[models.Model], tuple[str, ...]], set[tuple[Any, ...]]] = _deferred.rows
-    finally:
-        _deferred.rows = None
-    for (model, unique_fields), keys in sorted(rows.items(), key=lambda item: item[0][0]._meta.db_table):
+def _write_marks(collected: _Collected) -> None:
+    for (model, unique_fields), keys in sorted(collected.items(), key=lambda item: item[0][0]._meta.db_table):
         mark(model, keys, unique_fields=unique_fields)
+
+
+deferred.register(_MARKS, _write_marks, order=10)
 
 
 def mark(
@@ -104,9 +96,10 @@ def mark(
     one statement): the event worker marks the contacts of every stored request for several
     listeners, and the ORM's ``bulk_create`` spent more time building and preparing the model
     objects than the database spent storing them (docs/decisions/0023). Inside
-    :func:`deferred_marks` the rows are collected and written when that block ends."""
-    collected = getattr(_deferred, "rows", None)
-    if collected is not None and marked_at is None:
+    :func:`danhba.core.deferred.writes_at_end` the rows are collected and written when that block
+    ends."""
+    collected: _Collected | None = deferred.bucket(_MARKS, dict) if marked_at is None else None
+    if collected is not None:
         wanted = {k if isinstance(k, tuple) else (k,) for k in keys}
         collected.setdefault((model, tuple(unique_fields)), set()).update(wanted)
         return len(wanted)

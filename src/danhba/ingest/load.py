@@ -46,6 +46,7 @@ from danhba.contacts.writer import ContactChange, ContactWriter, Entry, MadeCont
 from danhba.core.actor import Actor
 from danhba.core.audit import jsonable
 from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter, select_in
+from danhba.core.deferred import writes_at_end
 from danhba.ingest.models import (
     Import,
     ImportChange,
@@ -158,7 +159,7 @@ class Loader:
             self._apply(prepared, applied, write=False)
         else:
             try:
-                with transaction.atomic():
+                with transaction.atomic(), writes_at_end():
                     self._apply(prepared, applied, write=True)
             except DatabaseError:
                 self._forget()
@@ -174,7 +175,7 @@ class Loader:
         for row in prepared:
             single = Outcome()
             try:
-                with transaction.atomic():
+                with transaction.atomic(), writes_at_end():
                     self._apply([row], single, write=True)
             except DatabaseError as exc:
                 self._forget()

@@ -45,8 +45,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from danhba.core.claims import deferred_marks
 from danhba.core.db import background_checkpoints, write_turn
+from danhba.core.deferred import writes_at_end
 from danhba.tracking.hooks import EVENTS_ACCEPTING, warnings_of
 from danhba.tracking.models import EventInbox, EventMessage, Source
 from danhba.tracking.services.intake import IngestResult
@@ -447,8 +447,9 @@ def _storing(claims: list[Claimed]) -> Iterator[None]:
     with write_turn(), transaction.atomic():
         _lock_wait.seconds = getattr(_lock_wait, "seconds", 0.0) + time.perf_counter() - asked
         # The listeners' marks (freshness, segments, scores) written once per table at the end,
-        # in key order: fewer statements, and no deadlock between drainers (core.claims).
-        with deferred_marks():
+        # in key order, and the step counters after them: fewer statements, and no deadlock between
+        # drainers (core.deferred).
+        with writes_at_end():
             yield
         if same_database:
             inbox_done(claims)

@@ -4,25 +4,26 @@ few rows instead of counting every StepRun (1.1 s at 500,000 runs on PostgreSQL)
 transaction: ``INSERT … ON CONFLICT (version, step, shard) DO UPDATE SET n = n + excluded.n``
 (SQLite and PostgreSQL alike), rows in key order so two writers lock them in the same order.
 
-A transaction that enrols or moves contacts along the way (an engine step group: its goals, a
-trigger its step fires, an enrol step, its moves) opens :func:`counts_deferred`: the counters it
-adds to are written once, at the block's end, after every other write and lock of it. Written
-on the way, a counter row taken early would be held while the transaction waits for contact
-rows, and a writer holding those contacts and adding to that counter (another step group, a
-trigger in a contact write) would wait in a circle: on PostgreSQL, a deadlock."""
+Inside a :func:`danhba.core.deferred.writes_at_end` block (opened by every transaction that
+enrols or moves contacts along the way: the engine's step groups, a publish with a move rule,
+the event worker's storing transaction, ``scores_update``, an import's batch, the trigger
+listeners) the counters added to are written once, at the block's end, after every other write
+and lock of it. Written on the way, a counter row taken early would be held while the
+transaction waits for contact rows, and a writer holding those contacts and adding to that
+counter (another step group, a trigger in a contact write) would wait in a circle: on
+PostgreSQL, a deadlock."""
 
 from __future__ import annotations
 
 import secrets
-import threading
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import connection, transaction
 
 from danhba.automation.models import StepCount
+from danhba.core import deferred
 
 SHARDS = 8
 COLUMNS = ("entered", "done", "waiting", "skipped", "error", "goal", "exited")
@@ -43,12 +44,11 @@ def shard_of(token: str | None = None) -> int:
 
 # (version, step, shard) → the values of COLUMNS to add
 _Rows = dict[tuple[int, str, int], list[int]]
-_state = threading.local()
 
 
 def counts_add(*, version_id: int, deltas: Deltas, shard: int | None = None) -> None:
     """Add to a version's step counters, inside the caller's transaction: at the end of the
-    :func:`counts_deferred` block around it, else now."""
+    ``writes_at_end`` block around it, else now."""
     chosen = shard_of() if shard is None else shard
     rows: _Rows = {
         (version_id, step, chosen): [int(cols.get(c, 0)) for c in COLUMNS]
@@ -57,7 +57,7 @@ def counts_add(*, version_id: int, deltas: Deltas, shard: int | None = None) -> 
     }
     if not rows:
         return
-    if getattr(_state, "deferring", False) and connection.in_atomic_block:
+    if deferred.bucket(_COUNTS, bool, in_transaction=True) is not None:
         transaction.on_commit(_Pending(rows))
     else:
         _write(rows)
@@ -78,21 +78,10 @@ class _Pending:
         return None
 
 
-@contextmanager
-def counts_deferred() -> Iterator[None]:
-    """Inside a transaction: the counters added to within the block are written at its end, in
-    one statement, rows in (version, step, shard) order. Nested blocks write with the outer
-    one; an exception writes nothing (the transaction or its savepoint rolls back)."""
-    if getattr(_state, "deferring", False) or not connection.in_atomic_block:
-        yield
-        return
-    _state.deferring = True
-    try:
-        yield
-    finally:
-        _state.deferring = False
-    # Reached only without an exception. ``run_on_commit`` holds (savepoints, callback,
-    # robust) for what is left after rolled-back savepoints.
+def _write_pending(_opened: bool) -> None:
+    """At the block's end: the counters still pending (those of rolled-back savepoints are gone),
+    summed, in one statement, rows in (version, step, shard) order. ``run_on_commit`` holds
+    (savepoints, callback, robust) for what is left after rolled-back savepoints."""
     rows: _Rows = {}
     for entry in connection.run_on_commit:
         callback = entry[1]
@@ -101,6 +90,10 @@ def counts_deferred() -> Iterator[None]:
                 rows[key] = [a + b for a, b in zip(rows.get(key, [0] * len(COLUMNS)), values, strict=True)]
     connection.run_on_commit = [entry for entry in connection.run_on_commit if not isinstance(entry[1], _Pending)]
     _write(rows)
+
+
+_COUNTS = "automation.counts"
+deferred.register(_COUNTS, _write_pending, order=100)
 
 
 def _write(rows: _Rows) -> None:

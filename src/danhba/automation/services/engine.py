@@ -30,10 +30,11 @@ from django.utils import timezone
 from danhba.automation.graph import params_of
 from danhba.automation.kinds import STEP_KINDS, Item, Outcome, StepContext, StepKind
 from danhba.automation.models import Enrolment, StepRun, Workflow, WorkflowVersion
-from danhba.automation.services.counts import counts_add, counts_deferred, new_deltas, shard_of
+from danhba.automation.services.counts import counts_add, new_deltas, shard_of
 from danhba.automation.windows import next_open
 from danhba.core import claims
 from danhba.core.bulk import Table
+from danhba.core.deferred import writes_at_end
 
 log = logging.getLogger(__name__)
 
@@ -151,17 +152,17 @@ def _run_group(
         now=now, workflow_id=workflow.pk, version_id=version.pk, step_id=step_id, step=step,
         params=params_of(kind, step.get("params", {})),
     )  # fmt: skip
-    # Each transaction writes its counters last (counts_deferred): after the contacts its step
+    # Each transaction writes its counters last (core.deferred.writes_at_end): after the contacts its step
     # and the triggers the step fires lock.
     if kind.external:
-        with transaction.atomic(), counts_deferred():
+        with transaction.atomic(), writes_at_end():
             items = _stopped(version, _mine(ids, token), ctx, token)
         outcomes = _outcomes(kind, ctx, items)
-        with transaction.atomic(), counts_deferred():
+        with transaction.atomic(), writes_at_end():
             still = {row["pk"] for row in _mine([i.enrolment_id for i in items], token)}
             stats.steps += _apply(ctx, kind, [i for i in items if i.enrolment_id in still], outcomes, token)
         return
-    with transaction.atomic(), counts_deferred():
+    with transaction.atomic(), writes_at_end():
         held = _mine(ids, token)
         items = _stopped(version, held, ctx, token)
         outcomes = _outcomes(kind, ctx, items)

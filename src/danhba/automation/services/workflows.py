@@ -15,11 +15,12 @@ from danhba.audit.models import AuditEvent
 from danhba.audit.services import audit_event
 from danhba.automation.graph import graph_clean
 from danhba.automation.models import Enrolment, Workflow, WorkflowVersion
-from danhba.automation.services.counts import counts_add, counts_deferred
+from danhba.automation.services.counts import counts_add
 from danhba.automation.services.enrolments import wake_soon
 from danhba.automation.triggers import cache_clear, trigger_clean
 from danhba.automation.windows import window_clean
 from danhba.core.actor import Actor
+from danhba.core.deferred import writes_at_end
 from danhba.core.errors import Conflict, InvalidInput, PermissionDenied
 from danhba.core.normalize import clean_long_text, clean_text
 
@@ -132,7 +133,7 @@ def workflow_update(
     cleaned = _clean(actor, data, creating=False)
     rule, to_step = move_clean(move)
     graph = cleaned.pop("graph", None)
-    with transaction.atomic(), counts_deferred():
+    with transaction.atomic(), writes_at_end():
         workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
         current = workflow.current_version
         _step_rights(actor, graph, current.graph if current else None)

@@ -5,6 +5,7 @@ retries, failures, goals and re-enrolment; the PostgreSQL workers' test checks t
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 import pytest
@@ -82,6 +83,8 @@ def _group_writes(sql: list[str]) -> list[list[str]]:
     groups: list[list[str]] = []
     depth = 0
     for statement in sql:
+        # Django records an executemany as "<n> times <sql>".
+        statement = re.sub(r"^\s*\d+ times ", "", statement)
         head = statement.lstrip().upper()
         if head.startswith("SAVEPOINT"):
             depth += 1
@@ -128,10 +131,11 @@ def test_a_transaction_adds_to_the_counters_once_at_its_end(admin: Any, make_wor
 def test_what_a_rolled_back_savepoint_added_is_not_written(make_workflow: Any) -> None:
     from django.db import transaction
 
-    from danhba.automation.services.counts import counts_add, counts_deferred, counts_of
+    from danhba.automation.services.counts import counts_add, counts_of
+    from danhba.core.deferred import writes_at_end
 
     version = make_workflow().current_version
-    with transaction.atomic(), counts_deferred():
+    with transaction.atomic(), writes_at_end():
         counts_add(version_id=version.pk, deltas={"title": {"entered": 2}}, shard=1)
         with contextlib.suppress(RuntimeError), transaction.atomic():
             counts_add(version_id=version.pk, deltas={"title": {"entered": 5}}, shard=1)
@@ -162,3 +166,57 @@ def test_the_live_counts_read_the_partial_index_of_active_enrolments(make_workfl
             cursor.execute(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + sql)
             plan = "\n".join(str(row[-1] if not postgres else row[0]) for row in cursor.fetchall())
             assert "automation_enrolment_at_step" in plan, plan
+
+
+def test_the_event_worker_adds_to_the_counters_last_in_its_storing_transaction(
+    client: Any, settings: Any, monkeypatch: Any, make_workflow: Any
+) -> None:
+    """One storing transaction of the event worker holds several requests: the first enrols a
+    contact in a workflow (its counters), the next creates contacts. The counters are written
+    once, after every other write of the transaction (review finding: the trigger listener
+    wrote them when it returned, so the transaction held a counter row while it went on to lock
+    contacts: on PostgreSQL a deadlock with a step group holding those contacts)."""
+    import base64
+    import json
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from danhba.core.actor import Actor
+    from danhba.tracking import inbox, tasks
+    from danhba.tracking.services.sources import source_create
+
+    settings.EVENTS_PROCESS_INLINE = False
+    monkeypatch.setattr(tasks, "process_event_inbox", lambda: None)
+    wf = make_workflow(trigger={"kind": "event", "event": "Signed Up"})
+    _, key = source_create(actor=Actor.system("cli"), name="Web", kind="website")
+    auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+    def send(messages: list[dict[str, Any]]) -> None:
+        body = json.dumps({"batch": messages})
+        assert (
+            client.post("/v1/batch", body, content_type="application/json", HTTP_AUTHORIZATION=auth).status_code == 200
+        )
+
+    traits = {"email": "lan@example.vn", "name": "Trần Thị Lan"}
+    send([
+        {"type": "identify", "userId": "u1", "messageId": "a1", "traits": traits},
+        {"type": "track", "event": "Signed Up", "userId": "u1", "messageId": "a2"},
+    ])  # fmt: skip
+    order = {"order_id": "A-1", "total": 150000, "currency": "VND",
+             "products": [{"sku": "SKU-2", "name": "Bánh mì", "quantity": 1, "price": 150000}]}  # fmt: skip
+    send([{"type": "track", "event": "Order Completed", "userId": "u2", "messageId": "b1", "properties": order,
+           "context": {"traits": {"email": "minh@example.vn"}}}])  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        inbox.inbox_drain()
+    groups = [g for g in _group_writes([q["sql"] for q in queries.captured_queries]) if g]
+    storing = [g for g in groups if any("automation_stepcount" in s for s in g)]
+    assert len(storing) == 1, "both requests are stored in one transaction that adds to the counters"
+    writes = storing[0]
+    counting = [i for i, s in enumerate(writes) if "automation_stepcount" in s]
+    order_writes = [
+        i for i, s in enumerate(writes) if re.search(r'^\s*(INSERT INTO|UPDATE) "(tracking_order|contacts_contact)"', s)
+    ]
+    assert len(counting) == 1 and order_writes, writes
+    assert counting[0] > max(order_writes), "the counters come after the order's writes (and its contact locks)"
+    assert kept(wf.current_version)["title"]["entered"] == 1

@@ -1,7 +1,7 @@
 """Two event drainers marking the same contacts in different orders (PostgreSQL): each storing
 transaction marks contacts once per request and listener, each call in key order but not the
 calls together; two drainers then deadlocked on ``quality_freshnessdirty`` (decision 0007).
-``core.claims.deferred_marks`` writes a transaction's marks once per table, in key order."""
+``core.deferred.writes_at_end`` has a transaction's marks written once per table, in key order."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, nullcontext
 import pytest
 from django.db import connection, transaction
 
-from danhba.core import claims
+from danhba.core import claims, deferred
 from danhba.quality.models import FreshnessDirty
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def two_writers(defer: bool) -> list[BaseException]:
 
     def writer(first: int, second: int) -> None:
         try:
-            block: AbstractContextManager[None] = claims.deferred_marks() if defer else nullcontext()
+            block: AbstractContextManager[None] = deferred.writes_at_end() if defer else nullcontext()
             with transaction.atomic(), block:
                 claims.mark(FreshnessDirty, [first])
                 both_marked_once.wait(timeout=10)
@@ -56,7 +56,7 @@ def test_marks_made_at_once_do_not_deadlock() -> None:
 
 def test_deferred_marks_are_written_when_the_block_ends() -> None:
     with transaction.atomic():
-        with claims.deferred_marks():
+        with deferred.writes_at_end():
             claims.mark(FreshnessDirty, [3, 1])
             claims.mark(FreshnessDirty, [1, 2])
             assert not FreshnessDirty.objects.exists()
@@ -64,7 +64,7 @@ def test_deferred_marks_are_written_when_the_block_ends() -> None:
 
 
 def test_an_error_writes_no_deferred_marks() -> None:
-    with pytest.raises(RuntimeError), claims.deferred_marks():
+    with pytest.raises(RuntimeError), deferred.writes_at_end():
         claims.mark(FreshnessDirty, [1])
         raise RuntimeError
     assert not FreshnessDirty.objects.exists()

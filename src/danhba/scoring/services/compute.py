@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from danhba.contacts.changes import contacts_changed
 from danhba.contacts.models import Contact
+from danhba.core.deferred import writes_at_end
 from danhba.scoring import rules as R
 from danhba.scoring.hooks import SCORE_REACHED, GradeChange
 from danhba.scoring.models import ContactScore, ScoreAdjustment, ScoreHistory, ScoreItem, ScoreModel, ScoreRule
@@ -123,7 +124,8 @@ def scores_update(
     changes: list[GradeChange] = []
     if not models or not contact_ids:
         return changes
-    with transaction.atomic():
+    # The marks and step counters its listeners write go last, after the contacts' locks.
+    with transaction.atomic(), writes_at_end():
         ids = contacts_lock(contact_ids)
         if not ids:
             return changes
