@@ -20,6 +20,7 @@ How the rows travel (docs/decisions/0006-set-based-import.md):
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -53,7 +54,8 @@ def select_in(
 ) -> Iterator[tuple[Any, ...]]:
     """``SELECT columns FROM model's table WHERE key IN (values)`` (and each column of ``where``
     equal to its value), a chunk of values at a time, as plain tuples (column names, not
-    attnames; for text and integer columns, which need no conversion): a batch looks up
+    attnames; text and integer columns come as they are, datetime and JSON columns are read back
+    with :func:`read_moment` and :func:`read_json`): a batch looks up
     thousands of keys, and building an ORM ``__in`` lookup costs more than the query."""
     quote = connection.ops.quote_name
     selected = ", ".join(quote(c) for c in columns)
@@ -235,6 +237,21 @@ def datetime_adapter() -> Callable[[Any], Any]:
         return adapt(value)
 
     return utc_text
+
+
+def read_moment(value: Any) -> dt.datetime | None:
+    """A datetime column read back by a raw statement, aware: SQLite gives a naive datetime (a
+    column declared datetime) or its text (an expression such as ``MAX``), both in UTC as Django
+    stores them; PostgreSQL an aware datetime."""
+    if value is None:
+        return None
+    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def read_json(value: Any) -> Any:
+    """A JSON column read back by a raw statement (its text, or the value a driver decoded)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 class _Memo:

@@ -49,6 +49,39 @@ def test_a_batch_arrives_as_it_was_prepared() -> None:
     assert made > 1000  # most rows' fields travelled in their contact row
 
 
+def test_the_sparse_fields_arrive_on_their_own_rows() -> None:
+    """Custom fields, external ids and social profiles travel only for the rows that have them
+    (by row number): each arrives on its own row, the others get none (review finding: the pool
+    above maps none of them)."""
+    from danhba.contacts.models import CustomField
+
+    CustomField.objects.create(key="luong", label="Lương", type="text")
+    columns = {"Họ và tên": "full_name", "Email": "email", "Lương": "custom.luong", "Mã KH": "external_id",
+               "Zalo": "social.zalo", "Facebook": "social.facebook"}  # fmt: skip
+    plan = Plan(columns, {"external_id_system": "crm"}, list(columns))
+    source = [
+        Row(2, {"Họ và tên": "Lan", "Email": "lan@example.vn", "Lương": "12 triệu", "Mã KH": "KH-1", "Zalo": "",
+                "Facebook": ""}),
+        Row(3, {"Họ và tên": "Minh", "Email": "minh@example.vn", "Lương": "", "Mã KH": "", "Zalo": "0912345678",
+                "Facebook": "facebook.com/minh"}),
+        Row(4, {"Họ và tên": "Hoa", "Email": "hoa@example.vn", "Lương": "", "Mã KH": "", "Zalo": "",
+                "Facebook": ""}),
+        Row(5, {"Họ và tên": "Bình", "Email": "binh@example.vn", "Lương": "9 triệu", "Mã KH": "KH-5",
+                "Zalo": "0987654321", "Facebook": ""}),
+    ]  # fmt: skip
+    batch = [plan.prepare(row) for row in source]
+    assert all(isinstance(p, Prepared) for p in batch)
+    sparse = ("custom", "external_ids", "socials")
+    assert all(any(getattr(batch[i], name) for name in sparse) for i in (0, 1, 3)), "the test's premise"
+    arrived = travelled(batch)
+    for sent, got in zip(batch, arrived, strict=True):
+        for name in sparse:
+            assert getattr(got, name) == getattr(sent, name), (sent.line, name)
+        got.restore_fields()
+        got.raw = sent.raw
+        assert got == sent
+
+
 @pytest.fixture
 def through_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every batch of an import packed, pickled and unpacked, as between the two processes."""

@@ -16,7 +16,6 @@ changes whose only reasons are its own or scores'."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -30,6 +29,7 @@ from django.utils import timezone
 from danhba.contacts.changes import ContactsChange, contacts_changed
 from danhba.contacts.models import Company, Contact, ContactCompany, ContactPhone
 from danhba.core import bulk, claims, jobs
+from danhba.core.bulk import read_json, read_moment
 from danhba.ingest.models import ImportChange
 from danhba.orders.models import PurchaseStats
 from danhba.quality import decay
@@ -97,23 +97,8 @@ def dirty_process(*, now: dt.datetime | None = None, max_batches: int | None = N
 # --- computing a batch -----------------------------------------------------------------------
 
 
-def _moment(value: Any) -> dt.datetime | None:
-    """A datetime column read by a raw statement, aware: SQLite gives a naive datetime (a
-    column declared datetime) or its text (an expression such as ``MAX``), both in UTC as Django
-    stores them; PostgreSQL an aware datetime."""
-    if value is None:
-        return None
-    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-
-
-def _json(value: Any) -> Any:
-    """A JSON column read by a raw statement (its text, or the value a driver decoded)."""
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def _reasons(value: Any) -> list[str]:
-    return list(_json(value) or [])
+    return list(read_json(value) or [])
 
 
 @dataclass
@@ -135,12 +120,12 @@ class _Batch:
     def __init__(self, ids: list[int], now: dt.datetime) -> None:
         self.now = now
         self.contacts = {
-            cid: (cid, email, _moment(own))
+            cid: (cid, email, read_moment(own))
             for cid, email, own in sorted(bulk.select_in(Contact, ["id", "email", "last_activity_at"], "id", ids))
         }
         ids = sorted(self.contacts)
         self.current = {
-            cid: _Current(_moment(verified_at), verified_by, _moment(seen_at) or now, _reasons(reasons))
+            cid: _Current(read_moment(verified_at), verified_by, read_moment(seen_at) or now, _reasons(reasons))
             for cid, verified_at, verified_by, seen_at, reasons in bulk.select_in(
                 Freshness, ["contact_id", "verified_at", "verified_by", "seen_at", "reasons"], "contact_id", ids
             )
@@ -149,7 +134,7 @@ class _Batch:
         self.orders = {
             cid: at
             for cid, at in (
-                (cid, _moment(at))
+                (cid, read_moment(at))
                 for cid, at in bulk.select_in(PurchaseStats, ["contact_id", "last_order_at"], "contact_id", ids)
             )
             if at is not None
@@ -158,9 +143,9 @@ class _Batch:
         for cid, at, properties in bulk.select_in(
             Event, ["contact_id", "timestamp", "properties"], "contact_id", ids, where={"name": EMAIL_BOUNCED}
         ):
-            properties = _json(properties)
+            properties = read_json(properties)
             if isinstance(properties, dict) and properties.get("bounce_type") == "hard":
-                when = _moment(at)
+                when = read_moment(at)
                 if when is not None and (cid not in self.bounces or when > self.bounces[cid]):
                     self.bounces[cid] = when
         self.phones: dict[int, list[str]] = defaultdict(list)
@@ -210,7 +195,7 @@ def _latest_events(ids: list[int]) -> dict[int, dt.datetime]:
                 f"AND name NOT IN ({passive}) GROUP BY contact_id",
                 [*chunk, *PASSIVE_EVENTS],
             )
-            found.update((cid, _moment(at)) for cid, at in cursor.fetchall())  # type: ignore[misc]
+            found.update((cid, read_moment(at)) for cid, at in cursor.fetchall())  # type: ignore[misc]
     return found
 
 
@@ -282,7 +267,7 @@ def _signals_write(wanted: dict[int, dict[str, dict[str, Any]]], now: dt.datetim
     """Make each contact's DecaySignal rows those of ``wanted``: a signal still there keeps its
     first ``seen_at`` (its detail follows the evidence)."""
     have: dict[tuple[int, str], tuple[int, Any]] = {
-        (c, k): (pk, _json(detail))
+        (c, k): (pk, read_json(detail))
         for pk, c, k, detail in bulk.select_in(
             DecaySignal, ["id", "contact_id", "kind", "detail"], "contact_id", wanted
         )
