@@ -279,11 +279,14 @@ def mail_files_on_contacts_changed(change: ContactsChange) -> None:
     if not change.deleted or configured().kind != "file":
         return
     from danhba.contacts.models import ContactEmail
+    from danhba.core.bulk import select_in
 
-    addresses = list(ContactEmail.objects.filter(contact_id__in=change.deleted).values_list("email", flat=True))
+    # A chunk of ids at a time: an import's undo deletes more contacts than SQLite takes
+    # variables in one statement.
+    addresses = [email for (email,) in select_in(ContactEmail, ["email"], "contact_id", change.deleted)]
 
     def erase() -> None:
-        still = set(ContactEmail.objects.filter(email__in=addresses).values_list("email", flat=True))
+        still = {email for (email,) in select_in(ContactEmail, ["email"], "email", addresses)}
         mail_files_erase(a for a in addresses if a not in still)
 
     if addresses:

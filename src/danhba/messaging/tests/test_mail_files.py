@@ -53,3 +53,19 @@ def test_an_erased_contact_takes_the_files_sent_to_it(
         contact_delete(actor=actor_for(admin), contact=lan)
     left = [p.read_bytes() for p in tmp_path.glob("*.eml")]
     assert len(left) == 1 and b"minh@example.vn" in left[0]
+
+
+def test_deleting_more_contacts_than_sqlite_takes_variables_at_once(
+    tmp_path: Path, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A bulk delete can name hundreds of thousands of contacts in one change: the listener reads
+    their addresses a chunk at a time (one ``IN`` of 260,000 ids was "too many SQL variables" on
+    SQLite, whose limit is 250,000 here, and 65,535 on PostgreSQL)."""
+    from danhba.contacts.changes import ContactsChange
+
+    settings.EMAIL_URL = f"file://{tmp_path}"
+    _send("lan@example.vn")
+    change = ContactsChange(deleted=tuple(range(1, 260_001)))
+    with django_capture_on_commit_callbacks(execute=True):
+        transport.mail_files_on_contacts_changed(change)
+    assert len(list(tmp_path.glob("*.eml"))) == 1
