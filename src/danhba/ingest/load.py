@@ -542,7 +542,7 @@ class Loader:
             row,
             first.search,
             [(e, "personal") for e in emails],
-            [(e164, raw, kind, "mobile" if kind == "mobile" else "home") for e164, raw, kind in phones],
+            [(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in phones],
             list(dict.fromkeys(externals)) if externals else [],
             list(dict.fromkeys(socials)) if socials else [],
             list(dict.fromkeys(ids)) if len(ids) > 1 else ids,
@@ -557,19 +557,9 @@ class Loader:
         return self._tag_ids(all_tags) if all_tags else {}, self._company_ids({r.company for r in rows if r.company})
 
     def _brought(self, rows: list[Prepared], tag_ids: dict[str, int], company_ids: dict[str, int]) -> _Brought:
-        """What rows merged into one contact bring besides its fields, without repeats."""
+        """What rows merged into one contact bring besides its fields, without repeats (a new
+        contact of one row is made by ``_made_contact``, which applies the same rules to it)."""
         tag_key = self._tag_key
-        if len(rows) == 1:
-            row = rows[0]
-            tags = [*row.tags, *self.add_tags] if self.add_tags else row.tags
-            return _Brought(
-                emails=list(dict.fromkeys(row.emails)) if len(row.emails) > 1 else list(row.emails),
-                phones=list({p[0]: p for p in row.phones}.values()) if len(row.phones) > 1 else list(row.phones),
-                external_ids=list(dict.fromkeys(row.external_ids)),
-                socials=list(dict.fromkeys(row.socials)),
-                tag_ids=list(dict.fromkeys(tag_ids[tag_key(n)] for n in tags)) if tags else [],
-                company=(company_ids[self._company_key(row.company)], row.company) if row.company else None,
-            )
         names = [*(t for r in rows for t in r.tags), *self.add_tags]
         company = next((r.company for r in rows if r.company), "")
         return _Brought(
@@ -872,7 +862,7 @@ def _collect(into: dict[int, set[Any]], pairs: Iterable[tuple[int, Any]]) -> Non
 
 
 def _phone_label(kind: str) -> str:
-    return "mobile" if kind == "mobile" else "home"  # written out in ``Loader._made_contact`` too
+    return "mobile" if kind == "mobile" else "home"
 
 
 def _union(first: list[Any], second: list[Any]) -> list[Any]:
