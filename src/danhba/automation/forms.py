@@ -9,9 +9,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from danhba.automation.kinds import STEP_KINDS, TRIGGER_KINDS
+from danhba.automation.kinds import STEP_KINDS, STEPS, TRIGGER_KINDS
 from danhba.automation.models import Workflow
-from danhba.automation.params_forms import Choices, ParamsForm, kind_forms, params_from
+from danhba.automation.params_forms import Choices, ParamsForm, kind_forms, params_from, step_field
 
 DAYS = [
     (0, _("Mon")), (1, _("Tue")), (2, _("Wed")), (3, _("Thu")), (4, _("Fri")), (5, _("Sat")), (6, _("Sun")),
@@ -140,13 +140,14 @@ class StepForm(forms.Form):
     params = forms.CharField(
         label=_("Settings (JSON)"), required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text=ADVANCED_HELP
     )
-    next = forms.CharField(label=_("Then"), max_length=40, required=False)
+    next = step_field([], label=_("Then"))
 
     def __init__(self, *args: Any, choices: Choices | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["kind"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [("", "—"), *[(k.key, k.label) for k in STEP_KINDS]]
+        self.fields["next"] = step_field((choices or Choices())(STEPS), label=_("Then"))
         self.kind_forms = kind_forms(
             STEP_KINDS, prefix=self.prefix or "step", data=self.data if self.is_bound else None,
             chosen=str(self.initial.get("kind", "")), previous=self.initial.get("settings"),
@@ -181,10 +182,36 @@ StepFormSet = forms.formset_factory(StepForm, extra=2, max_num=100, absolute_max
 def editor_forms(data: Any, initial: dict[str, Any], graph: dict[str, Any] | None) -> tuple[WorkflowForm, Any]:
     """The editor's forms: the workflow's settings with its trigger's form, and a form per step
     with its kind's settings (one list of choices read for them all)."""
-    choices = Choices()
+    choices = Choices(steps=step_choices_posted(data, graph))
     form = WorkflowForm(data, initial=initial, choices=choices)
     steps = StepFormSet(data, initial=steps_initial(graph), prefix="steps", form_kwargs={"choices": choices})
     return form, steps
+
+
+def step_choices_posted(data: Any, graph: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The steps a "go to" of the editor may name: those of the rows posted (a step added or
+    renamed on the page counts), else those of the graph edited; labelled as the diagram names
+    them."""
+    from danhba.automation.graph import step_choices
+
+    saved = (graph or {}).get("steps", {})
+    if not data:
+        return step_choices({row["step_id"]: saved.get(row["step_id"], {}) for row in steps_initial(graph)})
+    posted: dict[str, dict[str, Any]] = {}
+    for step_id, kind in _posted_steps(data):
+        posted.setdefault(step_id, {"kind": kind, "label": saved.get(step_id, {}).get("label", "")})
+    return step_choices(posted)
+
+
+def _posted_steps(data: Any) -> list[tuple[str, str]]:
+    """(step id, kind) of each row posted that names a step."""
+    raw = str(data.get("steps-TOTAL_FORMS") or "")
+    total = min(int(raw), StepFormSet.absolute_max) if raw.isascii() and raw.isdigit() else 0
+    rows = [
+        (str(data.get(f"steps-{n}-step_id") or "").strip(), str(data.get(f"steps-{n}-kind") or ""))
+        for n in range(total)
+    ]
+    return [(step_id, kind) for step_id, kind in rows if step_id]
 
 
 def editor_refresh(form: WorkflowForm, steps: Any) -> None:

@@ -195,6 +195,20 @@ def graph_clean(raw: Any, *, user: Any = None) -> dict[str, Any]:
     return {"start": graph.start, "steps": steps, "goal": goal, "exit": exit_}
 
 
+def step_label(step_id: str, step: dict[str, Any] | None) -> str:
+    """How the editor names a step in a "go to" choice: its label, else its kind, then its id
+    (the diagram's box says the same)."""
+    step = step or {}
+    kind = STEP_KINDS.get(str(step.get("kind", "")))
+    name = str(step.get("label") or (kind.label if kind else step.get("kind")) or "").strip()
+    return f"{name} ({step_id})" if name else step_id
+
+
+def step_choices(steps: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """The steps a "go to" may name, as (id, label) pairs, in the order given."""
+    return [(step_id, step_label(step_id, step)) for step_id, step in steps.items()]
+
+
 def conditions_in(graph: dict[str, Any]) -> list[dict[str, Any]]:
     """Every condition tree a graph uses (goal, exit, branches): what a reader must be allowed
     to see to read the workflow."""

@@ -58,6 +58,7 @@ class FieldHint:
     help: Any = None
     # A named source of choices (``CHOICES``: "email_templates", "users", "segments"…), read
     # from the database when the form is built; an unknown source leaves the plain field.
+    # ``STEPS``: a step of the workflow edited (a "go to"), from the editor's page.
     choices: str = ""
     # "duration": seconds asked as a number and a unit; "textarea": a longer text.
     widget: str = ""
@@ -66,6 +67,10 @@ class FieldHint:
     skip: bool = False
     default: Any = None
 
+
+# The choice source of a setting that names a step of the same workflow (a "go to": a wait's
+# time-out, a branch's arms and "otherwise"): the editor's steps, not a database list.
+STEPS = "steps"
 
 # Sources of choices for the forms' fields, by name: a function giving (value, label) pairs,
 # read when a form is built. Automation adds its own (``params_forms.py``); an app above it adds

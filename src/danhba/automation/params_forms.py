@@ -28,13 +28,16 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from danhba.automation.kinds import CHOICES, FieldHint
+from danhba.automation.kinds import CHOICES, STEPS, FieldHint
 
 # A hidden input in each kind's fieldset: the fieldset was on the page (enabled) when posted.
 SHOWN = "shown"
 UNITS = [("minutes", _("minutes")), ("hours", _("hours")), ("days", _("days"))]
 UNIT_SECONDS = {"minutes": 60, "hours": 3600, "days": 86400}
 EMPTY = ("", "—")
+# A "go to" left empty: the path ends after the step.
+END = ("", _("— end the path —"))
+NO_STEP = _("No step called %(value)s.")
 
 # Labels of the settings' names every kind shares (a kind's hint says better for its own).
 LABELS: dict[str, Any] = {
@@ -134,6 +137,20 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def step_field(steps: list[tuple[Any, Any]], **kwargs: Any) -> forms.ChoiceField:
+    """A "go to": a select of the workflow's steps and "end the path" (empty), refusing a step
+    that is not there. ``data-steps`` lets editor.js follow the steps named on the page."""
+    kwargs["required"] = False
+    return forms.ChoiceField(
+        choices=[END, *steps], error_messages={"invalid_choice": NO_STEP},
+        widget=forms.Select(attrs={"data-steps": ""}), **kwargs,
+    )  # fmt: skip
+
+
+def _has_source(hint: FieldHint) -> bool:
+    return bool(hint.choices) and (hint.choices == STEPS or CHOICES.get(hint.choices) is not None)
+
+
 def _shape(tp: Any, hint: FieldHint) -> tuple[str, Any, list[Any]]:
     origin, args = get_origin(tp), get_args(tp)
     if hint.widget == "duration":
@@ -146,10 +163,10 @@ def _shape(tp: Any, hint: FieldHint) -> tuple[str, Any, list[Any]]:
         inner = args[0] if args else Any
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             return "rows", inner, []
-        if hint.choices and CHOICES.get(hint.choices) is not None:
+        if _has_source(hint):
             return "multi", inner, []
         return ("ints", int, []) if inner is int else ("lines", str, [])
-    if hint.choices and CHOICES.get(hint.choices) is not None:
+    if _has_source(hint):
         return "choice", tp if tp in (int, str) else str, []
     simple = {bool: "bool", int: "int", float: "float", str: "str", dt.datetime: "datetime", dt.date: "date"}
     if tp in simple:
@@ -195,10 +212,11 @@ def _label(spec: Spec) -> Any:
 
 
 class Choices:
-    """The choice lists of one page, each read once however many forms ask for it."""
+    """The choice lists of one page, each read once however many forms ask for it; ``steps``:
+    the steps of the workflow edited, (id, label) pairs (:data:`kinds.STEPS`)."""
 
-    def __init__(self) -> None:
-        self._got: dict[str, list[tuple[Any, Any]]] = {}
+    def __init__(self, steps: list[tuple[str, str]] | None = None) -> None:
+        self._got: dict[str, list[tuple[Any, Any]]] = {STEPS: list(steps or [])}
 
     def __call__(self, source: str) -> list[tuple[Any, Any]]:
         if source not in self._got:
@@ -258,6 +276,12 @@ def _json_value(value: str | None) -> Any:
         raise forms.ValidationError(_("Not valid JSON.")) from None
 
 
+def _typed(field: forms.Field) -> bool:
+    """Whether a row's field was filled in by the user when it has a value: a choice has one
+    by default (an operator), but a "go to" is empty until a step is chosen."""
+    return not isinstance(field, forms.ChoiceField) or "data-steps" in field.widget.attrs
+
+
 # How a field's cleaned value becomes the setting, by shape (the rest are taken as they are).
 _READ: dict[str, Any] = {
     "lines": lambda v: [line.strip() for line in (v or "").splitlines() if line.strip()],
@@ -312,12 +336,7 @@ class ParamsForm(forms.Form):
     def _field(self, spec: Spec, common: dict[str, Any], bounds: dict[str, Any], value: Any) -> forms.Field:
         shape = spec.shape
         if shape in ("choice", "multi"):
-            options = self._options(spec, value)
-            if shape == "multi":
-                return forms.MultipleChoiceField(choices=options, widget=forms.CheckboxSelectMultiple, **common)
-            if not common["required"] or value is None:
-                options = [EMPTY, *options]
-            return forms.ChoiceField(choices=options, **common)
+            return self._choice_field(spec, common, value)
         if shape == "bool":
             return forms.BooleanField(**{**common, "required": False})
         if shape == "int":
@@ -332,11 +351,23 @@ class ParamsForm(forms.Form):
             return forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), strip=shape != "json", **common)
         return forms.CharField(max_length=bounds.get("max_length"), **common)
 
+    def _choice_field(self, spec: Spec, common: dict[str, Any], value: Any) -> forms.Field:
+        options = self._options(spec, value)
+        if spec.hint.choices == STEPS:
+            return step_field(options, **common)
+        if spec.shape == "multi":
+            return forms.MultipleChoiceField(choices=options, widget=forms.CheckboxSelectMultiple, **common)
+        if not common["required"] or value is None:
+            options = [EMPTY, *options]
+        return forms.ChoiceField(choices=options, **common)
+
     def _options(self, spec: Spec, value: Any) -> list[tuple[str, Any]]:
         if spec.values:
             options = [(str(v), VALUE_LABELS.get(str(v), str(v))) for v in spec.values]
         else:
             options = list(self._choices(spec.hint.choices))
+        if spec.hint.choices == STEPS:  # a step no longer there is refused, not kept
+            return options
         # A saved value the list no longer has (a deleted template) stays chosen, as it is.
         have = {v for v, _label in options}
         for v in value if isinstance(value, list) else [value]:
@@ -415,7 +446,7 @@ class ParamsForm(forms.Form):
                 kept = bool(self.cleaned_data.get(f"{spec.name}-{n}-kept"))
                 if self.cleaned_data.get(f"{spec.name}-{n}-delete"):
                     continue
-                texts = [self.cleaned_data.get(x) for x in names if not isinstance(self.fields[x], forms.ChoiceField)]
+                texts = [self.cleaned_data.get(x) for x in names if _typed(self.fields[x])]
                 if not kept and not any(t not in (None, "", False) for t in texts) and len(rows) >= least:
                     continue
                 row: dict[str, Any] = {}

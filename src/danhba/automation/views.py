@@ -18,7 +18,9 @@ from danhba.accounts.models import User
 from danhba.accounts.views import can, permission_required
 from danhba.automation import selectors
 from danhba.automation.forms import TestRunForm, WorkflowForm, editor_forms, editor_refresh, graph_from
+from danhba.automation.graph import step_choices
 from danhba.automation.models import Enrolment, Workflow
+from danhba.automation.params_forms import NO_STEP
 from danhba.automation.services import enrolments as enrol_services
 from danhba.automation.services import playbooks as playbook_services
 from danhba.automation.services import workflows as services
@@ -105,8 +107,7 @@ def _conditions_of_row(steps: Any, graph: dict[str, Any], row: str) -> str | Non
 
 def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
     draft = _draft(request, workflow)
-    saved = workflow.current_version.graph if workflow and workflow.current_version else None
-    graph = draft["graph"] if draft else saved
+    graph = _editing(workflow, draft)
     if draft and (draft.get("data") or workflow is None):
         initial = WorkflowForm.initial_from_data(draft.get("data") or {})
     else:
@@ -203,7 +204,7 @@ def _publish_context(
         "under_way": Enrolment.objects.filter(workflow=workflow, status=Enrolment.Status.ACTIVE).count(),
         "rule": request.POST.get("move_rule") or services.MOVE_KEEP,
         "step": request.POST.get("move_step", ""),
-        "steps": list((graph or {}).get("steps", {})),
+        "steps": step_choices((graph or {}).get("steps", {})),
     }
 
 
@@ -300,21 +301,24 @@ def draft_condition(request: HttpRequest) -> HttpResponse:
     return _condition_page(request, None)
 
 
+def _editing(workflow: Workflow | None, draft: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The graph the editor's pages work on: the draft's, else the workflow's current version."""
+    if draft:
+        return draft["graph"]  # type: ignore[no-any-return]
+    return workflow.current_version.graph if workflow and workflow.current_version else None
+
+
 def _condition_page(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
     from danhba.segments import forms as segment_forms
-    from danhba.segments.conditions import clean as condition_clean
-    from danhba.segments.views import builder_parts
 
     user = request.user
     assert isinstance(user, User)
     draft = _draft(request, workflow)
     if workflow is None and draft is None:
         raise Http404(_("No such condition."))
-    graph = (
-        draft["graph"] if draft else (workflow.current_version.graph if workflow and workflow.current_version else None)
-    )
     at = request.GET.get("at", "")
-    tree, label, next_step, is_arm = _condition_place(graph, at)
+    tree, label, next_step, is_arm = _condition_place(_editing(workflow, draft), at)
+    graph = _editing(workflow, draft) or {}
     can_remove = not at.endswith(".new") and (is_arm or tree is not None)
     errors: list[str] = []
     if request.method == "POST":
@@ -324,25 +328,43 @@ def _condition_page(request: HttpRequest, workflow: Workflow | None) -> HttpResp
         if action.startswith(("add_", "remove")):  # without JavaScript: the builder's buttons
             tree = segment_forms.normalize_choices(segment_forms.apply_action(tree, action, user), user)
         else:
-            kept = None if action == "delete" else tree
-            try:
-                condition_clean(tree, user=user)
+            errors = [] if action == "delete" else _condition_errors(tree, next_step, graph, user)
+            if not errors:
+                kept = None if action == "delete" else tree
                 return _condition_keep(request, workflow, draft, at, kept, label, next_step)
-            except PermissionDenied:
-                raise
-            except ServiceError as exc:
-                errors = [exc.message, *[f"{k}: {m}" for k, v in _details(exc).items() for m in v]]
-    tree = tree or {"op": "all", "conditions": []}
-    if not tree.get("conditions"):
-        tree = segment_forms.apply_action(tree, "add_condition:", user)
     context = {
         "nav": "automation", "workflow": workflow, "at": at, "is_arm": is_arm, "label": label, "next": next_step,
-        "can_remove": can_remove, "errors": errors, "steps": list((graph or {}).get("steps", {})),
+        "can_remove": can_remove, "errors": errors, "steps": step_choices(graph.get("steps", {})),
         "back_url": _editor_url(workflow) + ("?draft=1" if draft is not None else ""),
         "name": workflow.name if workflow else (draft or {}).get("data", {}).get("name", ""),
-        **builder_parts(request, tree),  # type: ignore[arg-type]
     }  # fmt: skip
-    return render(request, "automation/condition.html", context, status=422 if errors else 200)
+    return _condition_render(request, context, tree)
+
+
+def _condition_render(request: HttpRequest, context: dict[str, Any], tree: dict[str, Any] | None) -> HttpResponse:
+    from danhba.segments import forms as segment_forms
+    from danhba.segments.views import builder_parts
+
+    tree = tree or {"op": "all", "conditions": []}
+    if not tree.get("conditions"):
+        tree = segment_forms.apply_action(tree, "add_condition:", request.user)  # type: ignore[arg-type]
+    context = {**context, **builder_parts(request, tree)}  # type: ignore[arg-type]
+    return render(request, "automation/condition.html", context, status=422 if context["errors"] else 200)
+
+
+def _condition_errors(tree: dict[str, Any], next_step: str, graph: dict[str, Any], user: User) -> list[str]:
+    """What stops a condition from being kept: a "go to" naming no step of the workflow, or the
+    condition as segments check it for the author."""
+    from danhba.segments.conditions import clean as condition_clean
+
+    errors = [str(NO_STEP % {"value": next_step})] if next_step and next_step not in graph.get("steps", {}) else []
+    try:
+        condition_clean(tree, user=user)
+    except PermissionDenied:
+        raise
+    except ServiceError as exc:
+        errors += [exc.message, *[f"{k}: {m}" for k, v in _details(exc).items() for m in v]]
+    return errors
 
 
 def _condition_keep(

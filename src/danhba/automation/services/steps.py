@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from danhba.accounts import permissions as perms
-from danhba.automation.kinds import FieldHint, Item, Outcome, StepContext, StepKind
+from danhba.automation.kinds import STEPS, FieldHint, Item, Outcome, StepContext, StepKind
 from danhba.automation.windows import DEFAULT_TZ, next_time_of_day
 from danhba.core.actor import Actor
 from danhba.core.errors import InvalidInput
@@ -453,9 +453,12 @@ _FIELD_FORM = {
     )),
 }  # fmt: skip
 _WAIT_FORM = {"seconds": FieldHint(label=gettext_lazy("Wait for"), widget="duration")}
-_WAIT_EVENT_FORM = {"timeout_seconds": FieldHint(widget="duration")}
+_WAIT_EVENT_FORM = {"timeout_seconds": FieldHint(widget="duration"), "timeout_next": FieldHint(choices=STEPS)}
 # The arms' conditions are edited in the condition builder; a new arm starts as "everyone".
-_BRANCH_FORM = {"branches.condition": FieldHint(skip=True, default={"op": "all", "conditions": []})}
+_BRANCH_FORM = {
+    "branches.condition": FieldHint(skip=True, default={"op": "all", "conditions": []}),
+    "branches.next": FieldHint(choices=STEPS), "otherwise": FieldHint(choices=STEPS),
+}  # fmt: skip
 _EMAIL_FORM = {
     "template": FieldHint(choices="email_templates"), "topic": FieldHint(choices="email_topics"),
     "campaign": FieldHint(skip=True),  # made when the version is published

@@ -12,7 +12,7 @@ from django.http import QueryDict
 from django.utils import translation
 
 from danhba.automation.kinds import STEP_KINDS, TRIGGER_KINDS
-from danhba.automation.params_forms import ParamsForm
+from danhba.automation.params_forms import Choices, ParamsForm
 from danhba.automation.tests.conftest import form_data
 
 pytestmark = pytest.mark.django_db
@@ -55,14 +55,18 @@ def samples(admin: Any, make_workflow: Any) -> dict[str, dict[str, Any]]:
     }  # fmt: skip
 
 
+# The steps of the workflow the samples' "go to" settings name.
+STEPS = Choices(steps=[("later", "Wait (later)"), ("a", "a"), ("b", "b")])
+
+
 def _round_trip(kind: Any, saved: dict[str, Any] | None, trigger: bool) -> ParamsForm:
     """The form of ``saved`` rendered, then read back from what a browser sends for it."""
-    shown = ParamsForm(kind, prefix="x", previous=saved, trigger=trigger)
+    shown = ParamsForm(kind, prefix="x", previous=saved, trigger=trigger, choices=STEPS)
     html = "<form>" + "".join(str(shown[name]) for name in shown.fields) + "</form>"
     data = QueryDict(mutable=True)
     for name, value in form_data(html).items():
         data.setlist(name, value if isinstance(value, list) else [value])
-    return ParamsForm(kind, prefix="x", data=data, previous=saved, trigger=trigger)
+    return ParamsForm(kind, prefix="x", data=data, previous=saved, trigger=trigger, choices=STEPS)
 
 
 @pytest.mark.parametrize("trigger", [False, True], ids=["steps", "triggers"])
