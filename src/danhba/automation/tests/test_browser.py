@@ -186,6 +186,13 @@ def test_a_new_branch_gets_its_condition_before_the_workflow_is_saved(live_serve
     assert page.evaluate("() => window.__csp || []") == []
 
 
+def _event_trigger(page: Any, event: Any) -> None:
+    event.fill("Pricing Viewed")
+    page.fill("input[name='trigger-event-where-0-property']", "plan")
+    page.select_option("select[name='trigger-event-where-0-operator']", "eq")
+    page.fill("input[name='trigger-event-where-0-value']", "pro")
+
+
 def test_a_workflow_built_from_the_forms_then_its_diagram(live_server: Any, users: Any, page: Any) -> None:
     """On a phone-sized screen, a marketer builds a workflow from the forms only: the trigger
     "performed an event" with a property condition, an email, a wait of two days and a tag.
@@ -206,10 +213,7 @@ def test_a_workflow_built_from_the_forms_then_its_diagram(live_server: Any, user
     expect(event).to_be_hidden()
     page.select_option("select[name='trigger_kind']", "event")
     expect(event).to_be_visible()
-    event.fill("Pricing Viewed")
-    page.fill("input[name='trigger-event-where-0-property']", "plan")
-    page.select_option("select[name='trigger-event-where-0-operator']", "eq")
-    page.fill("input[name='trigger-event-where-0-value']", "pro")
+    _event_trigger(page, event)
 
     page.fill("input[name='steps-0-step_id']", "gui_gia")
     page.select_option("select[name='steps-0-kind']", "email")
