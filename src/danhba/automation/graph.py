@@ -86,6 +86,7 @@ def _check_steps(graph: GraphIn, errors: dict[str, list[str]]) -> dict[str, dict
         if problems:
             errors.setdefault(f"{where}.params", []).extend(problems)
             continue
+        params = kind.stored(params)
         steps[step_id] = {**step.model_dump(), "params": params.model_dump(mode="json")}
     return steps
 

@@ -66,6 +66,9 @@ class FieldHint:
     # the condition builder), else ``default``.
     skip: bool = False
     default: Any = None
+    # The setting is a contact field's value: its input follows the type of the field named by
+    # the setting ``follows`` (a select, a date, a number, a check box or a text).
+    follows: str = ""
 
 
 # The choice source of a setting that names a step of the same workflow (a "go to": a wait's
@@ -115,6 +118,9 @@ class StepKind:
     # Checks that need the database (the segment condition, a template that exists): raise
     # InvalidInput-style messages as a list of strings.
     check: Callable[[Any], list[str]] = lambda params: []
+    # The checked params as the version keeps them (after ``check`` found nothing; may read the
+    # database): an update-field step's value typed by its field.
+    stored: Callable[[Any], Any] = lambda params: params
     describe: Callable[[Any], str] = lambda params: ""
     # The editor's hints for fields of ``params`` (see :class:`FieldHint`).
     form: Mapping[str, FieldHint] = field(default_factory=dict)

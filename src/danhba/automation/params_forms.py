@@ -16,11 +16,13 @@ import datetime as dt
 import enum
 import json
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlencode
 
 from django import forms
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -29,6 +31,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from danhba.automation.kinds import CHOICES, STEPS, FieldHint
+from danhba.automation.value_inputs import value_input
 
 # A hidden input in each kind's fieldset: the fieldset was on the page (enabled) when posted.
 SHOWN = "shown"
@@ -217,6 +220,15 @@ class Choices:
 
     def __init__(self, steps: list[tuple[str, str]] | None = None) -> None:
         self._got: dict[str, list[tuple[Any, Any]]] = {STEPS: list(steps or [])}
+        self._fields: dict[str, Any] | None = None
+
+    def contact_field(self, key: str) -> Any:
+        """A contact field of the segments' catalogue (its type and choices), or None."""
+        if self._fields is None:
+            from danhba.segments.conditions import fields
+
+            self._fields = fields()
+        return self._fields.get(key)
 
     def __call__(self, source: str) -> list[tuple[Any, Any]]:
         if source not in self._got:
@@ -307,6 +319,9 @@ class ParamsForm(forms.Form):
         self.previous = dict(previous or {})
         self.specs = specs_of(kind.params, kind.form)
         self._choices = choices or Choices()
+        # Settings whose input follows another's value (an update-field step's value): how each
+        # one's cleaned value is read (``value_inputs``).
+        self._reads: dict[str, Callable[[Any], Any]] = {}
         bound = data is not None and f"{prefix}-{SHOWN}" in data
         super().__init__(data if bound else None, prefix=prefix)
         self.checked: dict[str, Any] = {}
@@ -330,8 +345,26 @@ class ParamsForm(forms.Form):
             self.fields[name] = forms.IntegerField(min_value=0, max_value=top, initial=amount, **common)
             self.fields[f"{name}_unit"] = forms.ChoiceField(label=_("Unit"), choices=UNITS, initial=unit)
             return
+        if spec.hint.follows:
+            made = value_input(self._choices.contact_field(self._followed(spec)), value, common)
+            self.fields[name], self._reads[name] = made.field, made.read
+            self.fields[name].initial = made.initial
+            return
         self.fields[name] = self._field(spec, common, bounds, value)
         self.fields[name].initial = _text(spec, value)
+        follower = next((s for s in self.specs if s.hint.follows == spec.name), None)
+        if follower is not None:  # editor.js asks for the follower's input when this changes
+            query = urlencode({"kind": self.kind.key, "prefix": self.prefix})
+            self.fields[name].widget.attrs.update({
+                "data-value-input": f"{reverse('automation:value_input')}?{query}",
+                "data-value-slot": f"{self.add_prefix(follower.name)}-slot",
+            })  # fmt: skip
+
+    def _followed(self, spec: Spec) -> str:
+        """The value of the setting ``spec`` follows: as posted, else as saved."""
+        if self.is_bound:
+            return str(self.data.get(self.add_prefix(spec.hint.follows)) or "")
+        return str(self.previous.get(spec.hint.follows) or "")
 
     def _field(self, spec: Spec, common: dict[str, Any], bounds: dict[str, Any], value: Any) -> forms.Field:
         shape = spec.shape
@@ -406,6 +439,8 @@ class ParamsForm(forms.Form):
 
     def _value(self, spec: Spec, name: str) -> Any:
         value = self.cleaned_data.get(name)
+        if name in self._reads:
+            return self._reads[name](value)
         if spec.shape == "duration":
             unit = self.cleaned_data.get(f"{name}_unit") or "days"
             return None if value is None else value * UNIT_SECONDS.get(unit, 86400)
@@ -518,8 +553,15 @@ class ParamsForm(forms.Form):
             elif spec.shape == "duration":
                 out.append({"type": "duration", "amount": self[spec.name], "unit": self[f"{spec.name}_unit"]})
             else:
-                out.append({"type": "field", "field": self[spec.name]})
+                out.append({"type": "field", "field": self[spec.name], **self._links(spec)})
         return out
+
+    def _links(self, spec: Spec) -> dict[str, Any]:
+        """A setting another one follows gets a "Show its input" button (without JavaScript);
+        the follower a slot editor.js fills with the input the server renders."""
+        if spec.hint.follows:
+            return {"slot": f"{self.add_prefix(spec.name)}-slot"}
+        return {"refresh": any(s.hint.follows == spec.name for s in self.specs)}
 
     @property
     def shown(self) -> Any:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.workflow_list, name="list"),
     path("new/", views.workflow_create, name="create"),
     path("new/condition/", views.draft_condition, name="draft_condition"),
+    path("value-input/", views.value_input, name="value_input"),
     path("playbooks/", views.playbook_gallery, name="playbooks"),
     path("playbooks/<slug:key>/install/", views.playbook_install, name="playbook_install"),
     path("<int:pk>/", views.workflow_detail, name="detail"),

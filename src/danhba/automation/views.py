@@ -4,6 +4,7 @@ panel. Every page calls the services the API calls."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -31,6 +32,8 @@ from danhba.core.keyset import paginate
 from danhba.core.normalize import clean_text
 
 PAGE_SIZE = 50
+# A step's settings prefix in the editor ("steps-3-update_field").
+PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 def _workflow(pk: int) -> Workflow:
@@ -216,6 +219,30 @@ def workflow_create(request: HttpRequest) -> HttpResponse:
 @permission_required(can("workflow", perms.EDIT))
 def workflow_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _editor(request, _workflow(pk))
+
+
+def _edits_workflows(user: User) -> bool:
+    return user.can("workflow", perms.CREATE) or user.can("workflow", perms.EDIT)
+
+
+@permission_required(_edits_workflows)
+def value_input(request: HttpRequest) -> HttpResponse:
+    """The input of a step's setting that follows another (an update-field step's value, by the
+    field's type), for editor.js to swap in when the field changes: the same field the editor
+    renders after "Show its input"."""
+    from danhba.automation.kinds import STEP_KINDS
+    from danhba.automation.params_forms import ParamsForm
+
+    kind = STEP_KINDS.get(request.GET.get("kind", ""))
+    prefix = request.GET.get("prefix", "")
+    if kind is None or not PREFIX.match(prefix):
+        raise Http404(_("No such setting."))
+    form = ParamsForm(kind, prefix=prefix, previous={})
+    followers = [s for s in form.specs if s.hint.follows]
+    if not followers:
+        raise Http404(_("No such setting."))
+    form = ParamsForm(kind, prefix=prefix, previous={followers[0].hint.follows: request.GET.get("field", "")})
+    return render(request, "accounts/_field.html", {"field": form[followers[0].name]})
 
 
 def _visible_enrolments(request: HttpRequest) -> Any:

@@ -38,17 +38,50 @@ class FieldParams(_Params):
     value: Any = None
 
 
-def _field_check(params: FieldParams) -> list[str]:
+def field_value_clean(field: str, value: Any) -> tuple[Any, list[str]]:
+    """The value an update-field step keeps for ``field``, typed as the field is (a date as ISO
+    text, a whole number as a number, yes/no as a boolean, a stage or role by its key, an owner
+    by the user's id), or the problems with it: the contacts' cleaners decide, so a value they
+    would refuse when the step runs is refused when the workflow is saved."""
     from danhba.contacts.services.cleaning import clean_contact
     from danhba.contacts.services.contacts import BULK_FIELDS
 
-    if params.field.startswith("custom."):
-        return []
-    if params.field not in (*BULK_FIELDS, "lifecycle_stage", "owner"):
-        return [_("This field cannot be set by a workflow: %s") % params.field]
+    if field.startswith("custom."):
+        return _custom_value_clean(field.removeprefix("custom."), value)
+    if field not in (*BULK_FIELDS, "lifecycle_stage", "owner"):
+        return value, [_("This field cannot be set by a workflow: %s") % field]
     errors: dict[str, list[str]] = {}
-    clean_contact({params.field: params.value}, errors)
-    return [f"{key}: {message}" for key, messages in errors.items() for message in messages]
+    cleaned: Any = clean_contact({field: value}, errors).get(field)
+    if errors:
+        return value, [f"{key}: {message}" for key, messages in errors.items() for message in messages]
+    if isinstance(cleaned, dt.date):
+        return cleaned.isoformat(), []
+    if hasattr(cleaned, "key"):  # a lifecycle stage, a buyer role
+        return cleaned.key, []
+    return (cleaned.pk if hasattr(cleaned, "pk") else cleaned), []
+
+
+def _custom_value_clean(key: str, value: Any) -> tuple[Any, list[str]]:
+    from danhba.contacts.custom_fields import clean_value
+    from danhba.contacts.models import CustomField
+
+    custom = CustomField.objects.filter(entity=CustomField.Entity.CONTACT, key=key, is_active=True).first()
+    if custom is None:
+        return value, [_("No such custom field: %s") % key]
+    if value is None or value == "" or value == []:
+        return None, ([_("%s is required: it cannot be emptied.") % custom.label] if custom.required else [])
+    try:
+        return clean_value(custom, value), []
+    except ValueError as exc:
+        return value, [f"{custom.label}: {exc}"]
+
+
+def _field_check(params: FieldParams) -> list[str]:
+    return field_value_clean(params.field, params.value)[1]
+
+
+def _field_stored(params: FieldParams) -> FieldParams:
+    return params.model_copy(update={"value": field_value_clean(params.field, params.value)[0]})
 
 
 def _field_run(ctx: StepContext, items: Sequence[Item]) -> dict[int, Outcome]:
@@ -448,9 +481,7 @@ def _none(params: Any) -> list[tuple[str, str]]:
 # How the editor asks for some settings (``params_forms``; the rest follows the models).
 _FIELD_FORM = {
     "field": FieldHint(choices="contact_fields"),
-    "value": FieldHint(help=gettext_lazy(
-        "As written; empty clears the field. A lifecycle stage or buyer role by its key, an owner by the user's id."
-    )),
+    "value": FieldHint(follows="field", help=gettext_lazy("Empty clears the field.")),
 }  # fmt: skip
 _WAIT_FORM = {"seconds": FieldHint(label=gettext_lazy("Wait for"), widget="duration")}
 _WAIT_EVENT_FORM = {"timeout_seconds": FieldHint(widget="duration"), "timeout_next": FieldHint(choices=STEPS)}
@@ -472,7 +503,7 @@ _SCORE_FORM = {
 
 BUILTIN: list[StepKind] = [
     StepKind("update_field", gettext_lazy("Update a field"), FieldParams, _field_run, check=_field_check,
-             form=_FIELD_FORM),
+             stored=_field_stored, form=_FIELD_FORM),
     StepKind("tag", gettext_lazy("Add or remove tags"), TagParams, _tag_run),
     StepKind("list", gettext_lazy("Add to or remove from a list"), ListParams, _list_run, check=_list_check,
              form={"list": FieldHint(choices="lists")}),

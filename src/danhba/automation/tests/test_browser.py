@@ -250,3 +250,38 @@ def test_a_workflow_built_from_the_forms_then_its_diagram(live_server: Any, user
     steps = wf.current_version.graph["steps"]  # type: ignore[union-attr]
     assert steps["cho"]["params"]["seconds"] == 2 * 86400 and steps["gan_the"]["params"]["add"] == ["quan tâm giá"]
     assert page.evaluate("() => window.__csp || []") == []
+
+
+def test_the_value_input_follows_the_field_chosen_then_saves(live_server: Any, users: Any, page: Any) -> None:
+    """On a phone-sized screen: an update-field step's field changes from a job title to the
+    gender, and its value becomes a select of the genders without the page reloading; saved,
+    the version keeps the value chosen."""
+    from playwright.sync_api import expect
+
+    from danhba.automation.models import Workflow
+    from danhba.automation.services.workflows import workflow_create
+    from danhba.conftest import actor_for
+
+    marketer = users["marketing"]
+    graph = {
+        "start": "a",
+        "steps": {"a": {"kind": "update_field", "params": {"field": "job_title", "value": "Kế toán"}}},
+    }
+    wf = workflow_create(actor=actor_for(marketer), data={"name": "Giới tính", "graph": graph})
+    base = live_server.url
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, base, marketer.email)
+    page.goto(f"{base}/automation/{wf.pk}/edit/")
+    value = page.locator("[name='steps-0-update_field-value']")
+    expect(value).to_have_value("Kế toán")
+    page.evaluate("() => { window.__same_page = true; }")
+    page.select_option("select[name='steps-0-update_field-field']", "gender")
+    expect(page.locator("select[name='steps-0-update_field-value']")).to_be_visible()
+    assert page.evaluate("() => window.__same_page === true")  # swapped in place, no reload
+    page.select_option("select[name='steps-0-update_field-value']", "female")
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Workflow saved.")).to_be_visible()
+    params = Workflow.objects.get(pk=wf.pk).current_version.graph["steps"]["a"]["params"]  # type: ignore[union-attr]
+    assert params == {"field": "gender", "value": "female"}
+    assert page.evaluate("() => window.__csp || []") == []
