@@ -92,21 +92,35 @@ def event_line(event: Event, hidden: set[str] | frozenset[str] = frozenset()) ->
     sensitive field the user may not see are left out."""
     props = event.properties if isinstance(event.properties, dict) else {}
     if event.type in PAGE_TYPES:
-        url = str(props.get("url") or "")
-        path = str(props.get("path") or "") or (urlsplit(url).path if url else "")
-        title = str(props.get("title") or event.name or path or url or _("(untitled page)"))
-        return EventLine(_short(title, 120), _short(path, 120) if path != title else "")
+        return _page_line(event.name, props)
     if event.type == Event.Type.IDENTIFY:
-        traits = event.traits if isinstance(event.traits, dict) else {}
-        keys = sorted(k for k in traits if shown_key(k, hidden))
-        detail = ", ".join(keys[:8]) + (" …" if len(keys) > 8 else "")
-        return EventLine(_("Identified"), _("Traits: %(keys)s") % {"keys": detail} if keys else "")
+        return _identify_line(event.traits, hidden)
     if event.type == Event.Type.GROUP:
         return EventLine(_("Joined group %(group)s") % {"group": event.name} if event.name else _("Joined a group"))
     if event.type == Event.Type.ALIAS:
         return EventLine(_("Linked another identity (alias)"))
     if event.name in EMAIL_EVENT_LABELS:
         return email_line(event.name, props)
+    return EventLine(event.name or event.get_type_display(), _shown_properties(props, hidden))
+
+
+def _page_line(name: str, props: dict[str, Any]) -> EventLine:
+    url = str(props.get("url") or "")
+    path = str(props.get("path") or "") or (urlsplit(url).path if url else "")
+    title = str(props.get("title") or name or path or url or _("(untitled page)"))
+    return EventLine(_short(title, 120), _short(path, 120) if path != title else "")
+
+
+def _identify_line(traits: Any, hidden: set[str] | frozenset[str]) -> EventLine:
+    keys = sorted(k for k in (traits if isinstance(traits, dict) else {}) if shown_key(k, hidden))
+    if not keys:
+        return EventLine(_("Identified"))
+    detail = ", ".join(keys[:8]) + (" …" if len(keys) > 8 else "")
+    return EventLine(_("Identified"), _("Traits: %(keys)s") % {"keys": detail})
+
+
+def _shown_properties(props: dict[str, Any], hidden: set[str] | frozenset[str]) -> str:
+    """The first few scalar properties a reader may see, as "key: value"."""
     shown = []
     for key, value in props.items():
         if not shown_key(key, hidden) or isinstance(value, (dict, list)) or value is None or value == "":
@@ -114,7 +128,7 @@ def event_line(event: Event, hidden: set[str] | frozenset[str] = frozenset()) ->
         shown.append(f"{key}: {_short(value)}")
         if len(shown) == _SHOWN_PROPERTIES:
             break
-    return EventLine(event.name or event.get_type_display(), " · ".join(shown))
+    return " · ".join(shown)
 
 
 def email_line(name: str, props: dict[str, Any]) -> EventLine:
