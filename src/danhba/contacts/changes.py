@@ -78,20 +78,25 @@ def contacts_changed(
     new = tuple(int(c) for c in created if c)
     changed = {int(c): tuple(fields) for c, fields in (updated or {}).items() if c}
     gone = tuple(int(c) for c in deleted if c)
-    why: dict[int, set[str]] = {}
-    for cid in new:
-        why.setdefault(cid, set()).add(EVERYTHING)
-    for cid, fields in changed.items():
-        why.setdefault(cid, set()).update(reasons_for_changes(fields))
-    for cid, more in (reasons or {}).items():
-        if cid:
-            why.setdefault(int(cid), set()).update(str(r)[:MAX_REASON] for r in more)
-    # "*" already says that anything may have changed: no segment needs more.
-    why = {cid: ({EVERYTHING} if EVERYTHING in r else r) for cid, r in why.items() if r}
+    why = _reasons_by_contact(new, changed, reasons or {})
     if not (new or changed or gone or why):
         return
-    CONTACTS_CHANGED(
-        ContactsChange(
-            created=new, updated=changed, deleted=gone, reasons={cid: frozenset(r) for cid, r in why.items()}
-        )
-    )
+    CONTACTS_CHANGED(ContactsChange(created=new, updated=changed, deleted=gone, reasons=why))
+
+
+_ANYTHING = frozenset({EVERYTHING})
+
+
+def _reasons_by_contact(
+    new: tuple[int, ...], changed: dict[int, tuple[str, ...]], more: Mapping[int, Iterable[str]]
+) -> dict[int, frozenset[str]]:
+    """Why each contact changed: "*" for a new contact, the reasons of its changed fields, and
+    the writer's own reasons (cut to :data:`MAX_REASON` characters)."""
+    why: dict[int, set[str]] = {cid: {EVERYTHING} for cid in new}
+    for cid, fields in changed.items():
+        why.setdefault(cid, set()).update(reasons_for_changes(fields))
+    for cid, extra in more.items():
+        if cid:
+            why.setdefault(int(cid), set()).update(str(r)[:MAX_REASON] for r in extra)
+    # "*" already says that anything may have changed: no segment needs more.
+    return {cid: _ANYTHING if EVERYTHING in r else frozenset(r) for cid, r in why.items() if r}

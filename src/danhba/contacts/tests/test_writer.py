@@ -9,24 +9,12 @@ import pytest
 
 from danhba.audit.models import AuditEvent
 from danhba.conftest import actor_for
-from danhba.contacts.changes import CONTACTS_CHANGED, ContactsChange
+from danhba.contacts.changes import ContactsChange
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, TimelineEntry
 from danhba.contacts.search import search_index, search_matches, search_prefix
 from danhba.contacts.writer import ContactChange, ContactWriter, Entry, NewContact
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def heard() -> Any:
-    calls: list[ContactsChange] = []
-
-    def listen(change: ContactsChange) -> None:
-        calls.append(change)
-
-    CONTACTS_CHANGED.connect(listen)
-    yield calls
-    CONTACTS_CHANGED.disconnect(listen)
 
 
 def found(query: str) -> set[int]:
