@@ -22,7 +22,7 @@ import operator
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -812,82 +812,96 @@ def _undo_batch(
     """Delete the contacts the import created (those that still exist) and put back what it
     changed of the others."""
     if created:
-        created = _without_merge_survivors(created, report)
-        labels = dict(Contact.objects.filter(pk__in=created).values_list("pk", "full_name"))
-        contacts_changed(deleted=created)
-        Contact.objects.filter(pk__in=created).delete()
-        rows = [(cid, label, cid, {"import": [run.pk, None]}) for cid, label in labels.items()]
-        audit_events_bulk(actor=actor, action=AuditEvent.Action.DELETE, object_type="contact", rows=rows)
-        report["deleted"] += len(labels)
+        _delete_created(run, actor, created, report)
     # Locked: a merge or an edit meanwhile must not be overwritten with the copy read here (and a
     # contact merged away since is not put back).
     contacts = Contact.objects.select_for_update().in_bulk([c.contact_id for c in updated])
     _remove_added(updated)
-    emails_left: dict[int, str] = {}
-    phones_left: dict[int, str] = {}
-    for cid, email in (
-        ContactEmail.objects.filter(contact_id__in=contacts)
-        .order_by("contact_id", "-is_primary", "pk")
-        .values_list("contact_id", "email")
-    ):
-        emails_left.setdefault(cid, email)
-    for cid, e164 in (
-        ContactPhone.objects.filter(contact_id__in=contacts)
-        .order_by("contact_id", "-is_primary", "pk")
-        .values_list("contact_id", "e164")
-    ):
-        phones_left.setdefault(cid, e164)
-    reindex = []
+    emails_left = _first_left(ContactEmail, "email", contacts)
+    phones_left = _first_left(ContactPhone, "e164", contacts)
+    restored_ids = []
     audits = []
     for change in updated:
         contact = contacts.get(change.contact_id)
         if contact is None:
             continue
-        restored: dict[str, list[Any]] = {}
-        for key, old in change.before.items():
-            new = change.after.get(key)
-            if key.startswith("custom."):
-                current = (contact.custom or {}).get(key[7:])
-            else:
-                current = getattr(contact, key)
-                current = current.isoformat() if isinstance(current, dt.date) else current
-            if current != new:
-                report["kept"] += 1  # changed again since the import: the later value stays
-                continue
-            if key.startswith("custom."):
-                custom = dict(contact.custom or {})
-                if old in (None, ""):
-                    custom.pop(key[7:], None)
-                else:
-                    custom[key[7:]] = old
-                contact.custom = custom
-            elif key == "birthday":
-                contact.birthday = dt.date.fromisoformat(old) if old else None
-            else:
-                setattr(contact, key, old)
-            restored[key] = [current, old]
-        added = change.added
-        cid = contact.pk
-        for purpose, previous in (added.get("consents") or {}).items():
-            _undo_consent(run, actor, cid, int(purpose), previous)
-        if restored or set(added) - {"consents"}:
-            if any(k in restored for k in ("full_name", "family_name", "middle_name", "given_name")):
-                contact.name_key = name_key(contact.full_name)
-            contact.email = emails_left.get(cid, "")
-            contact.phone = phones_left.get(cid, "")
-            contact.updated_at = timezone.now()
-            written = {"custom" if k.startswith("custom.") else k for k in restored} & _CONTACT_COLUMNS
-            contact.save(update_fields=sorted(written | {"name_key", "email", "phone", "updated_at"}))
-            reindex.append(cid)
-            removed = {k: [v, None] for k, v in added.items() if k != "consents"}
-            audits.append((cid, contact.full_name, cid, {**restored, **removed, "import": [run.pk, None]}))
-            report["restored"] += 1
+        restored = _restore_fields(contact, change, report)
+        for purpose, previous in (change.added.get("consents") or {}).items():
+            _undo_consent(run, actor, contact.pk, int(purpose), previous)
+        if not restored and not set(change.added) - {"consents"}:
+            continue
+        _save_restored(contact, restored, email=emails_left.get(contact.pk, ""), phone=phones_left.get(contact.pk, ""))
+        restored_ids.append(contact.pk)
+        removed = {k: [v, None] for k, v in change.added.items() if k != "consents"}
+        audits.append((contact.pk, contact.full_name, contact.pk, {**restored, **removed, "import": [run.pk, None]}))
+        report["restored"] += 1
     if audits:
         audit_events_bulk(actor=actor, action=AuditEvent.Action.UPDATE, object_type="contact", rows=audits)
-    if reindex:
-        search_index(reindex)
+    if restored_ids:
+        search_index(restored_ids)
     # Restored fields, removed tags and consents: segments look at these contacts again.
     contacts_changed(reasons=dict.fromkeys(contacts, (EVERYTHING,)))
+
+
+def _delete_created(run: Import, actor: Actor, created: list[int], report: dict[str, int]) -> None:
+    created = _without_merge_survivors(created, report)
+    labels = dict(Contact.objects.filter(pk__in=created).values_list("pk", "full_name"))
+    contacts_changed(deleted=created)
+    Contact.objects.filter(pk__in=created).delete()
+    rows = [(cid, label, cid, {"import": [run.pk, None]}) for cid, label in labels.items()]
+    audit_events_bulk(actor=actor, action=AuditEvent.Action.DELETE, object_type="contact", rows=rows)
+    report["deleted"] += len(labels)
+
+
+def _first_left(model: type[ContactEmail] | type[ContactPhone], column: str, contacts: Iterable[int]) -> dict[int, str]:
+    """Each contact's primary (else first) email or phone left once the import's are removed."""
+    first: dict[int, str] = {}
+    rows = model.objects.filter(contact_id__in=contacts).order_by("contact_id", "-is_primary", "pk")
+    for cid, value in rows.values_list("contact_id", column):
+        first.setdefault(cid, value)
+    return first
+
+
+def _restore_fields(contact: Contact, change: ImportChange, report: dict[str, int]) -> dict[str, list[Any]]:
+    """Put back on ``contact`` (unsaved) the values the import overwrote, unless changed again
+    since (the later value stays: counted as kept); returns key → [value now, value restored]."""
+    restored: dict[str, list[Any]] = {}
+    for key, old in change.before.items():
+        current = _current_value(contact, key)
+        if current != change.after.get(key):
+            report["kept"] += 1
+            continue
+        if key.startswith("custom."):
+            custom = dict(contact.custom or {})
+            if old in (None, ""):
+                custom.pop(key[7:], None)
+            else:
+                custom[key[7:]] = old
+            contact.custom = custom
+        elif key == "birthday":
+            contact.birthday = dt.date.fromisoformat(old) if old else None
+        else:
+            setattr(contact, key, old)
+        restored[key] = [current, old]
+    return restored
+
+
+def _current_value(contact: Contact, key: str) -> Any:
+    """A field (or ``custom.<key>``) as an import change records it (dates in ISO)."""
+    if key.startswith("custom."):
+        return (contact.custom or {}).get(key[7:])
+    value = getattr(contact, key)
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _save_restored(contact: Contact, restored: dict[str, list[Any]], *, email: str, phone: str) -> None:
+    """Save the restored fields with the contact's derived ones: name key, primary email and phone."""
+    if any(k in restored for k in ("full_name", "family_name", "middle_name", "given_name")):
+        contact.name_key = name_key(contact.full_name)
+    contact.email, contact.phone = email, phone
+    contact.updated_at = timezone.now()
+    written = {"custom" if k.startswith("custom.") else k for k in restored} & _CONTACT_COLUMNS
+    contact.save(update_fields=sorted(written | {"name_key", "email", "phone", "updated_at"}))
 
 
 def _remove_added(changes: list[ImportChange]) -> None:

@@ -156,3 +156,39 @@ def test_old_records_of_created_contacts_are_still_undone() -> None:
     run = undo(run)
     assert run.options["undo_report"] == {"deleted": 1, "restored": 0, "kept": 0}
     assert not Contact.objects.exists()
+
+
+def test_undo_restores_custom_fields_birthdays_and_consent_and_keeps_later_edits() -> None:
+    from danhba.contacts.models import CustomField
+    from danhba.privacy.models import ConsentRecord
+
+    CustomField.objects.create(key="hang", label="Hạng", type="text")
+    CustomField.objects.create(key="nganh", label="Ngành", type="text")
+    head = "Họ và tên,Email,Ngày sinh,Hạng,Ngành,SMS\n"
+    columns = {"Họ và tên": "full_name", "Email": "email", "Ngày sinh": "birthday", "Hạng": "custom.hang",
+               "Ngành": "custom.nganh", "SMS": "consent.sms_marketing"}  # fmt: skip
+    run_import(head + "An,an@example.vn,01/01/1990,Bạc,,Không\nBình,binh@example.vn,,Bạc,,\n", columns=columns)
+    before = snapshot()
+    run = run_import(
+        head + "An,an@example.vn,02/02/1991,Vàng,Bán lẻ,Có\nBình,binh@example.vn,03/03/1993,Vàng,,\n",
+        columns=columns, update_policy="overwrite",
+    )  # fmt: skip
+    an = Contact.objects.get(emails__email="an@example.vn")
+    assert (str(an.birthday), an.custom) == ("1991-02-02", {"hang": "Vàng", "nganh": "Bán lẻ"})
+    assert ConsentState.objects.get(contact=an, purpose__key="sms_marketing").status == "granted"
+    # Bình's rank and birthday are edited after the import: undo leaves them as edited.
+    binh = Contact.objects.get(emails__email="binh@example.vn")
+    Contact.objects.filter(pk=binh.pk).update(custom={"hang": "Kim cương"}, birthday="1994-04-04")
+
+    run = undo(run)
+    assert run.options["undo_report"] == {"deleted": 0, "restored": 1, "kept": 2}
+    binh.refresh_from_db()
+    assert (str(binh.birthday), binh.custom) == ("1994-04-04", {"hang": "Kim cương"})
+    an.refresh_from_db()
+    assert (str(an.birthday), an.custom) == ("1990-01-01", {"hang": "Bạc"})
+    after = snapshot()
+    assert [c for c in after["contacts"] if c["id"] == an.pk] == [c for c in before["contacts"] if c["id"] == an.pk]
+    assert after["consent"] == before["consent"]
+    # The ledger is never edited: the undo is a statement of its own.
+    last = ConsentRecord.objects.filter(contact=an).order_by("pk").last()
+    assert last is not None and (last.status, last.proof) == ("withdrawn", f"Undo of import #{run.pk}")
