@@ -462,14 +462,8 @@ def _prepared_context(request: AuthedRequest, run: Import, form: WizardForm) -> 
 
 
 def _present(items: list[Prepared | Rejected | None], lines: list[int]) -> list[PreparedRow]:
-    labels = dict(STANDARD_TARGETS)
-    extra_labels = {"address_raw": _("Address as written"), "lifecycle_stage_id": labels["lifecycle_stage"],
-                    "buyer_role_id": labels["buyer_role"], "owner_id": labels["owner"]}  # fmt: skip
-    stages = dict(LifecycleStage.objects.values_list("pk", "name"))
-    roles = dict(BuyerRole.objects.values_list("pk", "name"))
-    from danhba.accounts.models import User
-
-    owners = dict(User.objects.values_list("pk", "email"))
+    labels = {key: str(label) for key, label in STANDARD_TARGETS}
+    names = _id_names()
     out: list[PreparedRow] = []
     for index, item in enumerate(items):
         if item is None:
@@ -477,40 +471,67 @@ def _present(items: list[Prepared | Rejected | None], lines: list[int]) -> list[
         elif isinstance(item, Rejected):
             out.append(PreparedRow(line=item.line, state="rejected", errors=item.errors))
         else:
-            fields = dict(item.fields)
-            row = PreparedRow(
-                line=item.line,
-                state="ok",
-                name=fields.pop("full_name", ""),
-                emails=list(item.emails),
-                phones=[e164 for e164, _raw, _kind in item.phones],
-                province=PROVINCE_NAMES.get(fields.pop("province", ""), ""),
-                warnings=list(item.warnings),
-            )
-            for part in ("family_name", "middle_name", "given_name"):
-                if value := fields.pop(part, ""):
-                    row.name_parts.append((str(labels[part]), value))
-            for key, value in fields.items():
-                if key == "lifecycle_stage_id":
-                    value = stages.get(value, value)
-                elif key == "buyer_role_id":
-                    value = roles.get(value, value)
-                elif key == "owner_id":
-                    value = owners.get(value, value)
-                row.other.append((str(extra_labels.get(key) or labels.get(key, key)), str(value)))
-            if item.company:
-                row.other.append((str(labels["company"]), item.company))
-            if item.tags:
-                row.other.append((str(labels["tags"]), ", ".join(item.tags)))
-            for system, value in item.external_ids:
-                row.other.append((str(labels["external_id"]), f"{system}: {value}"))
-            for network, handle in item.socials:
-                row.other.append((network, handle))
-            for key, value in item.custom.items():
-                row.other.append((key, str(value)))
-            if item.notes:
-                row.other.append((str(labels["note"]), " / ".join(item.notes)))
-            if item.consents:
-                row.other.append((_("Consent"), ", ".join(str(v) for v in item.consents.values())))
-            out.append(row)
+            out.append(_prepared_row(item, labels, names))
+    return out
+
+
+# The fields of a prepared row that hold an id, and the target whose label they show under.
+_ID_FIELDS = {"lifecycle_stage_id": "lifecycle_stage", "buyer_role_id": "buyer_role", "owner_id": "owner"}
+
+
+def _id_names() -> dict[str, dict[int, str]]:
+    """What the preview shows for an id field's value: the stage's or buyer role's name, the
+    owner's email."""
+    from danhba.accounts.models import User
+
+    return {
+        "lifecycle_stage_id": dict(LifecycleStage.objects.values_list("pk", "name")),
+        "buyer_role_id": dict(BuyerRole.objects.values_list("pk", "name")),
+        "owner_id": dict(User.objects.values_list("pk", "email")),
+    }
+
+
+def _prepared_row(item: Prepared, labels: dict[str, str], names: dict[str, dict[int, str]]) -> PreparedRow:
+    fields = dict(item.fields)
+    row = PreparedRow(
+        line=item.line,
+        state="ok",
+        name=fields.pop("full_name", ""),
+        emails=list(item.emails),
+        phones=[e164 for e164, _raw, _kind in item.phones],
+        province=PROVINCE_NAMES.get(fields.pop("province", ""), ""),
+        warnings=list(item.warnings),
+    )
+    for part in ("family_name", "middle_name", "given_name"):
+        if value := fields.pop(part, ""):
+            row.name_parts.append((labels[part], value))
+    row.other = [*_field_values(fields, labels, names), *_collected_values(item, labels)]
+    return row
+
+
+def _field_values(
+    fields: dict[str, Any], labels: dict[str, str], names: dict[str, dict[int, str]]
+) -> list[tuple[str, str]]:
+    out = []
+    for key, value in fields.items():
+        label = _("Address as written") if key == "address_raw" else labels.get(_ID_FIELDS.get(key, key), key)
+        shown = names[key].get(value, value) if key in names else value
+        out.append((str(label), str(shown)))
+    return out
+
+
+def _collected_values(item: Prepared, labels: dict[str, str]) -> list[tuple[str, str]]:
+    """The row's company, tags, external ids, social profiles, custom fields, notes and consents."""
+    out = []
+    if item.company:
+        out.append((labels["company"], item.company))
+    if item.tags:
+        out.append((labels["tags"], ", ".join(item.tags)))
+    out += [(labels["external_id"], f"{system}: {value}") for system, value in item.external_ids]
+    out += [(network, handle) for network, handle in item.socials]
+    out += [(key, str(value)) for key, value in item.custom.items()]
+    if item.notes:
+        out.append((labels["note"], " / ".join(item.notes)))
+    if item.consents:
+        out.append((_("Consent"), ", ".join(str(v) for v in item.consents.values())))
     return out
