@@ -12,6 +12,7 @@ next to the field they are about, in the user's language. Pure: nothing here wri
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import json
@@ -214,6 +215,20 @@ def _label(spec: Spec) -> Any:
     return spec.hint.label or spec.info.title or LABELS.get(spec.name) or spec.name.replace("_", " ").capitalize()
 
 
+def _read_once(target: Any) -> Any:
+    """A catalogue field whose choices are read from the database at most once."""
+    if target.choices is None:
+        return target
+    read, got = target.choices, list[list[tuple[str, str]]]()
+
+    def once() -> list[tuple[str, str]]:
+        if not got:
+            got.append(read())
+        return list(got[0])
+
+    return dataclasses.replace(target, choices=once)
+
+
 class Choices:
     """The choice lists of one page, each read once however many forms ask for it; ``steps``:
     the steps of the workflow edited, (id, label) pairs (:data:`kinds.STEPS`)."""
@@ -223,11 +238,12 @@ class Choices:
         self._fields: dict[str, Any] | None = None
 
     def contact_field(self, key: str) -> Any:
-        """A contact field of the segments' catalogue (its type and choices), or None."""
+        """A contact field of the segments' catalogue (its type and choices, read once however
+        many steps set it), or None."""
         if self._fields is None:
             from danhba.segments.conditions import fields
 
-            self._fields = fields()
+            self._fields = {k: _read_once(f) for k, f in fields().items()}
         return self._fields.get(key)
 
     def __call__(self, source: str) -> list[tuple[Any, Any]]:

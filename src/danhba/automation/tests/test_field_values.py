@@ -178,3 +178,38 @@ def test_the_value_input_endpoint(users: Any, client_for: Any, custom: dict[str,
     assert client.get("/automation/value-input/?kind=update_field&prefix=<b>").status_code == 404
     assert client.get("/automation/value-input/?kind=tag&prefix=x").status_code == 404
     assert client_for(users["sales"]).get(url + "gender").status_code == 403
+
+
+def test_the_editor_reads_a_fields_choices_once_for_every_step_that_sets_it(
+    users: Any, client_for: Any, make_workflow: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def owner_steps(n: int) -> dict[str, Any]:
+        ids = [f"s{i}" for i in range(n)]
+        steps = {
+            sid: {"kind": "update_field", "params": {"field": "owner", "value": None},
+                  "next": ids[i + 1] if i + 1 < n else ""}
+            for i, sid in enumerate(ids)
+        }  # fmt: skip
+        return {"start": "s0", "steps": steps}
+
+    client = client_for(users["marketing"])
+    counts = []
+    for n in (1, 6):
+        wf = make_workflow(owner_steps(n), active=False, name=f"Chủ {n}")
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/automation/{wf.pk}/edit/").status_code == 200
+        counts.append(len([q for q in queries if "accounts_user" in q["sql"]]))
+    assert counts[0] == counts[1], counts
+
+
+def test_the_editor_in_vietnamese(users: Any, client_for: Any, make_workflow: Any) -> None:
+    user = users["marketing"]
+    user.language = "vi"
+    user.save(update_fields=["language"])
+    wf = make_workflow(active=False)
+    page = client_for(user).get(f"/automation/{wf.pk}/edit/").content.decode()
+    assert "— kết thúc lộ trình —" in page and "Hiện ô nhập giá trị" in page
+    assert "Để trống thì trường bị xóa giá trị." in page
