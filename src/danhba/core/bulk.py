@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC
 from typing import Any, TypeVar
 
@@ -341,7 +343,24 @@ def indexes_ensure(model: type[models.Model]) -> list[str]:
         # Inside a transaction that wrote rows (a test's), PostgreSQL refuses CREATE INDEX while
         # deferred foreign-key checks are pending: run them now.
         connection.check_constraints()
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _sort_threads(cursor):
         for index in missing:
             cursor.execute(str(index.create_sql(model, editor)))
     return [index.name for index in missing]
+
+
+@contextmanager
+def _sort_threads(cursor: Any) -> Iterator[None]:
+    """SQLite sorts a ``CREATE INDEX``'s keys on this thread alone unless ``PRAGMA threads`` lets
+    it use helpers (0 by default): a rebuild after an import runs while nothing else of the import
+    does, so it may take the other cores (decision 0027). Put back as it was after."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    cursor.execute("PRAGMA threads")
+    before = int(cursor.fetchone()[0])
+    cursor.execute(f"PRAGMA threads = {os.cpu_count() or 1}")
+    try:
+        yield
+    finally:
+        cursor.execute(f"PRAGMA threads = {before}")

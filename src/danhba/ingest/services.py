@@ -517,16 +517,22 @@ def _import_pragmas() -> Iterator[None]:
 @contextmanager
 def _list_indexes(run: Import) -> Iterator[None]:
     """A big import (``IMPORT_LIST_INDEXES_ASIDE_MIN_ROWS`` rows still to load, and at least a
-    quarter of the contacts there are) sets the contact list's indexes aside and builds them
-    again at its end: one sort of the table instead of an index insert at a random place per
-    row (decision 0009). Crash-safe: the indexes only order the list pages, no write needs them,
-    and a process killed in between leaves the import stale; whoever ends an import, or finds
-    no import running (``imports_resume_stale``, every minute), builds what is missing. Every
-    import ends so, unless another one is still running (that one will)."""
+    quarter of the contacts there are) sets the contact list's indexes by name aside and builds
+    them again at its end: one sort of the table instead of an index insert at a random place per
+    row (decision 0009); those a load appends to only when it has at least as many rows as there
+    are contacts (``LIST_INDEXES_IN_ORDER``, decision 0027). Crash-safe: the indexes only order
+    the list pages, no write needs them, and a process killed in between leaves the import stale;
+    whoever ends an import, or finds no import running (``imports_resume_stale``, every minute),
+    builds what is missing. Every import ends so, unless another one is still running (that one
+    will)."""
     remaining = (run.rows_estimate or 0) - run.rows_done
     floor = settings.IMPORT_LIST_INDEXES_ASIDE_MIN_ROWS
-    if floor > 0 and remaining >= floor and not run.dry_run and remaining * 4 >= Contact.objects.count():
-        list_indexes_set_aside()
+    if floor > 0 and remaining >= floor and not run.dry_run:
+        contacts = Contact.objects.count()
+        if remaining * 4 >= contacts:
+            # Those a load appends to cost about 11 CPU-µs a row to keep and 5–6 per contact to
+            # build again (measured, decision 0027): kept unless the import is as big as the table.
+            list_indexes_set_aside(appended=remaining >= contacts)
     try:
         yield
     finally:

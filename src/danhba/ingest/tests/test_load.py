@@ -12,7 +12,7 @@ from django.utils import timezone
 from danhba.audit.models import AuditEvent
 from danhba.contacts.models import Contact, ContactEmail, ContactPhone, Tag, TimelineEntry
 from danhba.contacts.selectors import ContactFilters, contact_page
-from danhba.contacts.writer import list_indexes_set_aside
+from danhba.contacts.writer import LIST_INDEXES_IN_ORDER, list_indexes_set_aside
 from danhba.core.actor import Actor
 from danhba.core.bulk import indexes_present
 from danhba.core.errors import InvalidInput, PermissionDenied
@@ -516,6 +516,31 @@ def test_a_big_import_sets_the_list_indexes_aside_and_builds_them_again(settings
     assert run.created == 10
     page = contact_page(admin, ContactFilters(), "name", limit=3)
     assert [c.full_name for c in page.items] == ["Khách 0", "Khách 1", "Khách 2"]
+
+
+def test_an_import_smaller_than_the_table_keeps_the_list_indexes_it_appends_to(settings: Any, admin: Any) -> None:
+    """Rows to load against the contacts there are: the indexes by name go aside from a quarter
+    of the table, those a load appends to only from the whole of it (decision 0027)."""
+    settings.IMPORT_LIST_INDEXES_ASIDE_MIN_ROWS = 5
+    settings.IMPORT_BATCH_ROWS = 4
+    actor = Actor.system("cli")
+    for first, rows in ((0, 12), (12, 6)):  # 12 into none: all aside; then 6 into 12: by name only
+        lines = "".join(f"Khách {i:02},k{i}@example.vn,,,,\n" for i in range(first, first + rows))
+        run = services.import_create(actor=actor, file=(CSV + lines).encode(), file_name="k.csv")
+        run = services.import_configure(actor=actor, run=run, source="import", consent_proof="forms")
+        services.import_start(actor=actor, run=run, enqueue=False)
+        during: list[set[str]] = []
+        run = services.import_execute(
+            run.pk, progress=lambda _run: during.append(LIST_INDEXES & indexes_present(Contact))
+        )
+        assert run.created == rows
+        assert indexes_present(Contact) >= LIST_INDEXES
+        assert during == [set() if first == 0 else set(LIST_INDEXES_IN_ORDER)] * (rows // 4 + (rows % 4 > 0))
+    assert LIST_INDEXES_IN_ORDER < LIST_INDEXES
+    by_name = contact_page(admin, ContactFilters(), "name", limit=20)
+    assert [c.full_name for c in by_name.items] == [f"Khách {i:02}" for i in range(18)]
+    by_creation = contact_page(admin, ContactFilters(), "created", limit=20)
+    assert [c.full_name for c in by_creation.items] == [f"Khách {i:02}" for i in range(18)]
 
 
 def test_list_indexes_left_aside_by_a_killed_import_come_back_with_the_next_check() -> None:
