@@ -52,7 +52,6 @@ DEBTS: dict[str, tuple[int, int]] = {
     "src/danhba/tracking/retention.py": (1, 1),
     "src/danhba/tracking/services/identity.py": (2, 0),
     "src/danhba/tracking/services/intake.py": (1, 0),
-    "src/danhba/tracking/services/messages.py": (1, 0),
     "src/danhba/webhooks/services.py": (1, 0),
     "src/danhba/webhooks/transport.py": (2, 0),
 }

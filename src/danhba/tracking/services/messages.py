@@ -128,18 +128,56 @@ def parse_message(
     batch_context: dict[str, Any] | None = None,
     check_size: bool = False,
 ) -> Message:
-    """Validate one Segment message into a :class:`Message`, or raise :class:`Rejected`."""
+    """Validate one Segment message into a :class:`Message`, or raise :class:`Rejected` (the
+    first problem found, in the order of the steps below)."""
+    body = _message_object(raw, check_size=check_size)
+    kind = _message_type(body, forced_type)
+    user_id, anonymous_id = _sender_ids(body)
+    message_id = _id(body, "messageId") or f"danhba-{uuid.uuid4()}"
+    properties, context, traits = _payload(body, batch_context)
+    name = _event_name(body, kind)
+    previous_id = ""
+    if kind == Event.Type.ALIAS:
+        previous_id = _alias_previous_id(body, user_id)
+        properties = {**properties, "previousId": previous_id}
+    elif kind == Event.Type.IDENTIFY:
+        # RudderStack sends identify traits under context.traits, Segment at the top level.
+        traits = {**(context.get("traits") or {}), **traits}
+    timestamp, original, sent_at = _event_times(body, received_at, batch_sent_at)
+    return Message(
+        index=index, type=kind, message_id=message_id, name=name, user_id=user_id, anonymous_id=anonymous_id,
+        previous_id=previous_id, timestamp=timestamp, original_timestamp=original, sent_at=sent_at,
+        properties=properties, context=context, traits=traits,
+    )  # fmt: skip
+
+
+def _message_object(raw: Any, *, check_size: bool) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise Rejected("invalid_type", _("an event must be a JSON object"))
     if check_size and len(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()) > MAX_EVENT_BYTES:
         raise Rejected("too_large", _("the event is larger than %(n)s KB") % {"n": MAX_EVENT_BYTES // 1024})
+    return raw
+
+
+def _message_type(raw: dict[str, Any], forced_type: str | None) -> str:
     kind = forced_type or raw.get("type")
     if not isinstance(kind, str) or kind not in TYPES:
         raise Rejected("invalid_type", _("type must be one of %(types)s") % {"types": ", ".join(sorted(TYPES))})
+    return kind
+
+
+def _sender_ids(raw: dict[str, Any]) -> tuple[str, str]:
+    """userId and anonymousId: at least one of them."""
     user_id, anonymous_id = _id(raw, "userId"), _id(raw, "anonymousId")
     if not user_id and not anonymous_id:
         raise Rejected("missing_id", _("userId or anonymousId is required"))
-    message_id = _id(raw, "messageId") or f"danhba-{uuid.uuid4()}"
+    return user_id, anonymous_id
+
+
+def _payload(
+    raw: dict[str, Any], batch_context: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """properties, context (over the batch's context) and traits."""
     properties, context, traits = _object(raw, "properties"), _object(raw, "context"), _object(raw, "traits")
     _object(raw, "integrations")
     if batch_context:
@@ -147,9 +185,13 @@ def parse_message(
     context_traits = context.get("traits")
     if context_traits is not None and not isinstance(context_traits, dict):
         raise Rejected("invalid_type", _("%(field)s must be an object") % {"field": "context.traits"})
-    name, previous_id = "", ""
+    return properties, context, traits
+
+
+def _event_name(raw: dict[str, Any], kind: str) -> str:
+    """The name a type carries: track's event, a page's or screen's name, group's groupId."""
     if kind == Event.Type.TRACK:
-        name = raw.get("event")  # type: ignore[assignment]
+        name = raw.get("event")
         if not isinstance(name, str) or not name.strip():
             raise Rejected("missing_event", _("event (the event name) is required for track"))
     elif kind in (Event.Type.PAGE, Event.Type.SCREEN):
@@ -160,19 +202,27 @@ def parse_message(
         name = _id(raw, "groupId")
         if not name:
             raise Rejected("missing_id", _("groupId is required for group"))
-    elif kind == Event.Type.ALIAS:
-        previous_id = _id(raw, "previousId")
-        if not previous_id or not user_id:
-            raise Rejected("missing_id", _("previousId and userId are required for alias"))
-        properties = {**properties, "previousId": previous_id}
+    else:
+        return ""
     name = clean_text(name)
     if len(name) > MAX_NAME_LENGTH:
         raise Rejected(
             "too_long", _("%(field)s is longer than %(n)s characters") % {"field": "name", "n": MAX_NAME_LENGTH}
         )
-    if kind == Event.Type.IDENTIFY:
-        # RudderStack sends identify traits under context.traits, Segment at the top level.
-        traits = {**(context_traits or {}), **traits}
+    return name
+
+
+def _alias_previous_id(raw: dict[str, Any], user_id: str) -> str:
+    previous_id = _id(raw, "previousId")
+    if not previous_id or not user_id:
+        raise Rejected("missing_id", _("previousId and userId are required for alias"))
+    return previous_id
+
+
+def _event_times(
+    raw: dict[str, Any], received_at: datetime, batch_sent_at: datetime | None
+) -> tuple[datetime, datetime | None, datetime | None]:
+    """When the event happened by the server's clock, and the sender's original and sent-at times."""
     original = message_time(raw, "timestamp") or message_time(raw, "originalTimestamp")
     sent_at = message_time(raw, "sentAt") or batch_sent_at
     try:
@@ -181,11 +231,7 @@ def parse_message(
         raise Rejected("invalid_timestamp", _("timestamp is out of range")) from None
     if not sane_moment(timestamp):  # sane times, but a clock correction that lands outside them
         raise Rejected("invalid_timestamp", _("timestamp is out of range"))
-    return Message(
-        index=index, type=kind, message_id=message_id, name=name, user_id=user_id, anonymous_id=anonymous_id,
-        previous_id=previous_id, timestamp=timestamp, original_timestamp=original, sent_at=sent_at,
-        properties=properties, context=context, traits=traits,
-    )  # fmt: skip
+    return timestamp, original, sent_at
 
 
 def storable(body: bytes, data: Any) -> Any:
