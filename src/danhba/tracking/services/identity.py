@@ -11,7 +11,7 @@ import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -144,31 +144,46 @@ def message_identity(message: Message) -> Identity:
     # Segment lets any call carry the user's traits in context.traits; group traits
     # describe the company, never the person.
     traits = message.traits if message.type == Event.Type.IDENTIFY else message.context.get("traits") or {}
-    identity = Identity(traits=traits)
-    if message.user_id and not is_junk_id(message.user_id):
-        identity.user_id = message.user_id
-    if message.anonymous_id and not is_junk_id(message.anonymous_id):
-        identity.anonymous_id = message.anonymous_id
-    if message.previous_id and not is_junk_id(message.previous_id):
-        identity.previous_id = message.previous_id
-    email = traits.get("email")
-    if isinstance(email, str) and email.strip():
-        try:
-            normalized = normalize_email(email)
-        except NormalizationError:
-            normalized = ""
-        if normalized and normalized not in JUNK_EMAILS and not is_junk_id(normalized.split("@")[0]):
-            identity.email = normalized
-    phone = traits.get("phone")
-    if isinstance(phone, (str, int)) and not isinstance(phone, bool) and str(phone).strip():
-        try:
-            e164 = normalize_phone(str(phone)).e164
-        except NormalizationError:
-            e164 = ""
-        digits = "".join(ch for ch in str(phone) if ch.isdigit())
-        if e164 and not _JUNK_DIGITS.match(digits) and digits not in JUNK_PHONE_DIGITS:
-            identity.phone, identity.phone_raw = e164, clean_text(phone)[:40]
-    return identity
+    phone, phone_raw = _identifying_phone(traits.get("phone"))
+    return Identity(
+        user_id=_real_id(message.user_id),
+        email=_identifying_email(traits.get("email")),
+        phone=phone,
+        phone_raw=phone_raw,
+        anonymous_id=_real_id(message.anonymous_id),
+        previous_id=_real_id(message.previous_id),
+        traits=traits,
+    )
+
+
+def _real_id(value: str) -> str:
+    return value if value and not is_junk_id(value) else ""
+
+
+def _identifying_email(value: Any) -> str:
+    """The trait's email normalised, unless it is unreadable or one typed by everyone."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    try:
+        email = normalize_email(value)
+    except NormalizationError:
+        return ""
+    return email if email not in JUNK_EMAILS and not is_junk_id(email.split("@")[0]) else ""
+
+
+def _identifying_phone(value: Any) -> tuple[str, str]:
+    """The trait's phone in E.164 and as sent, unless it is unreadable or typed to get past a
+    form (judged on the digits typed)."""
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
+        return "", ""
+    try:
+        e164 = normalize_phone(str(value)).e164
+    except NormalizationError:
+        return "", ""
+    digits = "".join(ch for ch in str(value) if ch.isdigit())
+    if not e164 or _JUNK_DIGITS.match(digits) or digits in JUNK_PHONE_DIGITS:
+        return "", ""
+    return e164, clean_text(value)[:40]
 
 
 class _New:
@@ -188,6 +203,29 @@ Ref = int | _New
 
 def _pk(ref: Ref | None) -> int | None:
     return ref.pk if isinstance(ref, _New) else ref
+
+
+class _Found(NamedTuple):
+    """The contacts a message's identifiers point at, before it is resolved."""
+
+    user: Ref | None
+    email: Ref | None
+    phone: Ref | None
+    anonymous: Ref | None
+    previous: Ref | None  # an alias's previous id, as a user id or else a device id
+    # The device's contact is known by a user id and the message names one: another person may
+    # use the device (a shared computer), so the device is no clue to who this one is.
+    other_person: bool
+
+    def contact(self) -> Ref | None:
+        """The contact they name: by user id, email or phone, else by an alias's previous id,
+        else the device's."""
+        contact = self.user or self.email or self.phone
+        if contact is None:
+            contact = self.previous
+        if contact is None and not self.other_person:
+            contact = self.anonymous
+        return contact
 
 
 class BatchResolver:
@@ -261,59 +299,58 @@ class BatchResolver:
         return ref.has_user if isinstance(ref, _New) else ref in self.with_user
 
     def _resolve_identified(self, identity: Identity, message: Message) -> Ref | None:
-        by_user = self.users.get(identity.user_id) if identity.user_id else None
-        by_email = self.emails.get(identity.email) if identity.email else None
-        by_phone = self.phones.get(identity.phone) if identity.phone else None
-        by_anonymous = self.links.get(identity.anonymous_id) if identity.anonymous_id else None
-        by_previous = (
-            (self.users.get(identity.previous_id) or self.links.get(identity.previous_id))
-            if identity.previous_id
-            else None
-        )
-        other_person = by_anonymous is not None and bool(identity.user_id) and self._has_user(by_anonymous)
-        contact = by_user or by_email or by_phone
-        if contact is None and by_previous is not None:
-            contact = by_previous
-        if contact is None and by_anonymous is not None and not other_person:
-            contact = by_anonymous
+        found = self._found(identity)
+        contact = found.contact()
         if contact is None:
             contact = self._create(identity)
             if contact is None:
                 return self.links.get(identity.anonymous_id) if identity.anonymous_id else None
         else:
-            self._attach(contact, identity, by_user, by_email, by_phone)
-
-        details = {"message_id": message.message_id, "source": self.source.pk}
-        if by_email and by_email != contact:
-            self.suspects.append(
-                (contact, by_email, SuspectedDuplicate.Reason.EMAIL, {**details, "email": identity.email})
-            )
-        if by_phone and by_phone not in (contact, by_email):
-            self.suspects.append(
-                (contact, by_phone, SuspectedDuplicate.Reason.PHONE, {**details, "phone": identity.phone})
-            )
-        if by_previous and by_previous != contact:
-            self.suspects.append(
-                (
-                    contact,
-                    by_previous,
-                    SuspectedDuplicate.Reason.ALIAS,
-                    {**details, "previous_id": identity.previous_id},
-                )
-            )
-        if by_anonymous and by_anonymous != contact and not other_person:
-            self.suspects.append(
-                (contact, by_anonymous, SuspectedDuplicate.Reason.ANONYMOUS_ID,
-                 {**details, "anonymous_id": identity.anonymous_id})
-            )  # fmt: skip
-
+            self._attach(contact, identity, found.user, found.email, found.phone)
+        self._suspect_duplicates(contact, found, identity, message)
         if identity.user_id:
             self.users[identity.user_id] = self.users.get(identity.user_id) or contact
-        if identity.anonymous_id and by_anonymous is None:
+        if identity.anonymous_id and found.anonymous is None:
             self._link(identity.anonymous_id, contact)
-        if identity.previous_id and by_previous is None:
+        if identity.previous_id and found.previous is None:
             self._link(identity.previous_id, contact)
         return contact
+
+    def _found(self, identity: Identity) -> _Found:
+        anonymous = self.links.get(identity.anonymous_id) if identity.anonymous_id else None
+        return _Found(
+            self.users.get(identity.user_id) if identity.user_id else None,
+            self.emails.get(identity.email) if identity.email else None,
+            self.phones.get(identity.phone) if identity.phone else None,
+            anonymous,
+            (self.users.get(identity.previous_id) or self.links.get(identity.previous_id))
+            if identity.previous_id
+            else None,
+            anonymous is not None and bool(identity.user_id) and self._has_user(anonymous),
+        )
+
+    def _suspect_duplicates(self, contact: Ref, found: _Found, identity: Identity, message: Message) -> None:
+        """Identifiers of the message that point at another contact than the one it resolved to:
+        perhaps one person twice (``SuspectedDuplicate``, the quality app's review)."""
+        details = {"message_id": message.message_id, "source": self.source.pk}
+        if found.email and found.email != contact:
+            self.suspects.append(
+                (contact, found.email, SuspectedDuplicate.Reason.EMAIL, {**details, "email": identity.email})
+            )
+        if found.phone and found.phone not in (contact, found.email):
+            self.suspects.append(
+                (contact, found.phone, SuspectedDuplicate.Reason.PHONE, {**details, "phone": identity.phone})
+            )
+        if found.previous and found.previous != contact:
+            self.suspects.append(
+                (contact, found.previous, SuspectedDuplicate.Reason.ALIAS,
+                 {**details, "previous_id": identity.previous_id})
+            )  # fmt: skip
+        if found.anonymous and found.anonymous != contact and not found.other_person:
+            self.suspects.append(
+                (contact, found.anonymous, SuspectedDuplicate.Reason.ANONYMOUS_ID,
+                 {**details, "anonymous_id": identity.anonymous_id})
+            )  # fmt: skip
 
     def _create(self, identity: Identity) -> _New | None:
         data = new_contact_data(identity, self.source)
@@ -443,37 +480,48 @@ def contact_fields_from_traits(traits: dict[str, Any]) -> dict[str, Any]:
     birthday, gender, title, address (street, city or state as the province, country). Each is
     taken only if it normalises; a trait danhba cannot read is left in the event, never a reason
     to lose the contact."""
-    out: dict[str, Any] = {}
-    birthday = traits.get("birthday")
-    if isinstance(birthday, str) and birthday.strip():
-        try:
-            day = parse_date(birthday.strip()[:10])
-        except NormalizationError:
-            day = None
-        if day is not None and day.year >= 1900 and day <= timezone.localdate():
-            out["birthday"] = day.isoformat()
-    gender = traits.get("gender")
-    if isinstance(gender, str) and gender.strip():
-        try:
-            parsed = parse_gender(gender)
-        except NormalizationError:
-            parsed = ""
-        if parsed:
-            out["gender"] = parsed
-    title = traits.get("title")
-    if isinstance(title, str) and clean_text(title):
-        out["job_title"] = clean_text(title)[:120]
+    fields = {
+        "birthday": _birthday(traits.get("birthday")),
+        "gender": _gender(traits.get("gender")),
+        "job_title": _clean_text(traits.get("title"), 120),
+    }
     address = traits.get("address")
     if isinstance(address, dict):
-        street = address.get("street")
-        if isinstance(street, str) and clean_text(street):
-            out["street"] = clean_text(street)[:255]
-        for key in ("city", "state"):
-            value = address.get(key)
-            if isinstance(value, str) and (province := province_key(value)):
-                out["province"] = province
-                break
-        country = address.get("country")
-        if isinstance(country, str) and len(country.strip()) == 2 and country.strip().isalpha():
-            out["country"] = country.strip().upper()
-    return out
+        fields.update(_address_fields(address))
+    return {key: value for key, value in fields.items() if value}
+
+
+def _birthday(value: Any) -> str:
+    """An ISO date from 1900 to today, else ""."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    try:
+        day = parse_date(value.strip()[:10])
+    except NormalizationError:
+        return ""
+    return day.isoformat() if day.year >= 1900 and day <= timezone.localdate() else ""
+
+
+def _gender(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    try:
+        return parse_gender(value)
+    except NormalizationError:
+        return ""
+
+
+def _clean_text(value: Any, limit: int) -> str:
+    return clean_text(value)[:limit] if isinstance(value, str) else ""
+
+
+def _address_fields(address: dict[str, Any]) -> dict[str, str]:
+    """street, the province (from the city, else the state) and a two-letter country code."""
+    provinces = (province_key(v) for v in (address.get("city"), address.get("state")) if isinstance(v, str))
+    country = address.get("country")
+    country = country.strip() if isinstance(country, str) else ""
+    return {
+        "street": _clean_text(address.get("street"), 255),
+        "province": next((p for p in provinces if p), ""),
+        "country": country.upper() if len(country) == 2 and country.isalpha() else "",
+    }
