@@ -52,7 +52,7 @@ from danhba.tracking.models import EventInbox, EventMessage, Source
 from danhba.tracking.services.intake import IngestResult
 from danhba.tracking.services.intake import events_ingest as events_store
 from danhba.tracking.services.intake import events_ingest_many as events_store_many
-from danhba.tracking.services.messages import Message
+from danhba.tracking.services.messages import Message, first_of_each_id
 
 logger = logging.getLogger(__name__)
 
@@ -146,15 +146,8 @@ def events_accept(
     """Accept the valid messages of one request for processing. Repeats inside the request and
     messageIds already stored for the source count as duplicates here; a repeat that is still in
     the inbox is caught when it is processed (it is then stored once)."""
-    result = IngestResult(rejected=list(rejected or ()))
-    seen: set[str] = set()
-    fresh: list[Message] = []
-    for message in messages:
-        if message.message_id in seen:
-            result.duplicates += 1
-            continue
-        seen.add(message.message_id)
-        fresh.append(message)
+    fresh = first_of_each_id(messages)
+    result = IngestResult(duplicates=len(messages) - len(fresh), rejected=list(rejected or ()))
     if fresh:
         stored = _stored_message_ids(source, [m.message_id for m in fresh])
         if stored:

@@ -50,7 +50,6 @@ DEBTS: dict[str, tuple[int, int]] = {
     "src/danhba/segments/tests/reference.py": (1, 0),
     "src/danhba/segments/tests/test_property.py": (1, 0),
     "src/danhba/tracking/retention.py": (1, 1),
-    "src/danhba/tracking/services/intake.py": (1, 0),
     "src/danhba/webhooks/services.py": (1, 0),
     "src/danhba/webhooks/transport.py": (2, 0),
 }

@@ -20,7 +20,7 @@ from danhba.core.errors import ServiceError
 from danhba.tracking.hooks import EVENTS_STORED, StoredEvents, warnings_of
 from danhba.tracking.models import AnonymousIdentity, Event, EventMessage, Source
 from danhba.tracking.services.identity import BatchResolver, device_identified, lock_devices
-from danhba.tracking.services.messages import Message
+from danhba.tracking.services.messages import Message, first_of_each_id
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ EVENT_COLUMNS = [
     "source_id", "message_id", "type", "name", "contact_id", "anonymous_id", "user_id", "timestamp",
     "original_timestamp", "sent_at", "received_at", "properties", "context", "traits",
 ]  # fmt: skip
+# Requests of one source to store: (messages, received at) each.
+Batches = list[tuple[list[Message], datetime]]
+
 # --- storing --------------------------------------------------------------------------------
 
 
@@ -65,46 +68,19 @@ def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], da
     were accepted — in one transaction, as storing them one after another would (the worker
     takes the inbox a few requests at a time: one commit, and one identity pass, for them all).
     Returns each request's result."""
-    results: list[IngestResult] = []
-    batches: list[tuple[list[Message], datetime]] = []
-    for messages, received_at in requests:
-        result = IngestResult()
-        seen: set[str] = set()
-        fresh: list[Message] = []
-        for message in messages:
-            if message.message_id in seen:
-                result.duplicates += 1
-                continue
-            seen.add(message.message_id)
-            fresh.append(message)
-        results.append(result)
-        batches.append((fresh, received_at))
+    results, batches = _without_repeats(requests)
     if not any(fresh for fresh, _ in batches):
         return results
     with transaction.atomic():
         # Claimed first, so a duplicate creates no contact; a concurrent request holding the same
         # messageId makes this wait for its commit, then lose (or win, if it rolled back).
-        for i, (fresh, received_at) in enumerate(batches):
-            claimed = _claim_message_ids(source, [m.message_id for m in fresh], received_at) if fresh else set()
-            results[i].duplicates += len(fresh) - len(claimed)
-            batches[i] = ([m for m in fresh if m.message_id in claimed], received_at)
+        batches = _claimed(source, batches, results)
         every = [m for fresh, _ in batches for m in fresh]
         if not every:
             return results
-        anonymous = _resolve_existing_contacts(source, every)
-        for message in every:
-            # Anonymous events before the identify that named their device, in these requests.
-            if message.contact_id is None and message.anonymous_id:
-                message.contact_id = anonymous.get(message.anonymous_id)
+        _set_contacts(source, every)
         events_insert(source, batches)
-        # A device identified by a concurrent request after our lookup: attach what we just wrote
-        # (lock_devices: that request's link is committed by now, or it will see our events).
-        unmapped = {m.anonymous_id for m in every if m.contact_id is None and m.anonymous_id}
-        lock_devices(unmapped)
-        for device, contact_id in select_in(
-            AnonymousIdentity, ("anonymous_id", "contact_id"), "anonymous_id", unmapped
-        ):
-            device_identified(device, contact_id)
+        _attach_to_devices_identified_meanwhile(every)
         # Segments on behaviour re-read the contacts that did something, for each event name.
         by_contact: dict[int, set[str]] = defaultdict(set)
         for m in every:
@@ -117,6 +93,45 @@ def events_ingest_many(*, source: Source, requests: list[tuple[list[Message], da
             result.warnings = warnings_of(EVENTS_STORED(StoredEvents(source, fresh, received_at)))
             result.accepted = len(fresh)
     return results
+
+
+def _without_repeats(requests: Batches) -> tuple[list[IngestResult], Batches]:
+    """Each request's result, and its messages without a messageId repeated in the request
+    (counted as duplicates)."""
+    batches: Batches = [(first_of_each_id(messages), received_at) for messages, received_at in requests]
+    results = [
+        IngestResult(duplicates=len(messages) - len(fresh))
+        for (messages, _), (fresh, _) in zip(requests, batches, strict=True)
+    ]
+    return results, batches
+
+
+def _claimed(source: Source, batches: Batches, results: list[IngestResult]) -> Batches:
+    """The messages whose messageId this transaction claimed; the others count as duplicates."""
+    out: Batches = []
+    for result, (fresh, received_at) in zip(results, batches, strict=True):
+        claimed = _claim_message_ids(source, [m.message_id for m in fresh], received_at) if fresh else set()
+        result.duplicates += len(fresh) - len(claimed)
+        out.append(([m for m in fresh if m.message_id in claimed], received_at))
+    return out
+
+
+def _set_contacts(source: Source, messages: list[Message]) -> None:
+    """Each message's contact: resolved, or its device's when an identify in these requests
+    named it after the message (anonymous events before the identify)."""
+    devices = _resolve_existing_contacts(source, messages)
+    for message in messages:
+        if message.contact_id is None and message.anonymous_id:
+            message.contact_id = devices.get(message.anonymous_id)
+
+
+def _attach_to_devices_identified_meanwhile(messages: list[Message]) -> None:
+    """A device identified by a concurrent request after our lookup: attach what we just wrote
+    (lock_devices: that request's link is committed by now, or it will see our events)."""
+    unmapped = {m.anonymous_id for m in messages if m.contact_id is None and m.anonymous_id}
+    lock_devices(unmapped)
+    for device, contact_id in select_in(AnonymousIdentity, ("anonymous_id", "contact_id"), "anonymous_id", unmapped):
+        device_identified(device, contact_id)
 
 
 def events_insert(source: Source, batches: list[tuple[list[Message], datetime]]) -> None:

@@ -66,6 +66,17 @@ class Message:
     known_contact: int | None = None
 
 
+def first_of_each_id(messages: list[Message]) -> list[Message]:
+    """The messages without those that repeat an earlier one's messageId."""
+    seen: set[str] = set()
+    fresh: list[Message] = []
+    for message in messages:
+        if message.message_id not in seen:
+            seen.add(message.message_id)
+            fresh.append(message)
+    return fresh
+
+
 def _id(raw: dict[str, Any], key: str) -> str:
     value = raw.get(key)
     if value is None:

@@ -121,3 +121,25 @@ def test_concurrent_requests_with_the_same_message_ids_store_each_once(write_key
     assert Event.objects.count() == 7
     assert Event.objects.filter(message_id="p-1").count() == 1
     assert Contact.objects.filter(external_ids__value="u-par").count() == 1
+
+
+def test_requests_stored_together_count_each_ones_repeats(make_source: Any) -> None:
+    source, _key = make_source()
+    now = timezone.now()
+
+    def parsed(raws: list[dict[str, Any]]) -> list[Any]:
+        return [message_parsing.parse_message(raw, index=i, received_at=now) for i, raw in enumerate(raws)]
+
+    first = parsed([track("a", event="First"), track("b"), track("a", event="Again")])
+    second = parsed([track("b"), track("c"), {"type": "identify", "userId": "u-1", "anonymousId": "a-1",
+                                              "messageId": "i", "traits": {"email": "an@probe.vn"}}])  # fmt: skip
+    results = intake.events_ingest_many(source=source, requests=[(first, now), (second, now)])
+    assert [(r.accepted, r.duplicates) for r in results] == [(2, 1), (2, 1)]
+    stored = dict(Event.objects.values_list("message_id", "name"))
+    assert stored == {"a": "First", "b": "Viewed", "c": "Viewed", "i": ""}
+    # The identify at the end names the device: the requests' earlier events are its contact's.
+    contact = ContactEmail.objects.get(email="an@probe.vn").contact_id
+    assert set(Event.objects.filter(contact_id=contact).values_list("message_id", flat=True)) == {"a", "b", "c", "i"}
+    again = intake.events_ingest_many(source=source, requests=[(parsed([track("a"), track("c")]), now)])
+    assert [(r.accepted, r.duplicates) for r in again] == [(0, 2)]
+    assert Event.objects.count() == 4
