@@ -12,24 +12,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[4]
 
-# (C901, PLR0915) offenders per file when the gate came.
+# (C901, PLR0915) offenders per file: the counts when the gate came, lowered as debts were paid.
 DEBTS: dict[str, tuple[int, int]] = {
     "bench/import_bench.py": (2, 1),
     "bench/search.py": (1, 1),
     "bench/segments.py": (1, 1),
     "bench/test_bench_smoke.py": (1, 1),
-    "src/danhba/accounts/services.py": (2, 0),
-    "src/danhba/contacts/custom_fields.py": (1, 0),
-    "src/danhba/contacts/demo.py": (1, 1),
     "src/danhba/contacts/exports.py": (1, 0),
     "src/danhba/contacts/forms.py": (1, 0),
-    "src/danhba/contacts/selectors.py": (1, 0),
-    "src/danhba/contacts/services/choices.py": (1, 1),
-    "src/danhba/contacts/services/cleaning.py": (1, 1),
-    "src/danhba/contacts/services/companies.py": (1, 1),
-    "src/danhba/contacts/services/contacts.py": (2, 1),
-    "src/danhba/contacts/services/fields.py": (1, 0),
-    "src/danhba/contacts/services/timeline.py": (1, 0),
     "src/danhba/contacts/views/contacts.py": (2, 0),
     "src/danhba/core/normalize.py": (2, 0),
     "src/danhba/core/tests/test_i18n.py": (1, 0),
@@ -40,18 +30,15 @@ DEBTS: dict[str, tuple[int, int]] = {
     "src/danhba/ingest/tests/test_wizard.py": (0, 1),
     "src/danhba/ingest/transform.py": (3, 2),
     "src/danhba/ingest/views.py": (1, 0),
-    "src/danhba/orders/services.py": (4, 2),
+    "src/danhba/orders/services.py": (1, 0),
     "src/danhba/orders/stats.py": (1, 0),
     "src/danhba/orders/tests/test_orders.py": (1, 0),
     "src/danhba/privacy/services.py": (1, 0),
     "src/danhba/segments/compiler.py": (3, 0),
-    "src/danhba/segments/conditions.py": (2, 0),
     "src/danhba/segments/forms.py": (1, 0),
     "src/danhba/segments/tests/reference.py": (1, 0),
     "src/danhba/segments/tests/test_property.py": (1, 0),
-    "src/danhba/tracking/retention.py": (1, 1),
     "src/danhba/webhooks/services.py": (1, 0),
-    "src/danhba/webhooks/transport.py": (2, 0),
 }
 
 
