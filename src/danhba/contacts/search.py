@@ -80,6 +80,15 @@ def _company_text(names: Sequence[str]) -> str:
     return _company_words(names[0]) if len(names) == 1 else _words(names)
 
 
+def _name_words(full_name: str, folded: str | None) -> str:
+    """The folded words of a name, joined: the folded name itself when it is words of letters
+    and digits between single spaces (a name as an import's reader folds it), else by
+    ``fold_words`` (a hypothesis test holds the two together, core/tests/test_fast_paths.py)."""
+    if folded and folded.replace(" ", "").isalnum() and "  " not in folded and folded[0] != " " != folded[-1]:
+        return folded
+    return " ".join(fold_words(full_name, folded=folded))
+
+
 def search_texts(
     full_name: str,
     emails: Sequence[str] = (),
@@ -91,7 +100,7 @@ def search_texts(
     writer may make them ahead, in another process (an import's reader), and hand them over in
     :attr:`SearchDoc.texts`."""
     return (
-        " ".join(fold_words(full_name, folded=folded_name)),
+        _name_words(full_name, folded_name),
         _company_text(company_names) if company_names else "",
         _email_words(emails) if emails else "",
         _phone_words(e164s) if e164s else "",

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from danhba.core.csvsafe import unwrap_excel_text
-from danhba.core.normalize import clean_text, joined_clean
+from danhba.core.normalize import all_clean, clean_text, joined_clean
 from danhba.ingest import legacy_vn
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl", "vcard")
@@ -45,17 +45,23 @@ class EncodingGuess:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Row:
     """One source row: its 1-based line (or record) number and its values by column header.
 
     ``original`` holds, for the few cells where it differs, the text as the file had it (before
     spaces were trimmed and Excel damage repaired): ``"9.88776655E8"`` where the value reads
-    ``"988776655"``. Someone fixing the rejected rows must see what their file says."""
+    ``"988776655"``. Someone fixing the rejected rows must see what their file says.
+
+    ``clean``: every value is known to be clean text (``clean_text(v) == v``), as the reader
+    makes every row of a file; the transform then reads the values without checking them again
+    (a row made by hand is cleaned there first). Not frozen: a row is made per line, and a
+    frozen dataclass costs three times as much to make."""
 
     line: int
     values: dict[str, str]
     original: dict[str, str] = field(default_factory=dict)
+    clean: bool = field(default=False, compare=False)
 
     @property
     def as_read(self) -> dict[str, str]:
@@ -323,21 +329,25 @@ def _unique_headers(raw: list[str]) -> list[str]:
     return headers
 
 
-def _cells_row(line: int, headers: list[str], cells: list[Any], texts: list[str]) -> Row:
-    """A row from its cells as read and their clean ``texts``; the text of the cells cleaning
-    changed is kept as the file had it."""
-    values = dict.fromkeys(headers, "")
+def _cells_row(line: int, headers: list[str], cells: list[Any], texts: list[str], clean: bool = True) -> Row:
+    """A row from its cells as read and their ``texts`` (clean, :func:`clean_value`, unless
+    ``clean`` is false); the text of the cells cleaning changed is kept as the file had it."""
     original: dict[str, str] = {}
+    if len(texts) == len(headers) == len(cells):  # most rows: a cell for every column
+        values = dict(zip(headers, texts, strict=True))
+        if texts is cells or cells == texts:  # most rows: cleaning changed nothing
+            return Row(line, values, original, clean)
+    values = dict.fromkeys(headers, "")
     if len(cells) <= len(headers) and len(texts) == len(cells):
         values.update(zip(headers, texts, strict=False))
-        if texts is cells or cells == texts:  # most rows: cleaning changed nothing
-            return Row(line, values, original)
+        if texts is cells or cells == texts:
+            return Row(line, values, original, clean)
     for index, (cell, text) in enumerate(zip(cells, texts, strict=True)):
         key = headers[index] if index < len(headers) else f"column_{index + 1}"
         values[key] = text
         if cell != text and (as_read := file_text(cell)) != text:
             original[key] = as_read
-    return Row(line, values, original)
+    return Row(line, values, original, clean)
 
 
 # --- the reader -----------------------------------------------------------------------------------
@@ -502,7 +512,8 @@ class RowReader:
             return Row(record, {"_error": f"not an object: {cell_text(value)[:80]}"})
         keys = [clean_text(key) for key in value]
         cells = list(value.values())
-        row = _cells_row(record, keys, cells, [cell_text(item) for item in cells])
+        texts = [cell_text(item) for item in cells]
+        row = _cells_row(record, keys, cells, texts, all_clean(texts))  # a nested value's JSON may not be
         for key in row.values:
             if key not in self.headers:
                 self.headers.append(key)

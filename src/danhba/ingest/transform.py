@@ -20,7 +20,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,13 +40,14 @@ from danhba.core.normalize import (
     NormalizationError,
     clean_long_text,
     clean_text,
+    date_of_clean,
+    email_hinted_of_clean,
     fold,
+    fold_clean,
     join_name_columns,
     name_case,
-    normalize_email_hinted,
-    normalize_phone,
     parse_gender,
-    parse_import_date,
+    phone_of_clean,
     split_tags,
 )
 from danhba.core.vn import ProvinceMatch, province_from_text
@@ -311,18 +312,35 @@ class Plan:
     # --- per row ------------------------------------------------------------------------------
 
     def prepare(self, row: Row) -> Prepared | Rejected | None:
-        """The candidate of one row; ``None`` for a row with nothing in its mapped columns."""
-        values = row.values
+        """The candidate of one row; ``None`` for a row with nothing in its mapped columns.
+
+        Every cell is read as clean text (``clean_text(value) == value``), as ``extract`` gives
+        it (``Row.clean``): the readers below take the entry points of ``core.normalize`` that do
+        not check it again. A row made otherwise is cleaned first."""
+        values = row.values if row.clean else {key: clean_text(value) for key, value in row.values.items()}
         out = Prepared(row.line, row.as_read)
+        fields = out.fields
         pending = _Pending()
         empty = True
-        for header, field_name, memo, handle, to_errors in self._cells:
+        for header, kind, field_name, memo, handle, to_errors in self._cells:
             value = values.get(header)
-            if not value or value.isspace():
+            if not value:
                 continue
             empty = False
-            if memo is not None and (cell := memo[value]).plain:
-                out.fields[field_name] = cell.value  # most cells: read before, nothing to say; no call made
+            # The commonest cells are handled here, without a call: a value read before with
+            # nothing to say (``_MEMO``), a name, an address or a province kept for the end.
+            if kind is _MEMO:
+                if (cell := memo[value]).plain:  # type: ignore[index]
+                    fields[field_name] = cell.value
+                    continue
+            elif kind is _NAME:
+                pending.names[field_name] = value
+                continue
+            elif kind is _ADDRESS:
+                pending.address = value
+                continue
+            elif kind is _PROVINCE:
+                pending.province, pending.province_column = value, header
                 continue
             try:
                 handle(out, pending, header, value)
@@ -356,12 +374,14 @@ class Plan:
     def _contact_row(self, out: Prepared) -> list[Any]:
         """The row of a contact made of this row alone, by the writer's rule: the values the
         loader's first row of a new contact takes (``load._first_row``: the name parts only
-        when not empty, others when not None) over the defaults."""
+        when not empty, others when not None) over the defaults. ``prepare`` stores no None in
+        ``fields``, and an empty name part is its column's default (""): the fields are those
+        values as they are."""
         if self._rows is None:
             self._rows = ContactRows()
-        values = {k: v for k, v in out.fields.items() if (v != "" if k in NAME_FIELDS else v is not None)}
+        values = out.fields
         if out.custom and (custom := {k: v for k, v in out.custom.items() if v is not None}):
-            values["custom"] = custom
+            values = {**values, "custom": custom}
         return self._rows.make(values, key=out.name_key, email=out.emails[0] if out.emails else "",
                                phone=out.phones[0][0] if out.phones else "")  # fmt: skip
 
@@ -373,10 +393,13 @@ class Plan:
         distinct text once (:class:`_Cell`, kept in a :class:`Memo` of the column); names,
         provinces and address parts are read word by word or part by part; emails, phones and ids,
         nearly all different, are read every time."""
-        self._cells: list[tuple[str, str, Memo[str, _Cell] | None, Handler, bool]] = [
-            (header, *self._handler(header, target), target.startswith("consent."))
-            for header, target in self.columns.items()
-        ]
+        self._cells: list[tuple[str, object, str, Memo[str, _Cell] | None, Handler, bool]] = []
+        for header, target in self.columns.items():
+            field_name, memo, handle = self._handler(header, target)
+            kind = _MEMO if memo is not None else _KINDS.get(target, _CALL)
+            if kind is _NAME:
+                field_name = target
+            self._cells.append((header, kind, field_name, memo, handle, target.startswith("consent.")))
         self._name_reader = NameReader(self.name_order, given_words=self.given_words, size=self.cache_size)
         self._provinces: Memo[str, ProvinceMatch | None] = Memo(province_from_text, self.cache_size)
         self._folds: Memo[str, str] = Memo(fold, self.cache_size)
@@ -385,13 +408,11 @@ class Plan:
     def _handler(self, header: str, target: str) -> tuple[str, Memo[str, _Cell] | None, Handler]:
         """The column's handler; for a column read from its text alone whose value is a contact
         field, the field and the memo of its readings too (``prepare`` stores those itself)."""
-        if target == "full_name" or target in NAME_PARTS:
-            return "", None, functools.partial(_stash_name, target)
+        if target in NAME_FIELDS or target in ("address", "province"):
+            return "", None, _kept  # kept by ``prepare`` itself for the end of the row
         direct: dict[str, Handler] = {
             "email": self._emails,
             "phone": self._phones,
-            "address": _stash_address,
-            "province": _stash_province,
             "external_id": self._external_id,
         }
         if target in direct:
@@ -432,9 +453,10 @@ class Plan:
 
     def _emails(self, out: Prepared, pending: _Pending, header: str, value: str) -> None:
         """Each address of the cell on its own: one bad address does not lose the good ones."""
-        for item in self._multi(value, "email"):
+        one = value.count("@") < 2 and not (self.multi_separator and self.multi_separator in value)
+        for item, text in [(value, value)] if one else self._parts(value, "email"):
             try:
-                email, hint = normalize_email_hinted(item)
+                email, hint = email_hinted_of_clean(text)
             except NormalizationError as exc:
                 pending.left_out.append(Issue(header, item, refusal(exc)))
                 continue
@@ -444,14 +466,20 @@ class Plan:
                 out.warnings.append(Issue(header, item, Reason.of_error(hint)))
 
     def _phones(self, out: Prepared, pending: _Pending, header: str, value: str) -> None:
-        for item in self._multi(value, "phone"):
+        one = not (self.multi_separator and self.multi_separator in value) and _PHONE_SPLIT.search(value) is None
+        for item, text in [(value, value)] if one else self._parts(value, "phone"):
             try:
-                phone = normalize_phone(item)
+                phone = phone_of_clean(text)
             except NormalizationError as exc:
                 pending.left_out.append(Issue(header, item, refusal(exc)))
                 continue
             if not out.phones or all(p[0] != phone.e164 for p in out.phones):
-                out.phones.append((phone.e164, clean_text(item)[:40], phone.kind))
+                out.phones.append((phone.e164, text[:40], phone.kind))
+
+    def _parts(self, value: str, kind: str) -> list[tuple[str, str]]:
+        """The values of a cell that holds several (``_multi``), each as typed and cleaned. A cell
+        of one value (most cells) is that value, clean already."""
+        return [(item, clean_text(item)) for item in self._multi(value, kind)]
 
     def _external_id(self, out: Prepared, pending: _Pending, header: str, value: str) -> None:
         out.external_ids.append((self.external_system, clean_text(value)[:200]))
@@ -486,23 +514,22 @@ class Plan:
         return text
 
     def _birthday(self, value: str, warnings: list[Reason]) -> dt.date | None:
-        text = value.strip()
-        if _NO_YEAR.match(text):
+        if _NO_YEAR.match(value):
             warnings.append(reason(gettext_noop("a birthday without a year cannot be stored")))
             return None
-        if text in _NO_DATE:
+        if value in _NO_DATE:
             return None
         try:
-            date = parse_import_date(value, day_first=self.day_first)
+            date = date_of_clean(value, day_first=self.day_first)
         except NormalizationError:
             # "12/31/1978" cannot be day first: read it month first, and say so.
             try:
-                date = parse_import_date(value, day_first=not self.day_first)
+                date = date_of_clean(value, day_first=not self.day_first)
             except NormalizationError:
                 order = "dd/mm/yyyy" if self.day_first else "mm/dd/yyyy"
                 raise NormalizationError(
                     gettext_noop("'%(value)s' is not a real date (dates are read as %(order)s)"),
-                    {"value": clean_text(value), "order": order},
+                    {"value": value, "order": order},
                 ) from None
             read_as = gettext_noop("read as day/month/year")
             if self.day_first:
@@ -555,7 +582,7 @@ class Plan:
             full = name_case(full) if full else join_name_columns(family, middle, given, self.name_order)
             folded = fold(full)
         elif full:
-            full, family, middle, given, folded = self._name_reader.read(full)
+            full, family, middle, given, folded = self._name_reader.read_clean(full)
         else:
             return
         full_max, family_max, middle_max, given_max = _NAME_MAX
@@ -607,7 +634,7 @@ class Plan:
         if match is not None:
             out.fields["province"] = match.key
         raw = [address] if address else []
-        if province and not (address and self._folds[province] in fold(address)):
+        if province and not (address and self._folds[province] in fold_clean(address)):
             raw.append(province)
         if raw:
             out.fields["address_raw"] = ", ".join(raw)
@@ -634,11 +661,11 @@ Reader = Callable[[str, list[Reason]], Any]  # a cell's text → its value (warn
 Store = Callable[[Prepared, Any], None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Cell:
+class _Cell(NamedTuple):
     """What a cell read from its text alone puts into its row: its value (``None``: nothing),
     warnings, or why it was refused. Shared by every row with the same text in that column, so
-    nothing in it is ever changed."""
+    nothing in it is ever changed (a tuple: made once per distinct text, cheaper than a frozen
+    dataclass)."""
 
     value: Any = None
     warnings: tuple[Issue, ...] = ()
@@ -666,16 +693,14 @@ def _apply_cell(memo: Memo[str, _Cell], store: Store, to_errors: bool, out: Prep
         store(out, cell.value)
 
 
-def _stash_name(target: str, out: Prepared, pending: _Pending, header: str, value: str) -> None:
-    pending.names[target] = value
+# What ``prepare`` does with a column's cell: store the reading of its memo, keep a name part, the
+# address or the province for the end of the row, or call the column's handler.
+_MEMO, _NAME, _ADDRESS, _PROVINCE, _CALL = object(), object(), object(), object(), object()
+_KINDS = {**dict.fromkeys(NAME_FIELDS, _NAME), "address": _ADDRESS, "province": _PROVINCE}
 
 
-def _stash_address(out: Prepared, pending: _Pending, header: str, value: str) -> None:
-    pending.address = clean_text(value)
-
-
-def _stash_province(out: Prepared, pending: _Pending, header: str, value: str) -> None:
-    pending.province, pending.province_column = clean_text(value), header
+def _kept(out: Prepared, pending: _Pending, header: str, value: str) -> None:
+    raise AssertionError("a name, address or province cell is kept by Plan.prepare")  # pragma: no cover
 
 
 def _social(network: str, out: Prepared, pending: _Pending, header: str, value: str) -> None:

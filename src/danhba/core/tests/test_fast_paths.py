@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 import unicodedata
 from typing import Any
@@ -284,3 +285,72 @@ def test_the_usual_constants_are_literals_and_the_rest_is_bound() -> None:
     assert _constant(["a", "b"], 2) is None
     assert _constant([1.5, 1.5], 2) is None  # a float is bound, never printed
     assert _constant(["x" * 201] * 2, 2) is None  # long texts stay out of the statement
+
+
+# --- the reader's known-clean entry points and its shortcuts (decision 0027, 2026-12-07 session 3) ---
+
+_FOLD_TEXT = st.one_of(
+    st.text(),
+    st.text(
+        alphabet="aăâeêioôơuưyĐđAĂÂ \u0300\u0301\u0303\u0309\u0323\u034f\u0338\u0483Σσςİıßﬁŉ가\u1100\u1161\u11a8Ω",
+        max_size=20,
+    ),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+)
+
+
+def _fold_the_long_way(cleaned: str) -> str:
+    text = cleaned.lower().replace("đ", "d")
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).translate(normalize._DROP_COMBINING))
+
+
+@settings(max_examples=5000, deadline=None)
+@given(_FOLD_TEXT)
+def test_the_vietnamese_fold_shortcut_folds_what_the_full_fold_does(text: str) -> None:
+    cleaned = normalize.clean_text(text)
+    assert normalize._fold_str.__wrapped__(cleaned) == _fold_the_long_way(cleaned)
+    assert normalize.fold_clean(cleaned) == normalize.fold(text)
+
+
+def _read(call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except NormalizationError as exc:
+        return exc.msgid, exc.params
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=24),
+        st.text(alphabet="0123456789 .-()+eE/\xa0\u200b", max_size=20),
+        st.text(alphabet=string.ascii_letters + string.digits + "._%+-@ <>\xa0", min_size=3, max_size=30),
+    )
+)
+def test_the_entry_points_for_clean_text_read_what_the_public_ones_read(text: str) -> None:
+    cleaned = normalize.clean_text(text)
+    assert _read(normalize.phone_of_clean, cleaned) == _read(normalize.normalize_phone, text)
+    assert _read(normalize.email_hinted_of_clean, cleaned) == _read(normalize.normalize_email_hinted, text)
+    for day_first in (True, False):
+        fast = _read(lambda: normalize.date_of_clean(cleaned, day_first=day_first))
+        assert fast == _read(lambda: normalize.parse_import_date(text, day_first=day_first))
+    reader = normalize.NameReader()
+    assert reader.read_clean(cleaned) == reader.read(text)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="0123456789 .-()+xXe٣a/\t", max_size=20))
+def test_typed_phone_digits_are_taken_from_what_the_typed_pattern_accepts(text: str) -> None:
+    typed = re.fullmatch(r"[0-9 ().+\-]+", text) is not None and any(c.isdigit() for c in text)
+    assert (normalize._typed_digits(text) is not None) == typed
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_NAME_TEXT)
+def test_a_folded_name_is_its_own_search_words_when_the_shortcut_says_so(text: str) -> None:
+    from danhba.contacts.search import _name_words
+
+    folded = normalize.fold(text)
+    assert _name_words(text, folded) == " ".join(normalize.fold_words(text))
