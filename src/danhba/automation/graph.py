@@ -102,7 +102,8 @@ def _check_arrows(graph: GraphIn, steps: dict[str, dict[str, Any]], errors: dict
         targets = [target for _label, target in exits_of(kind, step)]
         for target in targets:
             if target not in graph.steps:
-                errors.setdefault(f"steps.{step_id}.next", []).append(_("No step called %s.") % target)
+                missing = _("No step called %(value)s.") % {"value": target}
+                errors.setdefault(f"steps.{step_id}.next", []).append(missing)
         arrows[step_id] = [t for t in targets if t in graph.steps]
     if errors:
         return

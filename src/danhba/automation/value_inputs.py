@@ -18,10 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 EMPTY = ("", "—")
+
+
 # Fields of long text: a text area.
-LONG = frozenset({"address_raw", "family", "lifestyle", "hobbies", "preferences", "motivations", "likes", "dislikes"})
-
-
 @dataclass
 class ValueInput:
     """A field's value input: the form field, how a saved value shows in it, and how its cleaned
@@ -91,7 +90,9 @@ def value_input(target: Any, value: Any, common: dict[str, Any]) -> ValueInput:
         return ValueInput(forms.DecimalField(**common), value, lambda v: None if v is None else str(v))
     if kind == C.NUMBER:
         return ValueInput(forms.IntegerField(**common), value, lambda v: v)
+    from danhba.contacts.services.cleaning import LONG_TEXT_FIELDS, MAX_LENGTHS
+
     key = str(getattr(target, "key", ""))
-    if key in LONG or custom_type == "long_text":
+    if key in LONG_TEXT_FIELDS or key == "address_raw" or custom_type == "long_text":
         return ValueInput(forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), **common), value, _none_if_empty)
-    return ValueInput(forms.CharField(max_length=255, **common), value, _none_if_empty)
+    return ValueInput(forms.CharField(max_length=MAX_LENGTHS.get(key, 255), **common), value, _none_if_empty)

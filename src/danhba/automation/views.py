@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from danhba.accounts import permissions as perms
 from danhba.accounts.forms import apply_service_error
@@ -33,7 +33,7 @@ from danhba.core.normalize import clean_text
 
 PAGE_SIZE = 50
 # A step's settings prefix in the editor ("steps-3-update_field").
-PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+PREFIX = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 def _workflow(pk: int) -> Workflow:
@@ -225,6 +225,7 @@ def _edits_workflows(user: User) -> bool:
     return user.can("workflow", perms.CREATE) or user.can("workflow", perms.EDIT)
 
 
+@require_GET
 @permission_required(_edits_workflows)
 def value_input(request: HttpRequest) -> HttpResponse:
     """The input of a step's setting that follows another (an update-field step's value, by the
@@ -235,7 +236,7 @@ def value_input(request: HttpRequest) -> HttpResponse:
 
     kind = STEP_KINDS.get(request.GET.get("kind", ""))
     prefix = request.GET.get("prefix", "")
-    if kind is None or not PREFIX.match(prefix):
+    if kind is None or not PREFIX.fullmatch(prefix):
         raise Http404(_("No such setting."))
     form = ParamsForm(kind, prefix=prefix, previous={})
     followers = [s for s in form.specs if s.hint.follows]

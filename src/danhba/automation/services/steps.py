@@ -50,6 +50,8 @@ def field_value_clean(field: str, value: Any) -> tuple[Any, list[str]]:
         return _custom_value_clean(field.removeprefix("custom."), value)
     if field not in (*BULK_FIELDS, "lifecycle_stage", "owner"):
         return value, [_("This field cannot be set by a workflow: %s") % field]
+    if isinstance(value, (dict, list)):  # the cleaners would keep its text ("{'a': 1}")
+        return value, [_("%s: one value is expected, not a list or an object.") % field]
     errors: dict[str, list[str]] = {}
     cleaned: Any = clean_contact({field: value}, errors).get(field)
     if errors:
@@ -62,18 +64,17 @@ def field_value_clean(field: str, value: Any) -> tuple[Any, list[str]]:
 
 
 def _custom_value_clean(key: str, value: Any) -> tuple[Any, list[str]]:
-    from danhba.contacts.custom_fields import clean_value
+    """A custom field's value by the contacts' own rule (``clean_custom_values``): an empty value
+    (blank text included) empties the field, which a required field refuses."""
+    from danhba.contacts.custom_fields import clean_custom_values
     from danhba.contacts.models import CustomField
 
-    custom = CustomField.objects.filter(entity=CustomField.Entity.CONTACT, key=key, is_active=True).first()
-    if custom is None:
-        return value, [_("No such custom field: %s") % key]
-    if value is None or value == "" or value == []:
-        return None, ([_("%s is required: it cannot be emptied.") % custom.label] if custom.required else [])
-    try:
-        return clean_value(custom, value), []
-    except ValueError as exc:
-        return value, [f"{custom.label}: {exc}"]
+    entity = CustomField.Entity.CONTACT
+    merged, errors = clean_custom_values(entity, {key: value})
+    if problems := errors.get(f"custom.{key}"):
+        label = CustomField.objects.filter(entity=entity, key=key).values_list("label", flat=True).first()
+        return value, [f"{label or 'custom.' + key}: {problem}" for problem in problems]
+    return merged.get(key), []
 
 
 def _field_check(params: FieldParams) -> list[str]:

@@ -103,8 +103,10 @@ def test_a_wrong_value_is_refused_by_the_form(custom: dict[str, Any], field: str
 @pytest.mark.parametrize(
     ("field", "value", "said"),
     [("birthday", "not a date", "birthday"), ("custom.size", "1,5", "Quy mô"), ("gender", "robot", "gender"),
-     ("custom.plan", "gold", "Gói"), ("custom.nope", "x", "No such custom field"), ("custom.must", "", "Bắt buộc"),
-     ("custom.renewal", "32/13/2026", "Gia hạn"), ("owner", 999999, "owner")],
+     ("custom.plan", "gold", "Gói"), ("custom.nope", "x", "no such custom field"), ("custom.must", "", "Bắt buộc"),
+     ("custom.must", "   ", "Bắt buộc"),
+     ("custom.renewal", "32/13/2026", "Gia hạn"), ("owner", 999999, "owner"), ("job_title", {"a": 1}, "job_title"),
+     ("job_title", ["a"], "job_title"), ("job_title", "x" * 121, "job_title")],
 )  # fmt: skip
 def test_the_api_refuses_a_value_the_field_would_refuse(
     api: Api,
@@ -176,6 +178,9 @@ def test_the_value_input_endpoint(users: Any, client_for: Any, custom: dict[str,
     assert 'type="number"' in html and 'name="steps-2-update_field-value"' in html
     assert "<select" in client.get(url + "gender").content.decode()
     assert client.get("/automation/value-input/?kind=update_field&prefix=<b>").status_code == 404
+    assert client.get("/automation/value-input/?kind=update_field&prefix=a%0A&field=gender").status_code == 404
+    assert client.post(url + "gender").status_code == 405
+    assert 'maxlength="120"' in client.get(url + "job_title").content.decode()
     assert client.get("/automation/value-input/?kind=tag&prefix=x").status_code == 404
     assert client_for(users["sales"]).get(url + "gender").status_code == 403
 

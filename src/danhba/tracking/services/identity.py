@@ -144,16 +144,16 @@ def message_identity(message: Message) -> Identity:
     # Segment lets any call carry the user's traits in context.traits; group traits
     # describe the company, never the person.
     traits = message.traits if message.type == Event.Type.IDENTIFY else message.context.get("traits") or {}
-    phone, phone_raw = _identifying_phone(traits.get("phone"))
-    return Identity(
+    identity = Identity(
         user_id=_real_id(message.user_id),
-        email=_identifying_email(traits.get("email")),
-        phone=phone,
-        phone_raw=phone_raw,
         anonymous_id=_real_id(message.anonymous_id),
         previous_id=_real_id(message.previous_id),
         traits=traits,
     )
+    if traits:  # most events (track, page) carry none: the event worker's common case
+        identity.email = _identifying_email(traits.get("email"))
+        identity.phone, identity.phone_raw = _identifying_phone(traits.get("phone"))
+    return identity
 
 
 def _real_id(value: str) -> str:

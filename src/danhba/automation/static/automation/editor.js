@@ -54,13 +54,16 @@
     var url = select.dataset.valueInput;
     var slot = document.getElementById(select.dataset.valueSlot);
     if (!url || !slot) return;
+    // Only the answer for the field chosen last is shown: an earlier, slower one is dropped.
+    var asked = (Number(select.dataset.asked) || 0) + 1;
+    select.dataset.asked = String(asked);
     fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + "field=" + encodeURIComponent(select.value), {
       credentials: "same-origin", headers: { "X-Requested-With": "fetch" }
     }).then(function (answer) {
       if (!answer.ok) throw new Error(String(answer.status));
       return answer.text();
     }).then(function (html) {
-      slot.innerHTML = html;
+      if (select.dataset.asked === String(asked)) slot.innerHTML = html;
     }).catch(function () { /* the "Show its input" button still works */ });
   }
   function start() {
