@@ -183,6 +183,8 @@ class ContactWriter:
         self.rows = ContactRows()
         self.attnames = self.rows.attnames
         self.column = self.rows.column
+        # Where ``_stamp`` writes: the id, the stage, the times.
+        self.stamped = (self.column["id"], self.column["lifecycle_stage_id"], [(at, self.column[at]) for at in TIMES])
         self.contact_table = Table(Contact, self.attnames)
         self.tables = {
             "email": Table(ContactEmail, ["contact_id", "email", "label", "is_primary"]),
@@ -264,12 +266,16 @@ class ContactWriter:
     def _stamp(self, row: list[Any], cid: int, now: dt.datetime, given: Mapping[str, Any]) -> list[Any]:
         """What every new contact's row gets from the write: its id, the default stage if it has
         none, and the write's time (unless ``given``)."""
-        column = self.column
-        row[column["id"]] = cid
-        if not row[column["lifecycle_stage_id"]]:
-            row[column["lifecycle_stage_id"]] = self.default_stage()
-        for at in TIMES:
-            row[column[at]] = given.get(at) or now
+        at_id, at_stage, times = self.stamped
+        row[at_id] = cid
+        if not row[at_stage]:
+            row[at_stage] = self.default_stage()
+        if given:
+            for name, at in times:
+                row[at] = given.get(name) or now
+        else:  # a row made ahead (an import's)
+            for _name, at in times:
+                row[at] = now
         return row
 
     # --- changing ---------------------------------------------------------------------------------

@@ -139,6 +139,7 @@ class Loader:
         self.name_order = name_order
         self.source = run.source
         self.user_id = actor.user.pk if actor.user else None
+        self.note_subject = ""  # ``_apply`` translates it for its batch
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -364,6 +365,8 @@ class Loader:
     # --- the writes ---------------------------------------------------------------------------------
 
     def _apply(self, rows: list[Prepared], outcome: Outcome, *, write: bool) -> None:
+        # Translated once a batch, not once a note (gettext costs more than the note's row).
+        self.note_subject = _("Imported note")
         targets = self._resolve(rows, outcome)
         for target in targets:
             if target.contact_id is not None or len(target.rows) > 1:
@@ -575,7 +578,7 @@ class Loader:
         rows = target.rows
         if not (rows[0].notes if len(rows) == 1 else any(r.notes for r in rows)):
             return []
-        subject = _("Imported note")
+        subject = self.note_subject
         return [
             Entry(kind="note", author_id=self.user_id, subject=subject, body=body, occurred_at=now,
                   data={"import": self.run.pk, "line": r.line})
