@@ -60,11 +60,26 @@ def select_in(
     with :func:`read_moment` and :func:`read_json`): a batch looks up
     thousands of keys, and building an ORM ``__in`` lookup costs more than the query."""
     quote = connection.ops.quote_name
-    selected = ", ".join(quote(c) for c in columns)
     table = quote(model._meta.db_table)
-    order = f" ORDER BY {quote(order_by)}" if order_by else ""
-    fixed = "".join(f" AND {quote(c)} = %s" for c in where or {})
+    selected = ", ".join(f"{table}.{quote(c)}" for c in columns)
+    order = f" ORDER BY {table}.{quote(order_by)}" if order_by else ""
+    fixed = "".join(f" AND {table}.{quote(c)} = %s" for c in where or {})
     fixed_params = list((where or {}).values())
+    if connection.vendor == "postgresql":
+        # One array of the keys, joined: PostgreSQL plans ``IN`` of thousands of values as a scan
+        # of the whole table (measured at 850,000 emails: 64 ms a lookup of 5,000 against 4 ms
+        # through the index, statistics or not); a join with the array's rows takes the index.
+        column = next(f for f in model._meta.concrete_fields if f.column == key)
+        keys = f"unnest(%s::{column.db_type(connection)}[]) AS danhba_wanted(v)"
+        sql = (
+            f"SELECT {selected} FROM {table} JOIN {keys} ON {table}.{quote(key)} = danhba_wanted.v"  # noqa: S608
+            f" WHERE TRUE{fixed}{order}"
+        )
+        with connection.cursor() as cursor:
+            for chunk in chunks(list(dict.fromkeys(values))):  # one row per stored match, as IN gives
+                cursor.execute(sql, [chunk, *fixed_params])
+                yield from cursor.fetchall()
+        return
     with connection.cursor() as cursor:
         for chunk in chunks(values):
             marks = ", ".join(["%s"] * len(chunk))

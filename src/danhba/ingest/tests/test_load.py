@@ -565,3 +565,23 @@ def test_the_range_holding_a_contact_is_found_between_other_imports_ranges() -> 
         runs[0], runs[0], runs[1], runs[1], runs[0], runs[2], runs[2]
     ]  # fmt: skip
     assert [creator(i) for i in (151, 159, 161, 199, 1_001)] == [None] * 5
+
+
+@pytest.mark.postgres
+def test_an_import_refreshes_the_planners_statistics_as_the_tables_double(settings: Any, monkeypatch: Any) -> None:
+    # PostgreSQL plans each batch's lookups of emails and phones from the tables' statistics: an
+    # import that grows them from nothing refreshes them after its first batch and whenever the
+    # contacts have doubled since, with the rows it committed in them.
+    settings.IMPORT_BATCH_ROWS = 5
+    seen: list[tuple[int, int]] = []
+    real = services.analyze
+
+    def recorded(*models: Any) -> None:
+        real(*models)
+        seen.append((Contact.objects.count(), ContactEmail.objects.count()))
+
+    monkeypatch.setattr(services, "analyze", recorded)
+    rows = [f"Người {i},n{i}@example.vn,,,,\n" for i in range(45)]
+    run = run_import((CSV + "".join(rows)).encode())
+    assert run.created == 45
+    assert seen == [(5, 5), (10, 10), (20, 20), (40, 40)]
