@@ -99,19 +99,7 @@ class Table:
         self.model = model
         by_attname = {f.attname: f for f in model._meta.concrete_fields}
         fields = [by_attname[a] for a in attnames]
-        ops = connection.ops
-        self.adapters: list[Callable[[Any], Any] | None] = []
-        for f in fields:
-            if isinstance(f, models.DateTimeField):
-                self.adapters.append(_Memo(datetime_adapter()))
-            elif isinstance(f, models.DateField):
-                self.adapters.append(ops.adapt_datefield_value)
-            elif isinstance(f, models.JSONField):
-                self.adapters.append(json_adapter(f))
-            elif isinstance(f, models.GenericIPAddressField):
-                self.adapters.append(lambda v: v or None)
-            else:
-                self.adapters.append(None)
+        self.adapters: list[Callable[[Any], Any] | None] = [_adapter(f) for f in fields]
         quote = connection.ops.quote_name
         columns = ", ".join(quote(f.column) for f in fields)
         marks = ", ".join(["%s"] * len(fields))
@@ -227,6 +215,19 @@ class Table:
             for doc in docs:
                 cursor.execute(self.json_sql, [doc])
         return True
+
+
+def _adapter(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
+    """How a value of this field is written the way the ORM would write it; None: as it is."""
+    if isinstance(field, models.DateTimeField):
+        return _Memo(datetime_adapter())
+    if isinstance(field, models.DateField):
+        return connection.ops.adapt_datefield_value
+    if isinstance(field, models.JSONField):
+        return json_adapter(field)
+    if isinstance(field, models.GenericIPAddressField):
+        return lambda v: v or None
+    return None
 
 
 def _constant(column: Sequence[Any], count: int) -> str | None:
