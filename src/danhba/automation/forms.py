@@ -179,10 +179,15 @@ class StepForm(forms.Form):
 StepFormSet = forms.formset_factory(StepForm, extra=2, max_num=100, absolute_max=100)
 
 
-def editor_forms(data: Any, initial: dict[str, Any], graph: dict[str, Any] | None) -> tuple[WorkflowForm, Any]:
+def editor_forms(
+    data: Any, initial: dict[str, Any], graph: dict[str, Any] | None, user: Any
+) -> tuple[WorkflowForm, Any]:
     """The editor's forms: the workflow's settings with its trigger's form, and a form per step
-    with its kind's settings (one list of choices read for them all)."""
-    choices = Choices(steps=step_choices_posted(data, graph))
+    with its kind's settings (one list of choices read for them all, without the fields
+    ``user``'s role may not see)."""
+    from danhba.contacts.selectors import hidden_fields
+
+    choices = Choices(steps=step_choices_posted(data, graph), hidden=hidden_fields(user))
     form = WorkflowForm(data, initial=initial, choices=choices)
     steps = StepFormSet(data, initial=steps_initial(graph), prefix="steps", form_kwargs={"choices": choices})
     return form, steps

@@ -75,6 +75,17 @@ class FieldHint:
 # time-out, a branch's arms and "otherwise"): the editor's steps, not a database list.
 STEPS = "steps"
 
+# The sources whose choices are contact fields (their keys, "custom.<key>" for a custom field): a
+# role is offered, and may name in a workflow, only the fields it may see (``fields_named``).
+FIELD_SOURCES = frozenset({"contact_fields", "date_fields"})
+
+
+def fields_named(form: Mapping[str, FieldHint], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The contact fields a kind's settings ``params`` name, by setting (those whose hint in the
+    kind's ``form`` takes its choices from :data:`FIELD_SOURCES`)."""
+    return {name: params.get(name) for name, hint in form.items() if hint.choices in FIELD_SOURCES and params.get(name)}
+
+
 # Sources of choices for the forms' fields, by name: a function giving (value, label) pairs,
 # read when a form is built. Automation adds its own (``params_forms.py``); an app above it adds
 # what only it knows (sales: lost reasons, assignment rules).

@@ -17,7 +17,7 @@ import datetime as dt
 import enum
 import json
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlencode
@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from danhba.automation.kinds import CHOICES, STEPS, FieldHint
+from danhba.automation.kinds import CHOICES, FIELD_SOURCES, STEPS, FieldHint
 from danhba.automation.value_inputs import value_input
 
 # A hidden input in each kind's fieldset: the fieldset was on the page (enabled) when posted.
@@ -233,9 +233,10 @@ class Choices:
     """The choice lists of one page, each read once however many forms ask for it; ``steps``:
     the steps of the workflow edited, (id, label) pairs (:data:`kinds.STEPS`)."""
 
-    def __init__(self, steps: list[tuple[str, str]] | None = None) -> None:
+    def __init__(self, steps: list[tuple[str, str]] | None = None, *, hidden: Collection[str] = ()) -> None:
         self._got: dict[str, list[tuple[Any, Any]]] = {STEPS: list(steps or [])}
         self._fields: dict[str, Any] | None = None
+        self._hidden = frozenset(hidden)  # the fields the editing role may not see (not offered)
 
     def contact_field(self, key: str) -> Any:
         """A contact field of the segments' catalogue (its type and choices, read once however
@@ -249,7 +250,10 @@ class Choices:
     def __call__(self, source: str) -> list[tuple[Any, Any]]:
         if source not in self._got:
             read = CHOICES.get(source)
-            self._got[source] = [(str(v), label) for v, label in read()] if read else []
+            options = [(str(v), label) for v, label in read()] if read else []
+            if source in FIELD_SOURCES:
+                options = [(v, label) for v, label in options if v not in self._hidden]
+            self._got[source] = options
         return self._got[source]
 
 

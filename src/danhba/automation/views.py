@@ -115,7 +115,7 @@ def _editor(request: HttpRequest, workflow: Workflow | None) -> HttpResponse:
         initial = WorkflowForm.initial_from_data(draft.get("data") or {})
     else:
         initial = WorkflowForm.initial_for(workflow) if workflow else {"reenrol": "once", "trigger_kind": "manual"}
-    form, steps = editor_forms(request.POST or None, initial, graph)
+    form, steps = editor_forms(request.POST or None, initial, graph, request.user)
     refresh = "refresh" in request.POST
     if request.method == "POST" and form.is_valid() and steps.is_valid() and not refresh:
         done = _editor_post(request, workflow, form, steps, graph)

@@ -106,9 +106,38 @@ def _step_rights(actor: Actor, graph: dict[str, Any] | None, before: dict[str, A
             perms.require(actor, *kind.right)
 
 
+def _field_rights(actor: Actor, cleaned: dict[str, Any], before: Workflow | None) -> None:
+    """A role may not build on a contact field it may not see (a sensitive field its role is
+    not granted): not set it in an update-field step, nor enrol on its changes or its date. As
+    with :func:`_step_rights`, what is kept as it was (a step, the trigger) is not checked again."""
+    from danhba.automation.kinds import STEP_KINDS, TRIGGER_KINDS, fields_named
+    from danhba.contacts.selectors import hidden_fields
+
+    user = actor.user
+    if user is None:
+        return
+    named: dict[str, Any] = {}
+    trigger: dict[str, Any] = cleaned.get("trigger") or {}
+    watches = TRIGGER_KINDS.get(trigger["kind"]) if trigger else None
+    if watches is not None and (before is None or trigger != before.trigger):
+        named.update({f"trigger.{k}": v for k, v in fields_named(watches.form, trigger).items()})
+    current = before.current_version if before else None
+    old = current.graph.get("steps", {}) if current else {}
+    for step_id, step in (cleaned.get("graph") or {}).get("steps", {}).items():
+        kind = STEP_KINDS.get(step.get("kind", ""))
+        if kind is not None and old.get(step_id) != step:
+            fields = fields_named(kind.form, step.get("params") or {})
+            named.update({f"graph.steps.{step_id}.params.{k}": v for k, v in fields.items()})
+    hidden = hidden_fields(user) if named else set()
+    denied = {where: [_("not permitted for your role")] for where, key in named.items() if key in hidden}
+    if denied:
+        raise PermissionDenied(_("Your role cannot use these fields."), denied)
+
+
 def workflow_create(*, actor: Actor, data: dict[str, Any]) -> Workflow:
     perms.require(actor, "workflow", perms.CREATE)
     cleaned = _clean(actor, data, creating=True)
+    _field_rights(actor, cleaned, None)
     graph = cleaned.pop("graph", None)
     _step_rights(actor, graph, None)
     with transaction.atomic():
@@ -136,6 +165,7 @@ def workflow_update(
     with transaction.atomic(), writes_at_end():
         workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
         current = workflow.current_version
+        _field_rights(actor, {**cleaned, "graph": graph}, workflow)
         _step_rights(actor, graph, current.graph if current else None)
         if graph is not None and base_version is not None and current is not None and current.number != base_version:
             raise Conflict(
