@@ -110,28 +110,41 @@ def _field_rights(actor: Actor, cleaned: dict[str, Any], before: Workflow | None
     """A role may not build on a contact field it may not see (a sensitive field its role is
     not granted): not set it in an update-field step, nor enrol on its changes or its date. As
     with :func:`_step_rights`, what is kept as it was (a step, the trigger) is not checked again."""
-    from danhba.automation.kinds import STEP_KINDS, TRIGGER_KINDS, fields_named
     from danhba.contacts.selectors import hidden_fields
 
     user = actor.user
     if user is None:
         return
-    named: dict[str, Any] = {}
-    trigger: dict[str, Any] = cleaned.get("trigger") or {}
-    watches = TRIGGER_KINDS.get(trigger["kind"]) if trigger else None
-    if watches is not None and (before is None or trigger != before.trigger):
-        named.update({f"trigger.{k}": v for k, v in fields_named(watches.form, trigger).items()})
-    current = before.current_version if before else None
-    old = current.graph.get("steps", {}) if current else {}
-    for step_id, step in (cleaned.get("graph") or {}).get("steps", {}).items():
-        kind = STEP_KINDS.get(step.get("kind", ""))
-        if kind is not None and old.get(step_id) != step:
-            fields = fields_named(kind.form, step.get("params") or {})
-            named.update({f"graph.steps.{step_id}.params.{k}": v for k, v in fields.items()})
+    named = {**_trigger_fields(cleaned.get("trigger") or {}, before), **_step_fields(cleaned.get("graph"), before)}
     hidden = hidden_fields(user) if named else set()
     denied = {where: [_("not permitted for your role")] for where, key in named.items() if key in hidden}
     if denied:
         raise PermissionDenied(_("Your role cannot use these fields."), denied)
+
+
+def _trigger_fields(trigger: dict[str, Any], before: Workflow | None) -> dict[str, Any]:
+    """The fields a new or changed trigger names, by setting."""
+    from danhba.automation.kinds import TRIGGER_KINDS, fields_named
+
+    kind = TRIGGER_KINDS.get(trigger["kind"]) if trigger else None
+    if kind is None or (before is not None and trigger == before.trigger):
+        return {}
+    return {f"trigger.{k}": v for k, v in fields_named(kind.form, trigger).items()}
+
+
+def _step_fields(graph: dict[str, Any] | None, before: Workflow | None) -> dict[str, Any]:
+    """The fields the new or changed steps of ``graph`` name, by setting."""
+    from danhba.automation.kinds import STEP_KINDS, fields_named
+
+    current = before.current_version if before else None
+    old = current.graph.get("steps", {}) if current else {}
+    named: dict[str, Any] = {}
+    for step_id, step in (graph or {}).get("steps", {}).items():
+        kind = STEP_KINDS.get(step.get("kind", ""))
+        if kind is not None and old.get(step_id) != step:
+            fields = fields_named(kind.form, step.get("params") or {})
+            named.update({f"graph.steps.{step_id}.params.{k}": v for k, v in fields.items()})
+    return named
 
 
 def workflow_create(*, actor: Actor, data: dict[str, Any]) -> Workflow:
@@ -167,37 +180,57 @@ def workflow_update(
         current = workflow.current_version
         _field_rights(actor, {**cleaned, "graph": graph}, workflow)
         _step_rights(actor, graph, current.graph if current else None)
-        if graph is not None and base_version is not None and current is not None and current.number != base_version:
-            raise Conflict(
-                _(
-                    "Version %(current)s was published after you opened version %(base)s: your steps were not "
-                    "saved. Open the editor again to start from version %(current)s."
-                )
-                % {"current": current.number, "base": base_version}
-            )
-        if graph is not None and rule == MOVE_TO_STEP and to_step not in graph.get("steps", {}):
-            raise InvalidInput({"move.step": [_("The new version has no step %s.") % to_step]})
+        if graph is not None:
+            _publishable(graph, current, base_version, rule, to_step)
         changes = {k: [getattr(workflow, k), v] for k, v in cleaned.items() if getattr(workflow, k) != v}
         for key, value in cleaned.items():
             setattr(workflow, key, value)
         workflow.updated_at = timezone.now()
         workflow.save()
-        if graph is not None and current is not None:
-            from danhba.automation.services.steps import email_campaigns
-
-            email_campaigns(workflow.name, graph, current.graph)  # unchanged email steps keep theirs
-        if graph is not None and (current is None or current.graph != graph):
-            version = _publish(actor, workflow, graph)
-            changes["version"] = [current.number if current else None, version.number]
-            moved = enrolments_move(workflow=workflow, version=version, rule=rule, step=to_step)
-            if rule != MOVE_KEEP:
-                changes["moved"] = [None, {"rule": rule, "step": to_step, "contacts": moved}]
-            if moved:
-                wake_soon()  # moved enrolments are due now: the worker runs them after the commit
+        if graph is not None:
+            changes.update(_new_version(actor, workflow, graph, current, rule, to_step))
         if changes:
             _audit(actor, AuditEvent.Action.UPDATE, workflow, changes)
     cache_clear()
     return workflow
+
+
+def _publishable(
+    graph: dict[str, Any], current: WorkflowVersion | None, base_version: int | None, rule: str, to_step: str
+) -> None:
+    """Refuse steps made from an older version than the current one, and a move to a step the
+    new version does not have."""
+    if base_version is not None and current is not None and current.number != base_version:
+        raise Conflict(
+            _(
+                "Version %(current)s was published after you opened version %(base)s: your steps were not "
+                "saved. Open the editor again to start from version %(current)s."
+            )
+            % {"current": current.number, "base": base_version}
+        )
+    if rule == MOVE_TO_STEP and to_step not in graph.get("steps", {}):
+        raise InvalidInput({"move.step": [_("The new version has no step %s.") % to_step]})
+
+
+def _new_version(
+    actor: Actor, workflow: Workflow, graph: dict[str, Any], current: WorkflowVersion | None, rule: str, to_step: str
+) -> dict[str, Any]:
+    """Publish ``graph`` when it differs from the current version, moving the enrolments under
+    way by ``rule``; the audit's changes."""
+    from danhba.automation.services.steps import email_campaigns
+
+    if current is not None:
+        email_campaigns(workflow.name, graph, current.graph)  # unchanged email steps keep theirs
+    if current is not None and current.graph == graph:
+        return {}
+    version = _publish(actor, workflow, graph)
+    changes: dict[str, Any] = {"version": [current.number if current else None, version.number]}
+    moved = enrolments_move(workflow=workflow, version=version, rule=rule, step=to_step)
+    if rule != MOVE_KEEP:
+        changes["moved"] = [None, {"rule": rule, "step": to_step, "contacts": moved}]
+    if moved:
+        wake_soon()  # moved enrolments are due now: the worker runs them after the commit
+    return changes
 
 
 # What becomes of the enrolments under way when a version is published (the editor's rule).
