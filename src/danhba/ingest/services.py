@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
@@ -58,7 +58,7 @@ from danhba.contacts.search import search_index
 from danhba.contacts.writer import list_indexes_restore, list_indexes_set_aside
 from danhba.core.actor import Actor
 from danhba.core.csvsafe import csv_cell
-from danhba.core.db import analyze
+from danhba.core.db import analyze, checkpoints_beside
 from danhba.core.errors import Conflict, InvalidInput, NotFound
 from danhba.ingest import extract, pipeline
 from danhba.ingest.fields import PRESETS, detect_preset, suggest_columns
@@ -453,7 +453,7 @@ def import_execute(
             _import_pragmas(),
             _list_indexes(run),
             import_running(run.pk),
-            _Commits() as commits,
+            _Commits(checkpoints_beside(DEFAULT_DB_ALIAS)) as commits,
         ):
             statistics = _Statistics()
             for last, batch in pipeline.batches(run, plan, batch_size):
@@ -488,10 +488,12 @@ def _import_pragmas() -> Iterator[None]:
 
     - a page cache that holds the big indexes (names, search entries) the rows go into, instead
       of the default 64 MB every connection gets;
-    - the write-ahead log copied into the database every 400 MB instead of every 4 MB, so an
-      index page written by many batches is copied once (measured: 100,000 rows 46 s → 40 s at
-      80 MB; 400 MB: the commits of 1M rows 5.3–5.6 → 4.1–4.3 CPU s, decision 0027). The log
-      file keeps that size on disk until the connection's process closes it;
+    - the write-ahead log copied into the database by this connection every 400 MB instead of
+      every 4 MB, so an index page written by many batches is copied once (measured: 100,000
+      rows 46 s → 40 s at 80 MB; 400 MB: the commits of 1M rows 5.3–5.6 → 4.1–4.3 CPU s,
+      decision 0027); the checkpoint thread copies after each commit besides (``_Commits``), so
+      that copy finds little left to do. The log file keeps that size on disk until the
+      connection's process closes it;
     - statement journals in a file: each row inserted into the search entries fires the FTS5
       trigger, so SQLite gives it a statement savepoint inside the batch's savepoint; with that
       journal in memory (settings: temp_store=MEMORY) releasing one walks a list that grows with
@@ -559,12 +561,18 @@ class _Commits:
     unique indexes (and the search index's segments) make that about a page per row per index
     at a million contacts, so fewer commits write far fewer pages (decision 0024). The cursor
     commits with the rows, so a crash resumes after the last commit, as before; the seconds bound
-    keeps other writers' waits (and a cancel's) short."""
+    keeps other writers' waits (and a cancel's) short.
 
-    def __init__(self) -> None:
+    After each commit ``checkpoint_soon`` (``core.db.checkpoints_beside``) has another thread
+    copy the log into the database while this one goes on loading; the connection's own
+    checkpoint, every ``wal_autocheckpoint`` pages, then copies only the rest (decision 0027,
+    session 4)."""
+
+    def __init__(self, checkpoint_soon: Callable[[], None] = lambda: None) -> None:
         self.stack: ExitStack | None = None
         self.rows = 0
         self.started = 0.0
+        self.checkpoint_soon = checkpoint_soon
 
     def __enter__(self) -> _Commits:
         return self
@@ -579,6 +587,7 @@ class _Commits:
             return False
         if kind is None or issubclass(kind, Exception):
             stack.close()
+            self.checkpoint_soon()
             return False
         return bool(stack.__exit__(kind, exc, tb))
 
@@ -594,6 +603,7 @@ class _Commits:
         if self.stack is not None and (full or time.monotonic() - self.started >= settings.IMPORT_COMMIT_SECONDS):
             stack, self.stack = self.stack, None
             stack.close()
+            self.checkpoint_soon()
 
 
 class _Statistics:

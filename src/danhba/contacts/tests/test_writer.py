@@ -3,6 +3,7 @@ gets by going through it."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -212,3 +213,36 @@ def test_a_contact_made_ahead_is_stored_as_the_same_new_contact(admin: Any) -> N
     assert made == given
     assert given[0]["email"] == "mai@example.vn" and given[0]["lifecycle_stage_id"] is not None
     assert all(given[1:])  # every table got its rows
+
+
+@pytest.mark.sqlite
+def test_the_list_indexes_are_built_again_in_small_sorted_runs_on_every_core() -> None:
+    """A rebuild after a big import sorts in runs of ``SORT_RUN_KIB`` with helper threads
+    (core.bulk._sorting, decision 0027), and gives the connection its settings back."""
+    from django.db import connection
+
+    from danhba.contacts.writer import list_indexes_restore, list_indexes_set_aside
+    from danhba.core.bulk import SORT_RUN_KIB, indexes_present
+
+    def pragmas() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            cache = int(cursor.fetchone()[0])
+            cursor.execute("PRAGMA threads")
+            return cache, int(cursor.fetchone()[0])
+
+    before = pragmas()
+    seen: list[tuple[int, int]] = []
+
+    def watch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("CREATE INDEX"):
+            seen.append(pragmas())
+        return execute(sql, params, many, context)
+
+    names = {index.name for index in Contact._meta.indexes}
+    assert set(list_indexes_set_aside()) == names
+    with connection.execute_wrapper(watch):
+        assert set(list_indexes_restore()) == names
+    assert indexes_present(Contact) >= names
+    assert seen == [(-SORT_RUN_KIB, os.cpu_count() or 1)] * len(names)
+    assert pragmas() == before

@@ -138,3 +138,30 @@ def test_write_turns_hand_the_lock_to_the_thread_that_waited() -> None:
     for thread in threads:
         thread.join(10)
     assert order == ["a", "b", "a again"]
+
+
+@pytest.mark.sqlite
+def test_checkpoints_beside_leave_the_connections_own_checkpoint_on(
+    tmp_path: Path, django_db_blocker: Any, monkeypatch: Any
+) -> None:
+    """The function asks the checkpoint thread for the file's alias and changes nothing of the
+    connection (its automatic checkpoint starts the log again); an in-memory database asks
+    nothing."""
+    from danhba.core import db
+
+    asked: list[list[str]] = []
+    monkeypatch.setattr(db.CHECKPOINTER, "request", lambda aliases: asked.append(list(aliases)))
+    alias = "beside_test"
+    connections.settings[alias] = {**connections.settings["default"], "NAME": str(tmp_path / "beside.sqlite3")}
+    try:
+        with django_db_blocker.unblock():
+            soon = db.checkpoints_beside(alias)
+            soon()
+            assert asked == [[alias]]
+            assert _autocheckpoint(alias) == 1000
+    finally:
+        connections[alias].close()
+        del connections[alias]
+        del connections.settings[alias]
+    db.checkpoints_beside("default")()  # the suite's in-memory database
+    assert asked == [[alias]]

@@ -497,6 +497,19 @@ def test_an_import_gives_its_connection_back_with_the_settings_it_had() -> None:
     assert pragmas() == before
 
 
+def test_an_import_has_the_checkpoint_thread_copy_the_log_after_each_commit(settings: Any, monkeypatch: Any) -> None:
+    """After each commit the loading connection asks the checkpoint thread to copy the log
+    (``core.db.checkpoints_beside``), so its own checkpoints find little left to copy."""
+    settings.IMPORT_BATCH_ROWS = 4
+    settings.IMPORT_COMMIT_ROWS = 4
+    asked: list[str] = []
+    monkeypatch.setattr(services, "checkpoints_beside", lambda alias: lambda: asked.append(alias))
+    rows = "".join(f"Khách {i},k{i}@example.vn,,,,\n" for i in range(10))
+    run = run_import((CSV + rows).encode())
+    assert run.created == 10
+    assert asked == ["default"] * 3  # 4 + 4 rows committed as they came, the last 2 at the end
+
+
 LIST_INDEXES = {index.name for index in Contact._meta.indexes}
 
 
