@@ -106,16 +106,18 @@ class NewContact(Identities):
 class MadeContact(NamedTuple):
     """A new contact whose contacts-table row and search texts the caller made ahead
     (``ContactRows.make`` and ``search.search_texts``: an import's reading process), with its
-    identities in the shapes of :class:`Identities`: the common case of a bulk create, a tuple
-    instead of a :class:`NewContact` (no object and no copy of the values per contact). The
-    writer adds the id, the default stage if none and the write's time, and applies every
-    other rule as for a :class:`NewContact` (primary email, phone and company, search entry,
-    audit, ``done``)."""
+    identities in the shapes of :class:`Identities` but for emails and phones, which come as
+    an import reads them: addresses (labelled "personal") and (e164, raw, kind) (labelled by
+    :func:`phone_label`): the common case of a bulk create, a tuple instead of a
+    :class:`NewContact` (no object and no copy of the values per contact, no pair per
+    identity). The writer adds the id, the default stage if none and the write's time, and
+    applies every other rule as for a :class:`NewContact` (primary email, phone and company,
+    search entry, audit, ``done``)."""
 
     row: list[Any]
     search: tuple[str, str, str, str]
-    emails: list[tuple[str, str]]
-    phones: list[tuple[str, str, str, str]]
+    emails: list[str]
+    phones: list[tuple[str, str, str]]
     external_ids: list[tuple[str, str]]
     socials: list[tuple[str, str]]
     tag_ids: list[int]
@@ -218,15 +220,24 @@ class ContactWriter:
         audits: list[tuple[Any, str, int | None, dict[str, Any]]] = []
         added = _Rows()
         add = added.add
-        column = self.column
-        full_name = column["full_name"]
+        add_made = added.add_made
+        full_name = self.column["full_name"]
+        at_id, at_stage, times = self.stamped
+        at_times = [at for _name, at in times]
         for cid, new in zip(ids, contacts, strict=True):
-            if isinstance(new, MadeContact):
-                # The common case: a row made ahead, no values given.
-                rows.append(self._stamp(new.row, cid, now, {}))
-                add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
+            if type(new) is MadeContact:
+                # The common case: a row made ahead, no values given (``_stamp`` written out).
+                row = new.row
+                row[at_id] = cid
+                if not row[at_stage]:
+                    row[at_stage] = self.default_stage()
+                for at in at_times:
+                    row[at] = now
+                rows.append(row)
+                add_made(cid, new, now)
                 entries.append((cid, *new.search))
                 continue
+            assert isinstance(new, NewContact)
             row = self._row(cid, new, now)
             rows.append(row)
             add(cid, new, has_email=False, has_phone=False, has_company=False, now=now)
@@ -273,7 +284,7 @@ class ContactWriter:
         if given:
             for name, at in times:
                 row[at] = given.get(name) or now
-        else:  # a row made ahead (an import's)
+        else:
             for _name, at in times:
                 row[at] = now
         return row
@@ -487,7 +498,7 @@ class _Rows:
         self.companies: list[tuple[Any, ...]] = []
         self.entries: list[tuple[Any, ...]] = []
 
-    def add(self, cid: int, new: Identities | MadeContact, *, has_email: bool, has_phone: bool, has_company: bool,
+    def add(self, cid: int, new: Identities, *, has_email: bool, has_phone: bool, has_company: bool,
             now: dt.datetime) -> None:  # fmt: skip
         # Plain loops behind emptiness checks: most contacts bring one email, one phone, a tag
         # (a generator per list cost more than the rows it made, measured per import row).
@@ -499,20 +510,48 @@ class _Rows:
         for e164, raw, kind, label in new.phones:
             self.phones.append((cid, e164, raw, kind, label, primary))
             primary = False
+        self._links(cid, new, primary_company=not has_company, now=now)
+
+    def add_made(self, cid: int, new: MadeContact, now: dt.datetime) -> None:
+        """``add`` of a new contact made ahead (nothing before it: the first of each is the
+        primary one), its emails and phones labelled here."""
+        emails = new.emails
+        if emails:
+            self.emails.append((cid, emails[0], "personal", True))
+            for address in emails[1:]:
+                self.emails.append((cid, address, "personal", False))
+        primary = True
+        for e164, raw, kind in new.phones:
+            self.phones.append((cid, e164, raw, kind, phone_label(kind), primary))
+            primary = False
+        self._links(cid, new, primary_company=True, now=now)
+
+    def _links(self, cid: int, new: Identities | MadeContact, *, primary_company: bool, now: dt.datetime) -> None:
+        """``add``'s rows after the emails and phones: external ids, social profiles, tags,
+        companies (the first one primary when ``primary_company``), timeline entries."""
         if new.external_ids:
             self.externals.extend((cid, s, v) for s, v in new.external_ids)
         if new.socials:
             self.socials.extend((cid, n, h) for n, h in new.socials)
         for t in new.tag_ids:
             self.tags.append((cid, t))
-        primary = not has_company
+        primary = primary_company
         for co, _name, job in new.companies:
             self.companies.append((cid, co, primary, job))
             primary = False
-        for e in new.entries:
+        if new.entries:
+            self._entries(cid, new.entries, now)
+
+    def _entries(self, cid: int, entries: list[Entry], now: dt.datetime) -> None:
+        for e in entries:
             at = e.occurred_at or now
             self.entries.append((cid, e.kind, e.channel, e.subject[:200], e.body, e.author_id, at, e.is_private, e.data,
                                  at, at))  # fmt: skip
+
+
+def phone_label(kind: str) -> str:
+    """The label of an imported phone: by its kind."""
+    return "mobile" if kind == "mobile" else "home"
 
 
 def _adapter(column: str) -> Callable[[Any], Any] | None:

@@ -42,7 +42,7 @@ from danhba.contacts.models import (
     SocialProfile,
     Tag,
 )
-from danhba.contacts.writer import ContactChange, ContactWriter, Entry, MadeContact, NewContact
+from danhba.contacts.writer import ContactChange, ContactWriter, Entry, MadeContact, NewContact, phone_label
 from danhba.core.actor import Actor
 from danhba.core.audit import jsonable
 from danhba.core.bulk import Table, allocate_ids, chunks, json_adapter, select_in
@@ -69,6 +69,7 @@ SCALARS = (
     "buyer_role_id", "owner_id",
 )  # fmt: skip
 NAMES = ("full_name", "family_name", "middle_name", "given_name")
+KINDS = ("external_id", "email", "phone")  # the identity keys, in the order a row's are taken
 CACHE_MAX = 100_000  # tag and company ids remembered across batches
 
 
@@ -211,61 +212,54 @@ class Loader:
     # --- identity resolution ---------------------------------------------------------------------
 
     @staticmethod
-    def _keys(row: Prepared) -> dict[str, list[tuple[str, ...]]]:
-        return {
-            "external_id": [("x", s, v) for s, v in row.external_ids],
-            "email": [("e", e) for e in row.emails],
-            "phone": [("p", p[0]) for p in row.phones],
-        }
+    def _keys(row: Prepared) -> tuple[list[Any], list[str], list[str]]:
+        """The row's identity keys by kind, in ``KINDS`` order: (system, value) pairs, emails,
+        phones (e164). The first two are the row's own lists (read, not changed, while resolving)."""
+        phones = row.phones
+        return row.external_ids, row.emails, [p[0] for p in phones] if phones else []
 
-    def _owners(self, rows: list[Prepared]) -> dict[tuple[str, ...], int]:
-        """Which existing contact each identity key of the batch belongs to."""
-        owners: dict[tuple[str, ...], int] = {}
+    def _owners(self, rows: list[Prepared]) -> tuple[dict[Any, int], ...]:
+        """Which existing contact each identity key of the batch belongs to, by kind (``KINDS``)."""
+        by_external: dict[Any, int] = {}
+        by_email: dict[Any, int] = {}
+        by_phone: dict[Any, int] = {}
         externals = {(s, v) for r in rows for s, v in r.external_ids}
         emails = list({e for r in rows for e in r.emails})
         phones = list({p[0] for r in rows for p in r.phones})
         values = list({v for _s, v in externals})
         for system, value, cid in select_in(ExternalId, ["system", "value", "contact_id"], "value", values):
             if (system, value) in externals:
-                owners[("x", system, value)] = cid
+                by_external[(system, value)] = cid
         for email, cid in select_in(ContactEmail, ["email", "contact_id"], "email", emails):
-            owners[("e", email)] = cid
+            by_email[email] = cid
         # A phone several contacts share belongs to the oldest of them.
         for e164, cid in select_in(ContactPhone, ["e164", "contact_id"], "e164", phones, order_by="contact_id"):
-            owners.setdefault(("p", e164), cid)
-        return owners
+            by_phone.setdefault(e164, cid)
+        return by_external, by_email, by_phone
 
     def _resolve(self, rows: list[Prepared], outcome: Outcome) -> list[Target]:
         owners = self._owners(rows)
-        known = {cid for cid in owners.values()}
+        known = {cid for found in owners for cid in found.values()}
         created_here = self._created_here(known)
-        touched = set(created_here)
-        for chunk in chunks(list(known - created_here)):
-            touched.update(
-                ImportChange.objects.filter(run=self.run, contact_id__in=chunk).values_list("contact_id", flat=True)
-            )
-        hidden: set[int] = set()
-        user = self.actor.user
-        if user is not None and user.role.record_scope != perms.SCOPE_ALL and known:
-            visible: set[int] = set()
-            for chunk in chunks(list(known)):
-                visible.update(Contact.objects.visible_to(user).filter(pk__in=chunk).values_list("pk", flat=True))
-            hidden = known - visible
+        touched = self._touched(known, created_here)
+        hidden = self._hidden(known)
         targets: list[Target] = []
         by_contact: dict[int, Target] = {}
-        key_target: dict[tuple[str, ...], Target] = {}
-        for key, cid in owners.items():
-            if cid not in by_contact:
-                by_contact[cid] = Target(cid, touched_before=cid in touched, created_here=cid in created_here)
-            key_target[key] = by_contact[cid]
-        guarded = {"external_id", "email"} | ({"phone"} if "phone" in self.match_keys else set())
+        # The target each key belongs to so far, by kind (``KINDS``): no key tuple per identity.
+        key_target: tuple[dict[Any, Target], ...] = ({}, {}, {})
+        for found, into in zip(owners, key_target, strict=True):
+            for key, cid in found.items():
+                if cid not in by_contact:
+                    by_contact[cid] = Target(cid, touched_before=cid in touched, created_here=cid in created_here)
+                into[key] = by_contact[cid]
+        order = [KINDS.index(kind) for kind in self.match_keys if kind in KINDS]
+        guarded = (True, True, "phone" in self.match_keys)
+        update_only = self.mode == Mode.UPDATE_ONLY
         for row in rows:
             keys = self._keys(row)
-            target = next(
-                (key_target[k] for kind in self.match_keys for k in keys.get(kind, []) if k in key_target), None
-            )
+            target = _first_target(keys, order, key_target)
             if target is None:
-                if self.mode == Mode.UPDATE_ONLY:
+                if update_only:
                     outcome.counts["skipped"] += 1
                     continue
                 target = Target(None)
@@ -281,16 +275,39 @@ class Loader:
                     outcome.counts["skipped"] += 1
                     continue
                 targets.append(target)
-            # Identities that already belong to someone else stay where they are.
-            for kind in ("external_id", "email", "phone"):
+            # Identities that already belong to someone else stay where they are (taken away
+            # after the keys are read: two of the key lists are the row's own).
+            taken: list[tuple[tuple[str, ...], Target]] = []
+            for kind, into in enumerate(key_target):
                 for key in keys[kind]:
-                    owner = key_target.get(key)
+                    owner = into.get(key)
                     if owner is None:
-                        key_target[key] = target
-                    elif owner is not target and kind in guarded:
-                        self._drop_identity(row, key, owner, owner.contact_id in hidden)
+                        into[key] = target
+                    elif owner is not target and guarded[kind]:
+                        taken.append((_key_tuple(kind, key), owner))
+            for key, owner in taken:
+                self._drop_identity(row, key, owner, owner.contact_id in hidden)
             target.rows.append(row)
         return targets
+
+    def _touched(self, known: set[int], created_here: set[int]) -> set[int]:
+        """Which of these existing contacts this import created or changed (in an earlier batch)."""
+        touched = set(created_here)
+        for chunk in chunks(list(known - created_here)):
+            touched.update(
+                ImportChange.objects.filter(run=self.run, contact_id__in=chunk).values_list("contact_id", flat=True)
+            )
+        return touched
+
+    def _hidden(self, known: set[int]) -> set[int]:
+        """Which of these existing contacts the importer may not see."""
+        user = self.actor.user
+        if user is None or user.role.record_scope == perms.SCOPE_ALL or not known:
+            return set()
+        visible: set[int] = set()
+        for chunk in chunks(list(known)):
+            visible.update(Contact.objects.visible_to(user).filter(pk__in=chunk).values_list("pk", flat=True))
+        return known - visible
 
     def _created_here(self, known: set[int]) -> set[int]:
         """Which of these existing contacts this import created (in an earlier batch)."""
@@ -368,16 +385,23 @@ class Loader:
         # Translated once a batch, not once a note (gettext costs more than the note's row).
         self.note_subject = _("Imported note")
         targets = self._resolve(rows, outcome)
+        new: list[Target] = []
+        old: list[Target] = []
+        merged = 0
         for target in targets:
-            if target.contact_id is not None or len(target.rows) > 1:
-                for row in target.rows:  # merged or updating: their fields are compared (``_merge_scalars``)
-                    row.restore_fields()
+            if target.contact_id is None:
+                new.append(target)
+                if len(target.rows) == 1:
+                    continue
+                merged += len(target.rows) - 1
+            else:
+                old.append(target)
+            for row in target.rows:  # merged or updating: their fields are compared (``_merge_scalars``)
+                row.restore_fields()
+        if new:
+            outcome.counts["created"] += len(new)
+            outcome.counts["merged"] += merged
         now = timezone.now()
-        new = [t for t in targets if t.contact_id is None]
-        old = [t for t in targets if t.contact_id is not None]
-        for t in new:
-            outcome.counts["created"] += 1
-            outcome.counts["merged"] += len(t.rows) - 1
         if write:
             created = self._create(new, now)
             self._update(old, now, outcome)
@@ -394,14 +418,14 @@ class Loader:
                 first = 0 if t.touched_before else 1
                 outcome.counts["merged"] += len(t.rows) - first
                 outcome.counts["updated"] += first
-        for t in targets:
-            for row in t.rows:
-                if row.warnings:
-                    outcome.counts["warned"] += 1
-                    for w in row.warnings:
-                        outcome.issues.append(
-                            (row.line, ImportIssue.Severity.WARNING, w.column, w.value, w.reason, None)
-                        )
+        warned = [row for t in targets for row in t.rows if row.warnings]
+        if warned:
+            outcome.counts["warned"] += len(warned)
+            outcome.issues.extend(
+                (row.line, ImportIssue.Severity.WARNING, w.column, w.value, w.reason, None)
+                for row in warned
+                for w in row.warnings
+            )
 
     def _tag_key(self, name: str) -> str:
         """``keys.tag_key``, remembered: a file names the same few tags on most rows."""
@@ -468,7 +492,13 @@ class Loader:
         if not targets:
             return []
         tag_ids, company_ids = self._links(targets)
-        contacts = [self._new_contact(target, tag_ids, company_ids, now) for target in targets]
+        made = self._made_contact
+        contacts = [
+            made(target, tag_ids, company_ids, now)
+            if len(target.rows) == 1 and target.rows[0].row is not None  # most: ``_new_contact``'s first case
+            else self._new_contact(target, tag_ids, company_ids, now)
+            for target in targets
+        ]
         run = self.run
         ids = self.writer.create(contacts, batch_of=("import", run.pk, run.file_name or str(run.pk)))
         # Undo's record of them: the ids as ranges (one per batch, as a rule), not a row per contact.
@@ -511,7 +541,7 @@ class Loader:
             name_key=made.name_key if made else None,
             search=made.search if made else None,
             emails=[(e, "personal") for e in brought.emails],
-            phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in brought.phones],
+            phones=[(e164, raw, kind, phone_label(kind)) for e164, raw, kind in brought.phones],
             external_ids=brought.external_ids, socials=brought.socials, tag_ids=brought.tag_ids, companies=companies,
             entries=self._notes(target, now),
         )  # fmt: skip
@@ -538,31 +568,34 @@ class Loader:
         if len(phones) > 1:
             phones = list({p[0]: p for p in phones}.values())
         tags = [*first.tags, *self.add_tags] if self.add_tags else first.tags
-        tag_key = self._tag_key
-        ids = [tag_ids[tag_key(name)] for name in tags]
+        ids = [tag_ids[name] for name in tags]
         company = first.company
         return MadeContact(
             row,
             first.search,
-            [(e, "personal") for e in emails],
-            [(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in phones],
+            emails,
+            phones,
             list(dict.fromkeys(externals)) if externals else [],
             list(dict.fromkeys(socials)) if socials else [],
             list(dict.fromkeys(ids)) if len(ids) > 1 else ids,
-            [(company_ids[self._company_key(company)], company, row[at.job_title] or "")] if company else [],
+            [(company_ids[company], company, row[at.job_title] or "")] if company else [],
             self._notes(target, now) if first.notes else [],
         )
 
     def _links(self, targets: list[Target]) -> tuple[dict[str, int], dict[str, int]]:
-        """The ids of the tags (by key) and companies (by key) the rows name, made if new."""
+        """The ids of the tags and companies the rows name, by the name they give (the same
+        tag or company as its key's), made if new."""
         rows = [row for t in targets for row in t.rows]
         all_tags = {t for row in rows for t in row.tags} | set(self.add_tags)
-        return self._tag_ids(all_tags) if all_tags else {}, self._company_ids({r.company for r in rows if r.company})
+        companies = {r.company for r in rows if r.company}
+        by_key = self._tag_ids(all_tags) if all_tags else {}
+        tag_ids = {name: by_key[self._tag_key(name)] for name in all_tags}
+        by_key = self._company_ids(companies)
+        return tag_ids, {name: by_key[self._company_key(name)] for name in companies}
 
     def _brought(self, rows: list[Prepared], tag_ids: dict[str, int], company_ids: dict[str, int]) -> _Brought:
         """What rows merged into one contact bring besides its fields, without repeats (a new
         contact of one row is made by ``_made_contact``, which applies the same rules to it)."""
-        tag_key = self._tag_key
         names = [*(t for r in rows for t in r.tags), *self.add_tags]
         company = next((r.company for r in rows if r.company), "")
         return _Brought(
@@ -570,8 +603,8 @@ class Loader:
             phones=list({p[0]: p for r in rows for p in r.phones}.values()),
             external_ids=list(dict.fromkeys(x for r in rows for x in r.external_ids)),
             socials=list(dict.fromkeys(x for r in rows for x in r.socials)),
-            tag_ids=list(dict.fromkeys(tag_ids[tag_key(n)] for n in names)),
-            company=(company_ids[self._company_key(company)], company) if company else None,
+            tag_ids=list(dict.fromkeys(tag_ids[n] for n in names)),
+            company=(company_ids[company], company) if company else None,
         )
 
     def _notes(self, target: Target, now: dt.datetime) -> list[Entry]:
@@ -678,7 +711,7 @@ class Loader:
         change = ContactChange(
             contact_id=cid, label=state["full_name"], columns=columns,
             emails=[(e, "personal") for e in new.emails],
-            phones=[(e164, raw, kind, _phone_label(kind)) for e164, raw, kind in new.phones],
+            phones=[(e164, raw, kind, phone_label(kind)) for e164, raw, kind in new.phones],
             external_ids=new.external_ids, socials=new.socials, tag_ids=new.tag_ids, companies=companies,
             entries=self._notes(target, now),
         )  # fmt: skip
@@ -859,13 +892,28 @@ def _count(outcome: Outcome, target: Target, something: bool) -> None:
     outcome.counts["updated" if something else "unchanged"] += 1
 
 
+def _first_target(keys: tuple[list[Any], ...], order: list[int],
+                  key_target: tuple[dict[Any, Target], ...]) -> Target | None:  # fmt: skip
+    """The target of the row's first key (in the import's match order) that has one."""
+    for kind in order:
+        into = key_target[kind]
+        for key in keys[kind]:
+            target = into.get(key)
+            if target is not None:
+                return target
+    return None
+
+
+def _key_tuple(kind: int, key: Any) -> tuple[str, ...]:
+    """A key as ``_drop_identity`` names it: ("x", system, value), ("e", email), ("p", e164)."""
+    if kind == 0:
+        return ("x", *key)
+    return ("e" if kind == 1 else "p", key)
+
+
 def _collect(into: dict[int, set[Any]], pairs: Iterable[tuple[int, Any]]) -> None:
     for cid, value in pairs:
         into[cid].add(value)
-
-
-def _phone_label(kind: str) -> str:
-    return "mobile" if kind == "mobile" else "home"
 
 
 def _union(first: list[Any], second: list[Any]) -> list[Any]:

@@ -82,6 +82,7 @@ def unpack(packed: tuple[Any, ...]) -> list[Item]:
     size, others, raws, fields, lines, emails, phones, tags, companies, folded, keys, searches, rows, sparse = packed
     custom, external, socials, notes, consents, warnings = (sparse[name] for name in SPARSE)
     zipped = zip(lines, raws, fields, emails, phones, tags, companies, folded, keys, searches, rows, strict=True)
+    sparse_rows = {*custom, *external, *socials, *notes, *consents, *warnings}
     out: list[Item] = []
     j = 0
     for at in range(size):
@@ -90,10 +91,16 @@ def unpack(packed: tuple[Any, ...]) -> list[Item]:
             continue
         line, raw, given, email, phone, tag, company, fold, key, search, row = next(zipped)
         made = type(given) is tuple
-        out.append(
-            Prepared(line, raw, {} if made else given, custom.get(j) or {}, email, phone, tag, company,
-                     external.get(j) or [], socials.get(j) or [], notes.get(j) or [], consents.get(j) or {},
-                     warnings.get(j) or [], fold, key, search, row, given if made else ())
-        )  # fmt: skip
+        if j in sparse_rows:
+            out.append(
+                Prepared(line, raw, {} if made else given, custom.get(j) or {}, email, phone, tag, company,
+                         external.get(j) or [], socials.get(j) or [], notes.get(j) or [], consents.get(j) or {},
+                         warnings.get(j) or [], fold, key, search, row, given if made else ())
+            )  # fmt: skip
+        else:  # most rows: none of the sparse fields (each row its own empty ones: the loader may add)
+            out.append(
+                Prepared(line, raw, {} if made else given, {}, email, phone, tag, company, [], [], [], {}, [],
+                         fold, key, search, row, given if made else ())
+            )  # fmt: skip
         j += 1
     return out

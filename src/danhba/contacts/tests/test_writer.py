@@ -209,7 +209,10 @@ def test_a_contact_made_ahead_is_stored_as_the_same_new_contact(admin: Any) -> N
                               entries=note))  # fmt: skip
     row = ContactRows().make(values, email=emails[0][0], phone=phones[0][0])
     texts = search_texts(values["full_name"], [e for e, _l in emails], [p[0] for p in phones], [company.name])
-    made = stored(MadeContact(row, texts, emails, phones, [], [], [tag.pk], companies, note))
+    # As an import reads them: addresses, and phones as (e164, raw, kind), labelled by the writer.
+    made_emails = [e for e, _l in emails]
+    made_phones = [(e164, raw, kind) for e164, raw, kind, _l in phones]
+    made = stored(MadeContact(row, texts, made_emails, made_phones, [], [], [tag.pk], companies, note))
     assert made == given
     assert given[0]["email"] == "mai@example.vn" and given[0]["lifecycle_stage_id"] is not None
     assert all(given[1:])  # every table got its rows
