@@ -32,10 +32,10 @@ def _cpu_seconds() -> float:
 SERVERS = ("postgres", "redis-server")
 
 
-def servers_cpu() -> dict[int, float]:
-    """CPU seconds of each running database server process (``SERVERS``), by pid (Linux /proc;
-    empty elsewhere)."""
-    out: dict[int, float] = {}
+def servers_cpu() -> dict[tuple[int, int], float]:
+    """CPU seconds of each running database server process (``SERVERS``), by pid and start time
+    (a pid used again is another process; Linux /proc, empty elsewhere)."""
+    out: dict[tuple[int, int], float] = {}
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     try:
         pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
@@ -50,14 +50,16 @@ def servers_cpu() -> dict[int, float]:
         name = stat[stat.find("(") + 1 : stat.rfind(")")]
         if name in SERVERS:
             fields = stat[stat.rfind(")") + 2 :].split()
-            out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            out[(pid, int(fields[19]))] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime; starttime
     return out
 
 
-def _servers_since(start: dict[int, float]) -> float:
-    """CPU seconds the server processes used since ``start`` (those started since count whole;
-    those that ended since are lost: an underestimate)."""
-    return sum(cpu - start.get(pid, 0.0) for pid, cpu in servers_cpu().items())
+def _servers_since(start: dict[tuple[int, int], float], seen: dict[tuple[int, int], float]) -> float:
+    """CPU seconds the server processes used since ``start``, from the last reading of each
+    (``seen``: a backend that served a benchmark's child process has ended by the time the
+    benchmark sums up; what it used after its last sample is lost, an underestimate). Those
+    started since count whole."""
+    return sum(cpu - start.get(pid, 0.0) for pid, cpu in seen.items())
 
 
 class LoadSampler:
@@ -66,7 +68,8 @@ class LoadSampler:
         self.samples: list[float] = []
         self.started_at: float | None = None
         self.cpu_at_start = 0.0
-        self.servers_at_start: dict[int, float] = {}
+        self.servers_at_start: dict[tuple[int, int], float] = {}
+        self.servers_seen: dict[tuple[int, int], float] = {}  # each server process's CPU at its last sample
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -78,12 +81,14 @@ class LoadSampler:
             self.started_at = time.monotonic()
             self.cpu_at_start = _cpu_seconds()
             self.servers_at_start = servers_cpu()
+            self.servers_seen = dict(self.servers_at_start)
         self.samples.append(os.getloadavg()[0])
         threading.Thread(target=self._run, name="bench-load-sampler", daemon=True).start()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.samples.append(os.getloadavg()[0])
+            self.servers_seen.update(servers_cpu())
 
     def summary(self) -> dict[str, Any]:
         """The load during the run so far, and whether other work competed."""
@@ -101,7 +106,8 @@ class LoadSampler:
         wall = max(time.monotonic() - self.started_at, 1e-9)
         own = (_cpu_seconds() - self.cpu_at_start) / wall
         mean = sum(samples) / len(samples)
-        servers = max(0.0, _servers_since(self.servers_at_start) / wall)
+        self.servers_seen.update(servers_cpu())
+        servers = max(0.0, _servers_since(self.servers_at_start, self.servers_seen) / wall)
         others = max(0.0, mean - own - servers)
         competed = others > COMPETED_ABOVE
         out.update(
