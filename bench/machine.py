@@ -63,8 +63,11 @@ def _servers_since(start: dict[tuple[int, int], float], seen: dict[tuple[int, in
 
 
 class LoadSampler:
-    def __init__(self, interval: float = INTERVAL_S) -> None:
+    def __init__(self, interval: float = INTERVAL_S, servers_interval: float = INTERVAL_S) -> None:
         self.interval = interval
+        # Reading every process's /proc entry costs more than the load average: not at every
+        # sample when those come fast (a test's), nor more often than every 2 s by default.
+        self.servers_interval = servers_interval
         self.samples: list[float] = []
         self.started_at: float | None = None
         self.cpu_at_start = 0.0
@@ -86,9 +89,12 @@ class LoadSampler:
         threading.Thread(target=self._run, name="bench-load-sampler", daemon=True).start()
 
     def _run(self) -> None:
+        servers_next = time.monotonic() + self.servers_interval
         while not self._stop.wait(self.interval):
             self.samples.append(os.getloadavg()[0])
-            self.servers_seen.update(servers_cpu())
+            if time.monotonic() >= servers_next:
+                self.servers_seen.update(servers_cpu())
+                servers_next = time.monotonic() + self.servers_interval
 
     def summary(self) -> dict[str, Any]:
         """The load during the run so far, and whether other work competed."""

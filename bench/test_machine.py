@@ -46,7 +46,7 @@ def test_the_database_servers_cpu_is_told_apart(monkeypatch: Any) -> None:
     process of the benchmark) included. Checked on a shell process, named as a server, that
     works and ends."""
     monkeypatch.setattr(machine, "SERVERS", ("sh",))
-    sampler = LoadSampler(interval=0.05)
+    sampler = LoadSampler(interval=0.05, servers_interval=0.05)
     sampler.start()
     busy = subprocess.Popen(["/bin/sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"])
     deadline = time.monotonic() + 0.3

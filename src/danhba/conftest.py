@@ -94,6 +94,38 @@ def _english_site_default() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _live_server_one_request_at_a_time() -> Iterator[None]:
+    """On SQLite the test database lives in memory, and the browser tests' live server shares
+    its one connection (Django's ``connections_override``); its server answers each request on
+    a thread of its own, so a page's requests made at once (a hosted form's iframe and the
+    script embed beside it) used that connection together and one of them failed ("no such
+    savepoint", CI of 7b08313). There the application answers one request at a time (the
+    threads still accept and read requests at once: a browser's idle connection blocks
+    nothing)."""
+    import threading
+
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.db import connection
+    from django.test.testcases import LiveServerThread
+
+    class OneAtATime(ThreadedWSGIServer):
+        lock = threading.Lock()
+
+        def set_app(self, application: Any) -> None:
+            def one_at_a_time(environ: Any, start_response: Any) -> Any:
+                with self.lock:
+                    return application(environ, start_response)
+
+            super().set_app(one_at_a_time)
+
+    threaded = getattr(LiveServerThread, "server_class")  # noqa: B009 - not in the type stubs
+    if connection.vendor == "sqlite":
+        setattr(LiveServerThread, "server_class", OneAtATime)  # noqa: B010
+    yield
+    setattr(LiveServerThread, "server_class", threaded)  # noqa: B010
+
+
 @pytest.fixture(autouse=True)
 def _default_language() -> Any:
     """A request in Vietnamese must not leave the next test speaking Vietnamese."""
