@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -175,6 +176,32 @@ def _segments_inline(settings: Any) -> None:
     """Segment membership is recomputed before a request returns (the worker path has its own
     tests in ``segments/tests/test_membership.py``)."""
     settings.SEGMENTS_REFRESH_INLINE = True
+
+
+@contextmanager
+def module_data(django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[None]:
+    """For a module-scoped fixture that makes data once for all the module's tests (a demo
+    load takes seconds): the data is written in a transaction rolled back after the module, each
+    test's own transaction nests inside it (a savepoint), and it is made with the settings the
+    function-scoped fixtures above give every test."""
+    from django.db import transaction
+    from django.test import override_settings
+    from django.utils import translation
+
+    from danhba.automation.triggers import cache_clear
+
+    tmp = tmp_path_factory.mktemp("module")
+    same_as_each_test = override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        MEDIA_ROOT=tmp / "media",
+        EVENTS_PROCESS_INLINE=True,
+        EVENT_INBOX_PATH=tmp / "event-inbox.sqlite3",
+        SEGMENTS_REFRESH_INLINE=True,
+    )
+    with django_db_blocker.unblock(), same_as_each_test, translation.override("en"), transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+    cache_clear()
 
 
 @pytest.fixture

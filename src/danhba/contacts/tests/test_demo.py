@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import unicodedata
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.db.models import Max
 
 from danhba.accounts.models import User
 from danhba.audit.models import AuditEvent
+from danhba.conftest import module_data
 from danhba.contacts import selectors
 from danhba.contacts.demo import PeopleGenerator
 from danhba.contacts.models import (
@@ -33,9 +33,16 @@ from danhba.privacy.models import ConsentRecord, ConsentState
 N = 200
 
 
+@pytest.fixture(scope="module")
+def demo_once(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[dict[str, Any]]:
+    """One demo for the module's tests that only read it (loading it is the slow part)."""
+    with module_data(django_db_blocker, tmp_path_factory):
+        yield demo_load(contacts=N, seed=7)
+
+
 @pytest.fixture
-def loaded(db: Any) -> dict[str, Any]:
-    return demo_load(contacts=N, seed=7)
+def loaded(demo_once: dict[str, Any], db: Any) -> dict[str, Any]:
+    return demo_once
 
 
 def _findable(user: User, query: str, contact_id: int) -> bool:
@@ -194,15 +201,3 @@ def test_generator_rows_are_what_the_normalisers_produce() -> None:
 def test_same_seed_same_people() -> None:
     a, b = PeopleGenerator(seed=3, n_companies=5), PeopleGenerator(seed=3, n_companies=5)
     assert [a.person().full_name for _ in range(50)] == [b.person().full_name for _ in range(50)]
-
-
-def test_command_prints_a_summary_and_can_run_twice(db: Any) -> None:
-    out = io.StringIO()
-    call_command("demo", contacts=30, stdout=out)
-    text = out.getvalue()
-    assert "30" in text and "sales1@example.com" in text and "password" in text
-    out = io.StringIO()
-    call_command("demo", contacts=30, stdout=out)  # same seed again: emails stay unique
-    assert Contact.objects.count() == 60
-    assert "already existed" in out.getvalue()
-    assert AuditEvent.objects.filter(object_type="demo").count() == 2

@@ -13,6 +13,7 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
+from danhba.conftest import module_data
 from danhba.contacts.models import Contact, ExternalId
 from danhba.core.demo import demo_run as demo_load
 from danhba.orders.models import Order
@@ -32,15 +33,10 @@ README_EXAMPLE = {
 
 
 @pytest.fixture(scope="module")
-def loaded(django_db_setup: Any, django_db_blocker: Any) -> Any:
+def loaded(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Any:
     """One small demo for the module's tests (loading it is the slow part)."""
-    with django_db_blocker.unblock():
-        from django.db import transaction
-
-        with transaction.atomic():
-            result = demo_load(contacts=150, seed=7)
-            yield result
-            transaction.set_rollback(True)
+    with module_data(django_db_blocker, tmp_path_factory):
+        yield demo_load(contacts=150, seed=7)
 
 
 def test_every_order_since_tracking_started_came_as_an_order_completed_event(loaded: Any) -> None:
