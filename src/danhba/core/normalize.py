@@ -306,10 +306,11 @@ class NameReader:
             full, parts = read_full_name(text, self.order, given_words=self.given_words)
             return full, parts.family, parts.middle, parts.given, fold(full)
         words = self.words
-        read = [words[word] for word in text.split(" ")]  # clean text: single spaces only
-        full = " ".join([word[0] for word in read])
-        folded = " ".join([word[2] for word in read])
-        cased = [word[1] for word in read]
+        # Clean text: single spaces only. One ``zip`` turns the words' readings into the three
+        # sequences (cheaper than a comprehension each).
+        shown, cased, folds = zip(*[words[word] for word in text.split(" ")], strict=True)
+        full = " ".join(shown)
+        folded = " ".join(folds)
         if len(cased) == 1:
             return full, "", "", cased[0][:GIVEN_MAX], folded
         if self.order == NAME_ORDER_WESTERN:
@@ -463,9 +464,16 @@ def normalize_phone(value: object, region: str | None = None) -> Phone:
     return phone_of_clean(clean_text(value), region)
 
 
+def phone_region(region: str | None = None) -> str:
+    """The region a number without its country code is read in: ``region``, else the
+    ``DEFAULT_PHONE_REGION`` setting (``VN``). A reader of many numbers (an import) takes it
+    once and passes it: reading a setting costs about 1 µs, a quarter of reading a number."""
+    return str(region or getattr(settings, "DEFAULT_PHONE_REGION", "VN")).upper()
+
+
 def phone_of_clean(cleaned: str, region: str | None = None) -> Phone:
     """:func:`normalize_phone` of a text known to be clean (``clean_text(cleaned) == cleaned``)."""
-    region = str(region or getattr(settings, "DEFAULT_PHONE_REGION", "VN")).upper()
+    region = phone_region(region)
     text = _repair_excel_number(cleaned)
     digits = _typed_digits(text)
     if digits is None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Mapping
+import string
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -48,6 +49,7 @@ from danhba.core.normalize import (
     name_case,
     parse_gender,
     phone_of_clean,
+    phone_region,
     split_tags,
 )
 from danhba.core.vn import ProvinceMatch, province_from_text
@@ -80,6 +82,9 @@ _DISTRICT = re.compile(r"^(quan|huyen|thi xa|district|q\.?|h\.?)\s*\d*\b", re.IG
 _PHONE_SPLIT = re.compile(r"[;,/|\n]| - ")
 _EMAIL_SPLIT = re.compile(r"[;,\s]+")
 _NO_DATE = {"0/0/00", "0/0/0000", "00/00/0000", "00/00/00", "0000-00-00"}  # Outlook's and MySQL's "none"
+# What a part of an address that names neither a ward nor a district may start with: the ASCII
+# letters and digits that start none of ``_WARD``'s and ``_DISTRICT``'s names.
+_NO_PLACE_INITIAL = frozenset(c for c in string.ascii_letters + string.digits if c.lower() not in "pxtdwcqh")
 _NO_YEAR = re.compile(r"^--\d{1,2}-?\d{1,2}$")  # vCard / Google birthday without a year
 # Distinct values a plan keeps the reading of, per column (and name words, address parts…): a
 # million-row file holds about 40,000 distinct birthdays; anything rarer is read again.
@@ -107,6 +112,7 @@ NO_KEY_LEFT = gettext_noop(
 )
 NO_IDENTITY = gettext_noop("a name, an email, a phone or an external id is required")
 LEFT_OUT = gettext_noop("%(reason)s; the row is imported without this value")
+PROVINCE_UNKNOWN = gettext_noop("province not recognised; kept in the address")
 CELL_SEPARATOR = "\x1f"  # ASCII's unit separator: a row's cells joined into one text
 
 
@@ -207,6 +213,26 @@ def _choice_index(model: type[LifecycleStage] | type[BuyerRole]) -> dict[str, in
     return index
 
 
+def _option_bool(value: object) -> tuple[bool, bool]:
+    """An option's yes or no, and whether it read as one (``True``, ``"yes"``, ``"0"``…)."""
+    if isinstance(value, bool):
+        return value, True
+    text = str(value).lower()
+    return text in ("1", "true", "yes"), text in ("1", "0", "true", "false", "yes", "no")
+
+
+def _gender_map_ok(mapping: object) -> bool:
+    return isinstance(mapping, dict) and all(
+        isinstance(k, str) and v in ("female", "male", "other", "") for k, v in mapping.items()
+    )
+
+
+def _known_target(target: str, known: Mapping[str, Collection[str]]) -> bool:
+    """A ``custom.``, ``social.`` or ``consent.`` target whose key exists."""
+    kind, _dot, key = target.partition(".")
+    return kind in known and key in known[kind]
+
+
 class Plan:
     """Compiled column mapping + options of one import."""
 
@@ -218,36 +244,52 @@ class Plan:
         *,
         cache_size: int = CACHE_SIZE,
     ) -> None:
-        from danhba.accounts.models import User
-        from danhba.privacy.models import ConsentPurpose
-
         # In the file's column order (a JSON column on PostgreSQL does not keep key order).
         order = {h: i for i, h in enumerate(headers or [])}
         self.columns = {h: t for h, t in sorted(columns.items(), key=lambda item: order.get(item[0], len(order))) if t}
         self.options = dict(options)
         errors: dict[str, list[str]] = {}
-        self.name_order = self.options.get("name_order") or NAME_ORDER_VI
+        self._read_options(errors)
+        self._look_up()
+        errors.update(self._column_errors())
+        self._read_defaults(errors)
+        if errors:
+            raise PlanError(errors)
+        self.required_custom = [k for k, f in self.custom_fields.items() if f.required]
+        self.today = timezone.localdate()
+        self.cache_size = cache_size
+        self._rows: ContactRows | None = None
+        self._compile()
+
+    # --- compiled once per import: options, lookups, columns ---------------------------------
+
+    def _read_options(self, errors: dict[str, list[str]]) -> None:
+        """How the file's values read: name order, dates, genders, tags, several values a cell."""
+        options = self.options
+        self.name_order = options.get("name_order") or NAME_ORDER_VI
         if self.name_order not in (NAME_ORDER_VI, NAME_ORDER_WESTERN):
             errors["name_order"] = [_("must be one of %(choices)s") % {"choices": "vi, western"}]
-        given_words = self.options.get("given_words") or 1
-        self.given_words = int(given_words) if str(given_words) in ("1", "2", "3") else 1
-        if str(given_words) not in ("1", "2", "3"):
+        given_words = str(options.get("given_words") or 1)
+        self.given_words = int(given_words) if given_words in ("1", "2", "3") else 1
+        if given_words not in ("1", "2", "3"):
             errors["given_words"] = [_("must be 1, 2 or 3")]
-        day_first = self.options.get("day_first", True)
-        self.day_first = day_first if isinstance(day_first, bool) else str(day_first).lower() in ("1", "true", "yes")
-        if not isinstance(day_first, bool) and str(day_first).lower() not in ("1", "0", "true", "false", "yes", "no"):
+        self.day_first, readable = _option_bool(options.get("day_first", True))
+        if not readable:
             errors["day_first"] = [_("must be true or false")]
-        self.gender_map = self.options.get("gender_map") or None
-        if self.gender_map is not None and not (
-            isinstance(self.gender_map, dict)
-            and all(isinstance(k, str) and v in ("female", "male", "other", "") for k, v in self.gender_map.items())
-        ):
+        self.gender_map = options.get("gender_map") or None
+        if self.gender_map is not None and not _gender_map_ok(self.gender_map):
             errors["gender_map"] = [_("must map values to female, male, other or nothing")]
             self.gender_map = None
-        self.tag_delimiters = str(self.options.get("tag_delimiters") or ",;|")
-        self.tag_ignore = {fold(t) for t in self.options.get("tag_ignore") or []}
-        self.multi_separator = self.options.get("multi_value_separator") or ""
-        self.external_system = clean_text(self.options.get("external_id_system") or "import")[:60]
+        self.tag_delimiters = str(options.get("tag_delimiters") or ",;|")
+        self.tag_ignore = {fold(t) for t in options.get("tag_ignore") or []}
+        self.multi_separator = options.get("multi_value_separator") or ""
+        self.external_system = clean_text(options.get("external_id_system") or "import")[:60]
+
+    def _look_up(self) -> None:
+        """The database's choices a cell can name: stages, roles, users, custom fields, purposes."""
+        from danhba.accounts.models import User
+        from danhba.privacy.models import ConsentPurpose
+
         self.stages = _choice_index(LifecycleStage)
         self.roles = _choice_index(BuyerRole)
         self.users = {email.lower(): pk for pk, email in User.objects.filter(is_active=True).values_list("pk", "email")}
@@ -255,31 +297,30 @@ class Plan:
             f.key: f for f in CustomField.objects.filter(entity=CustomField.Entity.CONTACT, is_active=True)
         }
         self.purposes = dict(ConsentPurpose.objects.filter(is_active=True).values_list("key", "pk"))
+
+    def _column_errors(self) -> dict[str, list[str]]:
+        """Columns that go nowhere known, then two columns into one single-valued target."""
+        from danhba.ingest.fields import STANDARD_KEYS, is_multi
+
         networks = set(SocialProfile.Network.values)
-        from danhba.ingest.fields import STANDARD_KEYS
-
-        for header, target in self.columns.items():
-            kind, _dot, key = target.partition(".")
-            ok = (
-                target in STANDARD_KEYS
-                or (kind == "custom" and key in self.custom_fields)
-                or (kind == "social" and key in networks)
-                or (kind == "consent" and key in self.purposes)
-            )
-            if not ok:
-                errors.setdefault("columns", []).append(
-                    _("column '%(column)s': unknown target '%(target)s'") % {"column": header, "target": target}
-                )
+        known = {"custom": self.custom_fields, "social": networks, "consent": self.purposes}
+        problems = [
+            _("column '%(column)s': unknown target '%(target)s'") % {"column": header, "target": target}
+            for header, target in self.columns.items()
+            if target not in STANDARD_KEYS and not _known_target(target, known)
+        ]
         singles: dict[str, str] = {}
-        from danhba.ingest.fields import is_multi
-
         for header, target in self.columns.items():
             if not is_multi(target) and target in singles:
-                errors.setdefault("columns", []).append(
+                problems.append(
                     _("'%(a)s' and '%(b)s' both go into %(target)s")
                     % {"a": singles[target], "b": header, "target": target}
                 )
             singles.setdefault(target, header)
+        return {"columns": problems} if problems else {}
+
+    def _read_defaults(self, errors: dict[str, list[str]]) -> None:
+        """What the import gives every contact it makes: stage, owner, tags, a static list."""
         self.default_stage: int | None = None
         if stage := self.options.get("lifecycle_stage"):
             self.default_stage = self.stages.get(_choice_key(stage))
@@ -287,9 +328,7 @@ class Plan:
                 errors["lifecycle_stage"] = [_("unknown lifecycle stage '%(value)s'") % {"value": stage}]
         self.default_owner: int | None = None
         if owner := self.options.get("owner"):
-            self.default_owner = self.users.get(str(owner).lower()) or (
-                int(owner) if str(owner).isdigit() and int(owner) in self.users.values() else None
-            )
+            self.default_owner = self._option_owner(str(owner))
             if self.default_owner is None:
                 errors["owner"] = [_("no such active user")]
         self.add_tags = split_tags(self.options.get("add_tags") or [])
@@ -301,13 +340,13 @@ class Plan:
             self.add_to_list = found.values_list("pk", flat=True).first()
             if self.add_to_list is None:
                 errors["add_to_list"] = [_("no such static list")]
-        if errors:
-            raise PlanError(errors)
-        self.required_custom = [k for k, f in self.custom_fields.items() if f.required]
-        self.today = timezone.localdate()
-        self.cache_size = cache_size
-        self._rows: ContactRows | None = None
-        self._compile()
+
+    def _option_owner(self, owner: str) -> int | None:
+        """An active user by email, or by id."""
+        by_email = self.users.get(owner.lower())
+        if by_email:
+            return by_email
+        return int(owner) if owner.isdigit() and int(owner) in self.users.values() else None
 
     # --- per row ------------------------------------------------------------------------------
 
@@ -319,8 +358,30 @@ class Plan:
         not check it again. A row made otherwise is cleaned first."""
         values = row.values if row.clean else {key: clean_text(value) for key, value in row.values.items()}
         out = Prepared(row.line, row.as_read)
-        fields = out.fields
         pending = _Pending()
+        if self._read_cells(values, out, pending):
+            return None
+        left_out = pending.left_out
+        if pending.names:
+            self._names(out, pending.names, left_out)
+        if pending.address or pending.province:
+            self._address(out, pending)
+        lost_key = bool(left_out) and any(self.columns.get(i.column) in ("email", "phone") for i in left_out)
+        errors = pending.errors
+        if problem := out.identity_problem(lost_key):
+            errors.append(Issue("", "", reason(problem)))
+        if errors:
+            return Rejected(row.line, out.cells(), [*left_out, *errors])
+        if left_out:
+            out.warnings[:0] = [Issue(i.column, i.value, reason(LEFT_OUT, reason=i.reason)) for i in left_out]
+        if full := out.fields.get("full_name"):
+            self._keys(out, full)
+        return out
+
+    def _read_cells(self, values: Mapping[str, str], out: Prepared, pending: _Pending) -> bool:
+        """Each mapped cell of the row into ``out``, or kept in ``pending`` for the end of the
+        row; whether the row had nothing in its mapped columns."""
+        fields = out.fields
         empty = True
         for header, kind, field_name, memo, handle, to_errors in self._cells:
             value = values.get(header)
@@ -348,28 +409,15 @@ class Plan:
                 # An unreadable answer about consent is never guessed at, nor left out while the
                 # import's own consent statement would still be recorded for this person.
                 (pending.errors if to_errors else pending.left_out).append(Issue(header, value, refusal(exc)))
-        if empty:
-            return None
-        left_out = pending.left_out
-        if pending.names:
-            self._names(out, pending.names, left_out)
-        if pending.address or pending.province:
-            self._address(out, pending)
-        lost_key = bool(left_out) and any(self.columns.get(i.column) in ("email", "phone") for i in left_out)
-        errors = pending.errors
-        if problem := out.identity_problem(lost_key):
-            errors.append(Issue("", "", reason(problem)))
-        if errors:
-            return Rejected(row.line, out.cells(), [*left_out, *errors])
-        if left_out:
-            out.warnings[:0] = [Issue(i.column, i.value, reason(LEFT_OUT, reason=i.reason)) for i in left_out]
-        if full := out.fields.get("full_name"):
-            folded = out.folded_name or None
-            out.name_key = name_key(full, folded=folded)
-            companies = (out.company,) if out.company else ()
-            out.search = search_texts(full, out.emails, [p[0] for p in out.phones], companies, folded)
-            out.row = self._contact_row(out)
-        return out
+        return empty
+
+    def _keys(self, out: Prepared, full: str) -> None:
+        """A named row's name key, search texts and contact row (see ``Prepared``)."""
+        folded = out.folded_name or None
+        out.name_key = name_key(full, folded=folded)
+        companies = (out.company,) if out.company else ()
+        out.search = search_texts(full, out.emails, [p[0] for p in out.phones], companies, folded)
+        out.row = self._contact_row(out)
 
     def _contact_row(self, out: Prepared) -> list[Any]:
         """The row of a contact made of this row alone, by the writer's rule: the values the
@@ -404,6 +452,7 @@ class Plan:
         self._provinces: Memo[str, ProvinceMatch | None] = Memo(province_from_text, self.cache_size)
         self._folds: Memo[str, str] = Memo(fold, self.cache_size)
         self._address_parts: Memo[str, tuple[bool, bool]] = Memo(_address_part, self.cache_size)
+        self._phone_region = phone_region()
 
     def _handler(self, header: str, target: str) -> tuple[str, Memo[str, _Cell] | None, Handler]:
         """The column's handler; for a column read from its text alone whose value is a contact
@@ -469,7 +518,7 @@ class Plan:
         one = not (self.multi_separator and self.multi_separator in value) and _PHONE_SPLIT.search(value) is None
         for item, text in [(value, value)] if one else self._parts(value, "phone"):
             try:
-                phone = phone_of_clean(text)
+                phone = phone_of_clean(text, self._phone_region)
             except NormalizationError as exc:
                 pending.left_out.append(Issue(header, item, refusal(exc)))
                 continue
@@ -604,33 +653,11 @@ class Plan:
         """Province from its own column or from the end of a full address; ward and street from
         the address's other parts. What cannot be recognised is kept as typed in ``address_raw``."""
         address, province = pending.address, pending.province
-        provinces = self._provinces
-        match = provinces[province] if province else None
+        match = self._provinces[province] if province else None
         if province and match is None:
-            out.warnings.append(
-                Issue(
-                    pending.province_column,
-                    province,
-                    reason(gettext_noop("province not recognised; kept in the address")),
-                )
-            )
+            out.warnings.append(Issue(pending.province_column, province, reason(PROVINCE_UNKNOWN)))
         if address:
-            segments = [s.strip() for s in address.split(",") if s.strip()]
-            if match is None and segments:
-                match = provinces[segments[-1]]
-                if match is not None:
-                    segments = segments[:-1]
-            elif match is not None and segments and provinces[segments[-1]]:
-                segments = segments[:-1]
-            street_parts = []
-            for segment in segments:
-                ward, district = self._address_parts[segment]
-                if ward and "ward" not in out.fields:
-                    out.fields["ward"] = segment[:120]
-                elif not district:
-                    street_parts.append(segment)
-            if street_parts and "street" not in out.fields:
-                out.fields["street"] = ", ".join(street_parts)[:255]
+            match = self._address_parts_into(out.fields, address, match)
         if match is not None:
             out.fields["province"] = match.key
         raw = [address] if address else []
@@ -638,6 +665,30 @@ class Plan:
             raw.append(province)
         if raw:
             out.fields["address_raw"] = ", ".join(raw)
+
+    def _address_parts_into(
+        self, fields: dict[str, Any], address: str, match: ProvinceMatch | None
+    ) -> ProvinceMatch | None:
+        """The ward and the street of a full address into ``fields``; the province it ends with
+        when its own column named none (a last part that names one is no street)."""
+        provinces = self._provinces
+        segments = [s.strip() for s in address.split(",") if s.strip()]
+        if segments and (match is None or provinces[segments[-1]]):
+            last = provinces[segments[-1]]
+            if last is not None:
+                segments.pop()
+                if match is None:
+                    match = last
+        street_parts = []
+        for segment in segments:
+            ward, district = self._address_parts[segment]
+            if ward and "ward" not in fields:
+                fields["ward"] = segment[:120]
+            elif not district:
+                street_parts.append(segment)
+        if street_parts and "street" not in fields:
+            fields["street"] = ", ".join(street_parts)[:255]
+        return match
 
 
 # --- the cells of one row ----------------------------------------------------------------------
@@ -725,7 +776,16 @@ def _consent(value: str, warnings: list[Reason]) -> str:
 
 
 def _address_part(segment: str) -> tuple[bool, bool]:
-    """Whether a part of an address names a ward, and whether it names a district."""
+    """Whether a part of an address names a ward, and whether it names a district. A part that
+    starts with an ASCII letter or digit no ward or district name starts with ("Số 12 Lê Lợi",
+    "12 Lê Lợi": most streets) names neither, without folding it: such a character folds to
+    itself lower-cased, first in the fold (a test holds this to the full reading)."""
+    if segment[:1] in _NO_PLACE_INITIAL:
+        return False, False
+    return _address_part_folded(segment)
+
+
+def _address_part_folded(segment: str) -> tuple[bool, bool]:
     folded = fold(segment)
     return bool(_WARD.match(folded)), bool(_DISTRICT.match(folded))
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from danhba.contacts import search
 from danhba.core import normalize
@@ -89,6 +91,7 @@ def test_the_known_clean_path_prepares_what_the_full_checks_prepare(
     monkeypatch.setattr(transform, "fold_clean", normalize.fold)
     monkeypatch.setattr(transform, "date_of_clean", normalize.parse_import_date)
     monkeypatch.setattr(normalize.NameReader, "read_clean", _name_by_the_rules)
+    monkeypatch.setattr(transform, "_address_part", transform._address_part_folded)
     monkeypatch.setattr(transform, "_PHONE_SPLIT", _EverySplit())  # every phone cell as a list of numbers
     monkeypatch.setattr(search, "_name_words", lambda name, folded: " ".join(normalize.fold_words(name)))
     full = _prepared(files, clean=False)
@@ -97,3 +100,14 @@ def test_the_known_clean_path_prepares_what_the_full_checks_prepare(
     assert fast == full
     made = [p for p in fast if isinstance(p, Prepared)]
     assert len(made) > 1400 and sum(bool(p.phones) for p in made) > 1200  # the rows are read, not refused
+
+
+@given(st.text(alphabet="SsPpTtXxQqHhDdWwCc019 .\u0301\u0323\u0307\x01\u200bĐđÔôİIıKſ\u212a"))
+@example("Số 12 Lê Lợi")
+@example("P\u0301 3")
+@example("Q.1")
+@example("x\u200bã 1")
+def test_an_address_part_s_first_letter_shortcut_reads_as_the_fold(segment: str) -> None:
+    """A part of an address that starts with an ASCII letter or digit no ward or district name
+    starts with is read as neither without folding it: the fold would say the same."""
+    assert transform._address_part(segment) == transform._address_part_folded(segment)
