@@ -16,14 +16,10 @@ import gc
 import multiprocessing
 import os
 import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 AHEAD = 3  # batches the child may run ahead of the loader
-UNPACKED_AHEAD = 1  # batches unpacked ahead of the one the loader loads (``_Ahead``)
-POLL_SECONDS = 0.2  # how often the unpacking thread looks whether it should stop
-_WAIT, _GONE = object(), object()
 
 
 class PipelineError(ValueError):
@@ -52,103 +48,23 @@ def batches(run: Any, plan: Any, batch_size: int) -> Iterator[tuple[int, list[An
         daemon=True,
     )  # fmt: skip
     child.start()
-    ahead = _Ahead(channel, child.is_alive, transport.unpack)
     try:
-        yield from ahead
+        while True:
+            try:
+                message = channel.get(timeout=2)
+            except queue.Empty:
+                if not child.is_alive():
+                    raise PipelineError("the process reading the file stopped unexpectedly") from None
+                continue
+            if message is None:
+                return
+            if message[0] == "error":
+                raise PipelineError(message[1])
+            yield message[1], transport.unpack(message[2])
     finally:
-        ahead.stop()
         if child.is_alive():
             child.terminate()
         child.join(10)
-        ahead.join()
-
-
-class _Ahead:
-    """The batches the child sends, taken off the channel and unpacked (``transport.unpack``,
-    with the unpickling in ``channel.get``) on a thread of the loading process while its main
-    thread loads the batch before: the loader's Python and its database writes are the bound of
-    a big import, and ``sqlite3`` (psycopg while it waits for the server) lets another thread
-    run during each statement, so this work takes the second core's idle time instead of the
-    loader's (decision 0027, session 5). At most ``UNPACKED_AHEAD`` batches wait unpacked (one
-    more being unpacked), besides the ``AHEAD`` packed ones in the channel.
-
-    Iterating gives ``(last line, rows)`` in the child's order; the child's error, or its death,
-    is raised as :class:`PipelineError` where the loop would have met it, and an error of the
-    thread itself as it was raised there."""
-
-    def __init__(self, channel: Any, alive: Callable[[], bool], unpack: Callable[[Any], list[Any]]) -> None:
-        self.channel = channel
-        self.alive = alive
-        self.unpack = unpack
-        self.ready: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=UNPACKED_AHEAD)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="import-unpack", daemon=True)
-        self.thread.start()
-
-    def __iter__(self) -> Iterator[tuple[int, list[Any]]]:
-        while True:
-            try:
-                kind, first, second = self.ready.get(timeout=2)
-            except queue.Empty:
-                if not self.thread.is_alive():  # it always says why it ended; this is a safeguard
-                    raise PipelineError("the process reading the file stopped unexpectedly") from None
-                continue
-            if kind == "batch":
-                yield first, second
-            elif kind == "end":
-                return
-            elif kind == "error":
-                raise PipelineError(first)
-            else:
-                raise first
-
-    def stop(self) -> None:
-        self.stopping.set()
-
-    def join(self) -> None:
-        self.thread.join(10)
-
-    def _run(self) -> None:
-        try:
-            while not self.stopping.is_set():
-                message = self._take()
-                if message is _WAIT:
-                    continue
-                if message is _GONE:
-                    self._put(("error", "the process reading the file stopped unexpectedly", None))
-                    return
-                if message is None:
-                    self._put(("end", None, None))
-                    return
-                if message[0] == "error":
-                    self._put(("error", message[1], None))
-                    return
-                last, packed = message[1], message[2]
-                del message
-                self._put(("batch", last, self.unpack(packed)))
-        except BaseException as exc:  # handed to the loop, which raises it
-            self._put(("raise", exc, None))
-
-    def _take(self) -> Any:
-        """The child's next message, ``_WAIT`` (none yet) or ``_GONE`` (the child ended without
-        its last one)."""
-        try:
-            return self.channel.get(timeout=POLL_SECONDS)
-        except queue.Empty:
-            if self.alive():
-                return _WAIT
-        try:  # it ended: its last message may have reached the channel after the empty read
-            return self.channel.get(timeout=POLL_SECONDS)
-        except queue.Empty:
-            return _GONE
-
-    def _put(self, item: tuple[str, Any, Any]) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.ready.put(item, timeout=POLL_SECONDS)
-                return
-            except queue.Full:
-                continue
 
 
 @contextlib.contextmanager
