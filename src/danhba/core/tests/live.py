@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from danhba.core.tests import template_db
+
 ADMIN_EMAIL = "fuzz@example.vn"
 ADMIN_PASSWORD = "correct-horse-battery-9"
 DANHBA = [sys.executable, "-m", "danhba.cli"]
@@ -71,6 +73,22 @@ def danhba(args: list[str], env: dict[str, str], timeout: int = 180) -> str:
     return done.stdout
 
 
+def site_migrate(env: dict[str, str], timeout: int = 300) -> None:
+    """``danhba migrate`` of a new site on ``env``. On SQLite its database files are copies of
+    those the first site's real ``danhba migrate`` made (``template_db``; migrating costs 25-50
+    CPU s); PostgreSQL and ``DANHBA_TEST_MIGRATE=1`` migrate."""
+    url = env["DATABASE_URL"]
+
+    def migrate() -> None:
+        danhba(["migrate", "-v", "0"], env, timeout=timeout)
+
+    if not url.startswith("sqlite:///") or not template_db.enabled() or env.get("EVENT_INBOX_SEPARATE") == "0":
+        migrate()
+        return
+    inbox = env.get("EVENT_INBOX_PATH") or str(Path(env["DANHBA_VAR_DIR"]) / "event-inbox.sqlite3")
+    template_db.sqlite_site({"main": Path(url.removeprefix("sqlite:///")), "inbox": Path(inbox)}, migrate)
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGTERM)
     try:
@@ -101,7 +119,7 @@ def live_server(var_dir: Path, database_url: str, extra_env: dict[str, str] | No
     inline, as a site without a worker does."""
     inline = {"SEGMENTS_REFRESH_INLINE": "1", "EVENTS_PROCESS_INLINE": "1"}
     env = site_env(var_dir, database_url, {**inline, **(extra_env or {})})
-    danhba(["migrate", "-v", "0"], env)
+    site_migrate(env)
     danhba(["createadmin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD], env)
     api_key = danhba(["apikey", "create", "--user", ADMIN_EMAIL, "--name", "fuzz"], env).split()[-1]
     port = free_port()

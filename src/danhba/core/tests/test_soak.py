@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from danhba.core.tests.live import site_migrate
+
 pytestmark = pytest.mark.slow
 
 SCALE = float(os.getenv("SOAK_SCALE", "1"))
@@ -171,7 +173,7 @@ def test_writes_keep_answering_during_a_rebuild_an_import_and_an_event_load(tmp_
     }
     for name in ("DJANGO_SETTINGS_MODULE", "REDIS_URL", "HUEY_IMMEDIATE"):
         env.pop(name, None)
-    subprocess.run([sys.executable, "-m", "danhba.cli", "migrate", "-v", "0"], env=env, check=True, timeout=300)
+    site_migrate(env)
     conf = shell(env, SETUP, str(write_csv(tmp_path / "seed.csv", SEEDED, "seed")))
     big = write_csv(tmp_path / "big.csv", IMPORTED, "big")
     log = (tmp_path / "worker.log").open("w")

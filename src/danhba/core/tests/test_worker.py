@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from danhba.conftest import skip_or_fail
+from danhba.core.tests.live import site_migrate
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 REDIS = ("127.0.0.1", 6379)
@@ -46,7 +47,7 @@ def test_redis_worker_runs_a_queued_job_after_commit(tmp_path: Path) -> None:
         "WORKER_LOG_LEVEL": "INFO",  # the worker says which jobs it ran (quiet by default)
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    run(env, "migrate", "-v", "0")
+    site_migrate(env)
     setup = """
 from danhba.accounts.services import first_admin_ensure
 from danhba.contacts.services.companies import company_save

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from danhba.core.tests.live import DANHBA, danhba, site_env, stop
+from danhba.core.tests.live import DANHBA, danhba, site_env, site_migrate, stop
 
 ENQUEUE_AND_WAIT = (
     "from danhba.segments.tasks import process_dirty_contacts as job; "
@@ -22,7 +22,7 @@ ENQUEUE_AND_WAIT = (
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     var = tmp_path_factory.mktemp("worker-site")
-    danhba(["migrate", "-v", "0"], site_env(var, f"sqlite:///{var / 'db.sqlite3'}"))
+    site_migrate(site_env(var, f"sqlite:///{var / 'db.sqlite3'}"))
     return var
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from danhba.contacts.models import Contact
+from danhba.core.tests.live import site_migrate
 
 pytestmark = [pytest.mark.slow]
 ROWS = 6000
@@ -136,7 +137,7 @@ def test_killing_the_worker_mid_import_changes_nothing_in_the_result(tmp_path: P
 
     # The reference: the same file, uninterrupted, on its own database.
     plain = environment(tmp_path, "plain", pipeline=False)
-    danhba(plain, "migrate", "-v", "0")
+    site_migrate(plain)
     danhba(plain, "shell", code=start)
     w = worker(plain)
     try:
@@ -150,7 +151,7 @@ def test_killing_the_worker_mid_import_changes_nothing_in_the_result(tmp_path: P
     assert expected["counts"][0] == "done" and (every_index := list_indexes(plain)) == declared_indexes()
 
     crash = environment(tmp_path, "crash", pipeline=True)
-    danhba(crash, "migrate", "-v", "0")
+    site_migrate(crash)
     danhba(crash, "shell", code=start)
     w = worker(crash)
     killed_at = 0
