@@ -30,7 +30,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from bench import DATA_DIR, machine_info, percentiles, write_results
+from bench import DATA_DIR, machine_info, migrate_fresh, percentiles, write_results
 
 NAME = "automation"
 TARGET_STEPS_PER_S = 2000
@@ -75,14 +75,13 @@ def setup(args: argparse.Namespace) -> tuple[str, Path | None]:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("DROP SCHEMA public CASCADE")
             cur.execute("CREATE SCHEMA public")
-    call_command("migrate", verbosity=0, interactive=False)
+    migrate_fresh()
     return connection.vendor, path
 
 

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import DATA_DIR, REPO_DIR, machine_info, write_results
+from bench import DATA_DIR, REPO_DIR, machine_info, migrate_fresh, write_results
 
 NAME = "email"
 TARGET_PER_SECOND = 500
@@ -81,7 +81,6 @@ def setup_django(db: Path, port: int, connections: int) -> None:
 
 def generate(n: int, say: Any) -> dict[str, int]:
     """N contacts with an address, consent and one list; straight inserts, no per-row services."""
-    from django.core.management import call_command
     from django.db import transaction
     from django.utils import timezone
 
@@ -91,7 +90,7 @@ def generate(n: int, say: Any) -> dict[str, int]:
     from danhba.privacy.models import ConsentPurpose, ConsentState
     from danhba.segments.models import Segment, SegmentMember
 
-    call_command("migrate", verbosity=0, interactive=False)
+    migrate_fresh()
     people = PeopleGenerator(seed=SEED)
     stage = LifecycleStage.objects.order_by("position").first()
     purpose = ConsentPurpose.objects.get(key="email_marketing")

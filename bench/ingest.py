@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import DATA_DIR, REPO_DIR, machine_info, percentiles, write_results
+from bench import COPY_MIGRATED, DATA_DIR, REPO_DIR, machine_info, percentiles, write_results
 from bench.search import free_port
 
 NAME = "ingest"
@@ -142,7 +142,12 @@ def prepare(target: Target) -> str:
     reset_database(target)
     target.var_dir.mkdir(parents=True, exist_ok=True)
     env = server_env(target)
-    subprocess.run([sys.executable, "-m", "danhba.cli", "migrate", "-v", "0"], env=env, cwd=REPO_DIR, check=True)
+    if COPY_MIGRATED and target.sqlite_path is not None:
+        from danhba.core.tests.live import site_migrate
+
+        site_migrate(env)
+    else:
+        subprocess.run([sys.executable, "-m", "danhba.cli", "migrate", "-v", "0"], env=env, cwd=REPO_DIR, check=True)
     code = (
         "import django; django.setup()\n"
         "from danhba.core.actor import Actor\n"

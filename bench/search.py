@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import DATA_DIR, REPO_DIR, machine_info, percentiles, write_results
+from bench import DATA_DIR, REPO_DIR, machine_info, migrate_fresh, percentiles, write_results
 
 NAME = "search"
 TARGET_P95_MS = 150.0
@@ -166,7 +166,6 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
     company links and search keys. Secondary indexes are dropped during the load and rebuilt
     after it (a sorted build beats millions of random B-tree inserts)."""
     from django.contrib.auth.hashers import make_password
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -177,7 +176,7 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
     from danhba.core.normalize import fold
 
     started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
+    migrate_fresh()
     conn = connection
     if target.vendor == "sqlite":
         with conn.cursor() as cur:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import DATA_DIR, machine_info, percentiles, write_results
+from bench import DATA_DIR, machine_info, migrate_fresh, percentiles, write_results
 
 NAME = "segments"
 TARGET_COUNT_S = 1.0
@@ -297,7 +297,6 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
     """Migrate a fresh database and load the dataset. Secondary indexes are dropped during the
     load and rebuilt after it (a sorted build beats millions of random B-tree inserts)."""
     from django.contrib.auth.hashers import make_password
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -310,7 +309,7 @@ def generate(args: argparse.Namespace, target: Target, say: Callable[[str], None
 
     phases: dict[str, float] = {}
     started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
+    migrate_fresh()
     phases["migrate"] = time.perf_counter() - started
     vendor = target.vendor
     now = timezone.now().replace(microsecond=0)

@@ -15,6 +15,13 @@ import pytest
 from bench import REPO_DIR
 
 
+@pytest.fixture(autouse=True)
+def _migrated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The benchmarks' fresh SQLite databases are copies of one migrated once
+    (``bench.COPY_MIGRATED``): migrating costs 25-50 CPU s, and this is not what they test."""
+    monkeypatch.setenv("DANHBA_BENCH_COPY_MIGRATED", "1")
+
+
 @pytest.mark.slow
 def test_search_benchmark_end_to_end(tmp_path: Path) -> None:
     db = tmp_path / "bench.sqlite3"
