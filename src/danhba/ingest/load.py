@@ -241,54 +241,66 @@ class Loader:
         owners = self._owners(rows)
         known = {cid for found in owners for cid in found.values()}
         created_here = self._created_here(known)
-        touched = self._touched(known, created_here)
         hidden = self._hidden(known)
-        targets: list[Target] = []
-        by_contact: dict[int, Target] = {}
         # The target each key belongs to so far, by kind (``KINDS``): no key tuple per identity.
-        key_target: tuple[dict[Any, Target], ...] = ({}, {}, {})
-        for found, into in zip(owners, key_target, strict=True):
-            for key, cid in found.items():
-                if cid not in by_contact:
-                    by_contact[cid] = Target(cid, touched_before=cid in touched, created_here=cid in created_here)
-                into[key] = by_contact[cid]
+        key_target = _key_targets(owners, self._touched(known, created_here), created_here)
         order = [KINDS.index(kind) for kind in self.match_keys if kind in KINDS]
         guarded = (True, True, "phone" in self.match_keys)
-        update_only = self.mode == Mode.UPDATE_ONLY
+        targets: list[Target] = []
         for row in rows:
             keys = self._keys(row)
-            target = _first_target(keys, order, key_target)
-            if target is None:
-                if update_only:
-                    outcome.counts["skipped"] += 1
-                    continue
-                target = Target(None)
-                targets.append(target)
-            elif target.contact_id in hidden:
-                # Someone else's contact the importer may not see: neither change nor reveal it.
-                outside = reason(gettext_noop("matches a contact outside your records"))
-                self._reject(outcome, row.line, row.cells(), [Issue("", "", outside)])
-                continue
-            elif target.contact_id is not None and not target.rows:
-                # The first row of this batch for a contact that already exists.
-                if self.mode == Mode.CREATE_ONLY and not target.touched_before:
-                    outcome.counts["skipped"] += 1
-                    continue
-                targets.append(target)
-            # Identities that already belong to someone else stay where they are (taken away
-            # after the keys are read: two of the key lists are the row's own).
-            taken: list[tuple[tuple[str, ...], Target]] = []
-            for kind, into in enumerate(key_target):
-                for key in keys[kind]:
-                    owner = into.get(key)
-                    if owner is None:
-                        into[key] = target
-                    elif owner is not target and guarded[kind]:
-                        taken.append((_key_tuple(kind, key), owner))
-            for key, owner in taken:
-                self._drop_identity(row, key, owner, owner.contact_id in hidden)
-            target.rows.append(row)
+            target = self._target_for(row, _first_target(keys, order, key_target), hidden, outcome, targets)
+            if target is not None:
+                self._claim(row, keys, target, key_target, guarded, hidden)
+                target.rows.append(row)
         return targets
+
+    def _target_for(
+        self, row: Prepared, target: Target | None, hidden: set[int], outcome: Outcome, targets: list[Target]
+    ) -> Target | None:
+        """The row's target (``target``: the one its keys found), added to ``targets`` when it
+        is new to this batch; None when the row is skipped or rejected."""
+        if target is None:
+            if self.mode == Mode.UPDATE_ONLY:
+                outcome.counts["skipped"] += 1
+                return None
+            target = Target(None)
+            targets.append(target)
+        elif target.contact_id in hidden:
+            # Someone else's contact the importer may not see: neither change nor reveal it.
+            outside = reason(gettext_noop("matches a contact outside your records"))
+            self._reject(outcome, row.line, row.cells(), [Issue("", "", outside)])
+            return None
+        elif target.contact_id is not None and not target.rows:
+            # The first row of this batch for a contact that already exists.
+            if self.mode == Mode.CREATE_ONLY and not target.touched_before:
+                outcome.counts["skipped"] += 1
+                return None
+            targets.append(target)
+        return target
+
+    def _claim(
+        self,
+        row: Prepared,
+        keys: tuple[list[Any], list[str], list[str]],
+        target: Target,
+        key_target: tuple[dict[Any, Target], ...],
+        guarded: tuple[bool, ...],
+        hidden: set[int],
+    ) -> None:
+        """The row's keys now lead to ``target``; identities that already belong to someone
+        else stay where they are (taken away after the keys are read: two of the key lists are
+        the row's own)."""
+        taken: list[tuple[tuple[str, ...], Target]] = []
+        for kind, into in enumerate(key_target):
+            for key in keys[kind]:
+                owner = into.get(key)
+                if owner is None:
+                    into[key] = target
+                elif owner is not target and guarded[kind]:
+                    taken.append((_key_tuple(kind, key), owner))
+        for key, owner in taken:
+            self._drop_identity(row, key, owner, owner.contact_id in hidden)
 
     def _touched(self, known: set[int], created_here: set[int]) -> set[int]:
         """Which of these existing contacts this import created or changed (in an earlier batch)."""
@@ -890,6 +902,20 @@ def _count(outcome: Outcome, target: Target, something: bool) -> None:
         return
     outcome.counts["merged"] += len(target.rows) - 1
     outcome.counts["updated" if something else "unchanged"] += 1
+
+
+def _key_targets(
+    owners: tuple[dict[Any, int], ...], touched: set[int], created_here: set[int]
+) -> tuple[dict[Any, Target], ...]:
+    """One target per existing contact the batch's keys found, and each found key leading to it."""
+    by_contact: dict[int, Target] = {}
+    key_target: tuple[dict[Any, Target], ...] = ({}, {}, {})
+    for found, into in zip(owners, key_target, strict=True):
+        for key, cid in found.items():
+            if cid not in by_contact:
+                by_contact[cid] = Target(cid, touched_before=cid in touched, created_here=cid in created_here)
+            into[key] = by_contact[cid]
+    return key_target
 
 
 def _first_target(keys: tuple[list[Any], ...], order: list[int],
