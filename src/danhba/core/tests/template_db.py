@@ -187,6 +187,19 @@ def postgres_restore(connection: Any, migrate: Callable[[], None]) -> None:
                 cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(older)))
 
 
+def postgres_site(conn: Any, name: str) -> None:
+    """A new database ``name`` for a site (``conn``: psycopg, autocommit, to the server's
+    maintenance database): a copy of the suite's migrated template database when there is one
+    (the site's ``danhba migrate`` then has nothing to apply), else empty."""
+    from psycopg import sql
+
+    template = postgres_name()
+    with _locked(template):
+        found = enabled() and conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone()
+        copy = sql.SQL(" TEMPLATE {}").format(sql.Identifier(template)) if found else sql.SQL("")
+        conn.execute(sql.SQL("CREATE DATABASE {}{}").format(sql.Identifier(name), copy))
+
+
 # --- the test database ------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 
+from danhba.core.tests import template_db
 from danhba.core.tests.fuzzing import ndjson_events, run_schemathesis
 from danhba.core.tests.live import LiveServer, live_server
 
@@ -34,7 +35,7 @@ SEED = int(os.getenv("DANHBA_FUZZ_SEED", "11"))
 @contextmanager
 def server_database(tmp_path: Path) -> Iterator[str]:
     """A database URL for the server alone: a new PostgreSQL database on the suite's server
-    (dropped afterwards), or a SQLite file."""
+    (a copy of the migrated one, ``template_db``; dropped afterwards), or a SQLite file."""
     url = os.getenv("DATABASE_URL", "")
     if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql") or not url:
         yield f"sqlite:///{tmp_path / 'live.sqlite3'}"
@@ -46,7 +47,7 @@ def server_database(tmp_path: Path) -> Iterator[str]:
     name = f"danhba_live_{uuid.uuid4().hex[:12]}"
     admin = make_conninfo(**{**conninfo_to_dict(url), "dbname": "postgres"})
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        template_db.postgres_site(conn, name)
     try:
         yield urlparse(url)._replace(path=f"/{name}").geturl()
     finally:
