@@ -6,6 +6,8 @@ itself).
 
 PostgreSQL, Redis and Chromium tests skip with a reason when the service is missing, unless
 ``DANHBA_REQUIRE_SERVICES=1`` (set by ``.ci/run``), which turns every such skip into a failure.
+
+A PostgreSQL run runs only what the database can change (``pytest_collection_modifyitems``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 from danhba.core.actor import Actor
+from danhba.core.tests import left_out
 
 REQUIRE_SERVICES = os.getenv("DANHBA_REQUIRE_SERVICES", "") in ("1", "true", "yes")
 # Tests marked slow run in `make test` and CI (which set DANHBA_SLOW=1), or when asked for with
@@ -25,6 +28,23 @@ REQUIRE_SERVICES = os.getenv("DANHBA_REQUIRE_SERVICES", "") in ("1", "true", "ye
 RUN_SLOW = REQUIRE_SERVICES or os.getenv("DANHBA_SLOW", "") in ("1", "true", "yes")
 # Browser tests start Chromium and a live server (5-12 s each): slow by nature.
 SLOW_MARKERS = ("slow", "browser")
+# pytest-django's fixtures that open the test database (``live_server`` asks for
+# ``transactional_db`` only when it starts, so it is named too). ``django_db_blocker`` is not
+# here: every test has it in its fixture closure (pytest-django's autouse unittest fixture).
+DATABASE_FIXTURES = frozenset(
+    {
+        "_django_db_helper",
+        "django_db_setup",
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "live_server",
+    }
+)
+# ``database``: a test that reaches the run's database another way (a subprocess given the run's
+# DATABASE_URL).
+DATABASE_MARKERS = ("django_db", "database", "postgres")
 ROLE_KEYS = ("admin", "marketing", "sales", "support", "analyst")
 PASSWORD = "correct-horse-battery-9"
 
@@ -47,26 +67,62 @@ def _marked(items: list[Any], *markers: str) -> list[Any]:
     return [item for item in items if any(item.get_closest_marker(m) for m in markers)]
 
 
+def _leave_out(config: Any, items: list[Any], left_out_now: list[Any], reason: str) -> None:
+    """Deselect (not skip: no skip may hide in a green CI) and say why in the run's summary."""
+    _deselect(config, items, left_out_now)
+    left_out.note(config, len(left_out_now), reason)
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """Slow tests are deselected from a plain run (``RUN_SLOW``). PostgreSQL-only tests: on a
     SQLite run they skip with the reason on a user's machine; in CI (which runs the suite a
     second time on PostgreSQL) they are deselected from the SQLite pass, so no skip is hidden
-    behind a green run. Tests marked ``sqlite`` (SQLite's own plans and settings) are deselected
-    from a PostgreSQL run."""
+    behind a green run.
+
+    A PostgreSQL run (CI's second pass) runs only what the database can change (decision 0028):
+    it leaves out the tests marked ``sqlite`` (SQLite's own plans and settings), the browser
+    tests (they drive the same pages as on SQLite, where they ran; a browser test about the
+    database is marked ``database`` too), and every test that reaches no database (see
+    ``_reaches_database``): it would test the same code again. The summary says how many."""
     from django.conf import settings
 
     _require_serialized_rollback(items)
     if not RUN_SLOW and not config.getoption("markexpr", ""):
         _deselect(config, items, _marked(items, *SLOW_MARKERS))
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        # Tests about SQLite itself ran in the SQLite pass: left out here, not skipped.
-        _deselect(config, items, _marked(items, "sqlite"))
+        _leave_out(config, items, _marked(items, "sqlite"), "tests marked sqlite (SQLite's own behaviour)")
+        browser = [item for item in _marked(items, "browser") if not item.get_closest_marker("database")]
+        _leave_out(config, items, browser, "browser tests (the same pages ran in the SQLite pass)")
+        no_database = [item for item in items if not _reaches_database(item)]
+        _leave_out(config, items, no_database, "tests that use no database (they ran in the SQLite pass)")
     elif REQUIRE_SERVICES:
-        _deselect(config, items, _marked(items, "postgres"))
+        _leave_out(config, items, _marked(items, "postgres"), "tests marked postgres (the PostgreSQL pass runs them)")
     else:
         reason = "needs PostgreSQL: run with DATABASE_URL=postgres://… (make test does when PostgreSQL is reachable)"
         for item in _marked(items, "postgres"):
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _reaches_database(item: Any) -> bool:
+    """A test reaches the test database through a marker (``django_db``; ``database`` for a
+    subprocess on the run's database), one of pytest-django's database fixtures anywhere in its
+    fixture closure, or ``django_db_blocker`` asked for by the test or by one of danhba's
+    fixtures (``module_data``). Anything else is blocked from the database by pytest-django."""
+    from django.test import TransactionTestCase
+
+    if any(item.get_closest_marker(marker) for marker in DATABASE_MARKERS):
+        return True
+    cls = getattr(item, "cls", None)
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None or (cls is not None and issubclass(cls, TransactionTestCase)):
+        return True  # not a plain test function: kept rather than guessed about
+    if DATABASE_FIXTURES.intersection(item.fixturenames):
+        return True
+    return "django_db_blocker" in info.argnames or any(
+        "django_db_blocker" in fixturedef.argnames and not fixturedef.func.__module__.startswith("pytest_django")
+        for fixturedefs in info.name2fixturedefs.values()
+        for fixturedef in fixturedefs
+    )
 
 
 def _require_serialized_rollback(items: list[Any]) -> None:

@@ -26,7 +26,8 @@ from danhba.core.tests import template_db
 from danhba.core.tests.fuzzing import ndjson_events, run_schemathesis
 from danhba.core.tests.live import LiveServer, live_server
 
-pytestmark = pytest.mark.slow
+# database: on PostgreSQL the server gets a database of its own on the run's server (below).
+pytestmark = [pytest.mark.slow, pytest.mark.database]
 
 SECONDS = int(os.getenv("DANHBA_FUZZ_SECONDS", "60"))
 SEED = int(os.getenv("DANHBA_FUZZ_SEED", "11"))
