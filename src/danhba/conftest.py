@@ -7,7 +7,8 @@ itself).
 PostgreSQL, Redis and Chromium tests skip with a reason when the service is missing, unless
 ``DANHBA_REQUIRE_SERVICES=1`` (set by ``.ci/run``), which turns every such skip into a failure.
 
-A PostgreSQL run runs only what the database can change (``pytest_collection_modifyitems``).
+A PostgreSQL run runs only what the database can change (``pytest_collection_modifyitems``);
+a plain run tries fewer hypothesis examples (``core/tests/properties.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from danhba.core.actor import Actor
 from danhba.core.tests import left_out
+from danhba.core.tests.properties import load_dev_profile
 
 REQUIRE_SERVICES = os.getenv("DANHBA_REQUIRE_SERVICES", "") in ("1", "true", "yes")
 # Tests marked slow run in `make test` and CI (which set DANHBA_SLOW=1), or when asked for with
@@ -47,6 +49,9 @@ DATABASE_FIXTURES = frozenset(
 DATABASE_MARKERS = ("django_db", "database", "postgres")
 ROLE_KEYS = ("admin", "marketing", "sales", "support", "analyst")
 PASSWORD = "correct-horse-battery-9"
+
+if not RUN_SLOW:
+    load_dev_profile()
 
 
 def skip_or_fail(reason: str) -> None:

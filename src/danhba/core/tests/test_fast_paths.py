@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from danhba.core import normalize
 from danhba.core.normalize import NormalizationError, normalize_email, normalize_phone
+from danhba.core.tests.properties import examples
 
 
 def _full_email(text: str) -> str | None:
@@ -25,7 +26,7 @@ def _full_email(text: str) -> str | None:
         return None
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.text(alphabet=string.ascii_letters + string.digits + "._%+-@", min_size=3, max_size=40))
 def test_plain_email_shortcut_accepts_only_what_the_validator_accepts(text: str) -> None:
     try:
@@ -53,7 +54,7 @@ def _full_phone(candidate: str) -> tuple[str, str] | None:
     return phone.e164, phone.kind
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.sampled_from("235789"), st.integers(min_value=0, max_value=10**10 - 1), st.sampled_from([9, 10]))
 def test_vietnamese_prefix_cache_agrees_with_libphonenumber(first: str, rest: int, length: int) -> None:
     candidate = "+84" + (first + f"{rest:010d}")[:length]
@@ -65,7 +66,7 @@ def test_vietnamese_prefix_cache_agrees_with_libphonenumber(first: str, rest: in
     assert got == _full_phone(candidate)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(
     st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1)),
     st.sampled_from([None, dt.UTC, ZoneInfo("Asia/Ho_Chi_Minh"), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]),
@@ -79,7 +80,7 @@ def test_the_bulk_writers_datetime_shortcut_stores_what_django_stores(value: dt.
     assert datetime_adapter()(aware) == connection.ops.adapt_datetimefield_value(aware)
 
 
-@settings(max_examples=5000, deadline=None)
+@settings(max_examples=examples(5000), deadline=None)
 @given(
     st.one_of(
         st.text(),
@@ -91,7 +92,7 @@ def test_clean_text_shortcut_gives_what_the_full_cleaning_gives(text: str) -> No
     assert normalize.clean_text(text) == normalize._clean_str.__wrapped__(text)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.text(alphabet=" \t\xa0\x00\x07\u200b\u202e\u2066\ufeffaAeEoOuUyY\u0301\u0303\u0309\u0323\u0306\u0302\u031b"))
 def test_clean_text_cleans_in_one_pass(text: str) -> None:
     once = normalize.clean_text(text)
@@ -126,7 +127,7 @@ def _name_by_the_rules(value: str, order: str, given_words: int) -> tuple[str, s
     return full, parts.family, parts.middle, parts.given, normalize.fold(full)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(_NAME_TEXT, st.sampled_from(sorted(_READERS)), st.booleans())
 def test_the_name_reader_reads_what_the_name_rules_read(text: str, key: tuple[str, int], fresh: bool) -> None:
     order, words = key
@@ -163,7 +164,7 @@ _EMAIL_TEXT = st.one_of(
 )
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(_EMAIL_TEXT)
 def test_the_hinted_email_is_the_email_and_its_typo_warning(text: str) -> None:
     try:
@@ -183,7 +184,7 @@ def _said(warning: NormalizationError | None) -> tuple[str, dict[str, object]] |
     return None if warning is None else (warning.msgid, warning.params)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(st.one_of(st.text(alphabet="0123456789 .-()+xXe٣a/\t\xa0", max_size=20), st.text(max_size=12)))
 def test_a_typed_phones_digits_are_what_the_full_checks_find(text: str) -> None:
     digits = normalize._typed_digits(text)
@@ -200,7 +201,7 @@ def test_the_usual_phone_shapes_take_the_shortcut() -> None:
         assert normalize._typed_digits(other) is None
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(
     st.lists(
         st.one_of(
@@ -230,7 +231,7 @@ def _outcome(read: Any) -> Any:
         return exc.msgid, exc.params
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(
     st.one_of(
         st.from_regex(r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-]([0-9]{2}|[0-9]{4})", fullmatch=True),
@@ -251,7 +252,7 @@ _SQL_VALUES = st.one_of(
 )  # fmt: skip
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.lists(_SQL_VALUES, min_size=1, max_size=4), st.integers(min_value=1, max_value=3))
 def test_a_column_written_as_a_literal_stores_what_binding_stores(values: list[Any], repeat: int) -> None:
     """``core.bulk``: a column whose rows share one value is written into the statement as a
@@ -306,7 +307,7 @@ def _fold_the_long_way(cleaned: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).translate(normalize._DROP_COMBINING))
 
 
-@settings(max_examples=5000, deadline=None)
+@settings(max_examples=examples(5000), deadline=None)
 @given(_FOLD_TEXT)
 def test_the_vietnamese_fold_shortcut_folds_what_the_full_fold_does(text: str) -> None:
     cleaned = normalize.clean_text(text)
@@ -321,7 +322,7 @@ def _read(call: Any, *args: Any) -> Any:
         return exc.msgid, exc.params
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(
     st.one_of(
         st.text(max_size=24),
@@ -340,14 +341,14 @@ def test_the_entry_points_for_clean_text_read_what_the_public_ones_read(text: st
     assert reader.read_clean(cleaned) == reader.read(text)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.text(alphabet="0123456789 .-()+xXe٣a/\t", max_size=20))
 def test_typed_phone_digits_are_taken_from_what_the_typed_pattern_accepts(text: str) -> None:
     typed = re.fullmatch(r"[0-9 ().+\-]+", text) is not None and any(c.isdigit() for c in text)
     assert (normalize._typed_digits(text) is not None) == typed
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(_NAME_TEXT)
 def test_a_folded_name_is_its_own_search_words_when_the_shortcut_says_so(text: str) -> None:
     from danhba.contacts.search import _name_words

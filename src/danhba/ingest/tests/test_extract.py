@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from danhba.core.csvsafe import unwrap_excel_text
+from danhba.core.tests.properties import examples
 from danhba.ingest import extract, legacy_vn
 from danhba.ingest.extract import Row, detect_encoding, list_sheets, preview, read_rows, repair_number
 
@@ -443,7 +444,7 @@ def test_big_files_are_streamed_not_read_whole(encode: object, encoding: str) ->
     assert detect_encoding(data[: extract.SAMPLE_SIZE]).name == encoding
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(
     st.lists(
         st.one_of(

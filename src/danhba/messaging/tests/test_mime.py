@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from danhba.core.tests.properties import examples
 from danhba.messaging import compose, mime, transport
 from danhba.messaging.compose import Rendered
 
@@ -89,7 +90,7 @@ def test_long_lines_long_subjects_and_text_only() -> None:
 
 
 @given(st.text(min_size=1, max_size=200).map(lambda s: " ".join(s.split())).filter(bool))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_encoded_subjects_decode_to_the_subject(subject: str) -> None:
     raw = mime.Shape(from_address="a@b.vn").build(
         to="c@d.vn", subject=subject, message_id="<1@b.vn>", text="x", html=""
@@ -137,6 +138,6 @@ PIECES = st.one_of(
 
 
 @given(st.lists(PIECES, max_size=30).map("".join))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_the_text_scanner_on_generated_html(html: str) -> None:
     assert scanned_text(html) == reference_text(html)

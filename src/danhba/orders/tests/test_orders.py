@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from danhba.contacts.models import PURCHASE_COLUMNS, Contact
 from danhba.core.actor import Actor
 from danhba.core.errors import Conflict, InvalidInput, NotFound
+from danhba.core.tests.properties import examples
 from danhba.orders import services as orders
 from danhba.orders import stats as order_stats
 from danhba.orders.models import Order, OrderLine, Product, PurchaseStats
@@ -253,7 +254,7 @@ op_st = st.one_of(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(op_st, min_size=1, max_size=14))
 def test_incremental_stats_equal_a_recompute(make_contact: Any, ops: list[tuple[Any, ...]]) -> None:
     Order.objects.all().delete()

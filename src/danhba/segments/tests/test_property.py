@@ -33,6 +33,7 @@ from danhba.contacts.models import (
 )
 from danhba.core.actor import Actor
 from danhba.core.normalize import fold
+from danhba.core.tests.properties import examples
 from danhba.segments import conditions as C
 from danhba.segments.compiler import matching
 from danhba.segments.models import Segment, SegmentMember
@@ -552,7 +553,7 @@ def test_compiler_agrees_with_reference(fixed: dict[str, Any], s: dict[str, Any]
 
 
 @pytest.mark.slow
-@settings(max_examples=400, **SETTINGS)  # type: ignore[arg-type]
+@settings(max_examples=examples(400), **SETTINGS)  # type: ignore[arg-type]
 @given(s=scenarios())
 def test_compiler_agrees_with_reference_long(fixed: dict[str, Any], s: dict[str, Any]) -> None:
     _check(fixed, s)

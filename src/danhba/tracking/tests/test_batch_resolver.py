@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from danhba.audit.models import AuditEvent
 from danhba.contacts.models import Contact
 from danhba.core.actor import Actor
+from danhba.core.tests.properties import examples
 from danhba.tracking.models import AnonymousIdentity, Event, SuspectedDuplicate
 from danhba.tracking.services import identity
 from danhba.tracking.services.intake import events_ingest
@@ -99,7 +100,7 @@ def outcome() -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(before=st.lists(message(), max_size=8), batch=st.lists(message(), min_size=1, max_size=30))
 def test_a_batch_gives_what_the_same_messages_give_one_at_a_time(
     before: list[dict[str, Any]], batch: list[dict[str, Any]]

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from danhba.core.bulk import Table
+from danhba.core.tests.properties import examples
 from danhba.tracking.models import Event, Source
 from danhba.tracking.services.intake import EVENT_COLUMNS
 
@@ -45,7 +46,7 @@ def _read(tag: str) -> list[tuple[Any, ...]]:
     return list(Event.objects.filter(message_id__startswith=f"{tag}-").order_by("id").values_list(*fields))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(_text, _text, _times, _objects, _objects, _objects), max_size=4))
 def test_events_written_as_one_statement_read_back_as_written_row_by_row(
     make_source: Any, values: list[tuple[Any, ...]]
