@@ -146,39 +146,6 @@ def _require_serialized_rollback(items: list[Any]) -> None:
         raise pytest.UsageError("transactional tests need serialized_rollback=True as well: " + ", ".join(sorted(bare)))
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(
-    request: pytest.FixtureRequest,
-    django_test_environment: None,
-    django_db_blocker: Any,
-    django_db_keepdb: bool,
-    django_db_createdb: bool,
-    django_db_modify_db_settings: None,
-) -> Iterator[None]:
-    """pytest-django's test databases, each a copy of a database migrated once
-    (``core/tests/template_db.py``: migrating costs 25-50 CPU s, in every xdist worker)."""
-    from django.test.utils import setup_databases, teardown_databases
-    from pytest_django.fixtures import _get_databases_for_setup
-
-    from danhba.core.tests.template_db import migrations_copied
-
-    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
-    keepdb = django_db_keepdb and not django_db_createdb
-    verbosity = request.config.option.verbose
-    with django_db_blocker.unblock(), migrations_copied():
-        config = setup_databases(
-            verbosity,
-            interactive=False,
-            keepdb=keepdb,
-            aliases=aliases,  # type: ignore[arg-type]  # a set of names, as pytest-django passes (the stubs say Mapping)
-            serialized_aliases=serialized_aliases,
-        )
-    yield
-    if not django_db_keepdb:
-        with django_db_blocker.unblock():
-            teardown_databases(config, verbosity=verbosity)
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _english_site_default() -> Iterator[None]:
     """A new install speaks Vietnamese; the suite's requests without Accept-Language get

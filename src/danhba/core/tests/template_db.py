@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import django
+import pytest
 
 import danhba
 
@@ -234,3 +235,35 @@ def migrations_copied() -> Iterator[None]:
         yield
     finally:
         management.call_command = real
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """pytest-django's fixture of the same name, with each test database a copy of one migrated
+    once (``migrations_copied``). The repository's ``conftest.py`` takes it: once for ``src/``
+    and ``bench/`` both (two definitions would set the databases up twice in one process)."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _get_databases_for_setup
+
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    keepdb = django_db_keepdb and not django_db_createdb
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock(), migrations_copied():
+        config = setup_databases(
+            verbosity,
+            interactive=False,
+            keepdb=keepdb,
+            aliases=aliases,  # type: ignore[arg-type]  # a set of names, as pytest-django passes (the stubs say Mapping)
+            serialized_aliases=serialized_aliases,
+        )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=verbosity)
