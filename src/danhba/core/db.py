@@ -7,7 +7,9 @@ transactions, which create contacts. On PostgreSQL (row locks) there is no such 
 table is in the main database.
 
 The table is created in both files (every migration runs on ``default``; ``danhba migrate``
-then runs the inbox's migrations on ``events_inbox``), so the main file's copy stays empty.
+then runs the inbox's migrations on ``events_inbox``; a new inbox file is made from the main
+file's schema instead, ``core/management/commands/migrate.py``), so the main file's copy stays
+empty.
 In the test suite the alias mirrors ``default`` (its ``TEST: MIRROR``), and the router then
 sends the inbox to ``default`` too: one connection, one transaction per test.
 """

@@ -27,8 +27,29 @@ def test_only_the_inbox_table_may_go_into_the_inbox_database() -> None:
     assert router.allow_migrate("default", "tracking", "eventinbox") is None
 
 
+STEP_BY_STEP = (
+    "import django; django.setup()\n"
+    "from django.core.management import call_command\n"
+    "from django.core.management.commands.migrate import Command\n"
+    "call_command(Command(), database='events_inbox', verbosity=0)\n"
+)
+
+
+def _schema(path: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, str]]]:
+    """A database file's schema (every table, index and trigger, as SQLite keeps its SQL) and the
+    migrations it has recorded."""
+    with sqlite3.connect(path) as db:
+        schema = db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+        applied = db.execute("SELECT app, name FROM django_migrations ORDER BY app, name").fetchall()
+    db.close()
+    return schema, applied
+
+
 @pytest.mark.slow
 def test_migrate_creates_the_inbox_file_with_only_the_inbox_table(tmp_path: Path) -> None:
+    """``danhba migrate`` makes a new inbox file from the main file's schema (core/management/
+    commands/migrate.py): what it makes is what migrating the file step by step makes, and the
+    next ``danhba migrate`` finds nothing to apply to either file."""
     env = {
         **os.environ,
         "DANHBA_VAR_DIR": str(tmp_path),
@@ -36,12 +57,25 @@ def test_migrate_creates_the_inbox_file_with_only_the_inbox_table(tmp_path: Path
         "EVENT_INBOX_PATH": str(tmp_path / "inbox.sqlite3"),
     }
     env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "danhba.cli", "migrate", "-v", "0"], env=env, check=True)
+    migrate = [sys.executable, "-m", "danhba.cli", "migrate", "-v", "1"]
+    first = subprocess.run(migrate, env=env, check=True, capture_output=True, text=True).stdout
+    assert "Event inbox file made from the main database's schema" in first
     with sqlite3.connect(tmp_path / "inbox.sqlite3") as inbox:
         tables = {r[0] for r in inbox.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables - {"sqlite_sequence"} == {"django_migrations", "tracking_eventinbox"}
     with sqlite3.connect(tmp_path / "danhba.sqlite3") as main:
         assert main.execute("SELECT count(*) FROM contacts_contact").fetchone() == (0,)
+
+    # The same file migrated step by step, as Django's own migrate does it.
+    slow = {**env, "EVENT_INBOX_PATH": str(tmp_path / "inbox-step-by-step.sqlite3")}
+    subprocess.run([sys.executable, "-c", STEP_BY_STEP], env=slow, check=True)
+    made, applied = _schema(tmp_path / "inbox.sqlite3")
+    step_made, step_applied = _schema(tmp_path / "inbox-step-by-step.sqlite3")
+    assert made == step_made
+    assert applied == step_applied and len(applied) > 100
+
+    again = subprocess.run(migrate, env=env, check=True, capture_output=True, text=True).stdout
+    assert again.count("No migrations to apply.") == 2, again
 
 
 @pytest.mark.sqlite
@@ -141,12 +175,15 @@ def test_write_turns_hand_the_lock_to_the_thread_that_waited() -> None:
 
 
 @pytest.mark.sqlite
+@pytest.mark.django_db
 def test_checkpoints_beside_leave_the_connections_own_checkpoint_on(
     tmp_path: Path, django_db_blocker: Any, monkeypatch: Any
 ) -> None:
     """The function asks the checkpoint thread for the file's alias and changes nothing of the
     connection (its automatic checkpoint starts the log again); an in-memory database asks
-    nothing."""
+    nothing. (``django_db``: "default" is the suite's in-memory database only when a test of the
+    session asks for the database; run alone, or on an xdist worker given no such test, it was
+    the site's file.)"""
     from danhba.core import db
 
     asked: list[list[str]] = []
