@@ -47,8 +47,9 @@ def folder() -> Path:
 
 
 def key(vendor: str) -> str:
-    """What a migrated database depends on: the migrations, what they import, Django."""
-    files = sorted(_SOURCE.glob("*/migrations/*.py"))
+    """What a migrated database depends on: the migrations, what they import, danhba's migrate
+    command (it makes a site's event inbox file), Django."""
+    files = [*sorted(_SOURCE.glob("*/migrations/*.py")), _SOURCE / "core/management/commands/migrate.py"]
     digest = hashlib.sha256(f"{django.__version__} {vendor}".encode())
     imported: set[Path] = set()
     for path in files:
