@@ -8,7 +8,7 @@ table is in the main database.
 
 The table is created in both files (every migration runs on ``default``; ``danhba migrate``
 then runs the inbox's migrations on ``events_inbox``; a new inbox file is made from the main
-file's schema instead, ``core/management/commands/migrate.py``), so the main file's copy stays
+file's schema instead, ``inbox_from_main`` below), so the main file's copy stays
 empty.
 In the test suite the alias mirrors ``default`` (its ``TEST: MIRROR``), and the router then
 sends the inbox to ``default`` too: one connection, one transaction per test.
@@ -24,13 +24,37 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Model
 
 log = logging.getLogger(__name__)
 
 EVENTS_INBOX = "events_inbox"
+INBOX_TABLE = "tracking_eventinbox"
 _MODELS = frozenset({"tracking.eventinbox"})
+
+
+def inbox_from_main() -> int:
+    """Make the new inbox file's schema from the main file's: the inbox table as it is there, and
+    the migrations the main file has applied. Returns how many were recorded."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as main:
+        main.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = %s AND sql IS NOT NULL ORDER BY type <> 'table', name",
+            [INBOX_TABLE],
+        )
+        schema = [row[0] for row in main.fetchall()]
+        main.execute("SELECT app, name, applied FROM django_migrations ORDER BY id")
+        applied = main.fetchall()
+    inbox = connections[EVENTS_INBOX]
+    # Outside the transaction (SQLite's schema editor needs foreign key checks off). Should the
+    # rest fail, the file has the table and no migration: the next migrate goes step by step.
+    MigrationRecorder(inbox).ensure_schema()
+    with transaction.atomic(using=EVENTS_INBOX), inbox.cursor() as cursor:
+        for statement in schema:
+            cursor.execute(statement)
+        cursor.executemany("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)", applied)
+    return len(applied)
 
 
 def separate_inbox() -> bool:

@@ -77,11 +77,15 @@ def _locked(name: str) -> Iterator[None]:
 
 
 def _prune(pattern: str, keep: Path) -> None:
-    """Older copies go, newest first kept; one in use elsewhere is only unlinked (its readers
-    keep their open file)."""
-    older = sorted((p for p in folder().glob(pattern) if p != keep), key=lambda p: p.stat().st_mtime, reverse=True)
+    """Older copies (files, or folders of a site's files) go, the newest ``KEEP`` stay; a file in
+    use elsewhere is only unlinked (its readers keep their open file)."""
+    copies = (p for p in folder().glob(pattern) if p != keep and p.suffix not in (".lock", ".part"))
+    older = sorted(copies, key=lambda p: p.stat().st_mtime, reverse=True)
     for path in older[KEEP - 1 :]:
-        path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 # --- SQLite -----------------------------------------------------------------------------------
@@ -104,14 +108,7 @@ def sqlite_restore(target: sqlite3.Connection, migrate: Callable[[], None]) -> N
                 source.close()
             return
         migrate()
-        part = path.with_name(path.name + ".part")
-        part.unlink(missing_ok=True)
-        copy = sqlite3.connect(part)
-        try:
-            target.backup(copy)
-        finally:
-            copy.close()
-        part.rename(path)
+        _backup_into(target, path)
         _prune("sqlite-*.sqlite3", keep=path)
 
 
@@ -133,20 +130,27 @@ def sqlite_site(files: dict[str, Path], migrate: Callable[[], None]) -> None:
         for role, path in files.items():
             _sqlite_copy(path, part / f"{role}.sqlite3")
         part.rename(kept)
-        for older in sorted(folder().glob("site-sqlite-*"), key=lambda p: p.stat().st_mtime)[:-KEEP]:
-            shutil.rmtree(older, ignore_errors=True)
+        _prune("site-sqlite-*", keep=kept)
 
 
 def _sqlite_copy(source: Path, target: Path) -> None:
     """A consistent copy, written beside ``target`` and renamed into place (a site's file may
     be in WAL mode: a plain file copy could miss what its log holds)."""
+    reader = sqlite3.connect(source)
+    try:
+        _backup_into(reader, target)
+    finally:
+        reader.close()
+
+
+def _backup_into(reader: sqlite3.Connection, target: Path) -> None:
+    """``reader``'s database written to a file beside ``target``, then renamed into place."""
     part = target.with_name(target.name + ".part")
     part.unlink(missing_ok=True)
-    reader, writer = sqlite3.connect(source), sqlite3.connect(part)
+    writer = sqlite3.connect(part)
     try:
         reader.backup(writer)
     finally:
-        reader.close()
         writer.close()
     part.rename(target)
 

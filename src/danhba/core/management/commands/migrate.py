@@ -4,20 +4,20 @@ event inbox's own database file on SQLite (``core/db.py``).
 A new inbox file is not migrated step by step: it holds one table, which every migration also
 made in the main file (the router lets the inbox's operations run on both), but applying 100
 migrations to it costs 15-17 s of Django rendering their states. It is made from the main file
-instead: the inbox table's schema as the main file has it (table, indexes, triggers) and the same
-migrations recorded as applied. ``core/tests/test_db.py`` holds it to a step-by-step migrate.
+instead (``core.db.inbox_from_main``): the inbox table's schema as the main file has it (table,
+indexes, triggers) and the same migrations recorded as applied. ``core/tests/test_db.py`` holds
+it to a step-by-step migrate.
 An inbox file that already has migrations gets only the new ones, step by step."""
 
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.commands.migrate import Command as MigrateCommand
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.recorder import MigrationRecorder
 
-from danhba.core.db import EVENTS_INBOX, separate_inbox
+from danhba.core.db import EVENTS_INBOX, inbox_from_main, separate_inbox
 
-INBOX_TABLE = "tracking_eventinbox"
 # Options under which the inbox is migrated step by step, as Django would.
 _STEP_BY_STEP = ("app_label", "migration_name", "fake", "fake_initial", "plan", "check_unapplied", "prune")
 
@@ -39,25 +39,3 @@ class Command(MigrateCommand):
         recorded = inbox_from_main()
         if options["verbosity"] >= 1:
             self.stdout.write(f"Event inbox file made from the main database's schema ({recorded} migrations).")
-
-
-def inbox_from_main() -> int:
-    """Make the new inbox file's schema from the main file's: the inbox table as it is there, and
-    the migrations the main file has applied. Returns how many were recorded."""
-    with connections[DEFAULT_DB_ALIAS].cursor() as main:
-        main.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = %s AND sql IS NOT NULL ORDER BY type <> 'table', name",
-            [INBOX_TABLE],
-        )
-        schema = [row[0] for row in main.fetchall()]
-        main.execute("SELECT app, name, applied FROM django_migrations ORDER BY id")
-        applied = main.fetchall()
-    inbox = connections[EVENTS_INBOX]
-    # Outside the transaction (SQLite's schema editor needs foreign key checks off). Should the
-    # rest fail, the file has the table and no migration: the next migrate goes step by step.
-    MigrationRecorder(inbox).ensure_schema()
-    with transaction.atomic(using=EVENTS_INBOX), inbox.cursor() as cursor:
-        for statement in schema:
-            cursor.execute(statement)
-        cursor.executemany("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)", applied)
-    return len(applied)
